@@ -1,0 +1,155 @@
+/* txn.h: one transaction as it travels through the pipeline, and its decision. */
+#ifndef TXPIPE_TXN_H
+#define TXPIPE_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TXP_ID_MAX 64          /* transaction_id, merchant_id, customer_id */
+#define TXP_DEVICE_ID_MAX 128
+#define TXP_IP_MAX 45          /* longest textual IPv6 address */
+#define TXP_TOKEN_HEX 32       /* 16-byte keyed BLAKE2b tokens, hex */
+#define TXP_MAX_REASONS 24
+
+enum txp_status {
+	TXP_STATUS_APPROVED = 0,
+	TXP_STATUS_REVIEW,
+	TXP_STATUS_DECLINED,
+	TXP_STATUS_REJECTED, /* failed validation: error names the field */
+	TXP_STATUS_ERROR,    /* could not be processed at all */
+	TXP_STATUS_COUNT
+};
+
+enum txp_channel {
+	TXP_CHANNEL_UNSPECIFIED = 0,
+	TXP_CHANNEL_ONLINE,
+	TXP_CHANNEL_POS,
+	TXP_CHANNEL_ATM,
+	TXP_CHANNEL_MOBILE,
+	TXP_CHANNEL_MOTO,
+	TXP_CHANNEL_COUNT
+};
+
+enum txp_kyc {
+	TXP_KYC_UNSPECIFIED = 0,
+	TXP_KYC_VERIFIED,
+	TXP_KYC_PENDING,
+	TXP_KYC_UNVERIFIED,
+	TXP_KYC_FAILED,
+	TXP_KYC_COUNT
+};
+
+/* A reason code contributing to the decision.  `code` points at a static
+ * string (a stable, documented code such as "velocity_customer_1h");
+ * `points` is its contribution to the risk score (0 for pure flags). */
+struct txp_reason {
+	const char *code;
+	int points;
+};
+
+/* Why a line was rejected or could not be processed.  `code` is a stable
+ * machine-readable code ("missing_field", "invalid_type", ...), `field` the
+ * JSON field name when there is one (empty otherwise). */
+struct txp_error {
+	char code[32];
+	char field[48];
+	char message[192];
+};
+
+struct txp_conn; /* owned by the server on the loop thread */
+
+struct txp_txn {
+	/* Set by the loop thread when the line is framed. */
+	struct txp_conn *conn;
+	uint64_t conn_seq;     /* position of the line on its connection */
+	uint64_t id;           /* daemon-wide sequence number */
+	uint32_t shard;        /* fraud/compliance shard, set by validation */
+	char *line;            /* the raw line (NUL-terminated, owned); wiped
+	                        * and freed by validation once parsed, since it
+	                        * may hold a card number */
+	uint32_t line_len;
+	int64_t received_ms;   /* wall clock, Unix ms */
+	uint64_t t_received;   /* monotonic ns, for stage latencies */
+	uint64_t t_validated;
+	uint64_t t_fraud;
+	uint64_t t_compliance;
+
+	/* Outcome. */
+	enum txp_status status;
+	struct txp_error error;
+	int risk_score;        /* 0-100, valid when scored */
+	bool scored;
+	uint8_t n_reasons;
+	struct txp_reason reasons[TXP_MAX_REASONS];
+	uint32_t alerts;       /* TXP_ALERT_* bits, set by the stages */
+
+	/* Parsed fields, set by validation.  Strings are NUL-terminated. */
+	bool has_id;           /* transaction_id was a valid string */
+	char transaction_id[TXP_ID_MAX + 1];
+	int64_t amount;        /* integer minor units of `currency` */
+	char currency[4];      /* ISO 4217 alpha code */
+	uint8_t currency_exponent;
+	char merchant_id[TXP_ID_MAX + 1];
+	char customer_id[TXP_ID_MAX + 1];
+	char merchant_country[3]; /* ISO 3166-1 alpha-2 */
+	char customer_country[3];
+	bool has_timestamp;
+	int64_t timestamp_ms;  /* the producer's event time, Unix ms */
+	bool has_card;
+	char card_bin[7];      /* first six digits */
+	char card_last4[5];
+	char card_token[TXP_TOKEN_HEX + 1]; /* keyed BLAKE2b of the PAN */
+	char merchant_category[5]; /* ISO 18245 MCC, four digits, or empty */
+	enum txp_channel channel;
+	char ip_address[TXP_IP_MAX + 1];
+	char device_id[TXP_DEVICE_ID_MAX + 1];
+	enum txp_kyc kyc;
+
+	/* Output, built by the last stage on its worker thread so the loop
+	 * thread only copies bytes.  Owned; freed with the transaction. */
+	char *reply;           /* one JSON line including the '\n' */
+	uint32_t reply_len;
+	char *item;            /* the persisted record (JSON), or NULL */
+	uint32_t item_len;
+};
+
+#define TXP_ALERT_FRAUD      (1u << 0)
+#define TXP_ALERT_COMPLIANCE (1u << 1)
+
+/* Allocates a zeroed transaction.  Free with txp_txn_free(). */
+struct txp_txn *txp_txn_new(void);
+
+/* Wipes and frees the line, reply and item, then the transaction.
+ * NULL is safe. */
+void txp_txn_free(struct txp_txn *t);
+
+/* Records a reason, ignoring it when the array is full.  `code` must be a
+ * string with static storage duration. */
+void txp_txn_add_reason(struct txp_txn *t, const char *code, int points);
+
+/* Marks the transaction rejected (validation) or error (processing) and
+ * fills its error.  `field` may be NULL.  Formats `fmt` like printf. */
+void txp_txn_fail(struct txp_txn *t, enum txp_status status, const char *code,
+                  const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* "approved", "review", ... */
+const char *txp_status_name(enum txp_status s);
+const char *txp_channel_name(enum txp_channel c);
+const char *txp_kyc_name(enum txp_kyc k);
+
+/*
+ * Builds t->reply: the protocol's reply line for the transaction's current
+ * outcome, ending in '\n'.  Returns 0, or -ENOMEM.
+ */
+int txp_txn_build_reply(struct txp_txn *t);
+
+/*
+ * Writes an error reply for a line that never became a transaction (line
+ * too long, overloaded, shutting down) into a new malloc'd buffer.
+ * Returns the buffer (caller frees) and its length in *len, or NULL.
+ */
+char *txp_reply_error(const char *code, const char *message, size_t *len);
+
+#endif

@@ -1,0 +1,5 @@
+/* txpiped.c: the transaction-screening daemon. */
+int main(void)
+{
+	return 0;
+}
