@@ -48,11 +48,15 @@ struct worker {
 	/* Sleeping protocol (a Dekker-style handshake, see worker_wait and
 	 * worker_wake): the worker sets `sleeping` and then re-checks its
 	 * rings; a producer publishes into a ring and then checks
-	 * `sleeping`.  Both sides put a seq_cst fence between their store
-	 * and their load, so at least one of them sees the other's store:
+	 * `sleeping`.  Between its store and its load each side does an
+	 * acq_rel read-modify-write of `handshake`.  RMWs of one location
+	 * are totally ordered and each reads the one before it, so whichever
+	 * side comes second synchronises with the first and sees its store:
 	 * either the worker sees the item, or the producer sees it asleep
-	 * and signals. */
+	 * and signals.  (A seq_cst fence would do the same, but
+	 * ThreadSanitizer does not model fences.) */
 	_Atomic int sleeping;
+	_Atomic uint32_t handshake;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool wake;
@@ -133,9 +137,8 @@ uint64_t txp_latency_quantile_us(const struct txp_latency *l, unsigned permille)
 
 static void worker_wake(struct worker *w)
 {
-	/* Pairs with the fence in worker_wait: our ring tail store (a
-	 * release in txp_ring_enqueue_burst) is ordered before this load. */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* Pairs with the RMW in worker_wait (see struct worker). */
+	atomic_fetch_add_explicit(&w->handshake, 0, memory_order_acq_rel);
 	if (atomic_load_explicit(&w->sleeping, memory_order_relaxed)) {
 		pthread_mutex_lock(&w->mu);
 		w->wake = true;
@@ -162,8 +165,8 @@ static void worker_wait(struct worker *w)
 		sched_yield();
 	}
 	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
-	/* Pairs with the fence in worker_wake (see struct worker). */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* Pairs with the RMW in worker_wake (see struct worker). */
+	atomic_fetch_add_explicit(&w->handshake, 0, memory_order_acq_rel);
 	if (inbox_empty(&w->in) && !atomic_load_explicit(&w->p->stopping, memory_order_acquire)) {
 		pthread_mutex_lock(&w->mu);
 		while (!w->wake && !atomic_load_explicit(&w->p->stopping, memory_order_acquire))
@@ -192,6 +195,7 @@ static void run_validation(struct worker *w, struct txp_txn **batch, uint32_t n)
 	struct txp_pipeline *p = w->p;
 	unsigned shards = p->workers;
 	struct txp_txn *route[BURST];
+	uint32_t shard_of[BURST];
 	uint32_t nroute;
 
 	for (uint32_t k = 0; k < n; k++) {
@@ -200,14 +204,17 @@ static void run_validation(struct worker *w, struct txp_txn **batch, uint32_t n)
 		t->t_validated = txp_now_ns();
 		/* Validation leaves a hash of customer_id in t->shard. */
 		t->shard %= shards;
+		shard_of[k] = t->shard;
 		txp_latency_record(&w->latency, t->t_validated - t->t_received);
 	}
 	atomic_fetch_add_explicit(&w->processed, n, memory_order_relaxed);
-	/* Route per shard, keeping the batch's order within each shard. */
+	/* Route per shard, keeping the batch's order within each shard.  Once
+	 * pushed, a transaction belongs to the next stage (which may already
+	 * have finished and freed it), so routing reads only shard_of[]. */
 	for (unsigned j = 0; j < shards; j++) {
 		nroute = 0;
 		for (uint32_t k = 0; k < n; k++)
-			if (batch[k]->shard == j)
+			if (shard_of[k] == j)
 				route[nroute++] = batch[k];
 		if (nroute > 0) {
 			push_all(p->vf[w->index * shards + j], route, nroute);
