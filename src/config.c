@@ -184,25 +184,26 @@ int txp_config_format_value(const struct txp_config *cfg, const struct txp_confi
 	return -EINVAL;
 }
 
-/* The bounds in words, or "" for a type without any: "256 to 16M", "one of kv, json". */
-static void range_text(const struct txp_config_key *k, char *buf, size_t len)
+int txp_config_range_text(const struct txp_config_key *k, char *buf, size_t len)
 {
 	char lo[32], hi[32];
 	size_t used = 0;
 
-	buf[0] = '\0';
+	if (len > 0)
+		buf[0] = '\0';
 	switch (k->type) {
 	case TXP_CFG_STRING:
 	case TXP_CFG_PATH:
 	case TXP_CFG_LIST: {
 		const char *unit = k->type == TXP_CFG_LIST ? "items" : "bytes";
 		if (k->max != 0 && k->min != 0)
-			snprintf(buf, len, "%" PRIu64 " to %" PRIu64 " %s", k->min, k->max, unit);
+			snprintf(buf, len, "%s%" PRIu64 " to %" PRIu64 " %s", k->type == TXP_CFG_LIST ? "" : "length ",
+			         k->min, k->max, unit);
 		else if (k->max != 0)
 			snprintf(buf, len, "at most %" PRIu64 " %s", k->max, unit);
 		else if (k->min != 0)
 			snprintf(buf, len, "at least %" PRIu64 " %s", k->min, unit);
-		return;
+		break;
 	}
 	case TXP_CFG_UINT:
 	case TXP_CFG_SIZE:
@@ -212,15 +213,22 @@ static void range_text(const struct txp_config_key *k, char *buf, size_t len)
 		format_number(lo, sizeof(lo), k->type, k->min);
 		format_number(hi, sizeof(hi), k->type, k->max);
 		snprintf(buf, len, "%s to %s", lo, hi);
-		return;
+		break;
 	case TXP_CFG_ENUM:
 		append(buf, len, &used, "one of");
 		for (int i = 0; k->enum_names[i] != NULL; i++)
 			append(buf, len, &used, "%s %s", i > 0 ? "," : "", k->enum_names[i]);
-		return;
+		break;
 	case TXP_CFG_BOOL:
-		return;
+		break;
 	}
+	return len > 0 ? (int)strlen(buf) : 0;
+}
+
+static bool is_numeric(enum txp_cfg_type type)
+{
+	return type == TXP_CFG_UINT || type == TXP_CFG_SIZE || type == TXP_CFG_DURATION || type == TXP_CFG_MODE ||
+	       type == TXP_CFG_POW2;
 }
 
 int txp_config_key_summary(const struct txp_config_key *k, char *buf, size_t len)
@@ -230,11 +238,11 @@ int txp_config_key_summary(const struct txp_config_key *k, char *buf, size_t len
 
 	if (len > 0)
 		buf[0] = '\0';
-	range_text(k, range, sizeof(range));
+	txp_config_range_text(k, range, sizeof(range));
 	append(buf, len, &used, "%s; default %s", txp_config_type_name(k->type),
 	       k->default_value[0] != '\0' ? k->default_value : "empty");
 	if (range[0] != '\0')
-		append(buf, len, &used, "; %s%s", k->type == TXP_CFG_ENUM ? "" : "range ", range);
+		append(buf, len, &used, "; %s%s", is_numeric(k->type) ? "range " : "", range);
 	append(buf, len, &used, "; reloadable: %s", k->reloadable ? "yes" : "no");
 	return (int)used;
 }
@@ -369,7 +377,7 @@ static int parse_number(const struct txp_config_key *k, const char *text, uint64
 		snprintf(err, errlen, "%s", what);
 		return -EINVAL;
 	}
-	range_text(k, range, sizeof(range));
+	txp_config_range_text(k, range, sizeof(range));
 	if (rc == -ERANGE) {
 		snprintf(err, errlen, "too large (expected %s)", range);
 		return -EINVAL;
@@ -414,7 +422,7 @@ static int parse_enum(const struct txp_config_key *k, const char *text, int *out
 			*out = k->enum_values != NULL ? k->enum_values[i] : i;
 			return 0;
 		}
-	range_text(k, range, sizeof(range));
+	txp_config_range_text(k, range, sizeof(range));
 	snprintf(err, errlen, "not %s", range);
 	return -EINVAL;
 }
@@ -502,7 +510,7 @@ static int parse_list(const struct txp_config_key *k, const char *text, struct t
 	}
 	if (l.n < k->min || (k->max != 0 && l.n > k->max)) {
 		char range[128];
-		range_text(k, range, sizeof(range));
+		txp_config_range_text(k, range, sizeof(range));
 		snprintf(err, errlen, "%zu items (expected %s)", l.n, range);
 		rc = -EINVAL;
 		goto fail;

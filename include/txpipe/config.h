@@ -157,6 +157,14 @@ int txp_config_format_value(const struct txp_config *cfg, const struct txp_confi
 const char *txp_config_type_name(enum txp_cfg_type type);
 
 /*
+ * Writes row `k`'s bounds in words, as messages and docs show them:
+ * "256 to 16M" (numbers, in the type's own units), "one of kv, json",
+ * "length 1 to 107 bytes", "at most 32 bytes", or "" when the type has none.
+ * Returns the length written (truncated to fit `len`).
+ */
+int txp_config_range_text(const struct txp_config_key *k, char *buf, size_t len);
+
+/*
  * Writes the one-line facts about row `k` that the man page repeats for each
  * key, for example "size; default 64k; range 256 to 16M; reloadable: no".
  * Returns the length it needed, as snprintf does.
