@@ -124,7 +124,7 @@ static int format_number(char *buf, size_t len, enum txp_cfg_type type, uint64_t
 	case TXP_CFG_DURATION:
 		return format_duration(buf, len, v);
 	case TXP_CFG_MODE:
-		return snprintf(buf, len, "0%03" PRIo64, v);
+		return v == 0 ? snprintf(buf, len, "0") : snprintf(buf, len, "0%03" PRIo64, v);
 	default:
 		return snprintf(buf, len, "%" PRIu64, v);
 	}
