@@ -7,6 +7,8 @@
 
 #include <curl/curl.h>
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /*
  * Expired or unrecognized credentials.  A fresh set of credentials (the
  * provider chain refreshes them) makes the same request succeed, so the
@@ -145,9 +147,9 @@ enum txp_aws_kind txp_aws_classify(long http_status, const char *error_code, int
 	if (error_code != NULL)
 		short_code(error_code, &code, &len);
 	if (len > 0) {
-		if (code_in(code, len, credentials_codes, sizeof(credentials_codes) / sizeof(credentials_codes[0])))
+		if (code_in(code, len, credentials_codes, COUNT(credentials_codes)))
 			return TXP_AWS_CREDENTIALS;
-		if (code_in(code, len, retryable_codes, sizeof(retryable_codes) / sizeof(retryable_codes[0])))
+		if (code_in(code, len, retryable_codes, COUNT(retryable_codes)))
 			return TXP_AWS_RETRYABLE;
 	}
 	/* 501 Not Implemented and 505 HTTP Version Not Supported will not change on retry. */

@@ -173,7 +173,8 @@ static void sb_uri_decode(struct sbuf *b, const char *in, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
-		if (in[i] == '%' && i + 2 < len && (hi = hex_val(in[i + 1])) >= 0 && (lo = hex_val(in[i + 2])) >= 0) {
+		if (in[i] == '%' && i + 2 < len && (hi = hex_val(in[i + 1])) >= 0 &&
+		    (lo = hex_val(in[i + 2])) >= 0) {
 			sb_char(b, (char)(hi << 4 | lo));
 			i += 2;
 		} else {
@@ -188,15 +189,17 @@ static void sb_uri_decode(struct sbuf *b, const char *in, size_t len)
  * A trailing slash survives, and a path ending in "." or ".." ends in a slash
  * as RFC 3986 prescribes.
  */
+struct path_seg {
+	const char *s;
+	size_t len;
+};
+
 static void normalize_path(struct sbuf *out, const char *path)
 {
 	size_t n = strlen(path), nseg = 0;
 	const char *p = path, *end = path + n;
 	bool trailing = n > 0 && path[n - 1] == '/';
-	struct seg {
-		const char *s;
-		size_t len;
-	} *segs;
+	struct path_seg *segs;
 
 	/* At most one segment per byte plus one. */
 	segs = malloc((n + 1) * sizeof(*segs));
@@ -404,9 +407,9 @@ static void sb_trimall(struct sbuf *b, const char *v)
 /* Steps 3 and 4: canonical headers (lowercase names, sorted, values trimmed,
  * repeated names joined with ',' in request order) and the signed-header
  * list.  `extra` are the headers the signer adds itself. */
-static int canonical_headers(struct sbuf *canon, struct sbuf *signed_list, const struct txp_sigv4_request *req,
-			     const struct txp_sigv4_header *extra, size_t n_extra, unsigned flags, bool has_token,
-			     char *errbuf, size_t errlen)
+static int canonical_headers(struct sbuf *canon, struct sbuf *signed_list,
+			     const struct txp_sigv4_request *req, const struct txp_sigv4_header *extra,
+			     size_t n_extra, unsigned flags, bool has_token, char *errbuf, size_t errlen)
 {
 	size_t total = req->n_headers + n_extra, n = 0;
 	struct canon_header *h;
@@ -421,7 +424,8 @@ static int canonical_headers(struct sbuf *canon, struct sbuf *signed_list, const
 	if (h == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < total; i++) {
-		const struct txp_sigv4_header *src = i < req->n_headers ? &req->headers[i] : &extra[i - req->n_headers];
+		const struct txp_sigv4_header *src =
+			i < req->n_headers ? &req->headers[i] : &extra[i - req->n_headers];
 		bool caller = i < req->n_headers;
 
 		if (src->name == NULL || src->value == NULL || src->name[0] == '\0') {
@@ -524,8 +528,8 @@ static void string_to_sign(struct sbuf *out, const char *amz_date, const char *s
 	sb_str(out, hex);
 }
 
-static void hmac_sha256(unsigned char out[crypto_auth_hmacsha256_BYTES], const unsigned char *key, size_t keylen,
-			const void *msg, size_t msglen)
+static void hmac_sha256(unsigned char out[crypto_auth_hmacsha256_BYTES], const unsigned char *key,
+			size_t keylen, const void *msg, size_t msglen)
 {
 	crypto_auth_hmacsha256_state st;
 
@@ -593,13 +597,15 @@ int txp_sigv4_key_cache_get(struct txp_sigv4_key_cache *cache, const struct txp_
 	bool cacheable;
 	int rc;
 
-	if (cache == NULL || creds == NULL || creds->access_key_id == NULL || creds->secret_access_key == NULL ||
-	    date == NULL || region == NULL || service == NULL || strlen(date) != 8)
+	if (cache == NULL || creds == NULL || creds->access_key_id == NULL ||
+	    creds->secret_access_key == NULL || date == NULL || region == NULL || service == NULL ||
+	    strlen(date) != 8)
 		return -EINVAL;
 	creds_fingerprint(fp, creds);
 	cacheable = strlen(region) < sizeof(cache->region) && strlen(service) < sizeof(cache->service);
-	if (cacheable && cache->valid && strcmp(cache->date, date) == 0 && strcmp(cache->region, region) == 0 &&
-	    strcmp(cache->service, service) == 0 && sodium_memcmp(cache->fingerprint, fp, sizeof(fp)) == 0) {
+	if (cacheable && cache->valid && strcmp(cache->date, date) == 0 &&
+	    strcmp(cache->region, region) == 0 && strcmp(cache->service, service) == 0 &&
+	    sodium_memcmp(cache->fingerprint, fp, sizeof(fp)) == 0) {
 		memcpy(key, cache->key, TXP_SIGV4_KEY_BYTES);
 		sodium_memzero(fp, sizeof(fp));
 		return 1;
@@ -750,7 +756,8 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 		return -EINVAL;
 	}
 	creds = params->creds;
-	if (creds->access_key_id == NULL || creds->secret_access_key == NULL || !scope_part_ok(creds->access_key_id)) {
+	if (creds->access_key_id == NULL || creds->secret_access_key == NULL ||
+	    !scope_part_ok(creds->access_key_id)) {
 		set_err(errbuf, errlen, "credentials lack a valid access key id or secret");
 		return -EINVAL;
 	}
@@ -766,7 +773,8 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 		set_err(errbuf, errlen, "payload is NULL with payload_len > 0");
 		return -EINVAL;
 	}
-	if (req->payload_hash != NULL && (req->payload_hash[0] == '\0' || strpbrk(req->payload_hash, "\r\n"))) {
+	if (req->payload_hash != NULL &&
+	    (req->payload_hash[0] == '\0' || strpbrk(req->payload_hash, "\r\n"))) {
 		set_err(errbuf, errlen, "invalid payload_hash");
 		return -EINVAL;
 	}
@@ -833,9 +841,11 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 
 	/* Steps 7 and 8. */
 	if (params->cache != NULL)
-		rc = txp_sigv4_key_cache_get(params->cache, creds, date, params->region, params->service, key);
+		rc = txp_sigv4_key_cache_get(params->cache, creds, date, params->region, params->service,
+					     key);
 	else
-		rc = txp_sigv4_derive_key(creds->secret_access_key, date, params->region, params->service, key);
+		rc = txp_sigv4_derive_key(creds->secret_access_key, date, params->region, params->service,
+					  key);
 	if (rc < 0) {
 		set_err(errbuf, errlen, "cannot derive the signing key (secret too long?)");
 		goto fail;

@@ -271,7 +271,8 @@ int sigv4_case_load(const char *dir, const char *name, struct sigv4_case *c, cha
 	c->exp_signed_request = slurp(dir, name, "header-signed-request.txt", NULL);
 	if (c->exp_canonical == NULL || c->exp_sts == NULL || c->exp_signature == NULL ||
 	    c->exp_signed_request == NULL) {
-		snprintf(why, whylen, "no header-signing expectations (header-*.txt), only other signing modes");
+		snprintf(why, whylen,
+			 "no header-signing expectations (header-*.txt), only other signing modes");
 		return 1;
 	}
 	chomp(c->exp_canonical);
@@ -364,13 +365,15 @@ int sigv4_case_check(const struct sigv4_case *c, char *msg, size_t msglen)
 		goto out;
 	}
 	if (strcmp(s->signature, c->exp_signature) != 0) {
-		snprintf(msg, msglen, "%s: signature %s, expected %s", c->name, s->signature, c->exp_signature);
+		snprintf(msg, msglen, "%s: signature %s, expected %s", c->name, s->signature,
+			 c->exp_signature);
 		goto out;
 	}
 	/* Every header the signer says to add, Authorization included, must be
 	 * in the expected signed request exactly as the suite writes it. */
 	for (size_t i = 0; i < s->n_add_headers; i++) {
-		if (!has_header_line(c->exp_signed_request, s->add_headers[i].name, s->add_headers[i].value)) {
+		if (!has_header_line(c->exp_signed_request, s->add_headers[i].name,
+				     s->add_headers[i].value)) {
 			snprintf(msg, msglen, "%s: header-signed-request.txt lacks \"%s:%s\"", c->name,
 				 s->add_headers[i].name, s->add_headers[i].value);
 			goto out;

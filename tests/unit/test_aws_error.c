@@ -17,9 +17,16 @@ END_TEST
 START_TEST(throttling_codes_are_retryable_whatever_the_status)
 {
 	static const char *const codes[] = {
-		"ThrottlingException", "Throttling", "ProvisionedThroughputExceededException",
-		"RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled", "SlowDown",
-		"TransactionInProgressException", "RequestThrottledException", "LimitExceededException",
+		"ThrottlingException",
+		"Throttling",
+		"ProvisionedThroughputExceededException",
+		"RequestLimitExceeded",
+		"TooManyRequestsException",
+		"RequestThrottled",
+		"SlowDown",
+		"TransactionInProgressException",
+		"RequestThrottledException",
+		"LimitExceededException",
 		"KMSThrottlingException",
 	};
 
@@ -30,10 +37,11 @@ END_TEST
 
 START_TEST(dynamodb_json_type_is_classified_by_its_short_code)
 {
-	ck_assert_int_eq(txp_aws_classify(400,
-					  "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-					  CURLE_OK),
-			 TXP_AWS_RETRYABLE);
+	ck_assert_int_eq(
+		txp_aws_classify(400,
+				 "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+				 CURLE_OK),
+		TXP_AWS_RETRYABLE);
 	ck_assert_int_eq(txp_aws_classify(400, "com.amazon.coral.validate#ValidationException", CURLE_OK),
 			 TXP_AWS_FATAL);
 	ck_assert_int_eq(txp_aws_classify(400, "com.amazon.coral.service#ExpiredTokenException", CURLE_OK),
@@ -43,11 +51,14 @@ END_TEST
 
 START_TEST(x_amzn_errortype_header_is_classified_by_the_part_before_the_colon)
 {
+	ck_assert_int_eq(
+		txp_aws_classify(
+			400,
+			"ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
+			CURLE_OK),
+		TXP_AWS_RETRYABLE);
 	ck_assert_int_eq(txp_aws_classify(400,
-					  "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
-					  CURLE_OK),
-			 TXP_AWS_RETRYABLE);
-	ck_assert_int_eq(txp_aws_classify(400, "UnrecognizedClientException:http://internal.amazon.com/coral/",
+					  "UnrecognizedClientException:http://internal.amazon.com/coral/",
 					  CURLE_OK),
 			 TXP_AWS_CREDENTIALS);
 }
@@ -119,13 +130,14 @@ START_TEST(error_code_extracts_the_short_name)
 {
 	char out[64];
 
-	ck_assert_int_eq(txp_aws_error_code("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-					    out, sizeof(out)),
-			 (int)strlen("ProvisionedThroughputExceededException"));
+	ck_assert_int_eq(
+		txp_aws_error_code("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+				   out, sizeof(out)),
+		(int)strlen("ProvisionedThroughputExceededException"));
 	ck_assert_str_eq(out, "ProvisionedThroughputExceededException");
-	ck_assert_int_eq(txp_aws_error_code("ThrottlingException:http://internal.amazon.com/coral/", out,
-					    sizeof(out)),
-			 19);
+	ck_assert_int_eq(
+		txp_aws_error_code("ThrottlingException:http://internal.amazon.com/coral/", out, sizeof(out)),
+		19);
 	ck_assert_str_eq(out, "ThrottlingException");
 	ck_assert_int_eq(txp_aws_error_code("  Throttling \n", out, sizeof(out)), 10);
 	ck_assert_str_eq(out, "Throttling");

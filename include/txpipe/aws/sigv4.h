@@ -16,9 +16,9 @@
  * URLs (query signing) are not.
  */
 
-#define TXP_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
-#define TXP_SIGV4_KEY_BYTES 32     /* a derived signing key (HMAC-SHA-256 output) */
-#define TXP_SIGV4_HEX_BYTES 65     /* 64 lowercase hex digits and the NUL */
+#define TXP_SIGV4_ALGORITHM      "AWS4-HMAC-SHA256"
+#define TXP_SIGV4_KEY_BYTES      32 /* a derived signing key (HMAC-SHA-256 output) */
+#define TXP_SIGV4_HEX_BYTES      65 /* 64 lowercase hex digits and the NUL */
 #define TXP_SIGV4_AMZ_DATE_BYTES 17 /* "20150830T123600Z" and the NUL */
 
 /* The payload hash value S3 accepts for an unsigned body. */
@@ -99,7 +99,7 @@ struct txp_sigv4_credentials {
  */
 struct txp_sigv4_key_cache {
 	bool valid;
-	char date[9];          /* YYYYMMDD */
+	char date[9]; /* YYYYMMDD */
 	char region[32];
 	char service[32];
 	unsigned char fingerprint[32];
@@ -111,8 +111,8 @@ struct txp_sigv4_params {
 	const struct txp_sigv4_credentials *creds;
 	const char *region;
 	const char *service;
-	time_t now;           /* the signing time; passed in so signing is pure */
-	unsigned flags;       /* enum txp_sigv4_flags */
+	time_t now;                        /* the signing time; passed in so signing is pure */
+	unsigned flags;                    /* enum txp_sigv4_flags */
 	struct txp_sigv4_key_cache *cache; /* NULL: derive the key every call */
 };
 
@@ -137,10 +137,10 @@ struct txp_sigv4_out_header {
 struct txp_sigv4_signed {
 	char *canonical_request;
 	char *string_to_sign;
-	char *signed_headers;   /* "host;x-amz-date" */
-	char *payload_hash;     /* hex SHA-256 of the body, or the caller's value */
-	char *authorization;    /* the Authorization header value */
-	char *security_token;   /* a copy of the session token, or NULL */
+	char *signed_headers; /* "host;x-amz-date" */
+	char *payload_hash;   /* hex SHA-256 of the body, or the caller's value */
+	char *authorization;  /* the Authorization header value */
+	char *security_token; /* a copy of the session token, or NULL */
 	char signature[TXP_SIGV4_HEX_BYTES];
 	char amz_date[TXP_SIGV4_AMZ_DATE_BYTES];
 	size_t n_add_headers;
