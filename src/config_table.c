@@ -45,9 +45,9 @@ const struct txp_config_key txp_config_keys[] = {
 	 .min = 0, .max = GROUP_NAME_MAX, .default_value = "", .reloadable = false,
 	 .help = "Group that owns the socket, so its members may connect; empty keeps the daemon's own group."},
 	{.section = "daemon", .key = "max_line_bytes", .type = TXP_CFG_SIZE, .offset = OFF(daemon, max_line_bytes),
-	 .min = 256, .max = UINT64_C(16) << 20, .default_value = "64k", .reloadable = false,
-	 .help = "Longest transaction line a client may send, newline included; a longer line is rejected "
-	         "and the connection closed."},
+	 .min = 256, .max = UINT64_C(16) << 20, .default_value = "64k", .reloadable = true,
+	 .help = "Longest transaction line a client may send, newline excluded; a longer line gets an error "
+	         "reply (line_too_long) and is skipped, and the connection stays open."},
 	{.section = "daemon", .key = "max_clients", .type = TXP_CFG_UINT, .offset = OFF(daemon, max_clients),
 	 .min = 1, .max = 65536, .default_value = "1024", .reloadable = true,
 	 .help = "Most client connections open at once; further connections are accepted and closed at once."},

@@ -173,7 +173,7 @@ START_TEST(summary_and_range_text_describe_a_row)
 	char buf[256];
 
 	txp_config_key_summary(row("daemon", "max_line_bytes"), buf, sizeof(buf));
-	ck_assert_str_eq(buf, "size; default 64k; range 256 to 16M; reloadable: no");
+	ck_assert_str_eq(buf, "size; default 64k; range 256 to 16M; reloadable: yes");
 	txp_config_key_summary(row("log", "level"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "enum; default info; one of err, warning, notice, info, debug; reloadable: yes");
 	txp_config_key_summary(row("daemon", "socket_group"), buf, sizeof(buf));
