@@ -185,7 +185,7 @@ START_TEST(summary_and_range_text_describe_a_row)
 	txp_config_range_text(row("daemon", "socket_mode"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "0 to 0777");
 	/* A short buffer is truncated and terminated, and the needed length is returned. */
-	ck_assert_int_eq(txp_config_key_summary(row("daemon", "max_line_bytes"), buf, 5), 51);
+	ck_assert_int_eq(txp_config_key_summary(row("daemon", "max_line_bytes"), buf, 5), 52);
 	ck_assert_str_eq(buf, "size");
 	ck_assert_str_eq(txp_config_type_name(TXP_CFG_POW2), "power of two");
 }
