@@ -652,8 +652,8 @@ static void imds_install(struct imds_provider *m, struct txp_aws_creds *c)
 	m->step = IMDS_IDLE;
 	m->failures = 0;
 	delay = txp_creds_refresh_delay_ms(&m->policy, now, c->expiration_ms, randombytes_random());
-	txp_log_info("aws_credentials_refreshed", "provider=imds role=%s key_suffix=%s rotated=%s expires_in_s=%lld "
-		     "refresh_in_ms=%llu", m->role, key_suffix(c), changed ? "yes" : "no",
+	txp_log_info("aws_credentials_refreshed", "provider=imds role=%s key_suffix=%s keys=%s expires_in_s=%lld "
+		     "refresh_in_ms=%llu", m->role, key_suffix(c), changed ? "new" : "same",
 		     (long long)((c->expiration_ms - now) / 1000), (unsigned long long)delay);
 	imds_schedule(m, delay);
 	provider_notify(&m->base, 0);
@@ -819,6 +819,12 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 		rc = imds_parse_creds(r, &c, why, sizeof(why));
 		if (rc != 0) {
 			imds_fail(m, rc, "%s", why);
+			return;
+		}
+		if (!creds_valid(c, now_ms())) {
+			/* Refreshing at once would loop; back off instead. */
+			txp_aws_creds_free(c);
+			imds_fail(m, -EPROTO, "credentials from role %s already expired (clock skew?)", m->role);
 			return;
 		}
 		imds_install(m, c);
@@ -1091,6 +1097,8 @@ int txp_creds_chain_create(uv_loop_t *loop, struct txp_http *http, const struct 
 		goto err_after_links;
 	chain_add(ch, link);
 done:
+	txp_log_info("aws_credentials_source", "source=%s",
+		     txp_creds_current(link) != NULL ? txp_creds_source(link) : "imds (fetching)");
 	*out = &ch->base;
 	return 0;
 

@@ -310,6 +310,9 @@ static void xfer_free(struct http_xfer *x)
 		sodium_memzero(x->req_body, x->req_body_len);
 		free(x->req_body);
 	}
+	/* Bodies can hold secrets too (IMDS tokens and credentials). */
+	if (x->body != NULL)
+		sodium_memzero(x->body, x->body_len);
 	free(x->body);
 	free(x);
 }
@@ -576,7 +579,14 @@ static int xfer_setup(struct http_xfer *x, const struct txp_http_req *req, char 
 	bool has_ctype = false;
 	struct curl_slist *nl;
 	char line[8192];
+	char *scheme = NULL;
+	bool plain_http;
 	CURLcode cc = CURLE_OK;
+
+	if (curl_url_get(x->url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+		goto oom;
+	plain_http = strcasecmp(scheme, "http") == 0;
+	curl_free(scheme);
 
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const char *name = req->headers[i].name, *value = req->headers[i].value;
@@ -620,6 +630,11 @@ static int xfer_setup(struct http_xfer *x, const struct txp_http_req *req, char 
 #else
 	cc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+	if (plain_http) {
+		/* The policy allowed plain http for this host only; a proxy from
+		 * the environment would carry it elsewhere in clear text. */
+		cc |= curl_easy_setopt(e, CURLOPT_PROXY, "");
+	}
 	cc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);

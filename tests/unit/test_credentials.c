@@ -738,8 +738,8 @@ START_TEST(imds_refreshes_before_expiry_serving_old_keys_meanwhile)
 	ck_assert_str_eq(f.keys[1], "ASIAROTATED00005");
 	ck_assert_str_eq(f.sim.served_while_fetching, "ASIAFIRST0000001");
 	ck_assert_uint_eq(f.sim.puts, 1); /* the session token was reused */
-	ck_assert_uint_lt(uv_hrtime() - t0, 5000u * 1000000u);
-	ck_assert_uint_ge(uv_hrtime() - t0, 600u * 1000000u);
+	ck_assert_uint_lt(uv_hrtime() - t0, UINT64_C(5000) * 1000000);
+	ck_assert_uint_ge(uv_hrtime() - t0, UINT64_C(600) * 1000000);
 }
 END_TEST
 

@@ -225,8 +225,8 @@ START_TEST(silent_server_times_out_with_etimedout)
 	ck_assert_int_eq(f.err[0], -ETIMEDOUT);
 	ck_assert_int_eq(f.status[0], 0);
 	ck_assert_str_ne(f.errmsg[0], "");
-	ck_assert_uint_ge(uv_hrtime() - t0, 250u * 1000000u);
-	ck_assert_uint_lt(uv_hrtime() - t0, 3000u * 1000000u);
+	ck_assert_uint_ge(uv_hrtime() - t0, UINT64_C(250) * 1000000);
+	ck_assert_uint_lt(uv_hrtime() - t0, UINT64_C(3000) * 1000000);
 }
 END_TEST
 
@@ -391,6 +391,27 @@ START_TEST(oversized_body_fails_with_emsgsize)
 }
 END_TEST
 
+START_TEST(plain_http_ignores_proxy_settings_from_the_environment)
+{
+	struct fixture f;
+	char url[128], err[256], proxy[64];
+	struct txp_http_req req = { .method = "GET", .connect_timeout_ms = 1000 };
+
+	/* A proxy that refuses connections: the request works only if the
+	 * client goes straight to the loopback host. */
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", lb_free_port());
+	setenv("http_proxy", proxy, 1);
+	setup_fixture(&f, ANSWER_200, NULL);
+	url_for(&f, url, sizeof(url), "/");
+	req.url = url;
+	ck_assert_int_eq(txp_http_request(f.http, &req, on_done, &f, NULL, err, sizeof(err)), 0);
+	finish_fixture(&f);
+	unsetenv("http_proxy");
+	ck_assert_int_eq(f.err[0], 0);
+	ck_assert_int_eq(f.status[0], 200);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -408,6 +429,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, refused_url_fails_before_anything_is_sent);
 	tcase_add_test(tc, sequential_requests_reuse_one_connection);
 	tcase_add_test(tc, oversized_body_fails_with_emsgsize);
+	tcase_add_test(tc, plain_http_ignores_proxy_settings_from_the_environment);
 	suite_add_tcase(s, tc);
 	return s;
 }

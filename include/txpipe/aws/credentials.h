@@ -54,9 +54,12 @@ struct txp_creds_options {
  */
 struct txp_creds_provider;
 
-/* status 0: new credentials are being served (first ones, or rotated);
- * negative errno: a refresh failed (txp_creds_current() still serves the old
- * credentials while they are valid). */
+/* status 0: a fetch succeeded and txp_creds_current() serves its result (the
+ * first credentials, rotated ones, or the same again); negative errno: a
+ * fetch failed, and txp_creds_current() still serves the previous credentials
+ * while they are valid (NULL otherwise).  Errors: -ECONNREFUSED, -ETIMEDOUT,
+ * -EIO (transport), -EACCES (token refused), -ENOENT (no role attached),
+ * -EPROTO (unexpected status or document), -ECANCELED (HTTP client closed). */
 typedef void (*txp_creds_cb)(struct txp_creds_provider *p, int status, void *data);
 typedef void (*txp_creds_close_cb)(struct txp_creds_provider *p, void *data);
 
