@@ -1,4 +1,4 @@
-/* credentials.c: AWS credential providers (environment, shared file, EC2 IMDSv2) behind one small vtable, and their chain. */
+/* credentials.c: AWS credential providers (environment, shared file, EC2 IMDSv2), a vtable and a chain. */
 #include "txp_build_config.h"
 
 #include "txpipe/aws/credentials.h"
@@ -220,14 +220,16 @@ int txp_creds_parse_rfc3339(const char *s, int64_t *out_ms)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0, ms = 0, scale = 100;
+	int64_t secs;
 	bool leap;
 
 	if (s == NULL)
 		return -EINVAL;
 	/* RFC 3339 section 5.6: date-time = full-date "T" full-time. */
-	if (!take_digits(&s, 4, &y) || !take_char(&s, "-") || !take_digits(&s, 2, &mo) || !take_char(&s, "-") ||
-	    !take_digits(&s, 2, &d) || !take_char(&s, "Tt ") || !take_digits(&s, 2, &h) || !take_char(&s, ":") ||
-	    !take_digits(&s, 2, &mi) || !take_char(&s, ":") || !take_digits(&s, 2, &sec))
+	if (!take_digits(&s, 4, &y) || !take_char(&s, "-") || !take_digits(&s, 2, &mo) ||
+	    !take_char(&s, "-") || !take_digits(&s, 2, &d) || !take_char(&s, "Tt ") ||
+	    !take_digits(&s, 2, &h) || !take_char(&s, ":") || !take_digits(&s, 2, &mi) ||
+	    !take_char(&s, ":") || !take_digits(&s, 2, &sec))
 		return -EINVAL;
 	if (*s == '.') {
 		s++;
@@ -243,7 +245,8 @@ int txp_creds_parse_rfc3339(const char *s, int64_t *out_ms)
 	} else if (*s == '+' || *s == '-') {
 		sign = *s == '-' ? -1 : 1;
 		s++;
-		if (!take_digits(&s, 2, &oh) || !take_char(&s, ":") || !take_digits(&s, 2, &om) || oh > 23 || om > 59)
+		if (!take_digits(&s, 2, &oh) || !take_char(&s, ":") || !take_digits(&s, 2, &om) || oh > 23 ||
+		    om > 59)
 			return -EINVAL;
 	} else {
 		return -EINVAL;
@@ -251,11 +254,11 @@ int txp_creds_parse_rfc3339(const char *s, int64_t *out_ms)
 	if (*s != '\0')
 		return -EINVAL;
 	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 ||
-	    sec > 60)
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+	    mi > 59 || sec > 60)
 		return -EINVAL;
-	*out_ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
-		   sign * (oh * 3600 + om * 60)) * 1000 + ms;
+	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
+	*out_ms = secs * 1000 + ms;
 	return 0;
 }
 
@@ -271,8 +274,8 @@ static void policy_defaults(const struct txp_creds_refresh_policy *in, struct tx
 		out->retry_max_ms = out->retry_min_ms;
 }
 
-uint64_t txp_creds_refresh_delay_ms(const struct txp_creds_refresh_policy *pin, int64_t now, int64_t expiration_ms,
-				    uint32_t rnd)
+uint64_t txp_creds_refresh_delay_ms(const struct txp_creds_refresh_policy *pin, int64_t now,
+				    int64_t expiration_ms, uint32_t rnd)
 {
 	struct txp_creds_refresh_policy p;
 	uint64_t before, delay;
@@ -362,7 +365,8 @@ static const struct creds_vtable env_vtable = {
 	.destroy = static_destroy,
 };
 
-int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **out, char *errbuf, size_t errlen)
+int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **out, char *errbuf,
+			 size_t errlen)
 {
 	struct static_provider *s;
 	const char *id, *secret;
@@ -554,20 +558,20 @@ struct imds_provider {
 	struct txp_creds_provider base;
 	uv_loop_t *loop;
 	struct txp_http *http;
-	bool http_gone;           /* the client was closed under us */
-	uv_timer_t timer;         /* next refresh or retry */
-	char *endpoint;           /* without a trailing slash */
+	bool http_gone;   /* the client was closed under us */
+	uv_timer_t timer; /* next refresh or retry */
+	char *endpoint;   /* without a trailing slash */
 	long timeout_ms;
 	struct txp_creds_refresh_policy policy;
 	struct txp_aws_creds *creds;
-	char *token;              /* the IMDSv2 session token; a secret */
+	char *token; /* the IMDSv2 session token; a secret */
 	int64_t token_expiry_ms;
 	char role[IMDS_ROLE_MAX + 1];
 	enum imds_step step;
 	uint64_t req_id;
-	bool token_retried;       /* this refresh already replaced a rejected token */
-	bool role_retried;        /* this refresh already re-read the role after a 404 */
-	unsigned failures;        /* consecutive, for the backoff */
+	bool token_retried; /* this refresh already replaced a rejected token */
+	bool role_retried;  /* this refresh already re-read the role after a 404 */
+	unsigned failures;  /* consecutive, for the backoff */
 };
 
 static void imds_send(struct imds_provider *m);
@@ -610,7 +614,8 @@ static void imds_drop_token(struct imds_provider *m)
 
 /* Ends a refresh that failed: keep serving credentials that are still valid,
  * drop expired ones, back off and tell the listener. */
-static void imds_fail(struct imds_provider *m, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void imds_fail(struct imds_provider *m, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void imds_fail(struct imds_provider *m, int err, const char *fmt, ...)
 {
 	char reason[300];
@@ -629,7 +634,8 @@ static void imds_fail(struct imds_provider *m, int err, const char *fmt, ...)
 	}
 	kept = m->creds != NULL;
 	if (m->http_gone) {
-		txp_log_warn("aws_credentials_refresh_failed", "provider=imds reason=\"%s\" retry=never", reason);
+		txp_log_warn("aws_credentials_refresh_failed", "provider=imds reason=\"%s\" retry=never",
+			     reason);
 	} else {
 		delay = txp_creds_retry_delay_ms(&m->policy, m->failures, randombytes_random());
 		txp_log_warn("aws_credentials_refresh_failed",
@@ -652,8 +658,10 @@ static void imds_install(struct imds_provider *m, struct txp_aws_creds *c)
 	m->step = IMDS_IDLE;
 	m->failures = 0;
 	delay = txp_creds_refresh_delay_ms(&m->policy, now, c->expiration_ms, randombytes_random());
-	txp_log_info("aws_credentials_refreshed", "provider=imds role=%s key_suffix=%s keys=%s expires_in_s=%lld "
-		     "refresh_in_ms=%llu", m->role, key_suffix(c), changed ? "new" : "same",
+	txp_log_info("aws_credentials_refreshed",
+		     "provider=imds role=%s key_suffix=%s keys=%s expires_in_s=%lld "
+		     "refresh_in_ms=%llu",
+		     m->role, key_suffix(c), changed ? "new" : "same",
 		     (long long)((c->expiration_ms - now) / 1000), (unsigned long long)delay);
 	imds_schedule(m, delay);
 	provider_notify(&m->base, 0);
@@ -661,7 +669,8 @@ static void imds_install(struct imds_provider *m, struct txp_aws_creds *c)
 
 /* Parses the security-credentials document (EC2 user guide, "Retrieve
  * security credentials from instance metadata"). */
-static int imds_parse_creds(const struct txp_http_resp *r, struct txp_aws_creds **out, char *why, size_t whylen)
+static int imds_parse_creds(const struct txp_http_resp *r, struct txp_aws_creds **out, char *why,
+			    size_t whylen)
 {
 	json_error_t jerr;
 	json_t *doc, *code;
@@ -684,8 +693,10 @@ static int imds_parse_creds(const struct txp_http_resp *r, struct txp_aws_creds 
 	secret = json_string_value(json_object_get(doc, "SecretAccessKey"));
 	token = json_string_value(json_object_get(doc, "Token"));
 	exp = json_string_value(json_object_get(doc, "Expiration"));
-	if (id == NULL || secret == NULL || token == NULL || exp == NULL || id[0] == '\0' || secret[0] == '\0') {
-		set_err(why, whylen, "credentials document lacks AccessKeyId, SecretAccessKey, Token or Expiration");
+	if (id == NULL || secret == NULL || token == NULL || exp == NULL || id[0] == '\0' ||
+	    secret[0] == '\0') {
+		set_err(why, whylen,
+			"credentials document lacks AccessKeyId, SecretAccessKey, Token or Expiration");
 		goto done;
 	}
 	if (txp_creds_parse_rfc3339(exp, &exp_ms) != 0) {
@@ -723,7 +734,8 @@ static int imds_parse_role(const struct txp_http_resp *r, char *role, size_t cap
 	while (n < r->body_len && r->body[n] != '\n' && r->body[n] != '\r') {
 		unsigned char ch = r->body[n];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      strchr("_+=,.@-", ch) != NULL) || n + 1 >= cap)
+		      strchr("_+=,.@-", ch) != NULL) ||
+		    n + 1 >= cap)
 			return -EPROTO;
 		n++;
 	}
@@ -768,7 +780,8 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 	switch (m->step) {
 	case IMDS_TOKEN:
 		if (r->status != 200 || r->body_len == 0) {
-			imds_fail(m, r->status == 403 ? -EACCES : -EPROTO, "token request: HTTP %ld", r->status);
+			imds_fail(m, r->status == 403 ? -EACCES : -EPROTO, "token request: HTTP %ld",
+				  r->status);
 			return;
 		}
 		imds_drop_token(m);
@@ -795,11 +808,13 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 		}
 		rc = imds_parse_role(r, role, sizeof(role));
 		if (rc != 0) {
-			imds_fail(m, rc, "role request: %s", rc == -ENOENT ? "no role listed" : "invalid role name");
+			imds_fail(m, rc, "role request: %s",
+				  rc == -ENOENT ? "no role listed" : "invalid role name");
 			return;
 		}
 		if (m->role[0] != '\0' && strcmp(m->role, role) != 0)
-			txp_log_notice("aws_credentials_role_changed", "provider=imds old=%s new=%s", m->role, role);
+			txp_log_notice("aws_credentials_role_changed", "provider=imds old=%s new=%s", m->role,
+				       role);
 		snprintf(m->role, sizeof(m->role), "%s", role);
 		m->step = IMDS_CREDS;
 		imds_send(m);
@@ -813,7 +828,8 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 			return;
 		}
 		if (r->status != 200) {
-			imds_fail(m, -EPROTO, "credentials request for role %s: HTTP %ld", m->role, r->status);
+			imds_fail(m, -EPROTO, "credentials request for role %s: HTTP %ld", m->role,
+				  r->status);
 			return;
 		}
 		rc = imds_parse_creds(r, &c, why, sizeof(why));
@@ -824,13 +840,13 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 		if (!creds_valid(c, now_ms())) {
 			/* Refreshing at once would loop; back off instead. */
 			txp_aws_creds_free(c);
-			imds_fail(m, -EPROTO, "credentials from role %s already expired (clock skew?)", m->role);
+			imds_fail(m, -EPROTO, "credentials from role %s already expired (clock skew?)",
+				  m->role);
 			return;
 		}
 		imds_install(m, c);
 		return;
-	case IMDS_IDLE:
-		return;
+	case IMDS_IDLE: return;
 	}
 }
 
@@ -862,11 +878,11 @@ static void imds_send(struct imds_provider *m)
 		break;
 	case IMDS_CREDS:
 		req.method = "GET";
-		snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", m->endpoint, m->role);
+		snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", m->endpoint,
+			 m->role);
 		h = (struct txp_http_header){ "X-aws-ec2-metadata-token", m->token };
 		break;
-	case IMDS_IDLE:
-		return;
+	case IMDS_IDLE: return;
 	}
 	rc = txp_http_request(m->http, &req, imds_on_response, m, &m->req_id, err, sizeof(err));
 	if (rc != 0) {
@@ -1087,7 +1103,8 @@ int txp_creds_chain_create(uv_loop_t *loop, struct txp_http *http, const struct 
 		goto done;
 	off = env("AWS_EC2_METADATA_DISABLED");
 	if (opts->disable_imds || (off != NULL && strcasecmp(off, "true") == 0)) {
-		set_err(errbuf, errlen, "no AWS credentials: none in the environment or the shared credentials file, "
+		set_err(errbuf, errlen,
+			"no AWS credentials: none in the environment or the shared credentials file, "
 			"and instance metadata is disabled");
 		rc = -ENOENT;
 		goto err_after_links;

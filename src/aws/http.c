@@ -250,7 +250,8 @@ static bool header_take(const char *line, size_t n, const char *name, char *dst,
 	e = n;
 	while (b < e && (line[b] == ' ' || line[b] == '\t'))
 		b++;
-	while (e > b && (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ' || line[e - 1] == '\t'))
+	while (e > b &&
+	       (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ' || line[e - 1] == '\t'))
 		e--;
 	if (e - b >= cap)
 		e = b + cap - 1;
@@ -320,16 +321,12 @@ static void xfer_free(struct http_xfer *x)
 static int map_curl_code(CURLcode cc, const struct http_xfer *x)
 {
 	switch (cc) {
-	case CURLE_OK:
-		return 0;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
+	case CURLE_OK: return 0;
+	case CURLE_OPERATION_TIMEDOUT: return -ETIMEDOUT;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -ECONNREFUSED;
-	case CURLE_WRITE_ERROR:
-		return x->body_too_large ? -EMSGSIZE : -EIO;
+	case CURLE_COULDNT_RESOLVE_PROXY: return -ECONNREFUSED;
+	case CURLE_WRITE_ERROR: return x->body_too_large ? -EMSGSIZE : -EIO;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -337,10 +334,8 @@ static int map_curl_code(CURLcode cc, const struct http_xfer *x)
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
 	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		return -EPROTO;
-	default:
-		return -EIO;
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH: return -EPROTO;
+	default: return -EIO;
 	}
 }
 
@@ -508,8 +503,8 @@ static void init_curl_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct txp_http **out,
-		    char *errbuf, size_t errlen)
+int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct txp_http **out, char *errbuf,
+		    size_t errlen)
 {
 	static uv_once_t once = UV_ONCE_INIT;
 	struct txp_http_options defaults = { 0 };
@@ -526,8 +521,8 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 	}
 	http->loop = loop;
 	http->next_id = 1;
-	http->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
-								: HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+	http->connect_timeout_ms =
+	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
 	http->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	http->max_body = opts->max_body_bytes > 0 ? opts->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
 	if (opts->ca_file != NULL && (http->ca_file = strdup(opts->ca_file)) == NULL) {
@@ -535,7 +530,8 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 		rc = -ENOMEM;
 		goto err_after_alloc;
 	}
-	http->user_agent = strdup(opts->user_agent != NULL ? opts->user_agent : PACKAGE_NAME "/" PACKAGE_VERSION);
+	http->user_agent =
+	    strdup(opts->user_agent != NULL ? opts->user_agent : PACKAGE_NAME "/" PACKAGE_VERSION);
 	if (http->user_agent == NULL) {
 		set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
@@ -646,8 +642,10 @@ static int xfer_setup(struct http_xfer *x, const struct txp_http_req *req, char 
 	cc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 60L);
 	cc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 30L);
 	cc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-			       req->connect_timeout_ms > 0 ? req->connect_timeout_ms : http->connect_timeout_ms);
-	cc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : http->timeout_ms);
+			       req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+							   : http->connect_timeout_ms);
+	cc |=
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : http->timeout_ms);
 	cc |= curl_easy_setopt(e, CURLOPT_USERAGENT, http->user_agent);
 	cc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
 	cc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);

@@ -34,7 +34,7 @@ struct lb_conn {
 	uv_timer_t delay;
 	char *buf;
 	size_t len, cap;
-	bool busy;    /* a request is being answered */
+	bool busy; /* a request is being answered */
 	bool closing;
 	char *pending; /* a delayed response */
 	size_t pending_len;
@@ -122,8 +122,8 @@ static char *format_response(int status, const char *headers, const char *body, 
 
 	if (out == NULL)
 		abort();
-	n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n", status, reason(status), blen,
-		     headers != NULL ? headers : "");
+	n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n", status, reason(status),
+		     blen, headers != NULL ? headers : "");
 	memcpy(out + n, body != NULL ? body : "", blen);
 	*len = (size_t)n + blen;
 	return out;

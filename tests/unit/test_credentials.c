@@ -87,8 +87,15 @@ START_TEST(rfc3339_rejects_malformed_times)
 {
 	int64_t t = 42;
 	static const char *const bad[] = {
-		"", "2017-05-17", "2017-05-17T15:09:54", "2017-05-17T15:09:54Zjunk", "2017-02-29T00:00:00Z",
-		"2017-13-01T00:00:00Z", "2017-05-17T24:00:00Z", "2017-05-17T15:09:54.Z", "2017-05-17T15:09:54+0200",
+		"",
+		"2017-05-17",
+		"2017-05-17T15:09:54",
+		"2017-05-17T15:09:54Zjunk",
+		"2017-02-29T00:00:00Z",
+		"2017-13-01T00:00:00Z",
+		"2017-05-17T24:00:00Z",
+		"2017-05-17T15:09:54.Z",
+		"2017-05-17T15:09:54+0200",
 		"17-05-17T15:09:54Z",
 	};
 
@@ -202,22 +209,23 @@ START_TEST(environment_provider_without_a_secret_has_no_credentials)
 }
 END_TEST
 
-static const char two_profiles[] =
-	"# shared credentials\n"
-	"[default]\n"
-	"aws_access_key_id = AKIADEFAULT0001\n"
-	"aws_secret_access_key = defaultsecret\n"
-	"\n"
-	"[work]\n"
-	"aws_access_key_id=AKIAWORK00000002\n"
-	"aws_secret_access_key=worksecret\n"
-	"aws_session_token=worktoken\n"
-	"region=eu-west-1\n";
+static const char two_profiles[] = "# shared credentials\n"
+				   "[default]\n"
+				   "aws_access_key_id = AKIADEFAULT0001\n"
+				   "aws_secret_access_key = defaultsecret\n"
+				   "\n"
+				   "[work]\n"
+				   "aws_access_key_id=AKIAWORK00000002\n"
+				   "aws_secret_access_key=worksecret\n"
+				   "aws_session_token=worktoken\n"
+				   "region=eu-west-1\n";
 
 static const char *file_key(const char *path, const char *profile, const char *aws_profile)
 {
 	static char id[64];
-	struct txp_creds_options o = { .getenv_fn = fake_getenv, .credentials_file = path, .profile = profile };
+	struct txp_creds_options o = { .getenv_fn = fake_getenv,
+				       .credentials_file = path,
+				       .profile = profile };
 	struct txp_creds_provider *p;
 	const struct txp_aws_creds *c;
 	char err[256];
@@ -284,7 +292,8 @@ END_TEST
 
 START_TEST(missing_file_means_no_credentials_and_no_error)
 {
-	struct txp_creds_options o = { .getenv_fn = fake_getenv, .credentials_file = "/nonexistent/credentials" };
+	struct txp_creds_options o = { .getenv_fn = fake_getenv,
+				       .credentials_file = "/nonexistent/credentials" };
 	struct txp_creds_provider *p;
 	char err[256];
 
@@ -360,14 +369,14 @@ END_TEST
 
 struct imds_sim {
 	char role[64];
-	char token[64];     /* the token IMDS currently accepts ("" after a restart) */
+	char token[64]; /* the token IMDS currently accepts ("" after a restart) */
 	unsigned token_gen;
 	char key_id[32], secret[32];
 	int64_t exp_ms;
 	uint64_t creds_delay_ms;
 	bool swap_role_after_list; /* list the old role, then move to next_role */
 	char next_role[64];
-	bool reject_all;           /* 401 to every GET, even with a fresh token */
+	bool reject_all; /* 401 to every GET, even with a fresh token */
 	unsigned puts, role_gets, creds_gets, unauthorized, not_found;
 	bool ttl_ok, token_sent_on_put;
 	char last_creds_path[1024];
@@ -410,8 +419,9 @@ static void imds_handler(struct lb_conn *c, const struct lb_request *req, void *
 
 	if (strcmp(req->method, "PUT") == 0 && strcmp(req->path, "/latest/api/token") == 0) {
 		s->puts++;
-		s->ttl_ok = lb_header(req, "X-aws-ec2-metadata-token-ttl-seconds", tok, sizeof(tok)) != NULL &&
-			    strcmp(tok, "21600") == 0;
+		s->ttl_ok =
+		    lb_header(req, "X-aws-ec2-metadata-token-ttl-seconds", tok, sizeof(tok)) != NULL &&
+		    strcmp(tok, "21600") == 0;
 		s->token_sent_on_put = lb_header(req, "X-aws-ec2-metadata-token", tok, sizeof(tok)) != NULL;
 		snprintf(s->token, sizeof(s->token), "token-%u", ++s->token_gen);
 		lb_respond(c, 200, "Content-Type: text/plain\r\n", s->token);
@@ -451,7 +461,8 @@ static void imds_handler(struct lb_conn *c, const struct lb_request *req, void *
 	format_time(s->exp_ms, exp, sizeof(exp));
 	snprintf(body, sizeof(body),
 		 "{\"Code\":\"Success\",\"LastUpdated\":\"2024-01-01T00:00:00Z\",\"Type\":\"AWS-HMAC\","
-		 "\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\",\"Token\":\"session-%s\",\"Expiration\":\"%s\"}",
+		 "\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\",\"Token\":\"session-%s\",\"Expiration\":"
+		 "\"%s\"}",
 		 s->key_id, s->secret, s->key_id, exp);
 	if (s->creds_delay_ms > 0)
 		lb_respond_later(c, s->creds_delay_ms, 200, "Content-Type: text/plain\r\n", body);

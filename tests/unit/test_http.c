@@ -33,7 +33,7 @@ struct fixture {
 	uint64_t time_us[4];
 	int http_closed;
 	unsigned srv_requests, srv_connections; /* read just before the server closes */
-	int stop_after; /* calls after which the client and server close */
+	int stop_after;                         /* calls after which the client and server close */
 };
 
 static void on_request(struct lb_conn *c, const struct lb_request *req, void *data)
@@ -64,8 +64,7 @@ static void on_request(struct lb_conn *c, const struct lb_request *req, void *da
 		big[sizeof(big) - 1] = '\0';
 		lb_respond(c, 200, NULL, big);
 		break;
-	case NEVER_ANSWER:
-		break;
+	case NEVER_ANSWER: break;
 	case CLOSE_CLIENT:
 		/* The request is now in flight on the client's side. */
 		txp_http_close(f->http, NULL, NULL);
@@ -140,8 +139,9 @@ START_TEST(post_sends_method_headers_and_body_and_returns_response)
 		{ "X-Test", "yes" },
 		{ "Content-Type", "application/x-amz-json-1.0" },
 	};
-	struct txp_http_req req = { .method = "POST", .headers = hdrs, .n_headers = 3,
-				    .body = "{\"a\":1}", .body_len = 7 };
+	struct txp_http_req req = {
+		.method = "POST", .headers = hdrs, .n_headers = 3, .body = "{\"a\":1}", .body_len = 7
+	};
 	uint64_t id = 0;
 
 	setup_fixture(&f, ANSWER_200, NULL);

@@ -1,4 +1,4 @@
-/* credentials.h: AWS credentials and their providers: environment, shared credentials file, EC2 IMDSv2, chain. */
+/* credentials.h: AWS credentials and their providers: environment, shared file, EC2 IMDSv2, chain. */
 #ifndef TXPIPE_AWS_CREDENTIALS_H
 #define TXPIPE_AWS_CREDENTIALS_H
 
@@ -43,8 +43,8 @@ struct txp_creds_options {
 	const char *profile;          /* NULL or "": $AWS_PROFILE, else "default" */
 	const char *credentials_file; /* NULL: $AWS_SHARED_CREDENTIALS_FILE, else $HOME/.aws/credentials */
 	bool disable_imds;            /* also disabled by AWS_EC2_METADATA_DISABLED=true */
-	const char *imds_endpoint;    /* NULL: $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254 */
-	long imds_timeout_ms;         /* per metadata request, connect and total; 0: 1000 */
+	const char *imds_endpoint; /* NULL: $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254 */
+	long imds_timeout_ms;      /* per metadata request, connect and total; 0: 1000 */
 	struct txp_creds_refresh_policy refresh;
 };
 
@@ -65,7 +65,8 @@ typedef void (*txp_creds_close_cb)(struct txp_creds_provider *p, void *data);
 
 /* Reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN once,
  * now.  Returns 0 (whether or not they were set) or -ENOMEM. */
-int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **out, char *errbuf, size_t errlen);
+int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **out, char *errbuf,
+			 size_t errlen);
 
 /* Reads the profile from the shared credentials file now (and again on
  * txp_creds_invalidate).  A missing file or profile means no credentials and

@@ -11,12 +11,12 @@
 struct txp_http; /* one per loop; owned by its creator, freed by txp_http_close */
 
 struct txp_http_options {
-	long max_host_connections;   /* parallel connections per host; 0: 8 */
-	long connect_timeout_ms;     /* default for requests that give 0; 0: 3000 */
-	long timeout_ms;             /* default total timeout; 0: 30000 */
-	size_t max_body_bytes;       /* larger responses fail with -EMSGSIZE; 0: 16 MiB */
-	const char *ca_file;         /* PEM bundle to verify servers with; NULL: the system's */
-	const char *user_agent;      /* NULL: "txpipe/<version>" */
+	long max_host_connections; /* parallel connections per host; 0: 8 */
+	long connect_timeout_ms;   /* default for requests that give 0; 0: 3000 */
+	long timeout_ms;           /* default total timeout; 0: 30000 */
+	size_t max_body_bytes;     /* larger responses fail with -EMSGSIZE; 0: 16 MiB */
+	const char *ca_file;       /* PEM bundle to verify servers with; NULL: the system's */
+	const char *user_agent;    /* NULL: "txpipe/<version>" */
 };
 
 /* One request header.  Values may be secrets (Authorization, tokens): the
@@ -31,11 +31,11 @@ struct txp_http_req {
 	const char *url;                       /* see txp_http_url_allowed() */
 	const struct txp_http_header *headers; /* n_headers entries; copied */
 	size_t n_headers;
-	const void *body;                      /* body_len bytes; copied; NULL for none */
+	const void *body; /* body_len bytes; copied; NULL for none */
 	size_t body_len;
-	long connect_timeout_ms;               /* 0: the client's default */
-	long timeout_ms;                       /* whole transfer; 0: the client's default */
-	bool allow_imds;                       /* plain http:// to the EC2 metadata address */
+	long connect_timeout_ms; /* 0: the client's default */
+	long timeout_ms;         /* whole transfer; 0: the client's default */
+	bool allow_imds;         /* plain http:// to the EC2 metadata address */
 };
 
 /*
@@ -82,8 +82,8 @@ int txp_http_url_allowed(const char *url, bool allow_imds, char *errbuf, size_t 
  * 0 and sets *out, or a negative errno with errbuf filled.  The client must be
  * closed with txp_http_close() before the loop is closed.
  */
-int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct txp_http **out,
-		    char *errbuf, size_t errlen);
+int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct txp_http **out, char *errbuf,
+		    size_t errlen);
 
 /*
  * Starts a request; the callback runs exactly once, later, from the loop
