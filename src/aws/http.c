@@ -701,8 +701,9 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 		set_err(errbuf, errlen, "HTTP client is closing");
 		return -ECANCELED;
 	}
-	if (!method_valid(req->method)) {
-		set_err(errbuf, errlen, "invalid HTTP method");
+	if (!method_valid(req->method) || (req->body == NULL && req->body_len > 0) ||
+	    (req->headers == NULL && req->n_headers > 0)) {
+		set_err(errbuf, errlen, "invalid request: method, body or headers");
 		return -EINVAL;
 	}
 	x = calloc(1, sizeof(*x));
