@@ -28,9 +28,10 @@ die() { say "error: $*"; exit 1; }
 
 # version_ge A B: true when dotted version A >= B.
 version_ge() {
-	local IFS=.
-	local -a a=($1) b=($2)
+	local -a a b
 	local i
+	IFS=. read -r -a a <<<"$1"
+	IFS=. read -r -a b <<<"$2"
 	for i in 0 1 2; do
 		local x=${a[i]:-0} y=${b[i]:-0}
 		if ((10#$x > 10#$y)); then return 0; fi

@@ -7,7 +7,7 @@
 set -uo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-# shellcheck source=../lib/services.sh
+# shellcheck source=SCRIPTDIR/../lib/services.sh
 . "$top_srcdir/tests/lib/services.sh"
 
 passed=0

@@ -98,6 +98,7 @@ txp_svc_start() {
 	rm -f "$portfile" "$pidfile"
 	# setsid makes the emulator a session and group leader; the inner shell records its own pid,
 	# which exec hands to node, so the recorded pid is the group id whether or not setsid forked.
+	# shellcheck disable=SC2016 # $$ and "$@" belong to the inner shell
 	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' txp-svc "$pidfile" \
 		"$TXP_NODE" --disable-warning=ExperimentalWarning "$TXP_TESTS_DIR/js/emulator.mjs" "$kind" \
 		--port-file "$portfile" --watch-pid "$$" "$@" \
