@@ -448,7 +448,9 @@ static void build_risky(struct gen_state *g, struct line *l)
 		features++;
 		switch (rng_below(r, 6)) {
 		case 0: /* high amount */
-			set_amount(l, amount_between(r, mc->exponent == 0 ? 500000 : 5000, mc->exponent == 0 ? 6000000 : 60000,
+			/* Below txpiped's default max_amount (10^6 major units) so
+			 * these are scored rather than rejected. */
+			set_amount(l, amount_between(r, mc->exponent == 0 ? 500000 : 5000, mc->exponent == 0 ? 999999 : 60000,
 			                             mc->exponent),
 			           mc->exponent);
 			break;
@@ -456,7 +458,7 @@ static void build_risky(struct gen_state *g, struct line *l)
 			static const int64_t round_major[] = {1000, 2000, 5000, 9000, 9900, 10000};
 			int64_t major = round_major[rng_below(r, N_OF(round_major))];
 			if (mc->exponent == 0)
-				major *= 100;
+				major = major * 100 > 990000 ? 990000 : major * 100;
 			int64_t scale = mc->exponent == 2 ? 100 : mc->exponent == 3 ? 1000 : 1;
 			set_amount(l, major * scale, mc->exponent);
 			break;

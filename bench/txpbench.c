@@ -46,6 +46,7 @@ struct opts {
 	double warmup;
 	double drain_timeout;
 	bool json;
+	const char *json_file; /* the JSON summary also goes here */
 	const char *run_id;
 	uint64_t dump; /* print this many lines and exit */
 };
@@ -787,28 +788,44 @@ static const double pcts[] = {50, 90, 99, 99.9};
 static const char *const pct_names[] = {"p50", "p90", "p99", "p99_9"};
 #define N_PCTS (sizeof(pcts) / sizeof(pcts[0]))
 
-static void print_hist_json(const char *name, const struct txpb_hist *h)
+static void print_hist_json(FILE *f, const char *name, const struct txpb_hist *h)
 {
-	printf("\"%s\":{\"count\":%" PRIu64, name, h->count);
+	fprintf(f, "\"%s\":{\"count\":%" PRIu64, name, h->count);
 	for (size_t i = 0; i < N_PCTS; i++)
-		printf(",\"%s\":%" PRIu64, pct_names[i], txpb_hist_percentile(h, pcts[i]));
-	printf(",\"min\":%" PRIu64 ",\"max\":%" PRIu64 ",\"mean\":%.1f}", h->count ? h->min : 0, h->max,
+		fprintf(f, ",\"%s\":%" PRIu64, pct_names[i], txpb_hist_percentile(h, pcts[i]));
+	fprintf(f, ",\"min\":%" PRIu64 ",\"max\":%" PRIu64 ",\"mean\":%.1f}", h->count ? h->min : 0, h->max,
 	       h->count ? (double)h->sum / (double)h->count : 0.0);
 }
 
-static void print_hist_text(const char *label, const struct txpb_hist *h)
+static void print_hist_text(FILE *f, const char *label, const struct txpb_hist *h)
 {
-	printf("%s", label);
+	fprintf(f, "%s", label);
 	if (h->count == 0) {
-		printf(" (none)\n");
+		fprintf(f, " (none)\n");
 		return;
 	}
-	printf(" p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64 "  mean %.1f\n",
+	fprintf(f, " p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64 "  mean %.1f\n",
 	       txpb_hist_percentile(h, 50), txpb_hist_percentile(h, 90), txpb_hist_percentile(h, 99),
 	       txpb_hist_percentile(h, 99.9), h->max, (double)h->sum / (double)h->count);
 }
 
-static void print_summary(const struct bench *b)
+/* Writes s as a JSON string (the socket path may hold any byte). */
+static void print_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void print_summary(FILE *f, const struct bench *b, bool json)
 {
 	const struct opts *o = &b->o;
 	uint64_t window = b->t_last_reply > b->t_measure ? b->t_last_reply - b->t_measure : 0;
@@ -817,58 +834,64 @@ static void print_summary(const struct bench *b)
 	double srate = send_window > 0 ? (double)b->measured_sent / secs(send_window) : 0;
 	bool paced = o->rate > 0;
 
-	if (o->json) {
-		printf("{\"run_id\":\"%s\",\"socket\":\"%s\",\"connections\":%u,\"pipeline\":%u,\"rate\":%.1f,"
+	if (json) {
+		fprintf(f, "{\"run_id\":\"%s\",\"socket\":", b->prefix);
+		print_json_string(f, o->socket);
+		fprintf(f, ",\"connections\":%u,\"pipeline\":%u,\"rate\":%.1f,"
 		       "\"count\":%" PRIu64 ",\"duration_s\":%.3f,\"warmup_s\":%.3f,\"seed\":%" PRIu64 ","
 		       "\"mix\":{\"good\":%u,\"risky\":%u,\"invalid\":%u},\"customers\":%u,\"merchants\":%u,\"pool\":%u,",
-		       b->prefix, o->socket, o->connections, o->pipeline, o->rate, o->count, o->duration, o->warmup,
+		       o->connections, o->pipeline, o->rate, o->count, o->duration, o->warmup,
 		       o->seed, o->mix.weight[TXPB_GOOD], o->mix.weight[TXPB_RISKY], o->mix.weight[TXPB_INVALID],
 		       o->customers, o->merchants, b->pool.n);
-		printf("\"warmup_sent\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"replies\":%" PRIu64 ",\"elapsed_s\":%.6f,"
+		fprintf(f, "\"warmup_sent\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"replies\":%" PRIu64 ",\"elapsed_s\":%.6f,"
 		       "\"throughput_rps\":%.1f,\"send_rate\":%.1f,\"interrupted\":%s,\"status\":{",
 		       b->warmup_sent, b->measured_sent, b->replies_measured, secs(window), tput, srate,
 		       b->interrupted ? "true" : "false");
 		for (int i = 0; i < ST_COUNT; i++)
-			printf("%s\"%s\":%" PRIu64, i ? "," : "", status_names[i], b->status[i]);
-		printf("},\"latency_basis\":\"%s\",", paced ? "intended_send_time" : "send_time");
-		print_hist_json("latency_us", &b->lat);
+			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", status_names[i], b->status[i]);
+		fprintf(f, "},\"latency_basis\":\"%s\",", paced ? "intended_send_time" : "send_time");
+		print_hist_json(f, "latency_us", &b->lat);
 		if (paced) {
-			printf(",");
-			print_hist_json("send_lag_us", &b->lag);
+			fprintf(f, ",");
+			print_hist_json(f, "send_lag_us", &b->lag);
 		}
-		printf(",\"errors\":{\"missing_replies\":%" PRIu64 ",\"unexpected_replies\":%" PRIu64
+		fprintf(f, ",\"errors\":{\"missing_replies\":%" PRIu64 ",\"unexpected_replies\":%" PRIu64
 		       ",\"id_mismatches\":%" PRIu64 ",\"malformed_replies\":%" PRIu64 ",\"disconnects\":%" PRIu64
 		       ",\"write_errors\":%" PRIu64 "},\"ok\":%s}\n",
 		       b->err_missing, b->err_unexpected, b->err_id, b->err_malformed, b->err_disconnect, b->err_write,
 		       total_errors(b) == 0 && !b->fatal ? "true" : "false");
 		return;
 	}
-	printf("txpbench %s: %u connection%s, pipeline %u, ", b->prefix, o->connections,
+	fprintf(f, "txpbench %s: %u connection%s, pipeline %u, ", b->prefix, o->connections,
 	       o->connections == 1 ? "" : "s", o->pipeline);
 	if (paced)
-		printf("paced at %.0f/s (open loop)", o->rate);
+		fprintf(f, "paced at %.0f/s (open loop)", o->rate);
 	else
-		printf("full speed (closed loop)");
-	printf(", mix good=%u risky=%u invalid=%u, seed %" PRIu64 "\n", o->mix.weight[TXPB_GOOD],
+		fprintf(f, "full speed (closed loop)");
+	fprintf(f, ", mix good=%u risky=%u invalid=%u, seed %" PRIu64 "\n", o->mix.weight[TXPB_GOOD],
 	       o->mix.weight[TXPB_RISKY], o->mix.weight[TXPB_INVALID], o->seed);
 	if (b->interrupted)
-		printf("interrupted: figures cover the part that ran\n");
-	printf("sent        %" PRIu64 " measured (+%" PRIu64 " warm-up), replies %" PRIu64 " in %.3f s\n",
+		fprintf(f, "interrupted: figures cover the part that ran\n");
+	fprintf(f, "sent        %" PRIu64 " measured (+%" PRIu64 " warm-up), replies %" PRIu64 " in %.3f s\n",
 	       b->measured_sent, b->warmup_sent, b->replies_measured, secs(window));
-	printf("throughput  %.0f replies/s (sent at %.0f/s)\n", tput, srate);
-	printf("status     ");
+	fprintf(f, "throughput  %.0f replies/s (sent at %.0f/s)\n", tput, srate);
+	fprintf(f, "status     ");
 	for (int i = 0; i < ST_COUNT; i++)
-		printf(" %s %" PRIu64, status_names[i], b->status[i]);
-	printf("\n");
-	print_hist_text(paced ? "latency us  (from intended send time)\n           "
+		fprintf(f, " %s %" PRIu64, status_names[i], b->status[i]);
+	fprintf(f, "\n");
+	if (paced && srate < 0.95 * o->rate)
+		fprintf(f, "warning     the client fell behind the schedule (%.0f/s of %.0f/s): the latency below\n"
+		           "            includes its own lag; see the send lag line\n",
+		        srate, o->rate);
+	print_hist_text(f, paced ? "latency us  (from intended send time)\n           "
 	                      : "latency us  (from send time)\n           ",
 	                &b->lat);
 	if (paced)
-		print_hist_text("send lag us", &b->lag);
+		print_hist_text(f, "send lag us", &b->lag);
 	if (total_errors(b) == 0) {
-		printf("errors      none\n");
+		fprintf(f, "errors      none\n");
 	} else {
-		printf("errors      missing replies %" PRIu64 ", unexpected replies %" PRIu64 ", id mismatches %" PRIu64
+		fprintf(f, "errors      missing replies %" PRIu64 ", unexpected replies %" PRIu64 ", id mismatches %" PRIu64
 		       ", malformed replies %" PRIu64 ", disconnects %" PRIu64 ", write errors %" PRIu64 "\n",
 		       b->err_missing, b->err_unexpected, b->err_id, b->err_malformed, b->err_disconnect,
 		       b->err_write);
@@ -902,6 +925,7 @@ static void usage(FILE *f)
 	        "      --run-id ID          prefix of transaction ids (default: unique per run)\n"
 	        "      --dump N             print the first N lines that would be sent, and exit\n"
 	        "  -j, --json               print the summary as one JSON object\n"
+	        "      --json-file FILE     also write the JSON summary to FILE\n"
 	        "  -h, --help               this text\n"
 	        "\n"
 	        "At full speed latency counts from when a line is queued for sending. With --rate\n"
@@ -946,7 +970,7 @@ static int parse_secs(const char *s, const char *name, double lo, double hi, dou
 	return 0;
 }
 
-enum { OPT_CUSTOMERS = 1000, OPT_MERCHANTS, OPT_POOL, OPT_SEED, OPT_DRAIN, OPT_RUN_ID, OPT_DUMP };
+enum { OPT_CUSTOMERS = 1000, OPT_MERCHANTS, OPT_POOL, OPT_SEED, OPT_DRAIN, OPT_RUN_ID, OPT_DUMP, OPT_JSON_FILE };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -959,7 +983,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"seed", required_argument, NULL, OPT_SEED},   {"warmup", required_argument, NULL, 'w'},
 		{"drain-timeout", required_argument, NULL, OPT_DRAIN}, {"run-id", required_argument, NULL, OPT_RUN_ID},
 		{"json", no_argument, NULL, 'j'},              {"help", no_argument, NULL, 'h'},
-		{"dump", required_argument, NULL, OPT_DUMP},
+		{"dump", required_argument, NULL, OPT_DUMP},   {"json-file", required_argument, NULL, OPT_JSON_FILE},
 		{NULL, 0, NULL, 0},
 	};
 	char err[160];
@@ -1024,6 +1048,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case OPT_JSON_FILE:
+			o->json_file = optarg;
 			break;
 		case OPT_DUMP:
 			rc = parse_u64(optarg, "--dump", 1, UINT64_C(1000000000), &o->dump);
@@ -1216,7 +1243,14 @@ int main(int argc, char **argv)
 		exit_code = EX_UNAVAILABLE;
 		goto out_free;
 	}
-	print_summary(&b);
+	print_summary(stdout, &b, b.o.json);
+	if (b.o.json_file != NULL) {
+		FILE *jf = fopen(b.o.json_file, "w");
+		if (jf == NULL || (print_summary(jf, &b, true), fclose(jf)) != 0) {
+			fprintf(stderr, "txpbench: cannot write %s: %s\n", b.o.json_file, strerror(errno));
+			b.fatal = true;
+		}
+	}
 	exit_code = total_errors(&b) == 0 && !b.fatal ? 0 : 1;
 out_free:
 	conns_free(&b);
