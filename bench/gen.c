@@ -357,7 +357,8 @@ static void build_base(struct gen_state *g, struct line *l, uint32_t c, bool dom
 	const struct country *mc = &countries[m % N_COUNTRIES];
 	const struct country *cc = &countries[home];
 	/* Yen amounts run a hundred times higher in major units. */
-	int64_t minor = amount_between(r, mc->exponent == 0 ? 100 : 1, mc->exponent == 0 ? 30000 : 300, mc->exponent);
+	bool yen = mc->exponent == 0;
+	int64_t minor = amount_between(r, yen ? 100 : 1, yen ? 30000 : 300, mc->exponent);
 	char amount[32];
 	struct field *f;
 

@@ -71,7 +71,8 @@ int txpb_mix_parse(const char *s, struct txpb_mix *mix, char *err, size_t errlen
  * Returns 0, or -EINVAL/-ENOMEM with a message in err.  The pool owns its
  * memory; release it with txpb_pool_free().
  */
-int txpb_pool_generate(struct txpb_pool *pool, const struct txpb_gen_params *params, char *err, size_t errlen);
+int txpb_pool_generate(struct txpb_pool *pool, const struct txpb_gen_params *params, char *err,
+                       size_t errlen);
 
 /* Frees the pool's memory; safe on a zeroed pool. */
 void txpb_pool_free(struct txpb_pool *pool);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run-bench.sh: start a txpiped on a temporary socket, drive it with txpbench at full speed and at half the peak.
+# run-bench.sh: start a txpiped on a temporary socket; run txpbench at full speed, then at half the peak.
 #
 # Usage: run-bench.sh TXPIPED TXPBENCH
 # `make bench` runs it with the binaries of the build tree.  Knobs, from the

@@ -1,4 +1,4 @@
-/* txpbench.c: load generator for txpiped: pipelined JSON lines over Unix sockets, with a latency histogram. */
+/* txpbench.c: load generator for txpiped: pipelined JSON lines over a Unix socket, latency histogram. */
 #include "txp_build_config.h"
 
 #include "gen.h"
@@ -802,7 +802,8 @@ static void print_hist_text(FILE *f, const char *label, const struct txpb_hist *
 		fprintf(f, " (none)\n");
 		return;
 	}
-	fprintf(f, " p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64 "  mean %.1f\n",
+	fprintf(f, " p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64
+	           "  mean %.1f\n",
 	       txpb_hist_percentile(h, 50), txpb_hist_percentile(h, 90), txpb_hist_percentile(h, 99),
 	       txpb_hist_percentile(h, 99.9), h->max, (double)h->sum / (double)h->count);
 }
@@ -968,7 +969,16 @@ static int parse_secs(const char *s, const char *name, double lo, double hi, dou
 	return 0;
 }
 
-enum { OPT_CUSTOMERS = 1000, OPT_MERCHANTS, OPT_POOL, OPT_SEED, OPT_DRAIN, OPT_RUN_ID, OPT_DUMP, OPT_JSON_FILE };
+enum {
+	OPT_CUSTOMERS = 1000,
+	OPT_MERCHANTS,
+	OPT_POOL,
+	OPT_SEED,
+	OPT_DRAIN,
+	OPT_RUN_ID,
+	OPT_DUMP,
+	OPT_JSON_FILE
+};
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
