@@ -45,6 +45,7 @@ static char upper(char c)
 static int for_each_item(const char *spec, int (*fn)(const char *s, size_t n, void *arg), void *arg)
 {
 	const char *p = spec != NULL ? spec : "";
+	bool after_comma = false;
 
 	for (;;) {
 		const char *comma = strchr(p, ',');
@@ -57,13 +58,14 @@ static int for_each_item(const char *spec, int (*fn)(const char *s, size_t n, vo
 			rc = fn(s, (size_t)(e - s), arg);
 			if (rc != 0)
 				return rc;
-		} else if (comma != NULL) {
+		} else if (comma != NULL || after_comma) {
 			/* "A,,B" or a trailing comma: an empty item is a typo. */
 			return -EINVAL;
 		}
 		if (comma == NULL)
 			return 0;
 		p = comma + 1;
+		after_comma = true;
 	}
 }
 
