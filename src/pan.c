@@ -78,7 +78,16 @@ static bool candidate(const char *s, const struct group *g, size_t first, size_t
 		memcpy(digits + n, s + g[k].start, len);
 		n += len;
 	}
-	return n >= TXP_PAN_MIN_DIGITS && txp_pan_luhn(digits, n);
+	if (n < TXP_PAN_MIN_DIGITS)
+		return false;
+	/* Major industry identifiers 0 and 1 are not card networks' (1 is
+	 * UATP, airline cards), and excluding them keeps Unix timestamps in
+	 * milliseconds (13 digits starting "1" until 2033) out.  Only Visa and
+	 * Maestro issued 13-digit numbers, so 13 digits must start with 4-6,
+	 * which keeps millisecond timestamps out until 2096. */
+	if (digits[0] < '2' || (n == 13 && (digits[0] < '4' || digits[0] > '6')))
+		return false;
+	return txp_pan_luhn(digits, n);
 }
 
 bool txp_pan_find(const char *s, size_t len, size_t from, size_t *start, size_t *end)

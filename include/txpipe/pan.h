@@ -13,7 +13,11 @@
  * a digit run longer than 19 digits with no separators is some other
  * number and is not searched inside (a 30-digit reference would otherwise
  * hold a Luhn-valid window most of the time).  Letters and other characters
- * end a group, so "dev4111111111111111x" matches.
+ * end a group, so "dev4111111111111111x" matches.  The first digit (the
+ * ISO/IEC 7812 major industry identifier) must be 2-9, and a 13-digit
+ * number must start with 4, 5 or 6 (Visa, Maestro): this keeps Unix
+ * timestamps in milliseconds, common in identifiers, from matching, at the
+ * cost of missing UATP airline cards (MII 1).
  *
  * False positives exist by design (about one in ten random 13-19 digit
  * numbers passes Luhn; IMEIs are 15 Luhn-checked digits): this is a

@@ -75,6 +75,20 @@ START_TEST(ignores_wrong_lengths_bad_checksums_and_double_separators)
 	ck_assert(!found("4111--1111--1111--1111", &a, &b));
 	ck_assert(!found("4111.1111.1111.1111", &a, &b));       /* dots are not separators */
 	ck_assert(!found("device-12345678", &a, &b));
+	/* Unix milliseconds in an identifier: "1-1793577601500" joins into a
+	 * Luhn-valid 14-digit candidate (found by the compliance tests), and
+	 * 1793577601502 is Luhn-valid alone. */
+	ck_assert(txp_pan_luhn("11793577601500", 14));
+	ck_assert(!found("tx-c1-1793577601500", &a, &b));
+	ck_assert(txp_pan_luhn("1793577601502", 13));
+	ck_assert(!found("1793577601502", &a, &b));
+	/* 13 digits starting with 2 or 3 (timestamps 2033-2096) either. */
+	ck_assert(txp_pan_luhn("2000000000008", 13));
+	ck_assert(!found("2000000000008", &a, &b));
+	ck_assert(found("4000000000006", &a, &b));
+	/* MII 0 and 1 are not card networks. */
+	ck_assert(txp_pan_luhn("1000000000000008", 16));
+	ck_assert(!found("1000000000000008", &a, &b));
 	/* A long reference with a Luhn-valid 16-digit window inside. */
 	ck_assert(!found("9994111111111111111999", &a, &b));
 }
