@@ -1,5 +1,550 @@
-/* txpipectl.c: the operator and producer tool. */
-int main(void)
+/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "txp_build_config.h"
+#include "txpipe/config.h"
+
+#define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
+/* Lines sent ahead of their replies; the daemon bounds what it reads from
+ * one client anyway, this only keeps the tool's own buffers small. */
+#define MAX_AHEAD 512
+
+struct ctl {
+	const char *config_path;
+	const char *socket_path;
+	bool config_given;
+	const char *format;
+	bool quiet;
+};
+
+static void usage(FILE *f)
 {
+	fprintf(f,
+	        "Usage: txpipectl [--socket PATH | --config FILE] COMMAND [ARGS]\n"
+	        "\n"
+	        "Commands:\n"
+	        "  submit [JSON ...]          send transactions given as arguments\n"
+	        "  submit --file FILE|-       send NDJSON transactions from a file or stdin\n"
+	        "  stats [--format text|json] print the daemon's counters, ring depths, latencies\n"
+	        "  reload                     make the daemon re-read its configuration\n"
+	        "  check-config               validate the configuration file and exit\n"
+	        "  version                    print the tool's and the daemon's versions\n"
+	        "\n"
+	        "Options:\n"
+	        "  -s, --socket PATH   the daemon's socket\n"
+	        "  -c, --config FILE   the daemon's INI file, to find its socket (default " DEFAULT_CONFIG ")\n"
+	        "  -q, --quiet         submit: print only the summary\n"
+	        "  -h, --help          this help\n"
+	        "\n"
+	        "Exit status: 0 success; 1 some transactions were rejected or failed; 64 usage;\n"
+	        "66 input file missing; 69 daemon unreachable; 76 protocol error; 78 bad configuration.\n"
+	        "See txpipectl(1).\n");
+}
+
+/* Resolves the socket path: --socket wins, else [daemon] socket of the
+ * config file.  Returns a malloc'd path or NULL with the reason printed. */
+static char *resolve_socket(struct ctl *ctl, int *exit_code)
+{
+	struct txp_config cfg;
+	char err[1024];
+	char *path;
+
+	if (ctl->socket_path != NULL)
+		return strdup(ctl->socket_path);
+	if (txp_config_load(&cfg, ctl->config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "txpipectl: %s\n", err);
+		if (!ctl->config_given)
+			fprintf(stderr, "txpipectl: give --socket PATH or --config FILE\n");
+		txp_config_free(&cfg);
+		*exit_code = EX_CONFIG;
+		return NULL;
+	}
+	path = strdup(cfg.daemon.socket);
+	txp_config_free(&cfg);
+	return path;
+}
+
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "txpipectl: socket path too long: %s\n", path);
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "txpipectl: cannot connect to %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A growable byte buffer. */
+struct buf {
+	char *p;
+	size_t len, cap, off;
+};
+
+static int buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->off > 0 && b->off == b->len) {
+		b->off = b->len = 0;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 65536;
+		char *np;
+		while (cap < b->len + n)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (np == NULL)
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
 	return 0;
+}
+
+struct submit {
+	FILE *in;           /* NULL: lines come from argv */
+	char **args;
+	int nargs, next_arg;
+	bool input_done;
+	uint64_t sent, answered;
+	uint64_t by_status[6];
+	struct buf out, in_buf;
+	bool progress;
+	double t0, last_progress;
+	bool quiet;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Queues the next input line; returns false when the input is exhausted. */
+static bool next_line(struct submit *s)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (s->in == NULL) {
+		if (s->next_arg >= s->nargs)
+			return false;
+		const char *a = s->args[s->next_arg++];
+		if (buf_add(&s->out, a, strlen(a)) < 0 || buf_add(&s->out, "\n", 1) < 0)
+			return false;
+		s->sent++;
+		return true;
+	}
+	for (;;) {
+		n = getline(&line, &cap, s->in);
+		if (n < 0) {
+			free(line);
+			return false;
+		}
+		if (n > 0 && line[n - 1] == '\n')
+			n--;
+		if (n == 0)
+			continue; /* blank input lines are not transactions */
+		break;
+	}
+	if (buf_add(&s->out, line, (size_t)n) < 0 || buf_add(&s->out, "\n", 1) < 0) {
+		free(line);
+		return false;
+	}
+	free(line);
+	s->sent++;
+	return true;
+}
+
+static const char *const status_names[] = {"approved", "review", "declined", "rejected", "error", "other"};
+
+static void count_reply(struct submit *s, const char *line, size_t len)
+{
+	json_t *j = json_loadb(line, len, 0, NULL);
+	const char *st = j != NULL ? json_string_value(json_object_get(j, "status")) : NULL;
+	int k = 5;
+
+	for (int i = 0; st != NULL && i < 5; i++)
+		if (strcmp(st, status_names[i]) == 0)
+			k = i;
+	s->by_status[k]++;
+	json_decref(j);
+}
+
+static void show_progress(struct submit *s, bool final)
+{
+	double t = now_s();
+	double rate;
+
+	if (!s->progress || (!final && t - s->last_progress < 0.2))
+		return;
+	s->last_progress = t;
+	rate = t > s->t0 ? (double)s->answered / (t - s->t0) : 0;
+	fprintf(stderr, "\r\033[K%llu sent, %llu answered, %.0f tx/s", (unsigned long long)s->sent,
+	        (unsigned long long)s->answered, rate);
+	if (final)
+		fputc('\n', stderr);
+}
+
+static int cmd_submit(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {{"file", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+	struct submit s;
+	const char *file = NULL;
+	char *path;
+	int fd, c, exit_code = EX_OK;
+
+	memset(&s, 0, sizeof(s));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+f:", opts, NULL)) != -1) {
+		if (c != 'f') {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		file = optarg;
+	}
+	if (file != NULL && optind < argc) {
+		fprintf(stderr, "txpipectl: submit takes --file or JSON arguments, not both\n");
+		return EX_USAGE;
+	}
+	if (file != NULL) {
+		s.in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+		if (s.in == NULL) {
+			fprintf(stderr, "txpipectl: %s: %s\n", file, strerror(errno));
+			return EX_NOINPUT;
+		}
+	} else if (optind < argc) {
+		s.args = argv + optind;
+		s.nargs = argc - optind;
+	} else {
+		s.in = stdin;
+	}
+	s.quiet = ctl->quiet;
+	/* A progress line only on a terminal, and only when the replies do
+	 * not scroll over it on that same terminal. */
+	s.progress = isatty(STDERR_FILENO) && s.in != NULL && (s.quiet || !isatty(STDOUT_FILENO));
+	path = resolve_socket(ctl, &exit_code);
+	if (path == NULL)
+		return exit_code;
+	fd = connect_socket(path);
+	free(path);
+	if (fd < 0)
+		return EX_UNAVAILABLE;
+	s.t0 = now_s();
+
+	while (!s.input_done || s.answered < s.sent) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		while (!s.input_done && s.sent - s.answered < MAX_AHEAD && s.out.len - s.out.off < 65536)
+			if (!next_line(&s))
+				s.input_done = true;
+		if (s.out.len > s.out.off)
+			pfd.events |= POLLOUT;
+		if (s.input_done && s.answered == s.sent)
+			break;
+		if (poll(&pfd, 1, 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd.revents & POLLOUT) {
+			ssize_t n = send(fd, s.out.p + s.out.off, s.out.len - s.out.off, MSG_NOSIGNAL);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "txpipectl: send: %s\n", strerror(errno));
+				exit_code = EX_PROTOCOL;
+				break;
+			}
+			if (n > 0)
+				s.out.off += (size_t)n;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			char chunk[65536];
+			ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+			if (n <= 0) {
+				if (n < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
+				fprintf(stderr, "txpipectl: the daemon closed the connection after %llu of %llu replies\n",
+				        (unsigned long long)s.answered, (unsigned long long)s.sent);
+				exit_code = EX_PROTOCOL;
+				break;
+			}
+			buf_add(&s.in_buf, chunk, (size_t)n);
+			char *start = s.in_buf.p + s.in_buf.off, *nl;
+			while ((nl = memchr(start, '\n', (size_t)(s.in_buf.p + s.in_buf.len - start))) != NULL) {
+				size_t len = (size_t)(nl - start);
+				count_reply(&s, start, len);
+				if (!s.quiet)
+					fwrite(start, 1, len + 1, stdout);
+				s.answered++;
+				start = nl + 1;
+			}
+			s.in_buf.off = (size_t)(start - s.in_buf.p);
+			show_progress(&s, false);
+		}
+	}
+	close(fd);
+	show_progress(&s, true);
+	if (s.in != NULL && s.in != stdin)
+		fclose(s.in);
+	free(s.out.p);
+	free(s.in_buf.p);
+	fflush(stdout);
+	if (s.in != NULL || s.quiet) {
+		double dt = now_s() - s.t0;
+		fprintf(stderr,
+		        "txpipectl: %llu sent, %llu answered in %.2f s (%.0f tx/s): %llu approved, %llu review, "
+		        "%llu declined, %llu rejected, %llu error\n",
+		        (unsigned long long)s.sent, (unsigned long long)s.answered, dt,
+		        dt > 0 ? (double)s.answered / dt : 0.0, (unsigned long long)s.by_status[0],
+		        (unsigned long long)s.by_status[1], (unsigned long long)s.by_status[2],
+		        (unsigned long long)s.by_status[3], (unsigned long long)s.by_status[4]);
+	}
+	if (exit_code == EX_OK && (s.by_status[3] + s.by_status[4] + s.by_status[5]) > 0)
+		exit_code = 1;
+	return exit_code;
+}
+
+/* Sends one control request and returns the parsed reply, or NULL with
+ * *exit_code set. */
+static json_t *control(struct ctl *ctl, const char *command, int *exit_code)
+{
+	char req[128];
+	char *path;
+	struct buf in = {0};
+	json_t *reply;
+	int fd, n;
+
+	path = resolve_socket(ctl, exit_code);
+	if (path == NULL)
+		return NULL;
+	fd = connect_socket(path);
+	free(path);
+	if (fd < 0) {
+		*exit_code = EX_UNAVAILABLE;
+		return NULL;
+	}
+	n = snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		fprintf(stderr, "txpipectl: send: %s\n", strerror(errno));
+		close(fd);
+		*exit_code = EX_UNAVAILABLE;
+		return NULL;
+	}
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		char chunk[16384];
+		ssize_t r = recv(fd, chunk, sizeof(chunk), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		buf_add(&in, chunk, (size_t)r);
+		if (memchr(chunk, '\n', (size_t)r) != NULL)
+			break;
+	}
+	close(fd);
+	reply = in.len > 0 ? json_loadb(in.p, in.len, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+	free(in.p);
+	if (reply == NULL) {
+		fprintf(stderr, "txpipectl: no valid reply from the daemon\n");
+		*exit_code = EX_PROTOCOL;
+		return NULL;
+	}
+	const char *st = json_string_value(json_object_get(reply, "status"));
+	if (st == NULL || strcmp(st, "ok") != 0) {
+		const char *msg = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
+		fprintf(stderr, "txpipectl: %s: %s\n", command, msg != NULL ? msg : "failed");
+		json_decref(reply);
+		*exit_code = 1;
+		return NULL;
+	}
+	return reply;
+}
+
+static void print_stats_text(json_t *st)
+{
+	const char *k;
+	json_t *v;
+
+	printf("txpiped %s, up %lld s, %lld workers\n", json_string_value(json_object_get(st, "version")),
+	       (long long)json_integer_value(json_object_get(st, "uptime_s")),
+	       (long long)json_integer_value(json_object_get(st, "workers")));
+	printf("connections: %lld open, %lld total, %lld refused; lines: %lld (%lld too long); backpressure pauses: %lld\n",
+	       (long long)json_integer_value(json_object_get(st, "connections_open")),
+	       (long long)json_integer_value(json_object_get(st, "connections_total")),
+	       (long long)json_integer_value(json_object_get(st, "clients_refused")),
+	       (long long)json_integer_value(json_object_get(st, "lines")),
+	       (long long)json_integer_value(json_object_get(st, "lines_too_long")),
+	       (long long)json_integer_value(json_object_get(st, "backpressure_pauses")));
+	printf("transactions:");
+	json_object_foreach(json_object_get(st, "transactions"), k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\n%-12s %12s %10s %8s %8s %8s\n", "stage", "processed", "mean_us", "p50_us", "p99_us", "p999_us");
+	json_object_foreach(json_object_get(st, "stages"), k, v)
+		printf("%-12s %12lld %10.1f %8lld %8lld %8lld\n", k,
+		       (long long)json_integer_value(json_object_get(v, "processed")),
+		       (double)json_integer_value(json_object_get(v, "mean_ns")) / 1000.0,
+		       (long long)json_integer_value(json_object_get(v, "p50_us")),
+		       (long long)json_integer_value(json_object_get(v, "p99_us")),
+		       (long long)json_integer_value(json_object_get(v, "p999_us")));
+	printf("rings:");
+	json_object_foreach(json_object_get(st, "rings"), k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	v = json_object_get(st, "reply_latency");
+	printf("\nreply latency: p50 %lld us, p99 %lld us, p99.9 %lld us over %lld replies\n",
+	       (long long)json_integer_value(json_object_get(v, "p50_us")),
+	       (long long)json_integer_value(json_object_get(v, "p99_us")),
+	       (long long)json_integer_value(json_object_get(v, "p999_us")),
+	       (long long)json_integer_value(json_object_get(v, "count")));
+}
+
+static int cmd_stats(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {{"format", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
+	const char *format = "text";
+	int c, exit_code = EX_OK;
+	json_t *reply;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+F:", opts, NULL)) != -1) {
+		if (c != 'F') {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		format = optarg;
+	}
+	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+		fprintf(stderr, "txpipectl: --format is text or json\n");
+		return EX_USAGE;
+	}
+	reply = control(ctl, "stats", &exit_code);
+	if (reply == NULL)
+		return exit_code;
+	if (strcmp(format, "json") == 0) {
+		json_dumpf(json_object_get(reply, "stats"), stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		print_stats_text(json_object_get(reply, "stats"));
+	}
+	json_decref(reply);
+	return EX_OK;
+}
+
+static int cmd_simple(struct ctl *ctl, const char *command)
+{
+	int exit_code = EX_OK;
+	json_t *reply = control(ctl, command, &exit_code);
+
+	if (reply == NULL)
+		return exit_code;
+	if (strcmp(command, "version") == 0)
+		printf("txpipectl %s, txpiped %s\n", PACKAGE_VERSION,
+		       json_string_value(json_object_get(reply, "version")));
+	else
+		printf("%s: ok\n", command);
+	json_decref(reply);
+	return EX_OK;
+}
+
+static int cmd_check_config(struct ctl *ctl)
+{
+	struct txp_config cfg;
+	char err[2048];
+	int rc = txp_config_load(&cfg, ctl->config_path, err, sizeof(err));
+
+	txp_config_free(&cfg);
+	if (rc < 0) {
+		fprintf(stderr, "txpipectl: %s\n", err);
+		return EX_CONFIG;
+	}
+	printf("%s: configuration OK\n", ctl->config_path);
+	return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	};
+	struct ctl ctl = {.config_path = DEFAULT_CONFIG};
+	const char *cmd;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+s:c:qhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			ctl.socket_path = optarg;
+			break;
+		case 'c':
+			ctl.config_path = optarg;
+			ctl.config_given = true;
+			break;
+		case 'q':
+			ctl.quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case 'V':
+			printf("txpipectl %s\n", PACKAGE_VERSION);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (sodium_init() < 0)
+		return EX_SOFTWARE;
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "submit") == 0)
+		return cmd_submit(&ctl, argc, argv);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(&ctl, argc, argv);
+	if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "version") == 0)
+		return cmd_simple(&ctl, cmd);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(&ctl);
+	if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return EX_OK;
+	}
+	fprintf(stderr, "txpipectl: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EX_USAGE;
 }

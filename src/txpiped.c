@@ -1,5 +1,430 @@
-/* txpiped.c: the transaction-screening daemon. */
-int main(void)
+/* txpiped.c: the transaction-screening daemon: start-up, signals, drain, control requests. */
+#include "txp_build_config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <uv.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "txpipe/config.h"
+#include "txpipe/log.h"
+#include "txpipe/pipeline.h"
+#include "txpipe/server.h"
+#include "txpipe/stages.h"
+
+#define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
+
+struct daemon {
+	uv_loop_t loop;
+	struct txp_config cfg;
+	struct txp_stages *stages;
+	struct txp_server *server;
+	struct txp_pipeline *pipeline;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t drain_timer;
+	bool draining;
+	int exit_code;
+	uint64_t started_ns;
+	uint64_t reloads, reload_failures;
+};
+
+static void notify(const char *state)
 {
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: txpiped [--config FILE] [--check-config]\n"
+	        "       txpiped --version | --help\n"
+	        "\n"
+	        "Screens payment transactions sent as JSON lines to a Unix socket.\n"
+	        "\n"
+	        "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+	        "  -t, --check-config  validate the configuration and exit (0, or 78 with the problem)\n"
+	        "  -V, --version       print the version and exit\n"
+	        "  -h, --help          print this help and exit\n"
+	        "\n"
+	        "See txpiped(8) and txpiped.ini(5).\n");
+}
+
+/* ---- control requests ------------------------------------------------ */
+
+static json_t *stats_json(struct daemon *d)
+{
+	const struct txp_server_stats *ss = txp_server_stats(d->server);
+	struct txp_pipeline_stats ps;
+	json_t *root, *status, *stages, *rings;
+
+	txp_pipeline_stats(d->pipeline, &ps);
+	status = json_object();
+	for (int i = 0; i < TXP_STATUS_COUNT; i++)
+		json_object_set_new(status, txp_status_name(i), json_integer((json_int_t)ss->by_status[i]));
+	stages = json_object();
+	for (int g = 0; g < TXP_STAGE_COUNT; g++)
+		json_object_set_new(stages, txp_stage_name(g),
+		                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "processed", (json_int_t)ps.processed[g],
+		                              "mean_ns", (json_int_t)ps.latency[g].mean_ns, "p50_us",
+		                              (json_int_t)ps.latency[g].p50_us, "p99_us",
+		                              (json_int_t)ps.latency[g].p99_us, "p999_us",
+		                              (json_int_t)ps.latency[g].p999_us));
+	rings = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "capacity", (json_int_t)ps.ring_capacity, "inflight",
+	                  (json_int_t)ps.inflight, "validation_in", (json_int_t)ps.ring_depth_max[0], "fraud_in",
+	                  (json_int_t)ps.ring_depth_max[1], "compliance_in", (json_int_t)ps.ring_depth_max[2],
+	                  "results", (json_int_t)ps.ring_depth_max[3]);
+	root = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:I}}", "version",
+	                 PACKAGE_VERSION, "uptime_s", (json_int_t)((txp_now_ns() - d->started_ns) / 1000000000u),
+	                 "workers", (json_int_t)ps.workers, "connections_open", (json_int_t)ss->connections_open,
+	                 "connections_total", (json_int_t)ss->connections_total, "lines", (json_int_t)ss->lines,
+	                 "lines_too_long", (json_int_t)ss->lines_too_long, "clients_refused",
+	                 (json_int_t)ss->clients_refused, "backpressure_pauses", (json_int_t)ss->paused_reads,
+	                 "transactions", status, "stages", stages, "rings", rings, "reply_latency", "count",
+	                 (json_int_t)atomic_load(&ss->reply_latency.count), "p50_us",
+	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 500), "p99_us",
+	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 990), "p999_us",
+	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 999));
+	json_object_set_new(root, "reloads", json_integer((json_int_t)d->reloads));
+	json_object_set_new(root, "reload_failures", json_integer((json_int_t)d->reload_failures));
+	return root;
+}
+
+static int reload_config(struct daemon *d, char *err, size_t errlen);
+
+static char *dump_line(json_t *j, size_t *len)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	char *line;
+	size_t n;
+
+	json_decref(j);
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (line == NULL) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*len = n + 1;
+	return line;
+}
+
+static char *on_command(void *arg, const char *line, size_t len, bool privileged, size_t *reply_len)
+{
+	struct daemon *d = arg;
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *cmd = req != NULL ? json_string_value(json_object_get(req, "command")) : NULL;
+	json_t *reply;
+	char err[1024];
+
+	if (cmd == NULL) {
+		reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "bad_command", "message",
+		                  "a control request is {\"command\": \"stats\"|\"reload\"|\"version\"}");
+	} else if (strcmp(cmd, "stats") == 0) {
+		reply = json_pack("{s:s,s:o}", "status", "ok", "stats", stats_json(d));
+	} else if (strcmp(cmd, "version") == 0) {
+		reply = json_pack("{s:s,s:s}", "status", "ok", "version", PACKAGE_VERSION);
+	} else if (strcmp(cmd, "reload") == 0) {
+		if (!privileged)
+			reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "permission_denied",
+			                  "message", "reload needs root or the daemon's user");
+		else if (reload_config(d, err, sizeof(err)) < 0)
+			reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "reload_failed",
+			                  "message", err);
+		else
+			reply = json_pack("{s:s}", "status", "ok");
+	} else {
+		reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "bad_command", "message",
+		                  "unknown command (known: stats, reload, version)");
+	}
+	json_decref(req);
+	return reply != NULL ? dump_line(reply, reply_len) : NULL;
+}
+
+/* ---- reload and drain ------------------------------------------------ */
+
+static int reload_config(struct daemon *d, char *err, size_t errlen)
+{
+	struct txp_config next;
+	char why[1024];
+	int rc;
+
+	rc = txp_config_load(&next, d->cfg.path, err, errlen);
+	if (rc < 0) {
+		txp_config_free(&next);
+		d->reload_failures++;
+		txp_log_err("reload_rejected", "reason=\"%s\"", err);
+		return rc;
+	}
+	if (txp_config_diff_nonreloadable(&d->cfg, &next, why, sizeof(why)) > 0)
+		txp_log_warn("reload_needs_restart", "keys=\"%s\"", why);
+	rc = txp_stages_reload(d->stages, &next, err, errlen);
+	if (rc < 0) {
+		txp_config_free(&next);
+		d->reload_failures++;
+		txp_log_err("reload_rejected", "reason=\"%s\"", err);
+		return rc;
+	}
+	/* Keys that cannot change live keep their running values. */
+	rc = txp_config_apply_reloadable(&d->cfg, &next);
+	txp_config_free(&next);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory applying the new configuration");
+		d->reload_failures++;
+		return rc;
+	}
+	txp_log_setup((enum txp_log_level)d->cfg.log.level, (enum txp_log_format)d->cfg.log.format);
+	txp_server_set_max_line(d->server, d->cfg.daemon.max_line_bytes);
+	txp_server_set_max_clients(d->server, (unsigned)d->cfg.daemon.max_clients);
+	d->reloads++;
+	txp_log_notice("reloaded", "config=%s", d->cfg.path);
 	return 0;
+}
+
+static void on_closed_ignore(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void finish(struct daemon *d)
+{
+	uv_timer_stop(&d->drain_timer);
+	uv_close((uv_handle_t *)&d->drain_timer, on_closed_ignore);
+	uv_close((uv_handle_t *)&d->sig_term, on_closed_ignore);
+	uv_close((uv_handle_t *)&d->sig_int, on_closed_ignore);
+	uv_close((uv_handle_t *)&d->sig_hup, on_closed_ignore);
+	txp_pipeline_stop(d->pipeline);
+	d->pipeline = NULL;
+	txp_server_close(d->server);
+	d->server = NULL;
+}
+
+static void on_drained(struct txp_server *s, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)s;
+	txp_log_notice("drained", "inflight=0");
+	finish(d);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	txp_log_err("drain_timeout", "inflight=%u timeout_ms=%llu", txp_pipeline_inflight(d->pipeline),
+	            (unsigned long long)d->cfg.daemon.shutdown_timeout_ms);
+	d->exit_code = EX_SOFTWARE;
+	/* Whatever is still in the pipeline is waited for by the join in
+	 * txp_pipeline_stop: stage work is bounded, only clients can stall. */
+	finish(d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	char err[1024];
+
+	if (signum == SIGHUP) {
+		notify("RELOADING=1");
+		(void)reload_config(d, err, sizeof(err));
+		notify("READY=1");
+		return;
+	}
+	if (d->draining) {
+		txp_log_notice("drain_in_progress", "signal=%d", signum);
+		return;
+	}
+	d->draining = true;
+	notify("STOPPING=1");
+	txp_log_notice("draining", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
+	uv_timer_start(&d->drain_timer, on_drain_timeout, d->cfg.daemon.shutdown_timeout_ms, 0);
+	uv_unref((uv_handle_t *)&d->drain_timer);
+	txp_server_drain(d->server, on_drained, d);
+}
+
+/* ---- start-up -------------------------------------------------------- */
+
+static int inherited_fd(void)
+{
+#ifdef HAVE_SYSTEMD
+	int n = sd_listen_fds(1);
+	if (n == 1)
+		return SD_LISTEN_FDS_START;
+	if (n > 1)
+		txp_log_warn("socket_activation", "fds=%d using=first", n);
+	return n > 0 ? SD_LISTEN_FDS_START : -1;
+#else
+	return -1;
+#endif
+}
+
+static void on_decided(void *arg, struct txp_txn *t)
+{
+	struct daemon *d = arg;
+
+	txp_stages_decided(d->stages, t);
+}
+
+static int run(struct daemon *d)
+{
+	struct txp_server_options so;
+	struct txp_server_hooks hooks = {.decided = on_decided, .command = on_command, .arg = d};
+	struct txp_stage_fns fns;
+	char err[1024];
+	int rc;
+
+	rc = uv_loop_init(&d->loop);
+	if (rc < 0) {
+		txp_log_err("start_failed", "reason=\"uv_loop_init: %s\"", uv_strerror(rc));
+		return EX_OSERR;
+	}
+	rc = txp_stages_create(&d->stages, &d->cfg, err, sizeof(err));
+	if (rc < 0) {
+		txp_log_err("start_failed", "reason=\"%s\"", err);
+		d->exit_code = rc == -EINVAL ? EX_CONFIG : EX_SOFTWARE;
+		goto err_after_loop;
+	}
+	memset(&so, 0, sizeof(so));
+	so.socket_path = d->cfg.daemon.socket;
+	so.socket_mode = (unsigned)d->cfg.daemon.socket_mode;
+	so.socket_group = d->cfg.daemon.socket_group;
+	so.listen_fd = inherited_fd();
+	so.max_line_bytes = d->cfg.daemon.max_line_bytes;
+	so.max_clients = (unsigned)d->cfg.daemon.max_clients;
+	so.max_inflight_per_client = (uint32_t)d->cfg.pipeline.max_inflight_per_client;
+	rc = txp_server_create(&d->server, &d->loop, &so, &hooks, err, sizeof(err));
+	if (rc < 0) {
+		txp_log_err("start_failed", "reason=\"%s\"", err);
+		d->exit_code = rc == -EADDRINUSE ? EX_TEMPFAIL : EX_UNAVAILABLE;
+		goto err_after_stages;
+	}
+	txp_stages_fns(d->stages, (unsigned)d->cfg.pipeline.workers, &fns);
+	rc = txp_pipeline_create(&d->pipeline, &d->loop, (unsigned)d->cfg.pipeline.workers,
+	                         (uint32_t)d->cfg.pipeline.ring_capacity, &fns, txp_server_txn_done, d->server, err,
+	                         sizeof(err));
+	if (rc < 0) {
+		txp_log_err("start_failed", "reason=\"%s\"", err);
+		d->exit_code = EX_OSERR;
+		goto err_after_server;
+	}
+	txp_server_attach(d->server, d->pipeline);
+
+	uv_signal_init(&d->loop, &d->sig_term);
+	uv_signal_init(&d->loop, &d->sig_int);
+	uv_signal_init(&d->loop, &d->sig_hup);
+	uv_timer_init(&d->loop, &d->drain_timer);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d->drain_timer.data = d;
+	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+
+	d->started_ns = txp_now_ns();
+	txp_log_notice("listening", "socket=%s workers=%llu ring_capacity=%u version=%s", d->cfg.daemon.socket,
+	               (unsigned long long)d->cfg.pipeline.workers, txp_pipeline_capacity(d->pipeline),
+	               PACKAGE_VERSION);
+	notify("READY=1\nSTATUS=Screening transactions");
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	txp_stages_destroy(d->stages);
+	rc = uv_loop_close(&d->loop);
+	if (rc != 0)
+		txp_log_warn("loop_close", "error=\"%s\"", uv_strerror(rc));
+	txp_log_notice("stopped", "exit_code=%d", d->exit_code);
+	return d->exit_code;
+
+err_after_server:
+	txp_server_close(d->server);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+err_after_stages:
+	txp_stages_destroy(d->stages);
+err_after_loop:
+	uv_loop_close(&d->loop);
+	return d->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daemon d;
+	const char *path = DEFAULT_CONFIG;
+	bool check_only = false;
+	char err[2048];
+	int c, rc;
+
+	memset(&d, 0, sizeof(d));
+	while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'V':
+			printf("txpiped %s\n", PACKAGE_VERSION);
+			return EX_OK;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "txpiped: libsodium failed to initialise\n");
+		return EX_SOFTWARE;
+	}
+	rc = txp_config_load(&d.cfg, path, err, sizeof(err));
+	if (rc == 0 && check_only) {
+		/* The stages check what the table cannot: key files, list
+		 * files, rule consistency. */
+		struct txp_stages *st = NULL;
+		rc = txp_stages_create(&st, &d.cfg, err, sizeof(err));
+		txp_stages_destroy(st);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "txpiped: %s\n", err);
+		txp_config_free(&d.cfg);
+		return rc == -EINVAL ? EX_CONFIG : (rc == -ENOENT || rc == -EACCES) ? EX_CONFIG : EX_SOFTWARE;
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n", path);
+		txp_config_free(&d.cfg);
+		return EX_OK;
+	}
+	txp_log_setup((enum txp_log_level)d.cfg.log.level, (enum txp_log_format)d.cfg.log.format);
+	/* A client that disconnects mid-write must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	rc = run(&d);
+	txp_config_free(&d.cfg);
+	return rc;
 }

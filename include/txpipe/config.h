@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A comma-separated list value, split and trimmed. */
 struct txp_strlist {
@@ -45,8 +46,27 @@ struct txp_config {
 		int format;                /* enum txp_log_format */
 	} log;
 
-	/* Sections added by later work go below, one struct per section,
-	 * and their rows into the table in src/config_table.c. */
+	/* Sections added by later work go below, one struct per section
+	 * after its marker, and their rows into the table in
+	 * src/config_table.c between the section's markers there. */
+
+	/* ---- [fraud] ---- */
+
+	/* ---- [compliance] ---- */
+
+	/* ---- [aws] ---- */
+
+	/* ---- [dynamodb] ---- */
+
+	/* ---- [sns] ---- */
+
+	/* ---- [sqs] ---- */
+
+	/* ---- [retry] ---- */
+
+	/* ---- [journal] ---- */
+
+	/* ---- [metrics] ---- */
 };
 
 enum txp_cfg_type {
@@ -68,26 +88,40 @@ struct txp_config_key {
 	const char *key;
 	enum txp_cfg_type type;
 	size_t offset;                  /* offsetof(struct txp_config, ...) */
-	uint64_t min, max;              /* numeric bounds, inclusive */
+	/* Numeric bounds, inclusive.  For STRING and PATH they bound the
+	 * length in bytes, for LIST the number of items; max 0 is no limit. */
+	uint64_t min, max;
 	const char *const *enum_names;  /* TXP_CFG_ENUM: NULL-terminated */
 	const char *default_value;      /* as it would be written in the file */
 	bool reloadable;                /* applied by SIGHUP without restart */
 	const char *help;               /* one sentence for the docs */
+	/* TXP_CFG_ENUM: the value stored for each name, parallel to
+	 * enum_names; NULL stores the index. */
+	const int *enum_values;
+	/* The value never appears in messages or in txp_config_write(). */
+	bool secret;
 };
 
 /* The table, terminated by a row whose section is NULL. */
 extern const struct txp_config_key txp_config_keys[];
 
 /*
- * Fills `cfg` with every key's default.  Returns 0 or -ENOMEM.
+ * Fills `cfg` with every key's default.  `cfg` need not be initialised and
+ * whatever it held is overwritten, not freed.  Returns 0, -ENOMEM, or -EINVAL
+ * if a row's default does not parse (a bug in the table; the tests catch it).
+ * On error `cfg` is still valid to free.
  */
 int txp_config_defaults(struct txp_config *cfg);
 
 /*
- * Reads `path` over the defaults into `cfg`.  On error returns a negative
- * errno and writes into `err` (size `errlen`) a message naming the file, the
- * line, the offending text, the key and what is wrong, for example
- * "/etc/txpipe/txpiped.ini:12: [daemon] max_line_bytes = 12x: not a size".
+ * Fills `cfg` with the defaults (as txp_config_defaults(), so `cfg` need not
+ * be initialised) and reads `path` over them; cfg->path is a copy of `path`.
+ * On error returns a negative errno (-EINVAL for any fault in the file's
+ * content, -ENOMEM, or the errno of opening or reading it) and writes into
+ * `err` (size `errlen`) a message naming the file, the line, the offending
+ * text, the key and what is wrong, for example
+ * "/etc/txpipe/txpiped.ini:12: [daemon] max_line_bytes = 12x: not a size
+ * (expected a number with optional k/M/G suffix)".
  * `cfg` is left valid (defaults or partly read) and must still be freed.
  */
 int txp_config_load(struct txp_config *cfg, const char *path, char *err, size_t errlen);
@@ -97,5 +131,66 @@ void txp_config_free(struct txp_config *cfg);
 
 /* Looks up a row; NULL when the section or key is unknown. */
 const struct txp_config_key *txp_config_find(const char *section, const char *key);
+
+/* True when some row belongs to `section`. */
+bool txp_config_section_known(const char *section);
+
+/*
+ * Parses `text` as the value of row `k` and stores it in `cfg`, freeing what
+ * the field held before.  Returns 0, -EINVAL with what is wrong in `err` (for
+ * example "not a size (expected a number with optional k/M/G suffix)"; no
+ * file, line or key: the caller adds them), or -ENOMEM.  On error the field
+ * keeps its old value.
+ */
+int txp_config_set(struct txp_config *cfg, const struct txp_config_key *k, const char *text, char *err,
+                   size_t errlen);
+
+/*
+ * Writes the value of row `k` in `cfg` as it would be written in the file
+ * ("64k", "30s", "0660", "info"), secret or not.  Returns the length it
+ * needed, as snprintf does, or -EINVAL for a type it does not know.
+ */
+int txp_config_format_value(const struct txp_config *cfg, const struct txp_config_key *k, char *buf,
+                            size_t len);
+
+/* The type's name in the docs: "string", "path", "size", ... */
+const char *txp_config_type_name(enum txp_cfg_type type);
+
+/*
+ * Writes row `k`'s bounds in words, as messages and docs show them:
+ * "256 to 16M" (numbers, in the type's own units), "one of kv, json",
+ * "length 1 to 107 bytes", "at most 32 bytes", or "" when the type has none.
+ * Returns the length written (truncated to fit `len`).
+ */
+int txp_config_range_text(const struct txp_config_key *k, char *buf, size_t len);
+
+/*
+ * Writes the one-line facts about row `k` that the man page repeats for each
+ * key, for example "size; default 64k; range 256 to 16M; reloadable: no".
+ * Returns the length it needed, as snprintf does.
+ */
+int txp_config_key_summary(const struct txp_config_key *k, char *buf, size_t len);
+
+/*
+ * Compares the rows that SIGHUP cannot apply.  Returns how many differ
+ * between `old` and `next`, and lists them in `buf` as
+ * "[daemon] socket, [pipeline] workers" (empty when none, truncated to fit).
+ */
+int txp_config_diff_nonreloadable(const struct txp_config *old, const struct txp_config *next, char *buf,
+                                  size_t buflen);
+
+/*
+ * Copies every reloadable row's value from `src` into `dst` (what SIGHUP
+ * applies); non-reloadable rows of `dst` are kept.  Returns 0 or -ENOMEM, in
+ * which case some rows may already have been copied.
+ */
+int txp_config_apply_reloadable(struct txp_config *dst, const struct txp_config *src);
+
+/*
+ * Writes the whole effective configuration to `out` in the file's syntax,
+ * one section after another; secret values are written as "(hidden)".
+ * Returns 0 or a negative errno from the stream.
+ */
+int txp_config_write(const struct txp_config *cfg, FILE *out);
 
 #endif

@@ -1,0 +1,40 @@
+/* stages.h: the screening stages as the daemon runs them: validator, per-shard fraud and compliance state. */
+#ifndef TXPIPE_STAGES_H
+#define TXPIPE_STAGES_H
+
+#include <stddef.h>
+
+#include "txpipe/config.h"
+#include "txpipe/pipeline.h"
+#include "txpipe/txn.h"
+
+struct txp_stages;
+
+/*
+ * Builds the stages from `cfg`: the validator and its card-token key, and
+ * the rules the fraud and compliance stages apply.  Returns 0, or a
+ * negative errno (-EINVAL for a configuration problem) with the reason in
+ * err.  Free with txp_stages_destroy().
+ */
+int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, char *err, size_t errlen);
+
+/*
+ * Fills `fns` for a pipeline of `workers` workers (0: inline), creating one
+ * fraud/compliance state per shard.  Call once, before the pipeline starts.
+ */
+void txp_stages_fns(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns);
+
+/*
+ * Swaps in the rules of `cfg` (thresholds, lists) without losing velocity
+ * state; a config that does not build leaves the running rules in place and
+ * returns a negative errno with the reason.  Loop thread.
+ */
+int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char *err, size_t errlen);
+
+/* A decided transaction whose reply is queued: ownership passes here. */
+void txp_stages_decided(struct txp_stages *st, struct txp_txn *t);
+
+/* Frees everything.  NULL is safe.  The pipeline must be stopped. */
+void txp_stages_destroy(struct txp_stages *st);
+
+#endif

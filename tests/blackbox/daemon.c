@@ -1,0 +1,229 @@
+/* daemon.c: black-box test helpers: start the real txpiped, talk to it over its socket. */
+#include "daemon.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tdaemon_write_config(struct tdaemon *d, const char *extra)
+{
+	FILE *f = fopen(d->config, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[daemon]\nsocket = %s\nshutdown_timeout_ms = 10s\n", d->socket);
+	if (extra != NULL)
+		fputs(extra, f);
+	fclose(f);
+}
+
+pid_t tdaemon_spawn(struct tdaemon *d, const char *config)
+{
+	const char *builddir = getenv("top_builddir");
+	char bin[512];
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/txpiped", builddir != NULL ? builddir : ".");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			dup2(fd, STDOUT_FILENO);
+		}
+		execl(bin, "txpiped", "--config", config, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+void tdaemon_start(struct tdaemon *d, const char *extra)
+{
+	long long deadline;
+	char tmpl[] = "/tmp/txpipe-bb-XXXXXX";
+
+	memset(d, 0, sizeof(*d));
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(d->dir, sizeof(d->dir), "%s", tmpl);
+	snprintf(d->socket, sizeof(d->socket), "%s/txpiped.sock", d->dir);
+	snprintf(d->config, sizeof(d->config), "%s/txpiped.ini", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/txpiped.log", d->dir);
+	tdaemon_write_config(d, extra);
+	d->pid = tdaemon_spawn(d, d->config);
+	deadline = now_ms() + 15000;
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->socket);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return;
+		}
+		close(fd);
+		ck_assert_msg(tdaemon_alive(d), "txpiped exited at start-up (see %s)", d->log);
+		ck_assert_msg(now_ms() < deadline, "txpiped did not listen within 15 s");
+		usleep(10000);
+	}
+}
+
+bool tdaemon_alive(struct tdaemon *d)
+{
+	int status;
+	return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
+}
+
+int tdaemon_stop(struct tdaemon *d, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int status = 0;
+	int rc = -1;
+	char cmd[600];
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	while (now_ms() < deadline) {
+		pid_t r = waitpid(d->pid, &status, WNOHANG);
+		if (r == d->pid) {
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			break;
+		}
+		usleep(5000);
+	}
+	if (rc == -1) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+	}
+	if (rc != 0) {
+		/* Keep the evidence in the test log. */
+		snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", d->log);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no daemon log)\n");
+	}
+	d->pid = 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", d->dir);
+	return rc;
+}
+
+bool tdaemon_log_contains(struct tdaemon *d, const char *needle)
+{
+	FILE *f = fopen(d->log, "r");
+	char line[4096];
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+int tconnect(const char *socket_path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s", socket_path,
+	              strerror(errno));
+	return fd;
+}
+
+void tsend(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void tsend_str(int fd, const char *s)
+{
+	tsend(fd, s, strlen(s));
+}
+
+/* Per-descriptor read buffers: replies may arrive several to a read. */
+#define MAX_FDS 1024
+static char *rbuf[MAX_FDS];
+static size_t rlen[MAX_FDS];
+
+json_t *trecv_reply(int fd, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	ck_assert_int_lt(fd, MAX_FDS);
+	for (;;) {
+		char *nl = rlen[fd] > 0 ? memchr(rbuf[fd], '\n', rlen[fd]) : NULL;
+		if (nl != NULL) {
+			size_t len = (size_t)(nl - rbuf[fd]);
+			json_error_t jerr;
+			json_t *j = json_loadb(rbuf[fd], len, 0, &jerr);
+			ck_assert_msg(j != NULL, "reply is not JSON: %.*s (%s)", (int)len, rbuf[fd], jerr.text);
+			memmove(rbuf[fd], nl + 1, rlen[fd] - len - 1);
+			rlen[fd] -= len + 1;
+			return j;
+		}
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return NULL;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		char chunk[65536];
+		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n <= 0)
+			return NULL;
+		rbuf[fd] = realloc(rbuf[fd], rlen[fd] + (size_t)n);
+		memcpy(rbuf[fd] + rlen[fd], chunk, (size_t)n);
+		rlen[fd] += (size_t)n;
+	}
+}
+
+void tclose(int fd)
+{
+	if (fd >= 0 && fd < MAX_FDS) {
+		free(rbuf[fd]);
+		rbuf[fd] = NULL;
+		rlen[fd] = 0;
+	}
+	close(fd);
+}
+
+json_t *troundtrip(const char *socket_path, const char *line)
+{
+	int fd = tconnect(socket_path);
+	json_t *j;
+
+	tsend_str(fd, line);
+	tsend_str(fd, "\n");
+	j = trecv_reply(fd, 10000);
+	tclose(fd);
+	return j;
+}

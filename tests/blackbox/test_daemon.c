@@ -1,0 +1,495 @@
+/* test_daemon.c: the real txpiped over its socket: good lines, every kind of bad line, many clients, signals. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static char *good_txn(char *buf, size_t len, const char *id, const char *customer)
+{
+	snprintf(buf, len,
+	         "{\"transaction_id\":\"%s\",\"amount\":\"25.00\",\"currency\":\"EUR\",\"merchant_id\":\"m-1\","
+	         "\"customer_id\":\"%s\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}",
+	         id, customer);
+	return buf;
+}
+
+static const char *status_of(json_t *reply)
+{
+	return json_string_value(json_object_get(reply, "status"));
+}
+
+static const char *error_code_of(json_t *reply)
+{
+	return json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+}
+
+static const char *error_field_of(json_t *reply)
+{
+	return json_string_value(json_object_get(json_object_get(reply, "error"), "field"));
+}
+
+/* The daemon is still serving: a good transaction on a new connection. */
+static void assert_still_serving(struct tdaemon *d)
+{
+	char line[512];
+	json_t *r = troundtrip(d->socket, good_txn(line, sizeof(line), "still-ok", "c-ok"));
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), "still-ok");
+	ck_assert_str_ne(status_of(r), "error");
+	json_decref(r);
+}
+
+START_TEST(good_transactions_get_one_reply_each_in_order)
+{
+	struct tdaemon d;
+	char line[512], id[32];
+	int fd;
+
+	tdaemon_start(&d, NULL);
+	fd = tconnect(d.socket);
+	for (int i = 0; i < 500; i++) {
+		snprintf(id, sizeof(id), "tx-%d", i);
+		good_txn(line, sizeof(line), id, i % 2 ? "c-a" : "c-b");
+		tsend_str(fd, line);
+		tsend_str(fd, "\n");
+	}
+	for (int i = 0; i < 500; i++) {
+		json_t *r = trecv_reply(fd, 10000);
+		ck_assert_ptr_nonnull(r);
+		snprintf(id, sizeof(id), "tx-%d", i);
+		ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), id);
+		ck_assert(json_is_array(json_object_get(r, "reasons")));
+		ck_assert(json_is_integer(json_object_get(r, "risk_score")));
+		json_decref(r);
+	}
+	tclose(fd);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+/* Each bad line gets exactly one reply of the expected kind, and the next
+ * good line on the same connection is still answered. */
+static void check_bad_line(const void *bad, size_t len, const char *status, const char *code, const char *field)
+{
+	struct tdaemon d;
+	char line[512];
+	json_t *r;
+	int fd;
+
+	tdaemon_start(&d, "[daemon]\nmax_line_bytes = 4096\n");
+	fd = tconnect(d.socket);
+	tsend(fd, bad, len);
+	tsend_str(fd, "\n");
+	tsend_str(fd, good_txn(line, sizeof(line), "after-bad", "c-1"));
+	tsend_str(fd, "\n");
+	r = trecv_reply(fd, 10000);
+	ck_assert_msg(r != NULL, "no reply to the bad line");
+	ck_assert_str_eq(status_of(r), status);
+	if (code != NULL)
+		ck_assert_str_eq(error_code_of(r), code);
+	if (field != NULL)
+		ck_assert_str_eq(error_field_of(r), field);
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(r, "error"), "message"));
+	json_decref(r);
+	r = trecv_reply(fd, 10000);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), "after-bad");
+	json_decref(r);
+	tclose(fd);
+	assert_still_serving(&d);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+
+START_TEST(malformed_json_is_an_error_naming_the_problem)
+{
+	const char *bad = "{\"transaction_id\": \"x\", \"amount\": ";
+	check_bad_line(bad, strlen(bad), "error", "malformed_json", NULL);
+}
+END_TEST
+
+START_TEST(binary_garbage_is_an_error)
+{
+	unsigned char bad[300];
+	unsigned seed = 12345;
+
+	for (size_t i = 0; i < sizeof(bad); i++) {
+		seed = seed * 1103515245u + 12345u;
+		bad[i] = (unsigned char)(seed >> 16);
+		if (bad[i] == '\n')
+			bad[i] = 0xff;
+	}
+	check_bad_line(bad, sizeof(bad), "error", "malformed_json", NULL);
+}
+END_TEST
+
+START_TEST(line_over_the_limit_is_an_error_and_the_rest_is_skipped)
+{
+	size_t len = 100000;
+	char *bad = malloc(len);
+
+	memset(bad, 'a', len);
+	bad[0] = '{';
+	check_bad_line(bad, len, "error", "line_too_long", NULL);
+	free(bad);
+}
+END_TEST
+
+START_TEST(deeply_nested_json_is_refused_without_crashing)
+{
+	size_t depth = 4000;
+	char *bad = malloc(depth);
+
+	memset(bad, '[', depth);
+	check_bad_line(bad, depth, "error", "malformed_json", NULL);
+	free(bad);
+}
+END_TEST
+
+START_TEST(wrong_types_are_rejected_naming_the_field)
+{
+	const char *bad = "{\"transaction_id\":\"t1\",\"amount\":\"10.00\",\"currency\":\"USD\",\"merchant_id\":7,"
+	                  "\"customer_id\":\"c\",\"merchant_country\":\"US\",\"customer_country\":\"US\"}";
+	check_bad_line(bad, strlen(bad), "rejected", "invalid_type", "merchant_id");
+}
+END_TEST
+
+START_TEST(missing_required_field_is_rejected_naming_it)
+{
+	const char *bad = "{\"transaction_id\":\"t1\",\"amount\":\"10.00\",\"currency\":\"USD\",\"merchant_id\":\"m\","
+	                  "\"customer_id\":\"c\",\"merchant_country\":\"US\"}";
+	check_bad_line(bad, strlen(bad), "rejected", "missing_field", "customer_country");
+}
+END_TEST
+
+START_TEST(nul_bytes_in_a_line_are_an_error)
+{
+	const char bad[] = "{\"transaction_id\":\"t\0x\",\"amount\":1}";
+	check_bad_line(bad, sizeof(bad) - 1, "error", "malformed_json", NULL);
+}
+END_TEST
+
+START_TEST(invalid_utf8_is_an_error)
+{
+	const char *bad = "{\"transaction_id\":\"t1\",\"merchant_id\":\"caf\xc3\x28\"}";
+	check_bad_line(bad, strlen(bad), "error", "malformed_json", NULL);
+}
+END_TEST
+
+START_TEST(a_json_value_that_is_not_an_object_is_an_error)
+{
+	const char *bad = "[1,2,3]";
+	check_bad_line(bad, strlen(bad), "error", "malformed_json", NULL);
+}
+END_TEST
+
+START_TEST(half_a_line_then_disconnect_leaves_the_daemon_serving)
+{
+	struct tdaemon d;
+	int fd;
+
+	tdaemon_start(&d, NULL);
+	for (int i = 0; i < 20; i++) {
+		fd = tconnect(d.socket);
+		tsend_str(fd, "{\"transaction_id\":\"half\",\"amount\":");
+		tclose(fd);
+	}
+	assert_still_serving(&d);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+START_TEST(a_client_that_never_reads_does_not_stall_others)
+{
+	struct tdaemon d;
+	char line[512];
+	int slow;
+	size_t sent = 0;
+
+	tdaemon_start(&d, "[pipeline]\nmax_inflight_per_client = 64\n");
+	slow = tconnect(d.socket);
+	fcntl(slow, F_SETFL, O_NONBLOCK);
+	good_txn(line, sizeof(line), "flood", "c-flood");
+	strcat(line, "\n");
+	/* Write until the socket buffers are full: the daemon must stop
+	 * reading this client rather than buffer without bound. */
+	for (int stalls = 0; stalls < 50;) {
+		ssize_t n = send(slow, line, strlen(line), MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			stalls++;
+			usleep(10000);
+			continue;
+		}
+		ck_assert_int_gt(n, 0);
+		sent += (size_t)n;
+		ck_assert_msg(sent < 512u * 1024 * 1024, "the daemon read 512 MiB without pausing");
+	}
+	assert_still_serving(&d);
+	assert_still_serving(&d);
+	tclose(slow);
+	assert_still_serving(&d);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+struct client_arg {
+	const char *socket;
+	int index;
+	int lines;
+	int ok;
+};
+
+static void *client_thread(void *arg)
+{
+	struct client_arg *a = arg;
+	char line[512], id[48];
+	int fd = tconnect(a->socket);
+	char *all = malloc((size_t)a->lines * 300);
+	size_t len = 0;
+
+	for (int i = 0; i < a->lines; i++) {
+		snprintf(id, sizeof(id), "c%d-t%d", a->index, i);
+		len += (size_t)sprintf(all + len, "%s\n", good_txn(line, sizeof(line), id, id));
+	}
+	tsend(fd, all, len);
+	free(all);
+	for (int i = 0; i < a->lines; i++) {
+		json_t *r = trecv_reply(fd, 30000);
+		if (r == NULL)
+			break;
+		snprintf(id, sizeof(id), "c%d-t%d", a->index, i);
+		const char *got = json_string_value(json_object_get(r, "transaction_id"));
+		if (got != NULL && strcmp(got, id) == 0)
+			a->ok++;
+		json_decref(r);
+	}
+	tclose(fd);
+	return NULL;
+}
+
+START_TEST(many_concurrent_clients_each_get_their_replies_in_order)
+{
+	enum { CLIENTS = 40, LINES = 300 };
+	struct tdaemon d;
+	pthread_t th[CLIENTS];
+	struct client_arg args[CLIENTS];
+
+	tdaemon_start(&d, "[pipeline]\nworkers = 2\n");
+	for (int i = 0; i < CLIENTS; i++) {
+		args[i] = (struct client_arg){d.socket, i, LINES, 0};
+		ck_assert_int_eq(pthread_create(&th[i], NULL, client_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(args[i].ok, LINES);
+	}
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+START_TEST(inline_mode_serves_the_same_protocol)
+{
+	struct tdaemon d;
+	char line[512];
+	json_t *r;
+
+	tdaemon_start(&d, "[pipeline]\nworkers = 0\n");
+	r = troundtrip(d.socket, good_txn(line, sizeof(line), "inline-1", "c"));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), "inline-1");
+	json_decref(r);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+START_TEST(sigterm_answers_everything_in_flight_then_exits_zero)
+{
+	enum { LINES = 20000 };
+	struct tdaemon d;
+	char line[512], id[32];
+	char *all = malloc((size_t)LINES * 300);
+	size_t len = 0;
+	int fd, got = 0;
+
+	tdaemon_start(&d, NULL);
+	fd = tconnect(d.socket);
+	for (int i = 0; i < LINES; i++) {
+		snprintf(id, sizeof(id), "drain-%d", i);
+		len += (size_t)sprintf(all + len, "%s\n", good_txn(line, sizeof(line), id, "c-drain"));
+	}
+	tsend(fd, all, len);
+	free(all);
+	/* Once the first reply is back the daemon has accepted lines; a
+	 * drain must answer every line it accepted. */
+	json_t *r = trecv_reply(fd, 10000);
+	ck_assert_ptr_nonnull(r);
+	json_decref(r);
+	got = 1;
+	kill(d.pid, SIGTERM);
+	while ((r = trecv_reply(fd, 10000)) != NULL) {
+		ck_assert_str_ne(status_of(r), "error");
+		json_decref(r);
+		got++;
+	}
+	/* The connection was closed by the daemon after its last reply. */
+	ck_assert_int_ge(got, 1);
+	ck_assert_int_le(got, LINES);
+	tclose(fd);
+	int status;
+	ck_assert_int_eq(waitpid(d.pid, &status, 0), d.pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert(tdaemon_log_contains(&d, "event=drained"));
+	/* The socket file is gone. */
+	struct stat st;
+	ck_assert_int_ne(stat(d.socket, &st), 0);
+	d.pid = 0;
+	tdaemon_stop(&d, 1000);
+}
+END_TEST
+
+START_TEST(a_second_daemon_on_the_same_socket_refuses_to_start)
+{
+	struct tdaemon d;
+	int status;
+	pid_t second;
+
+	tdaemon_start(&d, NULL);
+	second = tdaemon_spawn(&d, d.config);
+	ck_assert_int_eq(waitpid(second, &status, 0), second);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_ne(WEXITSTATUS(status), 0);
+	ck_assert(tdaemon_log_contains(&d, "already listening"));
+	assert_still_serving(&d);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+START_TEST(a_stale_socket_file_is_replaced)
+{
+	struct tdaemon d;
+	pid_t pid;
+
+	tdaemon_start(&d, NULL);
+	/* Leave the socket file behind as a crash would. */
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	pid = tdaemon_spawn(&d, d.config);
+	d.pid = pid;
+	for (int i = 0; i < 500 && !tdaemon_log_contains(&d, "event=listening socket"); i++)
+		usleep(10000);
+	ck_assert(tdaemon_log_contains(&d, "stale_socket_removed"));
+	assert_still_serving(&d);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+START_TEST(sighup_applies_a_good_config_and_keeps_the_old_on_a_bad_one)
+{
+	struct tdaemon d;
+	char *big = malloc(3000);
+	json_t *r;
+
+	memset(big, ' ', 3000);
+	memcpy(big, "{}", 2);
+	big[2999] = '\0';
+	tdaemon_start(&d, "[daemon]\nmax_line_bytes = 8192\n");
+	r = troundtrip(d.socket, big);
+	ck_assert_str_ne(error_code_of(r), "line_too_long");
+	json_decref(r);
+
+	tdaemon_write_config(&d, "[daemon]\nmax_line_bytes = 1024\n");
+	kill(d.pid, SIGHUP);
+	for (int i = 0; i < 500 && !tdaemon_log_contains(&d, "event=reloaded"); i++)
+		usleep(10000);
+	r = troundtrip(d.socket, big);
+	ck_assert_str_eq(error_code_of(r), "line_too_long");
+	json_decref(r);
+
+	tdaemon_write_config(&d, "[daemon]\nmax_line_bytes = twelve\n");
+	kill(d.pid, SIGHUP);
+	for (int i = 0; i < 500 && !tdaemon_log_contains(&d, "event=reload_rejected"); i++)
+		usleep(10000);
+	ck_assert(tdaemon_log_contains(&d, "max_line_bytes"));
+	r = troundtrip(d.socket, big);
+	ck_assert_str_eq(error_code_of(r), "line_too_long");
+	json_decref(r);
+	assert_still_serving(&d);
+	free(big);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+START_TEST(stats_request_reports_counters)
+{
+	struct tdaemon d;
+	char line[512];
+	json_t *r, *stats;
+
+	tdaemon_start(&d, NULL);
+	json_decref(troundtrip(d.socket, good_txn(line, sizeof(line), "s-1", "c")));
+	json_decref(troundtrip(d.socket, "not json"));
+	r = troundtrip(d.socket, "{\"command\":\"stats\"}");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(status_of(r), "ok");
+	stats = json_object_get(r, "stats");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(stats, "transactions"), "error")), 1);
+	ck_assert_int_ge(json_integer_value(json_object_get(stats, "lines")), 2);
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(stats, "stages"), "fraud"));
+	json_decref(r);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+static Suite *daemon_suite(void)
+{
+	Suite *s = suite_create("daemon");
+	TCase *tc = tcase_create("blackbox");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, good_transactions_get_one_reply_each_in_order);
+	tcase_add_test(tc, malformed_json_is_an_error_naming_the_problem);
+	tcase_add_test(tc, binary_garbage_is_an_error);
+	tcase_add_test(tc, line_over_the_limit_is_an_error_and_the_rest_is_skipped);
+	tcase_add_test(tc, deeply_nested_json_is_refused_without_crashing);
+	tcase_add_test(tc, wrong_types_are_rejected_naming_the_field);
+	tcase_add_test(tc, missing_required_field_is_rejected_naming_it);
+	tcase_add_test(tc, nul_bytes_in_a_line_are_an_error);
+	tcase_add_test(tc, invalid_utf8_is_an_error);
+	tcase_add_test(tc, a_json_value_that_is_not_an_object_is_an_error);
+	tcase_add_test(tc, half_a_line_then_disconnect_leaves_the_daemon_serving);
+	tcase_add_test(tc, a_client_that_never_reads_does_not_stall_others);
+	tcase_add_test(tc, many_concurrent_clients_each_get_their_replies_in_order);
+	tcase_add_test(tc, inline_mode_serves_the_same_protocol);
+	tcase_add_test(tc, sigterm_answers_everything_in_flight_then_exits_zero);
+	tcase_add_test(tc, a_second_daemon_on_the_same_socket_refuses_to_start);
+	tcase_add_test(tc, a_stale_socket_file_is_replaced);
+	tcase_add_test(tc, sighup_applies_a_good_config_and_keeps_the_old_on_a_bad_one);
+	tcase_add_test(tc, stats_request_reports_counters);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(daemon_suite());
+	int failed;
+
+	/* A daemon whose pipe closes must not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

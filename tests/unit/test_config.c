@@ -1,0 +1,786 @@
+/* test_config.c: the config table, each value type's parser at its bounds, and every load error message. */
+#include "txp_build_config.h"
+
+#include "txpipe/config.h"
+#include "txpipe/log.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- Helpers ---- */
+
+static const struct txp_config_key *row(const char *section, const char *key)
+{
+	const struct txp_config_key *k = txp_config_find(section, key);
+
+	ck_assert_msg(k != NULL, "no row [%s] %s", section, key);
+	return k;
+}
+
+/* Sets [section] key = text on a defaults config; returns the result and leaves the message in err. */
+static int set(struct txp_config *cfg, const char *section, const char *key, const char *text, char *err,
+               size_t errlen)
+{
+	return txp_config_set(cfg, row(section, key), text, err, errlen);
+}
+
+#define ACCEPTS(cfg, section, key, text)                                                                      \
+	do {                                                                                                  \
+		char err_[256];                                                                               \
+		int rc_ = set((cfg), (section), (key), (text), err_, sizeof(err_));                            \
+		ck_assert_msg(rc_ == 0, "[%s] %s = %s refused: %s", (section), (key), (text), err_);          \
+	} while (0)
+
+#define REFUSES(cfg, section, key, text, why)                                                                 \
+	do {                                                                                                  \
+		char err_[256];                                                                               \
+		int rc_ = set((cfg), (section), (key), (text), err_, sizeof(err_));                            \
+		ck_assert_int_eq(rc_, -EINVAL);                                                               \
+		ck_assert_str_eq(err_, (why));                                                                \
+	} while (0)
+
+/* Writes `text` to a new temporary file and returns its name, which the caller unlinks and frees. */
+static char *temp_file(const char *text, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path;
+	int fd;
+
+	ck_assert_int_gt(asprintf(&path, "%s/test_config.XXXXXX", dir != NULL ? dir : "/tmp"), 0);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+	return path;
+}
+
+/* Loads `text` as a file; returns the result, the message with the temp file's name replaced by "F". */
+static int load_text(struct txp_config *cfg, const char *text, char *msg, size_t msglen)
+{
+	char *path = temp_file(text, strlen(text));
+	char err[512];
+	size_t plen = strlen(path);
+	int rc = txp_config_load(cfg, path, err, sizeof(err));
+
+	if (strncmp(err, path, plen) == 0)
+		snprintf(msg, msglen, "F%s", err + plen);
+	else
+		snprintf(msg, msglen, "%s", err);
+	unlink(path);
+	free(path);
+	return rc;
+}
+
+/* Loads `text`, expects it refused with exactly `want`, and frees. */
+static void load_fails(const char *text, const char *want)
+{
+	struct txp_config cfg;
+	char msg[512];
+
+	ck_assert_int_eq(load_text(&cfg, text, msg, sizeof(msg)), -EINVAL);
+	ck_assert_str_eq(msg, want);
+	txp_config_free(&cfg);
+}
+
+static const char *value_of(const struct txp_config *cfg, const char *section, const char *key, char *buf,
+                            size_t len)
+{
+	ck_assert_int_lt(txp_config_format_value(cfg, row(section, key), buf, len), (int)len);
+	return buf;
+}
+
+/* ---- The table ---- */
+
+START_TEST(table_rows_are_unique_grouped_and_documented)
+{
+	size_t n = 0;
+
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++, n++) {
+		ck_assert_ptr_eq(txp_config_find(k->section, k->key), k);
+		ck_assert_msg(k->help != NULL && strlen(k->help) > 10 && k->help[strlen(k->help) - 1] == '.',
+		              "[%s] %s: help must be a sentence", k->section, k->key);
+		ck_assert_ptr_nonnull(k->default_value);
+		ck_assert_uint_lt(k->offset, sizeof(struct txp_config));
+		ck_assert_uint_le(k->min, k->type == TXP_CFG_STRING || k->type == TXP_CFG_PATH ||
+		                                  k->type == TXP_CFG_LIST || k->max == 0
+		                          ? UINT64_MAX
+		                          : k->max);
+		if (k->type == TXP_CFG_ENUM)
+			ck_assert_ptr_nonnull(k->enum_names);
+		/* txp_config_write and the docs show a section once: its rows must be together. */
+		if (n > 0 && strcmp(k[-1].section, k->section) != 0)
+			for (const struct txp_config_key *j = txp_config_keys; j < k; j++)
+				ck_assert_msg(strcmp(j->section, k->section) != 0, "[%s] rows are split", k->section);
+	}
+	ck_assert_uint_ge(n, 13);
+	ck_assert_ptr_null(txp_config_find("daemon", "nope"));
+	ck_assert_ptr_null(txp_config_find("nope", "socket"));
+	ck_assert_ptr_null(txp_config_find(NULL, "socket"));
+	ck_assert(txp_config_section_known("log"));
+	ck_assert(!txp_config_section_known("Log"));
+	ck_assert(!txp_config_section_known(NULL));
+}
+END_TEST
+
+START_TEST(defaults_fill_every_field_as_documented)
+{
+	struct txp_config cfg;
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ck_assert_str_eq(cfg.daemon.socket, "/run/txpiped/txpiped.sock");
+	ck_assert_uint_eq(cfg.daemon.socket_mode, 0660);
+	ck_assert_str_eq(cfg.daemon.socket_group, "");
+	ck_assert_uint_eq(cfg.daemon.max_line_bytes, 65536);
+	ck_assert_uint_eq(cfg.daemon.max_clients, 1024);
+	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg.pipeline.workers, 1);
+	ck_assert_uint_eq(cfg.pipeline.ring_capacity, 4096);
+	ck_assert_uint_eq(cfg.pipeline.max_inflight_per_client, 1024);
+	ck_assert_uint_eq(cfg.validation.max_amount, 1000000);
+	ck_assert_int_eq(cfg.validation.unknown_fields, TXP_UNKNOWN_IGNORE);
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_INFO);
+	ck_assert_int_eq(cfg.log.format, TXP_LOG_FORMAT_KV);
+	ck_assert_ptr_null(cfg.path);
+	txp_config_free(&cfg);
+	ck_assert_ptr_null(cfg.daemon.socket);
+	/* Freeing twice, or a zeroed struct, is harmless. */
+	txp_config_free(&cfg);
+	txp_config_free(NULL);
+}
+END_TEST
+
+START_TEST(every_default_formats_back_to_its_table_text)
+{
+	struct txp_config cfg;
+	char buf[256];
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
+		ck_assert_int_lt(txp_config_format_value(&cfg, k, buf, sizeof(buf)), (int)sizeof(buf));
+		ck_assert_msg(strcmp(buf, k->default_value) == 0, "[%s] %s: default %s formats as %s", k->section,
+		              k->key, k->default_value, buf);
+	}
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(summary_and_range_text_describe_a_row)
+{
+	char buf[256];
+
+	txp_config_key_summary(row("daemon", "max_line_bytes"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "size; default 64k; range 256 to 16M; reloadable: no");
+	txp_config_key_summary(row("log", "level"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "enum; default info; one of err, warning, notice, info, debug; reloadable: yes");
+	txp_config_key_summary(row("daemon", "socket_group"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "string; default empty; at most 32 bytes; reloadable: no");
+	txp_config_range_text(row("daemon", "socket"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "length 1 to 107 bytes");
+	txp_config_range_text(row("daemon", "shutdown_timeout_ms"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "0 to 1h");
+	txp_config_range_text(row("daemon", "socket_mode"), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "0 to 0777");
+	/* A short buffer is truncated and terminated, and the needed length is returned. */
+	ck_assert_int_eq(txp_config_key_summary(row("daemon", "max_line_bytes"), buf, 5), 51);
+	ck_assert_str_eq(buf, "size");
+	ck_assert_str_eq(txp_config_type_name(TXP_CFG_POW2), "power of two");
+}
+END_TEST
+
+/* ---- Value parsers at their bounds ---- */
+
+START_TEST(uint_accepts_its_bounds_and_refuses_junk_signs_and_overflow)
+{
+	struct txp_config cfg;
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ACCEPTS(&cfg, "daemon", "max_clients", "1");
+	ck_assert_uint_eq(cfg.daemon.max_clients, 1);
+	ACCEPTS(&cfg, "daemon", "max_clients", "65536");
+	ck_assert_uint_eq(cfg.daemon.max_clients, 65536);
+	ACCEPTS(&cfg, "daemon", "max_clients", "0007");
+	ck_assert_uint_eq(cfg.daemon.max_clients, 7);
+	REFUSES(&cfg, "daemon", "max_clients", "0", "out of range (expected 1 to 65536)");
+	REFUSES(&cfg, "daemon", "max_clients", "65537", "out of range (expected 1 to 65536)");
+	REFUSES(&cfg, "daemon", "max_clients", "18446744073709551615", "out of range (expected 1 to 65536)");
+	REFUSES(&cfg, "daemon", "max_clients", "18446744073709551616", "too large (expected 1 to 65536)");
+	REFUSES(&cfg, "daemon", "max_clients", "99999999999999999999999", "too large (expected 1 to 65536)");
+	ck_assert_uint_eq(cfg.daemon.max_clients, 7); /* refused values leave the field alone */
+	static const char *const junk[] = {"", "-1", "+1", " 1", "1 ", "1x", "0x10", "1e3", "1k", "1.0", NULL};
+	for (int i = 0; junk[i] != NULL; i++)
+		REFUSES(&cfg, "daemon", "max_clients", junk[i], "not a number (expected decimal digits)");
+	ACCEPTS(&cfg, "pipeline", "workers", "0");
+	ACCEPTS(&cfg, "pipeline", "workers", "16");
+	REFUSES(&cfg, "pipeline", "workers", "17", "out of range (expected 0 to 16)");
+	ACCEPTS(&cfg, "validation", "max_amount", "1000000000000");
+	ck_assert_uint_eq(cfg.validation.max_amount, UINT64_C(1000000000000));
+	REFUSES(&cfg, "validation", "max_amount", "1000000000001", "out of range (expected 1 to 1000000000000)");
+	REFUSES(&cfg, "validation", "max_amount", "0", "out of range (expected 1 to 1000000000000)");
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(size_accepts_suffixes_of_1024_within_bounds)
+{
+	struct txp_config cfg;
+	const char *not_size = "not a size (expected a number with optional k/M/G suffix)";
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ACCEPTS(&cfg, "daemon", "max_line_bytes", "256");
+	ck_assert_uint_eq(cfg.daemon.max_line_bytes, 256);
+	ACCEPTS(&cfg, "daemon", "max_line_bytes", "1k");
+	ck_assert_uint_eq(cfg.daemon.max_line_bytes, 1024);
+	ACCEPTS(&cfg, "daemon", "max_line_bytes", "64K");
+	ck_assert_uint_eq(cfg.daemon.max_line_bytes, 65536);
+	ACCEPTS(&cfg, "daemon", "max_line_bytes", "16M");
+	ck_assert_uint_eq(cfg.daemon.max_line_bytes, 16777216);
+	ACCEPTS(&cfg, "daemon", "max_line_bytes", "16777216");
+	REFUSES(&cfg, "daemon", "max_line_bytes", "255", "out of range (expected 256 to 16M)");
+	REFUSES(&cfg, "daemon", "max_line_bytes", "16777217", "out of range (expected 256 to 16M)");
+	REFUSES(&cfg, "daemon", "max_line_bytes", "16385k", "out of range (expected 256 to 16M)");
+	REFUSES(&cfg, "daemon", "max_line_bytes", "1G", "out of range (expected 256 to 16M)");
+	/* 2^34 G is 2^64 bytes: one past what fits. */
+	REFUSES(&cfg, "daemon", "max_line_bytes", "17179869184G", "too large (expected 256 to 16M)");
+	static const char *const junk[] = {"12x", "", "k", "1kk", "1 k", "0.5M", "1m", "1g", "1KB", "-1k", NULL};
+	for (int i = 0; junk[i] != NULL; i++)
+		REFUSES(&cfg, "daemon", "max_line_bytes", junk[i], not_size);
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(duration_reads_ms_s_m_h_and_bare_milliseconds)
+{
+	struct txp_config cfg;
+	const char *not_duration = "not a duration (expected a number with optional ms/s/m/h suffix)";
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ACCEPTS(&cfg, "daemon", "shutdown_timeout_ms", "0");
+	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 0);
+	ACCEPTS(&cfg, "daemon", "shutdown_timeout_ms", "1500");
+	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 1500);
+	ACCEPTS(&cfg, "daemon", "shutdown_timeout_ms", "1500ms");
+	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 1500);
+	ACCEPTS(&cfg, "daemon", "shutdown_timeout_ms", "30s");
+	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 30000);
+	ACCEPTS(&cfg, "daemon", "shutdown_timeout_ms", "2m");
+	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 120000);
+	ACCEPTS(&cfg, "daemon", "shutdown_timeout_ms", "1h");
+	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 3600000);
+	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "3600001", "out of range (expected 0 to 1h)");
+	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "61m", "out of range (expected 0 to 1h)");
+	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "18446744073709551615h", "too large (expected 0 to 1h)");
+	static const char *const junk[] = {"", "s", "2d", "1s5", "1 s", "1S", "1.5s", "-1s", "1sec", NULL};
+	for (int i = 0; junk[i] != NULL; i++)
+		REFUSES(&cfg, "daemon", "shutdown_timeout_ms", junk[i], not_duration);
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(mode_reads_octal_up_to_0777)
+{
+	struct txp_config cfg;
+	const char *not_mode = "not an octal mode (expected octal digits, e.g. 0660)";
+	const char *too_big = "mode above 0777 (only permission bits are allowed)";
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ACCEPTS(&cfg, "daemon", "socket_mode", "0");
+	ck_assert_uint_eq(cfg.daemon.socket_mode, 0);
+	ACCEPTS(&cfg, "daemon", "socket_mode", "0777");
+	ck_assert_uint_eq(cfg.daemon.socket_mode, 0777);
+	ACCEPTS(&cfg, "daemon", "socket_mode", "640");
+	ck_assert_uint_eq(cfg.daemon.socket_mode, 0640);
+	ACCEPTS(&cfg, "daemon", "socket_mode", "0000660");
+	ck_assert_uint_eq(cfg.daemon.socket_mode, 0660);
+	REFUSES(&cfg, "daemon", "socket_mode", "1000", too_big);
+	REFUSES(&cfg, "daemon", "socket_mode", "04755", too_big);
+	/* Long enough to wrap 64 bits if it were accumulated blindly. */
+	REFUSES(&cfg, "daemon", "socket_mode", "7777777777777777777777777777", too_big);
+	static const char *const junk[] = {"", "0778", "0x1ff", "rw-rw----", "-0660", "0660 ", "u+rw", NULL};
+	for (int i = 0; junk[i] != NULL; i++)
+		REFUSES(&cfg, "daemon", "socket_mode", junk[i], not_mode);
+	ck_assert_uint_eq(cfg.daemon.socket_mode, 0660);
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(pow2_requires_a_power_of_two_within_bounds)
+{
+	struct txp_config cfg;
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ACCEPTS(&cfg, "pipeline", "ring_capacity", "64");
+	ACCEPTS(&cfg, "pipeline", "ring_capacity", "1048576");
+	ck_assert_uint_eq(cfg.pipeline.ring_capacity, 1048576);
+	REFUSES(&cfg, "pipeline", "ring_capacity", "32", "out of range (expected 64 to 1048576)");
+	REFUSES(&cfg, "pipeline", "ring_capacity", "2097152", "out of range (expected 64 to 1048576)");
+	REFUSES(&cfg, "pipeline", "ring_capacity", "100",
+	        "not a power of two (expected 1, 2, 4, 8, ... within 64 to 1048576)");
+	REFUSES(&cfg, "pipeline", "ring_capacity", "1048575",
+	        "not a power of two (expected 1, 2, 4, 8, ... within 64 to 1048576)");
+	REFUSES(&cfg, "pipeline", "ring_capacity", "0",
+	        "not a power of two (expected 1, 2, 4, 8, ... within 64 to 1048576)");
+	REFUSES(&cfg, "pipeline", "ring_capacity", "4k", "not a number (expected decimal digits)");
+	ACCEPTS(&cfg, "pipeline", "max_inflight_per_client", "1");
+	ck_assert_uint_eq(cfg.pipeline.max_inflight_per_client, 1);
+	ACCEPTS(&cfg, "pipeline", "max_inflight_per_client", "65536");
+	REFUSES(&cfg, "pipeline", "max_inflight_per_client", "131072", "out of range (expected 1 to 65536)");
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(enum_maps_names_to_their_values_exactly)
+{
+	struct txp_config cfg;
+	const char *levels = "not one of err, warning, notice, info, debug";
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ACCEPTS(&cfg, "log", "level", "err");
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_ERR);
+	ACCEPTS(&cfg, "log", "level", "warning");
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_WARNING);
+	ACCEPTS(&cfg, "log", "level", "notice");
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_NOTICE);
+	ACCEPTS(&cfg, "log", "level", "debug");
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_DEBUG);
+	REFUSES(&cfg, "log", "level", "Info", levels);
+	REFUSES(&cfg, "log", "level", "", levels);
+	REFUSES(&cfg, "log", "level", "6", levels);
+	REFUSES(&cfg, "log", "level", "debugx", levels);
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_DEBUG);
+	ACCEPTS(&cfg, "log", "format", "json");
+	ck_assert_int_eq(cfg.log.format, TXP_LOG_FORMAT_JSON);
+	REFUSES(&cfg, "log", "format", "text", "not one of kv, json");
+	ACCEPTS(&cfg, "validation", "unknown_fields", "reject");
+	ck_assert_int_eq(cfg.validation.unknown_fields, TXP_UNKNOWN_REJECT);
+	REFUSES(&cfg, "validation", "unknown_fields", "drop", "not one of ignore, reject");
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(path_must_be_absolute_and_fit_its_length)
+{
+	struct txp_config cfg;
+	char long_path[110];
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ACCEPTS(&cfg, "daemon", "socket", "/s");
+	ck_assert_str_eq(cfg.daemon.socket, "/s");
+	memset(long_path, 'a', sizeof(long_path));
+	long_path[0] = '/';
+	long_path[107] = '\0';
+	ACCEPTS(&cfg, "daemon", "socket", long_path);
+	long_path[107] = 'a';
+	long_path[108] = '\0';
+	REFUSES(&cfg, "daemon", "socket", long_path, "longer than 107 bytes");
+	REFUSES(&cfg, "daemon", "socket", "run/txpiped.sock", "not an absolute path (expected one starting with /)");
+	REFUSES(&cfg, "daemon", "socket", "~/txpiped.sock", "not an absolute path (expected one starting with /)");
+	REFUSES(&cfg, "daemon", "socket", "", "empty (a value is required)");
+	ck_assert_uint_eq(strlen(cfg.daemon.socket), 107);
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(string_may_be_empty_and_is_bounded)
+{
+	struct txp_config cfg;
+	char name[40];
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ACCEPTS(&cfg, "daemon", "socket_group", "txpipe");
+	ck_assert_str_eq(cfg.daemon.socket_group, "txpipe");
+	ACCEPTS(&cfg, "daemon", "socket_group", "");
+	ck_assert_str_eq(cfg.daemon.socket_group, "");
+	memset(name, 'g', sizeof(name));
+	name[32] = '\0';
+	ACCEPTS(&cfg, "daemon", "socket_group", name);
+	name[32] = 'g';
+	name[33] = '\0';
+	REFUSES(&cfg, "daemon", "socket_group", name, "longer than 32 bytes");
+	txp_config_free(&cfg);
+}
+END_TEST
+
+/*
+ * The table has no boolean, list or minimum-length string row yet, so these
+ * use rows of their own over a store that starts like struct txp_config.
+ */
+struct extra_fields {
+	bool flag;
+	struct txp_strlist list;
+	char *name;
+};
+
+union test_store {
+	struct txp_config cfg;
+	struct extra_fields x;
+};
+
+static const char *const no_names[] = {NULL};
+
+static const struct txp_config_key bool_row = {
+	.section = "t", .key = "flag", .type = TXP_CFG_BOOL, .offset = offsetof(struct extra_fields, flag),
+	.default_value = "false", .help = "A flag.", .enum_names = no_names};
+static const struct txp_config_key list_row = {
+	.section = "t", .key = "list", .type = TXP_CFG_LIST, .offset = offsetof(struct extra_fields, list),
+	.min = 0, .max = 3, .default_value = "", .help = "A list."};
+static const struct txp_config_key name_row = {
+	.section = "t", .key = "name", .type = TXP_CFG_STRING, .offset = offsetof(struct extra_fields, name),
+	.min = 2, .max = 0, .default_value = "ab", .help = "A name."};
+
+START_TEST(bool_accepts_the_usual_spellings_in_any_case)
+{
+	union test_store u;
+	char err[256], buf[16];
+	static const char *const yes[] = {"true", "yes", "on", "1", "TRUE", "Yes", "oN", NULL};
+	static const char *const no[] = {"false", "no", "off", "0", "FALSE", "No", "OFF", NULL};
+	static const char *const junk[] = {"", "2", "y", "n", "enabled", "true ", "01", NULL};
+
+	memset(&u, 0, sizeof(u));
+	for (int i = 0; yes[i] != NULL; i++) {
+		u.x.flag = false;
+		ck_assert_int_eq(txp_config_set(&u.cfg, &bool_row, yes[i], err, sizeof(err)), 0);
+		ck_assert(u.x.flag);
+		txp_config_format_value(&u.cfg, &bool_row, buf, sizeof(buf));
+		ck_assert_str_eq(buf, "true");
+	}
+	for (int i = 0; no[i] != NULL; i++) {
+		u.x.flag = true;
+		ck_assert_int_eq(txp_config_set(&u.cfg, &bool_row, no[i], err, sizeof(err)), 0);
+		ck_assert(!u.x.flag);
+	}
+	for (int i = 0; junk[i] != NULL; i++) {
+		ck_assert_int_eq(txp_config_set(&u.cfg, &bool_row, junk[i], err, sizeof(err)), -EINVAL);
+		ck_assert_str_eq(err, "not a boolean (expected true/false, yes/no, on/off or 1/0)");
+	}
+}
+END_TEST
+
+START_TEST(list_splits_trims_and_refuses_empty_items)
+{
+	union test_store u;
+	char err[256], buf[64];
+	const char *empty_item = "empty item in list (expected items separated by commas)";
+
+	memset(&u, 0, sizeof(u));
+	ck_assert_int_eq(txp_config_set(&u.cfg, &list_row, "a, b ,c", err, sizeof(err)), 0);
+	ck_assert_uint_eq(u.x.list.n, 3);
+	ck_assert_str_eq(u.x.list.items[0], "a");
+	ck_assert_str_eq(u.x.list.items[1], "b");
+	ck_assert_str_eq(u.x.list.items[2], "c");
+	txp_config_format_value(&u.cfg, &list_row, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "a, b, c");
+	ck_assert_int_eq(txp_config_set(&u.cfg, &list_row, "a,b,c,d", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "4 items (expected at most 3 items)");
+	static const char *const junk[] = {"a,,b", "a,", ",a", " , ", "a, ,b", NULL};
+	for (int i = 0; junk[i] != NULL; i++) {
+		ck_assert_int_eq(txp_config_set(&u.cfg, &list_row, junk[i], err, sizeof(err)), -EINVAL);
+		ck_assert_str_eq(err, empty_item);
+	}
+	ck_assert_uint_eq(u.x.list.n, 3); /* kept through the refusals */
+	ck_assert_int_eq(txp_config_set(&u.cfg, &list_row, "one item with spaces", err, sizeof(err)), 0);
+	ck_assert_uint_eq(u.x.list.n, 1);
+	ck_assert_str_eq(u.x.list.items[0], "one item with spaces");
+	ck_assert_int_eq(txp_config_set(&u.cfg, &list_row, "", err, sizeof(err)), 0);
+	ck_assert_uint_eq(u.x.list.n, 0);
+	ck_assert_ptr_null(u.x.list.items);
+	txp_config_format_value(&u.cfg, &list_row, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+START_TEST(string_minimum_length_is_enforced)
+{
+	union test_store u;
+	char err[256];
+
+	memset(&u, 0, sizeof(u));
+	ck_assert_int_eq(txp_config_set(&u.cfg, &name_row, "ab", err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_config_set(&u.cfg, &name_row, "a", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "shorter than 2 bytes");
+	ck_assert_int_eq(txp_config_set(&u.cfg, &name_row, "", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "empty (a value is required)");
+	ck_assert_str_eq(u.x.name, "ab");
+	free(u.x.name);
+}
+END_TEST
+
+/* ---- Loading files ---- */
+
+START_TEST(load_reads_values_over_the_defaults)
+{
+	struct txp_config cfg;
+	char msg[512], buf[64];
+	const char *text = "\xEF\xBB\xBF; a comment\r\n"
+	                   "# another\r\n"
+	                   "\r\n"
+	                   "[daemon]\r\n"
+	                   "socket=/tmp/t.sock\r\n"
+	                   "max_line_bytes = 1M ; inline comment\r\n"
+	                   "   ; an indented comment is still a comment\r\n"
+	                   "[log]   ; comment after a header\n"
+	                   "level = debug\n"
+	                   "[daemon]\n"
+	                   "socket_group = txpipe\n"
+	                   "[pipeline]\n";
+
+	ck_assert_int_eq(load_text(&cfg, text, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "");
+	ck_assert_ptr_nonnull(cfg.path);
+	ck_assert_str_eq(cfg.daemon.socket, "/tmp/t.sock");
+	ck_assert_uint_eq(cfg.daemon.max_line_bytes, 1048576);
+	ck_assert_str_eq(cfg.daemon.socket_group, "txpipe");
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_DEBUG);
+	ck_assert_uint_eq(cfg.pipeline.ring_capacity, 4096); /* untouched: the default */
+	ck_assert_str_eq(value_of(&cfg, "daemon", "shutdown_timeout_ms", buf, sizeof(buf)), "30s");
+	txp_config_free(&cfg);
+
+	ck_assert_int_eq(load_text(&cfg, "", msg, sizeof(msg)), 0);
+	ck_assert_uint_eq(cfg.daemon.max_clients, 1024);
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(load_reports_a_missing_or_unreadable_file_with_strerror)
+{
+	struct txp_config cfg;
+	char err[512];
+	const char *dir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+	char want[512];
+
+	ck_assert_int_eq(txp_config_load(&cfg, "/nonexistent/txpiped.ini", err, sizeof(err)), -ENOENT);
+	ck_assert_str_eq(err, "/nonexistent/txpiped.ini: cannot open: No such file or directory");
+	ck_assert_uint_eq(cfg.daemon.max_clients, 1024); /* defaults are still there */
+	txp_config_free(&cfg);
+
+	ck_assert_int_eq(txp_config_load(&cfg, dir, err, sizeof(err)), -EISDIR);
+	snprintf(want, sizeof(want), "%s: cannot read: Is a directory", dir);
+	ck_assert_str_eq(err, want);
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(load_names_file_line_key_and_what_is_wrong_in_a_value)
+{
+	load_fails("[daemon]\n\n; comment\n\n\n\n\n\n\n\n\nmax_line_bytes = 12x\n",
+	           "F:12: [daemon] max_line_bytes = 12x: not a size (expected a number with optional k/M/G "
+	           "suffix)");
+	load_fails("[pipeline]\nworkers = 99\n", "F:2: [pipeline] workers = 99: out of range (expected 0 to 16)");
+	load_fails("[daemon]\nsocket = relative.sock\n",
+	           "F:2: [daemon] socket = relative.sock: not an absolute path (expected one starting with /)");
+	load_fails("[daemon]\nsocket =\n", "F:2: [daemon] socket = : empty (a value is required)");
+	load_fails("[log]\nlevel = verbose\n",
+	           "F:2: [log] level = verbose: not one of err, warning, notice, info, debug");
+	/* A control character in the value is not copied into the message. */
+	load_fails("[log]\nlevel = de\x01g\n", "F:2: [log] level = de?g: not one of err, warning, notice, info, debug");
+}
+END_TEST
+
+START_TEST(load_refuses_unknown_sections_and_keys)
+{
+	load_fails("[daemon]\nsocket = /s\n[fraud]\nthreshold = 3\n",
+	           "F:3: [fraud]: unknown section (expected one of daemon, pipeline, validation, log)");
+	/* Even a section that holds no key. */
+	load_fails("[Daemon]\n", "F:1: [Daemon]: unknown section (expected one of daemon, pipeline, validation, log)");
+	load_fails("[daemon]\nsockets = /s\n", "F:2: [daemon] sockets = /s: unknown key in [daemon]");
+	load_fails("[log]\nworkers = 2\n", "F:2: [log] workers = 2: unknown key in [log]");
+	load_fails("; top\nworkers = 2\n", "F:2: workers = 2: key outside any section (put it under its [section])");
+	/* inih hands a section it reached past a BOM to the handler, which refuses it too. */
+	load_fails("\xEF\xBB\xBF[nope]\nx = 1\n", "F:2: [nope] x = 1: unknown section [nope]");
+}
+END_TEST
+
+START_TEST(load_refuses_a_key_given_twice)
+{
+	load_fails("[daemon]\nsocket = /a\n[log]\nlevel = info\n[daemon]\nsocket = /b\n",
+	           "F:6: [daemon] socket = /b: set twice (first on line 2)");
+}
+END_TEST
+
+START_TEST(load_refuses_what_inih_would_silently_mangle)
+{
+	char text[512];
+
+	/* With inih's default INI_ALLOW_MULTILINE an indented line continues the previous value. */
+	load_fails("[daemon]\nsocket = /a\n  max_clients = 3\n",
+	           "F:3: max_clients = 3: indented line (start keys and sections in the first column; leading "
+	           "whitespace would continue the previous value)");
+	load_fails("[daemon]\n\t[log]\n", "F:2: [log]: indented line (start keys and sections in the first "
+	                                  "column; leading whitespace would continue the previous value)");
+	load_fails("[daemon] socket = /a\n", "F:1: [daemon] socket = /a: text after the section header");
+	/* inih's line buffer holds 197 characters of text; it would split a longer line in two. */
+	snprintf(text, sizeof(text), "[daemon]\nsocket_group = %0183d\n", 0);
+	load_fails(text, "F:2: socket_group = 00000000000000000000000000000000000000000000000000000000000000000"
+	                 "...: line longer than 197 characters");
+}
+END_TEST
+
+START_TEST(load_quotes_a_syntax_error_line)
+{
+	load_fails("[daemon]\nmax_clients 12\n",
+	           "F:2: max_clients 12: syntax error (expected [section], key = value or a comment)");
+	load_fails("[daemon\nsocket = /a\n", "F:1: [daemon: syntax error (expected [section], key = value or a "
+	                                     "comment)");
+	/* The first fault is the one reported, whichever part of the loader found it. */
+	load_fails("[daemon]\nmax_clients\nmax_clients = 0\n",
+	           "F:2: max_clients: syntax error (expected [section], key = value or a comment)");
+	load_fails("[daemon]\nmax_clients = 0\nmax_clients\n",
+	           "F:2: [daemon] max_clients = 0: out of range (expected 1 to 65536)");
+}
+END_TEST
+
+START_TEST(a_line_with_a_nul_byte_is_refused)
+{
+	static const char text[] = "[daemon]\nsocket_group = a\0b\n";
+	struct txp_config cfg;
+	char *path = temp_file(text, sizeof(text) - 1);
+	char err[512], want[512];
+
+	ck_assert_int_eq(txp_config_load(&cfg, path, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: line contains a NUL byte", path);
+	ck_assert_str_eq(err, want);
+	txp_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(a_short_error_buffer_is_truncated_not_overrun)
+{
+	struct txp_config cfg;
+	char err[8];
+
+	ck_assert_int_eq(txp_config_load(&cfg, "/nonexistent/x.ini", err, sizeof(err)), -ENOENT);
+	ck_assert_str_eq(err, "/nonexi");
+	txp_config_free(&cfg);
+}
+END_TEST
+
+/* ---- Writing, reloading ---- */
+
+START_TEST(written_config_loads_back_to_the_same_values)
+{
+	struct txp_config cfg, back;
+	char msg[512], a[256], b[256];
+	char *dump = NULL, *path;
+	size_t dump_len = 0;
+	FILE *out;
+
+	ck_assert_int_eq(load_text(&cfg,
+	                           "[daemon]\nsocket_group = wheel\nshutdown_timeout_ms = 1500\nsocket_mode = 0600\n"
+	                           "[log]\nformat = json\n[pipeline]\nworkers = 0\n",
+	                           msg, sizeof(msg)),
+	                 0);
+	out = open_memstream(&dump, &dump_len);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(txp_config_write(&cfg, out), 0);
+	fclose(out);
+	ck_assert_ptr_nonnull(strstr(dump, "[daemon]\nsocket = /run/txpiped/txpiped.sock\nsocket_mode = 0600\n"));
+	ck_assert_ptr_nonnull(strstr(dump, "shutdown_timeout_ms = 1500ms\n"));
+	ck_assert_ptr_nonnull(strstr(dump, "\n\n[log]\nlevel = info\nformat = json\n"));
+
+	path = temp_file(dump, dump_len);
+	ck_assert_int_eq(txp_config_load(&back, path, msg, sizeof(msg)), 0);
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
+		txp_config_format_value(&cfg, k, a, sizeof(a));
+		txp_config_format_value(&back, k, b, sizeof(b));
+		ck_assert_str_eq(a, b);
+	}
+	txp_config_free(&back);
+	txp_config_free(&cfg);
+	unlink(path);
+	free(path);
+	free(dump);
+}
+END_TEST
+
+START_TEST(diff_lists_changed_keys_that_need_a_restart)
+{
+	struct txp_config old, next;
+	char err[256], buf[256];
+
+	ck_assert_int_eq(txp_config_defaults(&old), 0);
+	ck_assert_int_eq(txp_config_defaults(&next), 0);
+	ck_assert_int_eq(txp_config_diff_nonreloadable(&old, &next, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "");
+
+	ck_assert_int_eq(set(&next, "log", "level", "debug", err, sizeof(err)), 0);
+	ck_assert_int_eq(set(&next, "validation", "max_amount", "5", err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_config_diff_nonreloadable(&old, &next, buf, sizeof(buf)), 0);
+
+	ck_assert_int_eq(set(&next, "daemon", "socket", "/other.sock", err, sizeof(err)), 0);
+	ck_assert_int_eq(set(&next, "pipeline", "workers", "4", err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_config_diff_nonreloadable(&old, &next, buf, sizeof(buf)), 2);
+	ck_assert_str_eq(buf, "[daemon] socket, [pipeline] workers");
+	ck_assert_int_eq(txp_config_diff_nonreloadable(&old, &next, buf, 12), 2);
+	ck_assert_str_eq(buf, "[daemon] so");
+
+	/* SIGHUP: the reloadable keys move over, the others stay as they were. */
+	ck_assert_int_eq(txp_config_apply_reloadable(&old, &next), 0);
+	ck_assert_int_eq(old.log.level, TXP_LOG_DEBUG);
+	ck_assert_uint_eq(old.validation.max_amount, 5);
+	ck_assert_str_eq(old.daemon.socket, "/run/txpiped/txpiped.sock");
+	ck_assert_uint_eq(old.pipeline.workers, 1);
+	ck_assert_int_eq(txp_config_diff_nonreloadable(&old, &next, buf, sizeof(buf)), 2);
+	txp_config_free(&next);
+	txp_config_free(&old);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("table");
+
+	tcase_add_test(tc, table_rows_are_unique_grouped_and_documented);
+	tcase_add_test(tc, defaults_fill_every_field_as_documented);
+	tcase_add_test(tc, every_default_formats_back_to_its_table_text);
+	tcase_add_test(tc, summary_and_range_text_describe_a_row);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("values");
+	tcase_add_test(tc, uint_accepts_its_bounds_and_refuses_junk_signs_and_overflow);
+	tcase_add_test(tc, size_accepts_suffixes_of_1024_within_bounds);
+	tcase_add_test(tc, duration_reads_ms_s_m_h_and_bare_milliseconds);
+	tcase_add_test(tc, mode_reads_octal_up_to_0777);
+	tcase_add_test(tc, pow2_requires_a_power_of_two_within_bounds);
+	tcase_add_test(tc, enum_maps_names_to_their_values_exactly);
+	tcase_add_test(tc, path_must_be_absolute_and_fit_its_length);
+	tcase_add_test(tc, string_may_be_empty_and_is_bounded);
+	tcase_add_test(tc, bool_accepts_the_usual_spellings_in_any_case);
+	tcase_add_test(tc, list_splits_trims_and_refuses_empty_items);
+	tcase_add_test(tc, string_minimum_length_is_enforced);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("load");
+	tcase_add_test(tc, load_reads_values_over_the_defaults);
+	tcase_add_test(tc, load_reports_a_missing_or_unreadable_file_with_strerror);
+	tcase_add_test(tc, load_names_file_line_key_and_what_is_wrong_in_a_value);
+	tcase_add_test(tc, load_refuses_unknown_sections_and_keys);
+	tcase_add_test(tc, load_refuses_a_key_given_twice);
+	tcase_add_test(tc, load_refuses_what_inih_would_silently_mangle);
+	tcase_add_test(tc, load_quotes_a_syntax_error_line);
+	tcase_add_test(tc, a_line_with_a_nul_byte_is_refused);
+	tcase_add_test(tc, a_short_error_buffer_is_truncated_not_overrun);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_add_test(tc, written_config_loads_back_to_the_same_values);
+	tcase_add_test(tc, diff_lists_changed_keys_that_need_a_restart);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
