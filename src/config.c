@@ -793,8 +793,9 @@ static void section_names(char *buf, size_t len);
  * Checks what inih would silently accept or mangle: lines too long for its
  * fixed buffer (it would split them), indented lines (with its default
  * INI_ALLOW_MULTILINE they continue the previous value, even "  key = v"),
- * unknown section headers (it only tells us about sections that hold keys)
- * and text after a header's ']' (it ignores it).  Returns false on a fault.
+ * "key: value" lines, unknown section headers (it only tells us about
+ * sections that hold keys) and text after a header's ']' (it ignores it).
+ * Returns false on a fault.
  */
 static bool check_raw_line(struct load_state *st, size_t n, int max_line)
 {
@@ -828,7 +829,18 @@ static bool check_raw_line(struct load_state *st, size_t n, int max_line)
 		      q);
 		return false;
 	}
-	if (*t == '[') {
+	if (*t != '[') {
+		/* inih also splits "key: value" (configparser's form); one spelling keeps files greppable. */
+		const char *sep = strpbrk(t, "=:");
+		if (sep != NULL && *sep == ':') {
+			quote(q, sizeof(q), t);
+			fault(st, -EINVAL, "%s: expected key = value (\":\" does not separate a key from its value)",
+			      q);
+			return false;
+		}
+		return true;
+	}
+	{
 		const char *end = strchr(t, ']');
 		if (end == NULL)
 			return true; /* inih reports it as a syntax error */

@@ -628,6 +628,8 @@ START_TEST(load_refuses_what_inih_would_silently_mangle)
 	load_fails("[daemon]\n\t[log]\n", "F:2: [log]: indented line (start keys and sections in the first "
 	                                  "column; leading whitespace would continue the previous value)");
 	load_fails("[daemon] socket = /a\n", "F:1: [daemon] socket = /a: text after the section header");
+	load_fails("[daemon]\nsocket: /a\n",
+	           "F:2: socket: /a: expected key = value (\":\" does not separate a key from its value)");
 	/* inih's line buffer holds 197 characters of text; it would split a longer line in two. */
 	snprintf(text, sizeof(text), "[daemon]\nsocket_group = %0183d\n", 0);
 	load_fails(text,
