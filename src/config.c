@@ -834,34 +834,33 @@ static bool check_raw_line(struct load_state *st, size_t n, int max_line)
 		const char *sep = strpbrk(t, "=:");
 		if (sep != NULL && *sep == ':') {
 			quote(q, sizeof(q), t);
-			fault(st, -EINVAL, "%s: expected key = value (\":\" does not separate a key from its value)",
-			      q);
+			fault(st, -EINVAL,
+			      "%s: expected key = value (\":\" does not separate a key from its value)", q);
 			return false;
 		}
 		return true;
 	}
-	{
-		const char *end = strchr(t, ']');
-		if (end == NULL)
-			return true; /* inih reports it as a syntax error */
-		char name[64];
-		quote(name, sizeof(name), t + 1);
-		if ((size_t)(end - t - 1) < sizeof(name))
-			name[end - t - 1] = '\0';
-		if (!txp_config_section_known(name) || (size_t)(end - t - 1) >= sizeof(name)) {
-			char known[256];
-			section_names(known, sizeof(known));
-			fault(st, -EINVAL, "[%s]: unknown section (expected one of %s)", name, known);
-			return false;
-		}
-		const char *rest = end + 1;
-		while (isspace((unsigned char)*rest))
-			rest++;
-		if (*rest != '\0' && *rest != ';' && *rest != '#') {
-			quote(q, sizeof(q), t);
-			fault(st, -EINVAL, "%s: text after the section header", q);
-			return false;
-		}
+
+	const char *end = strchr(t, ']');
+	if (end == NULL)
+		return true; /* inih reports it as a syntax error */
+	char name[64], known[512];
+	size_t name_len = (size_t)(end - t - 1);
+	quote(name, sizeof(name), t + 1);
+	if (name_len < sizeof(name))
+		name[name_len] = '\0';
+	if (name_len >= sizeof(name) || !txp_config_section_known(name)) {
+		section_names(known, sizeof(known));
+		fault(st, -EINVAL, "[%s]: unknown section (expected one of %s)", name, known);
+		return false;
+	}
+	const char *rest = end + 1;
+	while (isspace((unsigned char)*rest))
+		rest++;
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		quote(q, sizeof(q), t);
+		fault(st, -EINVAL, "%s: text after the section header", q);
+		return false;
 	}
 	return true;
 }

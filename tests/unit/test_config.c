@@ -86,6 +86,17 @@ static void load_fails(const char *text, const char *want)
 	txp_config_free(&cfg);
 }
 
+/* As load_fails, for a message whose end changes as the table grows. */
+static void load_fails_prefix(const char *text, const char *want)
+{
+	struct txp_config cfg;
+	char msg[512];
+
+	ck_assert_int_eq(load_text(&cfg, text, msg, sizeof(msg)), -EINVAL);
+	ck_assert_msg(strncmp(msg, want, strlen(want)) == 0, "\"%s\" does not start with \"%s\"", msg, want);
+	txp_config_free(&cfg);
+}
+
 static const char *value_of(const struct txp_config *cfg, const char *section, const char *key, char *buf,
                             size_t len)
 {
@@ -595,11 +606,14 @@ END_TEST
 
 START_TEST(load_refuses_unknown_sections_and_keys)
 {
-	load_fails("[daemon]\nsocket = /s\n[fraud]\nthreshold = 3\n",
-	           "F:3: [fraud]: unknown section (expected one of daemon, pipeline, validation, log)");
+	/* The list of known sections grows with the table; these four come first. */
+	load_fails_prefix("[daemon]\nsocket = /s\n[frauds]\nthreshold = 3\n",
+	                  "F:3: [frauds]: unknown section "
+	                  "(expected one of daemon, pipeline, validation, log");
 	/* Even a section that holds no key. */
-	load_fails("[Daemon]\n",
-	           "F:1: [Daemon]: unknown section (expected one of daemon, pipeline, validation, log)");
+	load_fails_prefix("[Daemon]\n",
+	                  "F:1: [Daemon]: unknown section "
+	                  "(expected one of daemon, pipeline, validation, log");
 	load_fails("[daemon]\nsockets = /s\n", "F:2: [daemon] sockets = /s: unknown key in [daemon]");
 	load_fails("[log]\nworkers = 2\n", "F:2: [log] workers = 2: unknown key in [log]");
 	load_fails("; top\nworkers = 2\n",
