@@ -9,6 +9,13 @@
  * man/txpiped.ini.5 repeat each row's default and summary; the test
  * tests/unit/test_config_docs.c fails when they drift apart.
  *
+ * Adding a row: write default_value as txp_config_format_value() would
+ * ("64k", not "65536"; "30s", not "30000"); give the key's struct field the
+ * type's C type (see enum txp_cfg_type); add the key to the sample (help
+ * sentence wrapped in "; " lines, then the facts line, then "key = default")
+ * and a ".TP" entry to the man page (see the comment at its top).  The
+ * tests print the exact line they expect when something is missing.
+ *
  * Each section has its own block between marker comments, so work on
  * different sections merges without conflicts: add a new section's block
  * just above the end marker, in the order the sections appear in
