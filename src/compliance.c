@@ -1,6 +1,4 @@
 /* compliance.c: the compliance stage: AML, structuring, sanctions, KYC, card-number masking, pseudonyms. */
-#include "txp_build_config.h" /* _GNU_SOURCE etc. for strdup */
-
 #include "txpipe/compliance.h"
 
 #include <errno.h>
@@ -77,7 +75,12 @@ int txp_compliance_config_defaults(struct txp_compliance_config *cfg)
 	cfg->sanctioned_countries = strdup("CU,IR,KP");
 	cfg->sanctions_list = strdup("");
 	cfg->pseudonymise = strdup("customer_id,ip_address,device_id");
-	if (cfg->sanctioned_countries == NULL || cfg->sanctions_list == NULL || cfg->pseudonymise == NULL) {
+	/* Only USD by default: exchange rates change daily and a stale
+	 * default would misstate every threshold.  Other currencies go to
+	 * review (currency_rate_unknown) until the operator lists them. */
+	cfg->usd_rates = strdup("USD:1000000");
+	if (cfg->sanctioned_countries == NULL || cfg->sanctions_list == NULL || cfg->pseudonymise == NULL ||
+	    cfg->usd_rates == NULL) {
 		txp_compliance_config_free(cfg);
 		return -ENOMEM;
 	}
@@ -89,7 +92,8 @@ void txp_compliance_config_free(struct txp_compliance_config *cfg)
 	free(cfg->sanctioned_countries);
 	free(cfg->sanctions_list);
 	free(cfg->pseudonymise);
-	cfg->sanctioned_countries = cfg->sanctions_list = cfg->pseudonymise = NULL;
+	free(cfg->usd_rates);
+	cfg->sanctioned_countries = cfg->sanctions_list = cfg->pseudonymise = cfg->usd_rates = NULL;
 }
 
 static int config_copy(struct txp_compliance_config *dst, const struct txp_compliance_config *src)
@@ -98,7 +102,9 @@ static int config_copy(struct txp_compliance_config *dst, const struct txp_compl
 	dst->sanctioned_countries = strdup(src->sanctioned_countries != NULL ? src->sanctioned_countries : "");
 	dst->sanctions_list = strdup(src->sanctions_list != NULL ? src->sanctions_list : "");
 	dst->pseudonymise = strdup(src->pseudonymise != NULL ? src->pseudonymise : "");
-	if (dst->sanctioned_countries == NULL || dst->sanctions_list == NULL || dst->pseudonymise == NULL) {
+	dst->usd_rates = strdup(src->usd_rates != NULL ? src->usd_rates : "");
+	if (dst->sanctioned_countries == NULL || dst->sanctions_list == NULL || dst->pseudonymise == NULL ||
+	    dst->usd_rates == NULL) {
 		txp_compliance_config_free(dst);
 		return -ENOMEM;
 	}

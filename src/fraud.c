@@ -1,6 +1,4 @@
 /* fraud.c: the fraud stage's rules, per-shard velocity state and scoring. */
-#include "txp_build_config.h" /* _GNU_SOURCE etc. for strdup */
-
 #include "txpipe/fraud.h"
 
 #include <errno.h>

@@ -1,6 +1,4 @@
 /* rulelists.c: parsing and lookup of USD rates, country sets and identifier list files. */
-#include "txp_build_config.h" /* _GNU_SOURCE etc. for O_CLOEXEC */
-
 #include "txpipe/rulelists.h"
 
 #include <errno.h>

@@ -36,6 +36,10 @@ extern const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1];
  * Sanctions always decline: that outcome is not configurable.
  */
 struct txp_compliance_config {
+	/* USD rates for every stage ("USD:1000000,EUR:1080000"): the caller
+	 * parses them with txp_rates_parse() and passes the same table to
+	 * txp_fraud_rules_create() and txp_compliance_rules_create(). */
+	char *usd_rates;
 	uint64_t aml_threshold_usd;  /* reporting threshold */
 	int aml_action;
 	int aml_severity;

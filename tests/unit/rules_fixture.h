@@ -2,7 +2,6 @@
 #ifndef TXPIPE_TESTS_RULES_FIXTURE_H
 #define TXPIPE_TESTS_RULES_FIXTURE_H
 
-#include "txp_build_config.h" /* _GNU_SOURCE etc. for strdup, mkstemp */
 
 #include <check.h>
 #include <stdbool.h>

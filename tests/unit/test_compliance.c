@@ -1,13 +1,14 @@
 /* test_compliance.c: AML threshold and structuring, sanctions, KYC, card-number masking, pseudonyms, retention. */
-#include "rules_fixture.h" /* first: it sets the feature macros */
-
 #include "txpipe/compliance.h"
+#include "txpipe/config.h"
 #include "txpipe/fraud.h"
 
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rules_fixture.h"
 
 #include <sodium.h>
 
@@ -573,6 +574,48 @@ START_TEST(reload_keeps_structuring_state_and_refuses_window_change)
 }
 END_TEST
 
+START_TEST(config_table_defaults_match_the_engines_defaults)
+{
+	/* The lead fills both structs from the config table; tests and the
+	 * engines use the *_defaults() functions.  Row by row they agree. */
+	struct txp_config table, engine;
+	char a[256], b[256];
+	size_t rows = 0;
+
+	ck_assert_int_eq(txp_config_defaults(&table), 0);
+	memset(&engine, 0, sizeof(engine));
+	ck_assert_int_eq(txp_fraud_config_defaults(&engine.fraud), 0);
+	ck_assert_int_eq(txp_compliance_config_defaults(&engine.compliance), 0);
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
+		if (strcmp(k->section, "fraud") != 0 && strcmp(k->section, "compliance") != 0)
+			continue;
+		txp_config_format_value(&table, k, a, sizeof(a));
+		txp_config_format_value(&engine, k, b, sizeof(b));
+		ck_assert_msg(strcmp(a, b) == 0, "[%s] %s: table %s, engine %s", k->section, k->key, a, b);
+		rows++;
+	}
+	ck_assert_uint_eq(rows, 49 + 23);
+	/* And the table's defaults build working rules. */
+	{
+		struct txp_rates rates;
+		struct txp_fraud_rules *fr;
+		struct txp_compliance_rules *cr;
+		char err[256];
+
+		ck_assert_int_eq(txp_rates_parse(table.compliance.usd_rates, &rates, err, sizeof(err)), 0);
+		ck_assert_msg(txp_fraud_rules_create(&table.fraud, &rates, &fr, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_msg(txp_compliance_rules_create(&table.compliance, &rates, &cr, err, sizeof(err)) == 0, "%s",
+		              err);
+		txp_fraud_rules_unref(fr);
+		txp_compliance_rules_unref(cr);
+		txp_rates_free(&rates);
+	}
+	txp_fraud_config_free(&engine.fraud);
+	txp_compliance_config_free(&engine.compliance);
+	txp_config_free(&table);
+}
+END_TEST
+
 static Suite *compliance_suite(void)
 {
 	Suite *s = suite_create("compliance");
@@ -597,6 +640,7 @@ static Suite *compliance_suite(void)
 	tcase_add_test(tc, expiry_adds_retention_days_in_unix_seconds);
 	tcase_add_test(tc, rules_create_rejects_bad_settings_naming_the_key);
 	tcase_add_test(tc, reload_keeps_structuring_state_and_refuses_window_change);
+	tcase_add_test(tc, config_table_defaults_match_the_engines_defaults);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,12 +1,12 @@
 /* test_fraud.c: each fraud rule's positive, negative and boundary cases, velocity state, eviction and reload. */
-#include "rules_fixture.h" /* first: it sets the feature macros */
-
 #include "txpipe/fraud.h"
 
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rules_fixture.h"
 
 struct engine {
 	struct txp_rates rates;

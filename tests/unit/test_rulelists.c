@@ -1,6 +1,4 @@
 /* test_rulelists.c: USD rate parsing and conversion, country sets and identifier list files. */
-#include "rules_fixture.h" /* first: it sets the feature macros */
-
 #include "txpipe/rulelists.h"
 
 #include <check.h>
@@ -8,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rules_fixture.h"
 
 START_TEST(rates_parse_sorts_uppercases_and_finds)
 {
