@@ -179,6 +179,14 @@ const struct txp_config_key txp_config_keys[] = {
 	 .default_value = "kv",
 	 .reloadable = true,
 	 .help = "Shape of each log line: kv writes key=value pairs, json writes one JSON object."},
+	{.section = "log",
+	 .key = "audit",
+	 .type = TXP_CFG_BOOL,
+	 .offset = OFF(log, audit),
+	 .default_value = "false",
+	 .reloadable = true,
+	 .help = "Whether to write one audit line per decided transaction (id, status, score, reasons, "
+		 "pseudonymised customer, latency), never rate-limited and never with personal data in clear."},
 	/* ---- [log] end ---- */
 
 	/* ---- [fraud] begin ---- */

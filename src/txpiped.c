@@ -299,12 +299,32 @@ static int inherited_fd(void)
 #endif
 }
 
+/* One line per decided transaction.  Identifiers are masked by then (card
+ * numbers) and the customer appears only as its pseudonym. */
+static void audit_line(const struct txp_txn *t)
+{
+	char reasons[512];
+	size_t len = 0;
+
+	reasons[0] = '\0';
+	for (unsigned i = 0; i < t->n_reasons && len < sizeof(reasons); i++)
+		len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, "%s%s", i ? "," : "",
+		                        t->reasons[i].code);
+	txp_log_info("audit", "txn=%s status=%s score=%d reasons=%s customer=%s error=%s latency_us=%llu",
+	             t->has_id ? t->transaction_id : "-", txp_status_name(t->status), t->scored ? t->risk_score : -1,
+	             reasons[0] ? reasons : "-", t->customer_pseud[0] ? t->customer_pseud : "-",
+	             t->error.code[0] ? t->error.code : "-",
+	             (unsigned long long)((t->t_compliance - t->t_received) / 1000));
+}
+
 static void on_decided(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
 
 	for (unsigned i = 0; i < t->n_reasons; i++)
 		txp_reason_counts_add(&d->reasons, t->reasons[i].code);
+	if (d->cfg.log.audit)
+		audit_line(t);
 	txp_stages_decided(d->stages, t);
 }
 

@@ -47,6 +47,7 @@ struct txp_config {
 	struct {
 		int level;                 /* enum txp_log_level */
 		int format;                /* enum txp_log_format */
+		bool audit;                /* one line per decided transaction */
 	} log;
 
 	/* Sections added by later work go below, one struct per section
