@@ -521,6 +521,35 @@ START_TEST(metrics_listener_serves_prometheus_text_on_loopback)
 }
 END_TEST
 
+START_TEST(tail_streams_matching_decisions_to_a_subscriber)
+{
+	struct tdaemon d;
+	char line[512];
+	json_t *r;
+	int sub;
+
+	tdaemon_start(&d, "[compliance]\nusd_rates = USD:1000000,EUR:1080000\n");
+	sub = tconnect(d.socket);
+	tsend_str(sub, "{\"command\":\"tail\",\"status\":[\"rejected\"]}\n");
+	r = trecv_reply(sub, 10000);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(status_of(r), "ok");
+	json_decref(r);
+	json_decref(troundtrip(d.socket, good_txn(line, sizeof(line), "tail-good", "c")));
+	json_decref(troundtrip(d.socket, "{\"transaction_id\":\"tail-bad\"}"));
+	json_decref(troundtrip(d.socket, good_txn(line, sizeof(line), "tail-good-2", "c")));
+	/* Only the rejected one reaches the subscriber. */
+	r = trecv_reply(sub, 10000);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), "tail-bad");
+	ck_assert_str_eq(status_of(r), "rejected");
+	json_decref(r);
+	ck_assert_ptr_null(trecv_reply(sub, 300));
+	tclose(sub);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
 	Suite *s = suite_create("daemon");
@@ -547,6 +576,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, sighup_applies_a_good_config_and_keeps_the_old_on_a_bad_one);
 	tcase_add_test(tc, stats_request_reports_counters);
 	tcase_add_test(tc, metrics_listener_serves_prometheus_text_on_loopback);
+	tcase_add_test(tc, tail_streams_matching_decisions_to_a_subscriber);
 	suite_add_tcase(s, tc);
 	return s;
 }
