@@ -1,4 +1,4 @@
-/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config. */
+/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "txp_build_config.h"
+#include "txpipe/aws/provision.h"
 #include "txpipe/config.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
@@ -43,6 +44,8 @@ static void usage(FILE *f)
 	        "  stats [--format text|json] print the daemon's counters, ring depths, latencies\n"
 	        "  reload                     make the daemon re-read its configuration\n"
 	        "  check-config               validate the configuration file and exit\n"
+	        "  provision                  create the DynamoDB table, SNS topic and SQS queue the\n"
+	        "                             configuration names, when missing\n"
 	        "  version                    print the tool's and the daemon's versions\n"
 	        "\n"
 	        "Options:\n"
@@ -540,6 +543,8 @@ int main(int argc, char **argv)
 		return cmd_simple(&ctl, cmd);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(&ctl);
+	if (strcmp(cmd, "provision") == 0)
+		return txp_provision_run(ctl.config_path, stdout, stderr);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return EX_OK;
