@@ -303,8 +303,9 @@ static void subscribed(struct prov *p, const struct txp_aws_result *r)
 		report_failure(p, "subscription", "Subscribe", r);
 	} else {
 		xml_text(r->body, r->body_len, "SubscriptionArn", arn, sizeof(arn));
-		report(p, "subscription %s: created (%s)", p->cfg.sns.alert_email,
-		       strncmp(arn, "arn:", 4) == 0 ? "confirmed" : "pending confirmation by email");
+		/* SNS answers an email subscription with "pending confirmation" until the recipient confirms. */
+		report(p, "subscription %s: created%s", p->cfg.sns.alert_email,
+		       strncmp(arn, "arn:", 4) == 0 ? "" : " (pending confirmation by email)");
 	}
 	queue_start(p);
 }
