@@ -119,7 +119,7 @@ bool tdaemon_alive(struct tdaemon *d)
 	return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
 }
 
-int tdaemon_stop(struct tdaemon *d, int timeout_ms)
+int tdaemon_terminate(struct tdaemon *d, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	int status = 0;
@@ -148,9 +148,26 @@ int tdaemon_stop(struct tdaemon *d, int timeout_ms)
 			fprintf(stderr, "(no daemon log)\n");
 	}
 	d->pid = 0;
+	return rc;
+}
+
+void tdaemon_remove(struct tdaemon *d)
+{
+	char cmd[600];
+
+	if (d->dir[0] == '\0')
+		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", d->dir);
+	d->dir[0] = '\0';
+}
+
+int tdaemon_stop(struct tdaemon *d, int timeout_ms)
+{
+	int rc = tdaemon_terminate(d, timeout_ms);
+
+	tdaemon_remove(d);
 	return rc;
 }
 

@@ -39,8 +39,14 @@ void tdaemon_make_keys(struct tdaemon *d);
 void tdaemon_write_config(struct tdaemon *d, const char *extra);
 
 /* SIGTERM, wait, and return the exit status (or -1 when it had to be
- * killed after `timeout_ms`). Removes the directory. */
+ * killed after `timeout_ms`, or was not running). Removes the directory. */
 int tdaemon_stop(struct tdaemon *d, int timeout_ms);
+
+/* tdaemon_stop in two steps, to read the log of a stopped daemon:
+ * terminate stops it (the same result) and keeps d->dir; remove deletes
+ * d->dir. */
+int tdaemon_terminate(struct tdaemon *d, int timeout_ms);
+void tdaemon_remove(struct tdaemon *d);
 
 /* True when the daemon process is still running. */
 bool tdaemon_alive(struct tdaemon *d);
