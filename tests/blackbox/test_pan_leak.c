@@ -153,8 +153,9 @@ static bool no_pan(const char *what, const char *text, size_t len)
 
 START_TEST(the_scanner_finds_card_numbers_in_every_written_form)
 {
-	static const char *const found[] = {"x4111111111111111y", "pan 4111 1111 1111 1111.", "5555-5555-5555-4444",
-	                                    "378282246310005", "3782 822463 10005", "id=4222222222222&"};
+	static const char *const found[] = {"x4111111111111111y", "pan 4111 1111 1111 1111.",
+	                                    "5555-5555-5555-4444", "378282246310005", "3782 822463 10005",
+	                                    "id=4222222222222&"};
 	static const char *const clean[] = {"4111111111111112", "123456789012", "41111111111111110000",
 	                                    "4111  1111 1111 1111", "2024-05-01T12:00:00Z", "count=12 13 14"};
 
@@ -226,7 +227,8 @@ static const char *const templates[] = {
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"10.03\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
 	"\"customer_id\":\"%s\",\"merchant_country\":\"US\",\"customer_country\":\"DE\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"10.04\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
-	"\"customer_id\":\"c-2\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"device_id\":\"dev %s\"}",
+	"\"customer_id\":\"c-2\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"device_id\":"
+	"\"dev %s\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"10.05\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
 	"\"customer_id\":\"c-3\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"note\":\"%s\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"10.06\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
@@ -240,9 +242,11 @@ static const char *const templates[] = {
 	"{\"transaction_id\":\"%s\",\"amount\":\"1.00\",\"currency\":\"USD\",\"merchant_id\":\"m-%d\","
 	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"cvv\":\"123\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"1.00\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
-	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"card_number\":\"%sx\"}",
+	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\","
+	"\"card_number\":\"%sx\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"1.00\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
-	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"card_number\":\"%s0\"}",
+	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\","
+	"\"card_number\":\"%s0\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"%s\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
 	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"1.00\",\"currency\":\"%s\",\"merchant_id\":\"m-1\","
@@ -254,7 +258,8 @@ static const char *const templates[] = {
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"1.00\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
 	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"ip_address\":\"%s\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"1.00\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
-	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"merchant_category\":\"%s\"}",
+	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\","
+	"\"merchant_category\":\"%s\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"1.00\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
 	"\"customer_id\":\"c-4\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"channel\":\"%s\"}",
 	"{\"transaction_id\":\"pl-%d\",\"amount\":\"1.00\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","

@@ -1,4 +1,4 @@
-/* test_reload.c: rule changes on SIGHUP and `txpipectl reload` apply at once, keep velocity, refuse bad configs. */
+/* test_reload.c: rules changed on SIGHUP or `txpipectl reload` apply at once and keep velocity history. */
 #include <check.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -44,7 +44,8 @@ static json_t *pay(int fd, const char *customer)
 
 	serial++;
 	snprintf(line, sizeof(line),
-	         "{\"transaction_id\":\"rl-%d\",\"amount\":\"%d.%02d\",\"currency\":\"USD\",\"merchant_id\":\"m-%d\","
+	         "{\"transaction_id\":\"rl-%d\",\"amount\":\"%d.%02d\",\"currency\":\"USD\","
+	         "\"merchant_id\":\"m-%d\","
 	         "\"customer_id\":\"%s\",\"merchant_country\":\"US\",\"customer_country\":\"US\"}\n",
 	         serial, 20 + serial, serial % 100, serial, customer);
 	tsend_str(fd, line);
@@ -73,8 +74,9 @@ static void expect_velocity(int fd, const char *customer, bool fired, const char
 	char *text = json_dumps(r, JSON_COMPACT);
 	const char *status = json_string_value(json_object_get(r, "status"));
 
-	ck_assert_msg(has_reason(r, "velocity_customer_count_short") == fired, "%s: customer %s: expected %s, got %s",
-	              when, customer, fired ? "velocity" : "no velocity", text);
+	ck_assert_msg(has_reason(r, "velocity_customer_count_short") == fired,
+	              "%s: customer %s: expected %s, got %s", when, customer,
+	              fired ? "velocity" : "no velocity", text);
 	ck_assert_msg(strcmp(status, fired ? "review" : "approved") == 0, "%s: %s", when, text);
 	free(text);
 	json_decref(r);

@@ -1,4 +1,4 @@
-/* test_scenarios.c: tests/data/scenarios.ndjson through one real txpiped, each decision as the file expects. */
+/* test_scenarios.c: runs tests/data/scenarios.ndjson through one real txpiped, checking each decision. */
 #include <check.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -178,7 +178,8 @@ static int check_reply(int lineno, const json_t *entry, const json_t *reply)
 {
 	const char *story = json_string_value(json_object_get(entry, "story"));
 	json_t *expect = json_object_get(entry, "expect"), *txn = json_object_get(entry, "txn");
-	json_t *want, *got, *error = json_object_get(reply, "error"), *reasons = json_object_get(reply, "reasons");
+	json_t *error = json_object_get(reply, "error"), *reasons = json_object_get(reply, "reasons");
+	json_t *want, *got;
 	int failures = 0;
 	size_t i;
 	json_t *v;
