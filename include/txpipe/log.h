@@ -33,7 +33,8 @@ bool txp_log_enabled(enum txp_log_level level);
  */
 void txp_log(enum txp_log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void txp_logv(enum txp_log_level level, const char *event, const char *fmt, va_list ap);
+void txp_logv(enum txp_log_level level, const char *event, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #define txp_log_err(...) txp_log(TXP_LOG_ERR, __VA_ARGS__)
 #define txp_log_warn(...) txp_log(TXP_LOG_WARNING, __VA_ARGS__)

@@ -1,0 +1,77 @@
+/* validate.h: the validation stage: one JSON line in, a typed transaction (or a precise rejection) out. */
+#ifndef TXPIPE_VALIDATE_H
+#define TXPIPE_VALIDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "txpipe/config.h"
+#include "txpipe/txn.h"
+
+/* The card-token key: 32 bytes for keyed BLAKE2b (crypto_generichash). */
+#define TXP_CARD_KEY_BYTES 32
+
+/* Longest accepted texts, in bytes. */
+#define TXP_AMOUNT_TEXT_MAX 40    /* amount sent as a string */
+#define TXP_TIMESTAMP_MAX 40      /* RFC 3339 with nanoseconds is 35 */
+#define TXP_CARD_TEXT_MAX 40      /* 19 digits with separators is 37 */
+#define TXP_PAN_MIN_DIGITS 12
+#define TXP_PAN_MAX_DIGITS 19
+
+/* Immutable after creation: shared read-only by every worker thread. */
+struct txp_validator;
+
+/*
+ * Installs, process-wide, jansson allocation functions that wipe every
+ * block before freeing it, so a card number parsed into jansson's lexer
+ * buffers or values never lingers in freed heap memory.  Also initialises
+ * libsodium.  Call once at start-up, before any thread uses jansson.
+ * Returns 0, or -EIO when libsodium cannot be initialised.
+ */
+int txp_validate_global_init(void);
+
+/*
+ * Creates a validator from the [validation] section of `cfg` (max_amount,
+ * unknown_fields) and the card-token `key`, which is copied into guarded,
+ * read-only memory (the caller may wipe its copy).  Initialises libsodium
+ * if needed.  Returns the validator (free with txp_validator_free()) or
+ * NULL when memory is short or libsodium fails.
+ */
+struct txp_validator *txp_validator_new(const struct txp_config *cfg,
+                                        const unsigned char key[TXP_CARD_KEY_BYTES]);
+
+/* Wipes the key and frees the validator.  NULL is safe. */
+void txp_validator_free(struct txp_validator *v);
+
+/*
+ * Validates t->line (t->line_len bytes) and fills the parsed fields of `t`
+ * (transaction_id, amount in minor units, currency and its exponent, ids,
+ * countries, optional fields, card_bin/card_last4/card_token, shard).
+ *
+ * The raw line is wiped and freed (t->line becomes NULL) in every case, as
+ * are the parser's copies of the card number.  Sets t->has_id as soon as
+ * transaction_id is a valid string, even when another field fails, so that
+ * the reply can carry it.  t->shard is a 32-bit hash of customer_id; the
+ * pipeline reduces it to a shard index.
+ *
+ * Returns 0 when the transaction is valid.  Otherwise calls txp_txn_fail():
+ * TXP_STATUS_ERROR with code "malformed_json" when the line is not a JSON
+ * object, TXP_STATUS_REJECTED with a field-level code otherwise (see
+ * man/fields.inc), and returns -EINVAL; or TXP_STATUS_ERROR with code
+ * "internal_error" and -ENOMEM when memory ran out.  Thread-safe for
+ * distinct transactions: `v` is only read.
+ */
+int txp_validate(const struct txp_validator *v, struct txp_txn *t);
+
+/*
+ * Parses an RFC 3339 date-time ("2024-05-01T12:30:00Z",
+ * "2024-05-01T14:30:00.123+02:00") into Unix milliseconds.  'T'/'t' and
+ * 'Z'/'z' are both accepted (RFC 3339 section 5.6 note); the fraction may
+ * have 1 to 9 digits and is truncated to milliseconds; a leap second (:60)
+ * counts as the last millisecond of second 59.  Impossible dates
+ * (2023-02-29, 2024-04-31) and out-of-range fields are refused.
+ * Returns 0 or -EINVAL.
+ */
+int txp_time_parse_rfc3339(const char *s, size_t len, int64_t *ms);
+
+#endif

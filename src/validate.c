@@ -1,0 +1,952 @@
+/* validate.c: the validation stage: parse a JSON line, check every field, fill the transaction. */
+#include "txpipe/validate.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "txpipe/iso.h"
+#include "txpipe/money.h"
+
+struct txp_validator {
+	unsigned char *key; /* sodium_malloc'd, read-only after creation */
+	uint64_t max_amount;
+	int unknown_fields;
+};
+
+/* ---- Wiping allocator for jansson ---------------------------------------- */
+
+/* Each block carries its size in a header padded to the strictest
+ * alignment, so free can wipe exactly what was handed out. */
+#define WIPE_HDR (sizeof(max_align_t) > sizeof(size_t) ? sizeof(max_align_t) : sizeof(size_t))
+
+static void *wiping_malloc(size_t n)
+{
+	unsigned char *p;
+
+	if (n > SIZE_MAX - WIPE_HDR)
+		return NULL;
+	p = malloc(n + WIPE_HDR);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	return p + WIPE_HDR;
+}
+
+static void wiping_free(void *q)
+{
+	unsigned char *p;
+	size_t n;
+
+	if (q == NULL)
+		return;
+	p = (unsigned char *)q - WIPE_HDR;
+	memcpy(&n, p, sizeof(n));
+	sodium_memzero(q, n);
+	free(p);
+}
+
+int txp_validate_global_init(void)
+{
+	if (sodium_init() < 0)
+		return -EIO;
+	json_set_alloc_funcs(wiping_malloc, wiping_free);
+	return 0;
+}
+
+struct txp_validator *txp_validator_new(const struct txp_config *cfg, const unsigned char key[TXP_CARD_KEY_BYTES])
+{
+	struct txp_validator *v;
+
+	if (sodium_init() < 0)
+		return NULL;
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		goto err;
+	/* Guard pages and mlock: the key outlives every transaction. */
+	v->key = sodium_malloc(TXP_CARD_KEY_BYTES);
+	if (v->key == NULL)
+		goto err_after_v;
+	memcpy(v->key, key, TXP_CARD_KEY_BYTES);
+	sodium_mprotect_readonly(v->key);
+	v->max_amount = cfg->validation.max_amount;
+	v->unknown_fields = cfg->validation.unknown_fields;
+	return v;
+
+err_after_v:
+	free(v);
+err:
+	return NULL;
+}
+
+void txp_validator_free(struct txp_validator *v)
+{
+	if (v == NULL)
+		return;
+	sodium_free(v->key); /* wipes before unmapping */
+	free(v);
+}
+
+/* ---- Field table ----------------------------------------------------------- */
+
+enum field {
+	F_TRANSACTION_ID,
+	F_AMOUNT,
+	F_CURRENCY,
+	F_MERCHANT_ID,
+	F_CUSTOMER_ID,
+	F_MERCHANT_COUNTRY,
+	F_CUSTOMER_COUNTRY,
+	F_TIMESTAMP,
+	F_CARD_NUMBER,
+	F_MERCHANT_CATEGORY,
+	F_CHANNEL,
+	F_IP_ADDRESS,
+	F_DEVICE_ID,
+	F_KYC,
+	F_COUNT,
+	F_FORBIDDEN = F_COUNT, /* PCI DSS sensitive authentication data */
+	F_UNKNOWN
+};
+
+static const char *const field_name[F_COUNT] = {
+	"transaction_id", "amount",      "currency",          "merchant_id", "customer_id",
+	"merchant_country", "customer_country", "timestamp",  "card_number", "merchant_category",
+	"channel",        "ip_address",  "device_id",         "customer_kyc_status",
+};
+
+/* Sorted by name (strcmp) for binary search.  The forbidden names are the
+ * sensitive authentication data that PCI DSS requirement 3.3 forbids
+ * storing after authorisation: card verification codes, PINs and PIN
+ * blocks, full track data.  A screening service has no use for them, so a
+ * producer sending one has a bug that must be fixed, not a field to drop. */
+static const struct {
+	const char *name;
+	unsigned char id;
+} field_index[] = {
+	{"amount", F_AMOUNT},
+	{"card_number", F_CARD_NUMBER},
+	{"channel", F_CHANNEL},
+	{"cid", F_FORBIDDEN},
+	{"currency", F_CURRENCY},
+	{"customer_country", F_CUSTOMER_COUNTRY},
+	{"customer_id", F_CUSTOMER_ID},
+	{"customer_kyc_status", F_KYC},
+	{"cvc", F_FORBIDDEN},
+	{"cvc2", F_FORBIDDEN},
+	{"cvv", F_FORBIDDEN},
+	{"cvv2", F_FORBIDDEN},
+	{"device_id", F_DEVICE_ID},
+	{"ip_address", F_IP_ADDRESS},
+	{"magstripe", F_FORBIDDEN},
+	{"merchant_category", F_MERCHANT_CATEGORY},
+	{"merchant_country", F_MERCHANT_COUNTRY},
+	{"merchant_id", F_MERCHANT_ID},
+	{"pin", F_FORBIDDEN},
+	{"pin_block", F_FORBIDDEN},
+	{"timestamp", F_TIMESTAMP},
+	{"track1", F_FORBIDDEN},
+	{"track2", F_FORBIDDEN},
+	{"track_data", F_FORBIDDEN},
+	{"transaction_id", F_TRANSACTION_ID},
+};
+
+static int index_search(const char *key)
+{
+	size_t lo = 0, hi = sizeof(field_index) / sizeof(field_index[0]);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, field_index[mid].name);
+		if (c == 0)
+			return field_index[mid].id;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return F_UNKNOWN;
+}
+
+/*
+ * Known names match exactly.  Forbidden names also match regardless of case
+ * and of '-' for '_' ("CVV2", "Track-Data"): such a key still carries the
+ * data PCI DSS forbids, and must not slip through as an ignored unknown.
+ */
+static int classify_key(const char *key)
+{
+	char norm[24];
+	size_t i;
+	int id = index_search(key);
+
+	if (id != F_UNKNOWN)
+		return id;
+	for (i = 0; key[i] != '\0'; i++) {
+		char c = key[i];
+		if (i + 1 >= sizeof(norm))
+			return F_UNKNOWN;
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		else if (c == '-')
+			c = '_';
+		norm[i] = c;
+	}
+	norm[i] = '\0';
+	return index_search(norm) == F_FORBIDDEN ? F_FORBIDDEN : F_UNKNOWN;
+}
+
+/*
+ * Whether a producer-chosen key may be echoed in a reply: a short name of
+ * [A-Za-z0-9_.-] with few digits.  Anything else (which could be a card
+ * number used as a key, or control characters) is described, not quoted.
+ */
+static bool key_is_showable(const char *key, size_t len)
+{
+	size_t digits = 0;
+
+	if (len == 0 || len > 40)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = key[i];
+		if (c >= '0' && c <= '9')
+			digits++;
+		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return digits <= 6;
+}
+
+/* ---- Helpers ----------------------------------------------------------------- */
+
+static int reject(struct txp_txn *t, const char *code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Marks `t` rejected; returns -EINVAL so checks can `return reject(...)`. */
+static int reject(struct txp_txn *t, const char *code, const char *field, const char *fmt, ...)
+{
+	char msg[sizeof(t->error.message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	txp_txn_fail(t, TXP_STATUS_REJECTED, code, field, "%s", msg);
+	return -EINVAL;
+}
+
+static const char *type_name(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+	default:
+		return "null";
+	}
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_upper(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+/* A present field that must be a string of 1..max bytes. */
+static int get_string(struct txp_txn *t, const json_t *j, enum field f, size_t max, const char **s, size_t *len)
+{
+	const char *name = field_name[f];
+
+	if (!json_is_string(j))
+		return reject(t, "invalid_type", name, "%s must be a string, not %s", name, type_name(j));
+	*s = json_string_value(j);
+	*len = json_string_length(j);
+	if (*len > max)
+		return reject(t, "too_long", name, "%s must be at most %zu characters long, not %zu", name, max,
+		              *len);
+	if (*len == 0)
+		return reject(t, "invalid_value", name, "%s must not be empty", name);
+	return 0;
+}
+
+static int missing(struct txp_txn *t, enum field f)
+{
+	return reject(t, "missing_field", field_name[f], "%s is required", field_name[f]);
+}
+
+/* Optional fields: absent and null both mean "not given". */
+static bool given(const json_t *j)
+{
+	return j != NULL && !json_is_null(j);
+}
+
+/* ---- Identifiers ---------------------------------------------------------- */
+
+static bool is_id_char(char c)
+{
+	return is_digit(c) || is_upper(c) || (c >= 'a' && c <= 'z') || c == '.' || c == '_' || c == ':' ||
+	       c == '-';
+}
+
+/* Returns the index of the first character outside [A-Za-z0-9._:-], or len. */
+static size_t id_bad_char(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && is_id_char(s[i]); i++)
+		;
+	return i;
+}
+
+/* transaction_id, merchant_id and customer_id: 1..64 of [A-Za-z0-9._:-]. */
+static int check_id(struct txp_txn *t, const json_t *j, enum field f, char out[TXP_ID_MAX + 1])
+{
+	const char *s;
+	size_t len, bad;
+	int rc;
+
+	if (j == NULL)
+		return missing(t, f);
+	rc = get_string(t, j, f, TXP_ID_MAX, &s, &len);
+	if (rc != 0)
+		return rc;
+	bad = id_bad_char(s, len);
+	if (bad < len)
+		return reject(t, "invalid_value", field_name[f],
+		              "%s may contain only letters, digits and . _ : - (bad character at position %zu)",
+		              field_name[f], bad + 1);
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* Records the transaction id when it is valid, without reporting anything,
+ * so that a rejection for another reason can still name the transaction. */
+static void peek_transaction_id(struct txp_txn *t, const json_t *j)
+{
+	const char *s;
+	size_t len;
+
+	if (!json_is_string(j))
+		return;
+	s = json_string_value(j);
+	len = json_string_length(j);
+	if (len == 0 || len > TXP_ID_MAX || id_bad_char(s, len) != len)
+		return;
+	memcpy(t->transaction_id, s, len);
+	t->transaction_id[len] = '\0';
+	t->has_id = true;
+}
+
+/* ---- Codes ---------------------------------------------------------------- */
+
+static int check_currency(struct txp_txn *t, const json_t *j, const struct txp_iso_currency **out)
+{
+	const struct txp_iso_currency *c;
+	const char *s;
+	size_t len;
+	int rc;
+
+	if (j == NULL)
+		return missing(t, F_CURRENCY);
+	rc = get_string(t, j, F_CURRENCY, 16, &s, &len);
+	if (rc != 0)
+		return rc;
+	if (len != 3 || !is_upper(s[0]) || !is_upper(s[1]) || !is_upper(s[2]))
+		return reject(t, "invalid_value", "currency",
+		              "currency must be an ISO 4217 code of three upper-case letters, such as EUR");
+	c = txp_iso_currency_find(s, len);
+	if (c == NULL)
+		return reject(t, "invalid_value", "currency", "currency %s is not an active ISO 4217 code", s);
+	if (!c->payable)
+		return reject(t, "invalid_value", "currency",
+		              "currency %s is a fund, precious-metal or special ISO 4217 code, not accepted "
+		              "for transactions",
+		              s);
+	memcpy(t->currency, c->code, 4);
+	t->currency_exponent = c->exponent;
+	*out = c;
+	return 0;
+}
+
+static int check_country(struct txp_txn *t, const json_t *j, enum field f, char out[3])
+{
+	const char *s;
+	size_t len;
+	int rc;
+
+	if (j == NULL)
+		return missing(t, f);
+	rc = get_string(t, j, f, 16, &s, &len);
+	if (rc != 0)
+		return rc;
+	if (len != 2 || !is_upper(s[0]) || !is_upper(s[1]))
+		return reject(t, "invalid_value", field_name[f],
+		              "%s must be an ISO 3166-1 alpha-2 code of two upper-case letters, such as DE",
+		              field_name[f]);
+	if (!txp_iso_country_valid(s, len))
+		return reject(t, "invalid_value", field_name[f],
+		              "%s %s is not an officially assigned ISO 3166-1 alpha-2 code", field_name[f], s);
+	memcpy(out, s, 3);
+	return 0;
+}
+
+/* ---- Amount --------------------------------------------------------------- */
+
+static int check_amount(const struct txp_validator *v, struct txp_txn *t, const json_t *j,
+                        const struct txp_iso_currency *cur)
+{
+	char max_text[TXP_MONEY_FMT_MAX];
+	int64_t minor = 0, max_minor;
+	unsigned e = cur->exponent;
+	int rc;
+
+	if (j == NULL)
+		return missing(t, F_AMOUNT);
+	switch (json_typeof(j)) {
+	case JSON_INTEGER:
+		rc = txp_money_from_int(json_integer_value(j), e, &minor);
+		break;
+	case JSON_REAL:
+		rc = txp_money_from_double(json_real_value(j), e, &minor);
+		break;
+	case JSON_STRING: {
+		const char *s;
+		size_t len;
+		rc = get_string(t, j, F_AMOUNT, TXP_AMOUNT_TEXT_MAX, &s, &len);
+		if (rc != 0)
+			return rc;
+		/* A signed string is outside the grammar, but "must be positive"
+		 * is the more useful thing to say about "-5.00". */
+		if (s[0] == '-' && txp_money_parse(s + 1, len - 1, e, &minor) == 0) {
+			minor = -minor;
+			rc = 0;
+		} else {
+			rc = txp_money_parse(s, len, e, &minor);
+		}
+		break;
+	}
+	default:
+		return reject(t, "invalid_type", "amount", "amount must be a number or a decimal string, not %s",
+		              type_name(j));
+	}
+
+	max_minor = txp_money_max_minor(v->max_amount, e);
+	txp_money_format(max_minor, e, max_text, sizeof(max_text));
+	switch (rc) {
+	case 0:
+		break;
+	case TXP_MONEY_ESYNTAX:
+		return reject(t, "invalid_value", "amount",
+		              "amount must be a plain decimal such as \"12.34\": digits, an optional '.' and "
+		              "fraction digits, no sign, exponent, spaces or leading zeros");
+	case TXP_MONEY_EPRECISION:
+		return reject(t, "amount_precision", "amount", "amount has more fraction digits than %s allows (%u)",
+		              cur->code, e);
+	case TXP_MONEY_EDIGITS:
+		return reject(t, "amount_precision", "amount",
+		              "amount needs more than %d significant digits as a JSON number and cannot be "
+		              "read exactly; send it as a decimal string such as \"12.34\"",
+		              TXP_MONEY_MAX_SIG_DIGITS);
+	case TXP_MONEY_ERANGE:
+	default:
+		return reject(t, "amount_range", "amount", "amount is out of range: it must be above zero and at "
+		              "most %s %s", max_text, cur->code);
+	}
+	if (minor <= 0)
+		return reject(t, "amount_range", "amount", "amount must be greater than zero");
+	if (minor > max_minor)
+		return reject(t, "amount_range", "amount", "amount must be at most %s %s", max_text, cur->code);
+	t->amount = minor;
+	return 0;
+}
+
+/* ---- Timestamp ------------------------------------------------------------- */
+
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d: the
+ * days_from_civil algorithm published by Howard Hinnant ("chrono-Compatible
+ * Low-Level Date Algorithms"), which counts in 400-year eras of 146097
+ * days starting on March 1 so that the leap day falls at the end. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool is_leap(unsigned y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Reads n digits; -1 when one is not a digit. */
+static int read_digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int txp_time_parse_rfc3339(const char *s, size_t len, int64_t *ms)
+{
+	static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int year, mon, day, hour, min, sec, frac_ms = 0, off = 0;
+	size_t p = 19;
+
+	/* Fixed part: YYYY-MM-DDTHH:MM:SS, then [.frac] and Z or +HH:MM. */
+	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+	    s[16] != ':')
+		return -EINVAL;
+	year = read_digits(s, 4);
+	mon = read_digits(s + 5, 2);
+	day = read_digits(s + 8, 2);
+	hour = read_digits(s + 11, 2);
+	min = read_digits(s + 14, 2);
+	sec = read_digits(s + 17, 2);
+	if (year < 0 || mon < 1 || mon > 12 || day < 1 || hour < 0 || hour > 23 || min < 0 || min > 59 ||
+	    sec < 0 || sec > 60)
+		return -EINVAL;
+	if (day > mdays[mon - 1] + (mon == 2 && is_leap((unsigned)year)))
+		return -EINVAL;
+	if (s[p] == '.') {
+		size_t start = ++p;
+		while (p < len && is_digit(s[p])) {
+			if (p - start < 3)
+				frac_ms = frac_ms * 10 + (s[p] - '0');
+			p++;
+		}
+		if (p == start || p - start > 9)
+			return -EINVAL;
+		for (size_t k = p - start; k < 3; k++)
+			frac_ms *= 10;
+	}
+	if (p < len && (s[p] == 'Z' || s[p] == 'z')) {
+		p++;
+	} else if (p < len && (s[p] == '+' || s[p] == '-')) {
+		int oh, om;
+		if (len - p != 6 || s[p + 3] != ':')
+			return -EINVAL;
+		oh = read_digits(s + p + 1, 2);
+		om = read_digits(s + p + 4, 2);
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return -EINVAL;
+		off = (oh * 60 + om) * 60;
+		if (s[p] == '-')
+			off = -off;
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (p != len)
+		return -EINVAL;
+	if (sec == 60) {
+		/* Unix time has no leap seconds. */
+		sec = 59;
+		frac_ms = 999;
+	}
+	*ms = ((days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + hour * 3600 + min * 60 + sec) - off) *
+	              1000 +
+	      frac_ms;
+	return 0;
+}
+
+static int check_timestamp(struct txp_txn *t, const json_t *j)
+{
+	const char *s;
+	size_t len;
+	int rc = get_string(t, j, F_TIMESTAMP, TXP_TIMESTAMP_MAX, &s, &len);
+
+	if (rc != 0)
+		return rc;
+	if (txp_time_parse_rfc3339(s, len, &t->timestamp_ms) != 0)
+		return reject(t, "invalid_value", "timestamp",
+		              "timestamp must be an RFC 3339 date-time with a real calendar date and a zone, "
+		              "such as 2024-05-01T12:30:00Z or 2024-05-01T14:30:00.250+02:00");
+	t->has_timestamp = true;
+	return 0;
+}
+
+/* ---- Card number ------------------------------------------------------------ */
+
+/* Luhn (ISO/IEC 7812-1 annex B): double every second digit from the right. */
+static bool luhn_ok(const char *d, size_t n)
+{
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned x = (unsigned)(d[n - 1 - i] - '0');
+		if (i % 2 == 1) {
+			x *= 2;
+			if (x > 9)
+				x -= 9;
+		}
+		sum += x;
+	}
+	return sum % 10 == 0;
+}
+
+/*
+ * Digits, optionally in groups separated by single spaces or by single
+ * dashes (one kind per number).  Produces the BIN, the last four digits and
+ * the keyed token; the full number is held only in `digits`, wiped on every
+ * path.  Messages never quote any digit.
+ */
+static int check_card(const struct txp_validator *v, struct txp_txn *t, const json_t *j)
+{
+	char digits[TXP_PAN_MAX_DIGITS + 1];
+	unsigned char tok[TXP_TOKEN_HEX / 2];
+	const char *s;
+	char sep = 0;
+	size_t len, n = 0;
+	int rc = get_string(t, j, F_CARD_NUMBER, TXP_CARD_TEXT_MAX, &s, &len);
+
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (is_digit(c)) {
+			if (n == TXP_PAN_MAX_DIGITS) {
+				rc = reject(t, "invalid_value", "card_number", "card_number must have %d to %d digits",
+				            TXP_PAN_MIN_DIGITS, TXP_PAN_MAX_DIGITS);
+				goto out;
+			}
+			digits[n++] = c;
+		} else if ((c == ' ' || c == '-') && (sep == 0 || c == sep) && i > 0 && is_digit(s[i - 1]) &&
+		           i + 1 < len && is_digit(s[i + 1])) {
+			sep = c;
+		} else {
+			rc = reject(t, "invalid_value", "card_number",
+			            "card_number must be digits, optionally grouped by single spaces or single "
+			            "dashes");
+			goto out;
+		}
+	}
+	if (n < TXP_PAN_MIN_DIGITS) {
+		rc = reject(t, "invalid_value", "card_number", "card_number must have %d to %d digits",
+		            TXP_PAN_MIN_DIGITS, TXP_PAN_MAX_DIGITS);
+		goto out;
+	}
+	if (!luhn_ok(digits, n)) {
+		rc = reject(t, "invalid_value", "card_number", "card_number fails the Luhn check digit test");
+		goto out;
+	}
+	crypto_generichash(tok, sizeof(tok), (const unsigned char *)digits, n, v->key, TXP_CARD_KEY_BYTES);
+	sodium_bin2hex(t->card_token, sizeof(t->card_token), tok, sizeof(tok));
+	memcpy(t->card_bin, digits, 6);
+	t->card_bin[6] = '\0';
+	memcpy(t->card_last4, digits + n - 4, 4);
+	t->card_last4[4] = '\0';
+	t->has_card = true;
+out:
+	sodium_memzero(digits, sizeof(digits));
+	sodium_memzero(tok, sizeof(tok));
+	return rc;
+}
+
+/* ---- Other optional fields -------------------------------------------------- */
+
+static int check_mcc(struct txp_txn *t, const json_t *j)
+{
+	const char *s;
+	size_t len;
+	int rc = get_string(t, j, F_MERCHANT_CATEGORY, 16, &s, &len);
+
+	if (rc != 0)
+		return rc;
+	if (len != 4 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) || !is_digit(s[3]))
+		return reject(t, "invalid_value", "merchant_category",
+		              "merchant_category must be an ISO 18245 code of exactly four digits, such as \"5411\"");
+	memcpy(t->merchant_category, s, 5);
+	return 0;
+}
+
+/* Matches a string field against `names` (index = enum value, [0] unused). */
+static int check_enum(struct txp_txn *t, const json_t *j, enum field f, const char *const *names, int count,
+                      const char *choices, int *out)
+{
+	const char *s;
+	size_t len;
+	int rc = get_string(t, j, f, 16, &s, &len);
+
+	if (rc != 0)
+		return rc;
+	for (int i = 1; i < count; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return reject(t, "invalid_value", field_name[f], "%s must be one of %s", field_name[f], choices);
+}
+
+static int check_ip(struct txp_txn *t, const json_t *j)
+{
+	char text[TXP_IP_MAX + 1];
+	unsigned char bin[16];
+	const char *s;
+	size_t len;
+	int af = AF_INET;
+	int rc = get_string(t, j, F_IP_ADDRESS, TXP_IP_MAX, &s, &len);
+
+	if (rc != 0)
+		return rc;
+	memcpy(text, s, len + 1);
+	if (inet_pton(AF_INET, text, bin) != 1) {
+		af = AF_INET6;
+		if (inet_pton(AF_INET6, text, bin) != 1)
+			return reject(t, "invalid_value", "ip_address",
+			              "ip_address must be an IPv4 address (dotted quad) or an IPv6 address");
+	}
+	/* Stored in canonical form (RFC 5952 for IPv6) so that the fraud stage
+	 * compares addresses, not spellings. */
+	if (inet_ntop(af, bin, t->ip_address, sizeof(t->ip_address)) == NULL)
+		return reject(t, "invalid_value", "ip_address", "ip_address cannot be represented");
+	return 0;
+}
+
+static int check_device(struct txp_txn *t, const json_t *j)
+{
+	const char *s;
+	size_t len;
+	int rc = get_string(t, j, F_DEVICE_ID, TXP_DEVICE_ID_MAX, &s, &len);
+
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return reject(t, "invalid_value", "device_id",
+			              "device_id must be printable ASCII (bad character at position %zu)", i + 1);
+	memcpy(t->device_id, s, len + 1);
+	return 0;
+}
+
+/* FNV-1a, 32 bits: spreads customers over the fraud/compliance shards so
+ * that one customer's history lives in one shard. */
+static uint32_t shard_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* ---- Parse errors ------------------------------------------------------------ */
+
+/*
+ * jansson's messages end in "near '<token>'", quoting the input; the token
+ * could be part of a card number, so the quote is cut and the column given
+ * instead.  Duplicate keys, NUL characters and unrepresentable numbers are
+ * valid JSON that this protocol refuses, so they are rejections, not
+ * malformed lines.
+ */
+static int fail_parse(struct txp_txn *t, const json_error_t *e)
+{
+	char text[JSON_ERROR_TEXT_LENGTH];
+	char *near;
+	int col = e->column;
+
+	memcpy(text, e->text, sizeof(text));
+	text[sizeof(text) - 1] = '\0';
+	near = strstr(text, " near '");
+	if (near != NULL) {
+		/* For a duplicate the token is the quoted key: keep it for `field`. */
+		if (json_error_code(e) == json_error_duplicate_key) {
+			char *key = near + 7;
+			size_t klen = strlen(key);
+			if (klen >= 3 && key[0] == '"' && key[klen - 1] == '\'' && key[klen - 2] == '"' &&
+			    key_is_showable(key + 1, klen - 3)) {
+				key[klen - 2] = '\0';
+				txp_txn_fail(t, TXP_STATUS_REJECTED, "duplicate_field", key + 1,
+				             "field %s appears more than once", key + 1);
+				sodium_memzero(text, sizeof(text));
+				return -EINVAL;
+			}
+		}
+		*near = '\0';
+	}
+	switch (json_error_code(e)) {
+	case json_error_out_of_memory:
+		txp_txn_fail(t, TXP_STATUS_ERROR, "internal_error", NULL, "out of memory while parsing");
+		sodium_memzero(text, sizeof(text));
+		return -ENOMEM;
+	case json_error_duplicate_key:
+		txp_txn_fail(t, TXP_STATUS_REJECTED, "duplicate_field", NULL,
+		             "a field appears more than once (column %d)", col);
+		break;
+	case json_error_null_character:
+		txp_txn_fail(t, TXP_STATUS_REJECTED, "invalid_value", NULL,
+		             "strings must not contain \\u0000 (column %d)", col);
+		break;
+	case json_error_numeric_overflow:
+		txp_txn_fail(t, TXP_STATUS_REJECTED, "invalid_value", NULL,
+		             "a number is too large to be represented (column %d)", col);
+		break;
+	default:
+		txp_txn_fail(t, TXP_STATUS_ERROR, "malformed_json", NULL, "the line is not valid JSON: %s at column %d",
+		             text, col);
+		break;
+	}
+	sodium_memzero(text, sizeof(text));
+	return -EINVAL;
+}
+
+/* Overwrites a value that may hold card data before jansson frees it. */
+static void wipe_value(json_t *j)
+{
+	if (json_is_string(j))
+		sodium_memzero((char *)json_string_value(j), json_string_length(j));
+	else if (json_is_integer(j))
+		json_integer_set(j, 0);
+	else if (json_is_real(j))
+		json_real_set(j, 0.0);
+}
+
+/* ---- The stage ------------------------------------------------------------------ */
+
+static int check_fields(const struct txp_validator *v, struct txp_txn *t, json_t *const slot[F_COUNT],
+                        const char *forbidden, const char *unknown)
+{
+	const struct txp_iso_currency *cur = NULL;
+	int rc, val;
+
+	peek_transaction_id(t, slot[F_TRANSACTION_ID]);
+	if (forbidden != NULL) {
+		bool show = key_is_showable(forbidden, strlen(forbidden));
+		return reject(t, "forbidden_field", show ? forbidden : NULL,
+		              "field %s must never be sent: card security codes, PINs and track data are "
+		              "sensitive authentication data (PCI DSS)",
+		              show ? forbidden : "(a card-security field)");
+	}
+	if (unknown != NULL && v->unknown_fields == TXP_UNKNOWN_REJECT) {
+		if (key_is_showable(unknown, strlen(unknown)))
+			return reject(t, "unknown_field", unknown, "unknown field %s", unknown);
+		return reject(t, "unknown_field", NULL, "a field whose name is not part of the protocol was sent");
+	}
+
+	if ((rc = check_id(t, slot[F_TRANSACTION_ID], F_TRANSACTION_ID, t->transaction_id)) != 0 ||
+	    (rc = check_currency(t, slot[F_CURRENCY], &cur)) != 0 ||
+	    (rc = check_amount(v, t, slot[F_AMOUNT], cur)) != 0 ||
+	    (rc = check_id(t, slot[F_MERCHANT_ID], F_MERCHANT_ID, t->merchant_id)) != 0 ||
+	    (rc = check_id(t, slot[F_CUSTOMER_ID], F_CUSTOMER_ID, t->customer_id)) != 0 ||
+	    (rc = check_country(t, slot[F_MERCHANT_COUNTRY], F_MERCHANT_COUNTRY, t->merchant_country)) != 0 ||
+	    (rc = check_country(t, slot[F_CUSTOMER_COUNTRY], F_CUSTOMER_COUNTRY, t->customer_country)) != 0)
+		return rc;
+	t->shard = shard_hash(t->customer_id);
+
+	if (given(slot[F_TIMESTAMP]) && (rc = check_timestamp(t, slot[F_TIMESTAMP])) != 0)
+		return rc;
+	if (given(slot[F_CARD_NUMBER]) && (rc = check_card(v, t, slot[F_CARD_NUMBER])) != 0)
+		return rc;
+	if (given(slot[F_MERCHANT_CATEGORY]) && (rc = check_mcc(t, slot[F_MERCHANT_CATEGORY])) != 0)
+		return rc;
+	if (given(slot[F_CHANNEL])) {
+		static const char *const names[] = {"", "online", "pos", "atm", "mobile", "moto"};
+		rc = check_enum(t, slot[F_CHANNEL], F_CHANNEL, names, TXP_CHANNEL_COUNT,
+		                "online, pos, atm, mobile, moto", &val);
+		if (rc != 0)
+			return rc;
+		t->channel = (enum txp_channel)val;
+	}
+	if (given(slot[F_IP_ADDRESS]) && (rc = check_ip(t, slot[F_IP_ADDRESS])) != 0)
+		return rc;
+	if (given(slot[F_DEVICE_ID]) && (rc = check_device(t, slot[F_DEVICE_ID])) != 0)
+		return rc;
+	if (given(slot[F_KYC])) {
+		static const char *const names[] = {"", "verified", "pending", "unverified", "failed"};
+		rc = check_enum(t, slot[F_KYC], F_KYC, names, TXP_KYC_COUNT, "verified, pending, unverified, failed",
+		                &val);
+		if (rc != 0)
+			return rc;
+		t->kyc = (enum txp_kyc)val;
+	}
+	return 0;
+}
+
+int txp_validate(const struct txp_validator *v, struct txp_txn *t)
+{
+	json_t *slot[F_COUNT] = {0};
+	const char *forbidden = NULL, *unknown = NULL, *key;
+	json_error_t jerr;
+	json_t *root, *val;
+	int rc;
+
+	if (t->line == NULL) {
+		txp_txn_fail(t, TXP_STATUS_ERROR, "internal_error", NULL, "no line to validate");
+		return -EINVAL;
+	}
+	root = json_loadb(t->line, t->line_len, JSON_REJECT_DUPLICATES, &jerr);
+	/* jansson has copied what it needs: the raw text, which may hold a
+	 * card number, goes now whatever the outcome. */
+	sodium_memzero(t->line, t->line_len);
+	free(t->line);
+	t->line = NULL;
+	t->line_len = 0;
+	if (root == NULL) {
+		rc = fail_parse(t, &jerr);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		txp_txn_fail(t, TXP_STATUS_ERROR, "malformed_json", NULL, "the line must be a JSON object, not %s",
+		             type_name(root));
+		rc = -EINVAL;
+		goto out_after_root;
+	}
+
+	json_object_foreach(root, key, val) {
+		int id = classify_key(key);
+		if (id < F_COUNT)
+			slot[id] = val;
+		else if (id == F_FORBIDDEN && forbidden == NULL)
+			forbidden = key;
+		else if (id == F_UNKNOWN && unknown == NULL)
+			unknown = key;
+	}
+	rc = check_fields(v, t, slot, forbidden, unknown);
+
+	if (slot[F_CARD_NUMBER] != NULL)
+		wipe_value(slot[F_CARD_NUMBER]);
+	if (forbidden != NULL)
+		json_object_foreach(root, key, val)
+			if (classify_key(key) == F_FORBIDDEN)
+				wipe_value(val);
+out_after_root:
+	json_decref(root);
+out:
+	sodium_memzero(&jerr, sizeof(jerr));
+	return rc;
+}
