@@ -197,8 +197,8 @@ int txp_config_range_text(const struct txp_config_key *k, char *buf, size_t len)
 	case TXP_CFG_LIST: {
 		const char *unit = k->type == TXP_CFG_LIST ? "items" : "bytes";
 		if (k->max != 0 && k->min != 0)
-			snprintf(buf, len, "%s%" PRIu64 " to %" PRIu64 " %s", k->type == TXP_CFG_LIST ? "" : "length ",
-			         k->min, k->max, unit);
+			snprintf(buf, len, "%s%" PRIu64 " to %" PRIu64 " %s",
+			         k->type == TXP_CFG_LIST ? "" : "length ", k->min, k->max, unit);
 		else if (k->max != 0)
 			snprintf(buf, len, "at most %" PRIu64 " %s", k->max, unit);
 		else if (k->min != 0)
@@ -227,8 +227,8 @@ int txp_config_range_text(const struct txp_config_key *k, char *buf, size_t len)
 
 static bool is_numeric(enum txp_cfg_type type)
 {
-	return type == TXP_CFG_UINT || type == TXP_CFG_SIZE || type == TXP_CFG_DURATION || type == TXP_CFG_MODE ||
-	       type == TXP_CFG_POW2;
+	return type == TXP_CFG_UINT || type == TXP_CFG_SIZE || type == TXP_CFG_DURATION ||
+	       type == TXP_CFG_MODE || type == TXP_CFG_POW2;
 }
 
 int txp_config_key_summary(const struct txp_config_key *k, char *buf, size_t len)
@@ -433,8 +433,8 @@ static int check_string(const struct txp_config_key *k, const char *text, char *
 	size_t n = strlen(text);
 
 	if (n < k->min) {
-		snprintf(err, errlen, n == 0 ? "empty (a value is required)" : "shorter than %" PRIu64 " bytes",
-		         k->min);
+		snprintf(err, errlen,
+		         n == 0 ? "empty (a value is required)" : "shorter than %" PRIu64 " bytes", k->min);
 		return -EINVAL;
 	}
 	if (k->max != 0 && n > k->max) {
@@ -600,7 +600,8 @@ int txp_config_defaults(struct txp_config *cfg)
 	return 0;
 }
 
-static bool values_equal(const struct txp_config *a, const struct txp_config *b, const struct txp_config_key *k)
+static bool values_equal(const struct txp_config *a, const struct txp_config *b,
+                         const struct txp_config_key *k)
 {
 	const void *x = cslot_of(a, k), *y = cslot_of(b, k);
 
@@ -746,14 +747,14 @@ struct load_state {
 	FILE *f;
 	const struct txp_config_key *rows;
 	struct txp_config *cfg;
-	int *set_on;        /* per row: the line that set it, 0 when not yet */
-	char *line;         /* the raw line inih is parsing, for our own checks */
+	int *set_on; /* per row: the line that set it, 0 when not yet */
+	char *line;  /* the raw line inih is parsing, for our own checks */
 	size_t line_cap;
 	int lineno;
-	int read_errno;     /* nonzero when reading failed */
-	int err_line;       /* first fault we found ourselves, 0 when none */
+	int read_errno; /* nonzero when reading failed */
+	int err_line;   /* first fault we found ourselves, 0 when none */
 	int err_code;
-	char msg[512];      /* that fault, without "path:line: " */
+	char msg[512]; /* that fault, without "path:line: " */
 };
 
 /* Copies `s` for a message: control characters become '?', and long text is elided. */
@@ -771,7 +772,8 @@ static void quote(char *buf, size_t len, const char *s)
 		buf[i < len ? i : len - 1] = '\0';
 }
 
-static void fault(struct load_state *st, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fault(struct load_state *st, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void fault(struct load_state *st, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -791,8 +793,9 @@ static void section_names(char *buf, size_t len);
  * Checks what inih would silently accept or mangle: lines too long for its
  * fixed buffer (it would split them), indented lines (with its default
  * INI_ALLOW_MULTILINE they continue the previous value, even "  key = v"),
- * unknown section headers (it only tells us about sections that hold keys)
- * and text after a header's ']' (it ignores it).  Returns false on a fault.
+ * "key: value" lines, unknown section headers (it only tells us about
+ * sections that hold keys) and text after a header's ']' (it ignores it).
+ * Returns false on a fault.
  */
 static bool check_raw_line(struct load_state *st, size_t n, int max_line)
 {
@@ -820,32 +823,44 @@ static bool check_raw_line(struct load_state *st, size_t n, int max_line)
 		return true;
 	if (t != s) {
 		quote(q, sizeof(q), t);
-		fault(st, -EINVAL, "%s: indented line (start keys and sections in the first column; leading "
-		                   "whitespace would continue the previous value)", q);
+		fault(st, -EINVAL,
+		      "%s: indented line (start keys and sections in the first column; leading "
+		      "whitespace would continue the previous value)",
+		      q);
 		return false;
 	}
-	if (*t == '[') {
-		const char *end = strchr(t, ']');
-		if (end == NULL)
-			return true; /* inih reports it as a syntax error */
-		char name[64];
-		quote(name, sizeof(name), t + 1);
-		if ((size_t)(end - t - 1) < sizeof(name))
-			name[end - t - 1] = '\0';
-		if (!txp_config_section_known(name) || (size_t)(end - t - 1) >= sizeof(name)) {
-			char known[256];
-			section_names(known, sizeof(known));
-			fault(st, -EINVAL, "[%s]: unknown section (expected one of %s)", name, known);
-			return false;
-		}
-		const char *rest = end + 1;
-		while (isspace((unsigned char)*rest))
-			rest++;
-		if (*rest != '\0' && *rest != ';' && *rest != '#') {
+	if (*t != '[') {
+		/* inih also splits "key: value" (configparser's form); one spelling keeps files greppable. */
+		const char *sep = strpbrk(t, "=:");
+		if (sep != NULL && *sep == ':') {
 			quote(q, sizeof(q), t);
-			fault(st, -EINVAL, "%s: text after the section header", q);
+			fault(st, -EINVAL,
+			      "%s: expected key = value (\":\" does not separate a key from its value)", q);
 			return false;
 		}
+		return true;
+	}
+
+	const char *end = strchr(t, ']');
+	if (end == NULL)
+		return true; /* inih reports it as a syntax error */
+	char name[64], known[512];
+	size_t name_len = (size_t)(end - t - 1);
+	quote(name, sizeof(name), t + 1);
+	if (name_len < sizeof(name))
+		name[name_len] = '\0';
+	if (name_len >= sizeof(name) || !txp_config_section_known(name)) {
+		section_names(known, sizeof(known));
+		fault(st, -EINVAL, "[%s]: unknown section (expected one of %s)", name, known);
+		return false;
+	}
+	const char *rest = end + 1;
+	while (isspace((unsigned char)*rest))
+		rest++;
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		quote(q, sizeof(q), t);
+		fault(st, -EINVAL, "%s: text after the section header", q);
+		return false;
 	}
 	return true;
 }
@@ -980,8 +995,9 @@ int txp_config_load(struct txp_config *cfg, const char *path, char *err, size_t 
 		/* inih found it: a line that is neither a header nor key = value. */
 		rc = -EINVAL;
 		reread_line(&st, line, text, sizeof(text));
-		snprintf(err, errlen, "%s:%d: %s: syntax error (expected [section], key = value or a comment)", path,
-		         line, text);
+		snprintf(err, errlen,
+		         "%s:%d: %s: syntax error (expected [section], key = value or a comment)", path, line,
+		         text);
 	} else if (st.err_line != 0) {
 		rc = st.err_code;
 		snprintf(err, errlen, "%s:%d: %s", path, st.err_line, st.msg);

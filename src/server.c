@@ -172,14 +172,26 @@ static void conn_close(struct txp_conn *c)
 	uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 }
 
+/* A complete line is still waiting in the input buffer (admission paused
+ * it); a trailing partial line does not count: it never gets a reply. */
+static bool conn_has_line(const struct txp_conn *c)
+{
+	return c->in_len > 0 && memchr(c->in, '\n', c->in_len) != NULL;
+}
+
+/* True when the connection owes its client nothing more. */
+static bool conn_idle(const struct txp_conn *c)
+{
+	return conn_inflight(c) == 0 && c->out_len == 0 && !c->writing && !conn_has_line(c);
+}
+
 /* Closes a connection that has nothing more to say once the client is done
- * sending and every reply is written. */
+ * sending (or the server drains) and every reply is written. */
 static void conn_maybe_finish(struct txp_conn *c)
 {
 	if (c->closing)
 		return;
-	if (c->gone || (c->eof && conn_inflight(c) == 0 && c->out_len == 0 && !c->writing &&
-	                (c->in_len == 0 || c->srv->draining)))
+	if (c->gone || (c->eof && conn_idle(c)))
 		conn_close(c);
 }
 
@@ -304,7 +316,7 @@ static void on_flush_check(uv_check_t *h)
 	if (s->draining && s->drained != NULL) {
 		bool idle = s->pipeline == NULL || txp_pipeline_inflight(s->pipeline) == 0;
 		for (c = s->conns; c != NULL && idle; c = c->next)
-			if (conn_inflight(c) != 0 || c->writing || c->out_len != 0)
+			if (!c->gone && !c->closing && !conn_idle(c))
 				idle = false;
 		if (idle) {
 			void (*cb)(struct txp_server *, void *) = s->drained;

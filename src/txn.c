@@ -51,6 +51,32 @@ void txp_txn_fail(struct txp_txn *t, enum txp_status status, const char *code, c
 	va_end(ap);
 }
 
+void txp_txn_escalate(struct txp_txn *t, enum txp_status s)
+{
+	/* The three decision outcomes are ordered by severity in the enum. */
+	if (t->status > TXP_STATUS_DECLINED || s > TXP_STATUS_DECLINED)
+		return;
+	if (s > t->status)
+		t->status = s;
+}
+
+void txp_txn_alert(struct txp_txn *t, uint32_t alert, enum txp_severity sev)
+{
+	uint8_t *slot;
+
+	if (sev == TXP_SEVERITY_NONE || (unsigned)sev >= TXP_SEVERITY_COUNT)
+		return;
+	if (alert == TXP_ALERT_FRAUD)
+		slot = &t->fraud_severity;
+	else if (alert == TXP_ALERT_COMPLIANCE)
+		slot = &t->compliance_severity;
+	else
+		return;
+	t->alerts |= alert;
+	if ((uint8_t)sev > *slot)
+		*slot = (uint8_t)sev;
+}
+
 const char *txp_status_name(enum txp_status s)
 {
 	static const char *const names[TXP_STATUS_COUNT] = {"approved", "review", "declined", "rejected",
@@ -68,6 +94,12 @@ const char *txp_kyc_name(enum txp_kyc k)
 {
 	static const char *const names[TXP_KYC_COUNT] = {"", "verified", "pending", "unverified", "failed"};
 	return (unsigned)k < TXP_KYC_COUNT ? names[k] : "";
+}
+
+const char *txp_severity_name(enum txp_severity s)
+{
+	static const char *const names[TXP_SEVERITY_COUNT] = {"none", "low", "medium", "high", "critical"};
+	return (unsigned)s < TXP_SEVERITY_COUNT ? names[s] : "none";
 }
 
 /* A growable buffer for building small JSON texts without jansson's

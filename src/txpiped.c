@@ -102,24 +102,22 @@ static json_t *stats_json(struct daemon *d)
 
 static int reload_config(struct daemon *d, char *err, size_t errlen);
 
+/* Serialises `j` (consumed) as one reply line.  jansson's own allocator
+ * is replaced at start-up (it wipes memory that held card numbers), so the
+ * text is written straight into a buffer of ours. */
 static char *dump_line(json_t *j, size_t *len)
 {
-	char *s = json_dumps(j, JSON_COMPACT);
-	char *line;
-	size_t n;
+	size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+	char *line = n > 0 ? malloc(n + 1) : NULL;
 
-	json_decref(j);
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	line = realloc(s, n + 2);
-	if (line == NULL) {
-		free(s);
-		return NULL;
+	if (line != NULL && json_dumpb(j, line, n, JSON_COMPACT) == n) {
+		line[n] = '\n';
+		*len = n + 1;
+	} else {
+		free(line);
+		line = NULL;
 	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	*len = n + 1;
+	json_decref(j);
 	return line;
 }
 

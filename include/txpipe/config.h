@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "txpipe/compliance.h"
+#include "txpipe/fraud.h"
+
 /* A comma-separated list value, split and trimmed. */
 struct txp_strlist {
 	char **items;
@@ -51,8 +54,10 @@ struct txp_config {
 	 * src/config_table.c between the section's markers there. */
 
 	/* ---- [fraud] ---- */
+	struct txp_fraud_config fraud;       /* include/txpipe/fraud.h */
 
 	/* ---- [compliance] ---- */
+	struct txp_compliance_config compliance; /* include/txpipe/compliance.h */
 
 	/* ---- [aws] ---- */
 

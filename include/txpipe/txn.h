@@ -10,7 +10,7 @@
 #define TXP_DEVICE_ID_MAX 128
 #define TXP_IP_MAX 45          /* longest textual IPv6 address */
 #define TXP_TOKEN_HEX 32       /* 16-byte keyed BLAKE2b tokens, hex */
-#define TXP_MAX_REASONS 24
+#define TXP_MAX_REASONS 40      /* fraud can add ~26, compliance ~8 */
 
 enum txp_status {
 	TXP_STATUS_APPROVED = 0,
@@ -19,6 +19,16 @@ enum txp_status {
 	TXP_STATUS_REJECTED, /* failed validation: error names the field */
 	TXP_STATUS_ERROR,    /* could not be processed at all */
 	TXP_STATUS_COUNT
+};
+
+/* How urgent an alert is; ordered so the larger value wins when combining. */
+enum txp_severity {
+	TXP_SEVERITY_NONE = 0, /* no alert */
+	TXP_SEVERITY_LOW,
+	TXP_SEVERITY_MEDIUM,
+	TXP_SEVERITY_HIGH,
+	TXP_SEVERITY_CRITICAL,
+	TXP_SEVERITY_COUNT
 };
 
 enum txp_channel {
@@ -83,6 +93,19 @@ struct txp_txn {
 	uint8_t n_reasons;
 	struct txp_reason reasons[TXP_MAX_REASONS];
 	uint32_t alerts;       /* TXP_ALERT_* bits, set by the stages */
+	uint8_t fraud_severity;      /* enum txp_severity of the fraud alert */
+	uint8_t compliance_severity; /* enum txp_severity of the compliance alert */
+	uint32_t compliance_flags;   /* TXP_COMPLIANCE_* bits, for the record */
+
+	/* Derived by the rule stages (fraud converts, compliance reuses). */
+	bool amount_usd_known;  /* the currency had a configured USD rate */
+	int64_t amount_usd;     /* the amount in USD minor units (cents) */
+	/* GDPR: keyed BLAKE2b pseudonyms (hex) of personal identifiers, for
+	 * storage and publication; empty when not configured or not given. */
+	char customer_pseud[TXP_TOKEN_HEX + 1];
+	char ip_pseud[TXP_TOKEN_HEX + 1];
+	char device_pseud[TXP_TOKEN_HEX + 1];
+	int64_t expires_at;     /* retention TTL, Unix seconds (0: unset) */
 
 	/* Parsed fields, set by validation.  Strings are NUL-terminated. */
 	bool has_id;           /* transaction_id was a valid string */
@@ -117,6 +140,14 @@ struct txp_txn {
 #define TXP_ALERT_FRAUD      (1u << 0)
 #define TXP_ALERT_COMPLIANCE (1u << 1)
 
+/* Compliance findings, kept on the record whatever the decision. */
+#define TXP_COMPLIANCE_AML_REPORT    (1u << 0) /* at or above the reporting threshold */
+#define TXP_COMPLIANCE_STRUCTURING   (1u << 1)
+#define TXP_COMPLIANCE_SANCTIONS     (1u << 2) /* country or list match */
+#define TXP_COMPLIANCE_KYC           (1u << 3)
+#define TXP_COMPLIANCE_PAN_MASKED    (1u << 4) /* a card number was masked in a field */
+#define TXP_COMPLIANCE_RATE_UNKNOWN  (1u << 5) /* no USD rate: thresholds not evaluable */
+
 /* Allocates a zeroed transaction.  Free with txp_txn_free(). */
 struct txp_txn *txp_txn_new(void);
 
@@ -134,10 +165,22 @@ void txp_txn_fail(struct txp_txn *t, enum txp_status status, const char *code,
                   const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/*
+ * Raises t->status to `s` when `s` is more severe (declined beats review
+ * beats approved).  Leaves rejected and error transactions alone.
+ */
+void txp_txn_escalate(struct txp_txn *t, enum txp_status s);
+
+/* Raises the alert bit `alert` (TXP_ALERT_*) with severity `sev`, keeping the
+ * higher severity already set.  TXP_SEVERITY_NONE raises nothing. */
+void txp_txn_alert(struct txp_txn *t, uint32_t alert, enum txp_severity sev);
+
 /* "approved", "review", ... */
 const char *txp_status_name(enum txp_status s);
 const char *txp_channel_name(enum txp_channel c);
 const char *txp_kyc_name(enum txp_kyc k);
+/* "none", "low", "medium", "high", "critical" */
+const char *txp_severity_name(enum txp_severity s);
 
 /*
  * Builds t->reply: the protocol's reply line for the transaction's current

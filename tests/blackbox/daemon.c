@@ -71,7 +71,7 @@ void tdaemon_start(struct tdaemon *d, const char *extra)
 	for (;;) {
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->socket);
+		memcpy(sa.sun_path, d->socket, strnlen(d->socket, sizeof(sa.sun_path) - 1));
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 			close(fd);
 			return;
@@ -143,7 +143,8 @@ int tconnect(const char *socket_path)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+	ck_assert_uint_lt(strlen(socket_path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, socket_path, strlen(socket_path));
 	ck_assert_int_ge(fd, 0);
 	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s", socket_path,
 	              strerror(errno));

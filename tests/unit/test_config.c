@@ -28,19 +28,19 @@ static int set(struct txp_config *cfg, const char *section, const char *key, con
 	return txp_config_set(cfg, row(section, key), text, err, errlen);
 }
 
-#define ACCEPTS(cfg, section, key, text)                                                                      \
-	do {                                                                                                  \
-		char err_[256];                                                                               \
-		int rc_ = set((cfg), (section), (key), (text), err_, sizeof(err_));                            \
-		ck_assert_msg(rc_ == 0, "[%s] %s = %s refused: %s", (section), (key), (text), err_);          \
+#define ACCEPTS(cfg, section, key, text)                                                             \
+	do {                                                                                         \
+		char err_[256];                                                                      \
+		int rc_ = set((cfg), (section), (key), (text), err_, sizeof(err_));                  \
+		ck_assert_msg(rc_ == 0, "[%s] %s = %s refused: %s", (section), (key), (text), err_); \
 	} while (0)
 
-#define REFUSES(cfg, section, key, text, why)                                                                 \
-	do {                                                                                                  \
-		char err_[256];                                                                               \
-		int rc_ = set((cfg), (section), (key), (text), err_, sizeof(err_));                            \
-		ck_assert_int_eq(rc_, -EINVAL);                                                               \
-		ck_assert_str_eq(err_, (why));                                                                \
+#define REFUSES(cfg, section, key, text, why)                                       \
+	do {                                                                        \
+		char err_[256];                                                     \
+		int rc_ = set((cfg), (section), (key), (text), err_, sizeof(err_)); \
+		ck_assert_int_eq(rc_, -EINVAL);                                     \
+		ck_assert_str_eq(err_, (why));                                      \
 	} while (0)
 
 /* Writes `text` to a new temporary file and returns its name, which the caller unlinks and frees. */
@@ -86,6 +86,17 @@ static void load_fails(const char *text, const char *want)
 	txp_config_free(&cfg);
 }
 
+/* As load_fails, for a message whose end changes as the table grows. */
+static void load_fails_prefix(const char *text, const char *want)
+{
+	struct txp_config cfg;
+	char msg[512];
+
+	ck_assert_int_eq(load_text(&cfg, text, msg, sizeof(msg)), -EINVAL);
+	ck_assert_msg(strncmp(msg, want, strlen(want)) == 0, "\"%s\" does not start with \"%s\"", msg, want);
+	txp_config_free(&cfg);
+}
+
 static const char *value_of(const struct txp_config *cfg, const char *section, const char *key, char *buf,
                             size_t len)
 {
@@ -106,15 +117,16 @@ START_TEST(table_rows_are_unique_grouped_and_documented)
 		ck_assert_ptr_nonnull(k->default_value);
 		ck_assert_uint_lt(k->offset, sizeof(struct txp_config));
 		ck_assert_uint_le(k->min, k->type == TXP_CFG_STRING || k->type == TXP_CFG_PATH ||
-		                                  k->type == TXP_CFG_LIST || k->max == 0
-		                          ? UINT64_MAX
-		                          : k->max);
+		                                          k->type == TXP_CFG_LIST || k->max == 0
+		                                  ? UINT64_MAX
+		                                  : k->max);
 		if (k->type == TXP_CFG_ENUM)
 			ck_assert_ptr_nonnull(k->enum_names);
 		/* txp_config_write and the docs show a section once: its rows must be together. */
 		if (n > 0 && strcmp(k[-1].section, k->section) != 0)
 			for (const struct txp_config_key *j = txp_config_keys; j < k; j++)
-				ck_assert_msg(strcmp(j->section, k->section) != 0, "[%s] rows are split", k->section);
+				ck_assert_msg(strcmp(j->section, k->section) != 0, "[%s] rows are split",
+				              k->section);
 	}
 	ck_assert_uint_ge(n, 13);
 	ck_assert_ptr_null(txp_config_find("daemon", "nope"));
@@ -161,8 +173,8 @@ START_TEST(every_default_formats_back_to_its_table_text)
 	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
 	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
 		ck_assert_int_lt(txp_config_format_value(&cfg, k, buf, sizeof(buf)), (int)sizeof(buf));
-		ck_assert_msg(strcmp(buf, k->default_value) == 0, "[%s] %s: default %s formats as %s", k->section,
-		              k->key, k->default_value, buf);
+		ck_assert_msg(strcmp(buf, k->default_value) == 0, "[%s] %s: default %s formats as %s",
+		              k->section, k->key, k->default_value, buf);
 	}
 	txp_config_free(&cfg);
 }
@@ -173,9 +185,10 @@ START_TEST(summary_and_range_text_describe_a_row)
 	char buf[256];
 
 	txp_config_key_summary(row("daemon", "max_line_bytes"), buf, sizeof(buf));
-	ck_assert_str_eq(buf, "size; default 64k; range 256 to 16M; reloadable: no");
+	ck_assert_str_eq(buf, "size; default 64k; range 256 to 16M; reloadable: yes");
 	txp_config_key_summary(row("log", "level"), buf, sizeof(buf));
-	ck_assert_str_eq(buf, "enum; default info; one of err, warning, notice, info, debug; reloadable: yes");
+	ck_assert_str_eq(buf,
+	                 "enum; default info; one of err, warning, notice, info, debug; reloadable: yes");
 	txp_config_key_summary(row("daemon", "socket_group"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "string; default empty; at most 32 bytes; reloadable: no");
 	txp_config_range_text(row("daemon", "socket"), buf, sizeof(buf));
@@ -185,7 +198,7 @@ START_TEST(summary_and_range_text_describe_a_row)
 	txp_config_range_text(row("daemon", "socket_mode"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "0 to 0777");
 	/* A short buffer is truncated and terminated, and the needed length is returned. */
-	ck_assert_int_eq(txp_config_key_summary(row("daemon", "max_line_bytes"), buf, 5), 51);
+	ck_assert_int_eq(txp_config_key_summary(row("daemon", "max_line_bytes"), buf, 5), 52);
 	ck_assert_str_eq(buf, "size");
 	ck_assert_str_eq(txp_config_type_name(TXP_CFG_POW2), "power of two");
 }
@@ -210,7 +223,8 @@ START_TEST(uint_accepts_its_bounds_and_refuses_junk_signs_and_overflow)
 	REFUSES(&cfg, "daemon", "max_clients", "18446744073709551616", "too large (expected 1 to 65536)");
 	REFUSES(&cfg, "daemon", "max_clients", "99999999999999999999999", "too large (expected 1 to 65536)");
 	ck_assert_uint_eq(cfg.daemon.max_clients, 7); /* refused values leave the field alone */
-	static const char *const junk[] = {"", "-1", "+1", " 1", "1 ", "1x", "0x10", "1e3", "1k", "1.0", NULL};
+	static const char *const junk[] = {"",     "-1",  "+1", " 1",  "1 ", "1x",
+	                                   "0x10", "1e3", "1k", "1.0", NULL};
 	for (int i = 0; junk[i] != NULL; i++)
 		REFUSES(&cfg, "daemon", "max_clients", junk[i], "not a number (expected decimal digits)");
 	ACCEPTS(&cfg, "pipeline", "workers", "0");
@@ -218,7 +232,8 @@ START_TEST(uint_accepts_its_bounds_and_refuses_junk_signs_and_overflow)
 	REFUSES(&cfg, "pipeline", "workers", "17", "out of range (expected 0 to 16)");
 	ACCEPTS(&cfg, "validation", "max_amount", "1000000000000");
 	ck_assert_uint_eq(cfg.validation.max_amount, UINT64_C(1000000000000));
-	REFUSES(&cfg, "validation", "max_amount", "1000000000001", "out of range (expected 1 to 1000000000000)");
+	REFUSES(&cfg, "validation", "max_amount", "1000000000001",
+	        "out of range (expected 1 to 1000000000000)");
 	REFUSES(&cfg, "validation", "max_amount", "0", "out of range (expected 1 to 1000000000000)");
 	txp_config_free(&cfg);
 }
@@ -245,7 +260,8 @@ START_TEST(size_accepts_suffixes_of_1024_within_bounds)
 	REFUSES(&cfg, "daemon", "max_line_bytes", "1G", "out of range (expected 256 to 16M)");
 	/* 2^34 G is 2^64 bytes: one past what fits. */
 	REFUSES(&cfg, "daemon", "max_line_bytes", "17179869184G", "too large (expected 256 to 16M)");
-	static const char *const junk[] = {"12x", "", "k", "1kk", "1 k", "0.5M", "1m", "1g", "1KB", "-1k", NULL};
+	static const char *const junk[] = {"12x", "",   "k",   "1kk", "1 k", "0.5M",
+	                                   "1m",  "1g", "1KB", "-1k", NULL};
 	for (int i = 0; junk[i] != NULL; i++)
 		REFUSES(&cfg, "daemon", "max_line_bytes", junk[i], not_size);
 	txp_config_free(&cfg);
@@ -272,7 +288,8 @@ START_TEST(duration_reads_ms_s_m_h_and_bare_milliseconds)
 	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 3600000);
 	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "3600001", "out of range (expected 0 to 1h)");
 	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "61m", "out of range (expected 0 to 1h)");
-	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "18446744073709551615h", "too large (expected 0 to 1h)");
+	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "18446744073709551615h",
+	        "too large (expected 0 to 1h)");
 	static const char *const junk[] = {"", "s", "2d", "1s5", "1 s", "1S", "1.5s", "-1s", "1sec", NULL};
 	for (int i = 0; junk[i] != NULL; i++)
 		REFUSES(&cfg, "daemon", "shutdown_timeout_ms", junk[i], not_duration);
@@ -376,8 +393,10 @@ START_TEST(path_must_be_absolute_and_fit_its_length)
 	long_path[107] = 'a';
 	long_path[108] = '\0';
 	REFUSES(&cfg, "daemon", "socket", long_path, "longer than 107 bytes");
-	REFUSES(&cfg, "daemon", "socket", "run/txpiped.sock", "not an absolute path (expected one starting with /)");
-	REFUSES(&cfg, "daemon", "socket", "~/txpiped.sock", "not an absolute path (expected one starting with /)");
+	REFUSES(&cfg, "daemon", "socket", "run/txpiped.sock",
+	        "not an absolute path (expected one starting with /)");
+	REFUSES(&cfg, "daemon", "socket", "~/txpiped.sock",
+	        "not an absolute path (expected one starting with /)");
 	REFUSES(&cfg, "daemon", "socket", "", "empty (a value is required)");
 	ck_assert_uint_eq(strlen(cfg.daemon.socket), 107);
 	txp_config_free(&cfg);
@@ -423,13 +442,16 @@ static const char *const no_names[] = {NULL};
 
 static const struct txp_config_key bool_row = {
 	.section = "t", .key = "flag", .type = TXP_CFG_BOOL, .offset = offsetof(struct extra_fields, flag),
-	.default_value = "false", .help = "A flag.", .enum_names = no_names};
+	.default_value = "false", .help = "A flag.", .enum_names = no_names,
+};
 static const struct txp_config_key list_row = {
 	.section = "t", .key = "list", .type = TXP_CFG_LIST, .offset = offsetof(struct extra_fields, list),
-	.min = 0, .max = 3, .default_value = "", .help = "A list."};
+	.min = 0, .max = 3, .default_value = "", .help = "A list.",
+};
 static const struct txp_config_key name_row = {
 	.section = "t", .key = "name", .type = TXP_CFG_STRING, .offset = offsetof(struct extra_fields, name),
-	.min = 2, .max = 0, .default_value = "ab", .help = "A name."};
+	.min = 2, .max = 0, .default_value = "ab", .help = "A name.",
+};
 
 START_TEST(bool_accepts_the_usual_spellings_in_any_case)
 {
@@ -568,26 +590,34 @@ START_TEST(load_names_file_line_key_and_what_is_wrong_in_a_value)
 	load_fails("[daemon]\n\n; comment\n\n\n\n\n\n\n\n\nmax_line_bytes = 12x\n",
 	           "F:12: [daemon] max_line_bytes = 12x: not a size (expected a number with optional k/M/G "
 	           "suffix)");
-	load_fails("[pipeline]\nworkers = 99\n", "F:2: [pipeline] workers = 99: out of range (expected 0 to 16)");
-	load_fails("[daemon]\nsocket = relative.sock\n",
-	           "F:2: [daemon] socket = relative.sock: not an absolute path (expected one starting with /)");
+	load_fails("[pipeline]\nworkers = 99\n",
+	           "F:2: [pipeline] workers = 99: out of range (expected 0 to 16)");
+	load_fails(
+	        "[daemon]\nsocket = relative.sock\n",
+	        "F:2: [daemon] socket = relative.sock: not an absolute path (expected one starting with /)");
 	load_fails("[daemon]\nsocket =\n", "F:2: [daemon] socket = : empty (a value is required)");
 	load_fails("[log]\nlevel = verbose\n",
 	           "F:2: [log] level = verbose: not one of err, warning, notice, info, debug");
 	/* A control character in the value is not copied into the message. */
-	load_fails("[log]\nlevel = de\x01g\n", "F:2: [log] level = de?g: not one of err, warning, notice, info, debug");
+	load_fails("[log]\nlevel = de\x01g\n",
+	           "F:2: [log] level = de?g: not one of err, warning, notice, info, debug");
 }
 END_TEST
 
 START_TEST(load_refuses_unknown_sections_and_keys)
 {
-	load_fails("[daemon]\nsocket = /s\n[fraud]\nthreshold = 3\n",
-	           "F:3: [fraud]: unknown section (expected one of daemon, pipeline, validation, log)");
+	/* The list of known sections grows with the table; these four come first. */
+	load_fails_prefix("[daemon]\nsocket = /s\n[frauds]\nthreshold = 3\n",
+	                  "F:3: [frauds]: unknown section "
+	                  "(expected one of daemon, pipeline, validation, log");
 	/* Even a section that holds no key. */
-	load_fails("[Daemon]\n", "F:1: [Daemon]: unknown section (expected one of daemon, pipeline, validation, log)");
+	load_fails_prefix("[Daemon]\n",
+	                  "F:1: [Daemon]: unknown section "
+	                  "(expected one of daemon, pipeline, validation, log");
 	load_fails("[daemon]\nsockets = /s\n", "F:2: [daemon] sockets = /s: unknown key in [daemon]");
 	load_fails("[log]\nworkers = 2\n", "F:2: [log] workers = 2: unknown key in [log]");
-	load_fails("; top\nworkers = 2\n", "F:2: workers = 2: key outside any section (put it under its [section])");
+	load_fails("; top\nworkers = 2\n",
+	           "F:2: workers = 2: key outside any section (put it under its [section])");
 	/* inih hands a section it reached past a BOM to the handler, which refuses it too. */
 	load_fails("\xEF\xBB\xBF[nope]\nx = 1\n", "F:2: [nope] x = 1: unknown section [nope]");
 }
@@ -605,16 +635,20 @@ START_TEST(load_refuses_what_inih_would_silently_mangle)
 	char text[512];
 
 	/* With inih's default INI_ALLOW_MULTILINE an indented line continues the previous value. */
-	load_fails("[daemon]\nsocket = /a\n  max_clients = 3\n",
-	           "F:3: max_clients = 3: indented line (start keys and sections in the first column; leading "
-	           "whitespace would continue the previous value)");
+	load_fails(
+	        "[daemon]\nsocket = /a\n  max_clients = 3\n",
+	        "F:3: max_clients = 3: indented line (start keys and sections in the first column; leading "
+	        "whitespace would continue the previous value)");
 	load_fails("[daemon]\n\t[log]\n", "F:2: [log]: indented line (start keys and sections in the first "
 	                                  "column; leading whitespace would continue the previous value)");
 	load_fails("[daemon] socket = /a\n", "F:1: [daemon] socket = /a: text after the section header");
+	load_fails("[daemon]\nsocket: /a\n",
+	           "F:2: socket: /a: expected key = value (\":\" does not separate a key from its value)");
 	/* inih's line buffer holds 197 characters of text; it would split a longer line in two. */
 	snprintf(text, sizeof(text), "[daemon]\nsocket_group = %0183d\n", 0);
-	load_fails(text, "F:2: socket_group = 00000000000000000000000000000000000000000000000000000000000000000"
-	                 "...: line longer than 197 characters");
+	load_fails(text,
+	           "F:2: socket_group = 00000000000000000000000000000000000000000000000000000000000000000"
+	           "...: line longer than 197 characters");
 }
 END_TEST
 
@@ -622,8 +656,9 @@ START_TEST(load_quotes_a_syntax_error_line)
 {
 	load_fails("[daemon]\nmax_clients 12\n",
 	           "F:2: max_clients 12: syntax error (expected [section], key = value or a comment)");
-	load_fails("[daemon\nsocket = /a\n", "F:1: [daemon: syntax error (expected [section], key = value or a "
-	                                     "comment)");
+	load_fails("[daemon\nsocket = /a\n",
+	           "F:1: [daemon: syntax error (expected [section], key = value or a "
+	           "comment)");
 	/* The first fault is the one reported, whichever part of the loader found it. */
 	load_fails("[daemon]\nmax_clients\nmax_clients = 0\n",
 	           "F:2: max_clients: syntax error (expected [section], key = value or a comment)");
@@ -669,16 +704,18 @@ START_TEST(written_config_loads_back_to_the_same_values)
 	size_t dump_len = 0;
 	FILE *out;
 
-	ck_assert_int_eq(load_text(&cfg,
-	                           "[daemon]\nsocket_group = wheel\nshutdown_timeout_ms = 1500\nsocket_mode = 0600\n"
-	                           "[log]\nformat = json\n[pipeline]\nworkers = 0\n",
-	                           msg, sizeof(msg)),
-	                 0);
+	ck_assert_int_eq(
+	        load_text(&cfg,
+	                  "[daemon]\nsocket_group = wheel\nshutdown_timeout_ms = 1500\nsocket_mode = 0600\n"
+	                  "[log]\nformat = json\n[pipeline]\nworkers = 0\n",
+	                  msg, sizeof(msg)),
+	        0);
 	out = open_memstream(&dump, &dump_len);
 	ck_assert_ptr_nonnull(out);
 	ck_assert_int_eq(txp_config_write(&cfg, out), 0);
 	fclose(out);
-	ck_assert_ptr_nonnull(strstr(dump, "[daemon]\nsocket = /run/txpiped/txpiped.sock\nsocket_mode = 0600\n"));
+	ck_assert_ptr_nonnull(
+	        strstr(dump, "[daemon]\nsocket = /run/txpiped/txpiped.sock\nsocket_mode = 0600\n"));
 	ck_assert_ptr_nonnull(strstr(dump, "shutdown_timeout_ms = 1500ms\n"));
 	ck_assert_ptr_nonnull(strstr(dump, "\n\n[log]\nlevel = info\nformat = json\n"));
 

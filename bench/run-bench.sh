@@ -1,0 +1,137 @@
+#!/bin/sh
+# run-bench.sh: start a txpiped on a temporary socket; run txpbench at full speed, then at half the peak.
+#
+# Usage: run-bench.sh TXPIPED TXPBENCH
+# `make bench` runs it with the binaries of the build tree.  Knobs, from the
+# environment:
+#   BENCH_CONNECTIONS  client connections (default 4)
+#   BENCH_PIPELINE     lines in flight per connection (default 128)
+#   BENCH_COUNT        measured transactions of the full-speed run (default 200000)
+#   BENCH_DURATION     seconds of the paced run (default 10)
+#   BENCH_WARMUP       warm-up seconds before each run (default 1)
+#   BENCH_WORKERS      txpiped [pipeline] workers (default 1)
+#   BENCH_MIX          transaction mix (default good=90,risky=8,invalid=2)
+#   BENCH_SEED         generation seed (default 1)
+#   TXP_CFLAGS         the build's compiler flags, printed with the figures
+set -eu
+
+if [ $# -ne 2 ]; then
+	echo "usage: run-bench.sh TXPIPED TXPBENCH" >&2
+	exit 64
+fi
+txpiped=$1
+txpbench=$2
+connections=${BENCH_CONNECTIONS:-4}
+pipeline=${BENCH_PIPELINE:-128}
+count=${BENCH_COUNT:-200000}
+duration=${BENCH_DURATION:-10}
+warmup=${BENCH_WARMUP:-1}
+workers=${BENCH_WORKERS:-1}
+mix=${BENCH_MIX:-good=90,risky=8,invalid=2}
+seed=${BENCH_SEED:-1}
+
+for f in "$txpiped" "$txpbench"; do
+	if [ ! -x "$f" ]; then
+		echo "run-bench.sh: $f is not an executable; run 'make bench' from the build tree" >&2
+		exit 66
+	fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/txpbench.XXXXXX")
+daemon_pid=
+
+# stop_daemon: SIGTERM makes txpiped drain and exit; its status is kept.
+daemon_status=
+stop_daemon() {
+	if [ -n "$daemon_pid" ]; then
+		kill -TERM "$daemon_pid" 2>/dev/null || true
+		daemon_status=0
+		wait "$daemon_pid" || daemon_status=$?
+		daemon_pid=
+	fi
+}
+cleanup() {
+	stop_daemon
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+sock=$tmp/txpiped.sock
+cat >"$tmp/txpiped.ini" <<EOF
+; Written by run-bench.sh for one benchmark run.
+[daemon]
+socket = $sock
+
+[pipeline]
+workers = $workers
+
+[log]
+level = warning
+EOF
+
+"$txpiped" --config "$tmp/txpiped.ini" 2>"$tmp/txpiped.log" &
+daemon_pid=$!
+
+# The socket appears once txpiped listens; give it ten seconds.
+tries=0
+while [ ! -S "$sock" ]; do
+	if ! kill -0 "$daemon_pid" 2>/dev/null; then
+		daemon_status=0
+		wait "$daemon_pid" || daemon_status=$?
+		daemon_pid=
+		echo "run-bench.sh: txpiped exited with status $daemon_status before listening:" >&2
+		cat "$tmp/txpiped.log" >&2
+		exit 1
+	fi
+	tries=$((tries + 1))
+	if [ "$tries" -gt 100 ]; then
+		echo "run-bench.sh: txpiped did not create $sock within 10 s" >&2
+		cat "$tmp/txpiped.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+model=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+echo "== machine"
+echo "cpus:    $(nproc 2>/dev/null || echo '?')"
+echo "cpu:     ${model:-unknown}"
+echo "kernel:  $(uname -sr)"
+echo "load:    $(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo '?') (1, 5, 15 min, before the runs)"
+echo "cflags:  ${TXP_CFLAGS:-unknown}"
+case "${TXP_CFLAGS:-}" in
+*-fsanitize*) echo "note:    sanitizer build: the figures are far below a release build's" ;;
+esac
+echo "daemon:  txpiped, $workers worker(s); client: txpbench, $connections connections, pipeline $pipeline"
+echo
+
+status=0
+echo "== full speed: $count transactions after ${warmup}s warm-up (closed loop)"
+"$txpbench" --socket "$sock" --connections "$connections" --pipeline "$pipeline" --count "$count" \
+	--warmup "$warmup" --mix "$mix" --seed "$seed" --json-file "$tmp/peak.json" || status=$?
+echo
+
+peak=$(sed -n 's/.*"throughput_rps":\([0-9.]*\).*/\1/p' "$tmp/peak.json" 2>/dev/null || true)
+rate=$(awk -v p="${peak:-0}" 'BEGIN { print int(p / 2) }')
+if [ "$rate" -gt 0 ]; then
+	echo "== paced at $rate/s (half the peak) for ${duration}s after ${warmup}s warm-up (open loop)"
+	"$txpbench" --socket "$sock" --connections "$connections" --pipeline "$pipeline" --rate "$rate" \
+		--duration "$duration" --warmup "$warmup" --mix "$mix" --seed "$seed" || status=$?
+	echo
+else
+	echo "run-bench.sh: no peak throughput measured; skipping the paced run" >&2
+	status=1
+fi
+
+stop_daemon
+if [ "$daemon_status" -ne 0 ]; then
+	echo "run-bench.sh: txpiped exited with status $daemon_status" >&2
+	status=1
+fi
+if [ -s "$tmp/txpiped.log" ]; then
+	echo "== txpiped log (warnings and errors, last 20 lines)"
+	tail -n 20 "$tmp/txpiped.log"
+fi
+exit "$status"

@@ -1,0 +1,146 @@
+/* pan.c: a scanner for Luhn-valid card numbers in free text, and masking them. */
+#include "txpipe/pan.h"
+
+#include <string.h>
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_sep(char c)
+{
+	return c == ' ' || c == '-';
+}
+
+bool txp_pan_luhn(const char *d, size_t n)
+{
+	unsigned sum = 0;
+	bool dbl = false;
+
+	if (n == 0)
+		return false;
+	/* From the rightmost (check) digit leftwards, double every second
+	 * digit and add the digits of the product (ISO/IEC 7812-1 Annex B). */
+	for (size_t i = n; i-- > 0;) {
+		unsigned v = (unsigned)(d[i] - '0');
+		if (dbl) {
+			v *= 2;
+			if (v > 9)
+				v -= 9;
+		}
+		sum += v;
+		dbl = !dbl;
+	}
+	return sum % 10 == 0;
+}
+
+/* A group of consecutive digits. */
+struct group {
+	size_t start, end;
+};
+
+/* Reads the run of digit groups starting at `i` (a digit): groups joined
+ * by exactly one separator.  Fills up to `max` groups and returns how many,
+ * with the end of the whole run in *run_end. */
+static size_t read_run(const char *s, size_t len, size_t i, struct group *g, size_t max, size_t *run_end)
+{
+	size_t n = 0;
+
+	for (;;) {
+		size_t st = i;
+		while (i < len && is_digit(s[i]))
+			i++;
+		if (n < max) {
+			g[n].start = st;
+			g[n].end = i;
+			n++;
+		}
+		if (i + 1 < len && is_sep(s[i]) && is_digit(s[i + 1]) && n < max) {
+			i++;
+			continue;
+		}
+		*run_end = i;
+		return n;
+	}
+}
+
+/* Checks the groups first..last as one candidate. */
+static bool candidate(const char *s, const struct group *g, size_t first, size_t last)
+{
+	char digits[TXP_PAN_MAX_DIGITS];
+	size_t n = 0;
+
+	for (size_t k = first; k <= last; k++) {
+		size_t len = g[k].end - g[k].start;
+		if (n + len > TXP_PAN_MAX_DIGITS)
+			return false;
+		memcpy(digits + n, s + g[k].start, len);
+		n += len;
+	}
+	if (n < TXP_PAN_MIN_DIGITS)
+		return false;
+	/* Major industry identifiers 0 and 1 are not card networks' (1 is
+	 * UATP, airline cards), and excluding them keeps Unix timestamps in
+	 * milliseconds (13 digits starting "1" until 2033) out.  Only Visa and
+	 * Maestro issued 13-digit numbers, so 13 digits must start with 4-6,
+	 * which keeps millisecond timestamps out until 2096. */
+	if (digits[0] < '2' || (n == 13 && (digits[0] < '4' || digits[0] > '6')))
+		return false;
+	return txp_pan_luhn(digits, n);
+}
+
+bool txp_pan_find(const char *s, size_t len, size_t from, size_t *start, size_t *end)
+{
+	/* A run longer than this many groups is split; every group holds at
+	 * least one digit, so 19 groups are enough for any candidate and the
+	 * window slides over longer runs. */
+	struct group g[64];
+	size_t i = from;
+
+	while (i < len) {
+		size_t n, run_end;
+
+		if (!is_digit(s[i])) {
+			i++;
+			continue;
+		}
+		n = read_run(s, len, i, g, sizeof(g) / sizeof(g[0]), &run_end);
+		for (size_t a = 0; a < n; a++) {
+			size_t digits = 0;
+			for (size_t b = a; b < n; b++) {
+				digits += g[b].end - g[b].start;
+				if (digits > TXP_PAN_MAX_DIGITS)
+					break;
+				if (digits >= TXP_PAN_MIN_DIGITS && candidate(s, g, a, b)) {
+					*start = g[a].start;
+					*end = g[b].end;
+					return true;
+				}
+			}
+		}
+		/* When the group array filled up before the run ended, resume
+		 * 19 groups back so candidates spanning the cut are still seen. */
+		if (n == sizeof(g) / sizeof(g[0]) && run_end + 1 < len && is_sep(s[run_end]) &&
+		    is_digit(s[run_end + 1]))
+			i = g[n - TXP_PAN_MAX_DIGITS].start;
+		else
+			i = run_end;
+	}
+	return false;
+}
+
+size_t txp_pan_mask(char *s)
+{
+	size_t len = strlen(s), from = 0, start, end, found = 0;
+
+	while (txp_pan_find(s, len, from, &start, &end)) {
+		for (size_t k = start; k < end; k++) {
+			if (is_digit(s[k]))
+				s[k] = '*';
+		}
+		found++;
+		from = end;
+	}
+	return found;
+}

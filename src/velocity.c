@@ -1,0 +1,280 @@
+/* velocity.c: the rule stages' bounded key table and bucketed sliding windows. */
+#include "txpipe/velocity.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* Moves the ring forward to bucket `b`, clearing the slots that fall out. */
+static void window_advance(struct txp_window *w, int64_t b)
+{
+	if (b <= w->head)
+		return;
+	if (b - w->head >= TXP_WINDOW_SLOTS) {
+		memset(w->count, 0, sizeof(w->count));
+		memset(w->sum, 0, sizeof(w->sum));
+	} else {
+		for (int64_t i = w->head + 1; i <= b; i++) {
+			w->count[i % TXP_WINDOW_SLOTS] = 0;
+			w->sum[i % TXP_WINDOW_SLOTS] = 0;
+		}
+	}
+	w->head = b;
+}
+
+void txp_window_add(struct txp_window *w, int64_t width, int64_t now, int64_t amount)
+{
+	int64_t b = now / width;
+	unsigned slot;
+
+	window_advance(w, b);
+	/* A caller that went back in time lands in the newest bucket, so the
+	 * event is counted rather than lost. */
+	slot = (unsigned)(w->head % TXP_WINDOW_SLOTS);
+	if (w->count[slot] != UINT32_MAX)
+		w->count[slot]++;
+	w->sum[slot] = sat_add(w->sum[slot], amount > 0 ? amount : 0);
+}
+
+void txp_window_totals(struct txp_window *w, int64_t width, int64_t now, uint64_t *count, int64_t *sum)
+{
+	uint64_t c = 0;
+	int64_t s = 0;
+
+	window_advance(w, now / width);
+	for (unsigned i = 0; i < TXP_WINDOW_SLOTS; i++) {
+		c += w->count[i];
+		s = sat_add(s, w->sum[i]);
+	}
+	*count = c;
+	*sum = s;
+}
+
+#define NIL UINT32_MAX
+
+struct entry {
+	uint64_t hash;
+	int64_t last_seen;
+	uint32_t prev, next; /* LRU list: prev is more recent */
+	/* payload follows, 8-byte aligned */
+};
+
+struct txp_keytab {
+	uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES];
+	size_t max_keys, used, stride, payload_size;
+	uint32_t *index; /* entry number + 1; 0 is empty */
+	size_t mask;
+	unsigned char *entries;
+	uint32_t lru_head, lru_tail; /* most and least recently seen */
+	uint64_t overflows, evictions;
+};
+
+static struct entry *entry_at(const struct txp_keytab *kt, uint32_t i)
+{
+	return (struct entry *)(void *)(kt->entries + (size_t)i * kt->stride);
+}
+
+static void *payload_of(struct entry *e)
+{
+	return (unsigned char *)e + sizeof(struct entry);
+}
+
+struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
+                                     const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES])
+{
+	struct txp_keytab *kt;
+	size_t cap = 2;
+
+	if (max_keys == 0 || max_keys > (size_t)1 << 30)
+		return NULL;
+	while (cap < max_keys * 2)
+		cap *= 2;
+	kt = calloc(1, sizeof(*kt));
+	if (kt == NULL)
+		goto err;
+	memcpy(kt->hash_key, hash_key, TXP_KEYTAB_HASH_KEY_BYTES);
+	kt->max_keys = max_keys;
+	kt->payload_size = payload_size;
+	kt->stride = (sizeof(struct entry) + payload_size + 7) & ~(size_t)7;
+	kt->mask = cap - 1;
+	kt->lru_head = kt->lru_tail = NIL;
+	kt->index = calloc(cap, sizeof(kt->index[0]));
+	if (kt->index == NULL)
+		goto err_after_kt;
+	/* Entries are written before they are read (zeroed on insert), so the
+	 * memory is only touched as keys arrive. */
+	kt->entries = malloc(max_keys * kt->stride);
+	if (kt->entries == NULL)
+		goto err_after_index;
+	return kt;
+
+err_after_index:
+	free(kt->index);
+err_after_kt:
+	free(kt);
+err:
+	return NULL;
+}
+
+void txp_keytab_destroy(struct txp_keytab *kt)
+{
+	if (kt == NULL)
+		return;
+	sodium_memzero(kt->hash_key, sizeof(kt->hash_key));
+	free(kt->entries);
+	free(kt->index);
+	free(kt);
+}
+
+uint64_t txp_keytab_hash(const struct txp_keytab *kt, const char *key)
+{
+	unsigned char out[crypto_shorthash_BYTES];
+	uint64_t h;
+
+	crypto_shorthash(out, (const unsigned char *)key, strlen(key), kt->hash_key);
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
+
+/* Index position of `hash`, or the empty slot where it would go. */
+static size_t index_find(const struct txp_keytab *kt, uint64_t hash, bool *found)
+{
+	size_t i = (size_t)hash & kt->mask;
+
+	while (kt->index[i] != 0) {
+		if (entry_at(kt, kt->index[i] - 1)->hash == hash) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & kt->mask;
+	}
+	*found = false;
+	return i;
+}
+
+/* Removes index slot `i` and shifts back the entries of its run that would
+ * otherwise become unreachable (Knuth's Algorithm R for linear probing). */
+static void index_remove(struct txp_keytab *kt, size_t i)
+{
+	size_t j = i;
+
+	kt->index[i] = 0;
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & kt->mask;
+		if (kt->index[j] == 0)
+			return;
+		k = (size_t)entry_at(kt, kt->index[j] - 1)->hash & kt->mask;
+		/* The entry at j may move to i unless its home k lies
+		 * cyclically in (i, j]. */
+		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		kt->index[i] = kt->index[j];
+		kt->index[j] = 0;
+		i = j;
+	}
+}
+
+static void lru_unlink(struct txp_keytab *kt, struct entry *e)
+{
+	if (e->prev != NIL)
+		entry_at(kt, e->prev)->next = e->next;
+	else
+		kt->lru_head = e->next;
+	if (e->next != NIL)
+		entry_at(kt, e->next)->prev = e->prev;
+	else
+		kt->lru_tail = e->prev;
+}
+
+static void lru_push_head(struct txp_keytab *kt, uint32_t n, struct entry *e)
+{
+	e->prev = NIL;
+	e->next = kt->lru_head;
+	if (kt->lru_head != NIL)
+		entry_at(kt, kt->lru_head)->prev = n;
+	kt->lru_head = n;
+	if (kt->lru_tail == NIL)
+		kt->lru_tail = n;
+}
+
+static bool expired(const struct entry *e, int64_t now, int64_t ttl_ms)
+{
+	return now - e->last_seen >= ttl_ms;
+}
+
+void *txp_keytab_get(struct txp_keytab *kt, uint64_t hash, int64_t now, int64_t ttl_ms, bool *fresh)
+{
+	bool found;
+	size_t pos = index_find(kt, hash, &found);
+	struct entry *e;
+	uint32_t n;
+
+	if (found) {
+		n = kt->index[pos] - 1;
+		e = entry_at(kt, n);
+		*fresh = expired(e, now, ttl_ms);
+		if (*fresh)
+			memset(payload_of(e), 0, kt->payload_size);
+		if (now > e->last_seen)
+			e->last_seen = now;
+		if (kt->lru_head != n) {
+			lru_unlink(kt, e);
+			lru_push_head(kt, n, e);
+		}
+		return payload_of(e);
+	}
+	if (kt->used < kt->max_keys) {
+		n = (uint32_t)kt->used++;
+	} else {
+		/* Full: only the least recently seen entry can be expired. */
+		n = kt->lru_tail;
+		e = entry_at(kt, n);
+		if (!expired(e, now, ttl_ms)) {
+			kt->overflows++;
+			return NULL;
+		}
+		bool present;
+		index_remove(kt, index_find(kt, e->hash, &present));
+		lru_unlink(kt, e);
+		kt->evictions++;
+		/* Removal may have shifted the run `pos` was in. */
+		pos = index_find(kt, hash, &found);
+	}
+	e = entry_at(kt, n);
+	e->hash = hash;
+	e->last_seen = now;
+	memset(payload_of(e), 0, kt->payload_size);
+	kt->index[pos] = n + 1;
+	lru_push_head(kt, n, e);
+	*fresh = true;
+	return payload_of(e);
+}
+
+void *txp_keytab_peek(struct txp_keytab *kt, uint64_t hash)
+{
+	bool found;
+	size_t pos = index_find(kt, hash, &found);
+
+	return found ? payload_of(entry_at(kt, kt->index[pos] - 1)) : NULL;
+}
+
+void txp_keytab_stats(const struct txp_keytab *kt, struct txp_keytab_stats *out)
+{
+	out->used = kt->used;
+	out->max_keys = kt->max_keys;
+	out->overflows = kt->overflows;
+	out->evictions = kt->evictions;
+	out->bytes = sizeof(*kt) + (kt->mask + 1) * sizeof(kt->index[0]) + kt->max_keys * kt->stride;
+}
