@@ -79,16 +79,17 @@ static void on_status(uv_timer_t *t)
 {
 	struct txp_notify *n = t->data;
 	struct txp_notify_figures f;
-	char msg[sizeof(n->last_status) + 8];
+	char text[sizeof(n->last_status)];
+	char msg[sizeof("STATUS=") + sizeof(text)];
 
 	memset(&f, 0, sizeof(f));
 	n->figures(n->arg, &f);
-	txp_notify_format_status(msg + 7, sizeof(msg) - 7, &f);
+	txp_notify_format_status(text, sizeof(text), &f);
 	/* An idle daemon would repeat itself: only changes are sent. */
-	if (strcmp(msg + 7, n->last_status) == 0)
+	if (strcmp(text, n->last_status) == 0)
 		return;
-	snprintf(n->last_status, sizeof(n->last_status), "%s", msg + 7);
-	memcpy(msg, "STATUS=", 7);
+	memcpy(n->last_status, text, sizeof(text));
+	snprintf(msg, sizeof(msg), "STATUS=%s", text);
 	send_state(msg);
 }
 
