@@ -5,6 +5,8 @@
 # anything printed is a problem in the page.  Pages that start with '\" t
 # go through tbl first, as man(1) does.  mandoc's lint is stricter about
 # structure; its style-level notes are not counted, only warnings and up.
+# It also checks that txpiped.8's copies of man/fields.inc and
+# man/reasons.inc match those files (`make update-man-inc` refreshes them).
 # Skips (77) without groff.
 set -u
 
@@ -42,6 +44,28 @@ for p in $PAGES; do
 		else
 			echo "ok: mandoc -Tlint -Wwarning $p"
 		fi
+	fi
+done
+
+# The body of an .inc file: all but its leading comment lines.
+inc_body() {
+	awk 'body || !/^\.\\"/ { body = 1; print }' "$1"
+}
+# The copy of man/$1.inc between txpiped.8's marker comments.
+inc_copy() {
+	awk -v b="---- man/$1.inc begin ----" -v e="---- man/$1.inc end ----" \
+		'index($0, e) { on = 0 } on { print } index($0, b) { on = 1; found = 1 } END { exit !found }' \
+		"$top_srcdir/man/txpiped.8"
+}
+for inc in fields reasons; do
+	if ! inc_copy "$inc" >/dev/null; then
+		echo "FAIL: man/txpiped.8 has no man/$inc.inc markers"
+		status=1
+	elif [ "$(inc_copy "$inc")" != "$(inc_body "$top_srcdir/man/$inc.inc")" ]; then
+		echo "FAIL: man/txpiped.8's copy of man/$inc.inc is stale: run make update-man-inc"
+		status=1
+	else
+		echo "ok: man/txpiped.8 holds man/$inc.inc as it is"
 	fi
 done
 exit $status
