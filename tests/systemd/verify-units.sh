@@ -5,12 +5,26 @@
 # installed, so verify reads a copy whose ExecStart points at the built
 # binary; everything else is the generated unit as installed.  The service's
 # exposure from `systemd-analyze security` must stay at or below 2.0.
-# Skips (77) without systemd-analyze.
+# Skips (77) without systemd-analyze, after checking that every hardening
+# setting is commented.
 set -u
 
 : "${top_builddir:=.}"
 : "${top_srcdir:=.}"
 MAX_EXPOSURE=2.0
+
+# Every hardening setting says why: each line of the [Service] section from
+# the Hardening marker on is a comment or follows one (or a setting that
+# shares its comment, for the SystemCallFilter pair).
+uncommented=$(awk '/^# ---- Hardening/ { on = 1 } /^\[/ && !/^\[Service\]/ { on = 0 }
+	on && /^[A-Za-z]/ && prev !~ /^#/ { print FILENAME ":" FNR ": " $0 } { prev = $0 }' \
+	"$top_srcdir/systemd/txpiped.service.in")
+if [ -n "$uncommented" ]; then
+	echo "FAIL: hardening settings without a comment:"
+	echo "$uncommented"
+	exit 1
+fi
+echo "ok: every hardening setting is commented"
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "SKIP: systemd-analyze is not installed"
