@@ -1,0 +1,52 @@
+/* delivery.h: decided transactions to DynamoDB, alerts to SNS, failures to the SQS DLQ (CONTRACT). */
+#ifndef TXPIPE_DELIVERY_H
+#define TXPIPE_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "txpipe/aws/client.h"
+#include "txpipe/config.h"
+#include "txpipe/txn.h"
+
+/*
+ * Built on the worker thread (compliance stage) so the loop only batches
+ * bytes: t->item is the DynamoDB item as AttributeValue JSON
+ * ({"transaction_id":{"S":"..."},...}) with every field the AWS issue
+ * lists and nothing in clear that must not leave the process; t->alert
+ * (added to struct txp_txn by the delivery work) the SNS message JSON and
+ * attributes, when t->alerts is set.  Returns 0 or -ENOMEM.
+ */
+int txp_item_build(struct txp_txn *t, const char *daemon_version);
+
+struct txp_delivery;
+
+/* Loop thread.  `client` is shared, not owned. */
+int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_aws_client *client,
+                        const struct txp_config *cfg, char *err, size_t errlen);
+
+/* Takes ownership of a decided transaction (loop thread): stores it,
+ * publishes its alerts, dead-letters it when that fails for good, frees it. */
+void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t);
+
+/* True while the backlog (pending + retrying + held for the DLQ) is over
+ * its bound: the server stops admitting new transactions meanwhile. */
+bool txp_delivery_congested(const struct txp_delivery *d);
+
+struct txp_delivery_stats {
+	uint64_t stored, store_retries, alerts_published, alert_retries, dead_lettered, dlq_failures;
+	uint64_t pending, retrying, held_for_dlq, retry_budget_exhausted;
+};
+void txp_delivery_stats(const struct txp_delivery *d, struct txp_delivery_stats *s);
+
+/* Flushes batches now and calls `done` when nothing is pending or when
+ * `timeout_ms` has passed (what is left is logged). */
+void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
+
+/* Closes timers and frees (after flush).  NULL is safe. */
+void txp_delivery_close(struct txp_delivery *d);
+
+#endif
