@@ -95,6 +95,42 @@ static bool manager_expect(struct manager *m, const char *want, bool prefix, int
 	}
 }
 
+static void remove_dir(struct tdaemon *d)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", d->dir);
+}
+
+/*
+ * Waits for a daemon that was already sent SIGTERM (tdaemon_stop would
+ * send a second one, which can land after the daemon restored the default
+ * handler), then removes its directory.  Returns the exit status, 128 +
+ * the signal, or -1 after timeout_ms (the daemon is then killed).
+ */
+static int wait_exit(struct tdaemon *d, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int status, rc = -1;
+
+	while (now_ms() < deadline) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			break;
+		}
+		usleep(5000);
+	}
+	if (rc == -1) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+	}
+	d->pid = 0;
+	remove_dir(d);
+	return rc;
+}
+
 START_TEST(the_daemon_reports_ready_reload_and_stop_to_the_manager)
 {
 	struct manager m;
@@ -115,7 +151,7 @@ START_TEST(the_daemon_reports_ready_reload_and_stop_to_the_manager)
 	/* Stop by hand so the manager socket is read while the daemon drains. */
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	ck_assert_msg(manager_expect(&m, "STOPPING=1", false, 5000), "no STOPPING=1 on SIGTERM");
-	ck_assert_int_eq(tdaemon_stop(&d, 10000), 0);
+	ck_assert_int_eq(wait_exit(&d, 10000), 0);
 	ck_assert_int_eq(m.pings, 0); /* no WatchdogSec=, no pings */
 	manager_stop(&m);
 }
@@ -150,7 +186,7 @@ START_TEST(the_loop_pings_the_watchdog_and_keeps_status_current)
 
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	ck_assert(manager_expect(&m, "STOPPING=1", false, 5000));
-	ck_assert_int_eq(tdaemon_stop(&d, 10000), 0);
+	ck_assert_int_eq(wait_exit(&d, 10000), 0);
 	manager_stop(&m);
 }
 END_TEST
@@ -185,6 +221,7 @@ START_TEST(an_inherited_socket_is_served_and_left_for_the_socket_unit)
 	snprintf(d.socket, sizeof(d.socket), "%s/txpiped.sock", d.dir);
 	snprintf(d.config, sizeof(d.config), "%s/txpiped.ini", d.dir);
 	snprintf(d.log, sizeof(d.log), "%s/txpiped.log", d.dir);
+	tdaemon_make_keys(&d);
 	tdaemon_write_config(&d, NULL);
 	lfd = listen_unix(d.socket);
 	snprintf(bin, sizeof(bin), "%s/txpiped", getenv("top_builddir") != NULL ? getenv("top_builddir") : ".");
@@ -221,10 +258,7 @@ START_TEST(an_inherited_socket_is_served_and_left_for_the_socket_unit)
 	ck_assert_int_eq(stat(d.socket, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_msg(tdaemon_log_contains(&d, "listening"), "no listening event in %s", d.log);
-	unlink(d.socket);
-	unlink(d.config);
-	unlink(d.log);
-	ck_assert_int_eq(rmdir(d.dir), 0);
+	remove_dir(&d);
 }
 END_TEST
 
