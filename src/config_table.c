@@ -889,6 +889,16 @@ const struct txp_config_key txp_config_keys[] = {
 	/* ---- [journal] end ---- */
 
 	/* ---- [metrics] begin ---- */
+	{.section = "metrics",
+	 .key = "listen",
+	 .type = TXP_CFG_STRING,
+	 .offset = OFF(metrics, listen),
+	 .min = 0,
+	 .max = 64,
+	 .default_value = "",
+	 .reloadable = false,
+	 .help = "Loopback address and port (127.0.0.1:9464) where GET /metrics answers in the Prometheus text "
+		 "format; empty serves no metrics over TCP (txpipectl stats --format prometheus still works)."},
 	/* ---- [metrics] end ---- */
 
 	/* ---- end of table ---- */

@@ -19,6 +19,7 @@
 #include "txp_build_config.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
+#include "txpipe/metrics.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
 /* Lines sent ahead of their replies; the daemon bounds what it reads from
@@ -41,7 +42,8 @@ static void usage(FILE *f)
 	        "Commands:\n"
 	        "  submit [JSON ...]          send transactions given as arguments\n"
 	        "  submit --file FILE|-       send NDJSON transactions from a file or stdin\n"
-	        "  stats [--format text|json] print the daemon's counters, ring depths, latencies\n"
+	        "  stats [--format text|json|prometheus]\n"
+	        "                             print the daemon's counters, ring depths, latencies\n"
 	        "  reload                     make the daemon re-read its configuration\n"
 	        "  check-config               validate the configuration file and exit\n"
 	        "  genkey FILE                create a new random key file (mode 0600) for\n"
@@ -444,8 +446,8 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 		}
 		format = optarg;
 	}
-	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
-		fprintf(stderr, "txpipectl: --format is text or json\n");
+	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0 && strcmp(format, "prometheus") != 0) {
+		fprintf(stderr, "txpipectl: --format is text, json or prometheus\n");
 		return EX_USAGE;
 	}
 	reply = control(ctl, "stats", &exit_code);
@@ -454,6 +456,14 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 	if (strcmp(format, "json") == 0) {
 		json_dumpf(json_object_get(reply, "stats"), stdout, JSON_INDENT(2));
 		putchar('\n');
+	} else if (strcmp(format, "prometheus") == 0) {
+		char *text = txp_metrics_prometheus(json_object_get(reply, "stats"));
+		if (text == NULL) {
+			json_decref(reply);
+			return EX_SOFTWARE;
+		}
+		fputs(text, stdout);
+		free(text);
 	} else {
 		print_stats_text(json_object_get(reply, "stats"));
 	}

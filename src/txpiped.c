@@ -20,6 +20,7 @@
 
 #include "txpipe/config.h"
 #include "txpipe/log.h"
+#include "txpipe/metrics.h"
 #include "txpipe/notify.h"
 #include "txpipe/pipeline.h"
 #include "txpipe/server.h"
@@ -42,6 +43,8 @@ struct daemon {
 	int exit_code;
 	uint64_t started_ns;
 	uint64_t reloads, reload_failures;
+	struct txp_reason_counts reasons;
+	struct txp_metrics_server *metrics;
 };
 
 static void usage(FILE *f)
@@ -73,13 +76,17 @@ static json_t *stats_json(struct daemon *d)
 	for (int i = 0; i < TXP_STATUS_COUNT; i++)
 		json_object_set_new(status, txp_status_name(i), json_integer((json_int_t)ss->by_status[i]));
 	stages = json_object();
-	for (int g = 0; g < TXP_STAGE_COUNT; g++)
+	for (int g = 0; g < TXP_STAGE_COUNT; g++) {
+		json_t *hist = json_array();
+		for (unsigned b = 0; b < TXP_LAT_BUCKETS; b++)
+			json_array_append_new(hist, json_integer((json_int_t)ps.latency[g].buckets[b]));
 		json_object_set_new(stages, txp_stage_name(g),
-		                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "processed", (json_int_t)ps.processed[g],
+		                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:o}", "processed", (json_int_t)ps.processed[g],
 		                              "mean_ns", (json_int_t)ps.latency[g].mean_ns, "p50_us",
 		                              (json_int_t)ps.latency[g].p50_us, "p99_us",
 		                              (json_int_t)ps.latency[g].p99_us, "p999_us",
-		                              (json_int_t)ps.latency[g].p999_us));
+		                              (json_int_t)ps.latency[g].p999_us, "histogram", hist));
+	}
 	rings = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "capacity", (json_int_t)ps.ring_capacity, "inflight",
 	                  (json_int_t)ps.inflight, "validation_in", (json_int_t)ps.ring_depth_max[0], "fraud_in",
 	                  (json_int_t)ps.ring_depth_max[1], "compliance_in", (json_int_t)ps.ring_depth_max[2],
@@ -95,12 +102,26 @@ static json_t *stats_json(struct daemon *d)
 	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 500), "p99_us",
 	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 990), "p999_us",
 	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 999));
+	json_object_set_new(json_object_get(root, "reply_latency"), "histogram",
+	                    txp_latency_json_buckets(&ss->reply_latency));
+	json_object_set_new(json_object_get(root, "reply_latency"), "sum_ns",
+	                    json_integer((json_int_t)atomic_load(&ss->reply_latency.sum_ns)));
+	json_object_set_new(root, "reasons", txp_reason_counts_json(&d->reasons));
 	json_object_set_new(root, "reloads", json_integer((json_int_t)d->reloads));
 	json_object_set_new(root, "reload_failures", json_integer((json_int_t)d->reload_failures));
 	return root;
 }
 
 static int reload_config(struct daemon *d, char *err, size_t errlen);
+
+static char *render_metrics(void *arg)
+{
+	json_t *st = stats_json(arg);
+	char *text = st != NULL ? txp_metrics_prometheus(st) : NULL;
+
+	json_decref(st);
+	return text;
+}
 
 /* Serialises `j` (consumed) as one reply line.  jansson's own allocator
  * is replaced at start-up (it wipes memory that held card numbers), so the
@@ -206,6 +227,8 @@ static void finish(struct daemon *d)
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_ignore);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_ignore);
 	uv_close((uv_handle_t *)&d->sig_hup, on_closed_ignore);
+	txp_metrics_server_close(d->metrics);
+	d->metrics = NULL;
 	txp_pipeline_stop(d->pipeline);
 	d->pipeline = NULL;
 	txp_server_close(d->server);
@@ -287,6 +310,8 @@ static void on_decided(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
 
+	for (unsigned i = 0; i < t->n_reasons; i++)
+		txp_reason_counts_add(&d->reasons, t->reasons[i].code);
 	txp_stages_decided(d->stages, t);
 }
 
@@ -338,6 +363,16 @@ static int run(struct daemon *d)
 		goto err_after_server;
 	}
 	txp_server_attach(d->server, d->pipeline);
+	if (d->cfg.metrics.listen[0] != '\0') {
+		rc = txp_metrics_server_create(&d->metrics, &d->loop, d->cfg.metrics.listen, render_metrics, d, err,
+		                               sizeof(err));
+		if (rc < 0) {
+			txp_log_err("start_failed", "reason=\"%s\"", err);
+			d->exit_code = EX_CONFIG;
+			txp_pipeline_stop(d->pipeline);
+			goto err_after_server;
+		}
+	}
 
 	uv_signal_init(&d->loop, &d->sig_term);
 	uv_signal_init(&d->loop, &d->sig_int);

@@ -72,6 +72,9 @@ struct txp_config {
 	/* ---- [journal] ---- */
 
 	/* ---- [metrics] ---- */
+	struct {
+		char *listen; /* "127.0.0.1:9464"; empty: no listener */
+	} metrics;
 };
 
 enum txp_cfg_type {

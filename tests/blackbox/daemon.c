@@ -187,8 +187,10 @@ void tsend_str(int fd, const char *s)
 
 /* Per-descriptor read buffers: replies may arrive several to a read. */
 #define MAX_FDS 1024
-static char *rbuf[MAX_FDS];
-static size_t rlen[MAX_FDS];
+/* Thread-local: each client thread reads its own connections, and a
+ * closed descriptor number may be reused by another thread at once. */
+static _Thread_local char *rbuf[MAX_FDS];
+static _Thread_local size_t rlen[MAX_FDS];
 
 json_t *trecv_reply(int fd, int timeout_ms)
 {

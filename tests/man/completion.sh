@@ -55,7 +55,7 @@ expect "- dawn.ini day.ndjson" txpipectl submit --file ""
 expect "--file" txpipectl submit ""
 expect "" txpipectl submit '{"a":1}' ""
 expect "--format" txpipectl stats -
-expect "json text" txpipectl stats --format ""
+expect "json prometheus text" txpipectl stats --format ""
 expect "json" txpipectl -q stats --format j
 expect "" txpipectl reload ""
 expect "dawn.ini day.ndjson" txpipectl genkey ""
@@ -101,5 +101,6 @@ done
 accepts 69 --socket "$tmp/none.sock" submit --file /dev/null
 accepts 69 --socket "$tmp/none.sock" stats --format json
 accepts 69 --socket "$tmp/none.sock" stats --format text
+accepts 69 --socket "$tmp/none.sock" stats --format prometheus
 accepts 0 genkey "$tmp/new.key"
 exit $status
