@@ -418,13 +418,6 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 	}
 }
 
-size_t txp_compliance_mask_unscreened(const struct txp_compliance_rules *r, struct txp_txn *t)
-{
-	/* Only the id is echoed in a rejection; the other fields are dropped
-	 * with the transaction. */
-	return r->cfg.pan_scan ? txp_pan_mask(t->transaction_id) : 0;
-}
-
 int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *label, const char *value,
                              char out[TXP_TOKEN_HEX + 1])
 {

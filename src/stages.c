@@ -183,10 +183,6 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	if (screened(t)) {
 		txp_compliance_check(sh->comply, t);
 		(void)txp_compliance_pseudonymise_txn(sh->comply_rules, st->pseud_key, sizeof(st->pseud_key), t);
-	} else {
-		/* A rejected line skips the compliance check, yet its reply
-		 * still echoes a valid transaction_id (PCI DSS). */
-		(void)txp_compliance_mask_unscreened(sh->comply_rules, t);
 	}
 	/* PCI DSS, whatever the outcome or the pan_scan setting (which only
 	 * decides whether a masked number is flagged): no card number leaves

@@ -21,11 +21,14 @@
 #include "txpipe/config.h"
 #include "txpipe/log.h"
 #include "txpipe/metrics.h"
+#include "txpipe/notify.h"
 #include "txpipe/pipeline.h"
 #include "txpipe/server.h"
 #include "txpipe/stages.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
+/* How often STATUS= (systemctl status) shows fresh figures. */
+#define STATUS_INTERVAL_MS 2000
 
 struct daemon {
 	uv_loop_t loop;
@@ -35,6 +38,7 @@ struct daemon {
 	struct txp_pipeline *pipeline;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
+	struct txp_notify notify;
 	bool draining;
 	int exit_code;
 	uint64_t started_ns;
@@ -42,15 +46,6 @@ struct daemon {
 	struct txp_reason_counts reasons;
 	struct txp_metrics_server *metrics;
 };
-
-static void notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
 
 static void usage(FILE *f)
 {
@@ -226,6 +221,7 @@ static void on_closed_ignore(uv_handle_t *h)
 
 static void finish(struct daemon *d)
 {
+	txp_notify_stop(&d->notify);
 	uv_timer_stop(&d->drain_timer);
 	uv_close((uv_handle_t *)&d->drain_timer, on_closed_ignore);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_ignore);
@@ -266,9 +262,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	char err[1024];
 
 	if (signum == SIGHUP) {
-		notify("RELOADING=1");
+		txp_notify_reloading();
 		(void)reload_config(d, err, sizeof(err));
-		notify("READY=1");
+		txp_notify_ready(NULL);
 		return;
 	}
 	if (d->draining) {
@@ -276,7 +272,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	}
 	d->draining = true;
-	notify("STOPPING=1");
+	txp_notify_stopping();
 	txp_log_notice("draining", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
 	uv_timer_start(&d->drain_timer, on_drain_timeout, d->cfg.daemon.shutdown_timeout_ms, 0);
 	uv_unref((uv_handle_t *)&d->drain_timer);
@@ -315,6 +311,17 @@ static void audit_line(const struct txp_txn *t)
 	             reasons[0] ? reasons : "-", t->customer_pseud[0] ? t->customer_pseud : "-",
 	             t->error.code[0] ? t->error.code : "-",
 	             (unsigned long long)((t->t_compliance - t->t_received) / 1000));
+}
+
+static void status_figures(void *arg, struct txp_notify_figures *out)
+{
+	struct daemon *d = arg;
+	const struct txp_server_stats *ss = txp_server_stats(d->server);
+
+	memcpy(out->by_status, ss->by_status, sizeof(out->by_status));
+	out->inflight = txp_pipeline_inflight(d->pipeline);
+	out->connections = ss->connections_open;
+	out->draining = d->draining;
 }
 
 static void on_decided(void *arg, struct txp_txn *t)
@@ -400,7 +407,10 @@ static int run(struct daemon *d)
 	txp_log_notice("listening", "socket=%s workers=%llu ring_capacity=%u version=%s", d->cfg.daemon.socket,
 	               (unsigned long long)d->cfg.pipeline.workers, txp_pipeline_capacity(d->pipeline),
 	               PACKAGE_VERSION);
-	notify("READY=1\nSTATUS=Screening transactions");
+	rc = txp_notify_start(&d->notify, &d->loop, STATUS_INTERVAL_MS, status_figures, d, err, sizeof(err));
+	if (rc < 0)
+		txp_log_warn("watchdog_disabled", "reason=\"%s\"", err);
+	txp_notify_ready("Screening transactions");
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	txp_stages_destroy(d->stages);
 	rc = uv_loop_close(&d->loop);

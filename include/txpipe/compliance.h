@@ -123,13 +123,6 @@ int txp_compliance_set_rules(struct txp_compliance_state *st, struct txp_complia
  */
 void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t);
 
-/*
- * For a transaction txp_compliance_check leaves alone (rejected or error):
- * masks card numbers in transaction_id, which the reply still echoes, when
- * pan_scan is on.  Adds no reason.  Returns how many it masked.
- */
-size_t txp_compliance_mask_unscreened(const struct txp_compliance_rules *r, struct txp_txn *t);
-
 void txp_compliance_stats(const struct txp_compliance_state *st, struct txp_keytab_stats *out);
 
 /* Key sizes accepted for pseudonyms (libsodium crypto_generichash). */
