@@ -79,8 +79,10 @@ int txp_compliance_config_defaults(struct txp_compliance_config *cfg)
 	 * default would misstate every threshold.  Other currencies go to
 	 * review (currency_rate_unknown) until the operator lists them. */
 	cfg->usd_rates = strdup("USD:1000000");
+	cfg->card_token_key_file = strdup("/etc/txpipe/keys/card-token.key");
+	cfg->pseudonym_key_file = strdup("/etc/txpipe/keys/pseudonym.key");
 	if (cfg->sanctioned_countries == NULL || cfg->sanctions_list == NULL || cfg->pseudonymise == NULL ||
-	    cfg->usd_rates == NULL) {
+	    cfg->usd_rates == NULL || cfg->card_token_key_file == NULL || cfg->pseudonym_key_file == NULL) {
 		txp_compliance_config_free(cfg);
 		return -ENOMEM;
 	}
@@ -93,7 +95,10 @@ void txp_compliance_config_free(struct txp_compliance_config *cfg)
 	free(cfg->sanctions_list);
 	free(cfg->pseudonymise);
 	free(cfg->usd_rates);
+	free(cfg->card_token_key_file);
+	free(cfg->pseudonym_key_file);
 	cfg->sanctioned_countries = cfg->sanctions_list = cfg->pseudonymise = cfg->usd_rates = NULL;
+	cfg->card_token_key_file = cfg->pseudonym_key_file = NULL;
 }
 
 static int config_copy(struct txp_compliance_config *dst, const struct txp_compliance_config *src)
@@ -103,8 +108,10 @@ static int config_copy(struct txp_compliance_config *dst, const struct txp_compl
 	dst->sanctions_list = strdup(src->sanctions_list != NULL ? src->sanctions_list : "");
 	dst->pseudonymise = strdup(src->pseudonymise != NULL ? src->pseudonymise : "");
 	dst->usd_rates = strdup(src->usd_rates != NULL ? src->usd_rates : "");
+	dst->card_token_key_file = strdup(src->card_token_key_file != NULL ? src->card_token_key_file : "");
+	dst->pseudonym_key_file = strdup(src->pseudonym_key_file != NULL ? src->pseudonym_key_file : "");
 	if (dst->sanctioned_countries == NULL || dst->sanctions_list == NULL || dst->pseudonymise == NULL ||
-	    dst->usd_rates == NULL) {
+	    dst->usd_rates == NULL || dst->card_token_key_file == NULL || dst->pseudonym_key_file == NULL) {
 		txp_compliance_config_free(dst);
 		return -ENOMEM;
 	}

@@ -715,6 +715,18 @@ int txp_config_apply_reloadable(struct txp_config *dst, const struct txp_config 
 	return 0;
 }
 
+int txp_config_keep_nonreloadable(struct txp_config *dst, const struct txp_config *src)
+{
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
+		if (k->reloadable)
+			continue;
+		int rc = copy_value(dst, src, k);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int txp_config_write(const struct txp_config *cfg, FILE *out)
 {
 	const char *section = NULL;

@@ -848,6 +848,26 @@ const struct txp_config_key txp_config_keys[] = {
 	 .default_value = "1825",
 	 .reloadable = true,
 	 .help = "Days a stored record is kept before its TTL expires it; 0 keeps records forever."},
+	{.section = "compliance",
+	 .key = "card_token_key_file",
+	 .type = TXP_CFG_PATH,
+	 .offset = OFF(compliance, card_token_key_file),
+	 .min = 1,
+	 .max = 4096,
+	 .default_value = "/etc/txpipe/keys/card-token.key",
+	 .reloadable = false,
+	 .help = "Key for the keyed BLAKE2b card tokens (PCI DSS), 32 bytes raw or 64 hex digits, in a file of "
+		 "mode 0600; txpiped refuses to start if others may read it. Create one with txpipectl genkey."},
+	{.section = "compliance",
+	 .key = "pseudonym_key_file",
+	 .type = TXP_CFG_PATH,
+	 .offset = OFF(compliance, pseudonym_key_file),
+	 .min = 1,
+	 .max = 4096,
+	 .default_value = "/etc/txpipe/keys/pseudonym.key",
+	 .reloadable = false,
+	 .help = "Key for the keyed BLAKE2b pseudonyms of personal identifiers (GDPR), separate from the card "
+		 "token key, same format and mode rules."},
 	/* ---- [compliance] end ---- */
 
 	/* ---- [aws] begin ---- */

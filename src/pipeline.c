@@ -200,7 +200,7 @@ static void run_validation(struct worker *w, struct txp_txn **batch, uint32_t n)
 
 	for (uint32_t k = 0; k < n; k++) {
 		struct txp_txn *t = batch[k];
-		p->fns.validate(p->fns.validate_ctx, t);
+		p->fns.validate(p->fns.validate_ctx[w->index], t);
 		t->t_validated = txp_now_ns();
 		/* Validation leaves a hash of customer_id in t->shard. */
 		t->shard %= shards;
@@ -229,7 +229,7 @@ static void run_fraud(struct worker *w, struct txp_txn **batch, uint32_t n)
 
 	for (uint32_t k = 0; k < n; k++) {
 		struct txp_txn *t = batch[k];
-		p->fns.fraud(p->fns.shard_ctx[w->index], t);
+		p->fns.fraud(p->fns.fraud_ctx[w->index], t);
 		t->t_fraud = txp_now_ns();
 		txp_latency_record(&w->latency, t->t_fraud - t->t_validated);
 	}
@@ -244,7 +244,7 @@ static void run_compliance(struct worker *w, struct txp_txn **batch, uint32_t n)
 
 	for (uint32_t k = 0; k < n; k++) {
 		struct txp_txn *t = batch[k];
-		p->fns.comply(p->fns.shard_ctx[w->index], t);
+		p->fns.comply(p->fns.comply_ctx[w->index], t);
 		t->t_compliance = txp_now_ns();
 		txp_latency_record(&w->latency, t->t_compliance - t->t_fraud);
 	}
@@ -485,17 +485,16 @@ unsigned txp_pipeline_shards(const struct txp_pipeline *p)
 
 static void run_inline(struct txp_pipeline *p, struct txp_txn *t)
 {
-	void *shard_ctx;
 	uint64_t now;
 
-	p->fns.validate(p->fns.validate_ctx, t);
+	p->fns.validate(p->fns.validate_ctx[0], t);
 	now = t->t_validated = txp_now_ns();
 	txp_latency_record(&p->inline_latency[TXP_STAGE_VALIDATION], now - t->t_received);
-	shard_ctx = p->fns.shard_ctx[0];
-	p->fns.fraud(shard_ctx, t);
+	t->shard = 0;
+	p->fns.fraud(p->fns.fraud_ctx[0], t);
 	t->t_fraud = txp_now_ns();
 	txp_latency_record(&p->inline_latency[TXP_STAGE_FRAUD], t->t_fraud - now);
-	p->fns.comply(shard_ctx, t);
+	p->fns.comply(p->fns.comply_ctx[0], t);
 	t->t_compliance = txp_now_ns();
 	txp_latency_record(&p->inline_latency[TXP_STAGE_COMPLIANCE], t->t_compliance - t->t_fraud);
 	p->inline_processed++;

@@ -1,46 +1,188 @@
-/* stages.c: the daemon's stage functions: validation, then fraud and compliance per shard. */
+/* stages.c: the daemon's stage functions: validation, then fraud and compliance per shard, with live rule swaps. */
 #include "txpipe/stages.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "txpipe/compliance.h"
+#include "txpipe/fraud.h"
+#include "txpipe/keys.h"
 #include "txpipe/log.h"
+#include "txpipe/rulelists.h"
 #include "txpipe/validate.h"
 
-struct shard {
+/*
+ * Reload without locks on the hot path.  A ruleset is everything a reload
+ * can change, immutable once published.  SIGHUP builds a new one on the loop
+ * thread and publishes it with a release store of `current`; every worker
+ * thread, before each transaction, compares the published generation with
+ * the one it adopted (an acquire load, almost always equal) and, when they
+ * differ, adopts the new rules on its own thread: the fraud and compliance
+ * states keep their velocity history across the swap.  A thread then
+ * publishes the generation it adopted (`seen`).  An old ruleset is freed by
+ * the loop once every thread's `seen` is past it: nobody can still be using
+ * its validator, and the fraud and compliance rules are reference-counted
+ * by the states that use them.
+ */
+struct ruleset {
+	uint64_t gen;
+	struct txp_validator *validator;
+	struct txp_fraud_rules *fraud;
+	struct txp_compliance_rules *compliance;
+	struct ruleset *older; /* retired, waiting for every thread to move on */
+};
+
+/* One worker thread's view: what it adopted and when. */
+struct view {
 	struct txp_stages *st;
-	unsigned index;
+	uint64_t gen;
+	_Atomic uint64_t seen;
+	struct ruleset *rs;
+};
+
+struct shard {
+	struct view fraud_view, comply_view;
+	struct txp_fraud_state *fraud;
+	struct txp_compliance_state *comply;
+	struct txp_compliance_rules *comply_rules; /* referenced, for pseudonyms */
 };
 
 struct txp_stages {
-	struct txp_validator *validator;
+	_Atomic(struct ruleset *) current;
+	struct ruleset *retired;
+	uint64_t next_gen;
+	uint8_t pseud_key[TXP_KEY_BYTES];
+	uint8_t card_key[TXP_KEY_BYTES];
+	unsigned nvalidators, nshards;
+	struct view *validators;
 	struct shard *shards;
-	void **shard_ctx;
-	unsigned nshards;
+	void **validate_ctx, **fraud_ctx, **comply_ctx;
+	char *version;
 };
+
+static void ruleset_free(struct ruleset *rs)
+{
+	if (rs == NULL)
+		return;
+	txp_validator_free(rs->validator);
+	txp_fraud_rules_unref(rs->fraud);
+	txp_compliance_rules_unref(rs->compliance);
+	free(rs);
+}
+
+static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, struct ruleset **out, char *err,
+                         size_t errlen)
+{
+	struct ruleset *rs = calloc(1, sizeof(*rs));
+	struct txp_rates rates;
+	int rc;
+
+	if (rs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memset(&rates, 0, sizeof(rates));
+	rc = txp_rates_parse(cfg->compliance.usd_rates, &rates, err, errlen);
+	if (rc < 0)
+		goto err_after_alloc;
+	rc = txp_fraud_rules_create(&cfg->fraud, &rates, &rs->fraud, err, errlen);
+	if (rc < 0)
+		goto err_after_rates;
+	rc = txp_compliance_rules_create(&cfg->compliance, &rates, &rs->compliance, err, errlen);
+	if (rc < 0)
+		goto err_after_rates;
+	rs->validator = txp_validator_new(cfg, st->card_key);
+	if (rs->validator == NULL) {
+		snprintf(err, errlen, "out of memory for the validator");
+		rc = -ENOMEM;
+		goto err_after_rates;
+	}
+	txp_rates_free(&rates);
+	*out = rs;
+	return 0;
+
+err_after_rates:
+	txp_rates_free(&rates);
+err_after_alloc:
+	ruleset_free(rs);
+	return rc;
+}
+
+/* Adopts the published ruleset when it changed.  Worker thread. */
+static struct ruleset *view_refresh(struct view *v)
+{
+	struct ruleset *rs = atomic_load_explicit(&v->st->current, memory_order_acquire);
+
+	if (rs->gen == v->gen)
+		return NULL;
+	v->rs = rs;
+	v->gen = rs->gen;
+	return rs;
+}
+
+static void view_publish(struct view *v)
+{
+	/* Release: everything this thread did with the old rules happens
+	 * before the loop sees it moved on and frees them. */
+	atomic_store_explicit(&v->seen, v->gen, memory_order_release);
+}
 
 static void stage_validate(void *ctx, struct txp_txn *t)
 {
-	struct txp_stages *st = ctx;
+	struct view *v = ctx;
 
-	(void)txp_validate(st->validator, t);
+	if (view_refresh(v) != NULL)
+		view_publish(v);
+	(void)txp_validate(v->rs->validator, t);
+}
+
+static bool screened(const struct txp_txn *t)
+{
+	return t->status != TXP_STATUS_REJECTED && t->status != TXP_STATUS_ERROR;
 }
 
 static void stage_fraud(void *ctx, struct txp_txn *t)
 {
-	(void)ctx;
-	if (t->status == TXP_STATUS_REJECTED || t->status == TXP_STATUS_ERROR)
-		return;
-	t->scored = true;
+	struct view *v = ctx;
+	struct shard *sh = (struct shard *)((char *)v - offsetof(struct shard, fraud_view));
+	struct ruleset *rs = view_refresh(v);
+	char err[256];
+
+	if (rs != NULL) {
+		/* Windows and table sizes cannot change live (the reload
+		 * path refuses that), so this does not fail in practice. */
+		if (txp_fraud_set_rules(sh->fraud, rs->fraud, err, sizeof(err)) < 0)
+			txp_log_err("fraud_rules_swap_failed", "reason=\"%s\"", err);
+		view_publish(v);
+	}
+	if (screened(t))
+		txp_fraud_score(sh->fraud, t);
 }
 
 static void stage_comply(void *ctx, struct txp_txn *t)
 {
-	(void)ctx;
+	struct view *v = ctx;
+	struct shard *sh = (struct shard *)((char *)v - offsetof(struct shard, comply_view));
+	struct txp_stages *st = v->st;
+	struct ruleset *rs = view_refresh(v);
+	char err[256];
+
+	if (rs != NULL) {
+		if (txp_compliance_set_rules(sh->comply, rs->compliance, err, sizeof(err)) < 0)
+			txp_log_err("compliance_rules_swap_failed", "reason=\"%s\"", err);
+		txp_compliance_rules_unref(sh->comply_rules);
+		sh->comply_rules = txp_compliance_rules_ref(rs->compliance);
+		view_publish(v);
+	}
+	if (screened(t)) {
+		txp_compliance_check(sh->comply, t);
+		(void)txp_compliance_pseudonymise_txn(sh->comply_rules, st->pseud_key, sizeof(st->pseud_key), t);
+	}
 	/* The reply is built here, on the worker, so the loop thread only
 	 * copies bytes. */
 	if (txp_txn_build_reply(t) < 0)
@@ -49,62 +191,157 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 
 int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, char *err, size_t errlen)
 {
-	struct txp_stages *st = calloc(1, sizeof(*st));
-	unsigned char key[TXP_CARD_KEY_BYTES];
+	struct txp_stages *st;
+	struct ruleset *rs;
+	int rc;
 
+	if (txp_validate_global_init() < 0) {
+		snprintf(err, errlen, "libsodium failed to initialise");
+		return -EIO;
+	}
+	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (txp_validate_global_init() < 0) {
-		free(st);
-		snprintf(err, errlen, "libsodium failed to initialise");
-		return -EIO;
+	/* A key file problem is a configuration problem. */
+	rc = txp_key_load(cfg->compliance.card_token_key_file, st->card_key, err, errlen);
+	if (rc < 0)
+		goto err_after_alloc;
+	rc = txp_key_load(cfg->compliance.pseudonym_key_file, st->pseud_key, err, errlen);
+	if (rc < 0)
+		goto err_after_alloc;
+	if (sodium_memcmp(st->card_key, st->pseud_key, TXP_KEY_BYTES) == 0) {
+		snprintf(err, errlen, "card_token_key_file and pseudonym_key_file hold the same key; they must differ");
+		rc = -EINVAL;
+		goto err_after_alloc;
 	}
-	randombytes_buf(key, sizeof(key));
-	st->validator = txp_validator_new(cfg, key);
-	sodium_memzero(key, sizeof(key));
-	if (st->validator == NULL) {
-		free(st);
-		snprintf(err, errlen, "out of memory for the validator");
-		return -ENOMEM;
-	}
+	rc = ruleset_build(st, cfg, &rs, err, errlen);
+	if (rc < 0)
+		goto err_after_alloc;
+	rs->gen = ++st->next_gen;
+	atomic_init(&st->current, rs);
 	*out = st;
 	return 0;
+
+err_after_alloc:
+	sodium_memzero(st->card_key, sizeof(st->card_key));
+	sodium_memzero(st->pseud_key, sizeof(st->pseud_key));
+	free(st);
+	if (rc == -ENOENT || rc == -EACCES || rc == -EPERM)
+		rc = -EINVAL;
+	return rc;
 }
 
-void txp_stages_fns(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns)
+static void view_init(struct view *v, struct txp_stages *st)
+{
+	struct ruleset *rs = atomic_load_explicit(&st->current, memory_order_relaxed);
+
+	v->st = st;
+	v->rs = rs;
+	v->gen = rs->gen;
+	atomic_init(&v->seen, rs->gen);
+}
+
+int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns, char *err,
+                     size_t errlen)
 {
 	unsigned n = workers > 0 ? workers : 1;
+	struct ruleset *rs = atomic_load_explicit(&st->current, memory_order_relaxed);
+	uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES];
+	int rc = 0;
 
-	st->nshards = n;
+	st->nvalidators = st->nshards = n;
+	st->validators = calloc(n, sizeof(*st->validators));
 	st->shards = calloc(n, sizeof(*st->shards));
-	st->shard_ctx = calloc(n, sizeof(*st->shard_ctx));
-	for (unsigned i = 0; i < n && st->shards != NULL && st->shard_ctx != NULL; i++) {
-		st->shards[i].st = st;
-		st->shards[i].index = i;
-		st->shard_ctx[i] = &st->shards[i];
+	st->validate_ctx = calloc(n, sizeof(void *));
+	st->fraud_ctx = calloc(n, sizeof(void *));
+	st->comply_ctx = calloc(n, sizeof(void *));
+	if (st->validators == NULL || st->shards == NULL || st->validate_ctx == NULL || st->fraud_ctx == NULL ||
+	    st->comply_ctx == NULL) {
+		snprintf(err, errlen, "out of memory for %u shards", n);
+		return -ENOMEM;
 	}
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		struct shard *sh = &st->shards[i];
+		view_init(&st->validators[i], st);
+		view_init(&sh->fraud_view, st);
+		view_init(&sh->comply_view, st);
+		/* Each shard's tables get their own random SipHash key, so
+		 * nobody can aim collisions at them. */
+		randombytes_buf(hash_key, sizeof(hash_key));
+		rc = txp_fraud_state_create(rs->fraud, hash_key, &sh->fraud, err, errlen);
+		if (rc == 0)
+			rc = txp_compliance_state_create(rs->compliance, hash_key, &sh->comply, err, errlen);
+		sh->comply_rules = txp_compliance_rules_ref(rs->compliance);
+		st->validate_ctx[i] = &st->validators[i];
+		st->fraud_ctx[i] = &sh->fraud_view;
+		st->comply_ctx[i] = &sh->comply_view;
+	}
+	sodium_memzero(hash_key, sizeof(hash_key));
 	memset(fns, 0, sizeof(*fns));
 	fns->validate = stage_validate;
 	fns->fraud = stage_fraud;
 	fns->comply = stage_comply;
-	fns->validate_ctx = st;
-	fns->shard_ctx = st->shard_ctx;
+	fns->validate_ctx = st->validate_ctx;
+	fns->fraud_ctx = st->fraud_ctx;
+	fns->comply_ctx = st->comply_ctx;
+	return rc;
+}
+
+/* Frees retired rulesets that no thread can still be using.  Loop thread. */
+static void collect_retired(struct txp_stages *st)
+{
+	uint64_t min_seen = UINT64_MAX;
+	struct ruleset **pp = &st->retired;
+
+	for (unsigned i = 0; i < st->nvalidators; i++) {
+		uint64_t s = atomic_load_explicit(&st->validators[i].seen, memory_order_acquire);
+		if (s < min_seen)
+			min_seen = s;
+	}
+	for (unsigned i = 0; i < st->nshards; i++) {
+		uint64_t a = atomic_load_explicit(&st->shards[i].fraud_view.seen, memory_order_acquire);
+		uint64_t b = atomic_load_explicit(&st->shards[i].comply_view.seen, memory_order_acquire);
+		if (a < min_seen)
+			min_seen = a;
+		if (b < min_seen)
+			min_seen = b;
+	}
+	while (*pp != NULL) {
+		struct ruleset *rs = *pp;
+		if (rs->gen < min_seen) {
+			*pp = rs->older;
+			ruleset_free(rs);
+		} else {
+			pp = &rs->older;
+		}
+	}
 }
 
 int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char *err, size_t errlen)
 {
-	(void)st;
-	(void)cfg;
-	(void)err;
-	(void)errlen;
+	struct ruleset *rs, *old;
+	int rc;
+
+	collect_retired(st);
+	rc = ruleset_build(st, cfg, &rs, err, errlen);
+	if (rc < 0)
+		return rc;
+	rs->gen = ++st->next_gen;
+	old = atomic_load_explicit(&st->current, memory_order_relaxed);
+	/* Release: the new ruleset is fully built before any thread can
+	 * load the pointer. */
+	atomic_store_explicit(&st->current, rs, memory_order_release);
+	old->older = st->retired;
+	st->retired = old;
 	return 0;
 }
 
 void txp_stages_decided(struct txp_stages *st, struct txp_txn *t)
 {
-	(void)st;
+	if (st->retired != NULL)
+		collect_retired(st);
 	txp_txn_free(t);
 }
 
@@ -112,8 +349,23 @@ void txp_stages_destroy(struct txp_stages *st)
 {
 	if (st == NULL)
 		return;
-	txp_validator_free(st->validator);
+	for (unsigned i = 0; st->shards != NULL && i < st->nshards; i++) {
+		txp_fraud_state_destroy(st->shards[i].fraud);
+		txp_compliance_state_destroy(st->shards[i].comply);
+		txp_compliance_rules_unref(st->shards[i].comply_rules);
+	}
+	while (st->retired != NULL) {
+		struct ruleset *rs = st->retired;
+		st->retired = rs->older;
+		ruleset_free(rs);
+	}
+	ruleset_free(atomic_load_explicit(&st->current, memory_order_relaxed));
+	sodium_memzero(st->card_key, sizeof(st->card_key));
+	sodium_memzero(st->pseud_key, sizeof(st->pseud_key));
+	free(st->validators);
 	free(st->shards);
-	free(st->shard_ctx);
+	free(st->validate_ctx);
+	free(st->fraud_ctx);
+	free(st->comply_ctx);
 	free(st);
 }

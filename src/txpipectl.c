@@ -18,6 +18,7 @@
 
 #include "txp_build_config.h"
 #include "txpipe/config.h"
+#include "txpipe/keys.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
 /* Lines sent ahead of their replies; the daemon bounds what it reads from
@@ -43,6 +44,8 @@ static void usage(FILE *f)
 	        "  stats [--format text|json] print the daemon's counters, ring depths, latencies\n"
 	        "  reload                     make the daemon re-read its configuration\n"
 	        "  check-config               validate the configuration file and exit\n"
+	        "  genkey FILE                create a new random key file (mode 0600) for\n"
+	        "                             card_token_key_file or pseudonym_key_file\n"
 	        "  version                    print the tool's and the daemon's versions\n"
 	        "\n"
 	        "Options:\n"
@@ -540,6 +543,19 @@ int main(int argc, char **argv)
 		return cmd_simple(&ctl, cmd);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(&ctl);
+	if (strcmp(cmd, "genkey") == 0) {
+		char err[512];
+		if (argc != 2) {
+			fprintf(stderr, "txpipectl: genkey takes one FILE\n");
+			return EX_USAGE;
+		}
+		if (txp_key_generate(argv[1], err, sizeof(err)) < 0) {
+			fprintf(stderr, "txpipectl: genkey: %s\n", err);
+			return EX_CANTCREAT;
+		}
+		printf("%s: new key written (mode 0600)\n", argv[1]);
+		return EX_OK;
+	}
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return EX_OK;

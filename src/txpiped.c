@@ -176,21 +176,20 @@ static int reload_config(struct daemon *d, char *err, size_t errlen)
 	}
 	if (txp_config_diff_nonreloadable(&d->cfg, &next, why, sizeof(why)) > 0)
 		txp_log_warn("reload_needs_restart", "keys=\"%s\"", why);
-	rc = txp_stages_reload(d->stages, &next, err, errlen);
+	/* Keys that cannot change live keep their running values. */
+	rc = txp_config_keep_nonreloadable(&next, &d->cfg);
+	if (rc == 0)
+		rc = txp_stages_reload(d->stages, &next, err, errlen);
+	else
+		snprintf(err, errlen, "out of memory applying the new configuration");
 	if (rc < 0) {
 		txp_config_free(&next);
 		d->reload_failures++;
 		txp_log_err("reload_rejected", "reason=\"%s\"", err);
 		return rc;
 	}
-	/* Keys that cannot change live keep their running values. */
-	rc = txp_config_apply_reloadable(&d->cfg, &next);
-	txp_config_free(&next);
-	if (rc < 0) {
-		snprintf(err, errlen, "out of memory applying the new configuration");
-		d->reload_failures++;
-		return rc;
-	}
+	txp_config_free(&d->cfg);
+	d->cfg = next;
 	txp_log_setup((enum txp_log_level)d->cfg.log.level, (enum txp_log_format)d->cfg.log.format);
 	txp_server_set_max_line(d->server, d->cfg.daemon.max_line_bytes);
 	txp_server_set_max_clients(d->server, (unsigned)d->cfg.daemon.max_clients);
@@ -317,7 +316,12 @@ static int run(struct daemon *d)
 		d->exit_code = rc == -EADDRINUSE ? EX_TEMPFAIL : EX_UNAVAILABLE;
 		goto err_after_stages;
 	}
-	txp_stages_fns(d->stages, (unsigned)d->cfg.pipeline.workers, &fns);
+	rc = txp_stages_setup(d->stages, (unsigned)d->cfg.pipeline.workers, &fns, err, sizeof(err));
+	if (rc < 0) {
+		txp_log_err("start_failed", "reason=\"%s\"", err);
+		d->exit_code = EX_OSERR;
+		goto err_after_server;
+	}
 	rc = txp_pipeline_create(&d->pipeline, &d->loop, (unsigned)d->cfg.pipeline.workers,
 	                         (uint32_t)d->cfg.pipeline.ring_capacity, &fns, txp_server_txn_done, d->server, err,
 	                         sizeof(err));

@@ -67,6 +67,13 @@ struct txp_compliance_config {
 
 	char *pseudonymise;      /* "customer_id,ip_address,device_id" */
 	uint64_t retention_days; /* record TTL */
+
+	/* Key files (mode 0600, 32 bytes raw or 64 hex digits): the card
+	 * token key (PCI DSS) and the pseudonym key (GDPR), kept apart so
+	 * one leaking does not unmask the other.  Not reloadable: a new key
+	 * would break every token's continuity. */
+	char *card_token_key_file;
+	char *pseudonym_key_file;
 };
 
 /* Defaults (see src/rules-config.md).  Strings are malloc'd: free with

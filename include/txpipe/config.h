@@ -227,6 +227,13 @@ int txp_config_diff_nonreloadable(const struct txp_config *old, const struct txp
 int txp_config_apply_reloadable(struct txp_config *dst, const struct txp_config *src);
 
 /*
+ * The reverse: copies every non-reloadable row's value from `src` (the
+ * running configuration) into `dst` (a newly loaded one), so `dst` becomes
+ * what SIGHUP can apply.  Returns 0 or -ENOMEM.
+ */
+int txp_config_keep_nonreloadable(struct txp_config *dst, const struct txp_config *src);
+
+/*
  * Writes the whole effective configuration to `out` in the file's syntax,
  * one section after another; secret values are written as "(hidden)".
  * Returns 0 or a negative errno from the stream.

@@ -15,16 +15,18 @@
  * rings; the stage functions own the screening logic.  `validate` runs on a
  * validation thread and must set t->shard in [0, shards) for accepted
  * transactions (the fraud and compliance state for one customer lives on
- * one shard).  `fraud` and `comply` run on the shard's threads with the
- * shard's own context, so their state needs no locks.  Stage functions skip
+ * one shard).  Every thread gets a context of its own: validation thread i
+ * validate_ctx[i], shard j's fraud thread fraud_ctx[j] and its compliance
+ * thread comply_ctx[j], so per-thread state needs no locks.  Stage functions skip
  * transactions that an earlier stage already rejected.
  */
 struct txp_stage_fns {
 	void (*validate)(void *ctx, struct txp_txn *t);
 	void (*fraud)(void *shard_ctx, struct txp_txn *t);
 	void (*comply)(void *shard_ctx, struct txp_txn *t);
-	void *validate_ctx;
-	void **shard_ctx; /* one per shard */
+	void **validate_ctx; /* one per validation thread (one when inline) */
+	void **fraud_ctx;    /* one per shard */
+	void **comply_ctx;   /* one per shard */
 };
 
 /* Latency histogram: bucket i counts latencies in [2^(i-1), 2^i) us,

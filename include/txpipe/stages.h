@@ -20,14 +20,19 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 
 /*
  * Fills `fns` for a pipeline of `workers` workers (0: inline), creating one
- * fraud/compliance state per shard.  Call once, before the pipeline starts.
+ * context per validation thread and one fraud and compliance state per
+ * shard.  Call once, before the pipeline starts.  Returns 0 or -ENOMEM.
  */
-void txp_stages_fns(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns);
+int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns, char *err,
+                     size_t errlen);
 
 /*
  * Swaps in the rules of `cfg` (thresholds, lists) without losing velocity
  * state; a config that does not build leaves the running rules in place and
- * returns a negative errno with the reason.  Loop thread.
+ * returns a negative errno with the reason.  `cfg` must carry the running
+ * values of every non-reloadable key (txp_config_keep_nonreloadable).
+ * Worker threads adopt the new rules before their next transaction.  Loop
+ * thread.
  */
 int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char *err, size_t errlen);
 

@@ -1,6 +1,8 @@
 /* daemon.c: black-box test helpers: start the real txpiped, talk to it over its socket. */
 #include "daemon.h"
 
+#include "txpipe/keys.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,12 +24,24 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void tdaemon_make_keys(struct tdaemon *d)
+{
+	char path[512], err[512];
+
+	snprintf(path, sizeof(path), "%s/card.key", d->dir);
+	ck_assert_msg(txp_key_generate(path, err, sizeof(err)) == 0, "%s", err);
+	snprintf(path, sizeof(path), "%s/pseud.key", d->dir);
+	ck_assert_msg(txp_key_generate(path, err, sizeof(err)) == 0, "%s", err);
+}
+
 void tdaemon_write_config(struct tdaemon *d, const char *extra)
 {
 	FILE *f = fopen(d->config, "w");
 
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "[daemon]\nsocket = %s\nshutdown_timeout_ms = 10s\n", d->socket);
+	fprintf(f, "[compliance]\ncard_token_key_file = %s/card.key\npseudonym_key_file = %s/pseud.key\n", d->dir,
+	        d->dir);
 	if (extra != NULL)
 		fputs(extra, f);
 	fclose(f);
@@ -65,6 +79,7 @@ void tdaemon_start(struct tdaemon *d, const char *extra)
 	snprintf(d->socket, sizeof(d->socket), "%s/txpiped.sock", d->dir);
 	snprintf(d->config, sizeof(d->config), "%s/txpiped.ini", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/txpiped.log", d->dir);
+	tdaemon_make_keys(d);
 	tdaemon_write_config(d, extra);
 	d->pid = tdaemon_spawn(d, d->config);
 	deadline = now_ms() + 15000;

@@ -24,7 +24,11 @@ void tdaemon_start(struct tdaemon *d, const char *extra);
 /* Starts another txpiped on d's config; returns its pid (not waited). */
 pid_t tdaemon_spawn(struct tdaemon *d, const char *config);
 
-/* Rewrites d's config with `extra`. */
+/* Creates the two key files in d->dir (the config names them). */
+void tdaemon_make_keys(struct tdaemon *d);
+
+/* Rewrites d's config with `extra`: the base config ends inside
+ * [compliance], so `extra` starts with a section header. */
 void tdaemon_write_config(struct tdaemon *d, const char *extra);
 
 /* SIGTERM, wait, and return the exit status (or -1 when it had to be

@@ -133,7 +133,8 @@ static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
 		h.shard_ctx_ids[i] = (int)i;
 		h.shard_ctx[i] = &h.shard_ctx_ids[i];
 	}
-	fns = (struct txp_stage_fns){stage_validate, stage_fraud, stage_comply, NULL, h.shard_ctx};
+	void *vctx[MAX_SHARDS] = {NULL};
+	fns = (struct txp_stage_fns){stage_validate, stage_fraud, stage_comply, vctx, h.shard_ctx, h.shard_ctx};
 	ck_assert_int_eq(uv_loop_init(&h.loop), 0);
 	ck_assert_int_eq(txp_pipeline_create(&h.p, &h.loop, workers, capacity, &fns, on_done, &h, err, sizeof(err)),
 	                 0);
