@@ -1,4 +1,4 @@
-/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config. */
+/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "txp_build_config.h"
+#include "txpipe/aws/provision.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
 
@@ -46,6 +47,8 @@ static void usage(FILE *f)
 	        "  check-config               validate the configuration file and exit\n"
 	        "  genkey FILE                create a new random key file (mode 0600) for\n"
 	        "                             card_token_key_file or pseudonym_key_file\n"
+	        "  provision                  create the DynamoDB table, SNS topic and SQS queue the\n"
+	        "                             configuration names, when missing\n"
 	        "  version                    print the tool's and the daemon's versions\n"
 	        "\n"
 	        "Options:\n"
@@ -556,6 +559,8 @@ int main(int argc, char **argv)
 		printf("%s: new key written (mode 0600)\n", argv[1]);
 		return EX_OK;
 	}
+	if (strcmp(cmd, "provision") == 0)
+		return txp_provision_run(ctl.config_path, stdout, stderr);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return EX_OK;
