@@ -240,12 +240,25 @@ static void dead_letter(struct txp_delivery *d, struct job *j, const char *code,
 	q_push(&d->q[JOB_DLQ], j);
 }
 
+/* [retry] is reloadable: read it where it is used. */
+static void policy_refresh(struct txp_delivery *d)
+{
+	const struct txp_config *cfg = d->cfg;
+
+	d->policy.max_attempts = (uint32_t)cfg->retry.max_attempts;
+	d->policy.base_delay_ms = cfg->retry.base_delay_ms;
+	d->policy.max_delay_ms =
+		cfg->retry.max_delay_ms < cfg->retry.base_delay_ms ? cfg->retry.base_delay_ms : cfg->retry.max_delay_ms;
+	d->budget.percent = (uint32_t)cfg->retry.budget_percent;
+}
+
 /* A store or alert attempt failed: retry it, or dead-letter it. */
 static void job_failed(struct txp_delivery *d, struct job *j, bool retryable, const char *code,
                        const char *message)
 {
 	uint64_t now = now_ms(d), delay;
 
+	policy_refresh(d);
 	if (retryable && txp_retry_attempts_left(&d->policy, j->attempts)) {
 		if (txp_retry_budget_take(&d->budget, now)) {
 			delay = txp_retry_delay_ms(&d->policy, j->attempts - 1, random64());
@@ -646,11 +659,8 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
 	d->loop = loop;
 	d->client = client;
 	d->cfg = cfg;
-	d->policy.max_attempts = (uint32_t)cfg->retry.max_attempts;
-	d->policy.base_delay_ms = cfg->retry.base_delay_ms;
-	d->policy.max_delay_ms = cfg->retry.max_delay_ms < cfg->retry.base_delay_ms ? cfg->retry.base_delay_ms
-	                                                                            : cfg->retry.max_delay_ms;
 	txp_retry_budget_init(&d->budget, (uint32_t)cfg->retry.budget_percent, RETRY_FLOOR_PER_MINUTE);
+	policy_refresh(d);
 	d->held_backoff = HELD_RETRY_MIN_MS;
 	uv_timer_init(loop, &d->wake);
 	uv_timer_init(loop, &d->flush_timer);
