@@ -103,7 +103,8 @@ static bool region_valid(const char *region)
 		return false;
 	/* It becomes part of a host name. */
 	for (size_t i = 0; i < n; i++)
-		if (!(islower((unsigned char)region[i]) || isdigit((unsigned char)region[i]) || region[i] == '-'))
+		if (!(islower((unsigned char)region[i]) || isdigit((unsigned char)region[i]) ||
+		      region[i] == '-'))
 			return false;
 	return true;
 }
@@ -171,7 +172,8 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 		set_err(err, errlen, "endpoint host too long in %s", override);
 		goto out;
 	}
-	if (snprintf(out->path, sizeof(out->path), "%s", path != NULL ? path : "/") >= (int)sizeof(out->path) ||
+	if (snprintf(out->path, sizeof(out->path), "%s", path != NULL ? path : "/") >=
+		    (int)sizeof(out->path) ||
 	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK ||
 	    snprintf(out->url, sizeof(out->url), "%s", url) >= (int)sizeof(out->url)) {
 		set_err(err, errlen, "endpoint URL too long: %s", override);
@@ -206,7 +208,8 @@ const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const
 		if ((size_t)(end - name) < tl + 1 || memcmp(name, tag, tl) != 0)
 			continue;
 		/* "<Code>", "<Code xmlns=...>" or "<Code/>", not "<CodeX>". */
-		if (name[tl] != '>' && name[tl] != ' ' && name[tl] != '/' && name[tl] != '\t' && name[tl] != '\n')
+		if (name[tl] != '>' && name[tl] != ' ' && name[tl] != '/' && name[tl] != '\t' &&
+		    name[tl] != '\n')
 			continue;
 		gt = memchr(name + tl, '>', (size_t)(end - (name + tl)));
 		if (gt == NULL)
@@ -538,8 +541,11 @@ static void call_free(struct call *k)
  * retry decision itself is txp_aws_classify()'s. */
 static bool is_throttling(const struct txp_aws_result *r)
 {
-	static const char *const codes[] = {"ProvisionedThroughputExceededException", "RequestLimitExceeded",
-					    "TooManyRequestsException", "SlowDown", "LimitExceededException",
+	static const char *const codes[] = {"ProvisionedThroughputExceededException",
+					    "RequestLimitExceeded",
+					    "TooManyRequestsException",
+					    "SlowDown",
+					    "LimitExceededException",
 					    "BandwidthLimitExceeded"};
 
 	if (r->http_status == 429 || strstr(r->code, "Throttl") != NULL)
@@ -571,14 +577,16 @@ static void call_finish(struct call *k, const struct txp_aws_result *r)
 	s->latency_us_sum[k->svc] += r->latency_us;
 	if (r->kind != TXP_AWS_OK)
 		txp_log_debug("aws_call_failed", "service=%s op=%s kind=%s status=%ld code=%s",
-			      service_names[k->svc], k->op, txp_aws_kind_name(r->kind), r->http_status, r->code);
+			      service_names[k->svc], k->op, txp_aws_kind_name(r->kind), r->http_status,
+			      r->code);
 	k->cb(k->arg, r);
 	call_free(k);
 }
 
-static void result_set(struct txp_aws_result *r, enum txp_aws_kind kind, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void result_set(struct txp_aws_result *r, enum txp_aws_kind kind, const char *code, const char *fmt, ...)
+static void result_set(struct txp_aws_result *r, enum txp_aws_kind kind, const char *code, const char *fmt,
+		       ...) __attribute__((format(printf, 4, 5)));
+static void result_set(struct txp_aws_result *r, enum txp_aws_kind kind, const char *code, const char *fmt,
+		       ...)
 {
 	va_list ap;
 
@@ -834,8 +842,8 @@ static void on_http(const struct txp_http_resp *resp, void *data)
 		r.body = (const char *)resp->body;
 		r.body_len = resp->body_len;
 		if (resp->status < 200 || resp->status >= 300) {
-			if (txp_aws_parse_error(resp->amzn_error_type, r.body, r.body_len, r.code, sizeof(r.code),
-						r.message, sizeof(r.message)) != 0)
+			if (txp_aws_parse_error(resp->amzn_error_type, r.body, r.body_len, r.code,
+						sizeof(r.code), r.message, sizeof(r.message)) != 0)
 				snprintf(r.code, sizeof(r.code), "http_%ld", resp->status);
 			r.kind = txp_aws_classify(resp->status, r.code, 0);
 		} else {
@@ -899,8 +907,8 @@ int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char 
 	if (txp_creds_current(c->creds) != NULL) {
 		rc = call_send(k, err, sizeof(err));
 		if (rc != 0) {
-			txp_log_warn("aws_call_not_started", "service=%s op=%s reason=\"%s\"", service_names[svc], op,
-				     err);
+			txp_log_warn("aws_call_not_started", "service=%s op=%s reason=\"%s\"",
+				     service_names[svc], op, err);
 			call_free(k);
 			return rc;
 		}
@@ -915,8 +923,8 @@ int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char 
 	return 0;
 }
 
-int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_config *cfg, char *err,
-			  size_t errlen)
+int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_config *cfg,
+			  char *err, size_t errlen)
 {
 	const char *overrides[TXP_AWS_SERVICE_COUNT];
 	struct txp_aws_client *c;
@@ -939,8 +947,8 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
 	overrides[TXP_AWS_SNS] = cfg->sns.endpoint;
 	overrides[TXP_AWS_SQS] = cfg->sqs.endpoint;
 	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
-		rc = txp_aws_endpoint_resolve((enum txp_aws_service)s, cfg->aws.region, overrides[s], &c->ep[s],
-					      why, sizeof(why));
+		rc = txp_aws_endpoint_resolve((enum txp_aws_service)s, cfg->aws.region, overrides[s],
+					      &c->ep[s], why, sizeof(why));
 		if (rc != 0) {
 			set_err(err, errlen, "[%s] endpoint: %s", service_names[s], why);
 			goto err_after_alloc;

@@ -25,9 +25,9 @@
 #define SNS_KMS_KEY "alias/aws/sns"
 /* The longest SQS retention, 14 days (SQS API reference, CreateQueue). */
 #define DLQ_RETENTION_S "1209600"
-#define ACTIVE_POLL_MS 250
-#define ACTIVE_WAIT_MS (5 * 60 * 1000)
-#define MAX_NOTES 4
+#define ACTIVE_POLL_MS  250
+#define ACTIVE_WAIT_MS  (5 * 60 * 1000)
+#define MAX_NOTES       4
 
 struct prov;
 typedef void (*step_fn)(struct prov *p, const struct txp_aws_result *r);
@@ -149,8 +149,8 @@ int txp_provision_topic_name(const char *arn, char *name, size_t len)
 {
 	const char *colon;
 
-	if (arn == NULL || strncmp(arn, "arn:", 4) != 0 || (colon = strrchr(arn, ':')) == NULL || colon[1] == '\0' ||
-	    (size_t)snprintf(name, len, "%s", colon + 1) >= len)
+	if (arn == NULL || strncmp(arn, "arn:", 4) != 0 || (colon = strrchr(arn, ':')) == NULL ||
+	    colon[1] == '\0' || (size_t)snprintf(name, len, "%s", colon + 1) >= len)
 		return -EINVAL;
 	return 0;
 }
@@ -231,8 +231,8 @@ static void queue_attributes(struct prov *p, const struct txp_aws_result *r)
 static void queue_check(struct prov *p)
 {
 	call_json(p, TXP_AWS_SQS, "GetQueueAttributes",
-		  json_pack("{s:s, s:[s,s,s]}", "QueueUrl", p->queue_url, "AttributeNames", "MessageRetentionPeriod",
-			    "SqsManagedSseEnabled", "KmsMasterKeyId"),
+		  json_pack("{s:s, s:[s,s,s]}", "QueueUrl", p->queue_url, "AttributeNames",
+			    "MessageRetentionPeriod", "SqsManagedSseEnabled", "KmsMasterKeyId"),
 		  queue_attributes);
 }
 
@@ -265,22 +265,24 @@ static void queue_looked_up(struct prov *p, const struct txp_aws_result *r)
 		queue_check(p);
 		return;
 	}
-	/* "QueueDoesNotExist" in the JSON protocol, "AWS.SimpleQueueService.NonExistentQueue" in the query one. */
+	/* "QueueDoesNotExist" in the JSON protocol, "AWS.SimpleQueueService.NonExistentQueue"
+	 * in the query one. */
 	if (strcmp(r->code, "QueueDoesNotExist") != 0 && strstr(r->code, "NonExistentQueue") == NULL) {
 		report_failure(p, "queue", "GetQueueUrl", r);
 		finish(p);
 		return;
 	}
 	call_json(p, TXP_AWS_SQS, "CreateQueue",
-		  json_pack("{s:s, s:{s:s, s:s}}", "QueueName", p->queue_name, "Attributes", "MessageRetentionPeriod",
-			    DLQ_RETENTION_S, "SqsManagedSseEnabled", "true"),
+		  json_pack("{s:s, s:{s:s, s:s}}", "QueueName", p->queue_name, "Attributes",
+			    "MessageRetentionPeriod", DLQ_RETENTION_S, "SqsManagedSseEnabled", "true"),
 		  queue_created);
 }
 
 static void queue_start(struct prov *p)
 {
 	if (p->cfg.sqs.queue_url[0] == '\0') {
-		report(p, "queue: skipped ([sqs] queue_url is empty: failed transactions are held in memory)");
+		report(p,
+		       "queue: skipped ([sqs] queue_url is empty: failed transactions are held in memory)");
 		finish(p);
 		return;
 	}
@@ -290,7 +292,8 @@ static void queue_start(struct prov *p)
 		finish(p);
 		return;
 	}
-	call_json(p, TXP_AWS_SQS, "GetQueueUrl", json_pack("{s:s}", "QueueName", p->queue_name), queue_looked_up);
+	call_json(p, TXP_AWS_SQS, "GetQueueUrl", json_pack("{s:s}", "QueueName", p->queue_name),
+		  queue_looked_up);
 }
 
 /* ---- the topic and its email subscription -------------------------------------------------------- */
@@ -303,8 +306,10 @@ static void subscribed(struct prov *p, const struct txp_aws_result *r)
 		report_failure(p, "subscription", "Subscribe", r);
 	} else {
 		xml_text(r->body, r->body_len, "SubscriptionArn", arn, sizeof(arn));
-		report(p, "subscription %s: created (%s)", p->cfg.sns.alert_email,
-		       strncmp(arn, "arn:", 4) == 0 ? "confirmed" : "pending confirmation by email");
+		/* SNS answers an email subscription with "pending confirmation" until the
+		 * recipient confirms. */
+		report(p, "subscription %s: created%s", p->cfg.sns.alert_email,
+		       strncmp(arn, "arn:", 4) == 0 ? "" : " (pending confirmation by email)");
 	}
 	queue_start(p);
 }
@@ -340,7 +345,8 @@ static void subscriptions_listed(struct prov *p, const struct txp_aws_result *r)
 	}
 	/* One page (100 subscriptions) is enough for a topic of our own. */
 	s = r->body;
-	while (s != NULL && (s = txp_aws_xml_find(s, r->body_len - (size_t)(s - r->body), "member", &inner, &n)) != NULL) {
+	while (s != NULL &&
+	       (s = txp_aws_xml_find(s, r->body_len - (size_t)(s - r->body), "member", &inner, &n)) != NULL) {
 		xml_text(inner, n, "Protocol", proto, sizeof(proto));
 		xml_text(inner, n, "Endpoint", endpoint, sizeof(endpoint));
 		if (strcmp(proto, "email") == 0 && strcasecmp(endpoint, p->cfg.sns.alert_email) == 0) {
@@ -383,7 +389,8 @@ static void topic_created(struct prov *p, const struct txp_aws_result *r)
 	}
 	xml_text(r->body, r->body_len, "TopicArn", arn, sizeof(arn));
 	if (arn[0] != '\0' && strcmp(arn, p->cfg.sns.topic_arn) != 0) {
-		note(p, "topic %s: created as %s, but [sns] topic_arn is %s: set topic_arn to the created ARN",
+		note(p,
+		     "topic %s: created as %s, but [sns] topic_arn is %s: set topic_arn to the created ARN",
 		     p->topic_name, arn, p->cfg.sns.topic_arn);
 		snprintf(p->topic_arn, sizeof(p->topic_arn), "%s", arn);
 	}
@@ -402,8 +409,8 @@ static void topic_described(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind == TXP_AWS_OK) {
 		/* <Attributes><entry><key>KmsMasterKeyId</key><value>...</value></entry>... */
 		s = r->body;
-		while (s != NULL &&
-		       (s = txp_aws_xml_find(s, r->body_len - (size_t)(s - r->body), "entry", &inner, &n)) != NULL) {
+		while (s != NULL && (s = txp_aws_xml_find(s, r->body_len - (size_t)(s - r->body), "entry",
+							  &inner, &n)) != NULL) {
 			xml_text(inner, n, "key", key, sizeof(key));
 			xml_text(inner, n, "value", value, sizeof(value));
 			if (strcmp(key, "KmsMasterKeyId") == 0 && value[0] != '\0')
@@ -475,8 +482,8 @@ static void table_report(struct prov *p)
 	if (p->ttl_on)
 		snprintf(ttl, sizeof(ttl), ", TTL on %s", TTL_ATTRIBUTE);
 	if (p->table_created)
-		report(p, "table %s: created (PAY_PER_REQUEST, SSE on, PITR %s%s)", table(p), p->pitr_on ? "on" : "off",
-		       ttl);
+		report(p, "table %s: created (PAY_PER_REQUEST, SSE on, PITR %s%s)", table(p),
+		       p->pitr_on ? "on" : "off", ttl);
 	else
 		report(p, "table %s: exists", table(p));
 	topic_start(p);
@@ -493,8 +500,8 @@ static void table_ttl_updated(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind == TXP_AWS_OK) {
 		p->ttl_on = true;
 	} else if (unsupported(r)) {
-		note(p, "table %s: TTL on %s is not available at this endpoint (%s); records will not expire", table(p),
-		     TTL_ATTRIBUTE, r->code);
+		note(p, "table %s: TTL on %s is not available at this endpoint (%s); records will not expire",
+		     table(p), TTL_ATTRIBUTE, r->code);
 	} else {
 		report_failure(p, "table", "UpdateTimeToLive", r);
 		topic_start(p);
@@ -527,8 +534,8 @@ static void table_ttl_described(struct prov *p, const struct txp_aws_result *r)
 	}
 	json_decref(j);
 	call_json(p, TXP_AWS_DYNAMODB, "UpdateTimeToLive",
-		  json_pack("{s:s, s:{s:b, s:s}}", "TableName", table(p), "TimeToLiveSpecification", "Enabled", 1,
-			    "AttributeName", TTL_ATTRIBUTE),
+		  json_pack("{s:s, s:{s:b, s:s}}", "TableName", table(p), "TimeToLiveSpecification",
+			    "Enabled", 1, "AttributeName", TTL_ATTRIBUTE),
 		  table_ttl_updated);
 }
 
@@ -537,7 +544,8 @@ static void table_pitr_updated(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind == TXP_AWS_OK) {
 		p->pitr_on = true;
 	} else if (unsupported(r)) {
-		note(p, "table %s: point-in-time recovery is not available at this endpoint (%s)", table(p), r->code);
+		note(p, "table %s: point-in-time recovery is not available at this endpoint (%s)", table(p),
+		     r->code);
 	} else {
 		report_failure(p, "table", "UpdateContinuousBackups", r);
 		topic_start(p);
@@ -566,7 +574,8 @@ static void on_poll_timer(uv_timer_t *t)
 {
 	struct prov *p = t->data;
 
-	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)), table_described);
+	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)),
+		  table_described);
 }
 
 static void table_wait(struct prov *p)
@@ -607,10 +616,11 @@ static void table_described(struct prov *p, const struct txp_aws_result *r)
 			return;
 		}
 		call_json(p, TXP_AWS_DYNAMODB, "CreateTable",
-			  json_pack("{s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s, s:{s:b}}", "TableName", table(p),
-				    "AttributeDefinitions", "AttributeName", KEY_ATTRIBUTE, "AttributeType", "S",
-				    "KeySchema", "AttributeName", KEY_ATTRIBUTE, "KeyType", "HASH", "BillingMode",
-				    "PAY_PER_REQUEST", "SSESpecification", "Enabled", 1),
+			  json_pack("{s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s, s:{s:b}}", "TableName",
+				    table(p), "AttributeDefinitions", "AttributeName", KEY_ATTRIBUTE,
+				    "AttributeType", "S", "KeySchema", "AttributeName", KEY_ATTRIBUTE,
+				    "KeyType", "HASH", "BillingMode", "PAY_PER_REQUEST", "SSESpecification",
+				    "Enabled", 1),
 			  table_created);
 		return;
 	}
@@ -627,7 +637,8 @@ static void table_described(struct prov *p, const struct txp_aws_result *r)
 
 static void table_start(struct prov *p)
 {
-	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)), table_described);
+	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)),
+		  table_described);
 }
 
 /* ---- entry ------------------------------------------------------------------------------------------ */
@@ -659,8 +670,8 @@ int txp_provision_run(const char *config_path, FILE *out, FILE *err)
 	overrides[TXP_AWS_SNS] = p->cfg.sns.endpoint;
 	overrides[TXP_AWS_SQS] = p->cfg.sqs.endpoint;
 	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
-		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, p->cfg.aws.region, overrides[s], &ep, msg,
-					     sizeof(msg)) != 0) {
+		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, p->cfg.aws.region, overrides[s], &ep,
+					     msg, sizeof(msg)) != 0) {
 			fprintf(err, "txpipectl: %s: [%s] endpoint: %s\n", config_path,
 				txp_aws_service_name((enum txp_aws_service)s), msg);
 			goto out_config;

@@ -14,12 +14,12 @@ enum txp_aws_service { TXP_AWS_DYNAMODB, TXP_AWS_SNS, TXP_AWS_SQS, TXP_AWS_SERVI
 
 /* The outcome of one call, valid only during the callback. */
 struct txp_aws_result {
-	enum txp_aws_kind kind;   /* OK, RETRYABLE, CREDENTIALS, FATAL (error.h) */
-	long http_status;         /* 0 when no response */
-	char code[64];            /* AWS error code ("ResourceNotFoundException"), or a
+	enum txp_aws_kind kind; /* OK, RETRYABLE, CREDENTIALS, FATAL (error.h) */
+	long http_status;       /* 0 when no response */
+	char code[64];          /* AWS error code ("ResourceNotFoundException"), or a
 	                           * transport code ("timeout", "connection_refused") */
-	char message[256];        /* human text, no secrets */
-	const char *body;         /* response body (NUL-terminated), NULL if none */
+	char message[256];      /* human text, no secrets */
+	const char *body;       /* response body (NUL-terminated), NULL if none */
 	size_t body_len;
 	uint64_t latency_us;
 };
@@ -35,8 +35,8 @@ struct txp_aws_client;
  * (environment, shared file, IMDSv2), the HTTP client with its limits.
  * Returns 0 or a negative errno with the reason in err.
  */
-int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_config *cfg, char *err,
-                          size_t errlen);
+int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_config *cfg,
+			  char *err, size_t errlen);
 
 /*
  * Calls made while the credential chain has nothing yet (IMDS still
@@ -58,7 +58,7 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
  * call could not be started (the callback then does not run).
  */
 int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body,
-                 size_t body_len, txp_aws_cb cb, void *arg);
+		 size_t body_len, txp_aws_cb cb, void *arg);
 
 /* Per-service counters for stats: requests by outcome, latency. */
 struct txp_aws_stats {
@@ -68,7 +68,7 @@ struct txp_aws_stats {
 	uint64_t throttled[TXP_AWS_SERVICE_COUNT];
 	uint64_t fatal[TXP_AWS_SERVICE_COUNT];
 	uint64_t latency_us_sum[TXP_AWS_SERVICE_COUNT];
-	int64_t credentials_expire_ms; /* 0 when they do not expire */
+	int64_t credentials_expire_ms;  /* 0 when they do not expire */
 	const char *credentials_source; /* "environment", "imds", ... */
 };
 void txp_aws_client_stats(const struct txp_aws_client *c, struct txp_aws_stats *s);
@@ -100,7 +100,7 @@ struct txp_aws_endpoint {
  * in err.
  */
 int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const char *override,
-                             struct txp_aws_endpoint *out, char *err, size_t errlen);
+			     struct txp_aws_endpoint *out, char *err, size_t errlen);
 
 /*
  * Finds the error code and message of a failed response, whichever protocol
@@ -113,7 +113,7 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
  * found, -ENOENT otherwise.
  */
 int txp_aws_parse_error(const char *error_type, const char *body, size_t body_len, char *code, size_t codelen,
-                        char *message, size_t msglen);
+			char *message, size_t msglen);
 
 /*
  * A query-protocol form body under construction ("Name=tx&Attributes.entry.1.key=..."),
@@ -150,7 +150,7 @@ char *txp_aws_query_body(const char *action, const char *params, size_t params_l
  * general XML parser (no CDATA, no nesting of the same tag).
  */
 const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const char **inner,
-                             size_t *inner_len);
+			     size_t *inner_len);
 
 /* Copies `len` bytes of XML text into out, replacing the five predefined
  * entities and numeric character references; truncates to fit, always
