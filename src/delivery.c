@@ -247,8 +247,9 @@ static void policy_refresh(struct txp_delivery *d)
 
 	d->policy.max_attempts = (uint32_t)cfg->retry.max_attempts;
 	d->policy.base_delay_ms = cfg->retry.base_delay_ms;
-	d->policy.max_delay_ms =
-		cfg->retry.max_delay_ms < cfg->retry.base_delay_ms ? cfg->retry.base_delay_ms : cfg->retry.max_delay_ms;
+	d->policy.max_delay_ms = cfg->retry.max_delay_ms;
+	if (d->policy.max_delay_ms < d->policy.base_delay_ms)
+		d->policy.max_delay_ms = d->policy.base_delay_ms;
 	d->budget.percent = (uint32_t)cfg->retry.budget_percent;
 }
 
@@ -446,7 +447,9 @@ static bool id_busy(const struct txp_delivery *d, const struct call *c, const ch
 
 static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
 {
-	size_t n = k == JOB_STORE ? d->cfg->dynamodb.batch_size : k == JOB_ALERT ? d->cfg->sns.batch_size : DLQ_BATCH;
+	size_t n = k == JOB_STORE   ? d->cfg->dynamodb.batch_size
+	           : k == JOB_ALERT ? d->cfg->sns.batch_size
+	                            : DLQ_BATCH;
 	return n < 1 ? 1 : n > MAX_BATCH ? MAX_BATCH : n;
 }
 
@@ -536,7 +539,9 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 		d->calls->prev = c;
 	d->calls = c;
 	d->inflight[k]++;
-	rc = body != NULL ? txp_aws_call(d->client, service_of[k], op_of[k], body, len, on_call_done, c) : -ENOMEM;
+	rc = -ENOMEM;
+	if (body != NULL)
+		rc = txp_aws_call(d->client, service_of[k], op_of[k], body, len, on_call_done, c);
 	free(body);
 	if (rc < 0) {
 		/* Report it as the call's own failure, so every path through
@@ -670,7 +675,8 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
 	return 0;
 }
 
-static struct job *job_new(struct txp_delivery *d, enum job_kind k, const char *id, char *payload, uint32_t len)
+static struct job *job_new(struct txp_delivery *d, enum job_kind k, const char *id, char *payload,
+                           uint32_t len)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -714,7 +720,8 @@ void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)
 	}
 	j = job_new(d, JOB_STORE, t->transaction_id, t->item, t->item_len);
 	if (j == NULL) {
-		txp_log_err("delivery_lost", "transaction_id=\"%s\" what=store reason=out_of_memory", t->transaction_id);
+		txp_log_err("delivery_lost", "transaction_id=\"%s\" what=store reason=out_of_memory",
+		            t->transaction_id);
 		d->st.lost++;
 		txp_txn_free(t);
 		return;
@@ -776,7 +783,8 @@ static void on_flush_timeout(uv_timer_t *h)
 	struct txp_delivery *d = h->data;
 
 	txp_log_err("delivery_flush_timeout", "left=%zu retrying=%zu held=%zu inflight_calls=%u", d->alive,
-	            d->retry.n, d->held.n, d->inflight[JOB_STORE] + d->inflight[JOB_ALERT] + d->inflight[JOB_DLQ]);
+	            d->retry.n, d->held.n,
+	            d->inflight[JOB_STORE] + d->inflight[JOB_ALERT] + d->inflight[JOB_DLQ]);
 	flush_finish(d);
 }
 
@@ -789,7 +797,8 @@ void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done
 		flush_finish(d);
 		return;
 	}
-	txp_log_notice("delivery_flushing", "pending=%zu timeout_ms=%llu", d->alive, (unsigned long long)timeout_ms);
+	txp_log_notice("delivery_flushing", "pending=%zu timeout_ms=%llu", d->alive,
+	               (unsigned long long)timeout_ms);
 	uv_timer_start(&d->flush_timer, on_flush_timeout, timeout_ms, 0);
 	pump(d);
 }

@@ -259,7 +259,10 @@ char *txp_sqs_batch_body(const char *queue_url, const struct txp_sqs_entry *e, s
 		txp_sbuf_json_str(&b, e[i].failed);
 		txp_sbuf_str(&b, "},\"error_code\":{\"DataType\":\"String\",\"StringValue\":");
 		/* SQS rejects an empty attribute value. */
-		txp_sbuf_json_str(&b, e[i].error_code != NULL && e[i].error_code[0] != '\0' ? e[i].error_code : "unknown");
+		if (e[i].error_code != NULL && e[i].error_code[0] != '\0')
+			txp_sbuf_json_str(&b, e[i].error_code);
+		else
+			txp_sbuf_str(&b, "\"unknown\"");
 		txp_sbuf_str(&b, "}}}");
 	}
 	txp_sbuf_str(&b, "]}");

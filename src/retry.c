@@ -1,4 +1,4 @@
-/* retry.c: the retry policy of AWS writes: capped exponential backoff with full jitter, and a retry budget. */
+/* retry.c: the retry policy of AWS writes: capped exponential backoff, full jitter, a retry budget. */
 #include "txpipe/retry.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* retry.h: the retry policy of AWS writes: capped exponential backoff with full jitter, and a retry budget. */
+/* retry.h: the retry policy of AWS writes: capped exponential backoff, full jitter, a retry budget. */
 #ifndef TXPIPE_RETRY_H
 #define TXPIPE_RETRY_H
 

@@ -304,7 +304,9 @@ timing=$(awk '
 		print ids " ids, " bad " bad"
 	}' "$workdir/down.log")
 check "retry timing follows the policy" "2 ids, 0 bad" "$(tail -n 1 <<<"$timing")"
-[[ $timing == *"0 bad" ]] || echo "$timing" | sed 's/^/     /'
+if [[ $(tail -n 1 <<<"$timing") != "2 ids, 0 bad" ]]; then
+	while IFS= read -r line; do printf '     %s\n' "$line"; done <<<"$timing"
+fi
 
 # --- SQS down too: held in memory, logged, counted, never dropped silently ---------------------------
 write_config held "s|^endpoint = $DYNAMODB_ENDPOINT|endpoint = http://127.0.0.1:$down_port|" \

@@ -35,8 +35,8 @@ struct fixture {
 static const char ddb_ok[] = "{\"UnprocessedItems\":{}}";
 static const char sqs_ok[] = "{\"Successful\":[{\"Id\":\"m0\",\"MessageId\":\"x\"}],\"Failed\":[]}";
 static const char sns_ok[] = "<PublishBatchResponse><PublishBatchResult><Successful><member><Id>e0</Id>"
-                             "<MessageId>1</MessageId></member></Successful><Failed/></PublishBatchResult>"
-                             "</PublishBatchResponse>";
+			     "<MessageId>1</MessageId></member></Successful><Failed/></PublishBatchResult>"
+			     "</PublishBatchResponse>";
 
 static void handler(struct lb_conn *c, const struct lb_request *req, void *data)
 {
@@ -59,7 +59,8 @@ static void handler(struct lb_conn *c, const struct lb_request *req, void *data)
 		f->bodies[s][i] = strdup(req->body != NULL ? req->body : "");
 	body = f->script(f, s, i, req->body, &status);
 	if (f->delay_ms > 0)
-		lb_respond_later(c, f->delay_ms, status, "Content-Type: application/x-amz-json-1.0\r\n", body);
+		lb_respond_later(c, f->delay_ms, status, "Content-Type: application/x-amz-json-1.0\r\n",
+				 body);
 	else
 		lb_respond(c, status, "Content-Type: application/x-amz-json-1.0\r\n", body);
 }
@@ -68,8 +69,8 @@ static void set(struct fixture *f, const char *section, const char *key, const c
 {
 	char err[256];
 
-	ck_assert_msg(txp_config_set(&f->cfg, txp_config_find(section, key), value, err, sizeof(err)) == 0, "%s",
-	              err);
+	ck_assert_msg(txp_config_set(&f->cfg, txp_config_find(section, key), value, err, sizeof(err)) == 0,
+		      "%s", err);
 }
 
 static void on_guard(uv_timer_t *t)
@@ -114,7 +115,8 @@ static void create(struct fixture *f)
 	char err[512];
 
 	ck_assert_msg(txp_aws_client_create(&f->client, &f->loop, &f->cfg, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(txp_delivery_create(&f->d, &f->loop, f->client, &f->cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(txp_delivery_create(&f->d, &f->loop, f->client, &f->cfg, err, sizeof(err)) == 0, "%s",
+		      err);
 }
 
 static struct txp_delivery_stats stats(struct fixture *f)
@@ -126,11 +128,11 @@ static struct txp_delivery_stats stats(struct fixture *f)
 }
 
 /* Runs the loop until `field` of the stats reaches `want`. */
-#define RUN_UNTIL(f, field, want)                                                                    \
-	do {                                                                                         \
-		while (stats(f).field < (want) && !(f)->timed_out)                                   \
-			uv_run(&(f)->loop, UV_RUN_ONCE);                                             \
-		ck_assert_msg(!(f)->timed_out, "timed out waiting for " #field " = %d", (int)(want)); \
+#define RUN_UNTIL(f, field, want)                                                                            \
+	do {                                                                                                 \
+		while (stats(f).field < (want) && !(f)->timed_out)                                           \
+			uv_run(&(f)->loop, UV_RUN_ONCE);                                                     \
+		ck_assert_msg(!(f)->timed_out, "timed out waiting for " #field " = %d", (int)(want));        \
 	} while (0)
 
 static void teardown(struct fixture *f)
@@ -171,7 +173,8 @@ static json_t *dlq_message(struct fixture *f, unsigned req, unsigned entry)
 	const char *text;
 
 	ck_assert_ptr_nonnull(b);
-	text = json_string_value(json_object_get(json_array_get(json_object_get(b, "Entries"), entry), "MessageBody"));
+	text = json_string_value(
+	    json_object_get(json_array_get(json_object_get(b, "Entries"), entry), "MessageBody"));
 	ck_assert_ptr_nonnull(text);
 	m = json_loads(text, 0, NULL);
 	ck_assert_ptr_nonnull(m);
@@ -190,7 +193,8 @@ static const char *all_ok(struct fixture *f, enum svc s, unsigned n, const char 
 static const char *unprocessed_once(struct fixture *f, enum svc s, unsigned n, const char *body, int *status)
 {
 	if (s == DDB && n == 0)
-		return "{\"UnprocessedItems\":{\"txns\":[{\"PutRequest\":{\"Item\":{\"transaction_id\":{\"S\":\"tx-b\"}}}}]}}";
+		return "{\"UnprocessedItems\":{\"txns\":[{\"PutRequest\":{\"Item\":{\"transaction_id\":{"
+		       "\"S\":\"tx-b\"}}}}]}}";
 	return all_ok(f, s, n, body, status);
 }
 
@@ -198,7 +202,8 @@ static const char *throttled_once(struct fixture *f, enum svc s, unsigned n, con
 {
 	if (s == DDB && n == 0) {
 		*status = 400;
-		return "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ThrottlingException\",\"message\":\"slow down\"}";
+		return "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ThrottlingException\",\"message\":"
+		       "\"slow down\"}";
 	}
 	return all_ok(f, s, n, body, status);
 }
@@ -207,7 +212,8 @@ static const char *ddb_fatal(struct fixture *f, enum svc s, unsigned n, const ch
 {
 	if (s == DDB) {
 		*status = 400;
-		return "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"bad item\"}";
+		return "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"bad "
+		       "item\"}";
 	}
 	return all_ok(f, s, n, body, status);
 }
@@ -225,7 +231,8 @@ static const char *sns_rejects(struct fixture *f, enum svc s, unsigned n, const 
 {
 	if (s == SNS)
 		return "<PublishBatchResponse><PublishBatchResult><Successful/><Failed><member><Id>e0</Id>"
-		       "<Code>InvalidParameter</Code><Message>Message too long</Message><SenderFault>true</SenderFault>"
+		       "<Code>InvalidParameter</Code><Message>Message too "
+		       "long</Message><SenderFault>true</SenderFault>"
 		       "</member></Failed></PublishBatchResult></PublishBatchResponse>";
 	return all_ok(f, s, n, body, status);
 }
@@ -355,7 +362,8 @@ START_TEST(alert_refused_by_sns_goes_to_the_dlq_as_alert)
 	ck_assert_str_eq(json_string_value(json_object_get(m, "failed")), "alert");
 	ck_assert_str_eq(json_string_value(json_object_get(m, "alert_type")), "fraud");
 	ck_assert_str_eq(json_string_value(json_object_get(m, "error_code")), "InvalidParameter");
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "alert"), "transaction_id")), "tx-a");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "alert"), "transaction_id")),
+			 "tx-a");
 	json_decref(m);
 	teardown(&f);
 }

@@ -1,4 +1,4 @@
-/* test_item.c: the DynamoDB record and SNS alerts built from a decided transaction, read back with jansson. */
+/* test_item.c: the DynamoDB record and SNS alerts of a decided transaction, read back with jansson. */
 #include "txpipe/delivery.h"
 #include "txpipe/item.h"
 
@@ -44,9 +44,9 @@ static struct txp_txn *decided(void)
 	t->compliance_flags = TXP_COMPLIANCE_AML_REPORT | TXP_COMPLIANCE_KYC;
 	t->received_ms = 1767225600123; /* 2026-01-01T00:00:00.123Z */
 	t->t_received = 1000000000;
-	t->t_validated = t->t_received + 15000;  /* 15 us */
-	t->t_fraud = t->t_validated + 40000;     /* 40 us */
-	t->t_compliance = t->t_fraud + 2500000;  /* 2500 us: decided 2 ms later */
+	t->t_validated = t->t_received + 15000; /* 15 us */
+	t->t_fraud = t->t_validated + 40000;    /* 40 us */
+	t->t_compliance = t->t_fraud + 2500000; /* 2500 us: decided 2 ms later */
 	t->expires_at = 1798761600;
 	txp_txn_alert(t, TXP_ALERT_FRAUD, TXP_SEVERITY_HIGH);
 	return t;
@@ -81,8 +81,9 @@ START_TEST(item_holds_the_decision_in_attribute_value_form)
 	l = json_object_get(json_object_get(item, "reasons"), "L");
 	ck_assert_uint_eq(json_array_size(l), 2);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 1), "S")), "high_amount");
-	ck_assert_str_eq(attr(json_object_get(json_object_get(item, "contributions"), "M"), "velocity_customer_1h", "N"),
-	                 "40");
+	ck_assert_str_eq(
+	    attr(json_object_get(json_object_get(item, "contributions"), "M"), "velocity_customer_1h", "N"),
+	    "40");
 	ck_assert_str_eq(attr(item, "amount", "N"), "9007199254740993");
 	ck_assert_str_eq(attr(item, "currency", "S"), "EUR");
 	ck_assert_str_eq(attr(item, "currency_exponent", "N"), "2");
@@ -179,7 +180,8 @@ START_TEST(rejected_with_an_id_is_stored_with_its_error_and_nothing_unvalidated)
 	ck_assert_ptr_null(json_object_get(item, "currency"));
 	ck_assert_ptr_null(json_object_get(item, "risk_score"));
 	ck_assert_ptr_null(json_object_get(item, "expires_at"));
-	ck_assert_str_eq(attr(json_object_get(json_object_get(item, "latency_us"), "M"), "validation", "N"), "3");
+	ck_assert_str_eq(attr(json_object_get(json_object_get(item, "latency_us"), "M"), "validation", "N"),
+			 "3");
 	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(item, "reasons"), "L")), 0);
 	json_decref(item);
 	txp_txn_free(t);
@@ -219,7 +221,7 @@ START_TEST(one_alert_message_per_raised_kind_with_its_severity)
 	ck_assert_str_eq(json_string_value(json_object_get(a, "currency")), "EUR");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "merchant_id")), "m-42");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "customer_pseudonym")),
-	                 "0123456789abcdef0123456789abcdef");
+			 "0123456789abcdef0123456789abcdef");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "merchant_country")), "FR");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "customer_country")), "DE");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "decided_at")), "2026-01-01T00:00:00.125Z");

@@ -38,7 +38,8 @@ END_TEST
 
 START_TEST(huge_retry_numbers_do_not_overflow)
 {
-	struct txp_retry_policy p = {.max_attempts = 100, .base_delay_ms = UINT64_MAX / 3, .max_delay_ms = UINT64_MAX};
+	struct txp_retry_policy p = {
+	    .max_attempts = 100, .base_delay_ms = UINT64_MAX / 3, .max_delay_ms = UINT64_MAX};
 
 	ck_assert_uint_eq(txp_retry_delay_ms(&policy, 1000000, 999), 999);
 	ck_assert_uint_eq(txp_retry_delay_ms(&p, 70, UINT64_MAX - 1), UINT64_MAX - 1);
@@ -90,8 +91,8 @@ START_TEST(budget_forgets_what_left_the_minute)
 	struct txp_retry_budget b;
 
 	txp_retry_budget_init(&b, 10, 0);
-	txp_retry_budget_first(&b, 0, 100);        /* second 0 */
-	txp_retry_budget_first(&b, 30500, 100);    /* second 30 */
+	txp_retry_budget_first(&b, 0, 100);     /* second 0 */
+	txp_retry_budget_first(&b, 30500, 100); /* second 30 */
 	ck_assert_uint_eq(txp_retry_budget_left(&b, 59999), 20);
 	/* At second 60 the bucket of second 0 is out of the window. */
 	ck_assert_uint_eq(txp_retry_budget_left(&b, 60000), 10);
@@ -113,8 +114,8 @@ START_TEST(budget_buckets_are_reused_after_a_minute)
 	struct txp_retry_budget b;
 
 	txp_retry_budget_init(&b, 100, 0);
-	txp_retry_budget_first(&b, 1000, 7);   /* bucket of second 1 */
-	txp_retry_budget_first(&b, 61000, 3);  /* same bucket, second 61: starts afresh */
+	txp_retry_budget_first(&b, 1000, 7);  /* bucket of second 1 */
+	txp_retry_budget_first(&b, 61000, 3); /* same bucket, second 61: starts afresh */
 	ck_assert_uint_eq(txp_retry_budget_left(&b, 61000), 3);
 }
 END_TEST
