@@ -179,6 +179,14 @@ const struct txp_config_key txp_config_keys[] = {
 	 .default_value = "kv",
 	 .reloadable = true,
 	 .help = "Shape of each log line: kv writes key=value pairs, json writes one JSON object."},
+	{.section = "log",
+	 .key = "audit",
+	 .type = TXP_CFG_BOOL,
+	 .offset = OFF(log, audit),
+	 .default_value = "false",
+	 .reloadable = true,
+	 .help = "Whether to write one audit line per decided transaction (id, status, score, reasons, "
+		 "pseudonymised customer, latency), never rate-limited and never with personal data in clear."},
 	/* ---- [log] end ---- */
 
 	/* ---- [fraud] begin ---- */
@@ -1133,6 +1141,16 @@ const struct txp_config_key txp_config_keys[] = {
 	/* ---- [journal] end ---- */
 
 	/* ---- [metrics] begin ---- */
+	{.section = "metrics",
+	 .key = "listen",
+	 .type = TXP_CFG_STRING,
+	 .offset = OFF(metrics, listen),
+	 .min = 0,
+	 .max = 64,
+	 .default_value = "",
+	 .reloadable = false,
+	 .help = "Loopback address and port (127.0.0.1:9464) where GET /metrics answers in the Prometheus text "
+		 "format; empty serves no metrics over TCP (txpipectl stats --format prometheus still works)."},
 	/* ---- [metrics] end ---- */
 
 	/* ---- end of table ---- */

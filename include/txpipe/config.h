@@ -47,6 +47,7 @@ struct txp_config {
 	struct {
 		int level;                 /* enum txp_log_level */
 		int format;                /* enum txp_log_format */
+		bool audit;                /* one line per decided transaction */
 	} log;
 
 	/* Sections added by later work go below, one struct per section
@@ -108,6 +109,9 @@ struct txp_config {
 	/* ---- [journal] ---- */
 
 	/* ---- [metrics] ---- */
+	struct {
+		char *listen; /* "127.0.0.1:9464"; empty: no listener */
+	} metrics;
 };
 
 enum txp_cfg_type {
