@@ -372,6 +372,10 @@ static int read_number(struct txp_jsonline *r, struct txp_jsonline_value *v)
 			e = -e;
 	}
 
+	/* jansson decodes the byte after a number before converting it, so
+	 * invalid UTF-8 there is its first error, even for a huge number. */
+	if (i < n && p[i] >= 0x80 && utf8_len(p, i, n) == 0)
+		return fail(r, TXP_JSONLINE_ESYNTAX, i, "invalid UTF-8");
 	if (integer) {
 		/* int64: at most 19 digits, at most 9223372036854775807, or
 		 * 9223372036854775808 after a '-'. */
@@ -399,6 +403,23 @@ static int read_number(struct txp_jsonline *r, struct txp_jsonline_value *v)
 	v->is_integer = integer;
 	r->pos = i;
 	return 0;
+}
+
+/*
+ * A syntax error at `pos`, where a different token was expected.  jansson
+ * lexes the token there before reporting, and refuses an unrepresentable
+ * number while lexing; doing the same keeps the two in agreement about the
+ * kind of error ("1e999" where ',' belongs is ERANGE in both).
+ */
+static int fail_unexpected(struct txp_jsonline *r, size_t pos, const char *what)
+{
+	if (pos < r->len && (r->buf[pos] == '-' || is_digit((unsigned char)r->buf[pos]))) {
+		struct txp_jsonline_value v;
+		r->pos = pos;
+		if (read_number(r, &v) == TXP_JSONLINE_ERANGE)
+			return r->error;
+	}
+	return fail(r, TXP_JSONLINE_ESYNTAX, pos, what);
 }
 
 /* Reads true, false or null.  Like jansson, takes the whole run of letters
@@ -462,7 +483,7 @@ static int read_nested_key(struct txp_jsonline *r)
 	int rc;
 
 	if (r->buf[r->pos] != '"')
-		return fail(r, TXP_JSONLINE_ESYNTAX, r->pos, "expected a field name or '}'");
+		return fail_unexpected(r, r->pos, "expected a field name or '}'");
 	rc = read_string(r, &s, &len, &nul_at);
 	if (rc != 0)
 		return rc;
@@ -470,7 +491,7 @@ static int read_nested_key(struct txp_jsonline *r)
 		return fail(r, TXP_JSONLINE_ENUL, nul_at, "a field name holds \\u0000");
 	r->pos = skip_ws((const unsigned char *)r->buf, r->pos, r->len);
 	if (r->pos >= r->len || r->buf[r->pos] != ':')
-		return fail(r, TXP_JSONLINE_ESYNTAX, r->pos, "expected ':'");
+		return fail_unexpected(r, r->pos, "expected ':'");
 	return 0;
 }
 
@@ -551,8 +572,7 @@ static int skip_nested(struct txp_jsonline *r, size_t depth)
 				break;
 			}
 			if (p[r->pos] != (obj ? '}' : ']'))
-				return fail(r, TXP_JSONLINE_ESYNTAX, r->pos,
-				            obj ? "expected ',' or '}'" : "expected ',' or ']'");
+				return fail_unexpected(r, r->pos, obj ? "expected ',' or '}'" : "expected ',' or ']'");
 			r->pos++;
 			if (--open == 0)
 				return 0;
@@ -605,7 +625,7 @@ static int read_key(struct txp_jsonline *r, struct txp_jsonline_member *m)
 	int rc;
 
 	if (r->buf[at] != '"')
-		return fail(r, TXP_JSONLINE_ESYNTAX, at, "expected a field name");
+		return fail_unexpected(r, at, "expected a field name");
 	rc = read_string(r, &m->key, &m->key_len, &nul_at);
 	if (rc != 0)
 		return rc;
@@ -628,7 +648,7 @@ static int read_key(struct txp_jsonline *r, struct txp_jsonline_member *m)
 	r->n_keys++;
 	r->pos = skip_ws((const unsigned char *)r->buf, r->pos, r->len);
 	if (r->pos >= r->len || r->buf[r->pos] != ':')
-		return fail(r, TXP_JSONLINE_ESYNTAX, r->pos < r->len ? r->pos : r->len, "expected ':'");
+		return fail_unexpected(r, r->pos < r->len ? r->pos : r->len, "expected ':'");
 	r->pos = skip_ws((const unsigned char *)r->buf, r->pos + 1, r->len);
 	if (r->pos >= r->len)
 		return fail(r, TXP_JSONLINE_ESYNTAX, r->len, "unexpected end of line");
@@ -696,7 +716,7 @@ int txp_jsonline_next(struct txp_jsonline *r, struct txp_jsonline_member *m)
 		if (p[r->pos] == '}')
 			goto end;
 		if (p[r->pos] != ',')
-			return fail(r, TXP_JSONLINE_ESYNTAX, r->pos, "expected ',' or '}'");
+			return fail_unexpected(r, r->pos, "expected ',' or '}'");
 		r->pos = skip_ws(p, r->pos + 1, n);
 		if (r->pos >= n)
 			return fail(r, TXP_JSONLINE_ESYNTAX, n, "unexpected end of line");
@@ -714,7 +734,7 @@ int txp_jsonline_next(struct txp_jsonline *r, struct txp_jsonline_member *m)
 end:
 	r->pos = skip_ws(p, r->pos + 1, n);
 	if (r->pos != n)
-		return fail(r, TXP_JSONLINE_ESYNTAX, r->pos, "text after the closing '}'");
+		return fail_unexpected(r, r->pos, "text after the closing '}'");
 	r->state = S_DONE;
 	return 0;
 }
