@@ -40,7 +40,8 @@ static int fail(struct txp_jsonline *r, int err, size_t pos, const char *what)
 
 static bool is_ws(unsigned char c)
 {
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+	/* One test for the usual case, a token right after the last. */
+	return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
 }
 
 static size_t skip_ws(const unsigned char *p, size_t i, size_t n)
@@ -632,14 +633,19 @@ static int read_key(struct txp_jsonline *r, struct txp_jsonline_member *m)
 	if (nul_at != 0)
 		return fail(r, TXP_JSONLINE_ENUL, nul_at, "a field name holds \\u0000");
 	fp = key_fp(m->key, m->key_len);
-	for (unsigned k = 0; k < r->n_keys; k++) {
-		if (r->keys[k].fp == fp && r->keys[k].len == m->key_len &&
-		    memcmp(r->keys[k].key, m->key, m->key_len) == 0) {
-			r->dup_key = m->key;
-			r->dup_key_len = m->key_len;
-			return fail(r, TXP_JSONLINE_EDUPLICATE, at, "a field appears more than once");
+	/* A 256-bit Bloom filter of the fingerprints: a new key usually misses
+	 * it, and only a hit walks the list. */
+	if (r->bloom[fp >> 6 & 3] & UINT64_C(1) << (fp & 63)) {
+		for (unsigned k = 0; k < r->n_keys; k++) {
+			if (r->keys[k].fp == fp && r->keys[k].len == m->key_len &&
+			    memcmp(r->keys[k].key, m->key, m->key_len) == 0) {
+				r->dup_key = m->key;
+				r->dup_key_len = m->key_len;
+				return fail(r, TXP_JSONLINE_EDUPLICATE, at, "a field appears more than once");
+			}
 		}
 	}
+	r->bloom[fp >> 6 & 3] |= UINT64_C(1) << (fp & 63);
 	if (r->n_keys == TXP_JSONLINE_MAX_MEMBERS)
 		return fail(r, TXP_JSONLINE_ELIMIT, at, "more than 256 fields");
 	r->keys[r->n_keys].key = m->key;
@@ -685,6 +691,7 @@ void txp_jsonline_init(struct txp_jsonline *r, char *buf, size_t len)
 	r->pos = 0;
 	r->state = S_START;
 	r->n_keys = 0;
+	memset(r->bloom, 0, sizeof(r->bloom));
 }
 
 int txp_jsonline_next(struct txp_jsonline *r, struct txp_jsonline_member *m)
@@ -742,6 +749,7 @@ end:
 void txp_jsonline_wipe(struct txp_jsonline *r)
 {
 	sodium_memzero(r->keys, r->n_keys * sizeof(r->keys[0]));
+	sodium_memzero(r->bloom, sizeof(r->bloom));
 	r->n_keys = 0;
 	r->dup_key = NULL;
 	r->dup_key_len = 0;

@@ -92,6 +92,7 @@ struct txp_jsonline {
 	size_t pos;
 	int state;
 	unsigned n_keys;
+	uint64_t bloom[4];
 	struct {
 		const char *key;
 		uint32_t len;
