@@ -1,5 +1,5 @@
 #!/bin/sh
-# check-iam.sh: conf/iam-policy*.json are valid, wildcard-free, and allow exactly the AWS actions the C sources call.
+# check-iam.sh: the IAM policies in conf/ are valid, have no wildcard, and allow exactly what src/ calls.
 #
 # The operations the code calls are read from the sources, not listed here:
 # every C file under src/ that talks to the AWS client (it names TXP_AWS_ or
@@ -24,6 +24,7 @@ set -u
 checker="$top_builddir/tests/docs/iam_check"
 daemon_policy="$top_srcdir/conf/iam-policy.json"
 provision_policy="$top_srcdir/conf/iam-policy-provision.json"
+# TXP_IAM_SRC points the scan at another tree (e.g. a branch not yet merged) instead of $top_srcdir/src.
 src="${TXP_IAM_SRC:-$top_srcdir/src}"
 
 tmp=$(mktemp -d) || exit 99
@@ -174,7 +175,9 @@ check_policy provision "$provision_policy"
 
 # ---- the checker rejects what it must ------------------------------------------------------------------
 # Each of these breaks one rule; the checker must refuse every one.
+v='"Version":"2012-10-17"'
 good_stmt='"Effect":"Allow","Action":["sqs:SendMessage"],"Resource":"arn:aws:sqs:REGION:ACCOUNT:q"'
+allow='"Effect":"Allow"'
 bad() { # label json
 	printf '%s\n' "$2" >"$tmp/bad.json"
 	if "$checker" "$tmp/bad.json" >/dev/null 2>&1; then
@@ -183,32 +186,32 @@ bad() { # label json
 		ok "checker refuses a policy with $1"
 	fi
 }
-printf '{"Version":"2012-10-17","Statement":[{%s}]}\n' "$good_stmt" >"$tmp/good.json"
+printf '{%s,"Statement":[{%s}]}\n' "$v" "$good_stmt" >"$tmp/good.json"
 if "$checker" "$tmp/good.json" >/dev/null 2>&1; then
 	ok "checker accepts a minimal valid policy"
 else
 	not_ok "checker refuses a minimal valid policy"
 fi
-bad "broken JSON" '{"Version":"2012-10-17","Statement":[{'"$good_stmt"'}]'
-bad "a duplicate key" '{"Version":"2012-10-17","Version":"2012-10-17","Statement":[{'"$good_stmt"'}]}'
-bad "the old Version" '{"Version":"2008-10-17","Statement":[{'"$good_stmt"'}]}'
-bad "no statement" '{"Version":"2012-10-17","Statement":[]}'
-bad "a service wildcard" '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*",
-	"Resource":"arn:aws:dynamodb:REGION:ACCOUNT:table/t"}]}'
-bad "an action prefix wildcard" '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:Send*"],
-	"Resource":"arn:aws:sqs:REGION:ACCOUNT:q"}]}'
-bad "Resource *" '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}'
-bad "a resource wildcard" '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage",
-	"Resource":"arn:aws:sqs:REGION:ACCOUNT:*"}]}'
-bad "a real account number" '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage",
-	"Resource":"arn:aws:sqs:us-east-1:123456789012:q"}]}'
-bad "another service" '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject",
-	"Resource":"arn:aws:s3:REGION:ACCOUNT:b"}]}'
-bad "NotAction" '{"Version":"2012-10-17","Statement":[{'"$good_stmt"',"NotAction":"sqs:DeleteQueue"}]}'
-bad "a Principal" '{"Version":"2012-10-17","Statement":[{'"$good_stmt"',"Principal":"*"}]}'
-bad "Effect Deny" '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["sqs:SendMessage"],
-	"Resource":"arn:aws:sqs:REGION:ACCOUNT:q"}]}'
-bad "a repeated Sid" '{"Version":"2012-10-17","Statement":[{"Sid":"A",'"$good_stmt"'},{"Sid":"A",'"$good_stmt"'}]}'
+bad "broken JSON" "{$v,\"Statement\":[{$good_stmt}]"
+bad "a duplicate key" "{$v,$v,\"Statement\":[{$good_stmt}]}"
+bad "the old Version" "{\"Version\":\"2008-10-17\",\"Statement\":[{$good_stmt}]}"
+bad "no statement" "{$v,\"Statement\":[]}"
+bad "a service wildcard" "{$v,\"Statement\":[{$allow,\"Action\":\"dynamodb:*\",
+	\"Resource\":\"arn:aws:dynamodb:REGION:ACCOUNT:table/t\"}]}"
+bad "an action prefix wildcard" "{$v,\"Statement\":[{$allow,\"Action\":[\"sqs:Send*\"],
+	\"Resource\":\"arn:aws:sqs:REGION:ACCOUNT:q\"}]}"
+bad "Resource *" "{$v,\"Statement\":[{$allow,\"Action\":\"sqs:SendMessage\",\"Resource\":\"*\"}]}"
+bad "a resource wildcard" "{$v,\"Statement\":[{$allow,\"Action\":\"sqs:SendMessage\",
+	\"Resource\":\"arn:aws:sqs:REGION:ACCOUNT:*\"}]}"
+bad "a real account number" "{$v,\"Statement\":[{$allow,\"Action\":\"sqs:SendMessage\",
+	\"Resource\":\"arn:aws:sqs:us-east-1:123456789012:q\"}]}"
+bad "another service" "{$v,\"Statement\":[{$allow,\"Action\":\"s3:GetObject\",
+	\"Resource\":\"arn:aws:s3:REGION:ACCOUNT:b\"}]}"
+bad "NotAction" "{$v,\"Statement\":[{$good_stmt,\"NotAction\":\"sqs:DeleteQueue\"}]}"
+bad "a Principal" "{$v,\"Statement\":[{$good_stmt,\"Principal\":\"*\"}]}"
+bad "Effect Deny" "{$v,\"Statement\":[{\"Effect\":\"Deny\",\"Action\":[\"sqs:SendMessage\"],
+	\"Resource\":\"arn:aws:sqs:REGION:ACCOUNT:q\"}]}"
+bad "a repeated Sid" "{$v,\"Statement\":[{\"Sid\":\"A\",$good_stmt},{\"Sid\":\"A\",$good_stmt}]}"
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]
