@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "txpipe/delivery_wire.h"
@@ -695,6 +696,53 @@ static void enqueue(struct txp_delivery *d, struct job *j)
 	if (d->q[j->kind].n == 0)
 		d->deadline[j->kind] = now_ms(d) + d->cfg->dynamodb.flush_delay_ms;
 	q_push(&d->q[j->kind], j);
+}
+
+int txp_delivery_resubmit(struct txp_delivery *d, const char *failed, const char *alert_type,
+                          const char *transaction_id, const char *payload, size_t len)
+{
+	bool alert = strcmp(failed, "alert") == 0;
+	unsigned kind = TXP_ALERT_KIND_FRAUD;
+	struct job *j;
+	char *copy;
+
+	if (!alert && strcmp(failed, "store") != 0)
+		return -EINVAL;
+	if (alert) {
+		if (alert_type == NULL)
+			return -EINVAL;
+		if (strcmp(alert_type, txp_alert_kind_name(TXP_ALERT_KIND_COMPLIANCE)) == 0)
+			kind = TXP_ALERT_KIND_COMPLIANCE;
+		else if (strcmp(alert_type, txp_alert_kind_name(TXP_ALERT_KIND_FRAUD)) != 0)
+			return -EINVAL;
+	}
+	if (d->closing)
+		return -ESHUTDOWN;
+	if (txp_delivery_congested(d))
+		return -EAGAIN;
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		return -ENOMEM;
+	memcpy(copy, payload, len);
+	copy[len] = '\0';
+	j = job_new(d, alert ? JOB_ALERT : JOB_STORE, transaction_id, copy, (uint32_t)len);
+	if (j == NULL) {
+		free(copy);
+		return -ENOMEM;
+	}
+	j->alert_kind = (uint8_t)kind;
+	if (alert) {
+		/* The message attribute comes from the message itself. */
+		json_t *msg = json_loadb(payload, len, 0, NULL);
+		const char *sev = json_string_value(json_object_get(msg, "severity"));
+		for (int k = 0; sev != NULL && k < TXP_SEVERITY_COUNT; k++)
+			if (strcmp(sev, txp_severity_name((enum txp_severity)k)) == 0)
+				j->severity = (uint8_t)k;
+		json_decref(msg);
+	}
+	enqueue(d, j);
+	pump(d);
+	return 0;
 }
 
 void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)

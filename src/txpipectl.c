@@ -50,6 +50,8 @@ static void usage(FILE *f)
 	        "  tail [--status S]... [--reason R]...\n"
 	        "                             stream decisions live, optionally filtered\n"
 	        "  get TRANSACTION_ID         print the transaction's stored record (DynamoDB)\n"
+	        "  dlq list [--max N]         show dead-lettered transactions\n"
+	        "  dlq redrive [--max N]      hand them back to the daemon, deleting each once accepted\n"
 	        "  check-config               validate the configuration file and exit\n"
 	        "  genkey FILE                create a new random key file (mode 0600) for\n"
 	        "                             card_token_key_file or pseudonym_key_file\n"
@@ -624,6 +626,221 @@ static int cmd_get(struct ctl *ctl, int argc, char **argv)
 	return EX_OK;
 }
 
+/* Builds a JSON request body (consumes `req`); NULL on no memory. */
+static char *json_body(json_t *req)
+{
+	char *body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+
+	json_decref(req);
+	return body;
+}
+
+/* One SQS call; prints the error and returns NULL on failure. */
+static json_t *sqs_call(const struct txp_config *cfg, const char *op, json_t *req)
+{
+	char *body = json_body(req), err[1024];
+	json_t *resp = NULL;
+	int rc = body != NULL ? txp_aws_call_sync(cfg, TXP_AWS_SQS, op, body, &resp, err, sizeof(err)) : -ENOMEM;
+
+	free(body);
+	if (rc < 0) {
+		fprintf(stderr, "txpipectl: %s: %s\n", op, rc == -ENOMEM ? "out of memory" : err);
+		return NULL;
+	}
+	return resp != NULL ? resp : json_object();
+}
+
+/* Receives up to 10 dead-lettered messages, hidden for `visibility` s. */
+static json_t *dlq_receive(const struct txp_config *cfg, int visibility)
+{
+	return sqs_call(cfg, "ReceiveMessage",
+	                json_pack("{s:s,s:i,s:i,s:i}", "QueueUrl", cfg->sqs.queue_url, "MaxNumberOfMessages", 10,
+	                          "VisibilityTimeout", visibility, "WaitTimeSeconds", 1));
+}
+
+static const char *str_or(const char *s, const char *fallback)
+{
+	return s != NULL ? s : fallback;
+}
+
+static void dlq_print(const json_t *msg)
+{
+	json_t *b = json_loads(json_string_value(json_object_get(msg, "Body")), 0, NULL);
+	const char *failed = json_string_value(json_object_get(b, "failed"));
+	const char *alert_type = json_string_value(json_object_get(b, "alert_type"));
+
+	printf("%s  %-24s %s%s%s  %s after %lld attempt(s): %s\n",
+	       str_or(json_string_value(json_object_get(b, "dead_lettered_at")), "-"),
+	       str_or(json_string_value(json_object_get(b, "transaction_id")), "-"), str_or(failed, "?"), alert_type ? "/" : "",
+	       str_or(alert_type, ""), str_or(json_string_value(json_object_get(b, "error_code")), "-"),
+	       (long long)json_integer_value(json_object_get(b, "attempts")),
+	       str_or(json_string_value(json_object_get(b, "error_message")), ""));
+	json_decref(b);
+}
+
+/* Sends one control request on an open connection and reads its reply. */
+static json_t *control_on(int fd, const char *line)
+{
+	struct buf in = {0};
+	json_t *reply = NULL;
+
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		return NULL;
+	for (;;) {
+		char chunk[4096];
+		ssize_t r = recv(fd, chunk, sizeof(chunk), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		buf_add(&in, chunk, (size_t)r);
+		if (memchr(chunk, '\n', (size_t)r) != NULL) {
+			reply = json_loadb(in.p, in.len, JSON_DISABLE_EOF_CHECK, NULL);
+			break;
+		}
+	}
+	free(in.p);
+	return reply;
+}
+
+static int dlq_redrive(struct ctl *ctl, const struct txp_config *cfg, long max)
+{
+	long done = 0, failed = 0;
+	char *path;
+	int fd, exit_code = EX_OK;
+
+	path = resolve_socket(ctl, &exit_code);
+	if (path == NULL)
+		return exit_code;
+	fd = connect_socket(path);
+	free(path);
+	if (fd < 0)
+		return EX_UNAVAILABLE;
+	while (done + failed < max) {
+		/* Hidden for a minute while we hand them over: a message the
+		 * daemon refuses comes back by itself. */
+		json_t *resp = dlq_receive(cfg, 60), *msgs, *m;
+		size_t i;
+		if (resp == NULL) {
+			exit_code = EX_UNAVAILABLE;
+			break;
+		}
+		msgs = json_object_get(resp, "Messages");
+		if (json_array_size(msgs) == 0) {
+			json_decref(resp);
+			break;
+		}
+		json_array_foreach(msgs, i, m) {
+			json_t *body = json_loads(json_string_value(json_object_get(m, "Body")), 0, NULL);
+			char *line = json_body(json_pack("{s:s,s:o*}", "command", "redeliver", "message", body));
+			json_t *reply = line != NULL ? control_on(fd, line) : NULL;
+			const char *st = json_string_value(json_object_get(reply, "status"));
+			free(line);
+			if (st != NULL && strcmp(st, "ok") == 0) {
+				json_t *del = sqs_call(cfg, "DeleteMessage",
+				                       json_pack("{s:s,s:s}", "QueueUrl", cfg->sqs.queue_url, "ReceiptHandle",
+				                                 json_string_value(json_object_get(m, "ReceiptHandle"))));
+				if (del != NULL) {
+					done++;
+					printf("redriven: ");
+					dlq_print(m);
+				} else {
+					failed++;
+				}
+				json_decref(del);
+			} else {
+				const char *why = json_string_value(
+					json_object_get(json_object_get(reply, "error"), "message"));
+				fprintf(stderr, "txpipectl: redrive refused: %s\n", why != NULL ? why : "no reply from the daemon");
+				failed++;
+			}
+			json_decref(reply);
+		}
+		json_decref(resp);
+		if (failed > 0)
+			break;
+	}
+	close(fd);
+	printf("%ld redriven, %ld left in the queue after failures\n", done, failed);
+	return exit_code != EX_OK ? exit_code : failed > 0 ? 1 : EX_OK;
+}
+
+static int cmd_dlq(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {{"max", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
+	struct txp_config cfg;
+	long max = 100;
+	int c, rc;
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "+m:", opts, NULL)) != -1) {
+		if (c != 'm' || (max = strtol(optarg, NULL, 10)) <= 0) {
+			fprintf(stderr, "txpipectl: dlq --max takes a positive number\n");
+			return EX_USAGE;
+		}
+	}
+	if (argc < 2 || optind != argc || (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "redrive") != 0)) {
+		fprintf(stderr, "txpipectl: dlq list|redrive [--max N]\n");
+		return EX_USAGE;
+	}
+	if ((rc = load_config(ctl, &cfg)) != EX_OK)
+		return rc;
+	if (cfg.sqs.queue_url[0] == '\0') {
+		fprintf(stderr, "txpipectl: [sqs] queue_url is not set in %s\n", ctl->config_path);
+		txp_config_free(&cfg);
+		return EX_CONFIG;
+	}
+	if (strcmp(argv[1], "redrive") == 0) {
+		rc = dlq_redrive(ctl, &cfg, max);
+	} else {
+		json_t *attrs = sqs_call(&cfg, "GetQueueAttributes",
+		                         json_pack("{s:s,s:[s]}", "QueueUrl", cfg.sqs.queue_url, "AttributeNames",
+		                                   "ApproximateNumberOfMessages"));
+		json_t *seen = json_object();
+		long shown = 0;
+		int idle_rounds = 0;
+		rc = attrs != NULL ? EX_OK : EX_UNAVAILABLE;
+		if (attrs != NULL)
+			printf("%s: about %s message(s)\n", cfg.sqs.queue_url,
+			       str_or(json_string_value(json_object_get(json_object_get(attrs, "Attributes"),
+			                                         "ApproximateNumberOfMessages")), "?"));
+		json_decref(attrs);
+		/* Receiving is the only way to read SQS.  With a visibility
+		 * timeout of 0 nothing is hidden from the daemon or a redrive;
+		 * the same message may come back, so they are told apart by
+		 * MessageId, and listing stops after three rounds that show
+		 * nothing new: on a large queue this is a sample (the count
+		 * above is SQS's own). */
+		while (rc == EX_OK && shown < max && idle_rounds < 3) {
+			json_t *resp = dlq_receive(&cfg, 0), *m;
+			size_t i;
+			bool fresh = false;
+			if (resp == NULL) {
+				rc = EX_UNAVAILABLE;
+				break;
+			}
+			if (json_array_size(json_object_get(resp, "Messages")) == 0) {
+				json_decref(resp);
+				break;
+			}
+			json_array_foreach(json_object_get(resp, "Messages"), i, m) {
+				const char *mid = json_string_value(json_object_get(m, "MessageId"));
+				if (mid == NULL || json_object_get(seen, mid) != NULL || shown >= max)
+					continue;
+				json_object_set_new(seen, mid, json_true());
+				fresh = true;
+				shown++;
+				dlq_print(m);
+			}
+			idle_rounds = fresh ? 0 : idle_rounds + 1;
+			json_decref(resp);
+		}
+		json_decref(seen);
+	}
+	txp_config_free(&cfg);
+	return rc;
+}
+
 static int cmd_check_config(struct ctl *ctl)
 {
 	struct txp_config cfg;
@@ -694,6 +911,8 @@ int main(int argc, char **argv)
 		return cmd_tail(&ctl, argc, argv);
 	if (strcmp(cmd, "get") == 0)
 		return cmd_get(&ctl, argc, argv);
+	if (strcmp(cmd, "dlq") == 0)
+		return cmd_dlq(&ctl, argc, argv);
 	if (strcmp(cmd, "genkey") == 0) {
 		char err[512];
 		if (argc != 2) {

@@ -163,6 +163,52 @@ static char *dump_line(json_t *j, size_t *len)
 	return line;
 }
 
+static json_t *command_error(const char *code, const char *message)
+{
+	return json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", code, "message", message);
+}
+
+/*
+ * {"command":"redeliver","message":<a dead-letter message body>} queues
+ * its item or alert for delivery again (txpipectl dlq redrive deletes the
+ * SQS message only after this answers ok).
+ */
+static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
+{
+	json_t *msg = json_object_get(req, "message");
+	const char *failed = json_string_value(json_object_get(msg, "failed"));
+	const char *id = json_string_value(json_object_get(msg, "transaction_id"));
+	const char *alert_type = json_string_value(json_object_get(msg, "alert_type"));
+	json_t *payload;
+	char *text;
+	int rc;
+
+	if (!privileged)
+		return command_error("permission_denied", "redeliver needs root or the daemon's user");
+	if (d->delivery == NULL)
+		return command_error("unavailable", "delivery is disabled ([aws] enabled = false)");
+	if (failed == NULL || id == NULL || id[0] == '\0')
+		return command_error("bad_message", "message needs failed, transaction_id and item or alert");
+	payload = json_object_get(msg, strcmp(failed, "alert") == 0 ? "alert" : "item");
+	if (!json_is_object(payload))
+		return command_error("bad_message", "message has no item or alert object");
+	/* json_dumpb into our own buffer: jansson's allocator is replaced at
+	 * start-up (see dump_line). */
+	size_t n = json_dumpb(payload, NULL, 0, JSON_COMPACT);
+	text = n > 0 ? malloc(n) : NULL;
+	if (text == NULL || json_dumpb(payload, text, n, JSON_COMPACT) != n) {
+		free(text);
+		return command_error("internal", "out of memory");
+	}
+	rc = txp_delivery_resubmit(d->delivery, failed, alert_type, id, text, n);
+	free(text);
+	if (rc == -EAGAIN)
+		return command_error("overloaded", "delivery backlog is full; retry later");
+	if (rc < 0)
+		return command_error("bad_message", "failed must be store, or alert with alert_type fraud|compliance");
+	return json_pack("{s:s}", "status", "ok");
+}
+
 static char *on_command(void *arg, const char *line, size_t len, bool privileged, size_t *reply_len)
 {
 	struct daemon *d = arg;
@@ -174,9 +220,11 @@ static char *on_command(void *arg, const char *line, size_t len, bool privileged
 
 	if (cmd == NULL) {
 		reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "bad_command", "message",
-		                  "a control request is {\"command\": \"stats\"|\"reload\"|\"version\"}");
+		                  "a control request is {\"command\": \"stats\"|\"reload\"|\"version\"|\"tail\"|\"redeliver\"}");
 	} else if (strcmp(cmd, "stats") == 0) {
 		reply = json_pack("{s:s,s:o}", "status", "ok", "stats", stats_json(d));
+	} else if (strcmp(cmd, "redeliver") == 0) {
+		reply = redeliver(d, req, privileged);
 	} else if (strcmp(cmd, "version") == 0) {
 		reply = json_pack("{s:s,s:s}", "status", "ok", "version", PACKAGE_VERSION);
 	} else if (strcmp(cmd, "reload") == 0) {
@@ -190,7 +238,7 @@ static char *on_command(void *arg, const char *line, size_t len, bool privileged
 			reply = json_pack("{s:s}", "status", "ok");
 	} else {
 		reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "bad_command", "message",
-		                  "unknown command (known: stats, reload, version)");
+		                  "unknown command (known: stats, reload, version, tail, redeliver)");
 	}
 	json_decref(req);
 	return reply != NULL ? dump_line(reply, reply_len) : NULL;

@@ -44,6 +44,16 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
  * writer wins; puts of one id are sent one after the other, in order). */
 void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t);
 
+/*
+ * Queues a dead-lettered payload again (txpipectl dlq redrive): `failed` is
+ * "store" (payload: the item JSON) or "alert" (payload: the alert message,
+ * `alert_type` "fraud" or "compliance").  The payload is copied.  Returns 0,
+ * -EINVAL for a bad kind, -EAGAIN while congested, -ESHUTDOWN when closing,
+ * or -ENOMEM.  Loop thread.
+ */
+int txp_delivery_resubmit(struct txp_delivery *d, const char *failed, const char *alert_type,
+                          const char *transaction_id, const char *payload, size_t len);
+
 /* True while the backlog (pending + retrying + held for the DLQ) is over
  * its bound: the server stops admitting new transactions meanwhile. */
 bool txp_delivery_congested(const struct txp_delivery *d);

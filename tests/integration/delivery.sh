@@ -308,6 +308,28 @@ if [[ $(tail -n 1 <<<"$timing") != "2 ids, 0 bad" ]]; then
 	while IFS= read -r line; do printf '     %s\n' "$line"; done <<<"$timing"
 fi
 
+# --- redrive: dead-lettered while DynamoDB was down, stored once it is back --------------------------
+start_daemon down || exit 1
+{ txn redrive-1 "7.00" US; txn redrive-2 "8.00" US; } | submit
+check "dead-lettered while DynamoDB is down" 2 "$(wait_stat delivery.dead_lettered 2)"
+stop_daemon
+write_config back
+start_daemon back || exit 1
+"$TXPIPECTL" --config "$workdir/back.ini" dlq list >"$workdir/dlq-list.out" 2>&1
+check "txpipectl dlq list shows both" 2 "$(grep -cE 'redrive-[12] +store +[A-Za-z_]+ after 3 attempt' "$workdir/dlq-list.out")"
+"$TXPIPECTL" --config "$workdir/back.ini" dlq redrive >"$workdir/dlq-redrive.out" 2>&1
+check "txpipectl dlq redrive exits 0" 0 "$?"
+check "it redrives both" "2 redriven, 0 left in the queue after failures" "$(tail -n 1 "$workdir/dlq-redrive.out")"
+check "both are stored after the redrive" 2 "$(wait_stat delivery.stored 2)"
+check "txpipectl get reads a redriven record" redrive-1 \
+	"$("$TXPIPECTL" --config "$workdir/back.ini" get redrive-1 | jget transaction_id)"
+check "txpipectl get exits 1 for an unknown id" 1 \
+	"$("$TXPIPECTL" --config "$workdir/back.ini" get no-such-id >/dev/null 2>&1; echo $?)"
+txp_js sqs-receive.mjs "$queue_url" --max 10 --wait 1 >"$workdir/dlq-after.json"
+check "the DLQ is empty after the redrive" 0 "$(jget length <"$workdir/dlq-after.json")"
+check_absent "no card number in dlq list or redrive output" "$PAN" "$workdir/dlq-list.out" "$workdir/dlq-redrive.out"
+stop_daemon
+
 # --- SQS down too: held in memory, logged, counted, never dropped silently ---------------------------
 write_config held "s|^endpoint = $DYNAMODB_ENDPOINT|endpoint = http://127.0.0.1:$down_port|" \
 	"s|^endpoint = $SQS_ENDPOINT|endpoint = http://127.0.0.1:$down_port|" "s|^shutdown_timeout_ms = .*|shutdown_timeout_ms = 1s|"
