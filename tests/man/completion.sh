@@ -44,7 +44,9 @@ expect() {
 }
 source "$1"
 cd "$2"
-expect "check-config genkey help reload stats submit version" txpipectl ""
+expect "check-config dlq genkey get help provision reload stats submit tail version" txpipectl ""
+expect "list redrive" txpipectl dlq ""
+expect "--reason --status" txpipectl tail ""
 expect "stats submit" txpipectl s
 expect "check-config" txpipectl --socket /x c
 expect "--config --help --quiet --socket --version -V -c -h -q -s" txpipectl -
