@@ -1056,6 +1056,9 @@ int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
 		goto err_free;
 	}
 	j->async.data = j;
+	/* Logged before the writer starts: from then on it owns these fields. */
+	txp_log_info("journal_open", "dir=%s segments=%zu next_seq=%" PRIu64 " undelivered=%" PRIu64
+	             " bytes=%" PRIu64, dir, j->nsegs, j->next_seq, j->pub_undelivered, j->disk_bytes);
 	rc = pthread_create(&j->thread, NULL, writer_main, j);
 	if (rc != 0) {
 		snprintf(err, errlen, "journal %s: cannot start the writer thread: %s", dir, strerror(rc));
@@ -1063,8 +1066,6 @@ int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
 		return -rc;
 	}
 	j->thread_started = true;
-	txp_log_info("journal_open", "dir=%s segments=%zu next_seq=%" PRIu64 " undelivered=%" PRIu64
-	             " bytes=%" PRIu64, dir, j->nsegs, j->next_seq, j->pub_undelivered, j->disk_bytes);
 	*out = j;
 	return 0;
 

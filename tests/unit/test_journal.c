@@ -354,9 +354,17 @@ START_TEST(group_commit_shares_one_sync_between_records_queued_together)
 	o.commit_bytes = 4096;
 	close_journal(&st);
 	ck_assert_int_eq(open_journal(&st, dir, o), 0);
-	for (int i = 0; i < 50; i++)
-		last = append_one(&st, i, 100);
+	/* Stop at the record that takes the queue to commit_bytes: that one
+	 * wakes the writer; a later one could wait out the interval. */
+	last = append_one(&st, 0, 100);
+	txp_journal_stats(st.j, &s);
+	ck_assert_uint_gt(s.queued_bytes, 100); /* the writer waits for more */
+	for (uint64_t queued = s.queued_bytes; queued + s.queued_bytes <= 4096; queued += s.queued_bytes)
+		last = append_one(&st, 0, 100);
+	ck_assert_uint_eq(st.durable, 50);
+	last = append_one(&st, 0, 100);
 	ck_assert(run_until(&st, durable_at_least, last, 3000));
+	ck_assert_uint_eq(st.durable, last);
 	state_done(&st);
 }
 END_TEST
