@@ -1,9 +1,11 @@
 /* log.c: one event per line on stderr, "<N>" priority first, key=value or JSON. */
 #include "txpipe/log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Atomic int log_max_level = TXP_LOG_INFO;
@@ -45,20 +47,85 @@ static size_t json_escape(char *buf, size_t cap, size_t len, const char *s)
 	return len;
 }
 
+/*
+ * Repeats are rate-limited per event name: at most LIMIT_BURST lines of one
+ * event per LIMIT_WINDOW_S seconds; the rest are counted, and the next line
+ * that gets through says how many were suppressed.  A failing dependency
+ * then costs a few lines a second, not a disk.  The slots are few and the
+ * lock is held for a few instructions; events are compared by pointer
+ * (they are string literals) and then by text.
+ */
+#define LIMIT_SLOTS 64
+#define LIMIT_BURST 20
+#define LIMIT_WINDOW_S 10
+
+static struct {
+	const char *event;
+	time_t window_start;
+	unsigned count;
+	unsigned long suppressed;
+} limits[LIMIT_SLOTS];
+static pthread_mutex_t limits_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Returns false when the line must be dropped; else sets *suppressed to
+ * how many lines of this event were dropped since the last one shown. */
+static bool rate_allow(const char *event, unsigned long *suppressed)
+{
+	struct timespec ts;
+	unsigned slot = LIMIT_SLOTS;
+	bool allow = true;
+
+	*suppressed = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&limits_mu);
+	for (unsigned i = 0; i < LIMIT_SLOTS; i++) {
+		if (limits[i].event == NULL || limits[i].event == event || strcmp(limits[i].event, event) == 0) {
+			slot = i;
+			break;
+		}
+	}
+	if (slot < LIMIT_SLOTS) {
+		if (limits[slot].event == NULL || ts.tv_sec - limits[slot].window_start >= LIMIT_WINDOW_S) {
+			limits[slot].event = event;
+			limits[slot].window_start = ts.tv_sec;
+			limits[slot].count = 0;
+		}
+		if (limits[slot].count >= LIMIT_BURST) {
+			limits[slot].suppressed++;
+			allow = false;
+		} else {
+			limits[slot].count++;
+			*suppressed = limits[slot].suppressed;
+			limits[slot].suppressed = 0;
+		}
+	}
+	/* With every slot taken by other events, lines pass unlimited. */
+	pthread_mutex_unlock(&limits_mu);
+	return allow;
+}
+
 void txp_logv(enum txp_log_level level, const char *event, const char *fmt, va_list ap)
 {
 	char line[2048];
 	char rest[1600];
+	unsigned long suppressed = 0;
 	size_t len;
 	int n;
 
 	if (!txp_log_enabled(level))
+		return;
+	/* The audit trail is complete or it is nothing: never limited. */
+	if (strcmp(event, "audit") != 0 && !rate_allow(event, &suppressed))
 		return;
 	rest[0] = '\0';
 	if (fmt != NULL && fmt[0] != '\0') {
 		n = vsnprintf(rest, sizeof(rest), fmt, ap);
 		if (n < 0)
 			rest[0] = '\0';
+	}
+	if (suppressed > 0) {
+		size_t rl = strlen(rest);
+		snprintf(rest + rl, sizeof(rest) - rl, "%ssuppressed=%lu", rl > 0 ? " " : "", suppressed);
 	}
 	/* Control characters never reach the log: a line is one event. */
 	for (char *p = rest; *p != '\0'; p++)

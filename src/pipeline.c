@@ -533,6 +533,8 @@ static void latency_summary(const struct txp_latency *l, struct txp_pipeline_sta
 	uint64_t count = atomic_load_explicit(&l->count, memory_order_relaxed);
 
 	s->latency[stage].count += count;
+	for (unsigned b = 0; b < TXP_LAT_BUCKETS; b++)
+		s->latency[stage].buckets[b] += atomic_load_explicit(&l->buckets[b], memory_order_relaxed);
 	s->latency[stage].p50_us = txp_latency_quantile_us(l, 500);
 	s->latency[stage].p99_us = txp_latency_quantile_us(l, 990);
 	s->latency[stage].p999_us = txp_latency_quantile_us(l, 999);
@@ -564,6 +566,8 @@ void txp_pipeline_stats(struct txp_pipeline *p, struct txp_pipeline_stats *s)
 			s->processed[g] += atomic_load_explicit(&ws[g]->processed, memory_order_relaxed);
 			latency_summary(&ws[g]->latency, &one, g);
 			s->latency[g].count += one.latency[g].count;
+			for (unsigned b = 0; b < TXP_LAT_BUCKETS; b++)
+				s->latency[g].buckets[b] += one.latency[g].buckets[b];
 			if (one.latency[g].p50_us > s->latency[g].p50_us)
 				s->latency[g].p50_us = one.latency[g].p50_us;
 			if (one.latency[g].p99_us > s->latency[g].p99_us)

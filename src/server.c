@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "txpipe/log.h"
 
 /* Replies queued beyond this many bytes mean the client is not reading:
@@ -51,6 +53,12 @@ struct txp_conn {
 	bool closed;   /* close callback ran */
 	bool dirty;    /* on the server's flush list */
 	bool blocked;  /* paused because the pipeline is full */
+	/* A tail subscriber receives every decision matching its filters. */
+	bool tail;
+	unsigned tail_statuses;      /* bit per enum txp_status; 0: all */
+	char *tail_reasons[8];       /* any of these codes; none: all */
+	unsigned n_tail_reasons;
+	uint64_t tail_dropped;
 	struct txp_conn *next_dirty;
 	struct txp_conn *prev, *next; /* all connections */
 };
@@ -76,6 +84,7 @@ struct txp_server {
 	bool closing;
 	unsigned open_handles;
 	uint64_t next_conn_id;
+	unsigned n_tails;
 	struct txp_server_stats stats;
 };
 
@@ -128,6 +137,10 @@ static void conn_free(struct txp_conn *c)
 		c->next->prev = c->prev;
 	for (uint32_t i = 0; i <= c->mask; i++)
 		txp_txn_free(c->window[i]);
+	if (c->tail)
+		s->n_tails--;
+	for (unsigned i = 0; i < c->n_tail_reasons; i++)
+		free(c->tail_reasons[i]);
 	free(c->window);
 	free(c->in);
 	free(c->out);
@@ -326,6 +339,35 @@ static void on_flush_check(uv_check_t *h)
 	}
 }
 
+static bool tail_matches(const struct txp_conn *sub, const struct txp_txn *t)
+{
+	if (sub->tail_statuses != 0 && !(sub->tail_statuses & (1u << t->status)))
+		return false;
+	if (sub->n_tail_reasons == 0)
+		return true;
+	for (unsigned i = 0; i < t->n_reasons; i++)
+		for (unsigned k = 0; k < sub->n_tail_reasons; k++)
+			if (strcmp(t->reasons[i].code, sub->tail_reasons[k]) == 0)
+				return true;
+	return false;
+}
+
+/* Copies a decision to every matching tail subscriber.  A subscriber that
+ * does not keep up loses events (counted), it never slows the pipeline. */
+static void publish_tail(struct txp_server *s, const struct txp_txn *t)
+{
+	for (struct txp_conn *sub = s->conns; sub != NULL; sub = sub->next) {
+		if (!sub->tail || sub->gone || sub->closing || !tail_matches(sub, t))
+			continue;
+		if (sub->out_len >= OUT_HIGH_WATER || out_append(sub, t->reply, t->reply_len) < 0) {
+			sub->tail_dropped++;
+			s->stats.tail_dropped++;
+			continue;
+		}
+		mark_dirty(sub);
+	}
+}
+
 void txp_server_txn_done(void *server, struct txp_txn *t)
 {
 	struct txp_server *s = server;
@@ -337,6 +379,8 @@ void txp_server_txn_done(void *server, struct txp_txn *t)
 		txp_log_err("reply_build_failed", "reason=out_of_memory");
 	txp_latency_record(&c->srv->stats.reply_latency, now - t->t_received);
 	c->srv->stats.by_status[t->status < TXP_STATUS_COUNT ? t->status : TXP_STATUS_ERROR]++;
+	if (c->srv->n_tails > 0 && t->reply != NULL)
+		publish_tail(c->srv, t);
 	c->window[t->conn_seq & c->mask] = t;
 	mark_dirty(c);
 }
@@ -376,6 +420,47 @@ static bool is_command(const char *line, size_t len)
 {
 	static const char prefix[] = "{\"command\":";
 	return len >= sizeof(prefix) - 1 && memcmp(line, prefix, sizeof(prefix) - 1) == 0;
+}
+
+/*
+ * {"command":"tail","status":["declined",...],"reason":["card_testing",...]}
+ * turns the connection into a subscriber.  Returns false when the line is
+ * not a tail request (another command).  Decisions carry masked ids and
+ * pseudonyms only, yet they are still business data: root or the daemon's
+ * user only.
+ */
+static bool conn_start_tail(struct txp_conn *c, const char *line, size_t len)
+{
+	json_t *req = json_loadb(line, len, 0, NULL);
+	const char *cmd = json_string_value(json_object_get(req, "command"));
+	json_t *statuses = json_object_get(req, "status"), *reasons = json_object_get(req, "reason"), *v;
+	size_t i;
+
+	if (cmd == NULL || strcmp(cmd, "tail") != 0) {
+		json_decref(req);
+		return false;
+	}
+	if (!c->privileged) {
+		conn_reply_error(c, "permission_denied", "tail needs root or the daemon's user");
+		json_decref(req);
+		return true;
+	}
+	json_array_foreach(statuses, i, v) {
+		for (int st = 0; st < TXP_STATUS_COUNT; st++)
+			if (json_is_string(v) && strcmp(json_string_value(v), txp_status_name(st)) == 0)
+				c->tail_statuses |= 1u << st;
+	}
+	json_array_foreach(reasons, i, v) {
+		if (json_is_string(v) && c->n_tail_reasons < 8)
+			c->tail_reasons[c->n_tail_reasons++] = strdup(json_string_value(v));
+	}
+	json_decref(req);
+	char *ok = strdup("{\"status\":\"ok\",\"tail\":true}\n");
+	if (ok != NULL)
+		conn_reply_now(c, ok, strlen(ok), TXP_STATUS_APPROVED);
+	c->tail = true;
+	c->srv->n_tails++;
+	return true;
 }
 
 static bool can_admit(struct txp_conn *c, uint32_t pending)
@@ -461,6 +546,8 @@ static void conn_process_input(struct txp_conn *c)
 		if (len > s->max_line) {
 			conn_reply_error(c, "line_too_long", "line exceeds max_line_bytes");
 			s->stats.lines_too_long++;
+		} else if (is_command(start, len) && conn_start_tail(c, start, len)) {
+			/* Subscribed: from now on the connection only listens. */
 		} else if (is_command(start, len)) {
 			size_t rlen = 0;
 			char *reply = NULL;

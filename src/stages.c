@@ -13,6 +13,7 @@
 #include "txpipe/fraud.h"
 #include "txpipe/keys.h"
 #include "txpipe/log.h"
+#include "txpipe/pan.h"
 #include "txpipe/rulelists.h"
 #include "txpipe/validate.h"
 
@@ -183,6 +184,13 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 		txp_compliance_check(sh->comply, t);
 		(void)txp_compliance_pseudonymise_txn(sh->comply_rules, st->pseud_key, sizeof(st->pseud_key), t);
 	}
+	/* PCI DSS, whatever the outcome or the pan_scan setting (which only
+	 * decides whether a masked number is flagged): no card number leaves
+	 * in an identifier, and a rejected line's id is echoed in its reply. */
+	txp_pan_mask(t->transaction_id);
+	txp_pan_mask(t->customer_id);
+	txp_pan_mask(t->merchant_id);
+	txp_pan_mask(t->device_id);
 	/* The reply is built here, on the worker, so the loop thread only
 	 * copies bytes. */
 	if (txp_txn_build_reply(t) < 0)

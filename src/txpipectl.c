@@ -1,4 +1,4 @@
-/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config. */
+/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,8 +17,10 @@
 #include <sodium.h>
 
 #include "txp_build_config.h"
+#include "txpipe/aws/provision.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
+#include "txpipe/metrics.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
 /* Lines sent ahead of their replies; the daemon bounds what it reads from
@@ -41,11 +43,16 @@ static void usage(FILE *f)
 	        "Commands:\n"
 	        "  submit [JSON ...]          send transactions given as arguments\n"
 	        "  submit --file FILE|-       send NDJSON transactions from a file or stdin\n"
-	        "  stats [--format text|json] print the daemon's counters, ring depths, latencies\n"
+	        "  stats [--format text|json|prometheus]\n"
+	        "                             print the daemon's counters, ring depths, latencies\n"
 	        "  reload                     make the daemon re-read its configuration\n"
+	        "  tail [--status S]... [--reason R]...\n"
+	        "                             stream decisions live, optionally filtered\n"
 	        "  check-config               validate the configuration file and exit\n"
 	        "  genkey FILE                create a new random key file (mode 0600) for\n"
 	        "                             card_token_key_file or pseudonym_key_file\n"
+	        "  provision                  create the DynamoDB table, SNS topic and SQS queue the\n"
+	        "                             configuration names, when missing\n"
 	        "  version                    print the tool's and the daemon's versions\n"
 	        "\n"
 	        "Options:\n"
@@ -444,8 +451,8 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 		}
 		format = optarg;
 	}
-	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
-		fprintf(stderr, "txpipectl: --format is text or json\n");
+	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0 && strcmp(format, "prometheus") != 0) {
+		fprintf(stderr, "txpipectl: --format is text, json or prometheus\n");
 		return EX_USAGE;
 	}
 	reply = control(ctl, "stats", &exit_code);
@@ -454,6 +461,14 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 	if (strcmp(format, "json") == 0) {
 		json_dumpf(json_object_get(reply, "stats"), stdout, JSON_INDENT(2));
 		putchar('\n');
+	} else if (strcmp(format, "prometheus") == 0) {
+		char *text = txp_metrics_prometheus(json_object_get(reply, "stats"));
+		if (text == NULL) {
+			json_decref(reply);
+			return EX_SOFTWARE;
+		}
+		fputs(text, stdout);
+		free(text);
 	} else {
 		print_stats_text(json_object_get(reply, "stats"));
 	}
@@ -474,6 +489,84 @@ static int cmd_simple(struct ctl *ctl, const char *command)
 	else
 		printf("%s: ok\n", command);
 	json_decref(reply);
+	return EX_OK;
+}
+
+/* Streams decisions until the daemon goes away or the user interrupts. */
+static int cmd_tail(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"status", required_argument, NULL, 'S'}, {"reason", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0}};
+	json_t *req = json_pack("{s:s,s:[],s:[]}", "command", "tail", "status", "reason");
+	char *path, *line;
+	int c, fd, exit_code = EX_OK;
+	bool first = true;
+	struct buf in = {0};
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+S:R:", opts, NULL)) != -1) {
+		if (c != 'S' && c != 'R') {
+			json_decref(req);
+			usage(stderr);
+			return EX_USAGE;
+		}
+		json_array_append_new(json_object_get(req, c == 'S' ? "status" : "reason"), json_string(optarg));
+	}
+	line = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	path = resolve_socket(ctl, &exit_code);
+	if (path == NULL || line == NULL) {
+		free(path);
+		free(line);
+		return exit_code != EX_OK ? exit_code : EX_SOFTWARE;
+	}
+	fd = connect_socket(path);
+	free(path);
+	if (fd < 0) {
+		free(line);
+		return EX_UNAVAILABLE;
+	}
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+		free(line);
+		close(fd);
+		return EX_UNAVAILABLE;
+	}
+	free(line);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_add(&in, chunk, (size_t)n);
+		char *start = in.p + in.off, *nl;
+		while ((nl = memchr(start, '\n', (size_t)(in.p + in.len - start))) != NULL) {
+			if (first) {
+				/* The subscription's own answer. */
+				json_t *r = json_loadb(start, (size_t)(nl - start), 0, NULL);
+				const char *st = json_string_value(json_object_get(r, "status"));
+				if (st == NULL || strcmp(st, "ok") != 0) {
+					const char *msg = json_string_value(
+						json_object_get(json_object_get(r, "error"), "message"));
+					fprintf(stderr, "txpipectl: tail: %s\n", msg != NULL ? msg : "refused");
+					json_decref(r);
+					free(in.p);
+					close(fd);
+					return 1;
+				}
+				json_decref(r);
+				first = false;
+			} else {
+				fwrite(start, 1, (size_t)(nl - start) + 1, stdout);
+			}
+			start = nl + 1;
+		}
+		in.off = (size_t)(start - in.p);
+	}
+	free(in.p);
+	close(fd);
 	return EX_OK;
 }
 
@@ -543,6 +636,8 @@ int main(int argc, char **argv)
 		return cmd_simple(&ctl, cmd);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(&ctl);
+	if (strcmp(cmd, "tail") == 0)
+		return cmd_tail(&ctl, argc, argv);
 	if (strcmp(cmd, "genkey") == 0) {
 		char err[512];
 		if (argc != 2) {
@@ -556,6 +651,8 @@ int main(int argc, char **argv)
 		printf("%s: new key written (mode 0600)\n", argv[1]);
 		return EX_OK;
 	}
+	if (strcmp(cmd, "provision") == 0)
+		return txp_provision_run(ctl.config_path, stdout, stderr);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return EX_OK;

@@ -20,11 +20,15 @@
 
 #include "txpipe/config.h"
 #include "txpipe/log.h"
+#include "txpipe/metrics.h"
+#include "txpipe/notify.h"
 #include "txpipe/pipeline.h"
 #include "txpipe/server.h"
 #include "txpipe/stages.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
+/* How often STATUS= (systemctl status) shows fresh figures. */
+#define STATUS_INTERVAL_MS 2000
 
 struct daemon {
 	uv_loop_t loop;
@@ -34,20 +38,14 @@ struct daemon {
 	struct txp_pipeline *pipeline;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
+	struct txp_notify notify;
 	bool draining;
 	int exit_code;
 	uint64_t started_ns;
 	uint64_t reloads, reload_failures;
+	struct txp_reason_counts reasons;
+	struct txp_metrics_server *metrics;
 };
-
-static void notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
 
 static void usage(FILE *f)
 {
@@ -78,13 +76,17 @@ static json_t *stats_json(struct daemon *d)
 	for (int i = 0; i < TXP_STATUS_COUNT; i++)
 		json_object_set_new(status, txp_status_name(i), json_integer((json_int_t)ss->by_status[i]));
 	stages = json_object();
-	for (int g = 0; g < TXP_STAGE_COUNT; g++)
+	for (int g = 0; g < TXP_STAGE_COUNT; g++) {
+		json_t *hist = json_array();
+		for (unsigned b = 0; b < TXP_LAT_BUCKETS; b++)
+			json_array_append_new(hist, json_integer((json_int_t)ps.latency[g].buckets[b]));
 		json_object_set_new(stages, txp_stage_name(g),
-		                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "processed", (json_int_t)ps.processed[g],
+		                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:o}", "processed", (json_int_t)ps.processed[g],
 		                              "mean_ns", (json_int_t)ps.latency[g].mean_ns, "p50_us",
 		                              (json_int_t)ps.latency[g].p50_us, "p99_us",
 		                              (json_int_t)ps.latency[g].p99_us, "p999_us",
-		                              (json_int_t)ps.latency[g].p999_us));
+		                              (json_int_t)ps.latency[g].p999_us, "histogram", hist));
+	}
 	rings = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "capacity", (json_int_t)ps.ring_capacity, "inflight",
 	                  (json_int_t)ps.inflight, "validation_in", (json_int_t)ps.ring_depth_max[0], "fraud_in",
 	                  (json_int_t)ps.ring_depth_max[1], "compliance_in", (json_int_t)ps.ring_depth_max[2],
@@ -100,12 +102,26 @@ static json_t *stats_json(struct daemon *d)
 	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 500), "p99_us",
 	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 990), "p999_us",
 	                 (json_int_t)txp_latency_quantile_us(&ss->reply_latency, 999));
+	json_object_set_new(json_object_get(root, "reply_latency"), "histogram",
+	                    txp_latency_json_buckets(&ss->reply_latency));
+	json_object_set_new(json_object_get(root, "reply_latency"), "sum_ns",
+	                    json_integer((json_int_t)atomic_load(&ss->reply_latency.sum_ns)));
+	json_object_set_new(root, "reasons", txp_reason_counts_json(&d->reasons));
 	json_object_set_new(root, "reloads", json_integer((json_int_t)d->reloads));
 	json_object_set_new(root, "reload_failures", json_integer((json_int_t)d->reload_failures));
 	return root;
 }
 
 static int reload_config(struct daemon *d, char *err, size_t errlen);
+
+static char *render_metrics(void *arg)
+{
+	json_t *st = stats_json(arg);
+	char *text = st != NULL ? txp_metrics_prometheus(st) : NULL;
+
+	json_decref(st);
+	return text;
+}
 
 /* Serialises `j` (consumed) as one reply line.  jansson's own allocator
  * is replaced at start-up (it wipes memory that held card numbers), so the
@@ -205,11 +221,14 @@ static void on_closed_ignore(uv_handle_t *h)
 
 static void finish(struct daemon *d)
 {
+	txp_notify_stop(&d->notify);
 	uv_timer_stop(&d->drain_timer);
 	uv_close((uv_handle_t *)&d->drain_timer, on_closed_ignore);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_ignore);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_ignore);
 	uv_close((uv_handle_t *)&d->sig_hup, on_closed_ignore);
+	txp_metrics_server_close(d->metrics);
+	d->metrics = NULL;
 	txp_pipeline_stop(d->pipeline);
 	d->pipeline = NULL;
 	txp_server_close(d->server);
@@ -243,9 +262,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	char err[1024];
 
 	if (signum == SIGHUP) {
-		notify("RELOADING=1");
+		txp_notify_reloading();
 		(void)reload_config(d, err, sizeof(err));
-		notify("READY=1");
+		txp_notify_ready(NULL);
 		return;
 	}
 	if (d->draining) {
@@ -253,7 +272,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	}
 	d->draining = true;
-	notify("STOPPING=1");
+	txp_notify_stopping();
 	txp_log_notice("draining", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
 	uv_timer_start(&d->drain_timer, on_drain_timeout, d->cfg.daemon.shutdown_timeout_ms, 0);
 	uv_unref((uv_handle_t *)&d->drain_timer);
@@ -276,10 +295,43 @@ static int inherited_fd(void)
 #endif
 }
 
+/* One line per decided transaction.  Identifiers are masked by then (card
+ * numbers) and the customer appears only as its pseudonym. */
+static void audit_line(const struct txp_txn *t)
+{
+	char reasons[512];
+	size_t len = 0;
+
+	reasons[0] = '\0';
+	for (unsigned i = 0; i < t->n_reasons && len < sizeof(reasons); i++)
+		len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, "%s%s", i ? "," : "",
+		                        t->reasons[i].code);
+	txp_log_info("audit", "txn=%s status=%s score=%d reasons=%s customer=%s error=%s latency_us=%llu",
+	             t->has_id ? t->transaction_id : "-", txp_status_name(t->status), t->scored ? t->risk_score : -1,
+	             reasons[0] ? reasons : "-", t->customer_pseud[0] ? t->customer_pseud : "-",
+	             t->error.code[0] ? t->error.code : "-",
+	             (unsigned long long)((t->t_compliance - t->t_received) / 1000));
+}
+
+static void status_figures(void *arg, struct txp_notify_figures *out)
+{
+	struct daemon *d = arg;
+	const struct txp_server_stats *ss = txp_server_stats(d->server);
+
+	memcpy(out->by_status, ss->by_status, sizeof(out->by_status));
+	out->inflight = txp_pipeline_inflight(d->pipeline);
+	out->connections = ss->connections_open;
+	out->draining = d->draining;
+}
+
 static void on_decided(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
 
+	for (unsigned i = 0; i < t->n_reasons; i++)
+		txp_reason_counts_add(&d->reasons, t->reasons[i].code);
+	if (d->cfg.log.audit)
+		audit_line(t);
 	txp_stages_decided(d->stages, t);
 }
 
@@ -331,6 +383,16 @@ static int run(struct daemon *d)
 		goto err_after_server;
 	}
 	txp_server_attach(d->server, d->pipeline);
+	if (d->cfg.metrics.listen[0] != '\0') {
+		rc = txp_metrics_server_create(&d->metrics, &d->loop, d->cfg.metrics.listen, render_metrics, d, err,
+		                               sizeof(err));
+		if (rc < 0) {
+			txp_log_err("start_failed", "reason=\"%s\"", err);
+			d->exit_code = EX_CONFIG;
+			txp_pipeline_stop(d->pipeline);
+			goto err_after_server;
+		}
+	}
 
 	uv_signal_init(&d->loop, &d->sig_term);
 	uv_signal_init(&d->loop, &d->sig_int);
@@ -345,7 +407,10 @@ static int run(struct daemon *d)
 	txp_log_notice("listening", "socket=%s workers=%llu ring_capacity=%u version=%s", d->cfg.daemon.socket,
 	               (unsigned long long)d->cfg.pipeline.workers, txp_pipeline_capacity(d->pipeline),
 	               PACKAGE_VERSION);
-	notify("READY=1\nSTATUS=Screening transactions");
+	rc = txp_notify_start(&d->notify, &d->loop, STATUS_INTERVAL_MS, status_figures, d, err, sizeof(err));
+	if (rc < 0)
+		txp_log_warn("watchdog_disabled", "reason=\"%s\"", err);
+	txp_notify_ready("Screening transactions");
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	txp_stages_destroy(d->stages);
 	rc = uv_loop_close(&d->loop);

@@ -625,7 +625,7 @@ static bool luhn_ok(const char *d, size_t n)
  */
 static int check_card(const struct txp_validator *v, struct txp_txn *t, const json_t *j)
 {
-	char digits[TXP_PAN_MAX_DIGITS + 1];
+	char digits[TXP_CARD_MAX_DIGITS + 1];
 	unsigned char tok[TXP_TOKEN_HEX / 2];
 	const char *s;
 	char sep = 0;
@@ -637,9 +637,9 @@ static int check_card(const struct txp_validator *v, struct txp_txn *t, const js
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		if (is_digit(c)) {
-			if (n == TXP_PAN_MAX_DIGITS) {
+			if (n == TXP_CARD_MAX_DIGITS) {
 				rc = reject(t, "invalid_value", "card_number", "card_number must have %d to %d digits",
-				            TXP_PAN_MIN_DIGITS, TXP_PAN_MAX_DIGITS);
+				            TXP_CARD_MIN_DIGITS, TXP_CARD_MAX_DIGITS);
 				goto out;
 			}
 			digits[n++] = c;
@@ -653,9 +653,9 @@ static int check_card(const struct txp_validator *v, struct txp_txn *t, const js
 			goto out;
 		}
 	}
-	if (n < TXP_PAN_MIN_DIGITS) {
+	if (n < TXP_CARD_MIN_DIGITS) {
 		rc = reject(t, "invalid_value", "card_number", "card_number must have %d to %d digits",
-		            TXP_PAN_MIN_DIGITS, TXP_PAN_MAX_DIGITS);
+		            TXP_CARD_MIN_DIGITS, TXP_CARD_MAX_DIGITS);
 		goto out;
 	}
 	if (!luhn_ok(digits, n)) {

@@ -47,6 +47,7 @@ struct txp_config {
 	struct {
 		int level;                 /* enum txp_log_level */
 		int format;                /* enum txp_log_format */
+		bool audit;                /* one line per decided transaction */
 	} log;
 
 	/* Sections added by later work go below, one struct per section
@@ -60,14 +61,49 @@ struct txp_config {
 	struct txp_compliance_config compliance; /* include/txpipe/compliance.h */
 
 	/* ---- [aws] ---- */
+	struct {
+		char *region;
+		char *profile;          /* empty: $AWS_PROFILE, else "default" */
+		char *credentials_file; /* empty: $AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials */
+		char *imds_endpoint;
+		bool imds;
+		char *ca_file;          /* empty: the system's */
+		uint64_t connect_timeout_ms;
+		uint64_t request_timeout_ms;
+		uint64_t max_connections;
+	} aws;
 
 	/* ---- [dynamodb] ---- */
+	struct {
+		char *endpoint;         /* empty: https://dynamodb.<region>.amazonaws.com */
+		char *table;
+		uint64_t batch_size;    /* 1..25 */
+		uint64_t flush_delay_ms;
+		uint64_t max_pending;
+	} dynamodb;
 
 	/* ---- [sns] ---- */
+	struct {
+		char *endpoint;         /* empty: https://sns.<region>.amazonaws.com */
+		char *topic_arn;        /* empty: alerts off */
+		char *alert_email;      /* empty: no subscription by txpipectl provision */
+		uint64_t batch_size;    /* 1..10 */
+	} sns;
 
 	/* ---- [sqs] ---- */
+	struct {
+		char *endpoint;         /* empty: https://sqs.<region>.amazonaws.com */
+		char *queue_url;        /* empty: no DLQ, failures are held and logged */
+		uint64_t max_held;
+	} sqs;
 
 	/* ---- [retry] ---- */
+	struct {
+		uint64_t max_attempts;  /* first attempt included */
+		uint64_t base_delay_ms;
+		uint64_t max_delay_ms;
+		uint64_t budget_percent; /* retries / first attempts over a sliding minute */
+	} retry;
 
 	/* ---- [journal] ---- */
 	struct {
@@ -81,6 +117,9 @@ struct txp_config {
 	} journal;
 
 	/* ---- [metrics] ---- */
+	struct {
+		char *listen; /* "127.0.0.1:9464"; empty: no listener */
+	} metrics;
 };
 
 enum txp_cfg_type {

@@ -79,6 +79,7 @@ struct txp_pipeline_stats {
 	uint64_t processed[TXP_STAGE_COUNT];
 	struct {
 		uint64_t count, p50_us, p99_us, p999_us, mean_ns;
+		uint64_t buckets[TXP_LAT_BUCKETS]; /* summed over the stage's threads */
 	} latency[TXP_STAGE_COUNT];
 	uint32_t ring_depth_max[TXP_STAGE_COUNT + 1]; /* deepest ring into each stage; [3] = results */
 	uint32_t ring_capacity;

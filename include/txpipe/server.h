@@ -50,6 +50,7 @@ struct txp_server_stats {
 	uint64_t lines_too_long;
 	uint64_t clients_refused;
 	uint64_t paused_reads;     /* times a client was paused for backpressure */
+	uint64_t tail_dropped;     /* decisions a slow tail subscriber missed */
 	struct txp_latency reply_latency; /* line received -> reply queued */
 };
 

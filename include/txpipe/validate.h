@@ -15,8 +15,8 @@
 #define TXP_AMOUNT_TEXT_MAX 40    /* amount sent as a string */
 #define TXP_TIMESTAMP_MAX 40      /* RFC 3339 with nanoseconds is 35 */
 #define TXP_CARD_TEXT_MAX 40      /* 19 digits with separators is 37 */
-#define TXP_PAN_MIN_DIGITS 12
-#define TXP_PAN_MAX_DIGITS 19
+#define TXP_CARD_MIN_DIGITS 12
+#define TXP_CARD_MAX_DIGITS 19
 
 /* Immutable after creation: shared read-only by every worker thread. */
 struct txp_validator;

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 static long long now_ms(void)
 {
@@ -68,9 +72,8 @@ pid_t tdaemon_spawn(struct tdaemon *d, const char *config)
 	return pid;
 }
 
-void tdaemon_start(struct tdaemon *d, const char *extra)
+void tdaemon_prepare(struct tdaemon *d)
 {
-	long long deadline;
 	char tmpl[] = "/tmp/txpipe-bb-XXXXXX";
 
 	memset(d, 0, sizeof(*d));
@@ -80,6 +83,18 @@ void tdaemon_start(struct tdaemon *d, const char *extra)
 	snprintf(d->config, sizeof(d->config), "%s/txpiped.ini", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/txpiped.log", d->dir);
 	tdaemon_make_keys(d);
+}
+
+void tdaemon_start(struct tdaemon *d, const char *extra)
+{
+	tdaemon_prepare(d);
+	tdaemon_launch(d, extra);
+}
+
+void tdaemon_launch(struct tdaemon *d, const char *extra)
+{
+	long long deadline;
+
 	tdaemon_write_config(d, extra);
 	d->pid = tdaemon_spawn(d, d->config);
 	deadline = now_ms() + 15000;
@@ -104,7 +119,7 @@ bool tdaemon_alive(struct tdaemon *d)
 	return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
 }
 
-int tdaemon_stop(struct tdaemon *d, int timeout_ms)
+int tdaemon_terminate(struct tdaemon *d, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	int status = 0;
@@ -133,9 +148,26 @@ int tdaemon_stop(struct tdaemon *d, int timeout_ms)
 			fprintf(stderr, "(no daemon log)\n");
 	}
 	d->pid = 0;
+	return rc;
+}
+
+void tdaemon_remove(struct tdaemon *d)
+{
+	char cmd[600];
+
+	if (d->dir[0] == '\0')
+		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", d->dir);
+	d->dir[0] = '\0';
+}
+
+int tdaemon_stop(struct tdaemon *d, int timeout_ms)
+{
+	int rc = tdaemon_terminate(d, timeout_ms);
+
+	tdaemon_remove(d);
 	return rc;
 }
 
@@ -151,6 +183,140 @@ bool tdaemon_log_contains(struct tdaemon *d, const char *needle)
 		found = strstr(line, needle) != NULL;
 	fclose(f);
 	return found;
+}
+
+int tdaemon_log_count(struct tdaemon *d, const char *needle)
+{
+	FILE *f = fopen(d->log, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+bool tdaemon_wait_log(struct tdaemon *d, const char *needle, int count, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	while (tdaemon_log_count(d, needle) < count) {
+		if (now_ms() >= deadline)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+char *tdaemon_read_log(struct tdaemon *d, size_t *len)
+{
+	FILE *f = fopen(d->log, "r");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, got;
+
+	ck_assert_msg(f != NULL, "cannot open %s", d->log);
+	do {
+		if (cap - n < 65536) {
+			cap = cap * 2 + 65536;
+			buf = realloc(buf, cap + 1);
+			ck_assert_ptr_nonnull(buf);
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+void tdaemon_write_file(struct tdaemon *d, const char *name, const char *text, char *path, size_t pathlen)
+{
+	FILE *f;
+
+	snprintf(path, pathlen, "%s/%s", d->dir, name);
+	f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "cannot create %s", path);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+int tdaemon_ctl(struct tdaemon *d, char **out, const char *arg, ...)
+{
+	const char *builddir = getenv("top_builddir");
+	const char *argv[16];
+	char bin[512], chunk[4096];
+	size_t n = 0, cap = 0;
+	int argc = 0, pipefd[2], status;
+	ssize_t got;
+	va_list ap;
+	char *buf = NULL;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/txpipectl", builddir != NULL ? builddir : ".");
+	argv[argc++] = "txpipectl";
+	argv[argc++] = "--socket";
+	argv[argc++] = d->socket;
+	va_start(ap, arg);
+	for (const char *a = arg; a != NULL && argc < 15; a = va_arg(ap, const char *))
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((got = read(pipefd[0], chunk, sizeof(chunk))) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_gt(got, 0);
+		if (n + (size_t)got + 1 > cap) {
+			cap = (n + (size_t)got + 1) * 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		memcpy(buf + n, chunk, (size_t)got);
+		n += (size_t)got;
+	}
+	close(pipefd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (buf == NULL)
+		buf = calloc(1, 1);
+	else
+		buf[n] = '\0';
+	if (out != NULL)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void tdaemon_card_token(struct tdaemon *d, const char *digits, char token[33])
+{
+	uint8_t key[TXP_KEY_BYTES];
+	unsigned char tok[16];
+	char path[512], err[256];
+
+	/* The token is BLAKE2b with a 16-byte output keyed by the card key,
+	 * over the digits alone (man/fields.inc, card_number). */
+	snprintf(path, sizeof(path), "%s/card.key", d->dir);
+	ck_assert_msg(txp_key_load(path, key, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(crypto_generichash(tok, sizeof(tok), (const unsigned char *)digits, strlen(digits), key,
+	                                    sizeof(key)),
+	                 0);
+	sodium_bin2hex(token, 33, tok, sizeof(tok));
+	sodium_memzero(key, sizeof(key));
 }
 
 int tconnect(const char *socket_path)
@@ -187,8 +353,10 @@ void tsend_str(int fd, const char *s)
 
 /* Per-descriptor read buffers: replies may arrive several to a read. */
 #define MAX_FDS 1024
-static char *rbuf[MAX_FDS];
-static size_t rlen[MAX_FDS];
+/* Thread-local: each client thread reads its own connections, and a
+ * closed descriptor number may be reused by another thread at once. */
+static _Thread_local char *rbuf[MAX_FDS];
+static _Thread_local size_t rlen[MAX_FDS];
 
 json_t *trecv_reply(int fd, int timeout_ms)
 {

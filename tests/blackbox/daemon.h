@@ -21,6 +21,13 @@ struct tdaemon {
  * Fails the test on error. */
 void tdaemon_start(struct tdaemon *d, const char *extra);
 
+/* tdaemon_start in two steps, for tests that need the keys (to compute a
+ * card token) or files in d->dir before the daemon starts: prepare makes
+ * the directory and the key files, launch writes the config and starts the
+ * daemon. */
+void tdaemon_prepare(struct tdaemon *d);
+void tdaemon_launch(struct tdaemon *d, const char *extra);
+
 /* Starts another txpiped on d's config; returns its pid (not waited). */
 pid_t tdaemon_spawn(struct tdaemon *d, const char *config);
 
@@ -32,14 +39,45 @@ void tdaemon_make_keys(struct tdaemon *d);
 void tdaemon_write_config(struct tdaemon *d, const char *extra);
 
 /* SIGTERM, wait, and return the exit status (or -1 when it had to be
- * killed after `timeout_ms`). Removes the directory. */
+ * killed after `timeout_ms`, or was not running). Removes the directory. */
 int tdaemon_stop(struct tdaemon *d, int timeout_ms);
+
+/* tdaemon_stop in two steps, to read the log of a stopped daemon:
+ * terminate stops it (the same result) and keeps d->dir; remove deletes
+ * d->dir. */
+int tdaemon_terminate(struct tdaemon *d, int timeout_ms);
+void tdaemon_remove(struct tdaemon *d);
 
 /* True when the daemon process is still running. */
 bool tdaemon_alive(struct tdaemon *d);
 
 /* True when the log contains `needle`. */
 bool tdaemon_log_contains(struct tdaemon *d, const char *needle);
+
+/* How many log lines contain `needle`. */
+int tdaemon_log_count(struct tdaemon *d, const char *needle);
+
+/* Waits up to timeout_ms until `count` log lines contain `needle`;
+ * returns whether they do. */
+bool tdaemon_wait_log(struct tdaemon *d, const char *needle, int count, int timeout_ms);
+
+/* The whole log as a NUL-terminated string (caller frees); *len gets its
+ * length. */
+char *tdaemon_read_log(struct tdaemon *d, size_t *len);
+
+/* Writes `text` to d->dir/name (e.g. a list file); returns the path in
+ * `path`. */
+void tdaemon_write_file(struct tdaemon *d, const char *name, const char *text, char *path, size_t pathlen);
+
+/* Runs $top_builddir/txpipectl --socket d->socket with the NULL-terminated
+ * arguments, collecting its stdout and stderr (caller frees *out, may be
+ * NULL).  Returns its exit status, or -1 when it did not exit normally. */
+int tdaemon_ctl(struct tdaemon *d, char **out, const char *arg, ...);
+
+/* The card token the daemon computes for the card number `digits` (keyed
+ * BLAKE2b-128 under d's card key, as hex): what the deny_cards and
+ * allow_cards lists hold. */
+void tdaemon_card_token(struct tdaemon *d, const char *digits, char token[33]);
 
 int tconnect(const char *socket_path);
 void tsend(int fd, const void *buf, size_t len);

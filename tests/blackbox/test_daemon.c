@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -482,6 +484,72 @@ START_TEST(stats_request_reports_counters)
 }
 END_TEST
 
+START_TEST(metrics_listener_serves_prometheus_text_on_loopback)
+{
+	struct tdaemon d;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	char extra[128], line[512], buf[65536];
+	size_t got = 0;
+	int fd;
+
+	/* A free port: bind to 0, read it back, release it. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	snprintf(extra, sizeof(extra), "[metrics]\nlisten = 127.0.0.1:%u\n", ntohs(sa.sin_port));
+	tdaemon_start(&d, extra);
+	json_decref(troundtrip(d.socket, good_txn(line, sizeof(line), "metrics-1", "c")));
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	tsend_str(fd, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+	for (;;) {
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(fd);
+	ck_assert_ptr_nonnull(strstr(buf, "HTTP/1.1 200 OK"));
+	ck_assert_ptr_nonnull(strstr(buf, "txpipe_lines_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "txpipe_transactions_total{status=\"rejected\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "txpipe_stage_latency_seconds_bucket{stage=\"validation\",le=\"+Inf\"} 1"));
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+START_TEST(tail_streams_matching_decisions_to_a_subscriber)
+{
+	struct tdaemon d;
+	char line[512];
+	json_t *r;
+	int sub;
+
+	tdaemon_start(&d, "[compliance]\nusd_rates = USD:1000000,EUR:1080000\n");
+	sub = tconnect(d.socket);
+	tsend_str(sub, "{\"command\":\"tail\",\"status\":[\"rejected\"]}\n");
+	r = trecv_reply(sub, 10000);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(status_of(r), "ok");
+	json_decref(r);
+	json_decref(troundtrip(d.socket, good_txn(line, sizeof(line), "tail-good", "c")));
+	json_decref(troundtrip(d.socket, "{\"transaction_id\":\"tail-bad\"}"));
+	json_decref(troundtrip(d.socket, good_txn(line, sizeof(line), "tail-good-2", "c")));
+	/* Only the rejected one reaches the subscriber. */
+	r = trecv_reply(sub, 10000);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), "tail-bad");
+	ck_assert_str_eq(status_of(r), "rejected");
+	json_decref(r);
+	ck_assert_ptr_null(trecv_reply(sub, 300));
+	tclose(sub);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
 	Suite *s = suite_create("daemon");
@@ -507,6 +575,8 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, a_stale_socket_file_is_replaced);
 	tcase_add_test(tc, sighup_applies_a_good_config_and_keeps_the_old_on_a_bad_one);
 	tcase_add_test(tc, stats_request_reports_counters);
+	tcase_add_test(tc, metrics_listener_serves_prometheus_text_on_loopback);
+	tcase_add_test(tc, tail_streams_matching_decisions_to_a_subscriber);
 	suite_add_tcase(s, tc);
 	return s;
 }

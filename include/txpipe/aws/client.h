@@ -1,4 +1,4 @@
-/* client.h: signed calls to DynamoDB, SNS and SQS over the loop's HTTP client (CONTRACT: to be implemented). */
+/* client.h: signed calls to DynamoDB, SNS and SQS over the loop's HTTP client. */
 #ifndef TXPIPE_AWS_CLIENT_H
 #define TXPIPE_AWS_CLIENT_H
 
@@ -14,12 +14,12 @@ enum txp_aws_service { TXP_AWS_DYNAMODB, TXP_AWS_SNS, TXP_AWS_SQS, TXP_AWS_SERVI
 
 /* The outcome of one call, valid only during the callback. */
 struct txp_aws_result {
-	enum txp_aws_kind kind;   /* OK, RETRYABLE, CREDENTIALS, FATAL (error.h) */
-	long http_status;         /* 0 when no response */
-	char code[64];            /* AWS error code ("ResourceNotFoundException"), or a
+	enum txp_aws_kind kind; /* OK, RETRYABLE, CREDENTIALS, FATAL (error.h) */
+	long http_status;       /* 0 when no response */
+	char code[64];          /* AWS error code ("ResourceNotFoundException"), or a
 	                           * transport code ("timeout", "connection_refused") */
-	char message[256];        /* human text, no secrets */
-	const char *body;         /* response body (NUL-terminated), NULL if none */
+	char message[256];      /* human text, no secrets */
+	const char *body;       /* response body (NUL-terminated), NULL if none */
 	size_t body_len;
 	uint64_t latency_us;
 };
@@ -35,8 +35,16 @@ struct txp_aws_client;
  * (environment, shared file, IMDSv2), the HTTP client with its limits.
  * Returns 0 or a negative errno with the reason in err.
  */
-int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_config *cfg, char *err,
-                          size_t errlen);
+int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_config *cfg,
+			  char *err, size_t errlen);
+
+/*
+ * Calls made while the credential chain has nothing yet (IMDS still
+ * fetching) wait, at most this many of them; a waiting call that gets no
+ * credentials within [aws] request_timeout_ms, or finds the queue full,
+ * completes with kind RETRYABLE and code "no_credentials".
+ */
+#define TXP_AWS_MAX_WAITING 4096
 
 /*
  * One signed call.  DynamoDB and SQS speak JSON 1.0 (`op` is the target
@@ -50,7 +58,7 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
  * call could not be started (the callback then does not run).
  */
 int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body,
-                 size_t body_len, txp_aws_cb cb, void *arg);
+		 size_t body_len, txp_aws_cb cb, void *arg);
 
 /* Per-service counters for stats: requests by outcome, latency. */
 struct txp_aws_stats {
@@ -60,15 +68,93 @@ struct txp_aws_stats {
 	uint64_t throttled[TXP_AWS_SERVICE_COUNT];
 	uint64_t fatal[TXP_AWS_SERVICE_COUNT];
 	uint64_t latency_us_sum[TXP_AWS_SERVICE_COUNT];
-	int64_t credentials_expire_ms; /* 0 when they do not expire */
+	int64_t credentials_expire_ms;  /* 0 when they do not expire */
 	const char *credentials_source; /* "environment", "imds", ... */
 };
 void txp_aws_client_stats(const struct txp_aws_client *c, struct txp_aws_stats *s);
 
+/* "dynamodb", "sns", "sqs": the signing name and the endpoint prefix. */
 const char *txp_aws_service_name(enum txp_aws_service svc);
 
 /* Cancels what is in flight (callbacks run), closes every handle; calls
  * `done` once everything is closed and freed.  NULL is safe. */
 void txp_aws_client_close(struct txp_aws_client *c, void (*done)(void *arg), void *arg);
+
+/* ---- Pure helpers, used by the client and exposed for callers and tests ---- */
+
+/* Where one service's requests go, and what they are signed for. */
+struct txp_aws_endpoint {
+	char url[512];    /* the URL requests are POSTed to, e.g. "https://sns.eu-west-1.amazonaws.com/" */
+	char host[300];   /* the Host header sent and signed: host, plus ":port" when the URL names one */
+	char path[256];   /* the URL's path as sent ("/" at least), what the signature covers */
+	char region[32];  /* signing region: always [aws] region, also with an override */
+	char service[16]; /* signing name: "dynamodb", "sns", "sqs" */
+};
+
+/*
+ * Resolves svc's endpoint: `override` (the section's endpoint key) when not
+ * NULL or "", else https://<service>.<region>.amazonaws.com/ (".com.cn" for
+ * the cn- regions).  An override must pass txp_http_url_allowed() (https,
+ * or http to loopback only) and may carry a path but no query or fragment;
+ * an empty path becomes "/".  Returns 0, or -EINVAL/-EPERM with the reason
+ * in err.
+ */
+int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const char *override,
+			     struct txp_aws_endpoint *out, char *err, size_t errlen);
+
+/*
+ * Finds the error code and message of a failed response, whichever protocol
+ * spoke: the x-amzn-ErrorType header (`error_type`, may be NULL or ""), else
+ * the JSON body's "__type" and "message"/"Message", else the XML body's first
+ * <Code> and <Message> (query protocol).  The code is shortened with
+ * txp_aws_error_code() ("ValidationException"); the message is unescaped,
+ * control characters become spaces, and it is truncated to fit.  Both are
+ * always NUL-terminated (empty when absent).  Returns 0 when a code was
+ * found, -ENOENT otherwise.
+ */
+int txp_aws_parse_error(const char *error_type, const char *body, size_t body_len, char *code, size_t codelen,
+			char *message, size_t msglen);
+
+/*
+ * A query-protocol form body under construction ("Name=tx&Attributes.entry.1.key=..."),
+ * for SNS requests: names and values are percent-encoded the SigV4 way
+ * (RFC 3986 unreserved characters kept, everything else %XY).  Initialise
+ * with {0}; after an allocation failure every later add is a no-op and
+ * returns -ENOMEM, so check once at the end.  `buf` (NUL-terminated, `len`
+ * bytes) is owned by the struct: txp_aws_form_free() releases it.
+ */
+struct txp_aws_form {
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+int txp_aws_form_add(struct txp_aws_form *f, const char *name, const char *value);
+/* The same with a printf-formatted name, for indexed members ("PublishBatchRequestEntries.member.%u.Id"). */
+int txp_aws_form_addf(struct txp_aws_form *f, const char *value, const char *name_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void txp_aws_form_free(struct txp_aws_form *f);
+
+/*
+ * The complete SNS body: "Action=<action>&Version=2010-03-31" followed by
+ * "&" and `params` when params_len > 0.  Returns a malloc'd NUL-terminated
+ * string (its length in *out_len) the caller frees, or NULL when out of
+ * memory.
+ */
+char *txp_aws_query_body(const char *action, const char *params, size_t params_len, size_t *out_len);
+
+/*
+ * Finds the first element <tag>...</tag> (or <tag attr="...">) in xml[0..len)
+ * and points *inner at its content (*inner_len bytes, not unescaped).
+ * Returns a pointer just past the closing tag, to continue the search from,
+ * or NULL when there is none.  Enough for the flat responses of SNS; not a
+ * general XML parser (no CDATA, no nesting of the same tag).
+ */
+const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const char **inner,
+			     size_t *inner_len);
+
+/* Copies `len` bytes of XML text into out, replacing the five predefined
+ * entities and numeric character references; truncates to fit, always
+ * NUL-terminates.  Returns the length written. */
+size_t txp_aws_xml_unescape(const char *in, size_t len, char *out, size_t outlen);
 
 #endif

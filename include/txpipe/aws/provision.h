@@ -1,0 +1,34 @@
+/* provision.h: `txpipectl provision`: creates the DynamoDB table, SNS topic and SQS queue txpiped needs. */
+#ifndef TXPIPE_AWS_PROVISION_H
+#define TXPIPE_AWS_PROVISION_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/*
+ * Reads the daemon's configuration from config_path and, on a loop of its
+ * own, creates what is missing and reports what exists:
+ *   the [dynamodb] table (partition key transaction_id, on-demand billing,
+ *   encryption at rest, point-in-time recovery, TTL on expires_at when
+ *   [compliance] retention_days is not 0);
+ *   the [sns] topic_arn topic (KMS-encrypted with alias/aws/sns) and, with
+ *   [sns] alert_email, an email subscription;
+ *   the [sqs] queue_url dead-letter queue (14 days' retention, SSE).
+ * One line per resource goes to `out` ("table T: created (...)", "table T:
+ * exists", "warning: ..."); a step the endpoint does not implement (point-in-
+ * time recovery and TTL on dynalite) is a warning, not a failure.
+ * Returns the exit status: 0 (also with warnings), 1 when a resource could
+ * not be created or checked, 78 (EX_CONFIG) when the configuration is
+ * unusable, with the reason on `err`.  libsodium must be initialised.
+ */
+int txp_provision_run(const char *config_path, FILE *out, FILE *err);
+
+/* The topic name of an SNS topic ARN (the part after the last ':').
+ * Returns 0, or -EINVAL when arn is not "arn:...:name" or the name does not fit. */
+int txp_provision_topic_name(const char *arn, char *name, size_t len);
+
+/* The queue name of an SQS queue URL (its last path segment).  Returns 0,
+ * or -EINVAL when there is none or it does not fit. */
+int txp_provision_queue_name(const char *url, char *name, size_t len);
+
+#endif
