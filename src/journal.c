@@ -53,7 +53,7 @@ struct seg {
 	int64_t mtime_ms;     /* wall clock of the last durable write */
 	uint64_t *bits;       /* bit (seq - first_seq): an ACCEPTED record not yet delivered */
 	size_t nwords;
-	bool pinned;          /* its bookkeeping ran out of memory: never deleted */
+	bool pinned; /* its bookkeeping ran out of memory: never deleted */
 	bool unlink_warned;
 };
 
@@ -74,20 +74,20 @@ struct txp_journal {
 	uint64_t next_seq;
 	bool stopping;
 	uint64_t durable_seq;
-	int error;                 /* the writer's current error, 0 when healthy */
-	int last_error;            /* the most recent nonzero one */
-	uint64_t error_gen;        /* bumped on every change of `error` */
-	uint64_t inflight_bytes;   /* taken by the writer, not yet durable */
+	int error;               /* the writer's current error, 0 when healthy */
+	int last_error;          /* the most recent nonzero one */
+	uint64_t error_gen;      /* bumped on every change of `error` */
+	uint64_t inflight_bytes; /* taken by the writer, not yet durable */
 	uint64_t disk_bytes, pub_segments, pub_undelivered, syncs, write_errors;
 
 	/* Writer thread only (the loop thread before it starts and after it is joined). */
-	struct seg *segs;          /* ordered by first_seq */
+	struct seg *segs; /* ordered by first_seq */
 	size_t nsegs, segcap;
-	int active_fd;             /* open on the last segment for appending, or -1 */
-	struct buf batch;          /* being written; after an error, what still must be */
+	int active_fd;    /* open on the last segment for appending, or -1 */
+	struct buf batch; /* being written; after an error, what still must be */
 	size_t batch_off;
-	int64_t retain_due_ms;     /* wall clock when a retained segment may go, 0: none */
-	int logged_error;          /* the error last logged at err: retries repeat it at debug */
+	int64_t retain_due_ms; /* wall clock when a retained segment may go, 0: none */
+	int logged_error;      /* the error last logged at err: retries repeat it at debug */
 
 	/* Loop thread only. */
 	txp_journal_durable_fn durable_cb;
@@ -262,7 +262,8 @@ static int seg_push(struct txp_journal *j, uint64_t first_seq, int64_t mtime_ms)
 		j->segs = s;
 		j->segcap = cap;
 	}
-	j->segs[j->nsegs++] = (struct seg){.first_seq = first_seq, .min_ref = UINT64_MAX, .mtime_ms = mtime_ms};
+	j->segs[j->nsegs++] =
+	    (struct seg){.first_seq = first_seq, .min_ref = UINT64_MAX, .mtime_ms = mtime_ms};
 	return 0;
 }
 
@@ -307,8 +308,8 @@ static void housekeeping(struct txp_journal *j)
 				continue;
 			}
 			if (!s->unlink_warned)
-				txp_log_warn("journal_unlink_failed", "dir=%s segment=%s error=\"%s\"", j->dir, name,
-				             strerror(errno));
+				txp_log_warn("journal_unlink_failed", "dir=%s segment=%s error=\"%s\"",
+				             j->dir, name, strerror(errno));
 			s->unlink_warned = true;
 		}
 		i++;
@@ -383,8 +384,9 @@ static void seg_failed(struct txp_journal *j)
 		seg_remove(j, j->nsegs - 1);
 	} else {
 		if (ftruncate(j->active_fd, (off_t)s->size) != 0)
-			txp_log_warn("journal_truncate_failed", "dir=%s segment=%s offset=%" PRIu64 " error=\"%s\"",
-			             j->dir, name, s->size, strerror(errno));
+			txp_log_warn("journal_truncate_failed",
+			             "dir=%s segment=%s offset=%" PRIu64 " error=\"%s\"", j->dir, name,
+			             s->size, strerror(errno));
 		close(j->active_fd);
 	}
 	j->active_fd = -1;
@@ -420,8 +422,10 @@ static int write_batch(struct txp_journal *j)
 		if (j->active_fd < 0) {
 			rc = seg_create(j, rec.seq);
 			if (rc < 0) {
-				txp_log(rc == j->logged_error ? TXP_LOG_DEBUG : TXP_LOG_ERR, "journal_write_failed",
-				        "dir=%s op=create seq=%" PRIu64 " error=\"%s\"", j->dir, rec.seq, strerror(-rc));
+				txp_log(rc == j->logged_error ? TXP_LOG_DEBUG : TXP_LOG_ERR,
+				        "journal_write_failed",
+				        "dir=%s op=create seq=%" PRIu64 " error=\"%s\"", j->dir, rec.seq,
+				        strerror(-rc));
 				j->logged_error = rc;
 				return rc;
 			}
@@ -452,8 +456,8 @@ static int write_batch(struct txp_journal *j)
 
 			seg_name(name, s->first_seq, "");
 			txp_log(rc == j->logged_error ? TXP_LOG_DEBUG : TXP_LOG_ERR, "journal_write_failed",
-			        "dir=%s segment=%s op=%s offset=%" PRIu64 " bytes=%zu error=\"%s\"", j->dir, name, op,
-			        s->size, chunk, strerror(-rc));
+			        "dir=%s segment=%s op=%s offset=%" PRIu64 " bytes=%zu error=\"%s\"", j->dir,
+			        name, op, s->size, chunk, strerror(-rc));
 			j->logged_error = rc;
 			seg_failed(j);
 			return rc;
@@ -461,8 +465,8 @@ static int write_batch(struct txp_journal *j)
 		for (size_t off = 0; off < chunk; off += txp_journal_record_size(rec.len)) {
 			parse_own(p + off, &rec);
 			if (account(j, j->nsegs - 1, &rec) < 0)
-				txp_log_err("journal_no_memory", "dir=%s seq=%" PRIu64 " action=segment_kept", j->dir,
-				            rec.seq);
+				txp_log_err("journal_no_memory", "dir=%s seq=%" PRIu64 " action=segment_kept",
+				            j->dir, rec.seq);
 		}
 		s->size += chunk;
 		s->mtime_ms = wall_ms();
@@ -571,7 +575,8 @@ static void *writer_main(void *arg)
 			failing = false;
 			j->logged_error = 0;
 			set_error_locked(j, 0);
-			txp_log_notice("journal_recovered", "dir=%s durable_seq=%" PRIu64, j->dir, j->durable_seq);
+			txp_log_notice("journal_recovered", "dir=%s durable_seq=%" PRIu64, j->dir,
+			               j->durable_seq);
 			pthread_mutex_unlock(&j->mu);
 			uv_async_send(&j->async);
 			pthread_mutex_lock(&j->mu);
@@ -580,7 +585,8 @@ static void *writer_main(void *arg)
 	if (failing || j->pending.len > 0) {
 		uint64_t lost = j->batch.len - j->batch_off + j->pending.len;
 
-		txp_log_err("journal_records_lost", "dir=%s bytes=%" PRIu64 " first_seq=%" PRIu64
+		txp_log_err("journal_records_lost",
+		            "dir=%s bytes=%" PRIu64 " first_seq=%" PRIu64
 		            " reason=\"writer failing at shutdown; never reported durable\"",
 		            j->dir, lost, j->durable_seq + 1);
 	}
@@ -627,7 +633,8 @@ static void on_async(uv_async_t *h)
 
 /* ---- Open and replay ---- */
 
-static int read_segment(struct txp_journal *j, const char *name, uint8_t **data, size_t *len, int64_t *mtime_ms)
+static int read_segment(struct txp_journal *j, const char *name, uint8_t **data, size_t *len,
+                        int64_t *mtime_ms)
 {
 	struct stat st;
 	uint8_t *p = NULL;
@@ -690,11 +697,11 @@ static int truncate_tail(struct txp_journal *j, const char *name, size_t valid, 
 
 	if (fd < 0 || ftruncate(fd, (off_t)valid) != 0 || fdatasync(fd) != 0) {
 		rc = -errno;
-		snprintf(err, errlen, "journal %s/%s: cannot truncate the damaged tail at offset %zu: %s", j->dir,
-		         name, valid, strerror(errno));
+		snprintf(err, errlen, "journal %s/%s: cannot truncate the damaged tail at offset %zu: %s",
+		         j->dir, name, valid, strerror(errno));
 	} else {
-		txp_log_warn("journal_tail_truncated", "dir=%s segment=%s offset=%zu bytes_cut=%zu reason=%s", j->dir,
-		             name, valid, len - valid, txp_journal_damage_name(why));
+		txp_log_warn("journal_tail_truncated", "dir=%s segment=%s offset=%zu bytes_cut=%zu reason=%s",
+		             j->dir, name, valid, len - valid, txp_journal_damage_name(why));
 	}
 	if (fd >= 0)
 		close(fd);
@@ -753,7 +760,8 @@ static int quarantine(struct txp_journal *j, const char *name, const uint8_t *da
 fail_unlink:
 	unlinkat(j->dirfd, tmp, 0);
 fail:
-	snprintf(err, errlen, "journal %s/%s is damaged at offset %zu (%s) and keeping its valid prefix failed (%s): %s",
+	snprintf(err, errlen,
+	         "journal %s/%s is damaged at offset %zu (%s) and keeping its valid prefix failed (%s): %s",
 	         j->dir, name, valid, txp_journal_damage_name(why), step, strerror(-rc));
 	return rc;
 }
@@ -827,7 +835,8 @@ static int replay(struct txp_journal *j, char *err, size_t errlen)
 
 	if (o->on_recent == NULL && o->on_undelivered == NULL)
 		return 0;
-	ctx.recent_from = o->recent_ms >= (uint64_t)INT64_MAX / 2 ? INT64_MIN : o->now_ms - (int64_t)o->recent_ms;
+	ctx.recent_from =
+	    o->recent_ms >= (uint64_t)INT64_MAX / 2 ? INT64_MIN : o->now_ms - (int64_t)o->recent_ms;
 	for (size_t i = 0; i < j->nsegs; i++) {
 		struct seg *s = &j->segs[i];
 		struct txp_journal_scan_result res;
@@ -1045,7 +1054,8 @@ int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
 		rc = seg_create(j, j->next_seq);
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "journal %s: cannot open a segment for writing: %s", dir, strerror(-rc));
+		snprintf(err, errlen, "journal %s: cannot open a segment for writing: %s", dir,
+		         strerror(-rc));
 		goto err_free;
 	}
 	publish_locked(j); /* no other thread yet */
@@ -1057,8 +1067,9 @@ int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
 	}
 	j->async.data = j;
 	/* Logged before the writer starts: from then on it owns these fields. */
-	txp_log_info("journal_open", "dir=%s segments=%zu next_seq=%" PRIu64 " undelivered=%" PRIu64
-	             " bytes=%" PRIu64, dir, j->nsegs, j->next_seq, j->pub_undelivered, j->disk_bytes);
+	txp_log_info("journal_open",
+	             "dir=%s segments=%zu next_seq=%" PRIu64 " undelivered=%" PRIu64 " bytes=%" PRIu64, dir,
+	             j->nsegs, j->next_seq, j->pub_undelivered, j->disk_bytes);
 	rc = pthread_create(&j->thread, NULL, writer_main, j);
 	if (rc != 0) {
 		snprintf(err, errlen, "journal %s: cannot start the writer thread: %s", dir, strerror(rc));
@@ -1135,7 +1146,8 @@ int txp_journal_append(struct txp_journal *j, enum txp_journal_type type, const 
 	return rc;
 }
 
-int txp_journal_append_accepted(struct txp_journal *j, const struct txp_journal_accepted *a, uint64_t *seq_out)
+int txp_journal_append_accepted(struct txp_journal *j, const struct txp_journal_accepted *a,
+                                uint64_t *seq_out)
 {
 	size_t len = txp_journal_accepted_size(a);
 	uint64_t seq;
@@ -1148,7 +1160,8 @@ int txp_journal_append_accepted(struct txp_journal *j, const struct txp_journal_
 	p = reserve_locked(j, len, &seq, &rc);
 	if (p != NULL) {
 		txp_journal_accepted_encode(a, p + TXP_JOURNAL_HEADER_BYTES, len);
-		txp_journal_record_encode(p, TXP_JOURNAL_ACCEPTED, seq, p + TXP_JOURNAL_HEADER_BYTES, (uint32_t)len);
+		txp_journal_record_encode(p, TXP_JOURNAL_ACCEPTED, seq, p + TXP_JOURNAL_HEADER_BYTES,
+		                          (uint32_t)len);
 		commit_locked(j, len);
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -1174,7 +1187,8 @@ int txp_journal_deliver(struct txp_journal *j, const uint64_t *seqs, size_t n, u
 		for (size_t i = 0; i < n; i++)
 			for (int b = 0; b < 8; b++)
 				*q++ = (uint8_t)(seqs[i] >> (8 * b));
-		txp_journal_record_encode(p, TXP_JOURNAL_DELIVERED, seq, p + TXP_JOURNAL_HEADER_BYTES, (uint32_t)len);
+		txp_journal_record_encode(p, TXP_JOURNAL_DELIVERED, seq, p + TXP_JOURNAL_HEADER_BYTES,
+		                          (uint32_t)len);
 		commit_locked(j, len);
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -1209,15 +1223,15 @@ void txp_journal_stats(struct txp_journal *j, struct txp_journal_stats *s)
 {
 	pthread_mutex_lock(&j->mu);
 	*s = (struct txp_journal_stats){
-		.next_seq = j->next_seq,
-		.durable_seq = j->durable_seq,
-		.disk_bytes = j->disk_bytes,
-		.queued_bytes = j->inflight_bytes + j->pending.len,
-		.segments = j->pub_segments,
-		.undelivered = j->pub_undelivered,
-		.syncs = j->syncs,
-		.write_errors = j->write_errors,
-		.error = j->error,
+	    .next_seq = j->next_seq,
+	    .durable_seq = j->durable_seq,
+	    .disk_bytes = j->disk_bytes,
+	    .queued_bytes = j->inflight_bytes + j->pending.len,
+	    .segments = j->pub_segments,
+	    .undelivered = j->pub_undelivered,
+	    .syncs = j->syncs,
+	    .write_errors = j->write_errors,
+	    .error = j->error,
 	};
 	pthread_mutex_unlock(&j->mu);
 }

@@ -43,13 +43,13 @@ enum txp_journal_type {
 /* Why a scan stopped; TXP_JOURNAL_OK means it reached the end cleanly. */
 enum txp_journal_damage {
 	TXP_JOURNAL_OK = 0,
-	TXP_JOURNAL_TRUNCATED,    /* header or payload runs past the end */
+	TXP_JOURNAL_TRUNCATED, /* header or payload runs past the end */
 	TXP_JOURNAL_BAD_MAGIC,
-	TXP_JOURNAL_BAD_LENGTH,   /* payload length over TXP_JOURNAL_MAX_PAYLOAD */
+	TXP_JOURNAL_BAD_LENGTH, /* payload length over TXP_JOURNAL_MAX_PAYLOAD */
 	TXP_JOURNAL_BAD_CHECKSUM,
-	TXP_JOURNAL_BAD_TYPE,     /* unknown type or flags set, checksum valid */
-	TXP_JOURNAL_BAD_SEQ,      /* not the expected next sequence number */
-	TXP_JOURNAL_BAD_PAYLOAD,  /* checksum valid but the payload does not decode */
+	TXP_JOURNAL_BAD_TYPE,    /* unknown type or flags set, checksum valid */
+	TXP_JOURNAL_BAD_SEQ,     /* not the expected next sequence number */
+	TXP_JOURNAL_BAD_PAYLOAD, /* checksum valid but the payload does not decode */
 };
 
 /* "ok", "truncated", "bad_magic", ...: for logs. */
@@ -96,11 +96,11 @@ enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t ava
 
 /* Result of scanning a segment buffer. */
 struct txp_journal_scan_result {
-	size_t valid_bytes;            /* length of the valid prefix */
-	size_t records;                /* records in it */
-	uint64_t last_seq;             /* the last one's sequence number, 0 if none */
-	enum txp_journal_damage stop;  /* why the scan stopped */
-	int cb_error;                  /* nonzero when the callback stopped it */
+	size_t valid_bytes;           /* length of the valid prefix */
+	size_t records;               /* records in it */
+	uint64_t last_seq;            /* the last one's sequence number, 0 if none */
+	enum txp_journal_damage stop; /* why the scan stopped */
+	int cb_error;                 /* nonzero when the callback stopped it */
 };
 
 /* Called for each valid record in order, with its offset in the buffer.
@@ -124,8 +124,8 @@ void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64
  * No field may hold a raw card number or a raw personal identifier.
  */
 struct txp_journal_accepted {
-	int64_t received_ms;      /* wall clock the line arrived, Unix ms */
-	int64_t amount;           /* minor units of `currency` */
+	int64_t received_ms; /* wall clock the line arrived, Unix ms */
+	int64_t amount;      /* minor units of `currency` */
 	bool amount_usd_known;
 	int64_t amount_usd;       /* USD cents, when amount_usd_known */
 	char currency[4];         /* ISO 4217, NUL-terminated */
@@ -133,11 +133,11 @@ struct txp_journal_accepted {
 	uint32_t customer_key_len;
 	const char *merchant_id;
 	uint32_t merchant_id_len;
-	const char *card_token;   /* keyed BLAKE2b card token, or "" */
+	const char *card_token; /* keyed BLAKE2b card token, or "" */
 	uint32_t card_token_len;
-	const char *item;         /* the DynamoDB item JSON */
+	const char *item; /* the DynamoDB item JSON */
 	uint32_t item_len;
-	const char *alert;        /* the SNS alert JSON, or "" when none */
+	const char *alert; /* the SNS alert JSON, or "" when none */
 	uint32_t alert_len;
 };
 
@@ -275,15 +275,15 @@ void txp_journal_on_error(struct txp_journal *j, txp_journal_error_fn cb, void *
 bool txp_journal_full(struct txp_journal *j);
 
 struct txp_journal_stats {
-	uint64_t next_seq;        /* the sequence number the next append gets */
-	uint64_t durable_seq;     /* every record up to this one is durable */
-	uint64_t disk_bytes;      /* live segments */
-	uint64_t queued_bytes;    /* appended, not yet durable */
-	uint64_t segments;        /* live segment files */
-	uint64_t undelivered;     /* durable ACCEPTED records without a durable DELIVERED */
-	uint64_t syncs;           /* successful fdatasync calls */
+	uint64_t next_seq;     /* the sequence number the next append gets */
+	uint64_t durable_seq;  /* every record up to this one is durable */
+	uint64_t disk_bytes;   /* live segments */
+	uint64_t queued_bytes; /* appended, not yet durable */
+	uint64_t segments;     /* live segment files */
+	uint64_t undelivered;  /* durable ACCEPTED records without a durable DELIVERED */
+	uint64_t syncs;        /* successful fdatasync calls */
 	uint64_t write_errors;
-	int error;                /* the writer's current error, 0 when healthy */
+	int error; /* the writer's current error, 0 when healthy */
 };
 /* Any thread.  segments and undelivered are as of the last commit. */
 void txp_journal_stats(struct txp_journal *j, struct txp_journal_stats *s);

@@ -1,4 +1,4 @@
-/* test_journal.c: the journal on disk: durability reports, rotation, deletion, replay, repair and disk-full recovery. */
+/* test_journal.c: the journal on disk: durability, rotation, deletion, replay, repair, disk-full recovery. */
 #include "txpipe/journal.h"
 #include "txpipe/log.h"
 
@@ -48,10 +48,10 @@ static void teardown(void)
 struct state {
 	uv_loop_t loop;
 	struct txp_journal *j;
-	uint64_t durable;       /* last reported */
+	uint64_t durable; /* last reported */
 	uint64_t durable_calls;
 	bool durable_out_of_order;
-	int errors[64];         /* error callback arguments in order */
+	int errors[64]; /* error callback arguments in order */
 	int nerrors;
 	/* Replay. */
 	uint64_t replayed[4096];
@@ -110,11 +110,11 @@ static void replay_clear(struct state *st)
 static struct txp_journal_options small_options(void)
 {
 	return (struct txp_journal_options){
-		.segment_bytes = 4096,
-		.max_bytes = UINT64_C(1) << 30,
-		.commit_bytes = 64 << 10,
-		.commit_interval_ms = 1,
-		.retry_interval_ms = 20,
+	    .segment_bytes = 4096,
+	    .max_bytes = UINT64_C(1) << 30,
+	    .commit_bytes = 64 << 10,
+	    .commit_interval_ms = 1,
+	    .retry_interval_ms = 20,
 	};
 }
 
@@ -166,7 +166,8 @@ static void tick(uv_timer_t *t)
 }
 
 /* Runs the loop until `done` holds or `timeout_ms` pass; returns whether it held. */
-static bool run_until(struct state *st, bool (*done)(struct state *, uint64_t), uint64_t arg, uint64_t timeout_ms)
+static bool run_until(struct state *st, bool (*done)(struct state *, uint64_t), uint64_t arg,
+                      uint64_t timeout_ms)
 {
 	uv_timer_t t;
 	uint64_t end;
@@ -205,21 +206,21 @@ static uint64_t append_one(struct state *st, int id, size_t pad)
 {
 	char item[2048];
 	struct txp_journal_accepted a = {
-		.received_ms = INT64_C(1764000000000) - 1000 * id,
-		.amount = 100 + id,
-		.currency = "USD",
-		.customer_key = "c0ffee",
-		.customer_key_len = 6,
-		.merchant_id = "m-1",
-		.merchant_id_len = 3,
-		.card_token = "",
-		.alert = "",
+	    .received_ms = INT64_C(1764000000000) - 1000 * id,
+	    .amount = 100 + id,
+	    .currency = "USD",
+	    .customer_key = "c0ffee",
+	    .customer_key_len = 6,
+	    .merchant_id = "m-1",
+	    .merchant_id_len = 3,
+	    .card_token = "",
+	    .alert = "",
 	};
 	uint64_t seq = 0;
 
 	ck_assert_uint_lt(pad, 1900);
-	snprintf(item, sizeof(item), "{\"transaction_id\":{\"S\":\"t-%d\"},\"pad\":{\"S\":\"%*s\"}}", id, (int)pad,
-	         "");
+	snprintf(item, sizeof(item), "{\"transaction_id\":{\"S\":\"t-%d\"},\"pad\":{\"S\":\"%*s\"}}", id,
+	         (int)pad, "");
 	a.item = item;
 	a.item_len = (uint32_t)strlen(item);
 	ck_assert_int_eq(txp_journal_append_accepted(st->j, &a, &seq), 0);
@@ -237,7 +238,8 @@ static int count_files(const char *path, const char *suffix)
 	while ((e = readdir(d)) != NULL) {
 		size_t l = strlen(e->d_name), sl = strlen(suffix);
 
-		if (strncmp(e->d_name, "journal-", 8) == 0 && l > sl && strcmp(e->d_name + l - sl, suffix) == 0)
+		if (strncmp(e->d_name, "journal-", 8) == 0 && l > sl &&
+		    strcmp(e->d_name + l - sl, suffix) == 0)
 			n++;
 	}
 	closedir(d);
@@ -255,8 +257,8 @@ static void nth_segment(const char *path, int n, char *out, size_t len)
 	for (int i = 0; i < count; i++) {
 		size_t l = strlen(list[i]->d_name);
 
-		if (strncmp(list[i]->d_name, "journal-", 8) == 0 && l > 4 && strcmp(list[i]->d_name + l - 4, ".seg") == 0 &&
-		    k++ == n)
+		if (strncmp(list[i]->d_name, "journal-", 8) == 0 && l > 4 &&
+		    strcmp(list[i]->d_name + l - 4, ".seg") == 0 && k++ == n)
 			snprintf(out, len, "%s/%s", path, list[i]->d_name);
 		free(list[i]);
 	}
@@ -474,6 +476,29 @@ START_TEST(full_turns_true_above_max_bytes_and_false_after_delivery)
 }
 END_TEST
 
+START_TEST(retain_ms_keeps_delivered_segments_for_velocity_then_deletes_them)
+{
+	struct state st;
+	struct txp_journal_options o = small_options();
+	struct txp_journal_stats s;
+	uint64_t seqs[30], d;
+
+	o.retain_ms = 400;
+	state_init(&st);
+	ck_assert_int_eq(open_journal(&st, dir, o), 0);
+	for (int i = 0; i < 30; i++)
+		seqs[i] = append_one(&st, i, 300);
+	ck_assert_int_eq(txp_journal_deliver(st.j, seqs, 30, &d), 0);
+	ck_assert(run_until(&st, durable_at_least, d, 3000));
+	txp_journal_stats(st.j, &s);
+	ck_assert_uint_eq(s.undelivered, 0);
+	ck_assert_uint_ge(s.segments, 3); /* delivered, but still retained */
+	/* The idle writer wakes up for them without further appends. */
+	ck_assert(run_until(&st, segments_at_most, 1, 3000));
+	state_done(&st);
+}
+END_TEST
+
 /* xorshift64*: deterministic randomness for the model test. */
 static uint64_t rnd(uint64_t *s)
 {
@@ -534,7 +559,8 @@ START_TEST(replay_yields_exactly_the_undelivered_records_after_random_appends_an
 		for (uint64_t s = 1; s <= maxseq; s++) {
 			if (!open_rec[s])
 				continue;
-			ck_assert_msg(want < st.nreplayed, "round %d: seq %" PRIu64 " not replayed", round, s);
+			ck_assert_msg(want < st.nreplayed, "round %d: seq %" PRIu64 " not replayed", round,
+			              s);
 			ck_assert_uint_eq(st.replayed[want], s);
 			ck_assert_ptr_nonnull(strstr(st.items[want], item_of[s]));
 			want++;
@@ -698,7 +724,8 @@ START_TEST(records_reported_durable_survive_kill_9)
 			append_one(&c, i, (size_t)(i % 200));
 			if (i % 30 == 29) {
 				run_until(&c, durable_at_least, (uint64_t)i - 10, 2000);
-				ck_assert_int_eq(write(fds[1], &c.durable, sizeof(c.durable)), (ssize_t)sizeof(c.durable));
+				ck_assert_int_eq(write(fds[1], &c.durable, sizeof(c.durable)),
+				                 (ssize_t)sizeof(c.durable));
 			}
 		}
 		raise(SIGKILL);
@@ -803,6 +830,7 @@ int main(void)
 	tcase_add_test(tc, restart_continues_sequence_numbers_even_when_everything_was_deleted);
 	tcase_add_test(tc, segments_rotate_at_segment_bytes_and_go_once_delivered);
 	tcase_add_test(tc, full_turns_true_above_max_bytes_and_false_after_delivery);
+	tcase_add_test(tc, retain_ms_keeps_delivered_segments_for_velocity_then_deletes_them);
 	tcase_add_test(tc, replay_yields_exactly_the_undelivered_records_after_random_appends_and_deliveries);
 	tcase_add_test(tc, recent_records_are_replayed_for_velocity_delivered_or_not);
 	tcase_add_test(tc, torn_tail_of_the_last_segment_is_cut_and_logged);
