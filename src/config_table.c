@@ -966,6 +966,14 @@ const struct txp_config_key txp_config_keys[] = {
 	 .default_value = "16",
 	 .reloadable = false,
 	 .help = "Parallel connections to each AWS endpoint; further requests wait for a free one."},
+	{.section = "aws",
+	 .key = "enabled",
+	 .type = TXP_CFG_BOOL,
+	 .offset = OFF(aws, enabled),
+	 .default_value = "true",
+	 .reloadable = false,
+	 .help = "Whether decided transactions are stored, alerts published and failures dead-lettered at all; "
+		 "false runs the daemon without AWS (tests, dry runs) and keeps no records."},
 	/* ---- [aws] end ---- */
 
 	/* ---- [dynamodb] begin ---- */

@@ -289,6 +289,11 @@ static void conn_drain_window(struct txp_conn *c)
 	}
 }
 
+static bool downstream_congested(const struct txp_server *s)
+{
+	return !s->draining && s->hooks.congested != NULL && s->hooks.congested(s->hooks.arg);
+}
+
 static void on_flush_check(uv_check_t *h)
 {
 	struct txp_server *s = h->data;
@@ -297,7 +302,7 @@ static void on_flush_check(uv_check_t *h)
 	/* Resume clients paused on a full pipeline first, so their buffered
 	 * lines get in before new reads. */
 	if (s->any_blocked && s->pipeline != NULL &&
-	    txp_pipeline_inflight(s->pipeline) < txp_pipeline_capacity(s->pipeline)) {
+	    txp_pipeline_inflight(s->pipeline) < txp_pipeline_capacity(s->pipeline) && !downstream_congested(s)) {
 		s->any_blocked = false;
 		for (c = s->conns; c != NULL; c = c->next) {
 			if (c->blocked) {
@@ -471,8 +476,9 @@ static bool can_admit(struct txp_conn *c, uint32_t pending)
 		return false;
 	if (c->out_len >= OUT_HIGH_WATER)
 		return false;
-	if (s->pipeline != NULL &&
-	    txp_pipeline_inflight(s->pipeline) + pending >= txp_pipeline_capacity(s->pipeline)) {
+	if ((s->pipeline != NULL &&
+	     txp_pipeline_inflight(s->pipeline) + pending >= txp_pipeline_capacity(s->pipeline)) ||
+	    downstream_congested(s)) {
 		if (!c->blocked) {
 			c->blocked = true;
 			s->any_blocked = true;

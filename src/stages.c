@@ -12,6 +12,7 @@
 #include "txpipe/compliance.h"
 #include "txpipe/fraud.h"
 #include "txpipe/keys.h"
+#include "txpipe/delivery.h"
 #include "txpipe/log.h"
 #include "txpipe/pan.h"
 #include "txpipe/rulelists.h"
@@ -64,6 +65,7 @@ struct txp_stages {
 	struct shard *shards;
 	void **validate_ctx, **fraud_ctx, **comply_ctx;
 	char *version;
+	bool build_items; /* delivery is on: build the record and alerts on the worker */
 };
 
 static void ruleset_free(struct ruleset *rs)
@@ -195,6 +197,10 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	 * copies bytes. */
 	if (txp_txn_build_reply(t) < 0)
 		txp_log_err("reply_build_failed", "reason=out_of_memory");
+	/* The stored record and the alert messages too, for the same reason
+	 * (a failure here is retried by txp_delivery_submit on the loop). */
+	if (st->build_items && txp_item_build(t, PACKAGE_VERSION) < 0)
+		txp_log_err("item_build_failed", "reason=out_of_memory");
 }
 
 int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, char *err, size_t errlen)
@@ -229,6 +235,7 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 		goto err_after_alloc;
 	rs->gen = ++st->next_gen;
 	atomic_init(&st->current, rs);
+	st->build_items = cfg->aws.enabled;
 	*out = st;
 	return 0;
 

@@ -26,6 +26,8 @@ void txp_txn_free(struct txp_txn *t)
 	}
 	free(t->reply);
 	free(t->item);
+	free(t->alert[0]);
+	free(t->alert[1]);
 	free(t);
 }
 

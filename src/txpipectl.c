@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "txp_build_config.h"
+#include "txpipe/aws/ops.h"
 #include "txpipe/aws/provision.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 	        "  reload                     make the daemon re-read its configuration\n"
 	        "  tail [--status S]... [--reason R]...\n"
 	        "                             stream decisions live, optionally filtered\n"
+	        "  get TRANSACTION_ID         print the transaction's stored record (DynamoDB)\n"
 	        "  check-config               validate the configuration file and exit\n"
 	        "  genkey FILE                create a new random key file (mode 0600) for\n"
 	        "                             card_token_key_file or pseudonym_key_file\n"
@@ -570,6 +572,58 @@ static int cmd_tail(struct ctl *ctl, int argc, char **argv)
 	return EX_OK;
 }
 
+static int load_config(struct ctl *ctl, struct txp_config *cfg)
+{
+	char err[2048];
+
+	if (txp_config_load(cfg, ctl->config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "txpipectl: %s\n", err);
+		txp_config_free(cfg);
+		return EX_CONFIG;
+	}
+	return EX_OK;
+}
+
+/* Prints the stored record of one transaction, read consistently. */
+static int cmd_get(struct ctl *ctl, int argc, char **argv)
+{
+	struct txp_config cfg;
+	json_t *req, *resp = NULL, *item;
+	char *body, err[1024];
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "txpipectl: get takes one TRANSACTION_ID\n");
+		return EX_USAGE;
+	}
+	if ((rc = load_config(ctl, &cfg)) != EX_OK)
+		return rc;
+	req = json_pack("{s:s,s:{s:{s:s}},s:b}", "TableName", cfg.dynamodb.table, "Key", "transaction_id", "S",
+	                argv[1], "ConsistentRead", 1);
+	body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	rc = body != NULL ? txp_aws_call_sync(&cfg, TXP_AWS_DYNAMODB, "GetItem", body, &resp, err, sizeof(err))
+	                  : -ENOMEM;
+	free(body);
+	txp_config_free(&cfg);
+	if (rc < 0) {
+		fprintf(stderr, "txpipectl: get: %s\n", rc == -ENOMEM ? "out of memory" : err);
+		return EX_UNAVAILABLE;
+	}
+	item = json_object_get(resp, "Item");
+	if (item == NULL) {
+		fprintf(stderr, "txpipectl: get: no record for %s\n", argv[1]);
+		json_decref(resp);
+		return 1;
+	}
+	json_t *plain = txp_ddb_unmarshal(item);
+	json_dumpf(plain != NULL ? plain : item, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	putchar('\n');
+	json_decref(plain);
+	json_decref(resp);
+	return EX_OK;
+}
+
 static int cmd_check_config(struct ctl *ctl)
 {
 	struct txp_config cfg;
@@ -638,6 +692,8 @@ int main(int argc, char **argv)
 		return cmd_check_config(&ctl);
 	if (strcmp(cmd, "tail") == 0)
 		return cmd_tail(&ctl, argc, argv);
+	if (strcmp(cmd, "get") == 0)
+		return cmd_get(&ctl, argc, argv);
 	if (strcmp(cmd, "genkey") == 0) {
 		char err[512];
 		if (argc != 2) {

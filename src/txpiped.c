@@ -18,7 +18,9 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "txpipe/aws/client.h"
 #include "txpipe/config.h"
+#include "txpipe/delivery.h"
 #include "txpipe/log.h"
 #include "txpipe/metrics.h"
 #include "txpipe/notify.h"
@@ -36,6 +38,8 @@ struct daemon {
 	struct txp_stages *stages;
 	struct txp_server *server;
 	struct txp_pipeline *pipeline;
+	struct txp_aws_client *aws;     /* NULL when [aws] enabled = false */
+	struct txp_delivery *delivery;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
 	struct txp_notify notify;
@@ -107,6 +111,23 @@ static json_t *stats_json(struct daemon *d)
 	json_object_set_new(json_object_get(root, "reply_latency"), "sum_ns",
 	                    json_integer((json_int_t)atomic_load(&ss->reply_latency.sum_ns)));
 	json_object_set_new(root, "reasons", txp_reason_counts_json(&d->reasons));
+	if (d->delivery != NULL) {
+		struct txp_delivery_stats ds;
+		txp_delivery_stats(d->delivery, &ds);
+		json_object_set_new(
+			root, "delivery",
+			json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "stored",
+		                  (json_int_t)ds.stored, "store_retries", (json_int_t)ds.store_retries,
+		                  "alerts_published", (json_int_t)ds.alerts_published, "alert_retries",
+		                  (json_int_t)ds.alert_retries, "dead_lettered", (json_int_t)ds.dead_lettered,
+		                  "dlq_failures", (json_int_t)ds.dlq_failures, "pending", (json_int_t)ds.pending,
+		                  "retrying", (json_int_t)ds.retrying, "held_for_dlq", (json_int_t)ds.held_for_dlq,
+		                  "retry_budget_exhausted", (json_int_t)ds.retry_budget_exhausted, "dlq_dropped",
+		                  (json_int_t)ds.dlq_dropped, "lost", (json_int_t)ds.lost, "not_stored",
+		                  (json_int_t)ds.not_stored, "inflight_calls", (json_int_t)ds.inflight_calls,
+		                  "retry_budget_left", (json_int_t)ds.retry_budget_left, "congested",
+		                  txp_delivery_congested(d->delivery)));
+	}
 	json_object_set_new(root, "reloads", json_integer((json_int_t)d->reloads));
 	json_object_set_new(root, "reload_failures", json_integer((json_int_t)d->reload_failures));
 	return root;
@@ -219,6 +240,18 @@ static void on_closed_ignore(uv_handle_t *h)
 	(void)h;
 }
 
+static void on_delivery_flushed(void *arg)
+{
+	struct daemon *d = arg;
+
+	/* The delivery layer goes first: its calls still in flight are
+	 * cancelled by the client's close and their callbacks free it. */
+	txp_delivery_close(d->delivery);
+	d->delivery = NULL;
+	txp_aws_client_close(d->aws, NULL, NULL);
+	d->aws = NULL;
+}
+
 static void finish(struct daemon *d)
 {
 	txp_notify_stop(&d->notify);
@@ -233,6 +266,12 @@ static void finish(struct daemon *d)
 	d->pipeline = NULL;
 	txp_server_close(d->server);
 	d->server = NULL;
+	/* Every decided transaction has been handed over: store what is
+	 * still pending, within the shutdown timeout once more. */
+	if (d->delivery != NULL)
+		txp_delivery_flush(d->delivery, d->cfg.daemon.shutdown_timeout_ms, on_delivery_flushed, d);
+	else
+		on_delivery_flushed(d);
 }
 
 static void on_drained(struct txp_server *s, void *arg)
@@ -332,13 +371,25 @@ static void on_decided(void *arg, struct txp_txn *t)
 		txp_reason_counts_add(&d->reasons, t->reasons[i].code);
 	if (d->cfg.log.audit)
 		audit_line(t);
+	if (d->delivery != NULL) {
+		txp_delivery_submit(d->delivery, t);
+		t = NULL;
+	}
 	txp_stages_decided(d->stages, t);
+}
+
+static bool on_congested(void *arg)
+{
+	struct daemon *d = arg;
+
+	return txp_delivery_congested(d->delivery);
 }
 
 static int run(struct daemon *d)
 {
 	struct txp_server_options so;
-	struct txp_server_hooks hooks = {.decided = on_decided, .command = on_command, .arg = d};
+	struct txp_server_hooks hooks = {
+		.decided = on_decided, .command = on_command, .congested = on_congested, .arg = d};
 	struct txp_stage_fns fns;
 	char err[1024];
 	int rc;
@@ -354,6 +405,18 @@ static int run(struct daemon *d)
 		d->exit_code = rc == -EINVAL ? EX_CONFIG : EX_SOFTWARE;
 		goto err_after_loop;
 	}
+	if (d->cfg.aws.enabled) {
+		rc = txp_aws_client_create(&d->aws, &d->loop, &d->cfg, err, sizeof(err));
+		if (rc == 0)
+			rc = txp_delivery_create(&d->delivery, &d->loop, d->aws, &d->cfg, err, sizeof(err));
+		if (rc < 0) {
+			txp_log_err("start_failed", "reason=\"%s\"", err);
+			d->exit_code = rc == -EINVAL || rc == -EPERM ? EX_CONFIG : EX_SOFTWARE;
+			goto err_after_delivery;
+		}
+	} else {
+		txp_log_warn("delivery_disabled", "reason=\"[aws] enabled = false: decisions are not stored\"");
+	}
 	memset(&so, 0, sizeof(so));
 	so.socket_path = d->cfg.daemon.socket;
 	so.socket_mode = (unsigned)d->cfg.daemon.socket_mode;
@@ -366,7 +429,7 @@ static int run(struct daemon *d)
 	if (rc < 0) {
 		txp_log_err("start_failed", "reason=\"%s\"", err);
 		d->exit_code = rc == -EADDRINUSE ? EX_TEMPFAIL : EX_UNAVAILABLE;
-		goto err_after_stages;
+		goto err_after_delivery;
 	}
 	rc = txp_stages_setup(d->stages, (unsigned)d->cfg.pipeline.workers, &fns, err, sizeof(err));
 	if (rc < 0) {
@@ -421,8 +484,9 @@ static int run(struct daemon *d)
 
 err_after_server:
 	txp_server_close(d->server);
+err_after_delivery:
+	on_delivery_flushed(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
-err_after_stages:
 	txp_stages_destroy(d->stages);
 err_after_loop:
 	uv_loop_close(&d->loop);

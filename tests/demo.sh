@@ -21,6 +21,10 @@ cat >"$work/txpiped.ini" <<INI
 [daemon]
 socket = $work/txpiped.sock
 
+# The demo only screens: nothing is stored in DynamoDB or sent to SNS/SQS.
+[aws]
+enabled = false
+
 [compliance]
 card_token_key_file = $work/card-token.key
 pseudonym_key_file = $work/pseudonym.key

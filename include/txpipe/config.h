@@ -71,6 +71,7 @@ struct txp_config {
 		uint64_t connect_timeout_ms;
 		uint64_t request_timeout_ms;
 		uint64_t max_connections;
+		bool enabled;           /* false: no delivery at all */
 	} aws;
 
 	/* ---- [dynamodb] ---- */

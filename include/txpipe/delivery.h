@@ -1,4 +1,4 @@
-/* delivery.h: decided transactions to DynamoDB, alerts to SNS, failures to the SQS DLQ (CONTRACT). */
+/* delivery.h: decided transactions to DynamoDB, alerts to SNS, failures to the SQS DLQ. */
 #ifndef TXPIPE_DELIVERY_H
 #define TXPIPE_DELIVERY_H
 
@@ -19,17 +19,29 @@
  * lists and nothing in clear that must not leave the process; t->alert
  * (added to struct txp_txn by the delivery work) the SNS message JSON and
  * attributes, when t->alerts is set.  Returns 0 or -ENOMEM.
+ *
+ * t->alert[TXP_ALERT_KIND_FRAUD / _COMPLIANCE] hold one message per raised
+ * kind.  A transaction without a valid id gets neither (nothing to key a
+ * record on: it is answered, never stored).  A rejected or failed one with
+ * an id gets a record holding the id, status, error code/field/message and
+ * timings, none of its unvalidated fields.  Only pseudonyms, the card BIN,
+ * last four and token are taken: never the PAN or raw personal data.
+ * Pure apart from allocation; previous outputs are replaced.
  */
 int txp_item_build(struct txp_txn *t, const char *daemon_version);
 
 struct txp_delivery;
 
-/* Loop thread.  `client` is shared, not owned. */
+/* Loop thread.  `client` is shared, not owned; `cfg` is read live (its
+ * reloadable rows take effect) and must outlive the delivery.  Returns 0,
+ * or -ENOMEM / -EINVAL with the reason in err. */
 int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_aws_client *client,
                         const struct txp_config *cfg, char *err, size_t errlen);
 
 /* Takes ownership of a decided transaction (loop thread): stores it,
- * publishes its alerts, dead-letters it when that fails for good, frees it. */
+ * publishes its alerts, dead-letters it when that fails for good, frees it.
+ * The same transaction_id submitted again overwrites the record (last
+ * writer wins; puts of one id are sent one after the other, in order). */
 void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t);
 
 /* True while the backlog (pending + retrying + held for the DLQ) is over
@@ -39,6 +51,11 @@ bool txp_delivery_congested(const struct txp_delivery *d);
 struct txp_delivery_stats {
 	uint64_t stored, store_retries, alerts_published, alert_retries, dead_lettered, dlq_failures;
 	uint64_t pending, retrying, held_for_dlq, retry_budget_exhausted;
+	uint64_t dlq_dropped;      /* over [sqs] max_held: logged at err, per transaction */
+	uint64_t lost;             /* never delivered (shutdown, out of memory): logged at err */
+	uint64_t not_stored;       /* no valid transaction_id: nothing to key a record on */
+	uint64_t inflight_calls;
+	uint64_t retry_budget_left; /* retries the budget still allows this minute */
 };
 void txp_delivery_stats(const struct txp_delivery *d, struct txp_delivery_stats *s);
 
@@ -46,7 +63,10 @@ void txp_delivery_stats(const struct txp_delivery *d, struct txp_delivery_stats 
  * `timeout_ms` has passed (what is left is logged). */
 void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
 
-/* Closes timers and frees (after flush).  NULL is safe. */
+/* Closes timers and frees (after flush).  What is still queued is logged
+ * at err level, per transaction, as lost.  Calls still in flight are
+ * freed from their callbacks: close the delivery before the client (whose
+ * close cancels them), then run the loop.  NULL is safe. */
 void txp_delivery_close(struct txp_delivery *d);
 
 #endif

@@ -1,4 +1,4 @@
-/* money.h: amounts as integer minor units, parsed from decimal text or JSON numbers without floating-point arithmetic. */
+/* money.h: amounts as integer minor units, parsed from decimal text or JSON number text without floating point. */
 #ifndef TXPIPE_MONEY_H
 #define TXPIPE_MONEY_H
 
@@ -8,11 +8,6 @@
 /* The largest minor-unit exponent of any ISO 4217 code (CLF, UYW). */
 #define TXP_MONEY_MAX_EXPONENT 4
 
-/* A JSON real is accepted only when its shortest round-trip decimal form has
- * at most this many significant digits (DBL_DIG): beyond it the double no
- * longer tells which decimal the producer meant. */
-#define TXP_MONEY_MAX_SIG_DIGITS 15
-
 /* Room for any formatted amount: sign, 19 digits, point, NUL. */
 #define TXP_MONEY_FMT_MAX 24
 
@@ -20,8 +15,7 @@
 enum txp_money_error {
 	TXP_MONEY_ESYNTAX = -1,    /* not a plain decimal */
 	TXP_MONEY_EPRECISION = -2, /* a non-zero digit below the currency's minor unit */
-	TXP_MONEY_ERANGE = -3,     /* does not fit in int64 minor units */
-	TXP_MONEY_EDIGITS = -4     /* a double needing more than 15 significant digits */
+	TXP_MONEY_ERANGE = -3      /* does not fit in int64 minor units */
 };
 
 /*
@@ -41,27 +35,20 @@ enum txp_money_error {
 int txp_money_parse(const char *s, size_t len, unsigned exponent, int64_t *minor);
 
 /*
- * Converts a JSON integer amount in major units to minor units.
- * Returns 0 or TXP_MONEY_ERANGE on overflow.  Negative input gives a
- * negative result: the range check is the caller's.
- */
-int txp_money_from_int(int64_t major, unsigned exponent, int64_t *minor);
-
-/*
- * Converts a JSON real (as decoded by the JSON parser) to minor units.  The
- * double is turned back into the shortest decimal text that reads back as
- * the same double, and that text is parsed exactly: 19.99 gives 1999 and
- * 1.005 gives 1005/1000, never 1998 or 1004.  When that text needs more than
- * TXP_MONEY_MAX_SIG_DIGITS significant digits (0.1 + 0.2 =
- * 0.30000000000000004) it returns TXP_MONEY_EDIGITS: the producer must send
- * the amount as a decimal string.
+ * Parses the `len` bytes at `s` as a JSON number (RFC 8259 section 6:
+ * [ "-" ] int [ "." 1*DIGIT ] [ ("e" / "E") [ "+" / "-" ] 1*DIGIT ]) and
+ * stores its exact value in *minor as minor units of a currency with
+ * `exponent` minor digits.  No floating point is involved: the digits are
+ * shifted by the exponents, so 19.99 is 1999, 1.2e2 is 12000 and
+ * 0.30000000000000004 is a precision error, not 30.  As with
+ * txp_money_parse(), further zero digits below the minor unit are accepted.
  *
- * Returns 0, TXP_MONEY_ESYNTAX (NaN, infinity), TXP_MONEY_EDIGITS,
- * TXP_MONEY_EPRECISION or TXP_MONEY_ERANGE.  The result keeps the sign of
- * `value`.  Relies on the "C" LC_NUMERIC locale, which a program has unless
- * it calls setlocale(3).
+ * Returns 0, TXP_MONEY_ESYNTAX, TXP_MONEY_EPRECISION or TXP_MONEY_ERANGE
+ * (magnitude above INT64_MAX minor units).  *minor is written only on
+ * success and keeps the sign of the text ("-0" gives 0): the range check
+ * is the caller's.
  */
-int txp_money_from_double(double value, unsigned exponent, int64_t *minor);
+int txp_money_parse_number(const char *s, size_t len, unsigned exponent, int64_t *minor);
 
 /*
  * The largest amount in minor units that `max_major` major units allow,

@@ -39,6 +39,13 @@ struct txp_server_hooks {
 	 * length, or NULL for an internal error.
 	 */
 	char *(*command)(void *arg, const char *line, size_t len, bool privileged, size_t *reply_len);
+	/*
+	 * Optional: true while downstream (delivery to AWS) is backlogged;
+	 * no new line is admitted meanwhile (clients are paused as on a full
+	 * pipeline), except while draining, when every received line is
+	 * still answered.
+	 */
+	bool (*congested)(void *arg);
 	void *arg;
 };
 

@@ -36,7 +36,8 @@ int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_f
  */
 int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char *err, size_t errlen);
 
-/* A decided transaction whose reply is queued: ownership passes here. */
+/* A decided transaction whose reply is queued: ownership passes here.
+ * NULL only does the housekeeping (when delivery took the transaction). */
 void txp_stages_decided(struct txp_stages *st, struct txp_txn *t);
 
 /* Frees everything.  NULL is safe.  The pipeline must be stopped. */

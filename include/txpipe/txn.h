@@ -135,10 +135,18 @@ struct txp_txn {
 	uint32_t reply_len;
 	char *item;            /* the persisted record (JSON), or NULL */
 	uint32_t item_len;
+	/* The SNS alert messages (JSON), one per raised alert kind, indexed
+	 * by TXP_ALERT_KIND_FRAUD / _COMPLIANCE; NULL when not raised. */
+	char *alert[2];
+	uint32_t alert_len[2];
 };
 
 #define TXP_ALERT_FRAUD      (1u << 0)
 #define TXP_ALERT_COMPLIANCE (1u << 1)
+/* Indices of struct txp_txn's alert[]: bit TXP_ALERT_x is 1u << TXP_ALERT_KIND_x. */
+#define TXP_ALERT_KIND_FRAUD      0
+#define TXP_ALERT_KIND_COMPLIANCE 1
+#define TXP_ALERT_KINDS           2
 
 /* Compliance findings, kept on the record whatever the decision. */
 #define TXP_COMPLIANCE_AML_REPORT    (1u << 0) /* at or above the reporting threshold */

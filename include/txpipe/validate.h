@@ -23,9 +23,11 @@ struct txp_validator;
 
 /*
  * Installs, process-wide, jansson allocation functions that wipe every
- * block before freeing it, so a card number parsed into jansson's lexer
- * buffers or values never lingers in freed heap memory.  Also initialises
- * libsodium.  Call once at start-up, before any thread uses jansson.
+ * block before freeing it, so that nothing jansson parses (control
+ * commands, replies read by txpipectl) lingers in freed heap memory;
+ * validation itself reads lines with txp_jsonline and never calls jansson.
+ * Also initialises libsodium.  Call once at start-up, before any thread
+ * uses jansson.
  * Returns 0, or -EIO when libsodium cannot be initialised.
  */
 int txp_validate_global_init(void);
@@ -48,8 +50,11 @@ void txp_validator_free(struct txp_validator *v);
  * (transaction_id, amount in minor units, currency and its exponent, ids,
  * countries, optional fields, card_bin/card_last4/card_token, shard).
  *
- * The raw line is wiped and freed (t->line becomes NULL) in every case, as
- * are the parser's copies of the card number.  Sets t->has_id as soon as
+ * The line is read in place (txp_jsonline decodes strings inside it), then
+ * wiped and freed (t->line becomes NULL) in every case, so the card number
+ * and every other decoded value go with it; nothing is allocated.  JSON
+ * number amounts are read exactly from their text, exponents included
+ * (1.2e2 is 120), never through a double.  Sets t->has_id as soon as
  * transaction_id is a valid string, even when another field fails, so that
  * the reply can carry it.  t->shard is a 32-bit hash of customer_id; the
  * pipeline reduces it to a shard index.
@@ -58,7 +63,7 @@ void txp_validator_free(struct txp_validator *v);
  * TXP_STATUS_ERROR with code "malformed_json" when the line is not a JSON
  * object, TXP_STATUS_REJECTED with a field-level code otherwise (see
  * man/fields.inc), and returns -EINVAL; or TXP_STATUS_ERROR with code
- * "internal_error" and -ENOMEM when memory ran out.  Thread-safe for
+ * "internal_error" and -EINVAL when t->line is NULL.  Thread-safe for
  * distinct transactions: `v` is only read.
  */
 int txp_validate(const struct txp_validator *v, struct txp_txn *t);

@@ -1,9 +1,8 @@
-/* test_money.c: exact parsing of amounts into minor units, from strings, integers and doubles, and formatting. */
+/* test_money.c: exact parsing of amounts into minor units, from decimal strings and JSON number text, and formatting. */
 #include "txpipe/money.h"
 
 #include <check.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,109 +88,102 @@ START_TEST(int64_overflow_is_detected_at_the_exact_boundary)
 }
 END_TEST
 
-START_TEST(json_integers_scale_with_overflow_detection)
+static int num(const char *s, unsigned exp, int64_t *out)
 {
-	int64_t v;
-
-	ck_assert_int_eq(txp_money_from_int(5, 2, &v), 0);
-	ck_assert_int_eq(v, 500);
-	ck_assert_int_eq(txp_money_from_int(5, 0, &v), 0);
-	ck_assert_int_eq(v, 5);
-	ck_assert_int_eq(txp_money_from_int(-5, 3, &v), 0);
-	ck_assert_int_eq(v, -5000);
-	ck_assert_int_eq(txp_money_from_int(INT64_MAX / 100, 2, &v), 0);
-	ck_assert_int_eq(txp_money_from_int(INT64_MAX / 100 + 1, 2, &v), TXP_MONEY_ERANGE);
-	ck_assert_int_eq(txp_money_from_int(INT64_MIN / 10000 - 1, 4, &v), TXP_MONEY_ERANGE);
-	ck_assert_int_eq(txp_money_from_int(INT64_MAX, 0, &v), 0);
-	ck_assert_int_eq(v, INT64_MAX);
+	return txp_money_parse_number(s, strlen(s), exp, out);
 }
-END_TEST
 
-static int64_t dbl_ok(double d, unsigned exp)
+static int64_t num_ok(const char *s, unsigned exp)
 {
 	int64_t v = -12345;
-	int rc = txp_money_from_double(d, exp, &v);
-	ck_assert_msg(rc == 0, "%.17g exp %u: rc %d", d, exp, rc);
+	int rc = num(s, exp, &v);
+	ck_assert_msg(rc == 0, "%s exp %u: rc %d", s, exp, rc);
 	return v;
 }
 
-START_TEST(doubles_that_print_short_give_the_decimal_the_producer_wrote)
+START_TEST(json_numbers_give_the_exact_decimal_they_spell)
 {
-	ck_assert_int_eq(dbl_ok(0.3, 2), 30);
-	ck_assert_int_eq(dbl_ok(19.99, 2), 1999);   /* 19.99 * 100 = 1998.9999999999998 */
-	ck_assert_int_eq(dbl_ok(4.35, 2), 435);     /* 4.35 * 100 = 434.99999999999994 */
-	ck_assert_int_eq(dbl_ok(1.005, 3), 1005);   /* 1.005 is 1.00499999999999989... */
-	ck_assert_int_eq(dbl_ok(0.07, 2), 7);
-	ck_assert_int_eq(dbl_ok(1.1, 2), 110);
-	ck_assert_int_eq(dbl_ok(100.0, 0), 100);
-	ck_assert_int_eq(dbl_ok(1234567.89, 2), 123456789);
-	ck_assert_int_eq(dbl_ok(1234567890123.45, 2), 123456789012345); /* 15 significant digits */
-	ck_assert_int_eq(dbl_ok(0.0001, 4), 1);                         /* printed "0.0001" */
+	ck_assert_int_eq(num_ok("5", 2), 500);
+	ck_assert_int_eq(num_ok("0.3", 2), 30);
+	ck_assert_int_eq(num_ok("19.99", 2), 1999);  /* as a double, 19.99 * 100 = 1998.9999999999998 */
+	ck_assert_int_eq(num_ok("4.35", 2), 435);
+	ck_assert_int_eq(num_ok("1.005", 3), 1005);
+	ck_assert_int_eq(num_ok("0.07", 2), 7);
+	ck_assert_int_eq(num_ok("1500.00", 0), 1500);
+	ck_assert_int_eq(num_ok("0.0001", 4), 1);
+	/* Beyond a double's 15-17 digits, still exact. */
+	ck_assert_int_eq(num_ok("123456789012345.67", 2), 12345678901234567);
+	ck_assert_int_eq(num_ok("9007199254740993", 0), 9007199254740993);
+	ck_assert_int_eq(num_ok("9223372036854775807", 0), INT64_MAX);
+	ck_assert_int_eq(num_ok("92233720368547758.07", 2), INT64_MAX);
 }
 END_TEST
 
-START_TEST(doubles_in_exponent_notation_are_scaled_exactly)
+START_TEST(json_number_exponents_shift_the_digits_exactly)
 {
 	int64_t v;
 
-	/* %g switches to 'e' notation below 1e-4 and from 1e15. */
-	ck_assert_int_eq(dbl_ok(1e15, 2), 100000000000000000);
-	ck_assert_int_eq(dbl_ok(2.5e16, 0), 25000000000000000);
-	ck_assert_int_eq(dbl_ok(1.25e17, 0), 125000000000000000);
-	ck_assert_int_eq(txp_money_from_double(1.5e-5, 4, &v), TXP_MONEY_EPRECISION);
-	ck_assert_int_eq(txp_money_from_double(1e-7, 2, &v), TXP_MONEY_EPRECISION);
-	ck_assert_int_eq(txp_money_from_double(1e19, 0, &v), TXP_MONEY_ERANGE);
-	ck_assert_int_eq(txp_money_from_double(1e300, 2, &v), TXP_MONEY_ERANGE);
-	ck_assert_int_eq(txp_money_from_double(5e-324, 4, &v), TXP_MONEY_EPRECISION);
+	ck_assert_int_eq(num_ok("1.2e2", 2), 12000);
+	ck_assert_int_eq(num_ok("1E+2", 2), 10000);
+	ck_assert_int_eq(num_ok("1e0", 0), 1);
+	ck_assert_int_eq(num_ok("125e-2", 2), 125);
+	ck_assert_int_eq(num_ok("12500E-4", 2), 125);
+	ck_assert_int_eq(num_ok("1.5e-3", 4), 15);
+	ck_assert_int_eq(num_ok("2.5e16", 0), 25000000000000000);
+	ck_assert_int_eq(num_ok("0e99999999999999999999", 2), 0);
+	ck_assert_int_eq(num("1.5e-5", 4, &v), TXP_MONEY_EPRECISION);
+	ck_assert_int_eq(num("1e-7", 2, &v), TXP_MONEY_EPRECISION);
+	ck_assert_int_eq(num("1e-400", 2, &v), TXP_MONEY_EPRECISION);
+	ck_assert_int_eq(num("1e-99999999999999999999", 2, &v), TXP_MONEY_EPRECISION);
+	ck_assert_int_eq(num("1e19", 0, &v), TXP_MONEY_ERANGE);
+	ck_assert_int_eq(num("1e300", 2, &v), TXP_MONEY_ERANGE);
+	ck_assert_int_eq(num("1e99999999999999999999", 2, &v), TXP_MONEY_ERANGE);
 }
 END_TEST
 
-START_TEST(doubles_needing_more_than_15_digits_are_refused)
+START_TEST(json_numbers_below_the_minor_unit_are_a_precision_error_not_rounded)
 {
 	int64_t v = 77;
 
-	ck_assert_int_eq(txp_money_from_double(0.1 + 0.2, 2, &v), TXP_MONEY_EDIGITS);
-	ck_assert_int_eq(txp_money_from_double(12345678901234.56, 2, &v), TXP_MONEY_EDIGITS);
-	ck_assert_int_eq(txp_money_from_double(9007199254740993.0, 0, &v), TXP_MONEY_EDIGITS);
-	ck_assert_int_eq(txp_money_from_double(1.0 / 3.0, 4, &v), TXP_MONEY_EDIGITS);
+	ck_assert_int_eq(num("0.30000000000000004", 2, &v), TXP_MONEY_EPRECISION);
+	ck_assert_int_eq(num("12.345", 2, &v), TXP_MONEY_EPRECISION);
+	ck_assert_int_eq(num("1.23456", 4, &v), TXP_MONEY_EPRECISION);
+	ck_assert_int_eq(num("0.000000000000000000001", 4, &v), TXP_MONEY_EPRECISION);
 	ck_assert_int_eq(v, 77);
-	ck_assert_int_eq(txp_money_from_double(NAN, 2, &v), TXP_MONEY_ESYNTAX);
-	ck_assert_int_eq(txp_money_from_double(INFINITY, 2, &v), TXP_MONEY_ESYNTAX);
+	ck_assert_int_eq(num_ok("12.340000000000000000000", 2), 1234);
 }
 END_TEST
 
-START_TEST(negative_and_zero_doubles_keep_their_sign_for_the_range_check)
+START_TEST(negative_and_zero_json_numbers_keep_their_sign_for_the_range_check)
 {
-	ck_assert_int_eq(dbl_ok(-5.5, 2), -550);
-	ck_assert_int_eq(dbl_ok(0.0, 2), 0);
-	ck_assert_int_eq(dbl_ok(-0.0, 2), 0);
-}
-END_TEST
-
-START_TEST(every_cent_amount_up_to_3000_round_trips_through_a_double)
-{
-	char text[32];
 	int64_t v;
 
-	for (int c = 0; c <= 300000; c++) {
-		snprintf(text, sizeof(text), "%d.%02d", c / 100, c % 100);
-		ck_assert_int_eq(txp_money_from_double(strtod(text, NULL), 2, &v), 0);
-		if (v != c)
-			ck_abort_msg("%s gave %lld", text, (long long)v);
-	}
+	ck_assert_int_eq(num_ok("-5.5", 2), -550);
+	ck_assert_int_eq(num_ok("-5", 3), -5000);
+	ck_assert_int_eq(num_ok("0", 2), 0);
+	ck_assert_int_eq(num_ok("-0", 2), 0);
+	ck_assert_int_eq(num_ok("-0.0e5", 2), 0);
+	/* The magnitude must fit: INT64_MIN itself is refused. */
+	ck_assert_int_eq(num_ok("-9223372036854775807", 0), -INT64_MAX);
+	ck_assert_int_eq(num("-9223372036854775808", 0, &v), TXP_MONEY_ERANGE);
+	ck_assert_int_eq(num("92233720368547758.08", 2, &v), TXP_MONEY_ERANGE);
+	ck_assert_int_eq(num("1", 5, &v), TXP_MONEY_ERANGE); /* no such exponent */
 }
 END_TEST
 
-/* The search the brief describes: the shortest %.{1..17}g that reads back. */
-static int shortest_digits(double d, char *text, size_t size)
+START_TEST(json_number_grammar_is_rfc_8259_exactly)
 {
-	for (int p = 1; p <= 17; p++) {
-		snprintf(text, size, "%.*g", p, d);
-		if (strtod(text, NULL) == d)
-			return p;
-	}
-	return 17;
+	static const char *const bad[] = {"",    "-",    "+1",  "01",  "-01", "00",   "1.",   ".5",  "-.5",
+	                                   "1e",  "1e+",  "1E-", "1.e5", "e5", "0x1",  "1 ",   " 1",  "Inf",
+	                                   "NaN", "1E5.5", "--1", "1.2.3", "1e5e5", "1_000", "\xef\xbc\x91"};
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(num(bad[i], 2, &v) == TXP_MONEY_ESYNTAX, "\"%s\" accepted", bad[i]);
+	ck_assert_int_eq(txp_money_parse_number("12.5x", 4, 2, &v), 0); /* only `len` bytes read */
+	ck_assert_int_eq(v, 1250);
 }
+END_TEST
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
@@ -204,48 +196,34 @@ static uint64_t rng(void)
 	return rng_state;
 }
 
-START_TEST(one_step_15_digit_conversion_agrees_with_the_shortest_round_trip_search)
+START_TEST(json_numbers_agree_with_the_decimal_parser_in_every_spelling)
 {
 	static const int64_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
-	char text[40], dec[40];
-	int64_t v;
+	char dec[48], sci[64];
 
-	/* Decimals k / 10^s with k < 10^9: the result is known exactly. */
+	/* k / 10^s written plainly and as m e x for several exponents x: the
+	 * decimal parser is the reference. */
 	for (int i = 0; i < 200000; i++) {
-		int64_t k = (int64_t)(rng() % 1000000000u);
-		int s = (int)(rng() % 9);
-		int64_t want;
-		int want_rc = 0;
-		double d;
+		int64_t k = (int64_t)(rng() % 1000000000u), ref, got;
+		int s = (int)(rng() % 9), x = (int)(rng() % 7) - 3, rrc, rc;
+		unsigned exp = (unsigned)(rng() % (TXP_MONEY_MAX_EXPONENT + 1));
 
 		snprintf(dec, sizeof(dec), "%lld.%0*lld", (long long)(k / p10[s]), s ? s : 1,
 		         (long long)(k % p10[s]));
-		d = strtod(dec, NULL);
-		if (s <= 4)
-			want = k * p10[4 - s];
-		else if (k % p10[s - 4] == 0)
-			want = k / p10[s - 4];
+		rrc = txp_money_parse(dec, strlen(dec), exp, &ref);
+		ck_assert_int_eq(num(dec, exp, &got), rrc);
+		if (rrc == 0)
+			ck_assert_int_eq(got, ref);
+		/* The same value k * 10^-s as an integer mantissa and exponent:
+		 * k e -s, or (k / 10^x) e (x - s) when 10^x divides k. */
+		if (x >= 0 && k % p10[x] == 0)
+			snprintf(sci, sizeof(sci), "%llde%d", (long long)(k / p10[x]), x - s);
 		else
-			want_rc = TXP_MONEY_EPRECISION, want = 0;
-		ck_assert_int_le(shortest_digits(d, text, sizeof(text)), 15);
-		ck_assert_int_eq(txp_money_from_double(d, 4, &v), want_rc);
-		if (want_rc == 0 && v != want)
-			ck_abort_msg("%s gave %lld, want %lld", dec, (long long)v, (long long)want);
-	}
-	/* Arbitrary doubles below 10^6: most need 16-17 digits. */
-	for (int i = 0; i < 200000; i++) {
-		double d = (double)(rng() >> 11) / 9007199254740992.0 * 1e6;
-		int p = shortest_digits(d, text, sizeof(text));
-		int rc = txp_money_from_double(d, 4, &v);
-		if (p > 15) {
-			ck_assert_msg(rc == TXP_MONEY_EDIGITS, "%s (%d digits) rc %d", text, p, rc);
-		} else if (strchr(text, 'e') == NULL) {
-			int64_t ref;
-			int rrc = txp_money_parse(text, strlen(text), 4, &ref);
-			ck_assert_int_eq(rc, rrc);
-			if (rc == 0)
-				ck_assert_int_eq(v, ref);
-		}
+			snprintf(sci, sizeof(sci), "%lldE%d", (long long)k, -s);
+		rc = num(sci, exp, &got);
+		ck_assert_msg(rc == rrc, "%s vs %s exp %u: %d vs %d", sci, dec, exp, rc, rrc);
+		if (rc == 0)
+			ck_assert_int_eq(got, ref);
 	}
 }
 END_TEST
@@ -315,13 +293,12 @@ static Suite *money_suite(void)
 	tcase_add_test(tc, fraction_digits_beyond_the_exponent_are_a_precision_error);
 	tcase_add_test(tc, strict_grammar_refuses_signs_exponents_spaces_empty_parts_and_leading_zeros);
 	tcase_add_test(tc, int64_overflow_is_detected_at_the_exact_boundary);
-	tcase_add_test(tc, json_integers_scale_with_overflow_detection);
-	tcase_add_test(tc, doubles_that_print_short_give_the_decimal_the_producer_wrote);
-	tcase_add_test(tc, doubles_in_exponent_notation_are_scaled_exactly);
-	tcase_add_test(tc, doubles_needing_more_than_15_digits_are_refused);
-	tcase_add_test(tc, negative_and_zero_doubles_keep_their_sign_for_the_range_check);
-	tcase_add_test(tc, every_cent_amount_up_to_3000_round_trips_through_a_double);
-	tcase_add_test(tc, one_step_15_digit_conversion_agrees_with_the_shortest_round_trip_search);
+	tcase_add_test(tc, json_numbers_give_the_exact_decimal_they_spell);
+	tcase_add_test(tc, json_number_exponents_shift_the_digits_exactly);
+	tcase_add_test(tc, json_numbers_below_the_minor_unit_are_a_precision_error_not_rounded);
+	tcase_add_test(tc, negative_and_zero_json_numbers_keep_their_sign_for_the_range_check);
+	tcase_add_test(tc, json_number_grammar_is_rfc_8259_exactly);
+	tcase_add_test(tc, json_numbers_agree_with_the_decimal_parser_in_every_spelling);
 	tcase_add_test(tc, max_minor_saturates);
 	tcase_add_test(tc, format_writes_exactly_exponent_fraction_digits);
 	tcase_add_test(tc, format_and_parse_are_inverse);

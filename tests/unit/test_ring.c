@@ -72,7 +72,7 @@ START_TEST(indices_wrap_around_32_bits)
 }
 END_TEST
 
-#define STRESS_ITEMS 2000000u
+#define STRESS_ITEMS 1000000u
 
 static void *stress_producer(void *arg)
 {

@@ -1,0 +1,848 @@
+/* delivery.c: decided transactions to DynamoDB, alerts to SNS, failures to the SQS DLQ (loop thread). */
+#include "txpipe/delivery.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "txpipe/delivery_wire.h"
+#include "txpipe/item.h"
+#include "txpipe/log.h"
+#include "txpipe/retry.h"
+
+/*
+ * Semantics, in short:
+ * - Each decided transaction with a valid id becomes one store job (its
+ *   item) and one alert job per raised alert kind.  Jobs are batched:
+ *   BatchWriteItem of up to [dynamodb] batch_size puts, PublishBatch of up
+ *   to [sns] batch_size, SendMessageBatch of up to 10 DLQ messages; a
+ *   batch leaves when full or [dynamodb] flush_delay_ms after its oldest
+ *   job arrived.
+ * - Resubmission: a transaction_id decided again overwrites its record
+ *   (BatchWriteItem's PutRequest replaces the whole item, last writer
+ *   wins): the record reflects the latest decision.  Two puts of one id
+ *   never share a batch (DynamoDB rejects that as a ValidationException)
+ *   nor fly in two batches at once, so they land in submission order.  A
+ *   put that is retried after a newer one of the same id succeeded can
+ *   still overwrite it; that needs a resubmission during an outage, and
+ *   the record then holds the older decision (accepted, kept simple).
+ * - Retryable failures (throttling, 5xx, timeouts, UnprocessedItems,
+ *   credentials) are retried per [retry] (src/retry.c) within the retry
+ *   budget; fatal ones (validation, access denied, missing table or
+ *   topic), exhausted ones and those the budget refuses go to the DLQ.
+ * - DLQ sends that fail are held in memory (at most [sqs] max_held) and
+ *   retried periodically; over the bound a message is dropped with an
+ *   error log naming the transaction.  Nothing is dropped silently.
+ */
+
+#define MAX_STORE_INFLIGHT 8
+#define MAX_ALERT_INFLIGHT 4
+#define MAX_DLQ_INFLIGHT 2
+#define DLQ_BATCH 10 /* SendMessageBatch allows 10 entries */
+#define MAX_BATCH 25 /* the largest batch of any kind */
+/* Retries allowed per minute whatever the traffic, so a quiet daemon can
+ * still retry (Finagle's RetryBudget has the same floor idea). */
+#define RETRY_FLOOR_PER_MINUTE 600
+#define HELD_RETRY_MIN_MS 1000
+#define HELD_RETRY_MAX_MS 30000
+#define HELD_LOG_EVERY_MS 10000
+
+enum job_kind { JOB_STORE, JOB_ALERT, JOB_DLQ, JOB_KINDS };
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	uint8_t alert_kind;   /* TXP_ALERT_KIND_* for alerts */
+	uint8_t severity;
+	bool failed_alert;    /* DLQ jobs: what failed */
+	unsigned attempts;
+	uint64_t due_ms;      /* retry list: when to send again */
+	char *payload;        /* item, alert message, or DLQ body */
+	uint32_t len;
+	char error_code[64];  /* DLQ jobs: the final error */
+	char id[TXP_ID_MAX + 1];
+};
+
+struct queue {
+	struct job *head, *tail;
+	size_t n;
+};
+
+struct call {
+	struct txp_delivery *d;
+	struct call *next, *prev;
+	enum job_kind kind;
+	size_t n;
+	struct job *jobs[MAX_BATCH];
+};
+
+struct txp_delivery {
+	uv_loop_t *loop;
+	struct txp_aws_client *client;
+	const struct txp_config *cfg;
+	uv_timer_t wake;        /* flush deadlines, retries, held retries */
+	uv_timer_t flush_timer; /* txp_delivery_flush's timeout */
+	int handles_open;
+
+	struct queue q[JOB_KINDS]; /* waiting to be sent */
+	uint64_t deadline[JOB_KINDS]; /* when a partial batch of q[k] leaves; 0: none */
+	struct queue retry;        /* waiting for their backoff */
+	struct queue held;         /* DLQ messages SQS did not take */
+	struct call *calls;        /* in flight */
+	unsigned inflight[JOB_KINDS];
+	size_t alive;              /* jobs anywhere in here */
+
+	struct txp_retry_policy policy;
+	struct txp_retry_budget budget;
+	uint64_t held_due, held_backoff;
+	uint64_t held_logged_ms;
+	bool congested_logged;
+
+	bool flushing, closing;
+	void (*flush_done)(void *arg);
+	void *flush_arg;
+
+	struct txp_delivery_stats st;
+};
+
+static void pump(struct txp_delivery *d);
+
+static uint64_t now_ms(const struct txp_delivery *d)
+{
+	return uv_now(d->loop);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void q_push(struct queue *q, struct job *j)
+{
+	j->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	q->n++;
+}
+
+/* Removes `j`, whose predecessor is `prev` (NULL at the head). */
+static void q_unlink(struct queue *q, struct job *prev, struct job *j)
+{
+	if (prev != NULL)
+		prev->next = j->next;
+	else
+		q->head = j->next;
+	if (q->tail == j)
+		q->tail = prev;
+	j->next = NULL;
+	q->n--;
+}
+
+static void job_free(struct txp_delivery *d, struct job *j)
+{
+	free(j->payload);
+	free(j);
+	d->alive--;
+}
+
+static const char *kind_name(enum job_kind k)
+{
+	return k == JOB_STORE ? "store" : k == JOB_ALERT ? "alert" : "dlq";
+}
+
+/* A job that will never reach AWS (shutdown): said loudly, once each. */
+static void job_lost(struct txp_delivery *d, struct job *j, const char *why)
+{
+	txp_log_err("delivery_lost", "transaction_id=\"%s\" what=%s reason=%s", j->id,
+	            j->kind == JOB_DLQ ? (j->failed_alert ? "alert_dlq" : "store_dlq") : kind_name(j->kind), why);
+	d->st.lost++;
+	job_free(d, j);
+}
+
+static uint64_t random64(void)
+{
+	return ((uint64_t)randombytes_random() << 32) | randombytes_random();
+}
+
+/* ---- dead letters --------------------------------------------------- */
+
+static void hold(struct txp_delivery *d, struct job *j, const char *code)
+{
+	uint64_t now = now_ms(d);
+
+	if (d->held.n >= d->cfg->sqs.max_held) {
+		txp_log_err("dlq_dropped", "transaction_id=\"%s\" what=%s held=%zu max_held=%llu error=%s", j->id,
+		            j->failed_alert ? "alert" : "store", d->held.n, (unsigned long long)d->cfg->sqs.max_held,
+		            j->error_code);
+		d->st.dlq_dropped++;
+		job_free(d, j);
+		return;
+	}
+	if (d->held.n == 0)
+		d->held_due = now + d->held_backoff;
+	q_push(&d->held, j);
+	/* Loud but rate-limited: an SQS outage would otherwise log per item. */
+	if (d->held_logged_ms == 0 || now - d->held_logged_ms >= HELD_LOG_EVERY_MS) {
+		d->held_logged_ms = now;
+		txp_log_err("dlq_unavailable", "held=%zu max_held=%llu queue_url_set=%s last_error=%s",
+		            d->held.n, (unsigned long long)d->cfg->sqs.max_held,
+		            d->cfg->sqs.queue_url[0] != '\0' ? "yes" : "no", code);
+	}
+}
+
+/* Turns a store or alert job that failed for good into a DLQ message. */
+static void dead_letter(struct txp_delivery *d, struct job *j, const char *code, const char *message)
+{
+	struct txp_dlq_info info = {
+		.failed = j->kind == JOB_STORE ? "store" : "alert",
+		.transaction_id = j->id,
+		.alert_type = j->kind == JOB_ALERT ? txp_alert_kind_name(j->alert_kind) : NULL,
+		.error_code = code,
+		.error_message = message,
+		.attempts = j->attempts,
+		.dead_lettered_ms = wall_ms(),
+		.payload = j->payload,
+		.payload_len = j->len,
+	};
+	size_t len = 0;
+	char *body = txp_dlq_message(&info, &len);
+
+	txp_log_warn("dead_letter", "transaction_id=\"%s\" what=%s error=%s attempts=%u", j->id, info.failed,
+	             code, j->attempts);
+	if (body == NULL) {
+		/* Keep the raw payload: better an unwrapped message than none. */
+		txp_log_err("dlq_build_failed", "transaction_id=\"%s\" reason=out_of_memory", j->id);
+	} else {
+		free(j->payload);
+		j->payload = body;
+		j->len = (uint32_t)len;
+	}
+	j->failed_alert = j->kind == JOB_ALERT;
+	snprintf(j->error_code, sizeof(j->error_code), "%s", code[0] != '\0' ? code : "unknown");
+	j->kind = JOB_DLQ;
+	j->attempts = 0;
+	if (d->cfg->sqs.queue_url == NULL || d->cfg->sqs.queue_url[0] == '\0') {
+		hold(d, j, "no_queue_url");
+		return;
+	}
+	if (d->q[JOB_DLQ].n == 0)
+		d->deadline[JOB_DLQ] = now_ms(d) + d->cfg->dynamodb.flush_delay_ms;
+	q_push(&d->q[JOB_DLQ], j);
+}
+
+/* [retry] is reloadable: read it where it is used. */
+static void policy_refresh(struct txp_delivery *d)
+{
+	const struct txp_config *cfg = d->cfg;
+
+	d->policy.max_attempts = (uint32_t)cfg->retry.max_attempts;
+	d->policy.base_delay_ms = cfg->retry.base_delay_ms;
+	d->policy.max_delay_ms = cfg->retry.max_delay_ms;
+	if (d->policy.max_delay_ms < d->policy.base_delay_ms)
+		d->policy.max_delay_ms = d->policy.base_delay_ms;
+	d->budget.percent = (uint32_t)cfg->retry.budget_percent;
+}
+
+/* A store or alert attempt failed: retry it, or dead-letter it. */
+static void job_failed(struct txp_delivery *d, struct job *j, bool retryable, const char *code,
+                       const char *message)
+{
+	uint64_t now = now_ms(d), delay;
+
+	policy_refresh(d);
+	if (retryable && txp_retry_attempts_left(&d->policy, j->attempts)) {
+		if (txp_retry_budget_take(&d->budget, now)) {
+			delay = txp_retry_delay_ms(&d->policy, j->attempts - 1, random64());
+			j->due_ms = now + delay;
+			q_push(&d->retry, j);
+			if (j->kind == JOB_STORE)
+				d->st.store_retries++;
+			else
+				d->st.alert_retries++;
+			txp_log_debug("delivery_retry",
+			              "transaction_id=\"%s\" what=%s attempt=%u error=%s delay_ms=%llu t_ms=%llu", j->id,
+			              kind_name(j->kind), j->attempts, code, (unsigned long long)delay,
+			              (unsigned long long)now);
+			return;
+		}
+		d->st.retry_budget_exhausted++;
+		txp_log_warn("retry_budget_exhausted", "transaction_id=\"%s\" what=%s error=%s", j->id,
+		             kind_name(j->kind), code);
+		dead_letter(d, j, code, "retry budget exhausted");
+		return;
+	}
+	dead_letter(d, j, code, message);
+}
+
+/* ---- completions ---------------------------------------------------- */
+
+static void call_unlink(struct txp_delivery *d, struct call *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		d->calls = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	d->inflight[c->kind]--;
+}
+
+static bool cancelled(const struct txp_delivery *d, const struct txp_aws_result *r)
+{
+	return d->closing || (r->kind == TXP_AWS_FATAL && strcmp(r->code, "cancelled") == 0);
+}
+
+struct unprocessed {
+	struct call *c;
+	bool redo[MAX_BATCH];
+};
+
+static void on_unprocessed(void *arg, const char *id)
+{
+	struct unprocessed *u = arg;
+
+	for (size_t i = 0; i < u->c->n; i++)
+		if (!u->redo[i] && strcmp(u->c->jobs[i]->id, id) == 0) {
+			u->redo[i] = true;
+			return;
+		}
+}
+
+static void store_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
+{
+	struct unprocessed u = {.c = c};
+	bool ok = r->kind == TXP_AWS_OK;
+
+	if (ok && r->body != NULL && txp_ddb_unprocessed(r->body, r->body_len, d->cfg->dynamodb.table,
+	                                                 on_unprocessed, &u) < 0)
+		txp_log_warn("dynamodb_response", "reason=\"BatchWriteItem answer without UnprocessedItems\"");
+	for (size_t i = 0; i < c->n; i++) {
+		struct job *j = c->jobs[i];
+		if (ok && !u.redo[i]) {
+			d->st.stored++;
+			job_free(d, j);
+		} else if (ok) {
+			/* DynamoDB's own advice: retry unprocessed items with
+			 * exponential backoff. */
+			job_failed(d, j, true, "UnprocessedItems", "left unprocessed by BatchWriteItem");
+		} else {
+			job_failed(d, j, r->kind != TXP_AWS_FATAL, r->code, r->message);
+		}
+	}
+}
+
+static void alert_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
+{
+	struct txp_batch_failure f[MAX_BATCH];
+	int nf = 0;
+	bool done[MAX_BATCH] = {false};
+
+	if (r->kind == TXP_AWS_OK) {
+		nf = r->body != NULL ? txp_sns_batch_failures(r->body, r->body_len, f, MAX_BATCH) : 0;
+		if (nf < 0) {
+			txp_log_warn("sns_response", "reason=\"PublishBatch answer without PublishBatchResult\"");
+			nf = 0;
+		}
+		for (int i = 0; i < nf; i++) {
+			if (f[i].index >= c->n || done[f[i].index])
+				continue;
+			done[f[i].index] = true;
+			job_failed(d, c->jobs[f[i].index], !f[i].sender_fault, f[i].code, f[i].message);
+		}
+		for (size_t i = 0; i < c->n; i++)
+			if (!done[i]) {
+				d->st.alerts_published++;
+				job_free(d, c->jobs[i]);
+			}
+		return;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		job_failed(d, c->jobs[i], r->kind != TXP_AWS_FATAL, r->code, r->message);
+}
+
+static void dlq_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
+{
+	struct txp_batch_failure f[MAX_BATCH];
+	int nf = 0;
+	bool done[MAX_BATCH] = {false};
+
+	if (r->kind == TXP_AWS_OK) {
+		nf = r->body != NULL ? txp_sqs_batch_failures(r->body, r->body_len, f, MAX_BATCH) : 0;
+		if (nf < 0)
+			nf = 0;
+		for (int i = 0; i < nf; i++) {
+			if (f[i].index >= c->n || done[f[i].index])
+				continue;
+			done[f[i].index] = true;
+			d->st.dlq_failures++;
+			hold(d, c->jobs[f[i].index], f[i].code);
+		}
+		for (size_t i = 0; i < c->n; i++)
+			if (!done[i]) {
+				d->st.dead_lettered++;
+				job_free(d, c->jobs[i]);
+			}
+		if (nf == 0)
+			d->held_backoff = HELD_RETRY_MIN_MS;
+		return;
+	}
+	d->st.dlq_failures += c->n;
+	for (size_t i = 0; i < c->n; i++)
+		hold(d, c->jobs[i], r->code);
+}
+
+static void maybe_flushed(struct txp_delivery *d);
+static void maybe_free(struct txp_delivery *d);
+
+static void on_call_done(void *arg, const struct txp_aws_result *r)
+{
+	struct call *c = arg;
+	struct txp_delivery *d = c->d;
+
+	call_unlink(d, c);
+	if (cancelled(d, r)) {
+		for (size_t i = 0; i < c->n; i++)
+			job_lost(d, c->jobs[i], "cancelled");
+	} else if (c->kind == JOB_STORE) {
+		store_done(d, c, r);
+	} else if (c->kind == JOB_ALERT) {
+		alert_done(d, c, r);
+	} else {
+		dlq_done(d, c, r);
+	}
+	free(c);
+	if (d->closing) {
+		maybe_free(d);
+		return;
+	}
+	pump(d);
+	maybe_flushed(d);
+}
+
+/* ---- sending -------------------------------------------------------- */
+
+/* True when a put of `id` is already in this batch or in flight. */
+static bool id_busy(const struct txp_delivery *d, const struct call *c, const char *id)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->jobs[i]->id, id) == 0)
+			return true;
+	for (const struct call *o = d->calls; o != NULL; o = o->next)
+		if (o->kind == JOB_STORE)
+			for (size_t i = 0; i < o->n; i++)
+				if (strcmp(o->jobs[i]->id, id) == 0)
+					return true;
+	return false;
+}
+
+static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
+{
+	size_t n = k == JOB_STORE   ? d->cfg->dynamodb.batch_size
+	           : k == JOB_ALERT ? d->cfg->sns.batch_size
+	                            : DLQ_BATCH;
+	return n < 1 ? 1 : n > MAX_BATCH ? MAX_BATCH : n;
+}
+
+static unsigned inflight_max(const struct txp_delivery *d, enum job_kind k)
+{
+	unsigned m = k == JOB_STORE ? MAX_STORE_INFLIGHT : k == JOB_ALERT ? MAX_ALERT_INFLIGHT : MAX_DLQ_INFLIGHT;
+	return d->cfg->aws.max_connections < m ? (unsigned)d->cfg->aws.max_connections : m;
+}
+
+static char *call_body(const struct txp_delivery *d, const struct call *c, size_t *len)
+{
+	if (c->kind == JOB_STORE) {
+		const char *items[MAX_BATCH];
+		uint32_t lens[MAX_BATCH];
+		for (size_t i = 0; i < c->n; i++) {
+			items[i] = c->jobs[i]->payload;
+			lens[i] = c->jobs[i]->len;
+		}
+		return txp_ddb_batch_body(d->cfg->dynamodb.table, items, lens, c->n, len);
+	}
+	if (c->kind == JOB_ALERT) {
+		struct txp_sns_entry e[MAX_BATCH];
+		for (size_t i = 0; i < c->n; i++) {
+			e[i].message = c->jobs[i]->payload;
+			e[i].len = c->jobs[i]->len;
+			e[i].alert_type = txp_alert_kind_name(c->jobs[i]->alert_kind);
+			e[i].severity = txp_severity_name(c->jobs[i]->severity);
+		}
+		return txp_sns_batch_body(d->cfg->sns.topic_arn, e, c->n, len);
+	}
+	struct txp_sqs_entry e[MAX_BATCH];
+	for (size_t i = 0; i < c->n; i++) {
+		e[i].body = c->jobs[i]->payload;
+		e[i].len = c->jobs[i]->len;
+		e[i].failed = c->jobs[i]->failed_alert ? "alert" : "store";
+		e[i].error_code = c->jobs[i]->error_code;
+	}
+	return txp_sqs_batch_body(d->cfg->sqs.queue_url, e, c->n, len);
+}
+
+static const enum txp_aws_service service_of[JOB_KINDS] = {TXP_AWS_DYNAMODB, TXP_AWS_SNS, TXP_AWS_SQS};
+static const char *const op_of[JOB_KINDS] = {"BatchWriteItem", "PublishBatch", "SendMessageBatch"};
+
+/* Takes up to one batch of q[k] and sends it.  Returns false when nothing
+ * could be sent. */
+static bool send_batch(struct txp_delivery *d, enum job_kind k)
+{
+	struct queue *q = &d->q[k];
+	struct call *c = calloc(1, sizeof(*c));
+	struct job *prev = NULL, *j, *next;
+	size_t max = batch_max(d, k), len = 0;
+	uint64_t now = now_ms(d);
+	char *body;
+	int rc;
+
+	if (c == NULL)
+		return false;
+	c->d = d;
+	c->kind = k;
+	for (j = q->head; j != NULL && c->n < max; j = next) {
+		next = j->next;
+		if (k == JOB_STORE && id_busy(d, c, j->id)) {
+			prev = j;
+			continue;
+		}
+		q_unlink(q, prev, j);
+		c->jobs[c->n++] = j;
+	}
+	if (c->n == 0) {
+		free(c);
+		return false;
+	}
+	body = call_body(d, c, &len);
+	for (size_t i = 0; i < c->n; i++) {
+		struct job *b = c->jobs[i];
+		if (k != JOB_DLQ) {
+			if (b->attempts == 0)
+				txp_retry_budget_first(&d->budget, now, 1);
+			b->attempts++;
+		}
+		if (txp_log_enabled(TXP_LOG_DEBUG))
+			txp_log_debug("delivery_attempt", "transaction_id=\"%s\" what=%s attempt=%u batch=%zu t_ms=%llu",
+			              b->id, kind_name(k), b->attempts, c->n, (unsigned long long)now);
+	}
+	c->next = d->calls;
+	if (d->calls != NULL)
+		d->calls->prev = c;
+	d->calls = c;
+	d->inflight[k]++;
+	rc = -ENOMEM;
+	if (body != NULL)
+		rc = txp_aws_call(d->client, service_of[k], op_of[k], body, len, on_call_done, c);
+	free(body);
+	if (rc < 0) {
+		/* Report it as the call's own failure, so every path through
+		 * retry and the DLQ stays the same. */
+		struct txp_aws_result r = {.kind = TXP_AWS_RETRYABLE};
+		snprintf(r.code, sizeof(r.code), "call_failed");
+		snprintf(r.message, sizeof(r.message), "could not start the request: %s", strerror(-rc));
+		call_unlink(d, c);
+		if (k == JOB_STORE)
+			store_done(d, c, &r);
+		else if (k == JOB_ALERT)
+			alert_done(d, c, &r);
+		else
+			dlq_done(d, c, &r);
+		free(c);
+		return false;
+	}
+	return true;
+}
+
+static void on_wake(uv_timer_t *h);
+
+static void rearm(struct txp_delivery *d)
+{
+	uint64_t next = UINT64_MAX, now = now_ms(d);
+
+	for (int k = 0; k < JOB_KINDS; k++)
+		if (d->q[k].n > 0 && d->inflight[k] < inflight_max(d, (enum job_kind)k) && d->deadline[k] < next)
+			next = d->deadline[k];
+	for (const struct job *j = d->retry.head; j != NULL; j = j->next)
+		if (j->due_ms < next)
+			next = j->due_ms;
+	if (d->held.n > 0 && d->cfg->sqs.queue_url[0] != '\0' && d->held_due < next)
+		next = d->held_due;
+	if (next == UINT64_MAX) {
+		uv_timer_stop(&d->wake);
+		return;
+	}
+	uv_timer_start(&d->wake, on_wake, next > now ? next - now : 0, 0);
+}
+
+/* Moves due retries and (when due) held DLQ messages back to their queues,
+ * sends what is ready, and sets the timer for the next deadline. */
+static void pump(struct txp_delivery *d)
+{
+	uint64_t now = now_ms(d);
+	struct job *prev = NULL, *j, *next;
+
+	if (d->closing)
+		return;
+	for (j = d->retry.head; j != NULL; j = next) {
+		next = j->next;
+		if (j->due_ms > now) {
+			prev = j;
+			continue;
+		}
+		q_unlink(&d->retry, prev, j);
+		/* A retry leaves at once: its wait is the backoff. */
+		q_push(&d->q[j->kind], j);
+		d->deadline[j->kind] = now;
+	}
+	if (d->held.n > 0 && now >= d->held_due && d->cfg->sqs.queue_url[0] != '\0' &&
+	    d->inflight[JOB_DLQ] == 0 && d->q[JOB_DLQ].n == 0) {
+		/* One round of held messages at a time; the backoff doubles
+		 * until SQS takes them again. */
+		while (d->held.head != NULL && d->q[JOB_DLQ].n < DLQ_BATCH * MAX_DLQ_INFLIGHT) {
+			j = d->held.head;
+			q_unlink(&d->held, NULL, j);
+			q_push(&d->q[JOB_DLQ], j);
+		}
+		d->deadline[JOB_DLQ] = now;
+		d->held_backoff = d->held_backoff * 2 > HELD_RETRY_MAX_MS ? HELD_RETRY_MAX_MS : d->held_backoff * 2;
+		d->held_due = now + d->held_backoff;
+	}
+	for (int k = 0; k < JOB_KINDS; k++) {
+		while (d->q[k].n > 0 && d->inflight[k] < inflight_max(d, (enum job_kind)k)) {
+			bool full = d->q[k].n >= batch_max(d, (enum job_kind)k);
+			if (!full && !d->flushing && now < d->deadline[k])
+				break;
+			if (!send_batch(d, (enum job_kind)k))
+				break;
+		}
+		/* What stays waits for a new flush delay, or for a call to
+		 * come back (for puts whose id is in flight). */
+		if (d->q[k].n > 0 && now >= d->deadline[k])
+			d->deadline[k] = now + d->cfg->dynamodb.flush_delay_ms;
+	}
+	rearm(d);
+	if (!d->congested_logged && txp_delivery_congested(d)) {
+		d->congested_logged = true;
+		txp_log_warn("delivery_congested", "backlog=%zu max_pending=%llu held=%zu", d->alive,
+		             (unsigned long long)d->cfg->dynamodb.max_pending, d->held.n);
+	} else if (d->congested_logged && !txp_delivery_congested(d)) {
+		d->congested_logged = false;
+		txp_log_notice("delivery_uncongested", "backlog=%zu", d->alive);
+	}
+}
+
+static void on_wake(uv_timer_t *h)
+{
+	pump(h->data);
+}
+
+/* ---- public --------------------------------------------------------- */
+
+int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_aws_client *client,
+                        const struct txp_config *cfg, char *err, size_t errlen)
+{
+	struct txp_delivery *d = calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		snprintf(err, errlen, "out of memory for the delivery layer");
+		return -ENOMEM;
+	}
+	if (cfg->dynamodb.table == NULL || cfg->dynamodb.table[0] == '\0') {
+		snprintf(err, errlen, "[dynamodb] table is empty");
+		free(d);
+		return -EINVAL;
+	}
+	d->loop = loop;
+	d->client = client;
+	d->cfg = cfg;
+	txp_retry_budget_init(&d->budget, (uint32_t)cfg->retry.budget_percent, RETRY_FLOOR_PER_MINUTE);
+	policy_refresh(d);
+	d->held_backoff = HELD_RETRY_MIN_MS;
+	uv_timer_init(loop, &d->wake);
+	uv_timer_init(loop, &d->flush_timer);
+	d->wake.data = d->flush_timer.data = d;
+	d->handles_open = 2;
+	*out = d;
+	return 0;
+}
+
+static struct job *job_new(struct txp_delivery *d, enum job_kind k, const char *id, char *payload,
+                           uint32_t len)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->kind = k;
+	j->payload = payload;
+	j->len = len;
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	d->alive++;
+	return j;
+}
+
+static void enqueue(struct txp_delivery *d, struct job *j)
+{
+	if (d->q[j->kind].n == 0)
+		d->deadline[j->kind] = now_ms(d) + d->cfg->dynamodb.flush_delay_ms;
+	q_push(&d->q[j->kind], j);
+}
+
+void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)
+{
+	struct job *j;
+	bool alerts_on = d->cfg->sns.topic_arn != NULL && d->cfg->sns.topic_arn[0] != '\0';
+
+	if (d->closing) {
+		txp_log_err("delivery_lost", "transaction_id=\"%s\" what=store reason=closed",
+		            t->has_id ? t->transaction_id : "");
+		d->st.lost++;
+		txp_txn_free(t);
+		return;
+	}
+	/* Normally built on the worker; a failed build is retried here. */
+	if (t->item == NULL && t->has_id && txp_item_build(t, PACKAGE_VERSION) < 0)
+		txp_log_err("item_build_failed", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
+	if (t->item == NULL) {
+		/* No valid id, or no memory: nothing to store under a key. */
+		d->st.not_stored++;
+		txp_txn_free(t);
+		return;
+	}
+	j = job_new(d, JOB_STORE, t->transaction_id, t->item, t->item_len);
+	if (j == NULL) {
+		txp_log_err("delivery_lost", "transaction_id=\"%s\" what=store reason=out_of_memory",
+		            t->transaction_id);
+		d->st.lost++;
+		txp_txn_free(t);
+		return;
+	}
+	t->item = NULL;
+	enqueue(d, j);
+	for (unsigned k = 0; k < TXP_ALERT_KINDS; k++) {
+		if (t->alert[k] == NULL || !alerts_on)
+			continue;
+		j = job_new(d, JOB_ALERT, t->transaction_id, t->alert[k], t->alert_len[k]);
+		if (j == NULL) {
+			txp_log_err("delivery_lost", "transaction_id=\"%s\" what=alert reason=out_of_memory",
+			            t->transaction_id);
+			d->st.lost++;
+			continue;
+		}
+		t->alert[k] = NULL;
+		j->alert_kind = (uint8_t)k;
+		j->severity = k == TXP_ALERT_KIND_FRAUD ? t->fraud_severity : t->compliance_severity;
+		enqueue(d, j);
+	}
+	txp_txn_free(t);
+	pump(d);
+}
+
+bool txp_delivery_congested(const struct txp_delivery *d)
+{
+	return d != NULL && d->alive > d->cfg->dynamodb.max_pending;
+}
+
+void txp_delivery_stats(const struct txp_delivery *d, struct txp_delivery_stats *s)
+{
+	*s = d->st;
+	s->retrying = d->retry.n;
+	s->held_for_dlq = d->held.n;
+	s->pending = d->alive - d->retry.n - d->held.n;
+	s->inflight_calls = (uint64_t)d->inflight[JOB_STORE] + d->inflight[JOB_ALERT] + d->inflight[JOB_DLQ];
+	s->retry_budget_left = txp_retry_budget_left(&d->budget, now_ms(d));
+}
+
+static void flush_finish(struct txp_delivery *d)
+{
+	void (*done)(void *) = d->flush_done;
+
+	uv_timer_stop(&d->flush_timer);
+	d->flush_done = NULL;
+	if (done != NULL)
+		done(d->flush_arg);
+}
+
+static void maybe_flushed(struct txp_delivery *d)
+{
+	if (d->flush_done != NULL && d->alive == 0)
+		flush_finish(d);
+}
+
+static void on_flush_timeout(uv_timer_t *h)
+{
+	struct txp_delivery *d = h->data;
+
+	txp_log_err("delivery_flush_timeout", "left=%zu retrying=%zu held=%zu inflight_calls=%u", d->alive,
+	            d->retry.n, d->held.n,
+	            d->inflight[JOB_STORE] + d->inflight[JOB_ALERT] + d->inflight[JOB_DLQ]);
+	flush_finish(d);
+}
+
+void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
+{
+	d->flushing = true;
+	d->flush_done = done;
+	d->flush_arg = arg;
+	if (d->alive == 0) {
+		flush_finish(d);
+		return;
+	}
+	txp_log_notice("delivery_flushing", "pending=%zu timeout_ms=%llu", d->alive,
+	               (unsigned long long)timeout_ms);
+	uv_timer_start(&d->flush_timer, on_flush_timeout, timeout_ms, 0);
+	pump(d);
+}
+
+static void maybe_free(struct txp_delivery *d)
+{
+	if (d->handles_open == 0 && d->calls == NULL)
+		free(d);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct txp_delivery *d = h->data;
+
+	d->handles_open--;
+	maybe_free(d);
+}
+
+void txp_delivery_close(struct txp_delivery *d)
+{
+	struct queue *qs[JOB_KINDS + 2];
+
+	if (d == NULL)
+		return;
+	d->closing = true;
+	d->flush_done = NULL;
+	for (int k = 0; k < JOB_KINDS; k++)
+		qs[k] = &d->q[k];
+	qs[JOB_KINDS] = &d->retry;
+	qs[JOB_KINDS + 1] = &d->held;
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		while (qs[i]->head != NULL) {
+			struct job *j = qs[i]->head;
+			q_unlink(qs[i], NULL, j);
+			job_lost(d, j, "shutdown");
+		}
+	if (d->st.lost > 0)
+		txp_log_err("delivery_closed", "lost=%llu stored=%llu dead_lettered=%llu",
+		            (unsigned long long)d->st.lost, (unsigned long long)d->st.stored,
+		            (unsigned long long)d->st.dead_lettered);
+	uv_timer_stop(&d->wake);
+	uv_timer_stop(&d->flush_timer);
+	uv_close((uv_handle_t *)&d->wake, on_handle_closed);
+	uv_close((uv_handle_t *)&d->flush_timer, on_handle_closed);
+	/* Calls still in flight end when the client cancels them; the last
+	 * of their callbacks or handle closes frees the struct. */
+}

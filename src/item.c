@@ -1,0 +1,323 @@
+/* item.c: the DynamoDB record and the SNS alert messages of a decided transaction (pure builders). */
+#include "txpipe/delivery.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "txpipe/item.h"
+#include "txpipe/sbuf.h"
+
+size_t txp_iso8601_ms(int64_t unix_ms, char out[TXP_ISO8601_MS_SIZE])
+{
+	/* Floor division, so times before 1970 still format correctly. */
+	int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
+	time_t tt;
+	struct tm tm;
+	size_t n;
+
+	if (ms < 0) {
+		ms += 1000;
+		secs--;
+	}
+	tt = (time_t)secs;
+	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+		out[0] = '\0';
+		return 0;
+	}
+	n = strftime(out, TXP_ISO8601_MS_SIZE, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n != 19) {
+		out[0] = '\0';
+		return 0;
+	}
+	out[19] = '.';
+	out[20] = (char)('0' + ms / 100);
+	out[21] = (char)('0' + ms / 10 % 10);
+	out[22] = (char)('0' + ms % 10);
+	out[23] = 'Z';
+	out[24] = '\0';
+	return 24;
+}
+
+/* The latest stage timestamp the transaction reached (monotonic ns). */
+static uint64_t last_stage_ns(const struct txp_txn *t)
+{
+	uint64_t last = t->t_received;
+
+	if (t->t_validated > last)
+		last = t->t_validated;
+	if (t->t_fraud > last)
+		last = t->t_fraud;
+	if (t->t_compliance > last)
+		last = t->t_compliance;
+	return last;
+}
+
+int64_t txp_item_decided_ms(const struct txp_txn *t)
+{
+	/* The wall clock at decision, derived from the wall clock at receipt
+	 * and the monotonic time spent since, so the builder stays pure. */
+	if (t->t_received == 0)
+		return t->received_ms;
+	return t->received_ms + (int64_t)((last_stage_ns(t) - t->t_received) / 1000000u);
+}
+
+static const struct {
+	uint32_t bit;
+	const char *name;
+} compliance_flag_names[] = {
+	{TXP_COMPLIANCE_AML_REPORT, "aml_report"},     {TXP_COMPLIANCE_STRUCTURING, "structuring"},
+	{TXP_COMPLIANCE_SANCTIONS, "sanctions"},       {TXP_COMPLIANCE_KYC, "kyc"},
+	{TXP_COMPLIANCE_PAN_MASKED, "pan_masked"},     {TXP_COMPLIANCE_RATE_UNKNOWN, "rate_unknown"},
+};
+
+/* ---- AttributeValue helpers: each appends ,"name":{...} --------------- */
+
+static void av_s(struct txp_sbuf *b, const char *name, const char *value)
+{
+	txp_sbuf_raw(b, ",", 1);
+	txp_sbuf_json_str(b, name);
+	txp_sbuf_str(b, ":{\"S\":");
+	txp_sbuf_json_str(b, value);
+	txp_sbuf_raw(b, "}", 1);
+}
+
+/* A string attribute only when the value is not empty: DynamoDB rejects
+ * empty strings in key attributes only, but an absent attribute says
+ * "not given" more plainly than "". */
+static void av_s_opt(struct txp_sbuf *b, const char *name, const char *value)
+{
+	if (value != NULL && value[0] != '\0')
+		av_s(b, name, value);
+}
+
+/* Numbers travel as strings in DynamoDB JSON, so 64-bit values stay exact. */
+static void av_n(struct txp_sbuf *b, const char *name, long long v)
+{
+	txp_sbuf_raw(b, ",", 1);
+	txp_sbuf_json_str(b, name);
+	txp_sbuf_str(b, ":{\"N\":\"");
+	txp_sbuf_int(b, v);
+	txp_sbuf_str(b, "\"}");
+}
+
+static void av_latency(struct txp_sbuf *b, bool *first, const char *name, uint64_t from, uint64_t to)
+{
+	if (from == 0 || to == 0 || to < from)
+		return;
+	if (!*first)
+		txp_sbuf_raw(b, ",", 1);
+	*first = false;
+	txp_sbuf_json_str(b, name);
+	txp_sbuf_str(b, ":{\"N\":\"");
+	txp_sbuf_uint(b, (to - from) / 1000u);
+	txp_sbuf_str(b, "\"}");
+}
+
+static void av_reasons(struct txp_sbuf *b, const struct txp_txn *t)
+{
+	txp_sbuf_str(b, ",\"reasons\":{\"L\":[");
+	for (unsigned i = 0; i < t->n_reasons; i++) {
+		txp_sbuf_str(b, i > 0 ? ",{\"S\":" : "{\"S\":");
+		txp_sbuf_json_str(b, t->reasons[i].code);
+		txp_sbuf_raw(b, "}", 1);
+	}
+	txp_sbuf_str(b, "]}");
+	if (!t->scored || t->n_reasons == 0)
+		return;
+	/* A map keeps one entry per code; a code never repeats within one
+	 * decision, and if it did the later contribution would win. */
+	txp_sbuf_str(b, ",\"contributions\":{\"M\":{");
+	for (unsigned i = 0; i < t->n_reasons; i++) {
+		if (i > 0)
+			txp_sbuf_raw(b, ",", 1);
+		txp_sbuf_json_str(b, t->reasons[i].code);
+		txp_sbuf_str(b, ":{\"N\":\"");
+		txp_sbuf_int(b, t->reasons[i].points);
+		txp_sbuf_str(b, "\"}");
+	}
+	txp_sbuf_str(b, "}}");
+}
+
+static bool is_decision(const struct txp_txn *t)
+{
+	return t->status == TXP_STATUS_APPROVED || t->status == TXP_STATUS_REVIEW ||
+	       t->status == TXP_STATUS_DECLINED;
+}
+
+static char *build_item(const struct txp_txn *t, const char *version, size_t *len)
+{
+	struct txp_sbuf b = {0};
+	char when[TXP_ISO8601_MS_SIZE];
+	bool first = true;
+
+	txp_sbuf_str(&b, "{\"transaction_id\":{\"S\":");
+	txp_sbuf_json_str(&b, t->transaction_id);
+	txp_sbuf_raw(&b, "}", 1);
+	av_s(&b, "status", txp_status_name(t->status));
+	if (t->scored)
+		av_n(&b, "risk_score", t->risk_score);
+	av_reasons(&b, t);
+	if (!is_decision(t)) {
+		/* Rejected (or failed) lines keep only what is known to be
+		 * valid: the id and why; the other fields were not validated
+		 * and may be half-parsed. */
+		av_s(&b, "error_code", t->error.code);
+		av_s_opt(&b, "error_field", t->error.field);
+		av_s_opt(&b, "error_message", t->error.message);
+	} else {
+		av_n(&b, "amount", t->amount);
+		av_s(&b, "currency", t->currency);
+		av_n(&b, "currency_exponent", t->currency_exponent);
+		if (t->amount_usd_known)
+			av_n(&b, "amount_usd_cents", t->amount_usd);
+		av_s_opt(&b, "merchant_id", t->merchant_id);
+		/* Only the pseudonym: the raw customer_id is personal data. */
+		av_s_opt(&b, "customer_pseudonym", t->customer_pseud);
+		av_s_opt(&b, "merchant_country", t->merchant_country);
+		av_s_opt(&b, "customer_country", t->customer_country);
+		if (t->has_card) {
+			/* BIN, last four and the keyed token: never the PAN. */
+			av_s_opt(&b, "card_bin", t->card_bin);
+			av_s_opt(&b, "card_last4", t->card_last4);
+			av_s_opt(&b, "card_token", t->card_token);
+		}
+		av_s_opt(&b, "channel", txp_channel_name(t->channel));
+		av_s_opt(&b, "mcc", t->merchant_category);
+		av_s_opt(&b, "ip_pseudonym", t->ip_pseud);
+		av_s_opt(&b, "device_pseudonym", t->device_pseud);
+		av_s_opt(&b, "kyc", txp_kyc_name(t->kyc));
+		txp_sbuf_str(&b, ",\"compliance_flags\":{\"L\":[");
+		for (size_t i = 0, n = 0; i < sizeof(compliance_flag_names) / sizeof(compliance_flag_names[0]); i++) {
+			if (!(t->compliance_flags & compliance_flag_names[i].bit))
+				continue;
+			txp_sbuf_str(&b, n++ > 0 ? ",{\"S\":\"" : "{\"S\":\"");
+			txp_sbuf_str(&b, compliance_flag_names[i].name);
+			txp_sbuf_str(&b, "\"}");
+		}
+		txp_sbuf_str(&b, "]}");
+		if (t->alerts & TXP_ALERT_FRAUD)
+			av_s(&b, "fraud_severity", txp_severity_name(t->fraud_severity));
+		if (t->alerts & TXP_ALERT_COMPLIANCE)
+			av_s(&b, "compliance_severity", txp_severity_name(t->compliance_severity));
+		if (t->has_timestamp && txp_iso8601_ms(t->timestamp_ms, when) > 0)
+			av_s(&b, "event_time", when);
+	}
+	if (txp_iso8601_ms(t->received_ms, when) > 0)
+		av_s(&b, "received_at", when);
+	txp_sbuf_str(&b, ",\"latency_us\":{\"M\":{");
+	av_latency(&b, &first, "validation", t->t_received, t->t_validated);
+	av_latency(&b, &first, "fraud", t->t_validated, t->t_fraud);
+	av_latency(&b, &first, "compliance", t->t_fraud, t->t_compliance);
+	av_latency(&b, &first, "total", t->t_received, last_stage_ns(t));
+	txp_sbuf_str(&b, "}}");
+	if (txp_iso8601_ms(txp_item_decided_ms(t), when) > 0)
+		av_s(&b, "decided_at", when);
+	av_s(&b, "daemon_version", version != NULL ? version : "");
+	if (t->expires_at > 0)
+		av_n(&b, "expires_at", t->expires_at);
+	txp_sbuf_raw(&b, "}", 1);
+	return txp_sbuf_finish(&b, len);
+}
+
+static char *build_alert(const struct txp_txn *t, unsigned kind, size_t *len)
+{
+	struct txp_sbuf b = {0};
+	char when[TXP_ISO8601_MS_SIZE];
+	uint8_t sev = kind == TXP_ALERT_KIND_FRAUD ? t->fraud_severity : t->compliance_severity;
+
+	txp_sbuf_str(&b, "{\"alert_type\":");
+	txp_sbuf_json_str(&b, txp_alert_kind_name(kind));
+	txp_sbuf_str(&b, ",\"severity\":");
+	txp_sbuf_json_str(&b, txp_severity_name(sev));
+	txp_sbuf_str(&b, ",\"transaction_id\":");
+	txp_sbuf_json_str(&b, t->transaction_id);
+	txp_sbuf_str(&b, ",\"status\":");
+	txp_sbuf_json_str(&b, txp_status_name(t->status));
+	if (t->scored) {
+		txp_sbuf_str(&b, ",\"risk_score\":");
+		txp_sbuf_int(&b, t->risk_score);
+	}
+	txp_sbuf_str(&b, ",\"reasons\":[");
+	for (unsigned i = 0; i < t->n_reasons; i++) {
+		if (i > 0)
+			txp_sbuf_raw(&b, ",", 1);
+		txp_sbuf_json_str(&b, t->reasons[i].code);
+	}
+	txp_sbuf_str(&b, "]");
+	if (is_decision(t)) {
+		/* JSON numbers here: amounts are minor units far below 2^53 in
+		 * practice, but a reader that needs exactness can use the
+		 * record in DynamoDB, which keeps them as N strings. */
+		txp_sbuf_str(&b, ",\"amount\":");
+		txp_sbuf_int(&b, t->amount);
+		txp_sbuf_str(&b, ",\"currency\":");
+		txp_sbuf_json_str(&b, t->currency);
+		txp_sbuf_str(&b, ",\"currency_exponent\":");
+		txp_sbuf_int(&b, t->currency_exponent);
+		if (t->amount_usd_known) {
+			txp_sbuf_str(&b, ",\"amount_usd_cents\":");
+			txp_sbuf_int(&b, t->amount_usd);
+		}
+		txp_sbuf_str(&b, ",\"merchant_id\":");
+		txp_sbuf_json_str(&b, t->merchant_id);
+		if (t->customer_pseud[0] != '\0') {
+			txp_sbuf_str(&b, ",\"customer_pseudonym\":");
+			txp_sbuf_json_str(&b, t->customer_pseud);
+		}
+		txp_sbuf_str(&b, ",\"merchant_country\":");
+		txp_sbuf_json_str(&b, t->merchant_country);
+		txp_sbuf_str(&b, ",\"customer_country\":");
+		txp_sbuf_json_str(&b, t->customer_country);
+	}
+	if (txp_iso8601_ms(txp_item_decided_ms(t), when) > 0) {
+		txp_sbuf_str(&b, ",\"decided_at\":");
+		txp_sbuf_json_str(&b, when);
+	}
+	txp_sbuf_raw(&b, "}", 1);
+	return txp_sbuf_finish(&b, len);
+}
+
+const char *txp_alert_kind_name(unsigned kind)
+{
+	return kind == TXP_ALERT_KIND_FRAUD ? "fraud" : "compliance";
+}
+
+int txp_item_build(struct txp_txn *t, const char *daemon_version)
+{
+	char *item = NULL, *alert[TXP_ALERT_KINDS] = {NULL, NULL};
+	size_t len = 0, alen[TXP_ALERT_KINDS] = {0, 0};
+	int rc = -ENOMEM;
+
+	/* Without a valid id there is no key to store under and nothing a
+	 * reader could look up: such lines are answered, never stored. */
+	if (!t->has_id || t->transaction_id[0] == '\0')
+		return 0;
+	item = build_item(t, daemon_version, &len);
+	if (item == NULL)
+		goto err;
+	for (unsigned k = 0; k < TXP_ALERT_KINDS; k++) {
+		if (!(t->alerts & (1u << k)))
+			continue;
+		alert[k] = build_alert(t, k, &alen[k]);
+		if (alert[k] == NULL)
+			goto err_after_item;
+	}
+	free(t->item);
+	t->item = item;
+	t->item_len = (uint32_t)len;
+	for (unsigned k = 0; k < TXP_ALERT_KINDS; k++) {
+		free(t->alert[k]);
+		t->alert[k] = alert[k];
+		t->alert_len[k] = (uint32_t)alen[k];
+	}
+	return 0;
+
+err_after_item:
+	for (unsigned k = 0; k < TXP_ALERT_KINDS; k++)
+		free(alert[k]);
+	free(item);
+err:
+	return rc;
+}

@@ -1,0 +1,131 @@
+/* sbuf.c: a growable byte buffer for building JSON and form-encoded request bodies. */
+#include "txpipe/sbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void sb_reserve(struct txp_sbuf *b, size_t more)
+{
+	char *np;
+	size_t ncap;
+
+	if (b->oom || b->len + more + 1 <= b->cap)
+		return;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < b->len + more + 1)
+		ncap *= 2;
+	np = realloc(b->p, ncap);
+	if (np == NULL) {
+		b->oom = true;
+		return;
+	}
+	b->p = np;
+	b->cap = ncap;
+}
+
+void txp_sbuf_raw(struct txp_sbuf *b, const char *s, size_t n)
+{
+	sb_reserve(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void txp_sbuf_str(struct txp_sbuf *b, const char *s)
+{
+	txp_sbuf_raw(b, s, strlen(s));
+}
+
+void txp_sbuf_int(struct txp_sbuf *b, long long v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%lld", v);
+
+	txp_sbuf_raw(b, num, (size_t)n);
+}
+
+void txp_sbuf_uint(struct txp_sbuf *b, unsigned long long v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%llu", v);
+
+	txp_sbuf_raw(b, num, (size_t)n);
+}
+
+void txp_sbuf_json_strn(struct txp_sbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	txp_sbuf_raw(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		/* Copy the plain run before this character in one go. */
+		txp_sbuf_raw(b, s + run, i - run);
+		run = i + 1;
+		if (c == '"' || c == '\\') {
+			char esc[2] = {'\\', (char)c};
+			txp_sbuf_raw(b, esc, 2);
+		} else {
+			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			txp_sbuf_raw(b, esc, 6);
+		}
+	}
+	txp_sbuf_raw(b, s + run, n - run);
+	txp_sbuf_raw(b, "\"", 1);
+}
+
+void txp_sbuf_json_str(struct txp_sbuf *b, const char *s)
+{
+	txp_sbuf_json_strn(b, s, strlen(s));
+}
+
+void txp_sbuf_urlencn(struct txp_sbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '_' || c == '.' || c == '~') {
+			txp_sbuf_raw(b, (const char *)&c, 1);
+		} else {
+			char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+			txp_sbuf_raw(b, esc, 3);
+		}
+	}
+}
+
+void txp_sbuf_urlenc(struct txp_sbuf *b, const char *s)
+{
+	txp_sbuf_urlencn(b, s, strlen(s));
+}
+
+char *txp_sbuf_finish(struct txp_sbuf *b, size_t *len)
+{
+	char *p;
+
+	if (!b->oom && b->p == NULL)
+		txp_sbuf_raw(b, "", 0);
+	if (b->oom) {
+		txp_sbuf_free(b);
+		return NULL;
+	}
+	p = b->p;
+	*len = b->len;
+	b->p = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void txp_sbuf_free(struct txp_sbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}

@@ -1,0 +1,331 @@
+/* test_item.c: the DynamoDB record and SNS alerts of a decided transaction, read back with jansson. */
+#include "txpipe/delivery.h"
+#include "txpipe/item.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAN "4111111111111111"
+
+/* A decided transaction as the stages leave it. */
+static struct txp_txn *decided(void)
+{
+	struct txp_txn *t = txp_txn_new();
+
+	t->has_id = true;
+	strcpy(t->transaction_id, "tx-\"1\"");
+	t->status = TXP_STATUS_REVIEW;
+	t->scored = true;
+	t->risk_score = 65;
+	txp_txn_add_reason(t, "velocity_customer_1h", 40);
+	txp_txn_add_reason(t, "high_amount", 25);
+	t->amount = 9007199254740993; /* beyond 2^53: must stay exact */
+	strcpy(t->currency, "EUR");
+	t->currency_exponent = 2;
+	t->amount_usd_known = true;
+	t->amount_usd = 123456;
+	strcpy(t->merchant_id, "m-42");
+	strcpy(t->customer_id, "alice@example.com");
+	strcpy(t->customer_pseud, "0123456789abcdef0123456789abcdef");
+	strcpy(t->ip_address, "192.0.2.7");
+	strcpy(t->ip_pseud, "ffffffffffffffffffffffffffffffff");
+	strcpy(t->device_id, "device-raw-1");
+	strcpy(t->merchant_country, "FR");
+	strcpy(t->customer_country, "DE");
+	t->has_card = true;
+	strcpy(t->card_bin, "411111");
+	strcpy(t->card_last4, "1111");
+	strcpy(t->card_token, "abcdefabcdefabcdefabcdefabcdefab");
+	strcpy(t->merchant_category, "5999");
+	t->channel = TXP_CHANNEL_ONLINE;
+	t->kyc = TXP_KYC_VERIFIED;
+	t->compliance_flags = TXP_COMPLIANCE_AML_REPORT | TXP_COMPLIANCE_KYC;
+	t->received_ms = 1767225600123; /* 2026-01-01T00:00:00.123Z */
+	t->t_received = 1000000000;
+	t->t_validated = t->t_received + 15000; /* 15 us */
+	t->t_fraud = t->t_validated + 40000;    /* 40 us */
+	t->t_compliance = t->t_fraud + 2500000; /* 2500 us: decided 2 ms later */
+	t->expires_at = 1798761600;
+	txp_txn_alert(t, TXP_ALERT_FRAUD, TXP_SEVERITY_HIGH);
+	return t;
+}
+
+static json_t *load(const char *text, size_t len)
+{
+	json_error_t e;
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+
+	ck_assert_msg(j != NULL, "not JSON: %s (%s)", e.text, text);
+	return j;
+}
+
+static const char *attr(json_t *item, const char *name, const char *type)
+{
+	return json_string_value(json_object_get(json_object_get(item, name), type));
+}
+
+START_TEST(item_holds_the_decision_in_attribute_value_form)
+{
+	struct txp_txn *t = decided();
+	json_t *item, *l;
+
+	ck_assert_int_eq(txp_item_build(t, "1.2.3"), 0);
+	ck_assert_ptr_nonnull(t->item);
+	ck_assert_uint_eq(strlen(t->item), t->item_len);
+	item = load(t->item, t->item_len);
+	ck_assert_str_eq(attr(item, "transaction_id", "S"), "tx-\"1\"");
+	ck_assert_str_eq(attr(item, "status", "S"), "review");
+	ck_assert_str_eq(attr(item, "risk_score", "N"), "65");
+	l = json_object_get(json_object_get(item, "reasons"), "L");
+	ck_assert_uint_eq(json_array_size(l), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 1), "S")), "high_amount");
+	ck_assert_str_eq(
+	    attr(json_object_get(json_object_get(item, "contributions"), "M"), "velocity_customer_1h", "N"),
+	    "40");
+	ck_assert_str_eq(attr(item, "amount", "N"), "9007199254740993");
+	ck_assert_str_eq(attr(item, "currency", "S"), "EUR");
+	ck_assert_str_eq(attr(item, "currency_exponent", "N"), "2");
+	ck_assert_str_eq(attr(item, "amount_usd_cents", "N"), "123456");
+	ck_assert_str_eq(attr(item, "merchant_id", "S"), "m-42");
+	ck_assert_str_eq(attr(item, "customer_pseudonym", "S"), "0123456789abcdef0123456789abcdef");
+	ck_assert_str_eq(attr(item, "merchant_country", "S"), "FR");
+	ck_assert_str_eq(attr(item, "customer_country", "S"), "DE");
+	ck_assert_str_eq(attr(item, "card_bin", "S"), "411111");
+	ck_assert_str_eq(attr(item, "card_last4", "S"), "1111");
+	ck_assert_str_eq(attr(item, "card_token", "S"), "abcdefabcdefabcdefabcdefabcdefab");
+	ck_assert_str_eq(attr(item, "channel", "S"), "online");
+	ck_assert_str_eq(attr(item, "mcc", "S"), "5999");
+	ck_assert_str_eq(attr(item, "ip_pseudonym", "S"), "ffffffffffffffffffffffffffffffff");
+	ck_assert_ptr_null(json_object_get(item, "device_pseudonym"));
+	ck_assert_str_eq(attr(item, "kyc", "S"), "verified");
+	l = json_object_get(json_object_get(item, "compliance_flags"), "L");
+	ck_assert_uint_eq(json_array_size(l), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 0), "S")), "aml_report");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 1), "S")), "kyc");
+	ck_assert_str_eq(attr(item, "fraud_severity", "S"), "high");
+	ck_assert_ptr_null(json_object_get(item, "compliance_severity"));
+	ck_assert_str_eq(attr(item, "received_at", "S"), "2026-01-01T00:00:00.123Z");
+	ck_assert_str_eq(attr(item, "decided_at", "S"), "2026-01-01T00:00:00.125Z");
+	json_t *lat = json_object_get(json_object_get(item, "latency_us"), "M");
+	ck_assert_str_eq(attr(lat, "validation", "N"), "15");
+	ck_assert_str_eq(attr(lat, "fraud", "N"), "40");
+	ck_assert_str_eq(attr(lat, "compliance", "N"), "2500");
+	ck_assert_str_eq(attr(lat, "total", "N"), "2555");
+	ck_assert_str_eq(attr(item, "daemon_version", "S"), "1.2.3");
+	ck_assert_str_eq(attr(item, "expires_at", "N"), "1798761600");
+	ck_assert_ptr_null(json_object_get(item, "error_code"));
+	json_decref(item);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(item_and_alert_never_carry_raw_personal_data_or_the_pan)
+{
+	struct txp_txn *t = decided();
+
+	/* Even if a PAN were left in a field the stages do not copy, it must
+	 * not appear: the builder only takes the listed fields. */
+	strcpy(t->device_id, PAN);
+	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	for (unsigned k = 0; k < 3; k++) {
+		const char *text = k == 0 ? t->item : t->alert[k - 1];
+		ck_assert_ptr_nonnull(text);
+		ck_assert_ptr_null(strstr(text, PAN));
+		ck_assert_ptr_null(strstr(text, "alice@example.com"));
+		ck_assert_ptr_null(strstr(text, "192.0.2.7"));
+		ck_assert_ptr_null(strstr(text, "device-raw-1"));
+	}
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(no_pseudonym_means_no_customer_attribute)
+{
+	struct txp_txn *t = decided();
+	json_t *item;
+
+	t->customer_pseud[0] = '\0';
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	item = load(t->item, t->item_len);
+	ck_assert_ptr_null(json_object_get(item, "customer_pseudonym"));
+	ck_assert_ptr_null(json_object_get(item, "customer_id"));
+	json_decref(item);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(rejected_with_an_id_is_stored_with_its_error_and_nothing_unvalidated)
+{
+	struct txp_txn *t = txp_txn_new();
+	json_t *item;
+
+	t->has_id = true;
+	strcpy(t->transaction_id, "tx-bad");
+	t->amount = 500; /* half-parsed: must not be stored */
+	strcpy(t->currency, "EUR");
+	t->received_ms = 1767225600000;
+	t->t_received = 5000000;
+	t->t_validated = 5000000 + 3000;
+	txp_txn_fail(t, TXP_STATUS_REJECTED, "invalid_value", "amount", "amount must be positive");
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	item = load(t->item, t->item_len);
+	ck_assert_str_eq(attr(item, "status", "S"), "rejected");
+	ck_assert_str_eq(attr(item, "error_code", "S"), "invalid_value");
+	ck_assert_str_eq(attr(item, "error_field", "S"), "amount");
+	ck_assert_str_eq(attr(item, "error_message", "S"), "amount must be positive");
+	ck_assert_ptr_null(json_object_get(item, "amount"));
+	ck_assert_ptr_null(json_object_get(item, "currency"));
+	ck_assert_ptr_null(json_object_get(item, "risk_score"));
+	ck_assert_ptr_null(json_object_get(item, "expires_at"));
+	ck_assert_str_eq(attr(json_object_get(json_object_get(item, "latency_us"), "M"), "validation", "N"),
+			 "3");
+	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(item, "reasons"), "L")), 0);
+	json_decref(item);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(without_a_valid_id_nothing_is_built)
+{
+	struct txp_txn *t = txp_txn_new();
+
+	txp_txn_fail(t, TXP_STATUS_ERROR, "malformed_json", NULL, "the line is not valid JSON");
+	txp_txn_alert(t, TXP_ALERT_FRAUD, TXP_SEVERITY_LOW);
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	ck_assert_ptr_null(t->item);
+	ck_assert_ptr_null(t->alert[0]);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(one_alert_message_per_raised_kind_with_its_severity)
+{
+	struct txp_txn *t = decided();
+	json_t *a;
+
+	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	ck_assert_ptr_nonnull(t->alert[TXP_ALERT_KIND_FRAUD]);
+	ck_assert_ptr_nonnull(t->alert[TXP_ALERT_KIND_COMPLIANCE]);
+	a = load(t->alert[TXP_ALERT_KIND_FRAUD], t->alert_len[TXP_ALERT_KIND_FRAUD]);
+	ck_assert_str_eq(json_string_value(json_object_get(a, "alert_type")), "fraud");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "severity")), "high");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "transaction_id")), "tx-\"1\"");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "status")), "review");
+	ck_assert_int_eq(json_integer_value(json_object_get(a, "risk_score")), 65);
+	ck_assert_uint_eq(json_array_size(json_object_get(a, "reasons")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(a, "amount")), 9007199254740993);
+	ck_assert_str_eq(json_string_value(json_object_get(a, "currency")), "EUR");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "merchant_id")), "m-42");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "customer_pseudonym")),
+			 "0123456789abcdef0123456789abcdef");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "merchant_country")), "FR");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "customer_country")), "DE");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "decided_at")), "2026-01-01T00:00:00.125Z");
+	ck_assert_ptr_null(json_object_get(a, "card_bin"));
+	ck_assert_ptr_null(json_object_get(a, "card_token"));
+	json_decref(a);
+	a = load(t->alert[TXP_ALERT_KIND_COMPLIANCE], t->alert_len[TXP_ALERT_KIND_COMPLIANCE]);
+	ck_assert_str_eq(json_string_value(json_object_get(a, "alert_type")), "compliance");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "severity")), "critical");
+	json_decref(a);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(no_alert_message_when_no_alert_was_raised)
+{
+	struct txp_txn *t = decided();
+
+	t->alerts = 0;
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	ck_assert_ptr_null(t->alert[0]);
+	ck_assert_ptr_null(t->alert[1]);
+	ck_assert_ptr_null(strstr(t->item, "fraud_severity"));
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(rebuilding_replaces_the_previous_outputs)
+{
+	struct txp_txn *t = decided();
+
+	ck_assert_int_eq(txp_item_build(t, "v1"), 0);
+	t->status = TXP_STATUS_DECLINED;
+	ck_assert_int_eq(txp_item_build(t, "v1"), 0);
+	ck_assert_ptr_nonnull(strstr(t->item, "\"declined\""));
+	txp_txn_free(t); /* ASan reports the first outputs if they leaked */
+}
+END_TEST
+
+START_TEST(iso8601_formats_milliseconds_in_utc_also_before_1970)
+{
+	char buf[TXP_ISO8601_MS_SIZE];
+
+	ck_assert_uint_eq(txp_iso8601_ms(0, buf), 24);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+	txp_iso8601_ms(1767225600123, buf);
+	ck_assert_str_eq(buf, "2026-01-01T00:00:00.123Z");
+	txp_iso8601_ms(-1, buf);
+	ck_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
+	ck_assert_uint_eq(txp_iso8601_ms(INT64_MAX, buf), 0);
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+START_TEST(decided_at_without_monotonic_stamps_is_the_receipt_time)
+{
+	struct txp_txn *t = txp_txn_new();
+
+	t->received_ms = 42;
+	ck_assert_int_eq(txp_item_decided_ms(t), 42);
+	t->t_received = 1000;
+	t->t_validated = 1000 + 7000000;
+	ck_assert_int_eq(txp_item_decided_ms(t), 49);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(control_characters_in_ids_are_escaped)
+{
+	struct txp_txn *t = decided();
+	json_t *item;
+
+	strcpy(t->merchant_id, "m\n\t\\x");
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	ck_assert_ptr_null(strchr(t->item, '\n'));
+	item = load(t->item, t->item_len);
+	ck_assert_str_eq(attr(item, "merchant_id", "S"), "m\n\t\\x");
+	json_decref(item);
+	txp_txn_free(t);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("item");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, item_holds_the_decision_in_attribute_value_form);
+	tcase_add_test(tc, item_and_alert_never_carry_raw_personal_data_or_the_pan);
+	tcase_add_test(tc, no_pseudonym_means_no_customer_attribute);
+	tcase_add_test(tc, rejected_with_an_id_is_stored_with_its_error_and_nothing_unvalidated);
+	tcase_add_test(tc, without_a_valid_id_nothing_is_built);
+	tcase_add_test(tc, one_alert_message_per_raised_kind_with_its_severity);
+	tcase_add_test(tc, no_alert_message_when_no_alert_was_raised);
+	tcase_add_test(tc, rebuilding_replaces_the_previous_outputs);
+	tcase_add_test(tc, iso8601_formats_milliseconds_in_utc_also_before_1970);
+	tcase_add_test(tc, decided_at_without_monotonic_stamps_is_the_receipt_time);
+	tcase_add_test(tc, control_characters_in_ids_are_escaped);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
