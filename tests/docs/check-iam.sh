@@ -6,8 +6,9 @@
 # txp_aws_call) is scanned for string literals that are DynamoDB, SNS or SQS
 # operation names, and for `TXP_AWS_<SERVICE>, "Operation"` pairs.  Calls
 # made by src/aws/provision.c (txpipectl provision) belong in
-# conf/iam-policy-provision.json; calls made anywhere else (the daemon, and
-# txpipectl's other commands, which run on the instance with its role) belong
+# conf/iam-policy-provision.json; calls made by src/txpipectl.c (get, dlq:
+# operator commands, run with an operator's credentials) belong in
+# conf/iam-policy-operator.json; calls made anywhere else (the daemon) belong
 # in conf/iam-policy.json.  Each policy must allow exactly its set: a missing
 # action fails (the call would be denied), and so does an extra one (least
 # privilege).  Batch operations are authorised by their single-message
@@ -24,6 +25,7 @@ set -u
 checker="$top_builddir/tests/docs/iam_check"
 daemon_policy="$top_srcdir/conf/iam-policy.json"
 provision_policy="$top_srcdir/conf/iam-policy-provision.json"
+operator_policy="$top_srcdir/conf/iam-policy-operator.json"
 # TXP_IAM_SRC points the scan at another tree (e.g. a branch not yet merged) instead of $top_srcdir/src.
 src="${TXP_IAM_SRC:-$top_srcdir/src}"
 
@@ -115,16 +117,18 @@ if [ ! -f "$src/aws/provision.c" ]; then
 fi
 : >"$tmp/daemon.calls"
 : >"$tmp/provision.calls"
+: >"$tmp/operator.calls"
 for f in $(find "$src" -name '*.c' | LC_ALL=C sort); do
 	grep -q -E 'TXP_AWS_|txp_aws_call' "$f" || continue
 	case "$f" in
 	*/aws/provision.c) out="$tmp/provision.calls" ;;
+	*/txpipectl.c) out="$tmp/operator.calls" ;;
 	*) out="$tmp/daemon.calls" ;;
 	esac
 	calls_in "$f" | sed "s|\$| ${f#"$src"/}|" >>"$out"
 done
 
-for which in daemon provision; do
+for which in daemon provision operator; do
 	if grep -q '^AMBIGUOUS' "$tmp/$which.calls"; then
 		not_ok "$which: literal naming an operation of two services without TXP_AWS_<SERVICE>: $(grep '^AMBIGUOUS' \
 			"$tmp/$which.calls" | awk '{ print $2 " (" $3 ")" }' | tr '\n' ' ')"
@@ -172,6 +176,7 @@ check_policy() { # name file
 }
 check_policy daemon "$daemon_policy"
 check_policy provision "$provision_policy"
+check_policy operator "$operator_policy"
 
 # ---- the checker rejects what it must ------------------------------------------------------------------
 # Each of these breaks one rule; the checker must refuse every one.
