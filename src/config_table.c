@@ -41,6 +41,8 @@ static const int log_level_values[] = {TXP_LOG_ERR, TXP_LOG_WARNING, TXP_LOG_NOT
 static const char *const log_format_names[] = {"kv", "json", NULL};
 static const int log_format_values[] = {TXP_LOG_FORMAT_KV, TXP_LOG_FORMAT_JSON};
 
+static const char *const journal_ack_names[] = {"journaled", "stored", "decided", NULL};
+
 const struct txp_config_key txp_config_keys[] = {
 	/* ---- [daemon] begin ---- */
 	{.section = "daemon",
@@ -1138,6 +1140,74 @@ const struct txp_config_key txp_config_keys[] = {
 	/* ---- [retry] end ---- */
 
 	/* ---- [journal] begin ---- */
+	{.section = "journal",
+	 .key = "dir",
+	 .type = TXP_CFG_PATH,
+	 .offset = OFF(journal, dir),
+	 .min = 1,
+	 .max = 4096,
+	 .default_value = "/var/lib/txpipe/journal",
+	 .reloadable = false,
+	 .help = "Directory of the write-ahead journal of decided transactions (redacted records, never raw "
+		 "lines); created with mode 0700 when missing, and only one daemon may use it at a time."},
+	/* The names' order is enum txp_journal_ack's (txpipe/journal.h): the index is stored. */
+	{.section = "journal",
+	 .key = "ack",
+	 .type = TXP_CFG_ENUM,
+	 .offset = OFF(journal, ack),
+	 .enum_names = journal_ack_names,
+	 .default_value = "journaled",
+	 .reloadable = false,
+	 .help = "When a producer gets its reply: journaled once the decided record is synced to the journal, "
+		 "stored once DynamoDB stored it, decided at once (a crash may lose the last commit interval)."},
+	{.section = "journal",
+	 .key = "segment_bytes",
+	 .type = TXP_CFG_SIZE,
+	 .offset = OFF(journal, segment_bytes),
+	 .min = UINT64_C(1) << 20,
+	 .max = UINT64_C(1) << 30,
+	 .default_value = "64M",
+	 .reloadable = false,
+	 .help = "Largest journal segment file; a segment is deleted once every transaction in it is stored "
+		 "or dead-lettered."},
+	{.section = "journal",
+	 .key = "max_bytes",
+	 .type = TXP_CFG_SIZE,
+	 .offset = OFF(journal, max_bytes),
+	 .min = UINT64_C(16) << 20,
+	 .max = UINT64_C(1) << 40,
+	 .default_value = "4G",
+	 .reloadable = false,
+	 .help = "Disk space the journal may hold; above it, or while the journal cannot write, new "
+		 "transactions are answered with error overloaded instead of being dropped."},
+	{.section = "journal",
+	 .key = "commit_bytes",
+	 .type = TXP_CFG_SIZE,
+	 .offset = OFF(journal, commit_bytes),
+	 .min = UINT64_C(4) << 10,
+	 .max = UINT64_C(64) << 20,
+	 .default_value = "256k",
+	 .reloadable = false,
+	 .help = "Group commit: queued journal records are written and synced together once this many bytes "
+		 "wait, or after commit_interval_ms."},
+	{.section = "journal",
+	 .key = "commit_interval_ms",
+	 .type = TXP_CFG_DURATION,
+	 .offset = OFF(journal, commit_interval_ms),
+	 .min = 0,
+	 .max = 1000,
+	 .default_value = "2ms",
+	 .reloadable = false,
+	 .help = "Longest a queued journal record waits for others to share its sync; 0 syncs as soon as the "
+		 "writer is free."},
+	{.section = "journal",
+	 .key = "velocity_rebuild",
+	 .type = TXP_CFG_BOOL,
+	 .offset = OFF(journal, velocity_rebuild),
+	 .default_value = "true",
+	 .reloadable = false,
+	 .help = "Whether a restart rebuilds the fraud velocity windows from the journal; delivered segments "
+		 "are then kept as long as the longest window while the journal is under half of max_bytes."},
 	/* ---- [journal] end ---- */
 
 	/* ---- [metrics] begin ---- */

@@ -107,6 +107,15 @@ struct txp_config {
 	} retry;
 
 	/* ---- [journal] ---- */
+	struct {
+		char *dir;
+		int ack;                     /* enum txp_journal_ack (txpipe/journal.h) */
+		uint64_t segment_bytes;
+		uint64_t max_bytes;
+		uint64_t commit_bytes;
+		uint64_t commit_interval_ms;
+		bool velocity_rebuild;
+	} journal;
 
 	/* ---- [metrics] ---- */
 	struct {
