@@ -391,7 +391,7 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 	} else {
 		bool fresh;
 		struct customer_entry *ce = txp_keytab_get(
-			st->customers, txp_keytab_hash(st->customers, t->customer_id), now, r->ttl, &fresh);
+			st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl, &fresh);
 
 		if (ce == NULL) {
 			/* Never silently untracked: see velocity.h. */
@@ -416,6 +416,25 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 		         (t->kyc == TXP_KYC_UNSPECIFIED && c->kyc_unspecified_is_unverified))
 			fire(t, "kyc_not_verified", TXP_COMPLIANCE_KYC, action_status(c->kyc_action), c->kyc_severity);
 	}
+}
+
+void txp_compliance_record(struct txp_compliance_state *st, const struct txp_txn *t)
+{
+	const struct txp_compliance_rules *r = st->rules;
+	int64_t now = t->received_ms > st->clock ? t->received_ms : st->clock;
+	struct customer_entry *ce;
+	bool fresh;
+
+	if (now < 0)
+		now = 0;
+	st->clock = now;
+	/* Only amounts below the reporting threshold count towards
+	 * structuring, as in txp_compliance_check(). */
+	if (!t->amount_usd_known || t->amount_usd >= (int64_t)r->cfg.aml_threshold_usd * 100)
+		return;
+	ce = txp_keytab_get(st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl, &fresh);
+	if (ce != NULL)
+		txp_window_add(&ce->below, r->width, now, t->amount_usd);
 }
 
 int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *label, const char *value,

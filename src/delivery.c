@@ -38,6 +38,11 @@
  * - DLQ sends that fail are held in memory (at most [sqs] max_held) and
  *   retried periodically; over the bound a message is dropped with an
  *   error log naming the transaction.  Nothing is dropped silently.
+ * - Journal: a transaction submitted with a journal sequence number is
+ *   reported delivered (txp_delivery_on_delivered) once its store and
+ *   every alert of it were done: stored or published, or taken by the
+ *   DLQ.  A job dropped or left at shutdown never reports it, so the
+ *   journal keeps the record and the next start delivers it again.
  */
 
 #define MAX_STORE_INFLIGHT 8
@@ -54,8 +59,16 @@
 
 enum job_kind { JOB_STORE, JOB_ALERT, JOB_DLQ, JOB_KINDS };
 
+/* A journaled transaction's jobs share one: delivered when all are done. */
+struct origin {
+	uint64_t seq;
+	unsigned pending;
+	bool failed; /* a job of it was dropped or left undelivered */
+};
+
 struct job {
 	struct job *next;
+	struct origin *origin; /* NULL when not journaled */
 	enum job_kind kind;
 	uint8_t alert_kind;   /* TXP_ALERT_KIND_* for alerts */
 	uint8_t severity;
@@ -106,6 +119,8 @@ struct txp_delivery {
 	bool flushing, closing;
 	void (*flush_done)(void *arg);
 	void *flush_arg;
+	txp_delivery_done_fn on_delivered;
+	void *delivered_arg;
 
 	struct txp_delivery_stats st;
 };
@@ -149,8 +164,24 @@ static void q_unlink(struct queue *q, struct job *prev, struct job *j)
 	q->n--;
 }
 
-static void job_free(struct txp_delivery *d, struct job *j)
+static void origin_release(struct txp_delivery *d, struct origin *o, bool delivered)
 {
+	if (o == NULL)
+		return;
+	if (!delivered)
+		o->failed = true;
+	if (--o->pending > 0)
+		return;
+	if (!o->failed && d->on_delivered != NULL)
+		d->on_delivered(d->delivered_arg, o->seq);
+	free(o);
+}
+
+/* Frees a job that is done with: `delivered` when AWS took it (stored,
+ * published, or dead-lettered). */
+static void job_done(struct txp_delivery *d, struct job *j, bool delivered)
+{
+	origin_release(d, j->origin, delivered);
 	free(j->payload);
 	free(j);
 	d->alive--;
@@ -161,13 +192,22 @@ static const char *kind_name(enum job_kind k)
 	return k == JOB_STORE ? "store" : k == JOB_ALERT ? "alert" : "dlq";
 }
 
-/* A job that will never reach AWS (shutdown): said loudly, once each. */
+/* A job that will not reach AWS in this run (shutdown): said once each.
+ * A journaled one is kept in the journal and delivered at the next start;
+ * any other is lost, and said loudly. */
 static void job_lost(struct txp_delivery *d, struct job *j, const char *why)
 {
-	txp_log_err("delivery_lost", "transaction_id=\"%s\" what=%s reason=%s", j->id,
-	            j->kind == JOB_DLQ ? (j->failed_alert ? "alert_dlq" : "store_dlq") : kind_name(j->kind), why);
-	d->st.lost++;
-	job_free(d, j);
+	const char *what = j->kind == JOB_DLQ ? (j->failed_alert ? "alert_dlq" : "store_dlq") : kind_name(j->kind);
+
+	if (j->origin != NULL) {
+		txp_log_warn("delivery_kept", "transaction_id=\"%s\" what=%s reason=%s journal_seq=%llu", j->id, what,
+		             why, (unsigned long long)j->origin->seq);
+		d->st.kept++;
+	} else {
+		txp_log_err("delivery_lost", "transaction_id=\"%s\" what=%s reason=%s", j->id, what, why);
+		d->st.lost++;
+	}
+	job_done(d, j, false);
 }
 
 static uint64_t random64(void)
@@ -186,7 +226,7 @@ static void hold(struct txp_delivery *d, struct job *j, const char *code)
 		            j->failed_alert ? "alert" : "store", d->held.n, (unsigned long long)d->cfg->sqs.max_held,
 		            j->error_code);
 		d->st.dlq_dropped++;
-		job_free(d, j);
+		job_done(d, j, false);
 		return;
 	}
 	if (d->held.n == 0)
@@ -331,7 +371,7 @@ static void store_done(struct txp_delivery *d, struct call *c, const struct txp_
 		struct job *j = c->jobs[i];
 		if (ok && !u.redo[i]) {
 			d->st.stored++;
-			job_free(d, j);
+			job_done(d, j, true);
 		} else if (ok) {
 			/* DynamoDB's own advice: retry unprocessed items with
 			 * exponential backoff. */
@@ -363,7 +403,7 @@ static void alert_done(struct txp_delivery *d, struct call *c, const struct txp_
 		for (size_t i = 0; i < c->n; i++)
 			if (!done[i]) {
 				d->st.alerts_published++;
-				job_free(d, c->jobs[i]);
+				job_done(d, c->jobs[i], true);
 			}
 		return;
 	}
@@ -391,7 +431,7 @@ static void dlq_done(struct txp_delivery *d, struct call *c, const struct txp_aw
 		for (size_t i = 0; i < c->n; i++)
 			if (!done[i]) {
 				d->st.dead_lettered++;
-				job_free(d, c->jobs[i]);
+				job_done(d, c->jobs[i], true);
 			}
 		if (nf == 0)
 			d->held_backoff = HELD_RETRY_MIN_MS;
@@ -745,8 +785,19 @@ int txp_delivery_resubmit(struct txp_delivery *d, const char *failed, const char
 	return 0;
 }
 
-void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)
+/* Queues a job of `o` (which may be NULL), counting it there. */
+static void enqueue_for(struct txp_delivery *d, struct job *j, struct origin *o)
 {
+	if (o != NULL) {
+		j->origin = o;
+		o->pending++;
+	}
+	enqueue(d, j);
+}
+
+void txp_delivery_take(struct txp_delivery *d, struct txp_txn *t)
+{
+	struct origin *o = NULL;
 	struct job *j;
 	bool alerts_on = d->cfg->sns.topic_arn != NULL && d->cfg->sns.topic_arn[0] != '\0';
 
@@ -754,7 +805,6 @@ void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)
 		txp_log_err("delivery_lost", "transaction_id=\"%s\" what=store reason=closed",
 		            t->has_id ? t->transaction_id : "");
 		d->st.lost++;
-		txp_txn_free(t);
 		return;
 	}
 	/* Normally built on the worker; a failed build is retried here. */
@@ -763,19 +813,32 @@ void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)
 	if (t->item == NULL) {
 		/* No valid id, or no memory: nothing to store under a key. */
 		d->st.not_stored++;
-		txp_txn_free(t);
 		return;
+	}
+	if (t->journal_seq != 0) {
+		o = calloc(1, sizeof(*o));
+		if (o == NULL) {
+			/* Not lost: the journal redelivers it at the next start. */
+			txp_log_err("delivery_deferred", "transaction_id=\"%s\" reason=out_of_memory journal_seq=%llu",
+			            t->transaction_id, (unsigned long long)t->journal_seq);
+			d->st.kept++;
+			return;
+		}
+		o->seq = t->journal_seq;
+		/* Held until every job is queued, so an early failure cannot
+		 * finish it. */
+		o->pending = 1;
 	}
 	j = job_new(d, JOB_STORE, t->transaction_id, t->item, t->item_len);
 	if (j == NULL) {
 		txp_log_err("delivery_lost", "transaction_id=\"%s\" what=store reason=out_of_memory",
 		            t->transaction_id);
 		d->st.lost++;
-		txp_txn_free(t);
+		origin_release(d, o, false);
 		return;
 	}
 	t->item = NULL;
-	enqueue(d, j);
+	enqueue_for(d, j, o);
 	for (unsigned k = 0; k < TXP_ALERT_KINDS; k++) {
 		if (t->alert[k] == NULL || !alerts_on)
 			continue;
@@ -784,15 +847,29 @@ void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)
 			txp_log_err("delivery_lost", "transaction_id=\"%s\" what=alert reason=out_of_memory",
 			            t->transaction_id);
 			d->st.lost++;
+			if (o != NULL)
+				o->failed = true;
 			continue;
 		}
 		t->alert[k] = NULL;
 		j->alert_kind = (uint8_t)k;
 		j->severity = k == TXP_ALERT_KIND_FRAUD ? t->fraud_severity : t->compliance_severity;
-		enqueue(d, j);
+		enqueue_for(d, j, o);
 	}
-	txp_txn_free(t);
+	origin_release(d, o, true);
 	pump(d);
+}
+
+void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)
+{
+	txp_delivery_take(d, t);
+	txp_txn_free(t);
+}
+
+void txp_delivery_on_delivered(struct txp_delivery *d, txp_delivery_done_fn cb, void *arg)
+{
+	d->on_delivered = cb;
+	d->delivered_arg = arg;
 }
 
 bool txp_delivery_congested(const struct txp_delivery *d)

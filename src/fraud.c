@@ -516,37 +516,14 @@ static bool is_round(const struct txp_txn *t, uint64_t major)
 	return t->amount % unit == 0;
 }
 
-void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
+/* Deny and allow lists: reasons, and whether the heuristics are waived. */
+static void lists(const struct txp_fraud_rules *r, struct txp_txn *t, bool card, bool *exempt,
+                  bool *merchant_exempt)
 {
-	const struct txp_fraud_rules *r = st->rules;
 	const struct txp_fraud_config *c = &r->cfg;
-	bool exempt, merchant_exempt, state_full = false, card = t->has_card && t->card_token[0] != '\0';
-	bool small;
-	uint64_t merchant_hash, total = 0;
-	int64_t now, cents;
-	enum txp_status s;
-	struct customer_entry *ce;
-	struct merchant_entry *me;
-	struct card_entry *ke = NULL;
-	bool fresh;
-	unsigned first_reason = t->n_reasons;
 
-	if (t->status > TXP_STATUS_DECLINED)
-		return;
-	now = t->received_ms > st->clock ? t->received_ms : st->clock;
-	if (now < 0)
-		now = 0;
-	st->clock = now;
-
-	if (!t->amount_usd_known)
-		t->amount_usd_known =
-			txp_rates_to_usd_cents(&r->rates, t->currency, t->currency_exponent, t->amount, &t->amount_usd) == 0;
-	/* Unknown currencies count in the windows with no amount; compliance
-	 * sends them to review since no threshold can be checked. */
-	cents = t->amount_usd_known && t->amount_usd > 0 ? t->amount_usd : 0;
-	small = t->amount_usd_known && c->card_test_max_usd != 0 && cents <= usd_to_cents(c->card_test_max_usd);
-
-	/* Deny lists always apply; allow lists exempt from the heuristics. */
+	/* Deny lists always apply; allow lists exempt from the heuristics.
+	 * The lists hold raw ids: they are matched in memory, never kept. */
 	if (txp_idset_has(r->deny[L_CUSTOMER], t->customer_id))
 		txp_txn_add_reason(t, deny_codes[L_CUSTOMER], (int)c->deny_points);
 	if (txp_idset_has(r->deny[L_MERCHANT], t->merchant_id))
@@ -555,26 +532,73 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 		txp_txn_add_reason(t, deny_codes[L_CARD], (int)c->deny_points);
 	if (txp_idset_has(r->deny[L_DEVICE], t->device_id))
 		txp_txn_add_reason(t, deny_codes[L_DEVICE], (int)c->deny_points);
-	exempt = txp_idset_has(r->allow[L_CUSTOMER], t->customer_id) ||
-	         (card && txp_idset_has(r->allow[L_CARD], t->card_token)) ||
-	         txp_idset_has(r->allow[L_DEVICE], t->device_id);
-	merchant_exempt = exempt || txp_idset_has(r->allow[L_MERCHANT], t->merchant_id);
-	if (exempt)
+	*exempt = txp_idset_has(r->allow[L_CUSTOMER], t->customer_id) ||
+	          (card && txp_idset_has(r->allow[L_CARD], t->card_token)) ||
+	          txp_idset_has(r->allow[L_DEVICE], t->device_id);
+	*merchant_exempt = *exempt || txp_idset_has(r->allow[L_MERCHANT], t->merchant_id);
+	if (*exempt)
 		txp_txn_add_reason(t, "allow_listed", 0);
-	else if (merchant_exempt)
+	else if (*merchant_exempt)
 		txp_txn_add_reason(t, "allow_listed_merchant", 0);
+}
 
-	if (!exempt && c->high_amount_usd != 0 && t->amount_usd_known &&
+/* The reasons that depend on this transaction alone (not on history). */
+static void static_rules(const struct txp_fraud_rules *r, struct txp_txn *t, bool state_full)
+{
+	const struct txp_fraud_config *c = &r->cfg;
+
+	if (t->merchant_country[0] != '\0' && t->customer_country[0] != '\0' &&
+	    strcmp(t->merchant_country, t->customer_country) != 0)
+		txp_txn_add_reason(t, "cross_border", (int)c->cross_border_points);
+	if (txp_country_set_has(&r->high_risk, t->merchant_country) ||
+	    txp_country_set_has(&r->high_risk, t->customer_country))
+		txp_txn_add_reason(t, "high_risk_country", (int)c->high_risk_country_points);
+	if (is_round(t, c->round_amount_major))
+		txp_txn_add_reason(t, "round_amount", (int)c->round_amount_points);
+	/* Not tracking a key is never silent: the table is full of live
+	 * keys (possibly an attacker flooding it), so send it to a human. */
+	if (state_full)
+		txp_txn_add_reason(t, "velocity_state_full", (int)c->state_full_points);
+}
+
+/*
+ * Records `t` in the velocity state (customers under t->customer_key, the
+ * pseudonym, so a rebuilt state matches a live one) and, with `score`,
+ * adds the reasons.  Returns whether a table was full.  Without `score`
+ * only history changes: the rebuild at start, from the journal.
+ */
+static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, bool exempt,
+                    bool merchant_exempt)
+{
+	const struct txp_fraud_rules *r = st->rules;
+	const struct txp_fraud_config *c = &r->cfg;
+	bool state_full = false, card = t->has_card && t->card_token[0] != '\0', small, fresh;
+	uint64_t merchant_hash;
+	int64_t now, cents;
+	struct customer_entry *ce;
+	struct merchant_entry *me;
+	struct card_entry *ke;
+
+	now = t->received_ms > st->clock ? t->received_ms : st->clock;
+	if (now < 0)
+		now = 0;
+	st->clock = now;
+	/* Unknown currencies count in the windows with no amount; compliance
+	 * sends them to review since no threshold can be checked. */
+	cents = t->amount_usd_known && t->amount_usd > 0 ? t->amount_usd : 0;
+	small = t->amount_usd_known && c->card_test_max_usd != 0 && cents <= usd_to_cents(c->card_test_max_usd);
+
+	if (score && !exempt && c->high_amount_usd != 0 && t->amount_usd_known &&
 	    t->amount_usd >= usd_to_cents(c->high_amount_usd))
 		txp_txn_add_reason(t, "high_amount", (int)c->high_amount_points);
 
 	/* The state is updated whatever the exemptions, so history stays
 	 * complete if an entry later leaves an allow list. */
 	merchant_hash = txp_keytab_hash(st->merchants, t->merchant_id);
-	ce = txp_keytab_get(st->customers, txp_keytab_hash(st->customers, t->customer_id), now, r->ttl_customer,
+	ce = txp_keytab_get(st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl_customer,
 	                    &fresh);
 	if (ce != NULL) {
-		if (!exempt && c->relative_percent != 0 && t->amount_usd_known) {
+		if (score && !exempt && c->relative_percent != 0 && t->amount_usd_known) {
 			uint64_t n;
 			int64_t sum;
 
@@ -585,14 +609,15 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 				txp_txn_add_reason(t, "high_amount_relative", (int)c->relative_points);
 		}
 		velocity(t, r, ce->win, now, cents, 0, c->customer_count, c->customer_amount_usd,
-		         c->velocity_customer_points, !exempt);
+		         c->velocity_customer_points, score && !exempt);
 		if (repeat_record(ce, now, t->amount, pack_currency(t->currency), (int64_t)c->repeat_window_ms) >=
 		            c->repeat_min_count &&
-		    !exempt)
+		    score && !exempt)
 			txp_txn_add_reason(t, "repeat_amount", (int)c->repeat_points);
-		if (small && card_test_record(&ce->card_test, now, (uint32_t)merchant_hash,
-		                              (int64_t)c->card_test_window_ms) >= c->card_test_merchants &&
-		    !exempt)
+		if (small &&
+		    card_test_record(&ce->card_test, now, (uint32_t)merchant_hash, (int64_t)c->card_test_window_ms) >=
+		            c->card_test_merchants &&
+		    score && !exempt)
 			txp_txn_add_reason(t, "card_testing_customer", (int)c->card_test_points);
 	} else {
 		state_full = true;
@@ -601,7 +626,7 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 	me = txp_keytab_get(st->merchants, merchant_hash, now, r->ttl_merchant, &fresh);
 	if (me != NULL)
 		velocity(t, r, me->win, now, cents, 1, c->merchant_count, c->merchant_amount_usd,
-		         c->velocity_merchant_points, !merchant_exempt);
+		         c->velocity_merchant_points, score && !merchant_exempt);
 	else
 		state_full = true;
 
@@ -611,24 +636,30 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 			state_full = true;
 		else if (card_test_record(&ke->card_test, now, (uint32_t)merchant_hash,
 		                          (int64_t)c->card_test_window_ms) >= c->card_test_merchants &&
-		         !exempt)
+		         score && !exempt)
 			txp_txn_add_reason(t, "card_testing_card", (int)c->card_test_points);
 	}
+	return state_full;
+}
 
-	if (!exempt) {
-		if (t->merchant_country[0] != '\0' && t->customer_country[0] != '\0' &&
-		    strcmp(t->merchant_country, t->customer_country) != 0)
-			txp_txn_add_reason(t, "cross_border", (int)c->cross_border_points);
-		if (txp_country_set_has(&r->high_risk, t->merchant_country) ||
-		    txp_country_set_has(&r->high_risk, t->customer_country))
-			txp_txn_add_reason(t, "high_risk_country", (int)c->high_risk_country_points);
-		if (is_round(t, c->round_amount_major))
-			txp_txn_add_reason(t, "round_amount", (int)c->round_amount_points);
-		/* Not tracking a key is never silent: the table is full of live
-		 * keys (possibly an attacker flooding it), so send it to a human. */
-		if (state_full)
-			txp_txn_add_reason(t, "velocity_state_full", (int)c->state_full_points);
-	}
+void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
+{
+	const struct txp_fraud_rules *r = st->rules;
+	const struct txp_fraud_config *c = &r->cfg;
+	bool exempt, merchant_exempt, state_full, card = t->has_card && t->card_token[0] != '\0';
+	uint64_t total = 0;
+	enum txp_status s;
+	unsigned first_reason = t->n_reasons;
+
+	if (t->status > TXP_STATUS_DECLINED)
+		return;
+	if (!t->amount_usd_known)
+		t->amount_usd_known =
+			txp_rates_to_usd_cents(&r->rates, t->currency, t->currency_exponent, t->amount, &t->amount_usd) == 0;
+	lists(r, t, card, &exempt, &merchant_exempt);
+	state_full = observe(st, t, true, exempt, merchant_exempt);
+	if (!exempt)
+		static_rules(r, t, state_full);
 
 	/* Only this stage's reasons make the score. */
 	for (unsigned i = first_reason; i < t->n_reasons; i++)
@@ -646,4 +677,9 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 		txp_txn_alert(t, TXP_ALERT_FRAUD, (enum txp_severity)c->alert_decline_severity);
 	else if (s == TXP_STATUS_REVIEW)
 		txp_txn_alert(t, TXP_ALERT_FRAUD, (enum txp_severity)c->alert_review_severity);
+}
+
+void txp_fraud_record(struct txp_fraud_state *st, struct txp_txn *t)
+{
+	(void)observe(st, t, false, false, false);
 }

@@ -269,9 +269,11 @@ static void conn_drain_window(struct txp_conn *c)
 	struct txp_server *s = c->srv;
 	struct txp_txn *t;
 
-	while (c->write_seq != c->next_seq && (t = c->window[c->write_seq & c->mask]) != NULL) {
+	while (c->write_seq != c->next_seq && (t = c->window[c->write_seq & c->mask]) != NULL && !t->held) {
 		c->window[c->write_seq & c->mask] = NULL;
 		c->write_seq++;
+		if (t->t_received != 0)
+			txp_latency_record(&s->stats.reply_latency, txp_now_ns() - t->t_received);
 		if (!c->gone && t->reply != NULL && out_append(c, t->reply, t->reply_len) < 0) {
 			txp_log_err("reply_dropped", "conn=%llu reason=out_of_memory", (unsigned long long)c->id);
 			c->gone = true;
@@ -377,17 +379,24 @@ void txp_server_txn_done(void *server, struct txp_txn *t)
 {
 	struct txp_server *s = server;
 	struct txp_conn *c = t->conn;
-	uint64_t now = txp_now_ns();
 
 	(void)s;
 	if (t->reply == NULL && txp_txn_build_reply(t) < 0)
 		txp_log_err("reply_build_failed", "reason=out_of_memory");
-	txp_latency_record(&c->srv->stats.reply_latency, now - t->t_received);
+	if (c->srv->hooks.completed != NULL)
+		c->srv->hooks.completed(c->srv->hooks.arg, t);
 	c->srv->stats.by_status[t->status < TXP_STATUS_COUNT ? t->status : TXP_STATUS_ERROR]++;
 	if (c->srv->n_tails > 0 && t->reply != NULL)
 		publish_tail(c->srv, t);
 	c->window[t->conn_seq & c->mask] = t;
 	mark_dirty(c);
+}
+
+void txp_server_release(struct txp_server *s, struct txp_txn *t)
+{
+	(void)s;
+	t->held = false;
+	mark_dirty(t->conn);
 }
 
 /* Queues an immediate reply (a transaction that skips the pipeline). */
@@ -512,6 +521,7 @@ static void conn_process_input(struct txp_conn *c)
 	struct txp_txn *batch[SUBMIT_BATCH];
 	uint32_t nbatch = 0;
 	size_t pos = 0;
+	int refusing = -1; /* asked once per call, when a transaction line comes */
 
 	if (c->closing || s->pipeline == NULL)
 		return;
@@ -563,6 +573,11 @@ static void conn_process_input(struct txp_conn *c)
 				conn_reply_now(c, reply, rlen, TXP_STATUS_APPROVED);
 			else
 				conn_reply_error(c, "internal", "the control request failed");
+		} else if (refusing == 1 ||
+		           (refusing < 0 && (refusing = s->hooks.refusing != NULL && s->hooks.refusing(s->hooks.arg)))) {
+			/* Never a silent drop: the producer hears it now. */
+			s->stats.refused++;
+			conn_reply_error(c, "overloaded", "the journal is full or cannot write; retry later");
 		} else {
 			struct txp_txn *t = txp_txn_new();
 			char *line = malloc(len + 1);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "txpipe/compliance.h"
+#include "txpipe/dedup.h"
 #include "txpipe/fraud.h"
 #include "txpipe/keys.h"
 #include "txpipe/delivery.h"
@@ -65,7 +66,7 @@ struct txp_stages {
 	struct shard *shards;
 	void **validate_ctx, **fraud_ctx, **comply_ctx;
 	char *version;
-	bool build_items; /* delivery is on: build the record and alerts on the worker */
+	struct txp_dedup *dedup; /* recently decided ids, or NULL */
 };
 
 static void ruleset_free(struct ruleset *rs)
@@ -135,18 +136,51 @@ static void view_publish(struct view *v)
 	atomic_store_explicit(&v->seen, v->gen, memory_order_release);
 }
 
-static void stage_validate(void *ctx, struct txp_txn *t)
+/* FNV-1a, 32 bits, of the customer key: the shard that keeps the
+ * customer's history, the same live and when the journal is replayed. */
+static uint32_t shard_hash(const char *s)
 {
-	struct view *v = ctx;
+	uint32_t h = 2166136261u;
 
-	if (view_refresh(v) != NULL)
-		view_publish(v);
-	(void)txp_validate(v->rs->validator, t);
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
 }
 
 static bool screened(const struct txp_txn *t)
 {
-	return t->status != TXP_STATUS_REJECTED && t->status != TXP_STATUS_ERROR;
+	return t->status != TXP_STATUS_REJECTED && t->status != TXP_STATUS_ERROR && !t->duplicate;
+}
+
+static void stage_validate(void *ctx, struct txp_txn *t)
+{
+	struct view *v = ctx;
+	struct txp_stages *st = v->st;
+	struct txp_dedup_hit hit;
+
+	if (view_refresh(v) != NULL)
+		view_publish(v);
+	(void)txp_validate(v->rs->validator, t);
+	if (!screened(t))
+		return;
+	/* The customer's pseudonym keys its velocity history: the journal
+	 * may keep it (the raw id is personal data) and the shard follows it,
+	 * so a restart puts the rebuilt history where the customer goes. */
+	(void)txp_compliance_pseudonym(st->pseud_key, sizeof(st->pseud_key), "customer_id", t->customer_id,
+	                               t->customer_key);
+	t->shard = shard_hash(t->customer_key);
+	/* A transaction_id decided recently gets that decision again,
+	 * unscored: see dedup.h. */
+	if (st->dedup != NULL && t->has_id && txp_dedup_get(st->dedup, t->transaction_id, t->received_ms, &hit)) {
+		t->duplicate = true;
+		t->status = hit.status;
+		t->journal_seq = hit.journal_seq;
+		free(t->reply);
+		t->reply = hit.reply;
+		t->reply_len = (uint32_t)hit.reply_len;
+	}
 }
 
 static void stage_fraud(void *ctx, struct txp_txn *t)
@@ -193,13 +227,16 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	txp_pan_mask(t->customer_id);
 	txp_pan_mask(t->merchant_id);
 	txp_pan_mask(t->device_id);
+	if (t->duplicate)
+		return; /* it carries the earlier reply, and nothing is stored */
 	/* The reply is built here, on the worker, so the loop thread only
 	 * copies bytes. */
 	if (txp_txn_build_reply(t) < 0)
 		txp_log_err("reply_build_failed", "reason=out_of_memory");
-	/* The stored record and the alert messages too, for the same reason
-	 * (a failure here is retried by txp_delivery_submit on the loop). */
-	if (st->build_items && txp_item_build(t, PACKAGE_VERSION) < 0)
+	/* The stored record and the alert messages too, for the same reason:
+	 * the journal keeps them, delivery sends them (a failure here is
+	 * retried on the loop). */
+	if (txp_item_build(t, PACKAGE_VERSION) < 0)
 		txp_log_err("item_build_failed", "reason=out_of_memory");
 }
 
@@ -235,7 +272,6 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 		goto err_after_alloc;
 	rs->gen = ++st->next_gen;
 	atomic_init(&st->current, rs);
-	st->build_items = cfg->aws.enabled;
 	*out = st;
 	return 0;
 
@@ -351,6 +387,35 @@ int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char 
 	old->older = st->retired;
 	st->retired = old;
 	return 0;
+}
+
+void txp_stages_set_dedup(struct txp_stages *st, struct txp_dedup *dedup)
+{
+	st->dedup = dedup;
+}
+
+void txp_stages_rebuild(struct txp_stages *st, const struct txp_journal_accepted *rec)
+{
+	struct txp_txn t;
+	struct shard *sh;
+
+	/* Rejected lines were never scored: they carry no customer key. */
+	if (rec->customer_key_len == 0 || rec->customer_key_len > TXP_TOKEN_HEX ||
+	    rec->merchant_id_len > TXP_ID_MAX || rec->card_token_len > TXP_TOKEN_HEX)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.received_ms = rec->received_ms;
+	t.amount = rec->amount;
+	memcpy(t.currency, rec->currency, sizeof(t.currency));
+	t.amount_usd_known = rec->amount_usd_known;
+	t.amount_usd = rec->amount_usd;
+	memcpy(t.customer_key, rec->customer_key, rec->customer_key_len + 1);
+	memcpy(t.merchant_id, rec->merchant_id, rec->merchant_id_len + 1);
+	memcpy(t.card_token, rec->card_token, rec->card_token_len + 1);
+	t.has_card = rec->card_token_len > 0;
+	sh = &st->shards[shard_hash(t.customer_key) % st->nshards];
+	txp_fraud_record(sh->fraud, &t);
+	txp_compliance_record(sh->comply, &t);
 }
 
 void txp_stages_decided(struct txp_stages *st, struct txp_txn *t)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,8 +20,13 @@
 #endif
 
 #include "txpipe/aws/client.h"
+#include "txpipe/compliance.h"
 #include "txpipe/config.h"
+#include "txpipe/dedup.h"
 #include "txpipe/delivery.h"
+#include "txpipe/fraud.h"
+#include "txpipe/item.h"
+#include "txpipe/journal.h"
 #include "txpipe/log.h"
 #include "txpipe/metrics.h"
 #include "txpipe/notify.h"
@@ -31,6 +37,24 @@
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
 /* How often STATUS= (systemctl status) shows fresh figures. */
 #define STATUS_INTERVAL_MS 2000
+/* The duplicate window (dedup.h): a resubmission within this long of the
+ * first decision, among the last DEDUP_MAX decisions, gets that decision
+ * again.  Ten minutes covers a producer's retries across a restart;
+ * 262144 entries of about 300 bytes keep it near 80 MB at most. */
+#define DEDUP_WINDOW_MS (10u * 60u * 1000u)
+#define DEDUP_MAX 262144u
+
+/* Replies waiting for their record: (sequence number, transaction), in
+ * increasing sequence order.  A released entry has t == NULL. */
+struct hold {
+	uint64_t seq;
+	struct txp_txn *t;
+};
+
+struct holdq {
+	struct hold *v;
+	size_t head, len, cap;
+};
 
 struct daemon {
 	uv_loop_t loop;
@@ -40,6 +64,19 @@ struct daemon {
 	struct txp_pipeline *pipeline;
 	struct txp_aws_client *aws;     /* NULL when [aws] enabled = false */
 	struct txp_delivery *delivery;
+	struct txp_journal *journal;
+	struct txp_dedup *dedup;
+	enum txp_journal_ack ack;
+	uint64_t durable_seq;   /* every record up to this one is durable */
+	uint64_t last_seq;      /* the latest ACCEPTED record appended */
+	struct holdq wait_durable, wait_stored;
+	uint64_t *delivered;    /* sequence numbers to mark delivered, batched per loop turn */
+	size_t n_delivered, cap_delivered;
+	uv_check_t deliver_check;
+	bool journal_refusing;  /* logged state of txp_journal_full() */
+	int journal_error;
+	uint64_t replay_recent, replay_rebuilt, replay_undelivered, replay_dedup;
+	uint64_t duplicates, journal_append_failures, held_now;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
 	struct txp_notify notify;
@@ -50,6 +87,9 @@ struct daemon {
 	struct txp_reason_counts reasons;
 	struct txp_metrics_server *metrics;
 };
+
+static void on_deliver_check(uv_check_t *h);
+static void holdq_clear(struct holdq *q);
 
 static void usage(FILE *f)
 {
@@ -116,17 +156,36 @@ static json_t *stats_json(struct daemon *d)
 		txp_delivery_stats(d->delivery, &ds);
 		json_object_set_new(
 			root, "delivery",
-			json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "stored",
+			json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "stored",
 		                  (json_int_t)ds.stored, "store_retries", (json_int_t)ds.store_retries,
 		                  "alerts_published", (json_int_t)ds.alerts_published, "alert_retries",
 		                  (json_int_t)ds.alert_retries, "dead_lettered", (json_int_t)ds.dead_lettered,
 		                  "dlq_failures", (json_int_t)ds.dlq_failures, "pending", (json_int_t)ds.pending,
 		                  "retrying", (json_int_t)ds.retrying, "held_for_dlq", (json_int_t)ds.held_for_dlq,
 		                  "retry_budget_exhausted", (json_int_t)ds.retry_budget_exhausted, "dlq_dropped",
-		                  (json_int_t)ds.dlq_dropped, "lost", (json_int_t)ds.lost, "not_stored",
+		                  (json_int_t)ds.dlq_dropped, "lost", (json_int_t)ds.lost, "kept", (json_int_t)ds.kept,
+		                  "not_stored",
 		                  (json_int_t)ds.not_stored, "inflight_calls", (json_int_t)ds.inflight_calls,
 		                  "retry_budget_left", (json_int_t)ds.retry_budget_left, "congested",
 		                  txp_delivery_congested(d->delivery)));
+	}
+	if (d->journal != NULL) {
+		struct txp_journal_stats js;
+		txp_journal_stats(d->journal, &js);
+		json_object_set_new(
+			root, "journal",
+			json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "disk_bytes",
+		                  (json_int_t)js.disk_bytes, "queued_bytes", (json_int_t)js.queued_bytes, "segments",
+		                  (json_int_t)js.segments, "undelivered", (json_int_t)js.undelivered, "next_seq",
+		                  (json_int_t)js.next_seq, "durable_seq", (json_int_t)js.durable_seq, "syncs",
+		                  (json_int_t)js.syncs, "write_errors", (json_int_t)js.write_errors, "error",
+		                  js.error != 0 ? strerror(-js.error) : "", "full", txp_journal_full(d->journal),
+		                  "held_replies", (json_int_t)d->held_now, "refused",
+		                  (json_int_t)ss->refused, "duplicates", (json_int_t)d->duplicates,
+		                  "duplicate_window", (json_int_t)txp_dedup_count(d->dedup), "append_failures",
+		                  (json_int_t)d->journal_append_failures, "replayed_recent",
+		                  (json_int_t)d->replay_recent, "replayed_undelivered",
+		                  (json_int_t)d->replay_undelivered, "velocity_rebuilt", (json_int_t)d->replay_rebuilt));
 	}
 	json_object_set_new(root, "reloads", json_integer((json_int_t)d->reloads));
 	json_object_set_new(root, "reload_failures", json_integer((json_int_t)d->reload_failures));
@@ -298,6 +357,23 @@ static void on_delivery_flushed(void *arg)
 	d->delivery = NULL;
 	txp_aws_client_close(d->aws, NULL, NULL);
 	d->aws = NULL;
+	/* What delivery finished goes into the journal's last commit; what
+	 * it did not stays there for the next start. */
+	on_deliver_check(&d->deliver_check);
+	if (d->journal != NULL) {
+		struct txp_journal_stats js;
+		txp_journal_close(d->journal);
+		txp_journal_stats(d->journal, &js);
+		txp_log_notice("journal_closed", "durable_seq=%llu undelivered=%llu segments=%llu bytes=%llu",
+		               (unsigned long long)js.durable_seq, (unsigned long long)js.undelivered,
+		               (unsigned long long)js.segments, (unsigned long long)js.disk_bytes);
+		d->journal = NULL;
+	}
+	uv_close((uv_handle_t *)&d->deliver_check, on_closed_ignore);
+	holdq_clear(&d->wait_durable);
+	holdq_clear(&d->wait_stored);
+	free(d->delivered);
+	d->delivered = NULL;
 }
 
 static void finish(struct daemon *d)
@@ -312,6 +388,11 @@ static void finish(struct daemon *d)
 	d->metrics = NULL;
 	txp_pipeline_stop(d->pipeline);
 	d->pipeline = NULL;
+	/* Replies still held (drain timeout) go with their connections: the
+	 * records stay in the journal, unacknowledged. */
+	holdq_clear(&d->wait_durable);
+	holdq_clear(&d->wait_stored);
+	d->held_now = 0;
 	txp_server_close(d->server);
 	d->server = NULL;
 	/* Every decided transaction has been handed over: store what is
@@ -411,6 +492,445 @@ static void status_figures(void *arg, struct txp_notify_figures *out)
 	out->draining = d->draining;
 }
 
+/* ---- journal: durability, replay, duplicates ------------------------ */
+
+static bool is_decision(const struct txp_txn *t)
+{
+	return t->status == TXP_STATUS_APPROVED || t->status == TXP_STATUS_REVIEW ||
+	       t->status == TXP_STATUS_DECLINED;
+}
+
+static int holdq_push(struct holdq *q, uint64_t seq, struct txp_txn *t)
+{
+	if (q->head + q->len == q->cap && q->head > 0) {
+		memmove(q->v, q->v + q->head, q->len * sizeof(*q->v));
+		q->head = 0;
+	}
+	if (q->len == q->cap) {
+		size_t cap = q->cap > 0 ? q->cap * 2 : 1024;
+		struct hold *nv = realloc(q->v, cap * sizeof(*nv));
+		if (nv == NULL)
+			return -ENOMEM;
+		q->v = nv;
+		q->cap = cap;
+	}
+	q->v[q->head + q->len++] = (struct hold){.seq = seq, .t = t};
+	return 0;
+}
+
+/* Drops released entries from the front. */
+static void holdq_trim(struct holdq *q)
+{
+	while (q->len > 0 && q->v[q->head].t == NULL) {
+		q->head++;
+		q->len--;
+	}
+	if (q->len == 0)
+		q->head = 0;
+}
+
+/* Forgets every entry (the transactions belong to the server). */
+static void holdq_clear(struct holdq *q)
+{
+	free(q->v);
+	memset(q, 0, sizeof(*q));
+}
+
+static void release(struct daemon *d, struct hold *h)
+{
+	if (h->t == NULL)
+		return;
+	d->held_now--;
+	txp_server_release(d->server, h->t);
+	h->t = NULL;
+}
+
+/* Holds `t`'s reply until `seq` is durable (wait_durable) or delivered
+ * (wait_stored).  Keys are pushed in increasing order. */
+static void hold_until(struct daemon *d, struct holdq *q, uint64_t seq, struct txp_txn *t)
+{
+	if (holdq_push(q, seq, t) < 0) {
+		/* The record is appended; answering before it is durable beats
+		 * never answering. */
+		txp_log_err("reply_hold_failed", "reason=out_of_memory journal_seq=%llu", (unsigned long long)seq);
+		return;
+	}
+	t->held = true;
+	d->held_now++;
+}
+
+static void on_durable(void *arg, uint64_t durable_seq)
+{
+	struct daemon *d = arg;
+	struct holdq *q = &d->wait_durable;
+
+	d->durable_seq = durable_seq;
+	while (q->len > 0 && q->v[q->head].seq <= durable_seq) {
+		release(d, &q->v[q->head]);
+		q->head++;
+		q->len--;
+	}
+	holdq_trim(q);
+}
+
+static void on_deliver_check(uv_check_t *h)
+{
+	struct daemon *d = h->data;
+	int rc;
+
+	uv_check_stop(h);
+	if (d->n_delivered == 0 || d->journal == NULL)
+		return;
+	rc = txp_journal_deliver(d->journal, d->delivered, d->n_delivered, NULL);
+	if (rc < 0)
+		/* Not lost: the records are delivered again at the next start. */
+		txp_log_err("journal_deliver_failed", "records=%zu error=\"%s\"", d->n_delivered, strerror(-rc));
+	d->n_delivered = 0;
+}
+
+/* Queues `seq` for a DELIVERED record; one record per loop turn names
+ * every sequence number delivered in it. */
+static void mark_delivered(struct daemon *d, uint64_t seq)
+{
+	if (d->n_delivered == d->cap_delivered) {
+		size_t cap = d->cap_delivered > 0 ? d->cap_delivered * 2 : 1024;
+		uint64_t *nv = realloc(d->delivered, cap * sizeof(*nv));
+		if (nv == NULL) {
+			txp_log_err("journal_deliver_failed", "records=1 error=\"out of memory\"");
+			return;
+		}
+		d->delivered = nv;
+		d->cap_delivered = cap;
+	}
+	d->delivered[d->n_delivered++] = seq;
+	uv_check_start(&d->deliver_check, on_deliver_check);
+}
+
+static void on_delivered(void *arg, uint64_t seq)
+{
+	struct daemon *d = arg;
+	struct holdq *q = &d->wait_stored;
+	size_t lo = 0, hi = q->len;
+
+	mark_delivered(d, seq);
+	/* wait_stored is sorted by sequence number: binary search. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (q->v[q->head + mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < q->len && q->v[q->head + lo].seq == seq) {
+		release(d, &q->v[q->head + lo]);
+		holdq_trim(q);
+	}
+}
+
+static void on_journal_error(void *arg, int err)
+{
+	struct daemon *d = arg;
+
+	if (err < 0 && d->journal_error == 0)
+		txp_log_err("journal_refusing",
+		            "error=\"%s\" action=\"new transactions are answered overloaded until the journal writes "
+		            "again; nothing acknowledged is lost\"",
+		            strerror(-err));
+	else if (err == 0 && d->journal_error != 0)
+		txp_log_notice("journal_accepting", "reason=recovered");
+	d->journal_error = err;
+}
+
+static bool on_refusing(void *arg)
+{
+	struct daemon *d = arg;
+	bool full = d->journal != NULL && txp_journal_full(d->journal);
+
+	if (full != d->journal_refusing) {
+		struct txp_journal_stats js;
+		txp_journal_stats(d->journal, &js);
+		if (full)
+			txp_log_warn("journal_full", "disk_bytes=%llu queued_bytes=%llu max_bytes=%llu undelivered=%llu "
+			                             "error=%d action=refusing_new_transactions",
+			             (unsigned long long)js.disk_bytes, (unsigned long long)js.queued_bytes,
+			             (unsigned long long)d->cfg.journal.max_bytes, (unsigned long long)js.undelivered,
+			             js.error);
+		else
+			txp_log_notice("journal_accepting", "disk_bytes=%llu undelivered=%llu",
+			               (unsigned long long)js.disk_bytes, (unsigned long long)js.undelivered);
+		d->journal_refusing = full;
+	}
+	return full;
+}
+
+/* Appends `t`'s redacted record (never the line: it may hold a card
+ * number); sets t->journal_seq.  Returns 0 or a negative errno. */
+static int journal_append(struct daemon *d, struct txp_txn *t)
+{
+	struct txp_journal_accepted a;
+	char *joined = NULL;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.received_ms = t->received_ms;
+	a.item = t->item;
+	a.item_len = t->item_len;
+	if (is_decision(t)) {
+		/* What a restart needs to rebuild the velocity windows. */
+		a.amount = t->amount;
+		memcpy(a.currency, t->currency, sizeof(a.currency));
+		a.currency[3] = '\0';
+		a.amount_usd_known = t->amount_usd_known;
+		a.amount_usd = t->amount_usd;
+		a.customer_key = t->customer_key;
+		a.customer_key_len = (uint32_t)strlen(t->customer_key);
+		a.merchant_id = t->merchant_id;
+		a.merchant_id_len = (uint32_t)strlen(t->merchant_id);
+		if (t->has_card) {
+			a.card_token = t->card_token;
+			a.card_token_len = (uint32_t)strlen(t->card_token);
+		}
+	}
+	/* Both alerts in one field, a line each: compact JSON holds no raw
+	 * newline. */
+	if (t->alert[0] != NULL && t->alert[1] != NULL) {
+		size_t n = (size_t)t->alert_len[0] + 1 + t->alert_len[1];
+		joined = malloc(n);
+		if (joined == NULL)
+			return -ENOMEM;
+		memcpy(joined, t->alert[0], t->alert_len[0]);
+		joined[t->alert_len[0]] = '\n';
+		memcpy(joined + t->alert_len[0] + 1, t->alert[1], t->alert_len[1]);
+		a.alert = joined;
+		a.alert_len = (uint32_t)n;
+	} else {
+		unsigned k = t->alert[0] != NULL ? 0 : 1;
+		a.alert = t->alert[k];
+		a.alert_len = t->alert[k] != NULL ? t->alert_len[k] : 0;
+	}
+	rc = txp_journal_append_accepted(d->journal, &a, &t->journal_seq);
+	free(joined);
+	if (rc == 0)
+		d->last_seq = t->journal_seq;
+	return rc;
+}
+
+/* A transaction back from the pipeline, before its reply is queued:
+ * duplicates, the journal, delivery, and when the reply may leave. */
+static void on_completed(void *arg, struct txp_txn *t)
+{
+	struct daemon *d = arg;
+	struct txp_dedup_hit hit;
+	int rc;
+
+	if (!t->duplicate && t->has_id && is_decision(t) &&
+	    txp_dedup_get(d->dedup, t->transaction_id, t->received_ms, &hit)) {
+		/* Scored while the first submission was still in flight: it is
+		 * answered as a duplicate all the same, neither kept nor stored. */
+		free(t->reply);
+		t->reply = hit.reply;
+		t->reply_len = (uint32_t)hit.reply_len;
+		t->status = hit.status;
+		t->journal_seq = hit.journal_seq;
+		t->duplicate = true;
+	}
+	if (t->duplicate) {
+		d->duplicates++;
+		/* Never ahead of the first submission's own acknowledgement:
+		 * everything appended so far includes its record. */
+		if (d->ack != TXP_JOURNAL_ACK_DECIDED && t->journal_seq > d->durable_seq)
+			hold_until(d, &d->wait_durable, d->last_seq, t);
+		return;
+	}
+	/* Normally built on the worker; a failed build is retried here. */
+	if (t->item == NULL && t->has_id && txp_item_build(t, PACKAGE_VERSION) < 0)
+		txp_log_err("item_build_failed", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
+	if (t->item == NULL) {
+		/* No valid id: answered, never stored, nothing to keep. */
+		if (d->delivery != NULL)
+			txp_delivery_take(d->delivery, t); /* counts it as not stored */
+		return;
+	}
+	rc = journal_append(d, t);
+	if (rc < 0) {
+		/* Not kept, so not acknowledged: the producer retries. */
+		d->journal_append_failures++;
+		txp_log_err("journal_append_failed", "transaction_id=\"%s\" error=\"%s\"", t->transaction_id,
+		            strerror(-rc));
+		txp_txn_fail(t, TXP_STATUS_ERROR, "overloaded", NULL, "the journal cannot take it; retry later");
+		if (txp_txn_build_reply(t) < 0)
+			txp_log_err("reply_build_failed", "reason=out_of_memory");
+		return;
+	}
+	if (t->has_id && is_decision(t) && t->reply != NULL &&
+	    txp_dedup_put(d->dedup, t->transaction_id, t->status, t->journal_seq, t->reply, t->reply_len,
+	                  t->received_ms, NULL) < 0)
+		txp_log_warn("duplicate_window_full", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
+	if (d->ack == TXP_JOURNAL_ACK_STORED && d->delivery != NULL)
+		hold_until(d, &d->wait_stored, t->journal_seq, t);
+	else if (d->ack != TXP_JOURNAL_ACK_DECIDED)
+		hold_until(d, &d->wait_durable, t->journal_seq, t);
+	if (d->delivery != NULL)
+		txp_delivery_take(d->delivery, t);
+	else
+		mark_delivered(d, t->journal_seq); /* nowhere to deliver to */
+}
+
+/* ---- replay ------------------------------------------------------------ */
+
+/* How far back the journal's records matter at start: the duplicate
+ * window, and the velocity windows when they are rebuilt. */
+static uint64_t history_ms(const struct txp_config *cfg)
+{
+	uint64_t w[] = {DEDUP_WINDOW_MS, cfg->fraud.window_long_ms, cfg->fraud.repeat_window_ms,
+	                cfg->fraud.card_test_window_ms, cfg->compliance.structuring_window_ms};
+	uint64_t ms = 0;
+
+	for (size_t i = 0; i < (cfg->journal.velocity_rebuild ? sizeof(w) / sizeof(w[0]) : 1); i++)
+		if (w[i] > ms)
+			ms = w[i];
+	return ms;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_replay_recent(void *arg, uint64_t seq, const struct txp_journal_accepted *rec)
+{
+	struct daemon *d = arg;
+	enum txp_status status;
+	char id[TXP_ID_MAX + 1];
+	size_t len = 0;
+	char *reply;
+
+	d->replay_recent++;
+	if (d->cfg.journal.velocity_rebuild && rec->customer_key_len > 0) {
+		txp_stages_rebuild(d->stages, rec);
+		d->replay_rebuilt++;
+	}
+	if (wall_ms() - rec->received_ms > (int64_t)DEDUP_WINDOW_MS)
+		return;
+	reply = txp_dedup_reply_from_item(rec->item, rec->item_len, &len, &status, id);
+	if (reply != NULL && txp_dedup_put(d->dedup, id, status, seq, reply, len, rec->received_ms, NULL) == 0)
+		d->replay_dedup++;
+	free(reply);
+}
+
+/* Severity named in an alert message, or none. */
+static uint8_t alert_severity(json_t *msg)
+{
+	const char *sev = json_string_value(json_object_get(msg, "severity"));
+
+	for (int k = 0; sev != NULL && k < TXP_SEVERITY_COUNT; k++)
+		if (strcmp(sev, txp_severity_name((enum txp_severity)k)) == 0)
+			return (uint8_t)k;
+	return TXP_SEVERITY_NONE;
+}
+
+static char *copy_bytes(const char *p, size_t n)
+{
+	char *c = malloc(n + 1);
+
+	if (c != NULL) {
+		memcpy(c, p, n);
+		c[n] = '\0';
+	}
+	return c;
+}
+
+/* An ACCEPTED record without a DELIVERED one: delivered again, under the
+ * same key with the same content. */
+static void on_replay_undelivered(void *arg, uint64_t seq, const struct txp_journal_accepted *rec)
+{
+	struct daemon *d = arg;
+	json_t *item;
+	const char *id, *p = rec->alert, *end = rec->alert + rec->alert_len;
+	struct txp_txn *t;
+
+	d->replay_undelivered++;
+	if (d->delivery == NULL)
+		return; /* kept in the journal until delivery is enabled */
+	item = json_loadb(rec->item, rec->item_len, 0, NULL);
+	id = json_string_value(json_object_get(json_object_get(item, "transaction_id"), "S"));
+	t = txp_txn_new();
+	if (id == NULL || strlen(id) > TXP_ID_MAX || t == NULL ||
+	    (t->item = copy_bytes(rec->item, rec->item_len)) == NULL) {
+		txp_log_err("replay_skipped", "journal_seq=%llu reason=\"%s\"", (unsigned long long)seq,
+		            t == NULL ? "out of memory" : "the record's item has no transaction_id");
+		txp_txn_free(t);
+		json_decref(item);
+		return;
+	}
+	t->has_id = true;
+	memcpy(t->transaction_id, id, strlen(id) + 1);
+	json_decref(item);
+	t->item_len = rec->item_len;
+	t->journal_seq = seq;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		json_t *msg = json_loadb(p, n, 0, NULL);
+		const char *type = json_string_value(json_object_get(msg, "alert_type"));
+		unsigned k = type != NULL && strcmp(type, txp_alert_kind_name(TXP_ALERT_KIND_COMPLIANCE)) == 0
+		                     ? TXP_ALERT_KIND_COMPLIANCE
+		                     : TXP_ALERT_KIND_FRAUD;
+
+		if (msg != NULL && t->alert[k] == NULL && (t->alert[k] = copy_bytes(p, n)) != NULL) {
+			t->alert_len[k] = (uint32_t)n;
+			if (k == TXP_ALERT_KIND_FRAUD)
+				t->fraud_severity = alert_severity(msg);
+			else
+				t->compliance_severity = alert_severity(msg);
+		}
+		json_decref(msg);
+		p += n + 1;
+	}
+	txp_delivery_submit(d->delivery, t);
+}
+
+static int open_journal(struct daemon *d, char *err, size_t errlen)
+{
+	struct txp_journal_options o;
+	struct txp_journal_stats js;
+	int rc;
+
+	txp_journal_options_from_config(&o, &d->cfg);
+	o.now_ms = wall_ms();
+	o.recent_ms = history_ms(&d->cfg);
+	o.retain_ms = o.recent_ms;
+	o.on_recent = on_replay_recent;
+	o.on_undelivered = on_replay_undelivered;
+	o.replay_arg = d;
+	rc = txp_journal_open(&d->journal, &d->loop, d->cfg.journal.dir, &o, err, errlen);
+	if (rc < 0)
+		return rc;
+	txp_journal_on_durable(d->journal, on_durable, d);
+	txp_journal_on_error(d->journal, on_journal_error, d);
+	txp_journal_stats(d->journal, &js);
+	d->durable_seq = d->last_seq = js.durable_seq;
+	txp_log_notice("journal_replayed",
+	               "dir=%s ack=%s recent=%llu velocity_rebuilt=%llu duplicate_window=%llu undelivered=%llu "
+	               "redelivering=%s",
+	               d->cfg.journal.dir,
+	               d->ack == TXP_JOURNAL_ACK_JOURNALED ? "journaled"
+	               : d->ack == TXP_JOURNAL_ACK_STORED  ? "stored"
+	                                                   : "decided",
+	               (unsigned long long)d->replay_recent, (unsigned long long)d->replay_rebuilt,
+	               (unsigned long long)d->replay_dedup, (unsigned long long)d->replay_undelivered,
+	               d->delivery != NULL ? "yes" : "no");
+	if (d->replay_undelivered > 0 && d->delivery == NULL)
+		txp_log_warn("journal_undelivered_kept",
+		             "records=%llu reason=\"[aws] enabled = false: kept in the journal until delivery is "
+		             "enabled\"",
+		             (unsigned long long)d->replay_undelivered);
+	return 0;
+}
+
 static void on_decided(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
@@ -419,10 +939,7 @@ static void on_decided(void *arg, struct txp_txn *t)
 		txp_reason_counts_add(&d->reasons, t->reasons[i].code);
 	if (d->cfg.log.audit)
 		audit_line(t);
-	if (d->delivery != NULL) {
-		txp_delivery_submit(d->delivery, t);
-		t = NULL;
-	}
+	/* Delivery took the record and alerts when it came back (on_completed). */
 	txp_stages_decided(d->stages, t);
 }
 
@@ -436,8 +953,12 @@ static bool on_congested(void *arg)
 static int run(struct daemon *d)
 {
 	struct txp_server_options so;
-	struct txp_server_hooks hooks = {
-		.decided = on_decided, .command = on_command, .congested = on_congested, .arg = d};
+	struct txp_server_hooks hooks = {.decided = on_decided,
+	                                 .command = on_command,
+	                                 .completed = on_completed,
+	                                 .refusing = on_refusing,
+	                                 .congested = on_congested,
+	                                 .arg = d};
 	struct txp_stage_fns fns;
 	char err[1024];
 	int rc;
@@ -447,11 +968,22 @@ static int run(struct daemon *d)
 		txp_log_err("start_failed", "reason=\"uv_loop_init: %s\"", uv_strerror(rc));
 		return EX_OSERR;
 	}
+	uv_check_init(&d->loop, &d->deliver_check);
+	d->deliver_check.data = d;
+	d->ack = (enum txp_journal_ack)d->cfg.journal.ack;
+	d->dedup = txp_dedup_create(DEDUP_MAX, DEDUP_WINDOW_MS);
+	if (d->dedup == NULL) {
+		txp_log_err("start_failed", "reason=\"out of memory for the duplicate window\"");
+		d->exit_code = EX_OSERR;
+		uv_close((uv_handle_t *)&d->deliver_check, on_closed_ignore);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		goto err_after_loop;
+	}
 	rc = txp_stages_create(&d->stages, &d->cfg, err, sizeof(err));
 	if (rc < 0) {
 		txp_log_err("start_failed", "reason=\"%s\"", err);
 		d->exit_code = rc == -EINVAL ? EX_CONFIG : EX_SOFTWARE;
-		goto err_after_loop;
+		goto err_after_delivery;
 	}
 	if (d->cfg.aws.enabled) {
 		rc = txp_aws_client_create(&d->aws, &d->loop, &d->cfg, err, sizeof(err));
@@ -462,6 +994,7 @@ static int run(struct daemon *d)
 			d->exit_code = rc == -EINVAL || rc == -EPERM ? EX_CONFIG : EX_SOFTWARE;
 			goto err_after_delivery;
 		}
+		txp_delivery_on_delivered(d->delivery, on_delivered, d);
 	} else {
 		txp_log_warn("delivery_disabled", "reason=\"[aws] enabled = false: decisions are not stored\"");
 	}
@@ -479,10 +1012,20 @@ static int run(struct daemon *d)
 		d->exit_code = rc == -EADDRINUSE ? EX_TEMPFAIL : EX_UNAVAILABLE;
 		goto err_after_delivery;
 	}
+	/* The socket is claimed first (a second daemon stops there); then the
+	 * shards are made and the journal replayed into them, before the
+	 * worker threads start and before any line is read. */
+	txp_stages_set_dedup(d->stages, d->dedup);
 	rc = txp_stages_setup(d->stages, (unsigned)d->cfg.pipeline.workers, &fns, err, sizeof(err));
 	if (rc < 0) {
 		txp_log_err("start_failed", "reason=\"%s\"", err);
 		d->exit_code = EX_OSERR;
+		goto err_after_server;
+	}
+	rc = open_journal(d, err, sizeof(err));
+	if (rc < 0) {
+		txp_log_err("start_failed", "reason=\"%s\"", err);
+		d->exit_code = rc == -EBUSY ? EX_TEMPFAIL : rc == -ENOMEM ? EX_OSERR : EX_CANTCREAT;
 		goto err_after_server;
 	}
 	rc = txp_pipeline_create(&d->pipeline, &d->loop, (unsigned)d->cfg.pipeline.workers,
@@ -524,6 +1067,7 @@ static int run(struct daemon *d)
 	txp_notify_ready("Screening transactions");
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	txp_stages_destroy(d->stages);
+	txp_dedup_destroy(d->dedup);
 	rc = uv_loop_close(&d->loop);
 	if (rc != 0)
 		txp_log_warn("loop_close", "error=\"%s\"", uv_strerror(rc));
@@ -536,6 +1080,7 @@ err_after_delivery:
 	on_delivery_flushed(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	txp_stages_destroy(d->stages);
+	txp_dedup_destroy(d->dedup);
 err_after_loop:
 	uv_loop_close(&d->loop);
 	return d->exit_code;

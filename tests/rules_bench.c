@@ -105,6 +105,9 @@ int main(int argc, char **argv)
 		/* A fresh customer and amount each time, so the customer mix and
 		 * the velocity state follow `customers`, not the pool size. */
 		put_id(t->customer_id, rnd(&seed) % (uint64_t)customers);
+		/* History is keyed by the pseudonym; the id stands in for it. */
+		memcpy(t->customer_key, t->customer_id, sizeof(t->customer_key) - 1);
+		t->customer_key[sizeof(t->customer_key) - 1] = '\0';
 		t->amount = (int64_t)(rnd(&seed) % 50000) + 100;
 		txp_fraud_score(fs, t);
 		txp_compliance_check(cs, t);

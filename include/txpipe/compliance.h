@@ -119,9 +119,17 @@ int txp_compliance_set_rules(struct txp_compliance_state *st, struct txp_complia
  * (declined beats review beats approved), raises the compliance alert with
  * the highest severity of the rules that fired, and sets t->expires_at.
  * Rejected and error transactions are left alone.  Uses t->received_ms as
- * the clock, as the fraud stage does.
+ * the clock, as the fraud stage does.  Structuring history is kept under
+ * t->customer_key (the pseudonym); sanctions lists match the raw ids.
  */
 void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t);
+
+/*
+ * Records a transaction checked before a restart in the structuring
+ * window without checking it (the rebuild from the journal).  Reads
+ * customer_key, amount_usd(_known) and received_ms.
+ */
+void txp_compliance_record(struct txp_compliance_state *st, const struct txp_txn *t);
 
 void txp_compliance_stats(const struct txp_compliance_state *st, struct txp_keytab_stats *out);
 

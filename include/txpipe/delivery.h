@@ -38,11 +38,25 @@ struct txp_delivery;
 int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_aws_client *client,
                         const struct txp_config *cfg, char *err, size_t errlen);
 
-/* Takes ownership of a decided transaction (loop thread): stores it,
- * publishes its alerts, dead-letters it when that fails for good, frees it.
- * The same transaction_id submitted again overwrites the record (last
- * writer wins; puts of one id are sent one after the other, in order). */
+/*
+ * Takes t->item and t->alert[] of a decided transaction (loop thread,
+ * leaving them NULL; the transaction stays the caller's): stores the item,
+ * publishes the alerts, dead-letters what fails for good.  The same
+ * transaction_id submitted again overwrites the record (last writer wins;
+ * puts of one id are sent one after the other, in order).  When
+ * t->journal_seq is set, the on_delivered callback gets it once the store
+ * and every alert were stored, published or taken by the DLQ; never when a
+ * part was dropped or left at shutdown (the journal keeps the record).
+ */
+void txp_delivery_take(struct txp_delivery *d, struct txp_txn *t);
+
+/* txp_delivery_take(), then frees the transaction. */
 void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t);
+
+/* Called on the loop thread with the journal_seq of a transaction whose
+ * delivery finished (see txp_delivery_take).  Replaces any earlier one. */
+typedef void (*txp_delivery_done_fn)(void *arg, uint64_t journal_seq);
+void txp_delivery_on_delivered(struct txp_delivery *d, txp_delivery_done_fn cb, void *arg);
 
 /*
  * Queues a dead-lettered payload again (txpipectl dlq redrive): `failed` is
@@ -63,6 +77,7 @@ struct txp_delivery_stats {
 	uint64_t pending, retrying, held_for_dlq, retry_budget_exhausted;
 	uint64_t dlq_dropped;      /* over [sqs] max_held: logged at err, per transaction */
 	uint64_t lost;             /* never delivered (shutdown, out of memory): logged at err */
+	uint64_t kept;             /* journaled but left undelivered (shutdown): the next start delivers them */
 	uint64_t not_stored;       /* no valid transaction_id: nothing to key a record on */
 	uint64_t inflight_calls;
 	uint64_t retry_budget_left; /* retries the budget still allows this minute */
@@ -74,7 +89,8 @@ void txp_delivery_stats(const struct txp_delivery *d, struct txp_delivery_stats 
 void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
 
 /* Closes timers and frees (after flush).  What is still queued is logged
- * at err level, per transaction, as lost.  Calls still in flight are
+ * per transaction: at warning as kept when it is journaled (the next start
+ * delivers it), at err as lost otherwise.  Calls still in flight are
  * freed from their callbacks: close the delivery before the client (whose
  * close cancels them), then run the loop.  NULL is safe. */
 void txp_delivery_close(struct txp_delivery *d);

@@ -162,9 +162,19 @@ int txp_fraud_set_rules(struct txp_fraud_state *st, struct txp_fraud_rules *rule
  * reasons, t->status (approved/review/declined, escalating only) and the
  * fraud alert.  Transactions already rejected or in error are left alone.
  * Every transaction is recorded, including declined ones: attempts are what
- * velocity and card-testing rules count.
+ * velocity and card-testing rules count.  A customer's history is kept under
+ * t->customer_key (its pseudonym), merchants under merchant_id, cards under
+ * card_token; the deny and allow lists match the raw ids.
  */
 void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t);
+
+/*
+ * Records a transaction scored before a restart in the velocity state,
+ * without scoring it: the rebuild from the journal, before the workers
+ * start.  Reads customer_key, merchant_id, has_card, card_token, amount,
+ * currency, amount_usd(_known) and received_ms; changes nothing in `t`.
+ */
+void txp_fraud_record(struct txp_fraud_state *st, struct txp_txn *t);
 
 struct txp_fraud_stats {
 	struct txp_keytab_stats customers, merchants, cards;

@@ -40,6 +40,21 @@ struct txp_server_hooks {
 	 */
 	char *(*command)(void *arg, const char *line, size_t len, bool privileged, size_t *reply_len);
 	/*
+	 * Optional: called on the loop thread when a transaction comes back
+	 * from the pipeline, before its reply is queued in its connection's
+	 * window.  It may replace t->reply and set t->held: the reply then
+	 * waits (and so do the replies after it on that connection) until
+	 * txp_server_release(t).  Ownership stays with the server.
+	 */
+	void (*completed)(void *arg, struct txp_txn *t);
+	/*
+	 * Optional: true while new transactions must be refused: each new
+	 * transaction line is answered at once with status error, code
+	 * "overloaded" (the journal is full or cannot write).  Control
+	 * requests are still served.
+	 */
+	bool (*refusing)(void *arg);
+	/*
 	 * Optional: true while downstream (delivery to AWS) is backlogged;
 	 * no new line is admitted meanwhile (clients are paused as on a full
 	 * pipeline), except while draining, when every received line is
@@ -57,8 +72,9 @@ struct txp_server_stats {
 	uint64_t lines_too_long;
 	uint64_t clients_refused;
 	uint64_t paused_reads;     /* times a client was paused for backpressure */
+	uint64_t refused;          /* transaction lines answered "overloaded" (refusing) */
 	uint64_t tail_dropped;     /* decisions a slow tail subscriber missed */
-	struct txp_latency reply_latency; /* line received -> reply queued */
+	struct txp_latency reply_latency; /* line received -> reply queued (after any hold) */
 };
 
 /*
@@ -74,6 +90,10 @@ void txp_server_attach(struct txp_server *s, struct txp_pipeline *p);
 
 /* The pipeline's completion callback (loop thread). */
 void txp_server_txn_done(void *server, struct txp_txn *t);
+
+/* Lets the held reply of `t` (see the completed hook) leave, in line order.
+ * Loop thread; `t` must still be in its connection's window. */
+void txp_server_release(struct txp_server *s, struct txp_txn *t);
 
 /* Live-changeable limits (SIGHUP). */
 void txp_server_set_max_line(struct txp_server *s, size_t max_line_bytes);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 #include "txpipe/config.h"
+#include "txpipe/dedup.h"
+#include "txpipe/journal.h"
 #include "txpipe/pipeline.h"
 #include "txpipe/txn.h"
 
@@ -35,6 +37,21 @@ int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_f
  * thread.
  */
 int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char *err, size_t errlen);
+
+/*
+ * Makes the validation stage answer a transaction_id found in `dedup`
+ * with its earlier decision (see dedup.h).  Not owned.  Call before the
+ * pipeline starts.
+ */
+void txp_stages_set_dedup(struct txp_stages *st, struct txp_dedup *dedup);
+
+/*
+ * Adds a transaction journaled before a restart to the velocity history of
+ * the shard its customer key routes to, without scoring it (the rebuild).
+ * Records without a customer key (rejected lines) are skipped.  Call after
+ * txp_stages_setup() and before the pipeline starts, in journal order.
+ */
+void txp_stages_rebuild(struct txp_stages *st, const struct txp_journal_accepted *rec);
 
 /* A decided transaction whose reply is queued: ownership passes here.
  * NULL only does the housekeeping (when delivery took the transaction). */

@@ -74,7 +74,7 @@ struct txp_txn {
 	struct txp_conn *conn;
 	uint64_t conn_seq;     /* position of the line on its connection */
 	uint64_t id;           /* daemon-wide sequence number */
-	uint32_t shard;        /* fraud/compliance shard, set by validation */
+	uint32_t shard;        /* fraud/compliance shard: a hash of customer_key */
 	char *line;            /* the raw line (NUL-terminated, owned); wiped
 	                        * and freed by validation once parsed, since it
 	                        * may hold a card number */
@@ -103,6 +103,12 @@ struct txp_txn {
 	/* GDPR: keyed BLAKE2b pseudonyms (hex) of personal identifiers, for
 	 * storage and publication; empty when not configured or not given. */
 	char customer_pseud[TXP_TOKEN_HEX + 1];
+	/* The key fraud and compliance keep a customer's history under: the
+	 * customer_id pseudonym, computed before the fraud stage whatever
+	 * [compliance] pseudonymise says, so the journal can hold it and a
+	 * restart can rebuild the windows without the raw id.  Empty when the
+	 * line was rejected. */
+	char customer_key[TXP_TOKEN_HEX + 1];
 	char ip_pseud[TXP_TOKEN_HEX + 1];
 	char device_pseud[TXP_TOKEN_HEX + 1];
 	int64_t expires_at;     /* retention TTL, Unix seconds (0: unset) */
@@ -128,6 +134,15 @@ struct txp_txn {
 	char ip_address[TXP_IP_MAX + 1];
 	char device_id[TXP_DEVICE_ID_MAX + 1];
 	enum txp_kyc kyc;
+
+	/* Durability, on the loop thread.  journal_seq is the sequence number
+	 * of its ACCEPTED journal record (0: not journaled); while `held` is
+	 * set its reply waits in the connection's window (txp_server_release).
+	 * `duplicate`: the transaction_id was decided recently, so the reply is
+	 * the earlier decision's and nothing is scored, journaled or stored. */
+	uint64_t journal_seq;
+	bool held;
+	bool duplicate;
 
 	/* Output, built by the last stage on its worker thread so the loop
 	 * thread only copies bytes.  Owned; freed with the transaction. */

@@ -46,6 +46,7 @@ void tdaemon_write_config(struct tdaemon *d, const char *extra)
 	fprintf(f, "[daemon]\nsocket = %s\nshutdown_timeout_ms = 10s\n", d->socket);
 	/* These tests screen only; delivery to AWS has its own integration tests. */
 	fprintf(f, "[aws]\nenabled = false\n");
+	fprintf(f, "[journal]\ndir = %s/journal\n", d->dir);
 	fprintf(f, "[compliance]\ncard_token_key_file = %s/card.key\npseudonym_key_file = %s/pseud.key\n", d->dir,
 	        d->dir);
 	if (extra != NULL)

@@ -100,6 +100,9 @@ shutdown_timeout_ms = 5s
 [log]
 level = debug
 
+[journal]
+dir = $workdir/journal
+
 [compliance]
 card_token_key_file = $workdir/card.key
 pseudonym_key_file = $workdir/pseud.key
@@ -237,10 +240,15 @@ check "severity message attribute matches the message" \
 check_absent "no card number in the alert" "$PAN" "$workdir/alerts.json"
 check_absent "no raw customer id in the alert" "cust-secret-" "$workdir/alerts.json"
 
-# --- resubmission: the record reflects the latest decision ------------------------------------------
+# --- resubmission: a recently decided id gets its first decision again, nothing is re-stored --------
+: >"$workdir/replies.out"
 txn it-07 "99.99" US | submit
-check "the resubmission is stored" 33 "$(wait_stat delivery.stored 33)"
-check "the record holds the newest amount" 9999 \
+head -n 1 "$workdir/replies.out" >"$workdir/duplicate.json"
+check "the resubmission is answered as a duplicate" "true approved" \
+	"$(jget duplicate <"$workdir/duplicate.json") $(jget status <"$workdir/duplicate.json")"
+check "duplicates are counted" 1 "$(wait_stat journal.duplicates 1)"
+check "the duplicate is not stored again" 32 "$(stat delivery.stored)"
+check "the record keeps the first amount" 1234 \
 	"$(txp_js ddb-get.mjs "$table" it-07 --key transaction_id | jget amount)"
 check "still 32 items" 32 "$(txp_js ddb-scan.mjs "$table" | jget length)"
 stop_daemon
@@ -339,5 +347,14 @@ check "both are held for the DLQ" 2 "$(wait_stat delivery.held_for_dlq 2)"
 check "DLQ failures are counted" 1 "$(stat delivery.dlq_failures | grep -cE '^[1-9][0-9]*$')"
 check "the held messages are logged at err" 1 "$(grep -c 'level=err event=dlq_unavailable' "$workdir/held.log" | grep -cE '^[1-9]')"
 stop_daemon
-check "each undelivered transaction is named at shutdown" 2 \
-	"$(grep -cE 'level=err event=delivery_lost transaction_id="held-[12]"' "$workdir/held.log")"
+check "each undelivered transaction is named at shutdown, kept in the journal" 2 \
+	"$(grep -cE 'level=warning event=delivery_kept transaction_id="held-[12]" what=store_dlq' "$workdir/held.log")"
+check "nothing journaled is reported lost" 0 "$(grep -c 'event=delivery_lost' "$workdir/held.log")"
+
+# --- the next start delivers what the journal kept -------------------------------------------------
+start_daemon back || exit 1
+check "the journal's undelivered records are stored at the next start" 2 "$(wait_stat delivery.stored 2)"
+check "the journal has nothing left to deliver" 0 "$(wait_stat journal.undelivered 0)"
+check "both are in the table" "held-1 held-2" \
+	"$(txp_js ddb-get.mjs "$table" held-1 --key transaction_id | jget transaction_id) $(txp_js ddb-get.mjs "$table" held-2 --key transaction_id | jget transaction_id)"
+stop_daemon

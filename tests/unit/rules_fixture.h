@@ -30,6 +30,9 @@ static inline struct txp_txn *fx_txn(const char *customer, const char *merchant,
 	memcpy(t->currency, "USD", 4);
 	t->currency_exponent = 2;
 	snprintf(t->customer_id, sizeof(t->customer_id), "%s", customer);
+	/* The daemon keys history by the customer's pseudonym; any stable
+	 * string per customer does here. */
+	snprintf(t->customer_key, sizeof(t->customer_key), "%s", customer);
 	snprintf(t->merchant_id, sizeof(t->merchant_id), "%s", merchant);
 	memcpy(t->merchant_country, "US", 3);
 	memcpy(t->customer_country, "US", 3);

@@ -1,0 +1,70 @@
+/* dedup.h: recently decided transaction ids and their replies, to answer a resubmission without re-scoring. */
+#ifndef TXPIPE_DEDUP_H
+#define TXPIPE_DEDUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "txpipe/txn.h"
+
+/*
+ * Why: a producer that lost its connection (or saw the daemon restart)
+ * cannot know whether its transaction was decided, so it sends it again.
+ * Scoring it twice would count it twice in the velocity windows and
+ * overwrite the stored record with a second, possibly different, decision.
+ * The window remembers every decision (approved, review, declined; not
+ * rejected lines, which a producer resubmits once it fixed them) of the
+ * last `window_ms`, at most `max_entries` of them, oldest forgotten first.
+ *
+ * The loop thread inserts; worker threads look up (the validation stage,
+ * before anything is scored).  The table is split in stripes, each with
+ * its own lock, so lookups from several workers rarely meet.
+ */
+struct txp_dedup;
+
+/* Returns a new empty window, or NULL when out of memory.  max_entries >= 1. */
+struct txp_dedup *txp_dedup_create(size_t max_entries, uint64_t window_ms);
+
+/* Frees it.  NULL is safe.  No other thread may use it any more. */
+void txp_dedup_destroy(struct txp_dedup *d);
+
+/* What a lookup finds. */
+struct txp_dedup_hit {
+	enum txp_status status; /* the earlier decision */
+	uint64_t journal_seq;   /* its ACCEPTED record, 0 when not journaled */
+	char *reply;            /* the reply to send (malloc'd, caller frees), ending in '\n' */
+	size_t reply_len;
+};
+
+/*
+ * Remembers `id`, decided at `now_ms` with `status` and `reply` (one reply
+ * line as the first submission got it): the reply kept is that line with
+ * "duplicate":true added, which is what a resubmission gets.  When `id` is
+ * already remembered (and not expired) nothing changes and 1 is returned
+ * with *hit filled (hit may be NULL); otherwise 0, or -ENOMEM.  Evicts
+ * entries older than the window or beyond max_entries.  Loop thread.
+ */
+int txp_dedup_put(struct txp_dedup *d, const char *id, enum txp_status status, uint64_t journal_seq,
+                  const char *reply, size_t reply_len, int64_t now_ms, struct txp_dedup_hit *hit);
+
+/* Looks `id` up (any thread).  Returns true with *hit filled when it was
+ * decided within the window before `now_ms`; false when not (or when the
+ * reply cannot be copied). */
+bool txp_dedup_get(struct txp_dedup *d, const char *id, int64_t now_ms, struct txp_dedup_hit *hit);
+
+/* Entries held now (any thread; a snapshot). */
+size_t txp_dedup_count(struct txp_dedup *d);
+
+/*
+ * The reply line a resubmission gets for a decided transaction whose
+ * stored record (the DynamoDB item JSON, AttributeValue form) is `item`:
+ * what the restart uses to refill the window from the journal.  Returns a
+ * malloc'd line ending in '\n' (caller frees) with its length and status,
+ * or NULL when the item is not a decision (rejected, error) or does not
+ * parse.
+ */
+char *txp_dedup_reply_from_item(const char *item, size_t len, size_t *reply_len, enum txp_status *status,
+                                char id[TXP_ID_MAX + 1]);
+
+#endif

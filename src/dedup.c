@@ -1,0 +1,316 @@
+/* dedup.c: recently decided transaction ids and their replies, in lock-striped hash tables. */
+#include "txpipe/dedup.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+/* Stripes: a power of two, enough that a handful of workers and the loop
+ * rarely want the same lock at once. */
+#define STRIPES 64u
+
+struct entry {
+	struct entry *chain; /* next in the bucket */
+	struct entry *newer; /* next in insertion order */
+	uint64_t hash;
+	int64_t ms;
+	uint64_t seq;
+	uint8_t status;
+	uint32_t reply_len;
+	char id[TXP_ID_MAX + 1];
+	char reply[]; /* the duplicate's reply line */
+};
+
+struct stripe {
+	pthread_mutex_t mu;
+	struct entry **buckets;
+	size_t mask;
+	struct entry *oldest, *newest;
+	size_t n, cap;
+};
+
+struct txp_dedup {
+	uint64_t window_ms;
+	unsigned char key[crypto_shorthash_KEYBYTES];
+	struct stripe stripes[STRIPES];
+};
+
+/* SipHash under a random key: producers choose the ids, so they must not
+ * be able to aim them at one bucket. */
+static uint64_t id_hash(const struct txp_dedup *d, const char *id)
+{
+	unsigned char out[crypto_shorthash_BYTES];
+	uint64_t h = 0;
+
+	crypto_shorthash(out, (const unsigned char *)id, strlen(id), d->key);
+	for (unsigned i = 0; i < sizeof(out); i++)
+		h |= (uint64_t)out[i] << (8 * i);
+	return h;
+}
+
+struct txp_dedup *txp_dedup_create(size_t max_entries, uint64_t window_ms)
+{
+	struct txp_dedup *d;
+	size_t per = (max_entries + STRIPES - 1) / STRIPES, nb = 1;
+	unsigned i;
+
+	if (max_entries == 0 || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->window_ms = window_ms;
+	randombytes_buf(d->key, sizeof(d->key));
+	/* Load factor at most 1/2. */
+	while (nb < per * 2)
+		nb <<= 1;
+	for (i = 0; i < STRIPES; i++) {
+		struct stripe *s = &d->stripes[i];
+		if (pthread_mutex_init(&s->mu, NULL) != 0)
+			goto err;
+		s->buckets = calloc(nb, sizeof(*s->buckets));
+		if (s->buckets == NULL) {
+			pthread_mutex_destroy(&s->mu);
+			goto err;
+		}
+		s->mask = nb - 1;
+		s->cap = per;
+	}
+	return d;
+
+err:
+	while (i-- > 0) {
+		pthread_mutex_destroy(&d->stripes[i].mu);
+		free(d->stripes[i].buckets);
+	}
+	free(d);
+	return NULL;
+}
+
+void txp_dedup_destroy(struct txp_dedup *d)
+{
+	if (d == NULL)
+		return;
+	for (unsigned i = 0; i < STRIPES; i++) {
+		struct stripe *s = &d->stripes[i];
+		struct entry *e = s->oldest, *next;
+		for (; e != NULL; e = next) {
+			next = e->newer;
+			free(e);
+		}
+		free(s->buckets);
+		pthread_mutex_destroy(&s->mu);
+	}
+	sodium_memzero(d->key, sizeof(d->key));
+	free(d);
+}
+
+static struct stripe *stripe_of(struct txp_dedup *d, uint64_t h)
+{
+	return &d->stripes[h & (STRIPES - 1)];
+}
+
+static struct entry **slot_of(struct stripe *s, uint64_t h)
+{
+	return &s->buckets[(h >> 6) & s->mask];
+}
+
+static bool expired(const struct txp_dedup *d, const struct entry *e, int64_t now_ms)
+{
+	return now_ms - e->ms > (int64_t)d->window_ms;
+}
+
+/* Drops the oldest entry; stripe lock held. */
+static void evict_oldest(struct stripe *s)
+{
+	struct entry *e = s->oldest, **pp = slot_of(s, e->hash);
+
+	while (*pp != e)
+		pp = &(*pp)->chain;
+	*pp = e->chain;
+	s->oldest = e->newer;
+	if (s->oldest == NULL)
+		s->newest = NULL;
+	s->n--;
+	free(e);
+}
+
+static struct entry *find(struct stripe *s, uint64_t h, const char *id)
+{
+	for (struct entry *e = *slot_of(s, h); e != NULL; e = e->chain)
+		if (e->hash == h && strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+/* Copies what a lookup returns; stripe lock held. */
+static bool fill_hit(const struct entry *e, struct txp_dedup_hit *hit)
+{
+	hit->reply = malloc(e->reply_len);
+	if (hit->reply == NULL)
+		return false;
+	memcpy(hit->reply, e->reply, e->reply_len);
+	hit->reply_len = e->reply_len;
+	hit->status = (enum txp_status)e->status;
+	hit->journal_seq = e->seq;
+	return true;
+}
+
+int txp_dedup_put(struct txp_dedup *d, const char *id, enum txp_status status, uint64_t journal_seq,
+                  const char *reply, size_t reply_len, int64_t now_ms, struct txp_dedup_hit *hit)
+{
+	static const char mark[] = "\"duplicate\":true,";
+	uint64_t h = id_hash(d, id);
+	struct stripe *s = stripe_of(d, h);
+	struct entry *e, **slot;
+	size_t idlen = strlen(id);
+	int rc = 0;
+
+	if (idlen > TXP_ID_MAX || reply_len < 2 || reply[0] != '{')
+		return -EINVAL;
+	pthread_mutex_lock(&s->mu);
+	while (s->oldest != NULL && (s->n >= s->cap || expired(d, s->oldest, now_ms)))
+		evict_oldest(s);
+	e = find(s, h, id);
+	if (e != NULL && !expired(d, e, now_ms)) {
+		rc = hit == NULL || fill_hit(e, hit) ? 1 : -ENOMEM;
+		goto out;
+	}
+	/* An expired entry of the same id is left to age out: lookups skip it
+	 * and the new one is found first (it heads the bucket). */
+	e = malloc(sizeof(*e) + reply_len + sizeof(mark) - 1);
+	if (e == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	e->hash = h;
+	e->ms = now_ms;
+	e->seq = journal_seq;
+	e->status = (uint8_t)status;
+	memcpy(e->id, id, idlen + 1);
+	/* The first reply with "duplicate":true as its first member. */
+	e->reply[0] = '{';
+	memcpy(e->reply + 1, mark, sizeof(mark) - 1);
+	memcpy(e->reply + sizeof(mark), reply + 1, reply_len - 1);
+	e->reply_len = (uint32_t)(reply_len + sizeof(mark) - 1);
+	slot = slot_of(s, h);
+	e->chain = *slot;
+	*slot = e;
+	e->newer = NULL;
+	if (s->newest != NULL)
+		s->newest->newer = e;
+	else
+		s->oldest = e;
+	s->newest = e;
+	s->n++;
+out:
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+bool txp_dedup_get(struct txp_dedup *d, const char *id, int64_t now_ms, struct txp_dedup_hit *hit)
+{
+	uint64_t h = id_hash(d, id);
+	struct stripe *s = stripe_of(d, h);
+	struct entry *e;
+	bool found = false;
+
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, id);
+	if (e != NULL && !expired(d, e, now_ms))
+		found = fill_hit(e, hit);
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}
+
+size_t txp_dedup_count(struct txp_dedup *d)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < STRIPES; i++) {
+		pthread_mutex_lock(&d->stripes[i].mu);
+		n += d->stripes[i].n;
+		pthread_mutex_unlock(&d->stripes[i].mu);
+	}
+	return n;
+}
+
+/* The string of an AttributeValue {"S": "..."}, or NULL. */
+static const char *av_str(json_t *item, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(item, name), "S"));
+}
+
+/* The integer of an AttributeValue {"N": "..."}; false when absent or not an integer. */
+static bool av_int(json_t *v, json_int_t *out)
+{
+	const char *n = json_string_value(json_object_get(v, "N"));
+	char *end;
+	long long x;
+
+	if (n == NULL)
+		return false;
+	errno = 0;
+	x = strtoll(n, &end, 10);
+	if (errno != 0 || end == n || *end != '\0')
+		return false;
+	*out = (json_int_t)x;
+	return true;
+}
+
+char *txp_dedup_reply_from_item(const char *item, size_t len, size_t *reply_len, enum txp_status *status,
+                                char id[TXP_ID_MAX + 1])
+{
+	json_t *it = json_loadb(item, len, 0, NULL), *reply = NULL, *reasons, *contrib, *v;
+	const char *tid = av_str(it, "transaction_id"), *st = av_str(it, "status");
+	json_int_t score;
+	char *line = NULL;
+	size_t i, n;
+	int s;
+
+	if (tid == NULL || st == NULL || strlen(tid) > TXP_ID_MAX)
+		goto out;
+	for (s = 0; s < TXP_STATUS_COUNT && strcmp(st, txp_status_name((enum txp_status)s)) != 0; s++)
+		;
+	if (s != TXP_STATUS_APPROVED && s != TXP_STATUS_REVIEW && s != TXP_STATUS_DECLINED)
+		goto out;
+	/* The members in txp_txn_build_reply()'s order; jansson keeps
+	 * insertion order. */
+	reply = json_pack("{s:s,s:s}", "transaction_id", tid, "status", st);
+	if (reply == NULL)
+		goto out;
+	if (av_int(json_object_get(it, "risk_score"), &score))
+		json_object_set_new(reply, "risk_score", json_integer(score));
+	reasons = json_array();
+	json_object_set_new(reply, "reasons", reasons);
+	json_array_foreach(json_object_get(json_object_get(it, "reasons"), "L"), i, v) {
+		if (json_is_string(json_object_get(v, "S")))
+			json_array_append(reasons, json_object_get(v, "S"));
+	}
+	if (json_object_get(it, "contributions") != NULL) {
+		const char *code;
+		contrib = json_object();
+		json_object_set_new(reply, "contributions", contrib);
+		json_object_foreach(json_object_get(json_object_get(it, "contributions"), "M"), code, v) {
+			if (av_int(v, &score))
+				json_object_set_new(contrib, code, json_integer(score));
+		}
+	}
+	n = json_dumpb(reply, NULL, 0, JSON_COMPACT);
+	/* Into a buffer of ours: the daemon replaces jansson's allocator. */
+	line = n > 0 ? malloc(n + 1) : NULL;
+	if (line == NULL || json_dumpb(reply, line, n, JSON_COMPACT) != n) {
+		free(line);
+		line = NULL;
+		goto out;
+	}
+	line[n] = '\n';
+	*reply_len = n + 1;
+	*status = (enum txp_status)s;
+	memcpy(id, tid, strlen(tid) + 1);
+out:
+	json_decref(reply);
+	json_decref(it);
+	return line;
+}
