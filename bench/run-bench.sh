@@ -12,6 +12,8 @@
 #   BENCH_WORKERS      txpiped [pipeline] workers (default 1)
 #   BENCH_MIX          transaction mix (default good=90,risky=8,invalid=2)
 #   BENCH_SEED         generation seed (default 1)
+#   BENCH_ACK          txpiped [journal] ack: journaled, stored or decided (default journaled)
+#   BENCH_AWS          txpiped [aws] enabled (default false: no delivery, the journal on a temp dir)
 #   TXP_CFLAGS         the build's compiler flags, printed with the figures
 set -eu
 
@@ -29,6 +31,8 @@ warmup=${BENCH_WARMUP:-1}
 workers=${BENCH_WORKERS:-1}
 mix=${BENCH_MIX:-good=90,risky=8,invalid=2}
 seed=${BENCH_SEED:-1}
+ack=${BENCH_ACK:-journaled}
+aws=${BENCH_AWS:-false}
 
 for f in "$txpiped" "$txpbench"; do
 	if [ ! -x "$f" ]; then
@@ -67,6 +71,13 @@ socket = $sock
 [pipeline]
 workers = $workers
 
+[aws]
+enabled = $aws
+
+[journal]
+dir = $tmp/journal
+ack = $ack
+
 [log]
 level = warning
 EOF
@@ -104,7 +115,7 @@ echo "cflags:  ${TXP_CFLAGS:-unknown}"
 case "${TXP_CFLAGS:-}" in
 *-fsanitize*) echo "note:    sanitizer build: the figures are far below a release build's" ;;
 esac
-echo "daemon:  txpiped, $workers worker(s); client: txpbench, $connections connections, pipeline $pipeline"
+echo "daemon:  txpiped, $workers worker(s), [aws] enabled = $aws, [journal] ack = $ack in $tmp/journal; client: txpbench, $connections connections, pipeline $pipeline"
 echo
 
 status=0

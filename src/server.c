@@ -879,6 +879,10 @@ err_after_listener:
 void txp_server_attach(struct txp_server *s, struct txp_pipeline *p)
 {
 	s->pipeline = p;
+	/* Lines that arrived before (the journal replays while the socket
+	 * already listens) are framed at the next loop turn. */
+	for (struct txp_conn *c = s->conns; c != NULL; c = c->next)
+		mark_dirty(c);
 }
 
 void txp_server_set_max_line(struct txp_server *s, size_t max_line_bytes)

@@ -25,6 +25,10 @@ socket = $work/txpiped.sock
 [aws]
 enabled = false
 
+# Decided transactions are journaled here before they are answered.
+[journal]
+dir = $work/journal
+
 [compliance]
 card_token_key_file = $work/card-token.key
 pseudonym_key_file = $work/pseudonym.key

@@ -86,6 +86,7 @@ struct txp_server_stats {
  */
 int txp_server_create(struct txp_server **out, uv_loop_t *loop, const struct txp_server_options *opts,
                       const struct txp_server_hooks *hooks, char *err, size_t errlen);
+/* Attaches the pipeline; lines received before are read from then on. */
 void txp_server_attach(struct txp_server *s, struct txp_pipeline *p);
 
 /* The pipeline's completion callback (loop thread). */

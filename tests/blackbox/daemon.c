@@ -154,6 +154,17 @@ int tdaemon_terminate(struct tdaemon *d, int timeout_ms)
 	return rc;
 }
 
+void tdaemon_kill(struct tdaemon *d)
+{
+	int status;
+
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, &status, 0);
+	d->pid = 0;
+}
+
 void tdaemon_remove(struct tdaemon *d)
 {
 	char cmd[600];

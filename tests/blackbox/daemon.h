@@ -48,6 +48,10 @@ int tdaemon_stop(struct tdaemon *d, int timeout_ms);
 int tdaemon_terminate(struct tdaemon *d, int timeout_ms);
 void tdaemon_remove(struct tdaemon *d);
 
+/* SIGKILL (a crash: no drain, no flush), wait; keeps d->dir so the daemon
+ * can be started again on it with tdaemon_launch(). */
+void tdaemon_kill(struct tdaemon *d);
+
 /* True when the daemon process is still running. */
 bool tdaemon_alive(struct tdaemon *d);
 

@@ -1,0 +1,178 @@
+/* test_diskfull.c: the real txpiped with its journal on a small tmpfs: a full disk refuses new transactions and loses none (root only: exit 77 otherwise). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static void txn_line(char *buf, size_t len, const char *id, const char *customer, const char *amount)
+{
+	snprintf(buf, len,
+	         "{\"transaction_id\":\"%s\",\"amount\":\"%s\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
+	         "\"customer_id\":\"%s\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}\n",
+	         id, amount, customer);
+}
+
+static const char *status_of(json_t *r)
+{
+	return json_string_value(json_object_get(r, "status"));
+}
+
+/* One transaction on a fresh connection; the reply (caller decrefs). */
+static json_t *send_txn(struct tdaemon *d, const char *id, const char *customer, const char *amount)
+{
+	char line[512];
+
+	txn_line(line, sizeof(line), id, customer, amount);
+	line[strlen(line) - 1] = '\0';
+	return troundtrip(d->socket, line);
+}
+
+/* stats.journal.<key> */
+static long long journal_stat(struct tdaemon *d, const char *key)
+{
+	json_t *r = troundtrip(d->socket, "{\"command\":\"stats\"}");
+	long long v;
+
+	ck_assert_ptr_nonnull(r);
+	v = json_integer_value(json_object_get(json_object_get(json_object_get(r, "stats"), "journal"), key));
+	json_decref(r);
+	return v;
+}
+
+/* ---- a full disk ---------------------------------------------------------- */
+
+/* stats.journal.full */
+static bool journal_full(struct tdaemon *d)
+{
+	json_t *r = troundtrip(d->socket, "{\"command\":\"stats\"}");
+	bool v;
+
+	ck_assert_ptr_nonnull(r);
+	v = json_is_true(json_object_get(json_object_get(json_object_get(r, "stats"), "journal"), "full"));
+	json_decref(r);
+	return v;
+}
+
+#define LINES 800
+
+START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
+{
+	struct tdaemon d;
+	char dir[300], filler[320], line[512], id[64];
+	int fd, conn, acked = 0, overloaded = 0, other = 0, i;
+	static char block[64 * 1024];
+	json_t *r;
+
+	tdaemon_prepare(&d);
+	snprintf(dir, sizeof(dir), "%s/journal", d.dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_msg(mount("txpipe-test", dir, "tmpfs", 0, "size=2m") == 0, "mount tmpfs: %s", strerror(errno));
+	/* Leave about 100 KiB: room for a hundred records or so. */
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	fd = open(filler, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	for (i = 0; i < 30; i++)
+		ck_assert_int_eq(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
+	close(fd);
+	tdaemon_launch(&d, NULL);
+	/* More than fits, pipelined on one connection: replies whose record
+	 * is not durable wait, new lines are refused while the journal fails. */
+	conn = tconnect(d.socket);
+	for (i = 0; i < LINES; i++) {
+		snprintf(id, sizeof(id), "full-%d", i);
+		txn_line(line, sizeof(line), id, "c-full", "12.50");
+		tsend_str(conn, line);
+		/* The second half comes once the journal is known to fail. */
+		for (int k = 0; i == LINES / 2 - 1 && k < 200 && !journal_full(&d); k++)
+			usleep(50000);
+	}
+	for (i = 0; i < 200 && journal_stat(&d, "refused") == 0; i++)
+		usleep(50000);
+	ck_assert_int_gt(journal_stat(&d, "refused"), 0);
+	ck_assert(journal_full(&d));
+	ck_assert(tdaemon_log_contains(&d, "level=err event=journal_refusing"));
+	/* Space comes back: the journal rewrites what failed and recovers. */
+	ck_assert_int_eq(unlink(filler), 0);
+	for (i = 0; i < LINES; i++) {
+		r = trecv_reply(conn, 30000);
+		ck_assert_ptr_nonnull(r);
+		if (strcmp(status_of(r), "approved") == 0 || strcmp(status_of(r), "review") == 0 ||
+		    strcmp(status_of(r), "declined") == 0)
+			acked++;
+		else if (strcmp(status_of(r), "error") == 0 &&
+		         strcmp(json_string_value(json_object_get(json_object_get(r, "error"), "code")), "overloaded") == 0)
+			overloaded++;
+		else
+			other++;
+		json_decref(r);
+	}
+	tclose(conn);
+	fprintf(stderr, "disk full: %d acknowledged, %d overloaded of %d\n", acked, overloaded, LINES);
+	ck_assert_int_eq(other, 0);
+	ck_assert_int_gt(acked, 0);
+	ck_assert_int_gt(overloaded, 0);
+	for (i = 0; i < 100 && journal_full(&d); i++)
+		usleep(100000);
+	r = send_txn(&d, "after-full", "c-after", "12.50");
+	ck_assert_str_eq(status_of(r), "approved");
+	json_decref(r);
+	acked++;
+	/* Every acknowledged transaction is in the journal, even after a crash. */
+	tdaemon_kill(&d);
+	tdaemon_launch(&d, NULL);
+	ck_assert_int_eq(journal_stat(&d, "replayed_recent"), acked);
+	ck_assert_int_eq(tdaemon_terminate(&d, 15000), 0);
+	ck_assert_int_eq(umount(dir), 0);
+	tdaemon_remove(&d);
+}
+END_TEST
+
+static Suite *diskfull_suite(void)
+{
+	Suite *s = suite_create("diskfull");
+	TCase *tc = tcase_create("blackbox");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, a_full_disk_refuses_new_transactions_and_loses_none);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* A tmpfs can be mounted (root, and a kernel that lets us). */
+static bool can_mount(void)
+{
+	char tmpl[] = "/tmp/txpipe-mnt-XXXXXX";
+	bool ok;
+
+	if (geteuid() != 0 || mkdtemp(tmpl) == NULL)
+		return false;
+	ok = mount("txpipe-test", tmpl, "tmpfs", 0, "size=64k") == 0;
+	if (ok)
+		umount(tmpl);
+	rmdir(tmpl);
+	return ok;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!can_mount()) {
+		fprintf(stderr, "SKIP: mounting a tmpfs needs root (and CAP_SYS_ADMIN)\n");
+		return 77;
+	}
+	sr = srunner_create(diskfull_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
