@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url);
 
 function usage(msg) {
 	process.stderr.write(`emulator: ${msg}\nusage: emulator.mjs dynalite|fauxqs [--port N] ` +
-		'[--port-file F] [--watch-pid P] [--create-table-ms MS] [--verbose]\n');
+		'[--port-file F] [--watch-pid P] [--create-table-ms MS] [--path DIR] [--verbose]\n');
 	process.exit(64);
 }
 
@@ -30,6 +30,7 @@ try {
 			'port-file': { type: 'string' },
 			'watch-pid': { type: 'string' },
 			'create-table-ms': { type: 'string' },
+			path: { type: 'string' },
 			verbose: { type: 'boolean', default: false },
 		},
 	});
@@ -64,7 +65,9 @@ async function startDynalite() {
 		options.updateTableMs = ms;
 	}
 	if (opt.verbose) options.verbose = true;
-	// No `path` option: dynalite keeps its LevelDB in memory.
+	// Without --path dynalite keeps its LevelDB in memory; with it, on disk in DIR, so a restart
+	// (an outage test) finds its tables again.
+	if (opt.path !== undefined) options.path = opt.path;
 	const server = dynalite(options);
 	await new Promise((resolve, reject) => {
 		server.once('error', reject);

@@ -17,6 +17,8 @@
 #   TXP_TESTS_DIR      absolute path of tests/
 #
 # Ports are chosen by the kernel (bind to port 0) unless TXP_DYNALITE_PORT / TXP_FAUXQS_PORT are set.
+# TXP_DYNALITE_PATH=DIR keeps dynalite's tables on disk in DIR instead of in memory, so
+# txp_svc_restart_dynalite (an outage and its end) finds them again.
 # Each emulator runs in its own session and process group (setsid), so stopping kills the whole
 # group.  Each is also told to watch this shell's pid and exits by itself if the shell is killed
 # with SIGKILL, when no trap can run.
@@ -134,12 +136,29 @@ txp_svc_start() {
 # code that waits for ACTIVE is exercised.
 txp_svc_start_dynalite() {
 	local logdir=$1 port
-	txp_svc_start dynalite dynalite "$logdir" --port "${TXP_DYNALITE_PORT:-0}" --create-table-ms "${TXP_DYNALITE_CREATE_MS:-500}" || return 1
+	local -a path=()
+	[[ -z ${TXP_DYNALITE_PATH:-} ]] || path=(--path "$TXP_DYNALITE_PATH")
+	txp_svc_start dynalite dynalite "$logdir" --port "${TXP_DYNALITE_PORT:-0}" --create-table-ms "${TXP_DYNALITE_CREATE_MS:-500}" "${path[@]}" || return 1
 	port=$TXP_SVC_PORT
 	# dynalite answers any GET with 200 "healthy: dynamodb...".
 	txp_svc_wait_http dynalite "http://127.0.0.1:$port/" "${TXP_SVC_PGID[dynalite]}" \
 		"$logdir/dynalite.log" || return 1
 	export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+}
+
+# txp_svc_restart_dynalite LOGDIR: starts dynalite again on the port of $DYNAMODB_ENDPOINT (after
+# txp_svc_stop dynalite), logging to LOGDIR/dynalite.log (appended).  With TXP_DYNALITE_PATH its
+# tables survive; without it the new one is empty.
+txp_svc_restart_dynalite() {
+	local logdir=$1 port=${DYNAMODB_ENDPOINT##*:} i
+	[[ -f $logdir/dynalite.log ]] && mv "$logdir/dynalite.log" "$logdir/dynalite.log.$$.$(date +%s%N)"
+	# The old listener's port may take a moment to be free again.
+	for ((i = 0; i < 50; i++)); do
+		TXP_DYNALITE_PORT=$port txp_svc_start_dynalite "$logdir" && return 0
+		txp_svc_stop dynalite
+		sleep 0.1
+	done
+	return 1
 }
 
 # txp_svc_start_fauxqs LOGDIR: starts fauxqs and exports SNS_ENDPOINT and SQS_ENDPOINT.

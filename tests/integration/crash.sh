@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# crash.sh: kill -9 under load, several rounds: every transaction a producer saw acknowledged
+# (approved, review, declined, rejected) ends up in DynamoDB once, none missing; what a crash left
+# undelivered is delivered from the journal at the next start.
+#
+# Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
+# Knobs: CRASH_ROUNDS (default 5), CRASH_CLIENTS (4), CRASH_LINES per client per round (1500).
+set -uo pipefail
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+TXP_TESTS_DIR=${TXP_TESTS_DIR:-$top_srcdir/tests}
+export TXP_TESTS_DIR
+# shellcheck source=SCRIPTDIR/../lib/services.sh
+. "$top_srcdir/tests/lib/services.sh"
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/txp-crash.XXXXXX")
+# shellcheck source=SCRIPTDIR/durable-lib.sh
+. "$top_srcdir/tests/integration/durable-lib.sh"
+
+rounds=${CRASH_ROUNDS:-5}
+clients=${CRASH_CLIENTS:-4}
+lines=${CRASH_LINES:-1500}
+
+if ! txp_svc_node; then
+	rm -rf "$workdir"
+	echo "SKIP: Node >= 22.13 with tests/node_modules cannot be set up (see tests/setup-node.sh)"
+	exit 77
+fi
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "work directory: $workdir"
+txp_svc_start_all "$workdir/logs" || exit 1
+ok "emulators started"
+provision
+
+for ((r = 1; r <= rounds; r++)); do
+	start_daemon || exit 1
+	pids=()
+	for ((c = 1; c <= clients; c++)); do
+		producer "r$r-c$c" "$lines" &
+		pids+=($!)
+	done
+	# A random moment within the load: 200 to 1400 ms.
+	sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 0.2 + rand() * 1.2 }')"
+	crash_daemon
+	wait "${pids[@]}" 2>/dev/null
+	echo "     round $r: $(acked_ids | grep -c "^r$r-") acknowledged before kill -9"
+done
+
+# The last start delivers what the crashes left, then a clean stop.
+start_daemon || exit 1
+check "the journal has nothing left to deliver" 0 "$(wait_stat journal.undelivered 0 60)"
+check "delivery has nothing pending" 0 "$(wait_stat delivery.pending 0 30)"
+check "nothing was dead-lettered" 0 "$(stat delivery.dead_lettered)"
+stop_daemon
+check "txpiped exits 0" 0 "$daemon_rc"
+
+check "every round acknowledged some transactions" "$rounds" \
+	"$(for ((r = 1; r <= rounds; r++)); do (($(acked_ids | grep -c "^r$r-") > 0)) && echo y; done | grep -c y)"
+check "some crash left records to redeliver" 1 \
+	"$(grep -E 'event=journal_replayed .* undelivered=[1-9]' "$workdir/txpiped.log" | head -n 1 | wc -l)"
+check "the replay rebuilt velocity state" 1 \
+	"$(grep -E 'event=journal_replayed .* velocity_rebuilt=[1-9]' "$workdir/txpiped.log" | head -n 1 | wc -l)"
+check "nothing was reported lost" 0 "$(grep -c 'event=delivery_lost' "$workdir/txpiped.log")"
+check_all_stored "after $rounds crashes"
