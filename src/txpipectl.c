@@ -899,6 +899,13 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* --help after any command prints the usage, which covers them all. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EX_OK;
+		}
+	}
 	if (strcmp(cmd, "submit") == 0)
 		return cmd_submit(&ctl, argc, argv);
 	if (strcmp(cmd, "stats") == 0)
