@@ -178,6 +178,9 @@ async function main() {
 		concurrency,
 		seconds: Number(seconds.toFixed(3)),
 		items_per_s: Number((ok / seconds).toFixed(1)),
+		// The writer's own CPU (user + system) over the whole run, per
+		// stored item: what the client side costs, whatever the service.
+		cpu_us_per_item: Number(((process.cpuUsage().user + process.cpuUsage().system) / Math.max(ok, 1)).toFixed(1)),
 		latency_ms: {
 			p50: percentile(latencies, 50), p90: percentile(latencies, 90),
 			p99: percentile(latencies, 99), max: percentile(latencies, 100),

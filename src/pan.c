@@ -65,11 +65,40 @@ static size_t read_run(const char *s, size_t len, size_t i, struct group *g, siz
 	}
 }
 
+/*
+ * Card numbers are printed ungrouped, in fours with a shorter last group
+ * (4-4-4-4, 4-4-4-4-3, 4-4-4-1: ISO/IEC 7812 and the networks' card
+ * layouts), or as American Express 4-6-5 and Diners Club 4-6-4.  Other
+ * groupings are identifiers ("ord-666943-000000000297"), not card numbers:
+ * treating them as cards masked producers' ids.
+ */
+static bool card_grouping(const struct group *g, size_t first, size_t last)
+{
+	size_t ngroups = last - first + 1;
+	size_t len[3];
+
+	if (ngroups == 1)
+		return true;
+	if (ngroups == 3) {
+		for (size_t k = 0; k < 3; k++)
+			len[k] = g[first + k].end - g[first + k].start;
+		if (len[0] == 4 && len[1] == 6 && (len[2] == 4 || len[2] == 5))
+			return true;
+	}
+	for (size_t k = first; k < last; k++)
+		if (g[k].end - g[k].start != 4)
+			return false;
+	return g[last].end - g[last].start <= 4;
+}
+
 /* Checks the groups first..last as one candidate. */
 static bool candidate(const char *s, const struct group *g, size_t first, size_t last)
 {
 	char digits[TXP_PAN_MAX_DIGITS];
 	size_t n = 0;
+
+	if (!card_grouping(g, first, last))
+		return false;
 
 	for (size_t k = first; k <= last; k++) {
 		size_t len = g[k].end - g[k].start;

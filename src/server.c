@@ -430,6 +430,15 @@ static void conn_reply_error(struct txp_conn *c, const char *code, const char *m
 	conn_reply_now(c, reply, len, TXP_STATUS_ERROR);
 }
 
+/* Wall clock in Unix milliseconds, for records and velocity windows. */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static bool is_command(const char *line, size_t len)
 {
 	static const char prefix[] = "{\"command\":";
@@ -592,7 +601,7 @@ static void conn_process_input(struct txp_conn *c)
 				t->line_len = (uint32_t)len;
 				t->conn = c;
 				t->conn_seq = c->next_seq++;
-				t->received_ms = (int64_t)time(NULL) * 1000;
+				t->received_ms = wall_ms();
 				t->t_received = txp_now_ns();
 				batch[nbatch++] = t;
 				if (nbatch == SUBMIT_BATCH) {

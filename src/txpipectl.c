@@ -403,10 +403,15 @@ static json_t *control(struct ctl *ctl, const char *command, int *exit_code)
 	return reply;
 }
 
+static const char *str_or(const char *s, const char *fallback)
+{
+	return s != NULL ? s : fallback;
+}
+
 static void print_stats_text(json_t *st)
 {
 	const char *k;
-	json_t *v;
+	json_t *v, *v2;
 
 	printf("txpiped %s, up %lld s, %lld workers\n", json_string_value(json_object_get(st, "version")),
 	       (long long)json_integer_value(json_object_get(st, "uptime_s")),
@@ -432,6 +437,29 @@ static void print_stats_text(json_t *st)
 	printf("rings:");
 	json_object_foreach(json_object_get(st, "rings"), k, v)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	v = json_object_get(st, "delivery");
+	if (v != NULL) {
+		printf("\ndelivery:");
+		json_object_foreach(v, k, v2)
+			printf(" %s=%lld", k, json_is_boolean(v2) ? (long long)json_is_true(v2)
+			                                          : (long long)json_integer_value(v2));
+	}
+	v = json_object_get(st, "aws");
+	if (v != NULL) {
+		json_object_foreach(v, k, v2) {
+			if (json_is_object(v2))
+				printf("\naws %-8s requests=%lld ok=%lld retryable=%lld throttled=%lld fatal=%lld mean=%lld us", k,
+				       (long long)json_integer_value(json_object_get(v2, "requests")),
+				       (long long)json_integer_value(json_object_get(v2, "ok")),
+				       (long long)json_integer_value(json_object_get(v2, "retryable")),
+				       (long long)json_integer_value(json_object_get(v2, "throttled")),
+				       (long long)json_integer_value(json_object_get(v2, "fatal")),
+				       (long long)json_integer_value(json_object_get(v2, "latency_us_mean")));
+		}
+		printf("\naws credentials: %s, expire_ms=%lld",
+		       str_or(json_string_value(json_object_get(v, "credentials_source")), "none"),
+		       (long long)json_integer_value(json_object_get(v, "credentials_expire_ms")));
+	}
 	v = json_object_get(st, "reply_latency");
 	printf("\nreply latency: p50 %lld us, p99 %lld us, p99.9 %lld us over %lld replies\n",
 	       (long long)json_integer_value(json_object_get(v, "p50_us")),
@@ -658,10 +686,6 @@ static json_t *dlq_receive(const struct txp_config *cfg, int visibility)
 	                          "VisibilityTimeout", visibility, "WaitTimeSeconds", 1));
 }
 
-static const char *str_or(const char *s, const char *fallback)
-{
-	return s != NULL ? s : fallback;
-}
 
 static void dlq_print(const json_t *msg)
 {
@@ -899,6 +923,13 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* --help after any command prints the usage, which covers them all. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EX_OK;
+		}
+	}
 	if (strcmp(cmd, "submit") == 0)
 		return cmd_submit(&ctl, argc, argv);
 	if (strcmp(cmd, "stats") == 0)

@@ -109,6 +109,27 @@ static void usage(FILE *f)
 
 /* ---- control requests ------------------------------------------------ */
 
+/* Requests per AWS service by outcome, with latency, and the credentials'
+ * source and expiry (0: they do not expire). */
+static json_t *aws_stats_json(const struct txp_aws_client *c)
+{
+	struct txp_aws_stats as;
+	json_t *o = json_object();
+
+	txp_aws_client_stats(c, &as);
+	for (int svc = 0; svc < TXP_AWS_SERVICE_COUNT; svc++)
+		json_object_set_new(
+			o, txp_aws_service_name(svc),
+			json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)as.requests[svc], "ok",
+		                  (json_int_t)as.ok[svc], "retryable", (json_int_t)as.retryable[svc], "throttled",
+		                  (json_int_t)as.throttled[svc], "fatal", (json_int_t)as.fatal[svc], "latency_us_mean",
+		                  (json_int_t)(as.requests[svc] ? as.latency_us_sum[svc] / as.requests[svc] : 0)));
+	json_object_set_new(o, "credentials_expire_ms", json_integer((json_int_t)as.credentials_expire_ms));
+	json_object_set_new(o, "credentials_source",
+	                    json_string(as.credentials_source != NULL ? as.credentials_source : "none"));
+	return o;
+}
+
 static json_t *stats_json(struct daemon *d)
 {
 	const struct txp_server_stats *ss = txp_server_stats(d->server);
@@ -187,6 +208,8 @@ static json_t *stats_json(struct daemon *d)
 		                  (json_int_t)d->replay_recent, "replayed_undelivered",
 		                  (json_int_t)d->replay_undelivered, "velocity_rebuilt", (json_int_t)d->replay_rebuilt));
 	}
+	if (d->aws != NULL)
+		json_object_set_new(root, "aws", aws_stats_json(d->aws));
 	json_object_set_new(root, "reloads", json_integer((json_int_t)d->reloads));
 	json_object_set_new(root, "reload_failures", json_integer((json_int_t)d->reload_failures));
 	return root;

@@ -8,8 +8,11 @@
 /*
  * What counts as a card number: 13 to 19 digits that pass the Luhn check
  * (ISO/IEC 7812-1), written either as one run of digits or as groups of
- * digits separated by single spaces or dashes ("4111 1111 1111 1111",
- * "4111-1111-1111-1111").  A candidate starts and ends at a group boundary:
+ * digits separated by single spaces or dashes in a card's printed layout:
+ * fours with a shorter last group ("4111 1111 1111 1111", "4111-1111-
+ * 1111-1111-111"), or 4-6-5 (American Express) and 4-6-4 (Diners Club).
+ * Other groupings ("ord-666943-000000000297") are identifiers, not card
+ * numbers.  A candidate starts and ends at a group boundary:
  * a digit run longer than 19 digits with no separators is some other
  * number and is not searched inside (a 30-digit reference would otherwise
  * hold a Luhn-valid window most of the time).  Letters and other characters

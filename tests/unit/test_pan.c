@@ -115,15 +115,15 @@ START_TEST(finds_a_number_at_the_end_of_a_very_long_run_of_groups)
 	size_t len = 0, a, b;
 
 	/* 100 single-digit groups, then the card: longer than the scanner's
-	 * group buffer (64), so it has to slide.  Runs of fives alone never pass
-	 * Luhn; the first candidate that does is "5 5 4111 1111 1111" (groups
-	 * 98..102, worked out offline), far past the buffer. */
+	 * group buffer (64), so it has to slide.  Single-digit groups are no
+	 * card layout, so the one candidate is the card itself, far past the
+	 * buffer. */
 	for (int i = 0; i < 100; i++)
 		len += (size_t)snprintf(s + len, sizeof(s) - len, "5 ");
 	len += (size_t)snprintf(s + len, sizeof(s) - len, "4111 1111 1111 1111");
 	ck_assert(txp_pan_find(s, len, 0, &a, &b));
-	ck_assert_uint_eq(a, 98 * 2);
-	ck_assert_uint_eq(b, 100 * 2 + 14);
+	ck_assert_uint_eq(a, 100 * 2);
+	ck_assert_uint_eq(b, 100 * 2 + 19);
 }
 END_TEST
 
@@ -137,14 +137,32 @@ START_TEST(mask_replaces_every_digit_of_every_number_keeping_layout)
 }
 END_TEST
 
-START_TEST(mask_also_masks_luhn_valid_imeis_by_design)
+START_TEST(mask_masks_an_ungrouped_imei_but_not_one_in_its_printed_layout)
 {
-	/* An IMEI is 14 digits plus a Luhn check digit (3GPP TS 23.003), so it
-	 * is indistinguishable from a 15-digit PAN; masking it is accepted. */
-	char s[] = "imei-35-209900-176148-1";
+	/* An IMEI is 14 digits plus a Luhn check digit (3GPP TS 23.003), so
+	 * ungrouped it is indistinguishable from a 15-digit PAN and is masked;
+	 * in its printed layout (2-6-6-1) it is no card layout and stays. */
+	char s[] = "imei-352099001761481";
+	char grouped[] = "imei-35-209900-176148-1";
 
 	ck_assert_uint_eq(txp_pan_mask(s), 1);
-	ck_assert_str_eq(s, "imei-**-******-******-*");
+	ck_assert_str_eq(s, "imei-***************");
+	ck_assert_uint_eq(txp_pan_mask(grouped), 0);
+}
+END_TEST
+
+START_TEST(identifiers_grouped_unlike_cards_are_not_masked)
+{
+	/* Luhn-valid by chance (one number in ten is), but 6-12 is no card
+	 * layout: a producer's id must come back as it was sent. */
+	char id[] = "tb70b18c666943-000000000297";
+	char amex[] = "ref 3782-822463-10005";
+	char fours[] = "ref 4111-1111-1111-1111";
+
+	ck_assert_uint_eq(txp_pan_mask(id), 0);
+	ck_assert_str_eq(id, "tb70b18c666943-000000000297");
+	ck_assert_uint_eq(txp_pan_mask(amex), 1);
+	ck_assert_uint_eq(txp_pan_mask(fours), 1);
 }
 END_TEST
 
@@ -170,7 +188,8 @@ static Suite *pan_suite(void)
 	tcase_add_test(tc, finds_a_number_among_neighbouring_digit_groups);
 	tcase_add_test(tc, finds_a_number_at_the_end_of_a_very_long_run_of_groups);
 	tcase_add_test(tc, mask_replaces_every_digit_of_every_number_keeping_layout);
-	tcase_add_test(tc, mask_also_masks_luhn_valid_imeis_by_design);
+	tcase_add_test(tc, mask_masks_an_ungrouped_imei_but_not_one_in_its_printed_layout);
+	tcase_add_test(tc, identifiers_grouped_unlike_cards_are_not_masked);
 	tcase_add_test(tc, mask_leaves_text_without_card_numbers_alone);
 	suite_add_tcase(s, tc);
 	return s;
