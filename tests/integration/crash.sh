@@ -4,7 +4,7 @@
 # undelivered is delivered from the journal at the next start.
 #
 # Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
-# Knobs: CRASH_ROUNDS (default 5), CRASH_CLIENTS (4), CRASH_LINES per client per round (1500).
+# Knobs: CRASH_ROUNDS (default 5), CRASH_CLIENTS (4), CRASH_LINES per client per round (2500).
 set -uo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -19,7 +19,7 @@ workdir=$(mktemp -d "${TMPDIR:-/tmp}/txp-crash.XXXXXX")
 
 rounds=${CRASH_ROUNDS:-5}
 clients=${CRASH_CLIENTS:-4}
-lines=${CRASH_LINES:-1500}
+lines=${CRASH_LINES:-2500}
 
 if ! txp_svc_node; then
 	rm -rf "$workdir"
@@ -42,8 +42,13 @@ for ((r = 1; r <= rounds; r++)); do
 		producer "r$r-c$c" "$lines" &
 		pids+=($!)
 	done
-	# A random moment within the load: 200 to 1400 ms.
-	sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 0.2 + rand() * 1.2 }')"
+	# A random moment within the load: once replies flow (the start may be replaying the last
+	# crash's backlog), 50 to 400 ms later.
+	for ((i = 0; i < 300; i++)); do
+		(($(acked_ids | grep -c "^r$r-") > 0)) && break
+		sleep 0.1
+	done
+	sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 0.05 + rand() * 0.35 }')"
 	crash_daemon
 	wait "${pids[@]}" 2>/dev/null
 	echo "     round $r: $(acked_ids | grep -c "^r$r-") acknowledged before kill -9"
@@ -59,6 +64,8 @@ check "txpiped exits 0" 0 "$daemon_rc"
 
 check "every round acknowledged some transactions" "$rounds" \
 	"$(for ((r = 1; r <= rounds; r++)); do (($(acked_ids | grep -c "^r$r-") > 0)) && echo y; done | grep -c y)"
+check "some round was killed in the middle of its load" 1 \
+	"$(for ((r = 1; r <= rounds; r++)); do (($(acked_ids | grep -c "^r$r-") < clients * lines)) && echo y; done | grep -c y | awk '{ print ($1 > 0) }')"
 check "some crash left records to redeliver" 1 \
 	"$(grep -E 'event=journal_replayed .* undelivered=[1-9]' "$workdir/txpiped.log" | head -n 1 | wc -l)"
 check "the replay rebuilt velocity state" 1 \
