@@ -1,6 +1,8 @@
 # durable-lib.sh: shared by crash.sh and outage.sh: the daemon against the emulators, producers that
 # record which transactions were acknowledged, and the check that each of them is in DynamoDB.
-# Sourced after tests/lib/services.sh; the caller sets workdir and traps finish.
+# Sourced after tests/lib/services.sh; the caller sets top_builddir and workdir, and traps finish.
+# shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034 # top_builddir and workdir come from the caller; daemon_rc goes to it
 
 TXPIPED=$top_builddir/txpiped
 TXPIPECTL=$top_builddir/txpipectl
@@ -36,6 +38,7 @@ finish() {
 }
 
 # write_config [EXTRA-INI]: $workdir/txpiped.ini against the emulators, journal in $workdir/journal.
+# shellcheck disable=SC2120 # the callers in outage.sh pass EXTRA-INI
 write_config() {
 	local queue_url="http://sqs.us-east-1.localhost:${SQS_ENDPOINT##*:}/000000000000/txpipe-durable-dlq"
 	cat >"$workdir/txpiped.ini" <<EOC

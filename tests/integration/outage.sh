@@ -73,7 +73,7 @@ txp_svc_stop dynalite
 ok "dynalite stopped during the load"
 sleep 3
 undelivered=$(stat journal.undelivered)
-check "the backlog shows in the stats (journal.undelivered > 0)" 1 "$(((undelivered > 0)))"
+check "the backlog shows in the stats (journal.undelivered > 0)" 1 "$((undelivered > 0))"
 check "the journal holds it on disk" 1 "$(($(stat journal.disk_bytes) > 0))"
 txp_svc_restart_dynalite "$workdir/logs" || exit 1
 ok "dynalite restarted on the same port"
