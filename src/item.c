@@ -26,10 +26,22 @@ size_t txp_iso8601_ms(int64_t unix_ms, char out[TXP_ISO8601_MS_SIZE])
 		out[0] = '\0';
 		return 0;
 	}
-	n = strftime(out, TXP_ISO8601_MS_SIZE, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n != 19) {
-		out[0] = '\0';
-		return 0;
+	/* By hand: strftime's locale handling is costly on this path, and
+	 * the format is fixed (YYYY-MM-DDTHH:MM:SS, the year checked above). */
+	unsigned year = (unsigned)tm.tm_year + 1900u, f[5] = {(unsigned)tm.tm_mon + 1u, (unsigned)tm.tm_mday,
+	                                                       (unsigned)tm.tm_hour, (unsigned)tm.tm_min,
+	                                                       (unsigned)tm.tm_sec};
+	static const char seps[5] = {'-', 'T', ':', ':', '\0'};
+	out[0] = (char)('0' + year / 1000);
+	out[1] = (char)('0' + year / 100 % 10);
+	out[2] = (char)('0' + year / 10 % 10);
+	out[3] = (char)('0' + year % 10);
+	out[4] = '-';
+	for (n = 0; n < 5; n++) {
+		out[5 + 3 * n] = (char)('0' + f[n] / 10 % 10);
+		out[6 + 3 * n] = (char)('0' + f[n] % 10);
+		if (n < 4)
+			out[7 + 3 * n] = seps[n];
 	}
 	out[19] = '.';
 	out[20] = (char)('0' + ms / 100);

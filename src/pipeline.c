@@ -202,7 +202,8 @@ static void run_validation(struct worker *w, struct txp_txn **batch, uint32_t n)
 		struct txp_txn *t = batch[k];
 		p->fns.validate(p->fns.validate_ctx[w->index], t);
 		t->t_validated = txp_now_ns();
-		/* Validation leaves a hash of customer_id in t->shard. */
+		/* Validation leaves a hash of the customer key (the customer_id
+		 * pseudonym) in t->shard. */
 		t->shard %= shards;
 		shard_of[k] = t->shard;
 		txp_latency_record(&w->latency, t->t_validated - t->t_received);
