@@ -444,6 +444,14 @@ static void print_stats_text(json_t *st)
 			printf(" %s=%lld", k, json_is_boolean(v2) ? (long long)json_is_true(v2)
 			                                          : (long long)json_integer_value(v2));
 	}
+	v = json_object_get(st, "journal");
+	if (v != NULL) {
+		printf("\njournal:");
+		json_object_foreach(v, k, v2)
+			if (json_is_integer(v2) || json_is_boolean(v2))
+				printf(" %s=%lld", k, json_is_boolean(v2) ? (long long)json_is_true(v2)
+				                                          : (long long)json_integer_value(v2));
+	}
 	v = json_object_get(st, "aws");
 	if (v != NULL) {
 		json_object_foreach(v, k, v2) {
