@@ -9,6 +9,8 @@
 
 #include <sodium.h>
 
+#include "txpipe/sbuf.h"
+
 struct txp_txn *txp_txn_new(void)
 {
 	return calloc(1, sizeof(struct txp_txn));
@@ -104,156 +106,72 @@ const char *txp_severity_name(enum txp_severity s)
 	return (unsigned)s < TXP_SEVERITY_COUNT ? names[s] : "none";
 }
 
-/* A growable buffer for building small JSON texts without jansson's
- * allocations on the hot path. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_reserve(struct sbuf *b, size_t more)
-{
-	char *np;
-	size_t ncap;
-
-	if (b->oom || b->len + more + 1 <= b->cap)
-		return;
-	ncap = b->cap ? b->cap : 256;
-	while (ncap < b->len + more + 1)
-		ncap *= 2;
-	np = realloc(b->p, ncap);
-	if (np == NULL) {
-		b->oom = true;
-		return;
-	}
-	b->p = np;
-	b->cap = ncap;
-}
-
-static void sb_raw(struct sbuf *b, const char *s, size_t n)
-{
-	sb_reserve(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_raw(b, s, strlen(s));
-}
-
-/* Appends `s` as a JSON string literal.  Input is valid UTF-8 by the time it
- * gets here (validation checks it); control characters are escaped.  Runs
- * of characters that need no escape are copied in one go: this is on every
- * reply's path. */
-static void sb_json_str(struct sbuf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-
-	sb_raw(b, "\"", 1);
-	for (;; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		sb_raw(b, run, (size_t)(s - run));
-		if (c == '\0')
-			break;
-		if (c == '"' || c == '\\') {
-			char esc[2] = {'\\', (char)c};
-			sb_raw(b, esc, 2);
-		} else {
-			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-			sb_raw(b, esc, 6);
-		}
-		run = s + 1;
-	}
-	sb_raw(b, "\"", 1);
-}
-
-static void sb_int(struct sbuf *b, long long v)
-{
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", v);
-	sb_raw(b, num, (size_t)n);
-}
-
 int txp_txn_build_reply(struct txp_txn *t)
 {
-	struct sbuf b = {0};
+	struct txp_sbuf b = {0};
 
-	sb_reserve(&b, 192);
-	sb_str(&b, "{\"transaction_id\":");
+		txp_sbuf_str(&b, "{\"transaction_id\":");
 	if (t->has_id)
-		sb_json_str(&b, t->transaction_id);
+		txp_sbuf_json_str(&b, t->transaction_id);
 	else
-		sb_str(&b, "null");
-	sb_str(&b, ",\"status\":\"");
-	sb_str(&b, txp_status_name(t->status));
-	sb_str(&b, "\"");
+		txp_sbuf_str(&b, "null");
+	txp_sbuf_str(&b, ",\"status\":\"");
+	txp_sbuf_str(&b, txp_status_name(t->status));
+	txp_sbuf_str(&b, "\"");
 	if (t->scored) {
-		sb_str(&b, ",\"risk_score\":");
-		sb_int(&b, t->risk_score);
+		txp_sbuf_str(&b, ",\"risk_score\":");
+		txp_sbuf_int(&b, t->risk_score);
 	}
-	sb_str(&b, ",\"reasons\":[");
+	txp_sbuf_str(&b, ",\"reasons\":[");
 	for (unsigned i = 0; i < t->n_reasons; i++) {
 		if (i > 0)
-			sb_raw(&b, ",", 1);
-		sb_json_str(&b, t->reasons[i].code);
+			txp_sbuf_raw(&b, ",", 1);
+		txp_sbuf_json_str(&b, t->reasons[i].code);
 	}
-	sb_str(&b, "]");
+	txp_sbuf_str(&b, "]");
 	if (t->n_reasons > 0 && t->scored) {
 		/* How much each reason contributed, in the order of `reasons`. */
-		sb_str(&b, ",\"contributions\":{");
+		txp_sbuf_str(&b, ",\"contributions\":{");
 		for (unsigned i = 0; i < t->n_reasons; i++) {
 			if (i > 0)
-				sb_raw(&b, ",", 1);
-			sb_json_str(&b, t->reasons[i].code);
-			sb_raw(&b, ":", 1);
-			sb_int(&b, t->reasons[i].points);
+				txp_sbuf_raw(&b, ",", 1);
+			txp_sbuf_json_str(&b, t->reasons[i].code);
+			txp_sbuf_raw(&b, ":", 1);
+			txp_sbuf_int(&b, t->reasons[i].points);
 		}
-		sb_str(&b, "}");
+		txp_sbuf_str(&b, "}");
 	}
 	if (t->status == TXP_STATUS_REJECTED || t->status == TXP_STATUS_ERROR) {
-		sb_str(&b, ",\"error\":{\"code\":");
-		sb_json_str(&b, t->error.code);
-		sb_str(&b, ",\"message\":");
-		sb_json_str(&b, t->error.message);
-		sb_str(&b, ",\"field\":");
+		txp_sbuf_str(&b, ",\"error\":{\"code\":");
+		txp_sbuf_json_str(&b, t->error.code);
+		txp_sbuf_str(&b, ",\"message\":");
+		txp_sbuf_json_str(&b, t->error.message);
+		txp_sbuf_str(&b, ",\"field\":");
 		if (t->error.field[0] != '\0')
-			sb_json_str(&b, t->error.field);
+			txp_sbuf_json_str(&b, t->error.field);
 		else
-			sb_str(&b, "null");
-		sb_str(&b, "}");
+			txp_sbuf_str(&b, "null");
+		txp_sbuf_str(&b, "}");
 	}
-	sb_str(&b, "}\n");
-	if (b.oom) {
-		free(b.p);
+	txp_sbuf_str(&b, "}\n");
+	size_t len;
+	char *reply = txp_sbuf_finish(&b, &len);
+	if (reply == NULL)
 		return -ENOMEM;
-	}
 	free(t->reply);
-	t->reply = b.p;
-	t->reply_len = (uint32_t)b.len;
+	t->reply = reply;
+	t->reply_len = (uint32_t)len;
 	return 0;
 }
 
 char *txp_reply_error(const char *code, const char *message, size_t *len)
 {
-	struct sbuf b = {0};
+	struct txp_sbuf b = {0};
 
-	sb_str(&b, "{\"transaction_id\":null,\"status\":\"error\",\"reasons\":[],\"error\":{\"code\":");
-	sb_json_str(&b, code);
-	sb_str(&b, ",\"message\":");
-	sb_json_str(&b, message);
-	sb_str(&b, ",\"field\":null}}\n");
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	*len = b.len;
-	return b.p;
+	txp_sbuf_str(&b, "{\"transaction_id\":null,\"status\":\"error\",\"reasons\":[],\"error\":{\"code\":");
+	txp_sbuf_json_str(&b, code);
+	txp_sbuf_str(&b, ",\"message\":");
+	txp_sbuf_json_str(&b, message);
+	txp_sbuf_str(&b, ",\"field\":null}}\n");
+	return txp_sbuf_finish(&b, len);
 }
