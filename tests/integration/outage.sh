@@ -71,14 +71,17 @@ done
 sleep 0.5
 txp_svc_stop dynalite
 ok "dynalite stopped during the load"
-sleep 3
+# A fast build may have stored the whole load before the stop: these lines
+# are sent while DynamoDB is down, so they certainly meet the outage.
+producer load-4 500
+sleep 2
 undelivered=$(stat journal.undelivered)
 check "the backlog shows in the stats (journal.undelivered > 0)" 1 "$((undelivered > 0))"
 check "the journal holds it on disk" 1 "$(($(stat journal.disk_bytes) > 0))"
 txp_svc_restart_dynalite "$workdir/logs" || exit 1
 ok "dynalite restarted on the same port"
 wait "${pids[@]}"
-check "every line of the load was answered" 9000 "$(cat "$workdir"/replies/load-? | grep -c transaction_id)"
+check "every line of the load was answered" 9500 "$(cat "$workdir"/replies/load-? | grep -c transaction_id)"
 check "none was refused" 0 "$(cat "$workdir"/replies/load-? | grep -c '"code":"overloaded"')"
 check "the backlog drains: nothing left to deliver" 0 "$(wait_stat journal.undelivered 0 120)"
 check "delivery has nothing pending" 0 "$(wait_stat delivery.pending 0 60)"
