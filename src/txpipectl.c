@@ -348,11 +348,34 @@ static int cmd_submit(struct ctl *ctl, int argc, char **argv)
 
 /* Sends one control request and returns the parsed reply, or NULL with
  * *exit_code set. */
+/* Reads the daemon's next reply line on `fd` and parses it; NULL when the
+ * connection ends first or the line is not JSON. */
+static json_t *read_reply(int fd)
+{
+	struct buf in = {0};
+	json_t *reply;
+
+	for (;;) {
+		char chunk[16384];
+		ssize_t r = recv(fd, chunk, sizeof(chunk), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		buf_add(&in, chunk, (size_t)r);
+		if (memchr(chunk, '\n', (size_t)r) != NULL)
+			break;
+	}
+	/* A reply cut off by the end of the connection is still parsed. */
+	reply = in.len > 0 ? json_loadb(in.p, in.len, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+	free(in.p);
+	return reply;
+}
+
 static json_t *control(struct ctl *ctl, const char *command, int *exit_code)
 {
 	char req[128];
 	char *path;
-	struct buf in = {0};
 	json_t *reply;
 	int fd, n;
 
@@ -373,20 +396,8 @@ static json_t *control(struct ctl *ctl, const char *command, int *exit_code)
 		return NULL;
 	}
 	shutdown(fd, SHUT_WR);
-	for (;;) {
-		char chunk[16384];
-		ssize_t r = recv(fd, chunk, sizeof(chunk), 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		buf_add(&in, chunk, (size_t)r);
-		if (memchr(chunk, '\n', (size_t)r) != NULL)
-			break;
-	}
+	reply = read_reply(fd);
 	close(fd);
-	reply = in.len > 0 ? json_loadb(in.p, in.len, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-	free(in.p);
 	if (reply == NULL) {
 		fprintf(stderr, "txpipectl: no valid reply from the daemon\n");
 		*exit_code = EX_PROTOCOL;
@@ -713,26 +724,9 @@ static void dlq_print(const json_t *msg)
 /* Sends one control request on an open connection and reads its reply. */
 static json_t *control_on(int fd, const char *line)
 {
-	struct buf in = {0};
-	json_t *reply = NULL;
-
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
 		return NULL;
-	for (;;) {
-		char chunk[4096];
-		ssize_t r = recv(fd, chunk, sizeof(chunk), 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		buf_add(&in, chunk, (size_t)r);
-		if (memchr(chunk, '\n', (size_t)r) != NULL) {
-			reply = json_loadb(in.p, in.len, JSON_DISABLE_EOF_CHECK, NULL);
-			break;
-		}
-	}
-	free(in.p);
-	return reply;
+	return read_reply(fd);
 }
 
 static int dlq_redrive(struct ctl *ctl, const struct txp_config *cfg, long max)
