@@ -69,25 +69,41 @@ static long long journal_stat(struct tdaemon *d, const char *key)
 	return v;
 }
 
+/* At most this many requests outstanding on a connection: a client that
+ * writes everything before reading anything deadlocks against the
+ * daemon's backpressure once the replies fill the socket buffers. */
+#define PIPELINE_DEPTH 64
+
+static int decided_reply(int fd)
+{
+	json_t *r = trecv_reply(fd, 20000);
+	int decided;
+
+	ck_assert_ptr_nonnull(r);
+	decided = strcmp(status_of(r), "approved") == 0 || strcmp(status_of(r), "review") == 0 ||
+	          strcmp(status_of(r), "declined") == 0;
+	json_decref(r);
+	return decided;
+}
+
 /* Sends n transactions on one connection, pipelined; returns how many got
  * a decision (approved, review or declined). */
 static int send_many(struct tdaemon *d, const char *prefix, int n)
 {
 	char line[512], id[64];
-	int fd = tconnect(d->socket), decided = 0;
+	int fd = tconnect(d->socket), decided = 0, received = 0;
 
 	for (int i = 0; i < n; i++) {
+		if (i - received >= PIPELINE_DEPTH) {
+			decided += decided_reply(fd);
+			received++;
+		}
 		snprintf(id, sizeof(id), "%s-%d", prefix, i);
 		txn_line(line, sizeof(line), id, i % 3 == 0 ? "c-x" : "c-y", "12.50");
 		tsend_str(fd, line);
 	}
-	for (int i = 0; i < n; i++) {
-		json_t *r = trecv_reply(fd, 20000);
-		ck_assert_ptr_nonnull(r);
-		decided += strcmp(status_of(r), "approved") == 0 || strcmp(status_of(r), "review") == 0 ||
-		           strcmp(status_of(r), "declined") == 0;
-		json_decref(r);
-	}
+	for (; received < n; received++)
+		decided += decided_reply(fd);
 	tclose(fd);
 	return decided;
 }
