@@ -110,9 +110,8 @@ int main(int argc, char **argv)
 	    .merchant_id_len = 13,
 	    .card_token = "fedcba9876543210fedcba9876543210",
 	    .card_token_len = 32,
-	    .item = item,
-	    .item_len = (uint32_t)item_len,
-	    .alert = "",
+	    .record = (const uint8_t *)item,
+	    .record_len = (uint32_t)item_len,
 	};
 	b.loop = uv_default_loop();
 	rc = txp_journal_open(&b.j, b.loop, argv[1], &o, err, sizeof(err));

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
 /* Stripes: a power of two, enough that a handful of workers and the loop
@@ -234,83 +233,4 @@ size_t txp_dedup_count(struct txp_dedup *d)
 		pthread_mutex_unlock(&d->stripes[i].mu);
 	}
 	return n;
-}
-
-/* The string of an AttributeValue {"S": "..."}, or NULL. */
-static const char *av_str(json_t *item, const char *name)
-{
-	return json_string_value(json_object_get(json_object_get(item, name), "S"));
-}
-
-/* The integer of an AttributeValue {"N": "..."}; false when absent or not an integer. */
-static bool av_int(json_t *v, json_int_t *out)
-{
-	const char *n = json_string_value(json_object_get(v, "N"));
-	char *end;
-	long long x;
-
-	if (n == NULL)
-		return false;
-	errno = 0;
-	x = strtoll(n, &end, 10);
-	if (errno != 0 || end == n || *end != '\0')
-		return false;
-	*out = (json_int_t)x;
-	return true;
-}
-
-char *txp_dedup_reply_from_item(const char *item, size_t len, size_t *reply_len, enum txp_status *status,
-                                char id[TXP_ID_MAX + 1])
-{
-	json_t *it = json_loadb(item, len, 0, NULL), *reply = NULL, *reasons, *contrib, *v;
-	const char *tid = av_str(it, "transaction_id"), *st = av_str(it, "status");
-	json_int_t score;
-	char *line = NULL;
-	size_t i, n;
-	int s;
-
-	if (tid == NULL || st == NULL || strlen(tid) > TXP_ID_MAX)
-		goto out;
-	for (s = 0; s < TXP_STATUS_COUNT && strcmp(st, txp_status_name((enum txp_status)s)) != 0; s++)
-		;
-	if (s != TXP_STATUS_APPROVED && s != TXP_STATUS_REVIEW && s != TXP_STATUS_DECLINED)
-		goto out;
-	/* The members in txp_txn_build_reply()'s order; jansson keeps
-	 * insertion order. */
-	reply = json_pack("{s:s,s:s}", "transaction_id", tid, "status", st);
-	if (reply == NULL)
-		goto out;
-	if (av_int(json_object_get(it, "risk_score"), &score))
-		json_object_set_new(reply, "risk_score", json_integer(score));
-	reasons = json_array();
-	json_object_set_new(reply, "reasons", reasons);
-	json_array_foreach(json_object_get(json_object_get(it, "reasons"), "L"), i, v) {
-		if (json_is_string(json_object_get(v, "S")))
-			json_array_append(reasons, json_object_get(v, "S"));
-	}
-	if (json_object_get(it, "contributions") != NULL) {
-		const char *code;
-		contrib = json_object();
-		json_object_set_new(reply, "contributions", contrib);
-		json_object_foreach(json_object_get(json_object_get(it, "contributions"), "M"), code, v) {
-			if (av_int(v, &score))
-				json_object_set_new(contrib, code, json_integer(score));
-		}
-	}
-	n = json_dumpb(reply, NULL, 0, JSON_COMPACT);
-	/* Into a buffer of ours: the daemon replaces jansson's allocator. */
-	line = n > 0 ? malloc(n + 1) : NULL;
-	if (line == NULL || json_dumpb(reply, line, n, JSON_COMPACT) != n) {
-		free(line);
-		line = NULL;
-		goto out;
-	}
-	line[n] = '\n';
-	*reply_len = n + 1;
-	*status = (enum txp_status)s;
-	memcpy(id, tid, strlen(tid) + 1);
-out:
-	json_decref(reply);
-	json_decref(it);
-	return line;
 }

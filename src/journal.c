@@ -1,5 +1,6 @@
 /* journal.c: the journal's segment files, replay at open and the group-commit writer thread. */
 #include "txpipe/journal.h"
+#include "txpipe/le.h"
 #include "txpipe/config.h"
 #include "txpipe/log.h"
 
@@ -114,16 +115,6 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 static void seg_name(char *out, uint64_t first_seq, const char *extra)
 {
 	snprintf(out, SEG_NAME_MAX, SEG_PREFIX "%016" PRIx64 SEG_SUFFIX "%s", first_seq, extra);
@@ -219,7 +210,7 @@ static int account(struct txp_journal *j, size_t si, const struct txp_journal_re
 		return 0;
 	}
 	for (uint32_t k = 0; k + 8 <= rec->len; k += 8) {
-		uint64_t target = le64(rec->payload + k), i;
+		uint64_t target = txp_le_get64(rec->payload + k), i;
 		ssize_t ti;
 		struct seg *t;
 
@@ -397,8 +388,8 @@ static void parse_own(const uint8_t *p, struct txp_journal_record *rec)
 {
 	rec->type = (uint16_t)(p[4] | p[5] << 8);
 	rec->flags = 0;
-	rec->len = le32(p + 8);
-	rec->seq = le64(p + 16);
+	rec->len = txp_le_get32(p + 8);
+	rec->seq = txp_le_get64(p + 16);
 	rec->payload = p + TXP_JOURNAL_HEADER_BYTES;
 }
 
@@ -432,7 +423,7 @@ static int write_batch(struct txp_journal *j)
 		}
 		s = &j->segs[j->nsegs - 1];
 		while (chunk < avail) {
-			size_t rs = txp_journal_record_size(le32(p + chunk + 8));
+			size_t rs = txp_journal_record_size(txp_le_get32(p + chunk + 8));
 
 			if (s->size + chunk > 0 && s->size + chunk + rs > j->opt.segment_bytes)
 				break;

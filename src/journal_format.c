@@ -1,5 +1,6 @@
 /* journal_format.c: the journal's pure record codec, segment scanner and ACCEPTED payload codec. */
 #include "txpipe/journal.h"
+#include "txpipe/le.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -59,39 +60,6 @@ uint32_t txp_crc32c(uint32_t crc, const void *buf, size_t len)
 	return ~crc;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* The checksum skips its own field (bytes 12-15). */
 static uint32_t record_crc(const uint8_t *hdr, const uint8_t *payload, uint32_t len)
 {
@@ -104,16 +72,16 @@ static uint32_t record_crc(const uint8_t *hdr, const uint8_t *payload, uint32_t 
 void txp_journal_record_encode(uint8_t *buf, enum txp_journal_type type, uint64_t seq, const void *payload,
                                uint32_t len)
 {
-	put32(buf, TXP_JOURNAL_MAGIC);
-	put16(buf + 4, (uint16_t)type);
-	put16(buf + 6, 0);
-	put32(buf + 8, len);
-	put32(buf + 12, 0);
-	put64(buf + 16, seq);
+	txp_le_put32(buf, TXP_JOURNAL_MAGIC);
+	txp_le_put16(buf + 4, (uint16_t)type);
+	txp_le_put16(buf + 6, 0);
+	txp_le_put32(buf + 8, len);
+	txp_le_put32(buf + 12, 0);
+	txp_le_put64(buf + 16, seq);
 	/* Callers may have built the payload in place already. */
 	if (len > 0 && payload != buf + TXP_JOURNAL_HEADER_BYTES)
 		memcpy(buf + TXP_JOURNAL_HEADER_BYTES, payload, len);
-	put32(buf + 12, record_crc(buf, buf + TXP_JOURNAL_HEADER_BYTES, len));
+	txp_le_put32(buf + 12, record_crc(buf, buf + TXP_JOURNAL_HEADER_BYTES, len));
 }
 
 const char *txp_journal_damage_name(enum txp_journal_damage d)
@@ -149,20 +117,20 @@ enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t ava
 	 * and only a record that passed it is judged on its meaning. */
 	if (avail < 4)
 		return TXP_JOURNAL_TRUNCATED;
-	if (get32(buf) != TXP_JOURNAL_MAGIC)
+	if (txp_le_get32(buf) != TXP_JOURNAL_MAGIC)
 		return TXP_JOURNAL_BAD_MAGIC;
 	if (avail < TXP_JOURNAL_HEADER_BYTES)
 		return TXP_JOURNAL_TRUNCATED;
-	len = get32(buf + 8);
+	len = txp_le_get32(buf + 8);
 	if (len > TXP_JOURNAL_MAX_PAYLOAD)
 		return TXP_JOURNAL_BAD_LENGTH;
 	if (avail - TXP_JOURNAL_HEADER_BYTES < len)
 		return TXP_JOURNAL_TRUNCATED;
-	if (get32(buf + 12) != record_crc(buf, buf + TXP_JOURNAL_HEADER_BYTES, len))
+	if (txp_le_get32(buf + 12) != record_crc(buf, buf + TXP_JOURNAL_HEADER_BYTES, len))
 		return TXP_JOURNAL_BAD_CHECKSUM;
-	rec->type = get16(buf + 4);
-	rec->flags = get16(buf + 6);
-	rec->seq = get64(buf + 16);
+	rec->type = txp_le_get16(buf + 4);
+	rec->flags = txp_le_get16(buf + 6);
+	rec->seq = txp_le_get64(buf + 16);
 	rec->payload = buf + TXP_JOURNAL_HEADER_BYTES;
 	rec->len = len;
 	if (rec->flags != 0)
@@ -219,19 +187,22 @@ void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64
 }
 
 /*
- * ACCEPTED payload, version 1:
+ * ACCEPTED payload, version 2:
  *   u8 version, u8 flags (bit 0: amount_usd_known), 3 bytes currency,
  *   i64 received_ms, i64 amount, i64 amount_usd,
- *   then five strings (customer_key, merchant_id, card_token, item, alert),
- *   each a u32 length, the bytes and a NUL.
+ *   then three strings (customer_key, merchant_id, card_token) and the
+ *   record (bytes, see record.h), each a u32 length, the bytes and a NUL.
+ * Version 1 held the DynamoDB item and alert JSON in place of the record;
+ * it never left development, so it is not read.
  */
-#define ACCEPTED_VERSION 1
+#define ACCEPTED_VERSION 2
 #define ACCEPTED_FIXED (2 + 3 + 3 * 8)
-#define ACCEPTED_STRINGS 5
+#define ACCEPTED_FIELDS 4
+#define ACCEPTED_STRINGS 3 /* the first three fields; the record is bytes */
 #define ACCEPTED_USD_KNOWN 0x01
 
-static void accepted_strings(const struct txp_journal_accepted *a, const char *s[ACCEPTED_STRINGS],
-                             uint32_t n[ACCEPTED_STRINGS])
+static void accepted_fields(const struct txp_journal_accepted *a, const void *s[ACCEPTED_FIELDS],
+                            uint32_t n[ACCEPTED_FIELDS])
 {
 	s[0] = a->customer_key;
 	n[0] = a->customer_key_len;
@@ -239,21 +210,19 @@ static void accepted_strings(const struct txp_journal_accepted *a, const char *s
 	n[1] = a->merchant_id_len;
 	s[2] = a->card_token;
 	n[2] = a->card_token_len;
-	s[3] = a->item;
-	n[3] = a->item_len;
-	s[4] = a->alert;
-	n[4] = a->alert_len;
+	s[3] = a->record;
+	n[3] = a->record_len;
 }
 
 size_t txp_journal_accepted_size(const struct txp_journal_accepted *a)
 {
-	const char *s[ACCEPTED_STRINGS];
-	uint32_t n[ACCEPTED_STRINGS];
+	const void *s[ACCEPTED_FIELDS];
+	uint32_t n[ACCEPTED_FIELDS];
 	uint64_t total = ACCEPTED_FIXED;
 
-	accepted_strings(a, s, n);
-	for (int i = 0; i < ACCEPTED_STRINGS; i++) {
-		if (n[i] > 0 && (s[i] == NULL || memchr(s[i], '\0', n[i]) != NULL))
+	accepted_fields(a, s, n);
+	for (int i = 0; i < ACCEPTED_FIELDS; i++) {
+		if (n[i] > 0 && (s[i] == NULL || (i < ACCEPTED_STRINGS && memchr(s[i], '\0', n[i]) != NULL)))
 			return 0;
 		total += 4 + (uint64_t)n[i] + 1;
 	}
@@ -262,8 +231,8 @@ size_t txp_journal_accepted_size(const struct txp_journal_accepted *a)
 
 size_t txp_journal_accepted_encode(const struct txp_journal_accepted *a, uint8_t *buf, size_t cap)
 {
-	const char *s[ACCEPTED_STRINGS];
-	uint32_t n[ACCEPTED_STRINGS];
+	const void *s[ACCEPTED_FIELDS];
+	uint32_t n[ACCEPTED_FIELDS];
 	size_t need = txp_journal_accepted_size(a), off;
 
 	if (need == 0 || need > cap)
@@ -272,13 +241,13 @@ size_t txp_journal_accepted_encode(const struct txp_journal_accepted *a, uint8_t
 	buf[1] = a->amount_usd_known ? ACCEPTED_USD_KNOWN : 0;
 	memset(buf + 2, 0, 3);
 	memcpy(buf + 2, a->currency, strnlen(a->currency, 3));
-	put64(buf + 5, (uint64_t)a->received_ms);
-	put64(buf + 13, (uint64_t)a->amount);
-	put64(buf + 21, (uint64_t)a->amount_usd);
+	txp_le_put64(buf + 5, (uint64_t)a->received_ms);
+	txp_le_put64(buf + 13, (uint64_t)a->amount);
+	txp_le_put64(buf + 21, (uint64_t)a->amount_usd);
 	off = ACCEPTED_FIXED;
-	accepted_strings(a, s, n);
-	for (int i = 0; i < ACCEPTED_STRINGS; i++) {
-		put32(buf + off, n[i]);
+	accepted_fields(a, s, n);
+	for (int i = 0; i < ACCEPTED_FIELDS; i++) {
+		txp_le_put32(buf + off, n[i]);
 		off += 4;
 		if (n[i] > 0)
 			memcpy(buf + off, s[i], n[i]);
@@ -290,10 +259,9 @@ size_t txp_journal_accepted_encode(const struct txp_journal_accepted *a, uint8_t
 
 int txp_journal_accepted_decode(const uint8_t *payload, size_t len, struct txp_journal_accepted *a)
 {
-	const char **s[ACCEPTED_STRINGS] = {&a->customer_key, &a->merchant_id, &a->card_token, &a->item,
-	                                    &a->alert};
-	uint32_t *n[ACCEPTED_STRINGS] = {&a->customer_key_len, &a->merchant_id_len, &a->card_token_len,
-	                                 &a->item_len, &a->alert_len};
+	const char **s[ACCEPTED_STRINGS] = {&a->customer_key, &a->merchant_id, &a->card_token};
+	uint32_t *n[ACCEPTED_FIELDS] = {&a->customer_key_len, &a->merchant_id_len, &a->card_token_len,
+	                                &a->record_len};
 	size_t off = ACCEPTED_FIXED;
 
 	memset(a, 0, sizeof(*a));
@@ -304,20 +272,23 @@ int txp_journal_accepted_decode(const uint8_t *payload, size_t len, struct txp_j
 	a->currency[3] = '\0';
 	if (memchr(a->currency, '\0', 3) != NULL && strlen(a->currency) != 0)
 		return -EINVAL;
-	a->received_ms = (int64_t)get64(payload + 5);
-	a->amount = (int64_t)get64(payload + 13);
-	a->amount_usd = (int64_t)get64(payload + 21);
-	for (int i = 0; i < ACCEPTED_STRINGS; i++) {
+	a->received_ms = (int64_t)txp_le_get64(payload + 5);
+	a->amount = (int64_t)txp_le_get64(payload + 13);
+	a->amount_usd = (int64_t)txp_le_get64(payload + 21);
+	for (int i = 0; i < ACCEPTED_FIELDS; i++) {
 		uint32_t sl;
 
 		if (len - off < 4)
 			return -EINVAL;
-		sl = get32(payload + off);
+		sl = txp_le_get32(payload + off);
 		off += 4;
 		if (len - off < (size_t)sl + 1 || payload[off + sl] != '\0' ||
-		    memchr(payload + off, '\0', sl) != NULL)
+		    (i < ACCEPTED_STRINGS && memchr(payload + off, '\0', sl) != NULL))
 			return -EINVAL;
-		*s[i] = (const char *)payload + off;
+		if (i < ACCEPTED_STRINGS)
+			*s[i] = (const char *)payload + off;
+		else
+			a->record = payload + off;
 		*n[i] = sl;
 		off += (size_t)sl + 1;
 	}

@@ -233,11 +233,8 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	 * copies bytes. */
 	if (txp_txn_build_reply(t) < 0)
 		txp_log_err("reply_build_failed", "reason=out_of_memory");
-	/* The stored record and the alert messages too, for the same reason:
-	 * the journal keeps them, delivery sends them (a failure here is
-	 * retried on the loop). */
-	if (txp_item_build(t, PACKAGE_VERSION) < 0)
-		txp_log_err("item_build_failed", "reason=out_of_memory");
+	/* Not the stored item: the journal keeps the decided fields (see
+	 * record.h) and delivery builds the item from them when it sends. */
 }
 
 int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, char *err, size_t errlen)

@@ -31,6 +31,7 @@
 #include "txpipe/metrics.h"
 #include "txpipe/notify.h"
 #include "txpipe/pipeline.h"
+#include "txpipe/record.h"
 #include "txpipe/server.h"
 #include "txpipe/stages.h"
 
@@ -691,48 +692,11 @@ static bool on_refusing(void *arg)
 static int journal_append(struct daemon *d, struct txp_txn *t)
 {
 	struct txp_journal_accepted a;
-	char *joined = NULL;
-	int rc;
+	uint8_t record[TXP_RECORD_MAX];
+	int rc = txp_record_accepted(t, PACKAGE_VERSION, record, sizeof(record), &a);
 
-	memset(&a, 0, sizeof(a));
-	a.received_ms = t->received_ms;
-	a.item = t->item;
-	a.item_len = t->item_len;
-	if (is_decision(t)) {
-		/* What a restart needs to rebuild the velocity windows. */
-		a.amount = t->amount;
-		memcpy(a.currency, t->currency, sizeof(a.currency));
-		a.currency[3] = '\0';
-		a.amount_usd_known = t->amount_usd_known;
-		a.amount_usd = t->amount_usd;
-		a.customer_key = t->customer_key;
-		a.customer_key_len = (uint32_t)strlen(t->customer_key);
-		a.merchant_id = t->merchant_id;
-		a.merchant_id_len = (uint32_t)strlen(t->merchant_id);
-		if (t->has_card) {
-			a.card_token = t->card_token;
-			a.card_token_len = (uint32_t)strlen(t->card_token);
-		}
-	}
-	/* Both alerts in one field, a line each: compact JSON holds no raw
-	 * newline. */
-	if (t->alert[0] != NULL && t->alert[1] != NULL) {
-		size_t n = (size_t)t->alert_len[0] + 1 + t->alert_len[1];
-		joined = malloc(n);
-		if (joined == NULL)
-			return -ENOMEM;
-		memcpy(joined, t->alert[0], t->alert_len[0]);
-		joined[t->alert_len[0]] = '\n';
-		memcpy(joined + t->alert_len[0] + 1, t->alert[1], t->alert_len[1]);
-		a.alert = joined;
-		a.alert_len = (uint32_t)n;
-	} else {
-		unsigned k = t->alert[0] != NULL ? 0 : 1;
-		a.alert = t->alert[k];
-		a.alert_len = t->alert[k] != NULL ? t->alert_len[k] : 0;
-	}
-	rc = txp_journal_append_accepted(d->journal, &a, &t->journal_seq);
-	free(joined);
+	if (rc == 0)
+		rc = txp_journal_append_accepted(d->journal, &a, &t->journal_seq);
 	if (rc == 0)
 		d->last_seq = t->journal_seq;
 	return rc;
@@ -765,10 +729,7 @@ static void on_completed(void *arg, struct txp_txn *t)
 			hold_until(d, &d->wait_durable, d->last_seq, t);
 		return;
 	}
-	/* Normally built on the worker; a failed build is retried here. */
-	if (t->item == NULL && t->has_id && txp_item_build(t, PACKAGE_VERSION) < 0)
-		txp_log_err("item_build_failed", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
-	if (t->item == NULL) {
+	if (!t->has_id || t->transaction_id[0] == '\0') {
 		/* No valid id: answered, never stored, nothing to keep. */
 		if (d->delivery != NULL)
 			txp_delivery_take(d->delivery, t); /* counts it as not stored */
@@ -823,13 +784,29 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The decided transaction of an ACCEPTED record, or NULL (logged) when the
+ * record does not decode.  Its reason codes point into rec->record: see
+ * txp_record_decode(). */
+static struct txp_txn *replay_txn(uint64_t seq, const struct txp_journal_accepted *rec,
+                                  char version[TXP_RECORD_VERSION_MAX + 1])
+{
+	struct txp_txn *t = txp_txn_new();
+
+	if (t == NULL || txp_record_decode(rec, t, version) < 0) {
+		txp_log_err("replay_skipped", "journal_seq=%llu reason=\"%s\"", (unsigned long long)seq,
+		            t == NULL ? "out of memory" : "the record does not decode");
+		txp_txn_free(t);
+		return NULL;
+	}
+	t->journal_seq = seq;
+	return t;
+}
+
 static void on_replay_recent(void *arg, uint64_t seq, const struct txp_journal_accepted *rec)
 {
 	struct daemon *d = arg;
-	enum txp_status status;
-	char id[TXP_ID_MAX + 1];
-	size_t len = 0;
-	char *reply;
+	char version[TXP_RECORD_VERSION_MAX + 1];
+	struct txp_txn *t;
 
 	d->replay_recent++;
 	if (d->cfg.journal.velocity_rebuild && rec->customer_key_len > 0) {
@@ -838,81 +815,42 @@ static void on_replay_recent(void *arg, uint64_t seq, const struct txp_journal_a
 	}
 	if (wall_ms() - rec->received_ms > (int64_t)DEDUP_WINDOW_MS)
 		return;
-	reply = txp_dedup_reply_from_item(rec->item, rec->item_len, &len, &status, id);
-	if (reply != NULL && txp_dedup_put(d->dedup, id, status, seq, reply, len, rec->received_ms, NULL) == 0)
+	/* A resubmission after the restart gets the reply the first one got,
+	 * rebuilt from the same fields. */
+	t = replay_txn(seq, rec, version);
+	if (t == NULL)
+		return;
+	if (t->has_id && is_decision(t) && txp_txn_build_reply(t) == 0 &&
+	    txp_dedup_put(d->dedup, t->transaction_id, t->status, seq, t->reply, t->reply_len, rec->received_ms,
+	                  NULL) == 0)
 		d->replay_dedup++;
-	free(reply);
-}
-
-/* Severity named in an alert message, or none. */
-static uint8_t alert_severity(json_t *msg)
-{
-	const char *sev = json_string_value(json_object_get(msg, "severity"));
-
-	for (int k = 0; sev != NULL && k < TXP_SEVERITY_COUNT; k++)
-		if (strcmp(sev, txp_severity_name((enum txp_severity)k)) == 0)
-			return (uint8_t)k;
-	return TXP_SEVERITY_NONE;
-}
-
-static char *copy_bytes(const char *p, size_t n)
-{
-	char *c = malloc(n + 1);
-
-	if (c != NULL) {
-		memcpy(c, p, n);
-		c[n] = '\0';
-	}
-	return c;
+	t->n_reasons = 0;
+	txp_txn_free(t);
 }
 
 /* An ACCEPTED record without a DELIVERED one: delivered again, under the
- * same key with the same content. */
+ * same key with the same content (the item and alerts are rebuilt from the
+ * same fields by the same builder, with the version that decided it). */
 static void on_replay_undelivered(void *arg, uint64_t seq, const struct txp_journal_accepted *rec)
 {
 	struct daemon *d = arg;
-	json_t *item;
-	const char *id, *p = rec->alert, *end = rec->alert + rec->alert_len;
+	char version[TXP_RECORD_VERSION_MAX + 1];
 	struct txp_txn *t;
 
 	d->replay_undelivered++;
 	if (d->delivery == NULL)
 		return; /* kept in the journal until delivery is enabled */
-	item = json_loadb(rec->item, rec->item_len, 0, NULL);
-	id = json_string_value(json_object_get(json_object_get(item, "transaction_id"), "S"));
-	t = txp_txn_new();
-	if (id == NULL || strlen(id) > TXP_ID_MAX || t == NULL ||
-	    (t->item = copy_bytes(rec->item, rec->item_len)) == NULL) {
+	t = replay_txn(seq, rec, version);
+	if (t == NULL)
+		return;
+	if (txp_item_build(t, version) < 0 || t->item == NULL) {
 		txp_log_err("replay_skipped", "journal_seq=%llu reason=\"%s\"", (unsigned long long)seq,
-		            t == NULL ? "out of memory" : "the record's item has no transaction_id");
+		            t->item == NULL && t->has_id ? "out of memory" : "the record has no transaction_id");
+		t->n_reasons = 0;
 		txp_txn_free(t);
-		json_decref(item);
 		return;
 	}
-	t->has_id = true;
-	memcpy(t->transaction_id, id, strlen(id) + 1);
-	json_decref(item);
-	t->item_len = rec->item_len;
-	t->journal_seq = seq;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-		json_t *msg = json_loadb(p, n, 0, NULL);
-		const char *type = json_string_value(json_object_get(msg, "alert_type"));
-		unsigned k = type != NULL && strcmp(type, txp_alert_kind_name(TXP_ALERT_KIND_COMPLIANCE)) == 0
-		                     ? TXP_ALERT_KIND_COMPLIANCE
-		                     : TXP_ALERT_KIND_FRAUD;
-
-		if (msg != NULL && t->alert[k] == NULL && (t->alert[k] = copy_bytes(p, n)) != NULL) {
-			t->alert_len[k] = (uint32_t)n;
-			if (k == TXP_ALERT_KIND_FRAUD)
-				t->fraud_severity = alert_severity(msg);
-			else
-				t->compliance_severity = alert_severity(msg);
-		}
-		json_decref(msg);
-		p += n + 1;
-	}
+	t->n_reasons = 0;
 	txp_delivery_submit(d->delivery, t);
 }
 

@@ -56,15 +56,4 @@ bool txp_dedup_get(struct txp_dedup *d, const char *id, int64_t now_ms, struct t
 /* Entries held now (any thread; a snapshot). */
 size_t txp_dedup_count(struct txp_dedup *d);
 
-/*
- * The reply line a resubmission gets for a decided transaction whose
- * stored record (the DynamoDB item JSON, AttributeValue form) is `item`:
- * what the restart uses to refill the window from the journal.  Returns a
- * malloc'd line ending in '\n' (caller frees) with its length and status,
- * or NULL when the item is not a decision (rejected, error) or does not
- * parse.
- */
-char *txp_dedup_reply_from_item(const char *item, size_t len, size_t *reply_len, enum txp_status *status,
-                                char id[TXP_ID_MAX + 1]);
-
 #endif

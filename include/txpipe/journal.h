@@ -135,14 +135,15 @@ struct txp_journal_accepted {
 	uint32_t merchant_id_len;
 	const char *card_token; /* keyed BLAKE2b card token, or "" */
 	uint32_t card_token_len;
-	const char *item; /* the DynamoDB item JSON */
-	uint32_t item_len;
-	const char *alert; /* the SNS alert JSON, or "" when none */
-	uint32_t alert_len;
+	/* The rest of the decided transaction, opaque here: see record.h
+	 * (the stored item, alerts and reply are rebuilt from it). */
+	const uint8_t *record;
+	uint32_t record_len;
 };
 
 /* Bytes txp_journal_accepted_encode() writes for `a`, or 0 when a string
- * holds a NUL or the total is over TXP_JOURNAL_MAX_PAYLOAD. */
+ * (not the record: it is bytes) holds a NUL or the total is over
+ * TXP_JOURNAL_MAX_PAYLOAD. */
 size_t txp_journal_accepted_size(const struct txp_journal_accepted *a);
 
 /* Encodes `a` into buf[0, cap).  Returns the length written, or 0 when it
@@ -150,8 +151,9 @@ size_t txp_journal_accepted_size(const struct txp_journal_accepted *a);
  * length 0 are written as empty.  Pure. */
 size_t txp_journal_accepted_encode(const struct txp_journal_accepted *a, uint8_t *buf, size_t cap);
 
-/* Decodes an ACCEPTED payload; the strings point into `payload`.  Returns 0
- * or -EINVAL (unknown version, lengths that do not add up, a missing NUL). */
+/* Decodes an ACCEPTED payload; the strings and the record point into
+ * `payload`.  Returns 0 or -EINVAL (unknown version, lengths that do not
+ * add up, a missing NUL). */
 int txp_journal_accepted_decode(const uint8_t *payload, size_t len, struct txp_journal_accepted *a);
 
 /* ---- The journal: one directory, one writer thread, used from one libuv loop. ---- */

@@ -117,44 +117,6 @@ START_TEST(put_refuses_what_is_not_a_reply)
 }
 END_TEST
 
-START_TEST(reply_is_rebuilt_from_a_decided_item)
-{
-	static const char item[] =
-		"{\"transaction_id\":{\"S\":\"tx-9\"},\"status\":{\"S\":\"review\"},\"risk_score\":{\"N\":\"55\"},"
-		"\"reasons\":{\"L\":[{\"S\":\"high_amount\"},{\"S\":\"round_amount\"}]},"
-		"\"contributions\":{\"M\":{\"high_amount\":{\"N\":\"30\"},\"round_amount\":{\"N\":\"25\"}}},"
-		"\"amount\":{\"N\":\"500000\"}}";
-	static const char want[] = "{\"transaction_id\":\"tx-9\",\"status\":\"review\",\"risk_score\":55,"
-	                           "\"reasons\":[\"high_amount\",\"round_amount\"],"
-	                           "\"contributions\":{\"high_amount\":30,\"round_amount\":25}}\n";
-	enum txp_status st;
-	char id[TXP_ID_MAX + 1];
-	size_t len = 0;
-	char *r = txp_dedup_reply_from_item(item, strlen(item), &len, &st, id);
-
-	ck_assert_ptr_nonnull(r);
-	ck_assert_uint_eq(len, strlen(want));
-	ck_assert_mem_eq(r, want, len);
-	ck_assert_int_eq(st, TXP_STATUS_REVIEW);
-	ck_assert_str_eq(id, "tx-9");
-	free(r);
-}
-END_TEST
-
-START_TEST(rejected_items_and_garbage_give_no_reply)
-{
-	static const char rejected[] = "{\"transaction_id\":{\"S\":\"tx-1\"},\"status\":{\"S\":\"rejected\"},"
-	                               "\"reasons\":{\"L\":[]},\"error_code\":{\"S\":\"amount_range\"}}";
-	enum txp_status st;
-	char id[TXP_ID_MAX + 1];
-	size_t len;
-
-	ck_assert_ptr_null(txp_dedup_reply_from_item(rejected, strlen(rejected), &len, &st, id));
-	ck_assert_ptr_null(txp_dedup_reply_from_item("{", 1, &len, &st, id));
-	ck_assert_ptr_null(txp_dedup_reply_from_item("{}", 2, &len, &st, id));
-}
-END_TEST
-
 struct reader {
 	struct txp_dedup *d;
 	unsigned found;
@@ -209,8 +171,6 @@ static Suite *dedup_suite(void)
 	tcase_add_test(tc, entries_expire_after_the_window);
 	tcase_add_test(tc, the_oldest_entries_go_beyond_the_bound);
 	tcase_add_test(tc, put_refuses_what_is_not_a_reply);
-	tcase_add_test(tc, reply_is_rebuilt_from_a_decided_item);
-	tcase_add_test(tc, rejected_items_and_garbage_give_no_reply);
 	tcase_add_test(tc, readers_on_other_threads_see_whole_entries);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,246 @@
+/* test_record.c: the journaled record of a decision gives back the same item, alerts and reply. */
+#include "txpipe/record.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "txpipe/delivery.h"
+
+/* A decided transaction as the stages leave it, with every field the
+ * item, the alerts and the reply can show. */
+static struct txp_txn *decided(void)
+{
+	struct txp_txn *t = txp_txn_new();
+
+	t->has_id = true;
+	strcpy(t->transaction_id, "tx-\"1\"");
+	t->status = TXP_STATUS_REVIEW;
+	t->scored = true;
+	t->risk_score = 65;
+	txp_txn_add_reason(t, "velocity_customer_1h", 40);
+	txp_txn_add_reason(t, "high_amount", 25);
+	txp_txn_add_reason(t, "aml_report", 0);
+	t->amount = 9007199254740993; /* beyond 2^53 */
+	strcpy(t->currency, "EUR");
+	t->currency_exponent = 2;
+	t->amount_usd_known = true;
+	t->amount_usd = 123456;
+	strcpy(t->merchant_id, "m-42");
+	strcpy(t->customer_id, "alice@example.com");
+	strcpy(t->customer_key, "00112233445566778899aabbccddeeff");
+	strcpy(t->customer_pseud, "0123456789abcdef0123456789abcdef");
+	strcpy(t->ip_address, "192.0.2.7");
+	strcpy(t->ip_pseud, "ffffffffffffffffffffffffffffffff");
+	strcpy(t->device_id, "device-raw-1");
+	strcpy(t->device_pseud, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	strcpy(t->merchant_country, "FR");
+	strcpy(t->customer_country, "DE");
+	t->has_card = true;
+	strcpy(t->card_bin, "411111");
+	strcpy(t->card_last4, "1111");
+	strcpy(t->card_token, "abcdefabcdefabcdefabcdefabcdefab");
+	strcpy(t->merchant_category, "5999");
+	t->channel = TXP_CHANNEL_ONLINE;
+	t->kyc = TXP_KYC_PENDING;
+	t->has_timestamp = true;
+	t->timestamp_ms = 1767225599000;
+	t->compliance_flags = TXP_COMPLIANCE_AML_REPORT | TXP_COMPLIANCE_KYC;
+	t->received_ms = 1767225600123;
+	t->t_received = 1000000000;
+	t->t_validated = t->t_received + 15000;
+	t->t_fraud = t->t_validated + 40000;
+	t->t_compliance = t->t_fraud + 2500000;
+	t->expires_at = 1798761600;
+	txp_txn_alert(t, TXP_ALERT_FRAUD, TXP_SEVERITY_HIGH);
+	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
+	return t;
+}
+
+static struct txp_txn *rejected(void)
+{
+	struct txp_txn *t = txp_txn_new();
+
+	t->has_id = true;
+	strcpy(t->transaction_id, "tx-bad");
+	t->received_ms = 1767225600999;
+	t->t_received = 5000;
+	t->t_validated = 9000;
+	/* Validation stopped here; what was half-parsed is not kept. */
+	strcpy(t->merchant_id, "half-parsed");
+	txp_txn_fail(t, TXP_STATUS_REJECTED, "invalid_currency", "currency", "'%s' is not an ISO 4217 code", "XXQ");
+	return t;
+}
+
+/* Journals `t` and reads it back as a restart would: through the journal's
+ * own payload codec, then the record's. */
+static struct txp_txn *round_trip(const struct txp_txn *t, const char *version, uint8_t *payload, size_t cap,
+                                  char got_version[TXP_RECORD_VERSION_MAX + 1])
+{
+	uint8_t record[TXP_RECORD_MAX];
+	struct txp_journal_accepted a, b;
+	struct txp_txn *u = txp_txn_new();
+	size_t n;
+
+	ck_assert_int_eq(txp_record_accepted(t, version, record, sizeof(record), &a), 0);
+	n = txp_journal_accepted_encode(&a, payload, cap);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(txp_journal_accepted_decode(payload, n, &b), 0);
+	ck_assert_int_eq(txp_record_decode(&b, u, got_version), 0);
+	return u;
+}
+
+static void assert_same_output(struct txp_txn *t, struct txp_txn *u, const char *version)
+{
+	ck_assert_int_eq(txp_item_build(t, version), 0);
+	ck_assert_int_eq(txp_item_build(u, version), 0);
+	ck_assert_ptr_nonnull(u->item);
+	ck_assert_uint_eq(u->item_len, t->item_len);
+	ck_assert_mem_eq(u->item, t->item, t->item_len);
+	for (unsigned k = 0; k < TXP_ALERT_KINDS; k++) {
+		ck_assert_uint_eq(u->alert_len[k], t->alert_len[k]);
+		if (t->alert[k] != NULL)
+			ck_assert_mem_eq(u->alert[k], t->alert[k], t->alert_len[k]);
+	}
+	ck_assert_int_eq(txp_txn_build_reply(t), 0);
+	ck_assert_int_eq(txp_txn_build_reply(u), 0);
+	ck_assert_uint_eq(u->reply_len, t->reply_len);
+	ck_assert_mem_eq(u->reply, t->reply, t->reply_len);
+}
+
+START_TEST(a_decision_comes_back_as_the_same_item_alerts_and_reply)
+{
+	struct txp_txn *t = decided(), *u;
+	uint8_t payload[TXP_RECORD_MAX + 512];
+	char version[TXP_RECORD_VERSION_MAX + 1];
+
+	u = round_trip(t, "0.9.1", payload, sizeof(payload), version);
+	ck_assert_str_eq(version, "0.9.1");
+	ck_assert_str_eq(u->transaction_id, t->transaction_id);
+	ck_assert_int_eq(u->amount, t->amount);
+	ck_assert_str_eq(u->customer_key, t->customer_key);
+	ck_assert_str_eq(u->card_token, t->card_token);
+	ck_assert_uint_eq(u->n_reasons, 3);
+	ck_assert_str_eq(u->reasons[1].code, "high_amount");
+	ck_assert_int_eq(u->reasons[1].points, 25);
+	assert_same_output(t, u, version);
+	u->n_reasons = 0; /* the codes pointed into `payload` */
+	txp_txn_free(u);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(a_rejection_comes_back_without_unvalidated_fields)
+{
+	struct txp_txn *t = rejected(), *u;
+	uint8_t payload[TXP_RECORD_MAX + 512];
+	char version[TXP_RECORD_VERSION_MAX + 1];
+
+	u = round_trip(t, "0.9.1", payload, sizeof(payload), version);
+	ck_assert_int_eq(u->status, TXP_STATUS_REJECTED);
+	ck_assert_str_eq(u->error.code, "invalid_currency");
+	ck_assert_str_eq(u->error.field, "currency");
+	ck_assert_str_eq(u->error.message, t->error.message);
+	ck_assert_str_eq(u->merchant_id, "");
+	assert_same_output(t, u, version);
+	txp_txn_free(u);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(the_record_never_holds_raw_personal_data)
+{
+	struct txp_txn *t = decided();
+	uint8_t record[TXP_RECORD_MAX];
+	size_t n = txp_record_encode(t, "1", record, sizeof(record));
+
+	ck_assert_uint_gt(n, 0);
+	ck_assert_ptr_null(memmem(record, n, "alice", 5));
+	ck_assert_ptr_null(memmem(record, n, "192.0.2.7", 9));
+	ck_assert_ptr_null(memmem(record, n, "device-raw-1", 12));
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(damaged_records_are_refused)
+{
+	struct txp_txn *t = decided(), *u;
+	uint8_t record[TXP_RECORD_MAX + 1];
+	char version[TXP_RECORD_VERSION_MAX + 1];
+	struct txp_journal_accepted a;
+
+	ck_assert_int_eq(txp_record_accepted(t, "1", record, sizeof(record) - 1, &a), 0);
+	/* Every shorter prefix and a trailing byte. */
+	for (uint32_t cut = 0; cut < a.record_len; cut++) {
+		struct txp_journal_accepted c = a;
+
+		c.record_len = cut;
+		u = txp_txn_new();
+		ck_assert_int_eq(txp_record_decode(&c, u, version), -EINVAL);
+		txp_txn_free(u);
+	}
+	a.record_len++;
+	u = txp_txn_new();
+	ck_assert_int_eq(txp_record_decode(&a, u, version), -EINVAL);
+	a.record_len--;
+	/* An unknown version, and values out of their ranges. */
+	for (size_t i = 0; i < 4; i++) {
+		static const size_t at[] = {0, 1, 3, 7};
+		static const uint8_t bad[] = {2, TXP_STATUS_COUNT, 101, TXP_CHANNEL_COUNT};
+		uint8_t keep = record[at[i]];
+
+		record[at[i]] = bad[i];
+		memset(u, 0, sizeof(*u));
+		ck_assert_int_eq(txp_record_decode(&a, u, version), -EINVAL);
+		record[at[i]] = keep;
+	}
+	memset(u, 0, sizeof(*u));
+	ck_assert_int_eq(txp_record_decode(&a, u, version), 0);
+	u->n_reasons = 0;
+	txp_txn_free(u);
+	/* Too small a buffer writes nothing. */
+	ck_assert_uint_eq(txp_record_encode(t, "1", record, a.record_len - 1), 0);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(a_version_too_long_for_the_record_is_refused)
+{
+	struct txp_txn *t = decided();
+	uint8_t record[TXP_RECORD_MAX];
+	char v[TXP_RECORD_VERSION_MAX + 2];
+
+	memset(v, '9', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	ck_assert_uint_eq(txp_record_encode(t, v, record, sizeof(record)), 0);
+	v[TXP_RECORD_VERSION_MAX] = '\0';
+	ck_assert_uint_gt(txp_record_encode(t, v, record, sizeof(record)), 0);
+	txp_txn_free(t);
+}
+END_TEST
+
+static Suite *record_suite(void)
+{
+	Suite *s = suite_create("record");
+	TCase *tc = tcase_create("codec");
+
+	tcase_add_test(tc, a_decision_comes_back_as_the_same_item_alerts_and_reply);
+	tcase_add_test(tc, a_rejection_comes_back_without_unvalidated_fields);
+	tcase_add_test(tc, the_record_never_holds_raw_personal_data);
+	tcase_add_test(tc, damaged_records_are_refused);
+	tcase_add_test(tc, a_version_too_long_for_the_record_is_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(record_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
