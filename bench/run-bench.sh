@@ -1,5 +1,6 @@
 #!/bin/sh
-# run-bench.sh: start a txpiped on a temporary socket; run txpbench at full speed, then at half the peak.
+# run-bench.sh: start a txpiped on a temporary socket; run txpbench at full speed, then at half the peak;
+# then the same two runs against txpecho, the do-nothing baseline, and the ratios.
 #
 # Usage: run-bench.sh TXPIPED TXPBENCH
 # `make bench` runs it with the binaries of the build tree.  Knobs, from the
@@ -140,7 +141,8 @@ rate=$(awk -v p="${peak:-0}" 'BEGIN { print int(p / 2) }')
 if [ "$rate" -gt 0 ]; then
 	echo "== paced at $rate/s (half the peak) for ${duration}s after ${warmup}s warm-up (open loop)"
 	"$txpbench" --socket "$sock" --connections "$connections" --pipeline "$pipeline" --rate "$rate" \
-		--duration "$duration" --warmup "$warmup" --mix "$mix" --seed "$seed" || status=$?
+		--duration "$duration" --warmup "$warmup" --mix "$mix" --seed "$seed" \
+		--json-file "$tmp/paced.json" || status=$?
 	echo
 else
 	echo "run-bench.sh: no peak throughput measured; skipping the paced run" >&2
@@ -155,5 +157,49 @@ fi
 if [ -s "$tmp/txpiped.log" ]; then
 	echo "== txpiped log (warnings and errors, last 20 lines)"
 	tail -n 20 "$tmp/txpiped.log"
+	echo
+fi
+
+# The baseline, same invocation, same client settings: txpecho answers
+# every line from one libuv loop and does nothing else, so its figures are
+# what this machine gives any daemon (scheduling, wake-ups, the socket).
+json_num() { # json_num FILE OBJECT KEY: a number from txpbench's JSON summary
+	[ -s "$1" ] || return 0
+	if [ -n "$2" ]; then
+		sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9.]*\).*/\1/p" "$1"
+	else
+		sed -n "s/.*\"$3\":\([0-9.]*\).*/\1/p" "$1"
+	fi
+}
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+txpecho=$(dirname "$txpbench")/txpecho
+esock=$tmp/txpecho.sock
+if [ -x "$txpecho" ] && [ "${rate:-0}" -gt 0 ]; then
+	"$txpecho" "$esock" &
+	daemon_pid=$!
+	tries=0
+	while [ ! -S "$esock" ] && [ "$tries" -lt 100 ]; do
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	echo "== baseline: txpecho (one libuv loop, a fixed reply per line, no work), full speed"
+	"$txpbench" --socket "$esock" --connections "$connections" --pipeline "$pipeline" --count "$count" \
+		--warmup "$warmup" --mix "$mix" --seed "$seed" --json-file "$tmp/echo-peak.json" || status=$?
+	echo
+	echo "== baseline: txpecho paced at $rate/s, as txpiped was"
+	"$txpbench" --socket "$esock" --connections "$connections" --pipeline "$pipeline" --rate "$rate" \
+		--duration "$duration" --warmup "$warmup" --mix "$mix" --seed "$seed" \
+		--json-file "$tmp/echo-paced.json" || status=$?
+	echo
+	stop_daemon
+	t_peak=$(json_num "$tmp/peak.json" "" throughput_rps)
+	e_peak=$(json_num "$tmp/echo-peak.json" "" throughput_rps)
+	echo "== summary (txpiped against the txpecho baseline of this run)"
+	printf 'peak        txpiped %s/s, baseline %s/s: ratio %s\n' "$t_peak" "$e_peak" "$(ratio "$t_peak" "$e_peak")"
+	for p in p50 p99 p99.9; do
+		t=$(json_num "$tmp/paced.json" latency_us "$p")
+		e=$(json_num "$tmp/echo-paced.json" latency_us "$p")
+		printf '%-11s txpiped %s us, baseline %s us at %s/s: ratio %s\n' "$p" "$t" "$e" "$rate" "$(ratio "$t" "$e")"
+	done
 fi
 exit "$status"
