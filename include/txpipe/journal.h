@@ -62,6 +62,10 @@ const char *txp_journal_damage_name(enum txp_journal_damage d);
  */
 uint32_t txp_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* The same with table lookups only; txp_crc32c() uses the CPU's CRC32
+ * instruction where there is one (x86-64 with SSE4.2).  For tests. */
+uint32_t txp_crc32c_portable(uint32_t crc, const void *buf, size_t len);
+
 /* One decoded record; `payload` points into the buffer it was decoded from. */
 struct txp_journal_record {
 	uint16_t type;

@@ -27,6 +27,23 @@ START_TEST(crc32c_matches_rfc3720_test_vectors)
 }
 END_TEST
 
+START_TEST(crc32c_portable_and_hardware_paths_agree)
+{
+	uint8_t buf[1031];
+	uint32_t x = 12345;
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+	ck_assert_uint_eq(txp_crc32c_portable(0, "123456789", 9), 0xE3069283u);
+	/* Every length and alignment the eight-byte steps can meet. */
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len + off <= sizeof(buf); len += 1 + len / 7)
+			ck_assert_uint_eq(txp_crc32c(7, buf + off, len), txp_crc32c_portable(7, buf + off, len));
+}
+END_TEST
+
 START_TEST(crc32c_continues_across_split_buffers)
 {
 	uint8_t buf[100];
@@ -333,6 +350,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, crc32c_matches_rfc3720_test_vectors);
 	tcase_add_test(tc, crc32c_continues_across_split_buffers);
+	tcase_add_test(tc, crc32c_portable_and_hardware_paths_agree);
 	tcase_add_test(tc, accepted_payload_round_trips);
 	tcase_add_test(tc, accepted_payload_refuses_embedded_nul_and_unknown_version);
 	tcase_add_test(tc, record_codec_round_trips_both_types);
