@@ -1196,10 +1196,11 @@ const struct txp_config_key txp_config_keys[] = {
 	 .offset = OFF(journal, commit_interval_ms),
 	 .min = 0,
 	 .max = 1000,
-	 .default_value = "2ms",
+	 .default_value = "0",
 	 .reloadable = false,
 	 .help = "Longest a queued journal record waits for others to share its sync; 0 syncs as soon as the "
-		 "writer is free."},
+		 "writer is free, and records queued during a sync share the next one, so batches grow with "
+		 "the load by themselves."},
 	{.section = "journal",
 	 .key = "velocity_rebuild",
 	 .type = TXP_CFG_BOOL,
