@@ -1196,11 +1196,11 @@ const struct txp_config_key txp_config_keys[] = {
 	 .offset = OFF(journal, commit_interval_ms),
 	 .min = 0,
 	 .max = 1000,
-	 .default_value = "0",
+	 .default_value = "2ms",
 	 .reloadable = false,
-	 .help = "Longest a queued journal record waits for others to share its sync; 0 syncs as soon as the "
-		 "writer is free, and records queued during a sync share the next one, so batches grow with "
-		 "the load by themselves."},
+	 .help = "Group commit: at most one sync per interval, counted from the previous one, so a record "
+		 "after a quiet spell is synced at once and under load no record waits longer than this for "
+		 "the sync it shares; 0 syncs whenever the writer is free."},
 	{.section = "journal",
 	 .key = "velocity_rebuild",
 	 .type = TXP_CFG_BOOL,

@@ -70,8 +70,7 @@ struct txp_journal {
 	pthread_mutex_t mu;
 	pthread_cond_t cond; /* the writer sleeps on it */
 	/* Under mu. */
-	struct buf pending;        /* encoded records not yet taken by the writer */
-	uint64_t pending_since_ns; /* monotonic time the oldest of them was queued */
+	struct buf pending; /* encoded records not yet taken by the writer */
 	uint64_t next_seq;
 	bool stopping;
 	uint64_t durable_seq;
@@ -499,6 +498,7 @@ static void *writer_main(void *arg)
 {
 	struct txp_journal *j = arg;
 	bool failing = false, retried_while_stopping = false;
+	uint64_t last_take_ns = 0; /* when the latest batch was taken */
 
 	housekeeping(j);
 	pthread_mutex_lock(&j->mu);
@@ -535,12 +535,18 @@ static void *writer_main(void *arg)
 			}
 			if (j->pending.len == 0)
 				break; /* stopping, nothing left */
-			/* Group commit: give more records the chance to share the
-			 * coming fdatasync, within the configured latency. */
-			uint64_t deadline = j->pending_since_ns + j->opt.commit_interval_ms * 1000000u;
+			/* Group commit: at most one batch per commit interval (or
+			 * per commit_bytes), so syncs, and the CPU and IOPS each one
+			 * costs, stay bounded under load; but the interval counts
+			 * from the previous batch, not from the oldest record, so
+			 * a record after a quiet spell is synced at once.  No
+			 * record waits longer than the interval: it was queued
+			 * after the previous batch was taken. */
+			uint64_t deadline = last_take_ns + j->opt.commit_interval_ms * 1000000u;
 
 			while (!j->stopping && j->pending.len < j->opt.commit_bytes && mono_ns() < deadline)
 				wait_until(j, deadline);
+			last_take_ns = mono_ns();
 			struct buf t = j->batch;
 
 			j->batch = j->pending;
@@ -1102,7 +1108,6 @@ static void commit_locked(struct txp_journal *j, size_t len)
 
 	j->pending.len += txp_journal_record_size(len);
 	if (was == 0) {
-		j->pending_since_ns = mono_ns();
 		pthread_cond_signal(&j->cond);
 	} else if (was < j->opt.commit_bytes && j->pending.len >= j->opt.commit_bytes) {
 		pthread_cond_signal(&j->cond);

@@ -177,8 +177,10 @@ struct txp_journal_options {
 	/* txp_journal_full() turns true above this many bytes (see there). */
 	uint64_t max_bytes;
 	/* Group commit: the writer writes and fdatasync()s what is queued once
-	 * commit_bytes are queued or commit_interval_ms after the oldest queued
-	 * record, whichever comes first (0 ms: as soon as it is free). */
+	 * commit_bytes are queued or commit_interval_ms after it took the
+	 * previous batch, whichever comes first (0 ms: as soon as it is free).
+	 * So a record after a quiet spell is synced at once, under load there
+	 * is at most one sync per interval, and no record waits longer. */
 	uint64_t commit_bytes;
 	uint64_t commit_interval_ms;
 	/* After a write or sync error, how long the writer waits before it

@@ -114,7 +114,8 @@ START_TEST(journaled_ack_waits_for_the_commit)
 	long long t0, ms;
 	json_t *r;
 
-	/* One record alone waits the whole commit interval for company. */
+	/* A record right after a sync waits for the interval to pass (the
+	 * first one, after a quiet spell, is synced at once). */
 	tdaemon_start(&d, "[journal]\nack = journaled\ncommit_interval_ms = 500ms\n");
 	r = send_txn(&d, "warm", "c-1", "10.00");
 	json_decref(r);
