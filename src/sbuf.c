@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 static void sb_reserve(struct txp_sbuf *b, size_t more)
 {
 	char *np;
@@ -137,7 +139,8 @@ char *txp_sbuf_finish(struct txp_sbuf *b, size_t *len)
 		return NULL;
 	}
 	p = b->p;
-	*len = b->len;
+	if (len != NULL)
+		*len = b->len;
 	b->p = NULL;
 	b->len = b->cap = 0;
 	return p;
@@ -148,4 +151,12 @@ void txp_sbuf_free(struct txp_sbuf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+void txp_sbuf_wipe(struct txp_sbuf *b)
+{
+	if (b->p != NULL)
+		sodium_memzero(b->p, b->cap);
+	txp_sbuf_free(b);
+	b->oom = false;
 }

@@ -33,13 +33,17 @@ void txp_sbuf_urlencn(struct txp_sbuf *b, const char *s, size_t n);
 void txp_sbuf_urlenc(struct txp_sbuf *b, const char *s);
 
 /*
- * Returns the buffer (caller frees) and its length in *len, or NULL when
- * an allocation failed (the buffer is freed then).  An empty buffer
- * returns an allocated "".
+ * Returns the buffer (caller frees) and its length in *len (when len is
+ * not NULL), or NULL when an allocation failed (the buffer is freed then).
+ * An empty buffer returns an allocated "".
  */
 char *txp_sbuf_finish(struct txp_sbuf *b, size_t *len);
 
 /* Frees the content.  Safe on a zeroed buffer. */
 void txp_sbuf_free(struct txp_sbuf *b);
+
+/* Zeroes the whole allocation, then frees it, for content that held a
+ * secret (a session token, a signature).  Safe on a zeroed buffer. */
+void txp_sbuf_wipe(struct txp_sbuf *b);
 
 #endif

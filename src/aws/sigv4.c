@@ -1,5 +1,6 @@
 /* sigv4.c: AWS Signature Version 4 header signing, one static function per step of the AWS procedure. */
 #include "txpipe/aws/sigv4.h"
+#include "txpipe/sbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -26,51 +27,9 @@
 
 #define SECRET_MAX 256
 
-/* A growable NUL-terminated string; any failed allocation sets oom and
- * turns every later append into a no-op, so callers check once at the end. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_reserve(struct sbuf *b, size_t more)
+static void sb_char(struct txp_sbuf *b, char c)
 {
-	char *np;
-	size_t ncap;
-
-	if (b->oom || b->len + more + 1 <= b->cap)
-		return;
-	ncap = b->cap ? b->cap : 256;
-	while (ncap < b->len + more + 1)
-		ncap *= 2;
-	np = realloc(b->p, ncap);
-	if (np == NULL) {
-		b->oom = true;
-		return;
-	}
-	b->p = np;
-	b->cap = ncap;
-}
-
-static void sb_raw(struct sbuf *b, const char *s, size_t n)
-{
-	sb_reserve(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_raw(b, s, strlen(s));
-}
-
-static void sb_char(struct sbuf *b, char c)
-{
-	sb_raw(b, &c, 1);
+	txp_sbuf_raw(b, &c, 1);
 }
 
 /* strdup is POSIX, not C11. */
@@ -82,32 +41,6 @@ static char *str_dup(const char *s)
 	if (d != NULL)
 		memcpy(d, s, n);
 	return d;
-}
-
-/* Returns the string (possibly empty) and gives up ownership, or NULL on OOM. */
-static char *sb_take(struct sbuf *b)
-{
-	char *p;
-
-	if (b->oom) {
-		free(b->p);
-		*b = (struct sbuf){0};
-		return NULL;
-	}
-	if (b->p == NULL)
-		return str_dup("");
-	p = b->p;
-	*b = (struct sbuf){0};
-	return p;
-}
-
-/* Frees the buffer, wiping it first: canonical requests carry the session token. */
-static void sb_wipe(struct sbuf *b)
-{
-	if (b->p != NULL)
-		sodium_memzero(b->p, b->cap);
-	free(b->p);
-	*b = (struct sbuf){0};
 }
 
 static void set_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -130,7 +63,7 @@ static bool is_unreserved(unsigned char c)
 	       c == '.' || c == '_' || c == '~';
 }
 
-static void sb_uri_encode(struct sbuf *b, const char *in, size_t len, bool keep_slash)
+static void sb_uri_encode(struct txp_sbuf *b, const char *in, size_t len, bool keep_slash)
 {
 	/* AWS requires uppercase hex digits in percent-encodings. */
 	static const char hex[] = "0123456789ABCDEF";
@@ -141,17 +74,17 @@ static void sb_uri_encode(struct sbuf *b, const char *in, size_t len, bool keep_
 			sb_char(b, (char)c);
 		} else {
 			char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-			sb_raw(b, esc, 3);
+			txp_sbuf_raw(b, esc, 3);
 		}
 	}
 }
 
 char *txp_sigv4_uri_encode(const char *in, size_t len, bool keep_slash)
 {
-	struct sbuf b = {0};
+	struct txp_sbuf b = {0};
 
 	sb_uri_encode(&b, in, len, keep_slash);
-	return sb_take(&b);
+	return txp_sbuf_finish(&b, NULL);
 }
 
 static int hex_val(char c)
@@ -169,7 +102,7 @@ static int hex_val(char c)
  * digits stays a literal '%' (and is re-encoded as %25 later), which is how
  * the SDKs treat it.  '+' is left alone: SigV4 query strings are RFC 3986,
  * not HTML-form encoded. */
-static void sb_uri_decode(struct sbuf *b, const char *in, size_t len)
+static void sb_uri_decode(struct txp_sbuf *b, const char *in, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
@@ -194,7 +127,7 @@ struct path_seg {
 	size_t len;
 };
 
-static void normalize_path(struct sbuf *out, const char *path)
+static void normalize_path(struct txp_sbuf *out, const char *path)
 {
 	size_t n = strlen(path), nseg = 0;
 	const char *p = path, *end = path + n;
@@ -231,7 +164,7 @@ static void normalize_path(struct sbuf *out, const char *path)
 	for (size_t i = 0; i < nseg; i++) {
 		if (i > 0)
 			sb_char(out, '/');
-		sb_raw(out, segs[i].s, segs[i].len);
+		txp_sbuf_raw(out, segs[i].s, segs[i].len);
 	}
 	if (trailing && nseg > 0)
 		sb_char(out, '/');
@@ -241,9 +174,9 @@ static void normalize_path(struct sbuf *out, const char *path)
 /* Step 1: the canonical URI.  The caller's path is the wire form, encoded
  * once already; non-S3 services want the canonical URI encoded once more
  * (so "%20" on the wire signs as "%2520"). */
-static int canonical_uri(struct sbuf *out, const char *path, unsigned flags, char *errbuf, size_t errlen)
+static int canonical_uri(struct txp_sbuf *out, const char *path, unsigned flags, char *errbuf, size_t errlen)
 {
-	struct sbuf norm = {0};
+	struct txp_sbuf norm = {0};
 	const char *p;
 
 	if (path == NULL || path[0] == '\0')
@@ -255,7 +188,7 @@ static int canonical_uri(struct sbuf *out, const char *path, unsigned flags, cha
 	if (flags & TXP_SIGV4_NORMALIZE_PATH) {
 		normalize_path(&norm, path);
 		if (norm.oom) {
-			sb_wipe(&norm);
+			txp_sbuf_wipe(&norm);
 			return -ENOMEM;
 		}
 		p = norm.p;
@@ -263,10 +196,10 @@ static int canonical_uri(struct sbuf *out, const char *path, unsigned flags, cha
 		p = path;
 	}
 	if (flags & TXP_SIGV4_SINGLE_ENCODE_PATH)
-		sb_str(out, p);
+		txp_sbuf_str(out, p);
 	else
 		sb_uri_encode(out, p, strlen(p), true);
-	sb_wipe(&norm);
+	txp_sbuf_wipe(&norm);
 	return 0;
 }
 
@@ -287,22 +220,22 @@ static int query_param_cmp(const void *a, const void *b)
  * spellings canonicalize alike. */
 static char *reencode(const char *s, size_t len)
 {
-	struct sbuf dec = {0}, enc = {0};
+	struct txp_sbuf dec = {0}, enc = {0};
 
 	sb_uri_decode(&dec, s, len);
 	if (dec.oom) {
-		sb_wipe(&dec);
+		txp_sbuf_wipe(&dec);
 		return NULL;
 	}
 	sb_uri_encode(&enc, dec.p ? dec.p : "", dec.len, false);
-	sb_wipe(&dec);
-	return sb_take(&enc);
+	txp_sbuf_wipe(&dec);
+	return txp_sbuf_finish(&enc, NULL);
 }
 
 /* Step 2: the canonical query string: every parameter encoded, sorted by
  * name then value (byte order of the encoded form), joined with '&'; a
  * parameter without '=' gets an empty value. */
-static int canonical_query(struct sbuf *out, const char *query)
+static int canonical_query(struct txp_sbuf *out, const char *query)
 {
 	struct query_param *params = NULL;
 	size_t n = 0, cap = 1;
@@ -336,9 +269,9 @@ static int canonical_query(struct sbuf *out, const char *query)
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			sb_char(out, '&');
-		sb_str(out, params[i].name);
+		txp_sbuf_str(out, params[i].name);
 		sb_char(out, '=');
-		sb_str(out, params[i].value);
+		txp_sbuf_str(out, params[i].value);
 	}
 	rc = 0;
 out:
@@ -387,7 +320,7 @@ static char *lower_name(const char *name)
 
 /* Trimall from the AWS documentation: no leading or trailing blanks, and
  * every run of blanks inside the value becomes a single space. */
-static void sb_trimall(struct sbuf *b, const char *v)
+static void sb_trimall(struct txp_sbuf *b, const char *v)
 {
 	bool pending_space = false, started = false;
 
@@ -407,7 +340,7 @@ static void sb_trimall(struct sbuf *b, const char *v)
 /* Steps 3 and 4: canonical headers (lowercase names, sorted, values trimmed,
  * repeated names joined with ',' in request order) and the signed-header
  * list.  `extra` are the headers the signer adds itself. */
-static int canonical_headers(struct sbuf *canon, struct sbuf *signed_list,
+static int canonical_headers(struct txp_sbuf *canon, struct txp_sbuf *signed_list,
 			     const struct txp_sigv4_request *req, const struct txp_sigv4_header *extra,
 			     size_t n_extra, unsigned flags, bool has_token, char *errbuf, size_t errlen)
 {
@@ -479,9 +412,9 @@ static int canonical_headers(struct sbuf *canon, struct sbuf *signed_list,
 				sb_char(canon, '\n');
 				sb_char(signed_list, ';');
 			}
-			sb_str(canon, h[i].name);
+			txp_sbuf_str(canon, h[i].name);
 			sb_char(canon, ':');
-			sb_str(signed_list, h[i].name);
+			txp_sbuf_str(signed_list, h[i].name);
 		}
 		sb_trimall(canon, h[i].value);
 	}
@@ -513,19 +446,19 @@ static int hashed_payload(const struct txp_sigv4_request *req, char **out)
 
 /* Step 6: algorithm, request time, credential scope and the hex SHA-256 of
  * the canonical request, one per line with no trailing newline. */
-static void string_to_sign(struct sbuf *out, const char *amz_date, const char *scope, const char *canonical)
+static void string_to_sign(struct txp_sbuf *out, const char *amz_date, const char *scope, const char *canonical)
 {
 	unsigned char digest[crypto_hash_sha256_BYTES];
 	char hex[TXP_SIGV4_HEX_BYTES];
 
 	crypto_hash_sha256(digest, (const unsigned char *)canonical, strlen(canonical));
 	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-	sb_str(out, TXP_SIGV4_ALGORITHM "\n");
-	sb_str(out, amz_date);
+	txp_sbuf_str(out, TXP_SIGV4_ALGORITHM "\n");
+	txp_sbuf_str(out, amz_date);
 	sb_char(out, '\n');
-	sb_str(out, scope);
+	txp_sbuf_str(out, scope);
 	sb_char(out, '\n');
-	sb_str(out, hex);
+	txp_sbuf_str(out, hex);
 }
 
 static void hmac_sha256(unsigned char out[crypto_auth_hmacsha256_BYTES], const unsigned char *key,
@@ -687,17 +620,17 @@ static void signature(char out[TXP_SIGV4_HEX_BYTES], const unsigned char key[TXP
 }
 
 /* Step 9: the Authorization header value. */
-static void authorization(struct sbuf *out, const char *access_key_id, const char *scope,
+static void authorization(struct txp_sbuf *out, const char *access_key_id, const char *scope,
 			  const char *signed_headers, const char *sig)
 {
-	sb_str(out, TXP_SIGV4_ALGORITHM " Credential=");
-	sb_str(out, access_key_id);
+	txp_sbuf_str(out, TXP_SIGV4_ALGORITHM " Credential=");
+	txp_sbuf_str(out, access_key_id);
 	sb_char(out, '/');
-	sb_str(out, scope);
-	sb_str(out, ", SignedHeaders=");
-	sb_str(out, signed_headers);
-	sb_str(out, ", Signature=");
-	sb_str(out, sig);
+	txp_sbuf_str(out, scope);
+	txp_sbuf_str(out, ", SignedHeaders=");
+	txp_sbuf_str(out, signed_headers);
+	txp_sbuf_str(out, ", Signature=");
+	txp_sbuf_str(out, sig);
 }
 
 /* Credential scope components end up in the Authorization header, so they
@@ -742,7 +675,7 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 	const struct txp_sigv4_credentials *creds;
 	struct txp_sigv4_signed *s = NULL;
 	struct txp_sigv4_header extra[3];
-	struct sbuf canon = {0}, hdrs = {0}, list = {0}, sts = {0}, auth = {0}, scope = {0};
+	struct txp_sbuf canon = {0}, hdrs = {0}, list = {0}, sts = {0}, auth = {0}, scope = {0};
 	unsigned char key[TXP_SIGV4_KEY_BYTES];
 	char date[9];
 	size_t n_extra = 0;
@@ -807,7 +740,7 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 		extra[n_extra++] = (struct txp_sigv4_header){"x-amz-content-sha256", s->payload_hash};
 
 	/* Steps 1-5 make the canonical request. */
-	sb_str(&canon, req->method);
+	txp_sbuf_str(&canon, req->method);
 	sb_char(&canon, '\n');
 	rc = canonical_uri(&canon, req->path, params->flags, errbuf, errlen);
 	if (rc != 0)
@@ -820,21 +753,21 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 	rc = canonical_headers(&hdrs, &list, req, extra, n_extra, params->flags, has_token, errbuf, errlen);
 	if (rc != 0)
 		goto fail;
-	sb_raw(&canon, hdrs.p, hdrs.len);
+	txp_sbuf_raw(&canon, hdrs.p, hdrs.len);
 	sb_char(&canon, '\n');
-	sb_raw(&canon, list.p, list.len);
+	txp_sbuf_raw(&canon, list.p, list.len);
 	sb_char(&canon, '\n');
-	sb_str(&canon, s->payload_hash);
+	txp_sbuf_str(&canon, s->payload_hash);
 	if (canon.oom)
 		goto oom;
 
 	/* Step 6. */
-	sb_str(&scope, date);
+	txp_sbuf_str(&scope, date);
 	sb_char(&scope, '/');
-	sb_str(&scope, params->region);
+	txp_sbuf_str(&scope, params->region);
 	sb_char(&scope, '/');
-	sb_str(&scope, params->service);
-	sb_str(&scope, "/aws4_request");
+	txp_sbuf_str(&scope, params->service);
+	txp_sbuf_str(&scope, "/aws4_request");
 	string_to_sign(&sts, s->amz_date, scope.oom ? "" : scope.p, canon.p);
 	if (scope.oom || sts.oom)
 		goto oom;
@@ -855,10 +788,10 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 
 	/* Step 9. */
 	authorization(&auth, creds->access_key_id, scope.p, list.p, s->signature);
-	s->canonical_request = sb_take(&canon);
-	s->string_to_sign = sb_take(&sts);
-	s->signed_headers = sb_take(&list);
-	s->authorization = sb_take(&auth);
+	s->canonical_request = txp_sbuf_finish(&canon, NULL);
+	s->string_to_sign = txp_sbuf_finish(&sts, NULL);
+	s->signed_headers = txp_sbuf_finish(&list, NULL);
+	s->authorization = txp_sbuf_finish(&auth, NULL);
 	if (s->canonical_request == NULL || s->string_to_sign == NULL || s->signed_headers == NULL ||
 	    s->authorization == NULL)
 		goto oom;
@@ -884,12 +817,12 @@ fail:
 		rc = -EINVAL;
 done:
 	sodium_memzero(key, sizeof(key));
-	sb_wipe(&scope);
-	sb_wipe(&auth);
-	sb_wipe(&sts);
-	sb_wipe(&list);
-	sb_wipe(&hdrs);
-	sb_wipe(&canon);
+	txp_sbuf_wipe(&scope);
+	txp_sbuf_wipe(&auth);
+	txp_sbuf_wipe(&sts);
+	txp_sbuf_wipe(&list);
+	txp_sbuf_wipe(&hdrs);
+	txp_sbuf_wipe(&canon);
 	txp_sigv4_signed_free(s);
 	return rc;
 }
