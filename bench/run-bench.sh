@@ -131,19 +131,27 @@ echo "daemon:  txpiped, $workers worker(s), [aws] enabled = $aws, [journal] ack 
 echo
 
 status=0
+# full_speed SOCKET JSON and paced SOCKET RATE JSON: one txpbench run each,
+# with the settings above; a failed run fails the benchmark.
+full_speed() {
+	"$txpbench" --socket "$1" --connections "$connections" --pipeline "$pipeline" --count "$count" \
+		--warmup "$warmup" --mix "$mix" --seed "$seed" --json-file "$2" || status=$?
+	echo
+}
+paced() {
+	"$txpbench" --socket "$1" --connections "$connections" --pipeline "$pipeline" --rate "$2" \
+		--duration "$duration" --warmup "$warmup" --mix "$mix" --seed "$seed" --json-file "$3" || status=$?
+	echo
+}
+
 echo "== full speed: $count transactions after ${warmup}s warm-up (closed loop)"
-"$txpbench" --socket "$sock" --connections "$connections" --pipeline "$pipeline" --count "$count" \
-	--warmup "$warmup" --mix "$mix" --seed "$seed" --json-file "$tmp/peak.json" || status=$?
-echo
+full_speed "$sock" "$tmp/peak.json"
 
 peak=$(sed -n 's/.*"throughput_rps":\([0-9.]*\).*/\1/p' "$tmp/peak.json" 2>/dev/null || true)
 rate=$(awk -v p="${peak:-0}" 'BEGIN { print int(p / 2) }')
 if [ "$rate" -gt 0 ]; then
 	echo "== paced at $rate/s (half the peak) for ${duration}s after ${warmup}s warm-up (open loop)"
-	"$txpbench" --socket "$sock" --connections "$connections" --pipeline "$pipeline" --rate "$rate" \
-		--duration "$duration" --warmup "$warmup" --mix "$mix" --seed "$seed" \
-		--json-file "$tmp/paced.json" || status=$?
-	echo
+	paced "$sock" "$rate" "$tmp/paced.json"
 else
 	echo "run-bench.sh: no peak throughput measured; skipping the paced run" >&2
 	status=1
@@ -183,14 +191,9 @@ if [ -x "$txpecho" ] && [ "${rate:-0}" -gt 0 ]; then
 		sleep 0.1
 	done
 	echo "== baseline: txpecho (one libuv loop, a fixed reply per line, no work), full speed"
-	"$txpbench" --socket "$esock" --connections "$connections" --pipeline "$pipeline" --count "$count" \
-		--warmup "$warmup" --mix "$mix" --seed "$seed" --json-file "$tmp/echo-peak.json" || status=$?
-	echo
+	full_speed "$esock" "$tmp/echo-peak.json"
 	echo "== baseline: txpecho paced at $rate/s, as txpiped was"
-	"$txpbench" --socket "$esock" --connections "$connections" --pipeline "$pipeline" --rate "$rate" \
-		--duration "$duration" --warmup "$warmup" --mix "$mix" --seed "$seed" \
-		--json-file "$tmp/echo-paced.json" || status=$?
-	echo
+	paced "$esock" "$rate" "$tmp/echo-paced.json"
 	stop_daemon
 	t_peak=$(json_num "$tmp/peak.json" "" throughput_rps)
 	e_peak=$(json_num "$tmp/echo-peak.json" "" throughput_rps)
