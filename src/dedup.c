@@ -259,6 +259,46 @@ static bool av_int(json_t *v, json_int_t *out)
 	return true;
 }
 
+/* The reply's reasons (and contributions, when the codes carry points) from
+ * the item's "reasons" string: space-separated "code:points" tokens, or
+ * bare codes for an unscored decision (src/item.c).  Returns 0, or -EINVAL
+ * for a token that is not that. */
+static int add_reason_tokens(json_t *reply, json_t *reasons, const char *s)
+{
+	json_t *contrib = NULL;
+
+	while (*s != '\0') {
+		size_t n = strcspn(s, " "), c = strcspn(s, ": ");
+		char code[sizeof(((struct txp_reason *)0)->code)];
+
+		if (n == 0) {
+			s++;
+			continue;
+		}
+		if (c == 0 || c >= sizeof(code))
+			return -EINVAL;
+		memcpy(code, s, c);
+		code[c] = '\0';
+		json_array_append_new(reasons, json_string(code));
+		if (c < n) {
+			char *end;
+			long long pts;
+
+			errno = 0;
+			pts = strtoll(s + c + 1, &end, 10);
+			if (errno != 0 || end == s + c + 1 || end != s + n)
+				return -EINVAL;
+			if (contrib == NULL) {
+				contrib = json_object();
+				json_object_set_new(reply, "contributions", contrib);
+			}
+			json_object_set_new(contrib, code, json_integer(pts));
+		}
+		s += n;
+	}
+	return 0;
+}
+
 char *txp_dedup_reply_from_item(const char *item, size_t len, size_t *reply_len, enum txp_status *status,
                                 char id[TXP_ID_MAX + 1])
 {
@@ -284,17 +324,24 @@ char *txp_dedup_reply_from_item(const char *item, size_t len, size_t *reply_len,
 		json_object_set_new(reply, "risk_score", json_integer(score));
 	reasons = json_array();
 	json_object_set_new(reply, "reasons", reasons);
-	json_array_foreach(json_object_get(json_object_get(it, "reasons"), "L"), i, v) {
-		if (json_is_string(json_object_get(v, "S")))
-			json_array_append(reasons, json_object_get(v, "S"));
-	}
-	if (json_object_get(it, "contributions") != NULL) {
-		const char *code;
-		contrib = json_object();
-		json_object_set_new(reply, "contributions", contrib);
-		json_object_foreach(json_object_get(json_object_get(it, "contributions"), "M"), code, v) {
-			if (av_int(v, &score))
-				json_object_set_new(contrib, code, json_integer(score));
+	if (av_str(it, "reasons") != NULL) {
+		if (add_reason_tokens(reply, reasons, av_str(it, "reasons")) != 0)
+			goto out;
+	} else {
+		/* A record journaled before reasons became one string: a list
+		 * of codes and a map of their points. */
+		json_array_foreach(json_object_get(json_object_get(it, "reasons"), "L"), i, v) {
+			if (json_is_string(json_object_get(v, "S")))
+				json_array_append(reasons, json_object_get(v, "S"));
+		}
+		if (json_object_get(it, "contributions") != NULL) {
+			const char *code;
+			contrib = json_object();
+			json_object_set_new(reply, "contributions", contrib);
+			json_object_foreach(json_object_get(json_object_get(it, "contributions"), "M"), code, v) {
+				if (av_int(v, &score))
+					json_object_set_new(contrib, code, json_integer(score));
+			}
 		}
 	}
 	n = json_dumpb(reply, NULL, 0, JSON_COMPACT);
