@@ -269,7 +269,7 @@ static int add_reason_tokens(json_t *reply, json_t *reasons, const char *s)
 
 	while (*s != '\0') {
 		size_t n = strcspn(s, " "), c = strcspn(s, ": ");
-		char code[sizeof(((struct txp_reason *)0)->code)];
+		char code[64]; /* the longest code is about 35 bytes */
 
 		if (n == 0) {
 			s++;

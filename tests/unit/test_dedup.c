@@ -117,16 +117,9 @@ START_TEST(put_refuses_what_is_not_a_reply)
 }
 END_TEST
 
-START_TEST(reply_is_rebuilt_from_a_decided_item)
+/* Rebuilds a reply from `item` and compares it with `want`. */
+static void check_reply(const char *item, const char *want, enum txp_status want_status, const char *want_id)
 {
-	static const char item[] =
-		"{\"transaction_id\":{\"S\":\"tx-9\"},\"status\":{\"S\":\"review\"},\"risk_score\":{\"N\":\"55\"},"
-		"\"reasons\":{\"L\":[{\"S\":\"high_amount\"},{\"S\":\"round_amount\"}]},"
-		"\"contributions\":{\"M\":{\"high_amount\":{\"N\":\"30\"},\"round_amount\":{\"N\":\"25\"}}},"
-		"\"amount\":{\"N\":\"500000\"}}";
-	static const char want[] = "{\"transaction_id\":\"tx-9\",\"status\":\"review\",\"risk_score\":55,"
-	                           "\"reasons\":[\"high_amount\",\"round_amount\"],"
-	                           "\"contributions\":{\"high_amount\":30,\"round_amount\":25}}\n";
 	enum txp_status st;
 	char id[TXP_ID_MAX + 1];
 	size_t len = 0;
@@ -135,16 +128,74 @@ START_TEST(reply_is_rebuilt_from_a_decided_item)
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(len, strlen(want));
 	ck_assert_mem_eq(r, want, len);
-	ck_assert_int_eq(st, TXP_STATUS_REVIEW);
-	ck_assert_str_eq(id, "tx-9");
+	ck_assert_int_eq(st, want_status);
+	ck_assert_str_eq(id, want_id);
 	free(r);
+}
+
+START_TEST(reply_is_rebuilt_from_a_decided_item)
+{
+	static const char item[] =
+	    "{\"transaction_id\":{\"S\":\"tx-9\"},\"status\":{\"S\":\"review\"},\"risk_score\":{\"N\":\"55\"},"
+	    "\"reasons\":{\"S\":\"high_amount:30 round_amount:25\"},\"amount\":{\"N\":\"500000\"}}";
+	static const char want[] = "{\"transaction_id\":\"tx-9\",\"status\":\"review\",\"risk_score\":55,"
+	                           "\"reasons\":[\"high_amount\",\"round_amount\"],"
+	                           "\"contributions\":{\"high_amount\":30,\"round_amount\":25}}\n";
+
+	check_reply(item, want, TXP_STATUS_REVIEW, "tx-9");
+}
+END_TEST
+
+START_TEST(reply_without_reasons_or_scores_is_rebuilt_too)
+{
+	check_reply("{\"transaction_id\":{\"S\":\"tx-1\"},\"status\":{\"S\":\"approved\"},"
+	            "\"risk_score\":{\"N\":\"0\"}}",
+	            "{\"transaction_id\":\"tx-1\",\"status\":\"approved\",\"risk_score\":0,\"reasons\":[]}\n",
+	            TXP_STATUS_APPROVED, "tx-1");
+	/* Bare codes: an unscored decision has no contributions. */
+	check_reply("{\"transaction_id\":{\"S\":\"tx-2\"},\"status\":{\"S\":\"declined\"},"
+	            "\"reasons\":{\"S\":\"sanctions_country\"}}",
+	            "{\"transaction_id\":\"tx-2\",\"status\":\"declined\",\"reasons\":[\"sanctions_country\"]}\n",
+	            TXP_STATUS_DECLINED, "tx-2");
+}
+END_TEST
+
+START_TEST(reply_is_rebuilt_from_an_item_journaled_before_reasons_became_a_string)
+{
+	static const char item[] =
+	    "{\"transaction_id\":{\"S\":\"tx-9\"},\"status\":{\"S\":\"review\"},\"risk_score\":{\"N\":\"55\"},"
+	    "\"reasons\":{\"L\":[{\"S\":\"high_amount\"},{\"S\":\"round_amount\"}]},"
+	    "\"contributions\":{\"M\":{\"high_amount\":{\"N\":\"30\"},\"round_amount\":{\"N\":\"25\"}}},"
+	    "\"amount\":{\"N\":\"500000\"}}";
+	static const char want[] = "{\"transaction_id\":\"tx-9\",\"status\":\"review\",\"risk_score\":55,"
+	                           "\"reasons\":[\"high_amount\",\"round_amount\"],"
+	                           "\"contributions\":{\"high_amount\":30,\"round_amount\":25}}\n";
+
+	check_reply(item, want, TXP_STATUS_REVIEW, "tx-9");
+}
+END_TEST
+
+START_TEST(malformed_reason_tokens_give_no_reply)
+{
+	static const char *const bad[] = {"high_amount:", "high_amount:3x", ":30", "a:1 :2"};
+	enum txp_status st;
+	char id[TXP_ID_MAX + 1], item[256];
+	size_t len;
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(item, sizeof(item),
+		         "{\"transaction_id\":{\"S\":\"tx-1\"},\"status\":{\"S\":\"review\"},"
+		         "\"reasons\":{\"S\":\"%s\"}}",
+		         bad[i]);
+		ck_assert_msg(txp_dedup_reply_from_item(item, strlen(item), &len, &st, id) == NULL, "%s", bad[i]);
+	}
 }
 END_TEST
 
 START_TEST(rejected_items_and_garbage_give_no_reply)
 {
 	static const char rejected[] = "{\"transaction_id\":{\"S\":\"tx-1\"},\"status\":{\"S\":\"rejected\"},"
-	                               "\"reasons\":{\"L\":[]},\"error_code\":{\"S\":\"amount_range\"}}";
+	                               "\"error_code\":{\"S\":\"amount_range\"}}";
 	enum txp_status st;
 	char id[TXP_ID_MAX + 1];
 	size_t len;
@@ -210,6 +261,9 @@ static Suite *dedup_suite(void)
 	tcase_add_test(tc, the_oldest_entries_go_beyond_the_bound);
 	tcase_add_test(tc, put_refuses_what_is_not_a_reply);
 	tcase_add_test(tc, reply_is_rebuilt_from_a_decided_item);
+	tcase_add_test(tc, reply_without_reasons_or_scores_is_rebuilt_too);
+	tcase_add_test(tc, reply_is_rebuilt_from_an_item_journaled_before_reasons_became_a_string);
+	tcase_add_test(tc, malformed_reason_tokens_give_no_reply);
 	tcase_add_test(tc, rejected_items_and_garbage_give_no_reply);
 	tcase_add_test(tc, readers_on_other_threads_see_whole_entries);
 	suite_add_tcase(s, tc);
