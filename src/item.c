@@ -84,15 +84,35 @@ static const struct {
 	{TXP_COMPLIANCE_PAN_MASKED, "pan_masked"},     {TXP_COMPLIANCE_RATE_UNKNOWN, "rate_unknown"},
 };
 
+/*
+ * The record's layout.  Every AttributeValue costs a DynamoDB
+ * implementation a parse, a type check and a size computation, and
+ * DynamoDB bills each started kilobyte of an item as one write request
+ * unit, so related small values share one string attribute of
+ * space-separated "name:value" tokens (reasons, countries, card, context,
+ * pseudonyms, severity, stage_us): one value to check instead of up to
+ * twenty, still read at a glance in the console and matched exactly with
+ * contains(attr, "name:value").  What is filtered, summed or sorted on
+ * stays a top-level scalar (status, risk_score, amount, currency,
+ * amount_usd_cents, merchant_id, customer_pseudonym, received_at,
+ * expires_at), and numbers stay N.  Tokens hold only codes, digits, hex,
+ * and ISO codes, none of which contains a space or a colon.
+ */
+
 /* ---- AttributeValue helpers: each appends ,"name":{...} --------------- */
 
-static void av_s(struct txp_sbuf *b, const char *name, const char *value)
+static void av_sn(struct txp_sbuf *b, const char *name, const char *value, size_t n)
 {
 	txp_sbuf_raw(b, ",", 1);
 	txp_sbuf_json_str(b, name);
 	txp_sbuf_str(b, ":{\"S\":");
-	txp_sbuf_json_str(b, value);
+	txp_sbuf_json_strn(b, value, n);
 	txp_sbuf_raw(b, "}", 1);
+}
+
+static void av_s(struct txp_sbuf *b, const char *name, const char *value)
+{
+	av_sn(b, name, value, strlen(value));
 }
 
 /* A string attribute only when the value is not empty: DynamoDB rejects
@@ -114,42 +134,65 @@ static void av_n(struct txp_sbuf *b, const char *name, long long v)
 	txp_sbuf_str(b, "\"}");
 }
 
-static void av_latency(struct txp_sbuf *b, bool *first, const char *name, uint64_t from, uint64_t to)
+/* ---- token lists: "name:value name:value", one string attribute ------ */
+
+static void tok_sep(struct txp_sbuf *k, const char *name)
 {
-	if (from == 0 || to == 0 || to < from)
-		return;
-	if (!*first)
-		txp_sbuf_raw(b, ",", 1);
-	*first = false;
-	txp_sbuf_json_str(b, name);
-	txp_sbuf_str(b, ":{\"N\":\"");
-	txp_sbuf_uint(b, (to - from) / 1000u);
-	txp_sbuf_str(b, "\"}");
+	if (k->len > 0)
+		txp_sbuf_raw(k, " ", 1);
+	if (name != NULL) {
+		txp_sbuf_str(k, name);
+		txp_sbuf_raw(k, ":", 1);
+	}
 }
 
-static void av_reasons(struct txp_sbuf *b, const struct txp_txn *t)
+/* Appends "name:value" (or "value" with no name); nothing for an empty value. */
+static void tok_s(struct txp_sbuf *k, const char *name, const char *value)
 {
-	txp_sbuf_str(b, ",\"reasons\":{\"L\":[");
-	for (unsigned i = 0; i < t->n_reasons; i++) {
-		txp_sbuf_str(b, i > 0 ? ",{\"S\":" : "{\"S\":");
-		txp_sbuf_json_str(b, t->reasons[i].code);
-		txp_sbuf_raw(b, "}", 1);
-	}
-	txp_sbuf_str(b, "]}");
-	if (!t->scored || t->n_reasons == 0)
+	if (value == NULL || value[0] == '\0')
 		return;
-	/* A map keeps one entry per code; a code never repeats within one
-	 * decision, and if it did the later contribution would win. */
-	txp_sbuf_str(b, ",\"contributions\":{\"M\":{");
+	tok_sep(k, name);
+	txp_sbuf_str(k, value);
+}
+
+static void tok_int(struct txp_sbuf *k, const char *name, long long v)
+{
+	tok_sep(k, name);
+	txp_sbuf_int(k, v);
+}
+
+/* Emits the token list as attribute `name` unless it is empty, and
+ * empties it for the next attribute. */
+static void av_tokens(struct txp_sbuf *b, const char *name, struct txp_sbuf *k)
+{
+	if (k->oom)
+		b->oom = true;
+	else if (k->len > 0)
+		av_sn(b, name, k->p, k->len);
+	k->len = 0;
+}
+
+/* "code:points" per reason in decision order (the reply's order), or
+ * bare codes when the transaction was not scored. */
+static void tok_reasons(struct txp_sbuf *k, const struct txp_txn *t)
+{
 	for (unsigned i = 0; i < t->n_reasons; i++) {
-		if (i > 0)
-			txp_sbuf_raw(b, ",", 1);
-		txp_sbuf_json_str(b, t->reasons[i].code);
-		txp_sbuf_str(b, ":{\"N\":\"");
-		txp_sbuf_int(b, t->reasons[i].points);
-		txp_sbuf_str(b, "\"}");
+		if (t->scored)
+			tok_int(k, t->reasons[i].code, t->reasons[i].points);
+		else
+			tok_s(k, NULL, t->reasons[i].code);
 	}
-	txp_sbuf_str(b, "}}");
+}
+
+/* "stage:us" for each stage reached: microseconds after receipt at which
+ * it finished, so received_at plus the offset is the stage's time (the
+ * last one is the decision's). */
+static void tok_stage(struct txp_sbuf *k, const char *name, uint64_t received, uint64_t done)
+{
+	if (received == 0 || done == 0 || done < received)
+		return;
+	tok_sep(k, name);
+	txp_sbuf_uint(k, (done - received) / 1000u);
 }
 
 static bool is_decision(const struct txp_txn *t)
@@ -160,9 +203,8 @@ static bool is_decision(const struct txp_txn *t)
 
 static char *build_item(const struct txp_txn *t, const char *version, size_t *len)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = {0}, k = {0};
 	char when[TXP_ISO8601_MS_SIZE];
-	bool first = true;
 
 	txp_sbuf_str(&b, "{\"transaction_id\":{\"S\":");
 	txp_sbuf_json_str(&b, t->transaction_id);
@@ -170,7 +212,8 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 	av_s(&b, "status", txp_status_name(t->status));
 	if (t->scored)
 		av_n(&b, "risk_score", t->risk_score);
-	av_reasons(&b, t);
+	tok_reasons(&k, t);
+	av_tokens(&b, "reasons", &k);
 	if (!is_decision(t)) {
 		/* Rejected (or failed) lines keep only what is known to be
 		 * valid: the id and why; the other fields were not validated
@@ -187,49 +230,46 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 		av_s_opt(&b, "merchant_id", t->merchant_id);
 		/* Only the pseudonym: the raw customer_id is personal data. */
 		av_s_opt(&b, "customer_pseudonym", t->customer_pseud);
-		av_s_opt(&b, "merchant_country", t->merchant_country);
-		av_s_opt(&b, "customer_country", t->customer_country);
+		tok_s(&k, "merchant", t->merchant_country);
+		tok_s(&k, "customer", t->customer_country);
+		av_tokens(&b, "countries", &k);
 		if (t->has_card) {
 			/* BIN, last four and the keyed token: never the PAN. */
-			av_s_opt(&b, "card_bin", t->card_bin);
-			av_s_opt(&b, "card_last4", t->card_last4);
-			av_s_opt(&b, "card_token", t->card_token);
+			tok_s(&k, "bin", t->card_bin);
+			tok_s(&k, "last4", t->card_last4);
+			tok_s(&k, "token", t->card_token);
+			av_tokens(&b, "card", &k);
 		}
-		av_s_opt(&b, "channel", txp_channel_name(t->channel));
-		av_s_opt(&b, "mcc", t->merchant_category);
-		av_s_opt(&b, "ip_pseudonym", t->ip_pseud);
-		av_s_opt(&b, "device_pseudonym", t->device_pseud);
-		av_s_opt(&b, "kyc", txp_kyc_name(t->kyc));
-		txp_sbuf_str(&b, ",\"compliance_flags\":{\"L\":[");
-		for (size_t i = 0, n = 0; i < sizeof(compliance_flag_names) / sizeof(compliance_flag_names[0]); i++) {
-			if (!(t->compliance_flags & compliance_flag_names[i].bit))
-				continue;
-			txp_sbuf_str(&b, n++ > 0 ? ",{\"S\":\"" : "{\"S\":\"");
-			txp_sbuf_str(&b, compliance_flag_names[i].name);
-			txp_sbuf_str(&b, "\"}");
-		}
-		txp_sbuf_str(&b, "]}");
+		tok_s(&k, "channel", txp_channel_name(t->channel));
+		tok_s(&k, "mcc", t->merchant_category);
+		tok_s(&k, "kyc", txp_kyc_name(t->kyc));
+		av_tokens(&b, "context", &k);
+		tok_s(&k, "ip", t->ip_pseud);
+		tok_s(&k, "device", t->device_pseud);
+		av_tokens(&b, "pseudonyms", &k);
+		for (size_t i = 0; i < sizeof(compliance_flag_names) / sizeof(compliance_flag_names[0]); i++)
+			if (t->compliance_flags & compliance_flag_names[i].bit)
+				tok_s(&k, NULL, compliance_flag_names[i].name);
+		av_tokens(&b, "compliance_flags", &k);
 		if (t->alerts & TXP_ALERT_FRAUD)
-			av_s(&b, "fraud_severity", txp_severity_name(t->fraud_severity));
+			tok_s(&k, "fraud", txp_severity_name(t->fraud_severity));
 		if (t->alerts & TXP_ALERT_COMPLIANCE)
-			av_s(&b, "compliance_severity", txp_severity_name(t->compliance_severity));
+			tok_s(&k, "compliance", txp_severity_name(t->compliance_severity));
+		av_tokens(&b, "severity", &k);
 		if (t->has_timestamp && txp_iso8601_ms(t->timestamp_ms, when) > 0)
 			av_s(&b, "event_time", when);
 	}
 	if (txp_iso8601_ms(t->received_ms, when) > 0)
 		av_s(&b, "received_at", when);
-	txp_sbuf_str(&b, ",\"latency_us\":{\"M\":{");
-	av_latency(&b, &first, "validation", t->t_received, t->t_validated);
-	av_latency(&b, &first, "fraud", t->t_validated, t->t_fraud);
-	av_latency(&b, &first, "compliance", t->t_fraud, t->t_compliance);
-	av_latency(&b, &first, "total", t->t_received, last_stage_ns(t));
-	txp_sbuf_str(&b, "}}");
-	if (txp_iso8601_ms(txp_item_decided_ms(t), when) > 0)
-		av_s(&b, "decided_at", when);
+	tok_stage(&k, "validation", t->t_received, t->t_validated);
+	tok_stage(&k, "fraud", t->t_received, t->t_fraud);
+	tok_stage(&k, "compliance", t->t_received, t->t_compliance);
+	av_tokens(&b, "stage_us", &k);
 	av_s(&b, "daemon_version", version != NULL ? version : "");
 	if (t->expires_at > 0)
 		av_n(&b, "expires_at", t->expires_at);
 	txp_sbuf_raw(&b, "}", 1);
+	txp_sbuf_free(&k);
 	return txp_sbuf_finish(&b, len);
 }
 

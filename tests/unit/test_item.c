@@ -69,7 +69,7 @@ static const char *attr(json_t *item, const char *name, const char *type)
 START_TEST(item_holds_the_decision_in_attribute_value_form)
 {
 	struct txp_txn *t = decided();
-	json_t *item, *l;
+	json_t *item;
 
 	ck_assert_int_eq(txp_item_build(t, "1.2.3"), 0);
 	ck_assert_ptr_nonnull(t->item);
@@ -78,41 +78,25 @@ START_TEST(item_holds_the_decision_in_attribute_value_form)
 	ck_assert_str_eq(attr(item, "transaction_id", "S"), "tx-\"1\"");
 	ck_assert_str_eq(attr(item, "status", "S"), "review");
 	ck_assert_str_eq(attr(item, "risk_score", "N"), "65");
-	l = json_object_get(json_object_get(item, "reasons"), "L");
-	ck_assert_uint_eq(json_array_size(l), 2);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 1), "S")), "high_amount");
-	ck_assert_str_eq(
-	    attr(json_object_get(json_object_get(item, "contributions"), "M"), "velocity_customer_1h", "N"),
-	    "40");
+	/* Each code with its points, in decision order. */
+	ck_assert_str_eq(attr(item, "reasons", "S"), "velocity_customer_1h:40 high_amount:25");
+	ck_assert_ptr_null(json_object_get(item, "contributions"));
 	ck_assert_str_eq(attr(item, "amount", "N"), "9007199254740993");
 	ck_assert_str_eq(attr(item, "currency", "S"), "EUR");
 	ck_assert_str_eq(attr(item, "currency_exponent", "N"), "2");
 	ck_assert_str_eq(attr(item, "amount_usd_cents", "N"), "123456");
 	ck_assert_str_eq(attr(item, "merchant_id", "S"), "m-42");
 	ck_assert_str_eq(attr(item, "customer_pseudonym", "S"), "0123456789abcdef0123456789abcdef");
-	ck_assert_str_eq(attr(item, "merchant_country", "S"), "FR");
-	ck_assert_str_eq(attr(item, "customer_country", "S"), "DE");
-	ck_assert_str_eq(attr(item, "card_bin", "S"), "411111");
-	ck_assert_str_eq(attr(item, "card_last4", "S"), "1111");
-	ck_assert_str_eq(attr(item, "card_token", "S"), "abcdefabcdefabcdefabcdefabcdefab");
-	ck_assert_str_eq(attr(item, "channel", "S"), "online");
-	ck_assert_str_eq(attr(item, "mcc", "S"), "5999");
-	ck_assert_str_eq(attr(item, "ip_pseudonym", "S"), "ffffffffffffffffffffffffffffffff");
-	ck_assert_ptr_null(json_object_get(item, "device_pseudonym"));
-	ck_assert_str_eq(attr(item, "kyc", "S"), "verified");
-	l = json_object_get(json_object_get(item, "compliance_flags"), "L");
-	ck_assert_uint_eq(json_array_size(l), 2);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 0), "S")), "aml_report");
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(l, 1), "S")), "kyc");
-	ck_assert_str_eq(attr(item, "fraud_severity", "S"), "high");
-	ck_assert_ptr_null(json_object_get(item, "compliance_severity"));
+	ck_assert_str_eq(attr(item, "countries", "S"), "merchant:FR customer:DE");
+	ck_assert_str_eq(attr(item, "card", "S"), "bin:411111 last4:1111 token:abcdefabcdefabcdefabcdefabcdefab");
+	ck_assert_str_eq(attr(item, "context", "S"), "channel:online mcc:5999 kyc:verified");
+	/* No device pseudonym was derived, so no device token. */
+	ck_assert_str_eq(attr(item, "pseudonyms", "S"), "ip:ffffffffffffffffffffffffffffffff");
+	ck_assert_str_eq(attr(item, "compliance_flags", "S"), "aml_report kyc");
+	ck_assert_str_eq(attr(item, "severity", "S"), "fraud:high");
 	ck_assert_str_eq(attr(item, "received_at", "S"), "2026-01-01T00:00:00.123Z");
-	ck_assert_str_eq(attr(item, "decided_at", "S"), "2026-01-01T00:00:00.125Z");
-	json_t *lat = json_object_get(json_object_get(item, "latency_us"), "M");
-	ck_assert_str_eq(attr(lat, "validation", "N"), "15");
-	ck_assert_str_eq(attr(lat, "fraud", "N"), "40");
-	ck_assert_str_eq(attr(lat, "compliance", "N"), "2500");
-	ck_assert_str_eq(attr(lat, "total", "N"), "2555");
+	/* Each stage's time as microseconds after receipt; the last is the decision. */
+	ck_assert_str_eq(attr(item, "stage_us", "S"), "validation:15 fraud:55 compliance:2555");
 	ck_assert_str_eq(attr(item, "daemon_version", "S"), "1.2.3");
 	ck_assert_str_eq(attr(item, "expires_at", "N"), "1798761600");
 	ck_assert_ptr_null(json_object_get(item, "error_code"));
@@ -180,9 +164,9 @@ START_TEST(rejected_with_an_id_is_stored_with_its_error_and_nothing_unvalidated)
 	ck_assert_ptr_null(json_object_get(item, "currency"));
 	ck_assert_ptr_null(json_object_get(item, "risk_score"));
 	ck_assert_ptr_null(json_object_get(item, "expires_at"));
-	ck_assert_str_eq(attr(json_object_get(json_object_get(item, "latency_us"), "M"), "validation", "N"),
-			 "3");
-	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(item, "reasons"), "L")), 0);
+	ck_assert_str_eq(attr(item, "stage_us", "S"), "validation:3");
+	ck_assert_ptr_null(json_object_get(item, "reasons"));
+	ck_assert_ptr_null(json_object_get(item, "countries"));
 	json_decref(item);
 	txp_txn_free(t);
 }
@@ -244,7 +228,7 @@ START_TEST(no_alert_message_when_no_alert_was_raised)
 	ck_assert_int_eq(txp_item_build(t, "v"), 0);
 	ck_assert_ptr_null(t->alert[0]);
 	ck_assert_ptr_null(t->alert[1]);
-	ck_assert_ptr_null(strstr(t->item, "fraud_severity"));
+	ck_assert_ptr_null(strstr(t->item, "severity"));
 	txp_txn_free(t);
 }
 END_TEST
@@ -258,6 +242,107 @@ START_TEST(rebuilding_replaces_the_previous_outputs)
 	ck_assert_int_eq(txp_item_build(t, "v1"), 0);
 	ck_assert_ptr_nonnull(strstr(t->item, "\"declined\""));
 	txp_txn_free(t); /* ASan reports the first outputs if they leaked */
+}
+END_TEST
+
+START_TEST(a_record_without_reasons_flags_or_optional_fields_omits_those_attributes)
+{
+	struct txp_txn *t = decided();
+	json_t *item;
+
+	t->n_reasons = 0;
+	t->compliance_flags = 0;
+	t->alerts = 0;
+	t->has_card = false;
+	t->ip_pseud[0] = '\0';
+	t->merchant_category[0] = '\0';
+	t->channel = TXP_CHANNEL_UNSPECIFIED;
+	t->kyc = TXP_KYC_UNSPECIFIED;
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	item = load(t->item, t->item_len);
+	ck_assert_str_eq(attr(item, "risk_score", "N"), "65");
+	ck_assert_ptr_null(json_object_get(item, "reasons"));
+	ck_assert_ptr_null(json_object_get(item, "compliance_flags"));
+	ck_assert_ptr_null(json_object_get(item, "severity"));
+	ck_assert_ptr_null(json_object_get(item, "card"));
+	ck_assert_ptr_null(json_object_get(item, "pseudonyms"));
+	ck_assert_ptr_null(json_object_get(item, "context"));
+	json_decref(item);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(an_unscored_decision_lists_bare_reason_codes)
+{
+	struct txp_txn *t = decided();
+	json_t *item;
+
+	t->scored = false;
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	item = load(t->item, t->item_len);
+	ck_assert_str_eq(attr(item, "reasons", "S"), "velocity_customer_1h high_amount");
+	ck_assert_ptr_null(json_object_get(item, "risk_score"));
+	json_decref(item);
+	txp_txn_free(t);
+}
+END_TEST
+
+/* DynamoDB's item size (Developer Guide, "Item sizes and formats"): the
+ * UTF-8 length of each attribute name plus its value: a string's UTF-8
+ * length, a number's significant digits / 2 + 1 bytes (rounded up). */
+static size_t ddb_item_size(json_t *item)
+{
+	const char *name;
+	json_t *v;
+	size_t size = 0;
+
+	json_object_foreach(item, name, v) {
+		const char *s = attr(item, name, "S"), *n = attr(item, name, "N");
+		size_t digits = 0;
+
+		ck_assert_msg(s != NULL || n != NULL, "%s is neither S nor N", name);
+		size += strlen(name);
+		if (s != NULL) {
+			size += strlen(s);
+			continue;
+		}
+		while (*n == '0')
+			n++;
+		for (; *n != '\0'; n++)
+			digits += *n >= '0' && *n <= '9';
+		size += (digits + 1) / 2 + 1;
+	}
+	return size;
+}
+
+START_TEST(a_heavily_flagged_record_with_a_card_stays_within_one_write_unit)
+{
+	static const char *const codes[] = {
+	    "velocity_customer_count_short", "velocity_customer_amount_short", "velocity_customer_count_medium",
+	    "velocity_customer_amount_medium", "velocity_customer_amount_long", "high_amount_relative",
+	    "high_risk_country", "aml_reporting_threshold", "sanctions_country", "kyc_not_verified"};
+	struct txp_txn *t = decided();
+	json_t *item;
+
+	/* Ten reasons (more than any generated transaction gets), every
+	 * flag, both alerts, a card, all three pseudonyms, a UUID as id. */
+	strcpy(t->transaction_id, "123e4567-e89b-12d3-a456-426614174000");
+	strcpy(t->merchant_id, "merchant-000000000001");
+	strcpy(t->device_pseud, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	t->n_reasons = 0;
+	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		txp_txn_add_reason(t, codes[i], 25);
+	t->compliance_flags = TXP_COMPLIANCE_AML_REPORT | TXP_COMPLIANCE_STRUCTURING | TXP_COMPLIANCE_SANCTIONS |
+	                      TXP_COMPLIANCE_KYC | TXP_COMPLIANCE_PAN_MASKED | TXP_COMPLIANCE_RATE_UNKNOWN;
+	t->has_timestamp = true;
+	t->timestamp_ms = t->received_ms - 1000;
+	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
+	ck_assert_int_eq(txp_item_build(t, "0.1.0"), 0);
+	item = load(t->item, t->item_len);
+	/* DynamoDB bills a write per started 1 KB of item. */
+	ck_assert_uint_le(ddb_item_size(item), 1024);
+	json_decref(item);
+	txp_txn_free(t);
 }
 END_TEST
 
@@ -319,6 +404,9 @@ int main(void)
 	tcase_add_test(tc, one_alert_message_per_raised_kind_with_its_severity);
 	tcase_add_test(tc, no_alert_message_when_no_alert_was_raised);
 	tcase_add_test(tc, rebuilding_replaces_the_previous_outputs);
+	tcase_add_test(tc, a_record_without_reasons_flags_or_optional_fields_omits_those_attributes);
+	tcase_add_test(tc, an_unscored_decision_lists_bare_reason_codes);
+	tcase_add_test(tc, a_heavily_flagged_record_with_a_card_stays_within_one_write_unit);
 	tcase_add_test(tc, iso8601_formats_milliseconds_in_utc_also_before_1970);
 	tcase_add_test(tc, decided_at_without_monotonic_stamps_is_the_receipt_time);
 	tcase_add_test(tc, control_characters_in_ids_are_escaped);
