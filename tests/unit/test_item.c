@@ -7,50 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "txn_fixture.h"
+
 #define PAN "4111111111111111"
-
-/* A decided transaction as the stages leave it. */
-static struct txp_txn *decided(void)
-{
-	struct txp_txn *t = txp_txn_new();
-
-	t->has_id = true;
-	strcpy(t->transaction_id, "tx-\"1\"");
-	t->status = TXP_STATUS_REVIEW;
-	t->scored = true;
-	t->risk_score = 65;
-	txp_txn_add_reason(t, "velocity_customer_1h", 40);
-	txp_txn_add_reason(t, "high_amount", 25);
-	t->amount = 9007199254740993; /* beyond 2^53: must stay exact */
-	strcpy(t->currency, "EUR");
-	t->currency_exponent = 2;
-	t->amount_usd_known = true;
-	t->amount_usd = 123456;
-	strcpy(t->merchant_id, "m-42");
-	strcpy(t->customer_id, "alice@example.com");
-	strcpy(t->customer_pseud, "0123456789abcdef0123456789abcdef");
-	strcpy(t->ip_address, "192.0.2.7");
-	strcpy(t->ip_pseud, "ffffffffffffffffffffffffffffffff");
-	strcpy(t->device_id, "device-raw-1");
-	strcpy(t->merchant_country, "FR");
-	strcpy(t->customer_country, "DE");
-	t->has_card = true;
-	strcpy(t->card_bin, "411111");
-	strcpy(t->card_last4, "1111");
-	strcpy(t->card_token, "abcdefabcdefabcdefabcdefabcdefab");
-	strcpy(t->merchant_category, "5999");
-	t->channel = TXP_CHANNEL_ONLINE;
-	t->kyc = TXP_KYC_VERIFIED;
-	t->compliance_flags = TXP_COMPLIANCE_AML_REPORT | TXP_COMPLIANCE_KYC;
-	t->received_ms = 1767225600123; /* 2026-01-01T00:00:00.123Z */
-	t->t_received = 1000000000;
-	t->t_validated = t->t_received + 15000; /* 15 us */
-	t->t_fraud = t->t_validated + 40000;    /* 40 us */
-	t->t_compliance = t->t_fraud + 2500000; /* 2500 us: decided 2 ms later */
-	t->expires_at = 1798761600;
-	txp_txn_alert(t, TXP_ALERT_FRAUD, TXP_SEVERITY_HIGH);
-	return t;
-}
 
 static json_t *load(const char *text, size_t len)
 {
@@ -68,7 +27,7 @@ static const char *attr(json_t *item, const char *name, const char *type)
 
 START_TEST(item_holds_the_decision_in_attribute_value_form)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 	json_t *item;
 
 	ck_assert_int_eq(txp_item_build(t, "1.2.3"), 0);
@@ -107,7 +66,7 @@ END_TEST
 
 START_TEST(item_and_alert_never_carry_raw_personal_data_or_the_pan)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 
 	/* Even if a PAN were left in a field the stages do not copy, it must
 	 * not appear: the builder only takes the listed fields. */
@@ -128,7 +87,7 @@ END_TEST
 
 START_TEST(no_pseudonym_means_no_customer_attribute)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 	json_t *item;
 
 	t->customer_pseud[0] = '\0';
@@ -187,7 +146,7 @@ END_TEST
 
 START_TEST(one_alert_message_per_raised_kind_with_its_severity)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 	json_t *a;
 
 	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
@@ -222,7 +181,7 @@ END_TEST
 
 START_TEST(no_alert_message_when_no_alert_was_raised)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 
 	t->alerts = 0;
 	ck_assert_int_eq(txp_item_build(t, "v"), 0);
@@ -235,7 +194,7 @@ END_TEST
 
 START_TEST(rebuilding_replaces_the_previous_outputs)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 
 	ck_assert_int_eq(txp_item_build(t, "v1"), 0);
 	t->status = TXP_STATUS_DECLINED;
@@ -247,7 +206,7 @@ END_TEST
 
 START_TEST(a_record_without_reasons_flags_or_optional_fields_omits_those_attributes)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 	json_t *item;
 
 	t->n_reasons = 0;
@@ -274,7 +233,7 @@ END_TEST
 
 START_TEST(an_unscored_decision_lists_bare_reason_codes)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 	json_t *item;
 
 	t->scored = false;
@@ -321,7 +280,7 @@ START_TEST(a_heavily_flagged_record_with_a_card_stays_within_one_write_unit)
 	    "velocity_customer_count_short", "velocity_customer_amount_short", "velocity_customer_count_medium",
 	    "velocity_customer_amount_medium", "velocity_customer_amount_long", "high_amount_relative",
 	    "high_risk_country", "aml_reporting_threshold", "sanctions_country", "kyc_not_verified"};
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 	json_t *item;
 
 	/* Ten reasons (more than any generated transaction gets), every
@@ -376,7 +335,7 @@ END_TEST
 
 START_TEST(control_characters_in_ids_are_escaped)
 {
-	struct txp_txn *t = decided();
+	struct txp_txn *t = txp_test_decided();
 	json_t *item;
 
 	strcpy(t->merchant_id, "m\n\t\\x");
