@@ -16,51 +16,15 @@ TXP_TESTS_DIR=${TXP_TESTS_DIR:-$top_srcdir/tests}
 export TXP_TESTS_DIR
 # shellcheck source=SCRIPTDIR/../lib/services.sh
 . "$top_srcdir/tests/lib/services.sh"
+# shellcheck source=SCRIPTDIR/../lib/itest.sh
+. "$top_srcdir/tests/lib/itest.sh"
 
 TXPIPED=$top_builddir/txpiped
 TXPIPECTL=$top_builddir/txpipectl
 PAN=4111111111111111
-passed=0
-failed=0
-daemon_pid=""
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/txp-delivery.XXXXXX")
 
-ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
-not_ok() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; [[ -z ${2:-} ]] || printf '     %s\n' "$2"; }
-# check NAME EXPECTED ACTUAL
-check() {
-	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi
-}
-# check_absent NAME NEEDLE FILE...: NEEDLE appears in none of the files.
-check_absent() {
-	local name=$1 needle=$2
-	shift 2
-	if grep -qF -- "$needle" "$@"; then not_ok "$name" "[$needle] found in $*"; else ok "$name"; fi
-}
-
-stop_daemon() {
-	if [[ -n $daemon_pid ]]; then
-		kill -TERM "$daemon_pid" 2>/dev/null
-		wait "$daemon_pid" 2>/dev/null
-		daemon_rc=$?
-		daemon_pid=""
-	fi
-}
-
-finish() {
-	local rc=$?
-	stop_daemon
-	txp_svc_stop_all
-	if ((rc != 0 && failed == 0)); then failed=$((failed + 1)); fi
-	if ((failed == 0)) && [[ ${TXP_KEEP_WORKDIR:-0} != 1 ]]; then
-		rm -rf "$workdir"
-	else
-		echo "work directory kept: $workdir"
-	fi
-	echo "$passed passed, $failed failed"
-	((failed == 0)) && exit 0
-	exit 1
-}
+txp_cleanup() { stop_daemon; }
 
 if ! txp_svc_node; then
 	rm -rf "$workdir"
@@ -70,7 +34,6 @@ fi
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-jget() { txp_js json-get.mjs "$1"; }
 
 echo "work directory: $workdir"
 txp_svc_start_all "$workdir/logs" || exit 1
@@ -151,22 +114,6 @@ start_daemon() {
 	done
 	not_ok "txpiped ($cfg) starts" "$(tail -n 20 "$workdir/$cfg.log")"
 	return 1
-}
-
-# stat PATH: one value of the daemon's stats (e.g. delivery.stored).
-stat() {
-	"$TXPIPECTL" --socket "$workdir/txpiped.sock" stats --format json 2>/dev/null | jget "$1"
-}
-
-# wait_stat PATH VALUE [SECONDS]: polls until the stat equals VALUE; prints the last value seen.
-wait_stat() {
-	local v="" i
-	for ((i = 0; i < ${3:-15} * 10; i++)); do
-		v=$(stat "$1")
-		[[ $v == "$2" ]] && break
-		sleep 0.1
-	done
-	echo "$v"
 }
 
 submit() {

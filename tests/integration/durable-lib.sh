@@ -1,40 +1,21 @@
 # durable-lib.sh: shared by crash.sh and outage.sh: the daemon against the emulators, producers that
 # record which transactions were acknowledged, and the check that each of them is in DynamoDB.
-# Sourced after tests/lib/services.sh; the caller sets top_builddir and workdir, and traps finish.
+# Sourced after tests/lib/services.sh and tests/lib/itest.sh; the caller sets top_builddir and
+# workdir, and traps finish.
 # shellcheck shell=bash
 # shellcheck disable=SC2154,SC2034 # top_builddir and workdir come from the caller; daemon_rc goes to it
 
 TXPIPED=$top_builddir/txpiped
 TXPIPECTL=$top_builddir/txpipectl
-passed=0
-failed=0
-daemon_pid=""
 table=txpipe-durable-transactions
 topic_arn=arn:aws:sns:us-east-1:000000000000:txpipe-durable-alerts
 
-ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
-not_ok() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; [[ -z ${2:-} ]] || printf '     %s\n' "$2"; }
-check() {
-	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi
-}
-jget() { txp_js json-get.mjs "$1"; }
-
-finish() {
-	local rc=$?
+# A crashed test leaves no daemon behind: kill -9, no drain.
+txp_cleanup() {
 	if [[ -n $daemon_pid ]]; then
 		kill -KILL "$daemon_pid" 2>/dev/null
 		wait "$daemon_pid" 2>/dev/null
 	fi
-	txp_svc_stop_all
-	if ((rc != 0 && failed == 0)); then failed=$((failed + 1)); fi
-	if ((failed == 0)) && [[ ${TXP_KEEP_WORKDIR:-0} != 1 ]]; then
-		rm -rf "$workdir"
-	else
-		echo "work directory kept: $workdir"
-	fi
-	echo "$passed passed, $failed failed"
-	((failed == 0)) && exit 0
-	exit 1
 }
 
 # write_config [EXTRA-INI]: $workdir/txpiped.ini against the emulators, journal in $workdir/journal.
@@ -102,37 +83,11 @@ start_daemon() {
 	return 1
 }
 
-# stop_daemon: SIGTERM and wait; sets daemon_rc.
-stop_daemon() {
-	daemon_rc=""
-	if [[ -n $daemon_pid ]]; then
-		kill -TERM "$daemon_pid" 2>/dev/null
-		wait "$daemon_pid" 2>/dev/null
-		daemon_rc=$?
-		daemon_pid=""
-	fi
-}
-
 # crash_daemon: kill -9, no drain, no flush.
 crash_daemon() {
 	kill -KILL "$daemon_pid" 2>/dev/null
 	wait "$daemon_pid" 2>/dev/null
 	daemon_pid=""
-}
-
-stat() {
-	"$TXPIPECTL" --socket "$workdir/txpiped.sock" stats --format json 2>/dev/null | jget "$1"
-}
-
-# wait_stat PATH VALUE [SECONDS]: polls until the stat equals VALUE; prints the last value seen.
-wait_stat() {
-	local v="" i
-	for ((i = 0; i < ${3:-30} * 10; i++)); do
-		v=$(stat "$1")
-		[[ $v == "$2" ]] && break
-		sleep 0.1
-	done
-	echo "$v"
 }
 
 # gen_lines PREFIX N: N valid transactions with ids PREFIX-1 .. PREFIX-N, a few customers, amounts

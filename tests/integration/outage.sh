@@ -16,6 +16,8 @@ TXP_TESTS_DIR=${TXP_TESTS_DIR:-$top_srcdir/tests}
 export TXP_TESTS_DIR
 # shellcheck source=SCRIPTDIR/../lib/services.sh
 . "$top_srcdir/tests/lib/services.sh"
+# shellcheck source=SCRIPTDIR/../lib/itest.sh
+. "$top_srcdir/tests/lib/itest.sh"
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/txp-outage.XXXXXX")
 # shellcheck source=SCRIPTDIR/durable-lib.sh
 . "$top_srcdir/tests/integration/durable-lib.sh"

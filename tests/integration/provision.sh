@@ -13,36 +13,11 @@ TXP_TESTS_DIR=${TXP_TESTS_DIR:-$top_srcdir/tests}
 export TXP_TESTS_DIR
 # shellcheck source=SCRIPTDIR/../lib/services.sh
 . "$top_srcdir/tests/lib/services.sh"
+# shellcheck source=SCRIPTDIR/../lib/itest.sh
+. "$top_srcdir/tests/lib/itest.sh"
 
 TXPIPECTL=$top_builddir/txpipectl
-passed=0
-failed=0
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/txp-provision.XXXXXX")
-
-ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
-not_ok() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; [[ -z ${2:-} ]] || printf '     %s\n' "$2"; }
-# check NAME EXPECTED ACTUAL
-check() {
-	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi
-}
-# check_line NAME FILE LINE: FILE holds LINE exactly.
-check_line() {
-	if grep -qxF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "no line [$3] in: $(tr '\n' '|' <"$2")"; fi
-}
-
-finish() {
-	local rc=$?
-	txp_svc_stop_all
-	if ((rc != 0 && failed == 0)); then failed=$((failed + 1)); fi
-	if ((failed == 0)) && [[ ${TXP_KEEP_WORKDIR:-0} != 1 ]]; then
-		rm -rf "$workdir"
-	else
-		echo "work directory kept: $workdir"
-	fi
-	echo "$passed passed, $failed failed"
-	((failed == 0)) && exit 0
-	exit 1
-}
 
 if ! txp_svc_node; then
 	rm -rf "$workdir"
@@ -52,7 +27,6 @@ fi
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-jget() { txp_js json-get.mjs "$1"; }
 
 echo "work directory: $workdir"
 txp_svc_start_all "$workdir/logs" || exit 1

@@ -9,31 +9,11 @@ set -uo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/../lib/services.sh
 . "$top_srcdir/tests/lib/services.sh"
+# shellcheck source=SCRIPTDIR/../lib/itest.sh
+. "$top_srcdir/tests/lib/itest.sh"
 
-passed=0
-failed=0
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/txp-smoke.XXXXXX")
 
-ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
-not_ok() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; [[ -z ${2:-} ]] || printf '     %s\n' "$2"; }
-# check NAME EXPECTED ACTUAL
-check() {
-	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi
-}
-
-finish() {
-	local rc=$?
-	txp_svc_stop_all
-	if ((rc != 0 && failed == 0)); then failed=$((failed + 1)); fi
-	if ((failed == 0)) && [[ ${TXP_KEEP_WORKDIR:-0} != 1 ]]; then
-		rm -rf "$workdir"
-	else
-		echo "work directory kept: $workdir"
-	fi
-	echo "$passed passed, $failed failed"
-	((failed == 0)) && exit 0
-	exit 1
-}
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -64,7 +44,6 @@ snsq() {
 		"${form[@]}" --data-urlencode 'Version=2010-03-31' -w '\n%{http_code}' |
 		{ body=$(cat); echo "${body##*$'\n'} ${body%$'\n'*}"; }
 }
-jget() { txp_js json-get.mjs "$1"; }
 
 echo "work directory: $workdir"
 txp_svc_start_all "$workdir/logs" || exit 1
