@@ -425,3 +425,56 @@ json_t *troundtrip(const char *socket_path, const char *line)
 	tclose(fd);
 	return j;
 }
+
+const char *tstatus(json_t *reply)
+{
+	return json_string_value(json_object_get(reply, "status"));
+}
+
+bool thas_reason(json_t *reply, const char *code)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(reply, "reasons"), i, v) {
+		if (strcmp(json_string_value(v), code) == 0)
+			return true;
+	}
+	return false;
+}
+
+void ttxn_line(char *buf, size_t len, const char *id, const char *customer, const char *amount)
+{
+	snprintf(buf, len,
+	         "{\"transaction_id\":\"%s\",\"amount\":\"%s\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
+	         "\"customer_id\":\"%s\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}\n",
+	         id, amount, customer);
+}
+
+json_t *tdaemon_send_txn(struct tdaemon *d, const char *id, const char *customer, const char *amount)
+{
+	char line[512];
+
+	ttxn_line(line, sizeof(line), id, customer, amount);
+	line[strlen(line) - 1] = '\0';
+	return troundtrip(d->socket, line);
+}
+
+json_t *tdaemon_stat(struct tdaemon *d, const char *section, const char *key)
+{
+	json_t *r = troundtrip(d->socket, "{\"command\":\"stats\"}"), *v;
+
+	ck_assert_ptr_nonnull(r);
+	v = json_incref(json_object_get(json_object_get(json_object_get(r, "stats"), section), key));
+	json_decref(r);
+	return v;
+}
+
+long long tdaemon_journal_stat(struct tdaemon *d, const char *key)
+{
+	json_t *v = tdaemon_stat(d, "journal", key);
+	long long n = json_integer_value(v);
+
+	json_decref(v);
+	return n;
+}

@@ -97,4 +97,25 @@ void tclose(int fd);
 /* One request line, one reply, on a fresh connection. */
 json_t *troundtrip(const char *socket_path, const char *line);
 
+/* A reply's "status" (NULL when absent). */
+const char *tstatus(json_t *reply);
+
+/* Whether the reply's "reasons" name `code`. */
+bool thas_reason(json_t *reply, const char *code);
+
+/* A valid USD transaction line (with its '\n') of merchant m-1 between
+ * two DE parties. */
+void ttxn_line(char *buf, size_t len, const char *id, const char *customer, const char *amount);
+
+/* One ttxn_line() transaction on a fresh connection; the reply (caller
+ * json_decref). */
+json_t *tdaemon_send_txn(struct tdaemon *d, const char *id, const char *customer, const char *amount);
+
+/* stats.<section>.<key> of a stats request (caller json_decref; NULL when
+ * absent; the reply is checked to arrive). */
+json_t *tdaemon_stat(struct tdaemon *d, const char *section, const char *key);
+
+/* stats.journal.<key> as an integer. */
+long long tdaemon_journal_stat(struct tdaemon *d, const char *key);
+
 #endif

@@ -26,11 +26,6 @@ static char *good_txn(char *buf, size_t len, const char *id, const char *custome
 	return buf;
 }
 
-static const char *status_of(json_t *reply)
-{
-	return json_string_value(json_object_get(reply, "status"));
-}
-
 static const char *error_code_of(json_t *reply)
 {
 	return json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
@@ -49,7 +44,7 @@ static void assert_still_serving(struct tdaemon *d)
 
 	ck_assert_ptr_nonnull(r);
 	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), "still-ok");
-	ck_assert_str_ne(status_of(r), "error");
+	ck_assert_str_ne(tstatus(r), "error");
 	json_decref(r);
 }
 
@@ -98,7 +93,7 @@ static void check_bad_line(const void *bad, size_t len, const char *status, cons
 	tsend_str(fd, "\n");
 	r = trecv_reply(fd, 10000);
 	ck_assert_msg(r != NULL, "no reply to the bad line");
-	ck_assert_str_eq(status_of(r), status);
+	ck_assert_str_eq(tstatus(r), status);
 	if (code != NULL)
 		ck_assert_str_eq(error_code_of(r), code);
 	if (field != NULL)
@@ -369,7 +364,7 @@ START_TEST(sigterm_answers_every_line_received_then_exits_zero)
 	while ((r = trecv_reply(snd.fd, 10000)) != NULL) {
 		snprintf(id, sizeof(id), "drain-%d", got);
 		ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), id);
-		ck_assert_str_ne(status_of(r), "error");
+		ck_assert_str_ne(tstatus(r), "error");
 		json_decref(r);
 		got++;
 	}
@@ -474,7 +469,7 @@ START_TEST(stats_request_reports_counters)
 	json_decref(troundtrip(d.socket, "not json"));
 	r = troundtrip(d.socket, "{\"command\":\"stats\"}");
 	ck_assert_ptr_nonnull(r);
-	ck_assert_str_eq(status_of(r), "ok");
+	ck_assert_str_eq(tstatus(r), "ok");
 	stats = json_object_get(r, "stats");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(stats, "transactions"), "error")), 1);
 	ck_assert_int_ge(json_integer_value(json_object_get(stats, "lines")), 2);
@@ -533,7 +528,7 @@ START_TEST(tail_streams_matching_decisions_to_a_subscriber)
 	tsend_str(sub, "{\"command\":\"tail\",\"status\":[\"rejected\"]}\n");
 	r = trecv_reply(sub, 10000);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_str_eq(status_of(r), "ok");
+	ck_assert_str_eq(tstatus(r), "ok");
 	json_decref(r);
 	json_decref(troundtrip(d.socket, good_txn(line, sizeof(line), "tail-good", "c")));
 	json_decref(troundtrip(d.socket, "{\"transaction_id\":\"tail-bad\"}"));
@@ -542,7 +537,7 @@ START_TEST(tail_streams_matching_decisions_to_a_subscriber)
 	r = trecv_reply(sub, 10000);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), "tail-bad");
-	ck_assert_str_eq(status_of(r), "rejected");
+	ck_assert_str_eq(tstatus(r), "rejected");
 	json_decref(r);
 	ck_assert_ptr_null(trecv_reply(sub, 300));
 	tclose(sub);

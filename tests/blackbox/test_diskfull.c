@@ -12,53 +12,16 @@
 
 #include "daemon.h"
 
-static void txn_line(char *buf, size_t len, const char *id, const char *customer, const char *amount)
-{
-	snprintf(buf, len,
-	         "{\"transaction_id\":\"%s\",\"amount\":\"%s\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
-	         "\"customer_id\":\"%s\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}\n",
-	         id, amount, customer);
-}
-
-static const char *status_of(json_t *r)
-{
-	return json_string_value(json_object_get(r, "status"));
-}
-
-/* One transaction on a fresh connection; the reply (caller decrefs). */
-static json_t *send_txn(struct tdaemon *d, const char *id, const char *customer, const char *amount)
-{
-	char line[512];
-
-	txn_line(line, sizeof(line), id, customer, amount);
-	line[strlen(line) - 1] = '\0';
-	return troundtrip(d->socket, line);
-}
-
-/* stats.journal.<key> */
-static long long journal_stat(struct tdaemon *d, const char *key)
-{
-	json_t *r = troundtrip(d->socket, "{\"command\":\"stats\"}");
-	long long v;
-
-	ck_assert_ptr_nonnull(r);
-	v = json_integer_value(json_object_get(json_object_get(json_object_get(r, "stats"), "journal"), key));
-	json_decref(r);
-	return v;
-}
-
 /* ---- a full disk ---------------------------------------------------------- */
 
 /* stats.journal.full */
 static bool journal_full(struct tdaemon *d)
 {
-	json_t *r = troundtrip(d->socket, "{\"command\":\"stats\"}");
-	bool v;
+	json_t *v = tdaemon_stat(d, "journal", "full");
+	bool full = json_is_true(v);
 
-	ck_assert_ptr_nonnull(r);
-	v = json_is_true(json_object_get(json_object_get(json_object_get(r, "stats"), "journal"), "full"));
-	json_decref(r);
-	return v;
+	json_decref(v);
+	return full;
 }
 
 #define LINES 800
@@ -88,15 +51,15 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 	conn = tconnect(d.socket);
 	for (i = 0; i < LINES; i++) {
 		snprintf(id, sizeof(id), "full-%d", i);
-		txn_line(line, sizeof(line), id, "c-full", "12.50");
+		ttxn_line(line, sizeof(line), id, "c-full", "12.50");
 		tsend_str(conn, line);
 		/* The second half comes once the journal is known to fail. */
 		for (int k = 0; i == LINES / 2 - 1 && k < 200 && !journal_full(&d); k++)
 			usleep(50000);
 	}
-	for (i = 0; i < 200 && journal_stat(&d, "refused") == 0; i++)
+	for (i = 0; i < 200 && tdaemon_journal_stat(&d, "refused") == 0; i++)
 		usleep(50000);
-	ck_assert_int_gt(journal_stat(&d, "refused"), 0);
+	ck_assert_int_gt(tdaemon_journal_stat(&d, "refused"), 0);
 	ck_assert(journal_full(&d));
 	ck_assert(tdaemon_log_contains(&d, "level=err event=journal_refusing"));
 	/* Space comes back: the journal rewrites what failed and recovers. */
@@ -104,10 +67,10 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 	for (i = 0; i < LINES; i++) {
 		r = trecv_reply(conn, 30000);
 		ck_assert_ptr_nonnull(r);
-		if (strcmp(status_of(r), "approved") == 0 || strcmp(status_of(r), "review") == 0 ||
-		    strcmp(status_of(r), "declined") == 0)
+		if (strcmp(tstatus(r), "approved") == 0 || strcmp(tstatus(r), "review") == 0 ||
+		    strcmp(tstatus(r), "declined") == 0)
 			acked++;
-		else if (strcmp(status_of(r), "error") == 0 &&
+		else if (strcmp(tstatus(r), "error") == 0 &&
 		         strcmp(json_string_value(json_object_get(json_object_get(r, "error"), "code")), "overloaded") == 0)
 			overloaded++;
 		else
@@ -121,14 +84,14 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 	ck_assert_int_gt(overloaded, 0);
 	for (i = 0; i < 100 && journal_full(&d); i++)
 		usleep(100000);
-	r = send_txn(&d, "after-full", "c-after", "12.50");
-	ck_assert_str_eq(status_of(r), "approved");
+	r = tdaemon_send_txn(&d, "after-full", "c-after", "12.50");
+	ck_assert_str_eq(tstatus(r), "approved");
 	json_decref(r);
 	acked++;
 	/* Every acknowledged transaction is in the journal, even after a crash. */
 	tdaemon_kill(&d);
 	tdaemon_launch(&d, NULL);
-	ck_assert_int_eq(journal_stat(&d, "replayed_recent"), acked);
+	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), acked);
 	ck_assert_int_eq(tdaemon_terminate(&d, 15000), 0);
 	ck_assert_int_eq(umount(dir), 0);
 	tdaemon_remove(&d);

@@ -22,53 +22,6 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void txn_line(char *buf, size_t len, const char *id, const char *customer, const char *amount)
-{
-	snprintf(buf, len,
-	         "{\"transaction_id\":\"%s\",\"amount\":\"%s\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
-	         "\"customer_id\":\"%s\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}\n",
-	         id, amount, customer);
-}
-
-static const char *status_of(json_t *r)
-{
-	return json_string_value(json_object_get(r, "status"));
-}
-
-static bool has_reason(json_t *r, const char *code)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(json_object_get(r, "reasons"), i, v) {
-		if (strcmp(json_string_value(v), code) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* One transaction on a fresh connection; the reply (caller decrefs). */
-static json_t *send_txn(struct tdaemon *d, const char *id, const char *customer, const char *amount)
-{
-	char line[512];
-
-	txn_line(line, sizeof(line), id, customer, amount);
-	line[strlen(line) - 1] = '\0';
-	return troundtrip(d->socket, line);
-}
-
-/* stats.journal.<key> */
-static long long journal_stat(struct tdaemon *d, const char *key)
-{
-	json_t *r = troundtrip(d->socket, "{\"command\":\"stats\"}");
-	long long v;
-
-	ck_assert_ptr_nonnull(r);
-	v = json_integer_value(json_object_get(json_object_get(json_object_get(r, "stats"), "journal"), key));
-	json_decref(r);
-	return v;
-}
-
 /* At most this many requests outstanding on a connection: a client that
  * writes everything before reading anything deadlocks against the
  * daemon's backpressure once the replies fill the socket buffers. */
@@ -80,8 +33,8 @@ static int decided_reply(int fd)
 	int decided;
 
 	ck_assert_ptr_nonnull(r);
-	decided = strcmp(status_of(r), "approved") == 0 || strcmp(status_of(r), "review") == 0 ||
-	          strcmp(status_of(r), "declined") == 0;
+	decided = strcmp(tstatus(r), "approved") == 0 || strcmp(tstatus(r), "review") == 0 ||
+	          strcmp(tstatus(r), "declined") == 0;
 	json_decref(r);
 	return decided;
 }
@@ -99,7 +52,7 @@ static int send_many(struct tdaemon *d, const char *prefix, int n)
 			received++;
 		}
 		snprintf(id, sizeof(id), "%s-%d", prefix, i);
-		txn_line(line, sizeof(line), id, i % 3 == 0 ? "c-x" : "c-y", "12.50");
+		ttxn_line(line, sizeof(line), id, i % 3 == 0 ? "c-x" : "c-y", "12.50");
 		tsend_str(fd, line);
 	}
 	for (; received < n; received++)
@@ -117,15 +70,15 @@ START_TEST(journaled_ack_waits_for_the_commit)
 	/* A record right after a sync waits for the interval to pass (the
 	 * first one, after a quiet spell, is synced at once). */
 	tdaemon_start(&d, "[journal]\nack = journaled\ncommit_interval_ms = 500ms\n");
-	r = send_txn(&d, "warm", "c-1", "10.00");
+	r = tdaemon_send_txn(&d, "warm", "c-1", "10.00");
 	json_decref(r);
 	t0 = mono_ms();
-	r = send_txn(&d, "ack-j", "c-1", "10.00");
+	r = tdaemon_send_txn(&d, "ack-j", "c-1", "10.00");
 	ms = mono_ms() - t0;
 	ck_assert_ptr_nonnull(r);
-	ck_assert_str_eq(status_of(r), "approved");
+	ck_assert_str_eq(tstatus(r), "approved");
 	ck_assert_int_ge(ms, 450);
-	ck_assert_int_ge(journal_stat(&d, "durable_seq"), 2);
+	ck_assert_int_ge(tdaemon_journal_stat(&d, "durable_seq"), 2);
 	json_decref(r);
 	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
 }
@@ -138,13 +91,13 @@ START_TEST(decided_ack_answers_before_the_commit)
 	json_t *r;
 
 	tdaemon_start(&d, "[journal]\nack = decided\ncommit_interval_ms = 500ms\n");
-	r = send_txn(&d, "warm", "c-1", "10.00");
+	r = tdaemon_send_txn(&d, "warm", "c-1", "10.00");
 	json_decref(r);
 	t0 = mono_ms();
-	r = send_txn(&d, "ack-d", "c-1", "10.00");
+	r = tdaemon_send_txn(&d, "ack-d", "c-1", "10.00");
 	ms = mono_ms() - t0;
 	ck_assert_ptr_nonnull(r);
-	ck_assert_str_eq(status_of(r), "approved");
+	ck_assert_str_eq(tstatus(r), "approved");
 	ck_assert_int_lt(ms, 300);
 	json_decref(r);
 	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
@@ -163,7 +116,7 @@ START_TEST(acknowledged_records_survive_kill_9)
 	tdaemon_launch(&d, NULL);
 	/* [aws] enabled = false: each record counts as delivered once it is
 	 * durable, and is kept for the velocity rebuild. */
-	ck_assert_int_eq(journal_stat(&d, "replayed_recent"), decided);
+	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), decided);
 	ck_assert(tdaemon_log_contains(&d, "event=journal_replayed"));
 	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
 }
@@ -181,16 +134,16 @@ static bool velocity_survives_restart(const char *extra)
 	tdaemon_start(&d, extra);
 	for (int i = 0; i < 4; i++) {
 		snprintf(id, sizeof(id), "v-%d", i);
-		r = send_txn(&d, id, "c-velocity", i % 2 ? "11.00" : "13.00");
+		r = tdaemon_send_txn(&d, id, "c-velocity", i % 2 ? "11.00" : "13.00");
 		ck_assert_ptr_nonnull(r);
-		ck_assert(!has_reason(r, "velocity_customer_count_short"));
+		ck_assert(!thas_reason(r, "velocity_customer_count_short"));
 		json_decref(r);
 	}
 	tdaemon_kill(&d);
 	tdaemon_launch(&d, extra);
-	r = send_txn(&d, "v-4", "c-velocity", "17.00");
+	r = tdaemon_send_txn(&d, "v-4", "c-velocity", "17.00");
 	ck_assert_ptr_nonnull(r);
-	fired = has_reason(r, "velocity_customer_count_short");
+	fired = thas_reason(r, "velocity_customer_count_short");
 	json_decref(r);
 	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
 	return fired;
@@ -214,32 +167,32 @@ START_TEST(a_resubmission_gets_the_first_decision_marked_duplicate)
 	json_t *a, *b, *c;
 
 	tdaemon_start(&d, NULL);
-	a = send_txn(&d, "dup-1", "c-dup", "5000.00");
+	a = tdaemon_send_txn(&d, "dup-1", "c-dup", "5000.00");
 	ck_assert_ptr_nonnull(a);
 	ck_assert(json_object_get(a, "duplicate") == NULL);
 	/* Different content under the same id: not scored again. */
-	b = send_txn(&d, "dup-1", "c-dup", "1.00");
+	b = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
 	ck_assert_ptr_nonnull(b);
 	ck_assert(json_is_true(json_object_get(b, "duplicate")));
-	ck_assert_str_eq(status_of(b), status_of(a));
+	ck_assert_str_eq(tstatus(b), tstatus(a));
 	ck_assert_int_eq(json_integer_value(json_object_get(b, "risk_score")),
 	                 json_integer_value(json_object_get(a, "risk_score")));
-	ck_assert_int_eq(journal_stat(&d, "duplicates"), 1);
+	ck_assert_int_eq(tdaemon_journal_stat(&d, "duplicates"), 1);
 	/* The window is rebuilt from the journal after a crash. */
 	tdaemon_kill(&d);
 	tdaemon_launch(&d, NULL);
-	c = send_txn(&d, "dup-1", "c-dup", "1.00");
+	c = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
 	ck_assert_ptr_nonnull(c);
 	ck_assert(json_is_true(json_object_get(c, "duplicate")));
-	ck_assert_str_eq(status_of(c), status_of(a));
+	ck_assert_str_eq(tstatus(c), tstatus(a));
 	/* A rejected id is not remembered: the fixed line is screened. */
 	json_decref(b);
-	b = send_txn(&d, "dup-2", "c-dup", "-1");
-	ck_assert_str_eq(status_of(b), "rejected");
+	b = tdaemon_send_txn(&d, "dup-2", "c-dup", "-1");
+	ck_assert_str_eq(tstatus(b), "rejected");
 	json_decref(c);
-	c = send_txn(&d, "dup-2", "c-dup", "1.00");
+	c = tdaemon_send_txn(&d, "dup-2", "c-dup", "1.00");
 	ck_assert(json_object_get(c, "duplicate") == NULL);
-	ck_assert_str_eq(status_of(c), "approved");
+	ck_assert_str_eq(tstatus(c), "approved");
 	json_decref(a);
 	json_decref(b);
 	json_decref(c);
@@ -349,7 +302,7 @@ START_TEST(a_torn_tail_is_cut_and_everything_before_it_kept)
 	want = accepted_before(seg[n - 1], SIZE_MAX, NULL, NULL);
 	tdaemon_launch(&d, NULL);
 	/* The socket listens during the replay; a request waits for it. */
-	ck_assert_int_eq(journal_stat(&d, "replayed_recent"), want);
+	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), want);
 	ck_assert(tdaemon_log_contains(&d, "event=journal_tail_truncated"));
 	/* And it goes on journaling. */
 	ck_assert_int_eq(send_many(&d, "after-torn", 10), 10);
@@ -381,7 +334,7 @@ START_TEST(flipped_bytes_keep_the_valid_prefix)
 	for (int i = 1; i < n; i++)
 		want += accepted_before(seg[i], SIZE_MAX, NULL, NULL);
 	tdaemon_launch(&d, "[journal]\nsegment_bytes = 1M\n");
-	ck_assert_int_eq(journal_stat(&d, "replayed_recent"), want);
+	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), want);
 	ck_assert(tdaemon_log_contains(&d, "level=err event=journal_segment_corrupt"));
 	ck_assert_int_lt(want, 2500);
 	ck_assert_int_eq(send_many(&d, "after-flip", 10), 10);

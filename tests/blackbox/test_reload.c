@@ -54,27 +54,14 @@ static json_t *pay(int fd, const char *customer)
 	return r;
 }
 
-static bool has_reason(json_t *reply, const char *code)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(json_object_get(reply, "reasons"), i, v)
-	{
-		if (strcmp(json_string_value(v), code) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Pays once and checks whether count velocity fired, and the decision. */
 static void expect_velocity(int fd, const char *customer, bool fired, const char *when)
 {
 	json_t *r = pay(fd, customer);
 	char *text = json_dumps(r, JSON_COMPACT);
-	const char *status = json_string_value(json_object_get(r, "status"));
+	const char *status = tstatus(r);
 
-	ck_assert_msg(has_reason(r, "velocity_customer_count_short") == fired,
+	ck_assert_msg(thas_reason(r, "velocity_customer_count_short") == fired,
 	              "%s: customer %s: expected %s, got %s", when, customer,
 	              fired ? "velocity" : "no velocity", text);
 	ck_assert_msg(strcmp(status, fired ? "review" : "approved") == 0, "%s: %s", when, text);
