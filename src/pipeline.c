@@ -98,6 +98,17 @@ uint64_t txp_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint32_t txp_shard_hash(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key != '\0'; key++) {
+		h ^= (unsigned char)*key;
+		h *= 16777619u;
+	}
+	return h;
+}
+
 const char *txp_stage_name(enum txp_stage_id s)
 {
 	static const char *const names[TXP_STAGE_COUNT] = {"validation", "fraud", "compliance"};

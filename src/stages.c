@@ -136,19 +136,6 @@ static void view_publish(struct view *v)
 	atomic_store_explicit(&v->seen, v->gen, memory_order_release);
 }
 
-/* FNV-1a, 32 bits, of the customer key: the shard that keeps the
- * customer's history, the same live and when the journal is replayed. */
-static uint32_t shard_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static bool screened(const struct txp_txn *t)
 {
 	return t->status != TXP_STATUS_REJECTED && t->status != TXP_STATUS_ERROR && !t->duplicate;
@@ -170,7 +157,7 @@ static void stage_validate(void *ctx, struct txp_txn *t)
 	 * so a restart puts the rebuilt history where the customer goes. */
 	(void)txp_compliance_pseudonym(st->pseud_key, sizeof(st->pseud_key), "customer_id", t->customer_id,
 	                               t->customer_key);
-	t->shard = shard_hash(t->customer_key);
+	t->shard = txp_shard_hash(t->customer_key);
 	/* A transaction_id decided recently gets that decision again,
 	 * unscored: see dedup.h. */
 	if (st->dedup != NULL && t->has_id && txp_dedup_get(st->dedup, t->transaction_id, t->received_ms, &hit)) {
@@ -410,7 +397,7 @@ void txp_stages_rebuild(struct txp_stages *st, const struct txp_journal_accepted
 	memcpy(t.merchant_id, rec->merchant_id, rec->merchant_id_len + 1);
 	memcpy(t.card_token, rec->card_token, rec->card_token_len + 1);
 	t.has_card = rec->card_token_len > 0;
-	sh = &st->shards[shard_hash(t.customer_key) % st->nshards];
+	sh = &st->shards[txp_shard_hash(t.customer_key) % st->nshards];
 	txp_fraud_record(sh->fraud, &t);
 	txp_compliance_record(sh->comply, &t);
 }

@@ -16,6 +16,7 @@
 #include "txpipe/iso.h"
 #include "txpipe/jsonline.h"
 #include "txpipe/money.h"
+#include "txpipe/pipeline.h"
 
 struct txp_validator {
 	unsigned char *key; /* sodium_malloc'd, read-only after creation */
@@ -756,19 +757,6 @@ static int check_device(struct txp_txn *t, const jvalue *j)
 	return 0;
 }
 
-/* FNV-1a, 32 bits: spreads customers over the fraud/compliance shards so
- * that one customer's history lives in one shard. */
-static uint32_t shard_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* ---- Parse errors ------------------------------------------------------------ */
 
 /*
@@ -848,7 +836,7 @@ static int check_fields(const struct txp_validator *v, struct txp_txn *t, const 
 	    (rc = check_country(t, slot[F_MERCHANT_COUNTRY], F_MERCHANT_COUNTRY, t->merchant_country)) != 0 ||
 	    (rc = check_country(t, slot[F_CUSTOMER_COUNTRY], F_CUSTOMER_COUNTRY, t->customer_country)) != 0)
 		return rc;
-	t->shard = shard_hash(t->customer_id);
+	t->shard = txp_shard_hash(t->customer_id);
 
 	if (given(slot[F_TIMESTAMP]) && (rc = check_timestamp(t, slot[F_TIMESTAMP])) != 0)
 		return rc;

@@ -98,4 +98,9 @@ void txp_pipeline_stop(struct txp_pipeline *p);
 /* Monotonic clock, ns. */
 uint64_t txp_now_ns(void);
 
+/* FNV-1a, 32 bits, of a customer key: t->shard, which spreads customers
+ * over the fraud/compliance shards so one customer's history lives in one
+ * shard, the same live and when the journal is replayed. */
+uint32_t txp_shard_hash(const char *key);
+
 #endif
