@@ -142,6 +142,26 @@ static int buf_add(struct buf *b, const char *s, size_t n)
 	return 0;
 }
 
+/* Appends `n` bytes read from the daemon and calls fn on each complete
+ * reply line (len excludes its '\n', which still follows it); keeps an
+ * unfinished line for the next call.  Returns 0, or the first nonzero fn
+ * result, which stops it there. */
+static int buf_feed_lines(struct buf *b, const char *data, size_t n, int (*fn)(void *arg, char *line, size_t len),
+                          void *arg)
+{
+	char *start, *nl;
+	int rc = 0;
+
+	buf_add(b, data, n);
+	start = b->p + b->off;
+	while (rc == 0 && (nl = memchr(start, '\n', (size_t)(b->p + b->len - start))) != NULL) {
+		rc = fn(arg, start, (size_t)(nl - start));
+		start = nl + 1;
+	}
+	b->off = (size_t)(start - b->p);
+	return rc;
+}
+
 struct submit {
 	FILE *in;           /* NULL: lines come from argv */
 	char **args;
@@ -212,6 +232,18 @@ static void count_reply(struct submit *s, const char *line, size_t len)
 			k = i;
 	s->by_status[k]++;
 	json_decref(j);
+}
+
+/* buf_feed_lines() callback of submit: one reply of ours. */
+static int submit_reply(void *arg, char *line, size_t len)
+{
+	struct submit *s = arg;
+
+	count_reply(s, line, len);
+	if (!s->quiet)
+		fwrite(line, 1, len + 1, stdout);
+	s->answered++;
+	return 0;
 }
 
 static void show_progress(struct submit *s, bool final)
@@ -310,17 +342,7 @@ static int cmd_submit(struct ctl *ctl, int argc, char **argv)
 				exit_code = EX_PROTOCOL;
 				break;
 			}
-			buf_add(&s.in_buf, chunk, (size_t)n);
-			char *start = s.in_buf.p + s.in_buf.off, *nl;
-			while ((nl = memchr(start, '\n', (size_t)(s.in_buf.p + s.in_buf.len - start))) != NULL) {
-				size_t len = (size_t)(nl - start);
-				count_reply(&s, start, len);
-				if (!s.quiet)
-					fwrite(start, 1, len + 1, stdout);
-				s.answered++;
-				start = nl + 1;
-			}
-			s.in_buf.off = (size_t)(start - s.in_buf.p);
+			buf_feed_lines(&s.in_buf, chunk, (size_t)n, submit_reply, &s);
 			show_progress(&s, false);
 		}
 	}
@@ -544,6 +566,32 @@ static int cmd_simple(struct ctl *ctl, const char *command)
 }
 
 /* Streams decisions until the daemon goes away or the user interrupts. */
+/* buf_feed_lines() callback of tail; *arg is true until the subscription's
+ * own answer came.  Returns 1 (after saying why) when it was refused. */
+static int tail_line(void *arg, char *line, size_t len)
+{
+	bool *first = arg;
+	json_t *r;
+	const char *st;
+
+	if (!*first) {
+		fwrite(line, 1, len + 1, stdout);
+		return 0;
+	}
+	r = json_loadb(line, len, 0, NULL);
+	st = json_string_value(json_object_get(r, "status"));
+	if (st == NULL || strcmp(st, "ok") != 0) {
+		const char *msg = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+
+		fprintf(stderr, "txpipectl: tail: %s\n", msg != NULL ? msg : "refused");
+		json_decref(r);
+		return 1;
+	}
+	json_decref(r);
+	*first = false;
+	return 0;
+}
+
 static int cmd_tail(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -591,30 +639,11 @@ static int cmd_tail(struct ctl *ctl, int argc, char **argv)
 			continue;
 		if (n <= 0)
 			break;
-		buf_add(&in, chunk, (size_t)n);
-		char *start = in.p + in.off, *nl;
-		while ((nl = memchr(start, '\n', (size_t)(in.p + in.len - start))) != NULL) {
-			if (first) {
-				/* The subscription's own answer. */
-				json_t *r = json_loadb(start, (size_t)(nl - start), 0, NULL);
-				const char *st = json_string_value(json_object_get(r, "status"));
-				if (st == NULL || strcmp(st, "ok") != 0) {
-					const char *msg = json_string_value(
-						json_object_get(json_object_get(r, "error"), "message"));
-					fprintf(stderr, "txpipectl: tail: %s\n", msg != NULL ? msg : "refused");
-					json_decref(r);
-					free(in.p);
-					close(fd);
-					return 1;
-				}
-				json_decref(r);
-				first = false;
-			} else {
-				fwrite(start, 1, (size_t)(nl - start) + 1, stdout);
-			}
-			start = nl + 1;
+		if (buf_feed_lines(&in, chunk, (size_t)n, tail_line, &first) != 0) {
+			free(in.p);
+			close(fd);
+			return 1;
 		}
-		in.off = (size_t)(start - in.p);
 	}
 	free(in.p);
 	close(fd);
