@@ -1,6 +1,7 @@
 /* sbuf.c: a growable byte buffer for building JSON and form-encoded request bodies. */
 #include "txpipe/sbuf.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,27 @@ void txp_sbuf_raw(struct txp_sbuf *b, const char *s, size_t n)
 void txp_sbuf_str(struct txp_sbuf *b, const char *s)
 {
 	txp_sbuf_raw(b, s, strlen(s));
+}
+
+void txp_sbuf_printf(struct txp_sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	sb_reserve(b, (size_t)n);
+	if (b->oom)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
 }
 
 /* Decimal digits of v, written backwards from the end of num[24]; returns

@@ -21,7 +21,6 @@
 #include "txpipe/aws/provision.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
-#include "txpipe/metrics.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
 /* Lines sent ahead of their replies; the daemon bounds what it reads from
@@ -394,7 +393,8 @@ static json_t *read_reply(int fd)
 	return reply;
 }
 
-static json_t *control(struct ctl *ctl, const char *command, int *exit_code)
+/* Sends {"command":COMMAND[,"format":FORMAT]} and returns the reply. */
+static json_t *control(struct ctl *ctl, const char *command, const char *format, int *exit_code)
 {
 	char req[128];
 	char *path;
@@ -410,7 +410,10 @@ static json_t *control(struct ctl *ctl, const char *command, int *exit_code)
 		*exit_code = EX_UNAVAILABLE;
 		return NULL;
 	}
-	n = snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
+	if (format != NULL)
+		n = snprintf(req, sizeof(req), "{\"command\":\"%s\",\"format\":\"%s\"}\n", command, format);
+	else
+		n = snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
 	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		fprintf(stderr, "txpipectl: send: %s\n", strerror(errno));
 		close(fd);
@@ -441,74 +444,6 @@ static const char *str_or(const char *s, const char *fallback)
 	return s != NULL ? s : fallback;
 }
 
-static void print_stats_text(json_t *st)
-{
-	const char *k;
-	json_t *v, *v2;
-
-	printf("txpiped %s, up %lld s, %lld workers\n", json_string_value(json_object_get(st, "version")),
-	       (long long)json_integer_value(json_object_get(st, "uptime_s")),
-	       (long long)json_integer_value(json_object_get(st, "workers")));
-	printf("connections: %lld open, %lld total, %lld refused; lines: %lld (%lld too long); backpressure pauses: %lld\n",
-	       (long long)json_integer_value(json_object_get(st, "connections_open")),
-	       (long long)json_integer_value(json_object_get(st, "connections_total")),
-	       (long long)json_integer_value(json_object_get(st, "clients_refused")),
-	       (long long)json_integer_value(json_object_get(st, "lines")),
-	       (long long)json_integer_value(json_object_get(st, "lines_too_long")),
-	       (long long)json_integer_value(json_object_get(st, "backpressure_pauses")));
-	printf("transactions:");
-	json_object_foreach(json_object_get(st, "transactions"), k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
-	printf("\n%-12s %12s %10s %8s %8s %8s\n", "stage", "processed", "mean_us", "p50_us", "p99_us", "p999_us");
-	json_object_foreach(json_object_get(st, "stages"), k, v)
-		printf("%-12s %12lld %10.1f %8lld %8lld %8lld\n", k,
-		       (long long)json_integer_value(json_object_get(v, "processed")),
-		       (double)json_integer_value(json_object_get(v, "mean_ns")) / 1000.0,
-		       (long long)json_integer_value(json_object_get(v, "p50_us")),
-		       (long long)json_integer_value(json_object_get(v, "p99_us")),
-		       (long long)json_integer_value(json_object_get(v, "p999_us")));
-	printf("rings:");
-	json_object_foreach(json_object_get(st, "rings"), k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
-	v = json_object_get(st, "delivery");
-	if (v != NULL) {
-		printf("\ndelivery:");
-		json_object_foreach(v, k, v2)
-			printf(" %s=%lld", k, json_is_boolean(v2) ? (long long)json_is_true(v2)
-			                                          : (long long)json_integer_value(v2));
-	}
-	v = json_object_get(st, "journal");
-	if (v != NULL) {
-		printf("\njournal:");
-		json_object_foreach(v, k, v2)
-			if (json_is_integer(v2) || json_is_boolean(v2))
-				printf(" %s=%lld", k, json_is_boolean(v2) ? (long long)json_is_true(v2)
-				                                          : (long long)json_integer_value(v2));
-	}
-	v = json_object_get(st, "aws");
-	if (v != NULL) {
-		json_object_foreach(v, k, v2) {
-			if (json_is_object(v2))
-				printf("\naws %-8s requests=%lld ok=%lld retryable=%lld throttled=%lld fatal=%lld mean=%lld us", k,
-				       (long long)json_integer_value(json_object_get(v2, "requests")),
-				       (long long)json_integer_value(json_object_get(v2, "ok")),
-				       (long long)json_integer_value(json_object_get(v2, "retryable")),
-				       (long long)json_integer_value(json_object_get(v2, "throttled")),
-				       (long long)json_integer_value(json_object_get(v2, "fatal")),
-				       (long long)json_integer_value(json_object_get(v2, "latency_us_mean")));
-		}
-		printf("\naws credentials: %s, expire_ms=%lld",
-		       str_or(json_string_value(json_object_get(v, "credentials_source")), "none"),
-		       (long long)json_integer_value(json_object_get(v, "credentials_expire_ms")));
-	}
-	v = json_object_get(st, "reply_latency");
-	printf("\nreply latency: p50 %lld us, p99 %lld us, p99.9 %lld us over %lld replies\n",
-	       (long long)json_integer_value(json_object_get(v, "p50_us")),
-	       (long long)json_integer_value(json_object_get(v, "p99_us")),
-	       (long long)json_integer_value(json_object_get(v, "p999_us")),
-	       (long long)json_integer_value(json_object_get(v, "count")));
-}
-
 static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"format", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
@@ -528,31 +463,27 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "txpipectl: --format is text, json or prometheus\n");
 		return EX_USAGE;
 	}
-	reply = control(ctl, "stats", &exit_code);
+	/* The daemon renders every format from its one table of figures. */
+	reply = control(ctl, "stats", format, &exit_code);
 	if (reply == NULL)
 		return exit_code;
 	if (strcmp(format, "json") == 0) {
 		json_dumpf(json_object_get(reply, "stats"), stdout, JSON_INDENT(2));
 		putchar('\n');
-	} else if (strcmp(format, "prometheus") == 0) {
-		char *text = txp_metrics_prometheus(json_object_get(reply, "stats"));
-		if (text == NULL) {
-			json_decref(reply);
-			return EX_SOFTWARE;
-		}
-		fputs(text, stdout);
-		free(text);
+	} else if (json_is_string(json_object_get(reply, "text"))) {
+		fputs(json_string_value(json_object_get(reply, "text")), stdout);
 	} else {
-		print_stats_text(json_object_get(reply, "stats"));
+		fprintf(stderr, "txpipectl: the daemon sent no %s stats (an older txpiped?)\n", format);
+		exit_code = EX_PROTOCOL;
 	}
 	json_decref(reply);
-	return EX_OK;
+	return exit_code;
 }
 
 static int cmd_simple(struct ctl *ctl, const char *command)
 {
 	int exit_code = EX_OK;
-	json_t *reply = control(ctl, command, &exit_code);
+	json_t *reply = control(ctl, command, NULL, &exit_code);
 
 	if (reply == NULL)
 		return exit_code;

@@ -1,4 +1,4 @@
-/* metrics.h: counters by reason code, Prometheus text rendering, and the loopback /metrics listener. */
+/* metrics.h: counters by reason code and the loopback /metrics listener. */
 #ifndef TXPIPE_METRICS_H
 #define TXPIPE_METRICS_H
 
@@ -21,17 +21,6 @@ struct txp_reason_counts {
 };
 void txp_reason_counts_add(struct txp_reason_counts *rc, const char *code);
 json_t *txp_reason_counts_json(const struct txp_reason_counts *rc);
-
-/* The histogram's buckets as a JSON array of counts; bucket i holds
- * latencies below 2^i microseconds (and at least 2^(i-1)). */
-json_t *txp_latency_json_buckets(const struct txp_latency *l);
-
-/*
- * Renders the daemon's stats object (the "stats" member of the reply to
- * {"command":"stats"}) in the Prometheus text exposition format 0.0.4.
- * Returns a malloc'd NUL-terminated text (caller frees) or NULL.
- */
-char *txp_metrics_prometheus(const json_t *stats);
 
 /*
  * Parses "HOST:PORT" for [metrics] listen and refuses a host that is not a

@@ -22,6 +22,8 @@ void txp_sbuf_raw(struct txp_sbuf *b, const char *s, size_t n);
 void txp_sbuf_str(struct txp_sbuf *b, const char *s);
 void txp_sbuf_int(struct txp_sbuf *b, long long v);
 void txp_sbuf_uint(struct txp_sbuf *b, unsigned long long v);
+/* printf(3) formatting, for text that is not on a per-transaction path. */
+__attribute__((format(printf, 2, 3))) void txp_sbuf_printf(struct txp_sbuf *b, const char *fmt, ...);
 /* `s` (n bytes, UTF-8) as a JSON string literal with its quotes; '"', '\\'
  * and control characters are escaped, so the result is one line. */
 void txp_sbuf_json_strn(struct txp_sbuf *b, const char *s, size_t n);

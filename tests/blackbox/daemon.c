@@ -465,14 +465,17 @@ json_t *tdaemon_stat(struct tdaemon *d, const char *section, const char *key)
 	json_t *r = troundtrip(d->socket, "{\"command\":\"stats\"}"), *v;
 
 	ck_assert_ptr_nonnull(r);
-	v = json_incref(json_object_get(json_object_get(json_object_get(r, "stats"), section), key));
+	v = json_object_get(r, "stats");
+	if (section[0] != '\0')
+		v = json_object_get(v, section);
+	v = json_incref(json_object_get(v, key));
 	json_decref(r);
 	return v;
 }
 
-long long tdaemon_journal_stat(struct tdaemon *d, const char *key)
+long long tdaemon_istat(struct tdaemon *d, const char *section, const char *key)
 {
-	json_t *v = tdaemon_stat(d, "journal", key);
+	json_t *v = tdaemon_stat(d, section, key);
 	long long n = json_integer_value(v);
 
 	json_decref(v);

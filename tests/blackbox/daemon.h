@@ -115,7 +115,7 @@ json_t *tdaemon_send_txn(struct tdaemon *d, const char *id, const char *customer
  * absent; the reply is checked to arrive). */
 json_t *tdaemon_stat(struct tdaemon *d, const char *section, const char *key);
 
-/* stats.journal.<key> as an integer. */
-long long tdaemon_journal_stat(struct tdaemon *d, const char *key);
+/* stats.<section>.<key> as an integer ("" for the top level). */
+long long tdaemon_istat(struct tdaemon *d, const char *section, const char *key);
 
 #endif

@@ -57,9 +57,9 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 		for (int k = 0; i == LINES / 2 - 1 && k < 200 && !journal_full(&d); k++)
 			usleep(50000);
 	}
-	for (i = 0; i < 200 && tdaemon_journal_stat(&d, "refused") == 0; i++)
+	for (i = 0; i < 200 && tdaemon_istat(&d, "", "refused") == 0; i++)
 		usleep(50000);
-	ck_assert_int_gt(tdaemon_journal_stat(&d, "refused"), 0);
+	ck_assert_int_gt(tdaemon_istat(&d, "", "refused"), 0);
 	ck_assert(journal_full(&d));
 	ck_assert(tdaemon_log_contains(&d, "level=err event=journal_refusing"));
 	/* Space comes back: the journal rewrites what failed and recovers. */
@@ -91,7 +91,7 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 	/* Every acknowledged transaction is in the journal, even after a crash. */
 	tdaemon_kill(&d);
 	tdaemon_launch(&d, NULL);
-	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), acked);
+	ck_assert_int_eq(tdaemon_istat(&d, "ack", "replayed_recent"), acked);
 	ck_assert_int_eq(tdaemon_terminate(&d, 15000), 0);
 	ck_assert_int_eq(umount(dir), 0);
 	tdaemon_remove(&d);

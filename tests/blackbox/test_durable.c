@@ -78,7 +78,7 @@ START_TEST(journaled_ack_waits_for_the_commit)
 	ck_assert_ptr_nonnull(r);
 	ck_assert_str_eq(tstatus(r), "approved");
 	ck_assert_int_ge(ms, 450);
-	ck_assert_int_ge(tdaemon_journal_stat(&d, "durable_seq"), 2);
+	ck_assert_int_ge(tdaemon_istat(&d, "journal", "durable_seq"), 2);
 	json_decref(r);
 	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
 }
@@ -116,7 +116,7 @@ START_TEST(acknowledged_records_survive_kill_9)
 	tdaemon_launch(&d, NULL);
 	/* [aws] enabled = false: each record counts as delivered once it is
 	 * durable, and is kept for the velocity rebuild. */
-	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), decided);
+	ck_assert_int_eq(tdaemon_istat(&d, "ack", "replayed_recent"), decided);
 	ck_assert(tdaemon_log_contains(&d, "event=journal_replayed"));
 	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
 }
@@ -177,7 +177,7 @@ START_TEST(a_resubmission_gets_the_first_decision_marked_duplicate)
 	ck_assert_str_eq(tstatus(b), tstatus(a));
 	ck_assert_int_eq(json_integer_value(json_object_get(b, "risk_score")),
 	                 json_integer_value(json_object_get(a, "risk_score")));
-	ck_assert_int_eq(tdaemon_journal_stat(&d, "duplicates"), 1);
+	ck_assert_int_eq(tdaemon_istat(&d, "ack", "duplicates"), 1);
 	/* The window is rebuilt from the journal after a crash. */
 	tdaemon_kill(&d);
 	tdaemon_launch(&d, NULL);
@@ -302,7 +302,7 @@ START_TEST(a_torn_tail_is_cut_and_everything_before_it_kept)
 	want = accepted_before(seg[n - 1], SIZE_MAX, NULL, NULL);
 	tdaemon_launch(&d, NULL);
 	/* The socket listens during the replay; a request waits for it. */
-	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), want);
+	ck_assert_int_eq(tdaemon_istat(&d, "ack", "replayed_recent"), want);
 	ck_assert(tdaemon_log_contains(&d, "event=journal_tail_truncated"));
 	/* And it goes on journaling. */
 	ck_assert_int_eq(send_many(&d, "after-torn", 10), 10);
@@ -334,7 +334,7 @@ START_TEST(flipped_bytes_keep_the_valid_prefix)
 	for (int i = 1; i < n; i++)
 		want += accepted_before(seg[i], SIZE_MAX, NULL, NULL);
 	tdaemon_launch(&d, "[journal]\nsegment_bytes = 1M\n");
-	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), want);
+	ck_assert_int_eq(tdaemon_istat(&d, "ack", "replayed_recent"), want);
 	ck_assert(tdaemon_log_contains(&d, "level=err event=journal_segment_corrupt"));
 	ck_assert_int_lt(want, 2500);
 	ck_assert_int_eq(send_many(&d, "after-flip", 10), 10);

@@ -196,7 +196,7 @@ txn it-07 "99.99" US | submit
 head -n 1 "$workdir/replies.out" >"$workdir/duplicate.json"
 check "the resubmission is answered as a duplicate" "true approved" \
 	"$(jget duplicate <"$workdir/duplicate.json") $(jget status <"$workdir/duplicate.json")"
-check "duplicates are counted" 1 "$(wait_stat journal.duplicates 1)"
+check "duplicates are counted" 1 "$(wait_stat ack.duplicates 1)"
 check "the duplicate is not stored again" 32 "$(stat delivery.stored)"
 check "the record keeps the first amount" 1234 \
 	"$(txp_js ddb-get.mjs "$table" it-07 --key transaction_id | jget amount)"
