@@ -114,14 +114,26 @@ static inline void *txp_ring_dequeue(struct txp_ring *r)
 }
 
 /*
- * Either side (or an observer thread, for statistics).  An approximate
- * depth: exact when called by one of the two sides with the other idle.
+ * Either side, or an observer thread (statistics).  An approximate depth:
+ * exact when called by one of the two sides with the other idle, and never
+ * more than the capacity.
+ *
+ * The consumer's index is read first, then the producer's, as
+ * ConcurrencyKit's ck_ring_size does: head only grows towards tail, so a
+ * head read before tail can lag tail but never pass it, and tail - head
+ * cannot wrap.  (Read the other way round, the consumer could move head
+ * past the stale tail in between, and the difference would wrap to about
+ * 2^32.)  An observer can still see tail run ahead of a stale head by more
+ * than the ring holds; the count is clamped to the capacity, as DPDK's
+ * rte_ring_count does.
  */
 static inline uint32_t txp_ring_count(struct txp_ring *r)
 {
-	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 	uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-	return tail - head;
+	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	uint32_t n = tail - head;
+
+	return n > r->mask + 1 ? r->mask + 1 : n;
 }
 
 #endif

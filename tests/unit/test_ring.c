@@ -3,6 +3,8 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -119,6 +121,53 @@ START_TEST(two_threads_deliver_every_item_once_in_order)
 }
 END_TEST
 
+/* An observer thread reads the depth while both sides run, as the stats
+ * command does: it must never exceed the capacity (read in the wrong order
+ * the two indices can give a difference near 2^32). */
+struct observed {
+	struct txp_ring *r;
+	_Atomic int done;
+	uint32_t worst;
+	unsigned long polls;
+};
+
+static void *observer(void *arg)
+{
+	struct observed *o = arg;
+
+	while (!atomic_load(&o->done)) {
+		uint32_t n = txp_ring_count(o->r);
+		if (n > o->worst)
+			o->worst = n;
+		o->polls++;
+	}
+	return NULL;
+}
+
+START_TEST(a_third_thread_never_sees_more_than_the_capacity)
+{
+	struct observed o = {.r = txp_ring_create(8)};
+	pthread_t prod, obs;
+	uintptr_t expect = 1;
+	void *out[3];
+
+	ck_assert_int_eq(pthread_create(&obs, NULL, observer, &o), 0);
+	ck_assert_int_eq(pthread_create(&prod, NULL, stress_producer, o.r), 0);
+	while (expect <= STRESS_ITEMS) {
+		uint32_t n = txp_ring_dequeue_burst(o.r, out, 3);
+		expect += n;
+		if (n == 0)
+			sched_yield();
+	}
+	ck_assert_int_eq(pthread_join(prod, NULL), 0);
+	atomic_store(&o.done, 1);
+	ck_assert_int_eq(pthread_join(obs, NULL), 0);
+	ck_assert_uint_gt(o.polls, 0);
+	ck_assert_uint_le(o.worst, txp_ring_capacity(o.r));
+	txp_ring_destroy(o.r);
+}
+END_TEST
+
 static Suite *ring_suite(void)
 {
 	Suite *s = suite_create("ring");
@@ -130,6 +179,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, burst_calls_return_partial_counts_in_order);
 	tcase_add_test(tc, indices_wrap_around_32_bits);
 	tcase_add_test(tc, two_threads_deliver_every_item_once_in_order);
+	tcase_add_test(tc, a_third_thread_never_sees_more_than_the_capacity);
 	suite_add_tcase(s, tc);
 	return s;
 }
