@@ -347,6 +347,13 @@ static void free_rings(struct txp_ring **rs, unsigned n)
 	free(rs);
 }
 
+static void pipeline_free(struct txp_pipeline *p);
+
+static void on_async_closed(uv_handle_t *h)
+{
+	pipeline_free(h->data);
+}
+
 static void pipeline_free(struct txp_pipeline *p)
 {
 	unsigned n = p->workers;
@@ -494,9 +501,11 @@ int txp_pipeline_create(struct txp_pipeline **out, uv_loop_t *loop, unsigned wor
 
 err_after_threads:
 	join_started(p);
-	/* The async handle must be closed before the memory goes. */
-	uv_close((uv_handle_t *)&p->async, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);
+	/* The async handle must be closed before the memory goes: freed from
+	 * its close callback when the caller's loop next runs (never run
+	 * here: the loop is the caller's). */
+	uv_close((uv_handle_t *)&p->async, on_async_closed);
+	return rc;
 err_after_alloc:
 	pipeline_free(p);
 	return rc;
@@ -622,11 +631,6 @@ void txp_pipeline_stats(struct txp_pipeline *p, struct txp_pipeline_stats *s)
 		if ((d = txp_ring_count(p->out[i])) > s->ring_depth_max[3])
 			s->ring_depth_max[3] = d;
 	}
-}
-
-static void on_async_closed(uv_handle_t *h)
-{
-	pipeline_free(h->data);
 }
 
 void txp_pipeline_stop(struct txp_pipeline *p)

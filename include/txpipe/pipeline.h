@@ -56,7 +56,8 @@ struct txp_pipeline;
  * txp_pipeline_capacity() transactions in flight, so no ring can overflow.
  * Finished transactions come back on `loop` by `done(done_arg, t)` calls,
  * in batches, from an async handle.  Returns 0 and sets *out, or a negative
- * errno (message in err).  Stop and free with txp_pipeline_stop().
+ * errno (message in err); after a failure the memory is freed once `loop`
+ * runs again (a handle was closed).  Stop and free with txp_pipeline_stop().
  */
 int txp_pipeline_create(struct txp_pipeline **out, uv_loop_t *loop, unsigned workers, uint32_t ring_capacity,
                         const struct txp_stage_fns *fns, void (*done)(void *done_arg, struct txp_txn *t),
