@@ -52,7 +52,7 @@ struct txp_config {
 
 	/* Sections added by later work go below, one struct per section
 	 * after its marker, and their rows into the table in
-	 * src/config_table.c between the section's markers there. */
+	 * src/daemon/config_table.c between the section's markers there. */
 
 	/* ---- [fraud] ---- */
 	struct txp_fraud_config fraud;       /* include/txpipe/fraud.h */

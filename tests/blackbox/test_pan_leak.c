@@ -8,7 +8,7 @@
 
 #include "daemon.h"
 
-/* ---- An independent card-number scanner (not src/pan.c) ---------------- */
+/* ---- An independent card-number scanner (not src/screening/pan.c) ---------------- */
 
 static bool is_digit(char c)
 {

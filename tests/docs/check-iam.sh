@@ -6,7 +6,7 @@
 # txp_aws_call) is scanned for string literals that are DynamoDB, SNS or SQS
 # operation names, and for `TXP_AWS_<SERVICE>, "Operation"` pairs.  Calls
 # made by src/aws/provision.c (txpipectl provision) belong in
-# conf/iam-policy-provision.json; calls made by src/txpipectl.c (get, dlq:
+# conf/iam-policy-provision.json; calls made by src/tools/txpipectl.c (get, dlq:
 # operator commands, run with an operator's credentials) belong in
 # conf/iam-policy-operator.json; calls made anywhere else (the daemon) belong
 # in conf/iam-policy.json.  Each policy must allow exactly its set: a missing

@@ -32,7 +32,7 @@
  *   still overwrite it; that needs a resubmission during an outage, and
  *   the record then holds the older decision (accepted, kept simple).
  * - Retryable failures (throttling, 5xx, timeouts, UnprocessedItems,
- *   credentials) are retried per [retry] (src/retry.c) within the retry
+ *   credentials) are retried per [retry] (src/delivery/retry.c) within the retry
  *   budget; fatal ones (validation, access denied, missing table or
  *   topic), exhausted ones and those the budget refuses go to the DLQ.
  * - DLQ sends that fail are held in memory (at most [sqs] max_held) and
