@@ -20,6 +20,7 @@
 #endif
 
 #include "txpipe/aws/client.h"
+#include "txpipe/aws/settings.h"
 #include "txpipe/compliance.h"
 #include "txpipe/config.h"
 #include "txpipe/dedup.h"
@@ -947,7 +948,10 @@ static int run(struct daemon *d)
 		goto err_after_delivery;
 	}
 	if (d->cfg.aws.enabled) {
-		rc = txp_aws_client_create(&d->aws, &d->loop, &d->cfg, err, sizeof(err));
+		struct txp_aws_settings aws_settings;
+
+		txp_aws_settings_from_config(&d->cfg, &aws_settings);
+		rc = txp_aws_client_create(&d->aws, &d->loop, &aws_settings, err, sizeof(err));
 		if (rc == 0)
 			rc = txp_delivery_create(&d->delivery, &d->loop, d->aws, &d->cfg, err, sizeof(err));
 		if (rc < 0) {

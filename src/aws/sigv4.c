@@ -56,27 +56,19 @@ static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* RFC 3986 section 2.3 unreserved characters, the only ones SigV4 leaves unencoded. */
-static bool is_unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '.' || c == '_' || c == '~';
-}
-
+/* Percent-encodes the SigV4 way (txp_sbuf_urlencn: RFC 3986 unreserved
+ * characters kept, uppercase hex, as AWS requires); with keep_slash, '/'
+ * separates path segments and stays. */
 static void sb_uri_encode(struct txp_sbuf *b, const char *in, size_t len, bool keep_slash)
 {
-	/* AWS requires uppercase hex digits in percent-encodings. */
-	static const char hex[] = "0123456789ABCDEF";
+	const char *end = in + len, *slash;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (is_unreserved(c) || (keep_slash && c == '/')) {
-			sb_char(b, (char)c);
-		} else {
-			char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-			txp_sbuf_raw(b, esc, 3);
-		}
+	while (keep_slash && (slash = memchr(in, '/', (size_t)(end - in))) != NULL) {
+		txp_sbuf_urlencn(b, in, (size_t)(slash - in));
+		sb_char(b, '/');
+		in = slash + 1;
 	}
+	txp_sbuf_urlencn(b, in, (size_t)(end - in));
 }
 
 char *txp_sigv4_uri_encode(const char *in, size_t len, bool keep_slash)
