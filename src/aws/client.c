@@ -76,18 +76,6 @@ struct txp_aws_client {
 	void *done_arg;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 const char *txp_aws_service_name(enum txp_aws_service svc)
 {
 	return (unsigned)svc < TXP_AWS_SERVICE_COUNT ? service_names[svc] : "unknown";
@@ -117,11 +105,11 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 	int rc, n;
 
 	if ((unsigned)svc >= TXP_AWS_SERVICE_COUNT || out == NULL) {
-		set_err(err, errlen, "bad arguments");
+		txp_aws_set_err(err, errlen, "bad arguments");
 		return -EINVAL;
 	}
 	if (!region_valid(region)) {
-		set_err(err, errlen, "region \"%s\" is not a region name (lowercase letters, digits, '-')",
+		txp_aws_set_err(err, errlen, "region \"%s\" is not a region name (lowercase letters, digits, '-')",
 			region != NULL ? region : "");
 		return -EINVAL;
 	}
@@ -142,24 +130,24 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 	rc = -EINVAL;
 	u = curl_url();
 	if (u == NULL) {
-		set_err(err, errlen, "out of memory");
+		txp_aws_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	if (curl_url_set(u, CURLUPART_URL, override, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		set_err(err, errlen, "unparsable endpoint URL %s", override);
+		txp_aws_set_err(err, errlen, "unparsable endpoint URL %s", override);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
-		set_err(err, errlen, "endpoint URL %s has a query or fragment", override);
+		txp_aws_set_err(err, errlen, "endpoint URL %s has a query or fragment", override);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK || path[0] == '\0') {
 		curl_free(path);
 		path = NULL;
 		if (curl_url_set(u, CURLUPART_PATH, "/", 0) != CURLUE_OK) {
-			set_err(err, errlen, "cannot set the path of %s", override);
+			txp_aws_set_err(err, errlen, "cannot set the path of %s", override);
 			goto out;
 		}
 	}
@@ -169,14 +157,14 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 	else
 		n = snprintf(out->host, sizeof(out->host), "%s", host);
 	if (n < 0 || (size_t)n >= sizeof(out->host)) {
-		set_err(err, errlen, "endpoint host too long in %s", override);
+		txp_aws_set_err(err, errlen, "endpoint host too long in %s", override);
 		goto out;
 	}
 	if (snprintf(out->path, sizeof(out->path), "%s", path != NULL ? path : "/") >=
 		    (int)sizeof(out->path) ||
 	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK ||
 	    snprintf(out->url, sizeof(out->url), "%s", url) >= (int)sizeof(out->url)) {
-		set_err(err, errlen, "endpoint URL too long: %s", override);
+		txp_aws_set_err(err, errlen, "endpoint URL too long: %s", override);
 		goto out;
 	}
 	rc = 0;
@@ -386,7 +374,7 @@ static int call_send(struct call *k, char *err, size_t errlen)
 	int rc;
 
 	if (cr == NULL) {
-		set_err(err, errlen, "no credentials");
+		txp_aws_set_err(err, errlen, "no credentials");
 		return -ENOKEY;
 	}
 	sh[n++] = (struct txp_sigv4_header){"host", ep->host};
@@ -690,13 +678,13 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
 	int rc;
 
 	if (out == NULL || loop == NULL || st == NULL) {
-		set_err(err, errlen, "bad arguments");
+		txp_aws_set_err(err, errlen, "bad arguments");
 		return -EINVAL;
 	}
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		set_err(err, errlen, "out of memory");
+		txp_aws_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->loop = loop;
@@ -705,7 +693,7 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
 		rc = txp_aws_endpoint_resolve((enum txp_aws_service)s, st->region, st->endpoint[s], &c->ep[s], why,
 					      sizeof(why));
 		if (rc != 0) {
-			set_err(err, errlen, "[%s] endpoint: %s", service_names[s], why);
+			txp_aws_set_err(err, errlen, "[%s] endpoint: %s", service_names[s], why);
 			goto err_after_alloc;
 		}
 		txp_sigv4_key_cache_init(&c->keys[s]);
@@ -718,12 +706,12 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
 	};
 	rc = txp_http_create(loop, &ho, &c->http, why, sizeof(why));
 	if (rc != 0) {
-		set_err(err, errlen, "HTTP client: %s", why);
+		txp_aws_set_err(err, errlen, "HTTP client: %s", why);
 		goto err_after_alloc;
 	}
 	rc = txp_creds_chain_create(loop, c->http, &st->creds, &c->creds, why, sizeof(why));
 	if (rc != 0) {
-		set_err(err, errlen, "AWS credentials: %s", why);
+		txp_aws_set_err(err, errlen, "AWS credentials: %s", why);
 		goto err_after_http;
 	}
 	txp_creds_on_change(c->creds, on_creds_change, c);

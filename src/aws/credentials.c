@@ -20,17 +20,6 @@
 #define DEFAULT_RETRY_MIN_MS 1000u
 #define DEFAULT_RETRY_MAX_MS (5u * 60 * 1000)
 
-void txp_creds__set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 void txp_creds__notify(struct txp_creds_provider *p, int status)
 {
 	if (p->on_change != NULL && !p->closing)

@@ -103,7 +103,7 @@ int txp_creds_chain_create(uv_loop_t *loop, struct txp_http *http, const struct 
 
 	ch = calloc(1, sizeof(*ch));
 	if (ch == NULL) {
-		txp_creds__set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	ch->base.vt = &chain_vtable;
@@ -119,7 +119,7 @@ int txp_creds_chain_create(uv_loop_t *loop, struct txp_http *http, const struct 
 		goto done;
 	off = env("AWS_EC2_METADATA_DISABLED");
 	if (opts->disable_imds || (off != NULL && strcasecmp(off, "true") == 0)) {
-		txp_creds__set_err(errbuf, errlen,
+		txp_aws_set_err(errbuf, errlen,
 			"no AWS credentials: none in the environment or the shared credentials file, "
 			"and instance metadata is disabled");
 		rc = -ENOENT;

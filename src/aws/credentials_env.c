@@ -30,7 +30,7 @@ int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **ou
 		getenv_fn = getenv;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		txp_creds__set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	s->base.vt = &env_vtable;
@@ -41,7 +41,7 @@ int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **ou
 		s->creds = txp_aws_creds_create(id, secret, getenv_fn("AWS_SESSION_TOKEN"), 0);
 		if (s->creds == NULL) {
 			free(s);
-			txp_creds__set_err(errbuf, errlen, "out of memory");
+			txp_aws_set_err(errbuf, errlen, "out of memory");
 			return -ENOMEM;
 		}
 	}

@@ -153,12 +153,12 @@ static int imds_parse_creds(const struct txp_http_resp *r, struct txp_aws_creds 
 	*out = NULL;
 	doc = json_loadb((const char *)r->body, r->body_len, 0, &jerr);
 	if (doc == NULL || !json_is_object(doc)) {
-		txp_creds__set_err(why, whylen, "credentials document is not a JSON object");
+		txp_aws_set_err(why, whylen, "credentials document is not a JSON object");
 		goto done;
 	}
 	code = json_object_get(doc, "Code");
 	if (code != NULL && (!json_is_string(code) || strcmp(json_string_value(code), "Success") != 0)) {
-		txp_creds__set_err(why, whylen, "credentials document Code is not Success");
+		txp_aws_set_err(why, whylen, "credentials document Code is not Success");
 		goto done;
 	}
 	id = json_string_value(json_object_get(doc, "AccessKeyId"));
@@ -167,17 +167,17 @@ static int imds_parse_creds(const struct txp_http_resp *r, struct txp_aws_creds 
 	exp = json_string_value(json_object_get(doc, "Expiration"));
 	if (id == NULL || secret == NULL || token == NULL || exp == NULL || id[0] == '\0' ||
 	    secret[0] == '\0') {
-		txp_creds__set_err(why, whylen,
+		txp_aws_set_err(why, whylen,
 			"credentials document lacks AccessKeyId, SecretAccessKey, Token or Expiration");
 		goto done;
 	}
 	if (txp_creds_parse_rfc3339(exp, &exp_ms) != 0) {
-		txp_creds__set_err(why, whylen, "credentials Expiration is not an RFC 3339 time");
+		txp_aws_set_err(why, whylen, "credentials Expiration is not an RFC 3339 time");
 		goto done;
 	}
 	*out = txp_aws_creds_create(id, secret, token, exp_ms);
 	if (*out == NULL) {
-		txp_creds__set_err(why, whylen, "out of memory");
+		txp_aws_set_err(why, whylen, "out of memory");
 		rc = -ENOMEM;
 		goto done;
 	}
@@ -418,7 +418,7 @@ int txp_creds_imds_create(uv_loop_t *loop, struct txp_http *http, const struct t
 	int rc;
 
 	if (sodium_init() < 0) {
-		txp_creds__set_err(errbuf, errlen, "sodium_init failed");
+		txp_aws_set_err(errbuf, errlen, "sodium_init failed");
 		return -EIO;
 	}
 	ep = opts->imds_endpoint;
@@ -431,7 +431,7 @@ int txp_creds_imds_create(uv_loop_t *loop, struct txp_http *http, const struct t
 		return rc;
 	m = calloc(1, sizeof(*m));
 	if (m == NULL) {
-		txp_creds__set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	m->base.vt = &imds_vtable;
@@ -444,13 +444,13 @@ int txp_creds_imds_create(uv_loop_t *loop, struct txp_http *http, const struct t
 		n--;
 	m->endpoint = strndup(ep, n);
 	if (m->endpoint == NULL) {
-		txp_creds__set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto err_after_alloc;
 	}
 	rc = uv_timer_init(loop, &m->timer);
 	if (rc != 0) {
-		txp_creds__set_err(errbuf, errlen, "uv_timer_init: %s", uv_strerror(rc));
+		txp_aws_set_err(errbuf, errlen, "uv_timer_init: %s", uv_strerror(rc));
 		goto err_after_alloc;
 	}
 	m->timer.data = m;

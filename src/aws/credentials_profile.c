@@ -61,26 +61,26 @@ static int read_profile(const char *path, const char *profile, struct txp_aws_cr
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		rc = -errno;
-		txp_creds__set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
+		txp_aws_set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
 	line = ini_parse_file(f, on_ini, &st);
 	fclose(f);
 	if (st.oom) {
-		txp_creds__set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
 	} else if (line != 0) {
-		txp_creds__set_err(errbuf, errlen, "%s:%d: malformed line", path, line);
+		txp_aws_set_err(errbuf, errlen, "%s:%d: malformed line", path, line);
 		rc = -EINVAL;
 	} else if (st.found && (st.id != NULL || st.secret != NULL) && (st.id == NULL || st.secret == NULL)) {
-		txp_creds__set_err(errbuf, errlen, "%s: profile [%s] has %s but not %s", path, profile,
+		txp_aws_set_err(errbuf, errlen, "%s: profile [%s] has %s but not %s", path, profile,
 			st.id != NULL ? "aws_access_key_id" : "aws_secret_access_key",
 			st.id != NULL ? "aws_secret_access_key" : "aws_access_key_id");
 		rc = -EINVAL;
 	} else if (st.id != NULL && st.secret != NULL) {
 		*out = txp_aws_creds_create(st.id, st.secret, st.token, 0);
 		if (*out == NULL) {
-			txp_creds__set_err(errbuf, errlen, "%s: profile [%s] has empty keys", path, profile);
+			txp_aws_set_err(errbuf, errlen, "%s: profile [%s] has empty keys", path, profile);
 			rc = -EINVAL;
 		}
 	}
@@ -127,7 +127,7 @@ int txp_creds_file_create(const struct txp_creds_options *opts, struct txp_creds
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		txp_creds__set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	s->base.vt = &file_vtable;
@@ -150,7 +150,7 @@ int txp_creds_file_create(const struct txp_creds_options *opts, struct txp_creds
 	else
 		s->profile = strdup("default");
 	if (s->path == NULL || s->profile == NULL) {
-		txp_creds__set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto err_after_alloc;
 	}

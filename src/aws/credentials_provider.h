@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "txpipe/aws/credentials.h"
+#include "txpipe/aws/error.h"
 
 /*
  * Every provider (environment, shared file, IMDSv2, the chain) embeds
@@ -39,7 +40,6 @@ void txp_creds__notify(struct txp_creds_provider *p, int status);
 /* Ends a close: runs the close callback, then the vtable's destroy. */
 void txp_creds__closed(struct txp_creds_provider *p);
 
-void txp_creds__set_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Wipes a secret string, then frees it; NULL is fine. */
 void txp_creds__str_free_wiped(char *s);
 /* Wall-clock Unix milliseconds: expirations are wall-clock times. */

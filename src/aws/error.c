@@ -2,7 +2,9 @@
 #include "txpipe/aws/error.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -196,4 +198,15 @@ const char *txp_aws_kind_name(enum txp_aws_kind kind)
 		return "fatal";
 	}
 	return "unknown";
+}
+
+void txp_aws_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }
