@@ -25,6 +25,33 @@ static const struct txp_aws_settings *settings_of(const struct txp_config *cfg)
 
 /* ---- endpoints -------------------------------------------------------------------------------- */
 
+START_TEST(settings_take_what_the_client_needs_from_the_config)
+{
+	struct txp_config cfg;
+	struct txp_aws_settings st;
+	char err[256];
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	ck_assert_int_eq(txp_config_set(&cfg, txp_config_find("aws", "region"), "eu-west-1", err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    txp_config_set(&cfg, txp_config_find("sns", "endpoint"), "http://127.0.0.1:4566", err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_config_set(&cfg, txp_config_find("aws", "imds"), "false", err, sizeof(err)), 0);
+	txp_aws_settings_from_config(&cfg, &st);
+	ck_assert_str_eq(st.region, "eu-west-1");
+	/* An empty endpoint key means the default endpoint. */
+	ck_assert_ptr_null(st.endpoint[TXP_AWS_DYNAMODB]);
+	ck_assert_str_eq(st.endpoint[TXP_AWS_SNS], "http://127.0.0.1:4566");
+	ck_assert_ptr_null(st.endpoint[TXP_AWS_SQS]);
+	ck_assert_uint_eq(st.request_timeout_ms, cfg.aws.request_timeout_ms);
+	ck_assert_int_eq(st.connect_timeout_ms, (long)cfg.aws.connect_timeout_ms);
+	ck_assert_int_eq(st.max_connections, (long)cfg.aws.max_connections);
+	ck_assert(st.creds.disable_imds);
+	ck_assert_ptr_null(st.creds.credentials_file);
+	ck_assert_ptr_null(st.ca_file);
+	txp_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(default_endpoint_is_https_service_region_amazonaws)
 {
 	struct txp_aws_endpoint ep;
@@ -561,6 +588,7 @@ static Suite *client_suite(void)
 	TCase *pure = tcase_create("pure");
 	TCase *calls = tcase_create("calls");
 
+	tcase_add_test(pure, settings_take_what_the_client_needs_from_the_config);
 	tcase_add_test(pure, default_endpoint_is_https_service_region_amazonaws);
 	tcase_add_test(pure, override_keeps_signing_region_and_service_and_puts_port_in_host);
 	tcase_add_test(pure, override_must_pass_the_url_policy_and_have_no_query);

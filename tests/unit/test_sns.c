@@ -151,6 +151,49 @@ START_TEST(xml_find_matches_whole_tag_names_and_iterates)
 }
 END_TEST
 
+START_TEST(publish_batch_failure_text_is_unescaped_and_ids_out_of_form_ignored)
+{
+	static const char xml[] =
+	    "<PublishBatchResponse><PublishBatchResult><Failed>"
+	    "<member><Id>e2</Id><Code>InvalidParameter</Code>"
+	    "<Message>Invalid parameter: &quot;Message&quot; &amp; &lt;attributes&gt;</Message>"
+	    "<SenderFault>true</SenderFault></member>"
+	    "<member><Id>e1000</Id><Code>X</Code></member><member><Id>m1</Id></member>"
+	    "<member><Id>e0</Id><Code>InternalError</Code></member>"
+	    "</Failed></PublishBatchResult></PublishBatchResponse>";
+	struct txp_batch_failure f[4];
+
+	ck_assert_int_eq(txp_sns_batch_failures(xml, sizeof(xml) - 1, f, 4), 2);
+	ck_assert_uint_eq(f[0].index, 2);
+	ck_assert_str_eq(f[0].message, "Invalid parameter: \"Message\" & <attributes>");
+	ck_assert(f[0].sender_fault);
+	ck_assert_uint_eq(f[1].index, 0);
+	ck_assert_str_eq(f[1].code, "InternalError");
+	ck_assert_str_eq(f[1].message, "");
+	ck_assert(!f[1].sender_fault);
+	/* More failures than room: the first `max`. */
+	ck_assert_int_eq(txp_sns_batch_failures(xml, sizeof(xml) - 1, f, 1), 1);
+	ck_assert_uint_eq(f[0].index, 2);
+}
+END_TEST
+
+START_TEST(xml_text_unescapes_the_first_element_or_says_it_is_absent)
+{
+	static const char x[] = "<R><TopicArn>arn:aws:sns:us-east-1:1:a&amp;b</TopicArn><Empty/></R>";
+	char out[64];
+
+	ck_assert_int_eq(txp_aws_xml_text(x, sizeof(x) - 1, "TopicArn", out, sizeof(out)), 27);
+	ck_assert_str_eq(out, "arn:aws:sns:us-east-1:1:a&b");
+	ck_assert_int_eq(txp_aws_xml_text(x, sizeof(x) - 1, "Empty", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(txp_aws_xml_text(x, sizeof(x) - 1, "Missing", out, sizeof(out)), -ENOENT);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(txp_aws_xml_text(NULL, 0, "TopicArn", out, sizeof(out)), -ENOENT);
+	ck_assert_int_eq(txp_aws_xml_text(x, sizeof(x) - 1, "TopicArn", out, 8), 7);
+	ck_assert_str_eq(out, "arn:aws");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sns");
@@ -163,6 +206,8 @@ int main(void)
 	tcase_add_test(tc, form_encodes_names_and_values_with_sigv4_rules);
 	tcase_add_test(tc, query_body_puts_action_and_version_first);
 	tcase_add_test(tc, xml_find_matches_whole_tag_names_and_iterates);
+	tcase_add_test(tc, publish_batch_failure_text_is_unescaped_and_ids_out_of_form_ignored);
+	tcase_add_test(tc, xml_text_unescapes_the_first_element_or_says_it_is_absent);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
