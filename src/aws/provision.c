@@ -133,6 +133,20 @@ static void call_json(struct prov *p, enum txp_aws_service svc, const char *op, 
 	free(s);
 }
 
+/* Calls SNS with a query-protocol form (query.h), which it frees; an allocation failure while
+ * building the form is reported like a call's. */
+static void call_form(struct prov *p, const char *op, struct txp_sbuf *form, step_fn next)
+{
+	if (form->oom) {
+		struct txp_aws_result r = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
+		txp_sbuf_free(form);
+		next(p, &r);
+		return;
+	}
+	call(p, TXP_AWS_SNS, op, form->p, next);
+	txp_sbuf_free(form);
+}
+
 static json_t *body_json(const struct txp_aws_result *r)
 {
 	return r->body != NULL ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
@@ -314,14 +328,7 @@ static void subscribe(struct prov *p)
 	txp_aws_query_add(&f, "TopicArn", p->topic_arn);
 	txp_aws_query_add(&f, "Protocol", "email");
 	txp_aws_query_add(&f, "Endpoint", p->cfg.sns.alert_email);
-	if (f.oom) {
-		struct txp_aws_result r = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
-		txp_sbuf_free(&f);
-		subscribed(p, &r);
-		return;
-	}
-	call(p, TXP_AWS_SNS, "Subscribe", f.p, subscribed);
-	txp_sbuf_free(&f);
+	call_form(p, "Subscribe", &f, subscribed);
 }
 
 static void subscriptions_listed(struct prov *p, const struct txp_aws_result *r)
@@ -362,13 +369,8 @@ static void subscription_start(struct prov *p)
 		return;
 	}
 	txp_aws_query_add(&f, "TopicArn", p->topic_arn);
-	if (f.oom) {
-		txp_sbuf_free(&f);
-		subscribe(p);
-		return;
-	}
-	call(p, TXP_AWS_SNS, "ListSubscriptionsByTopic", f.p, subscriptions_listed);
-	txp_sbuf_free(&f);
+	/* Out of memory ends up in subscriptions_listed, which subscribes anyway. */
+	call_form(p, "ListSubscriptionsByTopic", &f, subscriptions_listed);
 }
 
 static void topic_created(struct prov *p, const struct txp_aws_result *r)
@@ -424,14 +426,7 @@ static void topic_described(struct prov *p, const struct txp_aws_result *r)
 	txp_aws_query_add(&f, "Name", p->topic_name);
 	txp_aws_query_add(&f, "Attributes.entry.1.key", "KmsMasterKeyId");
 	txp_aws_query_add(&f, "Attributes.entry.1.value", SNS_KMS_KEY);
-	if (f.oom) {
-		struct txp_aws_result e = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
-		txp_sbuf_free(&f);
-		topic_created(p, &e);
-		return;
-	}
-	call(p, TXP_AWS_SNS, "CreateTopic", f.p, topic_created);
-	txp_sbuf_free(&f);
+	call_form(p, "CreateTopic", &f, topic_created);
 }
 
 static void topic_start(struct prov *p)
@@ -451,14 +446,7 @@ static void topic_start(struct prov *p)
 	}
 	snprintf(p->topic_arn, sizeof(p->topic_arn), "%s", p->cfg.sns.topic_arn);
 	txp_aws_query_add(&f, "TopicArn", p->topic_arn);
-	if (f.oom) {
-		struct txp_aws_result e = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
-		txp_sbuf_free(&f);
-		topic_described(p, &e);
-		return;
-	}
-	call(p, TXP_AWS_SNS, "GetTopicAttributes", f.p, topic_described);
-	txp_sbuf_free(&f);
+	call_form(p, "GetTopicAttributes", &f, topic_described);
 }
 
 /* ---- the table ------------------------------------------------------------------------------------ */
