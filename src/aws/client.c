@@ -16,15 +16,15 @@
 #include "txpipe/aws/credentials.h"
 #include "txpipe/aws/http.h"
 #include "txpipe/aws/sigv4.h"
+#include "txpipe/aws/sns.h"
+#include "txpipe/aws/xml.h"
 #include "txpipe/log.h"
 
 /* The API versions and targets of the JSON 1.0 protocol (DynamoDB API
- * reference "Making HTTP requests"; SQS developer guide "JSON protocol"),
- * and the query protocol's API version for SNS (SNS API reference "Common
- * parameters"). */
+ * reference "Making HTTP requests"; SQS developer guide "JSON protocol");
+ * SNS speaks the query protocol (sns.h). */
 #define DYNAMODB_TARGET_PREFIX "DynamoDB_20120810."
 #define SQS_TARGET_PREFIX      "AmazonSQS."
-#define SNS_API_VERSION        "2010-03-31"
 #define JSON_CONTENT_TYPE      "application/x-amz-json-1.0"
 #define FORM_CONTENT_TYPE      "application/x-www-form-urlencoded; charset=utf-8"
 #define OP_MAX                 64
@@ -76,18 +76,6 @@ struct txp_aws_client {
 	void *done_arg;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 const char *txp_aws_service_name(enum txp_aws_service svc)
 {
 	return (unsigned)svc < TXP_AWS_SERVICE_COUNT ? service_names[svc] : "unknown";
@@ -117,11 +105,11 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 	int rc, n;
 
 	if ((unsigned)svc >= TXP_AWS_SERVICE_COUNT || out == NULL) {
-		set_err(err, errlen, "bad arguments");
+		txp_aws_set_err(err, errlen, "bad arguments");
 		return -EINVAL;
 	}
 	if (!region_valid(region)) {
-		set_err(err, errlen, "region \"%s\" is not a region name (lowercase letters, digits, '-')",
+		txp_aws_set_err(err, errlen, "region \"%s\" is not a region name (lowercase letters, digits, '-')",
 			region != NULL ? region : "");
 		return -EINVAL;
 	}
@@ -142,24 +130,24 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 	rc = -EINVAL;
 	u = curl_url();
 	if (u == NULL) {
-		set_err(err, errlen, "out of memory");
+		txp_aws_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	if (curl_url_set(u, CURLUPART_URL, override, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		set_err(err, errlen, "unparsable endpoint URL %s", override);
+		txp_aws_set_err(err, errlen, "unparsable endpoint URL %s", override);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
-		set_err(err, errlen, "endpoint URL %s has a query or fragment", override);
+		txp_aws_set_err(err, errlen, "endpoint URL %s has a query or fragment", override);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK || path[0] == '\0') {
 		curl_free(path);
 		path = NULL;
 		if (curl_url_set(u, CURLUPART_PATH, "/", 0) != CURLUE_OK) {
-			set_err(err, errlen, "cannot set the path of %s", override);
+			txp_aws_set_err(err, errlen, "cannot set the path of %s", override);
 			goto out;
 		}
 	}
@@ -169,14 +157,14 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 	else
 		n = snprintf(out->host, sizeof(out->host), "%s", host);
 	if (n < 0 || (size_t)n >= sizeof(out->host)) {
-		set_err(err, errlen, "endpoint host too long in %s", override);
+		txp_aws_set_err(err, errlen, "endpoint host too long in %s", override);
 		goto out;
 	}
 	if (snprintf(out->path, sizeof(out->path), "%s", path != NULL ? path : "/") >=
 		    (int)sizeof(out->path) ||
 	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK ||
 	    snprintf(out->url, sizeof(out->url), "%s", url) >= (int)sizeof(out->url)) {
-		set_err(err, errlen, "endpoint URL too long: %s", override);
+		txp_aws_set_err(err, errlen, "endpoint URL too long: %s", override);
 		goto out;
 	}
 	rc = 0;
@@ -190,124 +178,6 @@ out:
 	if (rc != 0)
 		memset(out, 0, sizeof(*out));
 	return rc;
-}
-
-const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const char **inner,
-			     size_t *inner_len)
-{
-	size_t tl = strlen(tag);
-	const char *p = xml, *end = xml + len, *open, *close;
-	char closing[80];
-
-	if (xml == NULL || tl == 0 || tl + 4 > sizeof(closing))
-		return NULL;
-	snprintf(closing, sizeof(closing), "</%s>", tag);
-	while ((open = memmem(p, (size_t)(end - p), "<", 1)) != NULL) {
-		const char *name = open + 1, *gt;
-		p = name;
-		if ((size_t)(end - name) < tl + 1 || memcmp(name, tag, tl) != 0)
-			continue;
-		/* "<Code>", "<Code xmlns=...>" or "<Code/>", not "<CodeX>". */
-		if (name[tl] != '>' && name[tl] != ' ' && name[tl] != '/' && name[tl] != '\t' &&
-		    name[tl] != '\n')
-			continue;
-		gt = memchr(name + tl, '>', (size_t)(end - (name + tl)));
-		if (gt == NULL)
-			return NULL;
-		if (gt[-1] == '/') {
-			*inner = gt + 1;
-			*inner_len = 0;
-			return gt + 1;
-		}
-		close = memmem(gt + 1, (size_t)(end - (gt + 1)), closing, tl + 3);
-		if (close == NULL)
-			return NULL;
-		*inner = gt + 1;
-		*inner_len = (size_t)(close - (gt + 1));
-		return close + tl + 3;
-	}
-	return NULL;
-}
-
-/* Appends code point cp as UTF-8; returns the bytes written, 0 when it does not fit or is invalid. */
-static size_t put_utf8(unsigned long cp, char *out, size_t room)
-{
-	if (cp < 0x80 && room >= 1) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800 && room >= 2) {
-		out[0] = (char)(0xC0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp >= 0x800 && cp < 0x10000 && (cp < 0xD800 || cp > 0xDFFF) && room >= 3) {
-		out[0] = (char)(0xE0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	if (cp >= 0x10000 && cp < 0x110000 && room >= 4) {
-		out[0] = (char)(0xF0 | (cp >> 18));
-		out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[3] = (char)(0x80 | (cp & 0x3F));
-		return 4;
-	}
-	return 0;
-}
-
-size_t txp_aws_xml_unescape(const char *in, size_t len, char *out, size_t outlen)
-{
-	static const struct {
-		const char *name;
-		char c;
-	} entities[] = {{"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''}};
-	size_t o = 0, i = 0;
-
-	if (out == NULL || outlen == 0)
-		return 0;
-	while (i < len && o + 1 < outlen) {
-		const char *s = in + i;
-		size_t rest = len - i, k, w;
-		bool done = false;
-
-		if (*s != '&') {
-			out[o++] = in[i++];
-			continue;
-		}
-		for (k = 0; k < sizeof(entities) / sizeof(entities[0]); k++) {
-			size_t el = strlen(entities[k].name);
-			if (rest > el && memcmp(s + 1, entities[k].name, el) == 0) {
-				out[o++] = entities[k].c;
-				i += 1 + el;
-				done = true;
-				break;
-			}
-		}
-		if (!done && rest > 3 && s[1] == '#') {
-			const char *semi = memchr(s, ';', rest < 12 ? rest : 12);
-			char num[12], *end;
-			unsigned long cp;
-			bool hex = s[2] == 'x' || s[2] == 'X';
-			if (semi != NULL && (size_t)(semi - s) - (hex ? 3 : 2) < sizeof(num)) {
-				size_t nl = (size_t)(semi - s) - (hex ? 3 : 2);
-				memcpy(num, s + (hex ? 3 : 2), nl);
-				num[nl] = '\0';
-				cp = strtoul(num, &end, hex ? 16 : 10);
-				if (nl > 0 && *end == '\0' && cp != 0 &&
-				    (w = put_utf8(cp, out + o, outlen - 1 - o)) > 0) {
-					o += w;
-					i += (size_t)(semi - s) + 1;
-					done = true;
-				}
-			}
-		}
-		if (!done)
-			out[o++] = in[i++];
-	}
-	out[o] = '\0';
-	return o;
 }
 
 /* Copies a message for humans: control characters become spaces. */
@@ -384,110 +254,6 @@ int txp_aws_parse_error(const char *error_type, const char *body, size_t body_le
 	return codelen > 0 && code[0] != '\0' ? 0 : -ENOENT;
 }
 
-static int form_reserve(struct txp_aws_form *f, size_t more)
-{
-	size_t cap;
-	char *nb;
-
-	if (f->err != 0)
-		return f->err;
-	if (f->len + more + 1 <= f->cap)
-		return 0;
-	cap = f->cap > 0 ? f->cap : 256;
-	while (cap < f->len + more + 1)
-		cap *= 2;
-	nb = realloc(f->buf, cap);
-	if (nb == NULL) {
-		f->err = -ENOMEM;
-		return f->err;
-	}
-	f->buf = nb;
-	f->cap = cap;
-	return 0;
-}
-
-static int form_append_encoded(struct txp_aws_form *f, const char *s)
-{
-	char *enc = txp_sigv4_uri_encode(s, strlen(s), false);
-	size_t n;
-
-	if (enc == NULL) {
-		f->err = -ENOMEM;
-		return f->err;
-	}
-	n = strlen(enc);
-	if (form_reserve(f, n) == 0) {
-		memcpy(f->buf + f->len, enc, n + 1);
-		f->len += n;
-	}
-	free(enc);
-	return f->err;
-}
-
-static int form_append_char(struct txp_aws_form *f, char ch)
-{
-	if (form_reserve(f, 1) != 0)
-		return f->err;
-	f->buf[f->len++] = ch;
-	f->buf[f->len] = '\0';
-	return 0;
-}
-
-int txp_aws_form_add(struct txp_aws_form *f, const char *name, const char *value)
-{
-	if (f == NULL || name == NULL || name[0] == '\0' || value == NULL)
-		return -EINVAL;
-	if (f->len > 0)
-		form_append_char(f, '&');
-	form_append_encoded(f, name);
-	form_append_char(f, '=');
-	return form_append_encoded(f, value);
-}
-
-int txp_aws_form_addf(struct txp_aws_form *f, const char *value, const char *name_fmt, ...)
-{
-	char name[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, name_fmt);
-	n = vsnprintf(name, sizeof(name), name_fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(name))
-		return -EINVAL;
-	return txp_aws_form_add(f, name, value);
-}
-
-void txp_aws_form_free(struct txp_aws_form *f)
-{
-	if (f == NULL)
-		return;
-	free(f->buf);
-	memset(f, 0, sizeof(*f));
-}
-
-char *txp_aws_query_body(const char *action, const char *params, size_t params_len, size_t *out_len)
-{
-	struct txp_aws_form f = {0};
-
-	if (action == NULL || (params == NULL && params_len > 0))
-		return NULL;
-	txp_aws_form_add(&f, "Action", action);
-	txp_aws_form_add(&f, "Version", SNS_API_VERSION);
-	if (params_len > 0 && form_append_char(&f, '&') == 0 && form_reserve(&f, params_len) == 0) {
-		memcpy(f.buf + f.len, params, params_len);
-		f.len += params_len;
-		f.buf[f.len] = '\0';
-	}
-	if (f.err != 0) {
-		txp_aws_form_free(&f);
-		return NULL;
-	}
-	if (out_len != NULL)
-		*out_len = f.len;
-	return f.buf;
-}
-
 /* ---- the client -------------------------------------------------------------------------------- */
 
 static void list_push(struct call_list *l, struct call *k)
@@ -537,25 +303,6 @@ static void call_free(struct call *k)
 	free(k);
 }
 
-/* Throttling as opposed to other retryable outcomes, for the stats only; the
- * retry decision itself is txp_aws_classify()'s. */
-static bool is_throttling(const struct txp_aws_result *r)
-{
-	static const char *const codes[] = {"ProvisionedThroughputExceededException",
-					    "RequestLimitExceeded",
-					    "TooManyRequestsException",
-					    "SlowDown",
-					    "LimitExceededException",
-					    "BandwidthLimitExceeded"};
-
-	if (r->http_status == 429 || strstr(r->code, "Throttl") != NULL)
-		return true;
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(r->code, codes[i]) == 0)
-			return true;
-	return false;
-}
-
 /* Reports the outcome and frees the call.  The call must be in no list. */
 static void call_finish(struct call *k, const struct txp_aws_result *r)
 {
@@ -567,7 +314,7 @@ static void call_finish(struct call *k, const struct txp_aws_result *r)
 		break;
 	case TXP_AWS_RETRYABLE:
 		s->retryable[k->svc]++;
-		if (is_throttling(r))
+		if (txp_aws_is_throttling(r->http_status, r->code))
 			s->throttled[k->svc]++;
 		break;
 	default:
@@ -627,7 +374,7 @@ static int call_send(struct call *k, char *err, size_t errlen)
 	int rc;
 
 	if (cr == NULL) {
-		set_err(err, errlen, "no credentials");
+		txp_aws_set_err(err, errlen, "no credentials");
 		return -ENOKEY;
 	}
 	sh[n++] = (struct txp_sigv4_header){"host", ep->host};
@@ -890,7 +637,7 @@ int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char 
 	k->cb = cb;
 	k->arg = arg;
 	if (svc == TXP_AWS_SNS) {
-		k->body = txp_aws_query_body(op, body, body_len, &k->body_len);
+		k->body = txp_sns_query_body(op, body, body_len, &k->body_len);
 	} else {
 		k->body = malloc(body_len + 1);
 		if (k->body != NULL) {
@@ -923,62 +670,48 @@ int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char 
 	return 0;
 }
 
-int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_config *cfg,
+int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_aws_settings *st,
 			  char *err, size_t errlen)
 {
-	const char *overrides[TXP_AWS_SERVICE_COUNT];
 	struct txp_aws_client *c;
 	char why[512];
 	int rc;
 
-	if (out == NULL || loop == NULL || cfg == NULL) {
-		set_err(err, errlen, "bad arguments");
+	if (out == NULL || loop == NULL || st == NULL) {
+		txp_aws_set_err(err, errlen, "bad arguments");
 		return -EINVAL;
 	}
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		set_err(err, errlen, "out of memory");
+		txp_aws_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->loop = loop;
-	c->wait_timeout_ms = cfg->aws.request_timeout_ms;
-	overrides[TXP_AWS_DYNAMODB] = cfg->dynamodb.endpoint;
-	overrides[TXP_AWS_SNS] = cfg->sns.endpoint;
-	overrides[TXP_AWS_SQS] = cfg->sqs.endpoint;
+	c->wait_timeout_ms = st->request_timeout_ms;
 	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
-		rc = txp_aws_endpoint_resolve((enum txp_aws_service)s, cfg->aws.region, overrides[s],
-					      &c->ep[s], why, sizeof(why));
+		rc = txp_aws_endpoint_resolve((enum txp_aws_service)s, st->region, st->endpoint[s], &c->ep[s], why,
+					      sizeof(why));
 		if (rc != 0) {
-			set_err(err, errlen, "[%s] endpoint: %s", service_names[s], why);
+			txp_aws_set_err(err, errlen, "[%s] endpoint: %s", service_names[s], why);
 			goto err_after_alloc;
 		}
 		txp_sigv4_key_cache_init(&c->keys[s]);
 	}
 	struct txp_http_options ho = {
-		.max_host_connections = (long)cfg->aws.max_connections,
-		.connect_timeout_ms = (long)cfg->aws.connect_timeout_ms,
-		.timeout_ms = (long)cfg->aws.request_timeout_ms,
-		.ca_file = cfg->aws.ca_file != NULL && cfg->aws.ca_file[0] != '\0' ? cfg->aws.ca_file : NULL,
+		.max_host_connections = st->max_connections,
+		.connect_timeout_ms = st->connect_timeout_ms,
+		.timeout_ms = (long)st->request_timeout_ms,
+		.ca_file = st->ca_file != NULL && st->ca_file[0] != '\0' ? st->ca_file : NULL,
 	};
 	rc = txp_http_create(loop, &ho, &c->http, why, sizeof(why));
 	if (rc != 0) {
-		set_err(err, errlen, "HTTP client: %s", why);
+		txp_aws_set_err(err, errlen, "HTTP client: %s", why);
 		goto err_after_alloc;
 	}
-	struct txp_creds_options co = {
-		.profile = cfg->aws.profile,
-		.credentials_file = cfg->aws.credentials_file != NULL && cfg->aws.credentials_file[0] != '\0'
-					    ? cfg->aws.credentials_file
-					    : NULL,
-		.disable_imds = !cfg->aws.imds,
-		.imds_endpoint = cfg->aws.imds_endpoint != NULL && cfg->aws.imds_endpoint[0] != '\0'
-					 ? cfg->aws.imds_endpoint
-					 : NULL,
-	};
-	rc = txp_creds_chain_create(loop, c->http, &co, &c->creds, why, sizeof(why));
+	rc = txp_creds_chain_create(loop, c->http, &st->creds, &c->creds, why, sizeof(why));
 	if (rc != 0) {
-		set_err(err, errlen, "AWS credentials: %s", why);
+		txp_aws_set_err(err, errlen, "AWS credentials: %s", why);
 		goto err_after_http;
 	}
 	txp_creds_on_change(c->creds, on_creds_change, c);

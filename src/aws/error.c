@@ -2,7 +2,9 @@
 #include "txpipe/aws/error.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -31,28 +33,32 @@ static const char *const credentials_codes[] = {
 /*
  * Throttling and transient service errors, retried with backoff whatever
  * their HTTP status (DynamoDB reports ProvisionedThroughputExceededException
- * and ThrottlingException with status 400).  The list is the set of
- * throttling and transient codes the AWS SDKs' "standard" retry mode
+ * and ThrottlingException with status 400).  The two lists together are the
+ * set of throttling and transient codes the AWS SDKs' "standard" retry mode
  * documents, plus the KMS throttling code SNS and SQS pass through for
  * encrypted topics and queues, and the internal-error spellings of the
- * services txpipe calls.
+ * services txpipe calls.  The split only feeds the "throttled" statistic
+ * (txp_aws_is_throttling); both lists are retryable alike.
  */
-static const char *const retryable_codes[] = {
+static const char *const throttling_codes[] = {
 	"Throttling",
 	"ThrottlingException",
 	"ThrottledException",
 	"RequestThrottledException",
 	"TooManyRequestsException",
 	"ProvisionedThroughputExceededException",
-	"TransactionInProgressException",
 	"RequestLimitExceeded",
 	"BandwidthLimitExceeded",
 	"LimitExceededException",
 	"RequestThrottled",
 	"SlowDown",
-	"PriorRequestNotComplete",
 	"EC2ThrottledException",
 	"KMSThrottlingException",
+};
+
+static const char *const transient_codes[] = {
+	"TransactionInProgressException",
+	"PriorRequestNotComplete",
 	"RequestTimeout",
 	"RequestTimeoutException",
 	"RequestExpired",
@@ -149,7 +155,8 @@ enum txp_aws_kind txp_aws_classify(long http_status, const char *error_code, int
 	if (len > 0) {
 		if (code_in(code, len, credentials_codes, COUNT(credentials_codes)))
 			return TXP_AWS_CREDENTIALS;
-		if (code_in(code, len, retryable_codes, COUNT(retryable_codes)))
+		if (code_in(code, len, throttling_codes, COUNT(throttling_codes)) ||
+		    code_in(code, len, transient_codes, COUNT(transient_codes)))
 			return TXP_AWS_RETRYABLE;
 	}
 	/* 501 Not Implemented and 505 HTTP Version Not Supported will not change on retry. */
@@ -160,6 +167,22 @@ enum txp_aws_kind txp_aws_classify(long http_status, const char *error_code, int
 	 * 1xx/3xx, and a status of 0 without a transport error (nothing we
 	 * understand arrived): retrying the same request cannot help. */
 	return TXP_AWS_FATAL;
+}
+
+bool txp_aws_is_throttling(long http_status, const char *error_code)
+{
+	const char *code;
+	size_t len;
+
+	if (http_status == 429)
+		return true;
+	if (error_code == NULL)
+		return false;
+	short_code(error_code, &code, &len);
+	/* Any "Throttl..." spelling, also one no list names yet. */
+	if (len >= 7 && memmem(code, len, "Throttl", 7) != NULL)
+		return true;
+	return code_in(code, len, throttling_codes, COUNT(throttling_codes));
 }
 
 const char *txp_aws_kind_name(enum txp_aws_kind kind)
@@ -175,4 +198,15 @@ const char *txp_aws_kind_name(enum txp_aws_kind kind)
 		return "fatal";
 	}
 	return "unknown";
+}
+
+void txp_aws_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -14,6 +14,8 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "txpipe/aws/error.h"
+
 #define HTTP_DEFAULT_HOST_CONNECTIONS 8
 #define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 3000
 #define HTTP_DEFAULT_TIMEOUT_MS 30000
@@ -67,18 +69,6 @@ struct txp_http {
 	void *close_data;
 };
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* --- URL policy ----------------------------------------------------------- */
 
 static bool host_is_loopback(const char *host)
@@ -124,38 +114,38 @@ static int url_check(const char *url, bool allow_imds, CURLU **out, char *errbuf
 	int rc;
 
 	if (url == NULL) {
-		set_err(errbuf, errlen, "no URL");
+		txp_aws_set_err(errbuf, errlen, "no URL");
 		return -EINVAL;
 	}
 	u = curl_url();
 	if (u == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	uc = curl_url_set(u, CURLUPART_URL, url, 0);
 	if (uc != CURLUE_OK) {
-		set_err(errbuf, errlen, "unparsable URL: %s", curl_url_strerror(uc));
+		txp_aws_set_err(errbuf, errlen, "unparsable URL: %s", curl_url_strerror(uc));
 		rc = -EINVAL;
 		goto err_after_url;
 	}
 	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
-		set_err(errbuf, errlen, "URL has no scheme");
+		txp_aws_set_err(errbuf, errlen, "URL has no scheme");
 		rc = -EINVAL;
 		goto err_after_parts;
 	}
 	if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0) {
-		set_err(errbuf, errlen, "scheme %s is not allowed (https only)", scheme);
+		txp_aws_set_err(errbuf, errlen, "scheme %s is not allowed (https only)", scheme);
 		rc = -EPERM;
 		goto err_after_parts;
 	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		set_err(errbuf, errlen, "URL has no host");
+		txp_aws_set_err(errbuf, errlen, "URL has no host");
 		rc = -EINVAL;
 		goto err_after_parts;
 	}
 	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
 		/* Credentials in a URL end up in logs and proxies; never allowed. */
-		set_err(errbuf, errlen, "URL carries user information");
+		txp_aws_set_err(errbuf, errlen, "URL carries user information");
 		rc = -EPERM;
 		goto err_after_parts;
 	}
@@ -171,7 +161,7 @@ static int url_check(const char *url, bool allow_imds, CURLU **out, char *errbuf
 		snprintf(bare, sizeof(bare), "%s", host);
 	}
 	if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
-		set_err(errbuf, errlen, "plain http to a scoped IPv6 address is not allowed");
+		txp_aws_set_err(errbuf, errlen, "plain http to a scoped IPv6 address is not allowed");
 		rc = -EPERM;
 		goto err_after_parts;
 	}
@@ -179,7 +169,7 @@ static int url_check(const char *url, bool allow_imds, CURLU **out, char *errbuf
 		rc = 0;
 		goto done;
 	}
-	set_err(errbuf, errlen, "plain http to %s is not allowed (https only, except loopback%s)", host,
+	txp_aws_set_err(errbuf, errlen, "plain http to %s is not allowed (https only, except loopback%s)", host,
 		allow_imds ? " and instance metadata" : "");
 	rc = -EPERM;
 	goto err_after_parts;
@@ -516,7 +506,7 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 		opts = &defaults;
 	http = calloc(1, sizeof(*http));
 	if (http == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	http->loop = loop;
@@ -526,20 +516,20 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 	http->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	http->max_body = opts->max_body_bytes > 0 ? opts->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
 	if (opts->ca_file != NULL && (http->ca_file = strdup(opts->ca_file)) == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto err_after_alloc;
 	}
 	http->user_agent =
 	    strdup(opts->user_agent != NULL ? opts->user_agent : PACKAGE_NAME "/" PACKAGE_VERSION);
 	if (http->user_agent == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto err_after_alloc;
 	}
 	http->multi = curl_multi_init();
 	if (http->multi == NULL) {
-		set_err(errbuf, errlen, "curl_multi_init failed");
+		txp_aws_set_err(errbuf, errlen, "curl_multi_init failed");
 		rc = -ENOMEM;
 		goto err_after_alloc;
 	}
@@ -552,7 +542,7 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 							 : (long)HTTP_DEFAULT_HOST_CONNECTIONS);
 	rc = uv_timer_init(loop, &http->timer);
 	if (rc != 0) {
-		set_err(errbuf, errlen, "uv_timer_init: %s", uv_strerror(rc));
+		txp_aws_set_err(errbuf, errlen, "uv_timer_init: %s", uv_strerror(rc));
 		goto err_after_multi;
 	}
 	http->timer.data = http;
@@ -590,7 +580,7 @@ static int xfer_setup(struct http_xfer *x, const struct txp_http_req *req, char 
 
 		if (name == NULL || value == NULL || name[0] == '\0' || strpbrk(name, ":\r\n") != NULL ||
 		    strpbrk(value, "\r\n") != NULL) {
-			set_err(errbuf, errlen, "malformed request header #%zu", i);
+			txp_aws_set_err(errbuf, errlen, "malformed request header #%zu", i);
 			return -EINVAL;
 		}
 		if (strcasecmp(name, "Content-Type") == 0)
@@ -600,7 +590,7 @@ static int xfer_setup(struct http_xfer *x, const struct txp_http_req *req, char 
 				     : snprintf(line, sizeof(line), "%s;", name);
 		if (n < 0 || (size_t)n >= sizeof(line)) {
 			sodium_memzero(line, sizeof(line));
-			set_err(errbuf, errlen, "request header %s too long", name);
+			txp_aws_set_err(errbuf, errlen, "request header %s too long", name);
 			return -EINVAL;
 		}
 		nl = curl_slist_append(x->headers, line);
@@ -668,13 +658,13 @@ static int xfer_setup(struct http_xfer *x, const struct txp_http_req *req, char 
 			cc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
 	}
 	if (cc != CURLE_OK) {
-		set_err(errbuf, errlen, "curl_easy_setopt failed");
+		txp_aws_set_err(errbuf, errlen, "curl_easy_setopt failed");
 		return -EIO;
 	}
 	return 0;
 
 oom:
-	set_err(errbuf, errlen, "out of memory");
+	txp_aws_set_err(errbuf, errlen, "out of memory");
 	return -ENOMEM;
 }
 
@@ -698,17 +688,17 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 	int rc;
 
 	if (http->closing) {
-		set_err(errbuf, errlen, "HTTP client is closing");
+		txp_aws_set_err(errbuf, errlen, "HTTP client is closing");
 		return -ECANCELED;
 	}
 	if (!method_valid(req->method) || (req->body == NULL && req->body_len > 0) ||
 	    (req->headers == NULL && req->n_headers > 0)) {
-		set_err(errbuf, errlen, "invalid request: method, body or headers");
+		txp_aws_set_err(errbuf, errlen, "invalid request: method, body or headers");
 		return -EINVAL;
 	}
 	x = calloc(1, sizeof(*x));
 	if (x == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		txp_aws_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	x->http = http;
@@ -720,7 +710,7 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 	if (req->body_len > 0) {
 		x->req_body = malloc(req->body_len);
 		if (x->req_body == NULL) {
-			set_err(errbuf, errlen, "out of memory");
+			txp_aws_set_err(errbuf, errlen, "out of memory");
 			rc = -ENOMEM;
 			goto err_after_alloc;
 		}
@@ -729,7 +719,7 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 	}
 	x->easy = curl_easy_init();
 	if (x->easy == NULL) {
-		set_err(errbuf, errlen, "curl_easy_init failed");
+		txp_aws_set_err(errbuf, errlen, "curl_easy_init failed");
 		rc = -ENOMEM;
 		goto err_after_alloc;
 	}
@@ -738,7 +728,7 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 		goto err_after_alloc;
 	mc = curl_multi_add_handle(http->multi, x->easy);
 	if (mc != CURLM_OK) {
-		set_err(errbuf, errlen, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		txp_aws_set_err(errbuf, errlen, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
 		rc = -EIO;
 		goto err_after_alloc;
 	}

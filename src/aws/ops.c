@@ -7,69 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *unmarshal_value(const json_t *av)
-{
-	const char *type;
-	json_t *v, *out;
-	size_t i;
-
-	if (!json_is_object(av) || json_object_size(av) != 1)
-		return NULL;
-	json_object_foreach((json_t *)av, type, v) {
-		if (strcmp(type, "S") == 0 && json_is_string(v))
-			return json_incref(v);
-		if (strcmp(type, "N") == 0 && json_is_string(v)) {
-			/* DynamoDB numbers are exact decimals: keep the text
-			 * unless it is a plain integer that fits. */
-			const char *s = json_string_value(v);
-			char *end;
-			errno = 0;
-			long long n = strtoll(s, &end, 10);
-			if (errno == 0 && *end == '\0' && end != s)
-				return json_integer(n);
-			return json_incref(v);
-		}
-		if (strcmp(type, "BOOL") == 0 && json_is_boolean(v))
-			return json_incref(v);
-		if (strcmp(type, "NULL") == 0)
-			return json_null();
-		if (strcmp(type, "L") == 0 && json_is_array(v)) {
-			json_t *e;
-			out = json_array();
-			json_array_foreach(v, i, e) {
-				json_t *u = unmarshal_value(e);
-				if (u == NULL) {
-					json_decref(out);
-					return NULL;
-				}
-				json_array_append_new(out, u);
-			}
-			return out;
-		}
-		if (strcmp(type, "M") == 0 && json_is_object(v))
-			return txp_ddb_unmarshal(v);
-		if ((strcmp(type, "SS") == 0 || strcmp(type, "NS") == 0) && json_is_array(v))
-			return json_incref(v);
-	}
-	return NULL;
-}
-
-json_t *txp_ddb_unmarshal(const json_t *item)
-{
-	const char *k;
-	json_t *v, *out = json_object();
-
-	json_object_foreach((json_t *)item, k, v) {
-		json_t *u = unmarshal_value(v);
-		if (u == NULL) {
-			json_decref(out);
-			return NULL;
-		}
-		json_object_set_new(out, k, u);
-	}
-	return out;
-}
-
 struct sync_call {
 	struct txp_aws_client *client;
 	int rc;
@@ -93,8 +30,8 @@ static void on_result(void *arg, const struct txp_aws_result *r)
 	sc->client = NULL;
 }
 
-int txp_aws_call_sync(const struct txp_config *cfg, enum txp_aws_service svc, const char *op, const char *body,
-                      json_t **response, char *err, size_t errlen)
+int txp_aws_call_sync(const struct txp_aws_settings *settings, enum txp_aws_service svc, const char *op,
+		      const char *body, json_t **response, char *err, size_t errlen)
 {
 	struct sync_call sc = {.rc = -EIO, .err = err, .errlen = errlen};
 	uv_loop_t loop;
@@ -106,7 +43,7 @@ int txp_aws_call_sync(const struct txp_config *cfg, enum txp_aws_service svc, co
 		snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
 		return rc;
 	}
-	rc = txp_aws_client_create(&sc.client, &loop, cfg, err, errlen);
+	rc = txp_aws_client_create(&sc.client, &loop, settings, err, errlen);
 	if (rc < 0)
 		goto out;
 	rc = txp_aws_call(sc.client, svc, op, body, strlen(body), on_result, &sc);

@@ -15,8 +15,12 @@
 #include <uv.h>
 
 #include "txpipe/aws/client.h"
+#include "txpipe/aws/query.h"
+#include "txpipe/aws/settings.h"
+#include "txpipe/aws/xml.h"
 #include "txpipe/config.h"
 #include "txpipe/log.h"
+#include "txpipe/sbuf.h"
 
 /* The key the daemon's items carry (delivery.h), and the TTL attribute. */
 #define KEY_ATTRIBUTE "transaction_id"
@@ -129,20 +133,23 @@ static void call_json(struct prov *p, enum txp_aws_service svc, const char *op, 
 	free(s);
 }
 
+/* Calls SNS with a query-protocol form (query.h), which it frees; an allocation failure while
+ * building the form is reported like a call's. */
+static void call_form(struct prov *p, const char *op, struct txp_sbuf *form, step_fn next)
+{
+	if (form->oom) {
+		struct txp_aws_result r = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
+		txp_sbuf_free(form);
+		next(p, &r);
+		return;
+	}
+	call(p, TXP_AWS_SNS, op, form->p, next);
+	txp_sbuf_free(form);
+}
+
 static json_t *body_json(const struct txp_aws_result *r)
 {
 	return r->body != NULL ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
-}
-
-/* The text of the first <tag> in an XML response, unescaped; "" when absent. */
-static void xml_text(const char *xml, size_t len, const char *tag, char *out, size_t outlen)
-{
-	const char *inner;
-	size_t n;
-
-	out[0] = '\0';
-	if (xml != NULL && txp_aws_xml_find(xml, len, tag, &inner, &n) != NULL)
-		txp_aws_xml_unescape(inner, n, out, outlen);
 }
 
 int txp_provision_topic_name(const char *arn, char *name, size_t len)
@@ -305,7 +312,7 @@ static void subscribed(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind != TXP_AWS_OK) {
 		report_failure(p, "subscription", "Subscribe", r);
 	} else {
-		xml_text(r->body, r->body_len, "SubscriptionArn", arn, sizeof(arn));
+		txp_aws_xml_text(r->body, r->body_len, "SubscriptionArn", arn, sizeof(arn));
 		/* SNS answers an email subscription with "pending confirmation" until the
 		 * recipient confirms. */
 		report(p, "subscription %s: created%s", p->cfg.sns.alert_email,
@@ -316,19 +323,12 @@ static void subscribed(struct prov *p, const struct txp_aws_result *r)
 
 static void subscribe(struct prov *p)
 {
-	struct txp_aws_form f = {0};
+	struct txp_sbuf f = {0};
 
-	txp_aws_form_add(&f, "TopicArn", p->topic_arn);
-	txp_aws_form_add(&f, "Protocol", "email");
-	txp_aws_form_add(&f, "Endpoint", p->cfg.sns.alert_email);
-	if (f.err != 0) {
-		struct txp_aws_result r = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
-		txp_aws_form_free(&f);
-		subscribed(p, &r);
-		return;
-	}
-	call(p, TXP_AWS_SNS, "Subscribe", f.buf, subscribed);
-	txp_aws_form_free(&f);
+	txp_aws_query_add(&f, "TopicArn", p->topic_arn);
+	txp_aws_query_add(&f, "Protocol", "email");
+	txp_aws_query_add(&f, "Endpoint", p->cfg.sns.alert_email);
+	call_form(p, "Subscribe", &f, subscribed);
 }
 
 static void subscriptions_listed(struct prov *p, const struct txp_aws_result *r)
@@ -347,10 +347,10 @@ static void subscriptions_listed(struct prov *p, const struct txp_aws_result *r)
 	s = r->body;
 	while (s != NULL &&
 	       (s = txp_aws_xml_find(s, r->body_len - (size_t)(s - r->body), "member", &inner, &n)) != NULL) {
-		xml_text(inner, n, "Protocol", proto, sizeof(proto));
-		xml_text(inner, n, "Endpoint", endpoint, sizeof(endpoint));
+		txp_aws_xml_text(inner, n, "Protocol", proto, sizeof(proto));
+		txp_aws_xml_text(inner, n, "Endpoint", endpoint, sizeof(endpoint));
 		if (strcmp(proto, "email") == 0 && strcasecmp(endpoint, p->cfg.sns.alert_email) == 0) {
-			xml_text(inner, n, "SubscriptionArn", arn, sizeof(arn));
+			txp_aws_xml_text(inner, n, "SubscriptionArn", arn, sizeof(arn));
 			report(p, "subscription %s: exists%s", p->cfg.sns.alert_email,
 			       strncmp(arn, "arn:", 4) == 0 ? "" : " (pending confirmation by email)");
 			queue_start(p);
@@ -362,20 +362,15 @@ static void subscriptions_listed(struct prov *p, const struct txp_aws_result *r)
 
 static void subscription_start(struct prov *p)
 {
-	struct txp_aws_form f = {0};
+	struct txp_sbuf f = {0};
 
 	if (p->cfg.sns.alert_email[0] == '\0') {
 		queue_start(p);
 		return;
 	}
-	txp_aws_form_add(&f, "TopicArn", p->topic_arn);
-	if (f.err != 0) {
-		txp_aws_form_free(&f);
-		subscribe(p);
-		return;
-	}
-	call(p, TXP_AWS_SNS, "ListSubscriptionsByTopic", f.buf, subscriptions_listed);
-	txp_aws_form_free(&f);
+	txp_aws_query_add(&f, "TopicArn", p->topic_arn);
+	/* Out of memory ends up in subscriptions_listed, which subscribes anyway. */
+	call_form(p, "ListSubscriptionsByTopic", &f, subscriptions_listed);
 }
 
 static void topic_created(struct prov *p, const struct txp_aws_result *r)
@@ -387,7 +382,7 @@ static void topic_created(struct prov *p, const struct txp_aws_result *r)
 		queue_start(p);
 		return;
 	}
-	xml_text(r->body, r->body_len, "TopicArn", arn, sizeof(arn));
+	txp_aws_xml_text(r->body, r->body_len, "TopicArn", arn, sizeof(arn));
 	if (arn[0] != '\0' && strcmp(arn, p->cfg.sns.topic_arn) != 0) {
 		note(p,
 		     "topic %s: created as %s, but [sns] topic_arn is %s: set topic_arn to the created ARN",
@@ -400,7 +395,7 @@ static void topic_created(struct prov *p, const struct txp_aws_result *r)
 
 static void topic_described(struct prov *p, const struct txp_aws_result *r)
 {
-	struct txp_aws_form f = {0};
+	struct txp_sbuf f = {0};
 	const char *s, *inner;
 	size_t n;
 	char key[64], value[256];
@@ -411,8 +406,8 @@ static void topic_described(struct prov *p, const struct txp_aws_result *r)
 		s = r->body;
 		while (s != NULL && (s = txp_aws_xml_find(s, r->body_len - (size_t)(s - r->body), "entry",
 							  &inner, &n)) != NULL) {
-			xml_text(inner, n, "key", key, sizeof(key));
-			xml_text(inner, n, "value", value, sizeof(value));
+			txp_aws_xml_text(inner, n, "key", key, sizeof(key));
+			txp_aws_xml_text(inner, n, "value", value, sizeof(value));
 			if (strcmp(key, "KmsMasterKeyId") == 0 && value[0] != '\0')
 				kms = true;
 		}
@@ -428,22 +423,15 @@ static void topic_described(struct prov *p, const struct txp_aws_result *r)
 		queue_start(p);
 		return;
 	}
-	txp_aws_form_add(&f, "Name", p->topic_name);
-	txp_aws_form_add(&f, "Attributes.entry.1.key", "KmsMasterKeyId");
-	txp_aws_form_add(&f, "Attributes.entry.1.value", SNS_KMS_KEY);
-	if (f.err != 0) {
-		struct txp_aws_result e = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
-		txp_aws_form_free(&f);
-		topic_created(p, &e);
-		return;
-	}
-	call(p, TXP_AWS_SNS, "CreateTopic", f.buf, topic_created);
-	txp_aws_form_free(&f);
+	txp_aws_query_add(&f, "Name", p->topic_name);
+	txp_aws_query_add(&f, "Attributes.entry.1.key", "KmsMasterKeyId");
+	txp_aws_query_add(&f, "Attributes.entry.1.value", SNS_KMS_KEY);
+	call_form(p, "CreateTopic", &f, topic_created);
 }
 
 static void topic_start(struct prov *p)
 {
-	struct txp_aws_form f = {0};
+	struct txp_sbuf f = {0};
 
 	if (p->cfg.sns.topic_arn[0] == '\0') {
 		report(p, "topic: skipped ([sns] topic_arn is empty: alerts are off)");
@@ -457,15 +445,8 @@ static void topic_start(struct prov *p)
 		return;
 	}
 	snprintf(p->topic_arn, sizeof(p->topic_arn), "%s", p->cfg.sns.topic_arn);
-	txp_aws_form_add(&f, "TopicArn", p->topic_arn);
-	if (f.err != 0) {
-		struct txp_aws_result e = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
-		txp_aws_form_free(&f);
-		topic_described(p, &e);
-		return;
-	}
-	call(p, TXP_AWS_SNS, "GetTopicAttributes", f.buf, topic_described);
-	txp_aws_form_free(&f);
+	txp_aws_query_add(&f, "TopicArn", p->topic_arn);
+	call_form(p, "GetTopicAttributes", &f, topic_described);
 }
 
 /* ---- the table ------------------------------------------------------------------------------------ */
@@ -647,7 +628,7 @@ int txp_provision_run(const char *config_path, FILE *out, FILE *err)
 {
 	struct prov *p;
 	struct txp_aws_endpoint ep;
-	const char *overrides[TXP_AWS_SERVICE_COUNT];
+	struct txp_aws_settings settings;
 	char msg[2048];
 	int rc, status = EX_CONFIG;
 
@@ -666,11 +647,9 @@ int txp_provision_run(const char *config_path, FILE *out, FILE *err)
 		goto out_config;
 	}
 	/* Endpoint mistakes are configuration errors, not AWS failures. */
-	overrides[TXP_AWS_DYNAMODB] = p->cfg.dynamodb.endpoint;
-	overrides[TXP_AWS_SNS] = p->cfg.sns.endpoint;
-	overrides[TXP_AWS_SQS] = p->cfg.sqs.endpoint;
+	txp_aws_settings_from_config(&p->cfg, &settings);
 	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
-		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, p->cfg.aws.region, overrides[s], &ep,
+		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, settings.region, settings.endpoint[s], &ep,
 					     msg, sizeof(msg)) != 0) {
 			fprintf(err, "txpipectl: %s: [%s] endpoint: %s\n", config_path,
 				txp_aws_service_name((enum txp_aws_service)s), msg);
@@ -685,7 +664,7 @@ int txp_provision_run(const char *config_path, FILE *out, FILE *err)
 		fprintf(err, "txpipectl: uv_loop_init: %s\n", uv_strerror(rc));
 		goto out_config;
 	}
-	rc = txp_aws_client_create(&p->client, &p->loop, &p->cfg, msg, sizeof(msg));
+	rc = txp_aws_client_create(&p->client, &p->loop, &settings, msg, sizeof(msg));
 	if (rc != 0) {
 		fprintf(err, "txpipectl: %s\n", msg);
 		goto out_loop;

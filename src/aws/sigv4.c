@@ -1,5 +1,6 @@
 /* sigv4.c: AWS Signature Version 4 header signing, one static function per step of the AWS procedure. */
 #include "txpipe/aws/sigv4.h"
+#include "txpipe/aws/error.h"
 #include "txpipe/sbuf.h"
 
 #include <errno.h>
@@ -43,40 +44,19 @@ static char *str_dup(const char *s)
 	return d;
 }
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* RFC 3986 section 2.3 unreserved characters, the only ones SigV4 leaves unencoded. */
-static bool is_unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '.' || c == '_' || c == '~';
-}
-
+/* Percent-encodes the SigV4 way (txp_sbuf_urlencn: RFC 3986 unreserved
+ * characters kept, uppercase hex, as AWS requires); with keep_slash, '/'
+ * separates path segments and stays. */
 static void sb_uri_encode(struct txp_sbuf *b, const char *in, size_t len, bool keep_slash)
 {
-	/* AWS requires uppercase hex digits in percent-encodings. */
-	static const char hex[] = "0123456789ABCDEF";
+	const char *end = in + len, *slash;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (is_unreserved(c) || (keep_slash && c == '/')) {
-			sb_char(b, (char)c);
-		} else {
-			char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-			txp_sbuf_raw(b, esc, 3);
-		}
+	while (keep_slash && (slash = memchr(in, '/', (size_t)(end - in))) != NULL) {
+		txp_sbuf_urlencn(b, in, (size_t)(slash - in));
+		sb_char(b, '/');
+		in = slash + 1;
 	}
+	txp_sbuf_urlencn(b, in, (size_t)(end - in));
 }
 
 char *txp_sigv4_uri_encode(const char *in, size_t len, bool keep_slash)
@@ -182,7 +162,7 @@ static int canonical_uri(struct txp_sbuf *out, const char *path, unsigned flags,
 	if (path == NULL || path[0] == '\0')
 		path = "/";
 	if (path[0] != '/') {
-		set_err(errbuf, errlen, "path must start with '/'");
+		txp_aws_set_err(errbuf, errlen, "path must start with '/'");
 		return -EINVAL;
 	}
 	if (flags & TXP_SIGV4_NORMALIZE_PATH) {
@@ -350,7 +330,7 @@ static int canonical_headers(struct txp_sbuf *canon, struct txp_sbuf *signed_lis
 	int rc = -ENOMEM;
 
 	if (req->n_headers > 0 && req->headers == NULL) {
-		set_err(errbuf, errlen, "headers is NULL with n_headers > 0");
+		txp_aws_set_err(errbuf, errlen, "headers is NULL with n_headers > 0");
 		return -EINVAL;
 	}
 	h = calloc(total ? total : 1, sizeof(*h));
@@ -362,19 +342,19 @@ static int canonical_headers(struct txp_sbuf *canon, struct txp_sbuf *signed_lis
 		bool caller = i < req->n_headers;
 
 		if (src->name == NULL || src->value == NULL || src->name[0] == '\0') {
-			set_err(errbuf, errlen, "header %zu has no name or value", i);
+			txp_aws_set_err(errbuf, errlen, "header %zu has no name or value", i);
 			rc = -EINVAL;
 			goto out;
 		}
 		for (const char *c = src->name; *c != '\0'; c++) {
 			if (!is_tchar((unsigned char)*c)) {
-				set_err(errbuf, errlen, "header name %zu has an invalid character", i);
+				txp_aws_set_err(errbuf, errlen, "header name %zu has an invalid character", i);
 				rc = -EINVAL;
 				goto out;
 			}
 		}
 		if (strpbrk(src->value, "\r\n") != NULL) {
-			set_err(errbuf, errlen, "header %s: value contains CR or LF", src->name);
+			txp_aws_set_err(errbuf, errlen, "header %s: value contains CR or LF", src->name);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -389,7 +369,7 @@ static int canonical_headers(struct txp_sbuf *canon, struct txp_sbuf *signed_lis
 			if (strcmp(nm, "authorization") == 0 || strcmp(nm, "x-amz-date") == 0 ||
 			    (has_token && strcmp(nm, "x-amz-security-token") == 0) ||
 			    ((flags & TXP_SIGV4_SIGN_BODY) && strcmp(nm, "x-amz-content-sha256") == 0)) {
-				set_err(errbuf, errlen, "header %s is added by the signer", src->name);
+				txp_aws_set_err(errbuf, errlen, "header %s is added by the signer", src->name);
 				rc = -EINVAL;
 				goto out;
 			}
@@ -397,7 +377,7 @@ static int canonical_headers(struct txp_sbuf *canon, struct txp_sbuf *signed_lis
 		}
 	}
 	if (!have_host) {
-		set_err(errbuf, errlen, "a host header is required");
+		txp_aws_set_err(errbuf, errlen, "a host header is required");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -685,35 +665,35 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 	if (out != NULL)
 		*out = NULL;
 	if (req == NULL || params == NULL || out == NULL || params->creds == NULL) {
-		set_err(errbuf, errlen, "missing request, parameters or credentials");
+		txp_aws_set_err(errbuf, errlen, "missing request, parameters or credentials");
 		return -EINVAL;
 	}
 	creds = params->creds;
 	if (creds->access_key_id == NULL || creds->secret_access_key == NULL ||
 	    !scope_part_ok(creds->access_key_id)) {
-		set_err(errbuf, errlen, "credentials lack a valid access key id or secret");
+		txp_aws_set_err(errbuf, errlen, "credentials lack a valid access key id or secret");
 		return -EINVAL;
 	}
 	if (!scope_part_ok(params->region) || !scope_part_ok(params->service)) {
-		set_err(errbuf, errlen, "region and service must be non-empty without '/', ',' or blanks");
+		txp_aws_set_err(errbuf, errlen, "region and service must be non-empty without '/', ',' or blanks");
 		return -EINVAL;
 	}
 	if (req->method == NULL || req->method[0] == '\0' || strpbrk(req->method, " \t\r\n") != NULL) {
-		set_err(errbuf, errlen, "invalid method");
+		txp_aws_set_err(errbuf, errlen, "invalid method");
 		return -EINVAL;
 	}
 	if (req->payload_len > 0 && req->payload == NULL) {
-		set_err(errbuf, errlen, "payload is NULL with payload_len > 0");
+		txp_aws_set_err(errbuf, errlen, "payload is NULL with payload_len > 0");
 		return -EINVAL;
 	}
 	if (req->payload_hash != NULL &&
 	    (req->payload_hash[0] == '\0' || strpbrk(req->payload_hash, "\r\n"))) {
-		set_err(errbuf, errlen, "invalid payload_hash");
+		txp_aws_set_err(errbuf, errlen, "invalid payload_hash");
 		return -EINVAL;
 	}
 	has_token = creds->session_token != NULL && creds->session_token[0] != '\0';
 	if (has_token && strpbrk(creds->session_token, "\r\n") != NULL) {
-		set_err(errbuf, errlen, "session token contains CR or LF");
+		txp_aws_set_err(errbuf, errlen, "session token contains CR or LF");
 		return -EINVAL;
 	}
 	sign_token = has_token && !(params->flags & TXP_SIGV4_OMIT_SESSION_TOKEN);
@@ -722,7 +702,7 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 	if (s == NULL)
 		goto oom;
 	if (txp_sigv4_amz_date(params->now, s->amz_date) != 0) {
-		set_err(errbuf, errlen, "signing time out of range");
+		txp_aws_set_err(errbuf, errlen, "signing time out of range");
 		goto fail;
 	}
 	memcpy(date, s->amz_date, 8);
@@ -780,7 +760,7 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 		rc = txp_sigv4_derive_key(creds->secret_access_key, date, params->region, params->service,
 					  key);
 	if (rc < 0) {
-		set_err(errbuf, errlen, "cannot derive the signing key (secret too long?)");
+		txp_aws_set_err(errbuf, errlen, "cannot derive the signing key (secret too long?)");
 		goto fail;
 	}
 	signature(s->signature, key, sts.p);
@@ -810,7 +790,7 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 	rc = 0;
 	goto done;
 oom:
-	set_err(errbuf, errlen, "out of memory");
+	txp_aws_set_err(errbuf, errlen, "out of memory");
 	rc = -ENOMEM;
 fail:
 	if (rc == 0)

@@ -18,6 +18,7 @@
 #endif
 
 #include "daemon.h"
+#include "txpipe/aws/settings.h"
 #include "txpipe/dedup.h"
 #include "txpipe/log.h"
 #include "txpipe/record.h"
@@ -542,7 +543,10 @@ static int run(struct daemon *d)
 		goto err_after_loop;
 	}
 	if (d->cfg.aws.enabled) {
-		rc = txp_aws_client_create(&d->aws, &d->loop, &d->cfg, err, sizeof(err));
+		struct txp_aws_settings aws_settings;
+
+		txp_aws_settings_from_config(&d->cfg, &aws_settings);
+		rc = txp_aws_client_create(&d->aws, &d->loop, &aws_settings, err, sizeof(err));
 		if (rc == 0)
 			rc = txp_delivery_create(&d->delivery, &d->loop, d->aws, &d->cfg, err, sizeof(err));
 		if (rc < 0) {

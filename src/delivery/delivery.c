@@ -10,7 +10,10 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "txpipe/delivery_wire.h"
+#include "txpipe/aws/dynamodb.h"
+#include "txpipe/aws/sns.h"
+#include "txpipe/aws/sqs.h"
+#include "txpipe/dlq.h"
 #include "txpipe/item.h"
 #include "txpipe/log.h"
 #include "txpipe/retry.h"

@@ -17,8 +17,10 @@
 #include <sodium.h>
 
 #include "txp_build_config.h"
+#include "txpipe/aws/dynamodb.h"
 #include "txpipe/aws/ops.h"
 #include "txpipe/aws/provision.h"
+#include "txpipe/aws/settings.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
 
@@ -597,6 +599,7 @@ static int load_config(struct ctl *ctl, struct txp_config *cfg)
 static int cmd_get(struct ctl *ctl, int argc, char **argv)
 {
 	struct txp_config cfg;
+	struct txp_aws_settings settings;
 	json_t *req, *resp = NULL, *item;
 	char *body, err[1024];
 	int rc;
@@ -611,7 +614,8 @@ static int cmd_get(struct ctl *ctl, int argc, char **argv)
 	                argv[1], "ConsistentRead", 1);
 	body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
-	rc = body != NULL ? txp_aws_call_sync(&cfg, TXP_AWS_DYNAMODB, "GetItem", body, &resp, err, sizeof(err))
+	txp_aws_settings_from_config(&cfg, &settings);
+	rc = body != NULL ? txp_aws_call_sync(&settings, TXP_AWS_DYNAMODB, "GetItem", body, &resp, err, sizeof(err))
 	                  : -ENOMEM;
 	free(body);
 	txp_config_free(&cfg);
@@ -645,9 +649,13 @@ static char *json_body(json_t *req)
 /* One SQS call; prints the error and returns NULL on failure. */
 static json_t *sqs_call(const struct txp_config *cfg, const char *op, json_t *req)
 {
+	struct txp_aws_settings settings;
 	char *body = json_body(req), err[1024];
 	json_t *resp = NULL;
-	int rc = body != NULL ? txp_aws_call_sync(cfg, TXP_AWS_SQS, op, body, &resp, err, sizeof(err)) : -ENOMEM;
+	int rc;
+
+	txp_aws_settings_from_config(cfg, &settings);
+	rc = body != NULL ? txp_aws_call_sync(&settings, TXP_AWS_SQS, op, body, &resp, err, sizeof(err)) : -ENOMEM;
 
 	free(body);
 	if (rc < 0) {

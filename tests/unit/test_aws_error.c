@@ -168,6 +168,45 @@ START_TEST(codes_are_case_sensitive_and_exact)
 }
 END_TEST
 
+START_TEST(throttling_is_told_apart_from_other_retryable_outcomes)
+{
+	static const char *const throttled[] = {
+	    "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException", "SlowDown",
+	    "TooManyRequestsException", "RequestLimitExceeded", "KMSThrottlingException",
+	    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+	    "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
+	};
+	static const char *const other[] = {"InternalError", "ServiceUnavailable", "RequestTimeout", "http_503",
+					    "timeout", ""};
+
+	for (size_t i = 0; i < sizeof(throttled) / sizeof(throttled[0]); i++) {
+		ck_assert_msg(txp_aws_is_throttling(400, throttled[i]), "%s", throttled[i]);
+		/* Throttled is a kind of retryable: the two lists cannot disagree. */
+		ck_assert_int_eq(txp_aws_classify(400, throttled[i], 0), TXP_AWS_RETRYABLE);
+	}
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		ck_assert_msg(!txp_aws_is_throttling(503, other[i]), "%s", other[i]);
+	ck_assert(txp_aws_is_throttling(429, NULL));
+	ck_assert(txp_aws_is_throttling(429, "anything"));
+	ck_assert(!txp_aws_is_throttling(500, NULL));
+	/* A spelling no list names yet still counts. */
+	ck_assert(txp_aws_is_throttling(503, "NewServiceThrottledError"));
+}
+END_TEST
+
+START_TEST(set_err_formats_truncates_and_accepts_no_buffer)
+{
+	char buf[8];
+
+	txp_aws_set_err(buf, sizeof(buf), "%s %d", "code", 12345);
+	ck_assert_str_eq(buf, "code 12");
+	txp_aws_set_err(NULL, 0, "%s", "ignored");
+	buf[0] = 'x';
+	txp_aws_set_err(buf, 0, "%s", "ignored");
+	ck_assert_int_eq(buf[0], 'x');
+}
+END_TEST
+
 START_TEST(kind_names_are_stable)
 {
 	ck_assert_str_eq(txp_aws_kind_name(TXP_AWS_OK), "ok");
@@ -183,6 +222,8 @@ static Suite *aws_error_suite(void)
 	TCase *tc = tcase_create("classify");
 
 	tcase_add_test(tc, success_statuses_are_ok);
+	tcase_add_test(tc, throttling_is_told_apart_from_other_retryable_outcomes);
+	tcase_add_test(tc, set_err_formats_truncates_and_accepts_no_buffer);
 	tcase_add_test(tc, throttling_codes_are_retryable_whatever_the_status);
 	tcase_add_test(tc, dynamodb_json_type_is_classified_by_its_short_code);
 	tcase_add_test(tc, x_amzn_errortype_header_is_classified_by_the_part_before_the_colon);

@@ -8,6 +8,16 @@
 #include <string.h>
 
 #include "loopback_http.h"
+#include "txpipe/aws/settings.h"
+
+/* The client's settings from a test's configuration (as txpiped's run() makes them). */
+static const struct txp_aws_settings *settings_of(const struct txp_config *cfg)
+{
+	static struct txp_aws_settings s;
+
+	txp_aws_settings_from_config(cfg, &s);
+	return &s;
+}
 
 enum svc { DDB, SNS, SQS, NSVC };
 
@@ -114,7 +124,8 @@ static void create(struct fixture *f)
 {
 	char err[512];
 
-	ck_assert_msg(txp_aws_client_create(&f->client, &f->loop, &f->cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(txp_aws_client_create(&f->client, &f->loop, settings_of(&f->cfg), err, sizeof(err)) == 0, "%s",
+		      err);
 	ck_assert_msg(txp_delivery_create(&f->d, &f->loop, f->client, &f->cfg, err, sizeof(err)) == 0, "%s",
 		      err);
 }

@@ -7,8 +7,8 @@
 
 #include <uv.h>
 
+#include "txpipe/aws/credentials.h"
 #include "txpipe/aws/error.h"
-#include "txpipe/config.h"
 
 enum txp_aws_service { TXP_AWS_DYNAMODB, TXP_AWS_SNS, TXP_AWS_SQS, TXP_AWS_SERVICE_COUNT };
 
@@ -29,14 +29,30 @@ typedef void (*txp_aws_cb)(void *arg, const struct txp_aws_result *r);
 struct txp_aws_client;
 
 /*
- * Creates the client from the [aws], [dynamodb], [sns], [sqs] sections:
- * endpoints (default https://<service>.<region>.amazonaws.com; an override
- * keeps the signing region and service), the credential chain
+ * What the client needs to know, and nothing else: txp_aws_settings_from_config()
+ * (settings.h) fills it from the [aws], [dynamodb], [sns] and [sqs] sections.
+ * Strings are borrowed for the duration of txp_aws_client_create() only.
+ */
+struct txp_aws_settings {
+	const char *region;                          /* signing region, part of default host names */
+	const char *endpoint[TXP_AWS_SERVICE_COUNT]; /* per service: NULL or "": the default */
+	const char *ca_file;                         /* NULL or "": the system's */
+	long max_connections;                        /* per host */
+	long connect_timeout_ms;
+	/* Per request, and how long a call waits for first credentials. */
+	uint64_t request_timeout_ms;
+	/* The credential chain (credentials.h): profile, file, IMDS. */
+	struct txp_creds_options creds;
+};
+
+/*
+ * Creates the client: endpoints (default https://<service>.<region>.amazonaws.com;
+ * an override keeps the signing region and service), the credential chain
  * (environment, shared file, IMDSv2), the HTTP client with its limits.
  * Returns 0 or a negative errno with the reason in err.
  */
-int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_config *cfg,
-			  char *err, size_t errlen);
+int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop,
+			  const struct txp_aws_settings *settings, char *err, size_t errlen);
 
 /*
  * Calls made while the credential chain has nothing yet (IMDS still
@@ -114,47 +130,5 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
  */
 int txp_aws_parse_error(const char *error_type, const char *body, size_t body_len, char *code, size_t codelen,
 			char *message, size_t msglen);
-
-/*
- * A query-protocol form body under construction ("Name=tx&Attributes.entry.1.key=..."),
- * for SNS requests: names and values are percent-encoded the SigV4 way
- * (RFC 3986 unreserved characters kept, everything else %XY).  Initialise
- * with {0}; after an allocation failure every later add is a no-op and
- * returns -ENOMEM, so check once at the end.  `buf` (NUL-terminated, `len`
- * bytes) is owned by the struct: txp_aws_form_free() releases it.
- */
-struct txp_aws_form {
-	char *buf;
-	size_t len, cap;
-	int err;
-};
-int txp_aws_form_add(struct txp_aws_form *f, const char *name, const char *value);
-/* The same with a printf-formatted name, for indexed members ("PublishBatchRequestEntries.member.%u.Id"). */
-int txp_aws_form_addf(struct txp_aws_form *f, const char *value, const char *name_fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void txp_aws_form_free(struct txp_aws_form *f);
-
-/*
- * The complete SNS body: "Action=<action>&Version=2010-03-31" followed by
- * "&" and `params` when params_len > 0.  Returns a malloc'd NUL-terminated
- * string (its length in *out_len) the caller frees, or NULL when out of
- * memory.
- */
-char *txp_aws_query_body(const char *action, const char *params, size_t params_len, size_t *out_len);
-
-/*
- * Finds the first element <tag>...</tag> (or <tag attr="...">) in xml[0..len)
- * and points *inner at its content (*inner_len bytes, not unescaped).
- * Returns a pointer just past the closing tag, to continue the search from,
- * or NULL when there is none.  Enough for the flat responses of SNS; not a
- * general XML parser (no CDATA, no nesting of the same tag).
- */
-const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const char **inner,
-			     size_t *inner_len);
-
-/* Copies `len` bytes of XML text into out, replacing the five predefined
- * entities and numeric character references; truncates to fit, always
- * NUL-terminates.  Returns the length written. */
-size_t txp_aws_xml_unescape(const char *in, size_t len, char *out, size_t outlen);
 
 #endif

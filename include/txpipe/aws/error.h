@@ -2,6 +2,7 @@
 #ifndef TXPIPE_AWS_ERROR_H
 #define TXPIPE_AWS_ERROR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum txp_aws_kind {
@@ -41,6 +42,20 @@ enum txp_aws_kind txp_aws_classify(long http_status, const char *error_code, int
  * an empty string when outlen > 0).
  */
 int txp_aws_error_code(const char *raw, char *out, size_t outlen);
+
+/*
+ * Whether a failed call was throttled (429, or a throttling code in any of
+ * the spellings above) as opposed to failing otherwise; for statistics
+ * only, the retry decision is txp_aws_classify()'s.  Pure.
+ */
+bool txp_aws_is_throttling(long http_status, const char *error_code);
+
+/*
+ * Fills a caller's error buffer (`err`, `errlen` bytes; nothing when NULL or
+ * 0) with a formatted reason, truncated to fit: how every function of the
+ * AWS layer that takes err/errlen reports why it failed.
+ */
+void txp_aws_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* "ok", "retryable", "credentials", "fatal": a static string for logs. */
 const char *txp_aws_kind_name(enum txp_aws_kind kind);
