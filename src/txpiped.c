@@ -911,6 +911,17 @@ static bool on_congested(void *arg)
 	return txp_delivery_congested(d->delivery);
 }
 
+/*
+ * The exit status for a failure to load the configuration or build the
+ * stages from it: whatever the errno (a directory, a FIFO, a symbolic link
+ * as key file, EIO from a special file), the operator must fix the
+ * configuration, so 78; only running out of memory is the system's fault.
+ */
+static int config_exit_code(int rc)
+{
+	return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
+}
+
 static int run(struct daemon *d)
 {
 	struct txp_server_options so;
@@ -943,7 +954,7 @@ static int run(struct daemon *d)
 	rc = txp_stages_create(&d->stages, &d->cfg, err, sizeof(err));
 	if (rc < 0) {
 		txp_log_err("start_failed", "reason=\"%s\"", err);
-		d->exit_code = rc == -EINVAL ? EX_CONFIG : EX_SOFTWARE;
+		d->exit_code = config_exit_code(rc);
 		goto err_after_delivery;
 	}
 	if (d->cfg.aws.enabled) {
@@ -1090,8 +1101,8 @@ int main(int argc, char **argv)
 	}
 	rc = txp_config_load(&d.cfg, path, err, sizeof(err));
 	if (rc == 0 && check_only) {
-		/* The stages check what the table cannot: key files, list
-		 * files, rule consistency. */
+		/* Loading validated every setting; the stages read what
+		 * that does not: the key files and the list files. */
 		struct txp_stages *st = NULL;
 		rc = txp_stages_create(&st, &d.cfg, err, sizeof(err));
 		txp_stages_destroy(st);
@@ -1099,7 +1110,7 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "txpiped: %s\n", err);
 		txp_config_free(&d.cfg);
-		return rc == -EINVAL ? EX_CONFIG : (rc == -ENOENT || rc == -EACCES) ? EX_CONFIG : EX_SOFTWARE;
+		return config_exit_code(rc);
 	}
 	if (check_only) {
 		printf("%s: configuration OK\n", path);
