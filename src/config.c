@@ -1164,10 +1164,35 @@ static int invalid(const struct txp_config *cfg, const char *section, const char
 	quote(value, sizeof(value), k->secret ? "(hidden)" : raw);
 	if (cfg->path != NULL && line > 0)
 		snprintf(err, errlen, "%s:%d: [%s] %s = %s: %s", cfg->path, line, section, key, value, why);
+	else if (cfg->path != NULL && cfg->lines != NULL)
+		snprintf(err, errlen, "%s: [%s] %s = %s (default): %s", cfg->path, section, key, value, why);
 	else
-		snprintf(err, errlen, "%s%s[%s] %s = %s (default): %s", cfg->path != NULL ? cfg->path : "",
-		         cfg->path != NULL ? ": " : "", section, key, value, why);
+		snprintf(err, errlen, "[%s] %s = %s: %s", section, key, value, why);
 	return -EINVAL;
+}
+
+static int line_of(const struct txp_config *cfg, const char *section, const char *key)
+{
+	const struct txp_config_key *k = txp_config_find(section, key);
+
+	return cfg->lines != NULL && k != NULL ? cfg->lines[k - txp_config_keys] : 0;
+}
+
+/*
+ * [fraud] `lo` must not exceed `hi` and does.  The message names the key
+ * the file set last, since that is the one just changed (a default never
+ * is): "[fraud] lo = v: <lo_word> hi (v)" or "[fraud] hi = v: <hi_word> lo (v)".
+ */
+static int out_of_order(const struct txp_config *cfg, const char *lo, const char *hi, const char *lo_word,
+                        const char *hi_word, char *err, size_t errlen)
+{
+	bool blame_lo = line_of(cfg, "fraud", lo) > line_of(cfg, "fraud", hi);
+	const char *other = blame_lo ? hi : lo;
+	char v[32];
+
+	txp_config_format_value(cfg, txp_config_find("fraud", other), v, sizeof(v));
+	return invalid(cfg, "fraud", blame_lo ? lo : hi, err, errlen, "%s %s (%s)", blame_lo ? lo_word : hi_word,
+	               other, v);
 }
 
 /* Checks the AWS settings txp_aws_client_create() resolves, without a loop or a connection. */
@@ -1204,23 +1229,20 @@ int txp_config_validate(const struct txp_config *cfg, char *err, size_t errlen)
 	struct txp_country_set countries;
 	struct sockaddr_storage ss;
 	struct txp_rates rates;
-	char why[512], a[32];
+	char why[512];
 	unsigned bits;
 	int rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
 	if (f->decline_threshold < f->review_threshold)
-		return invalid(cfg, "fraud", "decline_threshold", err, errlen, "below review_threshold (%" PRIu64 ")",
-		               f->review_threshold);
-	if (f->window_medium_ms < f->window_short_ms) {
-		format_duration(a, sizeof(a), f->window_short_ms);
-		return invalid(cfg, "fraud", "window_medium_ms", err, errlen, "shorter than window_short_ms (%s)", a);
-	}
-	if (f->window_long_ms < f->window_medium_ms) {
-		format_duration(a, sizeof(a), f->window_medium_ms);
-		return invalid(cfg, "fraud", "window_long_ms", err, errlen, "shorter than window_medium_ms (%s)", a);
-	}
+		return out_of_order(cfg, "review_threshold", "decline_threshold", "above", "below", err, errlen);
+	if (f->window_medium_ms < f->window_short_ms)
+		return out_of_order(cfg, "window_short_ms", "window_medium_ms", "longer than", "shorter than", err,
+		                    errlen);
+	if (f->window_long_ms < f->window_medium_ms)
+		return out_of_order(cfg, "window_medium_ms", "window_long_ms", "longer than", "shorter than", err,
+		                    errlen);
 	if (txp_country_set_parse(f->high_risk_countries, &countries, why, sizeof(why)) != 0)
 		return invalid(cfg, "fraud", "high_risk_countries", err, errlen, "%s", why);
 	if (txp_country_set_parse(c->sanctioned_countries, &countries, why, sizeof(why)) != 0)
