@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <ini.h>
 #include <sys/stat.h>
@@ -853,6 +854,13 @@ START_TEST(a_line_of_the_documented_maximum_loads_and_a_longer_one_is_refused)
 
 	ck_assert_int_eq(TXP_CONFIG_LINE_MAX, 16384);
 	ck_assert_ptr_nonnull(text);
+	/* Every text value fits on a line at its longest, with its key. */
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
+		if (k->type != TXP_CFG_STRING && k->type != TXP_CFG_PATH)
+			continue;
+		ck_assert_msg(k->max != 0 && strlen(k->key) + 3 + k->max <= TXP_CONFIG_LINE_MAX,
+		              "[%s] %s = <%" PRIu64 " bytes> does not fit on a line", k->section, k->key, k->max);
+	}
 	/* A comment line of exactly TXP_CONFIG_LINE_MAX bytes, newline excluded. */
 	strcpy(text, "[log]\n#");
 	memset(text + 7, 'x', n - 1);
