@@ -1135,40 +1135,60 @@ out:
 
 /* ---- Checks across keys ---- */
 
-/*
- * Writes "file:line: [section] key = value: why" for row (section, key) of
- * `cfg` into err and returns -EINVAL.
- */
-static int invalid(const struct txp_config *cfg, const char *section, const char *key, char *err,
-                   size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int invalid(const struct txp_config *cfg, const char *section, const char *key, char *err,
-                   size_t errlen, const char *fmt, ...)
+int txp_config_where(const struct txp_config *cfg, const char *section, const char *key, char *buf, size_t len)
 {
 	const struct txp_config_key *k = txp_config_find(section, key);
-	char value[QUOTE_MAX + 8], raw[QUOTE_MAX + 8], why[512];
+	char value[QUOTE_MAX + 8], raw[QUOTE_MAX + 8];
 	int line = 0;
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (k == NULL) {
-		/* A bug in the caller; say so rather than crash. */
-		snprintf(err, errlen, "[%s] %s: %s", section, key, why);
-		return -EINVAL;
-	}
+	if (k == NULL)
+		return snprintf(buf, len, "[%s] %s", section, key);
 	if (cfg->lines != NULL)
 		line = cfg->lines[k - txp_config_keys];
 	/* Longer values are cut: the message needs only their start. */
 	txp_config_format_value(cfg, k, raw, sizeof(raw));
 	quote(value, sizeof(value), k->secret ? "(hidden)" : raw);
 	if (cfg->path != NULL && line > 0)
-		snprintf(err, errlen, "%s:%d: [%s] %s = %s: %s", cfg->path, line, section, key, value, why);
-	else if (cfg->path != NULL && cfg->lines != NULL)
-		snprintf(err, errlen, "%s: [%s] %s = %s (default): %s", cfg->path, section, key, value, why);
-	else
-		snprintf(err, errlen, "[%s] %s = %s: %s", section, key, value, why);
+		return snprintf(buf, len, "%s:%d: [%s] %s = %s", cfg->path, line, section, key, value);
+	if (cfg->path != NULL && cfg->lines != NULL)
+		return snprintf(buf, len, "%s: [%s] %s = %s (default)", cfg->path, section, key, value);
+	return snprintf(buf, len, "[%s] %s = %s", section, key, value);
+}
+
+/* Writes "<where>: why" for row (section, key) of `cfg` into err and returns -EINVAL. */
+static int invalid(const struct txp_config *cfg, const char *section, const char *key, char *err,
+                   size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int invalid(const struct txp_config *cfg, const char *section, const char *key, char *err,
+                   size_t errlen, const char *fmt, ...)
+{
+	char where[QUOTE_MAX + 4096 + 128], why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	txp_config_where(cfg, section, key, where, sizeof(where));
+	snprintf(err, errlen, "%s: %s", where, why);
 	return -EINVAL;
+}
+
+int txp_config_locate(const struct txp_config *cfg, char *msg, size_t msglen)
+{
+	char prefix[128], where[QUOTE_MAX + 4096 + 128], *copy;
+
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
+		int n = snprintf(prefix, sizeof(prefix), "[%s] %s: ", k->section, k->key);
+		if (n <= 0 || (size_t)n >= sizeof(prefix) || strncmp(msg, prefix, (size_t)n) != 0)
+			continue;
+		copy = strdup(msg + n);
+		if (copy == NULL)
+			return -ENOMEM;
+		txp_config_where(cfg, k->section, k->key, where, sizeof(where));
+		snprintf(msg, msglen, "%s: %s", where, copy);
+		free(copy);
+		return 1;
+	}
+	return 0;
 }
 
 static int line_of(const struct txp_config *cfg, const char *section, const char *key)

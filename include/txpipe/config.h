@@ -211,6 +211,25 @@ int txp_config_load(struct txp_config *cfg, const char *path, char *err, size_t 
  */
 int txp_config_validate(const struct txp_config *cfg, char *err, size_t errlen);
 
+/*
+ * Writes where row (section, key) of `cfg` was set, as messages show it:
+ * "file:line: [section] key = value", "file: [section] key = value
+ * (default)" when the file did not set it, or "[section] key = value" when
+ * `cfg` was not read from a file.  Long values are cut, secret ones shown as
+ * "(hidden)".  Returns the length it needed, as snprintf does.
+ */
+int txp_config_where(const struct txp_config *cfg, const char *section, const char *key, char *buf,
+                     size_t len);
+
+/*
+ * Rewrites a stage's message that starts "[section] key: " (the stages'
+ * convention for naming the key at fault, e.g. "[fraud] deny_cards: ...:
+ * is a directory") to start with txp_config_where() instead, so it names
+ * the file and line too.  Returns 1 when it did, 0 when `msg` names no key
+ * (left as is), -ENOMEM.
+ */
+int txp_config_locate(const struct txp_config *cfg, char *msg, size_t msglen);
+
 /* Frees what `cfg` owns.  Safe on a zeroed or partly filled struct. */
 void txp_config_free(struct txp_config *cfg);
 

@@ -48,10 +48,14 @@ expect "a good configuration" 0 "configuration OK" "$tmp/good.ini"
 # Key files.
 mkfifo "$tmp/fifo.key"
 CARD_KEY=$tmp/fifo.key base >"$tmp/c.ini"
-expect "a FIFO as key file" 78 "is a FIFO, not a regular file" "$tmp/c.ini"
+expect "a FIFO as key file" 78 \
+	"$tmp/c.ini:2: [compliance] card_token_key_file = $tmp/fifo.key: key file $tmp/fifo.key: is a FIFO" \
+	"$tmp/c.ini"
 ln -s "$tmp/card.key" "$tmp/link.key"
 CARD_KEY=$tmp/link.key base >"$tmp/c.ini"
-expect "a symbolic link as key file" 78 "is a symbolic link" "$tmp/c.ini"
+expect "a symbolic link as key file" 78 "$tmp/c.ini:2: [compliance] card_token_key_file = $tmp/link.key: key file" \
+	"$tmp/c.ini"
+grep -qF "is a symbolic link (name the file itself)" "$tmp/out" || { echo "FAIL: no reason for the link"; status=1; }
 CARD_KEY=/proc/self/mem base >"$tmp/c.ini"
 expect "/proc/self/mem as key file" 78 "key file /proc/self/mem is 0 bytes" "$tmp/c.ini"
 CARD_KEY=$tmp base >"$tmp/c.ini"
@@ -59,7 +63,7 @@ expect "a directory as key file" 78 "is a directory" "$tmp/c.ini"
 
 # List files.
 base "[fraud]" "deny_customers = $tmp" >"$tmp/c.ini"
-expect "a directory as deny list" 78 "[fraud] deny_customers: $tmp: is a directory" "$tmp/c.ini"
+expect "a directory as deny list" 78 "$tmp/c.ini:5: [fraud] deny_customers = $tmp: $tmp: is a directory" "$tmp/c.ini"
 mkfifo "$tmp/fifo.txt"
 base "[fraud]" "deny_customers = $tmp/fifo.txt" >"$tmp/c.ini"
 expect "a FIFO as deny list" 78 "is a FIFO" "$tmp/c.ini"
