@@ -981,6 +981,34 @@ START_TEST(what_the_daemon_refuses_at_start_is_refused_at_load)
 }
 END_TEST
 
+START_TEST(a_stage_message_naming_a_key_gets_the_file_and_line)
+{
+	struct txp_config cfg;
+	char msg[512] = "[fraud] deny_cards: /x/deny.txt: is a directory, not a regular file", want[512];
+	char *path = temp_file("[fraud]\n\ndeny_cards = /x/deny.txt\n", 34);
+
+	ck_assert_int_eq(txp_config_load(&cfg, path, want, sizeof(want)), 0);
+	ck_assert_int_eq(txp_config_locate(&cfg, msg, sizeof(msg)), 1);
+	snprintf(want, sizeof(want),
+	         "%s:3: [fraud] deny_cards = /x/deny.txt: /x/deny.txt: is a directory, not a regular file", path);
+	ck_assert_str_eq(msg, want);
+	/* A default is shown as one; a message naming no key is left alone. */
+	snprintf(msg, sizeof(msg), "[compliance] pseudonym_key_file: key file /k: is a FIFO, not a regular file");
+	ck_assert_int_eq(txp_config_locate(&cfg, msg, sizeof(msg)), 1);
+	snprintf(want, sizeof(want),
+	         "%s: [compliance] pseudonym_key_file = /etc/txpipe/keys/pseudonym.key (default): key file /k: is a "
+	         "FIFO, not a regular file",
+	         path);
+	ck_assert_str_eq(msg, want);
+	snprintf(msg, sizeof(msg), "out of memory");
+	ck_assert_int_eq(txp_config_locate(&cfg, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "out of memory");
+	txp_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
 /* ---- Files the configuration names ---- */
 
 /* A new empty directory for the files of one test; the caller removes it. */
@@ -1166,6 +1194,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, settings_that_must_agree_name_the_key_the_file_set_last);
 	tcase_add_test(tc, stage_values_are_checked_at_load_naming_file_line_and_key);
 	tcase_add_test(tc, what_the_daemon_refuses_at_start_is_refused_at_load);
+	tcase_add_test(tc, a_stage_message_naming_a_key_gets_the_file_and_line);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
