@@ -1,5 +1,6 @@
 /* rules_bench.c: micro-benchmark (not a test) of fraud + compliance per transaction on one thread. */
 #include "txpipe/compliance.h"
+#include "txpipe/config.h"
 #include "txpipe/fraud.h"
 
 #include <stdio.h>
@@ -45,8 +46,9 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	long customers = argc > 2 ? atol(argv[2]) : 50000;
 	static const uint8_t key[16] = {1};
-	struct txp_fraud_config fcfg;
-	struct txp_compliance_config ccfg;
+	struct txp_config all;
+	struct txp_fraud_config *fcfg = &all.fraud;
+	struct txp_compliance_config *ccfg = &all.compliance;
 	struct txp_rates rates;
 	struct txp_fraud_rules *fr;
 	struct txp_compliance_rules *cr;
@@ -58,13 +60,14 @@ int main(int argc, char **argv)
 	long declined = 0, review = 0;
 	enum { POOL = 4096 };
 
-	if (txp_fraud_config_defaults(&fcfg) != 0 || txp_compliance_config_defaults(&ccfg) != 0 ||
+	/* The daemon's defaults: the config table's. */
+	if (txp_config_defaults(&all) != 0 ||
 	    txp_rates_parse("USD:1000000,EUR:1080000,GBP:1270000,JPY:6700", &rates, err, sizeof(err)) != 0)
 		return 1;
-	fcfg.max_tracked_keys = (uint64_t)customers * 2;
-	ccfg.max_tracked_keys = (uint64_t)customers * 2;
-	if (txp_fraud_rules_create(&fcfg, &rates, &fr, err, sizeof(err)) != 0 ||
-	    txp_compliance_rules_create(&ccfg, &rates, &cr, err, sizeof(err)) != 0 ||
+	fcfg->max_tracked_keys = (uint64_t)customers * 2;
+	ccfg->max_tracked_keys = (uint64_t)customers * 2;
+	if (txp_fraud_rules_create(fcfg, &rates, &fr, err, sizeof(err)) != 0 ||
+	    txp_compliance_rules_create(ccfg, &rates, &cr, err, sizeof(err)) != 0 ||
 	    txp_fraud_state_create(fr, key, &fs, err, sizeof(err)) != 0 ||
 	    txp_compliance_state_create(cr, key, &cs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
@@ -124,7 +127,6 @@ int main(int argc, char **argv)
 	txp_compliance_rules_unref(cr);
 	txp_fraud_rules_unref(fr);
 	txp_rates_free(&rates);
-	txp_fraud_config_free(&fcfg);
-	txp_compliance_config_free(&ccfg);
+	txp_config_free(&all);
 	return 0;
 }

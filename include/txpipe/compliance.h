@@ -31,7 +31,8 @@ extern const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1];
 /*
  * Configuration, shaped like struct txp_fraud_config so it can sit in
  * struct txp_config: numbers uint64_t, strings owned char *, enums int
- * (enum txp_rule_action or enum txp_severity).  Amounts are whole USD; a
+ * (enum txp_rule_action or enum txp_severity).  Defaults and bounds live
+ * only in the config table (src/config_table.c).  Amounts are whole USD; a
  * rule fires when the USD equivalent is at or above its threshold.
  * Sanctions always decline: that outcome is not configurable.
  */
@@ -76,9 +77,12 @@ struct txp_compliance_config {
 	char *pseudonym_key_file;
 };
 
-/* Defaults (see src/rules-config.md).  Strings are malloc'd: free with
- * txp_compliance_config_free().  Returns 0 or -ENOMEM. */
-int txp_compliance_config_defaults(struct txp_compliance_config *cfg);
+/*
+ * Parses a pseudonymise value ("customer_id, ip_address,device_id"; commas
+ * and spaces separate) into TXP_PSEUD_* bits in *out.  Returns 0, or -EINVAL
+ * with the unknown name in `err` (no key: the caller adds it).
+ */
+int txp_compliance_pseud_parse(const char *spec, unsigned *out, char *err, size_t errlen);
 
 /* Safe on a zeroed struct. */
 void txp_compliance_config_free(struct txp_compliance_config *cfg);
@@ -87,9 +91,10 @@ struct txp_compliance_rules;
 struct txp_compliance_state;
 
 /*
- * As txp_fraud_rules_create(): checks `cfg`, loads the sanctions list file,
- * copies `rates`; one reference in *out.  Returns 0 or a negative errno with
- * `err` naming the key or file.
+ * As txp_fraud_rules_create(): `cfg` passed the table's bounds and
+ * txp_config_validate(); loads the sanctions list file, copies `cfg` and
+ * `rates`; one reference in *out.  Returns 0 or a negative errno with `err`
+ * naming the key or file.
  */
 int txp_compliance_rules_create(const struct txp_compliance_config *cfg, const struct txp_rates *rates,
                                 struct txp_compliance_rules **out, char *err, size_t errlen);

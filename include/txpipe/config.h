@@ -21,8 +21,19 @@ enum txp_unknown_fields {
 	TXP_UNKNOWN_REJECT      /* the line is rejected, naming the field */
 };
 
+/*
+ * The longest line the file may hold, newline excluded: room for the longest
+ * value a key takes ([compliance] usd_rates, 8192 bytes) with its key.
+ */
+#define TXP_CONFIG_LINE_MAX 16384
+/* The largest file read; a bound on what a wrong path can make us read. */
+#define TXP_CONFIG_FILE_MAX (1024 * 1024)
+
 struct txp_config {
 	char *path; /* the file read, for messages */
+	/* Per row of txp_config_keys, the line of `path` that set it; 0 for
+	 * a default.  NULL when the config was not read from a file.  Owned. */
+	int *lines;
 
 	struct {
 		char *socket;
@@ -169,7 +180,11 @@ int txp_config_defaults(struct txp_config *cfg);
 
 /*
  * Fills `cfg` with the defaults (as txp_config_defaults(), so `cfg` need not
- * be initialised) and reads `path` over them; cfg->path is a copy of `path`.
+ * be initialised), reads `path` over them and checks the result with
+ * txp_config_validate(); cfg->path is a copy of `path`.  The file is opened
+ * with txp_file_open_regular(): a symbolic link is followed, anything but a
+ * regular file of at most TXP_CONFIG_FILE_MAX bytes is refused, and a line
+ * longer than TXP_CONFIG_LINE_MAX bytes is an error.
  * On error returns a negative errno (-EINVAL for any fault in the file's
  * content, -ENOMEM, or the errno of opening or reading it) and writes into
  * `err` (size `errlen`) a message naming the file, the line, the offending
@@ -179,6 +194,41 @@ int txp_config_defaults(struct txp_config *cfg);
  * `cfg` is left valid (defaults or partly read) and must still be freed.
  */
 int txp_config_load(struct txp_config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * Checks what the table's per-key bounds cannot: settings that must agree
+ * ([fraud] review_threshold <= decline_threshold, window_short_ms <=
+ * window_medium_ms <= window_long_ms), values whose syntax the stages
+ * define (usd_rates, the country lists, pseudonymise), and everything the
+ * daemon refuses at start that does not need I/O: the AWS region and
+ * endpoint URLs (when [aws] enabled) and a [metrics] listen address that is
+ * not loopback.  Key and list files are read by the stages, not here.
+ * txp_config_load() calls it, so `txpiped --check-config`, the daemon and
+ * a reload refuse the same files.  Returns 0 or -EINVAL with, in `err`,
+ * "file:line: [section] key = value: what is wrong" (the line of the key
+ * named; "file: [section] key = value (default): ..." when the file did not
+ * set it).  Secret values are shown as "(hidden)".
+ */
+int txp_config_validate(const struct txp_config *cfg, char *err, size_t errlen);
+
+/*
+ * Writes where row (section, key) of `cfg` was set, as messages show it:
+ * "file:line: [section] key = value", "file: [section] key = value
+ * (default)" when the file did not set it, or "[section] key = value" when
+ * `cfg` was not read from a file.  Long values are cut, secret ones shown as
+ * "(hidden)".  Returns the length it needed, as snprintf does.
+ */
+int txp_config_where(const struct txp_config *cfg, const char *section, const char *key, char *buf,
+                     size_t len);
+
+/*
+ * Rewrites a stage's message that starts "[section] key: " (the stages'
+ * convention for naming the key at fault, e.g. "[fraud] deny_cards: ...:
+ * is a directory") to start with txp_config_where() instead, so it names
+ * the file and line too.  Returns 1 when it did, 0 when `msg` names no key
+ * (left as is), -ENOMEM.
+ */
+int txp_config_locate(const struct txp_config *cfg, char *msg, size_t msglen);
 
 /* Frees what `cfg` owns.  Safe on a zeroed or partly filled struct. */
 void txp_config_free(struct txp_config *cfg);

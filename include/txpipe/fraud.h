@@ -37,7 +37,11 @@
 
 /* Configuration, shaped so it can sit in struct txp_config and be filled by
  * the config table: numbers are uint64_t, strings owned char * (comma lists
- * and file paths; "" means none), enums int.  Amounts are whole USD. */
+ * and file paths; "" means none), enums int.  Amounts are whole USD.
+ * Defaults, bounds and help live only in the table (src/config_table.c);
+ * settings that must agree with each other are checked by
+ * txp_config_validate().  A test takes the defaults from the table too
+ * (txp_config_defaults()). */
 struct txp_fraud_config {
 	/* Decision. */
 	uint64_t review_threshold;  /* score >= this: review */
@@ -95,19 +99,12 @@ struct txp_fraud_config {
 	/* Card testing: small amounts at distinct merchants. */
 	uint64_t card_test_max_usd;     /* "small": at most this; 0 disables */
 	uint64_t card_test_window_ms;
-	uint64_t card_test_merchants;   /* distinct merchants, 2..TXP_FRAUD_CARD_TEST_RING + 1 */
+	uint64_t card_test_merchants;   /* distinct merchants, this one included, 2..TXP_FRAUD_CARD_TEST_RING */
 	uint64_t card_test_points;
 };
 
 #define TXP_FRAUD_REPEAT_RING 4
 #define TXP_FRAUD_CARD_TEST_RING 8
-
-/*
- * Fills `cfg` with the defaults (the values documented in
- * src/rules-config.md).  Strings are malloc'd: free with
- * txp_fraud_config_free().  Returns 0 or -ENOMEM.
- */
-int txp_fraud_config_defaults(struct txp_fraud_config *cfg);
 
 /* Frees the strings `cfg` owns.  Safe on a zeroed struct. */
 void txp_fraud_config_free(struct txp_fraud_config *cfg);
@@ -116,11 +113,13 @@ struct txp_fraud_rules;
 struct txp_fraud_state;
 
 /*
- * Checks `cfg`, loads its list files and copies `rates`, giving a new rules
- * object with one reference in *out.  Runs on any thread (it reads files:
- * call it at start-up or reload, not on a worker's hot path).  Returns 0,
- * -EINVAL for an inconsistent setting or a bad list, the errno of a list
- * file that cannot be read, or -ENOMEM; `err` says which key or file.
+ * Loads `cfg`'s list files and copies `cfg` and `rates`, giving a new rules
+ * object with one reference in *out.  `cfg` must hold values within the
+ * config table's bounds that passed txp_config_validate(): nothing is
+ * checked twice here.  Runs on any thread (it reads files: call it at
+ * start-up or reload, not on a worker's hot path).  Returns 0, -EINVAL for
+ * a bad list or country code, the errno of a list file that cannot be read,
+ * or -ENOMEM; `err` says which key or file.
  */
 int txp_fraud_rules_create(const struct txp_fraud_config *cfg, const struct txp_rates *rates,
                            struct txp_fraud_rules **out, char *err, size_t errlen);

@@ -9,11 +9,14 @@
 
 /*
  * Reads a 32-byte key from `path`: either exactly 32 raw bytes, or 64 hex
- * digits optionally followed by one newline.  Refuses (-EPERM) a file that
- * is not a regular file or whose mode gives any access to group or others
- * (PCI DSS: keys readable only by the daemon's user).  Returns 0, or a
- * negative errno with the reason in err (never any key material).  `key`
- * is wiped on error.
+ * digits optionally followed by one newline.  Refuses a symbolic link
+ * (-ELOOP: whoever can change a link would choose the secret; name the file
+ * itself), anything that is not a regular file (-EINVAL, -EISDIR; a FIFO is
+ * refused without waiting for a writer), a file of any other size (-EINVAL,
+ * decided before reading) and a file whose mode gives any access to group or
+ * others (-EPERM; PCI DSS: keys readable only by the daemon's user).
+ * Returns 0, or a negative errno with the reason in err (never any key
+ * material).  `key` is wiped on error.
  */
 int txp_key_load(const char *path, uint8_t key[TXP_KEY_BYTES], char *err, size_t errlen);
 

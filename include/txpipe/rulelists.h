@@ -86,10 +86,16 @@ struct txp_idset;
 int txp_idset_parse(const char *buf, size_t len, const char *name, struct txp_idset **out, char *err,
                     size_t errlen);
 
+/* The largest list file read: 256 MiB, millions of ids; a bound on memory. */
+#define TXP_IDSET_FILE_MAX (UINT64_C(256) << 20)
+
 /*
  * Reads the list file at `path` and builds a set as txp_idset_parse() does.
+ * A symbolic link is followed (lists are often managed by tooling), but
+ * anything that is not a regular file, or is larger than
+ * TXP_IDSET_FILE_MAX, is refused without reading (txp_file_open_regular()).
  * Returns 0, a parse error, or the negative errno of the failed open/read
- * (with strerror text in `err`).
+ * (with the reason in `err`).
  */
 int txp_idset_load(const char *path, struct txp_idset **out, char *err, size_t errlen);
 

@@ -8,10 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
+#include "txpipe/file.h"
 #include "txpipe/log.h"
+
+/* A shared credentials file holds a few profiles; a bound on what a wrong path makes us read. */
+#define CREDENTIALS_FILE_MAX (1024 * 1024)
 
 struct ini_state {
 	const char *profile;
@@ -52,16 +58,23 @@ static int read_profile(const char *path, const char *profile, struct txp_aws_cr
 			size_t errlen)
 {
 	struct ini_state st = { .profile = profile };
+	struct stat sb;
 	FILE *f;
-	int line, rc = 0;
+	int fd, line, rc = 0;
 
 	*out = NULL;
-	f = fopen(path, "re");
+	/* Never a FIFO or a device: it is read on the loop thread, which must not wait for a writer. */
+	fd = txp_file_open_regular(path, true, CREDENTIALS_FILE_MAX, &sb, errbuf, errlen);
+	if (fd == -ENOENT || fd == -ENOTDIR)
+		return 0;
+	/* A file that is there but cannot be read is the configuration's to fix. */
+	if (fd < 0)
+		return fd == -ENOMEM ? fd : -EINVAL;
+	f = fdopen(fd, "r");
 	if (f == NULL) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
 		rc = -errno;
 		txp_aws_set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
 		return rc;
 	}
 	line = ini_parse_file(f, on_ini, &st);

@@ -243,7 +243,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .key = "window_short_ms",
 	 .type = TXP_CFG_DURATION,
 	 .offset = OFF(fraud, window_short_ms),
-	 .min = 12,
+	 .min = TXP_WINDOW_BUCKETS, /* a bucket is at least 1 ms */
 	 .max = UINT64_C(31622400000),
 	 .default_value = "1m",
 	 .reloadable = false,
@@ -253,7 +253,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .key = "window_medium_ms",
 	 .type = TXP_CFG_DURATION,
 	 .offset = OFF(fraud, window_medium_ms),
-	 .min = 12,
+	 .min = TXP_WINDOW_BUCKETS, /* a bucket is at least 1 ms */
 	 .max = UINT64_C(31622400000),
 	 .default_value = "1h",
 	 .reloadable = false,
@@ -262,7 +262,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .key = "window_long_ms",
 	 .type = TXP_CFG_DURATION,
 	 .offset = OFF(fraud, window_long_ms),
-	 .min = 12,
+	 .min = TXP_WINDOW_BUCKETS, /* a bucket is at least 1 ms */
 	 .max = UINT64_C(31622400000),
 	 .default_value = "24h",
 	 .reloadable = false,
@@ -384,6 +384,8 @@ const struct txp_config_key txp_config_keys[] = {
 	 .reloadable = true,
 	 .help = "Whole US dollars spent by one customer in the long window at which "
 		 "velocity_customer_amount_long applies; 0 disables it."},
+	/* Merchant volumes differ by orders of magnitude and are counted per
+	 * shard, so merchant velocity has no sensible default: off until set. */
 	{.section = "fraud",
 	 .key = "merchant_count_short",
 	 .type = TXP_CFG_UINT,
@@ -471,6 +473,9 @@ const struct txp_config_key txp_config_keys[] = {
 	 .default_value = "10",
 	 .reloadable = true,
 	 .help = "Points cross_border adds to the risk score."},
+	/* FATF "High-Risk Jurisdictions subject to a Call for Action" (the black
+	 * list): DPRK, Iran, Myanmar.  FATF revises it at each plenary (three
+	 * times a year); operators must keep this key current. */
 	{.section = "fraud",
 	 .key = "high_risk_countries",
 	 .type = TXP_CFG_STRING,
@@ -604,7 +609,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, repeat_min_count),
 	 .min = 1,
-	 .max = 4,
+	 .max = TXP_FRAUD_REPEAT_RING, /* the ring of earlier amounts */
 	 .default_value = "2",
 	 .reloadable = true,
 	 .help = "Earlier identical amounts within repeat_window_ms needed for repeat_amount."},
@@ -641,7 +646,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, card_test_merchants),
 	 .min = 2,
-	 .max = 8,
+	 .max = TXP_FRAUD_CARD_TEST_RING, /* the ring holds this one and the earlier ones */
 	 .default_value = "4",
 	 .reloadable = true,
 	 .help = "Distinct merchants with small amounts on one card or customer within card_test_window_ms "
@@ -658,6 +663,9 @@ const struct txp_config_key txp_config_keys[] = {
 	/* ---- [fraud] end ---- */
 
 	/* ---- [compliance] begin ---- */
+	/* Only USD by default: exchange rates change daily and a stale default
+	 * would misstate every threshold.  Other currencies go to review
+	 * (currency_rate_unknown) until the operator lists them. */
 	{.section = "compliance",
 	 .key = "usd_rates",
 	 .type = TXP_CFG_STRING,
@@ -668,6 +676,9 @@ const struct txp_config_key txp_config_keys[] = {
 	 .reloadable = true,
 	 .help = "USD rates, comma-separated CODE:MICRO_USD items (micro-dollars per major unit, e.g. "
 		 "EUR:1080000), used for every threshold in US dollars."},
+	/* The US currency transaction report threshold is "more than $10,000"
+	 * (31 CFR 1010.311); EU AMLD's is "EUR 10 000 or more".  We fire at or
+	 * above, the stricter reading. */
 	{.section = "compliance",
 	 .key = "aml_threshold_usd",
 	 .type = TXP_CFG_UINT,
@@ -698,7 +709,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .key = "structuring_window_ms",
 	 .type = TXP_CFG_DURATION,
 	 .offset = OFF(compliance, structuring_window_ms),
-	 .min = 12,
+	 .min = TXP_WINDOW_BUCKETS, /* a bucket is at least 1 ms */
 	 .max = UINT64_C(31622400000),
 	 .default_value = "24h",
 	 .reloadable = false,
@@ -738,6 +749,14 @@ const struct txp_config_key txp_config_keys[] = {
 	 .default_value = "review",
 	 .reloadable = true,
 	 .help = "What compliance_state_full does to the decision."},
+	/* Countries under comprehensive US sanctions per OFAC's "Sanctions
+	 * Programs and Country Information" page, checked 2026-11: Cuba, Iran,
+	 * North Korea.  Syria's program ended on 2025-07-01 (E.O. 14312) and is
+	 * not listed.  The covered regions of Ukraine (Crimea and the so-called
+	 * DNR and LNR, E.O. 14065) have no ISO 3166-1 alpha-2 code of their own
+	 * and need address-level screening upstream.  Lists change: operators
+	 * must maintain this key (and add other regimes, e.g. EU or UN, that
+	 * apply to them). */
 	{.section = "compliance",
 	 .key = "sanctioned_countries",
 	 .type = TXP_CFG_STRING,
@@ -850,6 +869,8 @@ const struct txp_config_key txp_config_keys[] = {
 	 .reloadable = true,
 	 .help = "Personal identifiers, comma-separated among customer_id, ip_address and device_id, stored "
 		 "and published only as keyed BLAKE2b pseudonyms."},
+	/* Five years: the record-keeping period of the US Bank Secrecy Act
+	 * (31 CFR 1010.430) and of EU AMLD (Directive 2015/849, art. 40). */
 	{.section = "compliance",
 	 .key = "retention_days",
 	 .type = TXP_CFG_UINT,

@@ -349,6 +349,17 @@ static void on_signal(uv_signal_t *h, int signum)
 
 /* ---- start-up ---------------------------------------------------------- */
 
+/*
+ * The exit status for a failure to load the configuration or build the
+ * stages from it: whatever the errno (a directory, a FIFO, a symbolic link
+ * as key file, EIO from a special file), the operator must fix the
+ * configuration, so 78; only running out of memory is the system's fault.
+ */
+static int config_exit_code(int rc)
+{
+	return rc == -ENOMEM ? EX_OSERR : EX_CONFIG;
+}
+
 /* The steps of start-up, in order.  A failure is logged once, by
  * start_failed(), and exits with its step's code (txpiped(8), EXIT
  * STATUS). */
@@ -359,6 +370,7 @@ static int step_exit_code(enum step step, int rc)
 {
 	switch (step) {
 	case STEP_STAGES:
+		return config_exit_code(rc);
 	case STEP_AWS:
 		return rc == -EINVAL || rc == -EPERM ? EX_CONFIG : EX_SOFTWARE;
 	case STEP_SERVER:
@@ -689,8 +701,8 @@ int main(int argc, char **argv)
 	}
 	rc = txp_config_load(&d.cfg, path, err, sizeof(err));
 	if (rc == 0 && check_only) {
-		/* The stages check what the table cannot: key files, list
-		 * files, rule consistency. */
+		/* Loading validated every setting; the stages read what
+		 * that does not: the key files and the list files. */
 		struct txp_stages *st = NULL;
 		rc = txp_stages_create(&st, &d.cfg, err, sizeof(err));
 		txp_stages_destroy(st);
@@ -698,7 +710,7 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "txpiped: %s\n", err);
 		txp_config_free(&d.cfg);
-		return rc == -EINVAL ? EX_CONFIG : (rc == -ENOENT || rc == -EACCES) ? EX_CONFIG : EX_SOFTWARE;
+		return config_exit_code(rc);
 	}
 	if (check_only) {
 		printf("%s: configuration OK\n", path);

@@ -84,6 +84,7 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 {
 	struct ruleset *rs = calloc(1, sizeof(*rs));
 	struct txp_rates rates;
+	char sub[256];
 	int rc;
 
 	if (rs == NULL) {
@@ -91,9 +92,11 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 		return -ENOMEM;
 	}
 	memset(&rates, 0, sizeof(rates));
-	rc = txp_rates_parse(cfg->compliance.usd_rates, &rates, err, errlen);
-	if (rc < 0)
+	rc = txp_rates_parse(cfg->compliance.usd_rates, &rates, sub, sizeof(sub));
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] usd_rates: %s", sub);
 		goto err_after_alloc;
+	}
 	rc = txp_fraud_rules_create(&cfg->fraud, &rates, &rs->fraud, err, errlen);
 	if (rc < 0)
 		goto err_after_rates;
@@ -228,6 +231,7 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 {
 	struct txp_stages *st;
 	struct ruleset *rs;
+	char sub[512];
 	int rc;
 
 	if (txp_validate_global_init() < 0) {
@@ -239,15 +243,19 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	/* A key file problem is a configuration problem. */
-	rc = txp_key_load(cfg->compliance.card_token_key_file, st->card_key, err, errlen);
-	if (rc < 0)
+	rc = txp_key_load(cfg->compliance.card_token_key_file, st->card_key, sub, sizeof(sub));
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] card_token_key_file: %s", sub);
 		goto err_after_alloc;
-	rc = txp_key_load(cfg->compliance.pseudonym_key_file, st->pseud_key, err, errlen);
-	if (rc < 0)
+	}
+	rc = txp_key_load(cfg->compliance.pseudonym_key_file, st->pseud_key, sub, sizeof(sub));
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] pseudonym_key_file: %s", sub);
 		goto err_after_alloc;
+	}
 	if (sodium_memcmp(st->card_key, st->pseud_key, TXP_KEY_BYTES) == 0) {
-		snprintf(err, errlen, "card_token_key_file and pseudonym_key_file hold the same key; they must differ");
+		snprintf(err, errlen, "[compliance] pseudonym_key_file: holds the same key as card_token_key_file; "
+		                      "they must differ");
 		rc = -EINVAL;
 		goto err_after_alloc;
 	}
@@ -263,7 +271,10 @@ err_after_alloc:
 	sodium_memzero(st->card_key, sizeof(st->card_key));
 	sodium_memzero(st->pseud_key, sizeof(st->pseud_key));
 	free(st);
-	if (rc == -ENOENT || rc == -EACCES || rc == -EPERM)
+	(void)txp_config_locate(cfg, err, errlen);
+	/* Whatever the errno (a missing file, a FIFO, EIO from a special
+	 * file), it is the configuration that must change. */
+	if (rc != -ENOMEM)
 		rc = -EINVAL;
 	return rc;
 }
@@ -361,8 +372,10 @@ int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char 
 
 	collect_retired(st);
 	rc = ruleset_build(st, cfg, &rs, err, errlen);
-	if (rc < 0)
+	if (rc < 0) {
+		(void)txp_config_locate(cfg, err, errlen);
 		return rc;
+	}
 	rs->gen = ++st->next_gen;
 	old = atomic_load_explicit(&st->current, memory_order_relaxed);
 	/* Release: the new ruleset is fully built before any thread can

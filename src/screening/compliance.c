@@ -11,8 +11,6 @@
 
 #include "txpipe/pan.h"
 
-#define WINDOW_MAX_MS (UINT64_C(366) * 24 * 3600 * 1000)
-
 const char *const txp_rule_action_names[TXP_ACTION_COUNT + 1] = {"none", "review", "decline", NULL};
 const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1] = {"none", "low",      "medium",
                                                                  "high", "critical", NULL};
@@ -36,58 +34,6 @@ struct txp_compliance_state {
 	struct txp_keytab *customers;
 	int64_t clock;
 };
-
-int txp_compliance_config_defaults(struct txp_compliance_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	/* The US currency transaction report threshold is "more than $10,000"
-	 * (31 CFR 1010.311); EU AMLD's is "EUR 10 000 or more".  We fire at or
-	 * above, the stricter reading. */
-	cfg->aml_threshold_usd = 10000;
-	cfg->aml_action = TXP_ACTION_NONE;
-	cfg->aml_severity = TXP_SEVERITY_HIGH;
-	cfg->structuring_window_ms = 24 * 3600 * 1000;
-	cfg->structuring_action = TXP_ACTION_REVIEW;
-	cfg->structuring_severity = TXP_SEVERITY_HIGH;
-	cfg->max_tracked_keys = 65536;
-	cfg->state_full_action = TXP_ACTION_REVIEW;
-	cfg->sanctions_severity = TXP_SEVERITY_CRITICAL;
-	cfg->kyc_threshold_usd = 1000;
-	cfg->kyc_unspecified_is_unverified = false;
-	cfg->kyc_action = TXP_ACTION_REVIEW;
-	cfg->kyc_failed_action = TXP_ACTION_DECLINE;
-	cfg->kyc_severity = TXP_SEVERITY_MEDIUM;
-	cfg->pan_scan = true;
-	cfg->pan_action = TXP_ACTION_NONE;
-	cfg->pan_severity = TXP_SEVERITY_HIGH;
-	cfg->rate_unknown_action = TXP_ACTION_REVIEW;
-	/* Five years: the record-keeping period of the US Bank Secrecy Act
-	 * (31 CFR 1010.430) and of EU AMLD (Directive 2015/849, art. 40). */
-	cfg->retention_days = 1825;
-	/* Countries under comprehensive US sanctions per OFAC's "Sanctions
-	 * Programs and Country Information" page, checked 2026-11: Cuba, Iran,
-	 * North Korea.  Syria's program ended on 2025-07-01 (E.O. 14312) and is
-	 * not listed.  The covered regions of Ukraine (Crimea and the so-called
-	 * DNR and LNR, E.O. 14065) have no ISO 3166-1 alpha-2 code of their own
-	 * and need address-level screening upstream.  Lists change: operators
-	 * must maintain this key (and add other regimes, e.g. EU or UN, that
-	 * apply to them). */
-	cfg->sanctioned_countries = strdup("CU,IR,KP");
-	cfg->sanctions_list = strdup("");
-	cfg->pseudonymise = strdup("customer_id,ip_address,device_id");
-	/* Only USD by default: exchange rates change daily and a stale
-	 * default would misstate every threshold.  Other currencies go to
-	 * review (currency_rate_unknown) until the operator lists them. */
-	cfg->usd_rates = strdup("USD:1000000");
-	cfg->card_token_key_file = strdup("/etc/txpipe/keys/card-token.key");
-	cfg->pseudonym_key_file = strdup("/etc/txpipe/keys/pseudonym.key");
-	if (cfg->sanctioned_countries == NULL || cfg->sanctions_list == NULL || cfg->pseudonymise == NULL ||
-	    cfg->usd_rates == NULL || cfg->card_token_key_file == NULL || cfg->pseudonym_key_file == NULL) {
-		txp_compliance_config_free(cfg);
-		return -ENOMEM;
-	}
-	return 0;
-}
 
 void txp_compliance_config_free(struct txp_compliance_config *cfg)
 {
@@ -118,47 +64,7 @@ static int config_copy(struct txp_compliance_config *dst, const struct txp_compl
 	return 0;
 }
 
-static int config_check(const struct txp_compliance_config *c, char *err, size_t errlen)
-{
-	const int actions[] = {c->aml_action, c->structuring_action, c->state_full_action, c->kyc_action,
-	                       c->kyc_failed_action, c->pan_action, c->rate_unknown_action};
-	const int sevs[] = {c->aml_severity, c->structuring_severity, c->sanctions_severity, c->kyc_severity,
-	                    c->pan_severity};
-
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-		if ((unsigned)actions[i] >= TXP_ACTION_COUNT) {
-			snprintf(err, errlen, "[compliance] every *_action must be none, review or decline");
-			return -EINVAL;
-		}
-	}
-	for (size_t i = 0; i < sizeof(sevs) / sizeof(sevs[0]); i++) {
-		if ((unsigned)sevs[i] >= TXP_SEVERITY_COUNT) {
-			snprintf(err, errlen, "[compliance] every *_severity must be none, low, medium, high or critical");
-			return -EINVAL;
-		}
-	}
-	if (c->aml_threshold_usd < 1 || c->aml_threshold_usd > UINT64_C(1) << 50 ||
-	    c->kyc_threshold_usd > UINT64_C(1) << 50) {
-		snprintf(err, errlen, "[compliance] aml_threshold_usd must be 1..2^50 and kyc_threshold_usd 0..2^50");
-		return -EINVAL;
-	}
-	if (c->structuring_window_ms < TXP_WINDOW_BUCKETS || c->structuring_window_ms > WINDOW_MAX_MS) {
-		snprintf(err, errlen, "[compliance] structuring_window must be %d ms..366 days", TXP_WINDOW_BUCKETS);
-		return -EINVAL;
-	}
-	if (c->max_tracked_keys < 1 || c->max_tracked_keys > (UINT64_C(1) << 30)) {
-		snprintf(err, errlen, "[compliance] max_tracked_keys must be 1..1073741824");
-		return -EINVAL;
-	}
-	if (c->retention_days > 36600) {
-		snprintf(err, errlen, "[compliance] retention_days must be 0..36600");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Parses "customer_id,ip_address,device_id" into TXP_PSEUD_* bits. */
-static int parse_pseud_fields(const char *spec, unsigned *out, char *err, size_t errlen)
+int txp_compliance_pseud_parse(const char *spec, unsigned *out, char *err, size_t errlen)
 {
 	static const struct {
 		const char *name;
@@ -182,9 +88,7 @@ static int parse_pseud_fields(const char *spec, unsigned *out, char *err, size_t
 				break;
 		}
 		if (i == sizeof(names) / sizeof(names[0])) {
-			snprintf(err, errlen,
-			         "[compliance] pseudonymise: \"%.*s\": expected customer_id, ip_address or device_id",
-			         (int)n, p);
+			snprintf(err, errlen, "\"%.*s\": expected customer_id, ip_address or device_id", (int)n, p);
 			return -EINVAL;
 		}
 		*out |= names[i].bit;
@@ -201,9 +105,6 @@ int txp_compliance_rules_create(const struct txp_compliance_config *cfg, const s
 	int rc;
 
 	*out = NULL;
-	rc = config_check(cfg, err, errlen);
-	if (rc != 0)
-		goto err;
 	rc = -ENOMEM;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -218,9 +119,11 @@ int txp_compliance_rules_create(const struct txp_compliance_config *cfg, const s
 		snprintf(err, errlen, "[compliance] sanctioned_countries: %s", sub);
 		goto err_after_rates;
 	}
-	rc = parse_pseud_fields(r->cfg.pseudonymise, &r->pseud_fields, err, errlen);
-	if (rc != 0)
+	rc = txp_compliance_pseud_parse(r->cfg.pseudonymise, &r->pseud_fields, sub, sizeof(sub));
+	if (rc != 0) {
+		snprintf(err, errlen, "[compliance] pseudonymise: %s", sub);
 		goto err_after_rates;
+	}
 	if (r->cfg.sanctions_list[0] != '\0') {
 		rc = txp_idset_load(r->cfg.sanctions_list, &r->sanctions_list, sub, sizeof(sub));
 		if (rc != 0) {
@@ -242,7 +145,6 @@ err_after_r:
 err_nomem:
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "[compliance] out of memory");
-err:
 	return rc;
 }
 

@@ -10,10 +10,6 @@
 enum { W_SHORT = 0, W_MEDIUM, W_LONG, W_COUNT };
 enum { L_CUSTOMER = 0, L_MERCHANT, L_CARD, L_DEVICE, L_COUNT };
 
-/* The most a window may be: a year keeps every bucket number and product
- * far from overflow. */
-#define WINDOW_MAX_MS (UINT64_C(366) * 24 * 3600 * 1000)
-
 struct txp_fraud_rules {
 	atomic_uint refs;
 	struct txp_fraud_config cfg; /* deep copy */
@@ -70,74 +66,6 @@ static const char *const velocity_codes[2][2][W_COUNT] = {
 	  "velocity_merchant_amount_long"}},
 };
 
-int txp_fraud_config_defaults(struct txp_fraud_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->review_threshold = 50;
-	cfg->decline_threshold = 80;
-	cfg->alert_review_severity = TXP_SEVERITY_MEDIUM;
-	cfg->alert_decline_severity = TXP_SEVERITY_HIGH;
-
-	cfg->max_tracked_keys = 65536;
-	cfg->window_short_ms = 60 * 1000;
-	cfg->window_medium_ms = 3600 * 1000;
-	cfg->window_long_ms = 24 * 3600 * 1000;
-	cfg->state_full_points = 50;
-
-	cfg->high_amount_usd = 5000;
-	cfg->high_amount_points = 30;
-	cfg->relative_percent = 500;
-	cfg->relative_min_history = 3;
-	cfg->relative_points = 20;
-
-	cfg->customer_count[W_SHORT] = 5;
-	cfg->customer_count[W_MEDIUM] = 20;
-	cfg->customer_count[W_LONG] = 50;
-	cfg->customer_amount_usd[W_SHORT] = 2000;
-	cfg->customer_amount_usd[W_MEDIUM] = 10000;
-	cfg->customer_amount_usd[W_LONG] = 25000;
-	/* Merchant volumes differ by orders of magnitude and are counted per
-	 * shard, so there is no sensible default: off until set. */
-	cfg->velocity_customer_points = 25;
-	cfg->velocity_merchant_points = 15;
-
-	cfg->cross_border_points = 10;
-	cfg->high_risk_country_points = 25;
-	cfg->deny_points = 100;
-
-	cfg->round_amount_major = 100;
-	cfg->round_amount_points = 10;
-
-	cfg->repeat_window_ms = 10 * 60 * 1000;
-	cfg->repeat_min_count = 2;
-	cfg->repeat_points = 15;
-
-	cfg->card_test_max_usd = 5;
-	cfg->card_test_window_ms = 10 * 60 * 1000;
-	cfg->card_test_merchants = 4;
-	cfg->card_test_points = 40;
-
-	/* FATF "High-Risk Jurisdictions subject to a Call for Action" (the
-	 * black list): DPRK, Iran, Myanmar.  FATF revises it at each plenary
-	 * (three times a year); operators must keep this key current. */
-	cfg->high_risk_countries = strdup("KP,IR,MM");
-	cfg->allow_customers = strdup("");
-	cfg->allow_merchants = strdup("");
-	cfg->allow_cards = strdup("");
-	cfg->allow_devices = strdup("");
-	cfg->deny_customers = strdup("");
-	cfg->deny_merchants = strdup("");
-	cfg->deny_cards = strdup("");
-	cfg->deny_devices = strdup("");
-	if (cfg->high_risk_countries == NULL || cfg->allow_customers == NULL || cfg->allow_merchants == NULL ||
-	    cfg->allow_cards == NULL || cfg->allow_devices == NULL || cfg->deny_customers == NULL ||
-	    cfg->deny_merchants == NULL || cfg->deny_cards == NULL || cfg->deny_devices == NULL) {
-		txp_fraud_config_free(cfg);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 void txp_fraud_config_free(struct txp_fraud_config *cfg)
 {
 	char **strs[] = {&cfg->high_risk_countries, &cfg->allow_customers, &cfg->allow_merchants,
@@ -178,73 +106,6 @@ static int config_copy(struct txp_fraud_config *dst, const struct txp_fraud_conf
 	return 0;
 }
 
-/* Checks the settings that the code relies on; names the key at fault. */
-static int config_check(const struct txp_fraud_config *c, char *err, size_t errlen)
-{
-	const uint64_t points[] = {c->state_full_points,        c->high_amount_points,    c->relative_points,
-	                           c->velocity_customer_points, c->velocity_merchant_points,
-	                           c->cross_border_points,      c->high_risk_country_points,
-	                           c->deny_points,              c->round_amount_points,   c->repeat_points,
-	                           c->card_test_points};
-	const uint64_t windows[W_COUNT] = {c->window_short_ms, c->window_medium_ms, c->window_long_ms};
-
-	if (c->review_threshold < 1 || c->review_threshold > 100 || c->decline_threshold < c->review_threshold ||
-	    c->decline_threshold > 100) {
-		snprintf(err, errlen, "[fraud] review_threshold and decline_threshold must satisfy "
-		                      "1 <= review_threshold <= decline_threshold <= 100");
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
-		if (points[i] > 100) {
-			snprintf(err, errlen, "[fraud] every *_points value must be 0..100");
-			return -EINVAL;
-		}
-	}
-	if ((unsigned)c->alert_review_severity >= TXP_SEVERITY_COUNT ||
-	    (unsigned)c->alert_decline_severity >= TXP_SEVERITY_COUNT) {
-		snprintf(err, errlen, "[fraud] alert severities must be none, low, medium, high or critical");
-		return -EINVAL;
-	}
-	if (c->max_tracked_keys < 1 || c->max_tracked_keys > (UINT64_C(1) << 30)) {
-		snprintf(err, errlen, "[fraud] max_tracked_keys must be 1..1073741824");
-		return -EINVAL;
-	}
-	for (unsigned w = 0; w < W_COUNT; w++) {
-		if (windows[w] < TXP_WINDOW_BUCKETS || windows[w] > WINDOW_MAX_MS ||
-		    (w > 0 && windows[w] < windows[w - 1])) {
-			snprintf(err, errlen, "[fraud] windows must satisfy %d ms <= window_short <= "
-			                      "window_medium <= window_long <= 366 days",
-			         TXP_WINDOW_BUCKETS);
-			return -EINVAL;
-		}
-	}
-	if (c->repeat_min_count < 1 || c->repeat_min_count > TXP_FRAUD_REPEAT_RING || c->repeat_window_ms < 1 ||
-	    c->repeat_window_ms > WINDOW_MAX_MS) {
-		snprintf(err, errlen, "[fraud] repeat_min_count must be 1..%d and repeat_window 1 ms..366 days",
-		         TXP_FRAUD_REPEAT_RING);
-		return -EINVAL;
-	}
-	if (c->card_test_merchants < 2 || c->card_test_merchants > TXP_FRAUD_CARD_TEST_RING ||
-	    c->card_test_window_ms < 1 || c->card_test_window_ms > WINDOW_MAX_MS) {
-		snprintf(err, errlen, "[fraud] card_test_merchants must be 2..%d and card_test_window 1 ms..366 days",
-		         TXP_FRAUD_CARD_TEST_RING);
-		return -EINVAL;
-	}
-	/* Amount thresholds become cents; keep the products in range. */
-	if (c->high_amount_usd > UINT64_C(1) << 50 || c->card_test_max_usd > UINT64_C(1) << 50 ||
-	    c->relative_percent > 1000000 || c->round_amount_major > UINT64_C(1) << 50) {
-		snprintf(err, errlen, "[fraud] an amount or percentage is out of range");
-		return -EINVAL;
-	}
-	for (unsigned w = 0; w < W_COUNT; w++) {
-		if (c->customer_amount_usd[w] > UINT64_C(1) << 50 || c->merchant_amount_usd[w] > UINT64_C(1) << 50) {
-			snprintf(err, errlen, "[fraud] a velocity amount is out of range");
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 static int64_t max64(int64_t a, int64_t b)
 {
 	return a > b ? a : b;
@@ -262,9 +123,6 @@ int txp_fraud_rules_create(const struct txp_fraud_config *cfg, const struct txp_
 	int rc;
 
 	*out = NULL;
-	rc = config_check(cfg, err, errlen);
-	if (rc != 0)
-		goto err;
 	rc = -ENOMEM;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -321,7 +179,6 @@ err_after_r:
 err_nomem:
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "[fraud] out of memory");
-err:
 	return rc;
 }
 
@@ -421,7 +278,7 @@ void txp_fraud_stats(const struct txp_fraud_state *st, struct txp_fraud_stats *o
 
 static int64_t usd_to_cents(uint64_t usd)
 {
-	/* config_check keeps usd below 2^50. */
+	/* The config table keeps every amount at most 2^50 (src/config_table.c). */
 	return (int64_t)usd * 100;
 }
 

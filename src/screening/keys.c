@@ -10,36 +10,38 @@
 
 #include <sodium.h>
 
+#include "txpipe/file.h"
+
 int txp_key_load(const char *path, uint8_t key[TXP_KEY_BYTES], char *err, size_t errlen)
 {
 	/* Room for 64 hex digits, a newline and one byte more to detect a
 	 * longer file. */
 	unsigned char buf[TXP_KEY_BYTES * 2 + 2];
+	char sub[256];
 	struct stat st;
 	ssize_t n;
 	size_t bin_len = 0;
 	int fd, rc = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* A symbolic link is refused: whoever can change the link would choose
+	 * the daemon's secret.  O_NONBLOCK keeps a FIFO from hanging the start. */
+	fd = txp_file_open_regular(path, false, 0, &st, sub, sizeof(sub));
 	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
-		return rc;
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "key file %s is not a regular file", path);
-		rc = -EPERM;
-		goto out;
+		snprintf(err, errlen, "key file %s", sub);
+		return fd;
 	}
 	if ((st.st_mode & 077) != 0) {
 		snprintf(err, errlen, "key file %s has mode %04o: group and others must have no access (chmod 0600)",
 		         path, (unsigned)(st.st_mode & 07777));
 		rc = -EPERM;
+		goto out;
+	}
+	/* Decided before reading, so a special file posing as a regular one
+	 * (/proc/self/mem: size 0) is refused without a read. */
+	if (st.st_size != TXP_KEY_BYTES && st.st_size != TXP_KEY_BYTES * 2 && st.st_size != TXP_KEY_BYTES * 2 + 1) {
+		snprintf(err, errlen, "key file %s is %lld bytes: it must hold 32 raw bytes or 64 hex digits", path,
+		         (long long)st.st_size);
+		rc = -EINVAL;
 		goto out;
 	}
 	n = read(fd, buf, sizeof(buf));

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "txpipe/file.h"
+
 /* Highest accepted rate: 10^12 micro-USD (1,000,000 USD) per major unit,
  * far above any real currency, and low enough that amount * rate stays in
  * range for amounts up to ~9.2 million major units before saturating. */
@@ -394,16 +396,10 @@ int txp_idset_load(const char *path, struct txp_idset **out, char *err, size_t e
 	int fd, rc;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = txp_file_open_regular(path, true, (size_t)TXP_IDSET_FILE_MAX, &st, err, errlen);
 	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = fd;
 		goto err;
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto err_after_open;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (buf == NULL) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "txpipe/config.h"
 #include "txpipe/rulelists.h"
 #include "txpipe/txn.h"
 
@@ -97,6 +98,32 @@ static inline void fx_unlink(char *path)
 {
 	unlink(path);
 	free(path);
+}
+
+/*
+ * The real defaults, from the config table (src/config_table.c), as the
+ * daemon gets them: the whole configuration is filled, the stage's part is
+ * taken (its strings now owned by `out`: free with txp_*_config_free) and
+ * the rest freed.
+ */
+static inline void fx_fraud_defaults(struct txp_fraud_config *out)
+{
+	struct txp_config all;
+
+	ck_assert_int_eq(txp_config_defaults(&all), 0);
+	*out = all.fraud;
+	memset(&all.fraud, 0, sizeof(all.fraud));
+	txp_config_free(&all);
+}
+
+static inline void fx_compliance_defaults(struct txp_compliance_config *out)
+{
+	struct txp_config all;
+
+	ck_assert_int_eq(txp_config_defaults(&all), 0);
+	*out = all.compliance;
+	memset(&all.compliance, 0, sizeof(all.compliance));
+	txp_config_free(&all);
 }
 
 static inline void fx_set(char **field, const char *value)

@@ -2,10 +2,16 @@
 #include "txp_build_config.h"
 
 #include "txpipe/config.h"
+#include "txpipe/keys.h"
 #include "txpipe/log.h"
+#include "txpipe/rulelists.h"
 
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -579,7 +585,7 @@ START_TEST(load_reports_a_missing_or_unreadable_file_with_strerror)
 	txp_config_free(&cfg);
 
 	ck_assert_int_eq(txp_config_load(&cfg, dir, err, sizeof(err)), -EISDIR);
-	snprintf(want, sizeof(want), "%s: cannot read: Is a directory", dir);
+	snprintf(want, sizeof(want), "%s: cannot open: is a directory, not a regular file", dir);
 	ck_assert_str_eq(err, want);
 	txp_config_free(&cfg);
 }
@@ -618,8 +624,9 @@ START_TEST(load_refuses_unknown_sections_and_keys)
 	load_fails("[log]\nworkers = 2\n", "F:2: [log] workers = 2: unknown key in [log]");
 	load_fails("; top\nworkers = 2\n",
 	           "F:2: workers = 2: key outside any section (put it under its [section])");
-	/* inih hands a section it reached past a BOM to the handler, which refuses it too. */
-	load_fails("\xEF\xBB\xBF[nope]\nx = 1\n", "F:2: [nope] x = 1: unknown section [nope]");
+	/* A byte order mark is no part of the first line: its header is checked like any other. */
+	load_fails_prefix("\xEF\xBB\xBF[nope]\nx = 1\n",
+	                  "F:1: [nope]: unknown section (expected one of daemon, pipeline, validation, log");
 }
 END_TEST
 
@@ -644,11 +651,10 @@ START_TEST(load_refuses_what_inih_would_silently_mangle)
 	load_fails("[daemon] socket = /a\n", "F:1: [daemon] socket = /a: text after the section header");
 	load_fails("[daemon]\nsocket: /a\n",
 	           "F:2: socket: /a: expected key = value (\":\" does not separate a key from its value)");
-	/* inih's line buffer holds 197 characters of text; it would split a longer line in two. */
-	snprintf(text, sizeof(text), "[daemon]\nsocket_group = %0183d\n", 0);
-	load_fails(text,
-	           "F:2: socket_group = 00000000000000000000000000000000000000000000000000000000000000000"
-	           "...: line longer than 197 characters");
+	/* A key name too long for inih's fixed buffer is refused, not split. */
+	snprintf(text, sizeof(text), "[daemon]\n%0200d = 1\n", 0);
+	load_fails(text, "F:2: 00000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	                 "...: key longer than 197 characters");
 }
 END_TEST
 
@@ -767,6 +773,379 @@ START_TEST(diff_lists_changed_keys_that_need_a_restart)
 }
 END_TEST
 
+/* ---- Long lines: values past libinih's 200-byte buffer ---- */
+
+/* A file of `text`, loaded; the caller frees cfg.  Fails the test with the message if refused. */
+static void load_ok(struct txp_config *cfg, const char *text)
+{
+	char msg[512];
+
+	ck_assert_msg(load_text(cfg, text, msg, sizeof(msg)) == 0, "%s", msg);
+}
+
+START_TEST(usd_rates_with_40_currencies_on_one_line_loads)
+{
+	static const char *const codes[40] = {
+		"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF",
+		"RON", "BGN", "ISK", "TRY", "ILS", "ZAR", "MXN", "BRL", "ARS", "CLP", "COP", "PEN", "INR", "CNY",
+		"HKD", "SGD", "KRW", "TWD", "THB", "MYR", "IDR", "PHP", "AED", "SAR", "QAR", "KWD"};
+	struct txp_config cfg;
+	struct txp_rates rates;
+	char text[2048], err[256];
+	size_t used;
+
+	used = (size_t)snprintf(text, sizeof(text), "[compliance]\nusd_rates = ");
+	for (int i = 0; i < 40; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s:%d", i > 0 ? ", " : "", codes[i],
+		                         1000000 + i);
+	snprintf(text + used, sizeof(text) - used, " ; forty of them\n[log]\nlevel = debug\n");
+	ck_assert_uint_gt(strlen(strchr(text, '\n') + 1), 500); /* well past inih's 197 */
+	load_ok(&cfg, text);
+	ck_assert_int_eq(txp_rates_parse(cfg.compliance.usd_rates, &rates, err, sizeof(err)), 0);
+	ck_assert_uint_eq(rates.n, 40);
+	ck_assert_uint_eq(txp_rates_find(&rates, "KWD"), 1000039);
+	ck_assert_uint_eq(txp_rates_find(&rates, "USD"), 1000000);
+	/* The comment was cut and the next line still read. */
+	ck_assert_ptr_null(strstr(cfg.compliance.usd_rates, "forty"));
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_DEBUG);
+	txp_rates_free(&rates);
+	txp_config_free(&cfg);
+}
+END_TEST
+
+/* "[compliance]\nusd_rates = USD:1000000,<spaces>EUR:1080000\n" with a value of exactly `len` bytes. */
+static char *rates_of_length(size_t len)
+{
+	static const char head[] = "[compliance]\nusd_rates = USD:1000000,", tail[] = "EUR:1080000\n";
+	size_t pad = len - (sizeof("USD:1000000,") - 1) - (sizeof("EUR:1080000") - 1);
+	char *text = malloc(sizeof(head) + pad + sizeof(tail));
+
+	ck_assert_ptr_nonnull(text);
+	memcpy(text, head, sizeof(head) - 1);
+	memset(text + sizeof(head) - 1, ' ', pad);
+	memcpy(text + sizeof(head) - 1 + pad, tail, sizeof(tail));
+	return text;
+}
+
+START_TEST(a_value_of_its_documented_maximum_loads_and_one_byte_more_is_refused)
+{
+	struct txp_config cfg;
+	char *text, want[512];
+
+	ck_assert_uint_eq(row("compliance", "usd_rates")->max, 8192);
+	text = rates_of_length(8192);
+	load_ok(&cfg, text);
+	ck_assert_uint_eq(strlen(cfg.compliance.usd_rates), 8192);
+	txp_config_free(&cfg);
+	free(text);
+
+	text = rates_of_length(8193);
+	snprintf(want, sizeof(want), "F:2: [compliance] usd_rates = USD:1000000,%68s...: longer than 8192 bytes", "");
+	load_fails(text, want);
+	free(text);
+}
+END_TEST
+
+START_TEST(a_line_of_the_documented_maximum_loads_and_a_longer_one_is_refused)
+{
+	size_t n = TXP_CONFIG_LINE_MAX;
+	char *text = malloc(n + 32), want[256];
+	struct txp_config cfg;
+
+	ck_assert_int_eq(TXP_CONFIG_LINE_MAX, 16384);
+	ck_assert_ptr_nonnull(text);
+	/* Every text value fits on a line at its longest, with its key. */
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
+		if (k->type != TXP_CFG_STRING && k->type != TXP_CFG_PATH)
+			continue;
+		ck_assert_msg(k->max != 0 && strlen(k->key) + 3 + k->max <= TXP_CONFIG_LINE_MAX,
+		              "[%s] %s = <%" PRIu64 " bytes> does not fit on a line", k->section, k->key, k->max);
+	}
+	/* A comment line of exactly TXP_CONFIG_LINE_MAX bytes, newline excluded. */
+	strcpy(text, "[log]\n#");
+	memset(text + 7, 'x', n - 1);
+	strcpy(text + 6 + n, "\nlevel = err\n");
+	load_ok(&cfg, text);
+	ck_assert_int_eq(cfg.log.level, TXP_LOG_ERR);
+	txp_config_free(&cfg);
+
+	memset(text + 7, 'x', n);
+	strcpy(text + 7 + n, "\n");
+	snprintf(want, sizeof(want), "F:2: #%.79s...: line longer than 16384 bytes", text + 7);
+	load_fails(text, want);
+	free(text);
+}
+END_TEST
+
+struct inih_value {
+	char value[256];
+};
+
+static int take_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct inih_value *v = user;
+
+	(void)section;
+	(void)name;
+	snprintf(v->value, sizeof(v->value), "%s", value);
+	return 1;
+}
+
+START_TEST(values_are_cut_as_inih_cuts_them)
+{
+	/* inih sees only the part of a line up to '='; the value is cut by
+	 * our own code, which must read every short line as inih does. */
+	static const char *const values[] = {"a", "  a  ", "a ;c", "a;c", ";c", " ;c", "a\t;c", "'q' ",
+	                                     "a = b", "a ; b ; c", "\t", "", "x ;"};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		struct inih_value v = {""};
+		struct txp_config cfg;
+		char text[128];
+
+		snprintf(text, sizeof(text), "[daemon]\nsocket_group =%s\n", values[i]);
+		ck_assert_int_eq(ini_parse_string(text, take_value, &v), 0);
+		load_ok(&cfg, text);
+		ck_assert_msg(strcmp(cfg.daemon.socket_group, v.value) == 0, "\"%s\": inih \"%s\", ours \"%s\"",
+		              values[i], v.value, cfg.daemon.socket_group);
+		txp_config_free(&cfg);
+	}
+}
+END_TEST
+
+/* ---- Checks across keys and the daemon's own, at load ---- */
+
+START_TEST(settings_that_must_agree_name_the_key_the_file_set_last)
+{
+	struct txp_config cfg;
+
+	load_fails("[fraud]\ndecline_threshold = 40\n",
+	           "F:2: [fraud] decline_threshold = 40: below review_threshold (50)");
+	load_fails("[fraud]\nreview_threshold = 90\n",
+	           "F:2: [fraud] review_threshold = 90: above decline_threshold (80)");
+	load_fails("[fraud]\ndecline_threshold = 60\nreview_threshold = 70\n",
+	           "F:3: [fraud] review_threshold = 70: above decline_threshold (60)");
+	load_fails("[fraud]\nwindow_short_ms = 2h\n",
+	           "F:2: [fraud] window_short_ms = 2h: longer than window_medium_ms (1h)");
+	load_fails("[fraud]\nwindow_long_ms = 30m\n",
+	           "F:2: [fraud] window_long_ms = 30m: shorter than window_medium_ms (1h)");
+	/* Equal is in order. */
+	load_ok(&cfg, "[fraud]\nreview_threshold = 80\nwindow_short_ms = 1h\nwindow_long_ms = 1h\n");
+	txp_config_free(&cfg);
+	/* Without a file, the message names the key alone. */
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	cfg.fraud.review_threshold = 81;
+	{
+		char err[256];
+		ck_assert_int_eq(txp_config_validate(&cfg, err, sizeof(err)), -EINVAL);
+		ck_assert_str_eq(err, "[fraud] decline_threshold = 80: below review_threshold (81)");
+	}
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(stage_values_are_checked_at_load_naming_file_line_and_key)
+{
+	load_fails_prefix("[compliance]\nusd_rates = USD:1000000, 1K\n",
+	                  "F:2: [compliance] usd_rates = USD:1000000, 1K: \"1K\"");
+	load_fails("[fraud]\nhigh_risk_countries = KP,IRN\n",
+	           "F:2: [fraud] high_risk_countries = KP,IRN: \"IRN\": not an ISO 3166-1 alpha-2 code");
+	load_fails("[compliance]\nsanctioned_countries = CU,Iran\n",
+	           "F:2: [compliance] sanctioned_countries = CU,Iran: \"Iran\": not an ISO 3166-1 alpha-2 code");
+	load_fails("[compliance]\npseudonymise = customer_id,email\n",
+	           "F:2: [compliance] pseudonymise = customer_id,email: \"email\": expected customer_id, "
+	           "ip_address or device_id");
+}
+END_TEST
+
+START_TEST(what_the_daemon_refuses_at_start_is_refused_at_load)
+{
+	struct txp_config cfg;
+
+	load_fails_prefix("[dynamodb]\nendpoint = http://example.com\n",
+	                  "F:2: [dynamodb] endpoint = http://example.com: ");
+	load_fails_prefix("[sqs]\nendpoint = ftp://127.0.0.1/\n", "F:2: [sqs] endpoint = ftp://127.0.0.1/: ");
+	load_fails_prefix("[aws]\nregion = US-EAST-1\n", "F:2: [aws] region = US-EAST-1: ");
+	load_fails_prefix("[aws]\nimds_endpoint = http://192.0.2.1/\n",
+	                  "F:2: [aws] imds_endpoint = http://192.0.2.1/: ");
+	load_fails("[metrics]\nlisten = 0.0.0.0:9464\n",
+	           "F:2: [metrics] listen = 0.0.0.0:9464: metrics listen 0.0.0.0: only loopback addresses are "
+	           "allowed");
+	load_fails_prefix("[metrics]\nlisten = 9464\n", "F:2: [metrics] listen = 9464: ");
+	/* What the daemon takes, load takes. */
+	load_ok(&cfg, "[dynamodb]\nendpoint = http://127.0.0.1:8000\n[sns]\nendpoint = https://sns.example.com/x\n"
+	              "[metrics]\nlisten = 127.0.0.1:9464\n");
+	txp_config_free(&cfg);
+	/* Without delivery the endpoints are never used, as in the daemon. */
+	load_ok(&cfg, "[aws]\nenabled = false\n[dynamodb]\nendpoint = http://example.com\n");
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(a_stage_message_naming_a_key_gets_the_file_and_line)
+{
+	struct txp_config cfg;
+	char msg[512] = "[fraud] deny_cards: /x/deny.txt: is a directory, not a regular file", want[512];
+	char *path = temp_file("[fraud]\n\ndeny_cards = /x/deny.txt\n", 34);
+
+	ck_assert_int_eq(txp_config_load(&cfg, path, want, sizeof(want)), 0);
+	ck_assert_int_eq(txp_config_locate(&cfg, msg, sizeof(msg)), 1);
+	snprintf(want, sizeof(want),
+	         "%s:3: [fraud] deny_cards = /x/deny.txt: /x/deny.txt: is a directory, not a regular file", path);
+	ck_assert_str_eq(msg, want);
+	/* A default is shown as one; a message naming no key is left alone. */
+	snprintf(msg, sizeof(msg), "[compliance] pseudonym_key_file: key file /k: is a FIFO, not a regular file");
+	ck_assert_int_eq(txp_config_locate(&cfg, msg, sizeof(msg)), 1);
+	snprintf(want, sizeof(want),
+	         "%s: [compliance] pseudonym_key_file = /etc/txpipe/keys/pseudonym.key (default): key file /k: is a "
+	         "FIFO, not a regular file",
+	         path);
+	ck_assert_str_eq(msg, want);
+	snprintf(msg, sizeof(msg), "out of memory");
+	ck_assert_int_eq(txp_config_locate(&cfg, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "out of memory");
+	txp_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+/* ---- Files the configuration names ---- */
+
+/* A new empty directory for the files of one test; the caller removes it. */
+static char *temp_dir(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path;
+
+	ck_assert_int_gt(asprintf(&path, "%s/test_config.XXXXXX", dir != NULL ? dir : "/tmp"), 0);
+	ck_assert_ptr_nonnull(mkdtemp(path));
+	return path;
+}
+
+static char *join(const char *dir, const char *name)
+{
+	char *p;
+
+	ck_assert_int_gt(asprintf(&p, "%s/%s", dir, name), 0);
+	return p;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+START_TEST(the_config_file_must_be_regular_and_a_link_to_one_is_followed)
+{
+	char *dir = temp_dir(), *fifo = join(dir, "fifo.ini"), *real = join(dir, "real.ini"),
+	     *link = join(dir, "link.ini");
+	struct txp_config cfg;
+	char err[512], want[512];
+
+	/* Without O_NONBLOCK the open would wait for a writer: the test would time out. */
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(txp_config_load(&cfg, fifo, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: cannot open: is a FIFO, not a regular file", fifo);
+	ck_assert_str_eq(err, want);
+	txp_config_free(&cfg);
+
+	ck_assert_int_eq(txp_config_load(&cfg, "/dev/null", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "/dev/null: cannot open: is a character device, not a regular file");
+	txp_config_free(&cfg);
+
+	write_file(real, "[daemon]\nmax_clients = 7\n", 0644);
+	ck_assert_int_eq(symlink(real, link), 0);
+	ck_assert_msg(txp_config_load(&cfg, link, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.daemon.max_clients, 7);
+	txp_config_free(&cfg);
+
+	unlink(fifo);
+	unlink(real);
+	unlink(link);
+	rmdir(dir);
+	free(fifo);
+	free(real);
+	free(link);
+	free(dir);
+}
+END_TEST
+
+START_TEST(key_files_refuse_links_fifos_directories_and_special_files)
+{
+	static const char hex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+	char *dir = temp_dir(), *real = join(dir, "real.key"), *link = join(dir, "link.key"),
+	     *fifo = join(dir, "fifo.key");
+	uint8_t key[TXP_KEY_BYTES];
+	char err[512], want[512];
+
+	write_file(real, hex, 0600);
+	ck_assert_msg(txp_key_load(real, key, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(key[31], 0x1f);
+
+	ck_assert_int_eq(symlink(real, link), 0);
+	ck_assert_int_eq(txp_key_load(link, key, err, sizeof(err)), -ELOOP);
+	snprintf(want, sizeof(want), "key file %s: is a symbolic link (name the file itself)", link);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(txp_key_load(fifo, key, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "key file %s: is a FIFO, not a regular file", fifo);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(txp_key_load(dir, key, err, sizeof(err)), -EISDIR);
+	/* Mode 0600 and "regular", but no key: refused on its size, before any read. */
+	ck_assert_int_eq(txp_key_load("/proc/self/mem", key, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "key file /proc/self/mem is 0 bytes: it must hold 32 raw bytes or 64 hex digits");
+
+	unlink(real);
+	unlink(link);
+	unlink(fifo);
+	rmdir(dir);
+	free(real);
+	free(link);
+	free(fifo);
+	free(dir);
+}
+END_TEST
+
+START_TEST(list_files_refuse_fifos_and_directories_and_follow_links)
+{
+	char *dir = temp_dir(), *real = join(dir, "deny.txt"), *link = join(dir, "link.txt"),
+	     *fifo = join(dir, "fifo.txt");
+	struct txp_idset *set;
+	char err[512], want[512];
+
+	write_file(real, "c1\nc2\n", 0644);
+	ck_assert_int_eq(symlink(real, link), 0);
+	ck_assert_msg(txp_idset_load(link, &set, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(txp_idset_count(set), 2);
+	txp_idset_free(set);
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(txp_idset_load(fifo, &set, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: is a FIFO, not a regular file", fifo);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(txp_idset_load(dir, &set, err, sizeof(err)), -EISDIR);
+	snprintf(want, sizeof(want), "%s: is a directory, not a regular file", dir);
+	ck_assert_str_eq(err, want);
+
+	unlink(real);
+	unlink(link);
+	unlink(fifo);
+	rmdir(dir);
+	free(real);
+	free(link);
+	free(fifo);
+	free(dir);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -802,6 +1181,26 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, load_quotes_a_syntax_error_line);
 	tcase_add_test(tc, a_line_with_a_nul_byte_is_refused);
 	tcase_add_test(tc, a_short_error_buffer_is_truncated_not_overrun);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("long lines");
+	tcase_add_test(tc, usd_rates_with_40_currencies_on_one_line_loads);
+	tcase_add_test(tc, a_value_of_its_documented_maximum_loads_and_one_byte_more_is_refused);
+	tcase_add_test(tc, a_line_of_the_documented_maximum_loads_and_a_longer_one_is_refused);
+	tcase_add_test(tc, values_are_cut_as_inih_cuts_them);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("validate");
+	tcase_add_test(tc, settings_that_must_agree_name_the_key_the_file_set_last);
+	tcase_add_test(tc, stage_values_are_checked_at_load_naming_file_line_and_key);
+	tcase_add_test(tc, what_the_daemon_refuses_at_start_is_refused_at_load);
+	tcase_add_test(tc, a_stage_message_naming_a_key_gets_the_file_and_line);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_test(tc, the_config_file_must_be_regular_and_a_link_to_one_is_followed);
+	tcase_add_test(tc, key_files_refuse_links_fifos_directories_and_special_files);
+	tcase_add_test(tc, list_files_refuse_fifos_and_directories_and_follow_links);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reload");

@@ -333,6 +333,30 @@ START_TEST(malformed_file_or_half_a_key_pair_is_an_error_naming_the_file)
 }
 END_TEST
 
+START_TEST(a_fifo_or_directory_as_credentials_file_is_an_error_at_once)
+{
+	struct txp_creds_options o = { .getenv_fn = fake_getenv };
+	struct txp_creds_provider *p = NULL;
+	char err[256], dir[] = "/tmp/txp-creds-XXXXXX", fifo[64], want[128];
+
+	env_clear();
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/credentials", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	/* Without O_NONBLOCK the open would wait for a writer: the test would time out. */
+	o.credentials_file = fifo;
+	ck_assert_int_eq(txp_creds_file_create(&o, &p, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: is a FIFO, not a regular file", fifo);
+	ck_assert_str_eq(err, want);
+	o.credentials_file = dir;
+	ck_assert_int_eq(txp_creds_file_create(&o, &p, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: is a directory, not a regular file", dir);
+	ck_assert_str_eq(err, want);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
 static int file_changes;
 
 static void on_file_change(struct txp_creds_provider *p, int status, void *data)
@@ -920,6 +944,7 @@ static Suite *creds_suite(void)
 	tcase_add_test(local, file_provider_reads_token_and_finds_the_file_from_env_or_home);
 	tcase_add_test(local, missing_file_means_no_credentials_and_no_error);
 	tcase_add_test(local, malformed_file_or_half_a_key_pair_is_an_error_naming_the_file);
+	tcase_add_test(local, a_fifo_or_directory_as_credentials_file_is_an_error_at_once);
 	tcase_add_test(local, invalidate_rereads_the_file);
 	suite_add_tcase(s, local);
 

@@ -50,7 +50,7 @@ static bool scores_with(struct engine *e, struct txp_txn *t, const char *code)
 
 static void defaults(struct txp_fraud_config *cfg)
 {
-	ck_assert_int_eq(txp_fraud_config_defaults(cfg), 0);
+	fx_fraud_defaults(cfg);
 }
 
 START_TEST(ordinary_transaction_is_approved_with_score_zero)
@@ -711,28 +711,12 @@ START_TEST(rules_create_rejects_bad_settings_naming_the_key)
 	char err[256];
 
 	fx_rates(&rates);
-	defaults(&cfg);
-	cfg.decline_threshold = 40;
-	ck_assert_int_eq(txp_fraud_rules_create(&cfg, &rates, &r, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_null(r);
-	ck_assert_ptr_nonnull(strstr(err, "decline_threshold"));
-	txp_fraud_config_free(&cfg);
-
-	defaults(&cfg);
-	cfg.window_short_ms = 7200000;
-	ck_assert_int_eq(txp_fraud_rules_create(&cfg, &rates, &r, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "window"));
-	txp_fraud_config_free(&cfg);
-
-	defaults(&cfg);
-	cfg.card_test_merchants = TXP_FRAUD_CARD_TEST_RING + 1;
-	ck_assert_int_eq(txp_fraud_rules_create(&cfg, &rates, &r, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "card_test_merchants"));
-	txp_fraud_config_free(&cfg);
-
+	/* Bounds and settings that must agree are the config's to check
+	 * (test_config); what is left here is what only building finds. */
 	defaults(&cfg);
 	fx_set(&cfg.high_risk_countries, "KP,IRN");
 	ck_assert_int_eq(txp_fraud_rules_create(&cfg, &rates, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(r);
 	ck_assert_str_eq(err, "[fraud] high_risk_countries: \"IRN\": not an ISO 3166-1 alpha-2 code");
 	txp_fraud_config_free(&cfg);
 

@@ -70,8 +70,10 @@ int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **ou
 
 /* Reads the profile from the shared credentials file now (and again on
  * txp_creds_invalidate).  A missing file or profile means no credentials and
- * returns 0; an unreadable or malformed file, or a profile with a key id but
- * no secret, returns a negative errno with errbuf naming the file and line. */
+ * returns 0; an unreadable or malformed file, one that is not a regular file
+ * (a FIFO is refused without waiting for a writer) or larger than 1 MiB, or
+ * a profile with a key id but no secret, returns -EINVAL (-ENOMEM) with
+ * errbuf naming the file and line. */
 int txp_creds_file_create(const struct txp_creds_options *opts, struct txp_creds_provider **out, char *errbuf,
 			  size_t errlen);
 
