@@ -19,6 +19,7 @@
 #include "txpipe/aws/sns.h"
 #include "txpipe/aws/xml.h"
 #include "txpipe/log.h"
+#include "txpipe/queue.h"
 
 /* The API versions and targets of the JSON 1.0 protocol (DynamoDB API
  * reference "Making HTTP requests"; SQS developer guide "JSON protocol");
@@ -32,14 +33,14 @@
 static const char *const service_names[TXP_AWS_SERVICE_COUNT] = {"dynamodb", "sns", "sqs"};
 
 struct call_list {
-	struct call *head, *tail;
+	struct txp_queue q;
 	size_t n;
 };
 
 /* One txp_aws_call, from acceptance to its callback. */
 struct call {
 	struct txp_aws_client *c;
-	struct call *prev, *next;
+	struct txp_queue link;
 	struct call_list *list; /* waiting, inflight or deferred; NULL when in none */
 	enum txp_aws_service svc;
 	char op[OP_MAX + 1];
@@ -256,45 +257,47 @@ int txp_aws_parse_error(const char *error_type, const char *body, size_t body_le
 
 /* ---- the client -------------------------------------------------------------------------------- */
 
+static void list_init(struct call_list *l)
+{
+	txp_queue_init(&l->q);
+	l->n = 0;
+}
+
+/* The first call of `l`, or NULL. */
+static struct call *list_head(const struct call_list *l)
+{
+	struct txp_queue *q = txp_queue_first(&l->q);
+
+	return q != NULL ? txp_queue_data(q, struct call, link) : NULL;
+}
+
 static void list_push(struct call_list *l, struct call *k)
 {
 	k->list = l;
-	k->next = NULL;
-	k->prev = l->tail;
-	if (l->tail != NULL)
-		l->tail->next = k;
-	else
-		l->head = k;
-	l->tail = k;
+	txp_queue_insert_tail(&l->q, &k->link);
 	l->n++;
 }
 
 static void list_remove(struct call *k)
 {
-	struct call_list *l = k->list;
-
-	if (l == NULL)
+	if (k->list == NULL)
 		return;
-	if (k->prev != NULL)
-		k->prev->next = k->next;
-	else
-		l->head = k->next;
-	if (k->next != NULL)
-		k->next->prev = k->prev;
-	else
-		l->tail = k->prev;
-	l->n--;
+	txp_queue_remove(&k->link);
+	k->list->n--;
 	k->list = NULL;
-	k->prev = k->next = NULL;
 }
 
 /* Moves everything from `from` into a fresh list, so callbacks may add to `from` meanwhile. */
 static void list_take(struct call_list *from, struct call_list *to)
 {
-	*to = *from;
-	memset(from, 0, sizeof(*from));
-	for (struct call *k = to->head; k != NULL; k = k->next)
-		k->list = to;
+	struct txp_queue *q;
+
+	list_init(to);
+	txp_queue_move(&from->q, &to->q);
+	to->n = from->n;
+	from->n = 0;
+	txp_queue_foreach(q, &to->q)
+		txp_queue_data(q, struct call, link)->list = to;
 }
 
 static void call_free(struct call *k)
@@ -444,7 +447,7 @@ static void call_send_or_finish(struct call *k)
 static void wait_arm(struct txp_aws_client *c)
 {
 	uint64_t now = uv_now(c->loop);
-	struct call *h = c->waiting.head;
+	struct call *h = list_head(&c->waiting);
 
 	if (h == NULL) {
 		uv_timer_stop(&c->wait_timer);
@@ -471,7 +474,7 @@ static void on_wait_timer(uv_timer_t *t)
 	struct call *k;
 	struct txp_aws_result r;
 
-	while ((k = c->waiting.head) != NULL && k->deadline_ms <= now) {
+	while ((k = list_head(&c->waiting)) != NULL && k->deadline_ms <= now) {
 		list_remove(k);
 		if (k->awaiting_refresh) {
 			call_finish(k, &k->saved);
@@ -492,7 +495,7 @@ static void on_defer_timer(uv_timer_t *t)
 	struct call *k;
 
 	list_take(&c->deferred, &l);
-	while ((k = l.head) != NULL) {
+	while ((k = list_head(&l)) != NULL) {
 		list_remove(k);
 		call_finish(k, &k->saved);
 	}
@@ -510,7 +513,7 @@ static void on_creds_change(struct txp_creds_provider *p, int status, void *data
 	if (c->closing || txp_creds_current(p) == NULL)
 		return; /* still nothing to sign with: the waiting calls keep waiting */
 	list_take(&c->waiting, &l);
-	while ((k = l.head) != NULL) {
+	while ((k = list_head(&l)) != NULL) {
 		list_remove(k);
 		/* A refresh that failed while the old credentials are still
 		 * served would only repeat the rejected request. */
@@ -688,6 +691,9 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
 		return -ENOMEM;
 	}
 	c->loop = loop;
+	list_init(&c->waiting);
+	list_init(&c->inflight);
+	list_init(&c->deferred);
 	c->wait_timeout_ms = st->request_timeout_ms;
 	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
 		rc = txp_aws_endpoint_resolve((enum txp_aws_service)s, st->region, st->endpoint[s], &c->ep[s], why,
@@ -804,13 +810,13 @@ void txp_aws_client_close(struct txp_aws_client *c, void (*done)(void *arg), voi
 	uv_timer_stop(&c->wait_timer);
 	uv_timer_stop(&c->defer_timer);
 	list_take(&c->waiting, &l);
-	while ((k = l.head) != NULL) {
+	while ((k = list_head(&l)) != NULL) {
 		list_remove(k);
 		result_set(&r, TXP_AWS_FATAL, "cancelled", "cancelled: the client is closing");
 		call_finish(k, &r);
 	}
 	list_take(&c->deferred, &l);
-	while ((k = l.head) != NULL) {
+	while ((k = list_head(&l)) != NULL) {
 		list_remove(k);
 		call_finish(k, &k->saved);
 	}

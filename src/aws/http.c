@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "txpipe/aws/error.h"
+#include "txpipe/queue.h"
 
 #define HTTP_DEFAULT_HOST_CONNECTIONS 8
 #define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 3000
@@ -27,13 +28,13 @@ struct http_sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct txp_http *http;
-	struct http_sock *prev, *next;
+	struct txp_queue link; /* in http->socks */
 };
 
 /* One request in flight. */
 struct http_xfer {
 	struct txp_http *http;
-	struct http_xfer *prev, *next;
+	struct txp_queue link; /* in http->xfers */
 	uint64_t id;
 	CURL *easy;
 	CURLU *url;
@@ -55,8 +56,8 @@ struct txp_http {
 	uv_loop_t *loop;
 	CURLM *multi;
 	uv_timer_t timer;
-	struct http_sock *socks;
-	struct http_xfer *xfers;
+	struct txp_queue socks; /* struct http_sock */
+	struct txp_queue xfers; /* struct http_xfer */
 	size_t n_xfers;
 	uint64_t next_id;
 	long connect_timeout_ms, timeout_ms;
@@ -280,13 +281,7 @@ static void xfer_unlink(struct http_xfer *x)
 {
 	struct txp_http *http = x->http;
 
-	if (x->prev != NULL)
-		x->prev->next = x->next;
-	else
-		http->xfers = x->next;
-	if (x->next != NULL)
-		x->next->prev = x->prev;
-	x->prev = x->next = NULL;
+	txp_queue_remove(&x->link);
 	http->n_xfers--;
 }
 
@@ -388,12 +383,7 @@ static void sock_close(struct http_sock *s)
 {
 	struct txp_http *http = s->http;
 
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		http->socks = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
+	txp_queue_remove(&s->link);
 	http->pending_closes++;
 	/* uv_close stops the poll watcher now (before curl closes the fd); only
 	 * the callback that frees it is deferred. */
@@ -443,10 +433,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		s->fd = fd;
 		s->http = http;
 		s->poll.data = s;
-		s->next = http->socks;
-		if (s->next != NULL)
-			s->next->prev = s;
-		http->socks = s;
+		txp_queue_insert_head(&http->socks, &s->link);
 		curl_multi_assign(http->multi, fd, s);
 	}
 	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
@@ -511,6 +498,8 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 	}
 	http->loop = loop;
 	http->next_id = 1;
+	txp_queue_init(&http->socks);
+	txp_queue_init(&http->xfers);
 	http->connect_timeout_ms =
 	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
 	http->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
@@ -701,6 +690,7 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 		txp_aws_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	txp_queue_init(&x->link);
 	x->http = http;
 	x->cb = cb;
 	x->data = data;
@@ -733,10 +723,7 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 		goto err_after_alloc;
 	}
 	x->id = http->next_id++;
-	x->next = http->xfers;
-	if (x->next != NULL)
-		x->next->prev = x;
-	http->xfers = x;
+	txp_queue_insert_head(&http->xfers, &x->link);
 	http->n_xfers++;
 	if (id != NULL)
 		*id = x->id;
@@ -749,7 +736,10 @@ err_after_alloc:
 
 int txp_http_cancel(struct txp_http *http, uint64_t id)
 {
-	for (struct http_xfer *x = http->xfers; x != NULL; x = x->next) {
+	struct txp_queue *q;
+
+	txp_queue_foreach(q, &http->xfers) {
+		struct http_xfer *x = txp_queue_data(q, struct http_xfer, link);
 		if (x->id == id) {
 			xfer_finish(x, CURLE_ABORTED_BY_CALLBACK, -ECANCELED);
 			return 0;
@@ -793,16 +783,17 @@ void txp_http_close(struct txp_http *http, txp_http_close_cb close_cb, void *dat
 	http->closing = true;
 	http->close_cb = close_cb;
 	http->close_data = data;
-	while (http->xfers != NULL)
-		xfer_finish(http->xfers, CURLE_ABORTED_BY_CALLBACK, -ECANCELED);
+	while (!txp_queue_empty(&http->xfers))
+		xfer_finish(txp_queue_data(http->xfers.next, struct http_xfer, link), CURLE_ABORTED_BY_CALLBACK,
+		            -ECANCELED);
 	/* curl_multi_cleanup closes the cached connections and reports each
 	 * socket as removed; on_curl_socket then closes its poll handle.  It
 	 * is safe here even from inside check_multi_info, which stops reading
 	 * messages once `closing` is set and never touches the multi again. */
 	curl_multi_cleanup(http->multi);
 	http->multi = NULL;
-	while (http->socks != NULL)
-		sock_close(http->socks);
+	while (!txp_queue_empty(&http->socks))
+		sock_close(txp_queue_data(http->socks.next, struct http_sock, link));
 	http->pending_closes++;
 	uv_close((uv_handle_t *)&http->timer, on_handle_closed);
 }

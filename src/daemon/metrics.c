@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "txpipe/queue.h"
+
 void txp_reason_counts_add(struct txp_reason_counts *rc, const char *code)
 {
 	for (unsigned i = 0; i < rc->used; i++) {
@@ -101,7 +103,7 @@ struct txp_metrics_server {
 	void *arg;
 	unsigned open;
 	int closing;
-	struct mconn *conns;
+	struct txp_queue conns; /* struct mconn */
 };
 
 struct mconn {
@@ -111,7 +113,7 @@ struct mconn {
 	size_t len;
 	uv_write_t wreq;
 	char *resp;
-	struct mconn *prev, *next;
+	struct txp_queue link; /* in m->conns */
 };
 
 static void server_maybe_free(struct txp_metrics_server *m)
@@ -125,12 +127,7 @@ static void on_mconn_closed(uv_handle_t *h)
 	struct mconn *c = h->data;
 	struct txp_metrics_server *m = c->m;
 
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		m->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	txp_queue_remove(&c->link);
 	free(c->resp);
 	free(c);
 	m->open--;
@@ -220,10 +217,7 @@ static void on_mconnection(uv_stream_t *server, int status)
 	uv_tcp_init(m->loop, &c->tcp);
 	c->tcp.data = c;
 	m->open++;
-	c->next = m->conns;
-	if (m->conns != NULL)
-		m->conns->prev = c;
-	m->conns = c;
+	txp_queue_insert_tail(&m->conns, &c->link);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
 	    uv_read_start((uv_stream_t *)&c->tcp, on_malloc, on_mread) != 0)
 		mconn_close(c);
@@ -253,6 +247,7 @@ int txp_metrics_server_create(struct txp_metrics_server **out, uv_loop_t *loop, 
 		return -ENOMEM;
 	}
 	m->loop = loop;
+	txp_queue_init(&m->conns);
 	m->render = render;
 	m->arg = arg;
 	uv_tcp_init(loop, &m->tcp);
@@ -276,7 +271,9 @@ void txp_metrics_server_close(struct txp_metrics_server *m)
 	if (m == NULL || m->closing)
 		return;
 	m->closing = 1;
-	for (struct mconn *c = m->conns; c != NULL; c = c->next)
-		mconn_close(c);
+	struct txp_queue *q;
+
+	txp_queue_foreach(q, &m->conns)
+		mconn_close(txp_queue_data(q, struct mconn, link));
 	uv_close((uv_handle_t *)&m->tcp, on_listener_closed);
 }
