@@ -12,24 +12,6 @@
 #include "txpipe/config.h"
 #include "txpipe/txn.h"
 
-/*
- * Built on the worker thread (compliance stage) so the loop only batches
- * bytes: t->item is the DynamoDB item as AttributeValue JSON
- * ({"transaction_id":{"S":"..."},...}) with every field the AWS issue
- * lists and nothing in clear that must not leave the process; t->alert
- * (added to struct txp_txn by the delivery work) the SNS message JSON and
- * attributes, when t->alerts is set.  Returns 0 or -ENOMEM.
- *
- * t->alert[TXP_ALERT_KIND_FRAUD / _COMPLIANCE] hold one message per raised
- * kind.  A transaction without a valid id gets neither (nothing to key a
- * record on: it is answered, never stored).  A rejected or failed one with
- * an id gets a record holding the id, status, error code/field/message and
- * timings, none of its unvalidated fields.  Only pseudonyms, the card BIN,
- * last four and token are taken: never the PAN or raw personal data.
- * Pure apart from allocation; previous outputs are replaced.
- */
-int txp_item_build(struct txp_txn *t, const char *daemon_version);
-
 struct txp_delivery;
 
 /* Loop thread.  `client` is shared, not owned; `cfg` is read live (its

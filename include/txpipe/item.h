@@ -1,4 +1,4 @@
-/* item.h: pure helpers behind txp_item_build(): times, names, and the AWS request bodies of delivery. */
+/* item.h: the stored DynamoDB item and SNS alerts of a decision, and the pure helpers behind them. */
 #ifndef TXPIPE_ITEM_H
 #define TXPIPE_ITEM_H
 
@@ -7,6 +7,26 @@
 #include <stdint.h>
 
 #include "txpipe/txn.h"
+
+/*
+ * Builds what delivery sends, from the decided transaction (on the loop
+ * thread, when delivery takes it, and again from the journal's record on
+ * replay: the same fields give the same bytes): t->item is the DynamoDB
+ * item as AttributeValue JSON
+ * ({"transaction_id":{"S":"..."},...}) with every field the AWS issue
+ * lists and nothing in clear that must not leave the process; t->alert
+ * the SNS message JSON and attributes, when t->alerts is set.  Returns 0 or -ENOMEM.
+ *
+ * t->alert[TXP_ALERT_KIND_FRAUD / _COMPLIANCE] hold one message per raised
+ * kind.  A transaction without a valid id gets neither (nothing to key a
+ * record on: it is answered, never stored).  A rejected or failed one with
+ * an id gets a record holding the id, status, error code/field/message and
+ * timings, none of its unvalidated fields.  Only pseudonyms, the card BIN,
+ * last four and token are taken: never the PAN or raw personal data.
+ * Pure apart from allocation; previous outputs are replaced.
+ */
+int txp_item_build(struct txp_txn *t, const char *daemon_version);
+
 
 /* "2026-01-02T03:04:05.678Z" plus the NUL. */
 #define TXP_ISO8601_MS_SIZE 25

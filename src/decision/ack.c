@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "txpipe/delivery.h"
+#include "txpipe/item.h"
 #include "txpipe/log.h"
 #include "txpipe/record.h"
 

@@ -1,12 +1,11 @@
 /* item.c: the DynamoDB record and the SNS alert messages of a decided transaction (pure builders). */
-#include "txpipe/delivery.h"
+#include "txpipe/item.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "txpipe/item.h"
 #include "txpipe/sbuf.h"
 
 size_t txp_iso8601_ms(int64_t unix_ms, char out[TXP_ISO8601_MS_SIZE])

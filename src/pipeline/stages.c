@@ -13,7 +13,6 @@
 #include "txpipe/dedup.h"
 #include "txpipe/fraud.h"
 #include "txpipe/keys.h"
-#include "txpipe/delivery.h"
 #include "txpipe/log.h"
 #include "txpipe/pan.h"
 #include "txpipe/rulelists.h"
