@@ -68,15 +68,5 @@ void txp_validator_free(struct txp_validator *v);
  */
 int txp_validate(const struct txp_validator *v, struct txp_txn *t);
 
-/*
- * Parses an RFC 3339 date-time ("2024-05-01T12:30:00Z",
- * "2024-05-01T14:30:00.123+02:00") into Unix milliseconds.  'T'/'t' and
- * 'Z'/'z' are both accepted (RFC 3339 section 5.6 note); the fraction may
- * have 1 to 9 digits and is truncated to milliseconds; a leap second (:60)
- * counts as the last millisecond of second 59.  Impossible dates
- * (2023-02-29, 2024-04-31) and out-of-range fields are refused.
- * Returns 0 or -EINVAL.
- */
-int txp_time_parse_rfc3339(const char *s, size_t len, int64_t *ms);
 
 #endif

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "txpipe/clock.h"
 #include "txpipe/log.h"
 
 #define DEFAULT_IMDS_ENDPOINT "http://169.254.169.254"
@@ -171,7 +172,7 @@ static int imds_parse_creds(const struct txp_http_resp *r, struct txp_aws_creds 
 			"credentials document lacks AccessKeyId, SecretAccessKey, Token or Expiration");
 		goto done;
 	}
-	if (txp_creds_parse_rfc3339(exp, &exp_ms) != 0) {
+	if (txp_time_parse_rfc3339(exp, strlen(exp), &exp_ms) != 0) {
 		txp_aws_set_err(why, whylen, "credentials Expiration is not an RFC 3339 time");
 		goto done;
 	}

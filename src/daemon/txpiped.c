@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -19,6 +18,7 @@
 
 #include "daemon.h"
 #include "txpipe/aws/settings.h"
+#include "txpipe/clock.h"
 #include "txpipe/dedup.h"
 #include "txpipe/log.h"
 #include "txpipe/record.h"
@@ -47,14 +47,6 @@ static void usage(FILE *f)
 	        "  -h, --help          print this help and exit\n"
 	        "\n"
 	        "See txpiped(8) and txpiped.ini(5).\n");
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the post-decision path: what ack.c reaches through its ops ------- */
@@ -141,7 +133,7 @@ static void on_replay_recent(void *arg, uint64_t seq, const struct txp_journal_a
 {
 	struct daemon *d = arg;
 
-	txp_ack_replay_recent(d->ack, seq, rec, wall_ms());
+	txp_ack_replay_recent(d->ack, seq, rec, txp_wall_ms());
 }
 
 static void on_replay_undelivered(void *arg, uint64_t seq, const struct txp_journal_accepted *rec)
@@ -461,7 +453,7 @@ static int open_journal(struct daemon *d, char *err, size_t errlen)
 	int rc;
 
 	txp_journal_options_from_config(&o, &d->cfg);
-	o.now_ms = wall_ms();
+	o.now_ms = txp_wall_ms();
 	o.recent_ms = history_ms(&d->cfg);
 	o.retain_ms = o.recent_ms;
 	o.on_recent = on_replay_recent;

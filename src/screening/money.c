@@ -7,12 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "txpipe/ascii.h"
+
 static const int64_t pow10_tab[TXP_MONEY_MAX_EXPONENT + 1] = {1, 10, 100, 1000, 10000};
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
 
 /*
  * The decimal whose digits are `ip` (ni of them) then `fp` (nf), with the
@@ -52,7 +50,7 @@ int txp_money_parse(const char *s, size_t len, unsigned exponent, int64_t *minor
 
 	if (exponent > TXP_MONEY_MAX_EXPONENT)
 		return TXP_MONEY_ERANGE;
-	while (i < len && is_digit(s[i]))
+	while (i < len && txp_is_digit(s[i]))
 		i++;
 	ni = i;
 	if (ni == 0 || (ni > 1 && s[0] == '0'))
@@ -62,7 +60,7 @@ int txp_money_parse(const char *s, size_t len, unsigned exponent, int64_t *minor
 		if (s[i] != '.')
 			return TXP_MONEY_ESYNTAX;
 		fstart = ++i;
-		while (i < len && is_digit(s[i]))
+		while (i < len && txp_is_digit(s[i]))
 			i++;
 		nf = i - fstart;
 		if (nf == 0 || i != len)
@@ -85,7 +83,7 @@ int txp_money_parse_number(const char *s, size_t len, unsigned exponent, int64_t
 		i++;
 	}
 	istart = i;
-	while (i < len && is_digit(s[i]))
+	while (i < len && txp_is_digit(s[i]))
 		i++;
 	ni = i - istart;
 	if (ni == 0 || (ni > 1 && s[istart] == '0'))
@@ -93,7 +91,7 @@ int txp_money_parse_number(const char *s, size_t len, unsigned exponent, int64_t
 	fstart = i;
 	if (i < len && s[i] == '.') {
 		fstart = ++i;
-		while (i < len && is_digit(s[i]))
+		while (i < len && txp_is_digit(s[i]))
 			i++;
 		nf = i - fstart;
 		if (nf == 0)
@@ -109,7 +107,7 @@ int txp_money_parse_number(const char *s, size_t len, unsigned exponent, int64_t
 		/* Saturating at 2^40 keeps the result exact: the text cannot have
 		 * that many digits, so past it every non-zero digit is either far
 		 * above int64 or far below the minor unit either way. */
-		while (i < len && is_digit(s[i])) {
+		while (i < len && txp_is_digit(s[i])) {
 			if (e10 < (INT64_C(1) << 40))
 				e10 = e10 * 10 + (s[i] - '0');
 			i++;

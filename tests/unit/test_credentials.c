@@ -66,46 +66,6 @@ static const char *temp_file(const char *text)
 
 /* --- pure helpers --------------------------------------------------------- */
 
-START_TEST(rfc3339_parses_utc_fractions_and_offsets)
-{
-	int64_t t;
-
-	ck_assert_int_eq(txp_creds_parse_rfc3339("1970-01-01T00:00:00Z", &t), 0);
-	ck_assert_int_eq(t, 0);
-	ck_assert_int_eq(txp_creds_parse_rfc3339("2017-05-17T15:09:54Z", &t), 0);
-	ck_assert_int_eq(t, 1495033794000LL);
-	ck_assert_int_eq(txp_creds_parse_rfc3339("2024-02-29T23:59:59.25Z", &t), 0);
-	ck_assert_int_eq(t, 1709251199250LL);
-	ck_assert_int_eq(txp_creds_parse_rfc3339("2000-01-01T01:00:00+02:00", &t), 0);
-	ck_assert_int_eq(t, 946681200000LL);
-	ck_assert_int_eq(txp_creds_parse_rfc3339("1999-12-31T22:30:00-00:30", &t), 0);
-	ck_assert_int_eq(t, 946681200000LL);
-}
-END_TEST
-
-START_TEST(rfc3339_rejects_malformed_times)
-{
-	int64_t t = 42;
-	static const char *const bad[] = {
-		"",
-		"2017-05-17",
-		"2017-05-17T15:09:54",
-		"2017-05-17T15:09:54Zjunk",
-		"2017-02-29T00:00:00Z",
-		"2017-13-01T00:00:00Z",
-		"2017-05-17T24:00:00Z",
-		"2017-05-17T15:09:54.Z",
-		"2017-05-17T15:09:54+0200",
-		"17-05-17T15:09:54Z",
-	};
-
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(txp_creds_parse_rfc3339(bad[i], &t) == -EINVAL, "accepted %s", bad[i]);
-	ck_assert_int_eq(txp_creds_parse_rfc3339(NULL, &t), -EINVAL);
-	ck_assert_int_eq(t, 42);
-}
-END_TEST
-
 START_TEST(refresh_is_scheduled_within_the_window_before_expiry)
 {
 	const struct txp_creds_refresh_policy p = { 0 }; /* defaults: 5..15 min before, retry from 1 s */
@@ -931,8 +891,6 @@ static Suite *creds_suite(void)
 	TCase *local = tcase_create("env_file");
 	TCase *imds = tcase_create("imds");
 
-	tcase_add_test(pure, rfc3339_parses_utc_fractions_and_offsets);
-	tcase_add_test(pure, rfc3339_rejects_malformed_times);
 	tcase_add_test(pure, refresh_is_scheduled_within_the_window_before_expiry);
 	tcase_add_test(pure, retry_backoff_doubles_up_to_the_cap_with_jitter);
 	tcase_add_test(pure, creds_need_id_and_secret_and_free_is_null_safe);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "txpipe/delivery.h"
+#include "txpipe/item.h"
 #include "txn_fixture.h"
 
 /* The shared fixture, plus the fields it leaves out that the item, the

@@ -3,6 +3,7 @@
 #include "txp_build_config.h"
 
 #include "txpipe/validate.h"
+#include "txpipe/clock.h"
 
 #include <check.h>
 #include <errno.h>

@@ -122,10 +122,6 @@ void txp_creds_close(struct txp_creds_provider *p, txp_creds_close_cb close_cb, 
 
 /* Pure helpers, exposed for tests. */
 
-/* Parses an RFC 3339 timestamp ("2024-05-17T15:09:54Z", fractions and
- * +hh:mm offsets allowed) into Unix milliseconds.  Returns 0 or -EINVAL. */
-int txp_creds_parse_rfc3339(const char *s, int64_t *out_ms);
-
 /* Milliseconds from now until credentials expiring at expiration_ms should
  * be refreshed: before_min..before_max ahead of expiry (picked by rnd), or
  * half the remaining life when that moment has passed, but never sooner than
