@@ -707,20 +707,13 @@ static int journal_append(struct daemon *d, struct txp_txn *t)
 static void on_completed(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
-	struct txp_dedup_hit hit;
 	int rc;
 
-	if (!t->duplicate && t->has_id && is_decision(t) &&
-	    txp_dedup_get(d->dedup, t->transaction_id, t->received_ms, &hit)) {
-		/* Scored while the first submission was still in flight: it is
-		 * answered as a duplicate all the same, neither kept nor stored. */
-		free(t->reply);
-		t->reply = hit.reply;
-		t->reply_len = (uint32_t)hit.reply_len;
-		t->status = hit.status;
-		t->journal_seq = hit.journal_seq;
-		t->duplicate = true;
-	}
+	/* Scored while the first submission was still in flight: it is
+	 * answered as a duplicate (or a conflict) all the same, neither kept
+	 * nor stored. */
+	if (!t->duplicate && is_decision(t))
+		(void)txp_dedup_check(d->dedup, t);
 	if (t->duplicate) {
 		d->duplicates++;
 		/* Never ahead of the first submission's own acknowledgement:
@@ -747,8 +740,8 @@ static void on_completed(void *arg, struct txp_txn *t)
 		return;
 	}
 	if (t->has_id && is_decision(t) && t->reply != NULL &&
-	    txp_dedup_put(d->dedup, t->transaction_id, t->status, t->journal_seq, t->reply, t->reply_len,
-	                  t->received_ms, NULL) < 0)
+	    txp_dedup_put(d->dedup, t->transaction_id, t->fingerprint, t->status, t->journal_seq, t->reply,
+	                  t->reply_len, t->received_ms, NULL) < 0)
 		txp_log_warn("duplicate_window_full", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
 	if (d->ack == TXP_JOURNAL_ACK_STORED && d->delivery != NULL)
 		hold_until(d, &d->wait_stored, t->journal_seq, t);
@@ -821,8 +814,8 @@ static void on_replay_recent(void *arg, uint64_t seq, const struct txp_journal_a
 	if (t == NULL)
 		return;
 	if (t->has_id && is_decision(t) && txp_txn_build_reply(t) == 0 &&
-	    txp_dedup_put(d->dedup, t->transaction_id, t->status, seq, t->reply, t->reply_len, rec->received_ms,
-	                  NULL) == 0)
+	    txp_dedup_put(d->dedup, t->transaction_id, t->fingerprint, t->status, seq, t->reply, t->reply_len,
+	                  rec->received_ms, NULL) == 0)
 		d->replay_dedup++;
 	t->n_reasons = 0;
 	txp_txn_free(t);

@@ -16,6 +16,7 @@
 #include "txpipe/iso.h"
 #include "txpipe/jsonline.h"
 #include "txpipe/money.h"
+#include "txpipe/pan.h"
 #include "txpipe/pipeline.h"
 
 struct txp_validator {
@@ -806,6 +807,41 @@ static int fail_parse(struct txp_txn *t, const struct txp_jsonline *r)
 	return -EINVAL;
 }
 
+/* ---- Identity ------------------------------------------------------------------ */
+
+/*
+ * A transaction_id that holds a card number cannot be kept (PCI DSS), and
+ * masking it made different ids one ("2024120600000008" and
+ * "2024120600000016" both became "****************", so the second was
+ * answered as a duplicate of the first, unscreened).  It is replaced by a
+ * token of the whole id: TXP_ID_TOKEN_PREFIX and the hex of a keyed BLAKE2b
+ * (under the card-token key, with the field name hashed first so that it
+ * never equals a card token) of the id as sent.  The same id always gives
+ * the same token, different ids different tokens, and nobody without the
+ * key can go back from the token to the number.
+ */
+static void tokenise_id(const struct txp_validator *v, struct txp_txn *t)
+{
+	static const char label[] = "transaction_id";
+	crypto_generichash_state h;
+	unsigned char digest[TXP_TOKEN_HEX / 2];
+	size_t len = strlen(t->transaction_id), start, end;
+	size_t plen = sizeof(TXP_ID_TOKEN_PREFIX) - 1;
+
+	if (!txp_pan_find(t->transaction_id, len, 0, &start, &end))
+		return;
+	crypto_generichash_init(&h, v->key, TXP_CARD_KEY_BYTES, sizeof(digest));
+	crypto_generichash_update(&h, (const unsigned char *)label, sizeof(label)); /* with its NUL */
+	crypto_generichash_update(&h, (const unsigned char *)t->transaction_id, len);
+	crypto_generichash_final(&h, digest, sizeof(digest));
+	sodium_memzero(t->transaction_id, sizeof(t->transaction_id));
+	memcpy(t->transaction_id, TXP_ID_TOKEN_PREFIX, plen);
+	sodium_bin2hex(t->transaction_id + plen, sizeof(t->transaction_id) - plen, digest, sizeof(digest));
+	t->id_tokenised = true;
+	sodium_memzero(&h, sizeof(h));
+	sodium_memzero(digest, sizeof(digest));
+}
+
 /* ---- The stage ------------------------------------------------------------------ */
 
 static int check_fields(const struct txp_validator *v, struct txp_txn *t, const jvalue *const slot[F_COUNT],
@@ -899,6 +935,9 @@ int txp_validate(const struct txp_validator *v, struct txp_txn *t)
 		rc = fail_parse(t, &r);
 	else
 		rc = check_fields(v, t, slot, forbidden, unknown);
+	/* Whatever the outcome: a rejected line's id is echoed and kept too. */
+	if (t->has_id)
+		tokenise_id(v, t);
 
 	/* The line holds every decoded value, the card number and any
 	 * forbidden field among them: it goes now, whatever the outcome. */
