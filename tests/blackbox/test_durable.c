@@ -170,21 +170,34 @@ START_TEST(a_resubmission_gets_the_first_decision_marked_duplicate)
 	a = tdaemon_send_txn(&d, "dup-1", "c-dup", "5000.00");
 	ck_assert_ptr_nonnull(a);
 	ck_assert(json_object_get(a, "duplicate") == NULL);
-	/* Different content under the same id: not scored again. */
-	b = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
+	/* The same content under the same id: not scored again. */
+	b = tdaemon_send_txn(&d, "dup-1", "c-dup", "5000.00");
 	ck_assert_ptr_nonnull(b);
 	ck_assert(json_is_true(json_object_get(b, "duplicate")));
 	ck_assert_str_eq(tstatus(b), tstatus(a));
 	ck_assert_int_eq(json_integer_value(json_object_get(b, "risk_score")),
 	                 json_integer_value(json_object_get(a, "risk_score")));
 	ck_assert_int_eq(tdaemon_journal_stat(&d, "duplicates"), 1);
-	/* The window is rebuilt from the journal after a crash. */
+	/* Other content under the same id is no resubmission: an error. */
+	json_decref(b);
+	b = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
+	ck_assert_str_eq(tstatus(b), "rejected");
+	ck_assert(json_object_get(b, "duplicate") == NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(b, "error"), "code")),
+	                 "duplicate_id_conflict");
+	/* The window, content included, is rebuilt from the journal after a
+	 * crash. */
 	tdaemon_kill(&d);
 	tdaemon_launch(&d, NULL);
-	c = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
+	c = tdaemon_send_txn(&d, "dup-1", "c-dup", "5000.00");
 	ck_assert_ptr_nonnull(c);
 	ck_assert(json_is_true(json_object_get(c, "duplicate")));
 	ck_assert_str_eq(tstatus(c), tstatus(a));
+	json_decref(c);
+	c = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
+	ck_assert_str_eq(tstatus(c), "rejected");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "error"), "code")),
+	                 "duplicate_id_conflict");
 	/* A rejected id is not remembered: the fixed line is screened. */
 	json_decref(b);
 	b = tdaemon_send_txn(&d, "dup-2", "c-dup", "-1");
