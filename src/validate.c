@@ -181,26 +181,72 @@ static int exact_field(const char *k, size_t len)
 }
 
 /*
- * Known names match exactly.  Forbidden names also match regardless of case
- * and of '-' for '_' ("CVV2", "Track-Data"): such a key still carries the
- * data PCI DSS forbids, and must not slip through as an ignored unknown.
+ * Sensitive authentication data under other spellings.  A name is folded
+ * to lower case with everything but letters and digits dropped ("CVV-2",
+ * "Cvv2" and "cvv_2" all become "cvv2"; "card_security_code" becomes
+ * "cardsecuritycode"), then it is forbidden when
+ *   - it contains a word that only ever names such data: cvv, cvc, cvn,
+ *     cav2, cvd2, securitycode, pinblock, trackdata, track1, track2,
+ *     magstripe, magneticstripe ("cvv_code", "card_cvc", "security_code",
+ *     "cvvResult" too: refusing a verification result's name costs the
+ *     producer a rename, missing a code costs a PCI DSS breach);
+ *   - or it is, once a leading "card", "cardholder" or "cc" and trailing
+ *     digits are dropped, one of the short names too common inside other
+ *     words to be looked for there: cid, pin, csc, pincode, pinnumber
+ *     ("card_pin", "PIN2", "cc_cid"; not "shipping" nor "incident").
+ * Only the first FOLD_MAX letters and digits are looked at.
+ */
+#define FOLD_MAX 96
+
+static bool forbidden_name(const char *key, size_t len)
+{
+	static const char *const words[] = {"cvv",      "cvc",       "cvn",       "cav2",
+	                                    "cvd2",     "securitycode", "pinblock", "trackdata",
+	                                    "track1",   "track2",    "magstripe", "magneticstripe"};
+	static const char *const whole[] = {"cid", "pin", "csc", "pincode", "pinnumber"};
+	static const char *const prefixes[] = {"cardholder", "card", "cc"};
+	char f[FOLD_MAX + 1];
+	size_t n = 0, b = 0;
+
+	for (size_t i = 0; i < len && n < FOLD_MAX; i++) {
+		char c = key[i];
+		if (c >= 'A' && c <= 'Z')
+			f[n++] = (char)(c - 'A' + 'a');
+		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			f[n++] = c;
+	}
+	f[n] = '\0';
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(f, words[i]) != NULL)
+			return true;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t pl = strlen(prefixes[i]);
+		if (strncmp(f, prefixes[i], pl) == 0) {
+			b = pl;
+			break;
+		}
+	}
+	while (n > b && f[n - 1] >= '0' && f[n - 1] <= '9')
+		n--;
+	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+		if (n - b == strlen(whole[i]) && memcmp(f + b, whole[i], n - b) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Known names match exactly.  Other names are forbidden when they spell
+ * sensitive authentication data in any case and with any separators
+ * (forbidden_name()): such a key still carries the data PCI DSS forbids,
+ * and must not slip through as an ignored unknown.
  */
 static int classify_key(const char *key, size_t len)
 {
-	char norm[16];
 	int id = exact_field(key, len);
 
-	if (id != F_UNKNOWN || len > sizeof(norm))
+	if (id != F_UNKNOWN)
 		return id;
-	for (size_t i = 0; i < len; i++) {
-		char c = key[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		else if (c == '-')
-			c = '_';
-		norm[i] = c;
-	}
-	return exact_field(norm, len) == F_FORBIDDEN ? F_FORBIDDEN : F_UNKNOWN;
+	return forbidden_name(key, len) ? F_FORBIDDEN : F_UNKNOWN;
 }
 
 /*

@@ -817,7 +817,12 @@ START_TEST(pci_sensitive_fields_are_forbidden_in_any_case_and_still_carry_the_id
 {
 	static const char *const names[] = {"cvv",    "cvv2",   "cvc",        "cvc2",     "cid",       "pin",
 	                                    "pin_block", "track1", "track2", "track_data", "magstripe", "CVV",
-	                                    "Cvc2",   "PIN-BLOCK", "Track_Data"};
+	                                    "Cvc2",   "PIN-BLOCK", "Track_Data",
+	                                    /* Other separators and spellings (issue 14). */
+	                                    "CVV-2", "cvv_code", "Cvv2", "card_cvc", "security_code",
+	                                    "cardSecurityCode", "CVC.2", "card_pin", "PIN2", "cc_cid",
+	                                    "CSC", "pin-code", "track-1", "Mag_Stripe", "magnetic_stripe",
+	                                    "cvn", "CAV2", "PINBlock"};
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -826,6 +831,16 @@ START_TEST(pci_sensitive_fields_are_forbidden_in_any_case_and_still_carry_the_id
 		ck_assert(t->has_id);
 		ck_assert_ptr_null(strstr(t->reply, "123"));
 		txp_txn_free(t);
+	}
+	/* Names that only contain those letters are not taken for them. */
+	{
+		static const char *const fine[] = {"shipping", "incident", "pinned", "spin", "opinion",
+		                                   "tracking_data", "cid_campaign", "card_pinyin", "csv"};
+		for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+			struct txp_txn *t = run_with(v, fine[i], "\"123\"", NULL);
+			ck_assert_msg(t->status == TXP_STATUS_APPROVED, "%s: %s", fine[i], t->error.code);
+			txp_txn_free(t);
+		}
 	}
 	/* Checked before any other field: even a line missing everything. */
 	{
