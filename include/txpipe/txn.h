@@ -12,6 +12,7 @@
 #define TXP_TOKEN_HEX 32       /* 16-byte keyed BLAKE2b tokens, hex */
 #define TXP_MAX_REASONS 40      /* fraud can add ~26, compliance ~8 */
 #define TXP_ID_TOKEN_PREFIX "tok_" /* a tokenised transaction_id: see id_tokenised */
+#define TXP_ID_TOKEN_LEN 30        /* its length: the prefix and 26 base32 characters */
 #define TXP_FINGERPRINT_BYTES 16   /* struct txp_txn's fingerprint */
 
 enum txp_status {
@@ -119,7 +120,8 @@ struct txp_txn {
 	bool has_id;           /* transaction_id was a valid string */
 	/* PCI DSS: a transaction_id holding a card number is replaced, by
 	 * validation, with its token (TXP_ID_TOKEN_PREFIX and the keyed
-	 * BLAKE2b hex of the whole id): the identity everywhere after that
+	 * BLAKE2b of the whole id in 26 base32 characters, TXP_ID_TOKEN_LEN
+	 * in all): the identity everywhere after that
 	 * (duplicates, journal, DynamoDB key, replies, logs).  Masking it
 	 * instead merged every such id into one. */
 	bool id_tokenised;

@@ -310,14 +310,14 @@ START_TEST(transaction_id_is_kept_when_another_field_fails)
 }
 END_TEST
 
-/* A card-like transaction_id's token: "tok_" and 32 lower-case hex digits. */
+/* A card-like transaction_id's token: "tok_" and 26 base32 characters. */
 static void assert_token(const struct txp_txn *t)
 {
 	ck_assert(t->has_id);
 	ck_assert(t->id_tokenised);
-	ck_assert_uint_eq(strlen(t->transaction_id), 4 + TXP_TOKEN_HEX);
+	ck_assert_uint_eq(strlen(t->transaction_id), TXP_ID_TOKEN_LEN);
 	ck_assert_int_eq(strncmp(t->transaction_id, TXP_ID_TOKEN_PREFIX, 4), 0);
-	ck_assert_uint_eq(strspn(t->transaction_id + 4, "0123456789abcdef"), TXP_TOKEN_HEX);
+	ck_assert_uint_eq(strspn(t->transaction_id + 4, "abcdefghijklmnopqrstuvwxyz234567"), 26);
 }
 
 START_TEST(card_like_transaction_ids_become_distinct_stable_tokens)
@@ -346,6 +346,28 @@ START_TEST(card_like_transaction_ids_become_distinct_stable_tokens)
 	assert_token(bad);
 	ck_assert_str_eq(bad->transaction_id, a->transaction_id);
 	ck_assert_ptr_null(strstr(bad->reply, "2024120600000008"));
+	/* The keyed BLAKE2b of "transaction_id\0" and the id, in base32. */
+	{
+		static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+		crypto_generichash_state h;
+		unsigned char dg[16];
+		char want[27];
+
+		crypto_generichash_init(&h, test_key, sizeof(test_key), sizeof(dg));
+		crypto_generichash_update(&h, (const unsigned char *)"transaction_id", 15);
+		crypto_generichash_update(&h, (const unsigned char *)"2024120600000016", 16);
+		crypto_generichash_final(&h, dg, sizeof(dg));
+		for (unsigned c = 0; c < 26; c++) {
+			unsigned x = 0;
+			for (unsigned k = 0; k < 5; k++) {
+				unsigned bit = c * 5 + k;
+				x = x << 1 | (bit < 128 ? (dg[bit / 8] >> (7 - bit % 8)) & 1u : 0u);
+			}
+			want[c] = b32[x];
+		}
+		want[26] = '\0';
+		ck_assert_str_eq(b->transaction_id + 4, want);
+	}
 	/* Not the card token of the same digits (another domain). */
 	txp_txn_free(a2);
 	a2 = run_with(v, "card_number", "\"2024120600000008\"", NULL);
