@@ -17,6 +17,15 @@
  * rejected lines, which a producer resubmits once it fixed them) of the
  * last `window_ms`, at most `max_entries` of them, oldest forgotten first.
  *
+ * The identity is the transaction_id as validation leaves it: an id
+ * holding a card number is its token by then (txn.h, id_tokenised), never
+ * the masked form, which made different ids one.  A resubmission must also
+ * repeat the first one's content (struct txp_txn's fingerprint: amount,
+ * currency, parties, countries): one that does not is a conflict, answered
+ * with an error, like an idempotency key reused for another request;
+ * otherwise whoever sent an id first would decide the answer to every
+ * later transaction under it.
+ *
  * The loop thread inserts; worker threads look up (the validation stage,
  * before anything is scored).  The table is split in stripes, each with
  * its own lock, so lookups from several workers rarely meet.
@@ -31,6 +40,7 @@ void txp_dedup_destroy(struct txp_dedup *d);
 
 /* What a lookup finds. */
 struct txp_dedup_hit {
+	bool conflict;          /* the content differs: no reply (NULL) */
 	enum txp_status status; /* the earlier decision */
 	uint64_t journal_seq;   /* its ACCEPTED record, 0 when not journaled */
 	char *reply;            /* the reply to send (malloc'd, caller frees), ending in '\n' */
@@ -38,20 +48,46 @@ struct txp_dedup_hit {
 };
 
 /*
- * Remembers `id`, decided at `now_ms` with `status` and `reply` (one reply
+ * Remembers `id` with content fingerprint `fp` (all zero: unknown, which
+ * matches any), decided at `now_ms` with `status` and `reply` (one reply
  * line as the first submission got it): the reply kept is that line with
  * "duplicate":true added, which is what a resubmission gets.  When `id` is
  * already remembered (and not expired) nothing changes and 1 is returned
- * with *hit filled (hit may be NULL); otherwise 0, or -ENOMEM.  Evicts
- * entries older than the window or beyond max_entries.  Loop thread.
+ * with *hit filled as txp_dedup_get() fills it (hit may be NULL);
+ * otherwise 0, or -ENOMEM.  Evicts entries older than the window or beyond
+ * max_entries.  Loop thread.
  */
-int txp_dedup_put(struct txp_dedup *d, const char *id, enum txp_status status, uint64_t journal_seq,
-                  const char *reply, size_t reply_len, int64_t now_ms, struct txp_dedup_hit *hit);
+int txp_dedup_put(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FINGERPRINT_BYTES],
+                  enum txp_status status, uint64_t journal_seq, const char *reply, size_t reply_len,
+                  int64_t now_ms, struct txp_dedup_hit *hit);
 
 /* Looks `id` up (any thread).  Returns true with *hit filled when it was
- * decided within the window before `now_ms`; false when not (or when the
- * reply cannot be copied). */
-bool txp_dedup_get(struct txp_dedup *d, const char *id, int64_t now_ms, struct txp_dedup_hit *hit);
+ * decided within the window before `now_ms`: hit->conflict when both
+ * fingerprints are known and differ (then hit->reply is NULL), else the
+ * reply to replay; false when not found (or when the reply cannot be
+ * copied). */
+bool txp_dedup_get(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FINGERPRINT_BYTES], int64_t now_ms,
+                   struct txp_dedup_hit *hit);
+
+/*
+ * Sets t->fingerprint: a keyed BLAKE2b (crypto_generichash, 16 bytes) under
+ * `key` (keylen within crypto_generichash's key sizes) of t's amount,
+ * currency, customer_key, merchant_id, card_token and both countries.
+ * Keyed because merchant_id is raw (it may even hold a card number until
+ * the compliance stage masks it) and the journal keeps the fingerprint.
+ * Call once those fields are final (the validation stage).  Pure.
+ */
+void txp_dedup_fingerprint(const uint8_t *key, size_t keylen, struct txp_txn *t);
+
+/*
+ * Looks t->transaction_id up with t->fingerprint (d NULL or no id: not
+ * found).  A duplicate gets the earlier reply, status and journal_seq
+ * and t->duplicate; a conflict gets t->duplicate too (nothing is scored,
+ * kept or stored) with status rejected, error "duplicate_id_conflict" on
+ * field transaction_id and its reply built.  Returns whether it was
+ * either.  Any thread, for a transaction it owns.
+ */
+bool txp_dedup_check(struct txp_dedup *d, struct txp_txn *t);
 
 /* Entries held now (any thread; a snapshot). */
 size_t txp_dedup_count(struct txp_dedup *d);

@@ -7,10 +7,14 @@
 
 /*
  * What counts as a card number: 13 to 19 digits that pass the Luhn check
- * (ISO/IEC 7812-1), written either as one run of digits or as groups of
- * digits separated by single spaces or dashes in a card's printed layout:
- * fours with a shorter last group ("4111 1111 1111 1111", "4111-1111-
- * 1111-1111-111"), or 4-6-5 (American Express) and 4-6-4 (Diners Club).
+ * (ISO/IEC 7812-1), possibly after leading zeros that keep the whole
+ * within 19 digits ("04111111111111111": padding), written either as one run of digits or
+ * as groups of digits joined by single separators in a card's printed
+ * layout: fours with a shorter last group ("4111 1111 1111 1111",
+ * "4111.1111.1111.1111-111"), 4-6-5 (American Express), 4-6-4 (Diners
+ * Club), or 8-8 ("41111111.11111111").  A separator is any printable ASCII
+ * character other than a letter or digit, the same one throughout a
+ * number (spaces and dashes may mix).
  * Other groupings ("ord-666943-000000000297") are identifiers, not card
  * numbers.  A candidate starts and ends at a group boundary:
  * a digit run longer than 19 digits with no separators is some other

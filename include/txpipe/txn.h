@@ -11,6 +11,9 @@
 #define TXP_IP_MAX 45          /* longest textual IPv6 address */
 #define TXP_TOKEN_HEX 32       /* 16-byte keyed BLAKE2b tokens, hex */
 #define TXP_MAX_REASONS 40      /* fraud can add ~26, compliance ~8 */
+#define TXP_ID_TOKEN_PREFIX "tok_" /* a tokenised transaction_id: see id_tokenised */
+#define TXP_ID_TOKEN_LEN 30        /* its length: the prefix and 26 base32 characters */
+#define TXP_FINGERPRINT_BYTES 16   /* struct txp_txn's fingerprint */
 
 enum txp_status {
 	TXP_STATUS_APPROVED = 0,
@@ -115,6 +118,13 @@ struct txp_txn {
 
 	/* Parsed fields, set by validation.  Strings are NUL-terminated. */
 	bool has_id;           /* transaction_id was a valid string */
+	/* PCI DSS: a transaction_id holding a card number is replaced, by
+	 * validation, with its token (TXP_ID_TOKEN_PREFIX and the keyed
+	 * BLAKE2b of the whole id in 26 base32 characters, TXP_ID_TOKEN_LEN
+	 * in all): the identity everywhere after that
+	 * (duplicates, journal, DynamoDB key, replies, logs).  Masking it
+	 * instead merged every such id into one. */
+	bool id_tokenised;
 	char transaction_id[TXP_ID_MAX + 1];
 	int64_t amount;        /* integer minor units of `currency` */
 	char currency[4];      /* ISO 4217 alpha code */
@@ -143,6 +153,10 @@ struct txp_txn {
 	uint64_t journal_seq;
 	bool held;
 	bool duplicate;
+	/* What a resubmission must repeat to be a duplicate (dedup.h): a keyed
+	 * hash of the amount, currency, parties and countries, computed by the
+	 * validation stage; all zero when unknown (records from before it). */
+	uint8_t fingerprint[TXP_FINGERPRINT_BYTES];
 
 	/* Output, built by the last stage on its worker thread so the loop
 	 * thread only copies bytes.  Owned; freed with the transaction. */

@@ -56,7 +56,10 @@ void txp_validator_free(struct txp_validator *v);
  * number amounts are read exactly from their text, exponents included
  * (1.2e2 is 120), never through a double.  Sets t->has_id as soon as
  * transaction_id is a valid string, even when another field fails, so that
- * the reply can carry it.  t->shard is a 32-bit hash of customer_id; the
+ * the reply can carry it.  A transaction_id holding a card number
+ * (txp_pan_find()) is replaced by its token, "tok_" and 26 base32
+ * characters (a-z, 2-7) of a keyed BLAKE2b of the id under the card-token
+ * key, and t->id_tokenised set.  t->shard is a 32-bit hash of customer_id; the
  * pipeline reduces it to a shard index.
  *
  * Returns 0 when the transaction is valid.  Otherwise calls txp_txn_fail():

@@ -195,21 +195,14 @@ static void completed_duplicate(struct txp_ack *a, struct txp_txn *t)
 
 void txp_ack_completed(struct txp_ack *a, struct txp_txn *t)
 {
-	struct txp_dedup_hit hit;
 	struct holdq *q = NULL;
 	int rc;
 
-	if (!t->duplicate && t->has_id && is_decision(t) &&
-	    txp_dedup_get(a->o.dedup, t->transaction_id, t->received_ms, &hit)) {
-		/* Scored while the first submission was still in flight: it is
-		 * answered as a duplicate all the same, neither kept nor stored. */
-		free(t->reply);
-		t->reply = hit.reply;
-		t->reply_len = (uint32_t)hit.reply_len;
-		t->status = hit.status;
-		t->journal_seq = hit.journal_seq;
-		t->duplicate = true;
-	}
+	/* Scored while the first submission was still in flight: it is
+	 * answered as a duplicate (or a conflict) all the same, neither kept
+	 * nor stored. */
+	if (!t->duplicate && is_decision(t))
+		(void)txp_dedup_check(a->o.dedup, t);
 	if (t->duplicate) {
 		completed_duplicate(a, t);
 		return;
@@ -244,8 +237,8 @@ void txp_ack_completed(struct txp_ack *a, struct txp_txn *t)
 	}
 	a->st.last_seq = t->journal_seq;
 	if (is_decision(t) && t->reply != NULL &&
-	    txp_dedup_put(a->o.dedup, t->transaction_id, t->status, t->journal_seq, t->reply, t->reply_len,
-	                  t->received_ms, NULL) < 0)
+	    txp_dedup_put(a->o.dedup, t->transaction_id, t->fingerprint, t->status, t->journal_seq, t->reply,
+	                  t->reply_len, t->received_ms, NULL) < 0)
 		txp_log_warn("duplicate_window_full", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
 	if (q != NULL)
 		hold(a, q, t->journal_seq, t);
@@ -334,8 +327,8 @@ void txp_ack_replay_recent(struct txp_ack *a, uint64_t seq, const struct txp_jou
 	if (t == NULL)
 		return;
 	if (t->has_id && is_decision(t) && txp_txn_build_reply(t) == 0 &&
-	    txp_dedup_put(a->o.dedup, t->transaction_id, t->status, seq, t->reply, t->reply_len, rec->received_ms,
-	                  NULL) == 0)
+	    txp_dedup_put(a->o.dedup, t->transaction_id, t->fingerprint, t->status, seq, t->reply, t->reply_len,
+	                  rec->received_ms, NULL) == 0)
 		a->st.replay_dedup++;
 	replay_free(t);
 }

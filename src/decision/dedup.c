@@ -8,6 +8,9 @@
 
 #include <sodium.h>
 
+#include "txpipe/le.h"
+#include "txpipe/log.h"
+
 /* Stripes: a power of two, enough that a handful of workers and the loop
  * rarely want the same lock at once. */
 #define STRIPES 64u
@@ -19,6 +22,7 @@ struct entry {
 	int64_t ms;
 	uint64_t seq;
 	uint8_t status;
+	uint8_t fp[TXP_FINGERPRINT_BYTES]; /* the first submission's content */
 	uint32_t reply_len;
 	char id[TXP_ID_MAX + 1];
 	char reply[]; /* the duplicate's reply line */
@@ -143,21 +147,36 @@ static struct entry *find(struct stripe *s, uint64_t h, const char *id)
 	return NULL;
 }
 
-/* Copies what a lookup returns; stripe lock held. */
-static bool fill_hit(const struct entry *e, struct txp_dedup_hit *hit)
+static bool fp_known(const uint8_t fp[TXP_FINGERPRINT_BYTES])
 {
+	return !sodium_is_zero(fp, TXP_FINGERPRINT_BYTES);
+}
+
+/* Copies what a lookup returns; stripe lock held.  A resubmission whose
+ * content differs is a conflict, and gets no reply to replay. */
+static bool fill_hit(const struct entry *e, const uint8_t fp[TXP_FINGERPRINT_BYTES], struct txp_dedup_hit *hit)
+{
+	/* Not secret (keyed hashes), so no constant-time compare needed;
+	 * unknown on either side (a record from before fingerprints) is
+	 * taken as the same content, as it was before. */
+	hit->conflict = fp_known(e->fp) && fp_known(fp) && memcmp(e->fp, fp, TXP_FINGERPRINT_BYTES) != 0;
+	hit->status = (enum txp_status)e->status;
+	hit->journal_seq = e->seq;
+	hit->reply = NULL;
+	hit->reply_len = 0;
+	if (hit->conflict)
+		return true;
 	hit->reply = malloc(e->reply_len);
 	if (hit->reply == NULL)
 		return false;
 	memcpy(hit->reply, e->reply, e->reply_len);
 	hit->reply_len = e->reply_len;
-	hit->status = (enum txp_status)e->status;
-	hit->journal_seq = e->seq;
 	return true;
 }
 
-int txp_dedup_put(struct txp_dedup *d, const char *id, enum txp_status status, uint64_t journal_seq,
-                  const char *reply, size_t reply_len, int64_t now_ms, struct txp_dedup_hit *hit)
+int txp_dedup_put(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FINGERPRINT_BYTES],
+                  enum txp_status status, uint64_t journal_seq, const char *reply, size_t reply_len,
+                  int64_t now_ms, struct txp_dedup_hit *hit)
 {
 	static const char mark[] = "\"duplicate\":true,";
 	uint64_t h = id_hash(d, id);
@@ -173,7 +192,7 @@ int txp_dedup_put(struct txp_dedup *d, const char *id, enum txp_status status, u
 		evict_oldest(s);
 	e = find(s, h, id);
 	if (e != NULL && !expired(d, e, now_ms)) {
-		rc = hit == NULL || fill_hit(e, hit) ? 1 : -ENOMEM;
+		rc = hit == NULL || fill_hit(e, fp, hit) ? 1 : -ENOMEM;
 		goto out;
 	}
 	/* An expired entry of the same id is left to age out: lookups skip it
@@ -187,6 +206,7 @@ int txp_dedup_put(struct txp_dedup *d, const char *id, enum txp_status status, u
 	e->ms = now_ms;
 	e->seq = journal_seq;
 	e->status = (uint8_t)status;
+	memcpy(e->fp, fp, TXP_FINGERPRINT_BYTES);
 	memcpy(e->id, id, idlen + 1);
 	/* The first reply with "duplicate":true as its first member. */
 	e->reply[0] = '{';
@@ -208,7 +228,8 @@ out:
 	return rc;
 }
 
-bool txp_dedup_get(struct txp_dedup *d, const char *id, int64_t now_ms, struct txp_dedup_hit *hit)
+bool txp_dedup_get(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FINGERPRINT_BYTES], int64_t now_ms,
+                   struct txp_dedup_hit *hit)
 {
 	uint64_t h = id_hash(d, id);
 	struct stripe *s = stripe_of(d, h);
@@ -218,7 +239,7 @@ bool txp_dedup_get(struct txp_dedup *d, const char *id, int64_t now_ms, struct t
 	pthread_mutex_lock(&s->mu);
 	e = find(s, h, id);
 	if (e != NULL && !expired(d, e, now_ms))
-		found = fill_hit(e, hit);
+		found = fill_hit(e, fp, hit);
 	pthread_mutex_unlock(&s->mu);
 	return found;
 }
@@ -233,4 +254,69 @@ size_t txp_dedup_count(struct txp_dedup *d)
 		pthread_mutex_unlock(&d->stripes[i].mu);
 	}
 	return n;
+}
+
+/* One length-prefixed string of the fingerprint, so that no two field
+ * lists hash alike ("ab","c" and "a","bc"). */
+static void fp_str(crypto_generichash_state *h, const char *s)
+{
+	size_t n = strnlen(s, 255);
+	unsigned char len = (unsigned char)n;
+
+	crypto_generichash_update(h, &len, 1);
+	crypto_generichash_update(h, (const unsigned char *)s, n);
+}
+
+void txp_dedup_fingerprint(const uint8_t *key, size_t keylen, struct txp_txn *t)
+{
+	static const char label[] = "fingerprint";
+	crypto_generichash_state h;
+	uint8_t amount[8];
+
+	txp_le_put64(amount, (uint64_t)t->amount);
+	crypto_generichash_init(&h, key, keylen, TXP_FINGERPRINT_BYTES);
+	crypto_generichash_update(&h, (const unsigned char *)label, sizeof(label)); /* with its NUL */
+	crypto_generichash_update(&h, amount, sizeof(amount));
+	fp_str(&h, t->currency);
+	fp_str(&h, t->customer_key);
+	fp_str(&h, t->merchant_id);
+	fp_str(&h, t->card_token);
+	fp_str(&h, t->merchant_country);
+	fp_str(&h, t->customer_country);
+	crypto_generichash_final(&h, t->fingerprint, TXP_FINGERPRINT_BYTES);
+	sodium_memzero(&h, sizeof(h));
+}
+
+bool txp_dedup_check(struct txp_dedup *d, struct txp_txn *t)
+{
+	struct txp_dedup_hit hit;
+
+	if (d == NULL || !t->has_id || !txp_dedup_get(d, t->transaction_id, t->fingerprint, t->received_ms, &hit))
+		return false;
+	t->duplicate = true;
+	if (hit.conflict) {
+		/* Replaying the first decision would answer for a transaction
+		 * that was never screened, and storing this one would overwrite
+		 * the first under the same key: neither, an error instead. */
+		t->scored = false;
+		t->n_reasons = 0;
+		t->alerts = 0;
+		t->journal_seq = 0;
+		free(t->reply);
+		t->reply = NULL;
+		t->reply_len = 0;
+		txp_txn_fail(t, TXP_STATUS_REJECTED, "duplicate_id_conflict", "transaction_id",
+		             "transaction_id was used recently by a transaction with a different amount, currency, "
+		             "parties or countries; a resubmission must repeat them, a new transaction needs a "
+		             "new transaction_id");
+		if (txp_txn_build_reply(t) < 0)
+			txp_log_err("reply_build_failed", "reason=out_of_memory");
+		return true;
+	}
+	free(t->reply);
+	t->reply = hit.reply;
+	t->reply_len = (uint32_t)hit.reply_len;
+	t->status = hit.status;
+	t->journal_seq = hit.journal_seq;
+	return true;
 }

@@ -7,7 +7,7 @@
 #include "txpipe/le.h"
 
 /*
- * Record, version 1, integers little-endian:
+ * Record, version 2, integers little-endian:
  *   offset  0  u8   version
  *   offset  1  u8   status (enum txp_status)
  *   offset  2  u8   flags: REC_SCORED, REC_HAS_ID, REC_HAS_TIMESTAMP, REC_HAS_CARD
@@ -20,9 +20,15 @@
  *   offset 66  the strings of record_strings() in order, then the daemon
  *              version, then n_reasons reasons; a string is a u8 length,
  *              the bytes and a NUL (so a decoded code can point into the
- *              buffer), a reason is its code as a string and an i32 of points.
+ *              buffer), a reason is its code as a string and an i32 of points
+ *   then       TXP_FINGERPRINT_BYTES of the content fingerprint (dedup.h),
+ *              so that a restart still tells a resubmission from a
+ *              conflicting reuse of the id.
+ * Version 1 is the same without the fingerprint; it still decodes, with an
+ * unknown (all-zero) fingerprint.
  */
-#define REC_VERSION 1
+#define REC_VERSION 2
+#define REC_VERSION_NO_FINGERPRINT 1
 #define REC_FIXED 66
 #define REC_SCORED 0x01
 #define REC_HAS_ID 0x02
@@ -110,6 +116,10 @@ size_t txp_record_encode(const struct txp_txn *t, const char *version, uint8_t *
 		txp_le_put32(buf + off, (uint32_t)t->reasons[i].points);
 		off += 4;
 	}
+	if (cap - off < TXP_FINGERPRINT_BYTES)
+		return 0;
+	memcpy(buf + off, t->fingerprint, TXP_FINGERPRINT_BYTES);
+	off += TXP_FINGERPRINT_BYTES;
 	return off;
 }
 
@@ -187,7 +197,8 @@ int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t,
 	char *s[REC_STRINGS];
 	size_t scap[REC_STRINGS];
 
-	if (p == NULL || len < REC_FIXED || p[0] != REC_VERSION || p[1] >= TXP_STATUS_COUNT ||
+	if (p == NULL || len < REC_FIXED || (p[0] != REC_VERSION && p[0] != REC_VERSION_NO_FINGERPRINT) ||
+	    p[1] >= TXP_STATUS_COUNT ||
 	    (p[2] & ~REC_FLAGS) != 0 || p[3] > 100 || p[4] >= TXP_SEVERITY_COUNT || p[5] >= TXP_SEVERITY_COUNT ||
 	    p[7] >= TXP_CHANNEL_COUNT || p[8] >= TXP_KYC_COUNT || p[9] > TXP_MAX_REASONS)
 		return -EINVAL;
@@ -226,6 +237,13 @@ int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t,
 		t->reasons[i].code = code;
 		t->reasons[i].points = (int)(int32_t)txp_le_get32(p + off);
 		off += 4;
+	}
+	memset(t->fingerprint, 0, sizeof(t->fingerprint));
+	if (p[0] >= REC_VERSION) {
+		if (len - off < TXP_FINGERPRINT_BYTES)
+			return -EINVAL;
+		memcpy(t->fingerprint, p + off, TXP_FINGERPRINT_BYTES);
+		off += TXP_FINGERPRINT_BYTES;
 	}
 	if (off != len)
 		return -EINVAL;

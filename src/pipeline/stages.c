@@ -147,7 +147,6 @@ static void stage_validate(void *ctx, struct txp_txn *t)
 {
 	struct view *v = ctx;
 	struct txp_stages *st = v->st;
-	struct txp_dedup_hit hit;
 
 	if (view_refresh(v) != NULL)
 		view_publish(v);
@@ -161,15 +160,10 @@ static void stage_validate(void *ctx, struct txp_txn *t)
 	                               t->customer_key);
 	t->shard = txp_shard_hash(t->customer_key);
 	/* A transaction_id decided recently gets that decision again,
-	 * unscored: see dedup.h. */
-	if (st->dedup != NULL && t->has_id && txp_dedup_get(st->dedup, t->transaction_id, t->received_ms, &hit)) {
-		t->duplicate = true;
-		t->status = hit.status;
-		t->journal_seq = hit.journal_seq;
-		free(t->reply);
-		t->reply = hit.reply;
-		t->reply_len = (uint32_t)hit.reply_len;
-	}
+	 * unscored, or a conflict error when the content differs: see
+	 * dedup.h. */
+	txp_dedup_fingerprint(st->pseud_key, sizeof(st->pseud_key), t);
+	(void)txp_dedup_check(st->dedup, t);
 }
 
 static void stage_fraud(void *ctx, struct txp_txn *t)
@@ -212,7 +206,8 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	/* PCI DSS, whatever the outcome or the pan_scan setting (which only
 	 * decides whether a masked number is flagged): no card number leaves
 	 * in an identifier, and a rejected line's id is echoed in its reply. */
-	txp_pan_mask(t->transaction_id);
+	if (!t->id_tokenised)
+		txp_pan_mask(t->transaction_id); /* (a token is no number: validate.c) */
 	txp_pan_mask(t->customer_id);
 	txp_pan_mask(t->merchant_id);
 	txp_pan_mask(t->device_id);

@@ -266,7 +266,10 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 	/* PCI DSS: no card number may be stored or sent out in a free-text
 	 * field.  Masked in place, before anything downstream copies them. */
 	if (c->pan_scan) {
-		size_t n = txp_pan_mask(t->transaction_id) + txp_pan_mask(t->customer_id) +
+		/* A transaction_id with a card number was tokenised by
+		 * validation (txn.h): it counts, and its token is left alone
+		 * (its hex digits could pass for a number by chance). */
+		size_t n = (t->id_tokenised ? 1 : txp_pan_mask(t->transaction_id)) + txp_pan_mask(t->customer_id) +
 		           txp_pan_mask(t->merchant_id) + txp_pan_mask(t->device_id);
 		if (n > 0)
 			fire(t, "pan_in_field", TXP_COMPLIANCE_PAN_MASKED, action_status(c->pan_action),

@@ -18,6 +18,7 @@
 #include "txpipe/iso.h"
 #include "txpipe/jsonline.h"
 #include "txpipe/money.h"
+#include "txpipe/pan.h"
 #include "txpipe/pipeline.h"
 
 struct txp_validator {
@@ -182,26 +183,72 @@ static int exact_field(const char *k, size_t len)
 }
 
 /*
- * Known names match exactly.  Forbidden names also match regardless of case
- * and of '-' for '_' ("CVV2", "Track-Data"): such a key still carries the
- * data PCI DSS forbids, and must not slip through as an ignored unknown.
+ * Sensitive authentication data under other spellings.  A name is folded
+ * to lower case with everything but letters and digits dropped ("CVV-2",
+ * "Cvv2" and "cvv_2" all become "cvv2"; "card_security_code" becomes
+ * "cardsecuritycode"), then it is forbidden when
+ *   - it contains a word that only ever names such data: cvv, cvc, cvn,
+ *     cav2, cvd2, securitycode, pinblock, trackdata, track1, track2,
+ *     magstripe, magneticstripe ("cvv_code", "card_cvc", "security_code",
+ *     "cvvResult" too: refusing a verification result's name costs the
+ *     producer a rename, missing a code costs a PCI DSS breach);
+ *   - or it is, once a leading "card", "cardholder" or "cc" and trailing
+ *     digits are dropped, one of the short names too common inside other
+ *     words to be looked for there: cid, pin, csc, pincode, pinnumber
+ *     ("card_pin", "PIN2", "cc_cid"; not "shipping" nor "incident").
+ * Only the first FOLD_MAX letters and digits are looked at.
+ */
+#define FOLD_MAX 96
+
+static bool forbidden_name(const char *key, size_t len)
+{
+	static const char *const words[] = {"cvv",      "cvc",       "cvn",       "cav2",
+	                                    "cvd2",     "securitycode", "pinblock", "trackdata",
+	                                    "track1",   "track2",    "magstripe", "magneticstripe"};
+	static const char *const whole[] = {"cid", "pin", "csc", "pincode", "pinnumber"};
+	static const char *const prefixes[] = {"cardholder", "card", "cc"};
+	char f[FOLD_MAX + 1];
+	size_t n = 0, b = 0;
+
+	for (size_t i = 0; i < len && n < FOLD_MAX; i++) {
+		char c = key[i];
+		if (c >= 'A' && c <= 'Z')
+			f[n++] = (char)(c - 'A' + 'a');
+		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			f[n++] = c;
+	}
+	f[n] = '\0';
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(f, words[i]) != NULL)
+			return true;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t pl = strlen(prefixes[i]);
+		if (strncmp(f, prefixes[i], pl) == 0) {
+			b = pl;
+			break;
+		}
+	}
+	while (n > b && f[n - 1] >= '0' && f[n - 1] <= '9')
+		n--;
+	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+		if (n - b == strlen(whole[i]) && memcmp(f + b, whole[i], n - b) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Known names match exactly.  Other names are forbidden when they spell
+ * sensitive authentication data in any case and with any separators
+ * (forbidden_name()): such a key still carries the data PCI DSS forbids,
+ * and must not slip through as an ignored unknown.
  */
 static int classify_key(const char *key, size_t len)
 {
-	char norm[16];
 	int id = exact_field(key, len);
 
-	if (id != F_UNKNOWN || len > sizeof(norm))
+	if (id != F_UNKNOWN)
 		return id;
-	for (size_t i = 0; i < len; i++) {
-		char c = key[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		else if (c == '-')
-			c = '_';
-		norm[i] = c;
-	}
-	return exact_field(norm, len) == F_FORBIDDEN ? F_FORBIDDEN : F_UNKNOWN;
+	return forbidden_name(key, len) ? F_FORBIDDEN : F_UNKNOWN;
 }
 
 /*
@@ -706,6 +753,58 @@ static int fail_parse(struct txp_txn *t, const struct txp_jsonline *r)
 	return -EINVAL;
 }
 
+/* ---- Identity ------------------------------------------------------------------ */
+
+/*
+ * A transaction_id that holds a card number cannot be kept (PCI DSS), and
+ * masking it made different ids one ("2024120600000008" and
+ * "2024120600000016" both became "****************", so the second was
+ * answered as a duplicate of the first, unscreened).  It is replaced by a
+ * token of the whole id: TXP_ID_TOKEN_PREFIX and a keyed BLAKE2b (under
+ * the card-token key, with the field name hashed first so that it never
+ * equals a card token) of the id as sent, in base32.  The same id always
+ * gives the same token, different ids different tokens, and nobody without
+ * the key can go back from the token to the number.  Base32 (RFC 4648,
+ * lower case, a-z and 2-7) rather than hex: hex has 13 or more digits in a
+ * row once in ~60 tokens, a tenth of those pass Luhn, and an id that looks
+ * like a card number to every scanner downstream is what this replaces.
+ */
+static void tokenise_id(const struct txp_validator *v, struct txp_txn *t)
+{
+	static const char label[] = "transaction_id";
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	crypto_generichash_state h;
+	unsigned char digest[TXP_TOKEN_HEX / 2];
+	size_t len = strlen(t->transaction_id), start, end, o;
+	size_t plen = sizeof(TXP_ID_TOKEN_PREFIX) - 1;
+	unsigned acc = 0, bits = 0;
+
+	if (!txp_pan_find(t->transaction_id, len, 0, &start, &end))
+		return;
+	crypto_generichash_init(&h, v->key, TXP_CARD_KEY_BYTES, sizeof(digest));
+	crypto_generichash_update(&h, (const unsigned char *)label, sizeof(label)); /* with its NUL */
+	crypto_generichash_update(&h, (const unsigned char *)t->transaction_id, len);
+	crypto_generichash_final(&h, digest, sizeof(digest));
+	sodium_memzero(t->transaction_id, sizeof(t->transaction_id));
+	memcpy(t->transaction_id, TXP_ID_TOKEN_PREFIX, plen);
+	o = plen;
+	for (size_t i = 0; i < sizeof(digest); i++) {
+		acc = (acc << 8 | digest[i]) & 0xfff;
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			t->transaction_id[o++] = b32[(acc >> bits) & 31];
+		}
+	}
+	if (bits > 0)
+		t->transaction_id[o++] = b32[(acc << (5 - bits)) & 31];
+	t->transaction_id[o] = '\0';
+	t->id_tokenised = true;
+	acc = 0;
+	sodium_memzero(&h, sizeof(h));
+	sodium_memzero(digest, sizeof(digest));
+}
+
 /* ---- The stage ------------------------------------------------------------------ */
 
 static int check_fields(const struct txp_validator *v, struct txp_txn *t, const jvalue *const slot[F_COUNT],
@@ -799,6 +898,9 @@ int txp_validate(const struct txp_validator *v, struct txp_txn *t)
 		rc = fail_parse(t, &r);
 	else
 		rc = check_fields(v, t, slot, forbidden, unknown);
+	/* Whatever the outcome: a rejected line's id is echoed and kept too. */
+	if (t->has_id)
+		tokenise_id(v, t);
 
 	/* The line holds every decoded value, the card number and any
 	 * forbidden field among them: it goes now, whatever the outcome. */

@@ -545,6 +545,92 @@ START_TEST(tail_streams_matching_decisions_to_a_subscriber)
 }
 END_TEST
 
+/* Issue 14: two Luhn-valid numeric ids were both masked to
+ * "****************", so the second, a sanctioned $9,500 payment, was
+ * answered as a duplicate of the first, approved, and stored nowhere. */
+static const char card_like_small[] =
+	"{\"transaction_id\":\"2024120600000008\",\"amount\":\"3.50\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
+	"\"customer_id\":\"c-small\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}";
+static const char card_like_sanctioned[] =
+	"{\"transaction_id\":\"%s\",\"amount\":\"9500.00\",\"currency\":\"USD\",\"merchant_id\":\"m-9\","
+	"\"customer_id\":\"c-big\",\"merchant_country\":\"IR\",\"customer_country\":\"KP\","
+	"\"customer_kyc_status\":\"failed\"}";
+
+static const char *id_of(json_t *reply)
+{
+	return json_string_value(json_object_get(reply, "transaction_id"));
+}
+
+START_TEST(card_like_ids_are_screened_each_on_its_own_under_distinct_tokens)
+{
+	struct tdaemon d;
+	char line[512], *log;
+	json_t *a, *b, *plain, *again, *conflict;
+	size_t len;
+	int sub;
+
+	tdaemon_start(&d, "[log]\naudit = true\n");
+	sub = tconnect(d.socket);
+	tsend_str(sub, "{\"command\":\"tail\"}\n");
+	json_decref(trecv_reply(sub, 10000));
+
+	/* The control: an ordinary id, declined for the sanctioned countries. */
+	snprintf(line, sizeof(line), card_like_sanctioned, "plain-1");
+	plain = troundtrip(d.socket, line);
+	ck_assert_str_eq(tstatus(plain), "declined");
+	ck_assert(thas_reason(plain, "sanctions_country"));
+	ck_assert_str_eq(id_of(plain), "plain-1");
+
+	a = troundtrip(d.socket, card_like_small);
+	ck_assert_str_eq(tstatus(a), "approved");
+	usleep(1000 * 1000);
+	snprintf(line, sizeof(line), card_like_sanctioned, "2024120600000016");
+	b = troundtrip(d.socket, line);
+	ck_assert_msg(json_object_get(b, "duplicate") == NULL, "the second id was taken for the first");
+	ck_assert_str_eq(tstatus(b), "declined");
+	ck_assert(thas_reason(b, "sanctions_country"));
+	/* Neither number comes back; each id has its own token. */
+	ck_assert_int_eq(strncmp(id_of(a), "tok_", 4), 0);
+	ck_assert_int_eq(strncmp(id_of(b), "tok_", 4), 0);
+	ck_assert_str_ne(id_of(a), id_of(b));
+
+	/* The true resubmission is still the duplicate, under the same token. */
+	again = troundtrip(d.socket, card_like_small);
+	ck_assert(json_is_true(json_object_get(again, "duplicate")));
+	ck_assert_str_eq(tstatus(again), "approved");
+	ck_assert_str_eq(id_of(again), id_of(a));
+	/* Other content under the first id: refused, not the first decision. */
+	snprintf(line, sizeof(line), card_like_sanctioned, "2024120600000008");
+	conflict = troundtrip(d.socket, line);
+	ck_assert_str_eq(tstatus(conflict), "rejected");
+	ck_assert(json_object_get(conflict, "duplicate") == NULL);
+	ck_assert_str_eq(error_code_of(conflict), "duplicate_id_conflict");
+	ck_assert_str_eq(error_field_of(conflict), "transaction_id");
+	ck_assert_str_eq(id_of(conflict), id_of(a));
+
+	/* The tail shows the tokens, and so does the audit log, never the ids. */
+	for (int i = 0; i < 5; i++) {
+		json_t *r = trecv_reply(sub, 10000);
+		ck_assert_ptr_nonnull(r);
+		ck_assert(id_of(r) != NULL && strstr(id_of(r), "20241206") == NULL);
+		json_decref(r);
+	}
+	tclose(sub);
+	ck_assert(tdaemon_wait_log(&d, id_of(b), 1, 10000));
+	log = tdaemon_read_log(&d, &len);
+	ck_assert_ptr_null(strstr(log, "2024120600000008"));
+	ck_assert_ptr_null(strstr(log, "2024120600000016"));
+	ck_assert_ptr_null(strstr(log, "****************"));
+	free(log);
+	json_decref(plain);
+	json_decref(a);
+	json_decref(b);
+	json_decref(again);
+	json_decref(conflict);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
 	Suite *s = suite_create("daemon");
@@ -572,6 +658,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, stats_request_reports_counters);
 	tcase_add_test(tc, metrics_listener_serves_prometheus_text_on_loopback);
 	tcase_add_test(tc, tail_streams_matching_decisions_to_a_subscriber);
+	tcase_add_test(tc, card_like_ids_are_screened_each_on_its_own_under_distinct_tokens);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -77,7 +77,11 @@ START_TEST(journaled_ack_waits_for_the_commit)
 	ms = mono_ms() - t0;
 	ck_assert_ptr_nonnull(r);
 	ck_assert_str_eq(tstatus(r), "approved");
-	ck_assert_int_ge(ms, 450);
+	/* The interval runs from when the writer took the warm record, before
+	 * its sync and its reply, so what is left of it here is a little under
+	 * 500 ms: anything near that shows the reply waited for the commit (an
+	 * unheld reply takes a millisecond or two). */
+	ck_assert_int_ge(ms, 250);
 	ck_assert_int_ge(tdaemon_istat(&d, "journal", "durable_seq"), 2);
 	json_decref(r);
 	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
@@ -170,21 +174,34 @@ START_TEST(a_resubmission_gets_the_first_decision_marked_duplicate)
 	a = tdaemon_send_txn(&d, "dup-1", "c-dup", "5000.00");
 	ck_assert_ptr_nonnull(a);
 	ck_assert(json_object_get(a, "duplicate") == NULL);
-	/* Different content under the same id: not scored again. */
-	b = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
+	/* The same content under the same id: not scored again. */
+	b = tdaemon_send_txn(&d, "dup-1", "c-dup", "5000.00");
 	ck_assert_ptr_nonnull(b);
 	ck_assert(json_is_true(json_object_get(b, "duplicate")));
 	ck_assert_str_eq(tstatus(b), tstatus(a));
 	ck_assert_int_eq(json_integer_value(json_object_get(b, "risk_score")),
 	                 json_integer_value(json_object_get(a, "risk_score")));
 	ck_assert_int_eq(tdaemon_istat(&d, "ack", "duplicates"), 1);
-	/* The window is rebuilt from the journal after a crash. */
+	/* Other content under the same id is no resubmission: an error. */
+	json_decref(b);
+	b = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
+	ck_assert_str_eq(tstatus(b), "rejected");
+	ck_assert(json_object_get(b, "duplicate") == NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(b, "error"), "code")),
+	                 "duplicate_id_conflict");
+	/* The window, content included, is rebuilt from the journal after a
+	 * crash. */
 	tdaemon_kill(&d);
 	tdaemon_launch(&d, NULL);
-	c = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
+	c = tdaemon_send_txn(&d, "dup-1", "c-dup", "5000.00");
 	ck_assert_ptr_nonnull(c);
 	ck_assert(json_is_true(json_object_get(c, "duplicate")));
 	ck_assert_str_eq(tstatus(c), tstatus(a));
+	json_decref(c);
+	c = tdaemon_send_txn(&d, "dup-1", "c-dup", "1.00");
+	ck_assert_str_eq(tstatus(c), "rejected");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "error"), "code")),
+	                 "duplicate_id_conflict");
 	/* A rejected id is not remembered: the fixed line is screened. */
 	json_decref(b);
 	b = tdaemon_send_txn(&d, "dup-2", "c-dup", "-1");

@@ -214,7 +214,17 @@ static int check_reply(int lineno, const json_t *entry, const json_t *reply)
 	got = json_object_get(error, "field");
 	if (want != NULL && !json_equal(want, got))
 		mismatch(&failures, lineno, story, "error field", want, got, reply);
-	/* The echoed id: as the file says, else the id that was sent. */
+	/* The echoed id: a token (keyed, so not known in advance), as the file
+	 * says, else the id that was sent. */
+	got = json_object_get(reply, "transaction_id");
+	if (json_is_true(json_object_get(expect, "transaction_id_token"))) {
+		const char *id = json_string_value(got);
+		if (id == NULL || strlen(id) != 30 || strncmp(id, "tok_", 4) != 0 ||
+		    strspn(id + 4, "abcdefghijklmnopqrstuvwxyz234567") != 26)
+			mismatch(&failures, lineno, story, "transaction_id token", json_object_get(expect, "transaction_id_token"),
+			         got, reply);
+		return failures;
+	}
 	want = json_object_get(expect, "transaction_id");
 	if (want == NULL)
 		want = json_object_get(txn, "transaction_id");

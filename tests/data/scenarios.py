@@ -10,7 +10,8 @@
 #
 # Every line: {"story": ..., "txn": {...} or "raw": "line", "expect": {...}}
 # with expect keys status, risk_score, reasons (exact set), reasons_include,
-# reasons_exclude, error_code, error_field, transaction_id (the echoed id).
+# reasons_exclude, error_code, error_field, transaction_id (the echoed id),
+# transaction_id_token (true: the echoed id is a tok_ token, keyed, so unknown here).
 #
 # Time: the daemon's windows run on its receive clock, and the test sends
 # every line within a second or two, so every line falls inside every window
@@ -417,7 +418,7 @@ seq[0] += 1
 t = {"transaction_id": "4111111111111111", "amount": "19.98", "currency": "USD", "merchant_id": "pan-m-1",
      "customer_id": "pan-c-2", "merchant_country": "US", "customer_country": "US"}
 e = model.screen(t)
-e["transaction_id"] = "****************"
+e["transaction_id_token"] = True  # replaced by its keyed token: "tok_" and 26 base32 characters
 out.append({"story": S, "txn": t, "expect": e})
 
 # 15. Validation rejections, each naming its field; they touch no state.

@@ -192,15 +192,40 @@ check_absent "no raw customer id in the alert" "cust-secret-" "$workdir/alerts.j
 
 # --- resubmission: a recently decided id gets its first decision again, nothing is re-stored --------
 : >"$workdir/replies.out"
-txn it-07 "99.99" US | submit
+txn it-07 "12.34" US | submit
 head -n 1 "$workdir/replies.out" >"$workdir/duplicate.json"
 check "the resubmission is answered as a duplicate" "true approved" \
 	"$(jget duplicate <"$workdir/duplicate.json") $(jget status <"$workdir/duplicate.json")"
 check "duplicates are counted" 1 "$(wait_stat ack.duplicates 1)"
+# The same id with another amount is no resubmission: refused, not stored.
+: >"$workdir/replies.out"
+txn it-07 "99.99" US | submit
+head -n 1 "$workdir/replies.out" >"$workdir/conflict.json"
+check "the same id with other content is a duplicate_id_conflict" "rejected duplicate_id_conflict" \
+	"$(jget status <"$workdir/conflict.json") $(jget error.code <"$workdir/conflict.json")"
+check "the conflict is counted with the duplicates" 2 "$(wait_stat ack.duplicates 2)"
 check "the duplicate is not stored again" 32 "$(stat delivery.stored)"
 check "the record keeps the first amount" 1234 \
 	"$(txp_js ddb-get.mjs "$table" it-07 --key transaction_id | jget amount)"
 check "still 32 items" 32 "$(txp_js ddb-scan.mjs "$table" | jget length)"
+
+# --- card-like ids: two Luhn-valid numeric ids are two transactions, each stored under its token ------
+: >"$workdir/replies.out"
+{
+	echo '{"transaction_id":"2024120600000008","amount":"3.50","currency":"USD","merchant_id":"m-it-1","customer_id":"c-small","merchant_country":"DE","customer_country":"DE"}'
+	echo '{"transaction_id":"2024120600000016","amount":"9500.00","currency":"USD","merchant_id":"m-it-9","customer_id":"c-big","merchant_country":"IR","customer_country":"KP","customer_kyc_status":"failed"}'
+} | submit
+check "both are stored" 34 "$(wait_stat delivery.stored 34)"
+txp_js ddb-scan.mjs "$table" --raw >"$workdir/scan-tok.json"
+check "under two distinct tok_ keys" 2 \
+	"$(grep -oE '"tok_[a-z2-7]{26}"' "$workdir/scan-tok.json" | sort -u | wc -l)"
+sed -n 2p "$workdir/replies.out" >"$workdir/tok-2.json"
+check "the second is declined, not a duplicate of the first" "declined " \
+	"$(jget status <"$workdir/tok-2.json") $(jget duplicate <"$workdir/tok-2.json" 2>/dev/null)"
+check "its stored item is declined too" declined \
+	"$(txp_js ddb-get.mjs "$table" "$(jget transaction_id <"$workdir/tok-2.json")" --key transaction_id | jget status)"
+check_absent "no card-like id in the table" "2024120600000016" "$workdir/scan-tok.json"
+check_absent "nor the other" "2024120600000008" "$workdir/scan-tok.json"
 stop_daemon
 check "txpiped exits 0 after a clean flush" 0 "$daemon_rc"
 check "no delivery error logged" 0 "$(grep -c 'level=err' "$workdir/main.log")"

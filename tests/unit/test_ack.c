@@ -429,14 +429,14 @@ START_TEST(replay_refills_the_duplicate_window_and_the_velocity_windows)
 	t = decided(&f, "old", 100);
 	record_of(t, buf, sizeof(buf), &rec);
 	txp_ack_replay_recent(f.ack, 7, &rec, t->received_ms + 1000);
-	ck_assert(txp_dedup_get(f.dedup, "old", t->received_ms + 2000, &hit));
+	ck_assert(txp_dedup_get(f.dedup, "old", t->fingerprint, t->received_ms + 2000, &hit));
 	ck_assert_uint_eq(hit.journal_seq, 7);
 	free(hit.reply);
 	/* Older than the duplicate window: velocity only. */
 	t = decided(&f, "older", 100);
 	record_of(t, buf, sizeof(buf), &rec);
 	txp_ack_replay_recent(f.ack, 8, &rec, t->received_ms + 600001);
-	ck_assert(!txp_dedup_get(f.dedup, "older", t->received_ms + 600001, &hit));
+	ck_assert(!txp_dedup_get(f.dedup, "older", t->fingerprint, t->received_ms + 600001, &hit));
 	ck_assert_uint_eq(f.w.rebuilt, 2);
 	/* A resubmission after the restart is answered from the replay. */
 	txp_ack_start(f.ack, 8);

@@ -154,7 +154,7 @@ START_TEST(damaged_records_are_refused)
 	/* An unknown version, and values out of their ranges. */
 	for (size_t i = 0; i < 4; i++) {
 		static const size_t at[] = {0, 1, 3, 7};
-		static const uint8_t bad[] = {2, TXP_STATUS_COUNT, 101, TXP_CHANNEL_COUNT};
+		static const uint8_t bad[] = {3, TXP_STATUS_COUNT, 101, TXP_CHANNEL_COUNT};
 		uint8_t keep = record[at[i]];
 
 		record[at[i]] = bad[i];
@@ -168,6 +168,53 @@ START_TEST(damaged_records_are_refused)
 	txp_txn_free(u);
 	/* Too small a buffer writes nothing. */
 	ck_assert_uint_eq(txp_record_encode(t, "1", record, a.record_len - 1), 0);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(the_content_fingerprint_survives_a_restart)
+{
+	struct txp_txn *t = decided(), *u;
+	uint8_t payload[TXP_RECORD_MAX + 512];
+	char version[TXP_RECORD_VERSION_MAX + 1];
+
+	for (unsigned i = 0; i < TXP_FINGERPRINT_BYTES; i++)
+		t->fingerprint[i] = (uint8_t)(0xa0 + i);
+	u = round_trip(t, "0.9.1", payload, sizeof(payload), version);
+	ck_assert_mem_eq(u->fingerprint, t->fingerprint, TXP_FINGERPRINT_BYTES);
+	u->n_reasons = 0;
+	txp_txn_free(u);
+	txp_txn_free(t);
+}
+END_TEST
+
+/* A journal written before fingerprints (version 1: the same layout
+ * without the trailing fingerprint) still replays, fingerprint unknown. */
+START_TEST(a_version_1_record_still_decodes_without_a_fingerprint)
+{
+	struct txp_txn *t = decided(), *u = txp_txn_new();
+	uint8_t record[TXP_RECORD_MAX];
+	char version[TXP_RECORD_VERSION_MAX + 1];
+	struct txp_journal_accepted a;
+
+	memset(t->fingerprint, 0x5a, TXP_FINGERPRINT_BYTES);
+	ck_assert_int_eq(txp_record_accepted(t, "0.9.0", record, sizeof(record), &a), 0);
+	ck_assert_uint_eq(record[0], 2);
+	record[0] = 1;
+	a.record_len -= TXP_FINGERPRINT_BYTES;
+	memset(u->fingerprint, 0xff, TXP_FINGERPRINT_BYTES);
+	ck_assert_int_eq(txp_record_decode(&a, u, version), 0);
+	ck_assert_str_eq(version, "0.9.0");
+	ck_assert_str_eq(u->transaction_id, t->transaction_id);
+	ck_assert_uint_eq(u->n_reasons, t->n_reasons);
+	for (unsigned i = 0; i < TXP_FINGERPRINT_BYTES; i++)
+		ck_assert_uint_eq(u->fingerprint[i], 0);
+	/* A version 2 record cut short of its fingerprint is damaged. */
+	record[0] = 2;
+	memset(u, 0, sizeof(*u));
+	ck_assert_int_eq(txp_record_decode(&a, u, version), -EINVAL);
+	u->n_reasons = 0;
+	txp_txn_free(u);
 	txp_txn_free(t);
 }
 END_TEST
@@ -197,6 +244,8 @@ static Suite *record_suite(void)
 	tcase_add_test(tc, the_record_never_holds_raw_personal_data);
 	tcase_add_test(tc, damaged_records_are_refused);
 	tcase_add_test(tc, a_version_too_long_for_the_record_is_refused);
+	tcase_add_test(tc, the_content_fingerprint_survives_a_restart);
+	tcase_add_test(tc, a_version_1_record_still_decodes_without_a_fingerprint);
 	suite_add_tcase(s, tc);
 	return s;
 }

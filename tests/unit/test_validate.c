@@ -311,6 +311,77 @@ START_TEST(transaction_id_is_kept_when_another_field_fails)
 }
 END_TEST
 
+/* A card-like transaction_id's token: "tok_" and 26 base32 characters. */
+static void assert_token(const struct txp_txn *t)
+{
+	ck_assert(t->has_id);
+	ck_assert(t->id_tokenised);
+	ck_assert_uint_eq(strlen(t->transaction_id), TXP_ID_TOKEN_LEN);
+	ck_assert_int_eq(strncmp(t->transaction_id, TXP_ID_TOKEN_PREFIX, 4), 0);
+	ck_assert_uint_eq(strspn(t->transaction_id + 4, "abcdefghijklmnopqrstuvwxyz234567"), 26);
+}
+
+START_TEST(card_like_transaction_ids_become_distinct_stable_tokens)
+{
+	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
+	/* Both Luhn-valid: masked, both were "****************". */
+	struct txp_txn *a = run_with(v, "transaction_id", "\"2024120600000008\"", NULL);
+	struct txp_txn *b = run_with(v, "transaction_id", "\"2024120600000016\"", NULL);
+	struct txp_txn *a2 = run_with(v, "transaction_id", "\"2024120600000008\"", "currency", "\"EUR\"", NULL);
+	struct txp_txn *plain = run_with(v, "transaction_id", "\"2024120600000009\"", NULL);
+	struct txp_txn *bad = run_with(v, "transaction_id", "\"2024120600000008\"", "currency", "\"usd\"", NULL);
+
+	ck_assert_int_eq(a->status, TXP_STATUS_APPROVED);
+	assert_token(a);
+	assert_token(b);
+	ck_assert_str_ne(a->transaction_id, b->transaction_id);
+	ck_assert_str_eq(a->transaction_id, a2->transaction_id);
+	ck_assert_ptr_null(strstr(a->reply, "2024120600000008"));
+	ck_assert_ptr_nonnull(strstr(a->reply, a->transaction_id));
+	/* Not a card number (fails Luhn): kept as sent. */
+	ck_assert(!plain->id_tokenised);
+	ck_assert_str_eq(plain->transaction_id, "2024120600000009");
+	/* A rejected line's id is echoed: tokenised all the same. */
+	ck_assert_int_eq(bad->status, TXP_STATUS_REJECTED);
+	ck_assert_str_eq(bad->error.field, "currency");
+	assert_token(bad);
+	ck_assert_str_eq(bad->transaction_id, a->transaction_id);
+	ck_assert_ptr_null(strstr(bad->reply, "2024120600000008"));
+	/* The keyed BLAKE2b of "transaction_id\0" and the id, in base32. */
+	{
+		static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+		crypto_generichash_state h;
+		unsigned char dg[16];
+		char want[27];
+
+		crypto_generichash_init(&h, test_key, sizeof(test_key), sizeof(dg));
+		crypto_generichash_update(&h, (const unsigned char *)"transaction_id", 15);
+		crypto_generichash_update(&h, (const unsigned char *)"2024120600000016", 16);
+		crypto_generichash_final(&h, dg, sizeof(dg));
+		for (unsigned c = 0; c < 26; c++) {
+			unsigned x = 0;
+			for (unsigned k = 0; k < 5; k++) {
+				unsigned bit = c * 5 + k;
+				x = x << 1 | (bit < 128 ? (dg[bit / 8] >> (7 - bit % 8)) & 1u : 0u);
+			}
+			want[c] = b32[x];
+		}
+		want[26] = '\0';
+		ck_assert_str_eq(b->transaction_id + 4, want);
+	}
+	/* Not the card token of the same digits (another domain). */
+	txp_txn_free(a2);
+	a2 = run_with(v, "card_number", "\"2024120600000008\"", NULL);
+	ck_assert_ptr_null(strstr(a->transaction_id, a2->card_token));
+	txp_txn_free(a);
+	txp_txn_free(b);
+	txp_txn_free(a2);
+	txp_txn_free(plain);
+	txp_txn_free(bad);
+	txp_validator_free(v);
+}
+END_TEST
+
 /* ---- Amount ----------------------------------------------------------------- */
 
 static void check_amount(const struct txp_validator *v, const char *cur, const char *raw, const char *code,
@@ -769,7 +840,12 @@ START_TEST(pci_sensitive_fields_are_forbidden_in_any_case_and_still_carry_the_id
 {
 	static const char *const names[] = {"cvv",    "cvv2",   "cvc",        "cvc2",     "cid",       "pin",
 	                                    "pin_block", "track1", "track2", "track_data", "magstripe", "CVV",
-	                                    "Cvc2",   "PIN-BLOCK", "Track_Data"};
+	                                    "Cvc2",   "PIN-BLOCK", "Track_Data",
+	                                    /* Other separators and spellings (issue 14). */
+	                                    "CVV-2", "cvv_code", "Cvv2", "card_cvc", "security_code",
+	                                    "cardSecurityCode", "CVC.2", "card_pin", "PIN2", "cc_cid",
+	                                    "CSC", "pin-code", "track-1", "Mag_Stripe", "magnetic_stripe",
+	                                    "cvn", "CAV2", "PINBlock"};
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -778,6 +854,16 @@ START_TEST(pci_sensitive_fields_are_forbidden_in_any_case_and_still_carry_the_id
 		ck_assert(t->has_id);
 		ck_assert_ptr_null(strstr(t->reply, "123"));
 		txp_txn_free(t);
+	}
+	/* Names that only contain those letters are not taken for them. */
+	{
+		static const char *const fine[] = {"shipping", "incident", "pinned", "spin", "opinion",
+		                                   "tracking_data", "cid_campaign", "card_pinyin", "csv"};
+		for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+			struct txp_txn *t = run_with(v, fine[i], "\"123\"", NULL);
+			ck_assert_msg(t->status == TXP_STATUS_APPROVED, "%s: %s", fine[i], t->error.code);
+			txp_txn_free(t);
+		}
 	}
 	/* Checked before any other field: even a line missing everything. */
 	{
@@ -1067,6 +1153,7 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, card_number_value_is_wiped_before_jansson_frees_it);
 	tcase_add_test(tc, global_init_installs_a_working_wiping_allocator);
 	tcase_add_test(tc, pci_sensitive_fields_are_forbidden_in_any_case_and_still_carry_the_id);
+	tcase_add_test(tc, card_like_transaction_ids_become_distinct_stable_tokens);
 	tcase_add_test(tc, unknown_fields_are_ignored_or_rejected_per_config);
 	tcase_add_test(tc, non_json_and_non_object_lines_are_malformed_json_errors);
 	tcase_add_test(tc, duplicate_keys_are_rejected_naming_the_field);
