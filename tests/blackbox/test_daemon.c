@@ -636,6 +636,78 @@ START_TEST(a_low_descriptor_limit_refuses_extra_clients_with_a_reply_and_stats_s
 }
 END_TEST
 
+/*
+ * Descriptors run out before max_clients (here idle metrics scrapers hold
+ * more than the daemon set aside for them): each client accept(2) cannot
+ * take still hears too_many_clients, the shortage is logged, and the
+ * daemon serves again once descriptors are free.
+ */
+START_TEST(clients_over_the_descriptor_limit_are_answered_too_many_clients)
+{
+	enum { SCRAPERS = 60, CONNS = 100 };
+	struct tdaemon d;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t salen = sizeof(sa);
+	int scrapers[SCRAPERS], fds[CONNS], refused = 0, open;
+	char extra[128];
+	json_t *r;
+
+	/* A free port: bind to 0, read it back, release it. */
+	scrapers[0] = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(scrapers[0], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(scrapers[0], (struct sockaddr *)&sa, &salen), 0);
+	close(scrapers[0]);
+	snprintf(extra, sizeof(extra), "[metrics]\nlisten = 127.0.0.1:%u\n", ntohs(sa.sin_port));
+	tdaemon_prepare(&d);
+	d.nofile = 128;
+	tdaemon_launch(&d, extra);
+	/* The metrics listener opens after the socket: retry until it does. */
+	for (int i = 0, tries = 0; i < SCRAPERS;) {
+		scrapers[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(scrapers[i], (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			i++;
+			continue;
+		}
+		ck_assert_msg(i == 0 && tries++ < 500, "scraper %d: connect: %s", i, strerror(errno));
+		close(scrapers[i]);
+		usleep(10000);
+	}
+	/* The daemon has taken them all once a request behind them is
+	 * answered. */
+	r = troundtrip(d.socket, "{\"command\":\"version\"}");
+	ck_assert_ptr_nonnull(r);
+	json_decref(r);
+	for (int i = 0; i < CONNS; i++)
+		fds[i] = tconnect(d.socket);
+	sleep(2);
+	for (int i = 0; i < CONNS; i++) {
+		struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+		if (poll(&pfd, 1, 0) == 1) {
+			ck_assert_msg(refused_with_reply(fds[i]), "connection %d was closed without too_many_clients", i);
+			refused++;
+		}
+	}
+	ck_assert_int_gt(refused, 0);
+	ck_assert(tdaemon_log_contains(&d, "event=out_of_file_descriptors"));
+	for (int i = 0; i < SCRAPERS; i++)
+		close(scrapers[i]);
+	for (int i = 0; i < CONNS; i++)
+		tclose(fds[i]);
+	for (int tries = 0;; tries++) {
+		r = troundtrip(d.socket, "{\"command\":\"stats\"}");
+		ck_assert_ptr_nonnull(r);
+		open = (int)json_integer_value(json_object_get(json_object_get(r, "stats"), "connections_open"));
+		json_decref(r);
+		if (open <= 1)
+			break;
+		ck_assert_int_lt(tries, 500);
+		usleep(10000);
+	}
+	assert_still_serving(&d);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
 START_TEST(a_second_daemon_on_the_same_socket_refuses_to_start)
 {
 	struct tdaemon d;
@@ -828,6 +900,7 @@ static Suite *daemon_suite(void)
 	tc = tcase_create("edges");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, a_low_descriptor_limit_refuses_extra_clients_with_a_reply_and_stats_still_answers);
+	tcase_add_test(tc, clients_over_the_descriptor_limit_are_answered_too_many_clients);
 	tcase_add_test(tc, sigterm_mid_stream_answers_every_line_written_before_it_without_a_reset);
 	tcase_add_test(tc, a_crlf_line_at_the_limit_is_accepted_however_the_terminator_arrives);
 	suite_add_tcase(s, tc);
