@@ -1191,6 +1191,7 @@ static void stop_listening(struct txp_server *s)
 	if (!s->listening)
 		return;
 	s->listening = false;
+	s->accept_paused = false;
 	if (s->own_path)
 		unlink(s->path);
 	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
