@@ -82,7 +82,7 @@ struct txp_server {
 	uv_loop_t *loop;
 	/* The listening socket is ours, not a libuv stream's: libuv accepts
 	 * and closes connections silently when descriptors run out, and we
-	 * answer each of them instead (accept_ready). */
+	 * answer each of them instead (on_listener). */
 	int listen_fd;
 	uv_poll_t listener;
 	bool listening;
@@ -635,22 +635,22 @@ static void conn_process_input(struct txp_conn *c)
 		len = (size_t)(nl - start);
 		if (!can_admit(c, nbatch))
 			break;
-		s->stats.lines++;
-		if (len > 0 && start[len - 1] == '\r')
-			len--;
-		if (is_command(start, len))
-			c->grace_until = 0; /* an operator: the slot is theirs */
-		if (len > s->max_line) {
-			conn_reply_error(c, "line_too_long", "line exceeds max_line_bytes");
-			s->stats.lines_too_long++;
-		} else if (c->operator_slot && !is_command(start, len)) {
+		if (c->operator_slot && !is_command(start, len)) {
 			/* An operator slot serves control requests only: a
 			 * producer that got one is refused as it would have been
 			 * at the door, and nothing it sent later is read. */
-			s->stats.lines--;
 			conn_refuse(c, "operator_slot_transaction");
 			pos = c->in_len;
 			break;
+		}
+		if (is_command(start, len))
+			c->grace_until = 0; /* an operator: the slot is theirs */
+		s->stats.lines++;
+		if (len > 0 && start[len - 1] == '\r')
+			len--;
+		if (len > s->max_line) {
+			conn_reply_error(c, "line_too_long", "line exceeds max_line_bytes");
+			s->stats.lines_too_long++;
 		} else if (is_command(start, len) && conn_start_tail(c, start, len)) {
 			/* Subscribed: from now on the connection only listens. */
 		} else if (is_command(start, len)) {
