@@ -182,7 +182,7 @@ void txp_log_flush(void)
 		pthread_mutex_unlock(&limits_mu);
 		if (event == NULL)
 			break;
-		if (suppressed > 0)
+		if (suppressed > 0 && txp_log_enabled(level))
 			emit(level, event, rest, sizeof(rest), suppressed);
 	}
 }
