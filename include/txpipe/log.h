@@ -36,6 +36,13 @@ void txp_log(enum txp_log_level level, const char *event, const char *fmt, ...)
 void txp_logv(enum txp_log_level level, const char *event, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
+/*
+ * Writes, for each event whose repeats the rate limit is holding back, one
+ * last line with only suppressed=N (at the level of those lines), so the
+ * count is not lost when the process exits.  Thread-safe; call it last.
+ */
+void txp_log_flush(void);
+
 #define txp_log_err(...) txp_log(TXP_LOG_ERR, __VA_ARGS__)
 #define txp_log_warn(...) txp_log(TXP_LOG_WARNING, __VA_ARGS__)
 #define txp_log_notice(...) txp_log(TXP_LOG_NOTICE, __VA_ARGS__)

@@ -15,6 +15,16 @@
 struct txp_server;
 struct txp_conn;
 
+/* Connections root or the daemon's user may open beyond max_clients, for
+ * control requests only (txpipectl stats while producers fill every
+ * slot); one that sends a transaction, or nothing within a second, is
+ * refused. */
+#define TXP_SERVER_OPERATOR_SLOTS 4u
+/* Descriptors the server holds besides its clients': the listener, a
+ * spare given up to answer a client when descriptors run out, and a
+ * connection being refused. */
+#define TXP_SERVER_OWN_FDS 3u
+
 struct txp_server_options {
 	const char *socket_path;
 	unsigned socket_mode;       /* e.g. 0660 */
@@ -23,6 +33,10 @@ struct txp_server_options {
 	size_t max_line_bytes;
 	unsigned max_clients;
 	uint32_t max_inflight_per_client; /* a power of two */
+	/* Descriptors the server may use (0: no limit): max_clients is
+	 * lowered, and logged, when it does not fit with the operator slots
+	 * and TXP_SERVER_OWN_FDS. */
+	unsigned fd_budget;
 };
 
 struct txp_server_hooks {
@@ -96,15 +110,18 @@ void txp_server_txn_done(void *server, struct txp_txn *t);
  * Loop thread; `t` must still be in its connection's window. */
 void txp_server_release(struct txp_server *s, struct txp_txn *t);
 
-/* Live-changeable limits (SIGHUP). */
+/* Live-changeable limits (SIGHUP).  max_clients is lowered to fit the
+ * descriptor budget given at creation (logged when it changes). */
 void txp_server_set_max_line(struct txp_server *s, size_t max_line_bytes);
 void txp_server_set_max_clients(struct txp_server *s, unsigned max_clients);
 
 /*
  * Starts a graceful drain: stops listening (and removes the socket file it
- * created), stops reading, answers every line already received.  `drained`
- * is called once nothing is in flight and every reply was written or its
- * client is gone.
+ * created), shuts the read side of every connection so clients can send
+ * nothing new, reads what they had sent up to the end of the stream and
+ * answers every line of it.  `drained` is called once every connection
+ * reached its end of stream, nothing is in flight and every reply was
+ * written or its client is gone.
  */
 void txp_server_drain(struct txp_server *s, void (*drained)(struct txp_server *s, void *arg), void *arg);
 

@@ -82,8 +82,9 @@ const struct txp_config_key txp_config_keys[] = {
 	 .max = UINT64_C(16) << 20,
 	 .default_value = "64k",
 	 .reloadable = true,
-	 .help = "Longest transaction line a client may send, newline excluded; a longer line gets an error "
-		 "reply (line_too_long) and is skipped, and the connection stays open."},
+	 .help = "Longest transaction line a client may send, its terminator (LF or CR LF) excluded however it "
+		 "arrives; a longer line gets an error reply (line_too_long) and is skipped, and the "
+		 "connection stays open."},
 	{.section = "daemon",
 	 .key = "max_clients",
 	 .type = TXP_CFG_UINT,
@@ -92,8 +93,9 @@ const struct txp_config_key txp_config_keys[] = {
 	 .max = 65536,
 	 .default_value = "1024",
 	 .reloadable = true,
-	 .help = "Most client connections open at once; further connections are accepted and closed at "
-		 "once."},
+	 .help = "Most client connections open at once; a further client gets one too_many_clients reply and "
+		 "is closed. Lowered at start, and logged, when the descriptor limit (LimitNOFILE) has no room "
+		 "for this many; root and the daemon's user have 4 slots more, for control requests."},
 	{.section = "daemon",
 	 .key = "shutdown_timeout_ms",
 	 .type = TXP_CFG_DURATION,

@@ -50,7 +50,8 @@ static size_t json_escape(char *buf, size_t cap, size_t len, const char *s)
 /*
  * Repeats are rate-limited per event name: at most LIMIT_BURST lines of one
  * event per LIMIT_WINDOW_S seconds; the rest are counted, and the next line
- * that gets through says how many were suppressed.  A failing dependency
+ * that gets through (or txp_log_flush() at exit) says how many were
+ * suppressed.  A failing dependency
  * then costs a few lines a second, not a disk.  The slots are few and the
  * lock is held for a few instructions; events are compared by pointer
  * (they are string literals) and then by text.
@@ -64,12 +65,13 @@ static struct {
 	time_t window_start;
 	unsigned count;
 	unsigned long suppressed;
+	enum txp_log_level level; /* of the last line suppressed */
 } limits[LIMIT_SLOTS];
 static pthread_mutex_t limits_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Returns false when the line must be dropped; else sets *suppressed to
  * how many lines of this event were dropped since the last one shown. */
-static bool rate_allow(const char *event, unsigned long *suppressed)
+static bool rate_allow(enum txp_log_level level, const char *event, unsigned long *suppressed)
 {
 	struct timespec ts;
 	unsigned slot = LIMIT_SLOTS;
@@ -92,6 +94,7 @@ static bool rate_allow(const char *event, unsigned long *suppressed)
 		}
 		if (limits[slot].count >= LIMIT_BURST) {
 			limits[slot].suppressed++;
+			limits[slot].level = level;
 			allow = false;
 		} else {
 			limits[slot].count++;
@@ -104,28 +107,17 @@ static bool rate_allow(const char *event, unsigned long *suppressed)
 	return allow;
 }
 
-void txp_logv(enum txp_log_level level, const char *event, const char *fmt, va_list ap)
+/* Writes one event line: `rest` (key=value text) and, when some were
+ * held back, how many lines of the event were suppressed. */
+static void emit(enum txp_log_level level, const char *event, char *rest, size_t restcap, unsigned long suppressed)
 {
 	char line[2048];
-	char rest[1600];
-	unsigned long suppressed = 0;
 	size_t len;
 	int n;
 
-	if (!txp_log_enabled(level))
-		return;
-	/* The audit trail is complete or it is nothing: never limited. */
-	if (strcmp(event, "audit") != 0 && !rate_allow(event, &suppressed))
-		return;
-	rest[0] = '\0';
-	if (fmt != NULL && fmt[0] != '\0') {
-		n = vsnprintf(rest, sizeof(rest), fmt, ap);
-		if (n < 0)
-			rest[0] = '\0';
-	}
 	if (suppressed > 0) {
 		size_t rl = strlen(rest);
-		snprintf(rest + rl, sizeof(rest) - rl, "%ssuppressed=%lu", rl > 0 ? " " : "", suppressed);
+		snprintf(rest + rl, restcap - rl, "%ssuppressed=%lu", rl > 0 ? " " : "", suppressed);
 	}
 	/* Control characters never reach the log: a line is one event. */
 	for (char *p = rest; *p != '\0'; p++)
@@ -151,6 +143,47 @@ void txp_logv(enum txp_log_level level, const char *event, const char *fmt, va_l
 	/* One write(2) per event keeps lines from different threads whole. */
 	if (write(STDERR_FILENO, line, len) < 0) {
 		/* Nowhere left to report it. */
+	}
+}
+
+void txp_logv(enum txp_log_level level, const char *event, const char *fmt, va_list ap)
+{
+	char rest[1600];
+	unsigned long suppressed = 0;
+	int n;
+
+	if (!txp_log_enabled(level))
+		return;
+	/* The audit trail is complete or it is nothing: never limited. */
+	if (strcmp(event, "audit") != 0 && !rate_allow(level, event, &suppressed))
+		return;
+	rest[0] = '\0';
+	if (fmt != NULL && fmt[0] != '\0') {
+		n = vsnprintf(rest, sizeof(rest), fmt, ap);
+		if (n < 0)
+			rest[0] = '\0';
+	}
+	emit(level, event, rest, sizeof(rest), suppressed);
+}
+
+void txp_log_flush(void)
+{
+	for (unsigned i = 0; i < LIMIT_SLOTS; i++) {
+		const char *event;
+		enum txp_log_level level;
+		unsigned long suppressed;
+		char rest[64] = "";
+
+		pthread_mutex_lock(&limits_mu);
+		event = limits[i].event;
+		level = limits[i].level;
+		suppressed = limits[i].suppressed;
+		limits[i].suppressed = 0;
+		pthread_mutex_unlock(&limits_mu);
+		if (event == NULL)
+			break;
+		if (suppressed > 0 && txp_log_enabled(level))
+			emit(level, event, rest, sizeof(rest), suppressed);
 	}
 }
 

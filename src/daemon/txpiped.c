@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 
 #include <sodium.h>
@@ -383,6 +384,44 @@ static int start_failed(struct daemon *d, enum step step, int rc, const char *er
 	return rc;
 }
 
+/*
+ * Raises the soft descriptor limit to the hard one (systemd starts
+ * services at 1024 soft) and returns how many descriptors the server may
+ * use for its clients: the limit less what the rest of the daemon holds.
+ * That is an estimate with room to spare: stdio, the loop (epoll, its
+ * wake-up and signal descriptors, libuv's spare), the journal's
+ * directory and segments and the notify socket (32); the AWS client's
+ * connections to three services plus credential and name lookups
+ * (4 per [aws] max_connections, and 16); the metrics listener and
+ * scrapers (16).  0 means no limit.
+ */
+static unsigned client_fd_budget(const struct txp_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t reserve = 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t soft = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		/* The unit's system-call filter refuses setrlimit: LimitNOFILE=
+		 * sets the limit there. */
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			txp_log_warn("nofile_not_raised", "soft=%llu hard=%llu error=\"%s\"", (unsigned long long)soft,
+			             (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = soft;
+		}
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT32_MAX)
+		return 0;
+	if (cfg->aws.enabled)
+		reserve += 4 * (rlim_t)cfg->aws.max_connections + 16;
+	if (cfg->metrics.listen[0] != '\0')
+		reserve += 16;
+	return rl.rlim_cur > reserve ? (unsigned)(rl.rlim_cur - reserve) : 1;
+}
+
 static int inherited_fd(void)
 {
 #ifdef HAVE_SYSTEMD
@@ -515,6 +554,7 @@ static int create_server(struct daemon *d, char *err, size_t errlen)
 		.max_line_bytes = d->cfg.daemon.max_line_bytes,
 		.max_clients = (unsigned)d->cfg.daemon.max_clients,
 		.max_inflight_per_client = (uint32_t)d->cfg.pipeline.max_inflight_per_client,
+		.fd_budget = client_fd_budget(&d->cfg),
 	};
 
 	return txp_server_create(&d->server, &d->loop, &so, &hooks, err, errlen);
@@ -713,6 +753,8 @@ int main(int argc, char **argv)
 	/* A client that disconnects mid-write must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 	rc = run(&d);
+	/* Repeats the rate limit held back would otherwise go unreported. */
+	txp_log_flush();
 	txp_config_free(&d.cfg);
 	return rc;
 }

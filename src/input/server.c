@@ -2,6 +2,7 @@
 #include "txpipe/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +22,26 @@
 #define OUT_HIGH_WATER (256u * 1024u)
 #define READ_CHUNK 65536u
 #define SUBMIT_BATCH 64u
+/* Connections accepted per wake-up of the listener: the loop serves the
+ * clients it has between bursts of new ones. */
+#define ACCEPT_BATCH 128u
+/* An operator slot's client has this long to send its first line (a
+ * control request), or it is refused: idle connections cannot hold the
+ * slots that keep `txpipectl stats` answering. */
+#define OPERATOR_GRACE_MS 1000u
+/* How often probation deadlines are checked and a listener paused for
+ * want of descriptors tries again. */
+#define TICK_MS 250u
 
 struct txp_conn {
 	uv_pipe_t pipe;
 	struct txp_server *srv;
 	uint64_t id;
 	bool privileged;
+	/* In an operator slot (over max_clients): control requests only. */
+	bool operator_slot;
+	bool refused;         /* answered too_many_clients; input is ignored */
+	uint64_t grace_until; /* uv_now() deadline for the first line; 0: none */
 
 	/* Input: bytes read but not yet framed or admitted. */
 	char *in;
@@ -65,16 +80,33 @@ struct txp_conn {
 
 struct txp_server {
 	uv_loop_t *loop;
-	uv_pipe_t listener;
+	/* The listening socket is ours, not a libuv stream's: libuv accepts
+	 * and closes connections silently when descriptors run out, and we
+	 * answer each of them instead (on_listener). */
+	int listen_fd;
+	uv_poll_t listener;
 	bool listening;
+	bool accept_paused; /* out of descriptors with no spare: retried on the tick */
+	int spare_fd;       /* held open, given up to answer a client on EMFILE */
+	uv_timer_t tick;
+	bool ticking;
 	bool own_path; /* we created the socket file, so we remove it */
 	char *path;
 	struct txp_pipeline *pipeline;
 	struct txp_server_hooks hooks;
 	size_t max_line;
-	unsigned max_clients;
+	unsigned max_clients;       /* in force: asked, lowered to fit fd_budget */
+	unsigned max_clients_asked; /* as configured */
+	unsigned fd_budget;         /* 0: no limit */
+	unsigned n_operator;        /* connections in operator slots */
 	uint32_t window;
 	uv_check_t flush_check;
+	/* Active while a connection is dirty: an idle handle makes the loop
+	 * poll without blocking, so flush_check runs this turn even when the
+	 * work came from a timer or a write callback, which run before the
+	 * poll and would otherwise wait for an unrelated event. */
+	uv_idle_t kick;
+	bool kicked;
 	struct txp_conn *dirty;
 	struct txp_conn *conns;
 	bool any_blocked;
@@ -92,12 +124,23 @@ static void conn_update_reading(struct txp_conn *c);
 static void conn_process_input(struct txp_conn *c);
 static void conn_maybe_finish(struct txp_conn *c);
 
+static void on_kick(uv_idle_t *h)
+{
+	(void)h; /* its being active is the point: see struct txp_server */
+}
+
 static void mark_dirty(struct txp_conn *c)
 {
+	struct txp_server *s = c->srv;
+
 	if (!c->dirty) {
 		c->dirty = true;
-		c->next_dirty = c->srv->dirty;
-		c->srv->dirty = c;
+		c->next_dirty = s->dirty;
+		s->dirty = c;
+	}
+	if (!s->kicked && !s->closing) {
+		s->kicked = true;
+		uv_idle_start(&s->kick, on_kick);
 	}
 }
 
@@ -139,6 +182,8 @@ static void conn_free(struct txp_conn *c)
 		txp_txn_free(c->window[i]);
 	if (c->tail)
 		s->n_tails--;
+	if (c->operator_slot)
+		s->n_operator--;
 	for (unsigned i = 0; i < c->n_tail_reasons; i++)
 		free(c->tail_reasons[i]);
 	free(c->window);
@@ -333,10 +378,14 @@ static void on_flush_check(uv_check_t *h)
 		conn_update_reading(c);
 		conn_maybe_finish(c);
 	}
+	if (s->kicked) {
+		s->kicked = false;
+		uv_idle_stop(&s->kick);
+	}
 	if (s->draining && s->drained != NULL) {
 		bool idle = s->pipeline == NULL || txp_pipeline_inflight(s->pipeline) == 0;
 		for (c = s->conns; c != NULL && idle; c = c->next)
-			if (!c->gone && !c->closing && !conn_idle(c))
+			if (!c->gone && !c->closing && (!c->eof || !conn_idle(c)))
 				idle = false;
 		if (idle) {
 			void (*cb)(struct txp_server *, void *) = s->drained;
@@ -428,6 +477,23 @@ static void conn_reply_error(struct txp_conn *c, const char *code, const char *m
 		return;
 	}
 	conn_reply_now(c, reply, len, TXP_STATUS_ERROR);
+}
+
+/* Refuses a connection in an operator slot (idle past its grace, or
+ * sending a transaction): one too_many_clients reply, then it closes. */
+static void conn_refuse(struct txp_conn *c, const char *reason)
+{
+	struct txp_server *s = c->srv;
+
+	c->grace_until = 0;
+	c->refused = true;
+	s->stats.clients_refused++;
+	txp_log_warn("client_refused", "conn=%llu reason=%s max_clients=%u", (unsigned long long)c->id, reason,
+	             s->max_clients);
+	conn_reply_error(c, "too_many_clients", "the daemon serves max_clients connections already");
+	c->eof = true;
+	conn_update_reading(c);
+	mark_dirty(c);
 }
 
 /* Wall clock in Unix milliseconds, for records and velocity windows. */
@@ -532,7 +598,7 @@ static void conn_process_input(struct txp_conn *c)
 	size_t pos = 0;
 	int refusing = -1; /* asked once per call, when a transaction line comes */
 
-	if (c->closing || s->pipeline == NULL)
+	if (c->closing || s->pipeline == NULL || c->refused)
 		return;
 	while (pos < c->in_len) {
 		char *start = c->in + pos;
@@ -549,7 +615,11 @@ static void conn_process_input(struct txp_conn *c)
 			continue;
 		}
 		if (nl == NULL) {
-			if (c->in_len - pos > s->max_line) {
+			size_t have = c->in_len - pos;
+			/* The limit is on the line without its terminator, "\n" or
+			 * "\r\n": a CR at the very end may be the first half of
+			 * one, however the bytes were split across reads. */
+			if (have > s->max_line + (start[have - 1] == '\r' ? 1u : 0u)) {
 				/* Over the limit with no end in sight: answer now,
 				 * drop the rest of the line as it arrives. */
 				if (!can_admit(c, nbatch))
@@ -565,6 +635,16 @@ static void conn_process_input(struct txp_conn *c)
 		len = (size_t)(nl - start);
 		if (!can_admit(c, nbatch))
 			break;
+		if (c->operator_slot && !is_command(start, len)) {
+			/* An operator slot serves control requests only: a
+			 * producer that got one is refused as it would have been
+			 * at the door, and nothing it sent later is read. */
+			conn_refuse(c, "operator_slot_transaction");
+			pos = c->in_len;
+			break;
+		}
+		if (is_command(start, len))
+			c->grace_until = 0; /* an operator: the slot is theirs */
 		s->stats.lines++;
 		if (len > 0 && start[len - 1] == '\r')
 			len--;
@@ -671,11 +751,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static void conn_update_reading(struct txp_conn *c)
 {
 	struct txp_server *s = c->srv;
-	bool want = !c->eof && !c->gone && !c->closing && !s->draining && !c->blocked &&
-	            conn_inflight(c) < s->window && c->out_len < OUT_HIGH_WATER &&
-	            /* A full buffer holds more than a whole line: frame it
-	             * before reading more. */
-	            c->in_len <= s->max_line;
+	/* Draining does not stop reading: txp_server_drain() shut the read
+	 * side, so what the client wrote before is read up to an end of
+	 * stream and answered. */
+	bool want = !c->eof && !c->gone && !c->closing && !c->blocked && conn_inflight(c) < s->window &&
+	            c->out_len < OUT_HIGH_WATER &&
+	            /* A full buffer holds more than a whole line (and the CR
+	             * of its terminator): frame it before reading more. */
+	            c->in_len <= s->max_line + 1;
 
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) == 0)
@@ -686,37 +769,121 @@ static void conn_update_reading(struct txp_conn *c)
 	}
 }
 
-static bool peer_is_privileged(uv_pipe_t *pipe)
+static bool peer_is_privileged(int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	uv_os_fd_t fd;
 
-	if (uv_fileno((uv_handle_t *)pipe, &fd) != 0)
-		return false;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
 		return false;
 	return cred.uid == 0 || cred.uid == geteuid();
 }
 
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct txp_server *s = server->data;
-	struct txp_conn *c;
+static void on_tick(uv_timer_t *h);
 
-	if (status < 0) {
-		txp_log_warn("accept_failed", "error=\"%s\"", uv_strerror(status));
+/* The tick runs while an operator slot is on probation or accepting is
+ * paused; it never keeps the loop alive by itself. */
+static void tick_start(struct txp_server *s)
+{
+	if (s->ticking || s->closing)
 		return;
+	s->ticking = true;
+	uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+}
+
+/*
+ * Answers a connection the daemon will not serve and closes it at once.
+ * The reply is a few dozen bytes into an empty socket buffer, so it never
+ * has to wait; what the client already sent is read and dropped first, so
+ * the close is an end of stream for it, not a reset.
+ */
+static void refuse_fd(struct txp_server *s, int fd, const char *message)
+{
+	size_t len = 0;
+	char *reply = txp_reply_error("too_many_clients", message, &len);
+	char sink[4096];
+
+	s->stats.clients_refused++;
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	if (reply != NULL && send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		txp_log_debug("client_write_failed", "error=\"%s\"", strerror(errno));
+	free(reply);
+	close(fd);
+}
+
+/* Stops accepting until the tick: the pending connections wait in the
+ * backlog rather than spin the loop on an accept that keeps failing. */
+static void accept_pause(struct txp_server *s)
+{
+	if (s->accept_paused)
+		return;
+	s->accept_paused = true;
+	uv_poll_stop(&s->listener);
+	tick_start(s);
+}
+
+/*
+ * accept(2) failed with EMFILE or ENFILE: the daemon is out of
+ * descriptors.  The spare one is given up for a moment so the client
+ * hears too_many_clients instead of waiting in the backlog (or, as libuv
+ * would do, being closed unanswered), then taken back.  Returns false when
+ * the backlog is empty or nothing more can be done now.
+ */
+static bool accept_without_fd(struct txp_server *s, int err)
+{
+	int fd, saved;
+
+	if (s->spare_fd < 0) {
+		txp_log_err("out_of_file_descriptors", "error=\"%s\" action=accept_paused", strerror(err));
+		accept_pause(s);
+		return false;
+	}
+	close(s->spare_fd);
+	fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	saved = errno;
+	if (fd >= 0) {
+		s->stats.connections_total++;
+		txp_log_err("out_of_file_descriptors",
+		            "error=\"%s\" action=client_refused connections_open=%u max_clients=%u", strerror(err),
+		            s->stats.connections_open, s->max_clients);
+		refuse_fd(s, fd, "the daemon is out of file descriptors; retry later");
+	}
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd >= 0 || (saved != EAGAIN && saved != EWOULDBLOCK);
+}
+
+/* Takes on an accepted connection, or refuses it (too_many_clients). */
+static void conn_accept(struct txp_server *s, int fd)
+{
+	bool privileged = peer_is_privileged(fd);
+	bool operator_slot = false;
+	struct txp_conn *c;
+	int rc;
+
+	s->stats.connections_total++;
+	if (s->stats.connections_open - s->n_operator >= s->max_clients) {
+		/* Root and the daemon's user may take one of a few slots beyond
+		 * max_clients, for control requests: the operator can still
+		 * ask for stats when producers fill every slot. */
+		if (!privileged || s->n_operator >= TXP_SERVER_OPERATOR_SLOTS) {
+			txp_log_warn("client_refused", "reason=max_clients max_clients=%u", s->max_clients);
+			refuse_fd(s, fd, "the daemon serves max_clients connections already");
+			return;
+		}
+		operator_slot = true;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->window = calloc(s->window, sizeof(*c->window))) == NULL) {
 		free(c);
+		close(fd);
 		txp_log_err("accept_failed", "error=\"out of memory\"");
 		return;
 	}
 	c->srv = s;
 	c->mask = s->window - 1;
 	c->id = ++s->next_conn_id;
+	c->privileged = privileged;
 	uv_pipe_init(s->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	s->open_handles++;
@@ -725,21 +892,75 @@ static void on_connection(uv_stream_t *server, int status)
 		s->conns->prev = c;
 	s->conns = c;
 	s->stats.connections_open++;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+	if (operator_slot) {
+		c->operator_slot = true;
+		s->n_operator++;
+		c->grace_until = uv_now(s->loop) + OPERATOR_GRACE_MS;
+		tick_start(s);
+	}
+	rc = uv_pipe_open(&c->pipe, fd);
+	if (rc < 0) {
+		txp_log_warn("accept_failed", "error=\"%s\"", uv_strerror(rc));
+		close(fd);
 		conn_close(c);
 		return;
 	}
-	s->stats.connections_total++;
-	c->privileged = peer_is_privileged(&c->pipe);
-	if (s->stats.connections_open > s->max_clients) {
-		s->stats.clients_refused++;
-		txp_log_warn("client_refused", "reason=max_clients max_clients=%u", s->max_clients);
-		conn_reply_error(c, "too_many_clients", "the daemon serves max_clients connections already");
-		c->eof = true;
-		mark_dirty(c);
+	conn_update_reading(c);
+}
+
+static void on_listener(uv_poll_t *h, int status, int events)
+{
+	struct txp_server *s = h->data;
+
+	(void)events;
+	if (status < 0) {
+		txp_log_warn("accept_failed", "error=\"%s\"", uv_strerror(status));
+		accept_pause(s);
 		return;
 	}
-	conn_update_reading(c);
+	for (unsigned i = 0; i < ACCEPT_BATCH && s->listening && !s->accept_paused; i++) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			conn_accept(s, fd);
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			return;
+		} else if (errno == EMFILE || errno == ENFILE) {
+			if (!accept_without_fd(s, errno))
+				return;
+		} else if (errno != EINTR && errno != ECONNABORTED) {
+			txp_log_warn("accept_failed", "error=\"%s\"", strerror(errno));
+			accept_pause(s);
+			return;
+		}
+	}
+}
+
+static void on_tick(uv_timer_t *h)
+{
+	struct txp_server *s = h->data;
+	uint64_t now = uv_now(s->loop);
+	bool again = false;
+
+	if (s->accept_paused && s->listening) {
+		s->accept_paused = false;
+		if (s->spare_fd < 0)
+			s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		uv_poll_start(&s->listener, UV_READABLE, on_listener);
+	}
+	for (struct txp_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c->grace_until == 0 || c->closing)
+			continue;
+		if (now >= c->grace_until) {
+			c->in_len = 0; /* a partial line never gets a reply */
+			conn_refuse(c, "operator_slot_idle");
+		} else {
+			again = true;
+		}
+	}
+	if (!again && !s->accept_paused) {
+		uv_timer_stop(h);
+		s->ticking = false;
+	}
 }
 
 /* Refuses to take over the path of a live daemon; removes a stale socket. */
@@ -783,6 +1004,7 @@ static int claim_path(const char *path, char *err, size_t errlen)
 
 static int listen_on_path(struct txp_server *s, const struct txp_server_options *o, char *err, size_t errlen)
 {
+	struct sockaddr_un sa;
 	mode_t old_umask;
 	int rc;
 
@@ -792,13 +1014,22 @@ static int listen_on_path(struct txp_server *s, const struct txp_server_options 
 			snprintf(err, errlen, "socket %s: %s", o->socket_path, strerror(-rc));
 		return rc;
 	}
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return rc;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, o->socket_path, strlen(o->socket_path));
 	/* Bind under a tight umask so the socket is never more open than
 	 * asked, even for a moment; then set the exact mode. */
 	old_umask = umask(0177);
-	rc = uv_pipe_bind(&s->listener, o->socket_path);
+	rc = bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
 	umask(old_umask);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot bind %s: %s", o->socket_path, uv_strerror(rc));
+		snprintf(err, errlen, "cannot bind %s: %s", o->socket_path, strerror(-rc));
 		return rc;
 	}
 	s->own_path = true;
@@ -843,27 +1074,47 @@ int txp_server_create(struct txp_server **out, uv_loop_t *loop, const struct txp
 	s->loop = loop;
 	s->hooks = *hooks;
 	s->max_line = o->max_line_bytes;
-	s->max_clients = o->max_clients;
+	s->fd_budget = o->fd_budget;
+	txp_server_set_max_clients(s, o->max_clients);
 	s->window = o->max_inflight_per_client;
+	s->listen_fd = -1;
 
-	uv_pipe_init(loop, &s->listener, 0);
-	s->listener.data = s;
-	s->open_handles++;
 	if (o->listen_fd >= 0) {
-		rc = uv_pipe_open(&s->listener, o->listen_fd);
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot adopt the inherited socket: %s", uv_strerror(rc));
-			goto err_after_listener;
+		s->listen_fd = o->listen_fd;
+		if (fcntl(s->listen_fd, F_SETFL, fcntl(s->listen_fd, F_GETFL) | O_NONBLOCK) != 0) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot adopt the inherited socket: %s", strerror(errno));
+			goto err_after_socket;
 		}
 	} else if ((rc = listen_on_path(s, o, err, errlen)) < 0) {
-		goto err_after_listener;
+		goto err_after_socket;
 	}
-	rc = uv_listen((uv_stream_t *)&s->listener, 512, on_connection);
+	if (listen(s->listen_fd, 512) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", o->socket_path, strerror(errno));
+		goto err_after_socket;
+	}
+	/* Without a spare the daemon still runs; out of descriptors it then
+	 * pauses accepting instead of answering. */
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (s->spare_fd < 0)
+		txp_log_warn("spare_fd_unavailable", "error=\"%s\"", strerror(errno));
+	rc = uv_poll_init(loop, &s->listener, s->listen_fd);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", o->socket_path, uv_strerror(rc));
-		goto err_after_listener;
+		snprintf(err, errlen, "cannot watch %s: %s", o->socket_path, uv_strerror(rc));
+		goto err_after_spare;
 	}
+	s->listener.data = s;
+	s->open_handles++;
+	uv_poll_start(&s->listener, UV_READABLE, on_listener);
 	s->listening = true;
+	uv_timer_init(loop, &s->tick);
+	s->tick.data = s;
+	s->open_handles++;
+	uv_unref((uv_handle_t *)&s->tick);
+	uv_idle_init(loop, &s->kick);
+	s->kick.data = s;
+	s->open_handles++;
 	uv_check_init(loop, &s->flush_check);
 	s->flush_check.data = s;
 	s->open_handles++;
@@ -873,13 +1124,16 @@ int txp_server_create(struct txp_server **out, uv_loop_t *loop, const struct txp
 	*out = s;
 	return 0;
 
-err_after_listener:
+err_after_spare:
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+err_after_socket:
+	/* The path first, the descriptor after: once it is closed the path
+	 * may already be another daemon's. */
 	if (s->own_path)
 		unlink(s->path);
-	/* The listener is closed and the server freed by the caller running
-	 * the loop once; keep it simple: close and spin the loop now. */
-	uv_close((uv_handle_t *)&s->listener, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	free(s->path);
 	free(s);
 	return rc;
@@ -901,7 +1155,21 @@ void txp_server_set_max_line(struct txp_server *s, size_t max_line_bytes)
 
 void txp_server_set_max_clients(struct txp_server *s, unsigned max_clients)
 {
-	s->max_clients = max_clients;
+	unsigned room = max_clients;
+
+	/* The listener, the spare and a connection being refused come out of
+	 * the budget, and so do the operator slots. */
+	if (s->fd_budget > 0)
+		room = s->fd_budget > TXP_SERVER_OWN_FDS + TXP_SERVER_OPERATOR_SLOTS
+		               ? s->fd_budget - TXP_SERVER_OWN_FDS - TXP_SERVER_OPERATOR_SLOTS
+		               : 1;
+	if (room < max_clients && max_clients != s->max_clients_asked)
+		txp_log_warn("max_clients_lowered",
+		             "max_clients=%u effective=%u fd_budget=%u reason=\"the descriptor limit (RLIMIT_NOFILE) "
+		             "does not leave room for max_clients\" action=\"raise LimitNOFILE\"",
+		             max_clients, room, s->fd_budget);
+	s->max_clients_asked = max_clients;
+	s->max_clients = room < max_clients ? room : max_clients;
 }
 
 const struct txp_server_stats *txp_server_stats(const struct txp_server *s)
@@ -914,14 +1182,22 @@ static void on_handle_closed(uv_handle_t *h)
 	server_handle_closed(h->data);
 }
 
+/* Removes the socket file we created, then closes the descriptor: in
+ * that order and once, so the path is never removed after another daemon
+ * may have bound it (libuv's own pipe handle does the same, for the same
+ * reason).  An inherited socket's path belongs to systemd. */
 static void stop_listening(struct txp_server *s)
 {
 	if (!s->listening)
 		return;
 	s->listening = false;
-	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+	s->accept_paused = false;
 	if (s->own_path)
 		unlink(s->path);
+	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+	/* uv_close() stopped the watcher: the descriptor may go now. */
+	close(s->listen_fd);
+	s->listen_fd = -1;
 }
 
 void txp_server_drain(struct txp_server *s, void (*drained)(struct txp_server *s, void *arg), void *arg)
@@ -930,8 +1206,17 @@ void txp_server_drain(struct txp_server *s, void (*drained)(struct txp_server *s
 	s->drained = drained;
 	s->drained_arg = arg;
 	stop_listening(s);
+	/* What a client wrote before the drain is in its socket's buffer:
+	 * shutting the read side makes the kernel refuse anything newer (the
+	 * client's next write fails with EPIPE) and end the stream after the
+	 * rest, so every line received is read and answered, and no close
+	 * discards unread bytes (the client would see a reset). */
 	for (struct txp_conn *c = s->conns; c != NULL; c = c->next) {
-		c->eof = true;
+		uv_os_fd_t fd;
+		if (c->closing || c->eof)
+			continue;
+		if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 || shutdown(fd, SHUT_RD) != 0)
+			c->eof = true;
 		conn_update_reading(c);
 		mark_dirty(c);
 	}
@@ -948,6 +1233,11 @@ void txp_server_close(struct txp_server *s)
 		return;
 	s->closing = true;
 	stop_listening(s);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	s->spare_fd = -1;
+	uv_close((uv_handle_t *)&s->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&s->kick, on_handle_closed);
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
 		conn_close(c);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -68,6 +69,11 @@ pid_t tdaemon_spawn(struct tdaemon *d, const char *config)
 		if (fd >= 0) {
 			dup2(fd, STDERR_FILENO);
 			dup2(fd, STDOUT_FILENO);
+		}
+		if (d->nofile > 0) {
+			struct rlimit rl = {.rlim_cur = (rlim_t)d->nofile, .rlim_max = (rlim_t)d->nofile};
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(126);
 		}
 		execl(bin, "txpiped", "--config", config, (char *)NULL);
 		_exit(127);

@@ -14,6 +14,9 @@ struct tdaemon {
 	char config[300];
 	char log[300];
 	pid_t pid;
+	/* > 0: the daemon starts with RLIMIT_NOFILE at this (soft and hard,
+	 * so it cannot raise it); set it between prepare and launch. */
+	long nofile;
 };
 
 /* Writes a config with `extra` appended (INI text, may be NULL) and

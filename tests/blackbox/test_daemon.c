@@ -314,6 +314,7 @@ struct sender {
 	int fd;
 	char *data;
 	size_t len;
+	size_t sent; /* bytes the kernel took, when the thread ends */
 };
 
 /* Writes until done or the daemon closes the connection. */
@@ -331,6 +332,7 @@ static void *sender_thread(void *arg)
 		}
 		off += (size_t)n;
 	}
+	snd->sent = off;
 	return NULL;
 }
 
@@ -382,6 +384,325 @@ START_TEST(sigterm_answers_every_line_received_then_exits_zero)
 	ck_assert_int_ne(stat(d.socket, &st), 0);
 	d.pid = 0;
 	tdaemon_stop(&d, 1000);
+}
+END_TEST
+
+/*
+ * SIGTERM in the middle of a pipelined stream: every line the client had
+ * written (the kernel took it) gets exactly one reply, in order, and the
+ * connection ends with an end of stream, never a reset; what the client
+ * writes after the signal fails to send (EPIPE) rather than vanish.
+ */
+START_TEST(sigterm_mid_stream_answers_every_line_written_before_it_without_a_reset)
+{
+	enum { LINES = 30000 };
+	struct tdaemon d;
+	struct sender snd = {0};
+	pthread_t th;
+	char line[512], id[32], chunk[65536];
+	char *buf = NULL;
+	size_t blen = 0, lines_sent = 0;
+	int replies = 0, rerr = 0, status;
+
+	tdaemon_start(&d, NULL);
+	snd.fd = tconnect(d.socket);
+	snd.data = malloc((size_t)LINES * 300);
+	for (int i = 0; i < LINES; i++) {
+		snprintf(id, sizeof(id), "mid-%d", i);
+		snd.len += (size_t)sprintf(snd.data + snd.len, "%s\n", good_txn(line, sizeof(line), id, "c-mid"));
+	}
+	ck_assert_int_eq(pthread_create(&th, NULL, sender_thread, &snd), 0);
+	for (;;) {
+		ssize_t n = recv(snd.fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rerr = n < 0 ? errno : 0;
+			break;
+		}
+		buf = realloc(buf, blen + (size_t)n + 1);
+		memcpy(buf + blen, chunk, (size_t)n);
+		blen += (size_t)n;
+		/* Signal once some replies are back and the client is still
+		 * writing: its socket buffer is full of lines not yet read. */
+		if (replies == 0 && memchr(buf, '\n', blen) != NULL) {
+			replies = 1;
+			kill(d.pid, SIGTERM);
+		}
+	}
+	ck_assert_msg(rerr == 0, "the connection ended with %s, not an end of stream", strerror(rerr));
+	pthread_join(th, NULL);
+	ck_assert_msg(snd.sent < snd.len, "the client finished before the signal; nothing was tested");
+	for (size_t k = 0; k < snd.sent; k++)
+		lines_sent += snd.data[k] == '\n';
+	/* One reply per line sent, in order, each its decision: the daemon
+	 * still screens what it reads while it drains. */
+	replies = 0;
+	for (char *p = buf, *nl; p < buf + blen && (nl = memchr(p, '\n', (size_t)(buf + blen - p))) != NULL;
+	     p = nl + 1) {
+		json_t *r = json_loadb(p, (size_t)(nl - p), 0, NULL);
+		ck_assert_ptr_nonnull(r);
+		snprintf(id, sizeof(id), "mid-%d", replies);
+		ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), id);
+		ck_assert_str_ne(tstatus(r), "error");
+		json_decref(r);
+		replies++;
+	}
+	ck_assert_int_eq((size_t)replies, lines_sent);
+	ck_assert_int_eq(waitpid(d.pid, &status, 0), d.pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	close(snd.fd);
+	free(snd.data);
+	free(buf);
+	d.pid = 0;
+	tdaemon_stop(&d, 1000);
+}
+END_TEST
+
+/* A line of `len` bytes (a transaction padded with blanks) on `fd`, then
+ * its terminator "\r\n", in one write or with the CR and LF apart. */
+static json_t *send_crlf_line(int fd, size_t len, const char *id, bool split)
+{
+	char txn[512];
+	char *line = malloc(len + 2);
+	size_t tl = strlen(good_txn(txn, sizeof(txn), id, "c-crlf"));
+
+	ck_assert_uint_gt(len, tl);
+	line[0] = '{';
+	memset(line + 1, ' ', len - tl);
+	memcpy(line + 1 + len - tl, txn + 1, tl - 1);
+	memcpy(line + len, "\r\n", 2);
+	if (split) {
+		tsend(fd, line, len + 1);
+		usleep(200000);
+		tsend(fd, "\n", 1);
+	} else {
+		tsend(fd, line, len + 2);
+	}
+	free(line);
+	return trecv_reply(fd, 10000);
+}
+
+/* max_line_bytes limits the line without its terminator, "\n" or "\r\n",
+ * whether the CR and LF arrive together or apart. */
+START_TEST(a_crlf_line_at_the_limit_is_accepted_however_the_terminator_arrives)
+{
+	const size_t max = 65536; /* the default max_line_bytes */
+	struct tdaemon d;
+	json_t *r;
+	int fd;
+
+	tdaemon_start(&d, NULL);
+	fd = tconnect(d.socket);
+	for (int split = 0; split <= 1; split++) {
+		r = send_crlf_line(fd, max, split ? "crlf-split" : "crlf-whole", split);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_msg(strcmp(tstatus(r), "error") != 0, "split=%d: %s", split, error_code_of(r));
+		ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")),
+		                 split ? "crlf-split" : "crlf-whole");
+		json_decref(r);
+		r = send_crlf_line(fd, max + 1, "crlf-long", split);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_str_eq(error_code_of(r), "line_too_long");
+		json_decref(r);
+	}
+	/* Exactly one reply each: the next line is answered as itself. */
+	r = send_crlf_line(fd, 1000, "crlf-after", true);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), "crlf-after");
+	json_decref(r);
+	tclose(fd);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+/* Reads the value of `key=` from the first log line containing `event`. */
+static long log_value(struct tdaemon *d, const char *event, const char *key)
+{
+	size_t len;
+	char *log = tdaemon_read_log(d, &len), *line = strstr(log, event), *v;
+	long n = -1;
+
+	if (line != NULL && (v = strstr(line, key)) != NULL && v < strchr(line, '\n'))
+		n = strtol(v + strlen(key), NULL, 10);
+	free(log);
+	return n;
+}
+
+/* Whether a refused connection's reply is too_many_clients, followed by
+ * an orderly end of stream (not a reset). */
+static bool refused_with_reply(int fd)
+{
+	json_t *r = trecv_reply(fd, 5000);
+	bool ok = r != NULL && strcmp(tstatus(r), "error") == 0 && strcmp(error_code_of(r), "too_many_clients") == 0;
+	char b;
+
+	json_decref(r);
+	return ok && recv(fd, &b, 1, 0) == 0;
+}
+
+/*
+ * Under a descriptor limit far below max_clients (1024) the daemon serves
+ * as many clients as its descriptors allow, answers every other one with
+ * too_many_clients instead of closing it unanswered, logs that it lowered
+ * max_clients, and still answers the operator's stats request while
+ * producers hold every slot.
+ */
+START_TEST(a_low_descriptor_limit_refuses_extra_clients_with_a_reply_and_stats_still_answers)
+{
+	enum { CONNS = 200 };
+	struct tdaemon d;
+	int fds[CONNS], state[CONNS] = {0}; /* 0 open, 1 refused */
+	int refused = 0, open = 0;
+	long effective;
+	char *out = NULL;
+	json_t *r;
+
+	tdaemon_prepare(&d);
+	d.nofile = 128;
+	tdaemon_launch(&d, NULL);
+	/* The first connection waits until it is the only one (the start-up
+	 * probe's may still be open), so exactly the first `effective` are
+	 * served. */
+	fds[0] = tconnect(d.socket);
+	for (int tries = 0;; tries++) {
+		tsend_str(fds[0], "{\"command\":\"stats\"}\n");
+		r = trecv_reply(fds[0], 5000);
+		ck_assert_ptr_nonnull(r);
+		open = (int)json_integer_value(json_object_get(json_object_get(r, "stats"), "connections_open"));
+		json_decref(r);
+		if (open == 1)
+			break;
+		ck_assert_int_lt(tries, 500);
+		usleep(10000);
+	}
+	open = 0;
+	for (int i = 1; i < CONNS; i++)
+		fds[i] = tconnect(d.socket);
+	/* Refusals are immediate, except for the few operator slots: an idle
+	 * connection there is refused after its grace period. */
+	sleep(3);
+	for (int i = 0; i < CONNS; i++) {
+		struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+		if (poll(&pfd, 1, 0) == 1) {
+			ck_assert_msg(refused_with_reply(fds[i]), "connection %d was closed without too_many_clients", i);
+			state[i] = 1;
+			refused++;
+		} else {
+			open++;
+		}
+	}
+	effective = log_value(&d, "event=max_clients_lowered", "effective=");
+	ck_assert_int_gt(effective, 0);
+	ck_assert_int_lt(effective, 128);
+	ck_assert_int_eq(open, effective);
+	ck_assert_int_eq(refused, CONNS - effective);
+	/* The first connections are the ones served. */
+	for (int i = 0; i < CONNS; i++)
+		ck_assert_int_eq(state[i], i < effective ? 0 : 1);
+	/* Every slot is taken: the operator still gets an answer. */
+	ck_assert_int_eq(tdaemon_ctl(&d, &out, "stats", NULL), 0);
+	ck_assert_msg(strstr(out, "refused") != NULL, "%s", out);
+	free(out);
+	r = troundtrip(d.socket, "{\"command\":\"stats\"}");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(tstatus(r), "ok");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "stats"), "clients_refused")),
+	                 CONNS - effective);
+	json_decref(r);
+	/* A transaction on an operator slot is refused, never screened. */
+	r = troundtrip(d.socket, "{\"transaction_id\":\"op-1\"}");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(error_code_of(r), "too_many_clients");
+	json_decref(r);
+	for (int i = 0; i < CONNS; i++)
+		tclose(fds[i]);
+	/* Once the daemon has seen them go, producers are served again. */
+	for (int tries = 0;; tries++) {
+		r = troundtrip(d.socket, "{\"command\":\"stats\"}");
+		ck_assert_ptr_nonnull(r);
+		open = (int)json_integer_value(json_object_get(json_object_get(r, "stats"), "connections_open"));
+		json_decref(r);
+		if (open <= 1)
+			break;
+		ck_assert_int_lt(tries, 500);
+		usleep(10000);
+	}
+	assert_still_serving(&d);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+/*
+ * Descriptors run out before max_clients (here idle metrics scrapers hold
+ * more than the daemon set aside for them): each client accept(2) cannot
+ * take still hears too_many_clients, the shortage is logged, and the
+ * daemon serves again once descriptors are free.
+ */
+START_TEST(clients_over_the_descriptor_limit_are_answered_too_many_clients)
+{
+	enum { SCRAPERS = 60, CONNS = 100 };
+	struct tdaemon d;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t salen = sizeof(sa);
+	int scrapers[SCRAPERS], fds[CONNS], refused = 0, open;
+	char extra[128];
+	json_t *r;
+
+	/* A free port: bind to 0, read it back, release it. */
+	scrapers[0] = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(scrapers[0], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(scrapers[0], (struct sockaddr *)&sa, &salen), 0);
+	close(scrapers[0]);
+	snprintf(extra, sizeof(extra), "[metrics]\nlisten = 127.0.0.1:%u\n", ntohs(sa.sin_port));
+	tdaemon_prepare(&d);
+	d.nofile = 128;
+	tdaemon_launch(&d, extra);
+	/* The metrics listener opens after the socket: retry until it does. */
+	for (int i = 0, tries = 0; i < SCRAPERS;) {
+		scrapers[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(scrapers[i], (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			i++;
+			continue;
+		}
+		ck_assert_msg(i == 0 && tries++ < 500, "scraper %d: connect: %s", i, strerror(errno));
+		close(scrapers[i]);
+		usleep(10000);
+	}
+	/* The daemon has taken them all once a request behind them is
+	 * answered. */
+	r = troundtrip(d.socket, "{\"command\":\"version\"}");
+	ck_assert_ptr_nonnull(r);
+	json_decref(r);
+	for (int i = 0; i < CONNS; i++)
+		fds[i] = tconnect(d.socket);
+	sleep(2);
+	for (int i = 0; i < CONNS; i++) {
+		struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+		if (poll(&pfd, 1, 0) == 1) {
+			ck_assert_msg(refused_with_reply(fds[i]), "connection %d was closed without too_many_clients", i);
+			refused++;
+		}
+	}
+	ck_assert_int_gt(refused, 0);
+	ck_assert(tdaemon_log_contains(&d, "event=out_of_file_descriptors"));
+	for (int i = 0; i < SCRAPERS; i++)
+		close(scrapers[i]);
+	for (int i = 0; i < CONNS; i++)
+		tclose(fds[i]);
+	for (int tries = 0;; tries++) {
+		r = troundtrip(d.socket, "{\"command\":\"stats\"}");
+		ck_assert_ptr_nonnull(r);
+		open = (int)json_integer_value(json_object_get(json_object_get(r, "stats"), "connections_open"));
+		json_decref(r);
+		if (open <= 1)
+			break;
+		ck_assert_int_lt(tries, 500);
+		usleep(10000);
+	}
+	assert_still_serving(&d);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
 }
 END_TEST
 
@@ -659,6 +980,14 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, metrics_listener_serves_prometheus_text_on_loopback);
 	tcase_add_test(tc, tail_streams_matching_decisions_to_a_subscriber);
 	tcase_add_test(tc, card_like_ids_are_screened_each_on_its_own_under_distinct_tokens);
+	suite_add_tcase(s, tc);
+	/* Limits and shutdown at the edges (CK_RUN_CASE=edges runs them alone). */
+	tc = tcase_create("edges");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, a_low_descriptor_limit_refuses_extra_clients_with_a_reply_and_stats_still_answers);
+	tcase_add_test(tc, clients_over_the_descriptor_limit_are_answered_too_many_clients);
+	tcase_add_test(tc, sigterm_mid_stream_answers_every_line_written_before_it_without_a_reset);
+	tcase_add_test(tc, a_crlf_line_at_the_limit_is_accepted_however_the_terminator_arrives);
 	suite_add_tcase(s, tc);
 	return s;
 }

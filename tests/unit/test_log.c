@@ -1,4 +1,4 @@
-/* test_log.c: log lines carry a syslog prefix, repeats are rate-limited per event, audit lines never. */
+/* test_log.c: log lines carry a syslog prefix, repeats are rate-limited per event (counted at exit), audit lines never. */
 #include "txpipe/log.h"
 
 #include <check.h>
@@ -61,6 +61,31 @@ START_TEST(repeats_of_one_event_are_limited_but_audit_lines_are_not)
 }
 END_TEST
 
+static void log_repeats_then_exit(void)
+{
+	txp_log_setup(TXP_LOG_INFO, TXP_LOG_FORMAT_KV);
+	for (int i = 0; i < 50; i++)
+		txp_log_warn("dynamodb_unreachable", "attempt=%d", i);
+	for (int i = 0; i < 25; i++)
+		txp_log_err("journal_error", "i=%d", i);
+	txp_log_info("quiet_event", "x=1");
+	txp_log_flush();
+	/* Nothing is counted twice. */
+	txp_log_flush();
+}
+
+START_TEST(suppressed_repeats_are_reported_once_at_exit)
+{
+	char *out = capture(log_repeats_then_exit);
+
+	ck_assert_ptr_nonnull(strstr(out, "<4>level=warning event=dynamodb_unreachable suppressed=30\n"));
+	ck_assert_ptr_nonnull(strstr(out, "<3>level=err event=journal_error suppressed=5\n"));
+	ck_assert_uint_eq(count(out, "suppressed="), 2);
+	ck_assert_uint_eq(count(out, "event=quiet_event"), 1);
+	free(out);
+}
+END_TEST
+
 static void log_levels_and_json(void)
 {
 	txp_log_setup(TXP_LOG_NOTICE, TXP_LOG_FORMAT_JSON);
@@ -87,6 +112,7 @@ int main(void)
 
 	tcase_add_test(tc, repeats_of_one_event_are_limited_but_audit_lines_are_not);
 	tcase_add_test(tc, json_lines_escape_and_levels_filter);
+	tcase_add_test(tc, suppressed_repeats_are_reported_once_at_exit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
