@@ -100,11 +100,17 @@ enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t ava
 
 /* Result of scanning a segment buffer. */
 struct txp_journal_scan_result {
-	size_t valid_bytes;           /* length of the valid prefix */
-	size_t records;               /* records in it */
+	size_t valid_bytes;           /* end of the last valid record: what follows is a torn tail */
+	size_t records;               /* valid records */
 	uint64_t last_seq;            /* the last one's sequence number, 0 if none */
-	enum txp_journal_damage stop; /* why the scan stopped */
+	enum txp_journal_damage stop; /* why the scan stopped before the end, TXP_JOURNAL_OK if it did not */
 	int cb_error;                 /* nonzero when the callback stopped it */
+	/* Damage in the middle, skipped by resynchronising on the next valid record. */
+	size_t holes;                        /* damaged ranges skipped */
+	size_t first_hole;                   /* offset of the first, when holes > 0 */
+	enum txp_journal_damage hole_reason; /* why the first one's record was rejected */
+	size_t skipped_bytes;                /* bytes of all of them */
+	uint64_t skipped_seqs;               /* sequence numbers missing across them: records lost */
 };
 
 /* Called for each valid record in order, with its offset in the buffer.
@@ -112,10 +118,14 @@ struct txp_journal_scan_result {
 typedef int (*txp_journal_scan_fn)(void *arg, const struct txp_journal_record *rec, size_t offset);
 
 /*
- * Walks buf[0, len) record by record.  Records must carry the sequence
- * numbers first_seq, first_seq + 1, ... and stay below end_seq (UINT64_MAX:
- * no bound); the first record that is bad (see enum txp_journal_damage) or
- * out of sequence ends the valid prefix.  `fn` may be NULL.  Pure.
+ * Walks buf[0, len) record by record.  Records must carry increasing
+ * sequence numbers from first_seq on, consecutive where nothing is damaged,
+ * and stay below end_seq (UINT64_MAX: no bound).  A record that is bad (see
+ * enum txp_journal_damage) or out of sequence is damage: when a trustworthy
+ * record follows it (valid checksum, a sequence number that fits the bytes
+ * skipped), the scan resumes there and counts a hole; when none does, the
+ * scan stops: a torn tail, everything from valid_bytes on.  `fn` may be
+ * NULL.  Pure.
  */
 void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq,
                       txp_journal_scan_fn fn, void *arg, struct txp_journal_scan_result *out);
