@@ -241,6 +241,7 @@ void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64
 			}
 			out->skipped_bytes += next - off;
 			out->skipped_seqs += txp_le_get64(buf + next + 16) - expect;
+			expect = txp_le_get64(buf + next + 16);
 			off = next;
 			continue;
 		}

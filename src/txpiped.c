@@ -196,7 +196,7 @@ static json_t *stats_json(struct daemon *d)
 		txp_journal_stats(d->journal, &js);
 		json_object_set_new(
 			root, "journal",
-			json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "disk_bytes",
+			json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "disk_bytes",
 		                  (json_int_t)js.disk_bytes, "queued_bytes", (json_int_t)js.queued_bytes, "segments",
 		                  (json_int_t)js.segments, "undelivered", (json_int_t)js.undelivered, "next_seq",
 		                  (json_int_t)js.next_seq, "durable_seq", (json_int_t)js.durable_seq, "syncs",
@@ -207,7 +207,10 @@ static json_t *stats_json(struct daemon *d)
 		                  "duplicate_window", (json_int_t)txp_dedup_count(d->dedup), "append_failures",
 		                  (json_int_t)d->journal_append_failures, "replayed_recent",
 		                  (json_int_t)d->replay_recent, "replayed_undelivered",
-		                  (json_int_t)d->replay_undelivered, "velocity_rebuilt", (json_int_t)d->replay_rebuilt));
+		                  (json_int_t)d->replay_undelivered, "velocity_rebuilt", (json_int_t)d->replay_rebuilt,
+		                  "dropped", (json_int_t)js.dropped_records, "damaged_segments",
+		                  (json_int_t)js.damaged_segments, "skipped_records", (json_int_t)js.skipped_records,
+		                  "low_space", js.low_space));
 	}
 	if (d->aws != NULL)
 		json_object_set_new(root, "aws", aws_stats_json(d->aws));
@@ -597,6 +600,28 @@ static void on_durable(void *arg, uint64_t durable_seq)
 	holdq_trim(q);
 }
 
+/* The journal could not write these records: their held replies get an
+ * error instead of waiting for a durability that will never come.  They
+ * were never acknowledged, so the producer's retry is safe. */
+static void on_dropped(void *arg, uint64_t first_seq, uint64_t last_seq)
+{
+	struct daemon *d = arg;
+	struct holdq *q = &d->wait_durable;
+
+	for (size_t i = 0; i < q->len && q->v[q->head + i].seq <= last_seq; i++) {
+		struct hold *h = &q->v[q->head + i];
+
+		if (h->seq < first_seq || h->t == NULL)
+			continue;
+		txp_txn_fail(h->t, TXP_STATUS_ERROR, "overloaded", NULL,
+		             "the journal could not write it; retry later");
+		if (txp_txn_build_reply(h->t) < 0)
+			txp_log_err("reply_build_failed", "reason=out_of_memory");
+		release(d, h);
+	}
+	holdq_trim(q);
+}
+
 static void on_deliver_check(uv_check_t *h)
 {
 	struct daemon *d = h->data;
@@ -872,6 +897,7 @@ static int open_journal(struct daemon *d, char *err, size_t errlen)
 		return rc;
 	txp_journal_on_durable(d->journal, on_durable, d);
 	txp_journal_on_error(d->journal, on_journal_error, d);
+	txp_journal_on_dropped(d->journal, on_dropped, d);
 	txp_journal_stats(d->journal, &js);
 	d->durable_seq = d->last_seq = js.durable_seq;
 	txp_log_notice("journal_replayed",

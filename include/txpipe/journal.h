@@ -196,6 +196,12 @@ struct txp_journal_options {
 	/* After a write or sync error, how long the writer waits before it
 	 * tries again on a fresh segment; 0 means 1000 ms. */
 	uint64_t retry_interval_ms;
+	/* Headroom: below this many bytes free on the journal's file system
+	 * txp_journal_full() turns true, and it turns false again at twice
+	 * this; while it is low, retained segments are not kept and a fully
+	 * delivered active segment is closed so it can be deleted.  0: no
+	 * check. */
+	uint64_t reserve_bytes;
 	/* Fully delivered segments are kept this long after their last write,
 	 * so a restart can rebuild velocity windows; ignored while the journal
 	 * holds more than max_bytes / 2.  0: delete at once. */
@@ -268,7 +274,8 @@ int txp_journal_deliver(struct txp_journal *j, const uint64_t *seqs, size_t n, u
 
 /*
  * Called on the loop thread when records up to and including `durable_seq`
- * are on stable storage (fdatasync returned 0 after they were written).
+ * are on stable storage (fdatasync returned 0 after they were written), or
+ * were reported dropped (txp_journal_on_dropped()).
  * Calls come in increasing order and coalesce.  Replaces any earlier
  * callback; NULL removes it.
  */
@@ -278,17 +285,31 @@ void txp_journal_on_durable(struct txp_journal *j, txp_journal_durable_fn cb, vo
 /*
  * Called on the loop thread with a negative errno when the writer fails to
  * write, sync or create a segment (-ENOSPC, -EROFS, -EIO, ...), and with 0
- * when it has recovered.  While failed nothing more becomes durable, the
- * failed data is kept in memory and rewritten to a new segment every
- * retry_interval_ms, and txp_journal_full() is true.
+ * when it has recovered.  On a failure the ACCEPTED records not yet durable
+ * (the failed ones and all queued behind them) are dropped and reported
+ * (txp_journal_on_dropped()); the DELIVERED records are kept in memory,
+ * settled there at once (so the segments they empty are deleted and a full
+ * disk frees itself) and rewritten to a new segment every
+ * retry_interval_ms.  While failed txp_journal_full() is true.
  */
 typedef void (*txp_journal_error_fn)(void *arg, int err);
 void txp_journal_on_error(struct txp_journal *j, txp_journal_error_fn cb, void *arg);
 
 /*
+ * Called on the loop thread, before the durable callback that passes them,
+ * for each range of sequence numbers whose ACCEPTED records were dropped
+ * after a failed write: none of those (not durable yet) ever will be.  The
+ * range may also cover DELIVERED records and already durable ones.
+ * Replaces any earlier callback; NULL removes it.
+ */
+typedef void (*txp_journal_dropped_fn)(void *arg, uint64_t first_seq, uint64_t last_seq);
+void txp_journal_on_dropped(struct txp_journal *j, txp_journal_dropped_fn cb, void *arg);
+
+/*
  * True while new transactions must be refused ("overloaded"): the live
- * segments on disk plus the records queued in memory pass max_bytes, or the
- * writer is failing.  Any thread.
+ * segments on disk plus the records queued in memory pass max_bytes, the
+ * file system is low on space (reserve_bytes), or the writer is failing.
+ * Any thread.
  */
 bool txp_journal_full(struct txp_journal *j);
 
@@ -301,7 +322,11 @@ struct txp_journal_stats {
 	uint64_t undelivered;  /* durable ACCEPTED records without a durable DELIVERED */
 	uint64_t syncs;        /* successful fdatasync calls */
 	uint64_t write_errors;
-	int error; /* the writer's current error, 0 when healthy */
+	uint64_t dropped_records;  /* ACCEPTED records dropped after failed writes */
+	uint64_t skipped_records;  /* records lost to damage found at open */
+	uint64_t damaged_segments; /* segments with damage found at open (each kept as *.seg.corrupt) */
+	bool low_space;            /* below reserve_bytes free */
+	int error;                 /* the writer's current error, 0 when healthy */
 };
 /* Any thread.  segments and undelivered are as of the last commit. */
 void txp_journal_stats(struct txp_journal *j, struct txp_journal_stats *s);

@@ -2,6 +2,7 @@
 #include "txpipe/journal.h"
 
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,9 +279,9 @@ START_TEST(scanner_detects_every_flipped_header_bit_and_payload_bits)
 		/* Skipped, and the two records after it kept. */
 		ck_assert_msg(res.holes == 1 && res.first_hole == start, "bit %zu: holes %zu at %zu", bit,
 		              res.holes, res.first_hole);
-		ck_assert_uint_eq(res.skipped_bytes, end - start);
-		ck_assert_uint_eq(res.skipped_seqs, 1);
-		ck_assert_uint_eq(res.valid_bytes, s.len);
+		ck_assert_msg(res.skipped_bytes == end - start && res.skipped_seqs == 1 && res.valid_bytes == s.len,
+		              "bit %zu: skipped %zu bytes, %" PRIu64 " records; valid %zu", bit, res.skipped_bytes,
+		              res.skipped_seqs, res.valid_bytes);
 		ck_assert_int_eq(res.stop, TXP_JOURNAL_OK);
 		ck_assert_uint_eq(res.records, 4);
 		ck_assert_uint_eq(res.last_seq, 14);
