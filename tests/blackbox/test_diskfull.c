@@ -1,4 +1,4 @@
-/* test_diskfull.c: the real txpiped with its journal on a small tmpfs: a full disk refuses new transactions and loses none (root only: exit 77 otherwise). */
+/* test_diskfull.c: the real txpiped with its journal on a small tmpfs: a full disk refuses new transactions, loses none and recovers by itself (root only: exit 77 otherwise). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +45,8 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 	for (i = 0; i < 30; i++)
 		ck_assert_int_eq(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
 	close(fd);
-	tdaemon_launch(&d, NULL);
+	/* No headroom check: this is about writes that fail. */
+	tdaemon_launch(&d, "[journal]\nreserve_bytes = 0\n");
 	/* More than fits, pipelined on one connection: replies whose record
 	 * is not durable wait, new lines are refused while the journal fails. */
 	conn = tconnect(d.socket);
@@ -62,7 +63,9 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 	ck_assert_int_gt(tdaemon_journal_stat(&d, "refused"), 0);
 	ck_assert(journal_full(&d));
 	ck_assert(tdaemon_log_contains(&d, "level=err event=journal_refusing"));
-	/* Space comes back: the journal rewrites what failed and recovers. */
+	/* The replies held for records that failed to write come back
+	 * overloaded (never acknowledged) rather than waiting; then space
+	 * comes back and the journal recovers. */
 	ck_assert_int_eq(unlink(filler), 0);
 	for (i = 0; i < LINES; i++) {
 		r = trecv_reply(conn, 30000);
@@ -90,8 +93,73 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 	acked++;
 	/* Every acknowledged transaction is in the journal, even after a crash. */
 	tdaemon_kill(&d);
-	tdaemon_launch(&d, NULL);
+	tdaemon_launch(&d, "[journal]\nreserve_bytes = 0\n");
 	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_recent"), acked);
+	ck_assert_int_eq(tdaemon_terminate(&d, 15000), 0);
+	ck_assert_int_eq(umount(dir), 0);
+	tdaemon_remove(&d);
+}
+END_TEST
+
+/* The red-team case without AWS: delivered segments are retained for the
+ * velocity rebuild until the journal alone fills a 3 MiB disk. */
+#define BIG 16000
+#define CHUNK 500
+#define JOURNAL_INI "[journal]\nsegment_bytes = 1M\nreserve_bytes = 256k\n"
+
+START_TEST(a_disk_the_journal_filled_frees_itself_and_accepts_again)
+{
+	struct tdaemon d;
+	char dir[300], line[512], id[64];
+	int conn, decided = 0, overloaded = 0, other = 0, i;
+	json_t *r;
+
+	tdaemon_prepare(&d);
+	snprintf(dir, sizeof(dir), "%s/journal", d.dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_msg(mount("txpipe-test", dir, "tmpfs", 0, "size=3m") == 0, "mount tmpfs: %s", strerror(errno));
+	tdaemon_launch(&d, JOURNAL_INI);
+	/* One connection, far more lines than fit; every one is answered. */
+	conn = tconnect(d.socket);
+	for (int sent = 0; sent < BIG; sent += CHUNK) {
+		for (i = sent; i < sent + CHUNK; i++) {
+			snprintf(id, sizeof(id), "big-%d", i);
+			ttxn_line(line, sizeof(line), id, "c-big", "12.50");
+			tsend_str(conn, line);
+		}
+		for (i = 0; i < CHUNK; i++) {
+			r = trecv_reply(conn, 30000);
+			ck_assert_msg(r != NULL, "no reply to line %d", sent + i);
+			if (strcmp(tstatus(r), "approved") == 0 || strcmp(tstatus(r), "review") == 0 ||
+			    strcmp(tstatus(r), "declined") == 0)
+				decided++;
+			else if (strcmp(tstatus(r), "error") == 0 &&
+			         strcmp(json_string_value(json_object_get(json_object_get(r, "error"), "code")),
+			                "overloaded") == 0)
+				overloaded++;
+			else
+				other++;
+			json_decref(r);
+		}
+	}
+	tclose(conn);
+	fprintf(stderr, "journal-filled disk: %d decided, %d overloaded of %d\n", decided, overloaded, BIG);
+	ck_assert_int_eq(other, 0);
+	ck_assert_int_gt(overloaded, 0); /* the disk did fill */
+	ck_assert(tdaemon_log_contains(&d, "event=journal_space_low"));
+	ck_assert_int_eq(tdaemon_journal_stat(&d, "held_replies"), 0);
+	/* It accepts again by itself, within a bound. */
+	for (i = 0; i < 100 && journal_full(&d); i++)
+		usleep(100000);
+	ck_assert_msg(!journal_full(&d), "the journal did not recover within 10 s");
+	r = tdaemon_send_txn(&d, "after-big", "c-after", "12.50");
+	ck_assert_str_eq(tstatus(r), "approved");
+	json_decref(r);
+	ck_assert_int_eq(tdaemon_terminate(&d, 15000), 0);
+	/* A restart on the same disk has nothing to redeliver. */
+	tdaemon_launch(&d, JOURNAL_INI);
+	ck_assert_int_eq(tdaemon_journal_stat(&d, "replayed_undelivered"), 0);
+	ck_assert(!journal_full(&d));
 	ck_assert_int_eq(tdaemon_terminate(&d, 15000), 0);
 	ck_assert_int_eq(umount(dir), 0);
 	tdaemon_remove(&d);
@@ -105,6 +173,7 @@ static Suite *diskfull_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, a_full_disk_refuses_new_transactions_and_loses_none);
+	tcase_add_test(tc, a_disk_the_journal_filled_frees_itself_and_accepts_again);
 	suite_add_tcase(s, tc);
 	return s;
 }
