@@ -606,7 +606,7 @@ static void drop_accepted(struct txp_journal *j, int err)
 	if (dropped > 0)
 		txp_log_err("journal_records_dropped",
 		            "dir=%s records=%" PRIu64 " first_seq=%" PRIu64 " last_seq=%" PRIu64
-		            " error=\"%s\" action=\"answered overloaded: never acknowledged\"",
+		            " error=\"%s\" action=\"reported dropped: never durable\"",
 		            j->dir, dropped, first, last, strerror(-err));
 	uv_async_send(&j->async);
 }

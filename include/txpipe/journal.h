@@ -237,12 +237,15 @@ void txp_journal_options_from_config(struct txp_journal_options *o, const struct
  *
  * Takes an exclusive lock on <dir>/journal.lock (-EBUSY when another
  * process holds it).  Scans every segment in order, recomputing which
- * ACCEPTED records lack a DELIVERED record.  A torn or corrupt tail of the
- * last segment is truncated (logged at warning with the offset and the
- * bytes cut).  A corrupt earlier segment keeps its valid prefix: the file is
- * renamed to *.seg.corrupt for inspection, the prefix rewritten as the
- * segment, and that is logged at err (the records after the damage cannot
- * be read).  Then calls the replay callbacks in `opt` and starts the writer
+ * ACCEPTED records lack a DELIVERED record.  Damage with valid records
+ * after it is skipped (see txp_journal_scan()): the segment is copied as
+ * found to *.seg.corrupt first, the loss logged (journal_segment_damaged)
+ * and counted (skipped_records, damaged_segments); the segment itself is
+ * left as it is.  A torn tail of the last segment is truncated (logged at
+ * warning with the offset and the bytes cut).  An earlier segment whose
+ * end is damaged keeps its valid part: the file is kept as *.seg.corrupt
+ * for inspection, the valid part rewritten as the segment, and that is
+ * logged at err.  Then calls the replay callbacks in `opt` and starts the writer
  * thread.  Sequence numbers continue after the highest ever written.
  *
  * Returns 0 with *out set, or a negative errno with a message in `err`.
@@ -319,7 +322,7 @@ struct txp_journal_stats {
 	uint64_t disk_bytes;   /* live segments */
 	uint64_t queued_bytes; /* appended, not yet durable */
 	uint64_t segments;     /* live segment files */
-	uint64_t undelivered;  /* durable ACCEPTED records without a durable DELIVERED */
+	uint64_t undelivered;  /* durable ACCEPTED records without a DELIVERED (durable or being written) */
 	uint64_t syncs;        /* successful fdatasync calls */
 	uint64_t write_errors;
 	uint64_t dropped_records;  /* ACCEPTED records dropped after failed writes */

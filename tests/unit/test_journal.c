@@ -766,6 +766,46 @@ START_TEST(damage_in_an_older_segment_loses_only_the_damaged_record)
 }
 END_TEST
 
+START_TEST(an_older_segment_damaged_to_its_end_keeps_its_valid_part_and_is_quarantined)
+{
+	struct state st;
+	char seg[256], bad[300];
+	off_t size;
+
+	state_init(&st);
+	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
+	for (int i = 0; i < 40; i++)
+		append_one(&st, i, 300);
+	close_journal(&st);
+	ck_assert_int_ge(count_files(dir, ".seg"), 3);
+	/* Nothing valid after the damage: the second segment's end is garbage. */
+	nth_segment(dir, 1, seg, sizeof(seg));
+	size = file_size(seg);
+	for (off_t at = size * 3 / 4; at < size; at += 16)
+		flip(seg, at);
+
+	capture_logs(true);
+	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
+	capture_logs(false);
+	ck_assert(log_has("level=err event=journal_segment_corrupt"));
+	snprintf(bad, sizeof(bad), "%s.corrupt", seg);
+	ck_assert_int_eq(file_size(bad), size);
+	ck_assert_int_le(file_size(seg), size * 3 / 4);
+	ck_assert_int_gt(file_size(seg), 0);
+	ck_assert_uint_lt(st.nreplayed, 40);
+	ck_assert_uint_ge(st.nreplayed, 36);
+	ck_assert_uint_eq(st.replayed[st.nreplayed - 1], 40);
+	close_journal(&st);
+	/* The repair is durable: a second open finds nothing wrong. */
+	capture_logs(true);
+	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
+	capture_logs(false);
+	ck_assert(!log_has("journal_segment_corrupt"));
+	unlink(logpath);
+	state_done(&st);
+}
+END_TEST
+
 START_TEST(damage_in_the_middle_of_the_last_segment_keeps_the_records_after_it)
 {
 	struct state st;
@@ -1054,6 +1094,7 @@ int main(void)
 	tcase_add_test(tc, torn_tail_of_the_last_segment_is_cut_and_logged);
 	tcase_add_test(tc, damage_in_an_older_segment_loses_only_the_damaged_record);
 	tcase_add_test(tc, damage_in_the_middle_of_the_last_segment_keeps_the_records_after_it);
+	tcase_add_test(tc, an_older_segment_damaged_to_its_end_keeps_its_valid_part_and_is_quarantined);
 	tcase_add_test(tc, a_second_open_of_the_same_directory_is_refused);
 	tcase_add_test(tc, records_reported_durable_survive_kill_9);
 	tcase_add_test(tc, disk_full_drops_what_it_could_not_write_reports_it_and_recovers);
