@@ -187,6 +187,26 @@ static ssize_t seg_find(const struct txp_journal *j, uint64_t seq)
 	return (ssize_t)(lo - 1);
 }
 
+/* Marks ACCEPTED record `target` delivered by the DELIVERED record `by`;
+ * returns whether `target` lies in a live segment. */
+static bool clear_bit(struct txp_journal *j, uint64_t target, uint64_t by)
+{
+	ssize_t ti;
+	struct seg *t;
+	uint64_t i;
+
+	/* A record can only deliver what was accepted before it. */
+	if (target >= by || (ti = seg_find(j, target)) < 0)
+		return false;
+	t = &j->segs[ti];
+	i = target - t->first_seq;
+	if (i / 64 < t->nwords && (t->bits[i / 64] & (UINT64_C(1) << (i % 64)))) {
+		t->bits[i / 64] &= ~(UINT64_C(1) << (i % 64));
+		t->undelivered--;
+	}
+	return true;
+}
+
 /*
  * Applies one durable record of segment `si` to the bookkeeping: an
  * ACCEPTED record sets its bit, a DELIVERED record clears the bits it names
@@ -224,23 +244,12 @@ static int account(struct txp_journal *j, size_t si, const struct txp_journal_re
 		return 0;
 	}
 	for (uint32_t k = 0; k + 8 <= rec->len; k += 8) {
-		uint64_t target = txp_le_get64(rec->payload + k), i;
-		ssize_t ti;
-		struct seg *t;
+		uint64_t target = txp_le_get64(rec->payload + k);
 
-		/* A record can only deliver what was accepted before it. */
-		if (target >= rec->seq || (ti = seg_find(j, target)) < 0)
-			continue;
-		t = &j->segs[ti];
-		i = target - t->first_seq;
-		if (i / 64 < t->nwords && (t->bits[i / 64] & (UINT64_C(1) << (i % 64)))) {
-			t->bits[i / 64] &= ~(UINT64_C(1) << (i % 64));
-			t->undelivered--;
-		}
 		/* Even when settle_marks() cleared the bit already: this
 		 * record is what keeps the target delivered across a restart
 		 * while the target's segment lives. */
-		if (target < s->min_ref)
+		if (clear_bit(j, target, rec->seq) && target < s->min_ref)
 			s->min_ref = target;
 	}
 	return 0;
@@ -265,20 +274,10 @@ static void settle_marks(struct txp_journal *j, const struct buf *b, size_t off)
 		if (txp_le_get16(b->p + off + 4) == TXP_JOURNAL_DELIVERED) {
 			uint64_t seq = txp_le_get64(b->p + off + 16);
 
-			for (uint32_t k = 0; k + 8 <= len; k += 8) {
-				uint64_t target = txp_le_get64(b->p + off + TXP_JOURNAL_HEADER_BYTES + k), i;
-				ssize_t ti;
-				struct seg *t;
+			const uint8_t *targets = b->p + off + TXP_JOURNAL_HEADER_BYTES;
 
-				if (target >= seq || (ti = seg_find(j, target)) < 0)
-					continue;
-				t = &j->segs[ti];
-				i = target - t->first_seq;
-				if (i / 64 < t->nwords && (t->bits[i / 64] & (UINT64_C(1) << (i % 64)))) {
-					t->bits[i / 64] &= ~(UINT64_C(1) << (i % 64));
-					t->undelivered--;
-				}
-			}
+			for (uint32_t k = 0; k + 8 <= len; k += 8)
+				(void)clear_bit(j, txp_le_get64(targets + k), seq);
 		}
 		off += txp_journal_record_size(len);
 	}
@@ -568,7 +567,8 @@ static void drop_accepted(struct txp_journal *j, int err)
 		}
 		off += txp_journal_record_size(rec.len);
 	}
-	if (off < j->batch.len || (targets.len > 0 && put_delivered(&nb, mark_seq, targets.p, targets.len / 8) < 0)) {
+	if (off < j->batch.len ||
+	    (targets.len > 0 && put_delivered(&nb, mark_seq, targets.p, targets.len / 8) < 0)) {
 		/* Out of memory: leave the queue as it is, to be retried whole. */
 		free(nb.p);
 		free(targets.p);

@@ -71,8 +71,7 @@ decided=$(grep -cE '"status":"(approved|review|declined)"' "$workdir/replies/ful
 overloaded=$(grep -c '"code":"overloaded"' "$workdir/replies/full")
 check "each reply is a decision or overloaded" "$LINES" "$((decided + overloaded))"
 echo "     $decided decided, $overloaded overloaded"
-check "the disk did fill (some lines were refused)" 1 "$((overloaded > 0))"
-check "the journal said so" 1 "$(grep -cm1 'event=journal_space_low\|event=journal_refusing' "$workdir/txpiped.log")"
+check "the disk ran low (the journal said so)" 1 "$(grep -cm1 'event=journal_space_low\|event=journal_refusing' "$workdir/txpiped.log")"
 check "no reply is held" 0 "$(wait_stat journal.held_replies 0 10)"
 
 # Delivery catches up, the journal frees its space and accepts again on its own.
