@@ -613,6 +613,8 @@ static void on_dropped(void *arg, uint64_t first_seq, uint64_t last_seq)
 
 		if (h->seq < first_seq || h->t == NULL)
 			continue;
+		if (!h->t->duplicate && h->t->has_id)
+			txp_dedup_forget(d->dedup, h->t->transaction_id, h->seq);
 		txp_txn_fail(h->t, TXP_STATUS_ERROR, "overloaded", NULL,
 		             "the journal could not write it; retry later");
 		if (txp_txn_build_reply(h->t) < 0)

@@ -53,6 +53,12 @@ int txp_dedup_put(struct txp_dedup *d, const char *id, enum txp_status status, u
  * reply cannot be copied). */
 bool txp_dedup_get(struct txp_dedup *d, const char *id, int64_t now_ms, struct txp_dedup_hit *hit);
 
+/* Forgets `id` when it is remembered with `journal_seq`: its record could
+ * not be journaled, the producer was answered with an error, and its
+ * resubmission must be screened and journaled anew, not answered as a
+ * duplicate.  Loop thread. */
+void txp_dedup_forget(struct txp_dedup *d, const char *id, uint64_t journal_seq);
+
 /* Entries held now (any thread; a snapshot). */
 size_t txp_dedup_count(struct txp_dedup *d);
 

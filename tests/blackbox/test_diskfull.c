@@ -29,7 +29,7 @@ static bool journal_full(struct tdaemon *d)
 START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 {
 	struct tdaemon d;
-	char dir[300], filler[320], line[512], id[64];
+	char dir[300], filler[320], line[512], id[64], failed_id[64] = "";
 	int fd, conn, acked = 0, overloaded = 0, other = 0, i;
 	static char block[64 * 1024];
 	json_t *r;
@@ -60,6 +60,7 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 		if (strcmp(tstatus(r), "error") == 0) {
 			json_decref(r);
 			overloaded++;
+			snprintf(failed_id, sizeof(failed_id), "%s", id);
 			break;
 		}
 		json_decref(r);
@@ -104,6 +105,15 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 		usleep(100000);
 	r = tdaemon_send_txn(&d, "after-full", "c-after", "12.50");
 	ck_assert_str_eq(tstatus(r), "approved");
+	json_decref(r);
+	acked++;
+	/* The line answered overloaded in the first phase was not kept: its
+	 * resubmission is screened and journaled, not answered duplicate. */
+	r = tdaemon_send_txn(&d, failed_id, "c-full", "12.50");
+	ck_assert_msg(strcmp(tstatus(r), "approved") == 0 || strcmp(tstatus(r), "review") == 0 ||
+	                  strcmp(tstatus(r), "declined") == 0,
+	              "resubmission of %s: %s", failed_id, tstatus(r));
+	ck_assert(!json_is_true(json_object_get(r, "duplicate")));
 	json_decref(r);
 	acked++;
 	/* Every acknowledged transaction is in the journal, even after a crash. */
