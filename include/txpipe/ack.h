@@ -73,6 +73,7 @@ struct txp_ack_stats {
 	uint64_t duplicates;       /* resubmissions answered with the first decision */
 	uint64_t append_failures;  /* records the journal could not take: answered overloaded */
 	uint64_t hold_failures;    /* replies that could not be held: answered overloaded */
+	uint64_t dropped_replies;  /* held replies whose record the journal dropped: answered overloaded */
 	uint64_t held_now;         /* replies waiting for durability or delivery */
 	uint64_t replayed_recent, replayed_undelivered, velocity_rebuilt, replay_dedup;
 	uint64_t durable_seq;      /* every record up to this one is durable */
@@ -102,6 +103,13 @@ void txp_ack_completed(struct txp_ack *a, struct txp_txn *t);
 
 /* The journal's durability callback: every record up to `durable_seq` is on disk. */
 void txp_ack_durable(struct txp_ack *a, uint64_t durable_seq);
+
+/* The journal's drop callback: records first_seq..last_seq could not be
+ * written and never will be.  Their held replies are answered with error
+ * "overloaded" instead of waiting for a durability that will not come
+ * (they were never acknowledged, so the producer's retry is safe), and
+ * their ids leave the duplicate window so that retry is screened anew. */
+void txp_ack_dropped(struct txp_ack *a, uint64_t first_seq, uint64_t last_seq);
 
 /* Delivery's callback: the record `seq` was stored, its alerts published
  * or dead-lettered. */

@@ -125,6 +125,7 @@ struct txp_config {
 		uint64_t max_bytes;
 		uint64_t commit_bytes;
 		uint64_t commit_interval_ms;
+		uint64_t reserve_bytes;
 		bool velocity_rebuild;
 	} journal;
 

@@ -89,6 +89,12 @@ void txp_dedup_fingerprint(const uint8_t *key, size_t keylen, struct txp_txn *t)
  */
 bool txp_dedup_check(struct txp_dedup *d, struct txp_txn *t);
 
+/* Forgets `id` when it is remembered with `journal_seq`: its record could
+ * not be journaled, the producer was answered with an error, and its
+ * resubmission must be screened and journaled anew, not answered as a
+ * duplicate.  Loop thread. */
+void txp_dedup_forget(struct txp_dedup *d, const char *id, uint64_t journal_seq);
+
 /* Entries held now (any thread; a snapshot). */
 size_t txp_dedup_count(struct txp_dedup *d);
 

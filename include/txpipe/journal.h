@@ -100,11 +100,17 @@ enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t ava
 
 /* Result of scanning a segment buffer. */
 struct txp_journal_scan_result {
-	size_t valid_bytes;           /* length of the valid prefix */
-	size_t records;               /* records in it */
+	size_t valid_bytes;           /* end of the last valid record: what follows is a torn tail */
+	size_t records;               /* valid records */
 	uint64_t last_seq;            /* the last one's sequence number, 0 if none */
-	enum txp_journal_damage stop; /* why the scan stopped */
+	enum txp_journal_damage stop; /* why the scan stopped before the end, TXP_JOURNAL_OK if it did not */
 	int cb_error;                 /* nonzero when the callback stopped it */
+	/* Damage in the middle, skipped by resynchronising on the next valid record. */
+	size_t holes;                        /* damaged ranges skipped */
+	size_t first_hole;                   /* offset of the first, when holes > 0 */
+	enum txp_journal_damage hole_reason; /* why the first one's record was rejected */
+	size_t skipped_bytes;                /* bytes of all of them */
+	uint64_t skipped_seqs;               /* sequence numbers missing across them: records lost */
 };
 
 /* Called for each valid record in order, with its offset in the buffer.
@@ -112,10 +118,14 @@ struct txp_journal_scan_result {
 typedef int (*txp_journal_scan_fn)(void *arg, const struct txp_journal_record *rec, size_t offset);
 
 /*
- * Walks buf[0, len) record by record.  Records must carry the sequence
- * numbers first_seq, first_seq + 1, ... and stay below end_seq (UINT64_MAX:
- * no bound); the first record that is bad (see enum txp_journal_damage) or
- * out of sequence ends the valid prefix.  `fn` may be NULL.  Pure.
+ * Walks buf[0, len) record by record.  Records must carry increasing
+ * sequence numbers from first_seq on, consecutive where nothing is damaged,
+ * and stay below end_seq (UINT64_MAX: no bound).  A record that is bad (see
+ * enum txp_journal_damage) or out of sequence is damage: when a trustworthy
+ * record follows it (valid checksum, a sequence number that fits the bytes
+ * skipped), the scan resumes there and counts a hole; when none does, the
+ * scan stops: a torn tail, everything from valid_bytes on.  `fn` may be
+ * NULL.  Pure.
  */
 void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq,
                       txp_journal_scan_fn fn, void *arg, struct txp_journal_scan_result *out);
@@ -186,6 +196,12 @@ struct txp_journal_options {
 	/* After a write or sync error, how long the writer waits before it
 	 * tries again on a fresh segment; 0 means 1000 ms. */
 	uint64_t retry_interval_ms;
+	/* Headroom: below this many bytes free on the journal's file system
+	 * txp_journal_full() turns true, and it turns false again at twice
+	 * this; while it is low, retained segments are not kept and a fully
+	 * delivered active segment is closed so it can be deleted.  0: no
+	 * check. */
+	uint64_t reserve_bytes;
 	/* Fully delivered segments are kept this long after their last write,
 	 * so a restart can rebuild velocity windows; ignored while the journal
 	 * holds more than max_bytes / 2.  0: delete at once. */
@@ -221,12 +237,15 @@ void txp_journal_options_from_config(struct txp_journal_options *o, const struct
  *
  * Takes an exclusive lock on <dir>/journal.lock (-EBUSY when another
  * process holds it).  Scans every segment in order, recomputing which
- * ACCEPTED records lack a DELIVERED record.  A torn or corrupt tail of the
- * last segment is truncated (logged at warning with the offset and the
- * bytes cut).  A corrupt earlier segment keeps its valid prefix: the file is
- * renamed to *.seg.corrupt for inspection, the prefix rewritten as the
- * segment, and that is logged at err (the records after the damage cannot
- * be read).  Then calls the replay callbacks in `opt` and starts the writer
+ * ACCEPTED records lack a DELIVERED record.  Damage with valid records
+ * after it is skipped (see txp_journal_scan()): the segment is copied as
+ * found to *.seg.corrupt first, the loss logged (journal_segment_damaged)
+ * and counted (skipped_records, damaged_segments); the segment itself is
+ * left as it is.  A torn tail of the last segment is truncated (logged at
+ * warning with the offset and the bytes cut).  An earlier segment whose
+ * end is damaged keeps its valid part: the file is kept as *.seg.corrupt
+ * for inspection, the valid part rewritten as the segment, and that is
+ * logged at err.  Then calls the replay callbacks in `opt` and starts the writer
  * thread.  Sequence numbers continue after the highest ever written.
  *
  * Returns 0 with *out set, or a negative errno with a message in `err`.
@@ -258,7 +277,8 @@ int txp_journal_deliver(struct txp_journal *j, const uint64_t *seqs, size_t n, u
 
 /*
  * Called on the loop thread when records up to and including `durable_seq`
- * are on stable storage (fdatasync returned 0 after they were written).
+ * are on stable storage (fdatasync returned 0 after they were written), or
+ * were reported dropped (txp_journal_on_dropped()).
  * Calls come in increasing order and coalesce.  Replaces any earlier
  * callback; NULL removes it.
  */
@@ -268,17 +288,31 @@ void txp_journal_on_durable(struct txp_journal *j, txp_journal_durable_fn cb, vo
 /*
  * Called on the loop thread with a negative errno when the writer fails to
  * write, sync or create a segment (-ENOSPC, -EROFS, -EIO, ...), and with 0
- * when it has recovered.  While failed nothing more becomes durable, the
- * failed data is kept in memory and rewritten to a new segment every
- * retry_interval_ms, and txp_journal_full() is true.
+ * when it has recovered.  On a failure the ACCEPTED records not yet durable
+ * (the failed ones and all queued behind them) are dropped and reported
+ * (txp_journal_on_dropped()); the DELIVERED records are kept in memory,
+ * settled there at once (so the segments they empty are deleted and a full
+ * disk frees itself) and rewritten to a new segment every
+ * retry_interval_ms.  While failed txp_journal_full() is true.
  */
 typedef void (*txp_journal_error_fn)(void *arg, int err);
 void txp_journal_on_error(struct txp_journal *j, txp_journal_error_fn cb, void *arg);
 
 /*
+ * Called on the loop thread, before the durable callback that passes them,
+ * for each range of sequence numbers whose ACCEPTED records were dropped
+ * after a failed write: none of those (not durable yet) ever will be.  The
+ * range may also cover DELIVERED records and already durable ones.
+ * Replaces any earlier callback; NULL removes it.
+ */
+typedef void (*txp_journal_dropped_fn)(void *arg, uint64_t first_seq, uint64_t last_seq);
+void txp_journal_on_dropped(struct txp_journal *j, txp_journal_dropped_fn cb, void *arg);
+
+/*
  * True while new transactions must be refused ("overloaded"): the live
- * segments on disk plus the records queued in memory pass max_bytes, or the
- * writer is failing.  Any thread.
+ * segments on disk plus the records queued in memory pass max_bytes, the
+ * file system is low on space (reserve_bytes), or the writer is failing.
+ * Any thread.
  */
 bool txp_journal_full(struct txp_journal *j);
 
@@ -288,10 +322,14 @@ struct txp_journal_stats {
 	uint64_t disk_bytes;   /* live segments */
 	uint64_t queued_bytes; /* appended, not yet durable */
 	uint64_t segments;     /* live segment files */
-	uint64_t undelivered;  /* durable ACCEPTED records without a durable DELIVERED */
+	uint64_t undelivered;  /* durable ACCEPTED records without a DELIVERED (durable or being written) */
 	uint64_t syncs;        /* successful fdatasync calls */
 	uint64_t write_errors;
-	int error; /* the writer's current error, 0 when healthy */
+	uint64_t dropped_records;  /* ACCEPTED records dropped after failed writes */
+	uint64_t skipped_records;  /* records lost to damage found at open */
+	uint64_t damaged_segments; /* segments with damage found at open (each kept as *.seg.corrupt) */
+	bool low_space;            /* below reserve_bytes free */
+	int error;                 /* the writer's current error, 0 when healthy */
 };
 /* Any thread.  segments and undelivered are as of the last commit. */
 void txp_journal_stats(struct txp_journal *j, struct txp_journal_stats *s);

@@ -44,7 +44,7 @@ struct txp_stats_snapshot {
 	/* Sections present when their module runs. */
 	bool has_journal, has_delivery, has_aws;
 	struct txp_journal_stats journal;
-	uint64_t journal_full;
+	uint64_t journal_full, journal_low_space;
 	struct txp_delivery_stats delivery;
 	uint64_t delivery_congested;
 	struct txp_aws_stats aws;

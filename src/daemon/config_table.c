@@ -1226,6 +1226,17 @@ const struct txp_config_key txp_config_keys[] = {
 		 "after a quiet spell is synced at once and under load no record waits longer than this for "
 		 "the sync it shares; 0 syncs whenever the writer is free."},
 	{.section = "journal",
+	 .key = "reserve_bytes",
+	 .type = TXP_CFG_SIZE,
+	 .offset = OFF(journal, reserve_bytes),
+	 .min = 0,
+	 .max = UINT64_C(1) << 30,
+	 .default_value = "16M",
+	 .reloadable = false,
+	 .help = "Headroom on the journal's file system: with less than this free, new transactions are "
+		 "answered with error overloaded, so the records in flight and the delivered marks that free "
+		 "segments still fit; accepted again at twice this. 0 turns the check off."},
+	{.section = "journal",
 	 .key = "velocity_rebuild",
 	 .type = TXP_CFG_BOOL,
 	 .offset = OFF(journal, velocity_rebuild),

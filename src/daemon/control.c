@@ -64,6 +64,7 @@ void daemon_stats(struct daemon *d, struct txp_stats_snapshot *s)
 		s->has_journal = true;
 		txp_journal_stats(d->journal, &s->journal);
 		s->journal_full = txp_journal_full(d->journal);
+		s->journal_low_space = s->journal.low_space;
 	}
 	if (d->delivery != NULL) {
 		s->has_delivery = true;

@@ -116,6 +116,13 @@ static void on_durable(void *arg, uint64_t durable_seq)
 	txp_ack_durable(d->ack, durable_seq);
 }
 
+static void on_dropped(void *arg, uint64_t first_seq, uint64_t last_seq)
+{
+	struct daemon *d = arg;
+
+	txp_ack_dropped(d->ack, first_seq, last_seq);
+}
+
 static void on_delivered(void *arg, uint64_t seq)
 {
 	struct daemon *d = arg;
@@ -503,6 +510,7 @@ static int open_journal(struct daemon *d, char *err, size_t errlen)
 		return rc;
 	txp_journal_on_durable(d->journal, on_durable, d);
 	txp_journal_on_error(d->journal, on_journal_error, d);
+	txp_journal_on_dropped(d->journal, on_dropped, d);
 	txp_journal_stats(d->journal, &js);
 	txp_ack_start(d->ack, js.durable_seq);
 	txp_ack_stats(d->ack, &as);

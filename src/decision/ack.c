@@ -261,6 +261,26 @@ void txp_ack_durable(struct txp_ack *a, uint64_t durable_seq)
 	holdq_trim(q);
 }
 
+void txp_ack_dropped(struct txp_ack *a, uint64_t first_seq, uint64_t last_seq)
+{
+	struct holdq *q = &a->wait_durable;
+
+	for (size_t i = 0; i < q->len && q->v[q->head + i].seq <= last_seq; i++) {
+		struct hold *h = &q->v[q->head + i];
+
+		if (h->seq < first_seq || h->t == NULL)
+			continue;
+		/* Never kept, so never decided as far as a resubmission goes:
+		 * the producer's retry is screened and journaled anew. */
+		if (!h->t->duplicate && h->t->has_id)
+			txp_dedup_forget(a->o.dedup, h->t->transaction_id, h->seq);
+		a->st.dropped_replies++;
+		refuse(h->t, "the journal could not write it; retry later");
+		release(a, h);
+	}
+	holdq_trim(q);
+}
+
 void txp_ack_delivered(struct txp_ack *a, uint64_t seq)
 {
 	struct holdq *q = &a->wait_stored;

@@ -244,6 +244,23 @@ bool txp_dedup_get(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FIN
 	return found;
 }
 
+void txp_dedup_forget(struct txp_dedup *d, const char *id, uint64_t journal_seq)
+{
+	uint64_t h = id_hash(d, id);
+	struct stripe *s = stripe_of(d, h);
+	struct entry *e;
+
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, id);
+	/* Backdated far past any window rather than unlinked (the
+	 * insertion order is a singly linked list): lookups skip it, a new
+	 * put of the same id goes before it in the bucket, and it ages out
+	 * in turn.  Half of INT64_MIN: now_ms minus it cannot overflow. */
+	if (e != NULL && e->seq == journal_seq)
+		e->ms = INT64_MIN / 2;
+	pthread_mutex_unlock(&s->mu);
+}
+
 size_t txp_dedup_count(struct txp_dedup *d)
 {
 	size_t n = 0;

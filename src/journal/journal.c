@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +59,11 @@ struct seg {
 	bool unlink_warned;
 };
 
+/* Sequence numbers whose ACCEPTED records will never be durable. */
+struct drop {
+	uint64_t first, last;
+};
+
 struct txp_journal {
 	char *dir;
 	int dirfd;
@@ -79,6 +85,12 @@ struct txp_journal {
 	uint64_t error_gen;      /* bumped on every change of `error` */
 	uint64_t inflight_bytes; /* taken by the writer, not yet durable */
 	uint64_t disk_bytes, pub_segments, pub_undelivered, syncs, write_errors;
+	bool low_space;           /* the file system has less than reserve_bytes free */
+	uint64_t dropped_records; /* ACCEPTED records dropped after a failed write */
+	struct drop *drops;       /* dropped ranges not yet reported, in order */
+	size_t ndrops, dropcap;
+	uint64_t skipped_records; /* lost to damage found at open; set before the writer starts */
+	uint64_t damaged_segments;
 
 	/* Writer thread only (the loop thread before it starts and after it is joined). */
 	struct seg *segs; /* ordered by first_seq */
@@ -88,12 +100,15 @@ struct txp_journal {
 	size_t batch_off;
 	int64_t retain_due_ms; /* wall clock when a retained segment may go, 0: none */
 	int logged_error;      /* the error last logged at err: retries repeat it at debug */
+	bool low;              /* low_space as the writer last computed it */
 
 	/* Loop thread only. */
 	txp_journal_durable_fn durable_cb;
 	void *durable_arg;
 	txp_journal_error_fn error_cb;
 	void *error_arg;
+	txp_journal_dropped_fn dropped_cb;
+	void *dropped_arg;
 	uint64_t reported_durable, reported_gen;
 	int reported_error;
 };
@@ -172,6 +187,26 @@ static ssize_t seg_find(const struct txp_journal *j, uint64_t seq)
 	return (ssize_t)(lo - 1);
 }
 
+/* Marks ACCEPTED record `target` delivered by the DELIVERED record `by`;
+ * returns whether `target` lies in a live segment. */
+static bool clear_bit(struct txp_journal *j, uint64_t target, uint64_t by)
+{
+	ssize_t ti;
+	struct seg *t;
+	uint64_t i;
+
+	/* A record can only deliver what was accepted before it. */
+	if (target >= by || (ti = seg_find(j, target)) < 0)
+		return false;
+	t = &j->segs[ti];
+	i = target - t->first_seq;
+	if (i / 64 < t->nwords && (t->bits[i / 64] & (UINT64_C(1) << (i % 64)))) {
+		t->bits[i / 64] &= ~(UINT64_C(1) << (i % 64));
+		t->undelivered--;
+	}
+	return true;
+}
+
 /*
  * Applies one durable record of segment `si` to the bookkeeping: an
  * ACCEPTED record sets its bit, a DELIVERED record clears the bits it names
@@ -209,23 +244,43 @@ static int account(struct txp_journal *j, size_t si, const struct txp_journal_re
 		return 0;
 	}
 	for (uint32_t k = 0; k + 8 <= rec->len; k += 8) {
-		uint64_t target = txp_le_get64(rec->payload + k), i;
-		ssize_t ti;
-		struct seg *t;
+		uint64_t target = txp_le_get64(rec->payload + k);
 
-		/* A record can only deliver what was accepted before it. */
-		if (target >= rec->seq || (ti = seg_find(j, target)) < 0)
-			continue;
-		t = &j->segs[ti];
-		i = target - t->first_seq;
-		if (i / 64 < t->nwords && (t->bits[i / 64] & (UINT64_C(1) << (i % 64)))) {
-			t->bits[i / 64] &= ~(UINT64_C(1) << (i % 64));
-			t->undelivered--;
-			if (target < s->min_ref)
-				s->min_ref = target;
-		}
+		/* Even when settle_marks() cleared the bit already: this
+		 * record is what keeps the target delivered across a restart
+		 * while the target's segment lives. */
+		if (clear_bit(j, target, rec->seq) && target < s->min_ref)
+			s->min_ref = target;
 	}
 	return 0;
+}
+
+/*
+ * Clears, in memory, the bits that the DELIVERED records in b[off, len)
+ * name, before those records are durable.  Why that is safe: a segment is
+ * only deleted once every ACCEPTED record in it is delivered, and deleting
+ * it makes that fact durable as surely as a DELIVERED record would; if the
+ * segment is not deleted before a crash, the record is delivered again, a
+ * duplicate and not a loss.  Why it matters: on a full disk the DELIVERED
+ * records cannot be written, and this is what still lets the journal free
+ * the segments that delivery has emptied.  account() repeats the work (and
+ * records min_ref) once the records are durable.
+ */
+static void settle_marks(struct txp_journal *j, const struct buf *b, size_t off)
+{
+	while (off < b->len) {
+		uint32_t len = txp_le_get32(b->p + off + 8);
+
+		if (txp_le_get16(b->p + off + 4) == TXP_JOURNAL_DELIVERED) {
+			uint64_t seq = txp_le_get64(b->p + off + 16);
+
+			const uint8_t *targets = b->p + off + TXP_JOURNAL_HEADER_BYTES;
+
+			for (uint32_t k = 0; k + 8 <= len; k += 8)
+				(void)clear_bit(j, txp_le_get64(targets + k), seq);
+		}
+		off += txp_journal_record_size(len);
+	}
 }
 
 static void seg_free(struct seg *s)
@@ -273,7 +328,7 @@ static void housekeeping(struct txp_journal *j)
 
 	for (size_t i = 0; i < j->nsegs; i++)
 		total += j->segs[i].size;
-	retain = j->opt.retain_ms > 0 && total <= j->opt.max_bytes / 2;
+	retain = j->opt.retain_ms > 0 && total <= j->opt.max_bytes / 2 && !j->low;
 	j->retain_due_ms = 0;
 	for (size_t i = 0; i + 1 < j->nsegs;) {
 		struct seg *s = &j->segs[i];
@@ -393,6 +448,170 @@ static void parse_own(const uint8_t *p, struct txp_journal_record *rec)
 }
 
 /*
+ * The headroom check: below reserve_bytes free on the journal's file system
+ * the journal refuses new transactions (txp_journal_full()), so the records
+ * already in flight and the DELIVERED records that free segments still find
+ * room; it accepts again at twice that, so a journal at the edge does not
+ * flip on every commit.  statvfs and not our own byte count: other files
+ * share the file system.  Writer thread.
+ */
+static void check_space(struct txp_journal *j)
+{
+	uint64_t r = j->opt.reserve_bytes, room;
+	struct statvfs sv;
+	bool low;
+
+	if (r == 0 || fstatvfs(j->dirfd, &sv) != 0)
+		return; /* no reserve asked for, or no answer: keep the last verdict */
+	room = (uint64_t)sv.f_bavail * sv.f_frsize;
+	low = room < (j->low ? 2 * r : r);
+	if (low == j->low)
+		return;
+	j->low = low;
+	if (low)
+		txp_log_warn("journal_space_low",
+		             "dir=%s free_bytes=%" PRIu64 " reserve_bytes=%" PRIu64
+		             " action=refusing_new_transactions",
+		             j->dir, room, r);
+	else
+		txp_log_notice("journal_space_ok", "dir=%s free_bytes=%" PRIu64 " reserve_bytes=%" PRIu64,
+		               j->dir, room, r);
+	pthread_mutex_lock(&j->mu);
+	j->low_space = low;
+	pthread_mutex_unlock(&j->mu);
+}
+
+/*
+ * After a commit, and while space is low: deletes what is delivered, and
+ * when space is low and the active segment holds nothing undelivered,
+ * starts a new (empty) one so the full one can go too: the newest segment
+ * is never deleted, and on a small disk one segment may be most of it.
+ * Writer thread.
+ */
+static void tidy(struct txp_journal *j)
+{
+	struct seg *s;
+
+	housekeeping(j);
+	check_space(j);
+	if (!j->low || j->nsegs == 0 || j->active_fd < 0)
+		return;
+	s = &j->segs[j->nsegs - 1];
+	if (s->size == 0 || s->undelivered > 0)
+		return;
+	close(j->active_fd);
+	j->active_fd = -1;
+	if (seg_create(j, s->last_seq + 1) < 0)
+		return; /* the next write creates it */
+	housekeeping(j);
+	check_space(j);
+}
+
+/* Appends one DELIVERED record with seq `seq` naming targets[0, n). */
+static int put_delivered(struct buf *b, uint64_t seq, const uint8_t *targets, size_t n)
+{
+	int rc = buf_reserve(b, txp_journal_record_size(n * 8));
+
+	if (rc == 0) {
+		memcpy(b->p + b->len + TXP_JOURNAL_HEADER_BYTES, targets, n * 8);
+		txp_journal_record_encode(b->p + b->len, TXP_JOURNAL_DELIVERED, seq,
+		                          b->p + b->len + TXP_JOURNAL_HEADER_BYTES, (uint32_t)(n * 8));
+		b->len += txp_journal_record_size(n * 8);
+	}
+	return rc;
+}
+
+/*
+ * After a failed write: what is queued and not durable (the rest of the
+ * batch and everything pending) loses its ACCEPTED records, which are
+ * reported dropped so their producers get an error instead of waiting
+ * (they were never acknowledged: a retry is safe), and keeps its DELIVERED
+ * records, merged into as few as fit (one record, one segment: the gaps the
+ * drops leave would otherwise cost a segment each), to be retried.  Their
+ * marks are settled in memory at once, so the segments they empty can go
+ * and a full disk frees itself.  Writer thread, mu not held.
+ */
+static void drop_accepted(struct txp_journal *j, int err)
+{
+	struct buf nb = {0}, targets = {0};
+	uint64_t first = 0, last = 0, dropped = 0, mark_seq = 0;
+	size_t off;
+
+	pthread_mutex_lock(&j->mu);
+	if (j->pending.len > 0 && buf_reserve(&j->batch, j->pending.len) == 0) {
+		memcpy(j->batch.p + j->batch.len, j->pending.p, j->pending.len);
+		j->batch.len += j->pending.len;
+		j->pending.len = 0;
+	}
+	pthread_mutex_unlock(&j->mu);
+	for (off = j->batch_off; off < j->batch.len;) {
+		struct txp_journal_record rec;
+
+		parse_own(j->batch.p + off, &rec);
+		if (first == 0)
+			first = rec.seq;
+		last = rec.seq;
+		if (rec.type == TXP_JOURNAL_ACCEPTED) {
+			dropped++;
+		} else {
+			if (targets.len + rec.len > TXP_JOURNAL_MAX_PAYLOAD) {
+				if (put_delivered(&nb, mark_seq, targets.p, targets.len / 8) < 0)
+					break;
+				targets.len = 0;
+			}
+			if (buf_reserve(&targets, rec.len) < 0)
+				break;
+			memcpy(targets.p + targets.len, rec.payload, rec.len);
+			targets.len += rec.len;
+			mark_seq = rec.seq;
+		}
+		off += txp_journal_record_size(rec.len);
+	}
+	if (off < j->batch.len ||
+	    (targets.len > 0 && put_delivered(&nb, mark_seq, targets.p, targets.len / 8) < 0)) {
+		/* Out of memory: leave the queue as it is, to be retried whole. */
+		free(nb.p);
+		free(targets.p);
+		return;
+	}
+	free(targets.p);
+	free(j->batch.p);
+	j->batch = nb;
+	j->batch_off = 0;
+	settle_marks(j, &j->batch, 0);
+	tidy(j);
+	pthread_mutex_lock(&j->mu);
+	j->inflight_bytes = j->batch.len;
+	if (dropped > 0) {
+		if (j->ndrops == j->dropcap) {
+			size_t cap = j->dropcap ? j->dropcap * 2 : 8;
+			struct drop *d = realloc(j->drops, cap * sizeof(*d));
+
+			if (d != NULL) {
+				j->drops = d;
+				j->dropcap = cap;
+			}
+		}
+		if (j->ndrops < j->dropcap)
+			j->drops[j->ndrops++] = (struct drop){first, last};
+		else if (j->ndrops > 0)
+			/* No memory: widen the last range.  A durable record it
+			 * now covers is answered overloaded too: its producer's
+			 * retry is a duplicate, answered with the decision. */
+			j->drops[j->ndrops - 1].last = last;
+		j->dropped_records += dropped;
+	}
+	publish_locked(j);
+	pthread_mutex_unlock(&j->mu);
+	if (dropped > 0)
+		txp_log_err("journal_records_dropped",
+		            "dir=%s records=%" PRIu64 " first_seq=%" PRIu64 " last_seq=%" PRIu64
+		            " error=\"%s\" action=\"reported dropped: never durable\"",
+		            j->dir, dropped, first, last, strerror(-err));
+	uv_async_send(&j->async);
+}
+
+/*
  * Writes the batch from batch_off on: as many whole records as fit in the
  * active segment, fdatasync, bookkeeping, report; rotate; repeat.  Returns
  * 0 when all of it is durable, or the negative errno of the failure with
@@ -421,17 +640,32 @@ static int write_batch(struct txp_journal *j)
 			}
 		}
 		s = &j->segs[j->nsegs - 1];
+		/* A segment holds consecutive sequence numbers: records dropped
+		 * after a failed write leave a gap, which starts a new one. */
+		uint64_t next = s->size == 0 ? s->first_seq : s->last_seq + 1;
+
 		while (chunk < avail) {
 			size_t rs = txp_journal_record_size(txp_le_get32(p + chunk + 8));
 
 			if (s->size + chunk > 0 && s->size + chunk + rs > j->opt.segment_bytes)
 				break;
+			if (txp_le_get64(p + chunk + 16) != next++)
+				break;
 			chunk += rs;
 		}
 		if (chunk == 0) {
-			/* The active segment is full and already synced. */
+			/* The active segment is full and already synced, or the
+			 * next record does not follow on; an empty one gives way
+			 * to a segment named after that record. */
 			close(j->active_fd);
 			j->active_fd = -1;
+			if (s->size == 0) {
+				char name[SEG_NAME_MAX];
+
+				seg_name(name, s->first_seq, "");
+				unlinkat(j->dirfd, name, 0);
+				seg_remove(j, j->nsegs - 1);
+			}
 			continue;
 		}
 		op = "write";
@@ -461,7 +695,7 @@ static int write_batch(struct txp_journal *j)
 		s->size += chunk;
 		s->mtime_ms = wall_ms();
 		j->batch_off += chunk;
-		housekeeping(j);
+		tidy(j);
 		pthread_mutex_lock(&j->mu);
 		j->durable_seq = rec.seq;
 		j->inflight_bytes -= chunk;
@@ -500,7 +734,7 @@ static void *writer_main(void *arg)
 	bool failing = false, retried_while_stopping = false;
 	uint64_t last_take_ns = 0; /* when the latest batch was taken */
 
-	housekeeping(j);
+	tidy(j);
 	pthread_mutex_lock(&j->mu);
 	publish_locked(j);
 	for (;;) {
@@ -518,6 +752,16 @@ static void *writer_main(void *arg)
 			}
 		} else {
 			while (!j->stopping && j->pending.len == 0) {
+				if (j->low) {
+					/* Space may come back without a commit of ours
+					 * (another file deleted): look again. */
+					wait_until(j, mono_ns() + j->opt.retry_interval_ms * 1000000u);
+					pthread_mutex_unlock(&j->mu);
+					tidy(j);
+					pthread_mutex_lock(&j->mu);
+					publish_locked(j);
+					continue;
+				}
 				if (j->retain_due_ms == 0) {
 					pthread_cond_wait(&j->cond, &j->mu);
 					continue;
@@ -556,7 +800,13 @@ static void *writer_main(void *arg)
 			j->inflight_bytes = j->batch.len;
 		}
 		pthread_mutex_unlock(&j->mu);
+		if (!failing)
+			settle_marks(j, &j->batch, 0);
 		rc = write_batch(j);
+		if (rc < 0)
+			drop_accepted(j, rc);
+		else if (failing)
+			tidy(j); /* nothing may have been written to trigger it */
 		pthread_mutex_lock(&j->mu);
 		if (rc < 0) {
 			j->write_errors++;
@@ -582,10 +832,16 @@ static void *writer_main(void *arg)
 	if (failing || j->pending.len > 0) {
 		uint64_t lost = j->batch.len - j->batch_off + j->pending.len;
 
-		txp_log_err("journal_records_lost",
-		            "dir=%s bytes=%" PRIu64 " first_seq=%" PRIu64
-		            " reason=\"writer failing at shutdown; never reported durable\"",
-		            j->dir, lost, j->durable_seq + 1);
+		/* drop_accepted() reports the ACCEPTED records among them (never
+		 * acknowledged); the DELIVERED ones are delivered again at the
+		 * next start. */
+		txp_log_warn("journal_records_lost",
+		             "dir=%s bytes=%" PRIu64 " first_seq=%" PRIu64
+		             " reason=\"writer failing at shutdown; never reported durable\"",
+		             j->dir, lost, j->durable_seq + 1);
+		pthread_mutex_unlock(&j->mu);
+		drop_accepted(j, j->error != 0 ? j->error : -EIO);
+		pthread_mutex_lock(&j->mu);
 	}
 	pthread_mutex_unlock(&j->mu);
 	return NULL;
@@ -596,14 +852,26 @@ static void report(struct txp_journal *j)
 {
 	uint64_t durable, gen;
 	int err, last;
+	struct drop *drops;
+	size_t ndrops;
 
 	pthread_mutex_lock(&j->mu);
 	durable = j->durable_seq;
 	gen = j->error_gen;
 	err = j->error;
 	last = j->last_error;
+	drops = j->drops;
+	ndrops = j->ndrops;
+	j->drops = NULL;
+	j->ndrops = j->dropcap = 0;
 	pthread_mutex_unlock(&j->mu);
 
+	/* Drops first: a durable report past a dropped record must not
+	 * acknowledge it. */
+	for (size_t i = 0; i < ndrops; i++)
+		if (j->dropped_cb != NULL)
+			j->dropped_cb(j->dropped_arg, drops[i].first, drops[i].last);
+	free(drops);
 	if (durable > j->reported_durable) {
 		j->reported_durable = durable;
 		if (j->durable_cb != NULL)
@@ -763,6 +1031,65 @@ fail:
 	return rc;
 }
 
+/*
+ * Keeps a copy of a damaged segment as <name>.corrupt before anything in it
+ * is cut or rewritten, for whoever investigates: the damaged bytes are
+ * evidence, and a record that failed its checksum may still be readable
+ * by hand.  A copy (not a link): the last segment is appended to later.
+ * An existing copy is left alone: it was taken when the damage was first
+ * found, before any repair.  Returns 1 when it already existed, 0 when
+ * made, or a negative errno.
+ */
+static int keep_copy(struct txp_journal *j, const char *name, const uint8_t *data, size_t len)
+{
+	char tmp[SEG_NAME_MAX + 16], bad[SEG_NAME_MAX + 8];
+	int fd, rc;
+
+	snprintf(bad, sizeof(bad), "%s.corrupt", name);
+	snprintf(tmp, sizeof(tmp), "%s.corrupt.tmp", name);
+	if (faccessat(j->dirfd, bad, F_OK, 0) == 0)
+		return 1;
+	fd = openat(j->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, data, len, 0);
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && renameat(j->dirfd, tmp, j->dirfd, bad) != 0)
+		rc = -errno;
+	if (rc == 0 && fsync(j->dirfd) != 0)
+		rc = -errno;
+	if (rc < 0)
+		unlinkat(j->dirfd, tmp, 0);
+	return rc;
+}
+
+/*
+ * Damage inside a segment with valid records after it (bit rot, a bad
+ * sector, a stray write; not a crash, which only tears the tail): the scan
+ * skipped it and kept those records.  The segment is left as it is (its
+ * records after the damage stay readable, and the segment goes once they
+ * are delivered), a copy is kept, and the loss is counted and logged: at
+ * err when first found, at warning at later opens.
+ */
+static void report_holes(struct txp_journal *j, const char *name, const uint8_t *data, size_t len,
+                         const struct txp_journal_scan_result *res)
+{
+	int rc = keep_copy(j, name, data, len);
+
+	j->skipped_records += res->skipped_seqs;
+	j->damaged_segments++;
+	if (rc < 0)
+		txp_log_err("journal_copy_failed", "dir=%s segment=%s error=\"%s\"", j->dir, name,
+		            strerror(-rc));
+	txp_log(rc == 1 ? TXP_LOG_WARNING : TXP_LOG_ERR, "journal_segment_damaged",
+	        "dir=%s segment=%s offset=%zu holes=%zu bytes_skipped=%zu records_skipped=%" PRIu64
+	        " reason=%s kept_as=%s%s action=resynchronised",
+	        j->dir, name, res->first_hole, res->holes, res->skipped_bytes, res->skipped_seqs,
+	        txp_journal_damage_name(res->hole_reason), rc < 0 ? "none" : name, rc < 0 ? "" : ".corrupt");
+}
+
 /* Pass one over segment i: validate, repair, recompute its bookkeeping. */
 static int load_segment(struct txp_journal *j, size_t i, char *err, size_t errlen)
 {
@@ -788,6 +1115,8 @@ static int load_segment(struct txp_journal *j, size_t i, char *err, size_t errle
 		goto out;
 	}
 	s->size = res.valid_bytes;
+	if (res.holes > 0)
+		report_holes(j, name, data, len, &res);
 	if (res.valid_bytes < len) {
 		if (i + 1 == j->nsegs)
 			rc = truncate_tail(j, name, res.valid_bytes, len, res.stop, err, errlen);
@@ -928,6 +1257,7 @@ static void journal_free(struct txp_journal *j)
 	free(j->segs);
 	free(j->pending.p);
 	free(j->batch.p);
+	free(j->drops);
 	if (j->active_fd >= 0)
 		close(j->active_fd);
 	if (j->lockfd >= 0)
@@ -1205,12 +1535,19 @@ void txp_journal_on_error(struct txp_journal *j, txp_journal_error_fn cb, void *
 	j->error_arg = arg;
 }
 
+void txp_journal_on_dropped(struct txp_journal *j, txp_journal_dropped_fn cb, void *arg)
+{
+	j->dropped_cb = cb;
+	j->dropped_arg = arg;
+}
+
 bool txp_journal_full(struct txp_journal *j)
 {
 	bool full;
 
 	pthread_mutex_lock(&j->mu);
-	full = j->error != 0 || j->disk_bytes + j->inflight_bytes + j->pending.len > j->opt.max_bytes;
+	full = j->error != 0 || j->low_space ||
+	       j->disk_bytes + j->inflight_bytes + j->pending.len > j->opt.max_bytes;
 	pthread_mutex_unlock(&j->mu);
 	return full;
 }
@@ -1227,6 +1564,10 @@ void txp_journal_stats(struct txp_journal *j, struct txp_journal_stats *s)
 	    .undelivered = j->pub_undelivered,
 	    .syncs = j->syncs,
 	    .write_errors = j->write_errors,
+	    .dropped_records = j->dropped_records,
+	    .skipped_records = j->skipped_records,
+	    .damaged_segments = j->damaged_segments,
+	    .low_space = j->low_space,
 	    .error = j->error,
 	};
 	pthread_mutex_unlock(&j->mu);
@@ -1253,4 +1594,5 @@ void txp_journal_options_from_config(struct txp_journal_options *o, const struct
 	o->max_bytes = cfg->journal.max_bytes;
 	o->commit_bytes = cfg->journal.commit_bytes;
 	o->commit_interval_ms = cfg->journal.commit_interval_ms;
+	o->reserve_bytes = cfg->journal.reserve_bytes;
 }

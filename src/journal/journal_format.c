@@ -190,6 +190,30 @@ enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t ava
 	return TXP_JOURNAL_OK;
 }
 
+/*
+ * After a damaged record at `from`, the offset of the next record that can
+ * be trusted, or 0 when none can (the damage runs to the end: a torn tail).
+ * A magic number alone proves nothing (a payload may hold those four
+ * bytes), so a candidate must also pass its checksum and decode, and its
+ * sequence number must be consistent with what it replaces: not below
+ * `expect` (numbers only grow), under `end_seq`, and no further ahead than
+ * the skipped bytes could have held records (each is at least a header).
+ */
+static size_t resync(const uint8_t *buf, size_t len, size_t from, uint64_t expect, uint64_t end_seq)
+{
+	for (size_t off = from + 1; off + TXP_JOURNAL_HEADER_BYTES <= len; off++) {
+		struct txp_journal_record rec;
+
+		if (txp_le_get32(buf + off) != TXP_JOURNAL_MAGIC ||
+		    txp_journal_record_decode(buf + off, len - off, &rec) != TXP_JOURNAL_OK)
+			continue;
+		if (rec.seq >= expect && rec.seq < end_seq &&
+		    rec.seq - expect <= (off - from) / TXP_JOURNAL_HEADER_BYTES)
+			return off;
+	}
+	return 0;
+}
+
 void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq,
                       txp_journal_scan_fn fn, void *arg, struct txp_journal_scan_result *out)
 {
@@ -204,8 +228,22 @@ void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64
 		if (d == TXP_JOURNAL_OK && (rec.seq != expect || rec.seq >= end_seq))
 			d = TXP_JOURNAL_BAD_SEQ;
 		if (d != TXP_JOURNAL_OK) {
-			out->stop = d;
-			break;
+			size_t next = resync(buf, len, off, expect, end_seq);
+
+			if (next == 0) {
+				out->stop = d; /* nothing valid after it: a torn tail */
+				break;
+			}
+			/* Damage in the middle: skip it, keep what follows. */
+			if (out->holes++ == 0) {
+				out->first_hole = off;
+				out->hole_reason = d;
+			}
+			out->skipped_bytes += next - off;
+			out->skipped_seqs += txp_le_get64(buf + next + 16) - expect;
+			expect = txp_le_get64(buf + next + 16);
+			off = next;
+			continue;
 		}
 		if (fn != NULL) {
 			int rc = fn(arg, &rec, off);

@@ -393,6 +393,44 @@ START_TEST(a_journal_that_refuses_the_record_gets_overloaded)
 }
 END_TEST
 
+START_TEST(replies_of_records_the_journal_dropped_are_refused_and_forgotten)
+{
+	struct fixture f;
+	struct txp_txn *a, *b, *c, *again;
+	struct txp_dedup_hit hit;
+	struct txp_ack_stats st;
+
+	setup(&f, TXP_JOURNAL_ACK_JOURNALED, true);
+	a = decided(&f, "a", 100);
+	b = decided(&f, "b", 200);
+	c = decided(&f, "c", 300);
+	txp_ack_completed(f.ack, a);
+	txp_ack_completed(f.ack, b);
+	txp_ack_completed(f.ack, c);
+	txp_ack_durable(f.ack, 1);
+	/* Records 2 and 3 could not be written. */
+	txp_ack_dropped(f.ack, 2, 3);
+	ck_assert(!b->held && !c->held);
+	ck_assert(has(b->reply, "\"code\":\"overloaded\""));
+	ck_assert(has(c->reply, "\"code\":\"overloaded\""));
+	ck_assert(!has(a->reply, "overloaded"));
+	/* Their ids are forgotten, a's is not: a retry of b is decided afresh. */
+	ck_assert(!txp_dedup_get(f.dedup, "b", b->fingerprint, b->received_ms + 1, &hit));
+	ck_assert(txp_dedup_get(f.dedup, "a", a->fingerprint, a->received_ms + 1, &hit));
+	free(hit.reply);
+	again = decided(&f, "b", 200);
+	txp_ack_completed(f.ack, again);
+	ck_assert(!again->duplicate);
+	ck_assert_uint_eq(again->journal_seq, 4);
+	txp_ack_stats(f.ack, &st);
+	ck_assert_uint_eq(st.dropped_replies, 2);
+	ck_assert_uint_eq(st.held_now, 1);
+	txp_ack_durable(f.ack, 4);
+	ck_assert(!again->held);
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(lines_without_an_id_are_answered_and_never_kept)
 {
 	struct fixture f;
@@ -521,6 +559,7 @@ int main(void)
 	tcase_add_test(tc, a_reply_that_cannot_be_held_is_refused_not_sent_early);
 	tcase_add_test(tc, a_duplicate_that_cannot_be_held_is_refused);
 	tcase_add_test(tc, a_journal_that_refuses_the_record_gets_overloaded);
+	tcase_add_test(tc, replies_of_records_the_journal_dropped_are_refused_and_forgotten);
 	tcase_add_test(tc, lines_without_an_id_are_answered_and_never_kept);
 	tcase_add_test(tc, replay_refills_the_duplicate_window_and_the_velocity_windows);
 	tcase_add_test(tc, replay_delivers_undelivered_records_again_with_their_item);

@@ -60,6 +60,30 @@ START_TEST(second_put_keeps_the_first_decision)
 }
 END_TEST
 
+START_TEST(a_forgotten_id_is_screened_again)
+{
+	struct txp_dedup *d = txp_dedup_create(100, 1000);
+	struct txp_dedup_hit hit;
+	static const uint8_t fp[TXP_FINGERPRINT_BYTES] = {1};
+
+	ck_assert_int_eq(txp_dedup_put(d, "a", fp, TXP_STATUS_APPROVED, 7, reply_a, strlen(reply_a), 10, NULL), 0);
+	/* Another record's number: not this entry, kept. */
+	txp_dedup_forget(d, "a", 8);
+	ck_assert(txp_dedup_get(d, "a", fp, 20, &hit));
+	free(hit.reply);
+	txp_dedup_forget(d, "b", 7);
+	txp_dedup_forget(d, "a", 7);
+	ck_assert(!txp_dedup_get(d, "a", fp, 20, &hit));
+	/* Its resubmission is remembered with its own decision. */
+	ck_assert_int_eq(txp_dedup_put(d, "a", fp, TXP_STATUS_REVIEW, 9, reply_a, strlen(reply_a), 30, NULL), 0);
+	ck_assert(txp_dedup_get(d, "a", fp, 40, &hit));
+	ck_assert_int_eq(hit.status, TXP_STATUS_REVIEW);
+	ck_assert_uint_eq(hit.journal_seq, 9);
+	free(hit.reply);
+	txp_dedup_destroy(d);
+}
+END_TEST
+
 START_TEST(entries_expire_after_the_window)
 {
 	struct txp_dedup *d = txp_dedup_create(100, 1000);
@@ -311,6 +335,7 @@ static Suite *dedup_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, lookup_returns_the_first_reply_marked_duplicate);
 	tcase_add_test(tc, second_put_keeps_the_first_decision);
+	tcase_add_test(tc, a_forgotten_id_is_screened_again);
 	tcase_add_test(tc, entries_expire_after_the_window);
 	tcase_add_test(tc, the_oldest_entries_go_beyond_the_bound);
 	tcase_add_test(tc, put_refuses_what_is_not_a_reply);

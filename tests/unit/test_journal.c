@@ -54,6 +54,9 @@ struct state {
 	bool durable_out_of_order;
 	int errors[64]; /* error callback arguments in order */
 	int nerrors;
+	uint64_t drops[64][2]; /* dropped ranges reported, in order */
+	int ndrops;
+	bool drop_after_durable; /* a range reported after durable passed into it */
 	/* Replay. */
 	uint64_t replayed[4096];
 	char *items[4096];
@@ -78,6 +81,29 @@ static void on_error(void *arg, int err)
 
 	if (st->nerrors < 64)
 		st->errors[st->nerrors++] = err;
+}
+
+static void on_dropped(void *arg, uint64_t first, uint64_t last)
+{
+	struct state *st = arg;
+
+	ck_assert_uint_le(first, last);
+	if (st->durable >= first)
+		st->drop_after_durable = true;
+	if (st->ndrops < 64) {
+		st->drops[st->ndrops][0] = first;
+		st->drops[st->ndrops][1] = last;
+		st->ndrops++;
+	}
+}
+
+/* Whether `seq` lies in a reported dropped range. */
+static bool was_dropped(const struct state *st, uint64_t seq)
+{
+	for (int i = 0; i < st->ndrops; i++)
+		if (seq >= st->drops[i][0] && seq <= st->drops[i][1])
+			return true;
+	return false;
 }
 
 static void on_undelivered(void *arg, uint64_t seq, const struct txp_journal_accepted *a)
@@ -134,6 +160,7 @@ static int open_journal(struct state *st, const char *path, struct txp_journal_o
 	if (rc == 0) {
 		txp_journal_on_durable(st->j, on_durable, st);
 		txp_journal_on_error(st->j, on_error, st);
+		txp_journal_on_dropped(st->j, on_dropped, st);
 	} else {
 		fprintf(stderr, "open: %s\n", err);
 	}
@@ -188,11 +215,6 @@ static bool run_until(struct state *st, bool (*done)(struct state *, uint64_t), 
 static bool durable_at_least(struct state *st, uint64_t seq)
 {
 	return st->durable >= seq;
-}
-
-static bool errors_at_least(struct state *st, uint64_t n)
-{
-	return (uint64_t)st->nerrors >= n;
 }
 
 static bool segments_at_most(struct state *st, uint64_t n)
@@ -660,13 +682,43 @@ START_TEST(torn_tail_of_the_last_segment_is_cut_and_logged)
 }
 END_TEST
 
-START_TEST(corrupt_middle_segment_keeps_its_valid_prefix_and_is_quarantined)
+/* Flips one byte at `at` in `path`. */
+static void flip(const char *path, off_t at)
+{
+	uint8_t byte;
+	int fd = open(path, O_RDWR);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x10;
+	ck_assert_int_eq(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+}
+
+/* The whole file, malloc'ed. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	off_t size = file_size(path);
+	uint8_t *p = malloc((size_t)size + 1);
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, p, (size_t)size), size);
+	close(fd);
+	*len = (size_t)size;
+	return p;
+}
+
+START_TEST(damage_in_an_older_segment_loses_only_the_damaged_record)
 {
 	struct state st;
+	struct txp_journal_stats s;
 	char seg[256], bad[300];
-	uint8_t byte;
+	uint8_t *before, *kept;
+	size_t blen, klen;
 	off_t size;
-	int fd, nseg;
+	int nseg;
 
 	state_init(&st);
 	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
@@ -675,30 +727,73 @@ START_TEST(corrupt_middle_segment_keeps_its_valid_prefix_and_is_quarantined)
 	close_journal(&st);
 	nseg = count_files(dir, ".seg");
 	ck_assert_int_ge(nseg, 3);
-	/* Flip a byte three quarters into the second segment. */
+	/* Flip a byte in the middle of the second segment. */
 	nth_segment(dir, 1, seg, sizeof(seg));
 	size = file_size(seg);
-	fd = open(seg, O_RDWR);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pread(fd, &byte, 1, size * 3 / 4), 1);
-	byte ^= 0x10;
-	ck_assert_int_eq(pwrite(fd, &byte, 1, size * 3 / 4), 1);
-	close(fd);
+	flip(seg, size / 2);
+	before = slurp(seg, &blen);
 
 	capture_logs(true);
 	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
 	capture_logs(false);
-	ck_assert(log_has("journal_segment_corrupt"));
+	ck_assert(log_has("level=err event=journal_segment_damaged"));
+	ck_assert(log_has("records_skipped=1 "));
+	/* The damaged bytes are kept aside, exactly as found. */
 	snprintf(bad, sizeof(bad), "%s.corrupt", seg);
-	ck_assert_int_eq(file_size(bad), size);
-	ck_assert_int_lt(file_size(seg), size * 3 / 4 + 1);
-	ck_assert_int_gt(file_size(seg), 0);
-	/* Everything but the records from the damage to the segment's end
-	 * comes back, in order. */
-	ck_assert_uint_lt(st.nreplayed, 40);
-	ck_assert_uint_ge(st.nreplayed, 35);
+	kept = slurp(bad, &klen);
+	ck_assert_uint_eq(klen, blen);
+	ck_assert(memcmp(kept, before, blen) == 0);
+	free(kept);
+	free(before);
+	/* Every record but the damaged one comes back, in order, the ones
+	 * after it in the same segment included. */
+	ck_assert_uint_eq(st.nreplayed, 39);
 	for (size_t i = 1; i < st.nreplayed; i++)
 		ck_assert_uint_lt(st.replayed[i - 1], st.replayed[i]);
+	ck_assert_uint_eq(st.replayed[st.nreplayed - 1], 40);
+	txp_journal_stats(st.j, &s);
+	ck_assert_uint_eq(s.skipped_records, 1);
+	ck_assert_uint_eq(s.damaged_segments, 1);
+	close_journal(&st);
+	/* A second open finds the same and says so, without another copy. */
+	capture_logs(true);
+	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
+	capture_logs(false);
+	ck_assert(log_has("level=warning event=journal_segment_damaged"));
+	ck_assert_uint_eq(st.nreplayed, 39);
+	unlink(logpath);
+	state_done(&st);
+}
+END_TEST
+
+START_TEST(an_older_segment_damaged_to_its_end_keeps_its_valid_part_and_is_quarantined)
+{
+	struct state st;
+	char seg[256], bad[300];
+	off_t size;
+
+	state_init(&st);
+	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
+	for (int i = 0; i < 40; i++)
+		append_one(&st, i, 300);
+	close_journal(&st);
+	ck_assert_int_ge(count_files(dir, ".seg"), 3);
+	/* Nothing valid after the damage: the second segment's end is garbage. */
+	nth_segment(dir, 1, seg, sizeof(seg));
+	size = file_size(seg);
+	for (off_t at = size * 3 / 4; at < size; at += 16)
+		flip(seg, at);
+
+	capture_logs(true);
+	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
+	capture_logs(false);
+	ck_assert(log_has("level=err event=journal_segment_corrupt"));
+	snprintf(bad, sizeof(bad), "%s.corrupt", seg);
+	ck_assert_int_eq(file_size(bad), size);
+	ck_assert_int_le(file_size(seg), size * 3 / 4);
+	ck_assert_int_gt(file_size(seg), 0);
+	ck_assert_uint_lt(st.nreplayed, 40);
+	ck_assert_uint_ge(st.nreplayed, 36);
 	ck_assert_uint_eq(st.replayed[st.nreplayed - 1], 40);
 	close_journal(&st);
 	/* The repair is durable: a second open finds nothing wrong. */
@@ -706,6 +801,50 @@ START_TEST(corrupt_middle_segment_keeps_its_valid_prefix_and_is_quarantined)
 	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
 	capture_logs(false);
 	ck_assert(!log_has("journal_segment_corrupt"));
+	unlink(logpath);
+	state_done(&st);
+}
+END_TEST
+
+START_TEST(damage_in_the_middle_of_the_last_segment_keeps_the_records_after_it)
+{
+	struct state st;
+	struct txp_journal_options o = small_options();
+	struct txp_journal_stats s;
+	char seg[256], bad[300];
+	off_t size;
+
+	o.segment_bytes = 1 << 20;
+	state_init(&st);
+	ck_assert_int_eq(open_journal(&st, dir, o), 0);
+	for (int i = 0; i < 100; i++)
+		append_one(&st, i, 300);
+	close_journal(&st);
+	ck_assert_int_eq(count_files(dir, ".seg"), 1);
+	nth_segment(dir, 0, seg, sizeof(seg));
+	size = file_size(seg);
+	flip(seg, size / 2);
+	/* And a torn tail as well: the last record half written. */
+	ck_assert_int_eq(truncate(seg, size - 7), 0);
+
+	capture_logs(true);
+	ck_assert_int_eq(open_journal(&st, dir, o), 0);
+	capture_logs(false);
+	ck_assert(log_has("event=journal_segment_damaged"));
+	ck_assert(log_has("event=journal_tail_truncated"));
+	snprintf(bad, sizeof(bad), "%s.corrupt", seg);
+	ck_assert_int_eq(file_size(bad), size - 7); /* taken before the tail was cut */
+	/* 100 records, one damaged, one torn. */
+	ck_assert_uint_eq(st.nreplayed, 98);
+	ck_assert_uint_eq(st.replayed[97], 99);
+	txp_journal_stats(st.j, &s);
+	ck_assert_uint_eq(s.skipped_records, 1);
+	/* Appends continue after the last whole record. */
+	ck_assert_uint_eq(append_one(&st, 200, 10), 100);
+	ck_assert(run_until(&st, durable_at_least, 100, 3000));
+	close_journal(&st);
+	ck_assert_int_eq(open_journal(&st, dir, o), 0);
+	ck_assert_uint_eq(st.nreplayed, 99);
 	unlink(logpath);
 	state_done(&st);
 }
@@ -773,23 +912,34 @@ START_TEST(records_reported_durable_survive_kill_9)
 }
 END_TEST
 
-/* Disk full: needs a file system that fills up, a tmpfs of 256 KiB. */
-START_TEST(disk_full_stops_acknowledging_reports_the_error_and_recovers)
+/* Disk full: needs a file system that fills up, a tmpfs of `kib` KiB at
+ * <dir>/mnt; false (and says why) when it cannot be mounted. */
+static bool mount_small(char *mnt, size_t len, int kib)
+{
+	char opts[32];
+
+	snprintf(mnt, len, "%s/mnt", dir);
+	snprintf(opts, sizeof(opts), "size=%dk", kib);
+	ck_assert_int_eq(mkdir(mnt, 0700), 0);
+	if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, opts) != 0) {
+		fprintf(stderr, "SKIP disk_full test: needs root to mount a tmpfs (%s)\n", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+START_TEST(disk_full_drops_what_it_could_not_write_reports_it_and_recovers)
 {
 	struct state st;
 	struct txp_journal_options o = small_options();
 	struct txp_journal_stats s;
 	char mnt[128], filler[160];
-	uint64_t last = 0, durable_before;
-	int fd, n = 0;
+	uint64_t last = 0, durable_before, acked[400];
+	int fd, n = 0, nacked = 0;
 	static char block[4096];
 
-	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
-	ck_assert_int_eq(mkdir(mnt, 0700), 0);
-	if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=256k") != 0) {
-		fprintf(stderr, "SKIP disk_full test: needs root to mount a tmpfs (%s)\n", strerror(errno));
+	if (!mount_small(mnt, sizeof(mnt), 256))
 		return;
-	}
 	/* Leave about 40 KiB free. */
 	snprintf(filler, sizeof(filler), "%s/filler", mnt);
 	fd = open(filler, O_WRONLY | O_CREAT, 0600);
@@ -808,31 +958,116 @@ START_TEST(disk_full_stops_acknowledging_reports_the_error_and_recovers)
 	}
 	ck_assert_int_ge(st.nerrors, 1);
 	ck_assert_int_eq(st.errors[0], -ENOSPC);
-	ck_assert(txp_journal_full(st.j));
+	/* What failed is reported dropped, never durable: every appended
+	 * record is one or the other, and the report comes first. */
+	ck_assert(run_until(&st, durable_at_least, 0, 200));
+	ck_assert_int_ge(st.ndrops, 1);
+	ck_assert(!st.drop_after_durable);
+	ck_assert(was_dropped(&st, last));
 	durable_before = st.durable;
 	ck_assert_uint_lt(durable_before, last);
-	/* More arrive while it is failing: queued, not acknowledged. */
+	for (uint64_t q = 1; q <= last; q++)
+		if (!was_dropped(&st, q))
+			acked[nacked++] = q;
+	ck_assert_uint_eq((uint64_t)nacked, durable_before);
+	txp_journal_stats(st.j, &s);
+	ck_assert_uint_ge(s.dropped_records, 1);
+	ck_assert_uint_ge(s.write_errors, 1);
+
+	/* Space comes back: new records become durable again. */
+	ck_assert_int_eq(unlink(filler), 0);
 	for (int i = 0; i < 5; i++)
 		last = append_one(&st, n++, 500);
-	run_until(&st, durable_at_least, last, 200);
-	ck_assert_uint_eq(st.durable, durable_before);
-	txp_journal_stats(st.j, &s);
-	ck_assert_int_eq(s.error, -ENOSPC);
-	ck_assert_uint_ge(s.write_errors, 2); /* it retried */
-
-	/* Space comes back: everything queued becomes durable. */
-	ck_assert_int_eq(unlink(filler), 0);
 	ck_assert(run_until(&st, durable_at_least, last, 5000));
-	ck_assert(run_until(&st, errors_at_least, 2, 2000));
 	ck_assert_int_eq(st.errors[st.nerrors - 1], 0);
 	ck_assert(!txp_journal_full(st.j));
+	for (int i = 0; i < 5; i++)
+		acked[nacked++] = last - 4 + (uint64_t)i;
 	close_journal(&st);
 
-	/* Nothing acknowledged, nor anything appended during the outage, is lost. */
+	/* Exactly what was acknowledged comes back. */
 	ck_assert_int_eq(open_journal(&st, mnt, o), 0);
-	ck_assert_uint_eq(st.nreplayed, (size_t)n);
+	ck_assert_uint_eq(st.nreplayed, (size_t)nacked);
 	for (size_t i = 0; i < st.nreplayed; i++)
-		ck_assert_uint_eq(st.replayed[i], i + 1);
+		ck_assert_uint_eq(st.replayed[i], acked[i]);
+	state_done(&st);
+	ck_assert_int_eq(umount(mnt), 0);
+}
+END_TEST
+
+static bool journal_accepting(struct state *st, uint64_t unused)
+{
+	(void)unused;
+	return !txp_journal_full(st->j);
+}
+
+/*
+ * The journal alone fills the disk, then delivery catches up: the journal
+ * must free its segments and accept again by itself, though the DELIVERED
+ * records that would free them may not fit.
+ */
+START_TEST(a_disk_the_journal_filled_frees_itself_once_delivery_catches_up)
+{
+	struct state st;
+	struct txp_journal_options o = small_options();
+	struct txp_journal_stats s;
+	char mnt[128];
+	uint64_t seqs[1000], d = 0, last;
+	int n = 0, nd = 0, refused_at;
+
+	if (!mount_small(mnt, sizeof(mnt), 256))
+		return;
+	o.segment_bytes = 32 << 10;
+	o.reserve_bytes = 24 << 10;
+	state_init(&st);
+	ck_assert_int_eq(open_journal(&st, mnt, o), 0);
+	/* Fill until the headroom check refuses... */
+	while (!txp_journal_full(st.j) && n < 1000) {
+		seqs[n] = append_one(&st, n, 500);
+		run_until(&st, durable_at_least, seqs[n], 50);
+		n++;
+	}
+	ck_assert(txp_journal_full(st.j));
+	txp_journal_stats(st.j, &s);
+	ck_assert(s.low_space);
+	refused_at = n;
+	/* ...and past it, as transactions already in flight do, until the
+	 * disk is really full. */
+	while (st.nerrors == 0 && n < 1000) {
+		seqs[n] = append_one(&st, n, 500);
+		run_until(&st, durable_at_least, seqs[n], 20);
+		n++;
+	}
+	ck_assert_int_eq(st.errors[0], -ENOSPC);
+	ck_assert_int_gt(n, refused_at);
+	/* Delivery catches up with everything durable, a few per call. */
+	for (int i = 0; i < n; i += 8) {
+		uint64_t batch[8];
+		int k = 0;
+
+		for (int m = i; m < n && m < i + 8; m++)
+			if (seqs[m] <= st.durable)
+				batch[k++] = seqs[m];
+		nd += k;
+		if (k > 0)
+			ck_assert_int_eq(txp_journal_deliver(st.j, batch, (size_t)k, &d), 0);
+		run_until(&st, durable_at_least, d, 20);
+	}
+	/* It recovers by itself, within a bound. */
+	ck_assert_msg(run_until(&st, journal_accepting, 0, 10000), "the journal did not recover");
+	txp_journal_stats(st.j, &s);
+	ck_assert(!s.low_space);
+	ck_assert_int_eq(s.error, 0);
+	ck_assert_uint_eq(s.undelivered, 0);
+	last = append_one(&st, 5000, 500);
+	ck_assert(run_until(&st, durable_at_least, last, 5000));
+	close_journal(&st);
+	/* A restart redelivers only the new record, not everything. */
+	ck_assert_int_eq(open_journal(&st, mnt, o), 0);
+	ck_assert_uint_eq(st.nreplayed, 1);
+	ck_assert_uint_eq(st.replayed[0], last);
+	fprintf(stderr, "disk filled by the journal: %d appended, refused from %d, %d delivered\n", n,
+	        refused_at, nd);
 	state_done(&st);
 	ck_assert_int_eq(umount(mnt), 0);
 }
@@ -857,10 +1092,13 @@ int main(void)
 	tcase_add_test(tc, replay_yields_exactly_the_undelivered_records_after_random_appends_and_deliveries);
 	tcase_add_test(tc, recent_records_are_replayed_for_velocity_delivered_or_not);
 	tcase_add_test(tc, torn_tail_of_the_last_segment_is_cut_and_logged);
-	tcase_add_test(tc, corrupt_middle_segment_keeps_its_valid_prefix_and_is_quarantined);
+	tcase_add_test(tc, damage_in_an_older_segment_loses_only_the_damaged_record);
+	tcase_add_test(tc, damage_in_the_middle_of_the_last_segment_keeps_the_records_after_it);
+	tcase_add_test(tc, an_older_segment_damaged_to_its_end_keeps_its_valid_part_and_is_quarantined);
 	tcase_add_test(tc, a_second_open_of_the_same_directory_is_refused);
 	tcase_add_test(tc, records_reported_durable_survive_kill_9);
-	tcase_add_test(tc, disk_full_stops_acknowledging_reports_the_error_and_recovers);
+	tcase_add_test(tc, disk_full_drops_what_it_could_not_write_reports_it_and_recovers);
+	tcase_add_test(tc, a_disk_the_journal_filled_frees_itself_once_delivery_catches_up);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -2,6 +2,7 @@
 #include "txpipe/journal.h"
 
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,10 +276,15 @@ START_TEST(scanner_detects_every_flipped_header_bit_and_payload_bits)
 		memcpy(copy, s.buf, s.len);
 		copy[start + bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		txp_journal_scan(copy, s.len, 10, UINT64_MAX, NULL, NULL, &res);
-		ck_assert_msg(res.valid_bytes == start, "bit %zu: valid %zu, want %zu", bit, res.valid_bytes,
-		              start);
-		ck_assert_int_ne(res.stop, TXP_JOURNAL_OK);
-		ck_assert_uint_eq(res.records, 2);
+		/* Skipped, and the two records after it kept. */
+		ck_assert_msg(res.holes == 1 && res.first_hole == start, "bit %zu: holes %zu at %zu", bit,
+		              res.holes, res.first_hole);
+		ck_assert_msg(res.skipped_bytes == end - start && res.skipped_seqs == 1 && res.valid_bytes == s.len,
+		              "bit %zu: skipped %zu bytes, %" PRIu64 " records; valid %zu", bit, res.skipped_bytes,
+		              res.skipped_seqs, res.valid_bytes);
+		ck_assert_int_eq(res.stop, TXP_JOURNAL_OK);
+		ck_assert_uint_eq(res.records, 4);
+		ck_assert_uint_eq(res.last_seq, 14);
 	}
 	/* And a DELIVERED record's. */
 	start = s.ends[2];
@@ -290,9 +296,77 @@ START_TEST(scanner_detects_every_flipped_header_bit_and_payload_bits)
 		memcpy(copy, s.buf, s.len);
 		copy[start + bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		txp_journal_scan(copy, s.len, 10, UINT64_MAX, NULL, NULL, &res);
+		ck_assert_uint_eq(res.holes, 1);
+		ck_assert_uint_eq(res.skipped_seqs, 1);
+		ck_assert_uint_eq(res.records, 4);
+		ck_assert_uint_eq(res.valid_bytes, s.len);
+	}
+	/* The last record: nothing follows, so it is a torn tail, not a hole. */
+	start = s.ends[3];
+	for (size_t bit = 0; bit < (s.len - start) * 8; bit += 7) {
+		struct txp_journal_scan_result res;
+		uint8_t copy[sizeof(s.buf)];
+
+		memcpy(copy, s.buf, s.len);
+		copy[start + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		txp_journal_scan(copy, s.len, 10, UINT64_MAX, NULL, NULL, &res);
+		ck_assert_uint_eq(res.holes, 0);
 		ck_assert_uint_eq(res.valid_bytes, start);
 		ck_assert_int_ne(res.stop, TXP_JOURNAL_OK);
 	}
+}
+END_TEST
+
+/* A record whose payload holds a complete, valid record: after damage to
+ * its own header, the scan must not resynchronise on the inner one unless
+ * its sequence number fits. */
+static size_t segment_with_inner_record(uint8_t *buf, uint64_t inner_seq, size_t *second)
+{
+	uint8_t inner[64], payload[512];
+	char item[256];
+	struct txp_journal_accepted a = sample(0, item, sizeof(item));
+	size_t n, len = 0;
+
+	txp_journal_record_encode(inner, TXP_JOURNAL_DELIVERED, inner_seq, "\x01\0\0\0\0\0\0\0", 8);
+	a.record = inner;
+	a.record_len = (uint32_t)txp_journal_record_size(8);
+	n = txp_journal_accepted_encode(&a, payload, sizeof(payload));
+	ck_assert_uint_gt(n, 0);
+	txp_journal_record_encode(buf, TXP_JOURNAL_ACCEPTED, 10, payload, (uint32_t)n);
+	len += txp_journal_record_size(n);
+	*second = len;
+	txp_journal_record_encode(buf + len, TXP_JOURNAL_DELIVERED, 11, "\x0a\0\0\0\0\0\0\0", 8);
+	len += txp_journal_record_size(8);
+	return len;
+}
+
+START_TEST(scanner_does_not_resynchronise_on_a_record_inside_a_payload)
+{
+	struct txp_journal_scan_result res;
+	uint8_t buf[1024];
+	size_t second, len;
+
+	/* Sequence number far ahead of what the skipped bytes could hold. */
+	len = segment_with_inner_record(buf, 500, &second);
+	buf[6] ^= 1; /* flags of record 10: checksum fails */
+	txp_journal_scan(buf, len, 10, UINT64_MAX, NULL, NULL, &res);
+	ck_assert_uint_eq(res.holes, 1);
+	ck_assert_uint_eq(res.skipped_bytes, second);
+	ck_assert_uint_eq(res.records, 1);
+	ck_assert_uint_eq(res.last_seq, 11);
+	/* Sequence number below the expected one: numbers only grow. */
+	len = segment_with_inner_record(buf, 9, &second);
+	buf[6] ^= 1;
+	txp_journal_scan(buf, len, 10, UINT64_MAX, NULL, NULL, &res);
+	ck_assert_uint_eq(res.skipped_bytes, second);
+	ck_assert_uint_eq(res.records, 1);
+	/* Nor at or past the next segment's first sequence number. */
+	len = segment_with_inner_record(buf, 11, &second);
+	buf[6] ^= 1;
+	txp_journal_scan(buf, len, 10, 11, NULL, NULL, &res);
+	ck_assert_uint_eq(res.holes, 0);
+	ck_assert_uint_eq(res.records, 0);
+	ck_assert_int_eq(res.stop, TXP_JOURNAL_BAD_CHECKSUM);
 }
 END_TEST
 
@@ -302,8 +376,14 @@ START_TEST(scanner_requires_contiguous_sequence_numbers_below_the_bound)
 	struct txp_journal_scan_result res;
 
 	build_segment(&s);
-	/* Wrong first sequence number: nothing valid. */
+	/* A stale record before the first sequence number: skipped. */
 	txp_journal_scan(s.buf, s.len, 11, UINT64_MAX, NULL, NULL, &res);
+	ck_assert_int_eq(res.hole_reason, TXP_JOURNAL_BAD_SEQ);
+	ck_assert_uint_eq(res.skipped_bytes, s.ends[0]);
+	ck_assert_uint_eq(res.skipped_seqs, 0);
+	ck_assert_uint_eq(res.records, 4);
+	/* Every record out of sequence: nothing valid. */
+	txp_journal_scan(s.buf, s.len, 20, UINT64_MAX, NULL, NULL, &res);
 	ck_assert_int_eq(res.stop, TXP_JOURNAL_BAD_SEQ);
 	ck_assert_uint_eq(res.valid_bytes, 0);
 	/* The next segment starts at 13: records 13 and 14 are stale copies. */
@@ -314,9 +394,11 @@ START_TEST(scanner_requires_contiguous_sequence_numbers_below_the_bound)
 	/* Garbage where a record should start. */
 	s.buf[s.ends[0]] ^= 0x40;
 	txp_journal_scan(s.buf, s.len, 10, UINT64_MAX, NULL, NULL, &res);
-	ck_assert_int_eq(res.stop, TXP_JOURNAL_BAD_MAGIC);
-	ck_assert_uint_eq(res.valid_bytes, s.ends[0]);
-	ck_assert_str_eq(txp_journal_damage_name(res.stop), "bad_magic");
+	ck_assert_int_eq(res.hole_reason, TXP_JOURNAL_BAD_MAGIC);
+	ck_assert_uint_eq(res.first_hole, s.ends[0]);
+	ck_assert_uint_eq(res.skipped_bytes, s.ends[1] - s.ends[0]);
+	ck_assert_uint_eq(res.records, 4);
+	ck_assert_str_eq(txp_journal_damage_name(res.hole_reason), "bad_magic");
 }
 END_TEST
 
@@ -357,6 +439,7 @@ int main(void)
 	tcase_add_test(tc, scanner_reads_a_clean_segment);
 	tcase_add_test(tc, scanner_stops_at_a_truncated_record_at_every_byte_offset);
 	tcase_add_test(tc, scanner_detects_every_flipped_header_bit_and_payload_bits);
+	tcase_add_test(tc, scanner_does_not_resynchronise_on_a_record_inside_a_payload);
 	tcase_add_test(tc, scanner_requires_contiguous_sequence_numbers_below_the_bound);
 	tcase_add_test(tc, scanner_stops_when_the_callback_fails);
 	suite_add_tcase(s, tc);
