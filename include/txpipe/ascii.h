@@ -4,9 +4,9 @@
 
 #include <stdbool.h>
 
-/* '0' to '9' only (isdigit() depends on the locale and takes an int that
- * must be an unsigned char or EOF). */
-static inline bool txp_is_digit(char c)
+/* '0' to '9' only, for a char or an unsigned char alike (isdigit()
+ * depends on the locale, and a negative char is undefined for it). */
+static inline bool txp_is_digit(int c)
 {
 	return c >= '0' && c <= '9';
 }

@@ -24,7 +24,7 @@ struct txp_queue {
 #define txp_queue_foreach(q, h) for ((q) = (h)->next; (q) != (h); (q) = (q)->next)
 
 /* The same, where the body may remove `q` (`n` holds the next link). */
-#define txp_queue_foreach_safe(q, n, h) for ((q) = (h)->next, (n) = (q)->next; (q) != (h); (q) = (n), (n) = (q)->next)
+#define txp_queue_foreach_safe(q, n, h) for ((q) = (h)->next; (n) = (q)->next, (q) != (h); (q) = (n))
 
 /* An empty list, or a link in no list. */
 static inline void txp_queue_init(struct txp_queue *q)

@@ -7,6 +7,8 @@
 
 #include <sodium.h>
 
+#include "txpipe/ascii.h"
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -49,11 +51,6 @@ static size_t skip_ws(const unsigned char *p, size_t i, size_t n)
 	while (i < n && is_ws(p[i]))
 		i++;
 	return i;
-}
-
-static bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
 }
 
 static bool is_alpha(unsigned char c)
@@ -336,10 +333,10 @@ static int read_number(struct txp_jsonline *r, struct txp_jsonline_value *v)
 	i0 = i;
 	if (i < n && p[i] == '0') {
 		i++;
-		if (i < n && is_digit(p[i]))
+		if (i < n && txp_is_digit(p[i]))
 			return fail(r, TXP_JSONLINE_ESYNTAX, i, "number with a leading zero");
-	} else if (i < n && is_digit(p[i])) {
-		while (i < n && is_digit(p[i]))
+	} else if (i < n && txp_is_digit(p[i])) {
+		while (i < n && txp_is_digit(p[i]))
 			i++;
 	} else {
 		return fail(r, TXP_JSONLINE_ESYNTAX, i < n ? i : n, "invalid number");
@@ -348,7 +345,7 @@ static int read_number(struct txp_jsonline *r, struct txp_jsonline_value *v)
 	if (i < n && p[i] == '.') {
 		integer = false;
 		f0 = ++i;
-		while (i < n && is_digit(p[i]))
+		while (i < n && txp_is_digit(p[i]))
 			i++;
 		f1 = i;
 		if (f1 == f0)
@@ -362,7 +359,7 @@ static int read_number(struct txp_jsonline *r, struct txp_jsonline_value *v)
 		if (i < n && (p[i] == '+' || p[i] == '-'))
 			eneg = p[i++] == '-';
 		e0 = i;
-		while (i < n && is_digit(p[i])) {
+		while (i < n && txp_is_digit(p[i])) {
 			if (e < 1000000000)
 				e = e * 10 + (p[i] - '0');
 			i++;
@@ -414,7 +411,7 @@ static int read_number(struct txp_jsonline *r, struct txp_jsonline_value *v)
  */
 static int fail_unexpected(struct txp_jsonline *r, size_t pos, const char *what)
 {
-	if (pos < r->len && (r->buf[pos] == '-' || is_digit((unsigned char)r->buf[pos]))) {
+	if (pos < r->len && (r->buf[pos] == '-' || txp_is_digit((unsigned char)r->buf[pos]))) {
 		struct txp_jsonline_value v;
 		r->pos = pos;
 		if (read_number(r, &v) == TXP_JSONLINE_ERANGE)
@@ -462,7 +459,7 @@ static int read_scalar(struct txp_jsonline *r, size_t depth, struct txp_jsonline
 	if (c == '"') {
 		rc = read_string(r, &v->text, &v->len, &nul_at);
 		v->type = TXP_JSONLINE_STRING;
-	} else if (c == '-' || is_digit(c)) {
+	} else if (c == '-' || txp_is_digit(c)) {
 		rc = read_number(r, v);
 	} else {
 		rc = read_literal(r, v);
@@ -672,7 +669,7 @@ static int refuse_top(struct txp_jsonline *r)
 		return fail(r, TXP_JSONLINE_ENOTOBJECT, r->pos, "an array");
 	if (c == '"')
 		return fail(r, TXP_JSONLINE_ENOTOBJECT, r->pos, "a string");
-	if (c == '-' || is_digit(c))
+	if (c == '-' || txp_is_digit(c))
 		return fail(r, TXP_JSONLINE_ENOTOBJECT, r->pos, "a number");
 	if (read_literal(r, &v) != 0)
 		return r->error;

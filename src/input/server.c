@@ -15,7 +15,9 @@
 
 #include <jansson.h>
 
+#include "txpipe/clock.h"
 #include "txpipe/log.h"
+#include "txpipe/queue.h"
 
 /* Replies queued beyond this many bytes mean the client is not reading:
  * stop reading its lines until it catches up. */
@@ -75,7 +77,7 @@ struct txp_conn {
 	unsigned n_tail_reasons;
 	uint64_t tail_dropped;
 	struct txp_conn *next_dirty;
-	struct txp_conn *prev, *next; /* all connections */
+	struct txp_queue link; /* in srv->conns */
 };
 
 struct txp_server {
@@ -108,7 +110,7 @@ struct txp_server {
 	uv_idle_t kick;
 	bool kicked;
 	struct txp_conn *dirty;
-	struct txp_conn *conns;
+	struct txp_queue conns; /* every struct txp_conn */
 	bool any_blocked;
 	bool draining;
 	void (*drained)(struct txp_server *s, void *arg);
@@ -168,16 +170,16 @@ static int out_append(struct txp_conn *c, const char *p, size_t n)
 	return 0;
 }
 
+static struct txp_conn *conn_of(struct txp_queue *q)
+{
+	return txp_queue_data(q, struct txp_conn, link);
+}
+
 static void conn_free(struct txp_conn *c)
 {
 	struct txp_server *s = c->srv;
 
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	txp_queue_remove(&c->link);
 	for (uint32_t i = 0; i <= c->mask; i++)
 		txp_txn_free(c->window[i]);
 	if (c->tail)
@@ -201,8 +203,8 @@ static void server_handle_closed(struct txp_server *s)
 	s->open_handles--;
 	if (!s->closing || s->open_handles > 0)
 		return;
-	while (s->conns != NULL)
-		conn_free(s->conns);
+	while (!txp_queue_empty(&s->conns))
+		conn_free(conn_of(s->conns.next));
 	free(s->path);
 	free(s);
 }
@@ -344,6 +346,7 @@ static bool downstream_congested(const struct txp_server *s)
 static void on_flush_check(uv_check_t *h)
 {
 	struct txp_server *s = h->data;
+	struct txp_queue *q, *n;
 	struct txp_conn *c;
 
 	/* Resume clients paused on a full pipeline first, so their buffered
@@ -351,7 +354,8 @@ static void on_flush_check(uv_check_t *h)
 	if (s->any_blocked && s->pipeline != NULL &&
 	    txp_pipeline_inflight(s->pipeline) < txp_pipeline_capacity(s->pipeline) && !downstream_congested(s)) {
 		s->any_blocked = false;
-		for (c = s->conns; c != NULL; c = c->next) {
+		txp_queue_foreach_safe(q, n, &s->conns) {
+			c = conn_of(q);
 			if (c->blocked) {
 				c->blocked = false;
 				conn_process_input(c);
@@ -384,9 +388,13 @@ static void on_flush_check(uv_check_t *h)
 	}
 	if (s->draining && s->drained != NULL) {
 		bool idle = s->pipeline == NULL || txp_pipeline_inflight(s->pipeline) == 0;
-		for (c = s->conns; c != NULL && idle; c = c->next)
-			if (!c->gone && !c->closing && (!c->eof || !conn_idle(c)))
+		txp_queue_foreach(q, &s->conns) {
+			c = conn_of(q);
+			if (!c->gone && !c->closing && (!c->eof || !conn_idle(c))) {
 				idle = false;
+				break;
+			}
+		}
 		if (idle) {
 			void (*cb)(struct txp_server *, void *) = s->drained;
 			s->drained = NULL;
@@ -412,7 +420,10 @@ static bool tail_matches(const struct txp_conn *sub, const struct txp_txn *t)
  * does not keep up loses events (counted), it never slows the pipeline. */
 static void publish_tail(struct txp_server *s, const struct txp_txn *t)
 {
-	for (struct txp_conn *sub = s->conns; sub != NULL; sub = sub->next) {
+	struct txp_queue *q;
+
+	txp_queue_foreach(q, &s->conns) {
+		struct txp_conn *sub = conn_of(q);
 		if (!sub->tail || sub->gone || sub->closing || !tail_matches(sub, t))
 			continue;
 		if (sub->out_len >= OUT_HIGH_WATER || out_append(sub, t->reply, t->reply_len) < 0) {
@@ -497,14 +508,6 @@ static void conn_refuse(struct txp_conn *c, const char *reason)
 }
 
 /* Wall clock in Unix milliseconds, for records and velocity windows. */
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool is_command(const char *line, size_t len)
 {
 	static const char prefix[] = "{\"command\":";
@@ -681,7 +684,7 @@ static void conn_process_input(struct txp_conn *c)
 				t->line_len = (uint32_t)len;
 				t->conn = c;
 				t->conn_seq = c->next_seq++;
-				t->received_ms = wall_ms();
+				t->received_ms = txp_wall_ms();
 				t->t_received = txp_now_ns();
 				batch[nbatch++] = t;
 				if (nbatch == SUBMIT_BATCH) {
@@ -887,10 +890,7 @@ static void conn_accept(struct txp_server *s, int fd)
 	uv_pipe_init(s->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	s->open_handles++;
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
+	txp_queue_insert_tail(&s->conns, &c->link);
 	s->stats.connections_open++;
 	if (operator_slot) {
 		c->operator_slot = true;
@@ -938,6 +938,7 @@ static void on_listener(uv_poll_t *h, int status, int events)
 static void on_tick(uv_timer_t *h)
 {
 	struct txp_server *s = h->data;
+	struct txp_queue *q, *n;
 	uint64_t now = uv_now(s->loop);
 	bool again = false;
 
@@ -947,7 +948,8 @@ static void on_tick(uv_timer_t *h)
 			s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		uv_poll_start(&s->listener, UV_READABLE, on_listener);
 	}
-	for (struct txp_conn *c = s->conns; c != NULL; c = c->next) {
+	txp_queue_foreach_safe(q, n, &s->conns) {
+		struct txp_conn *c = conn_of(q);
 		if (c->grace_until == 0 || c->closing)
 			continue;
 		if (now >= c->grace_until) {
@@ -1072,6 +1074,7 @@ int txp_server_create(struct txp_server **out, uv_loop_t *loop, const struct txp
 		return -ENOMEM;
 	}
 	s->loop = loop;
+	txp_queue_init(&s->conns);
 	s->hooks = *hooks;
 	s->max_line = o->max_line_bytes;
 	s->fd_budget = o->fd_budget;
@@ -1144,8 +1147,10 @@ void txp_server_attach(struct txp_server *s, struct txp_pipeline *p)
 	s->pipeline = p;
 	/* Lines that arrived before (the journal replays while the socket
 	 * already listens) are framed at the next loop turn. */
-	for (struct txp_conn *c = s->conns; c != NULL; c = c->next)
-		mark_dirty(c);
+	struct txp_queue *q;
+
+	txp_queue_foreach(q, &s->conns)
+		mark_dirty(conn_of(q));
 }
 
 void txp_server_set_max_line(struct txp_server *s, size_t max_line_bytes)
@@ -1202,6 +1207,8 @@ static void stop_listening(struct txp_server *s)
 
 void txp_server_drain(struct txp_server *s, void (*drained)(struct txp_server *s, void *arg), void *arg)
 {
+	struct txp_queue *q;
+
 	s->draining = true;
 	s->drained = drained;
 	s->drained_arg = arg;
@@ -1211,7 +1218,8 @@ void txp_server_drain(struct txp_server *s, void (*drained)(struct txp_server *s
 	 * client's next write fails with EPIPE) and end the stream after the
 	 * rest, so every line received is read and answered, and no close
 	 * discards unread bytes (the client would see a reset). */
-	for (struct txp_conn *c = s->conns; c != NULL; c = c->next) {
+	txp_queue_foreach(q, &s->conns) {
+		struct txp_conn *c = conn_of(q);
 		uv_os_fd_t fd;
 		if (c->closing || c->eof)
 			continue;
@@ -1227,7 +1235,7 @@ void txp_server_drain(struct txp_server *s, void (*drained)(struct txp_server *s
 
 void txp_server_close(struct txp_server *s)
 {
-	struct txp_conn *c, *next;
+	struct txp_queue *q, *n;
 
 	if (s == NULL || s->closing)
 		return;
@@ -1238,10 +1246,8 @@ void txp_server_close(struct txp_server *s)
 	s->spare_fd = -1;
 	uv_close((uv_handle_t *)&s->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&s->kick, on_handle_closed);
-	for (c = s->conns; c != NULL; c = next) {
-		next = c->next;
-		conn_close(c);
-	}
+	txp_queue_foreach_safe(q, n, &s->conns)
+		conn_close(conn_of(q));
 	/* Connections still referenced by in-flight transactions (the
 	 * pipeline is stopped first, so there are none) are freed in their
 	 * close callbacks. */

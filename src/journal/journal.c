@@ -1,7 +1,8 @@
 /* journal.c: the journal's segment files, replay at open and the group-commit writer thread. */
 #include "txpipe/journal.h"
-#include "txpipe/le.h"
+#include "txpipe/clock.h"
 #include "txpipe/config.h"
+#include "txpipe/le.h"
 #include "txpipe/log.h"
 
 #include <dirent.h>
@@ -119,14 +120,6 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void seg_name(char *out, uint64_t first_seq, const char *extra)
@@ -323,7 +316,7 @@ static int seg_push(struct txp_journal *j, uint64_t first_seq, int64_t mtime_ms)
 static void housekeeping(struct txp_journal *j)
 {
 	uint64_t total = 0;
-	int64_t now = wall_ms();
+	int64_t now = txp_wall_ms();
 	bool removed = false, retain;
 
 	for (size_t i = 0; i < j->nsegs; i++)
@@ -397,7 +390,7 @@ static int seg_create(struct txp_journal *j, uint64_t first_seq)
 		rc = -errno;
 		goto err_after_open;
 	}
-	rc = seg_push(j, first_seq, wall_ms());
+	rc = seg_push(j, first_seq, txp_wall_ms());
 	if (rc < 0)
 		goto err_after_open;
 	j->active_fd = fd;
@@ -693,7 +686,7 @@ static int write_batch(struct txp_journal *j)
 				            j->dir, rec.seq);
 		}
 		s->size += chunk;
-		s->mtime_ms = wall_ms();
+		s->mtime_ms = txp_wall_ms();
 		j->batch_off += chunk;
 		tidy(j);
 		pthread_mutex_lock(&j->mu);
@@ -766,7 +759,7 @@ static void *writer_main(void *arg)
 					pthread_cond_wait(&j->cond, &j->mu);
 					continue;
 				}
-				int64_t wait_ms = j->retain_due_ms - wall_ms();
+				int64_t wait_ms = j->retain_due_ms - txp_wall_ms();
 
 				if (wait_ms > 0)
 					wait_until(j, mono_ns() + (uint64_t)wait_ms * 1000000u);

@@ -3,14 +3,11 @@
 
 #include <string.h>
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
+#include "txpipe/ascii.h"
 
 static bool is_alnum(char c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return txp_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 /* Any printable ASCII character that is not a letter or a digit may join
@@ -66,14 +63,14 @@ static size_t read_run(const char *s, size_t len, size_t i, struct group *g, siz
 
 	for (;;) {
 		size_t st = i;
-		while (i < len && is_digit(s[i]))
+		while (i < len && txp_is_digit(s[i]))
 			i++;
 		if (n < max) {
 			g[n].start = st;
 			g[n].end = i;
 			n++;
 		}
-		if (i + 1 < len && is_sep(s[i]) && is_digit(s[i + 1]) && n < max &&
+		if (i + 1 < len && is_sep(s[i]) && txp_is_digit(s[i + 1]) && n < max &&
 		    (sep == 0 || same_sep(sep, s[i]))) {
 			if (sep == 0)
 				sep = s[i];
@@ -166,7 +163,7 @@ bool txp_pan_find(const char *s, size_t len, size_t from, size_t *start, size_t 
 	while (i < len) {
 		size_t n, run_end;
 
-		if (!is_digit(s[i])) {
+		if (!txp_is_digit(s[i])) {
 			i++;
 			continue;
 		}
@@ -188,7 +185,7 @@ bool txp_pan_find(const char *s, size_t len, size_t from, size_t *start, size_t 
 		 * 19 groups back so candidates spanning the cut are still seen;
 		 * when another separator ended it ("2024.4111-1111-1111-1111"),
 		 * resume at its last group, which may start a run of its own. */
-		if (run_end + 1 < len && is_sep(s[run_end]) && is_digit(s[run_end + 1]))
+		if (run_end + 1 < len && is_sep(s[run_end]) && txp_is_digit(s[run_end + 1]))
 			i = n == sizeof(g) / sizeof(g[0]) ? g[n - TXP_PAN_MAX_DIGITS].start : g[n - 1].start;
 		else
 			i = run_end;
@@ -202,7 +199,7 @@ size_t txp_pan_mask(char *s)
 
 	while (txp_pan_find(s, len, from, &start, &end)) {
 		for (size_t k = start; k < end; k++) {
-			if (is_digit(s[k]))
+			if (txp_is_digit(s[k]))
 				s[k] = '*';
 		}
 		found++;
