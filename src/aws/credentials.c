@@ -3,8 +3,6 @@
 
 #include "credentials_provider.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,9 +2,7 @@
 #include "txpipe/aws/ops.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 struct sync_call {

@@ -4,7 +4,6 @@
 #include "txpipe/sbuf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

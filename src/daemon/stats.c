@@ -2,7 +2,6 @@
 #include "txpipe/stats.h"
 
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "txpipe/sbuf.h"

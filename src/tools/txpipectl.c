@@ -1,6 +1,5 @@
 /* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdbool.h>
