@@ -181,7 +181,9 @@ const struct txp_config_key txp_config_keys[] = {
 	 .enum_values = log_format_values,
 	 .default_value = "kv",
 	 .reloadable = true,
-	 .help = "Shape of each log line: kv writes key=value pairs, json writes one JSON object."},
+	 .help = "Shape of each log line: kv writes key=value pairs; json writes JSON lines for CloudWatch "
+		 "Logs Insights, each an object with timestamp (RFC 3339, UTC, milliseconds), level, event, "
+		 "transaction_id when there is one, and every other field as its own member."},
 	{.section = "log",
 	 .key = "audit",
 	 .type = TXP_CFG_BOOL,
