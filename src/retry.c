@@ -1,4 +1,4 @@
-/* retry.c: the retry policy of AWS writes: capped exponential backoff, optional full jitter, an optional retry budget. */
+/* retry.c: the retry policy of AWS writes: capped exponential backoff, optional jitter and retry budget. */
 #include "txpipe/retry.h"
 
 #include <string.h>
