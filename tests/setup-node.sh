@@ -112,7 +112,12 @@ install_modules() {
 	ensure_npm
 	say "npm ci in tests/"
 	# npm runs under the chosen node (its launcher is '#!/usr/bin/env node'), so engine checks pass.
-	(cd "$TESTS_DIR" && PATH="$(dirname "$node"):$PATH" npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	# An official Node build trusts only its own CA list; add the system's, so that a CA the
+	# administrator installed (a TLS-inspecting proxy's) is trusted as Debian's node and curl do.
+	local ca=${NODE_EXTRA_CA_CERTS:-}
+	[[ -z $ca && -r /etc/ssl/certs/ca-certificates.crt ]] && ca=/etc/ssl/certs/ca-certificates.crt
+	(cd "$TESTS_DIR" && PATH="$(dirname "$node"):$PATH" NODE_EXTRA_CA_CERTS=$ca \
+		npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 	echo "$want" >"$STAMP"
 }
 

@@ -114,7 +114,8 @@ struct txp_config {
 		uint64_t max_attempts;  /* first attempt included */
 		uint64_t base_delay_ms;
 		uint64_t max_delay_ms;
-		uint64_t budget_percent; /* retries / first attempts over a sliding minute */
+		uint64_t budget_percent; /* retries / first attempts over a sliding minute; 0: no budget */
+		bool jitter;             /* full jitter instead of the exact exponential waits */
 	} retry;
 
 	/* ---- [journal] ---- */

@@ -183,7 +183,9 @@ const struct txp_config_key txp_config_keys[] = {
 	 .enum_values = log_format_values,
 	 .default_value = "kv",
 	 .reloadable = true,
-	 .help = "Shape of each log line: kv writes key=value pairs, json writes one JSON object."},
+	 .help = "Shape of each log line: kv writes key=value pairs; json writes JSON lines for CloudWatch "
+		 "Logs Insights, each an object with timestamp (RFC 3339, UTC, milliseconds), level, event, "
+		 "transaction_id when there is one, and every other field as its own member."},
 	{.section = "log",
 	 .key = "audit",
 	 .type = TXP_CFG_BOOL,
@@ -1130,9 +1132,10 @@ const struct txp_config_key txp_config_keys[] = {
 	 .offset = OFF(retry, max_attempts),
 	 .min = 1,
 	 .max = 20,
-	 .default_value = "3",
+	 .default_value = "4",
 	 .reloadable = true,
-	 .help = "Attempts at one AWS write, the first included, before a retryable failure counts as final."},
+	 .help = "Attempts at one AWS write, the first included, before a retryable failure counts as final; "
+		 "4 is the reference's Step Functions Retry with MaxAttempts 3, which counts retries only."},
 	{.section = "retry",
 	 .key = "base_delay_ms",
 	 .type = TXP_CFG_DURATION,
@@ -1141,7 +1144,8 @@ const struct txp_config_key txp_config_keys[] = {
 	 .max = UINT64_C(3600000),
 	 .default_value = "2s",
 	 .reloadable = true,
-	 .help = "Delay before the first retry; each further retry doubles it, with random jitter."},
+	 .help = "Delay before the first retry; each further retry doubles it (BackoffRate 2), so the defaults "
+		 "wait 2 s, 4 s and 8 s, as the reference's IntervalSeconds 2."},
 	{.section = "retry",
 	 .key = "max_delay_ms",
 	 .type = TXP_CFG_DURATION,
@@ -1157,10 +1161,19 @@ const struct txp_config_key txp_config_keys[] = {
 	 .offset = OFF(retry, budget_percent),
 	 .min = 0,
 	 .max = 100,
-	 .default_value = "20",
+	 .default_value = "0",
 	 .reloadable = true,
-	 .help = "Retries may add at most this share of first attempts over a sliding minute; past it, "
-		 "retryable failures are treated as final."},
+	 .help = "Retries may add at most this share of first attempts over a sliding minute (plus 600 a "
+		 "minute); past it, retryable failures are treated as final.  0 sets no budget, as the "
+		 "reference; 20 keeps an outage from multiplying the calls to AWS."},
+	{.section = "retry",
+	 .key = "jitter",
+	 .type = TXP_CFG_BOOL,
+	 .offset = OFF(retry, jitter),
+	 .default_value = "false",
+	 .reloadable = true,
+	 .help = "Wait a random time between 0 and the exponential delay (full jitter) instead of exactly "
+		 "the delay, so that many daemons failing together do not retry in step."},
 	/* ---- [retry] end ---- */
 
 	/* ---- [journal] begin ---- */

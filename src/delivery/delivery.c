@@ -292,6 +292,7 @@ static void policy_refresh(struct txp_delivery *d)
 	d->policy.max_attempts = (uint32_t)cfg->retry.max_attempts;
 	d->policy.base_delay_ms = cfg->retry.base_delay_ms;
 	d->policy.max_delay_ms = cfg->retry.max_delay_ms;
+	d->policy.jitter = cfg->retry.jitter;
 	if (d->policy.max_delay_ms < d->policy.base_delay_ms)
 		d->policy.max_delay_ms = d->policy.base_delay_ms;
 	d->budget.percent = (uint32_t)cfg->retry.budget_percent;

@@ -1,4 +1,4 @@
-/* retry.c: the retry policy of AWS writes: capped exponential backoff, full jitter, a retry budget. */
+/* retry.c: the retry policy of AWS writes: capped exponential backoff, optional jitter and retry budget. */
 #include "txpipe/retry.h"
 
 #include <string.h>
@@ -12,6 +12,8 @@ uint64_t txp_retry_delay_ms(const struct txp_retry_policy *p, unsigned retry, ui
 		cap = cap > UINT64_MAX / 2 ? UINT64_MAX : cap * 2;
 	if (cap > p->max_delay_ms)
 		cap = p->max_delay_ms;
+	if (!p->jitter)
+		return cap;
 	if (cap == UINT64_MAX)
 		return rnd;
 	return rnd % (cap + 1);
@@ -66,6 +68,8 @@ uint64_t txp_retry_budget_left(const struct txp_retry_budget *b, uint64_t now_ms
 {
 	uint64_t firsts, retries, allowed;
 
+	if (b->percent == 0)
+		return TXP_RETRY_UNLIMITED;
 	window(b, now_ms, &firsts, &retries);
 	allowed = firsts / 100 * b->percent + firsts % 100 * b->percent / 100 + b->floor;
 	return retries >= allowed ? 0 : allowed - retries;
@@ -73,6 +77,8 @@ uint64_t txp_retry_budget_left(const struct txp_retry_budget *b, uint64_t now_ms
 
 bool txp_retry_budget_take(struct txp_retry_budget *b, uint64_t now_ms)
 {
+	if (b->percent == 0)
+		return true;
 	if (txp_retry_budget_left(b, now_ms) == 0)
 		return false;
 	b->retries[bucket(b, (int64_t)(now_ms / 1000))]++;

@@ -36,10 +36,12 @@ for f in systemd/txpiped.service systemd/txpiped.socket; do
 		exit 1
 	fi
 done
-if [ ! -x "$top_builddir/txpiped" ]; then
-	echo "FAIL: $top_builddir/txpiped is not built"
-	exit 1
-fi
+for p in txpiped txpipectl; do
+	if [ ! -x "$top_builddir/$p" ]; then
+		echo "FAIL: $top_builddir/$p is not built"
+		exit 1
+	fi
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/txp-units.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -47,11 +49,30 @@ status=0
 
 # The copies keep the unit names, since the service refers to the socket
 # and the socket to the service by name.
-sed "s|^ExecStart=[^ ]*/txpiped |ExecStart=$top_builddir/txpiped |" \
+sed -e "s|^ExecStart=[^ ]*/txpiped |ExecStart=$top_builddir/txpiped |" \
+	-e "s|^ExecReload=[^ ]*/txpipectl |ExecReload=$top_builddir/txpipectl |" \
 	"$top_builddir/systemd/txpiped.service" >"$tmp/txpiped.service"
 cp "$top_builddir/systemd/txpiped.socket" "$tmp/txpiped.socket"
 if ! grep -q "^ExecStart=$top_builddir/txpiped " "$tmp/txpiped.service"; then
 	echo "FAIL: no ExecStart=.../txpiped line to point at the build"
+	status=1
+fi
+# Every command the units run is the build's or part of a minimal Debian:
+# /bin/kill (procps) is not, and verify fails on a missing executable only
+# on the machine that lacks it.
+for exe in $(sed -n 's/^Exec[A-Za-z]*=[-@:+!]*\([^ ]*\).*/\1/p' "$tmp/txpiped.service"); do
+	case $exe in
+	"$top_builddir"/*) ;;
+	*)
+		echo "FAIL: the unit runs $exe; only txpipe's own programs are sure to exist (/bin/kill, for one, is procps, which a minimal Debian lacks)"
+		status=1
+		;;
+	esac
+done
+# The reload command talks to the socket the socket unit listens on.
+sock=$(sed -n 's/^ListenStream=//p' "$tmp/txpiped.socket")
+if ! grep -q "^ExecReload=.*/txpipectl --socket $sock reload\$" "$tmp/txpiped.service"; then
+	echo "FAIL: ExecReload does not run txpipectl --socket $sock reload"
 	status=1
 fi
 

@@ -324,10 +324,11 @@ START_TEST(retryable_errors_dead_letter_after_max_attempts)
 	create(&f);
 	txp_delivery_submit(f.d, txn("tx-a", 100, false));
 	RUN_UNTIL(&f, dead_lettered, 1);
-	ck_assert_uint_eq(f.n[DDB], 3);
-	ck_assert_uint_eq(stats(&f).store_retries, 2);
+	/* The default max_attempts = 4: the first try and 3 retries. */
+	ck_assert_uint_eq(f.n[DDB], 4);
+	ck_assert_uint_eq(stats(&f).store_retries, 3);
 	m = dlq_message(&f, 0, 0);
-	ck_assert_int_eq(json_integer_value(json_object_get(m, "attempts")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(m, "attempts")), 4);
 	ck_assert_str_eq(json_string_value(json_object_get(m, "error_code")), "InternalServerError");
 	json_decref(m);
 	teardown(&f);
@@ -339,18 +340,42 @@ START_TEST(an_empty_retry_budget_makes_retryable_errors_final)
 	struct fixture f;
 
 	setup(&f, ddb_down);
-	set(&f, "retry", "budget_percent", "0");
+	/* 1 % of 700 first attempts is 7: the floor (600 a minute) is most
+	 * of the budget, and then it is spent. */
+	set(&f, "retry", "budget_percent", "1");
 	create(&f);
-	/* The floor of the budget (600 a minute) is spent first. */
 	for (int i = 0; i < 700; i++) {
 		char id[16];
 		snprintf(id, sizeof(id), "tx-%d", i);
 		txp_delivery_submit(f.d, txn(id, 100, false));
 	}
 	RUN_UNTIL(&f, dead_lettered, 700);
-	ck_assert_uint_eq(stats(&f).store_retries, 600);
-	ck_assert_uint_ge(stats(&f).retry_budget_exhausted, 100);
+	ck_assert_uint_ge(stats(&f).store_retries, 600);
+	ck_assert_uint_le(stats(&f).store_retries, 607);
+	ck_assert_uint_ge(stats(&f).retry_budget_exhausted, 93);
 	ck_assert_uint_eq(stats(&f).retry_budget_left, 0);
+	teardown(&f);
+}
+END_TEST
+
+/* budget_percent = 0, the default, is no budget (as the reference's Step
+ * Functions retries): past the floor every write still gets its retry. */
+START_TEST(no_retry_budget_retries_every_write)
+{
+	struct fixture f;
+
+	setup(&f, ddb_down);
+	set(&f, "retry", "budget_percent", "0");
+	set(&f, "retry", "max_attempts", "2");
+	create(&f);
+	for (int i = 0; i < 700; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "tx-%d", i);
+		txp_delivery_submit(f.d, txn(id, 100, false));
+	}
+	RUN_UNTIL(&f, dead_lettered, 700);
+	ck_assert_uint_eq(stats(&f).store_retries, 700);
+	ck_assert_uint_eq(stats(&f).retry_budget_exhausted, 0);
 	teardown(&f);
 }
 END_TEST
@@ -539,6 +564,7 @@ int main(void)
 	tcase_add_test(tc, fatal_error_dead_letters_at_once);
 	tcase_add_test(tc, retryable_errors_dead_letter_after_max_attempts);
 	tcase_add_test(tc, an_empty_retry_budget_makes_retryable_errors_final);
+	tcase_add_test(tc, no_retry_budget_retries_every_write);
 	tcase_add_test(tc, alert_refused_by_sns_goes_to_the_dlq_as_alert);
 	tcase_add_test(tc, alerts_are_published_when_a_topic_is_set);
 	tcase_add_test(tc, same_id_twice_goes_in_two_batches_in_submission_order);

@@ -1,11 +1,13 @@
-/* test_retry.c: backoff bounds with full jitter, attempt counting and the sliding-minute retry budget. */
+/* test_retry.c: exact and jittered backoff, attempt counting, the sliding-minute retry budget and the defaults. */
+#include "txpipe/config.h"
 #include "txpipe/retry.h"
 
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-static const struct txp_retry_policy policy = {.max_attempts = 3, .base_delay_ms = 100, .max_delay_ms = 1000};
+static const struct txp_retry_policy policy = {
+    .max_attempts = 3, .base_delay_ms = 100, .max_delay_ms = 1000, .jitter = true};
 
 START_TEST(delay_is_drawn_from_zero_to_the_exponential_cap)
 {
@@ -39,7 +41,7 @@ END_TEST
 START_TEST(huge_retry_numbers_do_not_overflow)
 {
 	struct txp_retry_policy p = {
-	    .max_attempts = 100, .base_delay_ms = UINT64_MAX / 3, .max_delay_ms = UINT64_MAX};
+	    .max_attempts = 100, .base_delay_ms = UINT64_MAX / 3, .max_delay_ms = UINT64_MAX, .jitter = true};
 
 	ck_assert_uint_eq(txp_retry_delay_ms(&policy, 1000000, 999), 999);
 	ck_assert_uint_eq(txp_retry_delay_ms(&p, 70, UINT64_MAX - 1), UINT64_MAX - 1);
@@ -54,6 +56,50 @@ START_TEST(max_attempts_counts_the_first_attempt)
 	ck_assert(txp_retry_attempts_left(&policy, 2));
 	ck_assert(!txp_retry_attempts_left(&policy, 3));
 	ck_assert(!txp_retry_attempts_left(&once, 1));
+}
+END_TEST
+
+/* The reference's Step Functions Retry (MaxAttempts 3, IntervalSeconds 2,
+ * BackoffRate 2) tries once, then retries 3 times after exactly 2, 4 and
+ * 8 s: the defaults must do the same, without jitter or a budget. */
+START_TEST(defaults_retry_like_the_reference)
+{
+	struct txp_config cfg;
+	struct txp_retry_policy p;
+	struct txp_retry_budget b;
+
+	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
+	p = (struct txp_retry_policy){.max_attempts = (uint32_t)cfg.retry.max_attempts,
+	                              .base_delay_ms = cfg.retry.base_delay_ms,
+	                              .max_delay_ms = cfg.retry.max_delay_ms,
+	                              .jitter = cfg.retry.jitter};
+	for (unsigned attempts = 1; attempts <= 3; attempts++)
+		ck_assert(txp_retry_attempts_left(&p, attempts));
+	ck_assert(!txp_retry_attempts_left(&p, 4));
+	/* Whatever the random number, the waits are exact. */
+	for (uint64_t rnd = 0; rnd < 3; rnd++) {
+		ck_assert_uint_eq(txp_retry_delay_ms(&p, 0, rnd * 777), 2000);
+		ck_assert_uint_eq(txp_retry_delay_ms(&p, 1, rnd * 777), 4000);
+		ck_assert_uint_eq(txp_retry_delay_ms(&p, 2, rnd * 777), 8000);
+	}
+	/* No budget: an outage retries every write, however many. */
+	txp_retry_budget_init(&b, (uint32_t)cfg.retry.budget_percent, 0);
+	for (int i = 0; i < 10000; i++)
+		ck_assert(txp_retry_budget_take(&b, 1000));
+	ck_assert_uint_eq(txp_retry_budget_left(&b, 1000), TXP_RETRY_UNLIMITED);
+	txp_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(without_jitter_the_wait_is_the_capped_exponential)
+{
+	struct txp_retry_policy p = policy;
+
+	p.jitter = false;
+	ck_assert_uint_eq(txp_retry_delay_ms(&p, 0, 5), 100);
+	ck_assert_uint_eq(txp_retry_delay_ms(&p, 3, 5), 800);
+	ck_assert_uint_eq(txp_retry_delay_ms(&p, 4, 5), 1000);
+	ck_assert_uint_eq(txp_retry_delay_ms(&p, 1000000, 5), 1000);
 }
 END_TEST
 
@@ -145,6 +191,8 @@ int main(void)
 	tcase_add_test(tc, delay_never_exceeds_the_cap_for_any_random_value);
 	tcase_add_test(tc, huge_retry_numbers_do_not_overflow);
 	tcase_add_test(tc, max_attempts_counts_the_first_attempt);
+	tcase_add_test(tc, defaults_retry_like_the_reference);
+	tcase_add_test(tc, without_jitter_the_wait_is_the_capped_exponential);
 	tcase_add_test(tc, budget_allows_the_floor_without_traffic);
 	tcase_add_test(tc, budget_allows_percent_of_first_attempts);
 	tcase_add_test(tc, budget_forgets_what_left_the_minute);
