@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# check-template.sh: deploy/txpipe.yaml is a valid CloudFormation template that does what the README says, checked offline.
+#
+# Runs tests/deploy/check-template.mjs (resource types, properties and attributes against the
+# CloudFormation resource specification from @aws-cdk/cfnspec; every Ref, GetAtt and ${} resolves;
+# the txpiped policy equals conf/iam-policy.json; HTTPS-only security groups; no route out of the
+# VPC; the data resources' settings; the configuration the user data writes) on the template, then
+# on broken copies of it, each of which it must refuse, naming the fault.
+#
+# Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
+set -uo pipefail
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TXP_TESTS_DIR=${TXP_TESTS_DIR:-$top_srcdir/tests}
+template=$top_srcdir/deploy/txpipe.yaml
+checker=$top_srcdir/tests/deploy/check-template.mjs
+
+if ! node=$("$TXP_TESTS_DIR/setup-node.sh" 2>/dev/null) || [[ ! -d $TXP_TESTS_DIR/node_modules/@aws-cdk/cfnspec ]]; then
+	echo "SKIP: Node >= 22.13 with tests/node_modules cannot be set up (see tests/setup-node.sh)"
+	exit 77
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/txp-cfn.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+passes=0
+ok() { passes=$((passes + 1)); echo "ok: $1"; }
+not_ok() { failures=$((failures + 1)); echo "FAIL: $1"; }
+
+run_checker() { # template
+	"$node" "$checker" "$1" "$top_srcdir/conf/iam-policy.json" "$top_srcdir/conf/txpiped.ini" \
+		"$TXP_TESTS_DIR/node_modules"
+}
+
+echo "== the template"
+if run_checker "$template"; then
+	ok "deploy/txpipe.yaml passes every check"
+else
+	not_ok "deploy/txpipe.yaml fails the checks above"
+fi
+
+# broken LABEL EXPECTED SED-SCRIPT: a copy of the template edited by SED-SCRIPT must be refused
+# with a FAIL line containing EXPECTED.
+broken() {
+	local label=$1 expected=$2 script=$3 out
+	sed -e "$script" "$template" >"$tmp/broken.yaml"
+	if cmp -s "$template" "$tmp/broken.yaml"; then
+		not_ok "the edit for '$label' changed nothing: fix this test"
+		return
+	fi
+	out=$(run_checker "$tmp/broken.yaml")
+	if [[ $? -ne 0 ]] && grep -q "^FAIL: .*$expected" <<<"$out"; then
+		ok "refuses $label ($(grep -m1 "^FAIL: .*$expected" <<<"$out" | cut -c7-100))"
+	else
+		not_ok "accepted $label, or refused it without saying '$expected':"
+		grep '^FAIL' <<<"$out"
+	fi
+}
+
+echo "== broken copies"
+broken "a property the type does not have" "no property EnableDnsHostname" \
+	's/EnableDnsHostnames: true/EnableDnsHostname: true/'
+broken "a missing required property" "required property GroupDescription missing" \
+	'0,/GroupDescription:/{/GroupDescription:/d}'
+broken "a resource type that does not exist" "type AWS::SNS::Topik is not in the CloudFormation" \
+	's/Type: AWS::SNS::Topic$/Type: AWS::SNS::Topik/'
+broken "a property of the wrong shape" "is not a Boolean" \
+	's/PointInTimeRecoveryEnabled: true/PointInTimeRecoveryEnabled: always/'
+broken "a dangling Ref" "Ref AlertTopix resolves to nothing" \
+	's/TopicArn: !Ref AlertTopic/TopicArn: !Ref AlertTopix/'
+broken "a GetAtt of an attribute the type lacks" "has no attribute Arnn" \
+	's/!GetAtt DeadLetterQueue.Arn$/!GetAtt DeadLetterQueue.Arnn/'
+broken "a dangling \${} in the user data" "Ref PackageKeys resolves to nothing" \
+	's|/${PackageKey}" "$work|/${PackageKeys}" "$work|'
+broken "an egress rule on port 80" "is not TCP 443" \
+	'0,/FromPort: 443/s//FromPort: 80/; 0,/ToPort: 443/s//ToPort: 80/'
+broken "all protocols out" "is not TCP 443" \
+	'0,/IpProtocol: tcp/s//IpProtocol: "-1"/'
+broken "a security group without egress rules (default allow-all)" "default allow-all egress" \
+	'/^  InstanceSecurityGroup:/,/^  EndpointSecurityGroup:/{/SecurityGroupEgress:/,/Description: HTTPS to/d}'
+broken "an inbound rule on the instances" "the instances' group has an ingress rule" \
+	'0,/^      SecurityGroupEgress:$/s//      SecurityGroupIngress: [{IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 0.0.0.0\/0}]\n&/'
+broken "a route to an internet gateway" "is a way out of the VPC" \
+	'/^Outputs:/i\  Gateway:\n    Type: AWS::EC2::InternetGateway\n  DefaultRoute:\n    Type: AWS::EC2::Route\n    Properties:\n      RouteTableId: !Ref PrivateRouteTable\n      DestinationCidrBlock: 0.0.0.0/0\n      GatewayId: !Ref Gateway\n'
+broken "a public address on launch" "public addresses on launch" \
+	'0,/MapPublicIpOnLaunch: false/s//MapPublicIpOnLaunch: true/'
+broken "an action beyond conf/iam-policy.json" "the txpiped policy differs" \
+	's/- dynamodb:BatchWriteItem/- dynamodb:BatchWriteItem\n                  - dynamodb:PutItem/'
+broken "the daemon's policy without its condition" "the txpiped policy differs" \
+	'0,/aws:SecureTransport: "true"/s//aws:SecureTransport: "false"/'
+broken "a wildcard action" "wildcard in s3:Get\*" \
+	's/- s3:GetObject/- s3:Get*/'
+broken "a managed policy" "managed policies" \
+	's|^      Policies:$|      ManagedPolicyArns: [arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore]\n&|'
+broken "a table without point-in-time recovery" "table: on demand, PITR" \
+	's/PointInTimeRecoveryEnabled: true/PointInTimeRecoveryEnabled: false/'
+broken "a queue kept 4 days" "queue: 14 days" \
+	's/MessageRetentionPeriod: 1209600/MessageRetentionPeriod: 345600/'
+broken "logs kept 7 days" "log group kept 30 days" \
+	's/RetentionInDays: 30/RetentionInDays: 7/'
+broken "a configuration with ack = stored" "journal.ack = stored (want journaled)" \
+	's/^            ack = journaled$/            ack = stored/'
+broken "a configuration key txpiped does not have" "is not a txpiped.ini key" \
+	's/^            format = json$/            format_ = json/'
+broken "an unknown YAML tag" "unknown tags !Refs" \
+	's/VpcId: !Ref Vpc$/VpcId: !Refs Vpc/'
+broken "a duplicate key" "does not parse" \
+	's/^      RetentionInDays: 30$/&\n      RetentionInDays: 30/'
+
+echo "$passes passed, $failures failed"
+[[ $failures -eq 0 ]]
