@@ -4,8 +4,9 @@
 # Runs tests/deploy/check-template.mjs (resource types, properties and attributes against the
 # CloudFormation resource specification from @aws-cdk/cfnspec; every Ref, GetAtt and ${} resolves;
 # the txpiped policy equals conf/iam-policy.json; HTTPS-only security groups; no route out of the
-# VPC; the data resources' settings; the configuration the user data writes) on the template, then
-# on broken copies of it, each of which it must refuse, naming the fault.
+# VPC; the data resources' settings; the configuration the user data writes) on the template; has
+# the built txpiped --check-config the configuration the user data writes; then runs the checker on
+# broken copies of the template, each of which it must refuse, naming the fault.
 #
 # Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
 set -uo pipefail
@@ -37,6 +38,37 @@ if run_checker "$template"; then
 	ok "deploy/txpipe.yaml passes every check"
 else
 	not_ok "deploy/txpipe.yaml fails the checks above"
+fi
+
+echo "== the configuration the user data writes, read by the real txpiped"
+# The heredoc from the user data, with values of the shape CloudFormation substitutes (generated
+# names, the queue's URL) and two keys as the user data writes them from Secrets Manager (64
+# lowercase hex digits and the newline `aws --output text` adds), at paths of this test's own.
+txpiped=${top_builddir:-$top_srcdir}/txpiped
+if [[ ! -x $txpiped ]]; then
+	not_ok "$txpiped is not built"
+else
+	sed -n "/cat >\/etc\/txpipe\/txpiped.ini <<'EOC'/,/^ *EOC$/p" "$template" | sed -e '1d' -e '$d' \
+		-e 's/^            //' \
+		-e 's/\${AWS::Region}/eu-west-1/g' -e 's/\${AWS::StackName}/txpipe/g' \
+		-e 's/\${TransactionsTable}/txpipe-TransactionsTable-1A2B3C4D5E6F/g' \
+		-e 's/\${AlertTopic}/arn:aws:sns:eu-west-1:111122223333:txpipe-AlertTopic-1A2B3C4D5E6F/g' \
+		-e 's|\${DeadLetterQueue}|https://sqs.eu-west-1.amazonaws.com/111122223333/txpipe-DeadLetterQueue-1A2B3C4D5E6F|g' \
+		>"$tmp/txpiped.ini"
+	printf '\n[compliance]\ncard_token_key_file = %s/card-token.key\npseudonym_key_file = %s/pseudonym.key\n' \
+		"$tmp" "$tmp" >>"$tmp/txpiped.ini"
+	(umask 077
+	 printf '%s\n' 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >"$tmp/card-token.key"
+	 printf '%s\n' fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210 >"$tmp/pseudonym.key")
+	if grep -q '\${' "$tmp/txpiped.ini"; then
+		not_ok "the configuration has a \${} this test does not fill in: $(grep '\${' "$tmp/txpiped.ini")"
+	elif ! grep -q '^ack = journaled$' "$tmp/txpiped.ini"; then
+		not_ok "the configuration extracted from the user data lacks ack = journaled"
+	elif out=$("$txpiped" --check-config --config "$tmp/txpiped.ini" 2>&1); then
+		ok "txpiped --check-config accepts it: $out"
+	else
+		not_ok "txpiped --check-config refuses it: $out"
+	fi
 fi
 
 # broken LABEL EXPECTED SED-SCRIPT: a copy of the template edited by SED-SCRIPT must be refused
