@@ -71,6 +71,20 @@ else
 	fi
 fi
 
+echo "== the user data script"
+# Every ${...} in it is CloudFormation's (the template writes shell variables without braces).
+sed -n '/^            #!\/bin\/bash$/,/^  InstanceGroup:$/p' "$template" |
+	sed -e '$d' -e 's/^            //' -e 's/\${[A-Za-z0-9:]*}/sample/g' >"$tmp/userdata.sh"
+if [[ ! -s $tmp/userdata.sh ]]; then
+	not_ok "no user data script found in the template"
+elif ! out=$(bash -n "$tmp/userdata.sh" 2>&1); then
+	not_ok "the user data is not valid bash: $out"
+elif command -v shellcheck >/dev/null 2>&1 && ! out=$(shellcheck -s bash "$tmp/userdata.sh" 2>&1); then
+	not_ok "shellcheck finds faults in the user data: $out"
+else
+	ok "the user data is valid bash$(command -v shellcheck >/dev/null 2>&1 && echo ', shellcheck clean')"
+fi
+
 # broken LABEL EXPECTED SED-SCRIPT: a copy of the template edited by SED-SCRIPT must be refused
 # with a FAIL line containing EXPECTED.
 broken() {
