@@ -11,8 +11,10 @@
 #include <sodium.h>
 
 #include "txpipe/delivery_wire.h"
+#include "txpipe/heap.h"
 #include "txpipe/item.h"
 #include "txpipe/log.h"
+#include "txpipe/pipeline.h"
 #include "txpipe/retry.h"
 
 /*
@@ -43,6 +45,15 @@
  *   every alert of it were done: stored or published, or taken by the
  *   DLQ.  A job dropped or left at shutdown never reports it, so the
  *   journal keeps the record and the next start delivers it again.
+ * - Cost: an outage can leave a million jobs waiting, so no event walks
+ *   them.  Retries wait in a min-heap keyed by due time (O(log n) per
+ *   retry, O(1) to find the next deadline); the queues to send and the DLQ
+ *   hold queue are FIFOs (the hold queue has one due time for a whole
+ *   round, so its head is always the next to go); the ids of puts in
+ *   flight are a small hash set, and a put whose id is in flight is parked
+ *   under that id until its call returns instead of being skipped at every
+ *   batch.  So a wake costs O(log n) per job it moves, and the timer is
+ *   armed for the earliest deadline without looking at the rest.
  */
 
 #define MAX_STORE_INFLIGHT 8
@@ -56,6 +67,11 @@
 #define HELD_RETRY_MIN_MS 1000
 #define HELD_RETRY_MAX_MS 30000
 #define HELD_LOG_EVERY_MS 10000
+/* Open addressing for the ids of puts in flight: a power of two at least
+ * twice the most puts that can fly at once, so probes stay short. */
+#define BUSY_SLOTS 512
+_Static_assert(BUSY_SLOTS >= 2 * MAX_STORE_INFLIGHT * MAX_BATCH && (BUSY_SLOTS & (BUSY_SLOTS - 1)) == 0,
+               "BUSY_SLOTS: a power of two over twice the puts in flight");
 
 enum job_kind { JOB_STORE, JOB_ALERT, JOB_DLQ, JOB_KINDS };
 
@@ -74,7 +90,8 @@ struct job {
 	uint8_t severity;
 	bool failed_alert;    /* DLQ jobs: what failed */
 	unsigned attempts;
-	uint64_t due_ms;      /* retry list: when to send again */
+	uint64_t due_ms;      /* retry heap: when to send again */
+	uint64_t order;       /* retry heap: ties on due_ms leave in the order they failed */
 	char *payload;        /* item, alert message, or DLQ body */
 	uint32_t len;
 	char error_code[64];  /* DLQ jobs: the final error */
@@ -84,6 +101,13 @@ struct job {
 struct queue {
 	struct job *head, *tail;
 	size_t n;
+};
+
+/* A put in flight (j, whose id is the key; NULL: a free slot) and the
+ * later puts of the same id waiting for it to come back, in order. */
+struct busy {
+	struct job *j;
+	struct queue parked;
 };
 
 struct call {
@@ -104,11 +128,13 @@ struct txp_delivery {
 
 	struct queue q[JOB_KINDS]; /* waiting to be sent */
 	uint64_t deadline[JOB_KINDS]; /* when a partial batch of q[k] leaves; 0: none */
-	struct queue retry;        /* waiting for their backoff */
+	struct txp_heap retry;     /* waiting for their backoff, earliest due first */
+	uint64_t retry_order;
 	struct queue held;         /* DLQ messages SQS did not take */
 	struct call *calls;        /* in flight */
 	unsigned inflight[JOB_KINDS];
 	size_t alive;              /* jobs anywhere in here */
+	struct busy busy[BUSY_SLOTS]; /* ids of the puts in flight */
 
 	struct txp_retry_policy policy;
 	struct txp_retry_budget budget;
@@ -151,17 +177,40 @@ static void q_push(struct queue *q, struct job *j)
 	q->n++;
 }
 
-/* Removes `j`, whose predecessor is `prev` (NULL at the head). */
-static void q_unlink(struct queue *q, struct job *prev, struct job *j)
+/* Removes and returns the head, or NULL. */
+static struct job *q_pop(struct queue *q)
 {
-	if (prev != NULL)
-		prev->next = j->next;
-	else
-		q->head = j->next;
+	struct job *j = q->head;
+
+	if (j == NULL)
+		return NULL;
+	q->head = j->next;
 	if (q->tail == j)
-		q->tail = prev;
+		q->tail = NULL;
 	j->next = NULL;
 	q->n--;
+	return j;
+}
+
+/* Moves all of `from`, in order, in front of `q`. */
+static void q_prepend(struct queue *q, struct queue *from)
+{
+	if (from->head == NULL)
+		return;
+	from->tail->next = q->head;
+	q->head = from->head;
+	if (q->tail == NULL)
+		q->tail = from->tail;
+	q->n += from->n;
+	*from = (struct queue){0};
+}
+
+static bool retry_less(const void *a, const void *b, void *arg)
+{
+	const struct job *x = a, *y = b;
+
+	(void)arg;
+	return x->due_ms < y->due_ms || (x->due_ms == y->due_ms && x->order < y->order);
 }
 
 static void origin_release(struct txp_delivery *d, struct origin *o, bool delivered)
@@ -305,7 +354,11 @@ static void job_failed(struct txp_delivery *d, struct job *j, bool retryable, co
 		if (txp_retry_budget_take(&d->budget, now)) {
 			delay = txp_retry_delay_ms(&d->policy, j->attempts - 1, random64());
 			j->due_ms = now + delay;
-			q_push(&d->retry, j);
+			j->order = d->retry_order++;
+			if (txp_heap_push(&d->retry, j) < 0) {
+				job_lost(d, j, "out_of_memory");
+				return;
+			}
 			if (j->kind == JOB_STORE)
 				d->st.store_retries++;
 			else
@@ -444,6 +497,7 @@ static void dlq_done(struct txp_delivery *d, struct call *c, const struct txp_aw
 
 static void maybe_flushed(struct txp_delivery *d);
 static void maybe_free(struct txp_delivery *d);
+static void release_ids(struct txp_delivery *d, const struct call *c);
 
 static void on_call_done(void *arg, const struct txp_aws_result *r)
 {
@@ -451,6 +505,7 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 	struct txp_delivery *d = c->d;
 
 	call_unlink(d, c);
+	release_ids(d, c);
 	if (cancelled(d, r)) {
 		for (size_t i = 0; i < c->n; i++)
 			job_lost(d, c->jobs[i], "cancelled");
@@ -472,18 +527,58 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 
 /* ---- sending -------------------------------------------------------- */
 
-/* True when a put of `id` is already in this batch or in flight. */
-static bool id_busy(const struct txp_delivery *d, const struct call *c, const char *id)
+/* ---- ids of the puts in flight ---------------------------------------- */
+
+static size_t busy_home(const char *id)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->jobs[i]->id, id) == 0)
-			return true;
-	for (const struct call *o = d->calls; o != NULL; o = o->next)
-		if (o->kind == JOB_STORE)
-			for (size_t i = 0; i < o->n; i++)
-				if (strcmp(o->jobs[i]->id, id) == 0)
-					return true;
-	return false;
+	return txp_shard_hash(id) & (BUSY_SLOTS - 1);
+}
+
+/* The slot holding `id`, or the free slot where it would go (linear
+ * probing; the table is never more than half full). */
+static size_t busy_slot(const struct txp_delivery *d, const char *id)
+{
+	size_t i = busy_home(id);
+
+	while (d->busy[i].j != NULL && strcmp(d->busy[i].j->id, id) != 0)
+		i = (i + 1) & (BUSY_SLOTS - 1);
+	return i;
+}
+
+/* Frees slot i and closes the gap behind it (backward-shift deletion, so
+ * lookups need no tombstones): an entry further along the probe run moves
+ * into the hole unless its home lies cyclically in (hole, entry]. */
+static void busy_remove(struct txp_delivery *d, size_t i)
+{
+	for (size_t k = (i + 1) & (BUSY_SLOTS - 1); d->busy[k].j != NULL; k = (k + 1) & (BUSY_SLOTS - 1)) {
+		size_t h = busy_home(d->busy[k].j->id);
+		bool stays = i <= k ? (i < h && h <= k) : (i < h || h <= k);
+		if (!stays) {
+			d->busy[i] = d->busy[k];
+			i = k;
+		}
+	}
+	d->busy[i] = (struct busy){0};
+}
+
+/* A store call came back (or never left): its ids are free again, and
+ * puts parked behind them go to the front of the queue, in order (they
+ * have waited their turn already). */
+static void release_ids(struct txp_delivery *d, const struct call *c)
+{
+	if (c->kind != JOB_STORE)
+		return;
+	for (size_t n = 0; n < c->n; n++) {
+		size_t i = busy_slot(d, c->jobs[n]->id);
+		if (d->busy[i].j != c->jobs[n])
+			continue;
+		struct queue parked = d->busy[i].parked;
+		busy_remove(d, i);
+		if (parked.n > 0) {
+			q_prepend(&d->q[JOB_STORE], &parked);
+			d->deadline[JOB_STORE] = now_ms(d);
+		}
+	}
 }
 
 static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
@@ -540,7 +635,7 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 {
 	struct queue *q = &d->q[k];
 	struct call *c = calloc(1, sizeof(*c));
-	struct job *prev = NULL, *j, *next;
+	struct job *j;
 	size_t max = batch_max(d, k), len = 0;
 	uint64_t now = now_ms(d);
 	char *body;
@@ -550,13 +645,17 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 		return false;
 	c->d = d;
 	c->kind = k;
-	for (j = q->head; j != NULL && c->n < max; j = next) {
-		next = j->next;
-		if (k == JOB_STORE && id_busy(d, c, j->id)) {
-			prev = j;
-			continue;
+	while (c->n < max && (j = q_pop(q)) != NULL) {
+		if (k == JOB_STORE) {
+			/* A put of this id is in flight or in this batch:
+			 * park it behind that one (see release_ids). */
+			size_t i = busy_slot(d, j->id);
+			if (d->busy[i].j != NULL) {
+				q_push(&d->busy[i].parked, j);
+				continue;
+			}
+			d->busy[i].j = j;
 		}
-		q_unlink(q, prev, j);
 		c->jobs[c->n++] = j;
 	}
 	if (c->n == 0) {
@@ -591,6 +690,7 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 		snprintf(r.code, sizeof(r.code), "call_failed");
 		snprintf(r.message, sizeof(r.message), "could not start the request: %s", strerror(-rc));
 		call_unlink(d, c);
+		release_ids(d, c);
 		if (k == JOB_STORE)
 			store_done(d, c, &r);
 		else if (k == JOB_ALERT)
@@ -605,54 +705,71 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 
 static void on_wake(uv_timer_t *h);
 
+static bool has_queue_url(const struct txp_delivery *d)
+{
+	return d->cfg->sqs.queue_url != NULL && d->cfg->sqs.queue_url[0] != '\0';
+}
+
+/* A new round of held DLQ messages starts only when the last one is over
+ * (nothing of the DLQ queued or in flight).  Until then the round's due
+ * time is no deadline: the DLQ calls coming back pump again. */
+static bool held_round_may_start(const struct txp_delivery *d)
+{
+	return d->held.n > 0 && has_queue_url(d) && d->inflight[JOB_DLQ] == 0 && d->q[JOB_DLQ].n == 0;
+}
+
+/* Arms the timer for the earliest deadline: O(1), whatever the backlog. */
 static void rearm(struct txp_delivery *d)
 {
-	uint64_t next = UINT64_MAX, now = now_ms(d);
+	uint64_t next = UINT64_MAX, now = now_ms(d), delay;
+	const struct job *top = txp_heap_peek(&d->retry);
 
 	for (int k = 0; k < JOB_KINDS; k++)
 		if (d->q[k].n > 0 && d->inflight[k] < inflight_max(d, (enum job_kind)k) && d->deadline[k] < next)
 			next = d->deadline[k];
-	for (const struct job *j = d->retry.head; j != NULL; j = j->next)
-		if (j->due_ms < next)
-			next = j->due_ms;
-	if (d->held.n > 0 && d->cfg->sqs.queue_url[0] != '\0' && d->held_due < next)
+	if (top != NULL && top->due_ms < next)
+		next = top->due_ms;
+	if (held_round_may_start(d) && d->held_due < next)
 		next = d->held_due;
 	if (next == UINT64_MAX) {
 		uv_timer_stop(&d->wake);
 		return;
 	}
-	uv_timer_start(&d->wake, on_wake, next > now ? next - now : 0, 0);
+	/*
+	 * Never 0 ms.  pump() leaves every deadline it could act on in the
+	 * future, so a past one here means nothing can be done before some
+	 * I/O completes; and libuv up to 1.44 (Debian 12) runs a timer
+	 * restarted at 0 ms from its own callback again in the same pass of
+	 * uv__run_timers (its due time equals the cached loop time, which does
+	 * not advance there), so the loop would never poll for I/O again.
+	 * 1 ms puts the due time past the cached time: the pass ends and I/O
+	 * gets its turn.
+	 */
+	delay = next > now ? next - now : 0;
+	uv_timer_start(&d->wake, on_wake, delay > 0 ? delay : 1, 0);
 }
 
 /* Moves due retries and (when due) held DLQ messages back to their queues,
- * sends what is ready, and sets the timer for the next deadline. */
+ * sends what is ready, and sets the timer for the next deadline.  Costs
+ * O(log n) per retry that falls due and O(1) otherwise. */
 static void pump(struct txp_delivery *d)
 {
 	uint64_t now = now_ms(d);
-	struct job *prev = NULL, *j, *next;
+	struct job *j;
 
 	if (d->closing)
 		return;
-	for (j = d->retry.head; j != NULL; j = next) {
-		next = j->next;
-		if (j->due_ms > now) {
-			prev = j;
-			continue;
-		}
-		q_unlink(&d->retry, prev, j);
+	while ((j = txp_heap_peek(&d->retry)) != NULL && j->due_ms <= now) {
+		(void)txp_heap_pop(&d->retry);
 		/* A retry leaves at once: its wait is the backoff. */
 		q_push(&d->q[j->kind], j);
 		d->deadline[j->kind] = now;
 	}
-	if (d->held.n > 0 && now >= d->held_due && d->cfg->sqs.queue_url[0] != '\0' &&
-	    d->inflight[JOB_DLQ] == 0 && d->q[JOB_DLQ].n == 0) {
+	if (held_round_may_start(d) && now >= d->held_due) {
 		/* One round of held messages at a time; the backoff doubles
 		 * until SQS takes them again. */
-		while (d->held.head != NULL && d->q[JOB_DLQ].n < DLQ_BATCH * MAX_DLQ_INFLIGHT) {
-			j = d->held.head;
-			q_unlink(&d->held, NULL, j);
+		while (d->q[JOB_DLQ].n < DLQ_BATCH * MAX_DLQ_INFLIGHT && (j = q_pop(&d->held)) != NULL)
 			q_push(&d->q[JOB_DLQ], j);
-		}
 		d->deadline[JOB_DLQ] = now;
 		d->held_backoff = d->held_backoff * 2 > HELD_RETRY_MAX_MS ? HELD_RETRY_MAX_MS : d->held_backoff * 2;
 		d->held_due = now + d->held_backoff;
@@ -708,6 +825,7 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
 	txp_retry_budget_init(&d->budget, (uint32_t)cfg->retry.budget_percent, RETRY_FLOOR_PER_MINUTE);
 	policy_refresh(d);
 	d->held_backoff = HELD_RETRY_MIN_MS;
+	txp_heap_init(&d->retry, retry_less, NULL);
 	uv_timer_init(loop, &d->wake);
 	uv_timer_init(loop, &d->flush_timer);
 	d->wake.data = d->flush_timer.data = d;
@@ -880,9 +998,9 @@ bool txp_delivery_congested(const struct txp_delivery *d)
 void txp_delivery_stats(const struct txp_delivery *d, struct txp_delivery_stats *s)
 {
 	*s = d->st;
-	s->retrying = d->retry.n;
+	s->retrying = txp_heap_count(&d->retry);
 	s->held_for_dlq = d->held.n;
-	s->pending = d->alive - d->retry.n - d->held.n;
+	s->pending = d->alive - s->retrying - d->held.n;
 	s->inflight_calls = (uint64_t)d->inflight[JOB_STORE] + d->inflight[JOB_ALERT] + d->inflight[JOB_DLQ];
 	s->retry_budget_left = txp_retry_budget_left(&d->budget, now_ms(d));
 }
@@ -908,7 +1026,7 @@ static void on_flush_timeout(uv_timer_t *h)
 	struct txp_delivery *d = h->data;
 
 	txp_log_err("delivery_flush_timeout", "left=%zu retrying=%zu held=%zu inflight_calls=%u", d->alive,
-	            d->retry.n, d->held.n,
+	            txp_heap_count(&d->retry), d->held.n,
 	            d->inflight[JOB_STORE] + d->inflight[JOB_ALERT] + d->inflight[JOB_DLQ]);
 	flush_finish(d);
 }
@@ -930,8 +1048,10 @@ void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done
 
 static void maybe_free(struct txp_delivery *d)
 {
-	if (d->handles_open == 0 && d->calls == NULL)
+	if (d->handles_open == 0 && d->calls == NULL) {
+		txp_heap_free(&d->retry);
 		free(d);
+	}
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -944,22 +1064,24 @@ static void on_handle_closed(uv_handle_t *h)
 
 void txp_delivery_close(struct txp_delivery *d)
 {
-	struct queue *qs[JOB_KINDS + 2];
+	struct job *j;
 
 	if (d == NULL)
 		return;
 	d->closing = true;
 	d->flush_done = NULL;
 	for (int k = 0; k < JOB_KINDS; k++)
-		qs[k] = &d->q[k];
-	qs[JOB_KINDS] = &d->retry;
-	qs[JOB_KINDS + 1] = &d->held;
-	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
-		while (qs[i]->head != NULL) {
-			struct job *j = qs[i]->head;
-			q_unlink(qs[i], NULL, j);
+		while ((j = q_pop(&d->q[k])) != NULL)
 			job_lost(d, j, "shutdown");
-		}
+	while ((j = txp_heap_pop(&d->retry)) != NULL)
+		job_lost(d, j, "shutdown");
+	while ((j = q_pop(&d->held)) != NULL)
+		job_lost(d, j, "shutdown");
+	/* Puts parked behind one in flight; the slots themselves are freed
+	 * when the cancelled calls come back (release_ids). */
+	for (size_t i = 0; i < BUSY_SLOTS; i++)
+		while ((j = q_pop(&d->busy[i].parked)) != NULL)
+			job_lost(d, j, "shutdown");
 	if (d->st.lost > 0)
 		txp_log_err("delivery_closed", "lost=%llu stored=%llu dead_lettered=%llu",
 		            (unsigned long long)d->st.lost, (unsigned long long)d->st.stored,
