@@ -80,6 +80,7 @@ struct daemon {
 	uint64_t duplicates, journal_append_failures, held_now;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
+	uint64_t stop_deadline_ms; /* loop time by which a stopping daemon exits */
 	struct txp_notify notify;
 	bool draining;
 	int exit_code;
@@ -420,10 +421,15 @@ static void finish(struct daemon *d)
 	txp_server_close(d->server);
 	d->server = NULL;
 	/* Every decided transaction has been handed over: store what is
-	 * still pending, within the shutdown timeout once more. */
-	if (d->delivery != NULL)
-		txp_delivery_flush(d->delivery, d->cfg.daemon.shutdown_timeout_ms, on_delivery_flushed, d);
-	else
+	 * still pending in what is left of the one shutdown budget (the drain
+	 * spent the rest); what is not delivered by then stays in the journal. */
+	if (d->delivery != NULL) {
+		uint64_t now;
+		uv_update_time(&d->loop);
+		now = uv_now(&d->loop);
+		txp_delivery_flush(d->delivery, d->stop_deadline_ms > now ? d->stop_deadline_ms - now : 0,
+		                   on_delivery_flushed, d);
+	} else
 		on_delivery_flushed(d);
 }
 
@@ -466,6 +472,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	d->draining = true;
 	txp_notify_stopping();
 	txp_log_notice("draining", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
+	d->stop_deadline_ms = uv_now(&d->loop) + d->cfg.daemon.shutdown_timeout_ms;
 	uv_timer_start(&d->drain_timer, on_drain_timeout, d->cfg.daemon.shutdown_timeout_ms, 0);
 	uv_unref((uv_handle_t *)&d->drain_timer);
 	txp_server_drain(d->server, on_drained, d);
