@@ -37,6 +37,15 @@
  *   credentials) are retried per [retry] (src/retry.c) within the retry
  *   budget; fatal ones (validation, access denied, missing table or
  *   topic), exhausted ones and those the budget refuses go to the DLQ.
+ * - A service that cannot be reached at all (connection refused, timeout:
+ *   no HTTP answer) is marked unreachable: its queue then sends one batch
+ *   at a time, a probe, after a backoff that doubles from PROBE_MIN_MS to
+ *   PROBE_MAX_MS, and everything else waits where it is, spending neither
+ *   attempts nor the retry budget, so an outage of any length dead-letters
+ *   nothing that the service would take when it returns.  The first answer
+ *   of any kind (even an error) ends it.  A service that answers with
+ *   errors (5xx, throttling) is reachable: that is what [retry] is for.
+ *   The DLQ needs none of this: its held rounds already pace it.
  * - DLQ sends that fail are held in memory (at most [sqs] max_held) and
  *   retried periodically; over the bound a message is dropped with an
  *   error log naming the transaction.  Nothing is dropped silently.
@@ -67,6 +76,8 @@
 #define HELD_RETRY_MIN_MS 1000
 #define HELD_RETRY_MAX_MS 30000
 #define HELD_LOG_EVERY_MS 10000
+#define PROBE_MIN_MS 250
+#define PROBE_MAX_MS 5000
 /* Open addressing for the ids of puts in flight: a power of two at least
  * twice the most puts that can fly at once, so probes stay short. */
 #define BUSY_SLOTS 512
@@ -114,6 +125,7 @@ struct call {
 	struct txp_delivery *d;
 	struct call *next, *prev;
 	enum job_kind kind;
+	bool probe; /* sent while its service was unreachable */
 	size_t n;
 	struct job *jobs[MAX_BATCH];
 };
@@ -140,6 +152,9 @@ struct txp_delivery {
 	struct txp_retry_budget budget;
 	uint64_t held_due, held_backoff;
 	uint64_t held_logged_ms;
+	/* Store and alert services that could not be reached (see above). */
+	bool unreachable[JOB_KINDS];
+	uint64_t probe_due[JOB_KINDS], probe_backoff[JOB_KINDS];
 	bool congested_logged;
 
 	bool flushing, closing;
@@ -499,6 +514,43 @@ static void maybe_flushed(struct txp_delivery *d);
 static void maybe_free(struct txp_delivery *d);
 static void release_ids(struct txp_delivery *d, const struct call *c);
 
+static const char *const service_name_of[JOB_KINDS] = {"dynamodb", "sns", "sqs"};
+
+/* No HTTP answer at all: the service is down or cut off, not just failing. */
+static bool no_answer(const struct txp_aws_result *r)
+{
+	return r->kind == TXP_AWS_RETRYABLE && r->http_status == 0 &&
+	       (strcmp(r->code, "connection_refused") == 0 || strcmp(r->code, "timeout") == 0 ||
+	        strcmp(r->code, "transport_error") == 0);
+}
+
+/* Marks the service of a store or alert call unreachable, or reachable
+ * again, from how the call ended (see the top of the file). */
+static void note_reachability(struct txp_delivery *d, const struct call *c, const struct txp_aws_result *r)
+{
+	enum job_kind k = c->kind;
+
+	if (k == JOB_DLQ)
+		return;
+	if (!no_answer(r)) {
+		if (d->unreachable[k]) {
+			d->unreachable[k] = false;
+			txp_log_notice("aws_reachable", "service=%s backlog=%zu", service_name_of[k], d->q[k].n);
+		}
+		return;
+	}
+	if (!d->unreachable[k]) {
+		d->unreachable[k] = true;
+		d->probe_backoff[k] = PROBE_MIN_MS;
+		d->probe_due[k] = now_ms(d) + PROBE_MIN_MS;
+		txp_log_warn("aws_unreachable", "service=%s error=%s backlog=%zu action=\"one probe batch at a time, "
+		             "the rest waits\"", service_name_of[k], r->code, d->q[k].n);
+	} else if (c->probe) {
+		d->probe_backoff[k] = d->probe_backoff[k] * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : d->probe_backoff[k] * 2;
+		d->probe_due[k] = now_ms(d) + d->probe_backoff[k];
+	}
+}
+
 static void on_call_done(void *arg, const struct txp_aws_result *r)
 {
 	struct call *c = arg;
@@ -506,6 +558,8 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 
 	call_unlink(d, c);
 	release_ids(d, c);
+	if (!cancelled(d, r))
+		note_reachability(d, c, r);
 	if (cancelled(d, r)) {
 		for (size_t i = 0; i < c->n; i++)
 			job_lost(d, c->jobs[i], "cancelled");
@@ -631,7 +685,7 @@ static const char *const op_of[JOB_KINDS] = {"BatchWriteItem", "PublishBatch", "
 
 /* Takes up to one batch of q[k] and sends it.  Returns false when nothing
  * could be sent. */
-static bool send_batch(struct txp_delivery *d, enum job_kind k)
+static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 {
 	struct queue *q = &d->q[k];
 	struct call *c = calloc(1, sizeof(*c));
@@ -645,6 +699,7 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 		return false;
 	c->d = d;
 	c->kind = k;
+	c->probe = probe;
 	while (c->n < max && (j = q_pop(q)) != NULL) {
 		if (k == JOB_STORE) {
 			/* A put of this id is in flight or in this batch:
@@ -724,9 +779,17 @@ static void rearm(struct txp_delivery *d)
 	uint64_t next = UINT64_MAX, now = now_ms(d), delay;
 	const struct job *top = txp_heap_peek(&d->retry);
 
-	for (int k = 0; k < JOB_KINDS; k++)
-		if (d->q[k].n > 0 && d->inflight[k] < inflight_max(d, (enum job_kind)k) && d->deadline[k] < next)
+	for (int k = 0; k < JOB_KINDS; k++) {
+		if (d->q[k].n == 0)
+			continue;
+		if (d->unreachable[k]) {
+			/* The next probe; none while one is out. */
+			if (d->inflight[k] == 0 && d->probe_due[k] < next)
+				next = d->probe_due[k];
+		} else if (d->inflight[k] < inflight_max(d, (enum job_kind)k) && d->deadline[k] < next) {
 			next = d->deadline[k];
+		}
+	}
 	if (top != NULL && top->due_ms < next)
 		next = top->due_ms;
 	if (held_round_may_start(d) && d->held_due < next)
@@ -775,11 +838,18 @@ static void pump(struct txp_delivery *d)
 		d->held_due = now + d->held_backoff;
 	}
 	for (int k = 0; k < JOB_KINDS; k++) {
+		if (d->unreachable[k]) {
+			if (d->q[k].n > 0 && d->inflight[k] == 0 && now >= d->probe_due[k]) {
+				d->probe_due[k] = now + d->probe_backoff[k];
+				(void)send_batch(d, (enum job_kind)k, true);
+			}
+			continue;
+		}
 		while (d->q[k].n > 0 && d->inflight[k] < inflight_max(d, (enum job_kind)k)) {
 			bool full = d->q[k].n >= batch_max(d, (enum job_kind)k);
 			if (!full && !d->flushing && now < d->deadline[k])
 				break;
-			if (!send_batch(d, (enum job_kind)k))
+			if (!send_batch(d, (enum job_kind)k, false))
 				break;
 		}
 		/* What stays waits for a new flush delay, or for a call to

@@ -32,6 +32,8 @@ struct fixture {
 	bool flushed;
 	uv_prepare_t turns; /* counts loop iterations: work done while waiting */
 	uint64_t n_turns;
+	bool ddb_gone;       /* DynamoDB hangs up without an answer */
+	uv_timer_t back;     /* ends ddb_gone */
 };
 
 static const char ddb_ok[] = "{\"UnprocessedItems\":{}}";
@@ -60,7 +62,9 @@ static void handler(struct lb_conn *c, const struct lb_request *req, void *data)
 	if (i < MAX_REQ)
 		f->bodies[s][i] = strdup(req->body != NULL ? req->body : "");
 	body = f->script(f, s, i, req->body, &status);
-	if (f->delay_ms > 0)
+	if (body == NULL)
+		lb_hangup(c);
+	else if (f->delay_ms > 0)
 		lb_respond_later(c, f->delay_ms, status, "Content-Type: application/x-amz-json-1.0\r\n",
 				 body);
 	else
@@ -281,6 +285,21 @@ static void count_turns(struct fixture *f)
 	f->turns.data = f;
 	uv_prepare_start(&f->turns, on_turn);
 	uv_unref((uv_handle_t *)&f->turns);
+}
+
+/* DynamoDB closes the connection without a word while f->ddb_gone. */
+static const char *ddb_gone(struct fixture *f, enum svc s, unsigned n, const char *body, int *status)
+{
+	if (s == DDB && f->ddb_gone)
+		return NULL;
+	return all_ok(f, s, n, body, status);
+}
+
+static void on_back(uv_timer_t *t)
+{
+	struct fixture *f = t->data;
+
+	f->ddb_gone = false;
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -595,6 +614,40 @@ START_TEST(puts_parked_behind_their_ids_all_leave_in_order)
 }
 END_TEST
 
+/*
+ * DynamoDB gives no answer for a second (an outage): after the calls that
+ * were out when it went, one probe batch at a time, and the rest waits in
+ * the queue without spending attempts, so nothing is dead-lettered; once
+ * it answers, everything is stored, each once.  Before, every job was tried
+ * max_attempts times within the second (dozens of calls) and dead-lettered.
+ */
+START_TEST(an_unreachable_service_gets_one_probe_at_a_time_and_nothing_is_dead_lettered)
+{
+	struct fixture f;
+	char id[16];
+
+	setup(&f, ddb_gone);
+	f.ddb_gone = true;
+	ck_assert_int_eq(uv_timer_init(&f.loop, &f.back), 0);
+	f.back.data = &f;
+	uv_timer_start(&f.back, on_back, 1000, 0);
+	create(&f);
+	for (int i = 0; i < 500; i++) {
+		snprintf(id, sizeof(id), "tx-%d", i);
+		txp_delivery_submit(f.d, txn(id, 100 + i, false));
+	}
+	RUN_UNTIL(&f, stored, 500);
+	ck_assert_uint_eq(stats(&f).dead_lettered, 0);
+	ck_assert_uint_eq(stats(&f).retry_budget_exhausted, 0);
+	ck_assert_uint_eq(stats(&f).pending, 0);
+	/* 20 batches once it is back; before, 8 calls at the start and a
+	 * probe at 250 ms and at 750 ms (then the next succeeds). */
+	ck_assert_msg(f.n[DDB] <= 20 + 8 + 4, "%u calls to DynamoDB", f.n[DDB]);
+	uv_close((uv_handle_t *)&f.back, NULL);
+	teardown(&f);
+}
+END_TEST
+
 static void on_flushed(void *arg)
 {
 	struct fixture *f = arg;
@@ -661,6 +714,7 @@ int main(void)
 	tcase_add_test(tc, a_held_round_due_while_a_dlq_call_flies_waits_without_spinning);
 	tcase_add_test(tc, a_put_of_an_id_in_flight_waits_for_it_without_spinning);
 	tcase_add_test(tc, puts_parked_behind_their_ids_all_leave_in_order);
+	tcase_add_test(tc, an_unreachable_service_gets_one_probe_at_a_time_and_nothing_is_dead_lettered);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
