@@ -141,6 +141,7 @@ struct txp_delivery {
 	struct queue q[JOB_KINDS]; /* waiting to be sent */
 	uint64_t deadline[JOB_KINDS]; /* when a partial batch of q[k] leaves; 0: none */
 	struct txp_heap retry;     /* waiting for their backoff, earliest due first */
+	size_t retrying[JOB_KINDS]; /* of them, per kind */
 	uint64_t retry_order;
 	struct queue held;         /* DLQ messages SQS did not take */
 	struct call *calls;        /* in flight */
@@ -152,7 +153,8 @@ struct txp_delivery {
 	struct txp_retry_budget budget;
 	uint64_t held_due, held_backoff;
 	uint64_t held_logged_ms;
-	/* Store and alert services that could not be reached (see above). */
+	/* Services that could not be reached (see above; for the DLQ only
+	 * noted, for the flush). */
 	bool unreachable[JOB_KINDS];
 	uint64_t probe_due[JOB_KINDS], probe_backoff[JOB_KINDS];
 	bool congested_logged;
@@ -374,6 +376,7 @@ static void job_failed(struct txp_delivery *d, struct job *j, bool retryable, co
 				job_lost(d, j, "out_of_memory");
 				return;
 			}
+			d->retrying[j->kind]++;
 			if (j->kind == JOB_STORE)
 				d->st.store_retries++;
 			else
@@ -530,8 +533,6 @@ static void note_reachability(struct txp_delivery *d, const struct call *c, cons
 {
 	enum job_kind k = c->kind;
 
-	if (k == JOB_DLQ)
-		return;
 	if (!no_answer(r)) {
 		if (d->unreachable[k]) {
 			d->unreachable[k] = false;
@@ -539,7 +540,10 @@ static void note_reachability(struct txp_delivery *d, const struct call *c, cons
 		}
 		return;
 	}
-	if (!d->unreachable[k]) {
+	if (k == JOB_DLQ) {
+		/* Held rounds already pace it. */
+		d->unreachable[k] = true;
+	} else if (!d->unreachable[k]) {
 		d->unreachable[k] = true;
 		d->probe_backoff[k] = PROBE_MIN_MS;
 		d->probe_due[k] = now_ms(d) + PROBE_MIN_MS;
@@ -782,7 +786,7 @@ static void rearm(struct txp_delivery *d)
 	for (int k = 0; k < JOB_KINDS; k++) {
 		if (d->q[k].n == 0)
 			continue;
-		if (d->unreachable[k]) {
+		if (d->unreachable[k] && k != JOB_DLQ) {
 			/* The next probe; none while one is out. */
 			if (d->inflight[k] == 0 && d->probe_due[k] < next)
 				next = d->probe_due[k];
@@ -824,6 +828,7 @@ static void pump(struct txp_delivery *d)
 		return;
 	while ((j = txp_heap_peek(&d->retry)) != NULL && j->due_ms <= now) {
 		(void)txp_heap_pop(&d->retry);
+		d->retrying[j->kind]--;
 		/* A retry leaves at once: its wait is the backoff. */
 		q_push(&d->q[j->kind], j);
 		d->deadline[j->kind] = now;
@@ -838,7 +843,7 @@ static void pump(struct txp_delivery *d)
 		d->held_due = now + d->held_backoff;
 	}
 	for (int k = 0; k < JOB_KINDS; k++) {
-		if (d->unreachable[k]) {
+		if (d->unreachable[k] && k != JOB_DLQ) {
 			if (d->q[k].n > 0 && d->inflight[k] == 0 && now >= d->probe_due[k]) {
 				d->probe_due[k] = now + d->probe_backoff[k];
 				(void)send_batch(d, (enum job_kind)k, true);
@@ -1085,10 +1090,40 @@ static void flush_finish(struct txp_delivery *d)
 		done(d->flush_arg);
 }
 
+/* Nothing left can be delivered before the services return: no call is
+ * out, and every job waits for a service that cannot be reached. */
+static bool only_unreachable_left(const struct txp_delivery *d)
+{
+	for (int k = 0; k < JOB_KINDS; k++) {
+		if (d->inflight[k] > 0)
+			return false;
+		if ((d->q[k].n > 0 || d->retrying[k] > 0) && !d->unreachable[k])
+			return false;
+	}
+	for (size_t i = 0; i < BUSY_SLOTS; i++)
+		if (d->busy[i].parked.n > 0)
+			return false;
+	return d->held.n == 0 || d->unreachable[JOB_DLQ] || !has_queue_url(d);
+}
+
+/* A flush ends when everything is delivered, or when what is left waits
+ * for services that cannot be reached: the journal keeps it for the next
+ * start, and a stopping daemon need not sit out its timeout. */
 static void maybe_flushed(struct txp_delivery *d)
 {
-	if (d->flush_done != NULL && d->alive == 0)
-		flush_finish(d);
+	if (d->flush_done == NULL)
+		return;
+	if (d->alive > 0 && !only_unreachable_left(d))
+		return;
+	if (d->alive > 0) {
+		char names[32] = "";
+		for (int k = 0; k < JOB_KINDS; k++)
+			if (d->unreachable[k])
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				         names[0] != '\0' ? "," : "", service_name_of[k]);
+		txp_log_warn("delivery_flush_unreachable", "left=%zu unreachable=%s", d->alive, names);
+	}
+	flush_finish(d);
 }
 
 static void on_flush_timeout(uv_timer_t *h)
@@ -1114,6 +1149,7 @@ void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done
 	               (unsigned long long)timeout_ms);
 	uv_timer_start(&d->flush_timer, on_flush_timeout, timeout_ms, 0);
 	pump(d);
+	maybe_flushed(d);
 }
 
 static void maybe_free(struct txp_delivery *d)

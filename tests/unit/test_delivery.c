@@ -673,6 +673,36 @@ START_TEST(flush_sends_partial_batches_at_once_and_reports_when_done)
 }
 END_TEST
 
+/*
+ * A flush in an outage ends as soon as nothing can be delivered before the
+ * service returns, instead of sitting out its timeout (a stopping daemon
+ * then exits at once; the journal keeps the rest): here after the calls
+ * that were out, without a probe, and long before the 6 s timeout.
+ */
+START_TEST(a_flush_ends_once_only_unreachable_services_are_left)
+{
+	struct fixture f;
+	char id[16];
+
+	setup(&f, ddb_gone);
+	f.ddb_gone = true;
+	create(&f);
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "tx-%d", i);
+		txp_delivery_submit(f.d, txn(id, 100 + i, false));
+	}
+	txp_delivery_flush(f.d, 6000, on_flushed, &f);
+	while (!f.flushed && !f.timed_out)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	ck_assert(f.flushed);
+	ck_assert_uint_le(f.n[DDB], 8);
+	ck_assert_uint_eq(stats(&f).stored, 0);
+	ck_assert_uint_eq(stats(&f).dead_lettered, 0);
+	ck_assert_uint_eq(stats(&f).pending + stats(&f).retrying, 300);
+	teardown(&f); /* all 300 reported left at close */
+}
+END_TEST
+
 START_TEST(without_an_id_nothing_is_sent)
 {
 	struct fixture f;
@@ -715,6 +745,7 @@ int main(void)
 	tcase_add_test(tc, a_put_of_an_id_in_flight_waits_for_it_without_spinning);
 	tcase_add_test(tc, puts_parked_behind_their_ids_all_leave_in_order);
 	tcase_add_test(tc, an_unreachable_service_gets_one_probe_at_a_time_and_nothing_is_dead_lettered);
+	tcase_add_test(tc, a_flush_ends_once_only_unreachable_services_are_left);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
