@@ -1024,8 +1024,8 @@ const struct txp_config_key txp_config_keys[] = {
 	 .max = UINT64_C(100000000),
 	 .default_value = "100000",
 	 .reloadable = true,
-	 .help = "Transactions waiting or retrying to be stored before the daemon stops admitting new ones "
-		 "until the backlog shrinks."},
+	 .help = "Jobs (records and alerts) waiting or retrying to be delivered before new transactions are "
+		 "answered overloaded until the backlog shrinks."},
 	/* ---- [dynamodb] end ---- */
 
 	/* ---- [sns] begin ---- */

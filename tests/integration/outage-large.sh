@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # outage-large.sh: issue 14: an AWS outage with a large backlog does not freeze the daemon.
-# DynamoDB and SQS are down (no alerts configured), then DynamoDB, SNS and SQS all down (fauxqs
-# serves both SNS and SQS), each time with at least 100,000 decisions waiting: every line is
-# answered, new transactions keep being answered within a bound, `txpipectl stats` answers within
-# a second, the daemon idles at near-zero CPU, SIGTERM exits 0 within [daemon] shutdown_timeout_ms,
-# and after a restart with the services back every acknowledged transaction is in DynamoDB once.
+# First DynamoDB and SQS are down (alerts off), then DynamoDB, SNS and SQS (fauxqs serves both SNS
+# and SQS; alerts on, the first backlog replayed with its alerts), each time with over 100,000
+# decisions waiting: every line is answered, new transactions keep being answered within a bound,
+# `txpipectl stats` answers within a second, the daemon idles at near-zero CPU, nothing is
+# dead-lettered, and SIGTERM exits 0 within [daemon] shutdown_timeout_ms.  Then the services come
+# back and the next start stores every acknowledged transaction in DynamoDB, each once.
 #
 # The backlog is sized by sending (TXP_OUTAGE_LARGE_N per client, two clients), not by time, so a
 # slow (sanitizer) build reaches it too.  Exit status 0 when every check passed, 1 otherwise, 77
@@ -33,8 +34,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 per_client=${TXP_OUTAGE_LARGE_N:-50000}
-pending_min=$((2 * per_client))
-shutdown_ms=5000 # write_config's [daemon] shutdown_timeout_ms
+# Long enough for a sanitizer build to free 100,000 queued jobs at exit; the flush itself ends at
+# once, since only unreachable services are left.
+shutdown_ms=10000
 
 echo "work directory: $workdir"
 export TXP_DYNALITE_PATH=$workdir/dynalite-data
@@ -75,40 +77,44 @@ send() {
 		>"$workdir/replies/$1" 2>"$workdir/replies/$1.err"
 }
 
-# outage NAME TOPIC: one scenario; TOPIC empty leaves alerts off.
+# outage NAME TOPIC N: one outage: the services are down when the daemon starts (so nothing
+# drains), it gets 2 * N lines (what the journal already holds is replayed on top), and must stay
+# responsive, idle and stop within its budget.  TOPIC empty leaves alerts off.
 outage() {
-	local name=$1 topic=$2 t0 t1 c0 c1 worst=0 i el undelivered pending
+	local name=$1 topic=$2 n=$3 t0 t1 c0 c1 worst=0 i el undelivered pending want
 
 	echo "--- $name ---"
 	# Backlog bounds over the backlog, so nothing waits for room ([dynamodb] max_pending would
-	# hold new lines back, by design); write_config's topic gives way to $topic.
+	# hold new lines back, by design); write_config's topic and timeout give way to ours.
 	write_config "ack = journaled
 [dynamodb]
 max_pending = 1000000
 [sqs]
 max_held = 1000000"
-	sed -i -e "s|^topic_arn = .*|topic_arn = $topic|" "$workdir/txpiped.ini"
+	sed -i -e "s|^topic_arn = .*|topic_arn = $topic|" -e "s|^shutdown_timeout_ms = .*|shutdown_timeout_ms = ${shutdown_ms}ms|" \
+		"$workdir/txpiped.ini"
 	txp_svc_stop dynalite
 	txp_svc_stop fauxqs
-	ok "$name: services stopped before the load"
+	ok "$name: services stopped"
 	start_daemon || return 1
+	want=$(($(stat journal.undelivered) + 2 * n))
 
 	t0=$(ms_now)
-	send "$name-a" "$per_client" &
+	send "$name-a" "$n" &
 	local pa=$!
-	send "$name-b" "$per_client" &
+	send "$name-b" "$n" &
 	local pb=$!
 	wait "$pa" "$pb"
 	t1=$(ms_now)
-	echo "     $pending_min lines answered in $((t1 - t0)) ms"
-	check "$name: every line was answered with a decision" "$pending_min" \
+	echo "     $((2 * n)) lines answered in $((t1 - t0)) ms"
+	check "$name: every line was answered with a decision" "$((2 * n))" \
 		"$(cat "$workdir/replies/$name"-[ab] | grep -cE '"status":"(approved|review|declined)"')"
 	undelivered=$(stat journal.undelivered)
 	# Waiting to be sent, or for a retry (the calls that were out when the services went).
 	pending=$(($(stat delivery.pending) + $(stat delivery.retrying)))
 	echo "     journal.undelivered=$undelivered delivery.pending+retrying=$pending"
-	check "$name: at least $pending_min decisions wait for delivery" 1 \
-		"$((undelivered >= pending_min && pending >= pending_min))"
+	check "$name: $want (at least 100000) decisions wait for delivery" 1 \
+		"$((want >= 100000 && undelivered == want && pending >= want))"
 	check "$name: nothing was dead-lettered or dropped" "0 0" \
 		"$(stat delivery.dead_lettered) $(stat delivery.dlq_dropped)"
 
@@ -144,29 +150,55 @@ max_held = 1000000"
 	check "$name: SIGTERM: txpiped exits 0" 0 "$daemon_rc"
 	check "$name: SIGTERM: it exits within shutdown_timeout_ms" 1 "$((el <= shutdown_ms))"
 	check "$name: nothing was reported lost" 0 "$(grep -c 'event=delivery_lost' "$workdir/txpiped.log")"
-
-	# The services come back (fauxqs keeps nothing: the topic and queue are made again), and the
-	# next start delivers what the journal kept.
-	txp_svc_restart_dynalite "$workdir/logs" || return 1
-	for ((i = 0; i < 50; i++)); do
-		TXP_FAUXQS_PORT=${SQS_ENDPOINT##*:} txp_svc_start_fauxqs "$workdir/logs" && break
-		txp_svc_stop fauxqs
-		sleep 0.1
-	done
-	check "$name: fauxqs back on its port" "http://127.0.0.1:${SQS_ENDPOINT##*:}" "$SNS_ENDPOINT"
-	"$TXPIPECTL" --config "$workdir/txpiped.ini" provision >>"$workdir/provision.out" 2>&1
-	check "$name: provisioned again" 0 "$?"
-	start_daemon || return 1
-	check "$name: the restart redelivers the backlog" 0 "$(wait_stat journal.undelivered 0 300)"
-	check "$name: nothing dead-lettered after the restart" 0 "$(stat delivery.dead_lettered)"
-	[[ -z $topic ]] || check "$name: alerts were published" 1 "$(($(stat delivery.alerts_published) > 0))"
-	stop_daemon
-	check "$name: txpiped exits 0" 0 "$daemon_rc"
-	check_all_stored "$name"
 }
 
 : >"$workdir/txpiped.log"
-outage ddb-sqs "" || exit 1
-outage ddb-sns-sqs "$topic_arn" || exit 1
-check "every acknowledged transaction of both outages is in the table" "$((2 * (pending_min + 500)))" \
-	"$(wc -l <"$workdir/acked.txt")"
+# DynamoDB and SQS down, alerts off: 100,000 decisions for DynamoDB alone.
+outage ddb-sqs "" "$per_client" || exit 1
+# DynamoDB, SNS and SQS down (fauxqs serves both), alerts on: the journal's backlog is replayed
+# (now with its alerts) and more comes on top.
+outage ddb-sns-sqs "$topic_arn" "$((per_client / 5))" || exit 1
+
+# Over [dynamodb] max_pending (the backlog above is replayed into a bound of 1000): new
+# transactions are answered overloaded at once instead of waiting for an outage to end, and
+# control requests are still answered.  (They used to wait unanswered, stats too.)
+echo "--- over max_pending ---"
+write_config "ack = journaled
+[dynamodb]
+max_pending = 1000"
+start_daemon || exit 1
+luhn_lines over 200 | timeout 10 "$TXPIPECTL" --socket "$workdir/txpiped.sock" submit --file - \
+	>"$workdir/replies/over" 2>"$workdir/replies/over.err"
+check "over max_pending: all 200 new transactions are answered overloaded within 10 s" 200 \
+	"$(grep -c '"code":"overloaded"' "$workdir/replies/over")"
+t0=$(ms_now)
+congested=$(timeout 10 "$TXPIPECTL" --socket "$workdir/txpiped.sock" stats --format json 2>/dev/null |
+	jget delivery.congested)
+el=$(($(ms_now) - t0))
+check "over max_pending: stats answer within 1 s and say congested" "true 1" "$congested $((el < 1000))"
+stop_daemon
+check "over max_pending: txpiped exits 0" 0 "$daemon_rc"
+
+# The services come back (fauxqs keeps nothing: the topic and queue are made again), and the next
+# start delivers what the journal kept.
+echo "--- services back ---"
+txp_svc_restart_dynalite "$workdir/logs" || exit 1
+for ((i = 0; i < 50; i++)); do
+	TXP_FAUXQS_PORT=${SQS_ENDPOINT##*:} txp_svc_start_fauxqs "$workdir/logs" && break
+	txp_svc_stop fauxqs
+	sleep 0.1
+done
+check "fauxqs back on its port" "http://127.0.0.1:${SQS_ENDPOINT##*:}" "$SNS_ENDPOINT"
+"$TXPIPECTL" --config "$workdir/txpiped.ini" provision >>"$workdir/provision.out" 2>&1
+check "provisioned again" 0 "$?"
+start_daemon || exit 1
+t0=$(ms_now)
+check "the restart redelivers the whole backlog" 0 "$(wait_stat journal.undelivered 0 400)"
+echo "     redelivered in $(($(ms_now) - t0)) ms"
+check "nothing dead-lettered after the restart" 0 "$(stat delivery.dead_lettered)"
+check "alerts were published" 1 "$(($(stat delivery.alerts_published) > 0))"
+stop_daemon
+check "txpiped exits 0" 0 "$daemon_rc"
+check_all_stored "after both outages"
+check "every acknowledged transaction of both outages was counted" \
+	"$((2 * per_client + 2 * (per_client / 5) + 1000))" "$(wc -l <"$workdir/acked.txt")"
