@@ -432,8 +432,9 @@ static void finish(struct daemon *d)
 		left = d->stop_deadline_ms > now ? d->stop_deadline_ms - now : 0;
 		keep = left / 5 < 2000 ? left / 5 : 2000;
 		txp_delivery_flush(d->delivery, left - keep, on_delivery_flushed, d);
-	} else
+	} else {
 		on_delivery_flushed(d);
+	}
 }
 
 static void on_drained(struct txp_server *s, void *arg)
