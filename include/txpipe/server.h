@@ -69,10 +69,11 @@ struct txp_server_hooks {
 	 */
 	bool (*refusing)(void *arg);
 	/*
-	 * Optional: true while downstream (delivery to AWS) is backlogged;
-	 * no new line is admitted meanwhile (clients are paused as on a full
-	 * pipeline), except while draining, when every received line is
-	 * still answered.
+	 * Optional: true while downstream (delivery to AWS) is backlogged:
+	 * each new transaction line is answered at once with status error,
+	 * code "overloaded", as with `refusing` (not paused: in an outage the
+	 * backlog may not shrink for hours, and a producer must hear why).
+	 * Control requests are still served; ignored while draining.
 	 */
 	bool (*congested)(void *arg);
 	void *arg;

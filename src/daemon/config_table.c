@@ -104,8 +104,9 @@ const struct txp_config_key txp_config_keys[] = {
 	 .max = UINT64_C(3600000),
 	 .default_value = "30s",
 	 .reloadable = true,
-	 .help = "How long a stopping daemon waits for transactions in flight to finish before it exits "
-		 "anyway."},
+	 .help = "Time from SIGTERM or SIGINT to the exit, whatever AWS is doing: the drain of lines in "
+		 "flight, then the flush of delivery; what is not delivered by then stays in the journal for "
+		 "the next start."},
 	/* ---- [daemon] end ---- */
 
 	/* ---- [pipeline] begin ---- */
@@ -1048,8 +1049,8 @@ const struct txp_config_key txp_config_keys[] = {
 	 .max = UINT64_C(100000000),
 	 .default_value = "100000",
 	 .reloadable = true,
-	 .help = "Transactions waiting or retrying to be stored before the daemon stops admitting new ones "
-		 "until the backlog shrinks."},
+	 .help = "Jobs (records and alerts) waiting or retrying to be delivered before new transactions are "
+		 "answered overloaded until the backlog shrinks."},
 	/* ---- [dynamodb] end ---- */
 
 	/* ---- [sns] begin ---- */

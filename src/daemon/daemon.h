@@ -44,6 +44,7 @@ struct daemon {
 	int journal_error;              /* logged state of the writer's error */
 	uv_signal_t signals[DAEMON_SIGNALS]; /* TERM, INT, HUP */
 	uv_timer_t stop_timer;          /* [daemon] shutdown_timeout_ms */
+	uint64_t stop_deadline_ms;      /* loop time by which a stopping daemon exits */
 	struct txp_notify notify;
 	bool draining;
 	int exit_code;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -13,9 +12,13 @@
 #include "txpipe/aws/dynamodb.h"
 #include "txpipe/aws/sns.h"
 #include "txpipe/aws/sqs.h"
+#include "txpipe/clock.h"
 #include "txpipe/dlq.h"
+#include "txpipe/heap.h"
 #include "txpipe/item.h"
 #include "txpipe/log.h"
+#include "txpipe/pipeline.h"
+#include "txpipe/queue.h"
 #include "txpipe/retry.h"
 
 /*
@@ -38,6 +41,15 @@
  *   credentials) are retried per [retry] (src/delivery/retry.c) within the retry
  *   budget; fatal ones (validation, access denied, missing table or
  *   topic), exhausted ones and those the budget refuses go to the DLQ.
+ * - A service that cannot be reached at all (connection refused, timeout:
+ *   no HTTP answer) is marked unreachable: its queue then sends one batch
+ *   at a time, a probe, after a backoff that doubles from PROBE_MIN_MS to
+ *   PROBE_MAX_MS, and everything else waits where it is, spending neither
+ *   attempts nor the retry budget, so an outage of any length dead-letters
+ *   nothing that the service would take when it returns.  The first answer
+ *   of any kind (even an error) ends it.  A service that answers with
+ *   errors (5xx, throttling) is reachable: that is what [retry] is for.
+ *   The DLQ needs none of this: its held rounds already pace it.
  * - DLQ sends that fail are held in memory (at most [sqs] max_held) and
  *   retried periodically; over the bound a message is dropped with an
  *   error log naming the transaction.  Nothing is dropped silently.
@@ -46,6 +58,15 @@
  *   every alert of it were done: stored or published, or taken by the
  *   DLQ.  A job dropped or left at shutdown never reports it, so the
  *   journal keeps the record and the next start delivers it again.
+ * - Cost: an outage can leave a million jobs waiting, so no event walks
+ *   them.  Retries wait in a min-heap keyed by due time (O(log n) per
+ *   retry, O(1) to find the next deadline); the queues to send and the DLQ
+ *   hold queue are FIFOs (the hold queue has one due time for a whole
+ *   round, so its head is always the next to go); the ids of puts in
+ *   flight are a small hash set, and a put whose id is in flight is parked
+ *   under that id until its call returns instead of being skipped at every
+ *   batch.  So a wake costs O(log n) per job it moves, and the timer is
+ *   armed for the earliest deadline without looking at the rest.
  */
 
 #define MAX_STORE_INFLIGHT 8
@@ -59,6 +80,13 @@
 #define HELD_RETRY_MIN_MS 1000
 #define HELD_RETRY_MAX_MS 30000
 #define HELD_LOG_EVERY_MS 10000
+#define PROBE_MIN_MS 250
+#define PROBE_MAX_MS 5000
+/* Open addressing for the ids of puts in flight: a power of two at least
+ * twice the most puts that can fly at once, so probes stay short. */
+#define BUSY_SLOTS 512
+_Static_assert(BUSY_SLOTS >= 2 * MAX_STORE_INFLIGHT * MAX_BATCH && (BUSY_SLOTS & (BUSY_SLOTS - 1)) == 0,
+               "BUSY_SLOTS: a power of two over twice the puts in flight");
 
 enum job_kind { JOB_STORE, JOB_ALERT, JOB_DLQ, JOB_KINDS };
 
@@ -77,7 +105,8 @@ struct job {
 	uint8_t severity;
 	bool failed_alert;    /* DLQ jobs: what failed */
 	unsigned attempts;
-	uint64_t due_ms;      /* retry list: when to send again */
+	uint64_t due_ms;      /* retry heap: when to send again */
+	uint64_t order;       /* retry heap: ties on due_ms leave in the order they failed */
 	char *payload;        /* item, alert message, or DLQ body */
 	uint32_t len;
 	char error_code[64];  /* DLQ jobs: the final error */
@@ -89,10 +118,18 @@ struct queue {
 	size_t n;
 };
 
+/* A put in flight (j, whose id is the key; NULL: a free slot) and the
+ * later puts of the same id waiting for it to come back, in order. */
+struct busy {
+	struct job *j;
+	struct queue parked;
+};
+
 struct call {
 	struct txp_delivery *d;
-	struct call *next, *prev;
+	struct txp_queue link; /* in d->calls */
 	enum job_kind kind;
+	bool probe; /* sent while its service was unreachable */
 	size_t n;
 	struct job *jobs[MAX_BATCH];
 };
@@ -107,16 +144,23 @@ struct txp_delivery {
 
 	struct queue q[JOB_KINDS]; /* waiting to be sent */
 	uint64_t deadline[JOB_KINDS]; /* when a partial batch of q[k] leaves; 0: none */
-	struct queue retry;        /* waiting for their backoff */
+	struct txp_heap retry;     /* waiting for their backoff, earliest due first */
+	size_t retrying[JOB_KINDS]; /* of them, per kind */
+	uint64_t retry_order;
 	struct queue held;         /* DLQ messages SQS did not take */
-	struct call *calls;        /* in flight */
+	struct txp_queue calls;    /* struct call, in flight */
 	unsigned inflight[JOB_KINDS];
 	size_t alive;              /* jobs anywhere in here */
+	struct busy busy[BUSY_SLOTS]; /* ids of the puts in flight */
 
 	struct txp_retry_policy policy;
 	struct txp_retry_budget budget;
 	uint64_t held_due, held_backoff;
 	uint64_t held_logged_ms;
+	/* Services that could not be reached (see above; for the DLQ only
+	 * noted, for the flush). */
+	bool unreachable[JOB_KINDS];
+	uint64_t probe_due[JOB_KINDS], probe_backoff[JOB_KINDS];
 	bool congested_logged;
 
 	bool flushing, closing;
@@ -135,14 +179,6 @@ static uint64_t now_ms(const struct txp_delivery *d)
 	return uv_now(d->loop);
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void q_push(struct queue *q, struct job *j)
 {
 	j->next = NULL;
@@ -154,17 +190,40 @@ static void q_push(struct queue *q, struct job *j)
 	q->n++;
 }
 
-/* Removes `j`, whose predecessor is `prev` (NULL at the head). */
-static void q_unlink(struct queue *q, struct job *prev, struct job *j)
+/* Removes and returns the head, or NULL. */
+static struct job *q_pop(struct queue *q)
 {
-	if (prev != NULL)
-		prev->next = j->next;
-	else
-		q->head = j->next;
+	struct job *j = q->head;
+
+	if (j == NULL)
+		return NULL;
+	q->head = j->next;
 	if (q->tail == j)
-		q->tail = prev;
+		q->tail = NULL;
 	j->next = NULL;
 	q->n--;
+	return j;
+}
+
+/* Moves all of `from`, in order, in front of `q`. */
+static void q_prepend(struct queue *q, struct queue *from)
+{
+	if (from->head == NULL)
+		return;
+	from->tail->next = q->head;
+	q->head = from->head;
+	if (q->tail == NULL)
+		q->tail = from->tail;
+	q->n += from->n;
+	*from = (struct queue){0};
+}
+
+static bool retry_less(const void *a, const void *b, void *arg)
+{
+	const struct job *x = a, *y = b;
+
+	(void)arg;
+	return x->due_ms < y->due_ms || (x->due_ms == y->due_ms && x->order < y->order);
 }
 
 static void origin_release(struct txp_delivery *d, struct origin *o, bool delivered)
@@ -254,7 +313,7 @@ static void dead_letter(struct txp_delivery *d, struct job *j, const char *code,
 		.error_code = code,
 		.error_message = message,
 		.attempts = j->attempts,
-		.dead_lettered_ms = wall_ms(),
+		.dead_lettered_ms = txp_wall_ms(),
 		.payload = j->payload,
 		.payload_len = j->len,
 	};
@@ -309,7 +368,12 @@ static void job_failed(struct txp_delivery *d, struct job *j, bool retryable, co
 		if (txp_retry_budget_take(&d->budget, now)) {
 			delay = txp_retry_delay_ms(&d->policy, j->attempts - 1, random64());
 			j->due_ms = now + delay;
-			q_push(&d->retry, j);
+			j->order = d->retry_order++;
+			if (txp_heap_push(&d->retry, j) < 0) {
+				job_lost(d, j, "out_of_memory");
+				return;
+			}
+			d->retrying[j->kind]++;
 			if (j->kind == JOB_STORE)
 				d->st.store_retries++;
 			else
@@ -333,12 +397,7 @@ static void job_failed(struct txp_delivery *d, struct job *j, bool retryable, co
 
 static void call_unlink(struct txp_delivery *d, struct call *c)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		d->calls = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	txp_queue_remove(&c->link);
 	d->inflight[c->kind]--;
 }
 
@@ -448,6 +507,45 @@ static void dlq_done(struct txp_delivery *d, struct call *c, const struct txp_aw
 
 static void maybe_flushed(struct txp_delivery *d);
 static void maybe_free(struct txp_delivery *d);
+static void release_ids(struct txp_delivery *d, const struct call *c);
+
+static const char *const service_name_of[JOB_KINDS] = {"dynamodb", "sns", "sqs"};
+
+/* No HTTP answer at all: the service is down or cut off, not just failing. */
+static bool no_answer(const struct txp_aws_result *r)
+{
+	return r->kind == TXP_AWS_RETRYABLE && r->http_status == 0 &&
+	       (strcmp(r->code, "connection_refused") == 0 || strcmp(r->code, "timeout") == 0 ||
+	        strcmp(r->code, "transport_error") == 0);
+}
+
+/* Marks the service of a store or alert call unreachable, or reachable
+ * again, from how the call ended (see the top of the file). */
+static void note_reachability(struct txp_delivery *d, const struct call *c, const struct txp_aws_result *r)
+{
+	enum job_kind k = c->kind;
+
+	if (!no_answer(r)) {
+		if (d->unreachable[k]) {
+			d->unreachable[k] = false;
+			txp_log_notice("aws_reachable", "service=%s backlog=%zu", service_name_of[k], d->q[k].n);
+		}
+		return;
+	}
+	if (k == JOB_DLQ) {
+		/* Held rounds already pace it. */
+		d->unreachable[k] = true;
+	} else if (!d->unreachable[k]) {
+		d->unreachable[k] = true;
+		d->probe_backoff[k] = PROBE_MIN_MS;
+		d->probe_due[k] = now_ms(d) + PROBE_MIN_MS;
+		txp_log_warn("aws_unreachable", "service=%s error=%s backlog=%zu action=\"one probe batch at a time, "
+		             "the rest waits\"", service_name_of[k], r->code, d->q[k].n);
+	} else if (c->probe) {
+		d->probe_backoff[k] = d->probe_backoff[k] * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : d->probe_backoff[k] * 2;
+		d->probe_due[k] = now_ms(d) + d->probe_backoff[k];
+	}
+}
 
 static void on_call_done(void *arg, const struct txp_aws_result *r)
 {
@@ -455,6 +553,9 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 	struct txp_delivery *d = c->d;
 
 	call_unlink(d, c);
+	release_ids(d, c);
+	if (!cancelled(d, r))
+		note_reachability(d, c, r);
 	if (cancelled(d, r)) {
 		for (size_t i = 0; i < c->n; i++)
 			job_lost(d, c->jobs[i], "cancelled");
@@ -476,18 +577,58 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 
 /* ---- sending -------------------------------------------------------- */
 
-/* True when a put of `id` is already in this batch or in flight. */
-static bool id_busy(const struct txp_delivery *d, const struct call *c, const char *id)
+/* ---- ids of the puts in flight ---------------------------------------- */
+
+static size_t busy_home(const char *id)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->jobs[i]->id, id) == 0)
-			return true;
-	for (const struct call *o = d->calls; o != NULL; o = o->next)
-		if (o->kind == JOB_STORE)
-			for (size_t i = 0; i < o->n; i++)
-				if (strcmp(o->jobs[i]->id, id) == 0)
-					return true;
-	return false;
+	return txp_shard_hash(id) & (BUSY_SLOTS - 1);
+}
+
+/* The slot holding `id`, or the free slot where it would go (linear
+ * probing; the table is never more than half full). */
+static size_t busy_slot(const struct txp_delivery *d, const char *id)
+{
+	size_t i = busy_home(id);
+
+	while (d->busy[i].j != NULL && strcmp(d->busy[i].j->id, id) != 0)
+		i = (i + 1) & (BUSY_SLOTS - 1);
+	return i;
+}
+
+/* Frees slot i and closes the gap behind it (backward-shift deletion, so
+ * lookups need no tombstones): an entry further along the probe run moves
+ * into the hole unless its home lies cyclically in (hole, entry]. */
+static void busy_remove(struct txp_delivery *d, size_t i)
+{
+	for (size_t k = (i + 1) & (BUSY_SLOTS - 1); d->busy[k].j != NULL; k = (k + 1) & (BUSY_SLOTS - 1)) {
+		size_t h = busy_home(d->busy[k].j->id);
+		bool stays = i <= k ? (i < h && h <= k) : (i < h || h <= k);
+		if (!stays) {
+			d->busy[i] = d->busy[k];
+			i = k;
+		}
+	}
+	d->busy[i] = (struct busy){0};
+}
+
+/* A store call came back (or never left): its ids are free again, and
+ * puts parked behind them go to the front of the queue, in order (they
+ * have waited their turn already). */
+static void release_ids(struct txp_delivery *d, const struct call *c)
+{
+	if (c->kind != JOB_STORE)
+		return;
+	for (size_t n = 0; n < c->n; n++) {
+		size_t i = busy_slot(d, c->jobs[n]->id);
+		if (d->busy[i].j != c->jobs[n])
+			continue;
+		struct queue parked = d->busy[i].parked;
+		busy_remove(d, i);
+		if (parked.n > 0) {
+			q_prepend(&d->q[JOB_STORE], &parked);
+			d->deadline[JOB_STORE] = now_ms(d);
+		}
+	}
 }
 
 static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
@@ -540,11 +681,11 @@ static const char *const op_of[JOB_KINDS] = {"BatchWriteItem", "PublishBatch", "
 
 /* Takes up to one batch of q[k] and sends it.  Returns false when nothing
  * could be sent. */
-static bool send_batch(struct txp_delivery *d, enum job_kind k)
+static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 {
 	struct queue *q = &d->q[k];
 	struct call *c = calloc(1, sizeof(*c));
-	struct job *prev = NULL, *j, *next;
+	struct job *j;
 	size_t max = batch_max(d, k), len = 0;
 	uint64_t now = now_ms(d);
 	char *body;
@@ -554,13 +695,18 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 		return false;
 	c->d = d;
 	c->kind = k;
-	for (j = q->head; j != NULL && c->n < max; j = next) {
-		next = j->next;
-		if (k == JOB_STORE && id_busy(d, c, j->id)) {
-			prev = j;
-			continue;
+	c->probe = probe;
+	while (c->n < max && (j = q_pop(q)) != NULL) {
+		if (k == JOB_STORE) {
+			/* A put of this id is in flight or in this batch:
+			 * park it behind that one (see release_ids). */
+			size_t i = busy_slot(d, j->id);
+			if (d->busy[i].j != NULL) {
+				q_push(&d->busy[i].parked, j);
+				continue;
+			}
+			d->busy[i].j = j;
 		}
-		q_unlink(q, prev, j);
 		c->jobs[c->n++] = j;
 	}
 	if (c->n == 0) {
@@ -579,10 +725,7 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 			txp_log_debug("delivery_attempt", "transaction_id=\"%s\" what=%s attempt=%u batch=%zu t_ms=%llu",
 			              b->id, kind_name(k), b->attempts, c->n, (unsigned long long)now);
 	}
-	c->next = d->calls;
-	if (d->calls != NULL)
-		d->calls->prev = c;
-	d->calls = c;
+	txp_queue_insert_tail(&d->calls, &c->link);
 	d->inflight[k]++;
 	rc = -ENOMEM;
 	if (body != NULL)
@@ -595,6 +738,7 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 		snprintf(r.code, sizeof(r.code), "call_failed");
 		snprintf(r.message, sizeof(r.message), "could not start the request: %s", strerror(-rc));
 		call_unlink(d, c);
+		release_ids(d, c);
 		if (k == JOB_STORE)
 			store_done(d, c, &r);
 		else if (k == JOB_ALERT)
@@ -609,64 +753,97 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k)
 
 static void on_wake(uv_timer_t *h);
 
+static bool has_queue_url(const struct txp_delivery *d)
+{
+	return d->cfg->sqs.queue_url != NULL && d->cfg->sqs.queue_url[0] != '\0';
+}
+
+/* A new round of held DLQ messages starts only when the last one is over
+ * (nothing of the DLQ queued or in flight).  Until then the round's due
+ * time is no deadline: the DLQ calls coming back pump again. */
+static bool held_round_may_start(const struct txp_delivery *d)
+{
+	return d->held.n > 0 && has_queue_url(d) && d->inflight[JOB_DLQ] == 0 && d->q[JOB_DLQ].n == 0;
+}
+
+/* Arms the timer for the earliest deadline: O(1), whatever the backlog. */
 static void rearm(struct txp_delivery *d)
 {
-	uint64_t next = UINT64_MAX, now = now_ms(d);
+	uint64_t next = UINT64_MAX, now = now_ms(d), delay;
+	const struct job *top = txp_heap_peek(&d->retry);
 
-	for (int k = 0; k < JOB_KINDS; k++)
-		if (d->q[k].n > 0 && d->inflight[k] < inflight_max(d, (enum job_kind)k) && d->deadline[k] < next)
+	for (int k = 0; k < JOB_KINDS; k++) {
+		if (d->q[k].n == 0)
+			continue;
+		if (d->unreachable[k] && k != JOB_DLQ) {
+			/* The next probe; none while one is out. */
+			if (d->inflight[k] == 0 && d->probe_due[k] < next)
+				next = d->probe_due[k];
+		} else if (d->inflight[k] < inflight_max(d, (enum job_kind)k) && d->deadline[k] < next) {
 			next = d->deadline[k];
-	for (const struct job *j = d->retry.head; j != NULL; j = j->next)
-		if (j->due_ms < next)
-			next = j->due_ms;
-	if (d->held.n > 0 && d->cfg->sqs.queue_url[0] != '\0' && d->held_due < next)
+		}
+	}
+	if (top != NULL && top->due_ms < next)
+		next = top->due_ms;
+	if (held_round_may_start(d) && d->held_due < next)
 		next = d->held_due;
 	if (next == UINT64_MAX) {
 		uv_timer_stop(&d->wake);
 		return;
 	}
-	uv_timer_start(&d->wake, on_wake, next > now ? next - now : 0, 0);
+	/*
+	 * Never 0 ms.  pump() leaves every deadline it could act on in the
+	 * future, so a past one here means nothing can be done before some
+	 * I/O completes; and libuv up to 1.44 (Debian 12) runs a timer
+	 * restarted at 0 ms from its own callback again in the same pass of
+	 * uv__run_timers (its due time equals the cached loop time, which does
+	 * not advance there), so the loop would never poll for I/O again.
+	 * 1 ms puts the due time past the cached time: the pass ends and I/O
+	 * gets its turn.
+	 */
+	delay = next > now ? next - now : 0;
+	uv_timer_start(&d->wake, on_wake, delay > 0 ? delay : 1, 0);
 }
 
 /* Moves due retries and (when due) held DLQ messages back to their queues,
- * sends what is ready, and sets the timer for the next deadline. */
+ * sends what is ready, and sets the timer for the next deadline.  Costs
+ * O(log n) per retry that falls due and O(1) otherwise. */
 static void pump(struct txp_delivery *d)
 {
 	uint64_t now = now_ms(d);
-	struct job *prev = NULL, *j, *next;
+	struct job *j;
 
 	if (d->closing)
 		return;
-	for (j = d->retry.head; j != NULL; j = next) {
-		next = j->next;
-		if (j->due_ms > now) {
-			prev = j;
-			continue;
-		}
-		q_unlink(&d->retry, prev, j);
+	while ((j = txp_heap_peek(&d->retry)) != NULL && j->due_ms <= now) {
+		(void)txp_heap_pop(&d->retry);
+		d->retrying[j->kind]--;
 		/* A retry leaves at once: its wait is the backoff. */
 		q_push(&d->q[j->kind], j);
 		d->deadline[j->kind] = now;
 	}
-	if (d->held.n > 0 && now >= d->held_due && d->cfg->sqs.queue_url[0] != '\0' &&
-	    d->inflight[JOB_DLQ] == 0 && d->q[JOB_DLQ].n == 0) {
+	if (held_round_may_start(d) && now >= d->held_due) {
 		/* One round of held messages at a time; the backoff doubles
 		 * until SQS takes them again. */
-		while (d->held.head != NULL && d->q[JOB_DLQ].n < DLQ_BATCH * MAX_DLQ_INFLIGHT) {
-			j = d->held.head;
-			q_unlink(&d->held, NULL, j);
+		while (d->q[JOB_DLQ].n < DLQ_BATCH * MAX_DLQ_INFLIGHT && (j = q_pop(&d->held)) != NULL)
 			q_push(&d->q[JOB_DLQ], j);
-		}
 		d->deadline[JOB_DLQ] = now;
 		d->held_backoff = d->held_backoff * 2 > HELD_RETRY_MAX_MS ? HELD_RETRY_MAX_MS : d->held_backoff * 2;
 		d->held_due = now + d->held_backoff;
 	}
 	for (int k = 0; k < JOB_KINDS; k++) {
+		if (d->unreachable[k] && k != JOB_DLQ) {
+			if (d->q[k].n > 0 && d->inflight[k] == 0 && now >= d->probe_due[k]) {
+				d->probe_due[k] = now + d->probe_backoff[k];
+				(void)send_batch(d, (enum job_kind)k, true);
+			}
+			continue;
+		}
 		while (d->q[k].n > 0 && d->inflight[k] < inflight_max(d, (enum job_kind)k)) {
 			bool full = d->q[k].n >= batch_max(d, (enum job_kind)k);
 			if (!full && !d->flushing && now < d->deadline[k])
 				break;
-			if (!send_batch(d, (enum job_kind)k))
+			if (!send_batch(d, (enum job_kind)k, false))
 				break;
 		}
 		/* What stays waits for a new flush delay, or for a call to
@@ -707,11 +884,13 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
 		return -EINVAL;
 	}
 	d->loop = loop;
+	txp_queue_init(&d->calls);
 	d->client = client;
 	d->cfg = cfg;
 	txp_retry_budget_init(&d->budget, (uint32_t)cfg->retry.budget_percent, RETRY_FLOOR_PER_MINUTE);
 	policy_refresh(d);
 	d->held_backoff = HELD_RETRY_MIN_MS;
+	txp_heap_init(&d->retry, retry_less, NULL);
 	uv_timer_init(loop, &d->wake);
 	uv_timer_init(loop, &d->flush_timer);
 	d->wake.data = d->flush_timer.data = d;
@@ -811,7 +990,7 @@ void txp_delivery_take(struct txp_delivery *d, struct txp_txn *t)
 		d->st.lost++;
 		return;
 	}
-	/* Normally built on the worker; a failed build is retried here. */
+	/* The item and alerts are built here, from the decided fields. */
 	if (t->item == NULL && t->has_id && txp_item_build(t, PACKAGE_VERSION) < 0)
 		txp_log_err("item_build_failed", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
 	if (t->item == NULL) {
@@ -884,9 +1063,9 @@ bool txp_delivery_congested(const struct txp_delivery *d)
 void txp_delivery_stats(const struct txp_delivery *d, struct txp_delivery_stats *s)
 {
 	*s = d->st;
-	s->retrying = d->retry.n;
+	s->retrying = txp_heap_count(&d->retry);
 	s->held_for_dlq = d->held.n;
-	s->pending = d->alive - d->retry.n - d->held.n;
+	s->pending = d->alive - s->retrying - d->held.n;
 	s->inflight_calls = (uint64_t)d->inflight[JOB_STORE] + d->inflight[JOB_ALERT] + d->inflight[JOB_DLQ];
 	s->retry_budget_left = txp_retry_budget_left(&d->budget, now_ms(d));
 }
@@ -901,10 +1080,40 @@ static void flush_finish(struct txp_delivery *d)
 		done(d->flush_arg);
 }
 
+/* Nothing left can be delivered before the services return: no call is
+ * out, and every job waits for a service that cannot be reached. */
+static bool only_unreachable_left(const struct txp_delivery *d)
+{
+	for (int k = 0; k < JOB_KINDS; k++) {
+		if (d->inflight[k] > 0)
+			return false;
+		if ((d->q[k].n > 0 || d->retrying[k] > 0) && !d->unreachable[k])
+			return false;
+	}
+	for (size_t i = 0; i < BUSY_SLOTS; i++)
+		if (d->busy[i].parked.n > 0)
+			return false;
+	return d->held.n == 0 || d->unreachable[JOB_DLQ] || !has_queue_url(d);
+}
+
+/* A flush ends when everything is delivered, or when what is left waits
+ * for services that cannot be reached: the journal keeps it for the next
+ * start, and a stopping daemon need not sit out its timeout. */
 static void maybe_flushed(struct txp_delivery *d)
 {
-	if (d->flush_done != NULL && d->alive == 0)
-		flush_finish(d);
+	if (d->flush_done == NULL)
+		return;
+	if (d->alive > 0 && !only_unreachable_left(d))
+		return;
+	if (d->alive > 0) {
+		char names[32] = "";
+		for (int k = 0; k < JOB_KINDS; k++)
+			if (d->unreachable[k])
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				         names[0] != '\0' ? "," : "", service_name_of[k]);
+		txp_log_warn("delivery_flush_unreachable", "left=%zu unreachable=%s", d->alive, names);
+	}
+	flush_finish(d);
 }
 
 static void on_flush_timeout(uv_timer_t *h)
@@ -912,7 +1121,7 @@ static void on_flush_timeout(uv_timer_t *h)
 	struct txp_delivery *d = h->data;
 
 	txp_log_err("delivery_flush_timeout", "left=%zu retrying=%zu held=%zu inflight_calls=%u", d->alive,
-	            d->retry.n, d->held.n,
+	            txp_heap_count(&d->retry), d->held.n,
 	            d->inflight[JOB_STORE] + d->inflight[JOB_ALERT] + d->inflight[JOB_DLQ]);
 	flush_finish(d);
 }
@@ -930,12 +1139,15 @@ void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done
 	               (unsigned long long)timeout_ms);
 	uv_timer_start(&d->flush_timer, on_flush_timeout, timeout_ms, 0);
 	pump(d);
+	maybe_flushed(d);
 }
 
 static void maybe_free(struct txp_delivery *d)
 {
-	if (d->handles_open == 0 && d->calls == NULL)
+	if (d->handles_open == 0 && txp_queue_empty(&d->calls)) {
+		txp_heap_free(&d->retry);
 		free(d);
+	}
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -948,22 +1160,24 @@ static void on_handle_closed(uv_handle_t *h)
 
 void txp_delivery_close(struct txp_delivery *d)
 {
-	struct queue *qs[JOB_KINDS + 2];
+	struct job *j;
 
 	if (d == NULL)
 		return;
 	d->closing = true;
 	d->flush_done = NULL;
 	for (int k = 0; k < JOB_KINDS; k++)
-		qs[k] = &d->q[k];
-	qs[JOB_KINDS] = &d->retry;
-	qs[JOB_KINDS + 1] = &d->held;
-	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
-		while (qs[i]->head != NULL) {
-			struct job *j = qs[i]->head;
-			q_unlink(qs[i], NULL, j);
+		while ((j = q_pop(&d->q[k])) != NULL)
 			job_lost(d, j, "shutdown");
-		}
+	while ((j = txp_heap_pop(&d->retry)) != NULL)
+		job_lost(d, j, "shutdown");
+	while ((j = q_pop(&d->held)) != NULL)
+		job_lost(d, j, "shutdown");
+	/* Puts parked behind one in flight; the slots themselves are freed
+	 * when the cancelled calls come back (release_ids). */
+	for (size_t i = 0; i < BUSY_SLOTS; i++)
+		while ((j = q_pop(&d->busy[i].parked)) != NULL)
+			job_lost(d, j, "shutdown");
 	if (d->st.lost > 0)
 		txp_log_err("delivery_closed", "lost=%llu stored=%llu dead_lettered=%llu",
 		            (unsigned long long)d->st.lost, (unsigned long long)d->st.stored,

@@ -351,7 +351,7 @@ static void on_flush_check(uv_check_t *h)
 	/* Resume clients paused on a full pipeline first, so their buffered
 	 * lines get in before new reads. */
 	if (s->any_blocked && s->pipeline != NULL &&
-	    txp_pipeline_inflight(s->pipeline) < txp_pipeline_capacity(s->pipeline) && !downstream_congested(s)) {
+	    txp_pipeline_inflight(s->pipeline) < txp_pipeline_capacity(s->pipeline)) {
 		s->any_blocked = false;
 		txp_queue_foreach_safe(q, n, &s->conns) {
 			c = conn_of(q);
@@ -562,9 +562,8 @@ static bool can_admit(struct txp_conn *c, uint32_t pending)
 		return false;
 	if (c->out_len >= OUT_HIGH_WATER)
 		return false;
-	if ((s->pipeline != NULL &&
-	     txp_pipeline_inflight(s->pipeline) + pending >= txp_pipeline_capacity(s->pipeline)) ||
-	    downstream_congested(s)) {
+	if (s->pipeline != NULL &&
+	    txp_pipeline_inflight(s->pipeline) + pending >= txp_pipeline_capacity(s->pipeline)) {
 		if (!c->blocked) {
 			c->blocked = true;
 			s->any_blocked = true;
@@ -598,7 +597,8 @@ static void conn_process_input(struct txp_conn *c)
 	struct txp_txn *batch[SUBMIT_BATCH];
 	uint32_t nbatch = 0;
 	size_t pos = 0;
-	int refusing = -1; /* asked once per call, when a transaction line comes */
+	int refusing = -1;  /* asked once per call, when a transaction line comes */
+	int congested = -1; /* likewise */
 
 	if (c->closing || s->pipeline == NULL || c->refused)
 		return;
@@ -669,6 +669,11 @@ static void conn_process_input(struct txp_conn *c)
 			/* Never a silent drop: the producer hears it now. */
 			s->stats.refused++;
 			conn_reply_error(c, "overloaded", "the journal is full or cannot write; retry later");
+		} else if (congested == 1 || (congested < 0 && (congested = downstream_congested(s)))) {
+			/* Likewise: an outage can keep the backlog up for hours. */
+			s->stats.refused++;
+			conn_reply_error(c, "overloaded",
+			                 "the delivery backlog is over [dynamodb] max_pending; retry later");
 		} else {
 			struct txp_txn *t = txp_txn_new();
 			char *line = malloc(len + 1);

@@ -40,6 +40,10 @@ struct fixture {
 	unsigned n[NSVC];
 	char *bodies[NSVC][MAX_REQ];
 	bool flushed;
+	uv_prepare_t turns; /* counts loop iterations: work done while waiting */
+	uint64_t n_turns;
+	bool ddb_gone;       /* DynamoDB hangs up without an answer */
+	uv_timer_t back;     /* ends ddb_gone */
 };
 
 static const char ddb_ok[] = "{\"UnprocessedItems\":{}}";
@@ -68,7 +72,9 @@ static void handler(struct lb_conn *c, const struct lb_request *req, void *data)
 	if (i < MAX_REQ)
 		f->bodies[s][i] = strdup(req->body != NULL ? req->body : "");
 	body = f->script(f, s, i, req->body, &status);
-	if (f->delay_ms > 0)
+	if (body == NULL)
+		lb_hangup(c);
+	else if (f->delay_ms > 0)
 		lb_respond_later(c, f->delay_ms, status, "Content-Type: application/x-amz-json-1.0\r\n",
 				 body);
 	else
@@ -152,6 +158,8 @@ static void teardown(struct fixture *f)
 	txp_aws_client_close(f->client, NULL, NULL);
 	lb_server_close(f->srv);
 	uv_close((uv_handle_t *)&f->guard, NULL);
+	if (f->turns.data != NULL)
+		uv_close((uv_handle_t *)&f->turns, NULL);
 	ck_assert_int_eq(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	ck_assert_int_eq(uv_loop_close(&f->loop), 0);
 	txp_config_free(&f->cfg);
@@ -255,6 +263,54 @@ static const char *sqs_down_once(struct fixture *f, enum svc s, unsigned n, cons
 		return "{\"__type\":\"com.amazonaws.sqs#InternalError\"}";
 	}
 	return ddb_fatal(f, s, n, body, status);
+}
+
+/* SQS refuses the first DLQ message (it is held, its round due 1 s later),
+ * then answers the second only after 2 s: the held round falls due while a
+ * DLQ call is in flight. */
+static const char *sqs_down_then_slow(struct fixture *f, enum svc s, unsigned n, const char *body, int *status)
+{
+	f->delay_ms = s == SQS && n == 1 ? 2000 : 0;
+	return sqs_down_once(f, s, n, body, status);
+}
+
+/* DynamoDB answers after 300 ms. */
+static const char *ddb_slow(struct fixture *f, enum svc s, unsigned n, const char *body, int *status)
+{
+	f->delay_ms = s == DDB ? 300 : 0;
+	return all_ok(f, s, n, body, status);
+}
+
+static void on_turn(uv_prepare_t *h)
+{
+	struct fixture *f = h->data;
+
+	f->n_turns++;
+}
+
+/* Counts loop iterations from now on (the handle does not keep the loop
+ * alive; teardown closes it). */
+static void count_turns(struct fixture *f)
+{
+	ck_assert_int_eq(uv_prepare_init(&f->loop, &f->turns), 0);
+	f->turns.data = f;
+	uv_prepare_start(&f->turns, on_turn);
+	uv_unref((uv_handle_t *)&f->turns);
+}
+
+/* DynamoDB closes the connection without a word while f->ddb_gone. */
+static const char *ddb_gone(struct fixture *f, enum svc s, unsigned n, const char *body, int *status)
+{
+	if (s == DDB && f->ddb_gone)
+		return NULL;
+	return all_ok(f, s, n, body, status);
+}
+
+static void on_back(uv_timer_t *t)
+{
+	struct fixture *f = t->data;
+
+	f->ddb_gone = false;
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -510,6 +566,124 @@ START_TEST(without_a_queue_url_dead_letters_are_held_and_counted)
 }
 END_TEST
 
+/*
+ * Issue 14: once the held round was due while a DLQ call was in flight, the
+ * wake timer was restarted at 0 ms from its own callback, which libuv 1.44
+ * runs again in the same pass: uv_run never returned and no I/O ran (this
+ * test then hangs until Check's timeout).  Now the round waits for the call
+ * to come back, and the loop turns only for events: a handful of turns for
+ * the 2 s the call is in flight, not one per millisecond.
+ */
+START_TEST(a_held_round_due_while_a_dlq_call_flies_waits_without_spinning)
+{
+	struct fixture f;
+
+	setup(&f, sqs_down_then_slow);
+	create(&f);
+	txp_delivery_submit(f.d, txn("tx-a", 1, false));
+	RUN_UNTIL(&f, dlq_failures, 1);
+	ck_assert_uint_eq(stats(&f).held_for_dlq, 1);
+	txp_delivery_submit(f.d, txn("tx-b", 2, false));
+	count_turns(&f);
+	RUN_UNTIL(&f, dead_lettered, 2);
+	ck_assert_uint_eq(f.n[SQS], 3);
+	ck_assert_uint_eq(stats(&f).held_for_dlq, 0);
+	ck_assert_msg(f.n_turns < 200, "%llu loop turns in about 2 s", (unsigned long long)f.n_turns);
+	teardown(&f);
+}
+END_TEST
+
+/*
+ * A put whose id is in flight waits for that call without a timer: with no
+ * flush delay the old code retried it at 0 ms from the timer callback
+ * forever (see above).  It leaves, alone, once the first put is back.
+ */
+START_TEST(a_put_of_an_id_in_flight_waits_for_it_without_spinning)
+{
+	struct fixture f;
+
+	setup(&f, ddb_slow);
+	set(&f, "dynamodb", "flush_delay_ms", "0");
+	create(&f);
+	txp_delivery_submit(f.d, txn("tx-a", 111, false));
+	txp_delivery_submit(f.d, txn("tx-a", 222, false));
+	txp_delivery_submit(f.d, txn("tx-b", 333, false));
+	count_turns(&f);
+	RUN_UNTIL(&f, stored, 3);
+	/* No flush delay: each leaves at once, the second tx-a last. */
+	ck_assert_uint_eq(f.n[DDB], 3);
+	ck_assert_ptr_nonnull(strstr(f.bodies[DDB][0], "\"111\""));
+	ck_assert_ptr_nonnull(strstr(f.bodies[DDB][1], "\"333\""));
+	ck_assert_ptr_nonnull(strstr(f.bodies[DDB][2], "\"222\""));
+	ck_assert_msg(f.n_turns < 100, "%llu loop turns in about 600 ms", (unsigned long long)f.n_turns);
+	teardown(&f);
+}
+END_TEST
+
+/*
+ * Many puts of a few ids, a call in flight for each: every later put is
+ * parked behind its id and each id's puts leave one call after another, in
+ * submission order, none lost.
+ */
+START_TEST(puts_parked_behind_their_ids_all_leave_in_order)
+{
+	struct fixture f;
+	char id[16];
+
+	setup(&f, all_ok);
+	create(&f);
+	for (int i = 0; i < 60; i++) {
+		snprintf(id, sizeof(id), "tx-%d", i % 3);
+		txp_delivery_submit(f.d, txn(id, 100 + i, false));
+	}
+	RUN_UNTIL(&f, stored, 60);
+	ck_assert_uint_eq(f.n[DDB], 20); /* three ids a batch at most */
+	for (unsigned r = 0; r < MAX_REQ; r++) {
+		char want[16];
+		for (int k = 0; k < 3; k++) {
+			snprintf(want, sizeof(want), "\"%u\"", 100 + 3 * r + (unsigned)k);
+			ck_assert_msg(strstr(f.bodies[DDB][r], want) != NULL, "request %u lacks %s", r, want);
+		}
+	}
+	ck_assert_uint_eq(stats(&f).pending, 0);
+	teardown(&f);
+}
+END_TEST
+
+/*
+ * DynamoDB gives no answer for a second (an outage): after the calls that
+ * were out when it went, one probe batch at a time, and the rest waits in
+ * the queue without spending attempts, so nothing is dead-lettered; once
+ * it answers, everything is stored, each once.  Before, every job was tried
+ * max_attempts times within the second (dozens of calls) and dead-lettered.
+ */
+START_TEST(an_unreachable_service_gets_one_probe_at_a_time_and_nothing_is_dead_lettered)
+{
+	struct fixture f;
+	char id[16];
+
+	setup(&f, ddb_gone);
+	f.ddb_gone = true;
+	ck_assert_int_eq(uv_timer_init(&f.loop, &f.back), 0);
+	f.back.data = &f;
+	uv_timer_start(&f.back, on_back, 1000, 0);
+	create(&f);
+	for (int i = 0; i < 500; i++) {
+		snprintf(id, sizeof(id), "tx-%d", i);
+		txp_delivery_submit(f.d, txn(id, 100 + i, false));
+	}
+	RUN_UNTIL(&f, stored, 500);
+	ck_assert_uint_eq(stats(&f).dead_lettered, 0);
+	ck_assert_uint_eq(stats(&f).retry_budget_exhausted, 0);
+	ck_assert_uint_eq(stats(&f).pending, 0);
+	/* 20 batches once it is back; before, 8 calls at the start and a
+	 * probe at 250 ms and at 750 ms (then the next succeeds). */
+	ck_assert_msg(f.n[DDB] <= 20 + 8 + 4, "%u calls to DynamoDB", f.n[DDB]);
+	uv_close((uv_handle_t *)&f.back, NULL);
+	teardown(&f);
+}
+END_TEST
+
 static void on_flushed(void *arg)
 {
 	struct fixture *f = arg;
@@ -532,6 +706,36 @@ START_TEST(flush_sends_partial_batches_at_once_and_reports_when_done)
 	ck_assert_uint_eq(stats(&f).stored, 1);
 	ck_assert_uint_eq(stats(&f).alerts_published, 1);
 	teardown(&f);
+}
+END_TEST
+
+/*
+ * A flush in an outage ends as soon as nothing can be delivered before the
+ * service returns, instead of sitting out its timeout (a stopping daemon
+ * then exits at once; the journal keeps the rest): here after the calls
+ * that were out, without a probe, and long before the 6 s timeout.
+ */
+START_TEST(a_flush_ends_once_only_unreachable_services_are_left)
+{
+	struct fixture f;
+	char id[16];
+
+	setup(&f, ddb_gone);
+	f.ddb_gone = true;
+	create(&f);
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "tx-%d", i);
+		txp_delivery_submit(f.d, txn(id, 100 + i, false));
+	}
+	txp_delivery_flush(f.d, 6000, on_flushed, &f);
+	while (!f.flushed && !f.timed_out)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	ck_assert(f.flushed);
+	ck_assert_uint_le(f.n[DDB], 8);
+	ck_assert_uint_eq(stats(&f).stored, 0);
+	ck_assert_uint_eq(stats(&f).dead_lettered, 0);
+	ck_assert_uint_eq(stats(&f).pending + stats(&f).retrying, 300);
+	teardown(&f); /* all 300 reported left at close */
 }
 END_TEST
 
@@ -574,6 +778,11 @@ int main(void)
 	tcase_add_test(tc, without_a_queue_url_dead_letters_are_held_and_counted);
 	tcase_add_test(tc, flush_sends_partial_batches_at_once_and_reports_when_done);
 	tcase_add_test(tc, without_an_id_nothing_is_sent);
+	tcase_add_test(tc, a_held_round_due_while_a_dlq_call_flies_waits_without_spinning);
+	tcase_add_test(tc, a_put_of_an_id_in_flight_waits_for_it_without_spinning);
+	tcase_add_test(tc, puts_parked_behind_their_ids_all_leave_in_order);
+	tcase_add_test(tc, an_unreachable_service_gets_one_probe_at_a_time_and_nothing_is_dead_lettered);
+	tcase_add_test(tc, a_flush_ends_once_only_unreachable_services_are_left);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
