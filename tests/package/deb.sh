@@ -143,7 +143,7 @@ cmp -s "$root/etc/txpipe/keys/card-token.key" "$root/etc/txpipe/keys/pseudonym.k
 # start action, checked on the script itself.)
 find "$root/etc/systemd" -name 'txpiped*' 2>/dev/null | grep -q . &&
 	bad "units enabled on installation: $(find "$root/etc/systemd" -name 'txpiped*')"
-grep -E 'deb-systemd-invoke +(start|restart)|systemctl.* (start|enable)' "$tmp/postinst" &&
+grep -E '_dh_action=start|deb-systemd-invoke +(start|restart)|systemctl.* (start|enable)' "$tmp/postinst" &&
 	bad "postinst starts or enables a unit"
 host_state >"$tmp/host.after"
 cmp -s "$tmp/host.before" "$tmp/host.after" || bad "installing into $root changed the host: $(diff "$tmp/host.before" "$tmp/host.after")"
