@@ -37,6 +37,10 @@
 #define TTL_ATTRIBUTE "expires_at"
 #define SOCKET_TIMEOUT_S 5
 
+#define NO_CREDENTIALS_FIX                                                                                    \
+	"on EC2 attach an instance role (IMDSv2; in a container set the metadata hop limit to 2); elsewhere set [aws] " \
+	"profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+
 enum level { OK, WARN, FAIL };
 
 struct doctor {
@@ -286,9 +290,7 @@ static void check_credentials(struct doctor *d, const struct txp_aws_reply *firs
 	txp_aws_session_stats(d->s, &st);
 	if (strcmp(first->code, "no_credentials") == 0 || st.credentials_source == NULL ||
 	    strcmp(st.credentials_source, "none") == 0) {
-		say(d, FAIL, "credentials",
-		    "on EC2 attach an instance role (IMDSv2; in a container set the metadata hop limit to 2); "
-		    "elsewhere set [aws] profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+		say(d, FAIL, "credentials", NO_CREDENTIALS_FIX,
 		    "none found (environment, shared credentials file, IMDS): %s", first->message);
 		return;
 	}
@@ -623,7 +625,13 @@ static long check_aws(struct doctor *d)
 	memset(&queue, 0, sizeof(queue));
 	txp_aws_settings_from_config(&d->cfg, &d->settings);
 	if (txp_aws_session_open(&d->s, &d->settings, err, sizeof(err)) < 0) {
-		say(d, FAIL, "aws", "correct [aws] in the configuration", "%s", err);
+		/* The chain fails at creation when no source can ever give
+		 * credentials (none set, IMDS off): that is the credentials check. */
+		if (strstr(err, "credentials") != NULL)
+			say(d, FAIL, "credentials", NO_CREDENTIALS_FIX, "%s", err);
+		else
+			say(d, FAIL, "aws", "correct [aws] in the configuration", "%s", err);
+		fprintf(d->out, "      %-17s the AWS checks need an AWS client: skipped\n", "");
 		return -1;
 	}
 	/* The first call resolves the credential chain; its answer proves the endpoint, carries the server's Date. */
