@@ -1,4 +1,4 @@
-/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision. */
+/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision, doctor. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -73,7 +73,8 @@ static void usage(FILE *f)
 	        "  -h, --help          this help\n"
 	        "\n"
 	        "Exit status: 0 success; 1 some transactions were rejected or failed; 64 usage;\n"
-	        "66 input file missing; 69 daemon unreachable; 76 protocol error; 78 bad configuration.\n"
+	        "66 input file missing; 69 daemon unreachable; 76 protocol error; 77 deprovision: the\n"
+	        "table holds items (give --delete-data); 78 bad configuration.\n"
 	        "See txpipectl(1).\n");
 }
 
