@@ -530,7 +530,8 @@ static void check_iam(struct doctor *d)
 	fprintf(d->out,
 		"      %-17s not checked (no dry run without writing): dynamodb:BatchWriteItem, sns:Publish, "
 		"sqs:SendMessage of the daemon's role (conf/iam-policy.json); a denial shows in its log as "
-		"aws_call_failed code=AccessDeniedException and in `txpipectl stats` as aws fatal\n",
+		"dead_letter ... error=AccessDeniedException (dlq_unavailable when SQS denies) and in `txpipectl stats` "
+		"as aws fatal\n",
 		"");
 }
 
