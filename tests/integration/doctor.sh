@@ -4,9 +4,11 @@
 # missing table, topic without KMS, 4-day queue retention, unreachable endpoint, messages in the
 # DLQ): exit 1, and the output names the failing check and its fix.
 #
-# Not induced here, because the emulators cannot show them: a table without point-in-time recovery
-# (dynalite has no DescribeContinuousBackups, which doctor reports as a warning, checked below),
-# clock skew (dynalite and fauxqs do not check the signing time) and AccessDenied (no IAM).
+# Clock skew is induced with a small Node HTTP server standing in for DynamoDB whose Date header is
+# an hour behind (the same as our clock being an hour ahead).  Not induced here, because the
+# emulators cannot show them: a table without point-in-time recovery (dynalite has no
+# DescribeContinuousBackups, which doctor reports as a warning, checked below) and AccessDenied
+# (no IAM).
 #
 # Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
 set -uo pipefail
@@ -29,7 +31,11 @@ if ! txp_svc_node; then
 	echo "SKIP: Node >= 22.13 with tests/node_modules cannot be set up (see tests/setup-node.sh)"
 	exit 77
 fi
-txp_cleanup() { stop_daemon; }
+skew_pid=""
+txp_cleanup() {
+	stop_daemon
+	if [[ -n $skew_pid ]]; then kill "$skew_pid" 2>/dev/null; wait "$skew_pid" 2>/dev/null; fi
+}
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -187,6 +193,30 @@ check "messages in the DLQ: exit 1" 1 "$rc"
 has "DLQ: the dlq check fails with the depth" "$workdir/ok.out" "^FAIL +dlq +about 1 dead-lettered message\(s\)"
 has "DLQ: the fix" "$workdir/ok.out" "fix: see why with \`txpipectl dlq list\`, fix the cause, then \`txpipectl dlq redrive\`$"
 check "DLQ: nothing else fails" 1 "$(grep -c '^FAIL' "$workdir/ok.out")"
+
+# A server whose clock is an hour behind ours: it answers every call as a missing table.
+skew_port=$(txp_svc_free_port)
+"$TXP_NODE" -e '
+require("http").createServer((req, res) => {
+	req.resume();
+	req.on("end", () => {
+		res.setHeader("Date", new Date(Date.now() - 3600e3).toUTCString());
+		res.setHeader("Content-Type", "application/x-amz-json-1.0");
+		res.statusCode = 400;
+		res.end(JSON.stringify({__type: "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+			message: "Requested resource not found"}));
+	});
+}).listen(Number(process.argv[1]), "127.0.0.1");' "$skew_port" &
+skew_pid=$!
+for ((i = 0; i < 100; i++)); do
+	curl -s -o /dev/null "http://127.0.0.1:$skew_port/" && break
+	sleep 0.05
+done
+variant skew "s|^endpoint = $DYNAMODB_ENDPOINT$|endpoint = http://127.0.0.1:$skew_port|"
+doctor skew
+check "clock an hour off: exit 1" 1 "$rc"
+has "clock skew: the clock check fails with the offset" "$workdir/skew.out" "^FAIL +clock +\+3[56][0-9]{2} s off the server's Date \(.* GMT\): AWS refuses signatures more than 300 s off$"
+has "clock skew: the fix" "$workdir/skew.out" "fix: synchronise the clock \(chronyd, systemd-timesyncd; on EC2 169.254.169.123\)$"
 
 "$TXPIPECTL" --config "$workdir/ok.ini" doctor extra >/dev/null 2>&1
 check "doctor takes no arguments: 64" 64 "$?"
