@@ -125,3 +125,20 @@ sed -e "s|^endpoint = $SQS_ENDPOINT|endpoint = http://127.0.0.1:$port|" "$workdi
 check "a lookup failure exits 69 (EX_UNAVAILABLE)" 69 "$?"
 check "and deletes nothing: the table is still there" 0 \
 	"$(txp_js ddb-describe-table.mjs "$table" >/dev/null 2>&1; echo $?)"
+
+# --- on a terminal: it asks, and only "yes" deletes ------------------------------------------------------
+# script(1) gives the command a pseudo-terminal and feeds it our standard input.
+if command -v script >/dev/null 2>&1; then
+	printf 'no\n' | script -qec "'$TXPIPECTL' --config '$workdir/txpiped.ini' deprovision" /dev/null \
+		>"$workdir/tty1.out" 2>&1
+	check "on a terminal, an answer other than yes exits 1" 1 "$?"
+	check "the question is asked" 1 "$(grep -c 'Type yes to delete:' "$workdir/tty1.out")"
+	check "the refusal is reported" 1 "$(grep -c 'cancelled, nothing was deleted' "$workdir/tty1.out")"
+	check "and the table is still there" 0 "$(txp_js ddb-describe-table.mjs "$table" >/dev/null 2>&1; echo $?)"
+	printf 'yes\n' | script -qec "'$TXPIPECTL' --config '$workdir/txpiped.ini' deprovision" /dev/null \
+		>"$workdir/tty2.out" 2>&1
+	check "on a terminal, yes deletes: exit 0" 0 "$?"
+	check "the table is gone" 2 "$(txp_js ddb-describe-table.mjs "$table" >/dev/null 2>&1; echo $?)"
+else
+	echo "script(1) not found: the terminal question is not tested"
+fi
