@@ -37,7 +37,7 @@ static void on_result(void *arg, const struct txp_aws_result *r)
 }
 
 int txp_aws_session_open(struct txp_aws_session **out, const struct txp_aws_settings *settings, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	struct txp_aws_session *s = calloc(1, sizeof(*s));
 	int rc;
@@ -66,9 +66,9 @@ err_after_alloc:
 }
 
 int txp_aws_session_call(struct txp_aws_session *s, enum txp_aws_service svc, const char *op, const char *body,
-			 struct txp_aws_reply *reply)
+                         struct txp_aws_reply *reply)
 {
-	struct pending p = {.reply = reply};
+	struct pending p = { .reply = reply };
 	int rc;
 
 	memset(reply, 0, sizeof(*reply));
@@ -98,7 +98,7 @@ void txp_aws_session_close(struct txp_aws_session *s)
 }
 
 int txp_aws_call_sync(const struct txp_aws_settings *settings, enum txp_aws_service svc, const char *op,
-		      const char *body, json_t **response, char *err, size_t errlen)
+                      const char *body, json_t **response, char *err, size_t errlen)
 {
 	struct txp_aws_session *s;
 	struct txp_aws_reply r;

@@ -1,4 +1,4 @@
-/* provision.c: `txpipectl provision` and `deprovision`: create and remove the table, topic and dead-letter queue, idempotently. */
+/* provision.c: `txpipectl provision` and `deprovision`: create and remove the table, topic and DLQ, idempotently. */
 #include "txpipe/aws/provision.h"
 
 #include <errno.h>

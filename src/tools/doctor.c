@@ -37,7 +37,7 @@
 #define TTL_ATTRIBUTE "expires_at"
 #define SOCKET_TIMEOUT_S 5
 
-#define NO_CREDENTIALS_FIX                                                                                    \
+#define NO_CREDENTIALS_FIX                                                                                              \
 	"on EC2 attach an instance role (IMDSv2; in a container set the metadata hop limit to 2); elsewhere set [aws] " \
 	"profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
 
@@ -57,10 +57,10 @@ struct doctor {
 };
 
 static void say(struct doctor *d, enum level lv, const char *check, const char *fix, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+        __attribute__((format(printf, 5, 6)));
 static void say(struct doctor *d, enum level lv, const char *check, const char *fix, const char *fmt, ...)
 {
-	static const char *const names[] = {"ok", "warn", "FAIL"};
+	static const char *const names[] = { "ok", "warn", "FAIL" };
 	va_list ap;
 
 	fprintf(d->out, "%-4s  %-17s ", names[lv], check);
@@ -112,7 +112,8 @@ static void check_key(struct doctor *d, const char *key, const char *path)
 		return;
 	}
 	if (stat(path, &st) != 0) {
-		snprintf(fix, sizeof(fix), "restore the key from its backup, or create one with `txpipectl genkey %s`", path);
+		snprintf(fix, sizeof(fix), "restore the key from its backup, or create one with `txpipectl genkey %s`",
+		         path);
 		say(d, FAIL, key, fix, "%s: %s", path, strerror(errno));
 		return;
 	}
@@ -133,8 +134,9 @@ static void check_key(struct doctor *d, const char *key, const char *path)
 	sodium_memzero(k, sizeof(k));
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		struct passwd *pw = getpwuid(st.st_uid);
-		say(d, WARN, key, "chown the key to the user txpiped runs as", "%s is owned by %s, not by root or the user running this check",
-		    path, pw != NULL ? pw->pw_name : "an unknown user");
+		say(d, WARN, key, "chown the key to the user txpiped runs as",
+		    "%s is owned by %s, not by root or the user running this check", path,
+		    pw != NULL ? pw->pw_name : "an unknown user");
 		return;
 	}
 	say(d, OK, key, NULL, "%s: regular, mode %04o, readable", path, (unsigned)(st.st_mode & 07777));
@@ -144,7 +146,7 @@ static void check_key(struct doctor *d, const char *key, const char *path)
 static json_t *control_request(const char *path, const char *line, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
-	struct timeval tv = {SOCKET_TIMEOUT_S, 0};
+	struct timeval tv = { SOCKET_TIMEOUT_S, 0 };
 	char buf[65536];
 	size_t len = 0;
 	json_t *reply = NULL;
@@ -194,8 +196,9 @@ static void check_socket(struct doctor *d, const char *socket_path)
 	const char *ver = json_string_value(json_object_get(v, "version"));
 
 	if (ver == NULL) {
-		say(d, FAIL, "socket", "start the daemon (systemctl start txpiped) and read its log (journalctl -u txpiped)",
-		    "%s", v == NULL ? err : "the daemon's version reply has no version");
+		say(d, FAIL, "socket",
+		    "start the daemon (systemctl start txpiped) and read its log (journalctl -u txpiped)", "%s",
+		    v == NULL ? err : "the daemon's version reply has no version");
 		json_decref(v);
 		return;
 	}
@@ -220,8 +223,7 @@ static bool unsupported(const struct txp_aws_reply *r)
 }
 
 /* One read call; records the IAM action it proves or finds denied. */
-static void read_call(struct doctor *d, enum txp_aws_service svc, const char *op, char *body,
-		      struct txp_aws_reply *r)
+static void read_call(struct doctor *d, enum txp_aws_service svc, const char *op, char *body, struct txp_aws_reply *r)
 {
 	char action[96];
 	int rc = body != NULL ? txp_aws_session_call(d->s, svc, op, body, r) : -ENOMEM;
@@ -250,7 +252,7 @@ static char *json_req(json_t *j)
 
 static char *form_topic(const char *arn)
 {
-	struct txp_sbuf f = {0};
+	struct txp_sbuf f = { 0 };
 
 	txp_aws_query_add(&f, "TopicArn", arn);
 	if (f.oom) {
@@ -262,14 +264,14 @@ static char *form_topic(const char *arn)
 
 /* The failure line for a read call that did not succeed. */
 static void say_call_failed(struct doctor *d, const char *check, const char *op, const char *svc,
-			    const struct txp_aws_reply *r)
+                            const struct txp_aws_reply *r)
 {
 	char fix[512];
 
 	if (denied(r)) {
 		snprintf(fix, sizeof(fix),
-			 "allow %s:%s to these credentials (conf/iam-policy-operator.json grants what doctor reads)",
-			 svc, op);
+		         "allow %s:%s to these credentials (conf/iam-policy-operator.json grants what doctor reads)",
+		         svc, op);
 		say(d, FAIL, check, fix, "%s denied: %s", op, r->message);
 	} else if (r->http_status == 0) {
 		say(d, FAIL, check, "see the endpoint check above", "%s: no answer: %s: %s", op, r->code, r->message);
@@ -301,7 +303,8 @@ static void check_credentials(struct doctor *d, const struct txp_aws_reply *firs
 	}
 	if (st.credentials_expire_ms > 0) {
 		int64_t left = st.credentials_expire_ms / 1000 - (int64_t)time(NULL);
-		say(d, left < 300 ? WARN : OK, "credentials", "they are refreshed before expiry; if not, see the IMDS notes in txpiped(8)",
+		say(d, left < 300 ? WARN : OK, "credentials",
+		    "they are refreshed before expiry; if not, see the IMDS notes in txpiped(8)",
 		    "from %s, expire in %" PRId64 " min", st.credentials_source, left / 60);
 	} else {
 		say(d, OK, "credentials", NULL, "from %s, do not expire", st.credentials_source);
@@ -327,8 +330,8 @@ static void check_clock(struct doctor *d, const struct txp_aws_reply *r)
 		    "%+ld s off the server's Date (%s): AWS refuses signatures more than %d s off", skew, r->date,
 		    SKEW_FAIL_S);
 	else if (labs(skew) > SKEW_WARN_S)
-		say(d, WARN, "clock", "synchronise the clock (chronyd, systemd-timesyncd)", "%+ld s off the server's Date",
-		    skew);
+		say(d, WARN, "clock", "synchronise the clock (chronyd, systemd-timesyncd)",
+		    "%+ld s off the server's Date", skew);
 	else
 		say(d, OK, "clock", NULL, "%+ld s off the server's Date", skew);
 }
@@ -381,10 +384,13 @@ static void check_table(struct doctor *d, const struct txp_aws_reply *r)
 	billing = json_string_value(json_object_get(json_object_get(tab, "BillingModeSummary"), "BillingMode"));
 	sse = json_string_value(json_object_get(json_object_get(tab, "SSEDescription"), "Status"));
 	if (status == NULL || strcmp(status, "ACTIVE") != 0)
-		say(d, FAIL, "table", "wait for it to become ACTIVE", "%s is %s", t, status != NULL ? status : "in no state");
+		say(d, FAIL, "table", "wait for it to become ACTIVE", "%s is %s", t,
+		    status != NULL ? status : "in no state");
 	else if (billing == NULL || strcmp(billing, "PAY_PER_REQUEST") != 0) {
-		snprintf(fix, sizeof(fix), "aws dynamodb update-table --table-name %s --billing-mode PAY_PER_REQUEST", t);
-		say(d, FAIL, "table", fix, "%s billing mode is %s, not on-demand (PAY_PER_REQUEST): bursts get throttled", t,
+		snprintf(fix, sizeof(fix), "aws dynamodb update-table --table-name %s --billing-mode PAY_PER_REQUEST",
+		         t);
+		say(d, FAIL, "table", fix,
+		    "%s billing mode is %s, not on-demand (PAY_PER_REQUEST): bursts get throttled", t,
 		    billing != NULL ? billing : "PROVISIONED");
 	} else {
 		/* No SSEDescription: encrypted with an AWS owned key, which DynamoDB always does. */
@@ -396,18 +402,22 @@ static void check_table(struct doctor *d, const struct txp_aws_reply *r)
 	read_call(d, TXP_AWS_DYNAMODB, "DescribeContinuousBackups", json_req(json_pack("{s:s}", "TableName", t)), &b);
 	if (b.kind == TXP_AWS_OK) {
 		json_t *k = b.body != NULL ? json_loads(b.body, 0, NULL) : NULL;
-		const char *pitr = json_string_value(json_object_get(
-			json_object_get(json_object_get(k, "ContinuousBackupsDescription"), "PointInTimeRecoveryDescription"),
-			"PointInTimeRecoveryStatus"));
-		snprintf(fix, sizeof(fix), "txpipectl provision enables it (or aws dynamodb update-continuous-backups "
-					   "--table-name %s --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true)", t);
+		const char *pitr = json_string_value(
+		        json_object_get(json_object_get(json_object_get(k, "ContinuousBackupsDescription"),
+		                                        "PointInTimeRecoveryDescription"),
+		                        "PointInTimeRecoveryStatus"));
+		snprintf(fix, sizeof(fix),
+		         "txpipectl provision enables it (or aws dynamodb update-continuous-backups "
+		         "--table-name %s --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true)",
+		         t);
 		if (pitr != NULL && strcmp(pitr, "ENABLED") == 0)
 			say(d, OK, "table PITR", NULL, "point-in-time recovery on");
 		else
 			say(d, FAIL, "table PITR", fix, "point-in-time recovery is %s", pitr != NULL ? pitr : "off");
 		json_decref(k);
 	} else if (unsupported(&b)) {
-		say(d, WARN, "table PITR", "none at a test endpoint", "the endpoint does not support DescribeContinuousBackups");
+		say(d, WARN, "table PITR", "none at a test endpoint",
+		    "the endpoint does not support DescribeContinuousBackups");
 	} else {
 		say_call_failed(d, "table PITR", "DescribeContinuousBackups", "dynamodb", &b);
 	}
@@ -431,7 +441,8 @@ static void check_table(struct doctor *d, const struct txp_aws_reply *r)
 			    attr != NULL ? " on " : "", attr != NULL ? attr : "");
 		json_decref(k);
 	} else if (unsupported(&b)) {
-		say(d, WARN, "table TTL", "none at a test endpoint", "the endpoint does not support DescribeTimeToLive");
+		say(d, WARN, "table TTL", "none at a test endpoint",
+		    "the endpoint does not support DescribeTimeToLive");
 	} else {
 		say_call_failed(d, "table TTL", "DescribeTimeToLive", "dynamodb", &b);
 	}
@@ -451,7 +462,8 @@ static void check_topic(struct doctor *d, const struct txp_aws_reply *r)
 	}
 	if (r->kind != TXP_AWS_OK) {
 		if (strcmp(r->code, "NotFound") == 0 || strcmp(r->code, "NotFoundException") == 0)
-			say(d, FAIL, "topic", "create it: txpipectl provision", "%s does not exist", d->cfg.sns.topic_arn);
+			say(d, FAIL, "topic", "create it: txpipectl provision", "%s does not exist",
+			    d->cfg.sns.topic_arn);
 		else
 			say_call_failed(d, "topic", "GetTopicAttributes", "sns", r);
 		return;
@@ -487,7 +499,8 @@ static long check_queue(struct doctor *d, const struct txp_aws_reply *r)
 	}
 	if (r->kind != TXP_AWS_OK) {
 		if (strcmp(r->code, "QueueDoesNotExist") == 0 || strstr(r->code, "NonExistentQueue") != NULL)
-			say(d, FAIL, "queue", "create it: txpipectl provision", "%s does not exist", d->cfg.sqs.queue_url);
+			say(d, FAIL, "queue", "create it: txpipectl provision", "%s does not exist",
+			    d->cfg.sqs.queue_url);
 		else
 			say_call_failed(d, "queue", "GetQueueAttributes", "sqs", r);
 		return -1;
@@ -501,15 +514,17 @@ static long check_queue(struct doctor *d, const struct txp_aws_reply *r)
 	if (depth != NULL)
 		n = strtol(depth, NULL, 10);
 	if (ret == NULL || strcmp(ret, DLQ_RETENTION_S) != 0) {
-		snprintf(fix, sizeof(fix),
-			 "aws sqs set-queue-attributes --queue-url %s --attributes MessageRetentionPeriod=" DLQ_RETENTION_S,
-			 d->cfg.sqs.queue_url);
-		say(d, FAIL, "queue", fix, "retention is %s s, not " DLQ_RETENTION_S " (14 days): dead letters expire sooner",
+		snprintf(
+		        fix, sizeof(fix),
+		        "aws sqs set-queue-attributes --queue-url %s --attributes MessageRetentionPeriod=" DLQ_RETENTION_S,
+		        d->cfg.sqs.queue_url);
+		say(d, FAIL, "queue", fix,
+		    "retention is %s s, not " DLQ_RETENTION_S " (14 days): dead letters expire sooner",
 		    ret != NULL ? ret : "unknown");
 	} else if ((sse == NULL || strcmp(sse, "true") != 0) && (kms == NULL || kms[0] == '\0')) {
 		snprintf(fix, sizeof(fix),
-			 "aws sqs set-queue-attributes --queue-url %s --attributes SqsManagedSseEnabled=true",
-			 d->cfg.sqs.queue_url);
+		         "aws sqs set-queue-attributes --queue-url %s --attributes SqsManagedSseEnabled=true",
+		         d->cfg.sqs.queue_url);
 		say(d, FAIL, "queue", fix, "server-side encryption is off");
 	} else {
 		say(d, OK, "queue", NULL, "%s: retention 14 days, encrypted", d->cfg.sqs.queue_url);
@@ -528,11 +543,11 @@ static void check_iam(struct doctor *d)
 	/* DynamoDB, SNS and SQS have no dry run for writes: only a write would
 	 * prove them, and doctor writes nothing. */
 	fprintf(d->out,
-		"      %-17s not checked (no dry run without writing): dynamodb:BatchWriteItem, sns:Publish, "
-		"sqs:SendMessage of the daemon's role (conf/iam-policy.json); a denial shows in its log as "
-		"dead_letter ... error=AccessDeniedException (dlq_unavailable when SQS denies) and in `txpipectl stats` "
-		"as aws fatal\n",
-		"");
+	        "      %-17s not checked (no dry run without writing): dynamodb:BatchWriteItem, sns:Publish, "
+	        "sqs:SendMessage of the daemon's role (conf/iam-policy.json); a denial shows in its log as "
+	        "dead_letter ... error=AccessDeniedException (dlq_unavailable when SQS denies) and in `txpipectl stats` "
+	        "as aws fatal\n",
+	        "");
 }
 
 /* ---- the journal and the DLQ ---------------------------------------------------------------------------- */
@@ -565,8 +580,8 @@ static void check_journal(struct doctor *d)
 	json_t *jn = json_object_get(d->daemon_stats, "journal");
 	json_t *dl = json_object_get(d->daemon_stats, "delivery");
 	static const char fix_backlog[] =
-		"deliveries are not keeping up: read the log for aws_call_failed, throttled and retry_budget_exhausted, "
-		"and see TROUBLESHOOTING in txpiped(8)";
+	        "deliveries are not keeping up: read the log for aws_call_failed, throttled and retry_budget_exhausted, "
+	        "and see TROUBLESHOOTING in txpiped(8)";
 
 	if (d->daemon_stats == NULL) {
 		uint64_t bytes;
@@ -594,7 +609,8 @@ static void check_journal(struct doctor *d)
 		say(d, WARN, "journal", "free space on the journal's file system",
 		    "less than reserve_bytes free (journal_space_low)");
 	else
-		say(d, OK, "journal", NULL, "%" JSON_INTEGER_FORMAT " undelivered record(s), %" JSON_INTEGER_FORMAT " bytes",
+		say(d, OK, "journal", NULL,
+		    "%" JSON_INTEGER_FORMAT " undelivered record(s), %" JSON_INTEGER_FORMAT " bytes",
 		    json_integer_value(json_object_get(jn, "undelivered")),
 		    json_integer_value(json_object_get(jn, "disk_bytes")));
 }
@@ -604,8 +620,7 @@ static void check_dlq(struct doctor *d, long depth)
 	if (depth < 0)
 		return;
 	if (depth > 0)
-		say(d, FAIL, "dlq",
-		    "see why with `txpipectl dlq list`, fix the cause, then `txpipectl dlq redrive`",
+		say(d, FAIL, "dlq", "see why with `txpipectl dlq list`, fix the cause, then `txpipectl dlq redrive`",
 		    "about %ld dead-lettered message(s): decisions not stored or alerts not sent", depth);
 	else
 		say(d, OK, "dlq", NULL, "empty");
@@ -636,8 +651,8 @@ static long check_aws(struct doctor *d)
 		return -1;
 	}
 	/* The first call resolves the credential chain; its answer proves the endpoint, carries the server's Date. */
-	read_call(d, TXP_AWS_DYNAMODB, "DescribeTable", json_req(json_pack("{s:s}", "TableName", d->cfg.dynamodb.table)),
-		  &table);
+	read_call(d, TXP_AWS_DYNAMODB, "DescribeTable",
+	          json_req(json_pack("{s:s}", "TableName", d->cfg.dynamodb.table)), &table);
 	check_credentials(d, &table);
 	if (strcmp(table.code, "no_credentials") == 0) {
 		fprintf(d->out, "      %-17s the AWS checks need credentials: skipped\n", "");
@@ -648,8 +663,8 @@ static long check_aws(struct doctor *d)
 		read_call(d, TXP_AWS_SNS, "GetTopicAttributes", form_topic(d->cfg.sns.topic_arn), &topic);
 	if (has_queue)
 		read_call(d, TXP_AWS_SQS, "GetQueueAttributes",
-			  json_req(json_pack("{s:s,s:[s]}", "QueueUrl", d->cfg.sqs.queue_url, "AttributeNames", "All")),
-			  &queue);
+		          json_req(json_pack("{s:s,s:[s]}", "QueueUrl", d->cfg.sqs.queue_url, "AttributeNames", "All")),
+		          &queue);
 	dated = table.date[0] != '\0' ? &table : topic.date[0] != '\0' ? &topic : queue.date[0] != '\0' ? &queue : NULL;
 	check_clock(d, dated);
 	check_endpoint(d, TXP_AWS_DYNAMODB, &table);
@@ -669,7 +684,7 @@ static long check_aws(struct doctor *d)
 
 int txp_doctor_run(const char *config_path, const char *socket_path, FILE *out)
 {
-	struct doctor d = {.out = out, .config_path = config_path};
+	struct doctor d = { .out = out, .config_path = config_path };
 	long depth;
 
 	if (!check_config(&d))

@@ -1,4 +1,4 @@
-/* provision.h: `txpipectl provision` and `deprovision`: create and remove the DynamoDB table, SNS topic and SQS queue txpiped needs. */
+/* provision.h: `txpipectl provision` and `deprovision`: create and remove the table, topic and queue txpiped needs. */
 #ifndef TXPIPE_AWS_PROVISION_H
 #define TXPIPE_AWS_PROVISION_H
 
