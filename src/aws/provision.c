@@ -784,8 +784,8 @@ static void survey_table(struct deprov *d)
 	d->table_found = true;
 	/* DescribeTable's ItemCount is refreshed about every six hours on AWS:
 	 * one item counted by a Scan is exact, and reads at most one item. */
-	dp_call_json(d, TXP_AWS_DYNAMODB, "Scan", json_pack("{s:s,s:i,s:s}", "TableName", t, "Limit", 1, "Select", "COUNT"),
-		     &r);
+	dp_call_json(d, TXP_AWS_DYNAMODB, "Scan",
+		     json_pack("{s:s,s:i,s:s}", "TableName", t, "Limit", 1, "Select", "COUNT"), &r);
 	if (r.kind != TXP_AWS_OK) {
 		dp_failed(d, "table", "Scan", &r);
 		d->table_found = false;
@@ -889,7 +889,8 @@ static void survey_queue(struct deprov *d)
 		return;
 	}
 	j = reply_json(&r);
-	snprintf(d->queue_url, sizeof(d->queue_url), "%s", str_or_empty(json_string_value(json_object_get(j, "QueueUrl"))));
+	snprintf(d->queue_url, sizeof(d->queue_url), "%s",
+		 str_or_empty(json_string_value(json_object_get(j, "QueueUrl"))));
 	json_decref(j);
 	free(r.body);
 	d->queue_found = d->queue_url[0] != '\0';
