@@ -36,6 +36,8 @@
 #define DLQ_RETENTION_S "1209600"
 #define TTL_ATTRIBUTE "expires_at"
 #define SOCKET_TIMEOUT_S 5
+/* The user systemd/txpiped.service runs the daemon as (sysusers.d/txpipe.conf). */
+#define DAEMON_USER "txpipe"
 
 #define NO_CREDENTIALS_FIX                                                                                              \
 	"on EC2 attach an instance role (IMDSv2; in a container set the metadata hop limit to 2); elsewhere set [aws] " \
@@ -104,6 +106,8 @@ static bool check_config(struct doctor *d)
 static void check_key(struct doctor *d, const char *key, const char *path)
 {
 	struct stat st;
+	struct passwd *daemon_pw;
+	bool owner_ok;
 	uint8_t k[TXP_KEY_BYTES];
 	char err[512], fix[1024];
 
@@ -132,10 +136,12 @@ static void check_key(struct doctor *d, const char *key, const char *path)
 		return;
 	}
 	sodium_memzero(k, sizeof(k));
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+	owner_ok = st.st_uid == 0 || st.st_uid == geteuid() ||
+	           ((daemon_pw = getpwnam(DAEMON_USER)) != NULL && st.st_uid == daemon_pw->pw_uid);
+	if (!owner_ok) {
 		struct passwd *pw = getpwuid(st.st_uid);
-		say(d, WARN, key, "chown the key to the user txpiped runs as",
-		    "%s is owned by %s, not by root or the user running this check", path,
+		say(d, WARN, key, "chown the key to the user txpiped runs as (" DAEMON_USER ")",
+		    "%s is owned by %s, not by root, " DAEMON_USER " or the user running this check", path,
 		    pw != NULL ? pw->pw_name : "an unknown user");
 		return;
 	}
@@ -196,9 +202,12 @@ static void check_socket(struct doctor *d, const char *socket_path)
 	const char *ver = json_string_value(json_object_get(v, "version"));
 
 	if (ver == NULL) {
+		/* Connecting needs write permission on the socket: root or its group. */
 		say(d, FAIL, "socket",
-		    "start the daemon (systemctl start txpiped) and read its log (journalctl -u txpiped)", "%s",
-		    v == NULL ? err : "the daemon's version reply has no version");
+		    strstr(err, "Permission denied") != NULL
+		            ? "run as root or as a member of the socket's group ([daemon] socket_group)"
+		            : "start the daemon (systemctl start txpiped) and read its log (journalctl -u txpiped)",
+		    "%s", v == NULL ? err : "the daemon's version reply has no version");
 		json_decref(v);
 		return;
 	}

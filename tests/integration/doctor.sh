@@ -146,6 +146,16 @@ has "key mode 0644: the key check fails" "$workdir/ok.out" "^FAIL +card key +$wo
 has "key mode 0644: the fix" "$workdir/ok.out" "fix: chmod 0600 $workdir/card.key"
 chmod 0600 "$workdir/card.key"
 
+# A key owned by another user is a warning, not a failure (chown needs root).
+if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then
+	chown nobody "$workdir/card.key"
+	doctor ok
+	check "key owned by nobody: still exit 0" 0 "$rc"
+	has "key owned by nobody: a warning naming the owner" "$workdir/ok.out" \
+		"^warn +card key +$workdir/card.key is owned by nobody, not by root, txpipe or the user running this check$"
+	chown 0 "$workdir/card.key"
+fi
+
 doctor ok --socket "$workdir/none.sock"
 check "socket down: exit 1" 1 "$rc"
 has "socket down: the socket check fails" "$workdir/ok.out" "^FAIL +socket +cannot connect to $workdir/none.sock: "
