@@ -589,6 +589,7 @@ static void on_http(const struct txp_http_resp *resp, void *data)
 		result_set(&r, kind, code, "%s", resp->errmsg != NULL ? resp->errmsg : code);
 	} else {
 		r.http_status = resp->status;
+		snprintf(r.date, sizeof(r.date), "%s", resp->date != NULL ? resp->date : "");
 		r.body = (const char *)resp->body;
 		r.body_len = resp->body_len;
 		if (resp->status < 200 || resp->status >= 300) {

@@ -46,6 +46,7 @@ struct http_xfer {
 	char content_type[HTTP_HEADER_VALUE_MAX];
 	char amzn_error_type[HTTP_HEADER_VALUE_MAX];
 	char amzn_request_id[HTTP_HEADER_VALUE_MAX];
+	char date[HTTP_HEADER_VALUE_MAX];
 	char curl_err[CURL_ERROR_SIZE];
 	txp_http_cb cb;
 	void *data;
@@ -258,12 +259,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 	/* A status line starts a new header block (after a 100 Continue, say):
 	 * only the final response's headers count. */
 	if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-		x->content_type[0] = x->amzn_error_type[0] = x->amzn_request_id[0] = '\0';
+		x->content_type[0] = x->amzn_error_type[0] = x->amzn_request_id[0] = x->date[0] = '\0';
 		return n;
 	}
 	if (header_take(line, n, "Content-Type", x->content_type, sizeof(x->content_type)) ||
 	    header_take(line, n, "x-amzn-ErrorType", x->amzn_error_type, sizeof(x->amzn_error_type)) ||
-	    header_take(line, n, "x-amzn-RequestId", x->amzn_request_id, sizeof(x->amzn_request_id)))
+	    header_take(line, n, "x-amzn-RequestId", x->amzn_request_id, sizeof(x->amzn_request_id)) ||
+	    header_take(line, n, "Date", x->date, sizeof(x->date)))
 		return n;
 	header_take(line, n, "x-amz-request-id", x->amzn_request_id, sizeof(x->amzn_request_id));
 	return n;
@@ -350,6 +352,7 @@ static void xfer_finish(struct http_xfer *x, CURLcode cc, int err)
 	r.content_type = x->content_type;
 	r.amzn_error_type = x->amzn_error_type;
 	r.amzn_request_id = x->amzn_request_id;
+	r.date = x->date;
 	r.body = x->body != NULL ? x->body : (const unsigned char *)"";
 	r.body_len = x->body_len;
 	x->cb(&r, x->data);

@@ -1,4 +1,4 @@
-/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision. */
+/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision, doctor. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -22,6 +22,8 @@
 #include "txpipe/aws/settings.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
+
+#include "doctor.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
 /* Lines sent ahead of their replies; the daemon bounds what it reads from
@@ -57,6 +59,10 @@ static void usage(FILE *f)
 	        "                             card_token_key_file or pseudonym_key_file\n"
 	        "  provision                  create the DynamoDB table, SNS topic and SQS queue the\n"
 	        "                             configuration names, when missing\n"
+	        "  deprovision [--yes] [--delete-data]\n"
+	        "                             delete what provision created, after listing it and asking\n"
+	        "  doctor                     check the configuration, keys, daemon, credentials, clock,\n"
+	        "                             endpoints, AWS resources, journal and DLQ; name each fix\n"
 	        "  version                    print the tool's and the daemon's versions\n"
 	        "\n"
 	        "Options:\n"
@@ -66,7 +72,8 @@ static void usage(FILE *f)
 	        "  -h, --help          this help\n"
 	        "\n"
 	        "Exit status: 0 success; 1 some transactions were rejected or failed; 64 usage;\n"
-	        "66 input file missing; 69 daemon unreachable; 76 protocol error; 78 bad configuration.\n"
+	        "66 input file missing; 69 daemon unreachable; 76 protocol error; 77 deprovision: the\n"
+	        "table holds items (give --delete-data); 78 bad configuration.\n"
 	        "See txpipectl(1).\n");
 }
 
@@ -849,6 +856,31 @@ static int cmd_check_config(struct ctl *ctl)
 	return EX_OK;
 }
 
+static int cmd_deprovision(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"yes", no_argument, NULL, 'y'}, {"delete-data", no_argument, NULL, 'D'}, {NULL, 0, NULL, 0}};
+	struct txp_deprovision_options o = {.interactive = isatty(STDIN_FILENO) == 1};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+y", opts, NULL)) != -1) {
+		if (c == 'y') {
+			o.yes = true;
+		} else if (c == 'D') {
+			o.delete_data = true;
+		} else {
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "txpipectl: deprovision takes only --yes and --delete-data\n");
+		return EX_USAGE;
+	}
+	return txp_deprovision_run(ctl->config_path, &o, stdin, stdout, stderr);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -928,6 +960,15 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "provision") == 0)
 		return txp_provision_run(ctl.config_path, stdout, stderr);
+	if (strcmp(cmd, "deprovision") == 0)
+		return cmd_deprovision(&ctl, argc, argv);
+	if (strcmp(cmd, "doctor") == 0) {
+		if (argc != 1) {
+			fprintf(stderr, "txpipectl: doctor takes no arguments\n");
+			return EX_USAGE;
+		}
+		return txp_doctor_run(ctl.config_path, ctl.socket_path, stdout);
+	}
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return EX_OK;

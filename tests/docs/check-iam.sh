@@ -5,8 +5,8 @@
 # every C file under src/ that talks to the AWS client (it names TXP_AWS_ or
 # txp_aws_call) is scanned for string literals that are DynamoDB, SNS or SQS
 # operation names, and for `TXP_AWS_<SERVICE>, "Operation"` pairs.  Calls
-# made by src/aws/provision.c (txpipectl provision) belong in
-# conf/iam-policy-provision.json; calls made by src/tools/txpipectl.c (get, dlq:
+# made by src/aws/provision.c (txpipectl provision and deprovision) belong in
+# conf/iam-policy-provision.json; calls made by src/tools/*.c (get, dlq, doctor:
 # operator commands, run with an operator's credentials) belong in
 # conf/iam-policy-operator.json; calls made anywhere else (the daemon) belong
 # in conf/iam-policy.json.  Each policy must allow exactly its set: a missing
@@ -122,7 +122,7 @@ for f in $(find "$src" -name '*.c' | LC_ALL=C sort); do
 	grep -q -E 'TXP_AWS_|txp_aws_call' "$f" || continue
 	case "$f" in
 	*/aws/provision.c) out="$tmp/provision.calls" ;;
-	*/txpipectl.c) out="$tmp/operator.calls" ;;
+	*/tools/*.c) out="$tmp/operator.calls" ;;
 	*) out="$tmp/daemon.calls" ;;
 	esac
 	calls_in "$f" | sed "s|\$| ${f#"$src"/}|" >>"$out"

@@ -44,7 +44,10 @@ expect() {
 }
 source "$1"
 cd "$2"
-expect "check-config dlq genkey get help provision reload stats submit tail version" txpipectl ""
+expect "check-config deprovision dlq doctor genkey get help provision reload stats submit tail version" txpipectl ""
+expect "--delete-data --yes" txpipectl deprovision ""
+expect "--yes" txpipectl deprovision --y
+expect "deprovision dlq doctor" txpipectl d
 expect "list redrive" txpipectl dlq ""
 expect "--reason --status" txpipectl tail ""
 expect "stats submit" txpipectl s

@@ -29,6 +29,7 @@ struct fixture {
 	char resp_ctype[4][64];
 	char resp_errtype[4][64];
 	char resp_reqid[4][64];
+	char resp_date[4][64];
 	char errmsg[4][256];
 	uint64_t time_us[4];
 	int http_closed;
@@ -52,7 +53,9 @@ static void on_request(struct lb_conn *c, const struct lb_request *req, void *da
 		f->ctype[0] = '\0';
 	switch (f->behaviour) {
 	case ANSWER_200:
-		lb_respond(c, 200, "Content-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: REQ123\r\n",
+		lb_respond(c, 200,
+			   "Content-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: REQ123\r\n"
+			   "Date: Sun, 06 Dec 2026 22:41:08 GMT\r\n",
 			   "{\"ok\":true}");
 		break;
 	case ANSWER_500:
@@ -100,6 +103,7 @@ static void on_done(const struct txp_http_resp *r, void *data)
 	snprintf(f->resp_ctype[i], sizeof(f->resp_ctype[i]), "%s", r->content_type);
 	snprintf(f->resp_errtype[i], sizeof(f->resp_errtype[i]), "%s", r->amzn_error_type);
 	snprintf(f->resp_reqid[i], sizeof(f->resp_reqid[i]), "%s", r->amzn_request_id);
+	snprintf(f->resp_date[i], sizeof(f->resp_date[i]), "%s", r->date != NULL ? r->date : "(null)");
 	snprintf(f->errmsg[i], sizeof(f->errmsg[i]), "%s", r->errmsg);
 	f->time_us[i] = r->total_time_us;
 	ck_assert_uint_eq(r->body[r->body_len], '\0');
@@ -166,6 +170,8 @@ START_TEST(post_sends_method_headers_and_body_and_returns_response)
 	ck_assert_str_eq(f.resp_body[0], "{\"ok\":true}");
 	ck_assert_str_eq(f.resp_ctype[0], "application/x-amz-json-1.0");
 	ck_assert_str_eq(f.resp_reqid[0], "REQ123");
+	/* The server's clock, which txpipectl doctor compares with ours. */
+	ck_assert_str_eq(f.resp_date[0], "Sun, 06 Dec 2026 22:41:08 GMT");
 	ck_assert_str_eq(f.resp_errtype[0], "");
 	ck_assert_str_eq(f.errmsg[0], "");
 	ck_assert_uint_gt(f.time_us[0], 0);

@@ -22,6 +22,9 @@ struct txp_aws_result {
 	const char *body;       /* response body (NUL-terminated), NULL if none */
 	size_t body_len;
 	uint64_t latency_us;
+	/* The response's Date header as sent (IMF-fixdate), "" when none: the
+	 * server's clock, which txpipectl doctor compares with ours. */
+	char date[40];
 };
 
 typedef void (*txp_aws_cb)(void *arg, const struct txp_aws_result *r);

@@ -58,6 +58,7 @@ struct txp_http_resp {
 	const char *content_type;    /* "" when absent */
 	const char *amzn_error_type; /* x-amzn-ErrorType, "" when absent */
 	const char *amzn_request_id; /* x-amzn-RequestId or x-amz-request-id, "" when absent */
+	const char *date;            /* the Date header (RFC 7231 IMF-fixdate), "" when absent */
 	const unsigned char *body;   /* body_len bytes, followed by a NUL for convenience */
 	size_t body_len;
 	uint64_t total_time_us;
