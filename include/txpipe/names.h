@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "txpipe/txn.h"
+
 /*
  * Sanctions lists name parties by name, with aliases and spelling
  * variants, so a party is screened by name whatever country or identifier
@@ -45,11 +47,10 @@
  * takes no lock.
  */
 
-/* The longest name accepted, in bytes (UTF-8), in lists and transactions. */
-#define TXP_NAME_MAX 200
-/* The longest list label ("ofac") and entry identifier. */
-#define TXP_NAMES_LABEL_MAX 15
-#define TXP_NAMES_ENTRY_MAX 64
+/* The longest list label ("ofac") and entry identifier (txn.h holds the
+ * transaction's copies). */
+#define TXP_NAMES_LABEL_MAX TXP_NAME_LIST_MAX
+#define TXP_NAMES_ENTRY_MAX TXP_NAME_ENTRY_MAX
 
 struct txp_names;
 struct txp_names_scratch;

@@ -21,6 +21,12 @@
  *              version, then n_reasons reasons; a string is a u8 length,
  *              the bytes and a NUL (so a decoded code can point into the
  *              buffer), a reason is its code as a string and an i32 of points.
+ *   then, only when the transaction carried party names, the names
+ *   section: u8 REC_NAMES_TAG, u8 name_hit_field, u16 name_hit_score, and
+ *   the strings name_hit_list, name_hit_entry and the name_pseud of each
+ *   name field.  A record without it (every record written before name
+ *   screening) decodes as before, with no names; the section is kept
+ *   apart at the end so that other changes to the record stay separate.
  */
 #define REC_VERSION 1
 #define REC_FIXED 66
@@ -30,6 +36,7 @@
 #define REC_HAS_CARD 0x08
 #define REC_FLAGS (REC_SCORED | REC_HAS_ID | REC_HAS_TIMESTAMP | REC_HAS_CARD)
 #define REC_STRINGS 12
+#define REC_NAMES_TAG 0x4e /* 'N' */
 
 /* The fixed-size string fields of `t`, with their array sizes. */
 static void record_strings(struct txp_txn *t, char *s[REC_STRINGS], size_t cap[REC_STRINGS])
@@ -71,6 +78,17 @@ static bool put_str(uint8_t *buf, size_t cap, size_t *off, const char *s)
 	return true;
 }
 
+/* Whether the names section is written: a hit or a name's pseudonym. */
+static bool has_names(const struct txp_txn *t)
+{
+	if (t->name_hit_field != 0)
+		return true;
+	for (int k = 0; k < TXP_NAME_FIELDS; k++)
+		if (t->name_pseud[k][0] != '\0')
+			return true;
+	return false;
+}
+
 size_t txp_record_encode(const struct txp_txn *t, const char *version, uint8_t *buf, size_t cap)
 {
 	char *s[REC_STRINGS];
@@ -109,6 +127,19 @@ size_t txp_record_encode(const struct txp_txn *t, const char *version, uint8_t *
 			return 0;
 		txp_le_put32(buf + off, (uint32_t)t->reasons[i].points);
 		off += 4;
+	}
+	if (has_names(t)) {
+		if (cap - off < 4)
+			return 0;
+		buf[off++] = REC_NAMES_TAG;
+		buf[off++] = t->name_hit_field;
+		buf[off++] = (uint8_t)(t->name_hit_score & 0xff);
+		buf[off++] = (uint8_t)(t->name_hit_score >> 8);
+		if (!put_str(buf, cap, &off, t->name_hit_list) || !put_str(buf, cap, &off, t->name_hit_entry))
+			return 0;
+		for (int k = 0; k < TXP_NAME_FIELDS; k++)
+			if (!put_str(buf, cap, &off, t->name_pseud[k]))
+				return 0;
 	}
 	return off;
 }
@@ -226,6 +257,20 @@ int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t,
 		t->reasons[i].code = code;
 		t->reasons[i].points = (int)(int32_t)txp_le_get32(p + off);
 		off += 4;
+	}
+	if (off < len && p[off] == REC_NAMES_TAG) {
+		if (len - off < 4 || p[off + 1] > TXP_NAME_FIELDS)
+			return -EINVAL;
+		t->name_hit_field = p[off + 1];
+		t->name_hit_score = (uint16_t)(p[off + 2] | p[off + 3] << 8);
+		off += 4;
+		if (t->name_hit_score > 1000 ||
+		    !copy_str(p, len, &off, t->name_hit_list, sizeof(t->name_hit_list)) ||
+		    !copy_str(p, len, &off, t->name_hit_entry, sizeof(t->name_hit_entry)))
+			return -EINVAL;
+		for (int k = 0; k < TXP_NAME_FIELDS; k++)
+			if (!copy_str(p, len, &off, t->name_pseud[k], sizeof(t->name_pseud[k])))
+				return -EINVAL;
 	}
 	if (off != len)
 		return -EINVAL;

@@ -217,6 +217,9 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	txp_pan_mask(t->customer_id);
 	txp_pan_mask(t->merchant_id);
 	txp_pan_mask(t->device_id);
+	/* GDPR: the party names were needed for screening only; from here
+	 * on only their keyed pseudonyms exist, whatever the outcome. */
+	txp_compliance_names_seal(st->pseud_key, sizeof(st->pseud_key), t);
 	if (t->duplicate)
 		return; /* it carries the earlier reply, and nothing is stored */
 	/* The reply is built here, on the worker, so the loop thread only

@@ -875,8 +875,9 @@ static bool id_ok(const char *s, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		/* No ':' or space: the stored item's token lists hold entries. */
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '-' || c == '.' || c == ':'))
+		      c == '-' || c == '.'))
 			return false;
 	}
 	return true;
@@ -923,7 +924,7 @@ static int parse_inhouse_record(struct txp_names *ix, unsigned list, struct csv 
 	}
 	field_trim(&id, &idn);
 	if (!id_ok(id, idn)) {
-		*what = "id must be 1-64 characters of A-Z a-z 0-9 _ - . :";
+		*what = "id must be 1-64 characters of A-Z a-z 0-9 _ - .";
 		return -EINVAL;
 	}
 	if ((rc = add_entry(ix, list, id, idn)) < 0)
@@ -1060,7 +1061,7 @@ static int load_one(struct txp_names *ix, const char *label, size_t lablen, cons
 		return -EINVAL;
 	}
 	if (lablen == 0 || lablen > TXP_NAMES_LABEL_MAX || !id_ok(label, lablen)) {
-		snprintf(err, errlen, "\"%.*s\": a list label is 1-%d characters of A-Z a-z 0-9 _ - . :", (int)lablen,
+		snprintf(err, errlen, "\"%.*s\": a list label is 1-%d characters of A-Z a-z 0-9 _ - .", (int)lablen,
 		         label, TXP_NAMES_LABEL_MAX);
 		return -EINVAL;
 	}
