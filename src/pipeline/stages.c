@@ -110,6 +110,10 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 		goto err_after_rates;
 	}
 	txp_rates_free(&rates);
+	if (cfg->compliance.sanctions_name_lists[0] != '\0')
+		/* The operator sees what a list costs at start and each reload. */
+		txp_log_info("name_lists_loaded", "entries=%zu bytes=%zu",
+		             txp_compliance_name_entries(rs->compliance), txp_compliance_name_bytes(rs->compliance));
 	*out = rs;
 	return 0;
 
