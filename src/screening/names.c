@@ -61,6 +61,7 @@ struct txp_names {
 	uint32_t *post;
 	size_t npost;
 	uint32_t *tn_off;   /* distinct token -> run of names in tn (nutok + 1) */
+	uint32_t *tn_mid;   /* where the run's names of one full token start */
 	uint32_t *tn;
 	size_t bytes;
 	/* Building only: (key hash, distinct token) pairs, sorted into the table. */
@@ -75,17 +76,42 @@ struct txp_names {
  * computed once per screening (every query token at once). */
 #define MEMO_Q MAX_TOKENS
 
+/* Per-name and per-token state of one screening, each in one 8-byte cell
+ * so that meeting a name or a token costs one cache line, not three:
+ * the lists are walked in random order and these arrays outgrow L1. */
+struct name_state {
+	uint32_t gen;     /* the screening that last met the name */
+	uint32_t last_id; /* the listed token the last count came through */
+	uint8_t cnt;      /* query tokens it shares a key with */
+	uint8_t last;     /* the last query token counted */
+	uint16_t pad;
+};
+
+struct tok_state {
+	uint32_t gen;  /* the screening that last met the token */
+	uint16_t bits; /* query tokens it shares a key with */
+	uint16_t pad;
+};
+
+/* One distinct token's similarities with the query's tokens, touched only
+ * when a candidate is scored. */
+struct memo_row {
+	uint32_t gen;   /* the screening that last cleared `valid` */
+	uint16_t valid; /* query tokens whose cell is filled */
+	uint16_t sim[MEMO_Q];
+};
+
 struct txp_names_scratch {
 	size_t cap, mcap;
 	uint32_t gen;
-	uint32_t *seen;
-	uint8_t *cnt, *last;
+	struct name_state *ns;
 	uint32_t *cand;
-	uint32_t *mgen;  /* per distinct token: gen when mvalid was cleared */
-	uint16_t *mvalid; /* query tokens whose memo cell is filled */
-	uint16_t *memo;  /* [token * MEMO_Q + query token] similarity */
-	uint32_t *tmark; /* per distinct token: gen when tbits was cleared */
-	uint16_t *tbits; /* query tokens whose names this token's were counted for */
+	struct tok_state *ts;
+	struct memo_row *memo;
+	uint32_t *qids;   /* the distinct tokens each query token meets, in turn */
+	size_t qids_cap;
+	uint32_t *skipset; /* those of the skipped query token: id + 1, open addressing */
+	size_t skipset_cap;
 };
 
 /* A name cut into tokens: token i is the string at buf + i * (TOKEN_MAX + 1). */
@@ -631,9 +657,21 @@ static int build_table(struct txp_names *ix)
 		free(fill);
 		return -ENOMEM;
 	}
-	for (int pass = 0; pass < 2; pass++) {
+	ix->tn_mid = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_mid));
+	if (ix->tn_mid == NULL) {
+		free(fill);
+		return -ENOMEM;
+	}
+	/* Each run holds the names of two or more full tokens first, then
+	 * those of one (see txp_names_screen). */
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 2)
+			for (uint32_t id = 0; id < ix->nutok; id++)
+				ix->tn_mid[id] = ix->tn_off[id] + fill[id];
 		for (uint32_t n = 0; n < ix->nnames; n++) {
 			const struct name_rec *nr = &ix->names[n];
+			if (pass > 0 && (nr->nfull >= 2) != (pass == 1))
+				continue;
 			for (uint32_t j = 0; j < nr->ntok; j++) {
 				uint32_t id = ix->ntoks[nr->tok + j], k;
 				for (k = 0; k < j && ix->ntoks[nr->tok + k] != id; k++)
@@ -695,6 +733,7 @@ static void finish(struct txp_names *ix)
 	            (ix->table != NULL ? (ix->mask + 1) * sizeof(*ix->table) : 0) +
 	            (ix->post != NULL ? (ix->npost > 0 ? ix->npost : 1) * sizeof(*ix->post) : 0) +
 	            (ix->tn_off != NULL ? (ix->nutok + 1) * sizeof(*ix->tn_off) : 0) +
+	            (ix->tn_mid != NULL ? ix->nutok * sizeof(*ix->tn_mid) : 0) +
 	            (ix->tn != NULL ? (ix->ntok > 0 ? ix->ntok : 1) * sizeof(*ix->tn) : 0);
 }
 
@@ -713,6 +752,7 @@ void txp_names_free(struct txp_names *ix)
 	free(ix->table);
 	free(ix->post);
 	free(ix->tn_off);
+	free(ix->tn_mid);
 	free(ix->tn);
 	free(ix->pairs);
 	free(ix);
@@ -1181,15 +1221,12 @@ void txp_names_scratch_free(struct txp_names_scratch *s)
 {
 	if (s == NULL)
 		return;
-	free(s->seen);
-	free(s->cnt);
-	free(s->last);
+	free(s->ns);
 	free(s->cand);
-	free(s->mgen);
+	free(s->ts);
+	free(s->qids);
+	free(s->skipset);
 	free(s->memo);
-	free(s->mvalid);
-	free(s->tmark);
-	free(s->tbits);
 	free(s);
 }
 
@@ -1213,18 +1250,11 @@ static int scratch_fit(struct txp_names_scratch *s, size_t n, size_t ntok)
 	n = n > s->cap ? n : s->cap;
 	ntok = ntok > s->mcap ? ntok : s->mcap;
 	s->cap = s->mcap = 0;
-	if (scratch_array((void **)&s->seen, n, sizeof(*s->seen)) == NULL ||
+	if (scratch_array((void **)&s->ns, n, sizeof(*s->ns)) == NULL ||
 	    scratch_array((void **)&s->cand, n, sizeof(*s->cand)) == NULL ||
-	    scratch_array((void **)&s->cnt, n, 1) == NULL || scratch_array((void **)&s->last, n, 1) == NULL ||
-	    scratch_array((void **)&s->mgen, ntok, sizeof(*s->mgen)) == NULL ||
-	    scratch_array((void **)&s->memo, ntok * MEMO_Q, sizeof(*s->memo)) == NULL ||
-	    scratch_array((void **)&s->mvalid, ntok, sizeof(*s->mvalid)) == NULL ||
-	    scratch_array((void **)&s->tmark, ntok, sizeof(*s->tmark)) == NULL ||
-	    scratch_array((void **)&s->tbits, ntok, sizeof(*s->tbits)) == NULL)
+	    scratch_array((void **)&s->ts, ntok, sizeof(*s->ts)) == NULL ||
+	    scratch_array((void **)&s->memo, ntok, sizeof(*s->memo)) == NULL)
 		return -ENOMEM;
-	memset(s->seen, 0, n * sizeof(*s->seen));
-	memset(s->mgen, 0, ntok * sizeof(*s->mgen));
-	memset(s->tmark, 0, ntok * sizeof(*s->tmark));
 	s->cap = n;
 	s->mcap = ntok;
 	s->gen = 0;
@@ -1281,17 +1311,17 @@ static unsigned pair_sim(const struct toks *q, int i, const struct txp_names *ix
 static unsigned memo_sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s,
                          uint32_t id)
 {
-	uint16_t *m = &s->memo[(size_t)id * MEMO_Q];
+	struct memo_row *m = &s->memo[id];
 
-	if (s->mgen[id] != s->gen) {
-		s->mgen[id] = s->gen;
-		s->mvalid[id] = 0;
+	if (m->gen != s->gen) {
+		m->gen = s->gen;
+		m->valid = 0;
 	}
-	if (!(s->mvalid[id] & (1u << i))) {
-		m[i] = (uint16_t)pair_sim(q, i, ix, id);
-		s->mvalid[id] |= (uint16_t)(1u << i);
+	if (!(m->valid & (1u << i))) {
+		m->sim[i] = (uint16_t)pair_sim(q, i, ix, id);
+		m->valid |= (uint16_t)(1u << i);
 	}
-	return m[i];
+	return m->sim[i];
 }
 
 /* Scores the query against listed name `nr` (see names.h), thousandths. */
@@ -1399,13 +1429,62 @@ static unsigned bound(int qf, int qi, int lf, int li, int shared)
 	return total > 0 ? (unsigned)(2000 * m / total) : 0;
 }
 
+/* Makes room for `n` entries in a growable scratch array. */
+static int scratch_room(uint32_t **p, size_t *cap, size_t n)
+{
+	size_t c = *cap > 0 ? *cap : 1024;
+	uint32_t *q;
+
+	if (n <= *cap)
+		return 0;
+	while (c < n)
+		c *= 2;
+	q = realloc(*p, c * sizeof(*q));
+	if (q == NULL)
+		return -ENOMEM;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+/* Fills the set of the skipped query token's distinct tokens; its size
+ * (a power of two, mask + 1) in *mask. */
+static int skipset_fill(struct txp_names_scratch *s, const uint32_t *ids, size_t n, size_t *mask)
+{
+	size_t size = 16;
+
+	while (size < 2 * n)
+		size *= 2;
+	if (scratch_room(&s->skipset, &s->skipset_cap, size) < 0)
+		return -ENOMEM;
+	memset(s->skipset, 0, size * sizeof(*s->skipset));
+	for (size_t i = 0; i < n; i++) {
+		size_t h = (ids[i] * 2654435761u) & (size - 1);
+		while (s->skipset[h] != 0)
+			h = (h + 1) & (size - 1);
+		s->skipset[h] = ids[i] + 1;
+	}
+	*mask = size - 1;
+	return 0;
+}
+
+static bool skipset_has(const struct txp_names_scratch *s, size_t mask, uint32_t id)
+{
+	for (size_t h = (id * 2654435761u) & mask; s->skipset[h] != 0; h = (h + 1) & mask)
+		if (s->skipset[h] == id + 1)
+			return true;
+	return false;
+}
+
 int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name,
                      unsigned threshold, struct txp_names_hit *hit)
 {
 	struct toks q;
 	uint64_t keys[TOKEN_MAX + 1];
 	size_t ncand = 0, len;
-	int nq_full = 0;
+	uint32_t cost[MAX_TOKENS] = {0};
+	size_t qstart[MAX_TOKENS + 1], nqids = 0, skipmask = 0;
+	int nq_full = 0, skip = -1;
 	unsigned best = 0;
 	uint32_t best_name = 0;
 
@@ -1423,16 +1502,26 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	if (scratch_fit(s, ix->nnames, ix->nutok) < 0)
 		return -ENOMEM;
 	if (++s->gen == 0) {
-		memset(s->seen, 0, s->cap * sizeof(*s->seen));
-		memset(s->mgen, 0, s->mcap * sizeof(*s->mgen));
-		memset(s->tmark, 0, s->mcap * sizeof(*s->tmark));
+		memset(s->ns, 0, s->cap * sizeof(*s->ns));
+		memset(s->ts, 0, s->mcap * sizeof(*s->ts));
+		memset(s->memo, 0, s->mcap * sizeof(*s->memo));
 		s->gen = 1;
 	}
-	/* Candidates: the distinct tokens sharing a key with a query token
-	 * are compared with it (once each); the names holding those that
-	 * align count that query token once. */
+	/*
+	 * Candidates: the names holding a distinct token that shares a key
+	 * with a query token count that query token once.  Sharing a key is
+	 * the evidence here; the letters are compared only for the names that
+	 * pass the counts (comparing every such token costs more than it
+	 * saves).  A name of two or more full tokens must share keys with two
+	 * query tokens, so it is always met through the query's other tokens:
+	 * the names of the commonest query token (Mohammed: thousands) are
+	 * not walked, only its names of one full token; whether a candidate
+	 * holds it is checked on the candidate's own tokens.  The first pass
+	 * marks the tokens each query token meets and counts their names.
+	 */
 	for (int i = 0; i < q.n; i++) {
 		int nk;
+		qstart[i] = nqids;
 		if (q.len[i] < 2)
 			continue;
 		nk = token_keys(tok(&q, i), q.len[i], keys);
@@ -1440,29 +1529,47 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			const struct slot *sl = lookup(ix, keys[k]);
 			if (sl == NULL)
 				continue;
+			if (scratch_room(&s->qids, &s->qids_cap, nqids + sl->n) < 0)
+				return -ENOMEM;
 			for (uint32_t p = 0; p < sl->n; p++) {
 				uint32_t id = ix->post[sl->off + p];
-				if (s->tmark[id] != s->gen) {
-					s->tmark[id] = s->gen;
-					s->tbits[id] = 0;
+				struct tok_state *ts = &s->ts[id];
+				if (ts->gen != s->gen) {
+					ts->gen = s->gen;
+					ts->bits = 0;
 				}
-				if (s->tbits[id] & (1u << i))
+				if (ts->bits & (1u << i))
 					continue;
-				s->tbits[id] |= (uint16_t)(1u << i);
-				if (memo_sim(&q, i, ix, s, id) == 0)
-					continue; /* the key collided; the spellings differ */
-				for (uint32_t t = ix->tn_off[id]; t < ix->tn_off[id + 1]; t++) {
-					uint32_t n = ix->tn[t];
-					if (s->seen[n] != s->gen) {
-						s->seen[n] = s->gen;
-						s->cnt[n] = 0;
-						s->last[n] = 0xff;
-						s->cand[ncand++] = n;
-					}
-					if (s->last[n] != (uint8_t)i) {
-						s->last[n] = (uint8_t)i;
-						s->cnt[n]++;
-					}
+				ts->bits |= (uint16_t)(1u << i);
+				s->qids[nqids++] = id;
+				cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
+			}
+		}
+		if (nq_full >= 2 && (skip < 0 || cost[i] > cost[skip]))
+			skip = i;
+	}
+	qstart[q.n] = nqids;
+	if (skip >= 0 && skipset_fill(s, s->qids + qstart[skip], qstart[skip + 1] - qstart[skip], &skipmask) < 0)
+		return -ENOMEM;
+	for (int i = 0; i < q.n; i++) {
+		for (size_t x = qstart[i]; x < qstart[i + 1]; x++) {
+			uint32_t id = s->qids[x];
+			for (uint32_t t = i == skip ? ix->tn_mid[id] : ix->tn_off[id]; t < ix->tn_off[id + 1]; t++) {
+				uint32_t n = ix->tn[t];
+				struct name_state *st = &s->ns[n];
+				if (st->gen != s->gen) {
+					st->gen = s->gen;
+					st->cnt = 0;
+					st->last = 0xff;
+					s->cand[ncand++] = n;
+				}
+				/* One listed token sharing keys with two query
+				 * tokens (George Green: both have the key of
+				 * GRG) is one piece of evidence, not two. */
+				if (st->last != (uint8_t)i && !(st->cnt > 0 && st->last_id == id)) {
+					st->last = (uint8_t)i;
+					st->last_id = id;
+					st->cnt++;
 				}
 			}
 		}
@@ -1473,8 +1580,23 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2;
 		unsigned sc, floor = best > threshold ? best : threshold;
 
-		if (s->cnt[n] < need ||
-		    bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->cnt[n]) < floor)
+		if (skip >= 0 && nr->nfull >= 2 && s->ns[n].cnt + 1 >= need &&
+		    bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt + 1) >= floor) {
+			/* Whether it holds a token the skipped query token met,
+			 * asked only of the names that could reach the floor. */
+			for (uint32_t j = 0; j < nr->ntok; j++) {
+				uint32_t id = ix->ntoks[nr->tok + j];
+				/* Not the token already counted: one listed token
+				 * near two query tokens is one piece of evidence. */
+				if (id != s->ns[n].last_id && skipset_has(s, skipmask, id)) {
+					s->ns[n].cnt++;
+					break;
+				}
+			}
+		}
+
+		if (s->ns[n].cnt < need ||
+		    bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt) < floor)
 			continue;
 		sc = score(&q, ix, nr, s);
 		if (sc > best || (sc == best && sc > 0 && n < best_name)) {
