@@ -22,15 +22,21 @@
  * stopwords[] in names.c (ltd, llc, inc, sa, gmbh, the, of, de, al ...).
  *
  * Index: each listed name (primary and every alias) is a sequence of
- * tokens.  Each token of two or more letters has a key: its consonant
- * skeleton (first letter kept, later vowels and y dropped, c/q -> k, z -> s,
- * doubled letters collapsed), so vowel spellings (Mohammed, Muhammad)
- * share a key; skeletons of four or more letters also get each
- * single-deletion variant, so one changed consonant still shares a key
- * with the listed spelling.  A hash table maps each key to the names
- * holding it.  A query scores only the names that share keys with at
- * least two of its tokens (one when the query or the listed name has only
- * one full token), never the whole list.
+ * tokens, interned: each distinct token is stored once, with the names
+ * holding it.  Each token of two or more letters has keys: its consonant
+ * skeleton (first letter kept, later vowels and y dropped, c/q -> k,
+ * z -> s, doubled letters collapsed), so vowel spellings (Mohammed,
+ * Muhammad) share a key; and each single deletion of the skeleton (three
+ * letters: only after the first, salted apart), so one changed consonant
+ * still shares a key with the listed spelling.  A hash table maps each
+ * key to the distinct tokens holding it.  A query scores only the names
+ * whose tokens share keys with at least two of its tokens (one when the
+ * query or the listed name has only one full token) and whose token
+ * counts can still reach the threshold, never the whole list; the names
+ * of the query's commonest token are not walked (a name of two or more
+ * full tokens is met through the others).  Typos in short words (three
+ * consonants or fewer, not in the first letter) share no key and are
+ * the recall this gives up; tests/names_bench measures it.
  *
  * Score: tokens are aligned one to one, in any order, best pairs first,
  * by Jaro-Winkler similarity (pairs below 0.80 are not aligned); an
@@ -39,8 +45,9 @@
  * weight of the listed name's tokens), so 1.0 is an exact match up to
  * order, case, accents and punctuation.  One unaligned interior token of a
  * name of three or more tokens (a middle name given on one side only) is
- * left out of its side's weight.  A hit is the best-scoring listed name at
- * or above the threshold (thousandths; the daemon's default 900).
+ * left out of its side's weight when every token of the other side is
+ * aligned at 0.95 or more.  A hit is the best-scoring listed name at or
+ * above the threshold (thousandths; the daemon's default 900).
  *
  * The index is immutable once built and read by any number of threads;
  * each thread passes its own scratch (txp_names_scratch), so screening
