@@ -1353,7 +1353,6 @@ static unsigned score(const struct toks *q, const struct txp_names *ix, const st
 			for (int j = 0; j < nl; j++) {
 				if (lused[j] || sim[i][j] <= best)
 					continue;
-				/* Prefer a full pair to an initial at the same score. */
 				best = sim[i][j];
 				bi = i;
 				bj = j;

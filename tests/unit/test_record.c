@@ -146,7 +146,10 @@ START_TEST(the_names_section_round_trips_and_records_without_it_decode)
 	strcpy(t->name_hit_entry, "12345");
 	strcpy(t->name_pseud[0], "11111111111111111111111111111111");
 	strcpy(t->name_pseud[2], "33333333333333333333333333333333");
+	/* Still held if the stage had not wiped it: never encoded. */
+	strcpy(t->names[2], "Ivan Petrovsky");
 	n1 = txp_record_encode(t, "1", named, sizeof(named));
+	ck_assert_ptr_null(memmem(named, n1, "Petrovsky", 9));
 	ck_assert_uint_eq(n1, n0 + 4 + (2 + 4) + (2 + 5) + (2 + 32) + 2 + (2 + 32));
 	ck_assert_mem_eq(named, plain, n0);
 
