@@ -25,6 +25,7 @@ struct name_rec {
 	uint32_t tok;   /* first token's index into ntoks */
 	uint8_t ntok;
 	uint8_t nfull;  /* tokens of two or more characters */
+	uint8_t dup;    /* a token appears twice (GOMEZ GOMEZ, Viviana) */
 };
 
 struct entry_rec {
@@ -592,10 +593,14 @@ static int add_name(struct txp_names *ix, const char *name, size_t len, int lati
 	nr->tok = (uint32_t)ix->ntok;
 	nr->ntok = (uint8_t)t.n;
 	nr->nfull = 0;
+	nr->dup = 0;
 	for (int i = 0; i < t.n; i++) {
 		uint32_t id;
 		if (intern(ix, tok(&t, i), t.len[i], &id) < 0)
 			return -ENOMEM;
+		for (int j = 0; j < i; j++)
+			if (ix->ntoks[nr->tok + (uint32_t)j] == id)
+				nr->dup = 1;
 		ix->ntoks[ix->ntok++] = id;
 		if (t.len[i] >= 2)
 			nr->nfull++;
@@ -1579,8 +1584,12 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2;
 		unsigned sc, floor = best > threshold ? best : threshold;
 
-		if (skip >= 0 && nr->nfull >= 2 && s->ns[n].cnt + 1 >= need &&
-		    bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt + 1) >= floor) {
+		/* A repeated token is counted once however many query tokens
+		 * it matches: the count bounds nothing for such a name. */
+		if (nr->dup)
+			s->ns[n].cnt = (uint8_t)nq_full;
+		else if (skip >= 0 && nr->nfull >= 2 && s->ns[n].cnt + 1 >= need &&
+		         bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt + 1) >= floor) {
 			/* Whether it holds a token the skipped query token met,
 			 * asked only of the names that could reach the floor. */
 			for (uint32_t j = 0; j < nr->ntok; j++) {
