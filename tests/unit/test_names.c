@@ -117,7 +117,7 @@ START_TEST(exact_name_hits_with_list_entry_and_score)
 	ck_assert_str_eq(hit.list, "ofac");
 	ck_assert_str_eq(hit.entry, "101");
 	ck_assert_uint_eq(hit.score, 1000);
-	ck_assert_uint_eq(txp_names_entries(ix), 10);
+	ck_assert_uint_eq(txp_names_entries(ix), 11);
 	ck_assert_uint_gt(txp_names_memory(ix), 0);
 }
 END_TEST
@@ -138,6 +138,9 @@ START_TEST(word_order_is_free)
 	ck_assert_str_eq(screen("PETROVSKY, Ivan Sergeyevich"), "101");
 	ck_assert_str_eq(screen("Petrovsky Ivan Sergeyevich"), "101");
 	ck_assert_str_eq(screen("Sergeyevich Ivan Petrovsky"), "101");
+	/* A repeated family name, as Spanish names have it. */
+	ck_assert_str_eq(screen("Violeta Testero Testero"), "108");
+	ck_assert_str_eq(screen("TESTERO TESTERO, Violeta"), "108");
 }
 END_TEST
 
