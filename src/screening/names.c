@@ -2,6 +2,7 @@
 #include "txpipe/names.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,9 @@ struct txp_names {
 	uint32_t *tn_mid;   /* where the run's names of one full token start */
 	uint32_t *tn;
 	size_t bytes;
+	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
+	/* The shapes of the listed names: [full tokens][initials] present. */
+	bool shapes[MAX_TOKENS + 1][MAX_TOKENS + 1];
 	/* Building only: (key hash, distinct token) pairs, sorted into the table. */
 	struct pair {
 		uint64_t h;
@@ -111,8 +115,15 @@ struct txp_names_scratch {
 	struct memo_row *memo;
 	uint32_t *qids;   /* the distinct tokens each query token meets, in turn */
 	size_t qids_cap;
-	uint32_t *skipset; /* those of the skipped query token: id + 1, open addressing */
+	/* The distinct tokens the skipped query tokens meet: (id + 1) << 32
+	 * | bits of those query tokens, open addressing. */
+	uint64_t *skipset;
 	size_t skipset_cap;
+	/* The fewest query tokens a name must share keys with to reach the
+	 * threshold, by full tokens and initials of the query (see mmin()). */
+	unsigned mmin_threshold;
+	uint64_t mmin_serial;
+	uint8_t mmin[MAX_TOKENS + 1][MAX_TOKENS + 1];
 };
 
 /* A name cut into tokens: token i is the string at buf + i * (TOKEN_MAX + 1). */
@@ -605,6 +616,7 @@ static int add_name(struct txp_names *ix, const char *name, size_t len, int lati
 		if (t.len[i] >= 2)
 			nr->nfull++;
 	}
+	ix->shapes[nr->nfull][nr->ntok - nr->nfull] = true;
 	ix->nnames++;
 	return 0;
 }
@@ -1135,6 +1147,9 @@ static int load_one(struct txp_names *ix, const char *label, size_t lablen, cons
 
 static int finalise(struct txp_names *ix, struct txp_names **out, char *err, size_t errlen)
 {
+	static atomic_uint_fast64_t serials;
+
+	ix->serial = atomic_fetch_add_explicit(&serials, 1, memory_order_relaxed) + 1;
 	if (build_table(ix) < 0) {
 		snprintf(err, errlen, "out of memory indexing names");
 		txp_names_free(ix);
@@ -1451,33 +1466,55 @@ static int scratch_room(uint32_t **p, size_t *cap, size_t n)
 	return 0;
 }
 
-/* Fills the set of the skipped query token's distinct tokens; its size
- * (a power of two, mask + 1) in *mask. */
-static int skipset_fill(struct txp_names_scratch *s, const uint32_t *ids, size_t n, size_t *mask)
+/* Adds the distinct tokens ids[0, n) met by skipped query token i. */
+static int skipset_add(struct txp_names_scratch *s, size_t size, const uint32_t *ids, size_t n, int i)
 {
-	size_t size = 16;
-
-	while (size < 2 * n)
-		size *= 2;
-	if (scratch_room(&s->skipset, &s->skipset_cap, size) < 0)
-		return -ENOMEM;
-	memset(s->skipset, 0, size * sizeof(*s->skipset));
-	for (size_t i = 0; i < n; i++) {
-		size_t h = (ids[i] * 2654435761u) & (size - 1);
-		while (s->skipset[h] != 0)
+	for (size_t x = 0; x < n; x++) {
+		size_t h = (ids[x] * 2654435761u) & (size - 1);
+		while (s->skipset[h] != 0 && (s->skipset[h] >> 32) != (uint64_t)ids[x] + 1)
 			h = (h + 1) & (size - 1);
-		s->skipset[h] = ids[i] + 1;
+		s->skipset[h] |= ((uint64_t)ids[x] + 1) << 32 | 1u << i;
 	}
-	*mask = size - 1;
 	return 0;
 }
 
-static bool skipset_has(const struct txp_names_scratch *s, size_t mask, uint32_t id)
+/* The skipped query tokens that met distinct token `id`, as bits. */
+static unsigned skipset_bits(const struct txp_names_scratch *s, size_t mask, uint32_t id)
 {
 	for (size_t h = (id * 2654435761u) & mask; s->skipset[h] != 0; h = (h + 1) & mask)
-		if (s->skipset[h] == id + 1)
-			return true;
-	return false;
+		if ((s->skipset[h] >> 32) == (uint64_t)id + 1)
+			return (unsigned)(s->skipset[h] & 0xffff);
+	return 0;
+}
+
+/*
+ * The fewest query tokens (of qf full ones and qi initials) a listed name
+ * of two or more full tokens must share keys with for bound() to reach
+ * `threshold`, over the shapes of the names listed: at least 2, and
+ * qf + 1 when none can.  Computed once per thread, index and threshold
+ * (bound() is cheap, but this tries every shape).
+ */
+static unsigned mmin(const struct txp_names *ix, struct txp_names_scratch *s, int qf, int qi, unsigned threshold)
+{
+	if (s->mmin_threshold != threshold || s->mmin_serial != ix->serial) {
+		for (int f = 0; f <= MAX_TOKENS; f++) {
+			for (int i = 0; f + i <= MAX_TOKENS; i++) {
+				int m;
+				for (m = 2; m <= f; m++) {
+					bool reach = false;
+					for (int lf = 2; lf <= MAX_TOKENS && !reach; lf++)
+						for (int li = 0; lf + li <= MAX_TOKENS && !reach; li++)
+							reach = ix->shapes[lf][li] && bound(f, i, lf, li, m) >= threshold;
+					if (reach)
+						break;
+				}
+				s->mmin[f][i] = (uint8_t)m;
+			}
+		}
+		s->mmin_threshold = threshold;
+		s->mmin_serial = ix->serial;
+	}
+	return s->mmin[qf][qi];
 }
 
 int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name,
@@ -1488,7 +1525,8 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	size_t ncand = 0, len;
 	uint32_t cost[MAX_TOKENS] = {0};
 	size_t qstart[MAX_TOKENS + 1], nqids = 0, skipmask = 0;
-	int nq_full = 0, skip = -1;
+	unsigned skipq = 0; /* query tokens whose names of two or more full tokens are not walked */
+	int nq_full = 0, nskipped;
 	unsigned best = 0;
 	uint32_t best_name = 0;
 
@@ -1549,16 +1587,45 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
 			}
 		}
-		if (nq_full >= 2 && (skip < 0 || cost[i] > cost[skip]))
-			skip = i;
 	}
 	qstart[q.n] = nqids;
-	if (skip >= 0 && skipset_fill(s, s->qids + qstart[skip], qstart[skip + 1] - qstart[skip], &skipmask) < 0)
-		return -ENOMEM;
+	/* A name of two or more full tokens sharing keys with m query tokens
+	 * shares them with at least one of any nq_full - m + 1 of them: the
+	 * m - 1 commonest are not walked. */
+	if (nq_full >= 2) {
+		unsigned m = mmin(ix, s, nq_full, q.n - nq_full, threshold);
+		int nskip = (int)m > nq_full ? nq_full : (int)m - 1;
+		size_t size = 16;
+
+		for (int k = 0; k < nskip; k++) {
+			int worst = -1;
+			for (int i = 0; i < q.n; i++)
+				if (q.len[i] >= 2 && !(skipq & (1u << i)) && (worst < 0 || cost[i] > cost[worst]))
+					worst = i;
+			skipq |= 1u << worst;
+		}
+		while (size < 2 * nqids)
+			size *= 2;
+		if (skipq != 0) {
+			if (size > s->skipset_cap) {
+				uint64_t *p = realloc(s->skipset, size * sizeof(*p));
+				if (p == NULL)
+					return -ENOMEM;
+				s->skipset = p;
+				s->skipset_cap = size;
+			}
+			memset(s->skipset, 0, size * sizeof(*s->skipset));
+			for (int i = 0; i < q.n; i++)
+				if (skipq & (1u << i))
+					skipset_add(s, size, s->qids + qstart[i], qstart[i + 1] - qstart[i], i);
+			skipmask = size - 1;
+		}
+	}
+	nskipped = __builtin_popcount(skipq);
 	for (int i = 0; i < q.n; i++) {
 		for (size_t x = qstart[i]; x < qstart[i + 1]; x++) {
 			uint32_t id = s->qids[x];
-			for (uint32_t t = i == skip ? ix->tn_mid[id] : ix->tn_off[id]; t < ix->tn_off[id + 1]; t++) {
+			for (uint32_t t = skipq & (1u << i) ? ix->tn_mid[id] : ix->tn_off[id]; t < ix->tn_off[id + 1]; t++) {
 				uint32_t n = ix->tn[t];
 				struct name_state *st = &s->ns[n];
 				if (st->gen != s->gen) {
@@ -1588,19 +1655,20 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		 * it matches: the count bounds nothing for such a name. */
 		if (nr->dup)
 			s->ns[n].cnt = (uint8_t)nq_full;
-		else if (skip >= 0 && nr->nfull >= 2 && s->ns[n].cnt + 1 >= need &&
-		         bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt + 1) >= floor) {
-			/* Whether it holds a token the skipped query token met,
-			 * asked only of the names that could reach the floor. */
+		else if (skipq != 0 && nr->nfull >= 2 && s->ns[n].cnt + nskipped >= need &&
+		         bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt + nskipped) >=
+		                 floor) {
+			/* The skipped query tokens it holds a token of, asked
+			 * only of the names that could reach the floor; not
+			 * through the token already counted (one listed token
+			 * near two query tokens is one piece of evidence). */
+			unsigned bits = 0;
 			for (uint32_t j = 0; j < nr->ntok; j++) {
 				uint32_t id = ix->ntoks[nr->tok + j];
-				/* Not the token already counted: one listed token
-				 * near two query tokens is one piece of evidence. */
-				if (id != s->ns[n].last_id && skipset_has(s, skipmask, id)) {
-					s->ns[n].cnt++;
-					break;
-				}
+				if (id != s->ns[n].last_id)
+					bits |= skipset_bits(s, skipmask, id);
 			}
+			s->ns[n].cnt = (uint8_t)(s->ns[n].cnt + __builtin_popcount(bits));
 		}
 
 		if (s->ns[n].cnt < need ||
