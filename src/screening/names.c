@@ -1356,11 +1356,18 @@ static unsigned score(const struct toks *q, const struct txp_names *ix, const st
 	unsigned num = 0, wq = 0, wl = 0, weakest = 1000;
 	int qfree = 0, lfree = 0, qfree_at = -1, lfree_at = -1;
 
+	/* Two full tokens are compared only when they share a key (the
+	 * first pass of txp_names_screen marked those): spellings that share
+	 * none are not the small differences the threshold is for, and long
+	 * names would otherwise cost hundreds of comparisons each. */
 	for (int j = 0; j < nl; j++) {
 		uint32_t id = ix->ntoks[nr->tok + (uint32_t)j];
+		const struct tok_state *ts = &s->ts[id];
+		unsigned keyed = ts->gen == s->gen ? ts->bits : 0;
+
 		llen[j] = ix->utok_len[id];
 		for (int i = 0; i < nq; i++)
-			sim[i][j] = memo_sim(q, i, ix, s, id);
+			sim[i][j] = (keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2 ? memo_sim(q, i, ix, s, id) : 0;
 	}
 	/* Best pairs first; with at most MAX_TOKENS a side, greedy is enough
 	 * and keeps the cost predictable. */
