@@ -1353,7 +1353,8 @@ static unsigned score(const struct toks *q, const struct txp_names *ix, const st
 	bool qused[MAX_TOKENS] = {0}, lused[MAX_TOKENS] = {0};
 	int nl = nr->ntok, nq = q->n, full_pairs = 0;
 	/* Weights in halves: a full token 2, an initial 1. */
-	unsigned num = 0, wq = 0, wl = 0, weakest = 1000;
+	unsigned num = 0, wq = 0, wl = 0, weakest = 1000, weakest_full = 1000;
+	int initial_pairs = 0;
 	int qfree = 0, lfree = 0, qfree_at = -1, lfree_at = -1;
 
 	/* Two full tokens are compared only when they share a key (the
@@ -1395,11 +1396,19 @@ static unsigned score(const struct toks *q, const struct txp_names *ix, const st
 				weakest = best;
 			wq += w;
 			wl += w;
-			if (w == 2)
+			if (w == 2) {
 				full_pairs++;
+				if (best < weakest_full)
+					weakest_full = best;
+			} else {
+				initial_pairs++;
+			}
 		}
 	}
-	if (full_pairs == 0)
+	/* An initial is evidence only beside a full word that agrees
+	 * closely: "J. Smith" is John Smith, but "JAK-A" is not Jack
+	 * Anderson nor "SMT-K" Katherine Smith. */
+	if (full_pairs == 0 || (full_pairs == 1 && initial_pairs > 0 && weakest_full < EXCUSE_FLOOR))
 		return 0;
 	for (int i = 0; i < nq; i++) {
 		if (!qused[i]) {
