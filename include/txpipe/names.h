@@ -39,8 +39,10 @@
  * the recall this gives up; tests/names_bench measures it.
  *
  * Score: tokens are aligned one to one, in any order, best pairs first,
- * by Jaro-Winkler similarity (pairs below 0.80 are not aligned); an
- * initial aligns with a token starting with that letter at half weight.
+ * by Jaro-Winkler similarity (pairs below 0.80, or sharing no key, are not
+ * aligned); an initial aligns with a token starting with that letter at
+ * half weight, and counts only when the name has two aligned full tokens
+ * or its one aligns at 0.95 or more ("JAK-A" is not Jack Anderson).
  * score = 2 * sum(weight * similarity) / (weight of the query's tokens +
  * weight of the listed name's tokens), so 1.0 is an exact match up to
  * order, case, accents and punctuation.  One unaligned interior token of a
