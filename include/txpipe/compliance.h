@@ -34,7 +34,9 @@ extern const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1];
  * (enum txp_rule_action or enum txp_severity).  Defaults and bounds live
  * only in the config table (src/config_table.c).  Amounts are whole USD; a
  * rule fires when the USD equivalent is at or above its threshold.
- * Sanctions always decline: that outcome is not configurable.
+ * Sanctions by country and identifier always decline: that outcome is
+ * not configurable; a name hit does what sanctions_name_action says
+ * (default decline), since a name alone may need a review.
  */
 struct txp_compliance_config {
 	/* USD rates for every stage ("USD:1000000,EUR:1080000"): the caller
@@ -53,6 +55,13 @@ struct txp_compliance_config {
 	char *sanctioned_countries; /* "CU,IR,KP" */
 	char *sanctions_list;       /* list file of customer/merchant ids; "" none */
 	int sanctions_severity;
+	/* Name screening (names.h): "[LABEL=]FORMAT:PATH, ..." ("" none),
+	 * the score in thousandths from which a name is a hit, and what a
+	 * hit does (sanctions_name_match). */
+	char *sanctions_name_lists;
+	uint64_t sanctions_name_threshold;
+	int sanctions_name_action;
+	int sanctions_name_severity;
 
 	uint64_t kyc_threshold_usd;
 	bool kyc_unspecified_is_unverified; /* a missing kyc field counts as unverified */
@@ -125,7 +134,8 @@ int txp_compliance_set_rules(struct txp_compliance_state *st, struct txp_complia
  * the highest severity of the rules that fired, and sets t->expires_at.
  * Rejected and error transactions are left alone.  Uses t->received_ms as
  * the clock, as the fraud stage does.  Structuring history is kept under
- * t->customer_key (the pseudonym); sanctions lists match the raw ids.
+ * t->customer_key (the pseudonym); sanctions lists match the raw ids, and
+ * the name lists the party names (t->names), a hit filling t->name_hit_*.
  */
 void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t);
 
@@ -160,6 +170,19 @@ int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *labe
  */
 int txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const uint8_t *key, size_t keylen,
                                     struct txp_txn *t);
+
+/*
+ * Fills t->name_pseud with the keyed pseudonyms (label: the field's name)
+ * of the normalised party names given, so "JOHN SMITH" and "John Smith"
+ * share one, then wipes the raw names from the transaction: after this
+ * nothing downstream (reply, journal, store, alerts, logs) can see them.
+ * Called for every transaction, screened or not.
+ */
+void txp_compliance_names_seal(const uint8_t *key, size_t keylen, struct txp_txn *t);
+
+/* The name index's entries and bytes (0 when no name list is loaded). */
+size_t txp_compliance_name_entries(const struct txp_compliance_rules *r);
+size_t txp_compliance_name_bytes(const struct txp_compliance_rules *r);
 
 /* Retention expiry in Unix seconds (DynamoDB TTL): received_ms / 1000 plus
  * `days` days, saturating.  0 days gives 0 (keep forever). */

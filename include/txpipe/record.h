@@ -21,7 +21,9 @@
  * What struct txp_journal_accepted already carries (received_ms, amount,
  * currency, amount_usd, customer_key, merchant_id, card_token) is not
  * repeated here.  Never in it: the raw line, the card number, the raw
- * customer_id, ip_address or device_id (only their pseudonyms).
+ * customer_id, ip_address or device_id (only their pseudonyms), or the
+ * party names (only their pseudonyms and, on a sanctions hit, the list
+ * entry: see the names section in record.c).
  */
 
 /* An upper bound on txp_record_encode()'s output. */

@@ -15,6 +15,13 @@
 #define TXP_ID_TOKEN_LEN 30        /* its length: the prefix and 26 base32 characters */
 #define TXP_FINGERPRINT_BYTES 16   /* struct txp_txn's fingerprint */
 
+/* Party names screened against the sanctions name lists (see names.h):
+ * customer_name, counterparty_name, beneficiary_name, in that order. */
+#define TXP_NAME_FIELDS 3
+#define TXP_NAME_MAX 200       /* bytes of UTF-8 */
+#define TXP_NAME_LIST_MAX 15   /* a name list's label ("ofac") */
+#define TXP_NAME_ENTRY_MAX 64  /* a list entry's identifier (OFAC's ent_num) */
+
 enum txp_status {
 	TXP_STATUS_APPROVED = 0,
 	TXP_STATUS_REVIEW,
@@ -144,6 +151,18 @@ struct txp_txn {
 	char ip_address[TXP_IP_MAX + 1];
 	char device_id[TXP_DEVICE_ID_MAX + 1];
 	enum txp_kyc kyc;
+	/* Party names, raw (personal data): screened by the compliance stage,
+	 * then wiped there, whatever the outcome; only name_pseud (keyed
+	 * pseudonyms of their normalised form) and the hit below remain. */
+	char names[TXP_NAME_FIELDS][TXP_NAME_MAX + 1];
+	char name_pseud[TXP_NAME_FIELDS][TXP_TOKEN_HEX + 1];
+	/* A sanctions name hit: the field (1 + index into the name fields,
+	 * 0: none), the list's label, the entry's identifier, the score in
+	 * thousandths. */
+	uint8_t name_hit_field;
+	uint16_t name_hit_score;
+	char name_hit_list[TXP_NAME_LIST_MAX + 1];
+	char name_hit_entry[TXP_NAME_ENTRY_MAX + 1];
 
 	/* Durability, on the loop thread.  journal_seq is the sequence number
 	 * of its ACCEPTED journal record (0: not journaled); while `held` is
@@ -185,10 +204,14 @@ struct txp_txn {
 #define TXP_COMPLIANCE_PAN_MASKED    (1u << 4) /* a card number was masked in a field */
 #define TXP_COMPLIANCE_RATE_UNKNOWN  (1u << 5) /* no USD rate: thresholds not evaluable */
 
+/* "customer_name", "counterparty_name", "beneficiary_name". */
+extern const char *const txp_name_fields[TXP_NAME_FIELDS];
+
 /* Allocates a zeroed transaction.  Free with txp_txn_free(). */
 struct txp_txn *txp_txn_new(void);
 
-/* Wipes and frees the line, reply and item, then the transaction.
+/* Wipes and frees the line, reply and item, wipes the party names, then
+ * frees the transaction.
  * NULL is safe. */
 void txp_txn_free(struct txp_txn *t);
 
@@ -218,6 +241,10 @@ const char *txp_channel_name(enum txp_channel c);
 const char *txp_kyc_name(enum txp_kyc k);
 /* "none", "low", "medium", "high", "critical" */
 const char *txp_severity_name(enum txp_severity s);
+
+struct txp_sbuf;
+/* Appends a score in thousandths as a JSON number ("0.953"). */
+void txp_txn_score_json(struct txp_sbuf *b, unsigned milli);
 
 /*
  * Builds t->reply: the protocol's reply line for the transaction's current

@@ -245,7 +245,17 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 		av_tokens(&b, "context", &k);
 		tok_s(&k, "ip", t->ip_pseud);
 		tok_s(&k, "device", t->device_pseud);
+		for (int n = 0; n < TXP_NAME_FIELDS; n++)
+			tok_s(&k, txp_name_fields[n], t->name_pseud[n]);
 		av_tokens(&b, "pseudonyms", &k);
+		if (t->name_hit_field > 0 && t->name_hit_field <= TXP_NAME_FIELDS) {
+			/* The list entry a party name matched, never the name. */
+			tok_s(&k, "field", txp_name_fields[t->name_hit_field - 1]);
+			tok_s(&k, "list", t->name_hit_list);
+			tok_s(&k, "entry", t->name_hit_entry);
+			tok_int(&k, "score", t->name_hit_score);
+			av_tokens(&b, "sanctions_match", &k);
+		}
 		for (size_t i = 0; i < sizeof(compliance_flag_names) / sizeof(compliance_flag_names[0]); i++)
 			if (t->compliance_flags & compliance_flag_names[i].bit)
 				tok_s(&k, NULL, compliance_flag_names[i].name);
@@ -321,6 +331,17 @@ static char *build_alert(const struct txp_txn *t, unsigned kind, size_t *len)
 		txp_sbuf_json_str(&b, t->merchant_country);
 		txp_sbuf_str(&b, ",\"customer_country\":");
 		txp_sbuf_json_str(&b, t->customer_country);
+		if (t->name_hit_field > 0 && t->name_hit_field <= TXP_NAME_FIELDS) {
+			txp_sbuf_str(&b, ",\"sanctions_match\":{\"field\":");
+			txp_sbuf_json_str(&b, txp_name_fields[t->name_hit_field - 1]);
+			txp_sbuf_str(&b, ",\"list\":");
+			txp_sbuf_json_str(&b, t->name_hit_list);
+			txp_sbuf_str(&b, ",\"entry\":");
+			txp_sbuf_json_str(&b, t->name_hit_entry);
+			txp_sbuf_str(&b, ",\"score\":");
+			txp_txn_score_json(&b, t->name_hit_score);
+			txp_sbuf_str(&b, "}");
+		}
 	}
 	if (txp_iso8601_ms(txp_item_decided_ms(t), when) > 0) {
 		txp_sbuf_str(&b, ",\"decided_at\":");

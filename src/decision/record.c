@@ -24,6 +24,12 @@
  *   then       TXP_FINGERPRINT_BYTES of the content fingerprint (dedup.h),
  *              so that a restart still tells a resubmission from a
  *              conflicting reuse of the id.
+ *   then, only when the transaction carried party names, the names
+ *              section: u8 REC_NAMES_TAG, u8 name_hit_field, u16
+ *              name_hit_score, and the strings name_hit_list,
+ *              name_hit_entry and the name_pseud of each name field.  A
+ *              record without it decodes with no names; it is kept apart
+ *              at the end so that other changes to the record stay separate.
  * Version 1 is the same without the fingerprint; it still decodes, with an
  * unknown (all-zero) fingerprint.
  */
@@ -36,6 +42,7 @@
 #define REC_HAS_CARD 0x08
 #define REC_FLAGS (REC_SCORED | REC_HAS_ID | REC_HAS_TIMESTAMP | REC_HAS_CARD)
 #define REC_STRINGS 12
+#define REC_NAMES_TAG 0x4e /* 'N' */
 
 /* The fixed-size string fields of `t`, with their array sizes. */
 static void record_strings(struct txp_txn *t, char *s[REC_STRINGS], size_t cap[REC_STRINGS])
@@ -75,6 +82,17 @@ static bool put_str(uint8_t *buf, size_t cap, size_t *off, const char *s)
 	*off += n;
 	buf[(*off)++] = '\0';
 	return true;
+}
+
+/* Whether the names section is written: a hit or a name's pseudonym. */
+static bool has_names(const struct txp_txn *t)
+{
+	if (t->name_hit_field != 0)
+		return true;
+	for (int k = 0; k < TXP_NAME_FIELDS; k++)
+		if (t->name_pseud[k][0] != '\0')
+			return true;
+	return false;
 }
 
 size_t txp_record_encode(const struct txp_txn *t, const char *version, uint8_t *buf, size_t cap)
@@ -120,6 +138,19 @@ size_t txp_record_encode(const struct txp_txn *t, const char *version, uint8_t *
 		return 0;
 	memcpy(buf + off, t->fingerprint, TXP_FINGERPRINT_BYTES);
 	off += TXP_FINGERPRINT_BYTES;
+	if (has_names(t)) {
+		if (cap - off < 4)
+			return 0;
+		buf[off++] = REC_NAMES_TAG;
+		buf[off++] = t->name_hit_field;
+		buf[off++] = (uint8_t)(t->name_hit_score & 0xff);
+		buf[off++] = (uint8_t)(t->name_hit_score >> 8);
+		if (!put_str(buf, cap, &off, t->name_hit_list) || !put_str(buf, cap, &off, t->name_hit_entry))
+			return 0;
+		for (int k = 0; k < TXP_NAME_FIELDS; k++)
+			if (!put_str(buf, cap, &off, t->name_pseud[k]))
+				return 0;
+	}
 	return off;
 }
 
@@ -244,6 +275,20 @@ int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t,
 			return -EINVAL;
 		memcpy(t->fingerprint, p + off, TXP_FINGERPRINT_BYTES);
 		off += TXP_FINGERPRINT_BYTES;
+	}
+	if (off < len && p[off] == REC_NAMES_TAG) {
+		if (len - off < 4 || p[off + 1] > TXP_NAME_FIELDS)
+			return -EINVAL;
+		t->name_hit_field = p[off + 1];
+		t->name_hit_score = (uint16_t)(p[off + 2] | p[off + 3] << 8);
+		off += 4;
+		if (t->name_hit_score > 1000 ||
+		    !copy_str(p, len, &off, t->name_hit_list, sizeof(t->name_hit_list)) ||
+		    !copy_str(p, len, &off, t->name_hit_entry, sizeof(t->name_hit_entry)))
+			return -EINVAL;
+		for (int k = 0; k < TXP_NAME_FIELDS; k++)
+			if (!copy_str(p, len, &off, t->name_pseud[k], sizeof(t->name_pseud[k])))
+				return -EINVAL;
 	}
 	if (off != len)
 		return -EINVAL;

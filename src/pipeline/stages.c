@@ -109,6 +109,10 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 		goto err_after_rates;
 	}
 	txp_rates_free(&rates);
+	if (cfg->compliance.sanctions_name_lists[0] != '\0')
+		/* The operator sees what a list costs at start and each reload. */
+		txp_log_info("name_lists_loaded", "entries=%zu bytes=%zu",
+		             txp_compliance_name_entries(rs->compliance), txp_compliance_name_bytes(rs->compliance));
 	*out = rs;
 	return 0;
 
@@ -211,6 +215,9 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	txp_pan_mask(t->customer_id);
 	txp_pan_mask(t->merchant_id);
 	txp_pan_mask(t->device_id);
+	/* GDPR: the party names were needed for screening only; from here
+	 * on only their keyed pseudonyms exist, whatever the outcome. */
+	txp_compliance_names_seal(st->pseud_key, sizeof(st->pseud_key), t);
 	if (t->duplicate)
 		return; /* it carries the earlier reply, and nothing is stored */
 	/* The reply is built here, on the worker, so the loop thread only

@@ -10,6 +10,8 @@
 
 #include "txpipe/sbuf.h"
 
+const char *const txp_name_fields[TXP_NAME_FIELDS] = {"customer_name", "counterparty_name", "beneficiary_name"};
+
 struct txp_txn *txp_txn_new(void)
 {
 	return calloc(1, sizeof(struct txp_txn));
@@ -25,6 +27,9 @@ void txp_txn_free(struct txp_txn *t)
 		sodium_memzero(t->line, t->line_len);
 		free(t->line);
 	}
+	/* Normally wiped by the compliance stage already; a transaction
+	 * dropped on the way (shutdown) still never leaves them behind. */
+	sodium_memzero(t->names, sizeof(t->names));
 	free(t->reply);
 	free(t->item);
 	free(t->alert[0]);
@@ -105,6 +110,22 @@ const char *txp_severity_name(enum txp_severity s)
 	return (unsigned)s < TXP_SEVERITY_COUNT ? names[s] : "none";
 }
 
+void txp_txn_score_json(struct txp_sbuf *b, unsigned milli)
+{
+	char s[8];
+
+	/* Thousandths as a JSON number with three decimals, without going
+	 * through a double or the locale. */
+	if (milli > 1000)
+		milli = 1000;
+	s[0] = (char)('0' + milli / 1000);
+	s[1] = '.';
+	s[2] = (char)('0' + milli / 100 % 10);
+	s[3] = (char)('0' + milli / 10 % 10);
+	s[4] = (char)('0' + milli % 10);
+	txp_sbuf_raw(b, s, 5);
+}
+
 int txp_txn_build_reply(struct txp_txn *t)
 {
 	struct txp_sbuf b = {0};
@@ -138,6 +159,18 @@ int txp_txn_build_reply(struct txp_txn *t)
 			txp_sbuf_raw(&b, ":", 1);
 			txp_sbuf_int(&b, t->reasons[i].points);
 		}
+		txp_sbuf_str(&b, "}");
+	}
+	if (t->name_hit_field > 0 && t->name_hit_field <= TXP_NAME_FIELDS) {
+		/* The list entry a party name matched: never the name itself. */
+		txp_sbuf_str(&b, ",\"sanctions_match\":{\"field\":");
+		txp_sbuf_json_str(&b, txp_name_fields[t->name_hit_field - 1]);
+		txp_sbuf_str(&b, ",\"list\":");
+		txp_sbuf_json_str(&b, t->name_hit_list);
+		txp_sbuf_str(&b, ",\"entry\":");
+		txp_sbuf_json_str(&b, t->name_hit_entry);
+		txp_sbuf_str(&b, ",\"score\":");
+		txp_txn_score_json(&b, t->name_hit_score);
 		txp_sbuf_str(&b, "}");
 	}
 	if (t->status == TXP_STATUS_REJECTED || t->status == TXP_STATUS_ERROR) {

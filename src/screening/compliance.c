@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "txpipe/names.h"
 #include "txpipe/pan.h"
 
 const char *const txp_rule_action_names[TXP_ACTION_COUNT + 1] = {"none", "review", "decline", NULL};
@@ -21,6 +22,7 @@ struct txp_compliance_rules {
 	struct txp_rates rates;
 	struct txp_country_set sanctioned;
 	struct txp_idset *sanctions_list;
+	struct txp_names *names; /* immutable: shared by every shard's thread */
 	unsigned pseud_fields; /* TXP_PSEUD_* */
 	int64_t width, ttl;
 };
@@ -31,6 +33,7 @@ struct customer_entry {
 
 struct txp_compliance_state {
 	struct txp_compliance_rules *rules;
+	struct txp_names_scratch *names_scratch; /* this thread's, so screening takes no lock */
 	struct txp_keytab *customers;
 	int64_t clock;
 };
@@ -39,11 +42,13 @@ void txp_compliance_config_free(struct txp_compliance_config *cfg)
 {
 	free(cfg->sanctioned_countries);
 	free(cfg->sanctions_list);
+	free(cfg->sanctions_name_lists);
 	free(cfg->pseudonymise);
 	free(cfg->usd_rates);
 	free(cfg->card_token_key_file);
 	free(cfg->pseudonym_key_file);
 	cfg->sanctioned_countries = cfg->sanctions_list = cfg->pseudonymise = cfg->usd_rates = NULL;
+	cfg->sanctions_name_lists = NULL;
 	cfg->card_token_key_file = cfg->pseudonym_key_file = NULL;
 }
 
@@ -53,11 +58,13 @@ static int config_copy(struct txp_compliance_config *dst, const struct txp_compl
 	dst->sanctioned_countries = strdup(src->sanctioned_countries != NULL ? src->sanctioned_countries : "");
 	dst->sanctions_list = strdup(src->sanctions_list != NULL ? src->sanctions_list : "");
 	dst->pseudonymise = strdup(src->pseudonymise != NULL ? src->pseudonymise : "");
+	dst->sanctions_name_lists = strdup(src->sanctions_name_lists != NULL ? src->sanctions_name_lists : "");
 	dst->usd_rates = strdup(src->usd_rates != NULL ? src->usd_rates : "");
 	dst->card_token_key_file = strdup(src->card_token_key_file != NULL ? src->card_token_key_file : "");
 	dst->pseudonym_key_file = strdup(src->pseudonym_key_file != NULL ? src->pseudonym_key_file : "");
 	if (dst->sanctioned_countries == NULL || dst->sanctions_list == NULL || dst->pseudonymise == NULL ||
-	    dst->usd_rates == NULL || dst->card_token_key_file == NULL || dst->pseudonym_key_file == NULL) {
+	    dst->usd_rates == NULL || dst->card_token_key_file == NULL || dst->pseudonym_key_file == NULL ||
+	    dst->sanctions_name_lists == NULL) {
 		txp_compliance_config_free(dst);
 		return -ENOMEM;
 	}
@@ -101,7 +108,7 @@ int txp_compliance_rules_create(const struct txp_compliance_config *cfg, const s
                                 struct txp_compliance_rules **out, char *err, size_t errlen)
 {
 	struct txp_compliance_rules *r;
-	char sub[192];
+	char sub[512];
 	int rc;
 
 	*out = NULL;
@@ -131,11 +138,22 @@ int txp_compliance_rules_create(const struct txp_compliance_config *cfg, const s
 			goto err_after_rates;
 		}
 	}
+	if (r->cfg.sanctions_name_lists[0] != '\0') {
+		/* A list that fails to parse fails the whole build: at a reload
+		 * the running rules, old lists included, stay in place. */
+		rc = txp_names_load(r->cfg.sanctions_name_lists, &r->names, sub, sizeof(sub));
+		if (rc != 0) {
+			snprintf(err, errlen, "[compliance] sanctions_name_lists: %s", sub);
+			goto err_after_idset;
+		}
+	}
 	r->width = txp_window_width((int64_t)cfg->structuring_window_ms);
 	r->ttl = (int64_t)cfg->structuring_window_ms + r->width;
 	*out = r;
 	return 0;
 
+err_after_idset:
+	txp_idset_free(r->sanctions_list);
 err_after_rates:
 	txp_rates_free(&r->rates);
 err_after_cfg:
@@ -163,9 +181,20 @@ void txp_compliance_rules_unref(struct txp_compliance_rules *r)
 	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	txp_idset_free(r->sanctions_list);
+	txp_names_free(r->names);
 	txp_rates_free(&r->rates);
 	txp_compliance_config_free(&r->cfg);
 	free(r);
+}
+
+size_t txp_compliance_name_entries(const struct txp_compliance_rules *r)
+{
+	return txp_names_entries(r->names);
+}
+
+size_t txp_compliance_name_bytes(const struct txp_compliance_rules *r)
+{
+	return txp_names_memory(r->names);
 }
 
 const struct txp_compliance_config *txp_compliance_rules_config(const struct txp_compliance_rules *r)
@@ -187,10 +216,15 @@ int txp_compliance_state_create(struct txp_compliance_rules *rules,
 		txp_keytab_create((size_t)rules->cfg.max_tracked_keys, sizeof(struct customer_entry), hash_key);
 	if (st->customers == NULL)
 		goto err_after_st;
+	st->names_scratch = txp_names_scratch_new();
+	if (st->names_scratch == NULL)
+		goto err_after_customers;
 	st->rules = txp_compliance_rules_ref(rules);
 	*out = st;
 	return 0;
 
+err_after_customers:
+	txp_keytab_destroy(st->customers);
 err_after_st:
 	free(st);
 err:
@@ -204,6 +238,7 @@ void txp_compliance_state_destroy(struct txp_compliance_state *st)
 	if (st == NULL)
 		return;
 	txp_keytab_destroy(st->customers);
+	txp_names_scratch_free(st->names_scratch);
 	txp_compliance_rules_unref(st->rules);
 	free(st);
 }
@@ -248,6 +283,44 @@ static void fire(struct txp_txn *t, const char *code, uint32_t flag, enum txp_st
 	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, (enum txp_severity)severity);
 }
 
+/*
+ * Screens each party name given; the best-scoring hit is kept (its
+ * field, list, entry and score).  A screening that cannot run (no memory
+ * for the scratch) is never a silent pass: it asks for a review.
+ */
+static void screen_names(struct txp_compliance_state *st, struct txp_txn *t)
+{
+	const struct txp_compliance_config *c = &st->rules->cfg;
+	struct txp_names_hit hit, best = {0};
+	int best_field = -1;
+	bool failed = false;
+
+	for (int k = 0; k < TXP_NAME_FIELDS; k++) {
+		int rc;
+		if (t->names[k][0] == '\0')
+			continue;
+		rc = txp_names_screen(st->rules->names, st->names_scratch, t->names[k],
+		                      (unsigned)c->sanctions_name_threshold, &hit);
+		if (rc < 0)
+			failed = true;
+		else if (rc == 1 && (best_field < 0 || hit.score > best.score)) {
+			best = hit;
+			best_field = k;
+		}
+	}
+	if (best_field >= 0) {
+		t->name_hit_field = (uint8_t)(best_field + 1);
+		t->name_hit_score = (uint16_t)best.score;
+		snprintf(t->name_hit_list, sizeof(t->name_hit_list), "%s", best.list);
+		snprintf(t->name_hit_entry, sizeof(t->name_hit_entry), "%s", best.entry);
+		fire(t, "sanctions_name_match", TXP_COMPLIANCE_SANCTIONS, action_status(c->sanctions_name_action),
+		     c->sanctions_name_severity);
+	} else if (failed) {
+		fire(t, "sanctions_name_unscreened", TXP_COMPLIANCE_SANCTIONS, TXP_STATUS_REVIEW,
+		     c->sanctions_name_severity);
+	}
+}
+
 void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 {
 	const struct txp_compliance_rules *r = st->rules;
@@ -281,6 +354,8 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 		fire(t, "sanctions_country", TXP_COMPLIANCE_SANCTIONS, TXP_STATUS_DECLINED, c->sanctions_severity);
 	if (txp_idset_has(r->sanctions_list, t->customer_id) || txp_idset_has(r->sanctions_list, t->merchant_id))
 		fire(t, "sanctions_list_match", TXP_COMPLIANCE_SANCTIONS, TXP_STATUS_DECLINED, c->sanctions_severity);
+	if (r->names != NULL)
+		screen_names(st, t);
 
 	if (!t->amount_usd_known)
 		t->amount_usd_known =
@@ -379,6 +454,23 @@ int txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const 
 	if (rc == 0 && (r->pseud_fields & TXP_PSEUD_DEVICE_ID))
 		rc = txp_compliance_pseudonym(key, keylen, "device_id", t->device_id, t->device_pseud);
 	return rc;
+}
+
+void txp_compliance_names_seal(const uint8_t *key, size_t keylen, struct txp_txn *t)
+{
+	char norm[TXP_NAME_MAX * 2 + 2];
+
+	for (int k = 0; k < TXP_NAME_FIELDS; k++) {
+		t->name_pseud[k][0] = '\0';
+		if (t->names[k][0] == '\0')
+			continue;
+		/* The normalised form, so spellings that differ only in case,
+		 * accents, punctuation or word order ("SMITH, John") link. */
+		if (txp_names_normalise(t->names[k], strlen(t->names[k]), 0, norm, sizeof(norm)) > 0)
+			(void)txp_compliance_pseudonym(key, keylen, txp_name_fields[k], norm, t->name_pseud[k]);
+		sodium_memzero(norm, sizeof(norm));
+	}
+	sodium_memzero(t->names, sizeof(t->names));
 }
 
 int64_t txp_compliance_expiry(int64_t received_ms, uint64_t days)

@@ -121,6 +121,9 @@ enum field {
 	F_IP_ADDRESS,
 	F_DEVICE_ID,
 	F_KYC,
+	F_CUSTOMER_NAME, /* the three party names, in txp_name_fields order */
+	F_COUNTERPARTY_NAME,
+	F_BENEFICIARY_NAME,
 	F_COUNT,
 	F_FORBIDDEN = F_COUNT, /* PCI DSS sensitive authentication data */
 	F_UNKNOWN
@@ -130,6 +133,7 @@ static const char *const field_name[F_COUNT] = {
 	"transaction_id", "amount",      "currency",          "merchant_id", "customer_id",
 	"merchant_country", "customer_country", "timestamp",  "card_number", "merchant_category",
 	"channel",        "ip_address",  "device_id",         "customer_kyc_status",
+	"customer_name",  "counterparty_name", "beneficiary_name",
 };
 
 /*
@@ -166,14 +170,19 @@ static int exact_field(const char *k, size_t len)
 		       : IS("customer_id") ? F_CUSTOMER_ID
 		       : IS("merchant_id") ? F_MERCHANT_ID
 		                           : F_UNKNOWN;
+	case 13:
+		return IS("customer_name") ? F_CUSTOMER_NAME : F_UNKNOWN;
 	case 14:
 		return IS("transaction_id") ? F_TRANSACTION_ID : F_UNKNOWN;
 	case 16:
 		return IS("merchant_country")   ? F_MERCHANT_COUNTRY
 		       : IS("customer_country") ? F_CUSTOMER_COUNTRY
+		       : IS("beneficiary_name") ? F_BENEFICIARY_NAME
 		                                : F_UNKNOWN;
 	case 17:
-		return IS("merchant_category") ? F_MERCHANT_CATEGORY : F_UNKNOWN;
+		return IS("merchant_category")   ? F_MERCHANT_CATEGORY
+		       : IS("counterparty_name") ? F_COUNTERPARTY_NAME
+		                                 : F_UNKNOWN;
 	case 19:
 		return IS("customer_kyc_status") ? F_KYC : F_UNKNOWN;
 	default:
@@ -704,6 +713,48 @@ static int check_device(struct txp_txn *t, const jvalue *j)
 	return 0;
 }
 
+/*
+ * A party name: a string of at most TXP_NAME_MAX bytes of valid UTF-8
+ * without control characters.  The value is personal data, so no message
+ * quotes it; it is kept only until the compliance stage has screened it.
+ */
+static int check_name(struct txp_txn *t, const jvalue *j, enum field f, char *out)
+{
+	const unsigned char *s;
+	const char *raw;
+	size_t len, i = 0;
+	int rc = get_string(t, j, f, TXP_NAME_MAX, &raw, &len);
+
+	if (rc != 0)
+		return rc;
+	s = (const unsigned char *)raw;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t more = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
+		                                                      : c >= 0xf0 && c <= 0xf4 ? 3
+		                                                                             : 4;
+		if (c < 0x20 || c == 0x7f)
+			return reject(t, "invalid_value", field_name[f],
+			              "%s must not contain control characters (position %zu)", field_name[f], i + 1);
+		if (more == 4 || len - i <= more)
+			goto bad;
+		for (size_t k = 1; k <= more; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				goto bad;
+		/* Overlong three-byte forms, surrogates, and past U+10FFFF. */
+		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0) ||
+		    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))
+			goto bad;
+		i += more + 1;
+	}
+	memcpy(out, raw, len);
+	out[len] = '\0';
+	return 0;
+bad:
+	return reject(t, "invalid_value", field_name[f], "%s must be valid UTF-8 (bad byte at position %zu)",
+	              field_name[f], i + 1);
+}
+
 /* ---- Parse errors ------------------------------------------------------------ */
 
 /*
@@ -862,6 +913,11 @@ static int check_fields(const struct txp_validator *v, struct txp_txn *t, const 
 		if (rc != 0)
 			return rc;
 		t->kyc = (enum txp_kyc)val;
+	}
+	for (int k = 0; k < TXP_NAME_FIELDS; k++) {
+		enum field f = (enum field)(F_CUSTOMER_NAME + k);
+		if (given(slot[f]) && (rc = check_name(t, slot[f], f, t->names[k])) != 0)
+			return rc;
 	}
 	return 0;
 }

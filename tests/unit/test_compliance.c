@@ -227,6 +227,123 @@ START_TEST(sanctions_list_matches_customer_or_merchant_id)
 }
 END_TEST
 
+/* An in-house name list in a temporary file, as the config names it. */
+static char *name_list_spec(char **file)
+{
+	char *spec = malloc(4200);
+
+	*file = fx_list_file("id,name,alias\nIH-7,\"Petrovsky, Ivan Sergeyevich\",Vanya Petrovski\n"
+	                     "IH-8,Northwind Trading Co. Ltd,\n");
+	ck_assert_ptr_nonnull(spec);
+	snprintf(spec, 4200, "watch=inhouse:%s", *file);
+	return spec;
+}
+
+START_TEST(party_name_on_a_list_declines_with_entry_and_score)
+{
+	struct txp_compliance_config cfg;
+	struct engine e;
+	char *file, *spec = name_list_spec(&file);
+	struct txp_txn *t;
+	static const uint8_t key[32] = {7};
+
+	defaults(&cfg);
+	fx_set(&cfg.sanctions_name_lists, spec);
+	engine_start(&e, &cfg);
+	ck_assert_uint_eq(txp_compliance_name_entries(e.rules), 2);
+	ck_assert_uint_gt(txp_compliance_name_bytes(e.rules), 0);
+
+	t = fx_txn("c1", "m", 1234, FX_T0);
+	snprintf(t->names[0], sizeof(t->names[0]), "%s", "Maria Lopez");
+	snprintf(t->names[2], sizeof(t->names[2]), "%s", "PETROVSKY, Ivan S.");
+	check(&e, t);
+	ck_assert(fx_has(t, "sanctions_name_match"));
+	ck_assert_int_eq(t->status, TXP_STATUS_DECLINED);
+	ck_assert_uint_eq(t->compliance_severity, TXP_SEVERITY_CRITICAL);
+	ck_assert_uint_eq(t->compliance_flags & TXP_COMPLIANCE_SANCTIONS, TXP_COMPLIANCE_SANCTIONS);
+	ck_assert_uint_eq(t->name_hit_field, 3); /* beneficiary_name */
+	ck_assert_str_eq(t->name_hit_list, "watch");
+	ck_assert_str_eq(t->name_hit_entry, "IH-7");
+	ck_assert_uint_eq(t->name_hit_score, 1000);
+	/* Sealing keeps keyed pseudonyms of the normalised names only. */
+	txp_compliance_names_seal(key, sizeof(key), t);
+	for (int k = 0; k < TXP_NAME_FIELDS; k++)
+		for (size_t i = 0; i < sizeof(t->names[k]); i++)
+			ck_assert_int_eq(t->names[k][i], 0);
+	ck_assert_uint_eq(strlen(t->name_pseud[0]), TXP_TOKEN_HEX);
+	ck_assert_str_eq(t->name_pseud[1], "");
+	{
+		char same[TXP_TOKEN_HEX + 1];
+		ck_assert_int_eq(txp_compliance_pseudonym(key, sizeof(key), "customer_name", "maria lopez", same), 0);
+		ck_assert_str_eq(t->name_pseud[0], same);
+	}
+	txp_txn_free(t);
+
+	/* Entity suffixes do not count; an ordinary name passes. */
+	t = fx_txn("c1", "m", 1234, FX_T0);
+	snprintf(t->names[1], sizeof(t->names[1]), "%s", "NORTHWIND TRADING LIMITED");
+	ck_assert(checks_with(&e, t, "sanctions_name_match"));
+	t = fx_txn("c1", "m", 1234, FX_T0);
+	snprintf(t->names[1], sizeof(t->names[1]), "%s", "Southwind Trading Ltd");
+	ck_assert(!checks_with(&e, t, "sanctions_name_match"));
+	engine_stop(&e);
+	txp_compliance_config_free(&cfg);
+	fx_unlink(file);
+	free(spec);
+}
+END_TEST
+
+START_TEST(name_action_and_threshold_are_configurable)
+{
+	struct txp_compliance_config cfg;
+	struct engine e;
+	char *file, *spec = name_list_spec(&file);
+	struct txp_txn *t;
+
+	defaults(&cfg);
+	fx_set(&cfg.sanctions_name_lists, spec);
+	cfg.sanctions_name_action = TXP_ACTION_REVIEW;
+	cfg.sanctions_name_threshold = 1000;
+	engine_start(&e, &cfg);
+	t = fx_txn("c1", "m", 1234, FX_T0);
+	snprintf(t->names[0], sizeof(t->names[0]), "%s", "Vanya Petrovski");
+	check(&e, t);
+	ck_assert(fx_has(t, "sanctions_name_match"));
+	ck_assert_int_eq(t->status, TXP_STATUS_REVIEW);
+	txp_txn_free(t);
+	/* A typo scores under 1000. */
+	t = fx_txn("c1", "m", 1234, FX_T0);
+	snprintf(t->names[0], sizeof(t->names[0]), "%s", "Vanya Petrowski");
+	ck_assert(!checks_with(&e, t, "sanctions_name_match"));
+	engine_stop(&e);
+	txp_compliance_config_free(&cfg);
+	fx_unlink(file);
+	free(spec);
+}
+END_TEST
+
+START_TEST(a_name_list_that_fails_to_parse_names_file_and_line)
+{
+	struct txp_compliance_config cfg;
+	struct txp_rates rates;
+	struct txp_compliance_rules *r = NULL;
+	char *file = fx_list_file("id,name\nA1,Foo Bar\nA2\n"), spec[4200], err[1024];
+
+	defaults(&cfg);
+	snprintf(spec, sizeof(spec), "inhouse:%s", file);
+	fx_set(&cfg.sanctions_name_lists, spec);
+	fx_rates(&rates);
+	ck_assert_int_eq(txp_compliance_rules_create(&cfg, &rates, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(r);
+	ck_assert_msg(strstr(err, "[compliance] sanctions_name_lists: ") != NULL && strstr(err, file) != NULL &&
+	                  strstr(err, ":3: expected id,name") != NULL,
+	              "%s", err);
+	txp_rates_free(&rates);
+	txp_compliance_config_free(&cfg);
+	fx_unlink(file);
+}
+END_TEST
+
 static struct txp_txn *kyc_txn(const char *c, int64_t cents, enum txp_kyc kyc)
 {
 	struct txp_txn *t = fx_txn(c, "m", cents, FX_T0);
@@ -604,6 +721,9 @@ static Suite *compliance_suite(void)
 	tcase_add_test(tc, structuring_window_edges_at_24h_and_one_ms_after);
 	tcase_add_test(tc, sanctioned_country_declines_with_critical_alert);
 	tcase_add_test(tc, sanctions_list_matches_customer_or_merchant_id);
+	tcase_add_test(tc, party_name_on_a_list_declines_with_entry_and_score);
+	tcase_add_test(tc, name_action_and_threshold_are_configurable);
+	tcase_add_test(tc, a_name_list_that_fails_to_parse_names_file_and_line);
 	tcase_add_test(tc, kyc_not_verified_goes_to_review_at_the_threshold);
 	tcase_add_test(tc, kyc_failed_declines_by_default_and_is_configurable);
 	tcase_add_test(tc, card_numbers_in_free_text_fields_are_masked_and_flagged);

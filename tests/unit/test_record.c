@@ -130,6 +130,64 @@ START_TEST(the_record_never_holds_raw_personal_data)
 }
 END_TEST
 
+START_TEST(the_names_section_round_trips_and_records_without_it_decode)
+{
+	struct txp_txn *t = decided(), *u;
+	uint8_t payload[TXP_RECORD_MAX + 512], plain[TXP_RECORD_MAX], named[TXP_RECORD_MAX];
+	char version[TXP_RECORD_VERSION_MAX + 1];
+	size_t n0 = txp_record_encode(t, "1", plain, sizeof(plain)), n1;
+
+	/* A record of a transaction without names is the version-1 record
+	 * of before name screening, byte for byte: no section. */
+	ck_assert_uint_gt(n0, 0);
+	t->name_hit_field = 3;
+	t->name_hit_score = 953;
+	strcpy(t->name_hit_list, "ofac");
+	strcpy(t->name_hit_entry, "12345");
+	strcpy(t->name_pseud[0], "11111111111111111111111111111111");
+	strcpy(t->name_pseud[2], "33333333333333333333333333333333");
+	/* Still held if the stage had not wiped it: never encoded. */
+	strcpy(t->names[2], "Ivan Petrovsky");
+	n1 = txp_record_encode(t, "1", named, sizeof(named));
+	ck_assert_ptr_null(memmem(named, n1, "Petrovsky", 9));
+	ck_assert_uint_eq(n1, n0 + 4 + (2 + 4) + (2 + 5) + (2 + 32) + 2 + (2 + 32));
+	ck_assert_mem_eq(named, plain, n0);
+
+	u = round_trip(t, "0.9.1", payload, sizeof(payload), version);
+	ck_assert_uint_eq(u->name_hit_field, 3);
+	ck_assert_uint_eq(u->name_hit_score, 953);
+	ck_assert_str_eq(u->name_hit_list, "ofac");
+	ck_assert_str_eq(u->name_hit_entry, "12345");
+	ck_assert_str_eq(u->name_pseud[0], t->name_pseud[0]);
+	ck_assert_str_eq(u->name_pseud[1], "");
+	ck_assert_str_eq(u->name_pseud[2], t->name_pseud[2]);
+	assert_same_output(t, u, version);
+	ck_assert_ptr_nonnull(strstr(u->reply, "\"sanctions_match\":{\"field\":\"beneficiary_name\",\"list\":\"ofac\","
+	                                       "\"entry\":\"12345\",\"score\":0.953}"));
+	ck_assert_ptr_nonnull(strstr(u->item, "field:beneficiary_name list:ofac entry:12345 score:953"));
+	ck_assert_ptr_nonnull(strstr(u->item, "beneficiary_name:33333333333333333333333333333333"));
+	u->n_reasons = 0;
+	txp_txn_free(u);
+
+	/* A bad field number or score in the section is refused. */
+	{
+		struct txp_journal_accepted a;
+		uint8_t rec[TXP_RECORD_MAX];
+		ck_assert_int_eq(txp_record_accepted(t, "1", rec, sizeof(rec), &a), 0);
+		rec[n0 + 1] = TXP_NAME_FIELDS + 1;
+		u = txp_txn_new();
+		ck_assert_int_eq(txp_record_decode(&a, u, version), -EINVAL);
+		rec[n0 + 1] = 3;
+		rec[n0 + 2] = 0xe9;
+		rec[n0 + 3] = 0x03; /* 1001 */
+		memset(u, 0, sizeof(*u));
+		ck_assert_int_eq(txp_record_decode(&a, u, version), -EINVAL);
+		txp_txn_free(u);
+	}
+	txp_txn_free(t);
+}
+END_TEST
+
 START_TEST(damaged_records_are_refused)
 {
 	struct txp_txn *t = decided(), *u;
@@ -243,6 +301,7 @@ static Suite *record_suite(void)
 	tcase_add_test(tc, a_rejection_comes_back_without_unvalidated_fields);
 	tcase_add_test(tc, the_record_never_holds_raw_personal_data);
 	tcase_add_test(tc, damaged_records_are_refused);
+	tcase_add_test(tc, the_names_section_round_trips_and_records_without_it_decode);
 	tcase_add_test(tc, a_version_too_long_for_the_record_is_refused);
 	tcase_add_test(tc, the_content_fingerprint_survives_a_restart);
 	tcase_add_test(tc, a_version_1_record_still_decodes_without_a_fingerprint);

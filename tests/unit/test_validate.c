@@ -231,6 +231,40 @@ START_TEST(shard_is_a_stable_hash_of_customer_id)
 }
 END_TEST
 
+START_TEST(party_names_are_kept_for_screening_and_bad_ones_refused_unquoted)
+{
+	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_REJECT);
+	struct txp_txn *t = run_with(v, "customer_name", "\"Jos\u00e9 O'Brien\"", "counterparty_name",
+	                             "\"ACME S.A.\"", "beneficiary_name", "\"\u5f20\u4f1f\"", NULL);
+	char long_name[260];
+
+	expect_ok(t);
+	ck_assert_str_eq(t->names[0], "Jos\xc3\xa9 O'Brien");
+	ck_assert_str_eq(t->names[1], "ACME S.A.");
+	ck_assert_str_eq(t->names[2], "\xe5\xbc\xa0\xe4\xbc\x9f");
+	txp_txn_free(t);
+	for (int k = 0; k < TXP_NAME_FIELDS; k++) {
+		const char *f = txp_name_fields[k];
+		check_field(v, f, "42", "invalid_type", f);
+		check_field(v, f, "\"\"", "invalid_value", f);
+		check_field(v, f, "\"Ivan\\tPetrov\"", "invalid_value", f);
+		check_field(v, f, "null", NULL, NULL);
+	}
+	/* Over 200 bytes. */
+	memset(long_name, 'a', sizeof(long_name));
+	long_name[0] = '"';
+	long_name[202] = '"';
+	long_name[203] = '\0';
+	check_field(v, "beneficiary_name", long_name, "too_long", "beneficiary_name");
+	/* The message names the field and never quotes the name. */
+	t = run_with(v, "beneficiary_name", "\"Ivan\\u0001Petrovsky\"", NULL);
+	expect_fail(t, TXP_STATUS_REJECTED, "invalid_value", "beneficiary_name");
+	ck_assert_ptr_null(strstr(t->error.message, "Petrovsky"));
+	txp_txn_free(t);
+	txp_validator_free(v);
+}
+END_TEST
+
 START_TEST(each_missing_required_field_is_named)
 {
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
@@ -1134,6 +1168,7 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, full_valid_line_fills_every_optional_field);
 	tcase_add_test(tc, shard_is_a_stable_hash_of_customer_id);
 	tcase_add_test(tc, each_missing_required_field_is_named);
+	tcase_add_test(tc, party_names_are_kept_for_screening_and_bad_ones_refused_unquoted);
 	tcase_add_test(tc, wrong_json_types_are_invalid_type_for_every_field);
 	tcase_add_test(tc, identifiers_accept_64_characters_and_refuse_65);
 	tcase_add_test(tc, transaction_id_is_kept_when_another_field_fails);
