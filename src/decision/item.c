@@ -265,6 +265,11 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 	tok_stage(&k, "compliance", t->t_received, t->t_compliance);
 	av_tokens(&b, "stage_us", &k);
 	av_s(&b, "daemon_version", version != NULL ? version : "");
+	/* The rules that decided it (stages.h), absent for records from
+	 * before rules versions. */
+	av_s_opt(&b, "rules_version", t->rules_version);
+	if (t->rules_version[0] != '\0' && txp_iso8601_ms(t->rules_loaded_ms, when) > 0)
+		av_s(&b, "rules_loaded_at", when);
 	if (t->expires_at > 0)
 		av_n(&b, "expires_at", t->expires_at);
 	txp_sbuf_raw(&b, "}", 1);
