@@ -156,6 +156,18 @@ static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
 	return json_pack("{s:s}", "status", "ok");
 }
 
+/* {"command":"version"}: the daemon's and the running rules' versions. */
+static json_t *version_reply(struct daemon *d)
+{
+	char rules[TXP_RULES_VERSION_SIZE], when[TXP_ISO8601_MS_SIZE];
+	int64_t loaded_ms;
+
+	txp_stages_rules(d->stages, rules, &loaded_ms);
+	(void)txp_iso8601_ms(loaded_ms, when);
+	return json_pack("{s:s,s:s,s:s,s:s}", "status", "ok", "version", PACKAGE_VERSION, "rules_version", rules,
+	                 "rules_loaded_at", when);
+}
+
 static json_t *reload(struct daemon *d, bool privileged)
 {
 	char err[1024];
@@ -183,7 +195,7 @@ char *daemon_command(void *arg, const char *line, size_t len, bool privileged, s
 	else if (strcmp(cmd, "redeliver") == 0)
 		reply = redeliver(d, req, privileged);
 	else if (strcmp(cmd, "version") == 0)
-		reply = json_pack("{s:s,s:s}", "status", "ok", "version", PACKAGE_VERSION);
+		reply = version_reply(d);
 	else if (strcmp(cmd, "reload") == 0)
 		reply = reload(d, privileged);
 	else

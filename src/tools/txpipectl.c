@@ -22,6 +22,7 @@
 #include "txpipe/aws/settings.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
+#include "txpipe/replay.h"
 
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
 /* Lines sent ahead of their replies; the daemon bounds what it reads from
@@ -57,7 +58,11 @@ static void usage(FILE *f)
 	        "                             card_token_key_file or pseudonym_key_file\n"
 	        "  provision                  create the DynamoDB table, SNS topic and SQS queue the\n"
 	        "                             configuration names, when missing\n"
-	        "  version                    print the tool's and the daemon's versions\n"
+	        "  replay --config CANDIDATE [--baseline BASELINE] FILE|-\n"
+	        "                             decide an NDJSON file offline under the candidate and the\n"
+	        "                             baseline configuration (default: the daemon's) and print\n"
+	        "                             per-status counts and every changed decision\n"
+	        "  version                    print the tool's, the daemon's and the rules' versions\n"
 	        "\n"
 	        "Options:\n"
 	        "  -s, --socket PATH   the daemon's socket\n"
@@ -489,8 +494,10 @@ static int cmd_simple(struct ctl *ctl, const char *command)
 	if (reply == NULL)
 		return exit_code;
 	if (strcmp(command, "version") == 0)
-		printf("txpipectl %s, txpiped %s\n", PACKAGE_VERSION,
-		       json_string_value(json_object_get(reply, "version")));
+		printf("txpipectl %s, txpiped %s, rules %s (loaded %s)\n", PACKAGE_VERSION,
+		       json_string_value(json_object_get(reply, "version")),
+		       str_or(json_string_value(json_object_get(reply, "rules_version")), "-"),
+		       str_or(json_string_value(json_object_get(reply, "rules_loaded_at")), "-"));
 	else
 		printf("%s: ok\n", command);
 	json_decref(reply);
@@ -634,6 +641,85 @@ static int cmd_get(struct ctl *ctl, int argc, char **argv)
 	json_decref(plain);
 	json_decref(resp);
 	return EX_OK;
+}
+
+/* Loads a configuration for replay; prints the reason and returns
+ * EX_CONFIG when it does not load. */
+static int replay_side(const char *path, struct txp_config *cfg, struct txp_replayer **r)
+{
+	char err[2048];
+	int rc = txp_config_load(cfg, path, err, sizeof(err));
+
+	if (rc == 0)
+		rc = txp_replayer_create(r, cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "txpipectl: replay: %s\n", err);
+		txp_config_free(cfg);
+		return EX_CONFIG;
+	}
+	return EX_OK;
+}
+
+/*
+ * Decides every line of FILE under the candidate and the baseline
+ * configuration with the daemon's own stages, offline (replay.h), and
+ * prints what changed.  The baseline is --baseline, else the daemon's own
+ * configuration (-c, or the default path).
+ */
+static int cmd_replay(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"baseline", required_argument, NULL, 'b'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *candidate = NULL, *baseline = ctl->config_path;
+	struct txp_config bcfg, ccfg;
+	struct txp_replayer *br = NULL, *cr = NULL;
+	struct txp_replay_summary sum;
+	char err[512];
+	FILE *in;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+c:b:", opts, NULL)) != -1) {
+		if (c == 'c') {
+			candidate = optarg;
+		} else if (c == 'b') {
+			baseline = optarg;
+		} else {
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (candidate == NULL || optind != argc - 1) {
+		fprintf(stderr, "txpipectl: replay takes --config CANDIDATE.ini [--baseline BASELINE.ini] FILE\n");
+		return EX_USAGE;
+	}
+	in = strcmp(argv[optind], "-") == 0 ? stdin : fopen(argv[optind], "r");
+	if (in == NULL) {
+		fprintf(stderr, "txpipectl: replay: %s: %s\n", argv[optind], strerror(errno));
+		return EX_NOINPUT;
+	}
+	rc = replay_side(baseline, &bcfg, &br);
+	if (rc != EX_OK)
+		goto out_after_open;
+	rc = replay_side(candidate, &ccfg, &cr);
+	if (rc != EX_OK)
+		goto out_after_baseline;
+	if (txp_replay_run(br, cr, in, stdout, &sum, err, sizeof(err)) < 0) {
+		fprintf(stderr, "txpipectl: replay: %s\n", err);
+		rc = EX_IOERR;
+	}
+	txp_replayer_destroy(cr);
+	txp_config_free(&ccfg);
+out_after_baseline:
+	txp_replayer_destroy(br);
+	txp_config_free(&bcfg);
+out_after_open:
+	if (in != stdin)
+		fclose(in);
+	return rc;
 }
 
 /* Builds a JSON request body (consumes `req`); NULL on no memory. */
@@ -911,6 +997,8 @@ int main(int argc, char **argv)
 		return cmd_tail(&ctl, argc, argv);
 	if (strcmp(cmd, "get") == 0)
 		return cmd_get(&ctl, argc, argv);
+	if (strcmp(cmd, "replay") == 0)
+		return cmd_replay(&ctl, argc, argv);
 	if (strcmp(cmd, "dlq") == 0)
 		return cmd_dlq(&ctl, argc, argv);
 	if (strcmp(cmd, "genkey") == 0) {
