@@ -50,7 +50,8 @@ static void usage(FILE *f)
 	        "  reload                     make the daemon re-read its configuration\n"
 	        "  tail [--status S]... [--reason R]...\n"
 	        "                             stream decisions live, optionally filtered\n"
-	        "  get TRANSACTION_ID         print the transaction's stored record (DynamoDB)\n"
+	        "  get [--json] TRANSACTION_ID\n"
+	        "                             print the transaction's stored record (DynamoDB)\n"
 	        "  dlq list [--max N]         show dead-lettered transactions\n"
 	        "  dlq redrive [--max N]      hand them back to the daemon, deleting each once accepted\n"
 	        "  check-config               validate the configuration file and exit\n"
@@ -601,23 +602,122 @@ static int load_config(struct ctl *ctl, struct txp_config *cfg)
 	return EX_OK;
 }
 
+/* Prints a plain (unmarshalled) value on one line: maps as "k=v, k=v",
+ * lists and sets comma-separated, strings as they are. */
+static void print_plain(const json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_string(v)) {
+		fputs(json_string_value(v), stdout);
+	} else if (json_is_object(v)) {
+		bool first = true;
+		json_object_foreach((json_t *)v, k, x) {
+			printf("%s%s=", first ? "" : ", ", k);
+			print_plain(x);
+			first = false;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x) {
+			if (i > 0)
+				fputs(", ", stdout);
+			print_plain(x);
+		}
+	} else {
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		fputs(text != NULL ? text : "?", stdout);
+		free(text);
+	}
+}
+
+/* The amount in major units, exactly ("12.34 USD" for 1234 at exponent 2). */
+static void print_amount(const json_t *item)
+{
+	json_t *a = json_object_get(item, "amount"), *e = json_object_get(item, "currency_exponent");
+	const char *cur = json_string_value(json_object_get(item, "currency"));
+	long long minor = json_integer_value(a), unit = 1;
+	int exp = (int)json_integer_value(e);
+
+	if (!json_is_integer(a) || !json_is_integer(e) || exp < 0 || exp > 4) {
+		print_plain(a);
+		return;
+	}
+	for (int i = 0; i < exp; i++)
+		unit *= 10;
+	if (exp == 0)
+		printf("%lld %s", minor, str_or(cur, ""));
+	else
+		printf("%s%lld.%0*lld %s", minor < 0 ? "-" : "", llabs(minor / unit), exp, llabs(minor % unit),
+		       str_or(cur, ""));
+}
+
+/*
+ * The stored record readably: one "name: value" line per attribute, the
+ * decision first, then the money, the parties, the card, the context, the
+ * audit fields; an attribute this list does not know is shown after them,
+ * so a newer daemon's record still prints whole.  --json prints the plain
+ * JSON instead.
+ */
+static void print_record(const json_t *item)
+{
+	static const char *const order[] = {
+		"transaction_id", "status", "risk_score", "reasons", "error_code", "error_field", "error_message",
+		"amount", "amount_usd_cents", "merchant_id", "merchant_country", "customer_pseudonym",
+		"customer_country", "card_bin", "card_last4", "card_token", "channel", "mcc", "kyc", "ip_pseudonym",
+		"device_pseudonym", "compliance_flags", "fraud_severity", "compliance_severity", "event_time",
+		"received_at", "stage_us", "rules_version", "rules_loaded_ms", "daemon_version", "expires_at"};
+	const char *k;
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		v = json_object_get(item, order[i]);
+		if (v == NULL)
+			continue;
+		printf("%-20s ", order[i]);
+		if (strcmp(order[i], "amount") == 0)
+			print_amount(item);
+		else
+			print_plain(v);
+		putchar('\n');
+	}
+	json_object_foreach((json_t *)item, k, v) {
+		bool known = strcmp(k, "currency") == 0 || strcmp(k, "currency_exponent") == 0;
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && !known; i++)
+			known = strcmp(k, order[i]) == 0;
+		if (known)
+			continue;
+		printf("%-20s ", k);
+		print_plain(v);
+		putchar('\n');
+	}
+}
+
 /* Prints the stored record of one transaction, read consistently. */
 static int cmd_get(struct ctl *ctl, int argc, char **argv)
 {
 	struct txp_config cfg;
 	struct txp_aws_settings settings;
-	json_t *req, *resp = NULL, *item;
+	json_t *req, *resp = NULL, *item, *plain;
 	char *body, err[1024];
+	const char *id;
+	bool as_json = false;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "txpipectl: get takes one TRANSACTION_ID\n");
+	if (argc == 3 && strcmp(argv[1], "--json") == 0) {
+		as_json = true;
+		id = argv[2];
+	} else if (argc == 2) {
+		id = argv[1];
+	} else {
+		fprintf(stderr, "txpipectl: get takes [--json] TRANSACTION_ID\n");
 		return EX_USAGE;
 	}
 	if ((rc = load_config(ctl, &cfg)) != EX_OK)
 		return rc;
-	req = json_pack("{s:s,s:{s:{s:s}},s:b}", "TableName", cfg.dynamodb.table, "Key", "transaction_id", "S",
-	                argv[1], "ConsistentRead", 1);
+	req = json_pack("{s:s,s:{s:{s:s}},s:b}", "TableName", cfg.dynamodb.table, "Key", "transaction_id", "S", id,
+	                "ConsistentRead", 1);
 	body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	txp_aws_settings_from_config(&cfg, &settings);
@@ -631,13 +731,17 @@ static int cmd_get(struct ctl *ctl, int argc, char **argv)
 	}
 	item = json_object_get(resp, "Item");
 	if (item == NULL) {
-		fprintf(stderr, "txpipectl: get: no record for %s\n", argv[1]);
+		fprintf(stderr, "txpipectl: get: no record for %s\n", id);
 		json_decref(resp);
 		return 1;
 	}
-	json_t *plain = txp_ddb_unmarshal(item);
-	json_dumpf(plain != NULL ? plain : item, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-	putchar('\n');
+	plain = txp_ddb_unmarshal(item);
+	if (as_json || plain == NULL) {
+		json_dumpf(plain != NULL ? plain : item, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else {
+		print_record(plain);
+	}
 	json_decref(plain);
 	json_decref(resp);
 	return EX_OK;
