@@ -1,4 +1,4 @@
-/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision. */
+/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, get, replay, check-config, provision. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
