@@ -131,7 +131,7 @@ int txp_rules_version(const struct txp_config *cfg, char out[TXP_RULES_VERSION_S
 	static const char hex[] = "0123456789abcdef";
 	crypto_generichash_state h;
 	uint8_t digest[(TXP_RULES_VERSION_SIZE - 1) / 2];
-	char value[4096];
+	char value[512];
 	int rc = 0;
 
 	out[0] = '\0';
@@ -142,18 +142,32 @@ int txp_rules_version(const struct txp_config *cfg, char out[TXP_RULES_VERSION_S
 	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL && rc == 0; k++) {
 		if (!is_decision_section(k->section))
 			continue;
-		/* A value longer than the buffer is cut, but its file or
-		 * its length still differs; lists of names are short. */
-		if (txp_config_format_value(cfg, k, value, sizeof(value)) < 0)
+		int n = txp_config_format_value(cfg, k, value, sizeof(value));
+		char *v = value;
+
+		/* A long list (usd_rates, say) gets a buffer of its size: a
+		 * cut value would hide a change past the cut. */
+		if (n >= (int)sizeof(value)) {
+			v = malloc((size_t)n + 1);
+			if (v == NULL) {
+				snprintf(err, errlen, "out of memory");
+				rc = -ENOMEM;
+				break;
+			}
+			(void)txp_config_format_value(cfg, k, v, (size_t)n + 1);
+		} else if (n < 0) {
 			value[0] = '\0';
+		}
 		crypto_generichash_update(&h, (const uint8_t *)k->section, strlen(k->section));
 		crypto_generichash_update(&h, (const uint8_t *)".", 1);
 		crypto_generichash_update(&h, (const uint8_t *)k->key, strlen(k->key));
 		crypto_generichash_update(&h, (const uint8_t *)"=", 1);
-		crypto_generichash_update(&h, (const uint8_t *)value, strlen(value));
+		crypto_generichash_update(&h, (const uint8_t *)v, strlen(v));
 		crypto_generichash_update(&h, (const uint8_t *)"\n", 1);
-		if (k->type == TXP_CFG_PATH && !is_key_file(k) && value[0] != '\0')
-			rc = hash_file(&h, k, value, err, errlen);
+		if (k->type == TXP_CFG_PATH && !is_key_file(k) && v[0] != '\0')
+			rc = hash_file(&h, k, v, err, errlen);
+		if (v != value)
+			free(v);
 	}
 	if (crypto_generichash_final(&h, digest, sizeof(digest)) != 0 && rc == 0) {
 		snprintf(err, errlen, "libsodium refused the hash");

@@ -200,6 +200,20 @@ START_TEST(the_rules_version_follows_the_deciding_keys_and_list_files_only)
 	set(&r.cfg, "validation", "max_amount", "1000000");
 	version_of(&r.cfg, v1);
 	ck_assert_str_eq(v0, v1);
+	/* A change at the end of a value of 5000 bytes. */
+	{
+		char rates[8192] = "";
+		for (int i = 0; i < 500; i++)
+			snprintf(rates + strlen(rates), sizeof(rates) - strlen(rates), "%sX%03d:%d", i ? "," : "",
+			         i, 1000 + i);
+		set(&r.cfg, "compliance", "usd_rates", rates);
+		version_of(&r.cfg, v0);
+		rates[strlen(rates) - 1] = '1';
+		set(&r.cfg, "compliance", "usd_rates", rates);
+		version_of(&r.cfg, v1);
+		ck_assert_str_ne(v0, v1);
+		set(&r.cfg, "compliance", "usd_rates", "USD:1000000");
+	}
 	/* A deny list: its content, not only its name. */
 	snprintf(path, sizeof(path), "%s/deny.txt", r.dir);
 	f = fopen(path, "w");
