@@ -1,4 +1,4 @@
-/* replay.c: decides an NDJSON file offline with the daemon's stages under two configurations and reports what changed. */
+/* replay.c: decides an NDJSON file offline with the daemon's stages under two configs and reports the changes. */
 #include "txpipe/replay.h"
 
 #include <errno.h>

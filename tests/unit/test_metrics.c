@@ -173,7 +173,8 @@ START_TEST(the_rules_version_shows_in_every_form)
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "rules_loaded_ms")), 1796550000123);
 	json_decref(j);
 	text = txp_stats_prometheus(&s);
-	ck_assert_ptr_nonnull(strstr(text, "\n# TYPE txpipe_rules_info gauge\ntxpipe_rules_info{version=\"0123456789ab\"} 1\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\n# TYPE txpipe_rules_info gauge\ntxpipe_rules_info{version=\"0123456789ab\"} 1\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\ntxpipe_rules_loaded_ms 1796550000123\n"));
 	free(text);
 	text = txp_stats_text(&s);

@@ -234,7 +234,8 @@ START_TEST(the_rules_version_survives_a_restart)
 	ck_assert_str_eq(u->rules_version, "0123456789ab");
 	ck_assert_int_eq(u->rules_loaded_ms, 1796550000123);
 	assert_same_output(t, u, version);
-	ck_assert_msg(strstr(u->item, "\"rules_version\":{\"S\":\"0123456789ab\"}") != NULL, "%.*s", (int)u->item_len, u->item);
+	ck_assert_msg(strstr(u->item, "\"rules_version\":{\"S\":\"0123456789ab\"}") != NULL, "%.*s",
+	              (int)u->item_len, u->item);
 	ck_assert_ptr_nonnull(strstr(u->item, "\"rules_loaded_ms\":{\"N\":\"1796550000123\"}"));
 	u->n_reasons = 0;
 	txp_txn_free(u);

@@ -1,4 +1,4 @@
-/* test_stages.c: the chained stages: card-like ids keep their own identity; duplicates and conflicts; the rules version. */
+/* test_stages.c: the chained stages: card-like ids keep their identity; duplicates, conflicts; the rules version. */
 #include "txpipe/stages.h"
 
 #include <check.h>
