@@ -293,12 +293,11 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 	av_stages(&b, t);
 	av_s(&b, "daemon_version", version != NULL ? version : "");
 	/* The rules that decided it (stages.h), absent for records from
-	 * before rules versions. */
+	 * before rules versions.  Not their load time, which the journal
+	 * record keeps: the version names the rules, the listening and
+	 * reloaded log lines say when each was loaded, and its 23 bytes
+	 * would take a heavily flagged item over one write unit. */
 	av_s_opt(&b, "rules_version", t->rules_version);
-	/* A number, not an ISO string: 8 bytes instead of 24 in the item's
-	 * size (the reload's log line has it readable). */
-	if (t->rules_version[0] != '\0')
-		av_n(&b, "rules_loaded_ms", t->rules_loaded_ms);
 	if (t->expires_at > 0)
 		av_n(&b, "expires_at", t->expires_at);
 	txp_sbuf_raw(&b, "}", 1);

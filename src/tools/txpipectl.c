@@ -667,7 +667,7 @@ static void print_record(const json_t *item)
 		"amount", "amount_usd_cents", "merchant_id", "merchant_country", "customer_pseudonym",
 		"customer_country", "card_bin", "card_last4", "card_token", "channel", "mcc", "kyc", "ip_pseudonym",
 		"device_pseudonym", "compliance_flags", "fraud_severity", "compliance_severity", "event_time",
-		"received_at", "stage_us", "rules_version", "rules_loaded_ms", "daemon_version", "expires_at"};
+		"received_at", "stage_us", "rules_version", "daemon_version", "expires_at"};
 	const char *k;
 	json_t *v;
 

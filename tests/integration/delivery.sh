@@ -153,9 +153,7 @@ check "status" approved "$(jget status <"$workdir/it-07.json")"
 check "card: BIN, last four and a top-level token of 32 hex digits" 1 \
 	"$(echo "$(jget card_bin <"$workdir/it-07.json") $(jget card_last4 <"$workdir/it-07.json") $(jget card_token <"$workdir/it-07.json")" |
 		grep -cxE '411111 1111 [0-9a-f]{32}')"
-check "the rules version: 12 hex digits, and when those rules were loaded" 1 \
-	"$(echo "$(jget rules_version <"$workdir/it-07.json") $(jget rules_loaded_ms <"$workdir/it-07.json")" |
-		grep -cxE '[0-9a-f]{12} [0-9]{13}')"
+check "the rules version: 12 hex digits" 1 "$(jget rules_version <"$workdir/it-07.json" | grep -cxE '[0-9a-f]{12}')"
 check "txpipectl version shows the same rules version" 1 \
 	"$("$TXPIPECTL" --socket "$workdir/txpiped.sock" version | grep -c "rules $(jget rules_version <"$workdir/it-07.json") ")"
 check "customer pseudonym is 32 hex digits" 1 \

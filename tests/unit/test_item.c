@@ -447,6 +447,7 @@ START_TEST(a_heavily_flagged_record_with_a_card_stays_within_one_write_unit)
 	t->has_timestamp = true;
 	t->timestamp_ms = t->received_ms - 1000;
 	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
+	strcpy(t->rules_version, "0123456789ab");
 	ck_assert_int_eq(txp_item_build(t, "0.1.0"), 0);
 	item = load(t->item, t->item_len);
 	/* DynamoDB bills a write per started 1 KB of item. */

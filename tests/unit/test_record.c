@@ -236,7 +236,7 @@ START_TEST(the_rules_version_survives_a_restart)
 	assert_same_output(t, u, version);
 	ck_assert_msg(strstr(u->item, "\"rules_version\":{\"S\":\"0123456789ab\"}") != NULL, "%.*s",
 	              (int)u->item_len, u->item);
-	ck_assert_ptr_nonnull(strstr(u->item, "\"rules_loaded_ms\":{\"N\":\"1796550000123\"}"));
+
 	u->n_reasons = 0;
 	txp_txn_free(u);
 	txp_txn_free(t);
