@@ -92,6 +92,7 @@ struct txp_config {
 		uint64_t batch_size;    /* 1..25 */
 		uint64_t flush_delay_ms;
 		uint64_t max_pending;
+		bool investigation_indexes; /* txpipectl provision adds the card and customer GSIs */
 	} dynamodb;
 
 	/* ---- [sns] ---- */

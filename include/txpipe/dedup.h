@@ -32,6 +32,14 @@
  */
 struct txp_dedup;
 
+/* The daemon's duplicate window (and txpipectl replay's): a resubmission
+ * within this long of the first decision, among the last TXP_DEDUP_MAX
+ * decisions, gets that decision again.  Ten minutes covers a producer's
+ * retries across a restart; 262144 entries of about 300 bytes keep it
+ * near 80 MB at most. */
+#define TXP_DEDUP_WINDOW_MS (10u * 60u * 1000u)
+#define TXP_DEDUP_MAX 262144u
+
 /* Returns a new empty window, or NULL when out of memory.  max_entries >= 1. */
 struct txp_dedup *txp_dedup_create(size_t max_entries, uint64_t window_ms);
 

@@ -39,6 +39,20 @@ int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_f
 int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char *err, size_t errlen);
 
 /*
+ * The rules version of `cfg`: 12 hex digits of a BLAKE2b hash over the
+ * effective values of every key of [validation], [fraud] and [compliance]
+ * and the content of the list files they name (not the key files' content,
+ * which is secret), so two configs that decide alike share it whatever
+ * their layout, and an edited deny list changes it.  Returns 0, or a
+ * negative errno with the reason in err when a list file cannot be read.
+ */
+int txp_rules_version(const struct txp_config *cfg, char out[TXP_RULES_VERSION_SIZE], char *err, size_t errlen);
+
+/* The running rules' version and when they were loaded (Unix ms): the
+ * values every decision made with them carries.  Loop thread. */
+void txp_stages_rules(const struct txp_stages *st, char version[TXP_RULES_VERSION_SIZE], int64_t *loaded_ms);
+
+/*
  * Makes the validation stage answer a transaction_id found in `dedup`
  * with its earlier decision (see dedup.h).  Not owned.  Call before the
  * pipeline starts.

@@ -30,6 +30,9 @@ struct txp_stats_latency {
  */
 struct txp_stats_snapshot {
 	const char *version;
+	/* The running rules (stages.h): version, and when loaded (Unix ms). */
+	char rules_version[TXP_RULES_VERSION_SIZE];
+	uint64_t rules_loaded_ms;
 	/* The daemon and its front end. */
 	uint64_t uptime_s, workers, reloads, reload_failures;
 	uint64_t connections_open, connections_total, clients_refused;

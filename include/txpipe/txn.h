@@ -14,6 +14,7 @@
 #define TXP_ID_TOKEN_PREFIX "tok_" /* a tokenised transaction_id: see id_tokenised */
 #define TXP_ID_TOKEN_LEN 30        /* its length: the prefix and 26 base32 characters */
 #define TXP_FINGERPRINT_BYTES 16   /* struct txp_txn's fingerprint */
+#define TXP_RULES_VERSION_SIZE 13  /* 12 hex digits and the NUL (stages.h) */
 
 /* Party names screened against the sanctions name lists (see names.h):
  * customer_name, counterparty_name, beneficiary_name, in that order. */
@@ -176,6 +177,12 @@ struct txp_txn {
 	 * hash of the amount, currency, parties and countries, computed by the
 	 * validation stage; all zero when unknown (records from before it). */
 	uint8_t fingerprint[TXP_FINGERPRINT_BYTES];
+	/* The rules that decided it (txp_rules_version(), stages.h): a short
+	 * hash of the deciding configuration and list files, and when they
+	 * were loaded (wall clock, Unix ms).  Set by the last stage; empty
+	 * and 0 when unknown (records from before it). */
+	char rules_version[TXP_RULES_VERSION_SIZE];
+	int64_t rules_loaded_ms;
 
 	/* Output, built by the last stage on its worker thread so the loop
 	 * thread only copies bytes.  Owned; freed with the transaction. */

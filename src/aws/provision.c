@@ -31,6 +31,12 @@
 #define SNS_KMS_KEY "alias/aws/sns"
 /* The longest SQS retention, 14 days (SQS API reference, CreateQueue). */
 #define DLQ_RETENTION_S "1209600"
+/* The investigation indexes ([dynamodb] investigation_indexes): every
+ * payment of a card, or of a customer, in time order.  The sort key is the
+ * receipt time (an ISO 8601 string, so it sorts as time). */
+#define INDEX_SORT_KEY "received_at"
+static const char *const index_hash_keys[] = {"card_token", "customer_pseudonym"};
+#define N_INDEXES (sizeof(index_hash_keys) / sizeof(index_hash_keys[0]))
 #define ACTIVE_POLL_MS  250
 #define ACTIVE_WAIT_MS  (5 * 60 * 1000)
 #define MAX_NOTES       4
@@ -48,6 +54,7 @@ struct prov {
 	step_fn next;
 	/* table */
 	bool table_created, pitr_on, ttl_on;
+	unsigned indexes_added; /* by UpdateTable on an existing table */
 	uint64_t wait_started_ms;
 	/* topic */
 	char topic_name[257];
@@ -470,8 +477,10 @@ static void table_report(struct prov *p)
 	if (p->ttl_on)
 		snprintf(ttl, sizeof(ttl), ", TTL on %s", TTL_ATTRIBUTE);
 	if (p->table_created)
-		report(p, "table %s: created (PAY_PER_REQUEST, SSE on, PITR %s%s)", table(p),
-		       p->pitr_on ? "on" : "off", ttl);
+		report(p, "table %s: created (PAY_PER_REQUEST, SSE on, PITR %s%s%s)", table(p),
+		       p->pitr_on ? "on" : "off", ttl,
+		       p->cfg.dynamodb.investigation_indexes ? ", indexes card_token-received_at and "
+		                                                "customer_pseudonym-received_at" : "");
 	else
 		report(p, "table %s: exists", table(p));
 	topic_start(p);
@@ -558,6 +567,134 @@ static void table_active(struct prov *p)
 
 static void table_described(struct prov *p, const struct txp_aws_result *r);
 
+static void table_wait(struct prov *p);
+
+static void index_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "%s-%s", index_hash_keys[i], INDEX_SORT_KEY);
+}
+
+/* One GlobalSecondaryIndexes element: index i, every attribute projected
+ * (an investigation reads whole records). */
+static json_t *index_json(unsigned i)
+{
+	char name[128];
+
+	index_name(name, sizeof(name), i);
+	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s}}", "IndexName", name, "KeySchema",
+	                 "AttributeName", index_hash_keys[i], "KeyType", "HASH", "AttributeName", INDEX_SORT_KEY,
+	                 "KeyType", "RANGE", "Projection", "ProjectionType", "ALL");
+}
+
+/* The AttributeDefinitions of the key and, with indexes, of their keys. */
+static json_t *attribute_definitions(const struct prov *p)
+{
+	json_t *defs = json_pack("[{s:s, s:s}]", "AttributeName", KEY_ATTRIBUTE, "AttributeType", "S");
+
+	if (p->cfg.dynamodb.investigation_indexes) {
+		for (unsigned i = 0; i < N_INDEXES; i++)
+			json_array_append_new(defs, json_pack("{s:s, s:s}", "AttributeName", index_hash_keys[i],
+			                                      "AttributeType", "S"));
+		json_array_append_new(defs, json_pack("{s:s, s:s}", "AttributeName", INDEX_SORT_KEY, "AttributeType",
+		                                      "S"));
+	}
+	return defs;
+}
+
+static json_t *create_table_request(const struct prov *p)
+{
+	json_t *req = json_pack("{s:s, s:o, s:[{s:s, s:s}], s:s, s:{s:b}}", "TableName", table(p),
+	                        "AttributeDefinitions", attribute_definitions(p), "KeySchema", "AttributeName",
+	                        KEY_ATTRIBUTE, "KeyType", "HASH", "BillingMode", "PAY_PER_REQUEST",
+	                        "SSESpecification", "Enabled", 1);
+
+	if (req != NULL && p->cfg.dynamodb.investigation_indexes) {
+		json_t *gsi = json_array();
+		for (unsigned i = 0; i < N_INDEXES; i++)
+			json_array_append_new(gsi, index_json(i));
+		json_object_set_new(req, "GlobalSecondaryIndexes", gsi);
+	}
+	return req;
+}
+
+/* The first investigation index `table` (a DescribeTable "Table") lacks,
+ * or N_INDEXES. */
+static unsigned missing_index(const json_t *table_desc)
+{
+	json_t *have = json_object_get(table_desc, "GlobalSecondaryIndexes"), *x;
+	char name[128];
+	size_t k;
+
+	for (unsigned i = 0; i < N_INDEXES; i++) {
+		bool found = false;
+		index_name(name, sizeof(name), i);
+		json_array_foreach(have, k, x) {
+			const char *n = json_string_value(json_object_get(x, "IndexName"));
+			found = found || (n != NULL && strcmp(n, name) == 0);
+		}
+		if (!found)
+			return i;
+	}
+	return N_INDEXES;
+}
+
+/* Whether an index of the table is still being built. */
+static bool index_building(const json_t *table_desc)
+{
+	json_t *x;
+	size_t k;
+
+	json_array_foreach(json_object_get(table_desc, "GlobalSecondaryIndexes"), k, x) {
+		const char *st = json_string_value(json_object_get(x, "IndexStatus"));
+		if (st != NULL && strcmp(st, "ACTIVE") != 0)
+			return true;
+	}
+	return false;
+}
+
+static void table_index_added(struct prov *p, const struct txp_aws_result *r)
+{
+	char name[128];
+
+	index_name(name, sizeof(name), p->indexes_added);
+	if (r->kind != TXP_AWS_OK) {
+		report_failure(p, "index", "UpdateTable", r);
+		topic_start(p);
+		return;
+	}
+	note(p, "table %s: index %s: creating (DynamoDB fills it in the background)", table(p), name);
+	p->indexes_added++;
+	/* One index per UpdateTable (DynamoDB API reference, UpdateTable):
+	 * describe again, which adds the next one once the table is ACTIVE. */
+	p->wait_started_ms = 0;
+	table_wait(p);
+}
+
+/* An existing table without an investigation index gets it (UpdateTable);
+ * true when a request went out. */
+static bool table_add_index(struct prov *p, const json_t *table_desc)
+{
+	unsigned i = missing_index(table_desc);
+	json_t *req;
+
+	if (!p->cfg.dynamodb.investigation_indexes || p->table_created || i == N_INDEXES)
+		return false;
+	/* DynamoDB builds one index of a table at a time: the next one waits
+	 * for the next run. */
+	if (index_building(table_desc)) {
+		char name[128];
+		index_name(name, sizeof(name), i);
+		note(p, "table %s: index %s: missing; run txpipectl provision again once the index being built is "
+		        "ACTIVE", table(p), name);
+		return false;
+	}
+	p->indexes_added = i;
+	req = json_pack("{s:s, s:o, s:[{s:o}]}", "TableName", table(p), "AttributeDefinitions",
+	                attribute_definitions(p), "GlobalSecondaryIndexUpdates", "Create", index_json(i));
+	call_json(p, TXP_AWS_DYNAMODB, "UpdateTable", req, table_index_added);
+	return true;
+}
+
 static void on_poll_timer(uv_timer_t *t)
 {
 	struct prov *p = t->data;
@@ -603,20 +740,16 @@ static void table_described(struct prov *p, const struct txp_aws_result *r)
 			topic_start(p);
 			return;
 		}
-		call_json(p, TXP_AWS_DYNAMODB, "CreateTable",
-			  json_pack("{s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s, s:{s:b}}", "TableName",
-				    table(p), "AttributeDefinitions", "AttributeName", KEY_ATTRIBUTE,
-				    "AttributeType", "S", "KeySchema", "AttributeName", KEY_ATTRIBUTE,
-				    "KeyType", "HASH", "BillingMode", "PAY_PER_REQUEST", "SSESpecification",
-				    "Enabled", 1),
-			  table_created);
+		call_json(p, TXP_AWS_DYNAMODB, "CreateTable", create_table_request(p), table_created);
 		return;
 	}
 	j = body_json(r);
 	status = json_string_value(json_object_get(json_object_get(j, "Table"), "TableStatus"));
 	if (status != NULL && strcmp(status, "ACTIVE") == 0) {
+		bool adding = table_add_index(p, json_object_get(j, "Table"));
 		json_decref(j);
-		table_active(p);
+		if (!adding)
+			table_active(p);
 		return;
 	}
 	json_decref(j);

@@ -1090,6 +1090,15 @@ const struct txp_config_key txp_config_keys[] = {
 	 .reloadable = true,
 	 .help = "Jobs (records and alerts) waiting or retrying to be delivered before new transactions are "
 		 "answered overloaded until the backlog shrinks."},
+	{.section = "dynamodb",
+	 .key = "investigation_indexes",
+	 .type = TXP_CFG_BOOL,
+	 .offset = OFF(dynamodb, investigation_indexes),
+	 .default_value = "false",
+	 .reloadable = true,
+	 .help = "Whether txpipectl provision gives the table the global secondary indexes card_token-received_at "
+		 "and customer_pseudonym-received_at, to find every payment of a card or a customer; each "
+		 "index costs writes and storage, and the daemon does not read it."},
 	/* ---- [dynamodb] end ---- */
 
 	/* ---- [sns] begin ---- */

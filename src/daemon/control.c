@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "txpipe/dedup.h"
+#include "txpipe/item.h"
 #include "txpipe/log.h"
 
 /* Serialises `j` (consumed) as one reply line.  jansson's own allocator
@@ -39,9 +40,12 @@ static json_t *command_error(const char *code, const char *message)
 void daemon_stats(struct daemon *d, struct txp_stats_snapshot *s)
 {
 	const struct txp_server_stats *ss = txp_server_stats(d->server);
+	int64_t loaded_ms;
 
 	memset(s, 0, sizeof(*s));
 	s->version = PACKAGE_VERSION;
+	txp_stages_rules(d->stages, s->rules_version, &loaded_ms);
+	s->rules_loaded_ms = loaded_ms > 0 ? (uint64_t)loaded_ms : 0;
 	s->uptime_s = (txp_now_ns() - d->started_ns) / 1000000000u;
 	s->reloads = d->reloads;
 	s->reload_failures = d->reload_failures;
@@ -152,6 +156,18 @@ static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
 	return json_pack("{s:s}", "status", "ok");
 }
 
+/* {"command":"version"}: the daemon's and the running rules' versions. */
+static json_t *version_reply(struct daemon *d)
+{
+	char rules[TXP_RULES_VERSION_SIZE], when[TXP_ISO8601_MS_SIZE];
+	int64_t loaded_ms;
+
+	txp_stages_rules(d->stages, rules, &loaded_ms);
+	(void)txp_iso8601_ms(loaded_ms, when);
+	return json_pack("{s:s,s:s,s:s,s:s}", "status", "ok", "version", PACKAGE_VERSION, "rules_version", rules,
+	                 "rules_loaded_at", when);
+}
+
 static json_t *reload(struct daemon *d, bool privileged)
 {
 	char err[1024];
@@ -179,7 +195,7 @@ char *daemon_command(void *arg, const char *line, size_t len, bool privileged, s
 	else if (strcmp(cmd, "redeliver") == 0)
 		reply = redeliver(d, req, privileged);
 	else if (strcmp(cmd, "version") == 0)
-		reply = json_pack("{s:s,s:s}", "status", "ok", "version", PACKAGE_VERSION);
+		reply = version_reply(d);
 	else if (strcmp(cmd, "reload") == 0)
 		reply = reload(d, privileged);
 	else
@@ -191,7 +207,8 @@ char *daemon_command(void *arg, const char *line, size_t len, bool privileged, s
 int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
 	struct txp_config next;
-	char why[1024];
+	char why[1024], rules[TXP_RULES_VERSION_SIZE], when[TXP_ISO8601_MS_SIZE];
+	int64_t loaded_ms;
 	int rc;
 
 	rc = txp_config_load(&next, d->cfg.path, err, errlen);
@@ -214,7 +231,10 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	txp_server_set_max_line(d->server, d->cfg.daemon.max_line_bytes);
 	txp_server_set_max_clients(d->server, (unsigned)d->cfg.daemon.max_clients);
 	d->reloads++;
-	txp_log_notice("reloaded", "config=%s", d->cfg.path);
+	/* The audit trail of which rules decided from when on. */
+	txp_stages_rules(d->stages, rules, &loaded_ms);
+	(void)txp_iso8601_ms(loaded_ms, when);
+	txp_log_notice("reloaded", "config=%s rules_version=%s rules_loaded_at=%s", d->cfg.path, rules, when);
 	return 0;
 
 err_after_load:

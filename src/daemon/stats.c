@@ -44,6 +44,8 @@ static const struct def defs[] = {
 	S(SEC_DAEMON, tail_dropped, "tail_dropped", NULL, COUNTER, "Decisions a slow tail subscriber missed."),
 	S(SEC_DAEMON, reloads, "reloads", NULL, COUNTER, "Configuration reloads applied."),
 	S(SEC_DAEMON, reload_failures, "reload_failures", NULL, COUNTER, "Configuration reloads rejected."),
+	S(SEC_DAEMON, rules_loaded_ms, "rules_loaded_ms", NULL, GAUGE,
+	  "When the running rules were loaded, Unix ms (see txpipe_rules_info)."),
 
 	S(SEC_ACK, ack.duplicates, "duplicates", NULL, COUNTER,
 	  "Resubmissions answered with the first decision of their transaction_id."),
@@ -175,6 +177,7 @@ json_t *txp_stats_json(const struct txp_stats_snapshot *s)
 	if (root == NULL)
 		return NULL;
 	json_object_set_new(root, "version", json_string(s->version != NULL ? s->version : ""));
+	json_object_set_new(root, "rules_version", json_string(s->rules_version));
 	sec[SEC_DAEMON] = root;
 	for (int k = SEC_DAEMON + 1; k < SEC_COUNT; k++) {
 		sec[k] = NULL;
@@ -241,7 +244,8 @@ char *txp_stats_text(const struct txp_stats_snapshot *s)
 	const struct txp_pipeline_stats *ps = &s->pipeline;
 	struct txp_sbuf b = {0};
 
-	txp_sbuf_printf(&b, "txpiped %s", s->version != NULL ? s->version : "");
+	txp_sbuf_printf(&b, "txpiped %s rules %s", s->version != NULL ? s->version : "",
+	                s->rules_version[0] ? s->rules_version : "-");
 	for (int k = 0; k < SEC_COUNT; k++) {
 		if (!section_present(s, (enum section)k))
 			continue;
@@ -369,6 +373,8 @@ char *txp_stats_prometheus(const struct txp_stats_snapshot *s)
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
 		if (section_present(s, defs[i].sec))
 			scalar(&b, s, &defs[i]);
+	family(&b, "txpipe_rules_info", "gauge", "The running rules version: a hash of the deciding config and lists.");
+	txp_sbuf_printf(&b, "txpipe_rules_info{version=\"%s\"} 1\n", s->rules_version);
 
 	family(&b, "txpipe_transactions_total", "counter", "Transactions answered, by status.");
 	for (int i = 0; i < TXP_STATUS_COUNT; i++)

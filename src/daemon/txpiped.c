@@ -27,12 +27,6 @@
 #define DEFAULT_CONFIG TXP_SYSCONFDIR "/txpipe/txpiped.ini"
 /* How often STATUS= (systemctl status) shows fresh figures. */
 #define STATUS_INTERVAL_MS 2000
-/* The duplicate window (dedup.h): a resubmission within this long of the
- * first decision, among the last DEDUP_MAX decisions, gets that decision
- * again.  Ten minutes covers a producer's retries across a restart;
- * 262144 entries of about 300 bytes keep it near 80 MB at most. */
-#define DEDUP_WINDOW_MS (10u * 60u * 1000u)
-#define DEDUP_MAX 262144u
 
 static void usage(FILE *f)
 {
@@ -205,11 +199,12 @@ static void audit_line(const struct txp_txn *t)
 	for (unsigned i = 0; i < t->n_reasons && len < sizeof(reasons); i++)
 		len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, "%s%s", i ? "," : "",
 		                        t->reasons[i].code);
-	txp_log_info("audit", "txn=%s status=%s score=%d reasons=%s customer=%s error=%s latency_us=%llu",
+	txp_log_info("audit", "txn=%s status=%s score=%d reasons=%s customer=%s error=%s latency_us=%llu rules=%s",
 	             t->has_id ? t->transaction_id : "-", txp_status_name(t->status), t->scored ? t->risk_score : -1,
 	             reasons[0] ? reasons : "-", t->customer_pseud[0] ? t->customer_pseud : "-",
 	             t->error.code[0] ? t->error.code : "-",
-	             (unsigned long long)((t->t_compliance - t->t_received) / 1000));
+	             (unsigned long long)((t->t_compliance - t->t_received) / 1000),
+	             t->rules_version[0] ? t->rules_version : "-");
 }
 
 static void on_decided(void *arg, struct txp_txn *t)
@@ -457,7 +452,7 @@ static int inherited_fd(void)
  * window, and the velocity windows when they are rebuilt. */
 static uint64_t history_ms(const struct txp_config *cfg)
 {
-	uint64_t w[] = {DEDUP_WINDOW_MS, cfg->fraud.window_long_ms, cfg->fraud.repeat_window_ms,
+	uint64_t w[] = {TXP_DEDUP_WINDOW_MS, cfg->fraud.window_long_ms, cfg->fraud.repeat_window_ms,
 	                cfg->fraud.card_test_window_ms, cfg->compliance.structuring_window_ms};
 	uint64_t ms = 0;
 
@@ -471,7 +466,7 @@ static int create_ack(struct daemon *d, char *err, size_t errlen)
 {
 	struct txp_ack_options o = {
 		.mode = (enum txp_journal_ack)d->cfg.journal.ack,
-		.dedup_window_ms = DEDUP_WINDOW_MS,
+		.dedup_window_ms = TXP_DEDUP_WINDOW_MS,
 		.velocity_rebuild = d->cfg.journal.velocity_rebuild,
 		.version = PACKAGE_VERSION,
 	};
@@ -486,7 +481,7 @@ static int create_ack(struct daemon *d, char *err, size_t errlen)
 	};
 	int rc;
 
-	d->dedup = txp_dedup_create(DEDUP_MAX, DEDUP_WINDOW_MS);
+	d->dedup = txp_dedup_create(TXP_DEDUP_MAX, TXP_DEDUP_WINDOW_MS);
 	if (d->dedup == NULL) {
 		snprintf(err, errlen, "out of memory for the duplicate window");
 		return -ENOMEM;
@@ -586,7 +581,8 @@ static int create_server(struct daemon *d, char *err, size_t errlen)
 static int run(struct daemon *d)
 {
 	struct txp_stage_fns fns;
-	char err[1024];
+	char err[1024], rules[TXP_RULES_VERSION_SIZE];
+	int64_t rules_ms;
 	int rc;
 
 	rc = uv_loop_init(&d->loop);
@@ -667,9 +663,10 @@ static int run(struct daemon *d)
 	}
 
 	d->started_ns = txp_now_ns();
-	txp_log_notice("listening", "socket=%s workers=%llu ring_capacity=%u version=%s", d->cfg.daemon.socket,
-	               (unsigned long long)d->cfg.pipeline.workers, txp_pipeline_capacity(d->pipeline),
-	               PACKAGE_VERSION);
+	txp_stages_rules(d->stages, rules, &rules_ms);
+	txp_log_notice("listening", "socket=%s workers=%llu ring_capacity=%u version=%s rules_version=%s",
+	               d->cfg.daemon.socket, (unsigned long long)d->cfg.pipeline.workers,
+	               txp_pipeline_capacity(d->pipeline), PACKAGE_VERSION, rules);
 	rc = txp_notify_start(&d->notify, &d->loop, STATUS_INTERVAL_MS, status_figures, d, err, sizeof(err));
 	if (rc < 0)
 		txp_log_warn("watchdog_disabled", "reason=\"%s\"", err);

@@ -2,6 +2,7 @@
 #include "txpipe/item.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,18 +85,16 @@ static const struct {
 };
 
 /*
- * The record's layout.  Every AttributeValue costs a DynamoDB
- * implementation a parse, a type check and a size computation, and
- * DynamoDB bills each started kilobyte of an item as one write request
- * unit, so related small values share one string attribute of
- * space-separated "name:value" tokens (reasons, countries, card, context,
- * pseudonyms, severity, stage_us): one value to check instead of up to
- * twenty, still read at a glance in the console and matched exactly with
- * contains(attr, "name:value").  What is filtered, summed or sorted on
- * stays a top-level scalar (status, risk_score, amount, currency,
- * amount_usd_cents, merchant_id, customer_pseudonym, received_at,
- * expires_at), and numbers stay N.  Tokens hold only codes, digits, hex,
- * and ISO codes, none of which contains a space or a colon.
+ * The record's layout, in DynamoDB's own types, so a query, a filter
+ * expression, a GSI or an export reader finds each value where it
+ * expects it: reasons a map of code to points (M of N), compliance flags
+ * a string set (SS), stage offsets a map of stage to microseconds, and
+ * every other value its own top-level attribute: the card token
+ * (card_token) and the customer pseudonym top-level so a global secondary
+ * index can find every payment of a card or a customer, with received_at
+ * as the sort key.  Every item stays under 1 KB, one write unit
+ * (txpiped(8) STORED RECORD gives the sizes; test_item pins the worst
+ * case).
  */
 
 /* ---- AttributeValue helpers: each appends ,"name":{...} --------------- */
@@ -133,65 +132,136 @@ static void av_n(struct txp_sbuf *b, const char *name, long long v)
 	txp_sbuf_str(b, "\"}");
 }
 
-/* ---- token lists: "name:value name:value", one string attribute ------ */
+/* ---- maps and sets: opened with their name, closed after the members -- */
 
-static void tok_sep(struct txp_sbuf *k, const char *name)
+/* Opens ,"name":{"M":{ ; members follow with av_member_n(). */
+static void av_map_open(struct txp_sbuf *b, const char *name)
 {
-	if (k->len > 0)
-		txp_sbuf_raw(k, " ", 1);
-	if (name != NULL) {
-		txp_sbuf_str(k, name);
-		txp_sbuf_raw(k, ":", 1);
+	txp_sbuf_raw(b, ",", 1);
+	txp_sbuf_json_str(b, name);
+	txp_sbuf_str(b, ":{\"M\":{");
+}
+
+static void av_map_close(struct txp_sbuf *b)
+{
+	txp_sbuf_str(b, "}}");
+}
+
+/* "member":{"N":"v"}, after a comma unless it is the first. */
+static void av_member_n(struct txp_sbuf *b, bool first, const char *member, long long v)
+{
+	if (!first)
+		txp_sbuf_raw(b, ",", 1);
+	txp_sbuf_json_str(b, member);
+	txp_sbuf_str(b, ":{\"N\":\"");
+	txp_sbuf_int(b, v);
+	txp_sbuf_str(b, "\"}");
+}
+
+/* "member":{"S":"value"}, after a comma unless it is the first. */
+static void av_member_s(struct txp_sbuf *b, bool first, const char *member, const char *value)
+{
+	if (!first)
+		txp_sbuf_raw(b, ",", 1);
+	txp_sbuf_json_str(b, member);
+	txp_sbuf_str(b, ":{\"S\":");
+	txp_sbuf_json_str(b, value);
+	txp_sbuf_raw(b, "}", 1);
+}
+
+/* The keyed pseudonym of each party name given (<field>_pseudonym), and
+ * on a sanctions hit the list entry it matched as sanctions_match:
+ * {"M":{field, list, entry, score}} (score in thousandths).  Never the
+ * name itself. */
+static void av_names(struct txp_sbuf *b, const struct txp_txn *t)
+{
+	char attr[64];
+
+	for (int n = 0; n < TXP_NAME_FIELDS; n++) {
+		snprintf(attr, sizeof(attr), "%s_pseudonym", txp_name_fields[n]);
+		av_s_opt(b, attr, t->name_pseud[n]);
 	}
-}
-
-/* Appends "name:value" (or "value" with no name); nothing for an empty value. */
-static void tok_s(struct txp_sbuf *k, const char *name, const char *value)
-{
-	if (value == NULL || value[0] == '\0')
+	if (t->name_hit_field == 0 || t->name_hit_field > TXP_NAME_FIELDS)
 		return;
-	tok_sep(k, name);
-	txp_sbuf_str(k, value);
+	av_map_open(b, "sanctions_match");
+	av_member_s(b, true, "field", txp_name_fields[t->name_hit_field - 1]);
+	av_member_s(b, false, "list", t->name_hit_list);
+	av_member_s(b, false, "entry", t->name_hit_entry);
+	av_member_n(b, false, "score", t->name_hit_score);
+	av_map_close(b);
 }
 
-static void tok_int(struct txp_sbuf *k, const char *name, long long v)
+/* The index of the first reason with the code of reason i. */
+static unsigned first_with_code(const struct txp_txn *t, unsigned i)
 {
-	tok_sep(k, name);
-	txp_sbuf_int(k, v);
+	for (unsigned j = 0; j < i; j++)
+		if (strcmp(t->reasons[j].code, t->reasons[i].code) == 0)
+			return j;
+	return i;
 }
 
-/* Emits the token list as attribute `name` unless it is empty, and
- * empties it for the next attribute. */
-static void av_tokens(struct txp_sbuf *b, const char *name, struct txp_sbuf *k)
+/* reasons: {"M":{code:{"N":points}}}, a code given twice summed (a map
+ * has each name once); an unscored decision's codes carry 0 points. */
+static void av_reasons(struct txp_sbuf *b, const struct txp_txn *t)
 {
-	if (k->oom)
-		b->oom = true;
-	else if (k->len > 0)
-		av_sn(b, name, k->p, k->len);
-	k->len = 0;
-}
+	bool first = true;
 
-/* "code:points" per reason in decision order (the reply's order), or
- * bare codes when the transaction was not scored. */
-static void tok_reasons(struct txp_sbuf *k, const struct txp_txn *t)
-{
+	if (t->n_reasons == 0)
+		return;
+	av_map_open(b, "reasons");
 	for (unsigned i = 0; i < t->n_reasons; i++) {
-		if (t->scored)
-			tok_int(k, t->reasons[i].code, t->reasons[i].points);
-		else
-			tok_s(k, NULL, t->reasons[i].code);
+		long long points = 0;
+
+		if (first_with_code(t, i) != i)
+			continue;
+		for (unsigned j = i; j < t->n_reasons && t->scored; j++)
+			if (strcmp(t->reasons[j].code, t->reasons[i].code) == 0)
+				points += t->reasons[j].points;
+		av_member_n(b, first, t->reasons[i].code, points);
+		first = false;
 	}
+	av_map_close(b);
 }
 
-/* "stage:us" for each stage reached: microseconds after receipt at which
- * it finished, so received_at plus the offset is the stage's time (the
- * last one is the decision's). */
-static void tok_stage(struct txp_sbuf *k, const char *name, uint64_t received, uint64_t done)
+/* compliance_flags: a string set, absent when empty (DynamoDB refuses an
+ * empty set). */
+static void av_flags(struct txp_sbuf *b, uint32_t flags)
 {
-	if (received == 0 || done == 0 || done < received)
-		return;
-	tok_sep(k, name);
-	txp_sbuf_uint(k, (done - received) / 1000u);
+	bool first = true;
+
+	for (size_t i = 0; i < sizeof(compliance_flag_names) / sizeof(compliance_flag_names[0]); i++) {
+		if (!(flags & compliance_flag_names[i].bit))
+			continue;
+		if (first)
+			txp_sbuf_str(b, ",\"compliance_flags\":{\"SS\":[");
+		else
+			txp_sbuf_raw(b, ",", 1);
+		txp_sbuf_json_str(b, compliance_flag_names[i].name);
+		first = false;
+	}
+	if (!first)
+		txp_sbuf_str(b, "]}");
+}
+
+/* stage_us: {"M":{stage:{"N":us}}} for each stage reached: microseconds
+ * after receipt at which it finished, so received_at plus the offset is
+ * the stage's time (the last one is the decision's). */
+static void av_stages(struct txp_sbuf *b, const struct txp_txn *t)
+{
+	const char *names[3] = {"validation", "fraud", "compliance"};
+	uint64_t done[3] = {t->t_validated, t->t_fraud, t->t_compliance};
+	bool first = true;
+
+	for (int i = 0; i < 3; i++) {
+		if (t->t_received == 0 || done[i] == 0 || done[i] < t->t_received)
+			continue;
+		if (first)
+			av_map_open(b, "stage_us");
+		av_member_n(b, first, names[i], (long long)((done[i] - t->t_received) / 1000u));
+		first = false;
+	}
+	if (!first)
+		av_map_close(b);
 }
 
 static bool is_decision(const struct txp_txn *t)
@@ -202,7 +272,7 @@ static bool is_decision(const struct txp_txn *t)
 
 static char *build_item(const struct txp_txn *t, const char *version, size_t *len)
 {
-	struct txp_sbuf b = {0}, k = {0};
+	struct txp_sbuf b = {0};
 	char when[TXP_ISO8601_MS_SIZE];
 
 	txp_sbuf_str(&b, "{\"transaction_id\":{\"S\":");
@@ -211,8 +281,7 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 	av_s(&b, "status", txp_status_name(t->status));
 	if (t->scored)
 		av_n(&b, "risk_score", t->risk_score);
-	tok_reasons(&k, t);
-	av_tokens(&b, "reasons", &k);
+	av_reasons(&b, t);
 	if (!is_decision(t)) {
 		/* Rejected (or failed) lines keep only what is known to be
 		 * valid: the id and why; the other fields were not validated
@@ -229,56 +298,44 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 		av_s_opt(&b, "merchant_id", t->merchant_id);
 		/* Only the pseudonym: the raw customer_id is personal data. */
 		av_s_opt(&b, "customer_pseudonym", t->customer_pseud);
-		tok_s(&k, "merchant", t->merchant_country);
-		tok_s(&k, "customer", t->customer_country);
-		av_tokens(&b, "countries", &k);
+		av_s_opt(&b, "merchant_country", t->merchant_country);
+		av_s_opt(&b, "customer_country", t->customer_country);
 		if (t->has_card) {
 			/* BIN, last four and the keyed token: never the PAN. */
-			tok_s(&k, "bin", t->card_bin);
-			tok_s(&k, "last4", t->card_last4);
-			tok_s(&k, "token", t->card_token);
-			av_tokens(&b, "card", &k);
+			av_s_opt(&b, "card_bin", t->card_bin);
+			av_s_opt(&b, "card_last4", t->card_last4);
+			av_s_opt(&b, "card_token", t->card_token);
 		}
-		tok_s(&k, "channel", txp_channel_name(t->channel));
-		tok_s(&k, "mcc", t->merchant_category);
-		tok_s(&k, "kyc", txp_kyc_name(t->kyc));
-		av_tokens(&b, "context", &k);
-		tok_s(&k, "ip", t->ip_pseud);
-		tok_s(&k, "device", t->device_pseud);
-		for (int n = 0; n < TXP_NAME_FIELDS; n++)
-			tok_s(&k, txp_name_fields[n], t->name_pseud[n]);
-		av_tokens(&b, "pseudonyms", &k);
-		if (t->name_hit_field > 0 && t->name_hit_field <= TXP_NAME_FIELDS) {
-			/* The list entry a party name matched, never the name. */
-			tok_s(&k, "field", txp_name_fields[t->name_hit_field - 1]);
-			tok_s(&k, "list", t->name_hit_list);
-			tok_s(&k, "entry", t->name_hit_entry);
-			tok_int(&k, "score", t->name_hit_score);
-			av_tokens(&b, "sanctions_match", &k);
-		}
-		for (size_t i = 0; i < sizeof(compliance_flag_names) / sizeof(compliance_flag_names[0]); i++)
-			if (t->compliance_flags & compliance_flag_names[i].bit)
-				tok_s(&k, NULL, compliance_flag_names[i].name);
-		av_tokens(&b, "compliance_flags", &k);
+		av_s_opt(&b, "channel", txp_channel_name(t->channel));
+		av_s_opt(&b, "mcc", t->merchant_category);
+		av_s_opt(&b, "kyc", txp_kyc_name(t->kyc));
+		av_s_opt(&b, "ip_pseudonym", t->ip_pseud);
+		av_s_opt(&b, "device_pseudonym", t->device_pseud);
+		av_names(&b, t);
+		av_flags(&b, t->compliance_flags);
 		if (t->alerts & TXP_ALERT_FRAUD)
-			tok_s(&k, "fraud", txp_severity_name(t->fraud_severity));
+			av_s(&b, "fraud_severity", txp_severity_name(t->fraud_severity));
 		if (t->alerts & TXP_ALERT_COMPLIANCE)
-			tok_s(&k, "compliance", txp_severity_name(t->compliance_severity));
-		av_tokens(&b, "severity", &k);
+			av_s(&b, "compliance_severity", txp_severity_name(t->compliance_severity));
 		if (t->has_timestamp && txp_iso8601_ms(t->timestamp_ms, when) > 0)
 			av_s(&b, "event_time", when);
 	}
+	/* Also the sort key of the investigation indexes (provision.c): the
+	 * decision's own time is received_at plus stage_us's last offset, not
+	 * an attribute of its own, so the item stays within one write unit. */
 	if (txp_iso8601_ms(t->received_ms, when) > 0)
 		av_s(&b, "received_at", when);
-	tok_stage(&k, "validation", t->t_received, t->t_validated);
-	tok_stage(&k, "fraud", t->t_received, t->t_fraud);
-	tok_stage(&k, "compliance", t->t_received, t->t_compliance);
-	av_tokens(&b, "stage_us", &k);
+	av_stages(&b, t);
 	av_s(&b, "daemon_version", version != NULL ? version : "");
+	/* The rules that decided it (stages.h), absent for records from
+	 * before rules versions.  Not their load time, which the journal
+	 * record keeps: the version names the rules, the listening and
+	 * reloaded log lines say when each was loaded, and its 23 bytes
+	 * would take a heavily flagged item over one write unit. */
+	av_s_opt(&b, "rules_version", t->rules_version);
 	if (t->expires_at > 0)
 		av_n(&b, "expires_at", t->expires_at);
 	txp_sbuf_raw(&b, "}", 1);
-	txp_sbuf_free(&k);
 	return txp_sbuf_finish(&b, len);
 }
 

@@ -24,6 +24,8 @@
  *   then       TXP_FINGERPRINT_BYTES of the content fingerprint (dedup.h),
  *              so that a restart still tells a resubmission from a
  *              conflicting reuse of the id.
+ *   then       (version 3) the rules version as a string and an i64 of
+ *              when those rules were loaded (Unix ms).
  *   then, only when the transaction carried party names, the names
  *              section: u8 REC_NAMES_TAG, u8 name_hit_field, u16
  *              name_hit_score, and the strings name_hit_list,
@@ -31,9 +33,11 @@
  *              record without it decodes with no names; it is kept apart
  *              at the end so that other changes to the record stay separate.
  * Version 1 is the same without the fingerprint; it still decodes, with an
- * unknown (all-zero) fingerprint.
+ * unknown (all-zero) fingerprint.  Versions 1 and 2 decode with an empty
+ * rules version and a load time of 0.
  */
-#define REC_VERSION 2
+#define REC_VERSION 3
+#define REC_VERSION_FINGERPRINT 2
 #define REC_VERSION_NO_FINGERPRINT 1
 #define REC_FIXED 66
 #define REC_SCORED 0x01
@@ -138,6 +142,11 @@ size_t txp_record_encode(const struct txp_txn *t, const char *version, uint8_t *
 		return 0;
 	memcpy(buf + off, t->fingerprint, TXP_FINGERPRINT_BYTES);
 	off += TXP_FINGERPRINT_BYTES;
+	if (memchr(t->rules_version, '\0', sizeof(t->rules_version)) == NULL ||
+	    !put_str(buf, cap, &off, t->rules_version) || cap - off < 8)
+		return 0;
+	txp_le_put64(buf + off, (uint64_t)t->rules_loaded_ms);
+	off += 8;
 	if (has_names(t)) {
 		if (cap - off < 4)
 			return 0;
@@ -228,7 +237,8 @@ int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t,
 	char *s[REC_STRINGS];
 	size_t scap[REC_STRINGS];
 
-	if (p == NULL || len < REC_FIXED || (p[0] != REC_VERSION && p[0] != REC_VERSION_NO_FINGERPRINT) ||
+	if (p == NULL || len < REC_FIXED || (p[0] != REC_VERSION && p[0] != REC_VERSION_FINGERPRINT &&
+	                                 p[0] != REC_VERSION_NO_FINGERPRINT) ||
 	    p[1] >= TXP_STATUS_COUNT ||
 	    (p[2] & ~REC_FLAGS) != 0 || p[3] > 100 || p[4] >= TXP_SEVERITY_COUNT || p[5] >= TXP_SEVERITY_COUNT ||
 	    p[7] >= TXP_CHANNEL_COUNT || p[8] >= TXP_KYC_COUNT || p[9] > TXP_MAX_REASONS)
@@ -270,11 +280,19 @@ int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t,
 		off += 4;
 	}
 	memset(t->fingerprint, 0, sizeof(t->fingerprint));
-	if (p[0] >= REC_VERSION) {
+	if (p[0] >= REC_VERSION_FINGERPRINT) {
 		if (len - off < TXP_FINGERPRINT_BYTES)
 			return -EINVAL;
 		memcpy(t->fingerprint, p + off, TXP_FINGERPRINT_BYTES);
 		off += TXP_FINGERPRINT_BYTES;
+	}
+	t->rules_version[0] = '\0';
+	t->rules_loaded_ms = 0;
+	if (p[0] >= REC_VERSION) {
+		if (!copy_str(p, len, &off, t->rules_version, sizeof(t->rules_version)) || len - off < 8)
+			return -EINVAL;
+		t->rules_loaded_ms = (int64_t)txp_le_get64(p + off);
+		off += 8;
 	}
 	if (off < len && p[off] == REC_NAMES_TAG) {
 		if (len - off < 4 || p[off + 1] > TXP_NAME_FIELDS)

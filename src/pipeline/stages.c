@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "txpipe/clock.h"
 #include "txpipe/compliance.h"
 #include "txpipe/dedup.h"
+#include "txpipe/file.h"
 #include "txpipe/fraud.h"
 #include "txpipe/keys.h"
 #include "txpipe/log.h"
@@ -36,6 +40,8 @@ struct ruleset {
 	struct txp_validator *validator;
 	struct txp_fraud_rules *fraud;
 	struct txp_compliance_rules *compliance;
+	char rules_version[TXP_RULES_VERSION_SIZE];
+	int64_t loaded_ms;
 	struct ruleset *older; /* retired, waiting for every thread to move on */
 };
 
@@ -67,6 +73,115 @@ struct txp_stages {
 	char *version;
 	struct txp_dedup *dedup; /* recently decided ids, or NULL */
 };
+
+/*
+ * The rules version.  What decides a transaction is the configuration of
+ * the sections below and the content of the list files they name; a
+ * BLAKE2b-96 over a canonical text of those ("section.key=value\n" per row,
+ * values as txp_config_format_value() writes them, so "64k" and "65536"
+ * hash alike, and "section.key#<length>\n" plus the bytes of each list
+ * file) names them.  The key files are left out on purpose: their content
+ * is a secret, and a published hash of it would be a way to test guesses;
+ * their paths are in.  The table drives it, so a key added to one of these
+ * sections is covered without a change here.
+ */
+static const char *const decision_sections[] = {"validation", "fraud", "compliance"};
+
+static bool is_decision_section(const char *section)
+{
+	for (size_t i = 0; i < sizeof(decision_sections) / sizeof(decision_sections[0]); i++)
+		if (strcmp(section, decision_sections[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool is_key_file(const struct txp_config_key *k)
+{
+	size_t n = strlen(k->key);
+
+	return k->secret || (n >= 9 && strcmp(k->key + n - 9, "_key_file") == 0);
+}
+
+/* Hashes the length and the bytes of the list file at `path`. */
+static int hash_file(crypto_generichash_state *h, const struct txp_config_key *k, const char *path, char *err,
+                     size_t errlen)
+{
+	uint8_t buf[16384];
+	char head[160];
+	struct stat sb;
+	ssize_t n;
+	int fd = txp_file_open_regular(path, true, 0, &sb, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	snprintf(head, sizeof(head), "%s.%s#%lld\n", k->section, k->key, (long long)sb.st_size);
+	crypto_generichash_update(h, (const uint8_t *)head, strlen(head));
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		crypto_generichash_update(h, buf, (unsigned long long)n);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+int txp_rules_version(const struct txp_config *cfg, char out[TXP_RULES_VERSION_SIZE], char *err, size_t errlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	crypto_generichash_state h;
+	uint8_t digest[(TXP_RULES_VERSION_SIZE - 1) / 2];
+	char value[512];
+	int rc = 0;
+
+	out[0] = '\0';
+	if (crypto_generichash_init(&h, NULL, 0, sizeof(digest)) != 0) {
+		snprintf(err, errlen, "libsodium refused the hash");
+		return -EIO;
+	}
+	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL && rc == 0; k++) {
+		if (!is_decision_section(k->section))
+			continue;
+		int n = txp_config_format_value(cfg, k, value, sizeof(value));
+		char *v = value;
+
+		/* A long list (usd_rates, say) gets a buffer of its size: a
+		 * cut value would hide a change past the cut. */
+		if (n >= (int)sizeof(value)) {
+			v = malloc((size_t)n + 1);
+			if (v == NULL) {
+				snprintf(err, errlen, "out of memory");
+				rc = -ENOMEM;
+				break;
+			}
+			(void)txp_config_format_value(cfg, k, v, (size_t)n + 1);
+		} else if (n < 0) {
+			value[0] = '\0';
+		}
+		crypto_generichash_update(&h, (const uint8_t *)k->section, strlen(k->section));
+		crypto_generichash_update(&h, (const uint8_t *)".", 1);
+		crypto_generichash_update(&h, (const uint8_t *)k->key, strlen(k->key));
+		crypto_generichash_update(&h, (const uint8_t *)"=", 1);
+		crypto_generichash_update(&h, (const uint8_t *)v, strlen(v));
+		crypto_generichash_update(&h, (const uint8_t *)"\n", 1);
+		if (k->type == TXP_CFG_PATH && !is_key_file(k) && v[0] != '\0')
+			rc = hash_file(&h, k, v, err, errlen);
+		if (v != value)
+			free(v);
+	}
+	if (crypto_generichash_final(&h, digest, sizeof(digest)) != 0 && rc == 0) {
+		snprintf(err, errlen, "libsodium refused the hash");
+		rc = -EIO;
+	}
+	if (rc == 0) {
+		for (size_t i = 0; i < sizeof(digest); i++) {
+			out[2 * i] = hex[digest[i] >> 4];
+			out[2 * i + 1] = hex[digest[i] & 15];
+		}
+		out[TXP_RULES_VERSION_SIZE - 1] = '\0';
+	}
+	return rc;
+}
 
 static void ruleset_free(struct ruleset *rs)
 {
@@ -108,6 +223,12 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 		rc = -ENOMEM;
 		goto err_after_rates;
 	}
+	/* After the rules built: the list files were just read and found
+	 * good, so reading them again fails only in a race with an edit. */
+	rc = txp_rules_version(cfg, rs->rules_version, err, errlen);
+	if (rc < 0)
+		goto err_after_rates;
+	rs->loaded_ms = txp_wall_ms();
 	txp_rates_free(&rates);
 	if (cfg->compliance.sanctions_name_lists[0] != '\0')
 		/* The operator sees what a list costs at start and each reload. */
@@ -203,6 +324,11 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 		sh->comply_rules = txp_compliance_rules_ref(rs->compliance);
 		view_publish(v);
 	}
+	/* The compliance stage decides last, so its rules name the decision
+	 * (during a swap the fraud stage may still have scored with the
+	 * previous ones: one transaction per shard at most). */
+	memcpy(t->rules_version, v->rs->rules_version, sizeof(t->rules_version));
+	t->rules_loaded_ms = v->rs->loaded_ms;
 	if (screened(t)) {
 		txp_compliance_check(sh->comply, t);
 		(void)txp_compliance_pseudonymise_txn(sh->comply_rules, st->pseud_key, sizeof(st->pseud_key), t);
@@ -385,6 +511,15 @@ int txp_stages_reload(struct txp_stages *st, const struct txp_config *cfg, char 
 	old->older = st->retired;
 	st->retired = old;
 	return 0;
+}
+
+void txp_stages_rules(const struct txp_stages *st, char version[TXP_RULES_VERSION_SIZE], int64_t *loaded_ms)
+{
+	/* The loop thread is the only writer of `current`. */
+	const struct ruleset *rs = atomic_load_explicit(&((struct txp_stages *)st)->current, memory_order_relaxed);
+
+	memcpy(version, rs->rules_version, TXP_RULES_VERSION_SIZE);
+	*loaded_ms = rs->loaded_ms;
 }
 
 void txp_stages_set_dedup(struct txp_stages *st, struct txp_dedup *dedup)

@@ -1,4 +1,4 @@
-/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, check-config, provision, doctor. */
+/* txpipectl.c: the operator's and producer's tool: submit, stats, reload, get, replay, check-config, provision, doctor. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -22,6 +22,7 @@
 #include "txpipe/aws/settings.h"
 #include "txpipe/config.h"
 #include "txpipe/keys.h"
+#include "txpipe/replay.h"
 
 #include "doctor.h"
 
@@ -51,7 +52,8 @@ static void usage(FILE *f)
 	        "  reload                     make the daemon re-read its configuration\n"
 	        "  tail [--status S]... [--reason R]...\n"
 	        "                             stream decisions live, optionally filtered\n"
-	        "  get TRANSACTION_ID         print the transaction's stored record (DynamoDB)\n"
+	        "  get [--json] TRANSACTION_ID\n"
+	        "                             print the transaction's stored record (DynamoDB)\n"
 	        "  dlq list [--max N]         show dead-lettered transactions\n"
 	        "  dlq redrive [--max N]      hand them back to the daemon, deleting each once accepted\n"
 	        "  check-config               validate the configuration file and exit\n"
@@ -63,7 +65,11 @@ static void usage(FILE *f)
 	        "                             delete what provision created, after listing it and asking\n"
 	        "  doctor                     check the configuration, keys, daemon, credentials, clock,\n"
 	        "                             endpoints, AWS resources, journal and DLQ; name each fix\n"
-	        "  version                    print the tool's and the daemon's versions\n"
+	        "  replay --config CANDIDATE [--baseline BASELINE] FILE|-\n"
+	        "                             decide an NDJSON file offline under the candidate and the\n"
+	        "                             baseline configuration (default: the daemon's) and print\n"
+	        "                             per-status counts and every changed decision\n"
+	        "  version                    print the tool's, the daemon's and the rules' versions\n"
 	        "\n"
 	        "Options:\n"
 	        "  -s, --socket PATH   the daemon's socket\n"
@@ -496,8 +502,10 @@ static int cmd_simple(struct ctl *ctl, const char *command)
 	if (reply == NULL)
 		return exit_code;
 	if (strcmp(command, "version") == 0)
-		printf("txpipectl %s, txpiped %s\n", PACKAGE_VERSION,
-		       json_string_value(json_object_get(reply, "version")));
+		printf("txpipectl %s, txpiped %s, rules %s (loaded %s)\n", PACKAGE_VERSION,
+		       json_string_value(json_object_get(reply, "version")),
+		       str_or(json_string_value(json_object_get(reply, "rules_version")), "-"),
+		       str_or(json_string_value(json_object_get(reply, "rules_loaded_at")), "-"));
 	else
 		printf("%s: ok\n", command);
 	json_decref(reply);
@@ -601,23 +609,122 @@ static int load_config(struct ctl *ctl, struct txp_config *cfg)
 	return EX_OK;
 }
 
+/* Prints a plain (unmarshalled) value on one line: maps as "k=v, k=v",
+ * lists and sets comma-separated, strings as they are. */
+static void print_plain(const json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_string(v)) {
+		fputs(json_string_value(v), stdout);
+	} else if (json_is_object(v)) {
+		bool first = true;
+		json_object_foreach((json_t *)v, k, x) {
+			printf("%s%s=", first ? "" : ", ", k);
+			print_plain(x);
+			first = false;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x) {
+			if (i > 0)
+				fputs(", ", stdout);
+			print_plain(x);
+		}
+	} else {
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		fputs(text != NULL ? text : "?", stdout);
+		free(text);
+	}
+}
+
+/* The amount in major units, exactly ("12.34 USD" for 1234 at exponent 2). */
+static void print_amount(const json_t *item)
+{
+	json_t *a = json_object_get(item, "amount"), *e = json_object_get(item, "currency_exponent");
+	const char *cur = json_string_value(json_object_get(item, "currency"));
+	long long minor = json_integer_value(a), unit = 1;
+	int exp = (int)json_integer_value(e);
+
+	if (!json_is_integer(a) || !json_is_integer(e) || exp < 0 || exp > 4) {
+		print_plain(a);
+		return;
+	}
+	for (int i = 0; i < exp; i++)
+		unit *= 10;
+	if (exp == 0)
+		printf("%lld %s", minor, str_or(cur, ""));
+	else
+		printf("%s%lld.%0*lld %s", minor < 0 ? "-" : "", llabs(minor / unit), exp, llabs(minor % unit),
+		       str_or(cur, ""));
+}
+
+/*
+ * The stored record readably: one "name: value" line per attribute, the
+ * decision first, then the money, the parties, the card, the context, the
+ * audit fields; an attribute this list does not know is shown after them,
+ * so a newer daemon's record still prints whole.  --json prints the plain
+ * JSON instead.
+ */
+static void print_record(const json_t *item)
+{
+	static const char *const order[] = {
+		"transaction_id", "status", "risk_score", "reasons", "error_code", "error_field", "error_message",
+		"amount", "amount_usd_cents", "merchant_id", "merchant_country", "customer_pseudonym",
+		"customer_country", "card_bin", "card_last4", "card_token", "channel", "mcc", "kyc", "ip_pseudonym",
+		"device_pseudonym", "compliance_flags", "fraud_severity", "compliance_severity", "event_time",
+		"received_at", "stage_us", "rules_version", "daemon_version", "expires_at"};
+	const char *k;
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		v = json_object_get(item, order[i]);
+		if (v == NULL)
+			continue;
+		printf("%-20s ", order[i]);
+		if (strcmp(order[i], "amount") == 0)
+			print_amount(item);
+		else
+			print_plain(v);
+		putchar('\n');
+	}
+	json_object_foreach((json_t *)item, k, v) {
+		bool known = strcmp(k, "currency") == 0 || strcmp(k, "currency_exponent") == 0;
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && !known; i++)
+			known = strcmp(k, order[i]) == 0;
+		if (known)
+			continue;
+		printf("%-20s ", k);
+		print_plain(v);
+		putchar('\n');
+	}
+}
+
 /* Prints the stored record of one transaction, read consistently. */
 static int cmd_get(struct ctl *ctl, int argc, char **argv)
 {
 	struct txp_config cfg;
 	struct txp_aws_settings settings;
-	json_t *req, *resp = NULL, *item;
+	json_t *req, *resp = NULL, *item, *plain;
 	char *body, err[1024];
+	const char *id;
+	bool as_json = false;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "txpipectl: get takes one TRANSACTION_ID\n");
+	if (argc == 3 && strcmp(argv[1], "--json") == 0) {
+		as_json = true;
+		id = argv[2];
+	} else if (argc == 2) {
+		id = argv[1];
+	} else {
+		fprintf(stderr, "txpipectl: get takes [--json] TRANSACTION_ID\n");
 		return EX_USAGE;
 	}
 	if ((rc = load_config(ctl, &cfg)) != EX_OK)
 		return rc;
-	req = json_pack("{s:s,s:{s:{s:s}},s:b}", "TableName", cfg.dynamodb.table, "Key", "transaction_id", "S",
-	                argv[1], "ConsistentRead", 1);
+	req = json_pack("{s:s,s:{s:{s:s}},s:b}", "TableName", cfg.dynamodb.table, "Key", "transaction_id", "S", id,
+	                "ConsistentRead", 1);
 	body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	txp_aws_settings_from_config(&cfg, &settings);
@@ -631,16 +738,99 @@ static int cmd_get(struct ctl *ctl, int argc, char **argv)
 	}
 	item = json_object_get(resp, "Item");
 	if (item == NULL) {
-		fprintf(stderr, "txpipectl: get: no record for %s\n", argv[1]);
+		fprintf(stderr, "txpipectl: get: no record for %s\n", id);
 		json_decref(resp);
 		return 1;
 	}
-	json_t *plain = txp_ddb_unmarshal(item);
-	json_dumpf(plain != NULL ? plain : item, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-	putchar('\n');
+	plain = txp_ddb_unmarshal(item);
+	if (as_json || plain == NULL) {
+		json_dumpf(plain != NULL ? plain : item, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else {
+		print_record(plain);
+	}
 	json_decref(plain);
 	json_decref(resp);
 	return EX_OK;
+}
+
+/* Loads a configuration for replay; prints the reason and returns
+ * EX_CONFIG when it does not load. */
+static int replay_side(const char *path, struct txp_config *cfg, struct txp_replayer **r)
+{
+	char err[2048];
+	int rc = txp_config_load(cfg, path, err, sizeof(err));
+
+	if (rc == 0)
+		rc = txp_replayer_create(r, cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "txpipectl: replay: %s\n", err);
+		txp_config_free(cfg);
+		return EX_CONFIG;
+	}
+	return EX_OK;
+}
+
+/*
+ * Decides every line of FILE under the candidate and the baseline
+ * configuration with the daemon's own stages, offline (replay.h), and
+ * prints what changed.  The baseline is --baseline, else the daemon's own
+ * configuration (-c, or the default path).
+ */
+static int cmd_replay(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"baseline", required_argument, NULL, 'b'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *candidate = NULL, *baseline = ctl->config_path;
+	struct txp_config bcfg, ccfg;
+	struct txp_replayer *br = NULL, *cr = NULL;
+	struct txp_replay_summary sum;
+	char err[512];
+	FILE *in;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+c:b:", opts, NULL)) != -1) {
+		if (c == 'c') {
+			candidate = optarg;
+		} else if (c == 'b') {
+			baseline = optarg;
+		} else {
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (candidate == NULL || optind != argc - 1) {
+		fprintf(stderr, "txpipectl: replay takes --config CANDIDATE.ini [--baseline BASELINE.ini] FILE\n");
+		return EX_USAGE;
+	}
+	in = strcmp(argv[optind], "-") == 0 ? stdin : fopen(argv[optind], "r");
+	if (in == NULL) {
+		fprintf(stderr, "txpipectl: replay: %s: %s\n", argv[optind], strerror(errno));
+		return EX_NOINPUT;
+	}
+	rc = replay_side(baseline, &bcfg, &br);
+	if (rc != EX_OK)
+		goto out_after_open;
+	rc = replay_side(candidate, &ccfg, &cr);
+	if (rc != EX_OK)
+		goto out_after_baseline;
+	if (txp_replay_run(br, cr, in, stdout, &sum, err, sizeof(err)) < 0) {
+		fprintf(stderr, "txpipectl: replay: %s\n", err);
+		rc = EX_IOERR;
+	}
+	txp_replayer_destroy(cr);
+	txp_config_free(&ccfg);
+out_after_baseline:
+	txp_replayer_destroy(br);
+	txp_config_free(&bcfg);
+out_after_open:
+	if (in != stdin)
+		fclose(in);
+	return rc;
 }
 
 /* Builds a JSON request body (consumes `req`); NULL on no memory. */
@@ -943,6 +1133,8 @@ int main(int argc, char **argv)
 		return cmd_tail(&ctl, argc, argv);
 	if (strcmp(cmd, "get") == 0)
 		return cmd_get(&ctl, argc, argv);
+	if (strcmp(cmd, "replay") == 0)
+		return cmd_replay(&ctl, argc, argv);
 	if (strcmp(cmd, "dlq") == 0)
 		return cmd_dlq(&ctl, argc, argv);
 	if (strcmp(cmd, "genkey") == 0) {

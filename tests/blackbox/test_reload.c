@@ -73,6 +73,7 @@ START_TEST(new_thresholds_apply_to_the_history_kept_across_reloads)
 {
 	struct tdaemon d;
 	char *out = NULL, extra[600], ini[2048];
+	json_t *before, *after;
 	int fd, idle;
 
 	tdaemon_start(&d, rules(ini, sizeof(ini), 10, NULL));
@@ -94,11 +95,24 @@ START_TEST(new_thresholds_apply_to_the_history_kept_across_reloads)
 	expect_velocity(fd, "cust-b", false, "after SIGHUP, threshold 5");
 
 	/* txpipectl reload raises it to 7: A's sixth (6 < 7) no longer fires,
-	 * A's seventh does. */
+	 * A's seventh does.  The rules version changes with it, in stats,
+	 * in txpipectl version and in the reload's log line. */
+	before = tdaemon_stat(&d, "", "rules_version");
+	ck_assert_uint_eq(strlen(json_string_value(before)), 12);
 	write_rules(&d, 7, NULL);
 	ck_assert_int_eq(tdaemon_ctl(&d, &out, "reload", NULL), 0);
 	free(out);
 	ck_assert(tdaemon_wait_log(&d, "event=reloaded", 2, 10000));
+	after = tdaemon_stat(&d, "", "rules_version");
+	ck_assert_str_ne(json_string_value(before), json_string_value(after));
+	snprintf(extra, sizeof(extra), "rules_version=%s", json_string_value(after));
+	ck_assert_msg(tdaemon_log_contains(&d, extra), "no %s in the log", extra);
+	ck_assert_int_eq(tdaemon_ctl(&d, &out, "version", NULL), 0);
+	snprintf(extra, sizeof(extra), "rules %s (loaded ", json_string_value(after));
+	ck_assert_msg(strstr(out, extra) != NULL, "txpipectl version said: %s", out);
+	free(out);
+	json_decref(before);
+	json_decref(after);
 	expect_velocity(fd, "cust-a", false, "after txpipectl reload, threshold 7");
 	expect_velocity(fd, "cust-a", true, "after txpipectl reload, threshold 7");
 

@@ -25,6 +25,14 @@ static const char *attr(json_t *item, const char *name, const char *type)
 	return json_string_value(json_object_get(json_object_get(item, name), type));
 }
 
+/* The number `member` of the map attribute `name`. */
+static const char *member_n(json_t *item, const char *name, const char *member)
+{
+	json_t *m = json_object_get(json_object_get(item, name), "M");
+
+	return json_string_value(json_object_get(json_object_get(m, member), "N"));
+}
+
 START_TEST(item_holds_the_decision_in_attribute_value_form)
 {
 	struct txp_txn *t = txp_test_decided();
@@ -37,8 +45,10 @@ START_TEST(item_holds_the_decision_in_attribute_value_form)
 	ck_assert_str_eq(attr(item, "transaction_id", "S"), "tx-\"1\"");
 	ck_assert_str_eq(attr(item, "status", "S"), "review");
 	ck_assert_str_eq(attr(item, "risk_score", "N"), "65");
-	/* Each code with its points, in decision order. */
-	ck_assert_str_eq(attr(item, "reasons", "S"), "velocity_customer_1h:40 high_amount:25");
+	/* Each code with its points, a map of numbers. */
+	ck_assert_uint_eq(json_object_size(json_object_get(json_object_get(item, "reasons"), "M")), 2);
+	ck_assert_str_eq(member_n(item, "reasons", "velocity_customer_1h"), "40");
+	ck_assert_str_eq(member_n(item, "reasons", "high_amount"), "25");
 	ck_assert_ptr_null(json_object_get(item, "contributions"));
 	ck_assert_str_eq(attr(item, "amount", "N"), "9007199254740993");
 	ck_assert_str_eq(attr(item, "currency", "S"), "EUR");
@@ -46,16 +56,35 @@ START_TEST(item_holds_the_decision_in_attribute_value_form)
 	ck_assert_str_eq(attr(item, "amount_usd_cents", "N"), "123456");
 	ck_assert_str_eq(attr(item, "merchant_id", "S"), "m-42");
 	ck_assert_str_eq(attr(item, "customer_pseudonym", "S"), "0123456789abcdef0123456789abcdef");
-	ck_assert_str_eq(attr(item, "countries", "S"), "merchant:FR customer:DE");
-	ck_assert_str_eq(attr(item, "card", "S"), "bin:411111 last4:1111 token:abcdefabcdefabcdefabcdefabcdefab");
-	ck_assert_str_eq(attr(item, "context", "S"), "channel:online mcc:5999 kyc:verified");
-	/* No device pseudonym was derived, so no device token. */
-	ck_assert_str_eq(attr(item, "pseudonyms", "S"), "ip:ffffffffffffffffffffffffffffffff");
-	ck_assert_str_eq(attr(item, "compliance_flags", "S"), "aml_report kyc");
-	ck_assert_str_eq(attr(item, "severity", "S"), "fraud:high");
+	ck_assert_str_eq(attr(item, "merchant_country", "S"), "FR");
+	ck_assert_str_eq(attr(item, "customer_country", "S"), "DE");
+	ck_assert_str_eq(attr(item, "card_bin", "S"), "411111");
+	ck_assert_str_eq(attr(item, "card_last4", "S"), "1111");
+	/* Top-level, so a global secondary index can key on it. */
+	ck_assert_str_eq(attr(item, "card_token", "S"), "abcdefabcdefabcdefabcdefabcdefab");
+	ck_assert_str_eq(attr(item, "channel", "S"), "online");
+	ck_assert_str_eq(attr(item, "mcc", "S"), "5999");
+	ck_assert_str_eq(attr(item, "kyc", "S"), "verified");
+	/* No device pseudonym was derived, so no device attribute. */
+	ck_assert_str_eq(attr(item, "ip_pseudonym", "S"), "ffffffffffffffffffffffffffffffff");
+	ck_assert_ptr_null(json_object_get(item, "device_pseudonym"));
+	/* A string set. */
+	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(item, "compliance_flags"), "SS")), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(item, "compliance_flags"),
+	                                                                    "SS"), 0)), "aml_report");
+	ck_assert_str_eq(attr(item, "fraud_severity", "S"), "high");
+	ck_assert_ptr_null(json_object_get(item, "compliance_severity"));
+	/* None of the token strings of the earlier layout. */
+	ck_assert_ptr_null(json_object_get(item, "countries"));
+	ck_assert_ptr_null(json_object_get(item, "card"));
+	ck_assert_ptr_null(json_object_get(item, "context"));
+	ck_assert_ptr_null(json_object_get(item, "pseudonyms"));
+	ck_assert_ptr_null(json_object_get(item, "severity"));
 	ck_assert_str_eq(attr(item, "received_at", "S"), "2026-01-01T00:00:00.123Z");
 	/* Each stage's time as microseconds after receipt; the last is the decision. */
-	ck_assert_str_eq(attr(item, "stage_us", "S"), "validation:15 fraud:55 compliance:2555");
+	ck_assert_str_eq(member_n(item, "stage_us", "validation"), "15");
+	ck_assert_str_eq(member_n(item, "stage_us", "fraud"), "55");
+	ck_assert_str_eq(member_n(item, "stage_us", "compliance"), "2555");
 	ck_assert_str_eq(attr(item, "daemon_version", "S"), "1.2.3");
 	ck_assert_str_eq(attr(item, "expires_at", "N"), "1798761600");
 	ck_assert_ptr_null(json_object_get(item, "error_code"));
@@ -123,9 +152,10 @@ START_TEST(rejected_with_an_id_is_stored_with_its_error_and_nothing_unvalidated)
 	ck_assert_ptr_null(json_object_get(item, "currency"));
 	ck_assert_ptr_null(json_object_get(item, "risk_score"));
 	ck_assert_ptr_null(json_object_get(item, "expires_at"));
-	ck_assert_str_eq(attr(item, "stage_us", "S"), "validation:3");
+	ck_assert_str_eq(member_n(item, "stage_us", "validation"), "3");
+	ck_assert_ptr_null(member_n(item, "stage_us", "fraud"));
 	ck_assert_ptr_null(json_object_get(item, "reasons"));
-	ck_assert_ptr_null(json_object_get(item, "countries"));
+	ck_assert_ptr_null(json_object_get(item, "merchant_country"));
 	json_decref(item);
 	txp_txn_free(t);
 }
@@ -222,16 +252,19 @@ START_TEST(a_record_without_reasons_flags_or_optional_fields_omits_those_attribu
 	ck_assert_str_eq(attr(item, "risk_score", "N"), "65");
 	ck_assert_ptr_null(json_object_get(item, "reasons"));
 	ck_assert_ptr_null(json_object_get(item, "compliance_flags"));
-	ck_assert_ptr_null(json_object_get(item, "severity"));
-	ck_assert_ptr_null(json_object_get(item, "card"));
-	ck_assert_ptr_null(json_object_get(item, "pseudonyms"));
-	ck_assert_ptr_null(json_object_get(item, "context"));
+	ck_assert_ptr_null(json_object_get(item, "fraud_severity"));
+	ck_assert_ptr_null(json_object_get(item, "card_token"));
+	ck_assert_ptr_null(json_object_get(item, "card_bin"));
+	ck_assert_ptr_null(json_object_get(item, "ip_pseudonym"));
+	ck_assert_ptr_null(json_object_get(item, "channel"));
+	ck_assert_ptr_null(json_object_get(item, "kyc"));
+	ck_assert_ptr_null(json_object_get(item, "mcc"));
 	json_decref(item);
 	txp_txn_free(t);
 }
 END_TEST
 
-START_TEST(an_unscored_decision_lists_bare_reason_codes)
+START_TEST(an_unscored_decision_lists_its_reason_codes_at_zero_points)
 {
 	struct txp_txn *t = txp_test_decided();
 	json_t *item;
@@ -239,40 +272,158 @@ START_TEST(an_unscored_decision_lists_bare_reason_codes)
 	t->scored = false;
 	ck_assert_int_eq(txp_item_build(t, "v"), 0);
 	item = load(t->item, t->item_len);
-	ck_assert_str_eq(attr(item, "reasons", "S"), "velocity_customer_1h high_amount");
+	ck_assert_str_eq(member_n(item, "reasons", "velocity_customer_1h"), "0");
+	ck_assert_str_eq(member_n(item, "reasons", "high_amount"), "0");
 	ck_assert_ptr_null(json_object_get(item, "risk_score"));
 	json_decref(item);
 	txp_txn_free(t);
 }
 END_TEST
 
-/* DynamoDB's item size (Developer Guide, "Item sizes and formats"): the
- * UTF-8 length of each attribute name plus its value: a string's UTF-8
- * length, a number's significant digits / 2 + 1 bytes (rounded up). */
+/*
+ * DynamoDB's item size (Developer Guide, "Item sizes and formats"): the
+ * UTF-8 length of each attribute name plus its value's size: a string's
+ * UTF-8 length; a number's significant digits / 2 + 1 bytes (rounded up);
+ * a boolean or null 1 byte; a map or list 3 bytes plus 1 per element plus
+ * its elements (a map's names count like attribute names); a set the sum
+ * of its members.
+ */
+static size_t number_size(const char *n)
+{
+	size_t digits = 0;
+
+	while (*n == '-' || *n == '0')
+		n++;
+	for (; *n != '\0'; n++)
+		digits += *n >= '0' && *n <= '9';
+	return (digits + 1) / 2 + 1;
+}
+
+static size_t ddb_value_size(json_t *av)
+{
+	const char *type, *name;
+	json_t *v, *x;
+	size_t size = 0, i;
+
+	ck_assert_uint_eq(json_object_size(av), 1);
+	json_object_foreach(av, type, v) {
+		if (strcmp(type, "S") == 0)
+			return strlen(json_string_value(v));
+		if (strcmp(type, "N") == 0)
+			return number_size(json_string_value(v));
+		if (strcmp(type, "BOOL") == 0 || strcmp(type, "NULL") == 0)
+			return 1;
+		if (strcmp(type, "SS") == 0) {
+			json_array_foreach(v, i, x)
+				size += strlen(json_string_value(x));
+			return size;
+		}
+		if (strcmp(type, "NS") == 0) {
+			json_array_foreach(v, i, x)
+				size += number_size(json_string_value(x));
+			return size;
+		}
+		if (strcmp(type, "L") == 0) {
+			json_array_foreach(v, i, x)
+				size += 1 + ddb_value_size(x);
+			return 3 + size;
+		}
+		if (strcmp(type, "M") == 0) {
+			json_object_foreach(v, name, x)
+				size += 1 + strlen(name) + ddb_value_size(x);
+			return 3 + size;
+		}
+		ck_abort_msg("unknown AttributeValue type %s", type);
+	}
+	return 0;
+}
+
 static size_t ddb_item_size(json_t *item)
 {
 	const char *name;
 	json_t *v;
 	size_t size = 0;
 
-	json_object_foreach(item, name, v) {
-		const char *s = attr(item, name, "S"), *n = attr(item, name, "N");
-		size_t digits = 0;
-
-		ck_assert_msg(s != NULL || n != NULL, "%s is neither S nor N", name);
-		size += strlen(name);
-		if (s != NULL) {
-			size += strlen(s);
-			continue;
-		}
-		while (*n == '0')
-			n++;
-		for (; *n != '\0'; n++)
-			digits += *n >= '0' && *n <= '9';
-		size += (digits + 1) / 2 + 1;
-	}
+	json_object_foreach(item, name, v)
+		size += strlen(name) + ddb_value_size(v);
 	return size;
 }
+
+/* The longest reason codes the stages give, for the worst case. */
+static const char *const long_codes[] = {
+    "velocity_customer_count_short", "velocity_customer_amount_short", "velocity_customer_count_medium",
+    "velocity_customer_amount_medium", "velocity_customer_amount_long", "velocity_merchant_count_short",
+    "velocity_merchant_amount_short", "velocity_merchant_count_medium", "velocity_merchant_amount_medium",
+    "velocity_merchant_amount_long", "high_amount_relative", "high_risk_country", "card_testing_customer",
+    "aml_reporting_threshold", "sanctions_country", "kyc_not_verified", "structuring_suspected"};
+
+/* Everything at once: every id at its longest, every reason above, every
+ * flag, both alerts, a card, all three pseudonyms, the rules version. */
+static struct txp_txn *worst_case(void)
+{
+	struct txp_txn *t = txp_test_decided();
+
+	memset(t->transaction_id, 'x', TXP_ID_MAX);
+	t->transaction_id[TXP_ID_MAX] = '\0';
+	memset(t->merchant_id, 'm', TXP_ID_MAX);
+	t->merchant_id[TXP_ID_MAX] = '\0';
+	strcpy(t->device_pseud, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	t->n_reasons = 0;
+	for (unsigned i = 0; i < sizeof(long_codes) / sizeof(long_codes[0]); i++)
+		txp_txn_add_reason(t, long_codes[i], 100);
+	t->compliance_flags = TXP_COMPLIANCE_AML_REPORT | TXP_COMPLIANCE_STRUCTURING | TXP_COMPLIANCE_SANCTIONS |
+	                      TXP_COMPLIANCE_KYC | TXP_COMPLIANCE_PAN_MASKED | TXP_COMPLIANCE_RATE_UNKNOWN;
+	t->has_timestamp = true;
+	t->timestamp_ms = t->received_ms - 1000;
+	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
+	strcpy(t->rules_version, "0123456789ab");
+	t->rules_loaded_ms = t->received_ms - 3600000;
+	return t;
+}
+
+/* Every reason the stages have at once, with 64-byte ids, is more than a
+ * kilobyte in any layout (the codes alone are ~500 bytes); it must stay
+ * within two write units, and the figures are the documentation's. */
+START_TEST(the_largest_possible_record_stays_within_two_write_units)
+{
+	struct txp_txn *typical = txp_test_decided(), *worst = worst_case();
+	json_t *a, *b;
+	size_t na, nb;
+
+	strcpy(typical->rules_version, "0123456789ab");
+	typical->rules_loaded_ms = typical->received_ms - 3600000;
+	ck_assert_int_eq(txp_item_build(typical, "0.1.0"), 0);
+	ck_assert_int_eq(txp_item_build(worst, "0.1.0"), 0);
+	a = load(typical->item, typical->item_len);
+	b = load(worst->item, worst->item_len);
+	na = ddb_item_size(a);
+	nb = ddb_item_size(b);
+	/* The figures the documentation quotes (txpiped(8) STORED RECORD). */
+	fprintf(stderr, "item size: typical %zu bytes, worst case %zu bytes (%u reasons)\n", na, nb,
+	        worst->n_reasons);
+	ck_assert_uint_le(na, 1024);
+	ck_assert_uint_le(nb, 2048);
+	json_decref(a);
+	json_decref(b);
+	txp_txn_free(typical);
+	txp_txn_free(worst);
+}
+END_TEST
+
+START_TEST(a_reason_given_twice_is_one_map_member_with_the_points_summed)
+{
+	struct txp_txn *t = txp_test_decided();
+	json_t *item;
+
+	txp_txn_add_reason(t, "high_amount", 5);
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	/* JSON_REJECT_DUPLICATES: a map member twice would not load. */
+	item = load(t->item, t->item_len);
+	ck_assert_str_eq(member_n(item, "reasons", "high_amount"), "30");
+	json_decref(item);
+	txp_txn_free(t);
+}
+END_TEST
 
 START_TEST(a_heavily_flagged_record_with_a_card_stays_within_one_write_unit)
 {
@@ -296,9 +447,11 @@ START_TEST(a_heavily_flagged_record_with_a_card_stays_within_one_write_unit)
 	t->has_timestamp = true;
 	t->timestamp_ms = t->received_ms - 1000;
 	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
+	strcpy(t->rules_version, "0123456789ab");
 	ck_assert_int_eq(txp_item_build(t, "0.1.0"), 0);
 	item = load(t->item, t->item_len);
 	/* DynamoDB bills a write per started 1 KB of item. */
+	fprintf(stderr, "item size: heavily flagged %zu bytes\n", ddb_item_size(item));
 	ck_assert_uint_le(ddb_item_size(item), 1024);
 	json_decref(item);
 	txp_txn_free(t);
@@ -361,10 +514,12 @@ int main(void)
 	tcase_add_test(tc, rejected_with_an_id_is_stored_with_its_error_and_nothing_unvalidated);
 	tcase_add_test(tc, without_a_valid_id_nothing_is_built);
 	tcase_add_test(tc, one_alert_message_per_raised_kind_with_its_severity);
+	tcase_add_test(tc, the_largest_possible_record_stays_within_two_write_units);
+	tcase_add_test(tc, a_reason_given_twice_is_one_map_member_with_the_points_summed);
 	tcase_add_test(tc, no_alert_message_when_no_alert_was_raised);
 	tcase_add_test(tc, rebuilding_replaces_the_previous_outputs);
 	tcase_add_test(tc, a_record_without_reasons_flags_or_optional_fields_omits_those_attributes);
-	tcase_add_test(tc, an_unscored_decision_lists_bare_reason_codes);
+	tcase_add_test(tc, an_unscored_decision_lists_its_reason_codes_at_zero_points);
 	tcase_add_test(tc, a_heavily_flagged_record_with_a_card_stays_within_one_write_unit);
 	tcase_add_test(tc, iso8601_formats_milliseconds_in_utc_also_before_1970);
 	tcase_add_test(tc, decided_at_without_monotonic_stamps_is_the_receipt_time);

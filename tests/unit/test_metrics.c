@@ -159,6 +159,30 @@ START_TEST(json_sections_hold_their_own_figures)
 }
 END_TEST
 
+START_TEST(the_rules_version_shows_in_every_form)
+{
+	struct txp_stats_snapshot s;
+	json_t *j;
+	char *text;
+
+	sample(&s);
+	strcpy(s.rules_version, "0123456789ab");
+	s.rules_loaded_ms = 1796550000123;
+	j = txp_stats_json(&s);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "rules_version")), "0123456789ab");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "rules_loaded_ms")), 1796550000123);
+	json_decref(j);
+	text = txp_stats_prometheus(&s);
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\n# TYPE txpipe_rules_info gauge\ntxpipe_rules_info{version=\"0123456789ab\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ntxpipe_rules_loaded_ms 1796550000123\n"));
+	free(text);
+	text = txp_stats_text(&s);
+	ck_assert_ptr_nonnull(strstr(text, "txpiped 9.9 rules 0123456789ab\n"));
+	free(text);
+}
+END_TEST
+
 START_TEST(sections_absent_when_their_module_is_off)
 {
 	struct txp_stats_snapshot s;
@@ -196,6 +220,7 @@ int main(void)
 	tcase_add_test(tc, prometheus_declares_each_metric_once);
 	tcase_add_test(tc, json_sections_hold_their_own_figures);
 	tcase_add_test(tc, sections_absent_when_their_module_is_off);
+	tcase_add_test(tc, the_rules_version_shows_in_every_form);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -164,8 +164,10 @@ START_TEST(the_names_section_round_trips_and_records_without_it_decode)
 	assert_same_output(t, u, version);
 	ck_assert_ptr_nonnull(strstr(u->reply, "\"sanctions_match\":{\"field\":\"beneficiary_name\",\"list\":\"ofac\","
 	                                       "\"entry\":\"12345\",\"score\":0.953}"));
-	ck_assert_ptr_nonnull(strstr(u->item, "field:beneficiary_name list:ofac entry:12345 score:953"));
-	ck_assert_ptr_nonnull(strstr(u->item, "beneficiary_name:33333333333333333333333333333333"));
+	ck_assert_ptr_nonnull(strstr(u->item, "\"sanctions_match\":{\"M\":{\"field\":{\"S\":\"beneficiary_name\"},"
+	                                      "\"list\":{\"S\":\"ofac\"},\"entry\":{\"S\":\"12345\"},"
+	                                      "\"score\":{\"N\":\"953\"}}}"));
+	ck_assert_ptr_nonnull(strstr(u->item, "\"beneficiary_name_pseudonym\":{\"S\":\"33333333333333333333333333333333\"}"));
 	u->n_reasons = 0;
 	txp_txn_free(u);
 
@@ -212,7 +214,7 @@ START_TEST(damaged_records_are_refused)
 	/* An unknown version, and values out of their ranges. */
 	for (size_t i = 0; i < 4; i++) {
 		static const size_t at[] = {0, 1, 3, 7};
-		static const uint8_t bad[] = {3, TXP_STATUS_COUNT, 101, TXP_CHANNEL_COUNT};
+		static const uint8_t bad[] = {4, TXP_STATUS_COUNT, 101, TXP_CHANNEL_COUNT};
 		uint8_t keep = record[at[i]];
 
 		record[at[i]] = bad[i];
@@ -256,10 +258,13 @@ START_TEST(a_version_1_record_still_decodes_without_a_fingerprint)
 	struct txp_journal_accepted a;
 
 	memset(t->fingerprint, 0x5a, TXP_FINGERPRINT_BYTES);
+	t->rules_version[0] = '\0';
 	ck_assert_int_eq(txp_record_accepted(t, "0.9.0", record, sizeof(record), &a), 0);
-	ck_assert_uint_eq(record[0], 2);
+	ck_assert_uint_eq(record[0], 3);
 	record[0] = 1;
-	a.record_len -= TXP_FINGERPRINT_BYTES;
+	/* Without the rules version (an empty string, its length byte and
+	 * NUL, and the i64 load time) and the fingerprint. */
+	a.record_len -= 2 + 8 + TXP_FINGERPRINT_BYTES;
 	memset(u->fingerprint, 0xff, TXP_FINGERPRINT_BYTES);
 	ck_assert_int_eq(txp_record_decode(&a, u, version), 0);
 	ck_assert_str_eq(version, "0.9.0");
@@ -271,6 +276,56 @@ START_TEST(a_version_1_record_still_decodes_without_a_fingerprint)
 	record[0] = 2;
 	memset(u, 0, sizeof(*u));
 	ck_assert_int_eq(txp_record_decode(&a, u, version), -EINVAL);
+	u->n_reasons = 0;
+	txp_txn_free(u);
+	txp_txn_free(t);
+}
+END_TEST
+
+START_TEST(the_rules_version_survives_a_restart)
+{
+	struct txp_txn *t = decided(), *u;
+	uint8_t payload[TXP_RECORD_MAX + 512];
+	char version[TXP_RECORD_VERSION_MAX + 1];
+
+	strcpy(t->rules_version, "0123456789ab");
+	t->rules_loaded_ms = 1796550000123;
+	u = round_trip(t, "0.9.1", payload, sizeof(payload), version);
+	ck_assert_str_eq(u->rules_version, "0123456789ab");
+	ck_assert_int_eq(u->rules_loaded_ms, 1796550000123);
+	assert_same_output(t, u, version);
+	ck_assert_msg(strstr(u->item, "\"rules_version\":{\"S\":\"0123456789ab\"}") != NULL, "%.*s",
+	              (int)u->item_len, u->item);
+
+	u->n_reasons = 0;
+	txp_txn_free(u);
+	txp_txn_free(t);
+}
+END_TEST
+
+/* A journal written before rules versions (version 2: no rules version
+ * after the fingerprint) still replays, with an unknown one, and its item
+ * has no rules attributes. */
+START_TEST(a_version_2_record_decodes_with_an_unknown_rules_version)
+{
+	struct txp_txn *t = decided(), *u = txp_txn_new();
+	uint8_t record[TXP_RECORD_MAX];
+	char version[TXP_RECORD_VERSION_MAX + 1];
+	struct txp_journal_accepted a;
+
+	memset(t->fingerprint, 0x5a, TXP_FINGERPRINT_BYTES);
+	strcpy(t->rules_version, "0123456789ab");
+	ck_assert_int_eq(txp_record_accepted(t, "0.9.0", record, sizeof(record), &a), 0);
+	record[0] = 2;
+	a.record_len -= 2 + 12 + 8;
+	strcpy(u->rules_version, "garbage");
+	u->rules_loaded_ms = 7;
+	ck_assert_int_eq(txp_record_decode(&a, u, version), 0);
+	ck_assert_str_eq(u->rules_version, "");
+	ck_assert_int_eq(u->rules_loaded_ms, 0);
+	ck_assert_uint_eq(u->fingerprint[0], 0x5a);
+	ck_assert_int_eq(txp_item_build(u, version), 0);
+	ck_assert_ptr_null(strstr(u->item, "rules_"));
 	u->n_reasons = 0;
 	txp_txn_free(u);
 	txp_txn_free(t);
@@ -305,6 +360,8 @@ static Suite *record_suite(void)
 	tcase_add_test(tc, a_version_too_long_for_the_record_is_refused);
 	tcase_add_test(tc, the_content_fingerprint_survives_a_restart);
 	tcase_add_test(tc, a_version_1_record_still_decodes_without_a_fingerprint);
+	tcase_add_test(tc, the_rules_version_survives_a_restart);
+	tcase_add_test(tc, a_version_2_record_decodes_with_an_unknown_rules_version);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,4 +1,4 @@
-/* test_stages.c: the chained stages: card-like ids keep their own identity; duplicates and conflicts. */
+/* test_stages.c: the chained stages: card-like ids keep their identity; duplicates, conflicts; the rules version. */
 #include "txpipe/stages.h"
 
 #include <check.h>
@@ -162,6 +162,92 @@ START_TEST(a_resubmission_is_found_before_scoring_and_other_content_is_a_conflic
 }
 END_TEST
 
+static void version_of(const struct txp_config *cfg, char out[TXP_RULES_VERSION_SIZE])
+{
+	char err[256];
+
+	ck_assert_msg(txp_rules_version(cfg, out, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(strlen(out), 12);
+}
+
+START_TEST(the_rules_version_follows_the_deciding_keys_and_list_files_only)
+{
+	struct rig r;
+	char v0[TXP_RULES_VERSION_SIZE], v1[TXP_RULES_VERSION_SIZE], path[128], ts[64], err[256];
+	int64_t loaded_ms;
+	struct txp_txn *t;
+	FILE *f;
+
+	rig_up(&r);
+	version_of(&r.cfg, v0);
+	/* Not a decision key: the same version. */
+	set(&r.cfg, "daemon", "socket", "/tmp/elsewhere.sock");
+	set(&r.cfg, "journal", "commit_interval_ms", "7ms");
+	version_of(&r.cfg, v1);
+	ck_assert_str_eq(v0, v1);
+	/* The same value written another way: the same version. */
+	set(&r.cfg, "fraud", "review_threshold", "050");
+	version_of(&r.cfg, v1);
+	ck_assert_str_eq(v0, v1);
+	/* A threshold. */
+	set(&r.cfg, "fraud", "review_threshold", "51");
+	version_of(&r.cfg, v1);
+	ck_assert_str_ne(v0, v1);
+	set(&r.cfg, "fraud", "review_threshold", "50");
+	set(&r.cfg, "validation", "max_amount", "1234");
+	version_of(&r.cfg, v1);
+	ck_assert_str_ne(v0, v1);
+	set(&r.cfg, "validation", "max_amount", "1000000");
+	version_of(&r.cfg, v1);
+	ck_assert_str_eq(v0, v1);
+	/* A change at the end of a value of 5000 bytes. */
+	{
+		char rates[8192] = "";
+		for (int i = 0; i < 500; i++)
+			snprintf(rates + strlen(rates), sizeof(rates) - strlen(rates), "%sX%03d:%d", i ? "," : "",
+			         i, 1000 + i);
+		set(&r.cfg, "compliance", "usd_rates", rates);
+		version_of(&r.cfg, v0);
+		rates[strlen(rates) - 1] = '1';
+		set(&r.cfg, "compliance", "usd_rates", rates);
+		version_of(&r.cfg, v1);
+		ck_assert_str_ne(v0, v1);
+		set(&r.cfg, "compliance", "usd_rates", "USD:1000000");
+	}
+	/* A deny list: its content, not only its name. */
+	snprintf(path, sizeof(path), "%s/deny.txt", r.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("m-bad\n", f);
+	fclose(f);
+	set(&r.cfg, "fraud", "deny_merchants", path);
+	version_of(&r.cfg, v0);
+	f = fopen(path, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("m-worse\n", f);
+	fclose(f);
+	version_of(&r.cfg, v1);
+	ck_assert_str_ne(v0, v1);
+	/* What the stages stamp on each decision is the version they run. */
+	version_of(&r.cfg, v0);
+	set(&r.cfg, "fraud", "deny_merchants", "");
+	version_of(&r.cfg, v1);
+	txp_stages_rules(r.st, ts, &loaded_ms);
+	ck_assert_str_eq(ts, v1);
+	ck_assert_int_gt(loaded_ms, 1700000000000);
+	t = screen(&r, small, 1000);
+	ck_assert_str_eq(t->rules_version, v1);
+	ck_assert_int_eq(t->rules_loaded_ms, loaded_ms);
+	txp_txn_free(t);
+	set(&r.cfg, "fraud", "deny_merchants", path);
+	ck_assert_msg(txp_stages_reload(r.st, &r.cfg, err, sizeof(err)) == 0, "%s", err);
+	t = screen(&r, small, 2000);
+	ck_assert_str_eq(t->rules_version, v0);
+	txp_txn_free(t);
+	rig_down(&r);
+}
+END_TEST
+
 static Suite *stages_suite(void)
 {
 	Suite *s = suite_create("stages");
@@ -169,6 +255,7 @@ static Suite *stages_suite(void)
 
 	tcase_add_test(tc, two_card_like_ids_are_two_transactions);
 	tcase_add_test(tc, a_resubmission_is_found_before_scoring_and_other_content_is_a_conflict);
+	tcase_add_test(tc, the_rules_version_follows_the_deciding_keys_and_list_files_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
