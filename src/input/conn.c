@@ -1,6 +1,5 @@
 /* conn.c: one producer connection: reading, framing, admission, the ordered reply window, writing, tail. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
