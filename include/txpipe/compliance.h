@@ -102,6 +102,9 @@ struct txp_compliance_rules *txp_compliance_rules_ref(struct txp_compliance_rule
 void txp_compliance_rules_unref(struct txp_compliance_rules *r);
 const struct txp_compliance_config *txp_compliance_rules_config(const struct txp_compliance_rules *r);
 
+/* Resident bytes one customer costs in a full compliance table. */
+size_t txp_compliance_bytes_per_key(void);
+
 /*
  * One shard's structuring state (a 24 h window per customer), owned by one
  * thread; same contract as txp_fraud_state_create().

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -79,10 +80,21 @@ static void ruleset_free(struct ruleset *rs)
 	free(rs);
 }
 
+/* Physical memory in bytes (MemTotal), or 0 when the system cannot say. */
+static uint64_t phys_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
 static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, struct ruleset **out, char *err,
                          size_t errlen)
 {
 	struct ruleset *rs = calloc(1, sizeof(*rs));
+	struct txp_fraud_config fraud_cfg;
+	struct txp_compliance_config comply_cfg;
+	uint64_t keys;
 	struct txp_rates rates;
 	char sub[256];
 	int rc;
@@ -97,10 +109,20 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 		snprintf(err, errlen, "[compliance] usd_rates: %s", sub);
 		goto err_after_alloc;
 	}
-	rc = txp_fraud_rules_create(&cfg->fraud, &rates, &rs->fraud, err, errlen);
+	/* max_tracked_keys = 0: size the tables from the host.  Start and
+	 * reload compute the same figure, so a reload never looks like a
+	 * change of table size.  Shallow copies: the rules deep-copy them. */
+	fraud_cfg = cfg->fraud;
+	comply_cfg = cfg->compliance;
+	keys = txp_state_auto_keys(phys_memory(), cfg->pipeline.workers > 0 ? (unsigned)cfg->pipeline.workers : 1,
+	                           txp_fraud_bytes_per_key() + txp_compliance_bytes_per_key());
+	txp_fraud_config_size(&fraud_cfg, keys);
+	if (comply_cfg.max_tracked_keys == 0)
+		comply_cfg.max_tracked_keys = keys;
+	rc = txp_fraud_rules_create(&fraud_cfg, &rates, &rs->fraud, err, errlen);
 	if (rc < 0)
 		goto err_after_rates;
-	rc = txp_compliance_rules_create(&cfg->compliance, &rates, &rs->compliance, err, errlen);
+	rc = txp_compliance_rules_create(&comply_cfg, &rates, &rs->compliance, err, errlen);
 	if (rc < 0)
 		goto err_after_rates;
 	rs->validator = txp_validator_new(cfg, st->card_key);

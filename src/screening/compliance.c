@@ -25,8 +25,10 @@ struct txp_compliance_rules {
 	int64_t width, ttl;
 };
 
+/* Compact (velocity.h): millions of customers live here at once, and the
+ * structuring threshold is bounded so saturation never changes a decision. */
 struct customer_entry {
-	struct txp_window below; /* transactions below the reporting threshold */
+	struct txp_window_small below; /* transactions below the reporting threshold */
 };
 
 struct txp_compliance_state {
@@ -173,6 +175,11 @@ const struct txp_compliance_config *txp_compliance_rules_config(const struct txp
 	return &r->cfg;
 }
 
+size_t txp_compliance_bytes_per_key(void)
+{
+	return txp_keytab_bytes_per_key(sizeof(struct customer_entry));
+}
+
 int txp_compliance_state_create(struct txp_compliance_rules *rules,
                                 const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES],
                                 struct txp_compliance_state **out, char *err, size_t errlen)
@@ -183,8 +190,10 @@ int txp_compliance_state_create(struct txp_compliance_rules *rules,
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		goto err;
-	st->customers =
-		txp_keytab_create((size_t)rules->cfg.max_tracked_keys, sizeof(struct customer_entry), hash_key);
+	/* 0 unresolved (see txp_fraud_state_create()): the smallest size. */
+	st->customers = txp_keytab_create(rules->cfg.max_tracked_keys != 0 ? (size_t)rules->cfg.max_tracked_keys
+	                                                                    : TXP_STATE_AUTO_MIN_KEYS,
+	                                  sizeof(struct customer_entry), hash_key);
 	if (st->customers == NULL)
 		goto err_after_st;
 	st->rules = txp_compliance_rules_ref(rules);
@@ -302,8 +311,8 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 			uint64_t n;
 			int64_t sum;
 
-			txp_window_add(&ce->below, r->width, now, t->amount_usd);
-			txp_window_totals(&ce->below, r->width, now, &n, &sum);
+			txp_window_small_add(&ce->below, r->width, now, t->amount_usd);
+			txp_window_small_totals(&ce->below, r->width, now, &n, &sum);
 			if (sum >= threshold)
 				fire(t, "aml_structuring", TXP_COMPLIANCE_STRUCTURING,
 				     action_status(c->structuring_action), c->structuring_severity);
@@ -336,7 +345,7 @@ void txp_compliance_record(struct txp_compliance_state *st, const struct txp_txn
 		return;
 	ce = txp_keytab_get(st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl, &fresh);
 	if (ce != NULL)
-		txp_window_add(&ce->below, r->width, now, t->amount_usd);
+		txp_window_small_add(&ce->below, r->width, now, t->amount_usd);
 }
 
 int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *label, const char *value,

@@ -60,6 +60,53 @@ void txp_window_totals(struct txp_window *w, int64_t width, int64_t now, uint64_
 	*sum = s;
 }
 
+static void window_small_advance(struct txp_window_small *w, int64_t b)
+{
+	if (b <= w->head)
+		return;
+	if (b - w->head >= TXP_WINDOW_SLOTS) {
+		memset(w->count, 0, sizeof(w->count));
+		memset(w->sum, 0, sizeof(w->sum));
+	} else {
+		for (int64_t i = w->head + 1; i <= b; i++) {
+			w->count[i % TXP_WINDOW_SLOTS] = 0;
+			w->sum[i % TXP_WINDOW_SLOTS] = 0;
+		}
+	}
+	w->head = b;
+}
+
+void txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now, int64_t amount)
+{
+	unsigned slot;
+	uint64_t s;
+
+	window_small_advance(w, now / width);
+	slot = (unsigned)(w->head % TXP_WINDOW_SLOTS);
+	if (w->count[slot] != UINT16_MAX)
+		w->count[slot]++;
+	/* Saturate rather than wrap: a full bucket still reaches every
+	 * threshold the config table allows (see velocity.h). */
+	s = (uint64_t)w->sum[slot] + (amount > 0 ? (uint64_t)amount : 0);
+	if (amount > 0 && (uint64_t)amount > UINT32_MAX)
+		s = UINT32_MAX;
+	w->sum[slot] = s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count,
+                             int64_t *sum)
+{
+	uint64_t c = 0, s = 0;
+
+	window_small_advance(w, now / width);
+	for (unsigned i = 0; i < TXP_WINDOW_SLOTS; i++) {
+		c += w->count[i];
+		s += w->sum[i];
+	}
+	*count = c;
+	*sum = (int64_t)s;
+}
+
 #define NIL UINT32_MAX
 
 struct entry {
@@ -277,4 +324,25 @@ void txp_keytab_stats(const struct txp_keytab *kt, struct txp_keytab_stats *out)
 	out->overflows = kt->overflows;
 	out->evictions = kt->evictions;
 	out->bytes = sizeof(*kt) + (kt->mask + 1) * sizeof(kt->index[0]) + kt->max_keys * kt->stride;
+}
+
+size_t txp_keytab_bytes_per_key(size_t payload_size)
+{
+	return ((sizeof(struct entry) + payload_size + 7) & ~(size_t)7) + 16;
+}
+
+uint64_t txp_state_auto_keys(uint64_t phys_bytes, unsigned shards, size_t bytes_per_key)
+{
+	uint64_t keys;
+
+	if (shards == 0)
+		shards = 1;
+	if (bytes_per_key == 0)
+		bytes_per_key = 1;
+	keys = phys_bytes / 100 * TXP_STATE_MEMORY_PERCENT / shards / bytes_per_key;
+	if (keys < TXP_STATE_AUTO_MIN_KEYS)
+		keys = TXP_STATE_AUTO_MIN_KEYS;
+	if (keys > (uint64_t)1 << 30)
+		keys = (uint64_t)1 << 30;
+	return keys;
 }
