@@ -38,9 +38,14 @@ extern const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1];
  */
 struct txp_compliance_config {
 	/* USD rates for every stage ("USD:1000000,EUR:1080000"): the caller
-	 * parses them with txp_rates_parse() and passes the same table to
-	 * txp_fraud_rules_create() and txp_compliance_rules_create(). */
+	 * loads usd_rates_file (or the built-in table), adds these with
+	 * txp_rates_parse() and txp_rates_merge(), and passes the same table
+	 * to txp_fraud_rules_create() and txp_compliance_rules_create(). */
 	char *usd_rates;
+	/* A rates file (txp_rates_load()), "" for the built-in table
+	 * (txp_rates_builtin); usd_rates is added on top of it. */
+	char *usd_rates_file;
+	uint64_t rates_max_age_days; /* warn when the rates are older; 0 never */
 	uint64_t aml_threshold_usd;  /* reporting threshold */
 	int aml_action;
 	int aml_severity;

@@ -664,9 +664,21 @@ const struct txp_config_key txp_config_keys[] = {
 	/* ---- [fraud] end ---- */
 
 	/* ---- [compliance] begin ---- */
-	/* Only USD by default: exchange rates change daily and a stale default
-	 * would misstate every threshold.  Other currencies go to review
-	 * (currency_rate_unknown) until the operator lists them. */
+	/* Rates change daily, so they live in a file the operator refreshes
+	 * and reload re-reads; with none configured the built-in table
+	 * (conf/usd-rates.txt, dated) converts the currencies most traded, so
+	 * ordinary EUR or GBP payments are not all sent to review, and its
+	 * age is shown and warned about like a file's. */
+	{.section = "compliance",
+	 .key = "usd_rates_file",
+	 .type = TXP_CFG_PATH,
+	 .offset = OFF(compliance, usd_rates_file),
+	 .min = 0,
+	 .max = 4096,
+	 .default_value = "",
+	 .reloadable = true,
+	 .help = "Rates file with one CODE MICRO_USD line per currency and the rates' date (see RATES FILE), "
+		 "re-read on reload; empty uses the built-in table."},
 	{.section = "compliance",
 	 .key = "usd_rates",
 	 .type = TXP_CFG_STRING,
@@ -676,7 +688,17 @@ const struct txp_config_key txp_config_keys[] = {
 	 .default_value = "USD:1000000",
 	 .reloadable = true,
 	 .help = "USD rates, comma-separated CODE:MICRO_USD items (micro-dollars per major unit, e.g. "
-		 "EUR:1080000), used for every threshold in US dollars."},
+		 "EUR:1080000), added to those of usd_rates_file and replacing its rate for the same currency."},
+	{.section = "compliance",
+	 .key = "rates_max_age_days",
+	 .type = TXP_CFG_UINT,
+	 .offset = OFF(compliance, rates_max_age_days),
+	 .min = 0,
+	 .max = 3650,
+	 .default_value = "7",
+	 .reloadable = true,
+	 .help = "Days after the rates' date from which start and every reload log a warning that the rates "
+		 "are stale; 0 never warns."},
 	/* The US currency transaction report threshold is "more than $10,000"
 	 * (31 CFR 1010.311); EU AMLD's is "EUR 10 000 or more".  We fire at or
 	 * above, the stricter reading. */
@@ -859,7 +881,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .enum_names = txp_rule_action_names,
 	 .default_value = "review",
 	 .reloadable = true,
-	 .help = "What currency_rate_unknown, a currency missing from usd_rates, does to the decision."},
+	 .help = "What currency_rate_unknown, a currency with no rate, does to the decision."},
 	{.section = "compliance",
 	 .key = "pseudonymise",
 	 .type = TXP_CFG_STRING,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -38,6 +39,7 @@ struct ruleset {
 	struct txp_validator *validator;
 	struct txp_fraud_rules *fraud;
 	struct txp_compliance_rules *compliance;
+	int64_t rates_date; /* the USD rates' date (struct txp_rates), for stats */
 	struct ruleset *older; /* retired, waiting for every thread to move on */
 };
 
@@ -80,6 +82,66 @@ static void ruleset_free(struct ruleset *rs)
 	free(rs);
 }
 
+int txp_stages_load_rates(const struct txp_compliance_config *c, struct txp_rates *out, char *err, size_t errlen)
+{
+	struct txp_rates inline_rates;
+	char sub[256];
+	int rc;
+
+	if (c->usd_rates_file != NULL && c->usd_rates_file[0] != '\0')
+		rc = txp_rates_load(c->usd_rates_file, out, sub, sizeof(sub));
+	else
+		rc = txp_rates_parse_file(txp_rates_builtin, strlen(txp_rates_builtin), "built-in rates", out, sub,
+		                          sizeof(sub));
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] usd_rates_file: %s", sub);
+		return rc;
+	}
+	rc = txp_rates_parse(c->usd_rates, &inline_rates, sub, sizeof(sub));
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] usd_rates: %s", sub);
+		goto err_after_out;
+	}
+	rc = txp_rates_merge(out, &inline_rates);
+	txp_rates_free(&inline_rates);
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] usd_rates: out of memory");
+		goto err_after_out;
+	}
+	return 0;
+
+err_after_out:
+	txp_rates_free(out);
+	return rc;
+}
+
+int64_t txp_stages_rates_date(const struct txp_stages *st)
+{
+	const struct ruleset *rs = atomic_load_explicit(&((struct txp_stages *)st)->current, memory_order_relaxed);
+
+	return rs != NULL ? rs->rates_date : 0;
+}
+
+/* Logs a warning when the rates are older than rates_max_age_days: every
+ * threshold in US dollars is only as right as they are.  Start and reload. */
+static void warn_stale_rates(const struct txp_compliance_config *c, int64_t date)
+{
+	time_t d = (time_t)date;
+	struct tm tm;
+	char day[16];
+	int64_t age;
+
+	if (c->rates_max_age_days == 0 || date == 0)
+		return;
+	age = ((int64_t)time(NULL) - date) / 86400;
+	if (age <= (int64_t)c->rates_max_age_days || gmtime_r(&d, &tm) == NULL)
+		return;
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	txp_log(TXP_LOG_WARNING, "usd_rates_stale", "date=%s age_days=%lld max_age_days=%llu file=\"%s\"", day,
+	        (long long)age, (unsigned long long)c->rates_max_age_days,
+	        c->usd_rates_file != NULL && c->usd_rates_file[0] != '\0' ? c->usd_rates_file : "built-in");
+}
+
 /* Physical memory in bytes (MemTotal), or 0 when the system cannot say. */
 static uint64_t phys_memory(void)
 {
@@ -96,19 +158,17 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 	struct txp_compliance_config comply_cfg;
 	uint64_t keys;
 	struct txp_rates rates;
-	char sub[256];
 	int rc;
 
 	if (rs == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	memset(&rates, 0, sizeof(rates));
-	rc = txp_rates_parse(cfg->compliance.usd_rates, &rates, sub, sizeof(sub));
-	if (rc < 0) {
-		snprintf(err, errlen, "[compliance] usd_rates: %s", sub);
+	rc = txp_stages_load_rates(&cfg->compliance, &rates, err, errlen);
+	if (rc < 0)
 		goto err_after_alloc;
-	}
+	rs->rates_date = rates.date;
+	warn_stale_rates(&cfg->compliance, rates.date);
 	/* max_tracked_keys = 0: size the tables from the host.  Start and
 	 * reload compute the same figure, so a reload never looks like a
 	 * change of table size.  Shallow copies: the rules deep-copy them. */

@@ -43,6 +43,8 @@ void txp_compliance_config_free(struct txp_compliance_config *cfg)
 	free(cfg->sanctions_list);
 	free(cfg->pseudonymise);
 	free(cfg->usd_rates);
+	free(cfg->usd_rates_file);
+	cfg->usd_rates_file = NULL;
 	free(cfg->card_token_key_file);
 	free(cfg->pseudonym_key_file);
 	cfg->sanctioned_countries = cfg->sanctions_list = cfg->pseudonymise = cfg->usd_rates = NULL;
@@ -56,10 +58,11 @@ static int config_copy(struct txp_compliance_config *dst, const struct txp_compl
 	dst->sanctions_list = strdup(src->sanctions_list != NULL ? src->sanctions_list : "");
 	dst->pseudonymise = strdup(src->pseudonymise != NULL ? src->pseudonymise : "");
 	dst->usd_rates = strdup(src->usd_rates != NULL ? src->usd_rates : "");
+	dst->usd_rates_file = strdup(src->usd_rates_file != NULL ? src->usd_rates_file : "");
 	dst->card_token_key_file = strdup(src->card_token_key_file != NULL ? src->card_token_key_file : "");
 	dst->pseudonym_key_file = strdup(src->pseudonym_key_file != NULL ? src->pseudonym_key_file : "");
 	if (dst->sanctioned_countries == NULL || dst->sanctions_list == NULL || dst->pseudonymise == NULL ||
-	    dst->usd_rates == NULL || dst->card_token_key_file == NULL || dst->pseudonym_key_file == NULL) {
+	    dst->usd_rates == NULL || dst->usd_rates_file == NULL || dst->card_token_key_file == NULL || dst->pseudonym_key_file == NULL) {
 		txp_compliance_config_free(dst);
 		return -ENOMEM;
 	}
