@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 	uint64_t velocity_full = 0, compliance_full = 0, review = 0, declined = 0;
 	unsigned long long rss0, rss1;
 	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-	const int64_t day = INT64_C(86400000), start = INT64_C(1796428800000); /* 2026-12-04 */
+	const int64_t day = INT64_C(86400000), start = INT64_C(1796342400000); /* 2026-12-04 */
 
 	if (customers == 0 || cards == 0 || n < first) {
 		fprintf(stderr, "usage: state_bench [customers [cards [transactions >= max(customers, cards)]]]\n");
