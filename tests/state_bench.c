@@ -2,12 +2,12 @@
 #include "txpipe/compliance.h"
 #include "txpipe/config.h"
 #include "txpipe/fraud.h"
+#include "txpipe/stages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 /*
  * Drives the real fraud and compliance rules, with the daemon's default
@@ -113,7 +113,6 @@ int main(int argc, char **argv)
 	uint64_t seed = 88172645463325252u, t0, t1, keys, phys;
 	uint64_t velocity_full = 0, compliance_full = 0, review = 0, declined = 0;
 	unsigned long long rss0, rss1;
-	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 	const int64_t day = INT64_C(86400000), start = INT64_C(1796342400000); /* 2026-12-04 */
 
 	if (customers == 0 || cards == 0 || n < first) {
@@ -125,14 +124,14 @@ int main(int argc, char **argv)
 		return 1;
 	/* As the daemon sizes them (src/pipeline/stages.c), for its default
 	 * single shard. */
-	phys = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0;
+	phys = txp_stages_host_memory();
 	fcfg = all.fraud;
 	ccfg = all.compliance;
 	keys = txp_state_auto_keys(phys, 1, txp_fraud_bytes_per_key() + txp_compliance_bytes_per_key());
 	txp_fraud_config_size(&fcfg, keys);
 	if (ccfg.max_tracked_keys == 0)
 		ccfg.max_tracked_keys = keys;
-	printf("host memory %.1f GiB; default config: %llu keys per table (merchants %llu); "
+	printf("memory for sizing %.1f GiB; default config: %llu keys per table (merchants %llu); "
 	       "%zu + %zu bytes per key (fraud + compliance)\n",
 	       (double)phys / (1 << 30), (unsigned long long)fcfg.max_tracked_keys,
 	       (unsigned long long)fcfg.max_tracked_merchants, txp_fraud_bytes_per_key(),

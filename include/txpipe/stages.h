@@ -73,6 +73,14 @@ int txp_stages_load_rates(const struct txp_compliance_config *c, struct txp_rate
  * Loop thread. */
 int64_t txp_stages_rates_date(const struct txp_stages *st);
 
+/*
+ * The memory max_tracked_keys = 0 sizes the screening state from: physical
+ * memory (MemTotal), or the daemon's cgroup memory limit when lower
+ * (systemd's MemoryMax=, a container's limit); 0 when the system cannot
+ * say.  Reads /proc and /sys: start-up and reload only.
+ */
+uint64_t txp_stages_host_memory(void);
+
 /* Frees everything.  NULL is safe.  The pipeline must be stopped. */
 void txp_stages_destroy(struct txp_stages *st);
 

@@ -142,12 +142,61 @@ static void warn_stale_rates(const struct txp_compliance_config *c, int64_t date
 	        c->usd_rates_file != NULL && c->usd_rates_file[0] != '\0' ? c->usd_rates_file : "built-in");
 }
 
-/* Physical memory in bytes (MemTotal), or 0 when the system cannot say. */
-static uint64_t phys_memory(void)
+/* The number in the file `path` (a cgroup limit), or 0 when it cannot be
+ * read or says "max" (no limit). */
+static uint64_t read_limit(const char *path)
+{
+	char buf[64];
+	unsigned long long v;
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	if (f == NULL)
+		return 0;
+	ok = fgets(buf, sizeof(buf), f) != NULL && sscanf(buf, "%llu", &v) == 1;
+	fclose(f);
+	return ok ? (uint64_t)v : 0;
+}
+
+/* The memory limit of our own cgroup (systemd's MemoryMax=, a container's
+ * limit), or 0 when there is none: cgroup v2's memory.max, else v1's
+ * memory.limit_in_bytes (huge when unlimited, which the caller's minimum
+ * takes care of). */
+static uint64_t cgroup_memory_limit(void)
+{
+	char line[512], path[640];
+	uint64_t limit = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (f == NULL)
+		return 0;
+	while (limit == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *nl = strchr(line, '\n'), *rest;
+
+		if (nl != NULL)
+			*nl = '\0';
+		if (strncmp(line, "0::", 3) == 0) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", line + 3);
+			limit = read_limit(path);
+		} else if ((rest = strstr(line, ":memory:")) != NULL) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", rest + 8);
+			limit = read_limit(path);
+		}
+	}
+	fclose(f);
+	return limit;
+}
+
+/* Physical memory or the cgroup limit when lower (stages.h): a daemon
+ * confined to less than the host then reviews on a full table rather than
+ * being killed for memory. */
+uint64_t txp_stages_host_memory(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	uint64_t phys = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+	uint64_t limit = cgroup_memory_limit();
 
-	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+	return limit != 0 && (phys == 0 || limit < phys) ? limit : phys;
 }
 
 static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, struct ruleset **out, char *err,
@@ -174,7 +223,7 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 	 * change of table size.  Shallow copies: the rules deep-copy them. */
 	fraud_cfg = cfg->fraud;
 	comply_cfg = cfg->compliance;
-	keys = txp_state_auto_keys(phys_memory(), cfg->pipeline.workers > 0 ? (unsigned)cfg->pipeline.workers : 1,
+	keys = txp_state_auto_keys(txp_stages_host_memory(), cfg->pipeline.workers > 0 ? (unsigned)cfg->pipeline.workers : 1,
 	                           txp_fraud_bytes_per_key() + txp_compliance_bytes_per_key());
 	txp_fraud_config_size(&fraud_cfg, keys);
 	if (comply_cfg.max_tracked_keys == 0)
