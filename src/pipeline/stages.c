@@ -62,6 +62,10 @@ struct txp_stages {
 	_Atomic(struct ruleset *) current;
 	struct ruleset *retired;
 	uint64_t next_gen;
+	/* Keys per table per shard for max_tracked_keys = 0, fixed at start
+	 * so a reload never sees a different figure (a changed cgroup limit
+	 * would otherwise refuse every reload as a change of table size). */
+	uint64_t auto_keys;
 	uint8_t pseud_key[TXP_KEY_BYTES];
 	uint8_t card_key[TXP_KEY_BYTES];
 	unsigned nvalidators, nshards;
@@ -205,7 +209,6 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 	struct ruleset *rs = calloc(1, sizeof(*rs));
 	struct txp_fraud_config fraud_cfg;
 	struct txp_compliance_config comply_cfg;
-	uint64_t keys;
 	struct txp_rates rates;
 	int rc;
 
@@ -218,16 +221,13 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 		goto err_after_alloc;
 	rs->rates_date = rates.date;
 	warn_stale_rates(&cfg->compliance, rates.date);
-	/* max_tracked_keys = 0: size the tables from the host.  Start and
-	 * reload compute the same figure, so a reload never looks like a
-	 * change of table size.  Shallow copies: the rules deep-copy them. */
+	/* max_tracked_keys = 0: the tables' size from the host, worked out
+	 * once at start.  Shallow copies: the rules deep-copy them. */
 	fraud_cfg = cfg->fraud;
 	comply_cfg = cfg->compliance;
-	keys = txp_state_auto_keys(txp_stages_host_memory(), cfg->pipeline.workers > 0 ? (unsigned)cfg->pipeline.workers : 1,
-	                           txp_fraud_bytes_per_key() + txp_compliance_bytes_per_key());
-	txp_fraud_config_size(&fraud_cfg, keys);
+	txp_fraud_config_size(&fraud_cfg, st->auto_keys);
 	if (comply_cfg.max_tracked_keys == 0)
-		comply_cfg.max_tracked_keys = keys;
+		comply_cfg.max_tracked_keys = st->auto_keys;
 	rc = txp_fraud_rules_create(&fraud_cfg, &rates, &rs->fraud, err, errlen);
 	if (rc < 0)
 		goto err_after_rates;
@@ -390,6 +390,10 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 		rc = -EINVAL;
 		goto err_after_alloc;
 	}
+	/* Workers (the shards) cannot change on reload, nor can this. */
+	st->auto_keys = txp_state_auto_keys(txp_stages_host_memory(),
+	                                    cfg->pipeline.workers > 0 ? (unsigned)cfg->pipeline.workers : 1,
+	                                    txp_fraud_bytes_per_key() + txp_compliance_bytes_per_key());
 	rc = ruleset_build(st, cfg, &rs, err, errlen);
 	if (rc < 0)
 		goto err_after_alloc;
