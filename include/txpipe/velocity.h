@@ -95,7 +95,8 @@ void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t 
  * by backward shift (no tombstones).
  *
  * Memory: max_keys * (entry header 24 B + payload, rounded to 8) plus the
- * index, 4 B * the next power of two >= 2 * max_keys.
+ * index, 4 B * the next power of two >= 2 * max_keys, each one anonymous
+ * mapping touched only as keys arrive.
  *
  * Not thread-safe: a table belongs to one thread.
  */

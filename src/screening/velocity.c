@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <sodium.h>
 
@@ -136,6 +137,14 @@ static void *payload_of(struct entry *e)
 	return (unsigned char *)e + sizeof(struct entry);
 }
 
+/* `len` bytes of zeroed, lazily backed memory, or NULL. */
+static void *map_zeroed(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
                                      const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES])
 {
@@ -155,18 +164,23 @@ struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
 	kt->stride = (sizeof(struct entry) + payload_size + 7) & ~(size_t)7;
 	kt->mask = cap - 1;
 	kt->lru_head = kt->lru_tail = NIL;
-	kt->index = calloc(cap, sizeof(kt->index[0]));
+	/* Both arrays are anonymous mappings of their own: zero pages that
+	 * cost nothing until a key touches them, so a table sized for the
+	 * host's whole day (max_tracked_keys = 0) is resident only as far as
+	 * keys have arrived.  MAP_NORESERVE: the kernel's heuristic overcommit
+	 * does not count a reservation that may never be used in full.  (Not
+	 * malloc: a sanitizer's allocator would touch the shadow of all of it
+	 * at start.) */
+	kt->index = map_zeroed(cap * sizeof(kt->index[0]));
 	if (kt->index == NULL)
 		goto err_after_kt;
-	/* Entries are written before they are read (zeroed on insert), so the
-	 * memory is only touched as keys arrive. */
-	kt->entries = malloc(max_keys * kt->stride);
+	kt->entries = map_zeroed(max_keys * kt->stride);
 	if (kt->entries == NULL)
 		goto err_after_index;
 	return kt;
 
 err_after_index:
-	free(kt->index);
+	munmap(kt->index, (kt->mask + 1) * sizeof(kt->index[0]));
 err_after_kt:
 	free(kt);
 err:
@@ -178,8 +192,8 @@ void txp_keytab_destroy(struct txp_keytab *kt)
 	if (kt == NULL)
 		return;
 	sodium_memzero(kt->hash_key, sizeof(kt->hash_key));
-	free(kt->entries);
-	free(kt->index);
+	munmap(kt->entries, kt->max_keys * kt->stride);
+	munmap(kt->index, (kt->mask + 1) * sizeof(kt->index[0]));
 	free(kt);
 }
 
