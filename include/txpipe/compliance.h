@@ -40,9 +40,14 @@ extern const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1];
  */
 struct txp_compliance_config {
 	/* USD rates for every stage ("USD:1000000,EUR:1080000"): the caller
-	 * parses them with txp_rates_parse() and passes the same table to
-	 * txp_fraud_rules_create() and txp_compliance_rules_create(). */
+	 * loads usd_rates_file (or the built-in table), adds these with
+	 * txp_rates_parse() and txp_rates_merge(), and passes the same table
+	 * to txp_fraud_rules_create() and txp_compliance_rules_create(). */
 	char *usd_rates;
+	/* A rates file (txp_rates_load()), "" for the built-in table
+	 * (txp_rates_builtin); usd_rates is added on top of it. */
+	char *usd_rates_file;
+	uint64_t rates_max_age_days; /* warn when the rates are older; 0 never */
 	uint64_t aml_threshold_usd;  /* reporting threshold */
 	int aml_action;
 	int aml_severity;
@@ -110,6 +115,9 @@ int txp_compliance_rules_create(const struct txp_compliance_config *cfg, const s
 struct txp_compliance_rules *txp_compliance_rules_ref(struct txp_compliance_rules *r);
 void txp_compliance_rules_unref(struct txp_compliance_rules *r);
 const struct txp_compliance_config *txp_compliance_rules_config(const struct txp_compliance_rules *r);
+
+/* Resident bytes one customer costs in a full compliance table. */
+size_t txp_compliance_bytes_per_key(void);
 
 /*
  * One shard's structuring state (a 24 h window per customer), owned by one

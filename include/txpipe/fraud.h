@@ -51,6 +51,10 @@ struct txp_fraud_config {
 
 	/* State (not reloadable: fixed when the state is created). */
 	uint64_t max_tracked_keys; /* per table (customers, merchants, cards) per shard */
+	/* Not a config key: the merchant table's size when max_tracked_keys
+	 * was sized from the host (txp_fraud_config_size()); 0 means
+	 * max_tracked_keys. */
+	uint64_t max_tracked_merchants;
 	uint64_t window_short_ms;
 	uint64_t window_medium_ms;
 	uint64_t window_long_ms;
@@ -108,6 +112,22 @@ struct txp_fraud_config {
 
 /* Frees the strings `cfg` owns.  Safe on a zeroed struct. */
 void txp_fraud_config_free(struct txp_fraud_config *cfg);
+
+/*
+ * Resident bytes one key costs across a shard's fraud tables when full:
+ * a customer, a card and an eighth of a merchant (see
+ * txp_fraud_config_size()).
+ */
+size_t txp_fraud_bytes_per_key(void);
+
+/*
+ * Resolves max_tracked_keys = 0 to `keys` (from txp_state_auto_keys()):
+ * customers and cards get `keys` each, merchants one eighth of it (at least
+ * TXP_STATE_AUTO_MIN_KEYS), since a host's merchants are far fewer than its
+ * customers and each merchant entry is large.  A value set by the operator
+ * is left alone and sizes all three tables.
+ */
+void txp_fraud_config_size(struct txp_fraud_config *cfg, uint64_t keys);
 
 struct txp_fraud_rules;
 struct txp_fraud_state;

@@ -19,6 +19,7 @@ struct txp_rate {
 struct txp_rates {
 	size_t n;
 	struct txp_rate *items; /* sorted by currency */
+	int64_t date;           /* the rates' date, Unix seconds at 00:00 UTC; 0 unknown */
 };
 
 /*
@@ -29,6 +30,45 @@ struct txp_rates {
  * writes the offending item and the reason into `err`.
  */
 int txp_rates_parse(const char *spec, struct txp_rates *out, char *err, size_t errlen);
+
+/*
+ * A rates file: one rate per line, "CODE MICRO_USD" (micro-USD per major
+ * unit, as in txp_rates_parse()), exactly one "date YYYY-MM-DD" line giving
+ * the day the rates are from, blank lines, and comments from '#' to the end
+ * of a line.
+ * Codes are three ASCII letters, upper-cased; a code listed twice is an
+ * error.  For example:
+ *
+ *   # ECB reference rates, converted to USD
+ *   date 2026-12-04
+ *   USD 1000000
+ *   EUR 1160000
+ *
+ * txp_rates_parse_file() parses `len` bytes of `text` named `name` (for
+ * messages); txp_rates_load() reads the regular file `path` (at most
+ * TXP_RATES_FILE_MAX bytes) and parses it.  Both fill `out` (free with
+ * txp_rates_free()) and return 0, or -EINVAL with "name:line: reason" in
+ * `err` (the errno of a file that cannot be read, or -ENOMEM).
+ */
+#define TXP_RATES_FILE_MAX (UINT64_C(1) << 20)
+int txp_rates_parse_file(const char *text, size_t len, const char *name, struct txp_rates *out, char *err,
+                         size_t errlen);
+int txp_rates_load(const char *path, struct txp_rates *out, char *err, size_t errlen);
+
+/*
+ * The table the daemon uses when [compliance] usd_rates_file is empty, in
+ * the rates-file format: indicative rates for the 38 currencies most traded
+ * (BIS Triennial Survey) and a few pegged ones, dated; conf/usd-rates.txt
+ * holds the same text.  NUL-terminated.
+ */
+extern const char txp_rates_builtin[];
+
+/*
+ * Adds the rates of `over` to `dst`, replacing those `dst` already has for
+ * the same currency; `dst` keeps its date.  Returns 0 or -ENOMEM (`dst`
+ * unchanged).
+ */
+int txp_rates_merge(struct txp_rates *dst, const struct txp_rates *over);
 
 /* Deep copy of `src` into `dst`.  Returns 0 or -ENOMEM. */
 int txp_rates_copy(struct txp_rates *dst, const struct txp_rates *src);

@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 
+#include "txpipe/compliance.h"
 #include "txpipe/config.h"
+#include "txpipe/rulelists.h"
 #include "txpipe/dedup.h"
 #include "txpipe/journal.h"
 #include "txpipe/pipeline.h"
@@ -70,6 +72,28 @@ void txp_stages_rebuild(struct txp_stages *st, const struct txp_journal_accepted
 /* A decided transaction whose reply is queued: ownership passes here.
  * NULL only does the housekeeping (when delivery took the transaction). */
 void txp_stages_decided(struct txp_stages *st, struct txp_txn *t);
+
+/*
+ * The USD rates every stage converts with: [compliance] usd_rates_file (or
+ * the built-in table when it is empty) with usd_rates added on top.  Fills
+ * `out` (free with txp_rates_free()) and returns 0, or a negative errno with
+ * the key, file and line in err.  Reads the file: start-up, reload and
+ * txp_config_validate() only.
+ */
+int txp_stages_load_rates(const struct txp_compliance_config *c, struct txp_rates *out, char *err,
+                          size_t errlen);
+
+/* The date of the rates in use (Unix seconds at 00:00 UTC; 0 unknown).
+ * Loop thread. */
+int64_t txp_stages_rates_date(const struct txp_stages *st);
+
+/*
+ * The memory max_tracked_keys = 0 sizes the screening state from: physical
+ * memory (MemTotal), or the daemon's cgroup memory limit when lower
+ * (systemd's MemoryMax=, a container's limit); 0 when the system cannot
+ * say.  Reads /proc and /sys: start-up and reload only.
+ */
+uint64_t txp_stages_host_memory(void);
 
 /* Frees everything.  NULL is safe.  The pipeline must be stopped. */
 void txp_stages_destroy(struct txp_stages *st);

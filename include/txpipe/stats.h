@@ -35,6 +35,9 @@ struct txp_stats_snapshot {
 	uint64_t rules_loaded_ms;
 	/* The daemon and its front end. */
 	uint64_t uptime_s, workers, reloads, reload_failures;
+	/* The USD rates in use: their date as YYYYMMDD and its age in whole
+	 * days (0 and 0 when undated). */
+	uint64_t rates_date, rates_age_days;
 	uint64_t connections_open, connections_total, clients_refused;
 	uint64_t lines, lines_too_long, backpressure_pauses, refused, tail_dropped;
 	uint64_t by_status[TXP_STATUS_COUNT];

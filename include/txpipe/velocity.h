@@ -47,6 +47,35 @@ void txp_window_add(struct txp_window *w, int64_t width, int64_t now, int64_t am
 void txp_window_totals(struct txp_window *w, int64_t width, int64_t now, uint64_t *count, int64_t *sum);
 
 /*
+ * The compact window for per-customer state, where millions of keys live at
+ * once: the same ring and the same over-count-never-under-count edges as
+ * struct txp_window, in 88 bytes instead of 168.  Counts are saturating
+ * 16-bit and sums saturating 32-bit USD cents per bucket, totals summed in
+ * 64 bits.  A saturated bucket alone already reaches 65,535 events or
+ * $42,949,672.95, so a threshold at or below those (the config table's
+ * bounds for the customer and structuring thresholds,
+ * TXP_WINDOW_SMALL_MAX_COUNT and TXP_WINDOW_SMALL_MAX_USD) fires exactly as
+ * with unbounded counters.  Only the customer's average for
+ * high_amount_relative can read low, and only for a customer whose
+ * two-hour bucket passed $42.9 million.
+ */
+#define TXP_WINDOW_SMALL_MAX_COUNT UINT64_C(65535)
+#define TXP_WINDOW_SMALL_MAX_USD UINT64_C(42949672)
+
+struct txp_window_small {
+	int64_t head; /* bucket number of the newest slot */
+	uint32_t sum[TXP_WINDOW_SLOTS];
+	uint16_t count[TXP_WINDOW_SLOTS];
+};
+
+/* As txp_window_add(): `amount` in USD cents, negative counts as 0. */
+void txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now, int64_t amount);
+
+/* As txp_window_totals(). */
+void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count,
+                             int64_t *sum);
+
+/*
  * A key table: a fixed number of entries, each a small header plus a
  * caller-defined payload, found by a 64-bit keyed SipHash of the key
  * (libsodium crypto_shorthash).  Only the hash is stored, never the key, so
@@ -66,7 +95,8 @@ void txp_window_totals(struct txp_window *w, int64_t width, int64_t now, uint64_
  * by backward shift (no tombstones).
  *
  * Memory: max_keys * (entry header 24 B + payload, rounded to 8) plus the
- * index, 4 B * the next power of two >= 2 * max_keys.
+ * index, 4 B * the next power of two >= 2 * max_keys, each one anonymous
+ * mapping touched only as keys arrive.
  *
  * Not thread-safe: a table belongs to one thread.
  */
@@ -109,5 +139,27 @@ void *txp_keytab_get(struct txp_keytab *kt, uint64_t hash, int64_t now, int64_t 
 void *txp_keytab_peek(struct txp_keytab *kt, uint64_t hash);
 
 void txp_keytab_stats(const struct txp_keytab *kt, struct txp_keytab_stats *out);
+
+/*
+ * Resident bytes one key costs in a full table with `payload_size` bytes of
+ * payload: the entry (header 24 B + payload, rounded to 8) plus its share of
+ * the index at the worst power-of-two rounding (16 B; 8 to 16 B in
+ * practice).
+ */
+size_t txp_keytab_bytes_per_key(size_t payload_size);
+
+/*
+ * Sizing from the host (max_tracked_keys = 0): the screening state may take
+ * TXP_STATE_MEMORY_PERCENT of physical memory when every table is full.
+ * Given the host's `phys_bytes`, the number of `shards` and the bytes one
+ * key costs across all of a shard's tables, returns the keys per table per
+ * shard, at least TXP_STATE_AUTO_MIN_KEYS (the old fixed default) and at
+ * most 2^30 (the table's limit).  Pure: the caller reads the memory size.
+ * Memory is touched only as keys arrive, so a large table costs nothing
+ * until it fills.
+ */
+#define TXP_STATE_MEMORY_PERCENT 50
+#define TXP_STATE_AUTO_MIN_KEYS 65536
+uint64_t txp_state_auto_keys(uint64_t phys_bytes, unsigned shards, size_t bytes_per_key);
 
 #endif

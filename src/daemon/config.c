@@ -1278,6 +1278,18 @@ int txp_config_validate(const struct txp_config *cfg, char *err, size_t errlen)
 	}
 	if (rc != 0)
 		return invalid(cfg, "compliance", "usd_rates", err, errlen, "%s", why);
+	if (c->usd_rates_file != NULL && c->usd_rates_file[0] != '\0') {
+		/* The file itself, so --check-config and a reload name its bad
+		 * line before anything is swapped. */
+		rc = txp_rates_load(c->usd_rates_file, &rates, why, sizeof(why));
+		txp_rates_free(&rates);
+		if (rc == -ENOMEM) {
+			snprintf(err, errlen, "out of memory checking [compliance] usd_rates_file");
+			return rc;
+		}
+		if (rc != 0)
+			return invalid(cfg, "compliance", "usd_rates_file", err, errlen, "%s", why);
+	}
 	rc = validate_aws(cfg, err, errlen);
 	if (rc != 0)
 		return rc;

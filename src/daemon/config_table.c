@@ -238,12 +238,13 @@ const struct txp_config_key txp_config_keys[] = {
 	 .key = "max_tracked_keys",
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, max_tracked_keys),
-	 .min = 1,
+	 .min = 0, /* 0: sized from the host */
 	 .max = UINT64_C(1) << 30,
-	 .default_value = "65536",
+	 .default_value = "0",
 	 .reloadable = false,
-	 .help = "Customers, merchants and cards each tracked per shard for velocity; when a table is full of "
-		 "active keys, new keys are not tracked and get velocity_state_full instead."},
+	 .help = "Customers, merchants and cards each tracked per shard for velocity, 0 to size the tables "
+		 "from the host's memory; when a table is full of active keys, new keys are not tracked and get "
+		 "velocity_state_full instead."},
 	{.section = "fraud",
 	 .key = "window_short_ms",
 	 .type = TXP_CFG_DURATION,
@@ -334,7 +335,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, customer_count[0]),
 	 .min = 0,
-	 .max = UINT64_C(4294967295),
+	 .max = TXP_WINDOW_SMALL_MAX_COUNT, /* exact with the compact windows */
 	 .default_value = "5",
 	 .reloadable = true,
 	 .help = "Transactions by one customer in the short window at which velocity_customer_count_short "
@@ -344,7 +345,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, customer_count[1]),
 	 .min = 0,
-	 .max = UINT64_C(4294967295),
+	 .max = TXP_WINDOW_SMALL_MAX_COUNT, /* exact with the compact windows */
 	 .default_value = "20",
 	 .reloadable = true,
 	 .help = "Transactions by one customer in the medium window at which velocity_customer_count_medium "
@@ -354,7 +355,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, customer_count[2]),
 	 .min = 0,
-	 .max = UINT64_C(4294967295),
+	 .max = TXP_WINDOW_SMALL_MAX_COUNT, /* exact with the compact windows */
 	 .default_value = "50",
 	 .reloadable = true,
 	 .help = "Transactions by one customer in the long window at which velocity_customer_count_long "
@@ -364,7 +365,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, customer_amount_usd[0]),
 	 .min = 0,
-	 .max = UINT64_C(1) << 50,
+	 .max = TXP_WINDOW_SMALL_MAX_USD, /* exact with the compact windows */
 	 .default_value = "2000",
 	 .reloadable = true,
 	 .help = "Whole US dollars spent by one customer in the short window at which "
@@ -374,7 +375,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, customer_amount_usd[1]),
 	 .min = 0,
-	 .max = UINT64_C(1) << 50,
+	 .max = TXP_WINDOW_SMALL_MAX_USD, /* exact with the compact windows */
 	 .default_value = "10000",
 	 .reloadable = true,
 	 .help = "Whole US dollars spent by one customer in the medium window at which "
@@ -384,7 +385,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(fraud, customer_amount_usd[2]),
 	 .min = 0,
-	 .max = UINT64_C(1) << 50,
+	 .max = TXP_WINDOW_SMALL_MAX_USD, /* exact with the compact windows */
 	 .default_value = "25000",
 	 .reloadable = true,
 	 .help = "Whole US dollars spent by one customer in the long window at which "
@@ -668,9 +669,21 @@ const struct txp_config_key txp_config_keys[] = {
 	/* ---- [fraud] end ---- */
 
 	/* ---- [compliance] begin ---- */
-	/* Only USD by default: exchange rates change daily and a stale default
-	 * would misstate every threshold.  Other currencies go to review
-	 * (currency_rate_unknown) until the operator lists them. */
+	/* Rates change daily, so they live in a file the operator refreshes
+	 * and reload re-reads; with none configured the built-in table
+	 * (conf/usd-rates.txt, dated) converts the currencies most traded, so
+	 * ordinary EUR or GBP payments are not all sent to review, and its
+	 * age is shown and warned about like a file's. */
+	{.section = "compliance",
+	 .key = "usd_rates_file",
+	 .type = TXP_CFG_PATH,
+	 .offset = OFF(compliance, usd_rates_file),
+	 .min = 0,
+	 .max = 4096,
+	 .default_value = "",
+	 .reloadable = true,
+	 .help = "Rates file with one CODE MICRO_USD line per currency and the rates' date (see RATES FILE), "
+		 "re-read on reload; empty uses the built-in table."},
 	{.section = "compliance",
 	 .key = "usd_rates",
 	 .type = TXP_CFG_STRING,
@@ -680,7 +693,17 @@ const struct txp_config_key txp_config_keys[] = {
 	 .default_value = "USD:1000000",
 	 .reloadable = true,
 	 .help = "USD rates, comma-separated CODE:MICRO_USD items (micro-dollars per major unit, e.g. "
-		 "EUR:1080000), used for every threshold in US dollars."},
+		 "EUR:1080000), added to those of usd_rates_file and replacing its rate for the same currency."},
+	{.section = "compliance",
+	 .key = "rates_max_age_days",
+	 .type = TXP_CFG_UINT,
+	 .offset = OFF(compliance, rates_max_age_days),
+	 .min = 0,
+	 .max = 3650,
+	 .default_value = "7",
+	 .reloadable = true,
+	 .help = "Days after the rates' date from which start and every reload log a warning that the rates "
+		 "are stale; 0 never warns."},
 	/* The US currency transaction report threshold is "more than $10,000"
 	 * (31 CFR 1010.311); EU AMLD's is "EUR 10 000 or more".  We fire at or
 	 * above, the stricter reading. */
@@ -689,7 +712,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(compliance, aml_threshold_usd),
 	 .min = 1,
-	 .max = UINT64_C(1) << 50,
+	 .max = TXP_WINDOW_SMALL_MAX_USD, /* exact with the compact windows */
 	 .default_value = "10000",
 	 .reloadable = true,
 	 .help = "Reporting threshold in whole US dollars: amounts at or above it give "
@@ -740,12 +763,12 @@ const struct txp_config_key txp_config_keys[] = {
 	 .key = "max_tracked_keys",
 	 .type = TXP_CFG_UINT,
 	 .offset = OFF(compliance, max_tracked_keys),
-	 .min = 1,
+	 .min = 0, /* 0: sized from the host */
 	 .max = UINT64_C(1) << 30,
-	 .default_value = "65536",
+	 .default_value = "0",
 	 .reloadable = false,
-	 .help = "Customers tracked per shard for structuring; when the table is full of active keys, new "
-		 "customers get compliance_state_full."},
+	 .help = "Customers tracked per shard for structuring, 0 to size the table from the host's memory; "
+		 "when the table is full of active keys, new customers get compliance_state_full."},
 	{.section = "compliance",
 	 .key = "state_full_action",
 	 .type = TXP_CFG_ENUM,
@@ -902,7 +925,7 @@ const struct txp_config_key txp_config_keys[] = {
 	 .enum_names = txp_rule_action_names,
 	 .default_value = "review",
 	 .reloadable = true,
-	 .help = "What currency_rate_unknown, a currency missing from usd_rates, does to the decision."},
+	 .help = "What currency_rate_unknown, a currency with no rate, does to the decision."},
 	{.section = "compliance",
 	 .key = "pseudonymise",
 	 .type = TXP_CFG_STRING,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -37,6 +38,20 @@ static json_t *command_error(const char *code, const char *message)
 	return json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", code, "message", message);
 }
 
+/* The rates' date (Unix seconds at 00:00 UTC) as YYYYMMDD and its age in
+ * days at `now`; both 0 when undated. */
+static void rates_figures(int64_t date, int64_t now, uint64_t *yyyymmdd, uint64_t *age_days)
+{
+	time_t d = (time_t)date;
+	struct tm tm;
+
+	*yyyymmdd = *age_days = 0;
+	if (date <= 0 || gmtime_r(&d, &tm) == NULL)
+		return;
+	*yyyymmdd = (uint64_t)(tm.tm_year + 1900) * 10000 + (uint64_t)(tm.tm_mon + 1) * 100 + (uint64_t)tm.tm_mday;
+	*age_days = now > date ? (uint64_t)(now - date) / 86400 : 0;
+}
+
 void daemon_stats(struct daemon *d, struct txp_stats_snapshot *s)
 {
 	const struct txp_server_stats *ss = txp_server_stats(d->server);
@@ -49,6 +64,7 @@ void daemon_stats(struct daemon *d, struct txp_stats_snapshot *s)
 	s->uptime_s = (txp_now_ns() - d->started_ns) / 1000000000u;
 	s->reloads = d->reloads;
 	s->reload_failures = d->reload_failures;
+	rates_figures(txp_stages_rates_date(d->stages), (int64_t)time(NULL), &s->rates_date, &s->rates_age_days);
 	s->connections_open = ss->connections_open;
 	s->connections_total = ss->connections_total;
 	s->clients_refused = ss->clients_refused;

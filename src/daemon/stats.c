@@ -46,6 +46,9 @@ static const struct def defs[] = {
 	S(SEC_DAEMON, reload_failures, "reload_failures", NULL, COUNTER, "Configuration reloads rejected."),
 	S(SEC_DAEMON, rules_loaded_ms, "rules_loaded_ms", NULL, GAUGE,
 	  "When the running rules were loaded, Unix ms (see txpipe_rules_info)."),
+	S(SEC_DAEMON, rates_date, "rates_date", NULL, GAUGE,
+	  "Date of the USD rates in use, as YYYYMMDD (usd_rates_file or the built-in table)."),
+	S(SEC_DAEMON, rates_age_days, "rates_age_days", NULL, GAUGE, "Whole days since the USD rates' date."),
 
 	S(SEC_ACK, ack.duplicates, "duplicates", NULL, COUNTER,
 	  "Resubmissions answered with the first decision of their transaction_id."),

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -42,6 +43,7 @@ struct ruleset {
 	struct txp_compliance_rules *compliance;
 	char rules_version[TXP_RULES_VERSION_SIZE];
 	int64_t loaded_ms;
+	int64_t rates_date; /* the USD rates' date (struct txp_rates), for stats */
 	struct ruleset *older; /* retired, waiting for every thread to move on */
 };
 
@@ -64,6 +66,10 @@ struct txp_stages {
 	_Atomic(struct ruleset *) current;
 	struct ruleset *retired;
 	uint64_t next_gen;
+	/* Keys per table per shard for max_tracked_keys = 0, fixed at start
+	 * so a reload never sees a different figure (a changed cgroup limit
+	 * would otherwise refuse every reload as a change of table size). */
+	uint64_t auto_keys;
 	uint8_t pseud_key[TXP_KEY_BYTES];
 	uint8_t card_key[TXP_KEY_BYTES];
 	unsigned nvalidators, nshards;
@@ -193,28 +199,152 @@ static void ruleset_free(struct ruleset *rs)
 	free(rs);
 }
 
+int txp_stages_load_rates(const struct txp_compliance_config *c, struct txp_rates *out, char *err, size_t errlen)
+{
+	struct txp_rates inline_rates;
+	char sub[256];
+	int rc;
+
+	if (c->usd_rates_file != NULL && c->usd_rates_file[0] != '\0')
+		rc = txp_rates_load(c->usd_rates_file, out, sub, sizeof(sub));
+	else
+		rc = txp_rates_parse_file(txp_rates_builtin, strlen(txp_rates_builtin), "built-in rates", out, sub,
+		                          sizeof(sub));
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] usd_rates_file: %s", sub);
+		return rc;
+	}
+	rc = txp_rates_parse(c->usd_rates, &inline_rates, sub, sizeof(sub));
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] usd_rates: %s", sub);
+		goto err_after_out;
+	}
+	rc = txp_rates_merge(out, &inline_rates);
+	txp_rates_free(&inline_rates);
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] usd_rates: out of memory");
+		goto err_after_out;
+	}
+	return 0;
+
+err_after_out:
+	txp_rates_free(out);
+	return rc;
+}
+
+int64_t txp_stages_rates_date(const struct txp_stages *st)
+{
+	const struct ruleset *rs = atomic_load_explicit(&((struct txp_stages *)st)->current, memory_order_relaxed);
+
+	return rs != NULL ? rs->rates_date : 0;
+}
+
+/* Logs a warning when the rates are older than rates_max_age_days: every
+ * threshold in US dollars is only as right as they are.  Start and reload. */
+static void warn_stale_rates(const struct txp_compliance_config *c, int64_t date)
+{
+	time_t d = (time_t)date;
+	struct tm tm;
+	char day[16];
+	int64_t age;
+
+	if (c->rates_max_age_days == 0 || date == 0)
+		return;
+	age = ((int64_t)time(NULL) - date) / 86400;
+	if (age <= (int64_t)c->rates_max_age_days || gmtime_r(&d, &tm) == NULL)
+		return;
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	txp_log(TXP_LOG_WARNING, "usd_rates_stale", "date=%s age_days=%lld max_age_days=%llu file=\"%s\"", day,
+	        (long long)age, (unsigned long long)c->rates_max_age_days,
+	        c->usd_rates_file != NULL && c->usd_rates_file[0] != '\0' ? c->usd_rates_file : "built-in");
+}
+
+/* The number in the file `path` (a cgroup limit), or 0 when it cannot be
+ * read or says "max" (no limit). */
+static uint64_t read_limit(const char *path)
+{
+	char buf[64];
+	unsigned long long v;
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	if (f == NULL)
+		return 0;
+	ok = fgets(buf, sizeof(buf), f) != NULL && sscanf(buf, "%llu", &v) == 1;
+	fclose(f);
+	return ok ? (uint64_t)v : 0;
+}
+
+/* The memory limit of our own cgroup (systemd's MemoryMax=, a container's
+ * limit), or 0 when there is none: cgroup v2's memory.max, else v1's
+ * memory.limit_in_bytes (huge when unlimited, which the caller's minimum
+ * takes care of). */
+static uint64_t cgroup_memory_limit(void)
+{
+	char line[512], path[640];
+	uint64_t limit = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (f == NULL)
+		return 0;
+	while (limit == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *nl = strchr(line, '\n'), *rest;
+
+		if (nl != NULL)
+			*nl = '\0';
+		if (strncmp(line, "0::", 3) == 0) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", line + 3);
+			limit = read_limit(path);
+		} else if ((rest = strstr(line, ":memory:")) != NULL) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", rest + 8);
+			limit = read_limit(path);
+		}
+	}
+	fclose(f);
+	return limit;
+}
+
+/* Physical memory or the cgroup limit when lower (stages.h): a daemon
+ * confined to less than the host then reviews on a full table rather than
+ * being killed for memory. */
+uint64_t txp_stages_host_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	uint64_t phys = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+	uint64_t limit = cgroup_memory_limit();
+
+	return limit != 0 && (phys == 0 || limit < phys) ? limit : phys;
+}
+
 static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, struct ruleset **out, char *err,
                          size_t errlen)
 {
 	struct ruleset *rs = calloc(1, sizeof(*rs));
+	struct txp_fraud_config fraud_cfg;
+	struct txp_compliance_config comply_cfg;
 	struct txp_rates rates;
-	char sub[256];
 	int rc;
 
 	if (rs == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	memset(&rates, 0, sizeof(rates));
-	rc = txp_rates_parse(cfg->compliance.usd_rates, &rates, sub, sizeof(sub));
-	if (rc < 0) {
-		snprintf(err, errlen, "[compliance] usd_rates: %s", sub);
+	rc = txp_stages_load_rates(&cfg->compliance, &rates, err, errlen);
+	if (rc < 0)
 		goto err_after_alloc;
-	}
-	rc = txp_fraud_rules_create(&cfg->fraud, &rates, &rs->fraud, err, errlen);
+	rs->rates_date = rates.date;
+	warn_stale_rates(&cfg->compliance, rates.date);
+	/* max_tracked_keys = 0: the tables' size from the host, worked out
+	 * once at start.  Shallow copies: the rules deep-copy them. */
+	fraud_cfg = cfg->fraud;
+	comply_cfg = cfg->compliance;
+	txp_fraud_config_size(&fraud_cfg, st->auto_keys);
+	if (comply_cfg.max_tracked_keys == 0)
+		comply_cfg.max_tracked_keys = st->auto_keys;
+	rc = txp_fraud_rules_create(&fraud_cfg, &rates, &rs->fraud, err, errlen);
 	if (rc < 0)
 		goto err_after_rates;
-	rc = txp_compliance_rules_create(&cfg->compliance, &rates, &rs->compliance, err, errlen);
+	rc = txp_compliance_rules_create(&comply_cfg, &rates, &rs->compliance, err, errlen);
 	if (rc < 0)
 		goto err_after_rates;
 	rs->validator = txp_validator_new(cfg, st->card_key);
@@ -386,6 +516,10 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 		rc = -EINVAL;
 		goto err_after_alloc;
 	}
+	/* Workers (the shards) cannot change on reload, nor can this. */
+	st->auto_keys = txp_state_auto_keys(txp_stages_host_memory(),
+	                                    cfg->pipeline.workers > 0 ? (unsigned)cfg->pipeline.workers : 1,
+	                                    txp_fraud_bytes_per_key() + txp_compliance_bytes_per_key());
 	rc = ruleset_build(st, cfg, &rs, err, errlen);
 	if (rc < 0)
 		goto err_after_alloc;

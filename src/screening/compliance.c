@@ -27,8 +27,10 @@ struct txp_compliance_rules {
 	int64_t width, ttl;
 };
 
+/* Compact (velocity.h): millions of customers live here at once, and the
+ * structuring threshold is bounded so saturation never changes a decision. */
 struct customer_entry {
-	struct txp_window below; /* transactions below the reporting threshold */
+	struct txp_window_small below; /* transactions below the reporting threshold */
 };
 
 struct txp_compliance_state {
@@ -45,6 +47,8 @@ void txp_compliance_config_free(struct txp_compliance_config *cfg)
 	free(cfg->sanctions_name_lists);
 	free(cfg->pseudonymise);
 	free(cfg->usd_rates);
+	free(cfg->usd_rates_file);
+	cfg->usd_rates_file = NULL;
 	free(cfg->card_token_key_file);
 	free(cfg->pseudonym_key_file);
 	cfg->sanctioned_countries = cfg->sanctions_list = cfg->pseudonymise = cfg->usd_rates = NULL;
@@ -60,11 +64,12 @@ static int config_copy(struct txp_compliance_config *dst, const struct txp_compl
 	dst->pseudonymise = strdup(src->pseudonymise != NULL ? src->pseudonymise : "");
 	dst->sanctions_name_lists = strdup(src->sanctions_name_lists != NULL ? src->sanctions_name_lists : "");
 	dst->usd_rates = strdup(src->usd_rates != NULL ? src->usd_rates : "");
+	dst->usd_rates_file = strdup(src->usd_rates_file != NULL ? src->usd_rates_file : "");
 	dst->card_token_key_file = strdup(src->card_token_key_file != NULL ? src->card_token_key_file : "");
 	dst->pseudonym_key_file = strdup(src->pseudonym_key_file != NULL ? src->pseudonym_key_file : "");
 	if (dst->sanctioned_countries == NULL || dst->sanctions_list == NULL || dst->pseudonymise == NULL ||
-	    dst->usd_rates == NULL || dst->card_token_key_file == NULL || dst->pseudonym_key_file == NULL ||
-	    dst->sanctions_name_lists == NULL) {
+	    dst->usd_rates == NULL || dst->usd_rates_file == NULL || dst->card_token_key_file == NULL ||
+	    dst->pseudonym_key_file == NULL || dst->sanctions_name_lists == NULL) {
 		txp_compliance_config_free(dst);
 		return -ENOMEM;
 	}
@@ -202,6 +207,11 @@ const struct txp_compliance_config *txp_compliance_rules_config(const struct txp
 	return &r->cfg;
 }
 
+size_t txp_compliance_bytes_per_key(void)
+{
+	return txp_keytab_bytes_per_key(sizeof(struct customer_entry));
+}
+
 int txp_compliance_state_create(struct txp_compliance_rules *rules,
                                 const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES],
                                 struct txp_compliance_state **out, char *err, size_t errlen)
@@ -212,8 +222,10 @@ int txp_compliance_state_create(struct txp_compliance_rules *rules,
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		goto err;
-	st->customers =
-		txp_keytab_create((size_t)rules->cfg.max_tracked_keys, sizeof(struct customer_entry), hash_key);
+	/* 0 unresolved (see txp_fraud_state_create()): the smallest size. */
+	st->customers = txp_keytab_create(rules->cfg.max_tracked_keys != 0 ? (size_t)rules->cfg.max_tracked_keys
+	                                                                    : TXP_STATE_AUTO_MIN_KEYS,
+	                                  sizeof(struct customer_entry), hash_key);
 	if (st->customers == NULL)
 		goto err_after_st;
 	st->names_scratch = txp_names_scratch_new();
@@ -380,8 +392,8 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 			uint64_t n;
 			int64_t sum;
 
-			txp_window_add(&ce->below, r->width, now, t->amount_usd);
-			txp_window_totals(&ce->below, r->width, now, &n, &sum);
+			txp_window_small_add(&ce->below, r->width, now, t->amount_usd);
+			txp_window_small_totals(&ce->below, r->width, now, &n, &sum);
 			if (sum >= threshold)
 				fire(t, "aml_structuring", TXP_COMPLIANCE_STRUCTURING,
 				     action_status(c->structuring_action), c->structuring_severity);
@@ -414,7 +426,7 @@ void txp_compliance_record(struct txp_compliance_state *st, const struct txp_txn
 		return;
 	ce = txp_keytab_get(st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl, &fresh);
 	if (ce != NULL)
-		txp_window_add(&ce->below, r->width, now, t->amount_usd);
+		txp_window_small_add(&ce->below, r->width, now, t->amount_usd);
 }
 
 int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *label, const char *value,

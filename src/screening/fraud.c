@@ -28,8 +28,14 @@ struct card_test_ring {
 	uint8_t next, n;
 };
 
+/*
+ * Per-key state.  Customers and cards are the keys that come in millions,
+ * so their entries are kept small (velocity.h: compact windows; sizes in
+ * txpiped.ini(5)); merchants are few and keep the wide windows, whose
+ * 64-bit sums and 32-bit counts hold a large merchant's day.
+ */
 struct customer_entry {
-	struct txp_window win[W_COUNT];
+	struct txp_window_small win[W_COUNT];
 	int64_t repeat_amount[TXP_FRAUD_REPEAT_RING];
 	int64_t repeat_ms[TXP_FRAUD_REPEAT_RING];
 	uint32_t repeat_currency[TXP_FRAUD_REPEAT_RING];
@@ -76,6 +82,23 @@ void txp_fraud_config_free(struct txp_fraud_config *cfg)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+}
+
+size_t txp_fraud_bytes_per_key(void)
+{
+	return txp_keytab_bytes_per_key(sizeof(struct customer_entry)) +
+	       txp_keytab_bytes_per_key(sizeof(struct card_entry)) +
+	       txp_keytab_bytes_per_key(sizeof(struct merchant_entry)) / 8;
+}
+
+void txp_fraud_config_size(struct txp_fraud_config *cfg, uint64_t keys)
+{
+	if (cfg->max_tracked_keys != 0)
+		return;
+	cfg->max_tracked_keys = keys;
+	cfg->max_tracked_merchants = keys / 8 > TXP_STATE_AUTO_MIN_KEYS ? keys / 8 : TXP_STATE_AUTO_MIN_KEYS;
+	if (cfg->max_tracked_merchants > keys)
+		cfg->max_tracked_merchants = keys;
 }
 
 /* The string fields, for copying and freeing them together. */
@@ -215,7 +238,10 @@ const struct txp_fraud_config *txp_fraud_rules_config(const struct txp_fraud_rul
 int txp_fraud_state_create(struct txp_fraud_rules *rules, const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES],
                            struct txp_fraud_state **out, char *err, size_t errlen)
 {
-	size_t max_keys = (size_t)rules->cfg.max_tracked_keys;
+	/* 0 is resolved by txp_fraud_config_size(); a caller that did not
+	 * (a unit test) gets the smallest size that sizing gives. */
+	size_t max_keys = rules->cfg.max_tracked_keys != 0 ? (size_t)rules->cfg.max_tracked_keys
+	                                                   : TXP_STATE_AUTO_MIN_KEYS;
 	struct txp_fraud_state *st;
 
 	*out = NULL;
@@ -223,7 +249,10 @@ int txp_fraud_state_create(struct txp_fraud_rules *rules, const uint8_t hash_key
 	if (st == NULL)
 		goto err;
 	st->customers = txp_keytab_create(max_keys, sizeof(struct customer_entry), hash_key);
-	st->merchants = txp_keytab_create(max_keys, sizeof(struct merchant_entry), hash_key);
+	st->merchants = txp_keytab_create(rules->cfg.max_tracked_merchants != 0
+	                                          ? (size_t)rules->cfg.max_tracked_merchants
+	                                          : max_keys,
+	                                  sizeof(struct merchant_entry), hash_key);
 	st->cards = txp_keytab_create(max_keys, sizeof(struct card_entry), hash_key);
 	if (st->customers == NULL || st->merchants == NULL || st->cards == NULL)
 		goto err_after_st;
@@ -258,7 +287,8 @@ int txp_fraud_set_rules(struct txp_fraud_state *st, struct txp_fraud_rules *rule
 
 	/* The bucket widths give meaning to the stored windows and the table
 	 * size is allocated: both need a restart. */
-	if (o->max_tracked_keys != n->max_tracked_keys || o->window_short_ms != n->window_short_ms ||
+	if (o->max_tracked_keys != n->max_tracked_keys || o->max_tracked_merchants != n->max_tracked_merchants ||
+	    o->window_short_ms != n->window_short_ms ||
 	    o->window_medium_ms != n->window_medium_ms || o->window_long_ms != n->window_long_ms) {
 		snprintf(err, errlen, "[fraud] max_tracked_keys and the window lengths cannot change on reload");
 		return -EINVAL;
@@ -340,19 +370,27 @@ static unsigned repeat_record(struct customer_entry *ce, int64_t now, int64_t am
 	return same;
 }
 
-/* Adds the event to the three windows and reports the thresholds reached. */
-static void velocity(struct txp_txn *t, const struct txp_fraud_rules *r, struct txp_window win[W_COUNT],
-                     int64_t now, int64_t cents, unsigned who, const uint64_t counts[W_COUNT],
-                     const uint64_t amounts[W_COUNT], uint64_t points, bool score)
+/* Adds the event to the three windows (`wide` for merchants, `small` for
+ * customers: one of them is NULL) and reports the thresholds reached. */
+static void velocity(struct txp_txn *t, const struct txp_fraud_rules *r, struct txp_window *wide,
+                     struct txp_window_small *small, int64_t now, int64_t cents, unsigned who,
+                     const uint64_t counts[W_COUNT], const uint64_t amounts[W_COUNT], uint64_t points,
+                     bool score)
 {
 	for (unsigned w = 0; w < W_COUNT; w++) {
 		uint64_t n;
 		int64_t sum;
 
-		txp_window_add(&win[w], r->width[w], now, cents);
+		if (wide != NULL)
+			txp_window_add(&wide[w], r->width[w], now, cents);
+		else
+			txp_window_small_add(&small[w], r->width[w], now, cents);
 		if (!score)
 			continue;
-		txp_window_totals(&win[w], r->width[w], now, &n, &sum);
+		if (wide != NULL)
+			txp_window_totals(&wide[w], r->width[w], now, &n, &sum);
+		else
+			txp_window_small_totals(&small[w], r->width[w], now, &n, &sum);
 		if (counts[w] != 0 && n >= counts[w])
 			txp_txn_add_reason(t, velocity_codes[who][0][w], (int)points);
 		if (amounts[w] != 0 && sum >= usd_to_cents(amounts[w]))
@@ -460,12 +498,12 @@ static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, b
 			int64_t sum;
 
 			/* The customer's average before this transaction. */
-			txp_window_totals(&ce->win[W_LONG], r->width[W_LONG], now, &n, &sum);
+			txp_window_small_totals(&ce->win[W_LONG], r->width[W_LONG], now, &n, &sum);
 			if (n > 0 && n >= c->relative_min_history &&
 			    mul_sat(cents, 100) > mul_sat(sum / (int64_t)n, (int64_t)c->relative_percent))
 				txp_txn_add_reason(t, "high_amount_relative", (int)c->relative_points);
 		}
-		velocity(t, r, ce->win, now, cents, 0, c->customer_count, c->customer_amount_usd,
+		velocity(t, r, NULL, ce->win, now, cents, 0, c->customer_count, c->customer_amount_usd,
 		         c->velocity_customer_points, score && !exempt);
 		if (repeat_record(ce, now, t->amount, pack_currency(t->currency), (int64_t)c->repeat_window_ms) >=
 		            c->repeat_min_count &&
@@ -482,7 +520,7 @@ static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, b
 
 	me = txp_keytab_get(st->merchants, merchant_hash, now, r->ttl_merchant, &fresh);
 	if (me != NULL)
-		velocity(t, r, me->win, now, cents, 1, c->merchant_count, c->merchant_amount_usd,
+		velocity(t, r, me->win, NULL, now, cents, 1, c->merchant_count, c->merchant_amount_usd,
 		         c->velocity_merchant_points, score && !merchant_exempt);
 	else
 		state_full = true;

@@ -133,6 +133,7 @@ int txp_rates_parse(const char *spec, struct txp_rates *out, char *err, size_t e
 
 	out->n = 0;
 	out->items = NULL;
+	out->date = 0;
 	if (errlen > 0)
 		err[0] = '\0';
 	rc = for_each_item(spec, rates_item, &rp);
@@ -147,10 +148,219 @@ int txp_rates_parse(const char *spec, struct txp_rates *out, char *err, size_t e
 	return 0;
 }
 
+/* Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian), by
+ * counting whole 400-year eras from year 0 shifted to start in March, so
+ * the leap day falls at the end of the year. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DD" (exactly) to Unix seconds at 00:00 UTC; -1 when malformed. */
+static int64_t parse_date(const char *s, size_t n)
+{
+	static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	unsigned v[3] = {0, 0, 0}, y, m, d;
+	const unsigned width[3] = {4, 2, 2};
+	size_t pos = 0;
+
+	if (n != 10)
+		return -1;
+	for (unsigned f = 0; f < 3; f++) {
+		for (unsigned i = 0; i < width[f]; i++, pos++) {
+			if (s[pos] < '0' || s[pos] > '9')
+				return -1;
+			v[f] = v[f] * 10 + (unsigned)(s[pos] - '0');
+		}
+		if (f < 2 && s[pos++] != '-')
+			return -1;
+	}
+	y = v[0];
+	m = v[1];
+	d = v[2];
+	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+		return -1;
+	return days_from_civil(y, m, d) * 86400;
+}
+
+int txp_rates_parse_file(const char *text, size_t len, const char *name, struct txp_rates *out, char *err,
+                         size_t errlen)
+{
+	struct rates_parse rp = {out, 0, err, errlen};
+	const char *p = text, *end = text + len;
+	unsigned line = 0;
+	bool dated = false;
+	char sub[160];
+	int rc = 0;
+
+	out->n = 0;
+	out->items = NULL;
+	out->date = 0;
+	rp.err = sub;
+	rp.errlen = sizeof(sub);
+	while (p < end && rc == 0) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *a, *b, *c, *e;
+		char item[64];
+
+		if (eol == NULL)
+			eol = end;
+		line++;
+		a = skip_space(p, eol);
+		e = trim_end(a, eol);
+		if (e > a && e[-1] == '\r')
+			e = trim_end(a, e - 1);
+		p = eol < end ? eol + 1 : end;
+		/* A comment runs from '#' to the end of the line. */
+		if ((b = memchr(a, '#', (size_t)(e - a))) != NULL)
+			e = trim_end(a, b);
+		if (a == e)
+			continue;
+		/* Two fields: a word, then a value. */
+		for (b = a; b < e && *b != ' ' && *b != '\t'; b++)
+			;
+		c = skip_space(b, e);
+		if (c == e || memchr(c, ' ', (size_t)(e - c)) != NULL || memchr(c, '\t', (size_t)(e - c)) != NULL) {
+			snprintf(err, errlen, "%s:%u: expected \"CODE MICRO_USD\" or \"date YYYY-MM-DD\"", name, line);
+			rc = -EINVAL;
+		} else if (b - a == 4 && memcmp(a, "date", 4) == 0) {
+			if (dated) {
+				snprintf(err, errlen, "%s:%u: a second date line", name, line);
+				rc = -EINVAL;
+			} else if ((out->date = parse_date(c, (size_t)(e - c))) < 0) {
+				snprintf(err, errlen, "%s:%u: \"%.*s\": expected a date YYYY-MM-DD from 1970 on", name,
+				         line, (int)(e - c) > 40 ? 40 : (int)(e - c), c);
+				rc = -EINVAL;
+			}
+			dated = true;
+		} else if (b - a != 3 || (size_t)(e - c) > sizeof(item) - 5) {
+			snprintf(err, errlen, "%s:%u: \"%.*s\": expected a three-letter currency code and a rate", name,
+			         line, (int)(e - a) > 40 ? 40 : (int)(e - a), a);
+			rc = -EINVAL;
+		} else {
+			/* The same checks as the inline list: "CODE:RATE". */
+			snprintf(item, sizeof(item), "%.3s:%.*s", a, (int)(e - c), c);
+			rc = rates_item(item, strlen(item), &rp);
+			if (rc != 0)
+				snprintf(err, errlen, "%s:%u: %s", name, line, sub);
+		}
+	}
+	if (rc == 0 && !dated) {
+		snprintf(err, errlen, "%s: no \"date YYYY-MM-DD\" line: say which day the rates are from", name);
+		rc = -EINVAL;
+	}
+	if (rc != 0) {
+		txp_rates_free(out);
+		return rc;
+	}
+	if (out->n > 1)
+		qsort(out->items, out->n, sizeof(out->items[0]), rate_cmp);
+	return 0;
+}
+
+/* Reads the whole regular file `path` (at most `max` bytes) into a malloc'd
+ * buffer (caller frees) with a NUL after its `*len` bytes. */
+static int read_whole(const char *path, uint64_t max, char **out, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	fd = txp_file_open_regular(path, true, (size_t)max, &st, err, errlen);
+	if (fd < 0)
+		return fd;
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto err_after_open;
+	}
+	/* Read up to the size fstat saw; a file growing meanwhile is read at
+	 * the next reload. */
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			free(buf);
+			goto err_after_open;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+
+err_after_open:
+	close(fd);
+	return rc;
+}
+
+int txp_rates_load(const char *path, struct txp_rates *out, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	out->n = 0;
+	out->items = NULL;
+	out->date = 0;
+	rc = read_whole(path, TXP_RATES_FILE_MAX, &buf, &len, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc = txp_rates_parse_file(buf, len, path, out, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int txp_rates_merge(struct txp_rates *dst, const struct txp_rates *over)
+{
+	struct txp_rate *items;
+	size_t n = dst->n;
+
+	if (over->n == 0)
+		return 0;
+	items = malloc((dst->n + over->n) * sizeof(*items));
+	if (items == NULL)
+		return -ENOMEM;
+	if (dst->n > 0)
+		memcpy(items, dst->items, dst->n * sizeof(*items));
+	for (size_t i = 0; i < over->n; i++) {
+		size_t j;
+
+		for (j = 0; j < dst->n && strcmp(items[j].currency, over->items[i].currency) != 0; j++)
+			;
+		if (j < dst->n)
+			items[j] = over->items[i];
+		else
+			items[n++] = over->items[i];
+	}
+	qsort(items, n, sizeof(*items), rate_cmp);
+	free(dst->items);
+	dst->items = items;
+	dst->n = n;
+	return 0;
+}
+
 int txp_rates_copy(struct txp_rates *dst, const struct txp_rates *src)
 {
 	dst->n = 0;
 	dst->items = NULL;
+	dst->date = src->date;
 	if (src->n == 0)
 		return 0;
 	dst->items = malloc(src->n * sizeof(src->items[0]));
@@ -166,6 +376,7 @@ void txp_rates_free(struct txp_rates *r)
 	free(r->items);
 	r->items = NULL;
 	r->n = 0;
+	r->date = 0;
 }
 
 uint64_t txp_rates_find(const struct txp_rates *r, const char *currency)
@@ -390,45 +601,16 @@ err_msg:
 
 int txp_idset_load(const char *path, struct txp_idset **out, char *err, size_t errlen)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd, rc;
+	char *buf;
+	size_t got;
+	int rc;
 
 	*out = NULL;
-	fd = txp_file_open_regular(path, true, (size_t)TXP_IDSET_FILE_MAX, &st, err, errlen);
-	if (fd < 0) {
-		rc = fd;
-		goto err;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto err_after_open;
-	}
-	/* Read up to the size fstat saw; a file growing meanwhile is read at
-	 * the next reload. */
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto err_after_buf;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
+	rc = read_whole(path, TXP_IDSET_FILE_MAX, &buf, &got, err, errlen);
+	if (rc != 0)
+		return rc;
 	rc = txp_idset_parse(buf, got, path, out, err, errlen);
-
-err_after_buf:
 	free(buf);
-err_after_open:
-	close(fd);
-err:
 	return rc;
 }
 

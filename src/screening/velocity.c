@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <sodium.h>
 
@@ -60,6 +61,53 @@ void txp_window_totals(struct txp_window *w, int64_t width, int64_t now, uint64_
 	*sum = s;
 }
 
+static void window_small_advance(struct txp_window_small *w, int64_t b)
+{
+	if (b <= w->head)
+		return;
+	if (b - w->head >= TXP_WINDOW_SLOTS) {
+		memset(w->count, 0, sizeof(w->count));
+		memset(w->sum, 0, sizeof(w->sum));
+	} else {
+		for (int64_t i = w->head + 1; i <= b; i++) {
+			w->count[i % TXP_WINDOW_SLOTS] = 0;
+			w->sum[i % TXP_WINDOW_SLOTS] = 0;
+		}
+	}
+	w->head = b;
+}
+
+void txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now, int64_t amount)
+{
+	unsigned slot;
+	uint64_t s;
+
+	window_small_advance(w, now / width);
+	slot = (unsigned)(w->head % TXP_WINDOW_SLOTS);
+	if (w->count[slot] != UINT16_MAX)
+		w->count[slot]++;
+	/* Saturate rather than wrap: a full bucket still reaches every
+	 * threshold the config table allows (see velocity.h). */
+	s = (uint64_t)w->sum[slot] + (amount > 0 ? (uint64_t)amount : 0);
+	if (amount > 0 && (uint64_t)amount > UINT32_MAX)
+		s = UINT32_MAX;
+	w->sum[slot] = s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count,
+                             int64_t *sum)
+{
+	uint64_t c = 0, s = 0;
+
+	window_small_advance(w, now / width);
+	for (unsigned i = 0; i < TXP_WINDOW_SLOTS; i++) {
+		c += w->count[i];
+		s += w->sum[i];
+	}
+	*count = c;
+	*sum = (int64_t)s;
+}
+
 #define NIL UINT32_MAX
 
 struct entry {
@@ -89,6 +137,14 @@ static void *payload_of(struct entry *e)
 	return (unsigned char *)e + sizeof(struct entry);
 }
 
+/* `len` bytes of zeroed, lazily backed memory, or NULL. */
+static void *map_zeroed(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
                                      const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES])
 {
@@ -108,18 +164,23 @@ struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
 	kt->stride = (sizeof(struct entry) + payload_size + 7) & ~(size_t)7;
 	kt->mask = cap - 1;
 	kt->lru_head = kt->lru_tail = NIL;
-	kt->index = calloc(cap, sizeof(kt->index[0]));
+	/* Both arrays are anonymous mappings of their own: zero pages that
+	 * cost nothing until a key touches them, so a table sized for the
+	 * host's whole day (max_tracked_keys = 0) is resident only as far as
+	 * keys have arrived.  MAP_NORESERVE: the kernel's heuristic overcommit
+	 * does not count a reservation that may never be used in full.  (Not
+	 * malloc: a sanitizer's allocator would touch the shadow of all of it
+	 * at start.) */
+	kt->index = map_zeroed(cap * sizeof(kt->index[0]));
 	if (kt->index == NULL)
 		goto err_after_kt;
-	/* Entries are written before they are read (zeroed on insert), so the
-	 * memory is only touched as keys arrive. */
-	kt->entries = malloc(max_keys * kt->stride);
+	kt->entries = map_zeroed(max_keys * kt->stride);
 	if (kt->entries == NULL)
 		goto err_after_index;
 	return kt;
 
 err_after_index:
-	free(kt->index);
+	munmap(kt->index, (kt->mask + 1) * sizeof(kt->index[0]));
 err_after_kt:
 	free(kt);
 err:
@@ -131,8 +192,8 @@ void txp_keytab_destroy(struct txp_keytab *kt)
 	if (kt == NULL)
 		return;
 	sodium_memzero(kt->hash_key, sizeof(kt->hash_key));
-	free(kt->entries);
-	free(kt->index);
+	munmap(kt->entries, kt->max_keys * kt->stride);
+	munmap(kt->index, (kt->mask + 1) * sizeof(kt->index[0]));
 	free(kt);
 }
 
@@ -277,4 +338,25 @@ void txp_keytab_stats(const struct txp_keytab *kt, struct txp_keytab_stats *out)
 	out->overflows = kt->overflows;
 	out->evictions = kt->evictions;
 	out->bytes = sizeof(*kt) + (kt->mask + 1) * sizeof(kt->index[0]) + kt->max_keys * kt->stride;
+}
+
+size_t txp_keytab_bytes_per_key(size_t payload_size)
+{
+	return ((sizeof(struct entry) + payload_size + 7) & ~(size_t)7) + 16;
+}
+
+uint64_t txp_state_auto_keys(uint64_t phys_bytes, unsigned shards, size_t bytes_per_key)
+{
+	uint64_t keys;
+
+	if (shards == 0)
+		shards = 1;
+	if (bytes_per_key == 0)
+		bytes_per_key = 1;
+	keys = phys_bytes / 100 * TXP_STATE_MEMORY_PERCENT / shards / bytes_per_key;
+	if (keys < TXP_STATE_AUTO_MIN_KEYS)
+		keys = TXP_STATE_AUTO_MIN_KEYS;
+	if (keys > (uint64_t)1 << 30)
+		keys = (uint64_t)1 << 30;
+	return keys;
 }

@@ -157,6 +157,102 @@ START_TEST(new_thresholds_apply_to_the_history_kept_across_reloads)
 }
 END_TEST
 
+/* Pays `amount` in `currency` as a new customer and returns the reply. */
+static json_t *pay_in(int fd, const char *currency, const char *amount)
+{
+	static int serial;
+	char line[512];
+	json_t *r;
+
+	serial++;
+	snprintf(line, sizeof(line),
+	         "{\"transaction_id\":\"fx-%d\",\"amount\":\"%s\",\"currency\":\"%s\","
+	         "\"merchant_id\":\"m-fx-%d\",\"customer_id\":\"c-fx-%d\",\"merchant_country\":\"DE\","
+	         "\"customer_country\":\"DE\",\"customer_kyc_status\":\"verified\"}\n",
+	         serial, amount, currency, serial, serial);
+	tsend_str(fd, line);
+	r = trecv_reply(fd, 10000);
+	ck_assert_msg(r != NULL, "no reply for %s %s", amount, currency);
+	return r;
+}
+
+/* Pays and checks whether the currency had a rate, and the decision. */
+static void expect_rate(int fd, const char *currency, const char *amount, bool known, const char *when)
+{
+	json_t *r = pay_in(fd, currency, amount);
+	char *text = json_dumps(r, JSON_COMPACT);
+
+	ck_assert_msg(thas_reason(r, "currency_rate_unknown") != known, "%s: %s %s: %s", when, amount, currency,
+	              text);
+	ck_assert_msg(strcmp(tstatus(r), known ? "approved" : "review") == 0, "%s: %s", when, text);
+	free(text);
+	json_decref(r);
+}
+
+START_TEST(rates_file_is_reread_on_reload_and_its_date_shows_in_stats)
+{
+	struct tdaemon d;
+	char path[512], extra[800], *out = NULL;
+	int fd;
+
+	tdaemon_prepare(&d);
+	tdaemon_write_file(&d, "rates.txt", "# only dollars\ndate 2026-11-01\nUSD 1000000\n", path, sizeof(path));
+	snprintf(extra, sizeof(extra), "[compliance]\nusd_rates_file = %s\nusd_rates = \nrates_max_age_days = 1\n",
+	         path);
+	tdaemon_launch(&d, extra);
+	fd = tconnect(d.socket);
+	ck_assert_msg(tdaemon_log_contains(&d, "event=usd_rates_stale"), "no warning for rates dated 2026-11-01");
+	ck_assert_int_eq(tdaemon_istat(&d, "", "rates_date"), 20261101);
+	ck_assert_int_ge(tdaemon_istat(&d, "", "rates_age_days"), 1);
+	expect_rate(fd, "EUR", "42.17", false, "no EUR in the file");
+	expect_rate(fd, "USD", "42.17", true, "USD in the file");
+
+	/* The operator's daily refresh: a new file, then reload. */
+	tdaemon_write_file(&d, "rates.txt", "date 2026-12-04\nUSD 1000000\nEUR 1160000 # euro\nGBP 1330000\n", path,
+	                   sizeof(path));
+	ck_assert_int_eq(tdaemon_ctl(&d, &out, "reload", NULL), 0);
+	free(out);
+	ck_assert(tdaemon_wait_log(&d, "event=reloaded", 1, 10000));
+	ck_assert_int_eq(tdaemon_istat(&d, "", "rates_date"), 20261204);
+	expect_rate(fd, "EUR", "42.17", true, "EUR after the reload");
+	expect_rate(fd, "GBP", "42.17", true, "GBP after the reload");
+	expect_rate(fd, "JPY", "4217", false, "JPY in neither file");
+
+	/* A bad line: the reload is refused naming the file and the line, and
+	 * the rates in use stay. */
+	tdaemon_write_file(&d, "rates.txt", "date 2026-12-05\nUSD 1000000\nEUR 1.16\n", path, sizeof(path));
+	ck_assert_int_ne(tdaemon_ctl(&d, &out, "reload", NULL), 0);
+	ck_assert_msg(out != NULL && strstr(out, "rates.txt:3:") != NULL, "txpipectl reload said: %s",
+	              out != NULL ? out : "");
+	free(out);
+	ck_assert_int_eq(tdaemon_istat(&d, "", "rates_date"), 20261204);
+	expect_rate(fd, "EUR", "42.17", true, "EUR after a refused reload");
+	tclose(fd);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
+/* The issue's production report: with the shipped config every EUR or GBP
+ * payment went to review with currency_rate_unknown.  The sample config is
+ * the defaults (test_config_docs), so this runs on the defaults. */
+START_TEST(eur_and_gbp_are_converted_with_the_default_rates)
+{
+	struct tdaemon d;
+	int fd;
+
+	tdaemon_start(&d, NULL);
+	fd = tconnect(d.socket);
+	expect_rate(fd, "EUR", "42.17", true, "EUR, built-in rates");
+	expect_rate(fd, "GBP", "18.50", true, "GBP, built-in rates");
+	expect_rate(fd, "JPY", "4217", true, "JPY, built-in rates");
+	expect_rate(fd, "CHF", "99.95", true, "CHF, built-in rates");
+	expect_rate(fd, "ISK", "4217", false, "ISK is not in the built-in table");
+	ck_assert_int_eq(tdaemon_istat(&d, "", "rates_date"), 20261204);
+	tclose(fd);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
 static Suite *reload_suite(void)
 {
 	Suite *s = suite_create("reload");
@@ -164,6 +260,8 @@ static Suite *reload_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, new_thresholds_apply_to_the_history_kept_across_reloads);
+	tcase_add_test(tc, rates_file_is_reread_on_reload_and_its_date_shows_in_stats);
+	tcase_add_test(tc, eur_and_gbp_are_converted_with_the_default_rates);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -77,6 +77,9 @@ static const char scenario_ini[] =
 	"card_test_merchants = 4\n"
 	"card_test_points = 40\n"
 	"[compliance]\n"
+	/* Only these three, so JPY and KWD stay unknown as the scenarios
+	 * expect (the built-in table would convert them). */
+	"usd_rates_file = %s\n"
 	"usd_rates = USD:1000000,EUR:1100000,GBP:1250000\n"
 	"aml_threshold_usd = 10000\n"
 	"aml_action = none\n"
@@ -101,8 +104,8 @@ static const char scenario_ini[] =
 /* Writes the list files and starts the daemon on scenario_ini. */
 static void start_scenario_daemon(struct tdaemon *d)
 {
-	char p[9][512], token[33], text[256], *ini;
-	size_t len = sizeof(scenario_ini) + 9 * 512;
+	char p[10][512], token[33], text[256], *ini;
+	size_t len = sizeof(scenario_ini) + 10 * 512;
 
 	tdaemon_prepare(d);
 	tdaemon_write_file(d, "allow-customers.txt", "# allow-listed customers\ncust-allow-1\n", p[0], 512);
@@ -118,9 +121,10 @@ static void start_scenario_daemon(struct tdaemon *d)
 	tdaemon_write_file(d, "deny-cards.txt", text, p[6], 512);
 	tdaemon_write_file(d, "deny-devices.txt", "dev-deny-1\n", p[7], 512);
 	tdaemon_write_file(d, "sanctions.txt", "cust-sanctioned-1\nmerch-sanctioned-1\n", p[8], 512);
+	tdaemon_write_file(d, "rates.txt", "date 2026-12-04\nUSD 1000000\n", p[9], 512);
 	ini = malloc(len);
 	ck_assert_ptr_nonnull(ini);
-	snprintf(ini, len, scenario_ini, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]);
+	snprintf(ini, len, scenario_ini, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[9], p[8]);
 	tdaemon_launch(d, ini);
 	free(ini);
 }

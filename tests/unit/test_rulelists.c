@@ -92,6 +92,130 @@ START_TEST(rates_convert_saturates_instead_of_overflowing)
 }
 END_TEST
 
+START_TEST(rates_file_parses_codes_date_and_comments)
+{
+	static const char text[] = "# indicative\r\n\n  date 2026-12-04  \nusd 1000000\nEUR\t1160000 # euro\n"
+	                           "JPY 6450\n";
+	struct txp_rates r;
+	char err[160];
+
+	ck_assert_int_eq(txp_rates_parse_file(text, strlen(text), "r.txt", &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert_str_eq(r.items[0].currency, "EUR");
+	ck_assert_uint_eq(txp_rates_find(&r, "USD"), 1000000);
+	ck_assert_uint_eq(txp_rates_find(&r, "EUR"), 1160000);
+	/* 2026-12-04T00:00:00Z */
+	ck_assert_int_eq(r.date, INT64_C(1796342400));
+	txp_rates_free(&r);
+}
+END_TEST
+
+/* Parses `text` and checks the error is exactly `want`. */
+static void expect_rates_file_error(const char *text, const char *want)
+{
+	struct txp_rates r;
+	char err[200];
+
+	ck_assert_int_eq(txp_rates_parse_file(text, strlen(text), "/etc/txpipe/usd-rates.txt", &r, err, sizeof(err)),
+	                 -EINVAL);
+	ck_assert_str_eq(err, want);
+	ck_assert_uint_eq(r.n, 0);
+	ck_assert_ptr_null(r.items);
+}
+
+START_TEST(rates_file_refuses_bad_lines_naming_file_and_line)
+{
+	expect_rates_file_error("date 2026-12-04\nUSD 1000000\nEUR 1.16\n",
+	                        "/etc/txpipe/usd-rates.txt:3: \"EUR:1.16\": the rate must be an integer "
+	                        "1..1000000000000 (micro-USD)");
+	expect_rates_file_error("date 2026-12-04\nEUR 1160000\neur 1170000\n",
+	                        "/etc/txpipe/usd-rates.txt:3: \"eur:1170000\": EUR is listed twice");
+	expect_rates_file_error("date 2026-12-04\nEURO 1160000\n",
+	                        "/etc/txpipe/usd-rates.txt:2: \"EURO 1160000\": expected a three-letter currency "
+	                        "code and a rate");
+	expect_rates_file_error("date 2026-12-04\nEUR\n",
+	                        "/etc/txpipe/usd-rates.txt:2: expected \"CODE MICRO_USD\" or \"date YYYY-MM-DD\"");
+	expect_rates_file_error("date 2026-12-04\nEUR 1160000 1170000\n",
+	                        "/etc/txpipe/usd-rates.txt:2: expected \"CODE MICRO_USD\" or \"date YYYY-MM-DD\"");
+	expect_rates_file_error("date 2026-02-29\n",
+	                        "/etc/txpipe/usd-rates.txt:1: \"2026-02-29\": expected a date YYYY-MM-DD from 1970 on");
+	expect_rates_file_error("date 4 Dec 2026\n",
+	                        "/etc/txpipe/usd-rates.txt:1: expected \"CODE MICRO_USD\" or \"date YYYY-MM-DD\"");
+	expect_rates_file_error("# no date\nUSD 1000000\n",
+	                        "/etc/txpipe/usd-rates.txt: no \"date YYYY-MM-DD\" line: say which day the rates are "
+	                        "from");
+	expect_rates_file_error("date 2026-12-04\ndate 2026-12-05\n",
+	                        "/etc/txpipe/usd-rates.txt:2: a second date line");
+}
+END_TEST
+
+START_TEST(rates_file_leap_day_and_load_errors)
+{
+	struct txp_rates r;
+	char err[200], *path;
+
+	ck_assert_int_eq(txp_rates_parse_file("date 2028-02-29\n", 16, "x", &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(r.date, INT64_C(1835395200));
+	txp_rates_free(&r);
+	path = fx_list_file("date 1970-01-02\nGBP 1330000\n");
+	ck_assert_int_eq(txp_rates_load(path, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(r.date, 86400);
+	ck_assert_uint_eq(txp_rates_find(&r, "GBP"), 1330000);
+	txp_rates_free(&r);
+	fx_unlink(path);
+	ck_assert_int_eq(txp_rates_load("/nonexistent/txp-rates", &r, err, sizeof(err)), -ENOENT);
+	ck_assert_str_eq(err, "/nonexistent/txp-rates: No such file or directory");
+}
+END_TEST
+
+START_TEST(rates_merge_adds_and_replaces_keeping_the_date)
+{
+	struct txp_rates base, over;
+	char err[160];
+
+	ck_assert_int_eq(txp_rates_parse_file("date 2026-12-04\nUSD 1000000\nEUR 1160000\n", 40, "b", &base, err,
+	                                      sizeof(err)),
+	                 0);
+	ck_assert_int_eq(txp_rates_parse("EUR:1200000,CHF:1245000", &over, err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_rates_merge(&base, &over), 0);
+	ck_assert_uint_eq(base.n, 3);
+	ck_assert_uint_eq(txp_rates_find(&base, "EUR"), 1200000);
+	ck_assert_uint_eq(txp_rates_find(&base, "CHF"), 1245000);
+	ck_assert_uint_eq(txp_rates_find(&base, "USD"), 1000000);
+	ck_assert_int_eq(base.date, INT64_C(1796342400));
+	txp_rates_free(&over);
+	txp_rates_free(&base);
+}
+END_TEST
+
+/* The built-in table is the shipped sample, parses, is dated and covers
+ * the 30 most traded currencies of the BIS Triennial Survey. */
+START_TEST(builtin_rates_are_the_sample_file_and_cover_the_most_traded)
+{
+	static const char *const most_traded[] = {
+		"USD", "EUR", "JPY", "GBP", "CNY", "AUD", "CAD", "CHF", "HKD", "SGD", "SEK", "KRW", "NOK", "NZD", "INR",
+		"MXN", "TWD", "ZAR", "BRL", "DKK", "PLN", "THB", "ILS", "IDR", "CZK", "AED", "TRY", "HUF", "CLP", "SAR"};
+	const char *top = getenv("top_srcdir");
+	char path[1024], err[200];
+	struct txp_rates builtin, file;
+
+	ck_assert_int_eq(txp_rates_parse_file(txp_rates_builtin, strlen(txp_rates_builtin), "built-in", &builtin, err,
+	                                      sizeof(err)),
+	                 0);
+	ck_assert_int_eq(builtin.date, INT64_C(1796342400));
+	for (size_t i = 0; i < sizeof(most_traded) / sizeof(most_traded[0]); i++)
+		ck_assert_msg(txp_rates_find(&builtin, most_traded[i]) != 0, "%s missing", most_traded[i]);
+	ck_assert_msg(top != NULL, "top_srcdir is not set (run through make check)");
+	snprintf(path, sizeof(path), "%s/conf/usd-rates.txt", top);
+	ck_assert_msg(txp_rates_load(path, &file, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(file.date, builtin.date);
+	ck_assert_uint_eq(file.n, builtin.n);
+	ck_assert_int_eq(memcmp(file.items, builtin.items, file.n * sizeof(file.items[0])), 0);
+	txp_rates_free(&file);
+	txp_rates_free(&builtin);
+}
+END_TEST
+
 START_TEST(country_set_parses_and_matches_any_case)
 {
 	struct txp_country_set s;
@@ -206,6 +330,11 @@ static Suite *rulelists_suite(void)
 	tcase_add_test(tc, rates_parse_rejects_bad_items_naming_them);
 	tcase_add_test(tc, rates_convert_minor_units_with_exponent_truncating);
 	tcase_add_test(tc, rates_convert_saturates_instead_of_overflowing);
+	tcase_add_test(tc, rates_file_parses_codes_date_and_comments);
+	tcase_add_test(tc, rates_file_refuses_bad_lines_naming_file_and_line);
+	tcase_add_test(tc, rates_file_leap_day_and_load_errors);
+	tcase_add_test(tc, rates_merge_adds_and_replaces_keeping_the_date);
+	tcase_add_test(tc, builtin_rates_are_the_sample_file_and_cover_the_most_traded);
 	tcase_add_test(tc, country_set_parses_and_matches_any_case);
 	tcase_add_test(tc, idset_skips_comments_blanks_and_trims);
 	tcase_add_test(tc, idset_rejects_long_entries_and_control_characters_with_line);

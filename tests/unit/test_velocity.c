@@ -247,6 +247,64 @@ START_TEST(keytab_stats_report_the_memory_bound)
 }
 END_TEST
 
+START_TEST(small_window_has_the_same_edges_as_the_wide_one)
+{
+	struct txp_window_small w;
+	uint64_t n;
+	int64_t sum, t = T0 + G - 1;
+
+	memset(&w, 0, sizeof(w));
+	txp_window_small_add(&w, G, t, 500);
+	txp_window_small_totals(&w, G, t + L, &n, &sum);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(sum, 500);
+	txp_window_small_totals(&w, G, t + L + 1, &n, &sum);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(sum, 0);
+}
+END_TEST
+
+/* Saturation never changes a decision at a threshold the config allows:
+ * one full bucket reaches TXP_WINDOW_SMALL_MAX_COUNT events and
+ * TXP_WINDOW_SMALL_MAX_USD dollars. */
+START_TEST(small_window_saturates_at_the_documented_bounds_never_wraps)
+{
+	struct txp_window_small w;
+	uint64_t n;
+	int64_t sum;
+
+	memset(&w, 0, sizeof(w));
+	for (unsigned i = 0; i < 70000; i++)
+		txp_window_small_add(&w, G, T0, 100000000); /* $1,000,000 each */
+	txp_window_small_add(&w, G, T0, INT64_MAX);
+	txp_window_small_add(&w, G, T0, -5);
+	txp_window_small_totals(&w, G, T0, &n, &sum);
+	ck_assert_uint_eq(n, 65535);
+	ck_assert_uint_ge(n, TXP_WINDOW_SMALL_MAX_COUNT);
+	ck_assert_int_eq(sum, (int64_t)UINT32_MAX);
+	ck_assert_int_ge(sum, (int64_t)TXP_WINDOW_SMALL_MAX_USD * 100);
+	/* A second bucket adds on top rather than wrapping. */
+	txp_window_small_add(&w, G, T0 + G, 250);
+	txp_window_small_totals(&w, G, T0 + G, &n, &sum);
+	ck_assert_uint_eq(n, 65536);
+	ck_assert_int_eq(sum, (int64_t)UINT32_MAX + 250);
+}
+END_TEST
+
+START_TEST(auto_keys_take_half_the_memory_within_bounds)
+{
+	/* 16 GiB, one shard, 1000 B per key: 8 GiB / 1000. */
+	ck_assert_uint_eq(txp_state_auto_keys(UINT64_C(16) << 30, 1, 1000), (UINT64_C(16) << 30) / 100 * 50 / 1000);
+	/* Shared by shards. */
+	ck_assert_uint_eq(txp_state_auto_keys(UINT64_C(16) << 30, 4, 1000),
+	                  (UINT64_C(16) << 30) / 100 * 50 / 4 / 1000);
+	/* Unknown or tiny memory: the old fixed default; huge: the table's limit. */
+	ck_assert_uint_eq(txp_state_auto_keys(0, 1, 1000), TXP_STATE_AUTO_MIN_KEYS);
+	ck_assert_uint_eq(txp_state_auto_keys(UINT64_C(1) << 50, 1, 100), UINT64_C(1) << 30);
+	ck_assert_uint_eq(txp_keytab_bytes_per_key(88), 24 + 88 + 16);
+}
+END_TEST
+
 static Suite *velocity_suite(void)
 {
 	Suite *s = suite_create("velocity");
@@ -254,6 +312,9 @@ static Suite *velocity_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, window_width_is_a_twelfth_rounded_up);
+	tcase_add_test(tc, small_window_has_the_same_edges_as_the_wide_one);
+	tcase_add_test(tc, small_window_saturates_at_the_documented_bounds_never_wraps);
+	tcase_add_test(tc, auto_keys_take_half_the_memory_within_bounds);
 	tcase_add_test(tc, window_counts_event_exactly_at_length_and_drops_it_one_ms_later);
 	tcase_add_test(tc, window_over_counts_by_less_than_one_bucket_never_under);
 	tcase_add_test(tc, window_sums_amounts_and_ignores_negative_ones);
