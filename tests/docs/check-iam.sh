@@ -5,7 +5,7 @@
 # every C file under src/ that talks to the AWS client (it names TXP_AWS_ or
 # txp_aws_call) is scanned for string literals that are DynamoDB, SNS or SQS
 # operation names, and for `TXP_AWS_<SERVICE>, "Operation"` pairs.  Calls
-# made by src/aws/provision.c (txpipectl provision and deprovision) belong in
+# made by src/aws/provision.c and deprovision.c (txpipectl provision and deprovision) belong in
 # conf/iam-policy-provision.json; calls made by src/tools/*.c (get, dlq, doctor:
 # operator commands, run with an operator's credentials) belong in
 # conf/iam-policy-operator.json; calls made anywhere else (the daemon) belong
@@ -121,7 +121,7 @@ fi
 for f in $(find "$src" -name '*.c' | LC_ALL=C sort); do
 	grep -q -E 'TXP_AWS_|txp_aws_call' "$f" || continue
 	case "$f" in
-	*/aws/provision.c) out="$tmp/provision.calls" ;;
+	*/aws/provision.c | */aws/deprovision.c) out="$tmp/provision.calls" ;;
 	*/tools/*.c) out="$tmp/operator.calls" ;;
 	*) out="$tmp/daemon.calls" ;;
 	esac
@@ -140,9 +140,9 @@ for which in daemon provision operator; do
 done
 # A scan that finds nothing is a broken scan, not a clean tree.
 if [ -s "$tmp/provision.expected" ]; then
-	ok "provision.c calls $(wc -l <"$tmp/provision.expected" | tr -d ' ') IAM actions"
+	ok "provision.c and deprovision.c call $(wc -l <"$tmp/provision.expected" | tr -d ' ') IAM actions"
 else
-	not_ok "no AWS call found in $src/aws/provision.c: the scan is broken"
+	not_ok "no AWS call found in $src/aws/provision.c or deprovision.c: the scan is broken"
 fi
 
 # ---- the policies ------------------------------------------------------------------------------------
