@@ -1,13 +1,7 @@
 /* names_match.c: sanctions name screening: normalisation, folding, index keys, Jaro-Winkler, scoring. */
 #include "txpipe/names.h"
 
-#include <errno.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "names_int.h"
 
@@ -347,6 +341,8 @@ unsigned txp_names_jaro_winkler(const char *a, size_t alen, const char *b, size_
 	jaro += (double)prefix * 0.1 * (1 - jaro);
 	return (unsigned)(jaro * 1000 + 0.5);
 }
+
+/* ---- Scoring ----------------------------------------------------------------- */
 
 /* Letters of w[0, n) absent from `mask`: characters that cannot match. */
 static size_t absent(const char *w, size_t n, uint32_t mask)
