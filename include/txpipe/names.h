@@ -19,7 +19,7 @@
  * every other character separates words.  A name with one comma is read as
  * "LAST, First Middle" and turned into "First Middle LAST".  Entity
  * suffixes and particles carry no evidence and are dropped: see
- * stopwords[] in names.c (ltd, llc, inc, sa, gmbh, the, of, de, al ...).
+ * stopwords[] in names_match.c (ltd, llc, inc, sa, gmbh, the, of, de, al ...).
  *
  * Index: each listed name (primary and every alias) is a sequence of
  * tokens, interned: each distinct token is stored once, with the names

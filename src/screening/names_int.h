@@ -1,0 +1,165 @@
+/* names_int.h: sanctions name screening internals shared by names.c, names_lists.c and names_match.c (not installed). */
+#ifndef TXP_NAMES_INT_H
+#define TXP_NAMES_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "txpipe/names.h"
+
+#define MAX_LISTS 8
+#define MAX_TOKENS 16
+#define TOKEN_MAX 32
+#define LIST_NAME_MAX 1024          /* a listed name, bytes (OFAC's longest is ~350) */
+#define LIST_FILE_MAX (256u << 20)  /* 256 MiB: OFAC's sdn.csv is 4 MB */
+#define PAIR_FLOOR 800              /* below this Jaro-Winkler, tokens are not aligned */
+#define EXCUSE_FLOOR 950            /* a middle name is excused only when every other pair is this close */
+
+struct name_rec {
+	uint32_t entry; /* index into entries */
+	uint32_t tok;   /* first token's index into ntoks */
+	uint8_t ntok;
+	uint8_t nfull;  /* tokens of two or more characters */
+	uint8_t dup;    /* a token appears twice (GOMEZ GOMEZ, Viviana) */
+};
+
+struct entry_rec {
+	uint32_t id_off; /* into pool */
+	uint32_t list;
+};
+
+struct slot {
+	uint64_t h; /* 0: empty */
+	uint32_t off, n;
+};
+
+struct txp_names {
+	char labels[MAX_LISTS][TXP_NAMES_LABEL_MAX + 1];
+	unsigned nlists;
+	struct entry_rec *entries;
+	size_t nentries, cap_entries;
+	struct name_rec *names;
+	size_t nnames, cap_names;
+	/* Each name's tokens as ids of distinct tokens, so a query compares
+	 * a token spelled alike in many names (Mohammed) once. */
+	uint32_t *ntoks;
+	size_t ntok, cap_tok;
+	uint32_t *utok_off; /* distinct token -> its text in pool */
+	uint8_t *utok_len;
+	uint32_t *utok_mask; /* letters present (see names__letter_mask) */
+	size_t nutok, cap_utok, cap_utok_len, cap_utok_mask;
+	uint32_t *intern;   /* building only: id + 1 by hash of the text */
+	size_t intern_mask;
+	char *pool;
+	size_t pool_len, pool_cap;
+	struct slot *table; /* key -> run of distinct token ids in post */
+	size_t mask;
+	uint32_t *post;
+	size_t npost;
+	uint32_t *tn_off;   /* distinct token -> run of names in tn (nutok + 1) */
+	uint32_t *tn_mid;   /* where the run's names of one full token start */
+	uint32_t *tn;
+	size_t bytes;
+	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
+	/* The shapes of the listed names: [full tokens][initials] present. */
+	bool shapes[MAX_TOKENS + 1][MAX_TOKENS + 1];
+	/* Building only: (key hash, distinct token) pairs, sorted into the table. */
+	struct pair {
+		uint64_t h;
+		uint32_t name; /* the distinct token's id */
+	} *pairs;
+	size_t npairs, cap_pairs;
+};
+
+/* A query's similarities with each distinct listed token it meets are
+ * computed once per screening (every query token at once). */
+#define MEMO_Q MAX_TOKENS
+
+/* Per-name and per-token state of one screening, each in one 8-byte cell
+ * so that meeting a name or a token costs one cache line, not three:
+ * the lists are walked in random order and these arrays outgrow L1. */
+struct name_state {
+	uint32_t gen;     /* the screening that last met the name */
+	uint32_t last_id; /* the listed token the last count came through */
+	uint8_t cnt;      /* query tokens it shares a key with */
+	uint8_t last;     /* the last query token counted */
+	uint16_t pad;
+};
+
+struct tok_state {
+	uint32_t gen;  /* the screening that last met the token */
+	uint16_t bits; /* query tokens it shares a key with */
+	uint16_t pad;
+};
+
+/* One distinct token's similarities with the query's tokens, touched only
+ * when a candidate is scored. */
+struct memo_row {
+	uint32_t gen;   /* the screening that last cleared `valid` */
+	uint16_t valid; /* query tokens whose cell is filled */
+	uint16_t sim[MEMO_Q];
+};
+
+struct txp_names_scratch {
+	size_t cap, mcap;
+	uint32_t gen;
+	struct name_state *ns;
+	uint32_t *cand;
+	struct tok_state *ts;
+	struct memo_row *memo;
+	uint32_t *qids;   /* the distinct tokens each query token meets, in turn */
+	size_t qids_cap;
+	/* The distinct tokens the skipped query tokens meet: (id + 1) << 32
+	 * | bits of those query tokens, open addressing. */
+	uint64_t *skipset;
+	size_t skipset_cap;
+	/* The fewest query tokens a name must share keys with to reach the
+	 * threshold, by full tokens and initials of the query (see mmin()). */
+	unsigned mmin_threshold;
+	uint64_t mmin_serial;
+	uint8_t mmin[MAX_TOKENS + 1][MAX_TOKENS + 1];
+};
+
+/* A name cut into tokens: token i is the string at buf + i * (TOKEN_MAX + 1). */
+struct toks {
+	char buf[MAX_TOKENS * (TOKEN_MAX + 1)];
+	uint8_t len[MAX_TOKENS];
+	uint32_t mask[MAX_TOKENS]; /* filled by txp_names_screen */
+	int n;
+};
+
+/* Token i of t, NUL-terminated. */
+static inline const char *names__tok(const struct toks *t, int i)
+{
+	return t->buf + (size_t)i * (TOKEN_MAX + 1);
+}
+
+/* ---- names_match.c: normalisation, keys, scoring ------------------------ */
+
+/* Cuts name[0, len) into folded tokens in t ("LAST, First" turned round, stopwords dropped). */
+void names__tokenize(const char *name, size_t len, int latin1, struct toks *t);
+/* The hash of s[0, n) as an index key (never 0, the empty slot). */
+uint64_t names__key_hash(const char *s, size_t n);
+/* Fills keys with the hashed keys of token w[0, n); returns how many. */
+int names__token_keys(const char *w, size_t n, uint64_t keys[TOKEN_MAX + 1]);
+/* Scores query q against listed name nr of ix, in thousandths, using s's memo. */
+unsigned names__score(const struct toks *q, const struct txp_names *ix, const struct name_rec *nr,
+                      struct txp_names_scratch *s);
+/* An upper bound of names__score() from token counts alone (see names_match.c). */
+unsigned names__bound(int qf, int qi, int lf, int li, int shared);
+
+/* ---- names.c: building the index ---------------------------------------- */
+
+/* Appends an entry with id[0, idlen) under list `list`; 0 or -errno. */
+int names__add_entry(struct txp_names *ix, unsigned list, const char *id, size_t idlen);
+/* Bit c - 'a' for each letter of w[0, n), bit 26 + d % 6 for digit d. */
+uint32_t names__letter_mask(const char *w, size_t n);
+/* Adds a name to the last entry (skipped when it normalises to nothing); 0 or -errno. */
+int names__add_name(struct txp_names *ix, const char *name, size_t len, int latin1);
+/* Sorts the key pairs into postings and the key table, freeing the pairs; 0 or -errno. */
+int names__build_table(struct txp_names *ix);
+/* Shrinks the index's arrays to their length and counts its bytes. */
+void names__finish(struct txp_names *ix);
+
+#endif
