@@ -104,7 +104,7 @@ struct txp_delivery {
 	struct txp_retry_budget budget;
 	uint64_t held_due, held_backoff;
 	uint64_t held_logged_ms;
-	/* Services that could not be reached (see above; for the DLQ only
+	/* Services that could not be reached (see the top of delivery.c; for the DLQ only
 	 * noted, for the flush). */
 	bool unreachable[JOB_KINDS];
 	uint64_t probe_due[JOB_KINDS], probe_backoff[JOB_KINDS];
