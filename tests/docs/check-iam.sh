@@ -94,7 +94,7 @@ calls_in() {
 	grep -o -E 'TXP_AWS_(DYNAMODB|SNS|SQS)[[:space:]]*,[[:space:]]*"[A-Za-z]+"' "$tmp/joined" |
 		sed -E 's/TXP_AWS_([A-Z]+)[[:space:]]*,[[:space:]]*"([A-Za-z]+)"/\1 \2/' |
 		awk '{ print tolower($1), $2 }'
-	# Any literal that is an operation name (tables such as delivery.c's op_of[]).
+	# Any literal that is an operation name (tables such as send.c's op_of[]).
 	grep -o -E '"[A-Z][A-Za-z]+"' "$tmp/joined" | tr -d '"' | sort -u | while read -r lit; do
 		svcs=$(awk -v op="$lit" '$2 == op { print $1 }' "$tmp/ops")
 		case $(echo "$svcs" | grep -c .) in
