@@ -1,4 +1,4 @@
-/* ctl_int.h: what txpipectl's files (txpipectl.c, ctl_daemon.c, ctl_aws.c, ctl_replay.c) share; not for other modules. */
+/* ctl_int.h: what txpipectl.c, ctl_daemon.c, ctl_aws.c and ctl_replay.c share; not for other modules. */
 #ifndef TXPIPE_CTL_INT_H
 #define TXPIPE_CTL_INT_H
 
@@ -19,7 +19,8 @@ struct ctl {
 /* Prints the usage of every command to f (txpipectl.c). */
 void ctl__usage(FILE *f);
 
-/* The daemon's socket path (--socket, else the config file's); malloc'd, or NULL with the reason printed and *exit_code set. */
+/* The daemon's socket path (--socket, else the config file's): malloc'd, or NULL with the reason printed
+ * and *exit_code set. */
 char *ctl__resolve_socket(struct ctl *ctl, int *exit_code);
 /* Connects to the daemon's socket at path; the descriptor, or -1 with the reason printed. */
 int ctl__connect_socket(const char *path);
