@@ -22,6 +22,7 @@
 #include "txpipe/aws/client.h"
 #include "txpipe/compliance.h"
 #include "txpipe/config.h"
+#include "txpipe/control.h"
 #include "txpipe/dedup.h"
 #include "txpipe/delivery.h"
 #include "txpipe/fraud.h"
@@ -256,13 +257,10 @@ static json_t *command_error(const char *code, const char *message)
  * its item or alert for delivery again (txpipectl dlq redrive deletes the
  * SQS message only after this answers ok).
  */
-static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
+static json_t *redeliver(struct daemon *d, const struct txp_control_request *req, bool privileged)
 {
-	json_t *msg = json_object_get(req, "message");
-	const char *failed = json_string_value(json_object_get(msg, "failed"));
-	const char *id = json_string_value(json_object_get(msg, "transaction_id"));
-	const char *alert_type = json_string_value(json_object_get(msg, "alert_type"));
-	json_t *payload;
+	const char *failed = req->failed, *id = req->transaction_id;
+	json_t *payload = req->payload;
 	char *text;
 	int rc;
 
@@ -272,8 +270,7 @@ static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
 		return command_error("unavailable", "delivery is disabled ([aws] enabled = false)");
 	if (failed == NULL || id == NULL || id[0] == '\0')
 		return command_error("bad_message", "message needs failed, transaction_id and item or alert");
-	payload = json_object_get(msg, strcmp(failed, "alert") == 0 ? "alert" : "item");
-	if (!json_is_object(payload))
+	if (payload == NULL)
 		return command_error("bad_message", "message has no item or alert object");
 	/* json_dumpb into our own buffer: jansson's allocator is replaced at
 	 * start-up (see dump_line). */
@@ -283,7 +280,7 @@ static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
 		free(text);
 		return command_error("internal", "out of memory");
 	}
-	rc = txp_delivery_resubmit(d->delivery, failed, alert_type, id, text, n);
+	rc = txp_delivery_resubmit(d->delivery, failed, req->alert_type, id, text, n);
 	free(text);
 	if (rc == -EAGAIN)
 		return command_error("overloaded", "delivery backlog is full; retry later");
@@ -295,22 +292,21 @@ static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
 static char *on_command(void *arg, const char *line, size_t len, bool privileged, size_t *reply_len)
 {
 	struct daemon *d = arg;
-	json_error_t jerr;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	const char *cmd = req != NULL ? json_string_value(json_object_get(req, "command")) : NULL;
+	struct txp_control_request req;
 	json_t *reply;
 	char err[1024];
 
-	if (cmd == NULL) {
+	txp_control_parse(line, len, &req);
+	if (req.command == TXP_CONTROL_INVALID) {
 		reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "bad_command", "message",
 		                  "a control request is {\"command\": \"stats\"|\"reload\"|\"version\"|\"tail\"|\"redeliver\"}");
-	} else if (strcmp(cmd, "stats") == 0) {
+	} else if (req.command == TXP_CONTROL_STATS) {
 		reply = json_pack("{s:s,s:o}", "status", "ok", "stats", stats_json(d));
-	} else if (strcmp(cmd, "redeliver") == 0) {
-		reply = redeliver(d, req, privileged);
-	} else if (strcmp(cmd, "version") == 0) {
+	} else if (req.command == TXP_CONTROL_REDELIVER) {
+		reply = redeliver(d, &req, privileged);
+	} else if (req.command == TXP_CONTROL_VERSION) {
 		reply = json_pack("{s:s,s:s}", "status", "ok", "version", PACKAGE_VERSION);
-	} else if (strcmp(cmd, "reload") == 0) {
+	} else if (req.command == TXP_CONTROL_RELOAD) {
 		if (!privileged)
 			reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "permission_denied",
 			                  "message", "reload needs root or the daemon's user");
@@ -323,7 +319,7 @@ static char *on_command(void *arg, const char *line, size_t len, bool privileged
 		reply = json_pack("{s:s,s:{s:s,s:s}}", "status", "error", "error", "code", "bad_command", "message",
 		                  "unknown command (known: stats, reload, version, tail, redeliver)");
 	}
-	json_decref(req);
+	txp_control_request_free(&req);
 	return reply != NULL ? dump_line(reply, reply_len) : NULL;
 }
 

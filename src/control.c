@@ -1,0 +1,44 @@
+/* control.c: parsing of the control requests of the socket ({"command":...}); the daemon acts on them. */
+#include "txpipe/control.h"
+
+#include <string.h>
+
+static const struct {
+	const char *name;
+	enum txp_control_command command;
+} commands[] = {
+	{"stats", TXP_CONTROL_STATS},   {"reload", TXP_CONTROL_RELOAD},       {"version", TXP_CONTROL_VERSION},
+	{"tail", TXP_CONTROL_TAIL},     {"redeliver", TXP_CONTROL_REDELIVER},
+};
+
+void txp_control_parse(const char *line, size_t len, struct txp_control_request *req)
+{
+	json_t *msg;
+
+	memset(req, 0, sizeof(*req));
+	req->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	req->name = json_string_value(json_object_get(req->json, "command"));
+	if (req->name == NULL)
+		return;
+	req->command = TXP_CONTROL_UNKNOWN;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(req->name, commands[i].name) == 0)
+			req->command = commands[i].command;
+	if (req->command != TXP_CONTROL_REDELIVER)
+		return;
+	msg = json_object_get(req->json, "message");
+	req->failed = json_string_value(json_object_get(msg, "failed"));
+	req->transaction_id = json_string_value(json_object_get(msg, "transaction_id"));
+	req->alert_type = json_string_value(json_object_get(msg, "alert_type"));
+	if (req->failed != NULL) {
+		req->payload = json_object_get(msg, strcmp(req->failed, "alert") == 0 ? "alert" : "item");
+		if (!json_is_object(req->payload))
+			req->payload = NULL;
+	}
+}
+
+void txp_control_request_free(struct txp_control_request *req)
+{
+	json_decref(req->json);
+	memset(req, 0, sizeof(*req));
+}
