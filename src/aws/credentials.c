@@ -733,8 +733,10 @@ int txp_creds_imds_parse_role(const char *body, size_t body_len, char *role, siz
 
 	while (n < body_len && body[n] != '\n' && body[n] != '\r') {
 		unsigned char ch = body[n];
+		/* ch != 0: strchr() would find the terminator and let a NUL
+		 * byte cut the name short. */
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      strchr("_+=,.@-", ch) != NULL) ||
+		      (ch != '\0' && strchr("_+=,.@-", ch) != NULL)) ||
 		    n + 1 >= cap)
 			return -EPROTO;
 		n++;

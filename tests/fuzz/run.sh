@@ -4,7 +4,8 @@
 # invariant fails the run.
 #
 # Usage: run.sh SRCDIR BUILDDIR NAME...   (FUZZ_SECONDS, default 60: seconds per harness;
-# FUZZ_ARGS: more libFuzzer options, e.g. "-seed=1".)  Grown corpora, logs and crash inputs go to
+# FUZZ_ARGS: more libFuzzer options, e.g. "-seed=1"; SIGV4_SUITE: the AWS SigV4 test suite, whose
+# requests seed fuzz_sigv4.)  Grown corpora, logs and crash inputs go to
 # BUILDDIR/tests/fuzz/out/<name>/; the source tree is only read.
 set -uo pipefail
 
@@ -49,6 +50,13 @@ for name in "$@"; do
 	[ -n "$dict" ] && opts+=(-dict="$srcdir/tests/fuzz/dict/$dict")
 	# shellcheck disable=SC2206
 	opts+=(${FUZZ_ARGS:-})
+	# The published AWS SigV4 test suite's requests seed the signer, read
+	# in place (configure --with-sigv4-suite), never copied into the tree.
+	if [ "$name" = sigv4 ] && [ -n "${SIGV4_SUITE:-}" ] && [ -d "$SIGV4_SUITE" ]; then
+		for req in "$SIGV4_SUITE"/*/request.txt; do
+			[ -f "$req" ] && cp "$req" "$work/corpus/suite-$(basename "$(dirname "$req")").txt"
+		done
+	fi
 	echo "== fuzz_$name for ${seconds}s"
 	# New inputs go to the first directory; the seeds are only read.
 	"$bin" "${opts[@]}" "$work/corpus" "$srcdir/tests/fuzz/corpus/$name" >"$log" 2>&1
