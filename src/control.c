@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "txpipe/txn.h"
+
 static const struct {
 	const char *name;
 	enum txp_control_command command;
@@ -10,6 +12,23 @@ static const struct {
 	{"stats", TXP_CONTROL_STATS},   {"reload", TXP_CONTROL_RELOAD},       {"version", TXP_CONTROL_VERSION},
 	{"tail", TXP_CONTROL_TAIL},     {"redeliver", TXP_CONTROL_REDELIVER},
 };
+
+static void parse_tail(struct txp_control_request *req)
+{
+	json_t *statuses = json_object_get(req->json, "status"), *reasons = json_object_get(req->json, "reason");
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(statuses, i, v) {
+		for (int st = 0; st < TXP_STATUS_COUNT; st++)
+			if (json_is_string(v) && strcmp(json_string_value(v), txp_status_name(st)) == 0)
+				req->tail_statuses |= 1u << st;
+	}
+	json_array_foreach(reasons, i, v) {
+		if (json_is_string(v) && req->n_tail_reasons < TXP_CONTROL_TAIL_REASONS)
+			req->tail_reasons[req->n_tail_reasons++] = json_string_value(v);
+	}
+}
 
 void txp_control_parse(const char *line, size_t len, struct txp_control_request *req)
 {
@@ -24,6 +43,8 @@ void txp_control_parse(const char *line, size_t len, struct txp_control_request 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(req->name, commands[i].name) == 0)
 			req->command = commands[i].command;
+	if (req->command == TXP_CONTROL_TAIL)
+		parse_tail(req);
 	if (req->command != TXP_CONTROL_REDELIVER)
 		return;
 	msg = json_object_get(req->json, "message");

@@ -16,12 +16,17 @@ enum txp_control_command {
 	TXP_CONTROL_REDELIVER,
 };
 
+/* How many reason codes a tail subscription filters on. */
+#define TXP_CONTROL_TAIL_REASONS 8
+
 /*
  * One parsed request.  `json` is the whole request, owned; every other
  * pointer is borrowed from it and lives as long as it.  The redeliver
  * fields come from its "message" (a dead-letter message body, see
  * txp_dlq_message()) and are NULL when absent or not of the right type:
- * deciding what is missing is the caller's.
+ * deciding what is missing is the caller's.  A tail request,
+ * {"command":"tail","status":["declined",...],"reason":["card_testing",...]},
+ * fills the tail fields; unknown statuses and non-strings are ignored.
  */
 struct txp_control_request {
 	enum txp_control_command command;
@@ -31,6 +36,9 @@ struct txp_control_request {
 	const char *alert_type;     /* redeliver: for "alert" */
 	json_t *payload;            /* redeliver: the message's "alert" object when failed is "alert",
 	                             * else its "item" object; NULL when not an object */
+	unsigned tail_statuses;     /* tail: bit (1 << status) per known name in "status"; 0: all */
+	const char *tail_reasons[TXP_CONTROL_TAIL_REASONS]; /* tail: the first strings of "reason" */
+	unsigned n_tail_reasons;    /* none: all */
 	json_t *json;
 };
 
