@@ -17,8 +17,9 @@ out=$builddir/tests/fuzz/out
 summary=$out/summary.txt
 failed=()
 
+# libFuzzer reads -max_total_time=0 as "no limit": never pass it.
 case $seconds in
-'' | *[!0-9]*) echo "run.sh: FUZZ_SECONDS must be a whole number of seconds" >&2; exit 2 ;;
+'' | *[!0-9]* | 0) echo "run.sh: FUZZ_SECONDS must be a whole number of seconds, at least 1" >&2; exit 2 ;;
 esac
 mkdir -p "$out"
 printf '%-16s %8s %10s %8s %8s %7s %7s  %s\n' harness seconds execs exec/s cov ft corpus result >"$summary"
