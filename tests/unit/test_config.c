@@ -642,6 +642,12 @@ START_TEST(load_refuses_what_inih_would_silently_mangle)
 	load_fails("[daemon]\n\t[log]\n", "F:2: [log]: indented line (start keys and sections in the first "
 	                                  "column; leading whitespace would continue the previous value)");
 	load_fails("[daemon] socket = /a\n", "F:1: [daemon] socket = /a: text after the section header");
+	/* inih reads "key =;x" as the value ";x" but "key = ;x" as an empty
+	 * value and a comment: a file written back would mean something else
+	 * (found by tests/fuzz/fuzz_config). */
+	load_fails("[aws]\nregion =; us-east-1\n",
+	           "F:2: [aws] region = ; us-east-1: value starts with ';' (with a space before it, it is a "
+	           "comment; remove it, or leave the value empty)");
 	load_fails("[daemon]\nsocket: /a\n",
 	           "F:2: socket: /a: expected key = value (\":\" does not separate a key from its value)");
 	/* inih's line buffer holds 197 characters of text; it would split a longer line in two. */
