@@ -138,7 +138,7 @@ void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64
  * No field may hold a raw card number or a raw personal identifier.
  */
 struct txp_journal_accepted {
-	int64_t received_ms; /* wall clock the line arrived, Unix ms */
+	int64_t received_ms; /* wall clock the line arrived, Unix ms, 0 to TXP_JOURNAL_MAX_WALL_MS */
 	int64_t amount;      /* minor units of `currency` */
 	bool amount_usd_known;
 	int64_t amount_usd;       /* USD cents, when amount_usd_known */
@@ -155,9 +155,13 @@ struct txp_journal_accepted {
 	uint32_t record_len;
 };
 
-/* Bytes txp_journal_accepted_encode() writes for `a`, or 0 when a string
- * (not the record: it is bytes) holds a NUL or the total is over
- * TXP_JOURNAL_MAX_PAYLOAD. */
+/* The latest wall clock a record may carry: 9999-12-31T23:59:59.999Z, as
+ * far as RFC 3339 goes. */
+#define TXP_JOURNAL_MAX_WALL_MS INT64_C(253402300799999)
+
+/* Bytes txp_journal_accepted_encode() writes for `a`, or 0 when received_ms
+ * is out of range, a string (not the record: it is bytes) holds a NUL or
+ * the total is over TXP_JOURNAL_MAX_PAYLOAD. */
 size_t txp_journal_accepted_size(const struct txp_journal_accepted *a);
 
 /* Encodes `a` into buf[0, cap).  Returns the length written, or 0 when it
@@ -167,7 +171,7 @@ size_t txp_journal_accepted_encode(const struct txp_journal_accepted *a, uint8_t
 
 /* Decodes an ACCEPTED payload; the strings and the record point into
  * `payload`.  Returns 0 or -EINVAL (unknown version, lengths that do not
- * add up, a missing NUL). */
+ * add up, a missing NUL, received_ms out of range). */
 int txp_journal_accepted_decode(const uint8_t *payload, size_t len, struct txp_journal_accepted *a);
 
 /* ---- The journal: one directory, one writer thread, used from one libuv loop. ---- */

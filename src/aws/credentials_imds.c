@@ -142,8 +142,8 @@ static void imds_install(struct imds_provider *m, struct txp_aws_creds *c)
 
 /* Parses the security-credentials document (EC2 user guide, "Retrieve
  * security credentials from instance metadata"). */
-static int imds_parse_creds(const struct txp_http_resp *r, struct txp_aws_creds **out, char *why,
-			    size_t whylen)
+int txp_creds_imds_parse_creds(const char *body, size_t body_len, struct txp_aws_creds **out, char *why,
+			       size_t whylen)
 {
 	json_error_t jerr;
 	json_t *doc, *code;
@@ -152,7 +152,7 @@ static int imds_parse_creds(const struct txp_http_resp *r, struct txp_aws_creds 
 	int rc = -EPROTO;
 
 	*out = NULL;
-	doc = json_loadb((const char *)r->body, r->body_len, 0, &jerr);
+	doc = json_loadb(body, body_len, 0, &jerr);
 	if (doc == NULL || !json_is_object(doc)) {
 		txp_aws_set_err(why, whylen, "credentials document is not a JSON object");
 		goto done;
@@ -200,21 +200,23 @@ done:
 /* The role list is one name per line; an instance profile holds one role.
  * The name becomes a URL path segment, so only IAM's role-name characters
  * ([\w+=,.@-], IAM API reference, CreateRole) are accepted. */
-static int imds_parse_role(const struct txp_http_resp *r, char *role, size_t cap)
+int txp_creds_imds_parse_role(const char *body, size_t body_len, char *role, size_t cap)
 {
 	size_t n = 0;
 
-	while (n < r->body_len && r->body[n] != '\n' && r->body[n] != '\r') {
-		unsigned char ch = r->body[n];
+	while (n < body_len && body[n] != '\n' && body[n] != '\r') {
+		unsigned char ch = body[n];
+		/* ch != 0: strchr() would find the terminator and let a NUL
+		 * byte cut the name short. */
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      strchr("_+=,.@-", ch) != NULL) ||
+		      (ch != '\0' && strchr("_+=,.@-", ch) != NULL)) ||
 		    n + 1 >= cap)
 			return -EPROTO;
 		n++;
 	}
 	if (n == 0)
 		return -ENOENT;
-	memcpy(role, r->body, n);
+	memcpy(role, body, n);
 	role[n] = '\0';
 	return 0;
 }
@@ -279,7 +281,7 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 			imds_fail(m, -EPROTO, "role request: HTTP %ld", r->status);
 			return;
 		}
-		rc = imds_parse_role(r, role, sizeof(role));
+		rc = txp_creds_imds_parse_role((const char *)r->body, r->body_len, role, sizeof(role));
 		if (rc != 0) {
 			imds_fail(m, rc, "role request: %s",
 				  rc == -ENOENT ? "no role listed" : "invalid role name");
@@ -305,7 +307,7 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 				  r->status);
 			return;
 		}
-		rc = imds_parse_creds(r, &c, why, sizeof(why));
+		rc = txp_creds_imds_parse_creds((const char *)r->body, r->body_len, &c, why, sizeof(why));
 		if (rc != 0) {
 			imds_fail(m, rc, "%s", why);
 			return;

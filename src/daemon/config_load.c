@@ -283,6 +283,15 @@ static int on_value(void *user, const char *section, const char *name, const cha
 		fault(st, -EINVAL, "[%s] %s = %s: unknown key in [%s]", qs, qn, qv, qs);
 		return 0;
 	}
+	/* inih reads "key =;x" as the value ";x" but "key = ;x" as an empty
+	 * value and a comment: refuse the spelling that means two things. */
+	if (value[0] == ';') {
+		fault(st, -EINVAL,
+		      "[%s] %s = %s: value starts with ';' (with a space before it, it is a comment; remove it, "
+		      "or leave the value empty)",
+		      qs, qn, qv);
+		return 0;
+	}
 	size_t row = (size_t)(k - st->rows);
 	if (st->set_on[row] != 0) {
 		fault(st, -EINVAL, "[%s] %s = %s: set twice (first on line %d)", qs, qn, qv, st->set_on[row]);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "txpipe/control.h"
 #include "txpipe/dedup.h"
 #include "txpipe/item.h"
 #include "txpipe/log.h"
@@ -108,9 +109,9 @@ char *daemon_render_metrics(void *arg)
 /* {"command":"stats"} answers {"status":"ok","stats":{...}}; with
  * "format":"text" or "prometheus", {"status":"ok","format":F,"text":"..."}
  * rendered here, so every client shows the same figures the same way. */
-static json_t *stats(struct daemon *d, json_t *req)
+static json_t *stats(struct daemon *d, const struct txp_control_request *req)
 {
-	const char *format = json_string_value(json_object_get(req, "format"));
+	const char *format = req->format;
 	struct txp_stats_snapshot s;
 	char *text;
 	json_t *reply;
@@ -136,13 +137,10 @@ static json_t *stats(struct daemon *d, json_t *req)
  * its item or alert for delivery again (txpipectl dlq redrive deletes the
  * SQS message only after this answers ok).
  */
-static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
+static json_t *redeliver(struct daemon *d, const struct txp_control_request *req, bool privileged)
 {
-	json_t *msg = json_object_get(req, "message");
-	const char *failed = json_string_value(json_object_get(msg, "failed"));
-	const char *id = json_string_value(json_object_get(msg, "transaction_id"));
-	const char *alert_type = json_string_value(json_object_get(msg, "alert_type"));
-	json_t *payload;
+	const char *failed = req->failed, *id = req->transaction_id;
+	json_t *payload = req->payload;
 	char *text;
 	size_t n;
 	int rc;
@@ -153,8 +151,7 @@ static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
 		return command_error("unavailable", "delivery is disabled ([aws] enabled = false)");
 	if (failed == NULL || id == NULL || id[0] == '\0')
 		return command_error("bad_message", "message needs failed, transaction_id and item or alert");
-	payload = json_object_get(msg, strcmp(failed, "alert") == 0 ? "alert" : "item");
-	if (!json_is_object(payload))
+	if (payload == NULL)
 		return command_error("bad_message", "message has no item or alert object");
 	/* Into our own buffer, as dump_line does. */
 	n = json_dumpb(payload, NULL, 0, JSON_COMPACT);
@@ -163,7 +160,7 @@ static json_t *redeliver(struct daemon *d, json_t *req, bool privileged)
 		free(text);
 		return command_error("internal", "out of memory");
 	}
-	rc = txp_delivery_resubmit(d->delivery, failed, alert_type, id, text, n);
+	rc = txp_delivery_resubmit(d->delivery, failed, req->alert_type, id, text, n);
 	free(text);
 	if (rc == -EAGAIN)
 		return command_error("overloaded", "delivery backlog is full; retry later");
@@ -198,25 +195,24 @@ static json_t *reload(struct daemon *d, bool privileged)
 char *daemon_command(void *arg, const char *line, size_t len, bool privileged, size_t *reply_len)
 {
 	struct daemon *d = arg;
-	json_error_t jerr;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	const char *cmd = req != NULL ? json_string_value(json_object_get(req, "command")) : NULL;
+	struct txp_control_request req;
 	json_t *reply;
 
-	if (cmd == NULL)
+	txp_control_parse(line, len, &req);
+	if (req.command == TXP_CONTROL_INVALID)
 		reply = command_error("bad_command", "a control request is {\"command\": "
 		                                     "\"stats\"|\"reload\"|\"version\"|\"tail\"|\"redeliver\"}");
-	else if (strcmp(cmd, "stats") == 0)
-		reply = stats(d, req);
-	else if (strcmp(cmd, "redeliver") == 0)
-		reply = redeliver(d, req, privileged);
-	else if (strcmp(cmd, "version") == 0)
+	else if (req.command == TXP_CONTROL_STATS)
+		reply = stats(d, &req);
+	else if (req.command == TXP_CONTROL_REDELIVER)
+		reply = redeliver(d, &req, privileged);
+	else if (req.command == TXP_CONTROL_VERSION)
 		reply = version_reply(d);
-	else if (strcmp(cmd, "reload") == 0)
+	else if (req.command == TXP_CONTROL_RELOAD)
 		reply = reload(d, privileged);
 	else
 		reply = command_error("bad_command", "unknown command (known: stats, reload, version, tail, redeliver)");
-	json_decref(req);
+	txp_control_request_free(&req);
 	return reply != NULL ? dump_line(reply, reply_len) : NULL;
 }
 

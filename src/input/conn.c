@@ -3,10 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "server_int.h"
 #include "txpipe/clock.h"
+#include "txpipe/control.h"
 #include "txpipe/log.h"
 
 /* Replies queued beyond this many bytes mean the client is not reading:
@@ -397,30 +396,26 @@ static bool is_command(const char *line, size_t len)
  */
 static bool conn_start_tail(struct txp_conn *c, const char *line, size_t len)
 {
-	json_t *req = json_loadb(line, len, 0, NULL);
-	const char *cmd = json_string_value(json_object_get(req, "command"));
-	json_t *statuses = json_object_get(req, "status"), *reasons = json_object_get(req, "reason"), *v;
-	size_t i;
+	struct txp_control_request req;
 
-	if (cmd == NULL || strcmp(cmd, "tail") != 0) {
-		json_decref(req);
+	txp_control_parse(line, len, &req);
+	if (req.command != TXP_CONTROL_TAIL) {
+		txp_control_request_free(&req);
 		return false;
 	}
 	if (!c->privileged) {
 		conn_reply_error(c, "permission_denied", "tail needs root or the daemon's user");
-		json_decref(req);
+		txp_control_request_free(&req);
 		return true;
 	}
-	json_array_foreach(statuses, i, v) {
-		for (int st = 0; st < TXP_STATUS_COUNT; st++)
-			if (json_is_string(v) && strcmp(json_string_value(v), txp_status_name(st)) == 0)
-				c->tail_statuses |= 1u << st;
+	c->tail_statuses = req.tail_statuses;
+	for (unsigned i = 0; i < req.n_tail_reasons && c->n_tail_reasons < TXP_CONTROL_TAIL_REASONS; i++) {
+		/* Out of memory: the code is left out of the filter. */
+		char *code = strdup(req.tail_reasons[i]);
+		if (code != NULL)
+			c->tail_reasons[c->n_tail_reasons++] = code;
 	}
-	json_array_foreach(reasons, i, v) {
-		if (json_is_string(v) && c->n_tail_reasons < 8)
-			c->tail_reasons[c->n_tail_reasons++] = strdup(json_string_value(v));
-	}
-	json_decref(req);
+	txp_control_request_free(&req);
 	char *ok = strdup("{\"status\":\"ok\",\"tail\":true}\n");
 	if (ok != NULL)
 		conn_reply_now(c, ok, strlen(ok), TXP_STATUS_APPROVED);

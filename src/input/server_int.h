@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "txpipe/control.h"
 #include "txpipe/queue.h"
 #include "txpipe/server.h"
 
@@ -49,7 +50,7 @@ struct txp_conn {
 	/* A tail subscriber receives every decision matching its filters. */
 	bool tail;
 	unsigned tail_statuses;      /* bit per enum txp_status; 0: all */
-	char *tail_reasons[8];       /* any of these codes; none: all */
+	char *tail_reasons[TXP_CONTROL_TAIL_REASONS]; /* any of these codes; none: all */
 	unsigned n_tail_reasons;
 	uint64_t tail_dropped;
 	struct txp_conn *next_dirty;

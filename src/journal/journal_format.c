@@ -295,6 +295,9 @@ size_t txp_journal_accepted_size(const struct txp_journal_accepted *a)
 	uint32_t n[ACCEPTED_FIELDS];
 	uint64_t total = ACCEPTED_FIXED;
 
+	/* What the decoder would refuse is not written either. */
+	if (a->received_ms < 0 || a->received_ms > TXP_JOURNAL_MAX_WALL_MS)
+		return 0;
 	accepted_fields(a, s, n);
 	for (int i = 0; i < ACCEPTED_FIELDS; i++) {
 		if (n[i] > 0 && (s[i] == NULL || (i < ACCEPTED_STRINGS && memchr(s[i], '\0', n[i]) != NULL)))
@@ -348,6 +351,10 @@ int txp_journal_accepted_decode(const uint8_t *payload, size_t len, struct txp_j
 	if (memchr(a->currency, '\0', 3) != NULL && strlen(a->currency) != 0)
 		return -EINVAL;
 	a->received_ms = (int64_t)txp_le_get64(payload + 5);
+	/* No clock of ours reads this: replay would overflow computing ages
+	 * and decision times from it. */
+	if (a->received_ms < 0 || a->received_ms > TXP_JOURNAL_MAX_WALL_MS)
+		return -EINVAL;
 	a->amount = (int64_t)txp_le_get64(payload + 13);
 	a->amount_usd = (int64_t)txp_le_get64(payload + 21);
 	for (int i = 0; i < ACCEPTED_FIELDS; i++) {

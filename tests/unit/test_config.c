@@ -649,6 +649,12 @@ START_TEST(load_refuses_what_inih_would_silently_mangle)
 	load_fails("[daemon]\n\t[log]\n", "F:2: [log]: indented line (start keys and sections in the first "
 	                                  "column; leading whitespace would continue the previous value)");
 	load_fails("[daemon] socket = /a\n", "F:1: [daemon] socket = /a: text after the section header");
+	/* inih reads "key =;x" as the value ";x" but "key = ;x" as an empty
+	 * value and a comment: a file written back would mean something else
+	 * (found by tests/fuzz/fuzz_config). */
+	load_fails("[aws]\nregion =; us-east-1\n",
+	           "F:2: [aws] region = ; us-east-1: value starts with ';' (with a space before it, it is a "
+	           "comment; remove it, or leave the value empty)");
 	load_fails("[daemon]\nsocket: /a\n",
 	           "F:2: socket: /a: expected key = value (\":\" does not separate a key from its value)");
 	/* A key name too long for inih's fixed buffer is refused, not split. */
@@ -894,8 +900,10 @@ static int take_value(void *user, const char *section, const char *name, const c
 START_TEST(values_are_cut_as_inih_cuts_them)
 {
 	/* inih sees only the part of a line up to '='; the value is cut by
-	 * our own code, which must read every short line as inih does. */
-	static const char *const values[] = {"a", "  a  ", "a ;c", "a;c", ";c", " ;c", "a\t;c", "'q' ",
+	 * our own code, which must read every short line as inih does.  (A
+	 * value starting with ';', "key =;c", is refused: see
+	 * load_refuses_what_inih_would_silently_mangle.) */
+	static const char *const values[] = {"a", "  a  ", "a ;c", "a;c", " ;c", "a\t;c", "'q' ",
 	                                     "a = b", "a ; b ; c", "\t", "", "x ;"};
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		struct inih_value v = {""};

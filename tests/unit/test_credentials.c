@@ -117,6 +117,22 @@ START_TEST(creds_need_id_and_secret_and_free_is_null_safe)
 	txp_aws_creds_free(NULL);
 }
 END_TEST
+/* The role name becomes a URL path segment: only IAM's characters pass.
+ * A NUL byte once passed (strchr finds the terminator), giving an empty or
+ * cut role name (found by tests/fuzz/fuzz_imds). */
+START_TEST(imds_role_list_accepts_only_iam_role_characters)
+{
+	char role[65];
+
+	ck_assert_int_eq(txp_creds_imds_parse_role("txpipe-role_1+=,.@x\nother\n", 26, role, sizeof(role)), 0);
+	ck_assert_str_eq(role, "txpipe-role_1+=,.@x");
+	ck_assert_int_eq(txp_creds_imds_parse_role("\0\0a\n", 4, role, sizeof(role)), -EPROTO);
+	ck_assert_int_eq(txp_creds_imds_parse_role("ab\0c", 4, role, sizeof(role)), -EPROTO);
+	ck_assert_int_eq(txp_creds_imds_parse_role("a/b", 3, role, sizeof(role)), -EPROTO);
+	ck_assert_int_eq(txp_creds_imds_parse_role("\n", 1, role, sizeof(role)), -ENOENT);
+	ck_assert_int_eq(txp_creds_imds_parse_role("abcd", 4, role, 4), -EPROTO);
+}
+END_TEST
 
 /* --- environment and file ------------------------------------------------- */
 
@@ -894,6 +910,7 @@ static Suite *creds_suite(void)
 	tcase_add_test(pure, refresh_is_scheduled_within_the_window_before_expiry);
 	tcase_add_test(pure, retry_backoff_doubles_up_to_the_cap_with_jitter);
 	tcase_add_test(pure, creds_need_id_and_secret_and_free_is_null_safe);
+	tcase_add_test(pure, imds_role_list_accepts_only_iam_role_characters);
 	suite_add_tcase(s, pure);
 
 	tcase_add_test(local, environment_provider_reads_the_variables_once);

@@ -130,6 +130,32 @@ START_TEST(accepted_payload_refuses_embedded_nul_and_unknown_version)
 }
 END_TEST
 
+/* A wall clock no daemon could have read (before 1970, after 9999) is not
+ * a record of ours: replay would overflow computing ages and decision
+ * times from it (found by tests/fuzz/fuzz_journal). */
+START_TEST(accepted_payload_refuses_a_wall_clock_outside_1970_to_9999)
+{
+	static const int64_t bad[] = {-1, TXP_JOURNAL_MAX_WALL_MS + 1, INT64_MAX, INT64_MIN};
+	char item[64];
+	struct txp_journal_accepted a = sample(2, item, sizeof(item)), b;
+	uint8_t buf[512];
+	size_t n;
+
+	a.received_ms = TXP_JOURNAL_MAX_WALL_MS;
+	n = txp_journal_accepted_encode(&a, buf, sizeof(buf));
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(txp_journal_accepted_decode(buf, n, &b), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* Neither written nor read. */
+		a.received_ms = bad[i];
+		ck_assert_uint_eq(txp_journal_accepted_size(&a), 0);
+		for (int k = 0; k < 8; k++)
+			buf[5 + k] = (uint8_t)((uint64_t)bad[i] >> (8 * k));
+		ck_assert_int_eq(txp_journal_accepted_decode(buf, n, &b), -EINVAL);
+	}
+}
+END_TEST
+
 START_TEST(record_codec_round_trips_both_types)
 {
 	char item[64];
@@ -435,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, crc32c_portable_and_hardware_paths_agree);
 	tcase_add_test(tc, accepted_payload_round_trips);
 	tcase_add_test(tc, accepted_payload_refuses_embedded_nul_and_unknown_version);
+	tcase_add_test(tc, accepted_payload_refuses_a_wall_clock_outside_1970_to_9999);
 	tcase_add_test(tc, record_codec_round_trips_both_types);
 	tcase_add_test(tc, scanner_reads_a_clean_segment);
 	tcase_add_test(tc, scanner_stops_at_a_truncated_record_at_every_byte_offset);

@@ -122,6 +122,18 @@ void txp_creds_close(struct txp_creds_provider *p, txp_creds_close_cb close_cb, 
 
 /* Pure helpers, exposed for tests. */
 
+/* Parses an IMDS security-credentials document (JSON: Code, AccessKeyId,
+ * SecretAccessKey, Token, Expiration) into new credentials in *out (free
+ * with txp_aws_creds_free()).  Returns 0, -EPROTO with the reason in `why`
+ * (never a secret) when the document is not usable, or -ENOMEM. */
+int txp_creds_imds_parse_creds(const char *body, size_t body_len, struct txp_aws_creds **out, char *why,
+			       size_t whylen);
+
+/* Copies the first line of an IMDS role list into role[cap] when it is a
+ * valid IAM role name.  Returns 0, -ENOENT for an empty list, or -EPROTO
+ * (a character outside IAM's [\w+=,.@-], or longer than cap - 1). */
+int txp_creds_imds_parse_role(const char *body, size_t body_len, char *role, size_t cap);
+
 /* Milliseconds from now until credentials expiring at expiration_ms should
  * be refreshed: before_min..before_max ahead of expiry (picked by rnd), or
  * half the remaining life when that moment has passed, but never sooner than
