@@ -76,28 +76,28 @@ struct country {
 
 /* Home countries of customers and merchants. */
 static const struct country countries[] = {
-	{"US", "USD", 2}, {"GB", "GBP", 2}, {"DE", "EUR", 2}, {"FR", "EUR", 2},
-	{"NL", "EUR", 2}, {"ES", "EUR", 2}, {"IT", "EUR", 2}, {"JP", "JPY", 0},
-	{"CA", "CAD", 2}, {"AU", "AUD", 2}, {"CH", "CHF", 2}, {"SE", "SEK", 2},
+	{ "US", "USD", 2 }, { "GB", "GBP", 2 }, { "DE", "EUR", 2 }, { "FR", "EUR", 2 },
+	{ "NL", "EUR", 2 }, { "ES", "EUR", 2 }, { "IT", "EUR", 2 }, { "JP", "JPY", 0 },
+	{ "CA", "CAD", 2 }, { "AU", "AUD", 2 }, { "CH", "CHF", 2 }, { "SE", "SEK", 2 },
 };
 #define N_COUNTRIES (sizeof(countries) / sizeof(countries[0]))
 
 /* Far from every home country above; used for cross-border risk. */
-static const char *const foreign_countries[] = {"NG", "BR", "RU", "VN", "RO", "UA", "ID", "PH", "KH", "PA"};
+static const char *const foreign_countries[] = { "NG", "BR", "RU", "VN", "RO", "UA", "ID", "PH", "KH", "PA" };
 /* Comprehensively sanctioned jurisdictions: a compliance stage should stop these. */
-static const char *const sanctioned_countries[] = {"KP", "IR", "SY", "CU"};
+static const char *const sanctioned_countries[] = { "KP", "IR", "SY", "CU" };
 
 /* ISO 18245 merchant category codes: everyday ones and riskier ones
  * (6011 ATM cash, 6051 quasi-cash, 7995 gambling, 4829 money transfer). */
-static const char *const mcc_common[] = {"5411", "5812", "5999", "5732", "4121", "5541", "5311", "5691"};
-static const char *const mcc_risky[] = {"6011", "6051", "7995", "4829"};
+static const char *const mcc_common[] = { "5411", "5812", "5999", "5732", "4121", "5541", "5311", "5691" };
+static const char *const mcc_risky[] = { "6011", "6051", "7995", "4829" };
 
 /* Published test-card prefixes (Visa 4111 11, Mastercard 5555 55, Amex
  * 3782 82), so no generated PAN can be a real card. */
 static const struct {
 	const char *bin;
 	int len;
-} test_bins[] = {{"411111", 16}, {"555555", 16}, {"378282", 15}};
+} test_bins[] = { { "411111", 16 }, { "555555", 16 }, { "378282", 15 } };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -170,14 +170,14 @@ void txpb_put_timestamp(char *out, int64_t unix_ms)
 	struct tm tm;
 	char buf[40];
 	gmtime_r(&secs, &tm);
-	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_ms % 1000));
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_ms % 1000));
 	memcpy(out, buf, TXPB_TS_LEN);
 }
 
 int txpb_mix_parse(const char *s, struct txpb_mix *mix, char *err, size_t errlen)
 {
-	static const char *const names[TXPB_KIND_COUNT] = {"good", "risky", "invalid"};
+	static const char *const names[TXPB_KIND_COUNT] = { "good", "risky", "invalid" };
 	unsigned total = 0;
 	memset(mix, 0, sizeof(*mix));
 	while (*s != '\0') {
@@ -237,7 +237,7 @@ struct line {
 };
 
 static struct field *line_add(struct line *l, const char *key, bool raw, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static struct field *line_add(struct line *l, const char *key, bool raw, const char *fmt, ...)
 {
@@ -376,8 +376,8 @@ static void build_base(struct gen_state *g, struct line *l, uint32_t c, bool dom
 		f = line_add(l, "timestamp", false, "%s", "");
 		f->placeholder = true;
 	}
-	static const char *const channels[] = {"online", "online", "online", "pos", "pos", "mobile", "mobile",
-	                                       "atm", "moto"};
+	static const char *const channels[] = { "online", "online", "online", "pos", "pos",
+		                                "mobile", "mobile", "atm",    "moto" };
 	const char *channel = channels[rng_below(r, N_OF(channels))];
 	if (rng_pct(r, 85)) {
 		char pan[20];
@@ -401,7 +401,8 @@ static void build_base(struct gen_state *g, struct line *l, uint32_t c, bool dom
 			line_add(l, "device_id", false, "dev-%016llx", (unsigned long long)key_hash(p->seed, 4, c));
 	}
 	if (rng_pct(r, 80))
-		line_add(l, "customer_kyc_status", false, "%s", key_hash(p->seed, 5, c) % 10 == 0 ? "pending" : "verified");
+		line_add(l, "customer_kyc_status", false, "%s",
+		         key_hash(p->seed, 5, c) % 10 == 0 ? "pending" : "verified");
 	*minor_out = minor;
 	*mc_out = mc;
 }
@@ -451,12 +452,13 @@ static void build_risky(struct gen_state *g, struct line *l)
 		case 0: /* high amount */
 			/* Below txpiped's default max_amount (10^6 major units) so
 			 * these are scored rather than rejected. */
-			set_amount(l, amount_between(r, mc->exponent == 0 ? 500000 : 5000, mc->exponent == 0 ? 999999 : 60000,
-			                             mc->exponent),
+			set_amount(l,
+			           amount_between(r, mc->exponent == 0 ? 500000 : 5000,
+			                          mc->exponent == 0 ? 999999 : 60000, mc->exponent),
 			           mc->exponent);
 			break;
 		case 1: { /* round amount, often just under a reporting threshold */
-			static const int64_t round_major[] = {1000, 2000, 5000, 9000, 9900, 10000};
+			static const int64_t round_major[] = { 1000, 2000, 5000, 9000, 9900, 10000 };
 			int64_t major = round_major[rng_below(r, N_OF(round_major))];
 			if (mc->exponent == 0)
 				major = major * 100 > 990000 ? 990000 : major * 100;
@@ -480,7 +482,8 @@ static void build_risky(struct gen_state *g, struct line *l)
 				set_or_add(l, rng_pct(r, 50) ? "customer_country" : "merchant_country",
 				           sanctioned_countries[rng_below(r, N_OF(sanctioned_countries))]);
 			else
-				set_or_add(l, "merchant_country", foreign_countries[rng_below(r, N_OF(foreign_countries))]);
+				set_or_add(l, "merchant_country",
+				           foreign_countries[rng_below(r, N_OF(foreign_countries))]);
 			break;
 		}
 	}
@@ -488,10 +491,10 @@ static void build_risky(struct gen_state *g, struct line *l)
 
 static enum txpb_id_check build_invalid(struct gen_state *g, struct line *l)
 {
-	static const char *const required[] = {"transaction_id", "amount", "currency", "merchant_id",
-	                                       "customer_id", "merchant_country", "customer_country"};
-	static const char *const bad_currencies[] = {"XYZ", "usd", "US", "EURO", "12A"};
-	static const char *const bad_countries[] = {"USA", "u1", "ZZZ", "D"};
+	static const char *const required[] = { "transaction_id", "amount",           "currency",        "merchant_id",
+		                                "customer_id",    "merchant_country", "customer_country" };
+	static const char *const bad_currencies[] = { "XYZ", "usd", "US", "EURO", "12A" };
+	static const char *const bad_countries[] = { "USA", "u1", "ZZZ", "D" };
 	struct rng *r = &g->rng;
 	const struct country *mc;
 	int64_t minor;
@@ -585,8 +588,8 @@ out:
 
 int txpb_pool_generate(struct txpb_pool *pool, const struct txpb_gen_params *params, char *err, size_t errlen)
 {
-	struct gen_state g = {.p = params};
-	struct text t = {0};
+	struct gen_state g = { .p = params };
+	struct text t = { 0 };
 	unsigned total = 0;
 	int rc;
 
@@ -614,7 +617,7 @@ int txpb_pool_generate(struct txpb_pool *pool, const struct txpb_gen_params *par
 	rng_seed(&g.rng, params->seed);
 	for (uint32_t i = 0; i < params->pool_size; i++) {
 		struct txpb_template *tp = &pool->t[i];
-		struct line l = {.n = 0, .mal = MAL_NONE};
+		struct line l = { .n = 0, .mal = MAL_NONE };
 		uint32_t pick = rng_below(&g.rng, total);
 		enum txpb_kind kind = TXPB_GOOD;
 		enum txpb_id_check idc = TXPB_ID_MATCH;

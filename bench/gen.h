@@ -32,11 +32,11 @@ struct txpb_mix {
 #define TXPB_TS_LEN 24
 
 struct txpb_template {
-	uint32_t off;    /* first byte in pool->text */
-	uint32_t len;    /* bytes including the final '\n' */
-	int32_t id_off;  /* offset of the id's first character in the line, or -1 */
-	int32_t ts_off;  /* offset of the timestamp placeholder in the line, or -1 */
-	uint8_t kind;    /* enum txpb_kind */
+	uint32_t off;     /* first byte in pool->text */
+	uint32_t len;     /* bytes including the final '\n' */
+	int32_t id_off;   /* offset of the id's first character in the line, or -1 */
+	int32_t ts_off;   /* offset of the timestamp placeholder in the line, or -1 */
+	uint8_t kind;     /* enum txpb_kind */
 	uint8_t id_check; /* enum txpb_id_check */
 };
 
@@ -54,8 +54,8 @@ struct txpb_pool {
 	size_t text_len;
 	struct txpb_template *t;
 	uint32_t n;
-	uint32_t max_len;  /* longest line, bytes */
-	uint32_t id_len;   /* length of every id: prefix, '-', digits */
+	uint32_t max_len; /* longest line, bytes */
+	uint32_t id_len;  /* length of every id: prefix, '-', digits */
 	uint64_t by_kind[TXPB_KIND_COUNT];
 };
 
@@ -71,8 +71,7 @@ int txpb_mix_parse(const char *s, struct txpb_mix *mix, char *err, size_t errlen
  * Returns 0, or -EINVAL/-ENOMEM with a message in err.  The pool owns its
  * memory; release it with txpb_pool_free().
  */
-int txpb_pool_generate(struct txpb_pool *pool, const struct txpb_gen_params *params, char *err,
-                       size_t errlen);
+int txpb_pool_generate(struct txpb_pool *pool, const struct txpb_gen_params *params, char *err, size_t errlen);
 
 /* Frees the pool's memory; safe on a zeroed pool. */
 void txpb_pool_free(struct txpb_pool *pool);

@@ -77,17 +77,16 @@ static void on_stop(uv_timer_t *t)
 
 int main(int argc, char **argv)
 {
-	struct txp_journal_options o = {0};
+	struct txp_journal_options o = { 0 };
 	struct txp_journal_stats s0, s1;
-	struct bench b = {0};
+	struct bench b = { 0 };
 	char err[512], *item;
 	double seconds = argc > 2 ? atof(argv[2]) : 5, t0, t1;
 	size_t item_len = argc > 3 ? strtoul(argv[3], NULL, 10) : 600;
 	int rc;
 
 	if (argc < 2) {
-		fprintf(stderr,
-		        "usage: %s DIR [seconds [record_bytes [commit_interval_ms [commit_bytes]]]]\n",
+		fprintf(stderr, "usage: %s DIR [seconds [record_bytes [commit_interval_ms [commit_bytes]]]]\n",
 		        argv[0]);
 		return 2;
 	}
@@ -99,19 +98,19 @@ int main(int argc, char **argv)
 	memset(item, 'x', item_len);
 	item[item_len] = '\0';
 	b.rec = (struct txp_journal_accepted){
-	    .received_ms = 1764000000000,
-	    .amount = 12345,
-	    .amount_usd_known = true,
-	    .amount_usd = 13300,
-	    .currency = "EUR",
-	    .customer_key = "0123456789abcdef0123456789abcdef",
-	    .customer_key_len = 32,
-	    .merchant_id = "merchant-0001",
-	    .merchant_id_len = 13,
-	    .card_token = "fedcba9876543210fedcba9876543210",
-	    .card_token_len = 32,
-	    .record = (const uint8_t *)item,
-	    .record_len = (uint32_t)item_len,
+		.received_ms = 1764000000000,
+		.amount = 12345,
+		.amount_usd_known = true,
+		.amount_usd = 13300,
+		.currency = "EUR",
+		.customer_key = "0123456789abcdef0123456789abcdef",
+		.customer_key_len = 32,
+		.merchant_id = "merchant-0001",
+		.merchant_id_len = 13,
+		.card_token = "fedcba9876543210fedcba9876543210",
+		.card_token_len = 32,
+		.record = (const uint8_t *)item,
+		.record_len = (uint32_t)item_len,
 	};
 	b.loop = uv_default_loop();
 	rc = txp_journal_open(&b.j, b.loop, argv[1], &o, err, sizeof(err));
@@ -136,8 +135,8 @@ int main(int argc, char **argv)
 		while (b.durable < seq)
 			uv_run(b.loop, UV_RUN_ONCE);
 	}
-	printf("record: %zu bytes on disk (payload %zu)\n",
-	       txp_journal_record_size(txp_journal_accepted_size(&b.rec)), txp_journal_accepted_size(&b.rec));
+	printf("record: %zu bytes on disk (payload %zu)\n", txp_journal_record_size(txp_journal_accepted_size(&b.rec)),
+	       txp_journal_accepted_size(&b.rec));
 	printf("append (loop thread): %.0f appends/s (%.2f us each)\n", 100000 / spent, spent * 1e6 / 100000);
 
 	/* Latency at low load: one record at a time, append to durable report. */
@@ -157,8 +156,7 @@ int main(int argc, char **argv)
 			lat[k] = lat[k - 1];
 			lat[k - 1] = t;
 		}
-	printf("append to durable, one at a time: median %.2f ms, p99 %.2f ms\n", lat[100] * 1e3,
-	       lat[197] * 1e3);
+	printf("append to durable, one at a time: median %.2f ms, p99 %.2f ms\n", lat[100] * 1e3, lat[197] * 1e3);
 
 	/* Phase 2: sustained durable throughput with deliveries. */
 	uv_idle_init(b.loop, &b.idle);
@@ -173,16 +171,14 @@ int main(int argc, char **argv)
 		uv_run(b.loop, UV_RUN_ONCE);
 	t1 = now_s();
 	txp_journal_stats(b.j, &s1);
-	printf("commit_interval_ms=%" PRIu64 " commit_bytes=%" PRIu64 "\n", o.commit_interval_ms,
-	       o.commit_bytes);
+	printf("commit_interval_ms=%" PRIu64 " commit_bytes=%" PRIu64 "\n", o.commit_interval_ms, o.commit_bytes);
 	printf("durable: %.0f records/s, ACCEPTED and DELIVERED (%.1f MB/s), %.0f fdatasync/s, %.1f records "
 	       "per sync, %.2f ms per sync\n",
 	       (double)(s1.durable_seq - s0.durable_seq) / (t1 - t0),
 	       (double)(s1.durable_seq - s0.durable_seq) *
-	           (double)txp_journal_record_size(txp_journal_accepted_size(&b.rec)) / (t1 - t0) / 1e6,
+	               (double)txp_journal_record_size(txp_journal_accepted_size(&b.rec)) / (t1 - t0) / 1e6,
 	       (double)(s1.syncs - s0.syncs) / (t1 - t0),
-	       (double)(s1.durable_seq - s0.durable_seq) /
-	           (double)(s1.syncs - s0.syncs + (s1.syncs == s0.syncs)),
+	       (double)(s1.durable_seq - s0.durable_seq) / (double)(s1.syncs - s0.syncs + (s1.syncs == s0.syncs)),
 	       (t1 - t0) * 1e3 / (double)(s1.syncs - s0.syncs + (s1.syncs == s0.syncs)));
 	printf("journal: %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64 " undelivered\n", s1.segments,
 	       s1.disk_bytes, s1.undelivered);

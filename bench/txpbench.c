@@ -29,7 +29,7 @@
 #define PACE_MIN_TICK_NS 25000
 
 enum status_slot { ST_APPROVED, ST_REVIEW, ST_DECLINED, ST_REJECTED, ST_ERROR, ST_COUNT };
-static const char *const status_names[ST_COUNT] = {"approved", "review", "declined", "rejected", "error"};
+static const char *const status_names[ST_COUNT] = { "approved", "review", "declined", "rejected", "error" };
 
 struct opts {
 	const char *socket;
@@ -396,8 +396,8 @@ static void conn_fill(struct conn *c, uint64_t now)
 
 static void pace_arm(struct bench *b, uint64_t at_ns)
 {
-	struct itimerspec its = {.it_value = {.tv_sec = (time_t)(at_ns / 1000000000u),
-	                                      .tv_nsec = (long)(at_ns % 1000000000u)}};
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(at_ns / 1000000000u),
+		                                .tv_nsec = (long)(at_ns % 1000000000u) } };
 	/* uv_hrtime() reads CLOCK_MONOTONIC, so the deadline is absolute on the
 	 * same clock. */
 	timerfd_settime(b->tfd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -477,7 +477,10 @@ static void report_mismatch(struct bench *b, struct conn *c, const struct inflig
 	if (e != NULL)
 		expected_id(b, e, want, sizeof(want));
 	fprintf(stderr, "txpbench: connection %u: %s (expected id %s): %.*s\n", c->idx, what,
-	        e == NULL ? "none" : want[0] != '\0' ? want : "null", (int)(len > 300 ? 300 : len), line);
+	        e == NULL         ? "none"
+	        : want[0] != '\0' ? want
+	                          : "null",
+	        (int)(len > 300 ? 300 : len), line);
 	if (n == MAX_REPORTED_MISMATCHES)
 		fprintf(stderr, "txpbench: further protocol errors are only counted\n");
 }
@@ -654,8 +657,8 @@ static void on_drain_timeout(uv_timer_t *t)
 {
 	struct bench *b = t->data;
 	if (b->inflight > 0)
-		fprintf(stderr, "txpbench: %" PRIu64 " lines still unanswered %.1f s after the last send\n", b->inflight,
-		        b->o.drain_timeout);
+		fprintf(stderr, "txpbench: %" PRIu64 " lines still unanswered %.1f s after the last send\n",
+		        b->inflight, b->o.drain_timeout);
 	bench_finish(b); /* counts what is still in flight as missing */
 }
 
@@ -782,8 +785,8 @@ static uint64_t total_errors(const struct bench *b)
 	return b->err_missing + b->err_unexpected + b->err_id + b->err_malformed + b->err_disconnect + b->err_write;
 }
 
-static const double pcts[] = {50, 90, 99, 99.9};
-static const char *const pct_names[] = {"p50", "p90", "p99", "p99_9"};
+static const double pcts[] = { 50, 90, 99, 99.9 };
+static const char *const pct_names[] = { "p50", "p90", "p99", "p99_9" };
 #define N_PCTS (sizeof(pcts) / sizeof(pcts[0]))
 
 static void print_hist_json(FILE *f, const char *name, const struct txpb_hist *h)
@@ -792,7 +795,7 @@ static void print_hist_json(FILE *f, const char *name, const struct txpb_hist *h
 	for (size_t i = 0; i < N_PCTS; i++)
 		fprintf(f, ",\"%s\":%" PRIu64, pct_names[i], txpb_hist_percentile(h, pcts[i]));
 	fprintf(f, ",\"min\":%" PRIu64 ",\"max\":%" PRIu64 ",\"mean\":%.1f}", h->count ? h->min : 0, h->max,
-	       h->count ? (double)h->sum / (double)h->count : 0.0);
+	        h->count ? (double)h->sum / (double)h->count : 0.0);
 }
 
 static void print_hist_text(FILE *f, const char *label, const struct txpb_hist *h)
@@ -802,10 +805,10 @@ static void print_hist_text(FILE *f, const char *label, const struct txpb_hist *
 		fprintf(f, " (none)\n");
 		return;
 	}
-	fprintf(f, " p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64
-	           "  mean %.1f\n",
-	       txpb_hist_percentile(h, 50), txpb_hist_percentile(h, 90), txpb_hist_percentile(h, 99),
-	       txpb_hist_percentile(h, 99.9), h->max, (double)h->sum / (double)h->count);
+	fprintf(f,
+	        " p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64 "  mean %.1f\n",
+	        txpb_hist_percentile(h, 50), txpb_hist_percentile(h, 90), txpb_hist_percentile(h, 99),
+	        txpb_hist_percentile(h, 99.9), h->max, (double)h->sum / (double)h->count);
 }
 
 /* Writes s as a JSON string (the socket path may hold any byte). */
@@ -836,16 +839,18 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 	if (json) {
 		fprintf(f, "{\"run_id\":\"%s\",\"socket\":", b->prefix);
 		print_json_string(f, o->socket);
-		fprintf(f, ",\"connections\":%u,\"pipeline\":%u,\"rate\":%.1f,"
-		       "\"count\":%" PRIu64 ",\"duration_s\":%.3f,\"warmup_s\":%.3f,\"seed\":%" PRIu64 ","
-		       "\"mix\":{\"good\":%u,\"risky\":%u,\"invalid\":%u},\"customers\":%u,\"merchants\":%u,\"pool\":%u,",
-		       o->connections, o->pipeline, o->rate, o->count, o->duration, o->warmup,
-		       o->seed, o->mix.weight[TXPB_GOOD], o->mix.weight[TXPB_RISKY], o->mix.weight[TXPB_INVALID],
-		       o->customers, o->merchants, b->pool.n);
-		fprintf(f, "\"warmup_sent\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"replies\":%" PRIu64 ",\"elapsed_s\":%.6f,"
-		       "\"throughput_rps\":%.1f,\"send_rate\":%.1f,\"interrupted\":%s,\"status\":{",
-		       b->warmup_sent, b->measured_sent, b->replies_measured, secs(window), tput, srate,
-		       b->interrupted ? "true" : "false");
+		fprintf(f,
+		        ",\"connections\":%u,\"pipeline\":%u,\"rate\":%.1f,"
+		        "\"count\":%" PRIu64 ",\"duration_s\":%.3f,\"warmup_s\":%.3f,\"seed\":%" PRIu64 ","
+		        "\"mix\":{\"good\":%u,\"risky\":%u,\"invalid\":%u},\"customers\":%u,\"merchants\":%u,\"pool\":%u,",
+		        o->connections, o->pipeline, o->rate, o->count, o->duration, o->warmup, o->seed,
+		        o->mix.weight[TXPB_GOOD], o->mix.weight[TXPB_RISKY], o->mix.weight[TXPB_INVALID], o->customers,
+		        o->merchants, b->pool.n);
+		fprintf(f,
+		        "\"warmup_sent\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"replies\":%" PRIu64 ",\"elapsed_s\":%.6f,"
+		        "\"throughput_rps\":%.1f,\"send_rate\":%.1f,\"interrupted\":%s,\"status\":{",
+		        b->warmup_sent, b->measured_sent, b->replies_measured, secs(window), tput, srate,
+		        b->interrupted ? "true" : "false");
 		for (int i = 0; i < ST_COUNT; i++)
 			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", status_names[i], b->status[i]);
 		fprintf(f, "},\"latency_basis\":\"%s\",", paced ? "intended_send_time" : "send_time");
@@ -854,35 +859,38 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 			fprintf(f, ",");
 			print_hist_json(f, "send_lag_us", &b->lag);
 		}
-		fprintf(f, ",\"errors\":{\"missing_replies\":%" PRIu64 ",\"unexpected_replies\":%" PRIu64
-		       ",\"id_mismatches\":%" PRIu64 ",\"malformed_replies\":%" PRIu64 ",\"disconnects\":%" PRIu64
-		       ",\"write_errors\":%" PRIu64 "},\"ok\":%s}\n",
-		       b->err_missing, b->err_unexpected, b->err_id, b->err_malformed, b->err_disconnect, b->err_write,
-		       total_errors(b) == 0 && !b->fatal ? "true" : "false");
+		fprintf(f,
+		        ",\"errors\":{\"missing_replies\":%" PRIu64 ",\"unexpected_replies\":%" PRIu64
+		        ",\"id_mismatches\":%" PRIu64 ",\"malformed_replies\":%" PRIu64 ",\"disconnects\":%" PRIu64
+		        ",\"write_errors\":%" PRIu64 "},\"ok\":%s}\n",
+		        b->err_missing, b->err_unexpected, b->err_id, b->err_malformed, b->err_disconnect, b->err_write,
+		        total_errors(b) == 0 && !b->fatal ? "true" : "false");
 		return;
 	}
 	fprintf(f, "txpbench %s: %u connection%s, pipeline %u, ", b->prefix, o->connections,
-	       o->connections == 1 ? "" : "s", o->pipeline);
+	        o->connections == 1 ? "" : "s", o->pipeline);
 	if (paced)
 		fprintf(f, "paced at %.0f/s (open loop)", o->rate);
 	else
 		fprintf(f, "full speed (closed loop)");
 	fprintf(f, ", mix good=%u risky=%u invalid=%u, seed %" PRIu64 "\n", o->mix.weight[TXPB_GOOD],
-	       o->mix.weight[TXPB_RISKY], o->mix.weight[TXPB_INVALID], o->seed);
+	        o->mix.weight[TXPB_RISKY], o->mix.weight[TXPB_INVALID], o->seed);
 	if (b->interrupted)
 		fprintf(f, "interrupted: figures cover the part that ran\n");
 	fprintf(f, "sent        %" PRIu64 " measured (+%" PRIu64 " warm-up), replies %" PRIu64 " in %.3f s\n",
-	       b->measured_sent, b->warmup_sent, b->replies_measured, secs(window));
+	        b->measured_sent, b->warmup_sent, b->replies_measured, secs(window));
 	fprintf(f, "throughput  %.0f replies/s (sent at %.0f/s)\n", tput, srate);
 	fprintf(f, "status     ");
 	for (int i = 0; i < ST_COUNT; i++)
 		fprintf(f, " %s %" PRIu64, status_names[i], b->status[i]);
 	fprintf(f, "\n");
 	if (paced && srate < 0.95 * o->rate)
-		fprintf(f, "warning     the client fell behind the schedule (%.0f/s of %.0f/s): the latency below\n"
-		           "            includes its own lag; see the send lag line\n",
+		fprintf(f,
+		        "warning     the client fell behind the schedule (%.0f/s of %.0f/s): the latency below\n"
+		        "            includes its own lag; see the send lag line\n",
 		        srate, o->rate);
-	print_hist_text(f, paced ? "latency us  (from intended send time)\n           "
+	print_hist_text(f,
+	                paced ? "latency us  (from intended send time)\n           "
 	                      : "latency us  (from send time)\n           ",
 	                &b->lat);
 	if (paced)
@@ -890,10 +898,12 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 	if (total_errors(b) == 0) {
 		fprintf(f, "errors      none\n");
 	} else {
-		fprintf(f, "errors      missing replies %" PRIu64 ", unexpected replies %" PRIu64 ", id mismatches %" PRIu64
-		       ", malformed replies %" PRIu64 ", disconnects %" PRIu64 ", write errors %" PRIu64 "\n",
-		       b->err_missing, b->err_unexpected, b->err_id, b->err_malformed, b->err_disconnect,
-		       b->err_write);
+		fprintf(f,
+		        "errors      missing replies %" PRIu64 ", unexpected replies %" PRIu64
+		        ", id mismatches %" PRIu64 ", malformed replies %" PRIu64 ", disconnects %" PRIu64
+		        ", write errors %" PRIu64 "\n",
+		        b->err_missing, b->err_unexpected, b->err_id, b->err_malformed, b->err_disconnect,
+		        b->err_write);
 	}
 }
 
@@ -902,36 +912,35 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: txpbench --socket PATH [options]\n"
-	        "Sends transactions to txpiped over its Unix socket and measures per-reply latency.\n"
-	        "\n"
-	        "  -s, --socket PATH        the daemon's socket (required)\n"
-	        "  -c, --connections N      connections (default 4)\n"
-	        "  -n, --count N            measured transactions to send (default 100000)\n"
-	        "  -d, --duration SECONDS   measure for this long instead of a count\n"
-	        "  -r, --rate R             transactions/s over all connections, scheduled by the\n"
-	        "                           clock (open loop); 0 = full speed (default 0)\n"
-	        "  -p, --pipeline DEPTH     most lines in flight per connection (default 128)\n"
-	        "  -m, --mix SPEC           kinds of transaction, relative weights\n"
-	        "                           (default good=90,risky=8,invalid=2)\n"
-	        "      --customers N        customer key space (default 10000)\n"
-	        "      --merchants N        merchant key space (default 1000)\n"
-	        "      --pool N             distinct templates pre-generated (default min(count, 65536))\n"
-	        "      --seed S             generation seed (default 1)\n"
-	        "  -w, --warmup SECONDS     send for this long before measuring (default 0)\n"
-	        "      --drain-timeout SEC  wait this long for the last replies (default 10)\n"
-	        "      --run-id ID          prefix of transaction ids (default: unique per run)\n"
-	        "      --dump N             print the first N lines that would be sent, and exit\n"
-	        "  -j, --json               print the summary as one JSON object\n"
-	        "      --json-file FILE     also write the JSON summary to FILE\n"
-	        "  -h, --help               this text\n"
-	        "\n"
-	        "At full speed latency counts from when a line is queued for sending. With --rate\n"
-	        "it counts from the line's scheduled time, so a stalled daemon cannot hide its delay\n"
-	        "by slowing the sender down (coordinated omission).\n"
-	        "Exit status: 0 when every line got exactly one matching reply, 1 otherwise,\n"
-	        "64 for a usage error, 69 when the daemon cannot be reached.\n");
+	fprintf(f, "usage: txpbench --socket PATH [options]\n"
+	           "Sends transactions to txpiped over its Unix socket and measures per-reply latency.\n"
+	           "\n"
+	           "  -s, --socket PATH        the daemon's socket (required)\n"
+	           "  -c, --connections N      connections (default 4)\n"
+	           "  -n, --count N            measured transactions to send (default 100000)\n"
+	           "  -d, --duration SECONDS   measure for this long instead of a count\n"
+	           "  -r, --rate R             transactions/s over all connections, scheduled by the\n"
+	           "                           clock (open loop); 0 = full speed (default 0)\n"
+	           "  -p, --pipeline DEPTH     most lines in flight per connection (default 128)\n"
+	           "  -m, --mix SPEC           kinds of transaction, relative weights\n"
+	           "                           (default good=90,risky=8,invalid=2)\n"
+	           "      --customers N        customer key space (default 10000)\n"
+	           "      --merchants N        merchant key space (default 1000)\n"
+	           "      --pool N             distinct templates pre-generated (default min(count, 65536))\n"
+	           "      --seed S             generation seed (default 1)\n"
+	           "  -w, --warmup SECONDS     send for this long before measuring (default 0)\n"
+	           "      --drain-timeout SEC  wait this long for the last replies (default 10)\n"
+	           "      --run-id ID          prefix of transaction ids (default: unique per run)\n"
+	           "      --dump N             print the first N lines that would be sent, and exit\n"
+	           "  -j, --json               print the summary as one JSON object\n"
+	           "      --json-file FILE     also write the JSON summary to FILE\n"
+	           "  -h, --help               this text\n"
+	           "\n"
+	           "At full speed latency counts from when a line is queued for sending. With --rate\n"
+	           "it counts from the line's scheduled time, so a stalled daemon cannot hide its delay\n"
+	           "by slowing the sender down (coordinated omission).\n"
+	           "Exit status: 0 when every line got exactly one matching reply, 1 otherwise,\n"
+	           "64 for a usage error, 69 when the daemon cannot be reached.\n");
 }
 
 static int parse_u64(const char *s, const char *name, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -969,37 +978,42 @@ static int parse_secs(const char *s, const char *name, double lo, double hi, dou
 	return 0;
 }
 
-enum {
-	OPT_CUSTOMERS = 1000,
-	OPT_MERCHANTS,
-	OPT_POOL,
-	OPT_SEED,
-	OPT_DRAIN,
-	OPT_RUN_ID,
-	OPT_DUMP,
-	OPT_JSON_FILE
-};
+enum { OPT_CUSTOMERS = 1000, OPT_MERCHANTS, OPT_POOL, OPT_SEED, OPT_DRAIN, OPT_RUN_ID, OPT_DUMP, OPT_JSON_FILE };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'},      {"connections", required_argument, NULL, 'c'},
-		{"count", required_argument, NULL, 'n'},       {"duration", required_argument, NULL, 'd'},
-		{"rate", required_argument, NULL, 'r'},        {"pipeline", required_argument, NULL, 'p'},
-		{"mix", required_argument, NULL, 'm'},         {"customers", required_argument, NULL, OPT_CUSTOMERS},
-		{"merchants", required_argument, NULL, OPT_MERCHANTS}, {"pool", required_argument, NULL, OPT_POOL},
-		{"seed", required_argument, NULL, OPT_SEED},   {"warmup", required_argument, NULL, 'w'},
-		{"drain-timeout", required_argument, NULL, OPT_DRAIN}, {"run-id", required_argument, NULL, OPT_RUN_ID},
-		{"json", no_argument, NULL, 'j'},              {"help", no_argument, NULL, 'h'},
-		{"dump", required_argument, NULL, OPT_DUMP},   {"json-file", required_argument, NULL, OPT_JSON_FILE},
-		{NULL, 0, NULL, 0},
+		{ "socket", required_argument, NULL, 's' },
+		{ "connections", required_argument, NULL, 'c' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "pipeline", required_argument, NULL, 'p' },
+		{ "mix", required_argument, NULL, 'm' },
+		{ "customers", required_argument, NULL, OPT_CUSTOMERS },
+		{ "merchants", required_argument, NULL, OPT_MERCHANTS },
+		{ "pool", required_argument, NULL, OPT_POOL },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
+		{ "run-id", required_argument, NULL, OPT_RUN_ID },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "dump", required_argument, NULL, OPT_DUMP },
+		{ "json-file", required_argument, NULL, OPT_JSON_FILE },
+		{ NULL, 0, NULL, 0 },
 	};
 	char err[160];
 	bool have_count = false, have_duration = false;
 	int ch, rc = 0;
 
-	*o = (struct opts){.connections = 4, .count = 100000, .pipeline = 128, .customers = 10000,
-	                   .merchants = 1000, .seed = 1, .drain_timeout = 10};
+	*o = (struct opts){ .connections = 4,
+		            .count = 100000,
+		            .pipeline = 128,
+		            .customers = 10000,
+		            .merchants = 1000,
+		            .seed = 1,
+		            .drain_timeout = 10 };
 	txpb_mix_parse("good=90,risky=8,invalid=2", &o->mix, err, sizeof(err));
 	while (rc == 0 && (ch = getopt_long(argc, argv, "s:c:n:d:r:p:m:w:jh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -1199,7 +1213,7 @@ static int dump_lines(struct bench *b)
 
 int main(int argc, char **argv)
 {
-	struct bench b = {.tfd = -1, .ts_ms = -1};
+	struct bench b = { .tfd = -1, .ts_ms = -1 };
 	char err[200];
 	int rc, exit_code = 1;
 
@@ -1218,8 +1232,12 @@ int main(int argc, char **argv)
 		uint64_t x = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 40);
 		snprintf(b.prefix, sizeof(b.prefix), "tb%012" PRIx64, x & UINT64_C(0xffffffffffff));
 	}
-	struct txpb_gen_params gp = {.seed = b.o.seed, .customers = b.o.customers, .merchants = b.o.merchants,
-	                             .pool_size = b.o.pool, .mix = b.o.mix, .prefix = b.prefix};
+	struct txpb_gen_params gp = { .seed = b.o.seed,
+		                      .customers = b.o.customers,
+		                      .merchants = b.o.merchants,
+		                      .pool_size = b.o.pool,
+		                      .mix = b.o.mix,
+		                      .prefix = b.prefix };
 	if (txpb_pool_generate(&b.pool, &gp, err, sizeof(err)) < 0) {
 		fprintf(stderr, "txpbench: %s\n", err);
 		return EX_USAGE;

@@ -20,8 +20,8 @@
  * txpbench accepts for any line it sends (a line refused before parsing).
  */
 static const char reply_line[] =
-	"{\"transaction_id\":null,\"status\":\"error\",\"reasons\":[],\"error\":{\"code\":\"baseline\","
-	"\"message\":\"txpecho answers every line without screening it\",\"field\":null}}\n";
+        "{\"transaction_id\":null,\"status\":\"error\",\"reasons\":[],\"error\":{\"code\":\"baseline\","
+        "\"message\":\"txpecho answers every line without screening it\",\"field\":null}}\n";
 
 #define READ_BUF 65536
 /* Stop reading while this much reply data waits to be written. */

@@ -153,8 +153,8 @@ static void join(char *out, size_t cap, char w[][64], int n, int skip)
 }
 
 enum { V_ORDER, V_MIDDLE, V_ACCENT, V_TYPO, V_INITIAL, V_SUFFIX, V_COUNT };
-static const char *const vname[V_COUNT] = {"word order swapped", "middle name dropped", "case and accents",
-                                           "one-letter typo", "initial for first name", "entity suffix changed"};
+static const char *const vname[V_COUNT] = { "word order swapped", "middle name dropped",    "case and accents",
+	                                    "one-letter typo",    "initial for first name", "entity suffix changed" };
 
 /* Makes variant `v` of listed name `l` into out; 0 when it does not apply. */
 static int make_variant(const struct listed *l, int v, char *out, size_t cap)
@@ -224,14 +224,15 @@ static int make_variant(const struct listed *l, int v, char *out, size_t cap)
 		join(out, cap, w, n, -1);
 		return 1;
 	case V_SUFFIX: {
-		static const char *const sfx[] = {"LTD", "LTD.", "LIMITED", "LLC", "L.L.C.", "INC", "INC.", "S.A.",
-		                                  "SA", "GMBH", "PLC", "CO.", "CO", "CORP", "CORP."};
+		static const char *const sfx[] = { "LTD", "LTD.", "LIMITED", "LLC", "L.L.C.", "INC",  "INC.", "S.A.",
+			                           "SA",  "GMBH", "PLC",     "CO.", "CO",     "CORP", "CORP." };
 		int had = 0;
 		if (l->individual)
 			return 0;
 		for (size_t k = 0; k < sizeof(sfx) / sizeof(sfx[0]); k++)
-			if (strcmp(w[n - 1], sfx[k]) == 0 || (strlen(w[n - 1]) > 1 && w[n - 1][strlen(w[n - 1]) - 1] == ',' &&
-			                                      strncmp(w[n - 1], sfx[k], strlen(sfx[k])) == 0))
+			if (strcmp(w[n - 1], sfx[k]) == 0 ||
+			    (strlen(w[n - 1]) > 1 && w[n - 1][strlen(w[n - 1]) - 1] == ',' &&
+			     strncmp(w[n - 1], sfx[k], strlen(sfx[k])) == 0))
 				had = 1;
 		if (had) {
 			snprintf(w[n - 1], 64, "%s", strcmp(w[n - 1], "LLC") == 0 ? "Limited" : "LLC");
@@ -294,8 +295,8 @@ int main(int argc, char **argv)
 			if (txp_names_screen(ix, s, ordinary[nord], THRESHOLD, &hit) == 1) {
 				fp++;
 				if (shown++ < 15)
-					printf("  false positive? \"%s\" -> %s #%s score %u\n", ordinary[nord], hit.list,
-					       hit.entry, hit.score);
+					printf("  false positive? \"%s\" -> %s #%s score %u\n", ordinary[nord],
+					       hit.list, hit.entry, hit.score);
 			}
 			nord++;
 		}
@@ -346,7 +347,7 @@ int main(int argc, char **argv)
 		if (ns == NULL || wall == NULL)
 			return 1;
 		for (int pass = 0; pass < 2; pass++) {
-			double best[4] = {1e18, 1e18, 1e18, 1e18};
+			double best[4] = { 1e18, 1e18, 1e18, 1e18 };
 			const char *what = pass == 0 ? "two ordinary names" : "one ordinary, one listed (typo)";
 			for (int run = 0; run < RUNS; run++) {
 				unsigned seed = 12345;
@@ -356,7 +357,8 @@ int main(int argc, char **argv)
 					char lb[512];
 					double t, w;
 					if (pass == 1) {
-						const struct listed *l = &listed[(seed = seed * 1103515245u + 12345u) % nlisted];
+						const struct listed *l =
+						        &listed[(seed = seed * 1103515245u + 12345u) % nlisted];
 						if (!make_variant(l, V_TYPO, lb, sizeof(lb)))
 							snprintf(lb, sizeof(lb), "%s", l->name);
 						b = lb;
@@ -370,8 +372,8 @@ int main(int argc, char **argv)
 				}
 				qsort(ns, N, sizeof(*ns), cmp_d);
 				qsort(wall, N, sizeof(*wall), cmp_d);
-				printf("run %d %-31s cpu p50 %6.2f p99 %6.2f p99.9 %7.2f us; wall p99 %8.2f us\n", run + 1,
-				       what, ns[N / 2] / 1e3, ns[N * 99 / 100] / 1e3, ns[N * 999 / 1000] / 1e3,
+				printf("run %d %-31s cpu p50 %6.2f p99 %6.2f p99.9 %7.2f us; wall p99 %8.2f us\n",
+				       run + 1, what, ns[N / 2] / 1e3, ns[N * 99 / 100] / 1e3, ns[N * 999 / 1000] / 1e3,
 				       wall[N * 99 / 100] / 1e3);
 				best[0] = ns[N / 2] < best[0] ? ns[N / 2] : best[0];
 				best[1] = ns[N * 99 / 100] < best[1] ? ns[N * 99 / 100] : best[1];
@@ -391,7 +393,8 @@ int main(int argc, char **argv)
 					char lb[512];
 					double fastest = 1e18;
 					if (pass == 1) {
-						const struct listed *l = &listed[(seed = seed * 1103515245u + 12345u) % nlisted];
+						const struct listed *l =
+						        &listed[(seed = seed * 1103515245u + 12345u) % nlisted];
 						if (!make_variant(l, V_TYPO, lb, sizeof(lb)))
 							snprintf(lb, sizeof(lb), "%s", l->name);
 						b = lb;

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	long customers = argc > 2 ? atol(argv[2]) : 50000;
-	static const uint8_t key[16] = {1};
+	static const uint8_t key[16] = { 1 };
 	struct txp_config all;
 	struct txp_fraud_config *fcfg = &all.fraud;
 	struct txp_compliance_config *ccfg = &all.compliance;

@@ -96,8 +96,8 @@ int main(int argc, char **argv)
 	uint64_t cards = argc > 2 ? strtoull(argv[2], NULL, 10) : 10000000;
 	uint64_t first = customers > cards ? customers : cards;
 	uint64_t n = argc > 3 ? strtoull(argv[3], NULL, 10) : 2 * first;
-	static const uint8_t key[16] = {7};
-	static const char *const currencies[3] = {"USD", "EUR", "GBP"};
+	static const uint8_t key[16] = { 7 };
+	static const char *const currencies[3] = { "USD", "EUR", "GBP" };
 	struct txp_config all;
 	struct txp_fraud_config fcfg;
 	struct txp_compliance_config ccfg;

@@ -19,17 +19,17 @@ static uint64_t now_ns(void)
 /* What a JSON encoder with ", " and ": " separators writes for a full
  * transaction: every field of the protocol, 14 in all. */
 static const char line[] =
-	"{\"transaction_id\": \"tx-20240501-000123456\", \"amount\": \"1234.56\", \"currency\": \"USD\", "
-	"\"merchant_id\": \"merchant-00042\", \"customer_id\": \"customer-0001234\", "
-	"\"merchant_country\": \"US\", \"customer_country\": \"DE\", "
-	"\"timestamp\": \"2024-05-01T12:30:00.250Z\", \"card_number\": \"4111 1111 1111 1111\", "
-	"\"merchant_category\": \"5411\", \"channel\": \"online\", \"ip_address\": \"192.0.2.7\", "
-	"\"device_id\": \"device-abcdef0123456789-android-14\", \"customer_kyc_status\": \"verified\"}";
+        "{\"transaction_id\": \"tx-20240501-000123456\", \"amount\": \"1234.56\", \"currency\": \"USD\", "
+        "\"merchant_id\": \"merchant-00042\", \"customer_id\": \"customer-0001234\", "
+        "\"merchant_country\": \"US\", \"customer_country\": \"DE\", "
+        "\"timestamp\": \"2024-05-01T12:30:00.250Z\", \"card_number\": \"4111 1111 1111 1111\", "
+        "\"merchant_category\": \"5411\", \"channel\": \"online\", \"ip_address\": \"192.0.2.7\", "
+        "\"device_id\": \"device-abcdef0123456789-android-14\", \"customer_kyc_status\": \"verified\"}";
 
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
-	static const unsigned char key[TXP_CARD_KEY_BYTES] = {1};
+	static const unsigned char key[TXP_CARD_KEY_BYTES] = { 1 };
 	struct txp_config cfg;
 	struct txp_validator *v;
 	struct txp_txn *t;

@@ -62,22 +62,22 @@ struct txp_ack_ops {
 };
 
 struct txp_ack_options {
-	enum txp_journal_ack mode;  /* [journal] ack */
-	struct txp_dedup *dedup;    /* the duplicate window; not owned */
-	uint64_t dedup_window_ms;   /* how far back a replayed decision enters it */
-	bool velocity_rebuild;      /* [journal] velocity_rebuild */
-	const char *version;        /* the daemon version, for items built now */
+	enum txp_journal_ack mode; /* [journal] ack */
+	struct txp_dedup *dedup;   /* the duplicate window; not owned */
+	uint64_t dedup_window_ms;  /* how far back a replayed decision enters it */
+	bool velocity_rebuild;     /* [journal] velocity_rebuild */
+	const char *version;       /* the daemon version, for items built now */
 };
 
 struct txp_ack_stats {
-	uint64_t duplicates;       /* resubmissions answered with the first decision */
-	uint64_t append_failures;  /* records the journal could not take: answered overloaded */
-	uint64_t hold_failures;    /* replies that could not be held: answered overloaded */
-	uint64_t dropped_replies;  /* held replies whose record the journal dropped: answered overloaded */
-	uint64_t held_now;         /* replies waiting for durability or delivery */
+	uint64_t duplicates;      /* resubmissions answered with the first decision */
+	uint64_t append_failures; /* records the journal could not take: answered overloaded */
+	uint64_t hold_failures;   /* replies that could not be held: answered overloaded */
+	uint64_t dropped_replies; /* held replies whose record the journal dropped: answered overloaded */
+	uint64_t held_now;        /* replies waiting for durability or delivery */
 	uint64_t replayed_recent, replayed_undelivered, velocity_rebuilt, replay_dedup;
-	uint64_t durable_seq;      /* every record up to this one is durable */
-	uint64_t last_seq;         /* the latest ACCEPTED record appended */
+	uint64_t durable_seq; /* every record up to this one is durable */
+	uint64_t last_seq;    /* the latest ACCEPTED record appended */
 };
 
 /* Returns 0 with *out set, or -ENOMEM / -EINVAL (no dedup, no append).
@@ -120,8 +120,7 @@ void txp_ack_flush(struct txp_ack *a);
 
 /* Replay at journal open (txp_journal_options' callbacks, with the wall
  * clock passed in): velocity windows and the duplicate window... */
-void txp_ack_replay_recent(struct txp_ack *a, uint64_t seq, const struct txp_journal_accepted *rec,
-                           int64_t now_ms);
+void txp_ack_replay_recent(struct txp_ack *a, uint64_t seq, const struct txp_journal_accepted *rec, int64_t now_ms);
 /* ...and delivery again of what was not delivered. */
 void txp_ack_replay_undelivered(struct txp_ack *a, uint64_t seq, const struct txp_journal_accepted *rec);
 

@@ -25,8 +25,8 @@ extern const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1];
 
 /* Which identifiers txp_compliance_pseudonymise_txn() fills. */
 #define TXP_PSEUD_CUSTOMER_ID (1u << 0)
-#define TXP_PSEUD_IP_ADDRESS  (1u << 1)
-#define TXP_PSEUD_DEVICE_ID   (1u << 2)
+#define TXP_PSEUD_IP_ADDRESS (1u << 1)
+#define TXP_PSEUD_DEVICE_ID (1u << 2)
 
 /*
  * Configuration, shaped like struct txp_fraud_config so it can sit in
@@ -54,8 +54,8 @@ struct txp_compliance_config {
 	uint64_t structuring_window_ms; /* not reloadable */
 	int structuring_action;
 	int structuring_severity;
-	uint64_t max_tracked_keys;      /* customers per shard; not reloadable */
-	int state_full_action;          /* enum txp_rule_action when the table is full */
+	uint64_t max_tracked_keys; /* customers per shard; not reloadable */
+	int state_full_action;     /* enum txp_rule_action when the table is full */
 
 	char *sanctioned_countries; /* "CU,IR,KP" */
 	char *sanctions_list;       /* list file of customer/merchant ids; "" none */
@@ -70,11 +70,11 @@ struct txp_compliance_config {
 
 	uint64_t kyc_threshold_usd;
 	bool kyc_unspecified_is_unverified; /* a missing kyc field counts as unverified */
-	int kyc_action;        /* unverified or pending */
+	int kyc_action;                     /* unverified or pending */
 	int kyc_failed_action;
 	int kyc_severity;
 
-	bool pan_scan;         /* mask card numbers found in free-text fields */
+	bool pan_scan; /* mask card numbers found in free-text fields */
 	int pan_action;
 	int pan_severity;
 
@@ -123,8 +123,7 @@ size_t txp_compliance_bytes_per_key(void);
  * One shard's structuring state (a 24 h window per customer), owned by one
  * thread; same contract as txp_fraud_state_create().
  */
-int txp_compliance_state_create(struct txp_compliance_rules *rules,
-                                const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES],
+int txp_compliance_state_create(struct txp_compliance_rules *rules, const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES],
                                 struct txp_compliance_state **out, char *err, size_t errlen);
 void txp_compliance_state_destroy(struct txp_compliance_state *st);
 

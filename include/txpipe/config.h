@@ -37,28 +37,28 @@ struct txp_config {
 
 	struct {
 		char *socket;
-		uint64_t socket_mode;  /* octal in the file */
-		char *socket_group;    /* empty: the daemon's group */
+		uint64_t socket_mode; /* octal in the file */
+		char *socket_group;   /* empty: the daemon's group */
 		uint64_t max_line_bytes;
 		uint64_t max_clients;
 		uint64_t shutdown_timeout_ms;
 	} daemon;
 
 	struct {
-		uint64_t workers;          /* 0: stages inline on the loop thread */
-		uint64_t ring_capacity;    /* slots per ring, a power of two */
+		uint64_t workers;       /* 0: stages inline on the loop thread */
+		uint64_t ring_capacity; /* slots per ring, a power of two */
 		uint64_t max_inflight_per_client;
 	} pipeline;
 
 	struct {
-		uint64_t max_amount;       /* major units of the transaction's currency */
-		int unknown_fields;        /* enum txp_unknown_fields */
+		uint64_t max_amount; /* major units of the transaction's currency */
+		int unknown_fields;  /* enum txp_unknown_fields */
 	} validation;
 
 	struct {
-		int level;                 /* enum txp_log_level */
-		int format;                /* enum txp_log_format */
-		bool audit;                /* one line per decided transaction */
+		int level;  /* enum txp_log_level */
+		int format; /* enum txp_log_format */
+		bool audit; /* one line per decided transaction */
 	} log;
 
 	/* Sections added by later work go below, one struct per section
@@ -66,7 +66,7 @@ struct txp_config {
 	 * src/daemon/config_table.c between the section's markers there. */
 
 	/* ---- [fraud] ---- */
-	struct txp_fraud_config fraud;       /* include/txpipe/fraud.h */
+	struct txp_fraud_config fraud; /* include/txpipe/fraud.h */
 
 	/* ---- [compliance] ---- */
 	struct txp_compliance_config compliance; /* include/txpipe/compliance.h */
@@ -78,18 +78,18 @@ struct txp_config {
 		char *credentials_file; /* empty: $AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials */
 		char *imds_endpoint;
 		bool imds;
-		char *ca_file;          /* empty: the system's */
+		char *ca_file; /* empty: the system's */
 		uint64_t connect_timeout_ms;
 		uint64_t request_timeout_ms;
 		uint64_t max_connections;
-		bool enabled;           /* false: no delivery at all */
+		bool enabled; /* false: no delivery at all */
 	} aws;
 
 	/* ---- [dynamodb] ---- */
 	struct {
-		char *endpoint;         /* empty: https://dynamodb.<region>.amazonaws.com */
+		char *endpoint; /* empty: https://dynamodb.<region>.amazonaws.com */
 		char *table;
-		uint64_t batch_size;    /* 1..25 */
+		uint64_t batch_size; /* 1..25 */
 		uint64_t flush_delay_ms;
 		uint64_t max_pending;
 		bool investigation_indexes; /* txpipectl provision adds the card and customer GSIs */
@@ -97,22 +97,22 @@ struct txp_config {
 
 	/* ---- [sns] ---- */
 	struct {
-		char *endpoint;         /* empty: https://sns.<region>.amazonaws.com */
-		char *topic_arn;        /* empty: alerts off */
-		char *alert_email;      /* empty: no subscription by txpipectl provision */
-		uint64_t batch_size;    /* 1..10 */
+		char *endpoint;      /* empty: https://sns.<region>.amazonaws.com */
+		char *topic_arn;     /* empty: alerts off */
+		char *alert_email;   /* empty: no subscription by txpipectl provision */
+		uint64_t batch_size; /* 1..10 */
 	} sns;
 
 	/* ---- [sqs] ---- */
 	struct {
-		char *endpoint;         /* empty: https://sqs.<region>.amazonaws.com */
-		char *queue_url;        /* empty: no DLQ, failures are held and logged */
+		char *endpoint;  /* empty: https://sqs.<region>.amazonaws.com */
+		char *queue_url; /* empty: no DLQ, failures are held and logged */
 		uint64_t max_held;
 	} sqs;
 
 	/* ---- [retry] ---- */
 	struct {
-		uint64_t max_attempts;  /* first attempt included */
+		uint64_t max_attempts; /* first attempt included */
 		uint64_t base_delay_ms;
 		uint64_t max_delay_ms;
 		uint64_t budget_percent; /* retries / first attempts over a sliding minute; 0: no budget */
@@ -122,7 +122,7 @@ struct txp_config {
 	/* ---- [journal] ---- */
 	struct {
 		char *dir;
-		int ack;                     /* enum txp_journal_ack (txpipe/journal.h) */
+		int ack; /* enum txp_journal_ack (txpipe/journal.h) */
 		uint64_t segment_bytes;
 		uint64_t max_bytes;
 		uint64_t commit_bytes;
@@ -155,14 +155,14 @@ struct txp_config_key {
 	const char *section;
 	const char *key;
 	enum txp_cfg_type type;
-	size_t offset;                  /* offsetof(struct txp_config, ...) */
+	size_t offset; /* offsetof(struct txp_config, ...) */
 	/* Numeric bounds, inclusive.  For STRING and PATH they bound the
 	 * length in bytes, for LIST the number of items; max 0 is no limit. */
 	uint64_t min, max;
-	const char *const *enum_names;  /* TXP_CFG_ENUM: NULL-terminated */
-	const char *default_value;      /* as it would be written in the file */
-	bool reloadable;                /* applied by SIGHUP without restart */
-	const char *help;               /* one sentence for the docs */
+	const char *const *enum_names; /* TXP_CFG_ENUM: NULL-terminated */
+	const char *default_value;     /* as it would be written in the file */
+	bool reloadable;               /* applied by SIGHUP without restart */
+	const char *help;              /* one sentence for the docs */
 	/* TXP_CFG_ENUM: the value stored for each name, parallel to
 	 * enum_names; NULL stores the index. */
 	const int *enum_values;
@@ -221,8 +221,7 @@ int txp_config_validate(const struct txp_config *cfg, char *err, size_t errlen);
  * `cfg` was not read from a file.  Long values are cut, secret ones shown as
  * "(hidden)".  Returns the length it needed, as snprintf does.
  */
-int txp_config_where(const struct txp_config *cfg, const char *section, const char *key, char *buf,
-                     size_t len);
+int txp_config_where(const struct txp_config *cfg, const char *section, const char *key, char *buf, size_t len);
 
 /*
  * Rewrites a stage's message that starts "[section] key: " (the stages'
@@ -249,16 +248,14 @@ bool txp_config_section_known(const char *section);
  * file, line or key: the caller adds them), or -ENOMEM.  On error the field
  * keeps its old value.
  */
-int txp_config_set(struct txp_config *cfg, const struct txp_config_key *k, const char *text, char *err,
-                   size_t errlen);
+int txp_config_set(struct txp_config *cfg, const struct txp_config_key *k, const char *text, char *err, size_t errlen);
 
 /*
  * Writes the value of row `k` in `cfg` as it would be written in the file
  * ("64k", "30s", "0660", "info"), secret or not.  Returns the length it
  * needed, as snprintf does, or -EINVAL for a type it does not know.
  */
-int txp_config_format_value(const struct txp_config *cfg, const struct txp_config_key *k, char *buf,
-                            size_t len);
+int txp_config_format_value(const struct txp_config *cfg, const struct txp_config_key *k, char *buf, size_t len);
 
 /* The type's name in the docs: "string", "path", "size", ... */
 const char *txp_config_type_name(enum txp_cfg_type type);

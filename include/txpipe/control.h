@@ -39,7 +39,7 @@ struct txp_control_request {
 	                             * else its "item" object; NULL when not an object */
 	unsigned tail_statuses;     /* tail: bit (1 << status) per known name in "status"; 0: all */
 	const char *tail_reasons[TXP_CONTROL_TAIL_REASONS]; /* tail: the first strings of "reason" */
-	unsigned n_tail_reasons;    /* none: all */
+	unsigned n_tail_reasons;                            /* none: all */
 	json_t *json;
 };
 

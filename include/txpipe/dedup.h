@@ -65,9 +65,8 @@ struct txp_dedup_hit {
  * otherwise 0, or -ENOMEM.  Evicts entries older than the window or beyond
  * max_entries.  Loop thread.
  */
-int txp_dedup_put(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FINGERPRINT_BYTES],
-                  enum txp_status status, uint64_t journal_seq, const char *reply, size_t reply_len,
-                  int64_t now_ms, struct txp_dedup_hit *hit);
+int txp_dedup_put(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FINGERPRINT_BYTES], enum txp_status status,
+                  uint64_t journal_seq, const char *reply, size_t reply_len, int64_t now_ms, struct txp_dedup_hit *hit);
 
 /* Looks `id` up (any thread).  Returns true with *hit filled when it was
  * decided within the window before `now_ms`: hit->conflict when both

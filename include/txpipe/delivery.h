@@ -57,10 +57,10 @@ bool txp_delivery_congested(const struct txp_delivery *d);
 struct txp_delivery_stats {
 	uint64_t stored, store_retries, alerts_published, alert_retries, dead_lettered, dlq_failures;
 	uint64_t pending, retrying, held_for_dlq, retry_budget_exhausted;
-	uint64_t dlq_dropped;      /* over [sqs] max_held: logged at err, per transaction */
-	uint64_t lost;             /* never delivered (shutdown, out of memory): logged at err */
-	uint64_t kept;             /* journaled but left undelivered (shutdown): the next start delivers them */
-	uint64_t not_stored;       /* no valid transaction_id: nothing to key a record on */
+	uint64_t dlq_dropped; /* over [sqs] max_held: logged at err, per transaction */
+	uint64_t lost;        /* never delivered (shutdown, out of memory): logged at err */
+	uint64_t kept;        /* journaled but left undelivered (shutdown): the next start delivers them */
+	uint64_t not_stored;  /* no valid transaction_id: nothing to key a record on */
 	uint64_t inflight_calls;
 	uint64_t retry_budget_left; /* retries the budget still allows this minute */
 };

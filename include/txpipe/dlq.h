@@ -7,14 +7,14 @@
 
 /* What went to the dead-letter queue and why. */
 struct txp_dlq_info {
-	const char *failed;         /* "store" or "alert" */
+	const char *failed; /* "store" or "alert" */
 	const char *transaction_id;
-	const char *alert_type;     /* for "alert": "fraud" / "compliance"; else NULL */
+	const char *alert_type; /* for "alert": "fraud" / "compliance"; else NULL */
 	const char *error_code;
 	const char *error_message;
 	unsigned attempts;
-	int64_t dead_lettered_ms;   /* Unix ms */
-	const char *payload;        /* the item or the alert message: JSON text */
+	int64_t dead_lettered_ms; /* Unix ms */
+	const char *payload;      /* the item or the alert message: JSON text */
 	size_t payload_len;
 };
 

@@ -61,14 +61,14 @@ struct txp_fraud_config {
 	uint64_t state_full_points; /* when a table is full of live keys */
 
 	/* High amount. */
-	uint64_t high_amount_usd;      /* absolute; 0 disables */
+	uint64_t high_amount_usd; /* absolute; 0 disables */
 	uint64_t high_amount_points;
 	uint64_t relative_percent;     /* amount > this % of the customer's average; 0 disables */
 	uint64_t relative_min_history; /* transactions in the long window needed first */
 	uint64_t relative_points;
 
 	/* Velocity: counts and USD sums reached within each window; 0 disables. */
-	uint64_t customer_count[3];      /* short, medium, long */
+	uint64_t customer_count[3]; /* short, medium, long */
 	uint64_t customer_amount_usd[3];
 	uint64_t merchant_count[3];
 	uint64_t merchant_amount_usd[3];
@@ -101,9 +101,9 @@ struct txp_fraud_config {
 	uint64_t repeat_points;
 
 	/* Card testing: small amounts at distinct merchants. */
-	uint64_t card_test_max_usd;     /* "small": at most this; 0 disables */
+	uint64_t card_test_max_usd; /* "small": at most this; 0 disables */
 	uint64_t card_test_window_ms;
-	uint64_t card_test_merchants;   /* distinct merchants, this one included, 2..TXP_FRAUD_CARD_TEST_RING */
+	uint64_t card_test_merchants; /* distinct merchants, this one included, 2..TXP_FRAUD_CARD_TEST_RING */
 	uint64_t card_test_points;
 };
 

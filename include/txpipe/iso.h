@@ -8,10 +8,10 @@
 
 /* One alphabetic code of ISO 4217 List One. */
 struct txp_iso_currency {
-	char code[4];      /* three upper-case letters, NUL-terminated */
-	uint8_t exponent;  /* minor-unit digits (USD 2, JPY 0, KWD 3, CLF 4);
+	char code[4];     /* three upper-case letters, NUL-terminated */
+	uint8_t exponent; /* minor-unit digits (USD 2, JPY 0, KWD 3, CLF 4);
 	                    * 0 for codes whose minor unit is "N.A." */
-	bool payable;      /* accepted as a transaction's currency: false for
+	bool payable;     /* accepted as a transaction's currency: false for
 	                    * precious metals, SDR, bond-market units, test and
 	                    * "no currency" codes, and fund codes (see iso4217.c) */
 };

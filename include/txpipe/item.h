@@ -27,7 +27,6 @@
  */
 int txp_item_build(struct txp_txn *t, const char *daemon_version);
 
-
 /* "2026-01-02T03:04:05.678Z" plus the NUL. */
 #define TXP_ISO8601_MS_SIZE 25
 

@@ -95,8 +95,7 @@ void txp_journal_record_encode(uint8_t *buf, enum txp_journal_type type, uint64_
  * On TXP_JOURNAL_OK fills *rec (pointing into `buf`); otherwise *rec is
  * unspecified.
  */
-enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t avail,
-                                                  struct txp_journal_record *rec);
+enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t avail, struct txp_journal_record *rec);
 
 /* Result of scanning a segment buffer. */
 struct txp_journal_scan_result {
@@ -127,8 +126,8 @@ typedef int (*txp_journal_scan_fn)(void *arg, const struct txp_journal_record *r
  * scan stops: a torn tail, everything from valid_bytes on.  `fn` may be
  * NULL.  Pure.
  */
-void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq,
-                      txp_journal_scan_fn fn, void *arg, struct txp_journal_scan_result *out);
+void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq, txp_journal_scan_fn fn,
+                      void *arg, struct txp_journal_scan_result *out);
 
 /*
  * The ACCEPTED payload: what a restart needs to redeliver a decided
@@ -255,8 +254,8 @@ void txp_journal_options_from_config(struct txp_journal_options *o, const struct
  * Returns 0 with *out set, or a negative errno with a message in `err`.
  * Close with txp_journal_close().
  */
-int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
-                     const struct txp_journal_options *opt, char *err, size_t errlen);
+int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir, const struct txp_journal_options *opt,
+                     char *err, size_t errlen);
 
 /*
  * Queues a record (loop thread; the writer copies nothing back).  The
@@ -271,8 +270,7 @@ int txp_journal_append(struct txp_journal *j, enum txp_journal_type type, const 
                        uint64_t *seq_out);
 
 /* Encodes and queues an ACCEPTED record in one step (no extra copy). */
-int txp_journal_append_accepted(struct txp_journal *j, const struct txp_journal_accepted *a,
-                                uint64_t *seq_out);
+int txp_journal_append_accepted(struct txp_journal *j, const struct txp_journal_accepted *a, uint64_t *seq_out);
 
 /* Queues one DELIVERED record naming `n` (>= 1) sequence numbers: stored or
  * dead-lettered.  Naming one twice, or one that is not ACCEPTED, is

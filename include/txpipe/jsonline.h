@@ -81,9 +81,9 @@ struct txp_jsonline_member {
 /* Reader state, on the caller's stack.  After a failure, `error`, `column`
  * and `what` describe it; the other fields are private. */
 struct txp_jsonline {
-	int error;          /* 0 or an enum txp_jsonline_error */
-	size_t column;      /* 1-based byte offset where reading stopped */
-	const char *what;   /* short static description; never quotes input */
+	int error;           /* 0 or an enum txp_jsonline_error */
+	size_t column;       /* 1-based byte offset where reading stopped */
+	const char *what;    /* short static description; never quotes input */
 	const char *dup_key; /* EDUPLICATE: the repeated key, inside the buffer */
 	size_t dup_key_len;
 

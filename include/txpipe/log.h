@@ -2,17 +2,11 @@
 #ifndef TXPIPE_LOG_H
 #define TXPIPE_LOG_H
 
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 
 /* The syslog(3) priorities: journald reads "<N>" at the start of a line. */
-enum txp_log_level {
-	TXP_LOG_ERR = 3,
-	TXP_LOG_WARNING = 4,
-	TXP_LOG_NOTICE = 5,
-	TXP_LOG_INFO = 6,
-	TXP_LOG_DEBUG = 7
-};
+enum txp_log_level { TXP_LOG_ERR = 3, TXP_LOG_WARNING = 4, TXP_LOG_NOTICE = 5, TXP_LOG_INFO = 6, TXP_LOG_DEBUG = 7 };
 
 enum txp_log_format {
 	TXP_LOG_FORMAT_KV = 0, /* msg="..." key=value ... */
@@ -31,10 +25,9 @@ bool txp_log_enabled(enum txp_log_level level);
  * event is a single write(2).  Callers never pass secrets, card numbers or
  * raw personal data.
  */
-void txp_log(enum txp_log_level level, const char *event, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void txp_log(enum txp_log_level level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void txp_logv(enum txp_log_level level, const char *event, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+        __attribute__((format(printf, 3, 0)));
 
 /*
  * Writes, for each event whose repeats the rate limit is holding back, one

@@ -84,8 +84,8 @@ struct txp_names_hit {
 int txp_names_load(const char *spec, struct txp_names **out, char *err, size_t errlen);
 
 /* Loads one file of format "ofac" or "inhouse" into a new index; as above. */
-int txp_names_load_file(const char *label, const char *format, const char *path, struct txp_names **out,
-                        char *err, size_t errlen);
+int txp_names_load_file(const char *label, const char *format, const char *path, struct txp_names **out, char *err,
+                        size_t errlen);
 
 /* NULL is safe. */
 void txp_names_free(struct txp_names *ix);
@@ -119,7 +119,7 @@ void txp_names_scratch_free(struct txp_names_scratch *s);
  * none does (or the name normalises to nothing), -ENOMEM when the scratch
  * cannot grow.  `ix` may be NULL (nothing listed).
  */
-int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name,
-                     unsigned threshold, struct txp_names_hit *hit);
+int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name, unsigned threshold,
+                     struct txp_names_hit *hit);
 
 #endif

@@ -53,8 +53,8 @@ void txp_notify_stopping(void);
 struct txp_notify {
 	uv_timer_t watchdog;
 	uv_timer_t status;
-	uint64_t watchdog_ms;  /* ping period; 0 when no watchdog was asked for */
-	uint64_t status_ms;    /* status period; 0 when status is not sent */
+	uint64_t watchdog_ms; /* ping period; 0 when no watchdog was asked for */
+	uint64_t status_ms;   /* status period; 0 when status is not sent */
 	txp_notify_figures_fn figures;
 	void *arg;
 	char last_status[256]; /* the last STATUS= sent, to skip repeats */

@@ -17,7 +17,7 @@ struct txp_queue {
 };
 
 /* The struct of type `type` whose member `field` is the link `ptr`. */
-#define txp_queue_data(ptr, type, field) ((type *)(void *)((char *)(ptr) - offsetof(type, field)))
+#define txp_queue_data(ptr, type, field) ((type *)(void *)((char *)(ptr)-offsetof(type, field)))
 
 /* Every link of the list `h`, in order.  Removing `q` inside the loop is
  * not allowed; use txp_queue_foreach_safe for that. */

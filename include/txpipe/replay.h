@@ -44,11 +44,11 @@ void txp_replayer_destroy(struct txp_replayer *r);
 
 /* The outcome of txp_replay_run(). */
 struct txp_replay_summary {
-	uint64_t lines;                          /* decided (blank lines skipped) */
-	uint64_t baseline[TXP_STATUS_COUNT];     /* per status */
+	uint64_t lines;                      /* decided (blank lines skipped) */
+	uint64_t baseline[TXP_STATUS_COUNT]; /* per status */
 	uint64_t candidate[TXP_STATUS_COUNT];
-	uint64_t status_changed;                 /* listed */
-	uint64_t reasons_changed;                /* same status, other reasons: listed too */
+	uint64_t status_changed;  /* listed */
+	uint64_t reasons_changed; /* same status, other reasons: listed too */
 };
 
 /*

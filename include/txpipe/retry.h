@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 struct txp_retry_policy {
-	uint32_t max_attempts;  /* the first attempt included; 1 disables retries */
+	uint32_t max_attempts; /* the first attempt included; 1 disables retries */
 	uint64_t base_delay_ms;
 	uint64_t max_delay_ms;
-	bool jitter;            /* false: the exact exponential waits, as Step Functions */
+	bool jitter; /* false: the exact exponential waits, as Step Functions */
 };
 
 /*
@@ -42,7 +42,7 @@ bool txp_retry_attempts_left(const struct txp_retry_policy *p, unsigned attempts
 struct txp_retry_budget {
 	uint32_t percent;
 	uint32_t floor;
-	int64_t second[TXP_RETRY_BUDGET_SECONDS];  /* which second each bucket holds */
+	int64_t second[TXP_RETRY_BUDGET_SECONDS]; /* which second each bucket holds */
 	uint64_t firsts[TXP_RETRY_BUDGET_SECONDS];
 	uint64_t retries[TXP_RETRY_BUDGET_SECONDS];
 };

@@ -87,8 +87,8 @@ uint64_t txp_rates_find(const struct txp_rates *r, const char *currency);
  * Returns 0 and stores the result in *cents, or -ENOENT when the currency has
  * no rate, or -EINVAL when the exponent is above 18.
  */
-int txp_rates_to_usd_cents(const struct txp_rates *r, const char *currency, unsigned exponent,
-                           int64_t amount, int64_t *cents);
+int txp_rates_to_usd_cents(const struct txp_rates *r, const char *currency, unsigned exponent, int64_t amount,
+                           int64_t *cents);
 
 /* A set of ISO 3166-1 alpha-2 codes, one bit per possible code. */
 struct txp_country_set {
@@ -123,8 +123,7 @@ struct txp_idset;
  * longer than TXP_IDSET_ENTRY_MAX or holding a control character, or
  * -ENOMEM; the message goes to `err`.
  */
-int txp_idset_parse(const char *buf, size_t len, const char *name, struct txp_idset **out, char *err,
-                    size_t errlen);
+int txp_idset_parse(const char *buf, size_t len, const char *name, struct txp_idset **out, char *err, size_t errlen);
 
 /* The largest list file read: 256 MiB, millions of ids; a bound on memory. */
 #define TXP_IDSET_FILE_MAX (UINT64_C(256) << 20)

@@ -27,9 +27,9 @@ struct txp_conn;
 
 struct txp_server_options {
 	const char *socket_path;
-	unsigned socket_mode;       /* e.g. 0660 */
-	const char *socket_group;   /* NULL or "" for the daemon's group */
-	int listen_fd;              /* >= 0: an inherited listening socket */
+	unsigned socket_mode;     /* e.g. 0660 */
+	const char *socket_group; /* NULL or "" for the daemon's group */
+	int listen_fd;            /* >= 0: an inherited listening socket */
 	size_t max_line_bytes;
 	unsigned max_clients;
 	uint32_t max_inflight_per_client; /* a power of two */
@@ -86,9 +86,9 @@ struct txp_server_stats {
 	uint64_t by_status[TXP_STATUS_COUNT];
 	uint64_t lines_too_long;
 	uint64_t clients_refused;
-	uint64_t paused_reads;     /* times a client was paused for backpressure */
-	uint64_t refused;          /* transaction lines answered "overloaded" (refusing) */
-	uint64_t tail_dropped;     /* decisions a slow tail subscriber missed */
+	uint64_t paused_reads;            /* times a client was paused for backpressure */
+	uint64_t refused;                 /* transaction lines answered "overloaded" (refusing) */
+	uint64_t tail_dropped;            /* decisions a slow tail subscriber missed */
 	struct txp_latency reply_latency; /* line received -> reply queued (after any hold) */
 };
 

@@ -6,10 +6,10 @@
 
 #include "txpipe/compliance.h"
 #include "txpipe/config.h"
-#include "txpipe/rulelists.h"
 #include "txpipe/dedup.h"
 #include "txpipe/journal.h"
 #include "txpipe/pipeline.h"
+#include "txpipe/rulelists.h"
 #include "txpipe/txn.h"
 
 struct txp_stages;
@@ -27,8 +27,7 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
  * context per validation thread and one fraud and compliance state per
  * shard.  Call once, before the pipeline starts.  Returns 0 or -ENOMEM.
  */
-int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns, char *err,
-                     size_t errlen);
+int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns, char *err, size_t errlen);
 
 /*
  * Swaps in the rules of `cfg` (thresholds, lists) without losing velocity
@@ -80,8 +79,7 @@ void txp_stages_decided(struct txp_stages *st, struct txp_txn *t);
  * the key, file and line in err.  Reads the file: start-up, reload and
  * txp_config_validate() only.
  */
-int txp_stages_load_rates(const struct txp_compliance_config *c, struct txp_rates *out, char *err,
-                          size_t errlen);
+int txp_stages_load_rates(const struct txp_compliance_config *c, struct txp_rates *out, char *err, size_t errlen);
 
 /* The date of the rates in use (Unix seconds at 00:00 UTC; 0 unknown).
  * Loop thread. */

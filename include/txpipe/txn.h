@@ -6,11 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TXP_ID_MAX 64          /* transaction_id, merchant_id, customer_id */
+#define TXP_ID_MAX 64 /* transaction_id, merchant_id, customer_id */
 #define TXP_DEVICE_ID_MAX 128
-#define TXP_IP_MAX 45          /* longest textual IPv6 address */
-#define TXP_TOKEN_HEX 32       /* 16-byte keyed BLAKE2b tokens, hex */
-#define TXP_MAX_REASONS 40      /* fraud can add ~26, compliance ~8 */
+#define TXP_IP_MAX 45              /* longest textual IPv6 address */
+#define TXP_TOKEN_HEX 32           /* 16-byte keyed BLAKE2b tokens, hex */
+#define TXP_MAX_REASONS 40         /* fraud can add ~26, compliance ~8 */
 #define TXP_ID_TOKEN_PREFIX "tok_" /* a tokenised transaction_id: see id_tokenised */
 #define TXP_ID_TOKEN_LEN 30        /* its length: the prefix and 26 base32 characters */
 #define TXP_FINGERPRINT_BYTES 16   /* struct txp_txn's fingerprint */
@@ -19,9 +19,9 @@
 /* Party names screened against the sanctions name lists (see names.h):
  * customer_name, counterparty_name, beneficiary_name, in that order. */
 #define TXP_NAME_FIELDS 3
-#define TXP_NAME_MAX 200       /* bytes of UTF-8 */
-#define TXP_NAME_LIST_MAX 15   /* a name list's label ("ofac") */
-#define TXP_NAME_ENTRY_MAX 64  /* a list entry's identifier (OFAC's ent_num) */
+#define TXP_NAME_MAX 200      /* bytes of UTF-8 */
+#define TXP_NAME_LIST_MAX 15  /* a name list's label ("ofac") */
+#define TXP_NAME_ENTRY_MAX 64 /* a list entry's identifier (OFAC's ent_num) */
 
 enum txp_status {
 	TXP_STATUS_APPROVED = 0,
@@ -83,15 +83,15 @@ struct txp_conn; /* owned by the server on the loop thread */
 struct txp_txn {
 	/* Set by the loop thread when the line is framed. */
 	struct txp_conn *conn;
-	uint64_t conn_seq;     /* position of the line on its connection */
-	uint64_t id;           /* daemon-wide sequence number */
-	uint32_t shard;        /* fraud/compliance shard: a hash of customer_key */
-	char *line;            /* the raw line (NUL-terminated, owned); wiped
+	uint64_t conn_seq; /* position of the line on its connection */
+	uint64_t id;       /* daemon-wide sequence number */
+	uint32_t shard;    /* fraud/compliance shard: a hash of customer_key */
+	char *line;        /* the raw line (NUL-terminated, owned); wiped
 	                        * and freed by validation once parsed, since it
 	                        * may hold a card number */
 	uint32_t line_len;
-	int64_t received_ms;   /* wall clock, Unix ms */
-	uint64_t t_received;   /* monotonic ns, for stage latencies */
+	int64_t received_ms; /* wall clock, Unix ms */
+	uint64_t t_received; /* monotonic ns, for stage latencies */
 	uint64_t t_validated;
 	uint64_t t_fraud;
 	uint64_t t_compliance;
@@ -99,18 +99,18 @@ struct txp_txn {
 	/* Outcome. */
 	enum txp_status status;
 	struct txp_error error;
-	int risk_score;        /* 0-100, valid when scored */
+	int risk_score; /* 0-100, valid when scored */
 	bool scored;
 	uint8_t n_reasons;
 	struct txp_reason reasons[TXP_MAX_REASONS];
-	uint32_t alerts;       /* TXP_ALERT_* bits, set by the stages */
+	uint32_t alerts;             /* TXP_ALERT_* bits, set by the stages */
 	uint8_t fraud_severity;      /* enum txp_severity of the fraud alert */
 	uint8_t compliance_severity; /* enum txp_severity of the compliance alert */
 	uint32_t compliance_flags;   /* TXP_COMPLIANCE_* bits, for the record */
 
 	/* Derived by the rule stages (fraud converts, compliance reuses). */
-	bool amount_usd_known;  /* the currency had a configured USD rate */
-	int64_t amount_usd;     /* the amount in USD minor units (cents) */
+	bool amount_usd_known; /* the currency had a configured USD rate */
+	int64_t amount_usd;    /* the amount in USD minor units (cents) */
 	/* GDPR: keyed BLAKE2b pseudonyms (hex) of personal identifiers, for
 	 * storage and publication; empty when not configured or not given. */
 	char customer_pseud[TXP_TOKEN_HEX + 1];
@@ -122,10 +122,10 @@ struct txp_txn {
 	char customer_key[TXP_TOKEN_HEX + 1];
 	char ip_pseud[TXP_TOKEN_HEX + 1];
 	char device_pseud[TXP_TOKEN_HEX + 1];
-	int64_t expires_at;     /* retention TTL, Unix seconds (0: unset) */
+	int64_t expires_at; /* retention TTL, Unix seconds (0: unset) */
 
 	/* Parsed fields, set by validation.  Strings are NUL-terminated. */
-	bool has_id;           /* transaction_id was a valid string */
+	bool has_id; /* transaction_id was a valid string */
 	/* PCI DSS: a transaction_id holding a card number is replaced, by
 	 * validation, with its token (TXP_ID_TOKEN_PREFIX and the keyed
 	 * BLAKE2b of the whole id in 26 base32 characters, TXP_ID_TOKEN_LEN
@@ -134,20 +134,20 @@ struct txp_txn {
 	 * instead merged every such id into one. */
 	bool id_tokenised;
 	char transaction_id[TXP_ID_MAX + 1];
-	int64_t amount;        /* integer minor units of `currency` */
-	char currency[4];      /* ISO 4217 alpha code */
+	int64_t amount;   /* integer minor units of `currency` */
+	char currency[4]; /* ISO 4217 alpha code */
 	uint8_t currency_exponent;
 	char merchant_id[TXP_ID_MAX + 1];
 	char customer_id[TXP_ID_MAX + 1];
 	char merchant_country[3]; /* ISO 3166-1 alpha-2 */
 	char customer_country[3];
 	bool has_timestamp;
-	int64_t timestamp_ms;  /* the producer's event time, Unix ms */
+	int64_t timestamp_ms; /* the producer's event time, Unix ms */
 	bool has_card;
-	char card_bin[7];      /* first six digits */
+	char card_bin[7]; /* first six digits */
 	char card_last4[5];
 	char card_token[TXP_TOKEN_HEX + 1]; /* keyed BLAKE2b of the PAN */
-	char merchant_category[5]; /* ISO 18245 MCC, four digits, or empty */
+	char merchant_category[5];          /* ISO 18245 MCC, four digits, or empty */
 	enum txp_channel channel;
 	char ip_address[TXP_IP_MAX + 1];
 	char device_id[TXP_DEVICE_ID_MAX + 1];
@@ -186,9 +186,9 @@ struct txp_txn {
 
 	/* Output, built by the last stage on its worker thread so the loop
 	 * thread only copies bytes.  Owned; freed with the transaction. */
-	char *reply;           /* one JSON line including the '\n' */
+	char *reply; /* one JSON line including the '\n' */
 	uint32_t reply_len;
-	char *item;            /* the persisted record (JSON), or NULL */
+	char *item; /* the persisted record (JSON), or NULL */
 	uint32_t item_len;
 	/* The SNS alert messages (JSON), one per raised alert kind, indexed
 	 * by TXP_ALERT_KIND_FRAUD / _COMPLIANCE; NULL when not raised. */
@@ -196,20 +196,20 @@ struct txp_txn {
 	uint32_t alert_len[2];
 };
 
-#define TXP_ALERT_FRAUD      (1u << 0)
+#define TXP_ALERT_FRAUD (1u << 0)
 #define TXP_ALERT_COMPLIANCE (1u << 1)
 /* Indices of struct txp_txn's alert[]: bit TXP_ALERT_x is 1u << TXP_ALERT_KIND_x. */
-#define TXP_ALERT_KIND_FRAUD      0
+#define TXP_ALERT_KIND_FRAUD 0
 #define TXP_ALERT_KIND_COMPLIANCE 1
-#define TXP_ALERT_KINDS           2
+#define TXP_ALERT_KINDS 2
 
 /* Compliance findings, kept on the record whatever the decision. */
-#define TXP_COMPLIANCE_AML_REPORT    (1u << 0) /* at or above the reporting threshold */
-#define TXP_COMPLIANCE_STRUCTURING   (1u << 1)
-#define TXP_COMPLIANCE_SANCTIONS     (1u << 2) /* country or list match */
-#define TXP_COMPLIANCE_KYC           (1u << 3)
-#define TXP_COMPLIANCE_PAN_MASKED    (1u << 4) /* a card number was masked in a field */
-#define TXP_COMPLIANCE_RATE_UNKNOWN  (1u << 5) /* no USD rate: thresholds not evaluable */
+#define TXP_COMPLIANCE_AML_REPORT (1u << 0) /* at or above the reporting threshold */
+#define TXP_COMPLIANCE_STRUCTURING (1u << 1)
+#define TXP_COMPLIANCE_SANCTIONS (1u << 2) /* country or list match */
+#define TXP_COMPLIANCE_KYC (1u << 3)
+#define TXP_COMPLIANCE_PAN_MASKED (1u << 4)   /* a card number was masked in a field */
+#define TXP_COMPLIANCE_RATE_UNKNOWN (1u << 5) /* no USD rate: thresholds not evaluable */
 
 /* "customer_name", "counterparty_name", "beneficiary_name". */
 extern const char *const txp_name_fields[TXP_NAME_FIELDS];
@@ -228,9 +228,8 @@ void txp_txn_add_reason(struct txp_txn *t, const char *code, int points);
 
 /* Marks the transaction rejected (validation) or error (processing) and
  * fills its error.  `field` may be NULL.  Formats `fmt` like printf. */
-void txp_txn_fail(struct txp_txn *t, enum txp_status status, const char *code,
-                  const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+void txp_txn_fail(struct txp_txn *t, enum txp_status status, const char *code, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
 
 /*
  * Raises t->status to `s` when `s` is more severe (declined beats review

@@ -12,9 +12,9 @@
 #define TXP_CARD_KEY_BYTES 32
 
 /* Longest accepted texts, in bytes. */
-#define TXP_AMOUNT_TEXT_MAX 40    /* amount sent as a string */
-#define TXP_TIMESTAMP_MAX 40      /* RFC 3339 with nanoseconds is 35 */
-#define TXP_CARD_TEXT_MAX 40      /* 19 digits with separators is 37 */
+#define TXP_AMOUNT_TEXT_MAX 40 /* amount sent as a string */
+#define TXP_TIMESTAMP_MAX 40   /* RFC 3339 with nanoseconds is 35 */
+#define TXP_CARD_TEXT_MAX 40   /* 19 digits with separators is 37 */
 #define TXP_CARD_MIN_DIGITS 12
 #define TXP_CARD_MAX_DIGITS 19
 
@@ -39,8 +39,7 @@ int txp_validate_global_init(void);
  * if needed.  Returns the validator (free with txp_validator_free()) or
  * NULL when memory is short or libsodium fails.
  */
-struct txp_validator *txp_validator_new(const struct txp_config *cfg,
-                                        const unsigned char key[TXP_CARD_KEY_BYTES]);
+struct txp_validator *txp_validator_new(const struct txp_config *cfg, const unsigned char key[TXP_CARD_KEY_BYTES]);
 
 /* Wipes the key and frees the validator.  NULL is safe. */
 void txp_validator_free(struct txp_validator *v);
@@ -70,6 +69,5 @@ void txp_validator_free(struct txp_validator *v);
  * distinct transactions: `v` is only read.
  */
 int txp_validate(const struct txp_validator *v, struct txp_txn *t);
-
 
 #endif

@@ -72,8 +72,7 @@ struct txp_window_small {
 void txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now, int64_t amount);
 
 /* As txp_window_totals(). */
-void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count,
-                             int64_t *sum);
+void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count, int64_t *sum);
 
 /*
  * A key table: a fixed number of entries, each a small header plus a
@@ -105,7 +104,7 @@ struct txp_keytab;
 #define TXP_KEYTAB_HASH_KEY_BYTES 16
 
 struct txp_keytab_stats {
-	size_t used;        /* entries holding a key */
+	size_t used; /* entries holding a key */
 	size_t max_keys;
 	uint64_t overflows; /* refused inserts: table full of live keys */
 	uint64_t evictions; /* expired entries reused for new keys */

@@ -25,12 +25,12 @@
  * reference "Making HTTP requests"; SQS developer guide "JSON protocol");
  * SNS speaks the query protocol (sns.h). */
 #define DYNAMODB_TARGET_PREFIX "DynamoDB_20120810."
-#define SQS_TARGET_PREFIX      "AmazonSQS."
-#define JSON_CONTENT_TYPE      "application/x-amz-json-1.0"
-#define FORM_CONTENT_TYPE      "application/x-www-form-urlencoded; charset=utf-8"
-#define OP_MAX                 64
+#define SQS_TARGET_PREFIX "AmazonSQS."
+#define JSON_CONTENT_TYPE "application/x-amz-json-1.0"
+#define FORM_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define OP_MAX 64
 
-static const char *const service_names[TXP_AWS_SERVICE_COUNT] = {"dynamodb", "sns", "sqs"};
+static const char *const service_names[TXP_AWS_SERVICE_COUNT] = { "dynamodb", "sns", "sqs" };
 
 struct call_list {
 	struct txp_queue q;
@@ -92,14 +92,13 @@ static bool region_valid(const char *region)
 		return false;
 	/* It becomes part of a host name. */
 	for (size_t i = 0; i < n; i++)
-		if (!(islower((unsigned char)region[i]) || isdigit((unsigned char)region[i]) ||
-		      region[i] == '-'))
+		if (!(islower((unsigned char)region[i]) || isdigit((unsigned char)region[i]) || region[i] == '-'))
 			return false;
 	return true;
 }
 
 int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const char *override,
-			     struct txp_aws_endpoint *out, char *err, size_t errlen)
+                             struct txp_aws_endpoint *out, char *err, size_t errlen)
 {
 	CURLU *u = NULL;
 	char *host = NULL, *port = NULL, *path = NULL, *url = NULL, *part = NULL;
@@ -111,7 +110,7 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 	}
 	if (!region_valid(region)) {
 		txp_aws_set_err(err, errlen, "region \"%s\" is not a region name (lowercase letters, digits, '-')",
-			region != NULL ? region : "");
+		                region != NULL ? region : "");
 		return -EINVAL;
 	}
 	memset(out, 0, sizeof(*out));
@@ -161,8 +160,7 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
 		txp_aws_set_err(err, errlen, "endpoint host too long in %s", override);
 		goto out;
 	}
-	if (snprintf(out->path, sizeof(out->path), "%s", path != NULL ? path : "/") >=
-		    (int)sizeof(out->path) ||
+	if (snprintf(out->path, sizeof(out->path), "%s", path != NULL ? path : "/") >= (int)sizeof(out->path) ||
 	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK ||
 	    snprintf(out->url, sizeof(out->url), "%s", url) >= (int)sizeof(out->url)) {
 		txp_aws_set_err(err, errlen, "endpoint URL too long: %s", override);
@@ -207,7 +205,7 @@ static void copy_code(const char *raw, char *code, size_t codelen)
 }
 
 int txp_aws_parse_error(const char *error_type, const char *body, size_t body_len, char *code, size_t codelen,
-			char *message, size_t msglen)
+                        char *message, size_t msglen)
 {
 	size_t i = 0;
 
@@ -296,7 +294,7 @@ static void list_take(struct call_list *from, struct call_list *to)
 	txp_queue_move(&from->q, &to->q);
 	to->n = from->n;
 	from->n = 0;
-	txp_queue_foreach(q, &to->q)
+	txp_queue_foreach (q, &to->q)
 		txp_queue_data(q, struct call, link)->list = to;
 }
 
@@ -326,17 +324,15 @@ static void call_finish(struct call *k, const struct txp_aws_result *r)
 	}
 	s->latency_us_sum[k->svc] += r->latency_us;
 	if (r->kind != TXP_AWS_OK)
-		txp_log_debug("aws_call_failed", "service=%s op=%s kind=%s status=%ld code=%s",
-			      service_names[k->svc], k->op, txp_aws_kind_name(r->kind), r->http_status,
-			      r->code);
+		txp_log_debug("aws_call_failed", "service=%s op=%s kind=%s status=%ld code=%s", service_names[k->svc],
+		              k->op, txp_aws_kind_name(r->kind), r->http_status, r->code);
 	k->cb(k->arg, r);
 	call_free(k);
 }
 
-static void result_set(struct txp_aws_result *r, enum txp_aws_kind kind, const char *code, const char *fmt,
-		       ...) __attribute__((format(printf, 4, 5)));
-static void result_set(struct txp_aws_result *r, enum txp_aws_kind kind, const char *code, const char *fmt,
-		       ...)
+static void result_set(struct txp_aws_result *r, enum txp_aws_kind kind, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void result_set(struct txp_aws_result *r, enum txp_aws_kind kind, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -380,14 +376,14 @@ static int call_send(struct call *k, char *err, size_t errlen)
 		txp_aws_set_err(err, errlen, "no credentials");
 		return -ENOKEY;
 	}
-	sh[n++] = (struct txp_sigv4_header){"host", ep->host};
+	sh[n++] = (struct txp_sigv4_header){ "host", ep->host };
 	if (k->svc == TXP_AWS_SNS) {
-		sh[n++] = (struct txp_sigv4_header){"content-type", FORM_CONTENT_TYPE};
+		sh[n++] = (struct txp_sigv4_header){ "content-type", FORM_CONTENT_TYPE };
 	} else {
 		snprintf(target, sizeof(target), "%s%s",
-			 k->svc == TXP_AWS_DYNAMODB ? DYNAMODB_TARGET_PREFIX : SQS_TARGET_PREFIX, k->op);
-		sh[n++] = (struct txp_sigv4_header){"content-type", JSON_CONTENT_TYPE};
-		sh[n++] = (struct txp_sigv4_header){"x-amz-target", target};
+		         k->svc == TXP_AWS_DYNAMODB ? DYNAMODB_TARGET_PREFIX : SQS_TARGET_PREFIX, k->op);
+		sh[n++] = (struct txp_sigv4_header){ "content-type", JSON_CONTENT_TYPE };
+		sh[n++] = (struct txp_sigv4_header){ "x-amz-target", target };
 	}
 	struct txp_sigv4_request req = {
 		.method = "POST",
@@ -397,7 +393,7 @@ static int call_send(struct call *k, char *err, size_t errlen)
 		.payload = k->body,
 		.payload_len = k->body_len,
 	};
-	struct txp_sigv4_credentials sc = {cr->access_key_id, cr->secret_access_key, cr->session_token};
+	struct txp_sigv4_credentials sc = { cr->access_key_id, cr->secret_access_key, cr->session_token };
 	struct txp_sigv4_params sp = {
 		.creds = &sc,
 		.region = ep->region,
@@ -410,11 +406,11 @@ static int call_send(struct call *k, char *err, size_t errlen)
 	if (rc != 0)
 		return rc;
 	/* Host is sent explicitly so the header on the wire is the one signed. */
-	hh[0] = (struct txp_http_header){"Host", ep->host};
+	hh[0] = (struct txp_http_header){ "Host", ep->host };
 	for (size_t i = 1; i < n; i++)
-		hh[i] = (struct txp_http_header){i == 1 ? "Content-Type" : "X-Amz-Target", sh[i].value};
+		hh[i] = (struct txp_http_header){ i == 1 ? "Content-Type" : "X-Amz-Target", sh[i].value };
 	for (size_t i = 0; i < sig->n_add_headers; i++)
-		hh[n + i] = (struct txp_http_header){sig->add_headers[i].name, sig->add_headers[i].value};
+		hh[n + i] = (struct txp_http_header){ sig->add_headers[i].name, sig->add_headers[i].value };
 	struct txp_http_req hr = {
 		.method = "POST",
 		.url = ep->url,
@@ -480,8 +476,8 @@ static void on_wait_timer(uv_timer_t *t)
 			call_finish(k, &k->saved);
 		} else {
 			result_set(&r, TXP_AWS_RETRYABLE, "no_credentials",
-				   "no AWS credentials within %llu ms (source: %s)",
-				   (unsigned long long)c->wait_timeout_ms, txp_creds_source(c->creds));
+			           "no AWS credentials within %llu ms (source: %s)",
+			           (unsigned long long)c->wait_timeout_ms, txp_creds_source(c->creds));
 			call_finish(k, &r);
 		}
 	}
@@ -532,8 +528,8 @@ static void call_retry_credentials(struct call *k, const struct txp_aws_result *
 	uint64_t gen = c->creds_gen;
 
 	k->refreshed = true;
-	txp_log_warn("aws_credentials_rejected", "service=%s op=%s code=%s source=%s", service_names[k->svc],
-		     k->op, r->code, txp_creds_source(c->creds));
+	txp_log_warn("aws_credentials_rejected", "service=%s op=%s code=%s source=%s", service_names[k->svc], k->op,
+	             r->code, txp_creds_source(c->creds));
 	txp_creds_invalidate(c->creds);
 	if (c->creds_gen != gen && txp_creds_current(c->creds) != NULL) {
 		/* Re-read synchronously (the shared file). */
@@ -593,8 +589,8 @@ static void on_http(const struct txp_http_resp *resp, void *data)
 		r.body = (const char *)resp->body;
 		r.body_len = resp->body_len;
 		if (resp->status < 200 || resp->status >= 300) {
-			if (txp_aws_parse_error(resp->amzn_error_type, r.body, r.body_len, r.code,
-						sizeof(r.code), r.message, sizeof(r.message)) != 0)
+			if (txp_aws_parse_error(resp->amzn_error_type, r.body, r.body_len, r.code, sizeof(r.code),
+			                        r.message, sizeof(r.message)) != 0)
 				snprintf(r.code, sizeof(r.code), "http_%ld", resp->status);
 			r.kind = txp_aws_classify(resp->status, r.code, 0);
 		} else {
@@ -620,8 +616,8 @@ static bool op_valid(const char *op)
 	return true;
 }
 
-int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body,
-		 size_t body_len, txp_aws_cb cb, void *arg)
+int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body, size_t body_len,
+                 txp_aws_cb cb, void *arg)
 {
 	struct call *k;
 	char err[256];
@@ -658,14 +654,14 @@ int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char 
 	if (txp_creds_current(c->creds) != NULL) {
 		rc = call_send(k, err, sizeof(err));
 		if (rc != 0) {
-			txp_log_warn("aws_call_not_started", "service=%s op=%s reason=\"%s\"",
-				     service_names[svc], op, err);
+			txp_log_warn("aws_call_not_started", "service=%s op=%s reason=\"%s\"", service_names[svc], op,
+			             err);
 			call_free(k);
 			return rc;
 		}
 	} else if (c->waiting.n >= TXP_AWS_MAX_WAITING) {
 		result_set(&k->saved, TXP_AWS_RETRYABLE, "no_credentials",
-			   "no AWS credentials yet, and %d calls already wait for them", TXP_AWS_MAX_WAITING);
+		           "no AWS credentials yet, and %d calls already wait for them", TXP_AWS_MAX_WAITING);
 		call_defer(k);
 	} else {
 		call_wait(k);
@@ -674,8 +670,8 @@ int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char 
 	return 0;
 }
 
-int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_aws_settings *st,
-			  char *err, size_t errlen)
+int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_aws_settings *st, char *err,
+                          size_t errlen)
 {
 	struct txp_aws_client *c;
 	char why[512];
@@ -698,7 +694,7 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
 	c->wait_timeout_ms = st->request_timeout_ms;
 	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
 		rc = txp_aws_endpoint_resolve((enum txp_aws_service)s, st->region, st->endpoint[s], &c->ep[s], why,
-					      sizeof(why));
+		                              sizeof(why));
 		if (rc != 0) {
 			txp_aws_set_err(err, errlen, "[%s] endpoint: %s", service_names[s], why);
 			goto err_after_alloc;

@@ -73,8 +73,7 @@ void txp_creds__str_free_wiped(char *s)
 	}
 }
 
-struct txp_aws_creds *txp_aws_creds_create(const char *id, const char *secret, const char *token,
-					   int64_t expiration_ms)
+struct txp_aws_creds *txp_aws_creds_create(const char *id, const char *secret, const char *token, int64_t expiration_ms)
 {
 	struct txp_aws_creds *c;
 
@@ -132,8 +131,7 @@ bool txp_creds__valid(const struct txp_aws_creds *c, int64_t now)
 
 /* --- pure helpers --------------------------------------------------------- */
 
-void txp_creds__policy_defaults(const struct txp_creds_refresh_policy *in,
-				struct txp_creds_refresh_policy *out)
+void txp_creds__policy_defaults(const struct txp_creds_refresh_policy *in, struct txp_creds_refresh_policy *out)
 {
 	out->before_min_ms = in->before_min_ms != 0 ? in->before_min_ms : DEFAULT_BEFORE_MIN_MS;
 	out->before_max_ms = in->before_max_ms != 0 ? in->before_max_ms : DEFAULT_BEFORE_MAX_MS;
@@ -145,8 +143,8 @@ void txp_creds__policy_defaults(const struct txp_creds_refresh_policy *in,
 		out->retry_max_ms = out->retry_min_ms;
 }
 
-uint64_t txp_creds_refresh_delay_ms(const struct txp_creds_refresh_policy *pin, int64_t now,
-				    int64_t expiration_ms, uint32_t rnd)
+uint64_t txp_creds_refresh_delay_ms(const struct txp_creds_refresh_policy *pin, int64_t now, int64_t expiration_ms,
+                                    uint32_t rnd)
 {
 	struct txp_creds_refresh_policy p;
 	uint64_t before, delay;
@@ -212,4 +210,3 @@ void txp_creds__static_destroy(struct txp_creds_provider *p)
 	free(s->profile);
 	free(s);
 }
-

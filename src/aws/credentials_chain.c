@@ -93,7 +93,7 @@ static int chain_add(struct chain_provider *ch, struct txp_creds_provider *link)
 }
 
 int txp_creds_chain_create(uv_loop_t *loop, struct txp_http *http, const struct txp_creds_options *opts,
-			   struct txp_creds_provider **out, char *errbuf, size_t errlen)
+                           struct txp_creds_provider **out, char *errbuf, size_t errlen)
 {
 	txp_getenv_fn env = opts->getenv_fn != NULL ? opts->getenv_fn : getenv;
 	struct chain_provider *ch;
@@ -120,8 +120,8 @@ int txp_creds_chain_create(uv_loop_t *loop, struct txp_http *http, const struct 
 	off = env("AWS_EC2_METADATA_DISABLED");
 	if (opts->disable_imds || (off != NULL && strcasecmp(off, "true") == 0)) {
 		txp_aws_set_err(errbuf, errlen,
-			"no AWS credentials: none in the environment or the shared credentials file, "
-			"and instance metadata is disabled");
+		                "no AWS credentials: none in the environment or the shared credentials file, "
+		                "and instance metadata is disabled");
 		rc = -ENOENT;
 		goto err_after_links;
 	}
@@ -131,7 +131,7 @@ int txp_creds_chain_create(uv_loop_t *loop, struct txp_http *http, const struct 
 	chain_add(ch, link);
 done:
 	txp_log_info("aws_credentials_source", "source=%s",
-		     txp_creds_current(link) != NULL ? txp_creds_source(link) : "imds (fetching)");
+	             txp_creds_current(link) != NULL ? txp_creds_source(link) : "imds (fetching)");
 	*out = &ch->base;
 	return 0;
 
@@ -143,4 +143,3 @@ err_after_alloc:
 	free(ch);
 	return rc;
 }
-

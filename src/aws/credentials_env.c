@@ -20,8 +20,7 @@ static const struct creds_vtable env_vtable = {
 	.destroy = txp_creds__static_destroy,
 };
 
-int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **out, char *errbuf,
-			 size_t errlen)
+int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **out, char *errbuf, size_t errlen)
 {
 	struct txp_creds__static *s;
 	const char *id, *secret;
@@ -48,4 +47,3 @@ int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **ou
 	*out = &s->base;
 	return 0;
 }
-

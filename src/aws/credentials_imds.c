@@ -87,8 +87,7 @@ static void imds_drop_token(struct imds_provider *m)
 
 /* Ends a refresh that failed: keep serving credentials that are still valid,
  * drop expired ones, back off and tell the listener. */
-static void imds_fail(struct imds_provider *m, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void imds_fail(struct imds_provider *m, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void imds_fail(struct imds_provider *m, int err, const char *fmt, ...)
 {
 	char reason[300];
@@ -107,13 +106,12 @@ static void imds_fail(struct imds_provider *m, int err, const char *fmt, ...)
 	}
 	kept = m->creds != NULL;
 	if (m->http_gone) {
-		txp_log_warn("aws_credentials_refresh_failed", "provider=imds reason=\"%s\" retry=never",
-			     reason);
+		txp_log_warn("aws_credentials_refresh_failed", "provider=imds reason=\"%s\" retry=never", reason);
 	} else {
 		delay = txp_creds_retry_delay_ms(&m->policy, m->failures, randombytes_random());
 		txp_log_warn("aws_credentials_refresh_failed",
-			     "provider=imds reason=\"%s\" failures=%u retry_in_ms=%llu serving=%s", reason,
-			     m->failures, (unsigned long long)delay, kept ? "previous" : "none");
+		             "provider=imds reason=\"%s\" failures=%u retry_in_ms=%llu serving=%s", reason, m->failures,
+		             (unsigned long long)delay, kept ? "previous" : "none");
 		imds_schedule(m, delay);
 	}
 	txp_creds__notify(&m->base, err);
@@ -124,7 +122,7 @@ static void imds_install(struct imds_provider *m, struct txp_aws_creds *c)
 	int64_t now = txp_creds__now_ms();
 	uint64_t delay;
 	bool changed = m->creds == NULL || strcmp(m->creds->access_key_id, c->access_key_id) != 0 ||
-		       strcmp(m->creds->secret_access_key, c->secret_access_key) != 0;
+	               strcmp(m->creds->secret_access_key, c->secret_access_key) != 0;
 
 	txp_aws_creds_free(m->creds);
 	m->creds = c;
@@ -132,18 +130,17 @@ static void imds_install(struct imds_provider *m, struct txp_aws_creds *c)
 	m->failures = 0;
 	delay = txp_creds_refresh_delay_ms(&m->policy, now, c->expiration_ms, randombytes_random());
 	txp_log_info("aws_credentials_refreshed",
-		     "provider=imds role=%s key_suffix=%s keys=%s expires_in_s=%lld "
-		     "refresh_in_ms=%llu",
-		     m->role, txp_creds__key_suffix(c), changed ? "new" : "same",
-		     (long long)((c->expiration_ms - now) / 1000), (unsigned long long)delay);
+	             "provider=imds role=%s key_suffix=%s keys=%s expires_in_s=%lld "
+	             "refresh_in_ms=%llu",
+	             m->role, txp_creds__key_suffix(c), changed ? "new" : "same",
+	             (long long)((c->expiration_ms - now) / 1000), (unsigned long long)delay);
 	imds_schedule(m, delay);
 	txp_creds__notify(&m->base, 0);
 }
 
 /* Parses the security-credentials document (EC2 user guide, "Retrieve
  * security credentials from instance metadata"). */
-int txp_creds_imds_parse_creds(const char *body, size_t body_len, struct txp_aws_creds **out, char *why,
-			       size_t whylen)
+int txp_creds_imds_parse_creds(const char *body, size_t body_len, struct txp_aws_creds **out, char *why, size_t whylen)
 {
 	json_error_t jerr;
 	json_t *doc, *code;
@@ -166,10 +163,9 @@ int txp_creds_imds_parse_creds(const char *body, size_t body_len, struct txp_aws
 	secret = json_string_value(json_object_get(doc, "SecretAccessKey"));
 	token = json_string_value(json_object_get(doc, "Token"));
 	exp = json_string_value(json_object_get(doc, "Expiration"));
-	if (id == NULL || secret == NULL || token == NULL || exp == NULL || id[0] == '\0' ||
-	    secret[0] == '\0') {
+	if (id == NULL || secret == NULL || token == NULL || exp == NULL || id[0] == '\0' || secret[0] == '\0') {
 		txp_aws_set_err(why, whylen,
-			"credentials document lacks AccessKeyId, SecretAccessKey, Token or Expiration");
+		                "credentials document lacks AccessKeyId, SecretAccessKey, Token or Expiration");
 		goto done;
 	}
 	if (txp_time_parse_rfc3339(exp, strlen(exp), &exp_ms) != 0) {
@@ -188,7 +184,7 @@ done:
 		/* jansson frees without wiping: clear the secrets in its copies
 		 * (heap strings it allocated, so writable) before releasing. */
 		const char *sv[2] = { json_string_value(json_object_get(doc, "SecretAccessKey")),
-				      json_string_value(json_object_get(doc, "Token")) };
+			              json_string_value(json_object_get(doc, "Token")) };
 		for (size_t i = 0; i < 2; i++)
 			if (sv[i] != NULL)
 				sodium_memzero((char *)sv[i], strlen(sv[i]));
@@ -255,8 +251,7 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 	switch (m->step) {
 	case IMDS_TOKEN:
 		if (r->status != 200 || r->body_len == 0) {
-			imds_fail(m, r->status == 403 ? -EACCES : -EPROTO, "token request: HTTP %ld",
-				  r->status);
+			imds_fail(m, r->status == 403 ? -EACCES : -EPROTO, "token request: HTTP %ld", r->status);
 			return;
 		}
 		imds_drop_token(m);
@@ -283,13 +278,11 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 		}
 		rc = txp_creds_imds_parse_role((const char *)r->body, r->body_len, role, sizeof(role));
 		if (rc != 0) {
-			imds_fail(m, rc, "role request: %s",
-				  rc == -ENOENT ? "no role listed" : "invalid role name");
+			imds_fail(m, rc, "role request: %s", rc == -ENOENT ? "no role listed" : "invalid role name");
 			return;
 		}
 		if (m->role[0] != '\0' && strcmp(m->role, role) != 0)
-			txp_log_notice("aws_credentials_role_changed", "provider=imds old=%s new=%s", m->role,
-				       role);
+			txp_log_notice("aws_credentials_role_changed", "provider=imds old=%s new=%s", m->role, role);
 		snprintf(m->role, sizeof(m->role), "%s", role);
 		m->step = IMDS_CREDS;
 		imds_send(m);
@@ -303,8 +296,7 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 			return;
 		}
 		if (r->status != 200) {
-			imds_fail(m, -EPROTO, "credentials request for role %s: HTTP %ld", m->role,
-				  r->status);
+			imds_fail(m, -EPROTO, "credentials request for role %s: HTTP %ld", m->role, r->status);
 			return;
 		}
 		rc = txp_creds_imds_parse_creds((const char *)r->body, r->body_len, &c, why, sizeof(why));
@@ -315,13 +307,13 @@ static void imds_on_response(const struct txp_http_resp *r, void *data)
 		if (!txp_creds__valid(c, txp_creds__now_ms())) {
 			/* Refreshing at once would loop; back off instead. */
 			txp_aws_creds_free(c);
-			imds_fail(m, -EPROTO, "credentials from role %s already expired (clock skew?)",
-				  m->role);
+			imds_fail(m, -EPROTO, "credentials from role %s already expired (clock skew?)", m->role);
 			return;
 		}
 		imds_install(m, c);
 		return;
-	case IMDS_IDLE: return;
+	case IMDS_IDLE:
+		return;
 	}
 }
 
@@ -353,11 +345,11 @@ static void imds_send(struct imds_provider *m)
 		break;
 	case IMDS_CREDS:
 		req.method = "GET";
-		snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", m->endpoint,
-			 m->role);
+		snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", m->endpoint, m->role);
 		h = (struct txp_http_header){ "X-aws-ec2-metadata-token", m->token };
 		break;
-	case IMDS_IDLE: return;
+	case IMDS_IDLE:
+		return;
 	}
 	rc = txp_http_request(m->http, &req, imds_on_response, m, &m->req_id, err, sizeof(err));
 	if (rc != 0) {
@@ -412,7 +404,7 @@ static const struct creds_vtable imds_vtable = {
 };
 
 int txp_creds_imds_create(uv_loop_t *loop, struct txp_http *http, const struct txp_creds_options *opts,
-			  struct txp_creds_provider **out, char *errbuf, size_t errlen)
+                          struct txp_creds_provider **out, char *errbuf, size_t errlen)
 {
 	txp_getenv_fn env = opts->getenv_fn != NULL ? opts->getenv_fn : getenv;
 	struct imds_provider *m;
@@ -466,4 +458,3 @@ err_after_alloc:
 	imds_destroy(&m->base);
 	return rc;
 }
-

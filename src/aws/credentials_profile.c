@@ -54,8 +54,7 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 
 /* Reads `profile` from `path` into *out (NULL when the file or profile is
  * absent).  Returns 0 or a negative errno with errbuf filled. */
-static int read_profile(const char *path, const char *profile, struct txp_aws_creds **out, char *errbuf,
-			size_t errlen)
+static int read_profile(const char *path, const char *profile, struct txp_aws_creds **out, char *errbuf, size_t errlen)
 {
 	struct ini_state st = { .profile = profile };
 	struct stat sb;
@@ -87,8 +86,8 @@ static int read_profile(const char *path, const char *profile, struct txp_aws_cr
 		rc = -EINVAL;
 	} else if (st.found && (st.id != NULL || st.secret != NULL) && (st.id == NULL || st.secret == NULL)) {
 		txp_aws_set_err(errbuf, errlen, "%s: profile [%s] has %s but not %s", path, profile,
-			st.id != NULL ? "aws_access_key_id" : "aws_secret_access_key",
-			st.id != NULL ? "aws_secret_access_key" : "aws_access_key_id");
+		                st.id != NULL ? "aws_access_key_id" : "aws_secret_access_key",
+		                st.id != NULL ? "aws_secret_access_key" : "aws_access_key_id");
 		rc = -EINVAL;
 	} else if (st.id != NULL && st.secret != NULL) {
 		*out = txp_aws_creds_create(st.id, st.secret, st.token, 0);
@@ -131,7 +130,7 @@ static const struct creds_vtable file_vtable = {
 };
 
 int txp_creds_file_create(const struct txp_creds_options *opts, struct txp_creds_provider **out, char *errbuf,
-			  size_t errlen)
+                          size_t errlen)
 {
 	txp_getenv_fn env = opts->getenv_fn != NULL ? opts->getenv_fn : getenv;
 	struct txp_creds__static *s;
@@ -179,4 +178,3 @@ err_after_alloc:
 	txp_creds__static_destroy(&s->base);
 	return rc;
 }
-

@@ -20,9 +20,9 @@
 #include "txpipe/log.h"
 #include "txpipe/sbuf.h"
 
-#define GONE_POLL_NS  (250L * 1000 * 1000)
-#define GONE_WAIT_S   300
-#define MAX_SUBS      100
+#define GONE_POLL_NS (250L * 1000 * 1000)
+#define GONE_WAIT_S 300
+#define MAX_SUBS 100
 
 /* What deprovision found, and will delete. */
 struct deprov {
@@ -45,7 +45,7 @@ struct deprov {
 /* One JSON call; fills *r (body freed by the caller).  A call that cannot
  * start is reported in r like a failed one. */
 static void dp_call_json(struct deprov *d, enum txp_aws_service svc, const char *op, json_t *req,
-			 struct txp_aws_reply *r)
+                         struct txp_aws_reply *r)
 {
 	char *body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
 	int rc;
@@ -78,7 +78,7 @@ static void dp_failed(struct deprov *d, const char *what, const char *op, const 
 {
 	d->failures++;
 	fprintf(d->out, "%s: failed: %s: %s%s%s (HTTP %ld)\n", what, op, r->code, r->message[0] != '\0' ? ": " : "",
-		r->message, r->http_status);
+	        r->message, r->http_status);
 }
 
 static const char *str_or_empty(const char *s)
@@ -108,14 +108,14 @@ static void survey_table(struct deprov *d)
 	}
 	j = reply_json(&r);
 	snprintf(d->table_arn, sizeof(d->table_arn), "%s",
-		 str_or_empty(json_string_value(json_object_get(json_object_get(j, "Table"), "TableArn"))));
+	         str_or_empty(json_string_value(json_object_get(json_object_get(j, "Table"), "TableArn"))));
 	json_decref(j);
 	free(r.body);
 	d->table_found = true;
 	/* DescribeTable's ItemCount is refreshed about every six hours on AWS:
 	 * one item counted by a Scan is exact, and reads at most one item. */
 	dp_call_json(d, TXP_AWS_DYNAMODB, "Scan",
-		     json_pack("{s:s,s:i,s:s}", "TableName", t, "Limit", 1, "Select", "COUNT"), &r);
+	             json_pack("{s:s,s:i,s:s}", "TableName", t, "Limit", 1, "Select", "COUNT"), &r);
 	if (r.kind != TXP_AWS_OK) {
 		dp_failed(d, "table", "Scan", &r);
 		d->table_found = false;
@@ -134,7 +134,7 @@ static void survey_subscriptions(struct deprov *d)
 	char token[1024] = "";
 
 	do {
-		struct txp_sbuf f = {0};
+		struct txp_sbuf f = { 0 };
 		struct txp_aws_reply r;
 		const char *p, *inner;
 		size_t n;
@@ -150,8 +150,8 @@ static void survey_subscriptions(struct deprov *d)
 			return;
 		}
 		p = r.body;
-		while (p != NULL && (p = txp_aws_xml_find(p, r.body_len - (size_t)(p - r.body), "member", &inner,
-							  &n)) != NULL) {
+		while (p != NULL &&
+		       (p = txp_aws_xml_find(p, r.body_len - (size_t)(p - r.body), "member", &inner, &n)) != NULL) {
 			txp_aws_xml_text(inner, n, "SubscriptionArn", arn, sizeof(arn));
 			/* "PendingConfirmation": nothing to unsubscribe; SNS drops it
 			 * with the topic. */
@@ -168,7 +168,7 @@ static void survey_subscriptions(struct deprov *d)
 
 static void survey_topic(struct deprov *d)
 {
-	struct txp_sbuf f = {0};
+	struct txp_sbuf f = { 0 };
 	struct txp_aws_reply r;
 
 	if (d->cfg->sns.topic_arn[0] == '\0') {
@@ -220,7 +220,7 @@ static void survey_queue(struct deprov *d)
 	}
 	j = reply_json(&r);
 	snprintf(d->queue_url, sizeof(d->queue_url), "%s",
-		 str_or_empty(json_string_value(json_object_get(j, "QueueUrl"))));
+	         str_or_empty(json_string_value(json_object_get(j, "QueueUrl"))));
 	json_decref(j);
 	free(r.body);
 	d->queue_found = d->queue_url[0] != '\0';
@@ -244,7 +244,7 @@ static void delete_all(struct deprov *d)
 	struct txp_aws_reply r;
 
 	for (size_t i = 0; i < d->n_subs; i++) {
-		struct txp_sbuf f = {0};
+		struct txp_sbuf f = { 0 };
 		txp_aws_query_add(&f, "SubscriptionArn", d->subs[i]);
 		dp_call_form(d, "Unsubscribe", &f, &r);
 		if (r.kind == TXP_AWS_OK || strcmp(r.code, "NotFound") == 0)
@@ -254,7 +254,7 @@ static void delete_all(struct deprov *d)
 		free(r.body);
 	}
 	if (d->topic_found) {
-		struct txp_sbuf f = {0};
+		struct txp_sbuf f = { 0 };
 		txp_aws_query_add(&f, "TopicArn", d->cfg->sns.topic_arn);
 		dp_call_form(d, "DeleteTopic", &f, &r);
 		if (r.kind == TXP_AWS_OK)
@@ -286,7 +286,7 @@ static void delete_all(struct deprov *d)
 		/* DeleteTable returns while the table is DELETING: wait, so that a
 		 * provision run right after does not find it still there. */
 		while (!gone && time(NULL) < until) {
-			struct timespec ts = {0, GONE_POLL_NS};
+			struct timespec ts = { 0, GONE_POLL_NS };
 			dp_call_json(d, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", t), &r);
 			gone = strcmp(r.code, "ResourceNotFoundException") == 0;
 			free(r.body);
@@ -303,9 +303,9 @@ static void delete_all(struct deprov *d)
 }
 
 int txp_deprovision_run(const char *config_path, const struct txp_deprovision_options *o, FILE *in, FILE *out,
-			FILE *err)
+                        FILE *err)
 {
-	struct deprov d = {.out = out};
+	struct deprov d = { .out = out };
 	struct txp_config cfg;
 	struct txp_aws_endpoint ep;
 	struct txp_aws_settings settings;
@@ -319,10 +319,10 @@ int txp_deprovision_run(const char *config_path, const struct txp_deprovision_op
 	d.cfg = &cfg;
 	txp_aws_settings_from_config(&cfg, &settings);
 	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
-		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, settings.region, settings.endpoint[s], &ep,
-					     msg, sizeof(msg)) != 0) {
+		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, settings.region, settings.endpoint[s], &ep, msg,
+		                             sizeof(msg)) != 0) {
 			fprintf(err, "txpipectl: %s: [%s] endpoint: %s\n", config_path,
-				txp_aws_service_name((enum txp_aws_service)s), msg);
+			        txp_aws_service_name((enum txp_aws_service)s), msg);
 			goto out_config;
 		}
 	}
@@ -348,7 +348,7 @@ int txp_deprovision_run(const char *config_path, const struct txp_deprovision_op
 	fprintf(out, "to delete:\n");
 	if (d.table_found)
 		fprintf(out, "  table %s (%s)%s\n", cfg.dynamodb.table, d.table_arn,
-			d.table_has_items ? ", holding items" : ", empty");
+		        d.table_has_items ? ", holding items" : ", empty");
 	for (size_t i = 0; i < d.n_subs; i++)
 		fprintf(out, "  subscription %s\n", d.subs[i]);
 	if (d.n_pending > 0)
@@ -360,16 +360,16 @@ int txp_deprovision_run(const char *config_path, const struct txp_deprovision_op
 	fflush(out);
 	if (d.table_has_items && !o->delete_data) {
 		fprintf(err,
-			"txpipectl: deprovision: table %s holds items (stored decisions); give --delete-data to delete "
-			"them with it. Nothing was deleted.\n",
-			cfg.dynamodb.table);
+		        "txpipectl: deprovision: table %s holds items (stored decisions); give --delete-data to delete "
+		        "them with it. Nothing was deleted.\n",
+		        cfg.dynamodb.table);
 		status = EX_NOPERM;
 		goto out_session;
 	}
 	if (!o->yes) {
 		if (!o->interactive) {
 			fprintf(err, "txpipectl: deprovision: not asking on a non-terminal input; give --yes to delete "
-				     "without asking. Nothing was deleted.\n");
+			             "without asking. Nothing was deleted.\n");
 			status = EX_USAGE;
 			goto out_session;
 		}

@@ -7,10 +7,9 @@
 
 #include "txpipe/sbuf.h"
 
-char *txp_ddb_batch_body(const char *table, const char *const *items, const uint32_t *lens, size_t n,
-                         size_t *len)
+char *txp_ddb_batch_body(const char *table, const char *const *items, const uint32_t *lens, size_t n, size_t *len)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 
 	txp_sbuf_str(&b, "{\"RequestItems\":{");
 	txp_sbuf_json_str(&b, table);
@@ -24,8 +23,8 @@ char *txp_ddb_batch_body(const char *table, const char *const *items, const uint
 	return txp_sbuf_finish(&b, len);
 }
 
-int txp_ddb_unprocessed(const char *body, size_t body_len, const char *table,
-                        void (*found)(void *arg, const char *id), void *arg)
+int txp_ddb_unprocessed(const char *body, size_t body_len, const char *table, void (*found)(void *arg, const char *id),
+                        void *arg)
 {
 	json_t *root = body != NULL ? json_loadb(body, body_len, 0, NULL) : NULL;
 	json_t *un, *list, *req;
@@ -39,10 +38,10 @@ int txp_ddb_unprocessed(const char *body, size_t body_len, const char *table,
 	/* An absent UnprocessedItems is as good as an empty one. */
 	un = json_object_get(root, "UnprocessedItems");
 	list = json_is_object(un) ? json_object_get(un, table) : NULL;
-	json_array_foreach(list, i, req) {
+	json_array_foreach (list, i, req) {
 		json_t *id = json_object_get(
-			json_object_get(json_object_get(json_object_get(req, "PutRequest"), "Item"), "transaction_id"),
-			"S");
+		        json_object_get(json_object_get(json_object_get(req, "PutRequest"), "Item"), "transaction_id"),
+		        "S");
 		if (json_is_string(id)) {
 			found(arg, json_string_value(id));
 			n++;
@@ -60,7 +59,7 @@ static json_t *unmarshal_value(const json_t *av)
 
 	if (!json_is_object(av) || json_object_size(av) != 1)
 		return NULL;
-	json_object_foreach((json_t *)av, type, v) {
+	json_object_foreach ((json_t *)av, type, v) {
 		if (strcmp(type, "S") == 0 && json_is_string(v))
 			return json_incref(v);
 		if (strcmp(type, "N") == 0 && json_is_string(v)) {
@@ -81,7 +80,7 @@ static json_t *unmarshal_value(const json_t *av)
 		if (strcmp(type, "L") == 0 && json_is_array(v)) {
 			json_t *e;
 			out = json_array();
-			json_array_foreach(v, i, e) {
+			json_array_foreach (v, i, e) {
 				json_t *u = unmarshal_value(e);
 				if (u == NULL) {
 					json_decref(out);
@@ -104,7 +103,7 @@ json_t *txp_ddb_unmarshal(const json_t *item)
 	const char *k;
 	json_t *v, *out = json_object();
 
-	json_object_foreach((json_t *)item, k, v) {
+	json_object_foreach ((json_t *)item, k, v) {
 		json_t *u = unmarshal_value(v);
 		if (u == NULL) {
 			json_decref(out);

@@ -22,12 +22,8 @@
  * retry fixes without new credentials.
  */
 static const char *const credentials_codes[] = {
-	"ExpiredToken",
-	"ExpiredTokenException",
-	"InvalidClientTokenId",
-	"UnrecognizedClientException",
-	"InvalidToken",
-	"TokenRefreshRequired",
+	"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+	"InvalidToken", "TokenRefreshRequired",
 };
 
 /*

@@ -171,7 +171,7 @@ static int url_check(const char *url, bool allow_imds, CURLU **out, char *errbuf
 		goto done;
 	}
 	txp_aws_set_err(errbuf, errlen, "plain http to %s is not allowed (https only, except loopback%s)", host,
-		allow_imds ? " and instance metadata" : "");
+	                allow_imds ? " and instance metadata" : "");
 	rc = -EPERM;
 	goto err_after_parts;
 
@@ -241,8 +241,7 @@ static bool header_take(const char *line, size_t n, const char *name, char *dst,
 	e = n;
 	while (b < e && (line[b] == ' ' || line[b] == '\t'))
 		b++;
-	while (e > b &&
-	       (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ' || line[e - 1] == '\t'))
+	while (e > b && (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ' || line[e - 1] == '\t'))
 		e--;
 	if (e - b >= cap)
 		e = b + cap - 1;
@@ -307,12 +306,16 @@ static void xfer_free(struct http_xfer *x)
 static int map_curl_code(CURLcode cc, const struct http_xfer *x)
 {
 	switch (cc) {
-	case CURLE_OK: return 0;
-	case CURLE_OPERATION_TIMEDOUT: return -ETIMEDOUT;
+	case CURLE_OK:
+		return 0;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY: return -ECONNREFUSED;
-	case CURLE_WRITE_ERROR: return x->body_too_large ? -EMSGSIZE : -EIO;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -ECONNREFUSED;
+	case CURLE_WRITE_ERROR:
+		return x->body_too_large ? -EMSGSIZE : -EIO;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -320,8 +323,10 @@ static int map_curl_code(CURLcode cc, const struct http_xfer *x)
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
 	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH: return -EPROTO;
-	default: return -EIO;
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return -EPROTO;
+	default:
+		return -EIO;
 	}
 }
 
@@ -483,7 +488,7 @@ static void init_curl_once(void)
 }
 
 int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct txp_http **out, char *errbuf,
-		    size_t errlen)
+                    size_t errlen)
 {
 	static uv_once_t once = UV_ONCE_INIT;
 	struct txp_http_options defaults = { 0 };
@@ -503,7 +508,7 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 	txp_queue_init(&http->socks);
 	txp_queue_init(&http->xfers);
 	http->connect_timeout_ms =
-	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+	        opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
 	http->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	http->max_body = opts->max_body_bytes > 0 ? opts->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
 	if (opts->ca_file != NULL && (http->ca_file = strdup(opts->ca_file)) == NULL) {
@@ -511,8 +516,7 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 		rc = -ENOMEM;
 		goto err_after_alloc;
 	}
-	http->user_agent =
-	    strdup(opts->user_agent != NULL ? opts->user_agent : PACKAGE_NAME "/" PACKAGE_VERSION);
+	http->user_agent = strdup(opts->user_agent != NULL ? opts->user_agent : PACKAGE_NAME "/" PACKAGE_VERSION);
 	if (http->user_agent == NULL) {
 		txp_aws_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
@@ -529,8 +533,8 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 	curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
 	curl_multi_setopt(http->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-			  opts->max_host_connections > 0 ? opts->max_host_connections
-							 : (long)HTTP_DEFAULT_HOST_CONNECTIONS);
+	                  opts->max_host_connections > 0 ? opts->max_host_connections
+	                                                 : (long)HTTP_DEFAULT_HOST_CONNECTIONS);
 	rc = uv_timer_init(loop, &http->timer);
 	if (rc != 0) {
 		txp_aws_set_err(errbuf, errlen, "uv_timer_init: %s", uv_strerror(rc));
@@ -578,7 +582,7 @@ static int xfer_setup(struct http_xfer *x, const struct txp_http_req *req, char 
 			has_ctype = true;
 		/* "Name;" is curl's way of sending a header with an empty value. */
 		n = value[0] != '\0' ? snprintf(line, sizeof(line), "%s: %s", name, value)
-				     : snprintf(line, sizeof(line), "%s;", name);
+		                     : snprintf(line, sizeof(line), "%s;", name);
 		if (n < 0 || (size_t)n >= sizeof(line)) {
 			sodium_memzero(line, sizeof(line));
 			txp_aws_set_err(errbuf, errlen, "request header %s too long", name);
@@ -623,10 +627,8 @@ static int xfer_setup(struct http_xfer *x, const struct txp_http_req *req, char 
 	cc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 60L);
 	cc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 30L);
 	cc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-			       req->connect_timeout_ms > 0 ? req->connect_timeout_ms
-							   : http->connect_timeout_ms);
-	cc |=
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : http->timeout_ms);
+	                       req->connect_timeout_ms > 0 ? req->connect_timeout_ms : http->connect_timeout_ms);
+	cc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : http->timeout_ms);
 	cc |= curl_easy_setopt(e, CURLOPT_USERAGENT, http->user_agent);
 	cc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
 	cc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -671,8 +673,8 @@ static bool method_valid(const char *m)
 	return true;
 }
 
-int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_http_cb cb, void *data,
-		     uint64_t *id, char *errbuf, size_t errlen)
+int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_http_cb cb, void *data, uint64_t *id,
+                     char *errbuf, size_t errlen)
 {
 	struct http_xfer *x;
 	CURLMcode mc;
@@ -740,7 +742,7 @@ int txp_http_cancel(struct txp_http *http, uint64_t id)
 {
 	struct txp_queue *q;
 
-	txp_queue_foreach(q, &http->xfers) {
+	txp_queue_foreach (q, &http->xfers) {
 		struct http_xfer *x = txp_queue_data(q, struct http_xfer, link);
 		if (x->id == id) {
 			xfer_finish(x, CURLE_ABORTED_BY_CALLBACK, -ECANCELED);

@@ -34,11 +34,11 @@
  * payment of a card, or of a customer, in time order.  The sort key is the
  * receipt time (an ISO 8601 string, so it sorts as time). */
 #define INDEX_SORT_KEY "received_at"
-static const char *const index_hash_keys[] = {"card_token", "customer_pseudonym"};
+static const char *const index_hash_keys[] = { "card_token", "customer_pseudonym" };
 #define N_INDEXES (sizeof(index_hash_keys) / sizeof(index_hash_keys[0]))
-#define ACTIVE_POLL_MS  250
-#define ACTIVE_WAIT_MS  (5 * 60 * 1000)
-#define MAX_NOTES       4
+#define ACTIVE_POLL_MS 250
+#define ACTIVE_WAIT_MS (5 * 60 * 1000)
+#define MAX_NOTES 4
 
 struct prov;
 typedef void (*step_fn)(struct prov *p, const struct txp_aws_result *r);
@@ -98,8 +98,8 @@ static void report(struct prov *p, const char *fmt, ...)
 static void report_failure(struct prov *p, const char *what, const char *op, const struct txp_aws_result *r)
 {
 	p->failures++;
-	report(p, "%s: failed: %s: %s%s%s (HTTP %ld)", what, op, r->code, r->message[0] != '\0' ? ": " : "",
-	       r->message, r->http_status);
+	report(p, "%s: failed: %s: %s%s%s (HTTP %ld)", what, op, r->code, r->message[0] != '\0' ? ": " : "", r->message,
+	       r->http_status);
 }
 
 static void on_call(void *arg, const struct txp_aws_result *r)
@@ -133,7 +133,7 @@ static void call_json(struct prov *p, enum txp_aws_service svc, const char *op, 
 
 	json_decref(body);
 	if (s == NULL) {
-		struct txp_aws_result r = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
+		struct txp_aws_result r = { .kind = TXP_AWS_FATAL, .code = "out_of_memory" };
 		next(p, &r);
 		return;
 	}
@@ -146,7 +146,7 @@ static void call_json(struct prov *p, enum txp_aws_service svc, const char *op, 
 static void call_form(struct prov *p, const char *op, struct txp_sbuf *form, step_fn next)
 {
 	if (form->oom) {
-		struct txp_aws_result r = {.kind = TXP_AWS_FATAL, .code = "out_of_memory"};
+		struct txp_aws_result r = { .kind = TXP_AWS_FATAL, .code = "out_of_memory" };
 		txp_sbuf_free(form);
 		next(p, &r);
 		return;
@@ -164,8 +164,8 @@ int txp_provision_topic_name(const char *arn, char *name, size_t len)
 {
 	const char *colon;
 
-	if (arn == NULL || strncmp(arn, "arn:", 4) != 0 || (colon = strrchr(arn, ':')) == NULL ||
-	    colon[1] == '\0' || (size_t)snprintf(name, len, "%s", colon + 1) >= len)
+	if (arn == NULL || strncmp(arn, "arn:", 4) != 0 || (colon = strrchr(arn, ':')) == NULL || colon[1] == '\0' ||
+	    (size_t)snprintf(name, len, "%s", colon + 1) >= len)
 		return -EINVAL;
 	return 0;
 }
@@ -183,8 +183,7 @@ int txp_provision_queue_name(const char *url, char *name, size_t len)
 	while (start > url && start[-1] != '/')
 		start--;
 	/* "https://host" has no path: the segment found would be the host. */
-	if (start == end || start == url || (start >= url + 2 && start[-2] == '/') ||
-	    (size_t)(end - start) >= len)
+	if (start == end || start == url || (start >= url + 2 && start[-2] == '/') || (size_t)(end - start) >= len)
 		return -EINVAL;
 	memcpy(name, start, (size_t)(end - start));
 	name[end - start] = '\0';
@@ -246,9 +245,9 @@ static void queue_attributes(struct prov *p, const struct txp_aws_result *r)
 static void queue_check(struct prov *p)
 {
 	call_json(p, TXP_AWS_SQS, "GetQueueAttributes",
-		  json_pack("{s:s, s:[s,s,s]}", "QueueUrl", p->queue_url, "AttributeNames",
-			    "MessageRetentionPeriod", "SqsManagedSseEnabled", "KmsMasterKeyId"),
-		  queue_attributes);
+	          json_pack("{s:s, s:[s,s,s]}", "QueueUrl", p->queue_url, "AttributeNames", "MessageRetentionPeriod",
+	                    "SqsManagedSseEnabled", "KmsMasterKeyId"),
+	          queue_attributes);
 }
 
 static bool take_queue_url(struct prov *p, const struct txp_aws_result *r)
@@ -288,16 +287,15 @@ static void queue_looked_up(struct prov *p, const struct txp_aws_result *r)
 		return;
 	}
 	call_json(p, TXP_AWS_SQS, "CreateQueue",
-		  json_pack("{s:s, s:{s:s, s:s}}", "QueueName", p->queue_name, "Attributes",
-			    "MessageRetentionPeriod", DLQ_RETENTION_S, "SqsManagedSseEnabled", "true"),
-		  queue_created);
+	          json_pack("{s:s, s:{s:s, s:s}}", "QueueName", p->queue_name, "Attributes", "MessageRetentionPeriod",
+	                    DLQ_RETENTION_S, "SqsManagedSseEnabled", "true"),
+	          queue_created);
 }
 
 static void queue_start(struct prov *p)
 {
 	if (p->cfg.sqs.queue_url[0] == '\0') {
-		report(p,
-		       "queue: skipped ([sqs] queue_url is empty: failed transactions are held in memory)");
+		report(p, "queue: skipped ([sqs] queue_url is empty: failed transactions are held in memory)");
 		finish(p);
 		return;
 	}
@@ -307,8 +305,7 @@ static void queue_start(struct prov *p)
 		finish(p);
 		return;
 	}
-	call_json(p, TXP_AWS_SQS, "GetQueueUrl", json_pack("{s:s}", "QueueName", p->queue_name),
-		  queue_looked_up);
+	call_json(p, TXP_AWS_SQS, "GetQueueUrl", json_pack("{s:s}", "QueueName", p->queue_name), queue_looked_up);
 }
 
 /* ---- the topic and its email subscription -------------------------------------------------------- */
@@ -331,7 +328,7 @@ static void subscribed(struct prov *p, const struct txp_aws_result *r)
 
 static void subscribe(struct prov *p)
 {
-	struct txp_sbuf f = {0};
+	struct txp_sbuf f = { 0 };
 
 	txp_aws_query_add(&f, "TopicArn", p->topic_arn);
 	txp_aws_query_add(&f, "Protocol", "email");
@@ -370,7 +367,7 @@ static void subscriptions_listed(struct prov *p, const struct txp_aws_result *r)
 
 static void subscription_start(struct prov *p)
 {
-	struct txp_sbuf f = {0};
+	struct txp_sbuf f = { 0 };
 
 	if (p->cfg.sns.alert_email[0] == '\0') {
 		queue_start(p);
@@ -392,8 +389,7 @@ static void topic_created(struct prov *p, const struct txp_aws_result *r)
 	}
 	txp_aws_xml_text(r->body, r->body_len, "TopicArn", arn, sizeof(arn));
 	if (arn[0] != '\0' && strcmp(arn, p->cfg.sns.topic_arn) != 0) {
-		note(p,
-		     "topic %s: created as %s, but [sns] topic_arn is %s: set topic_arn to the created ARN",
+		note(p, "topic %s: created as %s, but [sns] topic_arn is %s: set topic_arn to the created ARN",
 		     p->topic_name, arn, p->cfg.sns.topic_arn);
 		snprintf(p->topic_arn, sizeof(p->topic_arn), "%s", arn);
 	}
@@ -403,7 +399,7 @@ static void topic_created(struct prov *p, const struct txp_aws_result *r)
 
 static void topic_described(struct prov *p, const struct txp_aws_result *r)
 {
-	struct txp_sbuf f = {0};
+	struct txp_sbuf f = { 0 };
 	const char *s, *inner;
 	size_t n;
 	char key[64], value[256];
@@ -412,8 +408,8 @@ static void topic_described(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind == TXP_AWS_OK) {
 		/* <Attributes><entry><key>KmsMasterKeyId</key><value>...</value></entry>... */
 		s = r->body;
-		while (s != NULL && (s = txp_aws_xml_find(s, r->body_len - (size_t)(s - r->body), "entry",
-							  &inner, &n)) != NULL) {
+		while (s != NULL &&
+		       (s = txp_aws_xml_find(s, r->body_len - (size_t)(s - r->body), "entry", &inner, &n)) != NULL) {
 			txp_aws_xml_text(inner, n, "key", key, sizeof(key));
 			txp_aws_xml_text(inner, n, "value", value, sizeof(value));
 			if (strcmp(key, "KmsMasterKeyId") == 0 && value[0] != '\0')
@@ -439,7 +435,7 @@ static void topic_described(struct prov *p, const struct txp_aws_result *r)
 
 static void topic_start(struct prov *p)
 {
-	struct txp_sbuf f = {0};
+	struct txp_sbuf f = { 0 };
 
 	if (p->cfg.sns.topic_arn[0] == '\0') {
 		report(p, "topic: skipped ([sns] topic_arn is empty: alerts are off)");
@@ -474,7 +470,8 @@ static void table_report(struct prov *p)
 		report(p, "table %s: created (PAY_PER_REQUEST, SSE on, PITR %s%s%s)", table(p),
 		       p->pitr_on ? "on" : "off", ttl,
 		       p->cfg.dynamodb.investigation_indexes ? ", indexes card_token-received_at and "
-		                                                "customer_pseudonym-received_at" : "");
+		                                               "customer_pseudonym-received_at"
+		                                             : "");
 	else
 		report(p, "table %s: exists", table(p));
 	topic_start(p);
@@ -491,8 +488,8 @@ static void table_ttl_updated(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind == TXP_AWS_OK) {
 		p->ttl_on = true;
 	} else if (unsupported(r)) {
-		note(p, "table %s: TTL on %s is not available at this endpoint (%s); records will not expire",
-		     table(p), TTL_ATTRIBUTE, r->code);
+		note(p, "table %s: TTL on %s is not available at this endpoint (%s); records will not expire", table(p),
+		     TTL_ATTRIBUTE, r->code);
 	} else {
 		report_failure(p, "table", "UpdateTimeToLive", r);
 		topic_start(p);
@@ -517,17 +514,17 @@ static void table_ttl_described(struct prov *p, const struct txp_aws_result *r)
 		return;
 	}
 	if (on) {
-		note(p, "table %s: TTL is on attribute %s, not %s; records will not expire by retention_days",
-		     table(p), attr != NULL ? attr : "?", TTL_ATTRIBUTE);
+		note(p, "table %s: TTL is on attribute %s, not %s; records will not expire by retention_days", table(p),
+		     attr != NULL ? attr : "?", TTL_ATTRIBUTE);
 		json_decref(j);
 		table_report(p);
 		return;
 	}
 	json_decref(j);
 	call_json(p, TXP_AWS_DYNAMODB, "UpdateTimeToLive",
-		  json_pack("{s:s, s:{s:b, s:s}}", "TableName", table(p), "TimeToLiveSpecification",
-			    "Enabled", 1, "AttributeName", TTL_ATTRIBUTE),
-		  table_ttl_updated);
+	          json_pack("{s:s, s:{s:b, s:s}}", "TableName", table(p), "TimeToLiveSpecification", "Enabled", 1,
+	                    "AttributeName", TTL_ATTRIBUTE),
+	          table_ttl_updated);
 }
 
 static void table_pitr_updated(struct prov *p, const struct txp_aws_result *r)
@@ -535,8 +532,7 @@ static void table_pitr_updated(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind == TXP_AWS_OK) {
 		p->pitr_on = true;
 	} else if (unsupported(r)) {
-		note(p, "table %s: point-in-time recovery is not available at this endpoint (%s)", table(p),
-		     r->code);
+		note(p, "table %s: point-in-time recovery is not available at this endpoint (%s)", table(p), r->code);
 	} else {
 		report_failure(p, "table", "UpdateContinuousBackups", r);
 		topic_start(p);
@@ -547,16 +543,16 @@ static void table_pitr_updated(struct prov *p, const struct txp_aws_result *r)
 		return;
 	}
 	call_json(p, TXP_AWS_DYNAMODB, "DescribeTimeToLive", json_pack("{s:s}", "TableName", table(p)),
-		  table_ttl_described);
+	          table_ttl_described);
 }
 
 static void table_active(struct prov *p)
 {
 	/* Enabling PITR again is harmless, so an existing table gets it too. */
 	call_json(p, TXP_AWS_DYNAMODB, "UpdateContinuousBackups",
-		  json_pack("{s:s, s:{s:b}}", "TableName", table(p), "PointInTimeRecoverySpecification",
-			    "PointInTimeRecoveryEnabled", 1),
-		  table_pitr_updated);
+	          json_pack("{s:s, s:{s:b}}", "TableName", table(p), "PointInTimeRecoverySpecification",
+	                    "PointInTimeRecoveryEnabled", 1),
+	          table_pitr_updated);
 }
 
 static void table_described(struct prov *p, const struct txp_aws_result *r);
@@ -575,9 +571,9 @@ static json_t *index_json(unsigned i)
 	char name[128];
 
 	index_name(name, sizeof(name), i);
-	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s}}", "IndexName", name, "KeySchema",
-	                 "AttributeName", index_hash_keys[i], "KeyType", "HASH", "AttributeName", INDEX_SORT_KEY,
-	                 "KeyType", "RANGE", "Projection", "ProjectionType", "ALL");
+	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s}}", "IndexName", name, "KeySchema", "AttributeName",
+	                 index_hash_keys[i], "KeyType", "HASH", "AttributeName", INDEX_SORT_KEY, "KeyType", "RANGE",
+	                 "Projection", "ProjectionType", "ALL");
 }
 
 /* The AttributeDefinitions of the key and, with indexes, of their keys. */
@@ -589,18 +585,18 @@ static json_t *attribute_definitions(const struct prov *p)
 		for (unsigned i = 0; i < N_INDEXES; i++)
 			json_array_append_new(defs, json_pack("{s:s, s:s}", "AttributeName", index_hash_keys[i],
 			                                      "AttributeType", "S"));
-		json_array_append_new(defs, json_pack("{s:s, s:s}", "AttributeName", INDEX_SORT_KEY, "AttributeType",
-		                                      "S"));
+		json_array_append_new(defs,
+		                      json_pack("{s:s, s:s}", "AttributeName", INDEX_SORT_KEY, "AttributeType", "S"));
 	}
 	return defs;
 }
 
 static json_t *create_table_request(const struct prov *p)
 {
-	json_t *req = json_pack("{s:s, s:o, s:[{s:s, s:s}], s:s, s:{s:b}}", "TableName", table(p),
-	                        "AttributeDefinitions", attribute_definitions(p), "KeySchema", "AttributeName",
-	                        KEY_ATTRIBUTE, "KeyType", "HASH", "BillingMode", "PAY_PER_REQUEST",
-	                        "SSESpecification", "Enabled", 1);
+	json_t *req =
+	        json_pack("{s:s, s:o, s:[{s:s, s:s}], s:s, s:{s:b}}", "TableName", table(p), "AttributeDefinitions",
+	                  attribute_definitions(p), "KeySchema", "AttributeName", KEY_ATTRIBUTE, "KeyType", "HASH",
+	                  "BillingMode", "PAY_PER_REQUEST", "SSESpecification", "Enabled", 1);
 
 	if (req != NULL && p->cfg.dynamodb.investigation_indexes) {
 		json_t *gsi = json_array();
@@ -622,7 +618,7 @@ static unsigned missing_index(const json_t *table_desc)
 	for (unsigned i = 0; i < N_INDEXES; i++) {
 		bool found = false;
 		index_name(name, sizeof(name), i);
-		json_array_foreach(have, k, x) {
+		json_array_foreach (have, k, x) {
 			const char *n = json_string_value(json_object_get(x, "IndexName"));
 			found = found || (n != NULL && strcmp(n, name) == 0);
 		}
@@ -638,7 +634,7 @@ static bool index_building(const json_t *table_desc)
 	json_t *x;
 	size_t k;
 
-	json_array_foreach(json_object_get(table_desc, "GlobalSecondaryIndexes"), k, x) {
+	json_array_foreach (json_object_get(table_desc, "GlobalSecondaryIndexes"), k, x) {
 		const char *st = json_string_value(json_object_get(x, "IndexStatus"));
 		if (st != NULL && strcmp(st, "ACTIVE") != 0)
 			return true;
@@ -678,8 +674,10 @@ static bool table_add_index(struct prov *p, const json_t *table_desc)
 	if (index_building(table_desc)) {
 		char name[128];
 		index_name(name, sizeof(name), i);
-		note(p, "table %s: index %s: missing; run txpipectl provision again once the index being built is "
-		        "ACTIVE", table(p), name);
+		note(p,
+		     "table %s: index %s: missing; run txpipectl provision again once the index being built is "
+		     "ACTIVE",
+		     table(p), name);
 		return false;
 	}
 	p->indexes_added = i;
@@ -693,8 +691,7 @@ static void on_poll_timer(uv_timer_t *t)
 {
 	struct prov *p = t->data;
 
-	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)),
-		  table_described);
+	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)), table_described);
 }
 
 static void table_wait(struct prov *p)
@@ -752,8 +749,7 @@ static void table_described(struct prov *p, const struct txp_aws_result *r)
 
 static void table_start(struct prov *p)
 {
-	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)),
-		  table_described);
+	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)), table_described);
 }
 
 /* ---- entry ------------------------------------------------------------------------------------------ */
@@ -783,10 +779,10 @@ int txp_provision_run(const char *config_path, FILE *out, FILE *err)
 	/* Endpoint mistakes are configuration errors, not AWS failures. */
 	txp_aws_settings_from_config(&p->cfg, &settings);
 	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
-		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, settings.region, settings.endpoint[s], &ep,
-					     msg, sizeof(msg)) != 0) {
+		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, settings.region, settings.endpoint[s], &ep, msg,
+		                             sizeof(msg)) != 0) {
 			fprintf(err, "txpipectl: %s: [%s] endpoint: %s\n", config_path,
-				txp_aws_service_name((enum txp_aws_service)s), msg);
+			        txp_aws_service_name((enum txp_aws_service)s), msg);
 			goto out_config;
 		}
 	}

@@ -60,7 +60,7 @@ static void sb_uri_encode(struct txp_sbuf *b, const char *in, size_t len, bool k
 
 char *txp_sigv4_uri_encode(const char *in, size_t len, bool keep_slash)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 
 	sb_uri_encode(&b, in, len, keep_slash);
 	return txp_sbuf_finish(&b, NULL);
@@ -85,8 +85,7 @@ static void sb_uri_decode(struct txp_sbuf *b, const char *in, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
-		if (in[i] == '%' && i + 2 < len && (hi = hex_val(in[i + 1])) >= 0 &&
-		    (lo = hex_val(in[i + 2])) >= 0) {
+		if (in[i] == '%' && i + 2 < len && (hi = hex_val(in[i + 1])) >= 0 && (lo = hex_val(in[i + 2])) >= 0) {
 			sb_char(b, (char)(hi << 4 | lo));
 			i += 2;
 		} else {
@@ -155,7 +154,7 @@ static void normalize_path(struct txp_sbuf *out, const char *path)
  * (so "%20" on the wire signs as "%2520"). */
 static int canonical_uri(struct txp_sbuf *out, const char *path, unsigned flags, char *errbuf, size_t errlen)
 {
-	struct txp_sbuf norm = {0};
+	struct txp_sbuf norm = { 0 };
 	const char *p;
 
 	if (path == NULL || path[0] == '\0')
@@ -199,7 +198,7 @@ static int query_param_cmp(const void *a, const void *b)
  * spellings canonicalize alike. */
 static char *reencode(const char *s, size_t len)
 {
-	struct txp_sbuf dec = {0}, enc = {0};
+	struct txp_sbuf dec = { 0 }, enc = { 0 };
 
 	sb_uri_decode(&dec, s, len);
 	if (dec.oom) {
@@ -319,9 +318,9 @@ static void sb_trimall(struct txp_sbuf *b, const char *v)
 /* Steps 3 and 4: canonical headers (lowercase names, sorted, values trimmed,
  * repeated names joined with ',' in request order) and the signed-header
  * list.  `extra` are the headers the signer adds itself. */
-static int canonical_headers(struct txp_sbuf *canon, struct txp_sbuf *signed_list,
-			     const struct txp_sigv4_request *req, const struct txp_sigv4_header *extra,
-			     size_t n_extra, unsigned flags, bool has_token, char *errbuf, size_t errlen)
+static int canonical_headers(struct txp_sbuf *canon, struct txp_sbuf *signed_list, const struct txp_sigv4_request *req,
+                             const struct txp_sigv4_header *extra, size_t n_extra, unsigned flags, bool has_token,
+                             char *errbuf, size_t errlen)
 {
 	size_t total = req->n_headers + n_extra, n = 0;
 	struct canon_header *h;
@@ -336,8 +335,7 @@ static int canonical_headers(struct txp_sbuf *canon, struct txp_sbuf *signed_lis
 	if (h == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < total; i++) {
-		const struct txp_sigv4_header *src =
-			i < req->n_headers ? &req->headers[i] : &extra[i - req->n_headers];
+		const struct txp_sigv4_header *src = i < req->n_headers ? &req->headers[i] : &extra[i - req->n_headers];
 		bool caller = i < req->n_headers;
 
 		if (src->name == NULL || src->value == NULL || src->name[0] == '\0') {
@@ -415,8 +413,7 @@ static int hashed_payload(const struct txp_sigv4_request *req, char **out)
 	if (req->payload_hash != NULL) {
 		*out = str_dup(req->payload_hash);
 	} else {
-		crypto_hash_sha256(digest, req->payload_len > 0 ? req->payload : (const void *)"",
-				   req->payload_len);
+		crypto_hash_sha256(digest, req->payload_len > 0 ? req->payload : (const void *)"", req->payload_len);
 		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
 		*out = str_dup(hex);
 	}
@@ -440,8 +437,8 @@ static void string_to_sign(struct txp_sbuf *out, const char *amz_date, const cha
 	txp_sbuf_str(out, hex);
 }
 
-static void hmac_sha256(unsigned char out[crypto_auth_hmacsha256_BYTES], const unsigned char *key,
-			size_t keylen, const void *msg, size_t msglen)
+static void hmac_sha256(unsigned char out[crypto_auth_hmacsha256_BYTES], const unsigned char *key, size_t keylen,
+                        const void *msg, size_t msglen)
 {
 	crypto_auth_hmacsha256_state st;
 
@@ -452,8 +449,8 @@ static void hmac_sha256(unsigned char out[crypto_auth_hmacsha256_BYTES], const u
 }
 
 /* Step 7: the signing key, derived from the secret for one day, region and service. */
-int txp_sigv4_derive_key(const char *secret_access_key, const char *date, const char *region,
-			 const char *service, unsigned char key[TXP_SIGV4_KEY_BYTES])
+int txp_sigv4_derive_key(const char *secret_access_key, const char *date, const char *region, const char *service,
+                         unsigned char key[TXP_SIGV4_KEY_BYTES])
 {
 	unsigned char ksecret[4 + SECRET_MAX];
 	unsigned char k[crypto_auth_hmacsha256_BYTES];
@@ -493,31 +490,28 @@ static void creds_fingerprint(unsigned char out[32], const struct txp_sigv4_cred
 	crypto_generichash_state st;
 
 	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, (const unsigned char *)creds->access_key_id,
-				  strlen(creds->access_key_id) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)creds->access_key_id, strlen(creds->access_key_id) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)creds->secret_access_key,
-				  strlen(creds->secret_access_key));
+	                          strlen(creds->secret_access_key));
 	crypto_generichash_final(&st, out, 32);
 	sodium_memzero(&st, sizeof(st));
 }
 
 int txp_sigv4_key_cache_get(struct txp_sigv4_key_cache *cache, const struct txp_sigv4_credentials *creds,
-			    const char *date, const char *region, const char *service,
-			    unsigned char key[TXP_SIGV4_KEY_BYTES])
+                            const char *date, const char *region, const char *service,
+                            unsigned char key[TXP_SIGV4_KEY_BYTES])
 {
 	unsigned char fp[32];
 	bool cacheable;
 	int rc;
 
-	if (cache == NULL || creds == NULL || creds->access_key_id == NULL ||
-	    creds->secret_access_key == NULL || date == NULL || region == NULL || service == NULL ||
-	    strlen(date) != 8)
+	if (cache == NULL || creds == NULL || creds->access_key_id == NULL || creds->secret_access_key == NULL ||
+	    date == NULL || region == NULL || service == NULL || strlen(date) != 8)
 		return -EINVAL;
 	creds_fingerprint(fp, creds);
 	cacheable = strlen(region) < sizeof(cache->region) && strlen(service) < sizeof(cache->service);
-	if (cacheable && cache->valid && strcmp(cache->date, date) == 0 &&
-	    strcmp(cache->region, region) == 0 && strcmp(cache->service, service) == 0 &&
-	    sodium_memcmp(cache->fingerprint, fp, sizeof(fp)) == 0) {
+	if (cacheable && cache->valid && strcmp(cache->date, date) == 0 && strcmp(cache->region, region) == 0 &&
+	    strcmp(cache->service, service) == 0 && sodium_memcmp(cache->fingerprint, fp, sizeof(fp)) == 0) {
 		memcpy(key, cache->key, TXP_SIGV4_KEY_BYTES);
 		sodium_memzero(fp, sizeof(fp));
 		return 1;
@@ -589,8 +583,7 @@ int txp_sigv4_amz_date(time_t now, char out[TXP_SIGV4_AMZ_DATE_BYTES])
 }
 
 /* Step 8: the hex HMAC-SHA-256 of the string to sign under the signing key. */
-static void signature(char out[TXP_SIGV4_HEX_BYTES], const unsigned char key[TXP_SIGV4_KEY_BYTES],
-		      const char *sts)
+static void signature(char out[TXP_SIGV4_HEX_BYTES], const unsigned char key[TXP_SIGV4_KEY_BYTES], const char *sts)
 {
 	unsigned char mac[crypto_auth_hmacsha256_BYTES];
 
@@ -600,7 +593,7 @@ static void signature(char out[TXP_SIGV4_HEX_BYTES], const unsigned char key[TXP
 
 /* Step 9: the Authorization header value. */
 static void authorization(struct txp_sbuf *out, const char *access_key_id, const char *scope,
-			  const char *signed_headers, const char *sig)
+                          const char *signed_headers, const char *sig)
 {
 	txp_sbuf_str(out, TXP_SIGV4_ALGORITHM " Credential=");
 	txp_sbuf_str(out, access_key_id);
@@ -649,12 +642,12 @@ void txp_sigv4_signed_free(struct txp_sigv4_signed *s)
 }
 
 int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_params *params,
-		   struct txp_sigv4_signed **out, char *errbuf, size_t errlen)
+                   struct txp_sigv4_signed **out, char *errbuf, size_t errlen)
 {
 	const struct txp_sigv4_credentials *creds;
 	struct txp_sigv4_signed *s = NULL;
 	struct txp_sigv4_header extra[3];
-	struct txp_sbuf canon = {0}, hdrs = {0}, list = {0}, sts = {0}, auth = {0}, scope = {0};
+	struct txp_sbuf canon = { 0 }, hdrs = { 0 }, list = { 0 }, sts = { 0 }, auth = { 0 }, scope = { 0 };
 	unsigned char key[TXP_SIGV4_KEY_BYTES];
 	char date[9];
 	size_t n_extra = 0;
@@ -668,8 +661,7 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 		return -EINVAL;
 	}
 	creds = params->creds;
-	if (creds->access_key_id == NULL || creds->secret_access_key == NULL ||
-	    !scope_part_ok(creds->access_key_id)) {
+	if (creds->access_key_id == NULL || creds->secret_access_key == NULL || !scope_part_ok(creds->access_key_id)) {
 		txp_aws_set_err(errbuf, errlen, "credentials lack a valid access key id or secret");
 		return -EINVAL;
 	}
@@ -685,8 +677,7 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 		txp_aws_set_err(errbuf, errlen, "payload is NULL with payload_len > 0");
 		return -EINVAL;
 	}
-	if (req->payload_hash != NULL &&
-	    (req->payload_hash[0] == '\0' || strpbrk(req->payload_hash, "\r\n"))) {
+	if (req->payload_hash != NULL && (req->payload_hash[0] == '\0' || strpbrk(req->payload_hash, "\r\n"))) {
 		txp_aws_set_err(errbuf, errlen, "invalid payload_hash");
 		return -EINVAL;
 	}
@@ -712,11 +703,11 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 	if (rc != 0)
 		goto fail;
 
-	extra[n_extra++] = (struct txp_sigv4_header){"x-amz-date", s->amz_date};
+	extra[n_extra++] = (struct txp_sigv4_header){ "x-amz-date", s->amz_date };
 	if (sign_token)
-		extra[n_extra++] = (struct txp_sigv4_header){"x-amz-security-token", s->security_token};
+		extra[n_extra++] = (struct txp_sigv4_header){ "x-amz-security-token", s->security_token };
 	if (params->flags & TXP_SIGV4_SIGN_BODY)
-		extra[n_extra++] = (struct txp_sigv4_header){"x-amz-content-sha256", s->payload_hash};
+		extra[n_extra++] = (struct txp_sigv4_header){ "x-amz-content-sha256", s->payload_hash };
 
 	/* Steps 1-5 make the canonical request. */
 	txp_sbuf_str(&canon, req->method);
@@ -753,11 +744,9 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 
 	/* Steps 7 and 8. */
 	if (params->cache != NULL)
-		rc = txp_sigv4_key_cache_get(params->cache, creds, date, params->region, params->service,
-					     key);
+		rc = txp_sigv4_key_cache_get(params->cache, creds, date, params->region, params->service, key);
 	else
-		rc = txp_sigv4_derive_key(creds->secret_access_key, date, params->region, params->service,
-					  key);
+		rc = txp_sigv4_derive_key(creds->secret_access_key, date, params->region, params->service, key);
 	if (rc < 0) {
 		txp_aws_set_err(errbuf, errlen, "cannot derive the signing key (secret too long?)");
 		goto fail;
@@ -775,14 +764,14 @@ int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_p
 	    s->authorization == NULL)
 		goto oom;
 
-	s->add_headers[s->n_add_headers++] = (struct txp_sigv4_out_header){"X-Amz-Date", s->amz_date};
+	s->add_headers[s->n_add_headers++] = (struct txp_sigv4_out_header){ "X-Amz-Date", s->amz_date };
 	if (has_token)
 		s->add_headers[s->n_add_headers++] =
-			(struct txp_sigv4_out_header){"X-Amz-Security-Token", s->security_token};
+		        (struct txp_sigv4_out_header){ "X-Amz-Security-Token", s->security_token };
 	if (params->flags & TXP_SIGV4_SIGN_BODY)
 		s->add_headers[s->n_add_headers++] =
-			(struct txp_sigv4_out_header){"x-amz-content-sha256", s->payload_hash};
-	s->add_headers[s->n_add_headers++] = (struct txp_sigv4_out_header){"Authorization", s->authorization};
+		        (struct txp_sigv4_out_header){ "x-amz-content-sha256", s->payload_hash };
+	s->add_headers[s->n_add_headers++] = (struct txp_sigv4_out_header){ "Authorization", s->authorization };
 
 	*out = s;
 	s = NULL;

@@ -11,7 +11,7 @@
 
 char *txp_sns_query_body(const char *action, const char *params, size_t params_len, size_t *out_len)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 
 	if (action == NULL || (params == NULL && params_len > 0))
 		return NULL;
@@ -26,8 +26,8 @@ char *txp_sns_query_body(const char *action, const char *params, size_t params_l
 
 char *txp_sns_batch_body(const char *topic_arn, const struct txp_sns_entry *e, size_t n, size_t *len)
 {
-	static const char *const names[2] = {"alert_type", "severity"};
-	struct txp_sbuf b = {0};
+	static const char *const names[2] = { "alert_type", "severity" };
+	struct txp_sbuf b = { 0 };
 	char id[24], member[128];
 
 	/* Query protocol: PublishBatchRequestEntries.member.N (1-based), each
@@ -36,15 +36,15 @@ char *txp_sns_batch_body(const char *topic_arn, const struct txp_sns_entry *e, s
 	 * tests/integration/EMULATORS.md). */
 	txp_aws_query_add(&b, "TopicArn", topic_arn);
 	for (size_t i = 0; i < n; i++) {
-		const char *values[2] = {e[i].alert_type, e[i].severity};
+		const char *values[2] = { e[i].alert_type, e[i].severity };
 
 		snprintf(id, sizeof(id), "e%zu", i);
 		snprintf(member, sizeof(member), "PublishBatchRequestEntries.member.%zu.Message", i + 1);
 		txp_aws_query_addf(&b, id, "PublishBatchRequestEntries.member.%zu.Id", i + 1);
 		txp_aws_query_addn(&b, member, e[i].message, e[i].len);
 		for (unsigned a = 0; a < 2; a++) {
-			snprintf(member, sizeof(member), "PublishBatchRequestEntries.member.%zu.MessageAttributes.entry.%u.",
-				 i + 1, a + 1);
+			snprintf(member, sizeof(member),
+			         "PublishBatchRequestEntries.member.%zu.MessageAttributes.entry.%u.", i + 1, a + 1);
 			txp_aws_query_addf(&b, names[a], "%sName", member);
 			txp_aws_query_addf(&b, "String", "%sValue.DataType", member);
 			txp_aws_query_addf(&b, values[a], "%sValue.StringValue", member);
@@ -74,7 +74,7 @@ int txp_sns_batch_failures(const char *xml, size_t xml_len, struct txp_batch_fai
 		txp_aws_xml_text(m, mlen, "Code", f.code, sizeof(f.code));
 		txp_aws_xml_text(m, mlen, "Message", f.message, sizeof(f.message));
 		f.sender_fault = txp_aws_xml_text(m, mlen, "SenderFault", fault, sizeof(fault)) == 4 &&
-				 strcmp(fault, "true") == 0;
+		                 strcmp(fault, "true") == 0;
 		if (n < max)
 			out[n] = f;
 		n++;

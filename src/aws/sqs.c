@@ -11,7 +11,7 @@
 
 char *txp_sqs_batch_body(const char *queue_url, const struct txp_sqs_entry *e, size_t n, size_t *len)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 
 	txp_sbuf_str(&b, "{\"QueueUrl\":");
 	txp_sbuf_json_str(&b, queue_url);
@@ -46,7 +46,7 @@ int txp_sqs_batch_failures(const char *json, size_t json_len, struct txp_batch_f
 		return -EINVAL;
 	}
 	list = json_object_get(root, "Failed");
-	json_array_foreach(list, i, ent) {
+	json_array_foreach (list, i, ent) {
 		const char *id = json_string_value(json_object_get(ent, "Id"));
 		const char *code = json_string_value(json_object_get(ent, "Code"));
 		const char *msg = json_string_value(json_object_get(ent, "Message"));

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const char **inner,
-			     size_t *inner_len)
+const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const char **inner, size_t *inner_len)
 {
 	size_t tl = strlen(tag);
 	const char *p = xml, *end = xml + len, *open, *close;
@@ -23,8 +22,7 @@ const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const
 		if ((size_t)(end - name) < tl + 1 || memcmp(name, tag, tl) != 0)
 			continue;
 		/* "<Code>", "<Code xmlns=...>" or "<Code/>", not "<CodeX>". */
-		if (name[tl] != '>' && name[tl] != ' ' && name[tl] != '/' && name[tl] != '\t' &&
-		    name[tl] != '\n')
+		if (name[tl] != '>' && name[tl] != ' ' && name[tl] != '/' && name[tl] != '\t' && name[tl] != '\n')
 			continue;
 		gt = memchr(name + tl, '>', (size_t)(end - (name + tl)));
 		if (gt == NULL)
@@ -77,7 +75,7 @@ size_t txp_aws_xml_unescape(const char *in, size_t len, char *out, size_t outlen
 	static const struct {
 		const char *name;
 		char c;
-	} entities[] = {{"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''}};
+	} entities[] = { { "lt;", '<' }, { "gt;", '>' }, { "amp;", '&' }, { "quot;", '"' }, { "apos;", '\'' } };
 	size_t o = 0, i = 0;
 
 	if (out == NULL || outlen == 0)

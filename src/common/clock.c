@@ -51,13 +51,12 @@ static int read_digits(const char *s, int n)
 
 int txp_time_parse_rfc3339(const char *s, size_t len, int64_t *ms)
 {
-	static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const unsigned char mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int year, mon, day, hour, min, sec, frac_ms = 0, off = 0;
 	size_t p = 19;
 
 	/* Fixed part: YYYY-MM-DDTHH:MM:SS, then [.frac] and Z or +HH:MM. */
-	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
-	    s[16] != ':')
+	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
 		return -EINVAL;
 	year = read_digits(s, 4);
 	mon = read_digits(s + 5, 2);
@@ -65,8 +64,8 @@ int txp_time_parse_rfc3339(const char *s, size_t len, int64_t *ms)
 	hour = read_digits(s + 11, 2);
 	min = read_digits(s + 14, 2);
 	sec = read_digits(s + 17, 2);
-	if (year < 0 || mon < 1 || mon > 12 || day < 1 || hour < 0 || hour > 23 || min < 0 || min > 59 ||
-	    sec < 0 || sec > 60)
+	if (year < 0 || mon < 1 || mon > 12 || day < 1 || hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 ||
+	    sec > 60)
 		return -EINVAL;
 	if (day > mdays[mon - 1] + (mon == 2 && is_leap((unsigned)year)))
 		return -EINVAL;
@@ -111,4 +110,3 @@ int txp_time_parse_rfc3339(const char *s, size_t len, int64_t *ms)
 	      frac_ms;
 	return 0;
 }
-

@@ -113,10 +113,10 @@ void txp_sbuf_json_strn(struct txp_sbuf *b, const char *s, size_t n)
 		txp_sbuf_raw(b, s + run, i - run);
 		run = i + 1;
 		if (c == '"' || c == '\\') {
-			char esc[2] = {'\\', (char)c};
+			char esc[2] = { '\\', (char)c };
 			txp_sbuf_raw(b, esc, 2);
 		} else {
-			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 			txp_sbuf_raw(b, esc, 6);
 		}
 	}
@@ -139,7 +139,7 @@ void txp_sbuf_urlencn(struct txp_sbuf *b, const char *s, size_t n)
 		    c == '_' || c == '.' || c == '~') {
 			txp_sbuf_raw(b, (const char *)&c, 1);
 		} else {
-			char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+			char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
 			txp_sbuf_raw(b, esc, 3);
 		}
 	}

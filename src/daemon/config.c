@@ -140,8 +140,7 @@ void config__append(char *buf, size_t len, size_t *used, const char *fmt, ...)
 		*used += (size_t)n;
 }
 
-int txp_config_format_value(const struct txp_config *cfg, const struct txp_config_key *k, char *buf,
-                            size_t len)
+int txp_config_format_value(const struct txp_config *cfg, const struct txp_config_key *k, char *buf, size_t len)
 {
 	const void *slot = cslot_of(cfg, k);
 	size_t used = 0;
@@ -192,8 +191,8 @@ int txp_config_range_text(const struct txp_config_key *k, char *buf, size_t len)
 	case TXP_CFG_LIST: {
 		const char *unit = k->type == TXP_CFG_LIST ? "items" : "bytes";
 		if (k->max != 0 && k->min != 0)
-			snprintf(buf, len, "%s%" PRIu64 " to %" PRIu64 " %s",
-			         k->type == TXP_CFG_LIST ? "" : "length ", k->min, k->max, unit);
+			snprintf(buf, len, "%s%" PRIu64 " to %" PRIu64 " %s", k->type == TXP_CFG_LIST ? "" : "length ",
+			         k->min, k->max, unit);
 		else if (k->max != 0)
 			snprintf(buf, len, "at most %" PRIu64 " %s", k->max, unit);
 		else if (k->min != 0)
@@ -222,8 +221,8 @@ int txp_config_range_text(const struct txp_config_key *k, char *buf, size_t len)
 
 static bool is_numeric(enum txp_cfg_type type)
 {
-	return type == TXP_CFG_UINT || type == TXP_CFG_SIZE || type == TXP_CFG_DURATION ||
-	       type == TXP_CFG_MODE || type == TXP_CFG_POW2;
+	return type == TXP_CFG_UINT || type == TXP_CFG_SIZE || type == TXP_CFG_DURATION || type == TXP_CFG_MODE ||
+	       type == TXP_CFG_POW2;
 }
 
 int txp_config_key_summary(const struct txp_config_key *k, char *buf, size_t len)
@@ -235,7 +234,7 @@ int txp_config_key_summary(const struct txp_config_key *k, char *buf, size_t len
 		buf[0] = '\0';
 	txp_config_range_text(k, range, sizeof(range));
 	config__append(buf, len, &used, "%s; default %s", txp_config_type_name(k->type),
-	       k->default_value[0] != '\0' ? k->default_value : "empty");
+	               k->default_value[0] != '\0' ? k->default_value : "empty");
 	if (range[0] != '\0')
 		config__append(buf, len, &used, "; %s%s", is_numeric(k->type) ? "range " : "", range);
 	config__append(buf, len, &used, "; reloadable: %s", k->reloadable ? "yes" : "no");
@@ -284,11 +283,11 @@ struct suffix {
 };
 
 static const struct suffix size_suffixes[] = {
-	{"", 1}, {"k", KIB}, {"K", KIB}, {"M", MIB}, {"G", GIB}, {NULL, 0},
+	{ "", 1 }, { "k", KIB }, { "K", KIB }, { "M", MIB }, { "G", GIB }, { NULL, 0 },
 };
 
 static const struct suffix duration_suffixes[] = {
-	{"", 1}, {"ms", 1}, {"s", MS_PER_S}, {"m", MS_PER_M}, {"h", MS_PER_H}, {NULL, 0},
+	{ "", 1 }, { "ms", 1 }, { "s", MS_PER_S }, { "m", MS_PER_M }, { "h", MS_PER_H }, { NULL, 0 },
 };
 
 /* A number followed by one of `suffixes`; -EINVAL for anything else, -ERANGE on overflow. */
@@ -336,8 +335,7 @@ bad:
 	return -EINVAL;
 }
 
-static int parse_number(const struct txp_config_key *k, const char *text, uint64_t *out, char *err,
-                        size_t errlen)
+static int parse_number(const struct txp_config_key *k, const char *text, uint64_t *out, char *err, size_t errlen)
 {
 	const char *what;
 	char range[128];
@@ -391,8 +389,8 @@ static int parse_number(const struct txp_config_key *k, const char *text, uint64
 
 static int parse_bool(const char *text, bool *out, char *err, size_t errlen)
 {
-	static const char *const yes[] = {"true", "yes", "on", "1", NULL};
-	static const char *const no[] = {"false", "no", "off", "0", NULL};
+	static const char *const yes[] = { "true", "yes", "on", "1", NULL };
+	static const char *const no[] = { "false", "no", "off", "0", NULL };
 
 	for (int i = 0; yes[i] != NULL; i++) {
 		if (strcasecmp(text, yes[i]) == 0) {
@@ -428,8 +426,8 @@ static int check_string(const struct txp_config_key *k, const char *text, char *
 	size_t n = strlen(text);
 
 	if (n < k->min) {
-		snprintf(err, errlen,
-		         n == 0 ? "empty (a value is required)" : "shorter than %" PRIu64 " bytes", k->min);
+		snprintf(err, errlen, n == 0 ? "empty (a value is required)" : "shorter than %" PRIu64 " bytes",
+		         k->min);
 		return -EINVAL;
 	}
 	if (k->max != 0 && n > k->max) {
@@ -461,7 +459,7 @@ static bool is_blank(char c)
 static int parse_list(const struct txp_config_key *k, const char *text, struct txp_strlist *out, char *err,
                       size_t errlen)
 {
-	struct txp_strlist l = {NULL, 0};
+	struct txp_strlist l = { NULL, 0 };
 	size_t cap = 1;
 	const char *p = text;
 	int rc = 0;
@@ -517,8 +515,7 @@ fail:
 	return rc;
 }
 
-int txp_config_set(struct txp_config *cfg, const struct txp_config_key *k, const char *text, char *err,
-                   size_t errlen)
+int txp_config_set(struct txp_config *cfg, const struct txp_config_key *k, const char *text, char *err, size_t errlen)
 {
 	void *slot = slot_of(cfg, k);
 	int rc;
@@ -597,8 +594,7 @@ int txp_config_defaults(struct txp_config *cfg)
 	return 0;
 }
 
-static bool values_equal(const struct txp_config *a, const struct txp_config *b,
-                         const struct txp_config_key *k)
+static bool values_equal(const struct txp_config *a, const struct txp_config *b, const struct txp_config_key *k)
 {
 	const void *x = cslot_of(a, k), *y = cslot_of(b, k);
 
@@ -631,8 +627,7 @@ static bool values_equal(const struct txp_config *a, const struct txp_config *b,
 	return false;
 }
 
-int txp_config_diff_nonreloadable(const struct txp_config *old, const struct txp_config *next, char *buf,
-                                  size_t buflen)
+int txp_config_diff_nonreloadable(const struct txp_config *old, const struct txp_config *next, char *buf, size_t buflen)
 {
 	size_t used = 0;
 	int changed = 0;
@@ -666,7 +661,7 @@ static int copy_value(struct txp_config *dst, const struct txp_config *src, cons
 	}
 	case TXP_CFG_LIST: {
 		const struct txp_strlist *l = from;
-		struct txp_strlist m = {NULL, 0};
+		struct txp_strlist m = { NULL, 0 };
 		if (l->n > 0) {
 			m.items = calloc(l->n, sizeof(*m.items));
 			if (m.items == NULL)

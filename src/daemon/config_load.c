@@ -53,8 +53,7 @@ static void quote(char *buf, size_t len, const char *s)
 		buf[i < len ? i : len - 1] = '\0';
 }
 
-static void fault(struct load_state *st, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void fault(struct load_state *st, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fault(struct load_state *st, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -113,8 +112,8 @@ static bool check_raw_line(struct load_state *st, size_t n)
 		const char *sep = strpbrk(t, "=:");
 		if (sep != NULL && *sep == ':') {
 			quote(q, sizeof(q), t);
-			fault(st, -EINVAL,
-			      "%s: expected key = value (\":\" does not separate a key from its value)", q);
+			fault(st, -EINVAL, "%s: expected key = value (\":\" does not separate a key from its value)",
+			      q);
 			return false;
 		}
 		return true;
@@ -331,7 +330,7 @@ static void reread_line(struct load_state *st, int lineno, char *buf, size_t len
 
 int txp_config_load(struct txp_config *cfg, const char *path, char *err, size_t errlen)
 {
-	struct load_state st = {.rows = txp_config_keys, .cfg = cfg};
+	struct load_state st = { .rows = txp_config_keys, .cfg = cfg };
 	char text[QUOTE_MAX + 4096];
 	struct stat sb;
 	int rc, line, fd;
@@ -376,9 +375,8 @@ int txp_config_load(struct txp_config *cfg, const char *path, char *err, size_t 
 		/* inih found it: a line that is neither a header nor key = value. */
 		rc = -EINVAL;
 		reread_line(&st, line, text, sizeof(text));
-		snprintf(err, errlen,
-		         "%s:%d: %s: syntax error (expected [section], key = value or a comment)", path, line,
-		         text);
+		snprintf(err, errlen, "%s:%d: %s: syntax error (expected [section], key = value or a comment)", path,
+		         line, text);
 	} else if (st.err_line != 0) {
 		rc = st.err_code;
 		snprintf(err, errlen, "%s:%d: %s", path, st.err_line, st.msg);
@@ -423,10 +421,10 @@ int txp_config_where(const struct txp_config *cfg, const char *section, const ch
 }
 
 /* Writes "<where>: why" for row (section, key) of `cfg` into err and returns -EINVAL. */
-static int invalid(const struct txp_config *cfg, const char *section, const char *key, char *err,
-                   size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int invalid(const struct txp_config *cfg, const char *section, const char *key, char *err,
-                   size_t errlen, const char *fmt, ...)
+static int invalid(const struct txp_config *cfg, const char *section, const char *key, char *err, size_t errlen,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int invalid(const struct txp_config *cfg, const char *section, const char *key, char *err, size_t errlen,
+                   const char *fmt, ...)
 {
 	char where[QUOTE_MAX + 4096 + 128], why[512];
 	va_list ap;
@@ -478,18 +476,19 @@ static int out_of_order(const struct txp_config *cfg, const char *lo, const char
 	char v[32];
 
 	txp_config_format_value(cfg, txp_config_find("fraud", other), v, sizeof(v));
-	return invalid(cfg, "fraud", blame_lo ? lo : hi, err, errlen, "%s %s (%s)", blame_lo ? lo_word : hi_word,
-	               other, v);
+	return invalid(cfg, "fraud", blame_lo ? lo : hi, err, errlen, "%s %s (%s)", blame_lo ? lo_word : hi_word, other,
+	               v);
 }
 
 /* Checks the AWS settings txp_aws_client_create() resolves, without a loop or a connection. */
 static int validate_aws(const struct txp_config *cfg, char *err, size_t errlen)
 {
 	static const char *const sections[TXP_AWS_SERVICE_COUNT] = {
-		[TXP_AWS_DYNAMODB] = "dynamodb", [TXP_AWS_SNS] = "sns", [TXP_AWS_SQS] = "sqs"};
-	const char *overrides[TXP_AWS_SERVICE_COUNT] = {[TXP_AWS_DYNAMODB] = cfg->dynamodb.endpoint,
-	                                                [TXP_AWS_SNS] = cfg->sns.endpoint,
-	                                                [TXP_AWS_SQS] = cfg->sqs.endpoint};
+		[TXP_AWS_DYNAMODB] = "dynamodb", [TXP_AWS_SNS] = "sns", [TXP_AWS_SQS] = "sqs"
+	};
+	const char *overrides[TXP_AWS_SERVICE_COUNT] = { [TXP_AWS_DYNAMODB] = cfg->dynamodb.endpoint,
+		                                         [TXP_AWS_SNS] = cfg->sns.endpoint,
+		                                         [TXP_AWS_SQS] = cfg->sqs.endpoint };
 	struct txp_aws_endpoint ep;
 	char why[512];
 

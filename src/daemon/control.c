@@ -211,7 +211,8 @@ char *daemon_command(void *arg, const char *line, size_t len, bool privileged, s
 	else if (req.command == TXP_CONTROL_RELOAD)
 		reply = reload(d, privileged);
 	else
-		reply = command_error("bad_command", "unknown command (known: stats, reload, version, tail, redeliver)");
+		reply = command_error("bad_command",
+		                      "unknown command (known: stats, reload, version, tail, redeliver)");
 	txp_control_request_free(&req);
 	return reply != NULL ? dump_line(reply, reply_len) : NULL;
 }

@@ -34,17 +34,17 @@ struct daemon {
 	struct txp_stages *stages;
 	struct txp_server *server;
 	struct txp_pipeline *pipeline;
-	struct txp_aws_client *aws;     /* NULL when [aws] enabled = false */
-	struct txp_delivery *delivery;  /* likewise */
+	struct txp_aws_client *aws;    /* NULL when [aws] enabled = false */
+	struct txp_delivery *delivery; /* likewise */
 	struct txp_journal *journal;
 	struct txp_dedup *dedup;
 	struct txp_ack *ack;
-	uv_check_t ack_flush;           /* DELIVERED marks, once per loop turn */
-	bool journal_refusing;          /* logged state of txp_journal_full() */
-	int journal_error;              /* logged state of the writer's error */
+	uv_check_t ack_flush;                /* DELIVERED marks, once per loop turn */
+	bool journal_refusing;               /* logged state of txp_journal_full() */
+	int journal_error;                   /* logged state of the writer's error */
 	uv_signal_t signals[DAEMON_SIGNALS]; /* TERM, INT, HUP */
-	uv_timer_t stop_timer;          /* [daemon] shutdown_timeout_ms */
-	uint64_t stop_deadline_ms;      /* loop time by which a stopping daemon exits */
+	uv_timer_t stop_timer;               /* [daemon] shutdown_timeout_ms */
+	uint64_t stop_deadline_ms;           /* loop time by which a stopping daemon exits */
 	struct txp_notify notify;
 	bool draining;
 	int exit_code;

@@ -13,11 +13,8 @@ static _Atomic int log_max_level = TXP_LOG_INFO;
 static _Atomic int log_format = TXP_LOG_FORMAT_KV;
 
 static const char *const level_names[] = {
-	[TXP_LOG_ERR] = "err",
-	[TXP_LOG_WARNING] = "warning",
-	[TXP_LOG_NOTICE] = "notice",
-	[TXP_LOG_INFO] = "info",
-	[TXP_LOG_DEBUG] = "debug",
+	[TXP_LOG_ERR] = "err",   [TXP_LOG_WARNING] = "warning", [TXP_LOG_NOTICE] = "notice",
+	[TXP_LOG_INFO] = "info", [TXP_LOG_DEBUG] = "debug",
 };
 
 void txp_log_setup(enum txp_log_level max_level, enum txp_log_format format)
@@ -136,8 +133,7 @@ static void jb_string(struct jbuf *b, const char *s, size_t n)
 	b->p[b->len++] = '"';
 }
 
-static void jb_member(struct jbuf *b, const char *key, size_t keylen, const char *val, size_t vallen,
-		      bool number)
+static void jb_member(struct jbuf *b, const char *key, size_t keylen, const char *val, size_t vallen, bool number)
 {
 	/* A member is added whole or not at all: ,"key": then the value. */
 	size_t mark = b->len;
@@ -217,7 +213,7 @@ static size_t kv_split(const char *rest, struct kv_pair *pairs, size_t max)
 		const char *e = p;
 		while (*e != '\0' && !(e[0] == ' ' && key_at(e + 1) > 0))
 			e++;
-		pairs[n++] = (struct kv_pair){"detail", p, 6, (size_t)(e - p), true};
+		pairs[n++] = (struct kv_pair){ "detail", p, 6, (size_t)(e - p), true };
 		p = e;
 	}
 	while (*p != '\0' && n < max) {
@@ -242,13 +238,13 @@ static size_t kv_split(const char *rest, struct kv_pair *pairs, size_t max)
 		}
 		if (e != NULL) {
 			quoted = true;
-			pairs[n++] = (struct kv_pair){p, v + 1, kl, (size_t)(e - v - 1), true};
+			pairs[n++] = (struct kv_pair){ p, v + 1, kl, (size_t)(e - v - 1), true };
 			p = e + 1;
 		} else {
 			e = v;
 			while (*e != '\0' && !(e[0] == ' ' && key_at(e + 1) > 0))
 				e++;
-			pairs[n++] = (struct kv_pair){p, v, kl, (size_t)(e - v), quoted};
+			pairs[n++] = (struct kv_pair){ p, v, kl, (size_t)(e - v), quoted };
 			p = e;
 		}
 	}
@@ -264,7 +260,7 @@ static bool key_is(const struct kv_pair *kv, const char *name)
 static size_t format_json(char *line, size_t cap, enum txp_log_level level, const char *event, const char *rest)
 {
 	struct kv_pair pairs[JSON_MAX_PAIRS];
-	struct jbuf b = {line, 0, cap - JSON_RESERVE, false};
+	struct jbuf b = { line, 0, cap - JSON_RESERVE, false };
 	struct timespec ts;
 	struct tm tm;
 	char head[96];
@@ -394,8 +390,8 @@ static void emit(enum txp_log_level level, const char *event, char *rest, size_t
 	if (atomic_load_explicit(&log_format, memory_order_relaxed) == TXP_LOG_FORMAT_JSON) {
 		len = format_json(line, sizeof(line), level, event, rest);
 	} else {
-		n = snprintf(line, sizeof(line), "<%d>level=%s event=%s%s%s\n", (int)level, level_names[level],
-		             event, rest[0] ? " " : "", rest);
+		n = snprintf(line, sizeof(line), "<%d>level=%s event=%s%s%s\n", (int)level, level_names[level], event,
+		             rest[0] ? " " : "", rest);
 		len = n < 0 ? 0 : (size_t)n;
 	}
 	if (len >= sizeof(line)) {

@@ -272,7 +272,7 @@ void txp_metrics_server_close(struct txp_metrics_server *m)
 	m->closing = 1;
 	struct txp_queue *q;
 
-	txp_queue_foreach(q, &m->conns)
+	txp_queue_foreach (q, &m->conns)
 		mconn_close(txp_queue_data(q, struct mconn, link));
 	uv_close((uv_handle_t *)&m->tcp, on_listener_closed);
 }

@@ -34,8 +34,7 @@ int txp_notify_format_status(char *buf, size_t len, const struct txp_notify_figu
 	                " rejected, %" PRIu64 " error; %" PRIu32 " in flight; %" PRIu32 " connections",
 	                f->draining ? "Draining" : "Screening", f->by_status[TXP_STATUS_APPROVED],
 	                f->by_status[TXP_STATUS_REVIEW], f->by_status[TXP_STATUS_DECLINED],
-	                f->by_status[TXP_STATUS_REJECTED], f->by_status[TXP_STATUS_ERROR], f->inflight,
-	                f->connections);
+	                f->by_status[TXP_STATUS_REJECTED], f->by_status[TXP_STATUS_ERROR], f->inflight, f->connections);
 }
 
 uint64_t txp_notify_watchdog_period_ms(uint64_t watchdog_usec)

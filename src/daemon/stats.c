@@ -10,10 +10,10 @@ enum section { SEC_DAEMON, SEC_ACK, SEC_JOURNAL, SEC_DELIVERY, SEC_COUNT };
 
 /* JSON: the daemon's figures sit at the top level, the others in an object
  * named after their section.  Prometheus: txpipe_[<section>_]<name>. */
-static const char *const section_name[SEC_COUNT] = {"", "ack", "journal", "delivery"};
+static const char *const section_name[SEC_COUNT] = { "", "ack", "journal", "delivery" };
 
 /* The rings into each stage, then the results ring back to the loop. */
-static const char *const ring_names[TXP_STAGE_COUNT + 1] = {"validation_in", "fraud_in", "compliance_in", "results"};
+static const char *const ring_names[TXP_STAGE_COUNT + 1] = { "validation_in", "fraud_in", "compliance_in", "results" };
 
 enum kind { COUNTER, GAUGE, FLAG /* a gauge that is 0 or 1, true or false in JSON */ };
 
@@ -26,7 +26,10 @@ struct def {
 	const char *help;
 };
 
-#define S(sec, field, name, prom, kind, help) {sec, name, prom, kind, offsetof(struct txp_stats_snapshot, field), help}
+#define S(sec, field, name, prom, kind, help)                                           \
+	{                                                                               \
+		sec, name, prom, kind, offsetof(struct txp_stats_snapshot, field), help \
+	}
 
 /* The scalar figures, in the order they are shown. */
 static const struct def defs[] = {
@@ -161,9 +164,10 @@ static json_t *aws_json(const struct txp_aws_stats *as)
 		json_object_set_new(x, "retryable", json_integer((json_int_t)as->retryable[svc]));
 		json_object_set_new(x, "throttled", json_integer((json_int_t)as->throttled[svc]));
 		json_object_set_new(x, "fatal", json_integer((json_int_t)as->fatal[svc]));
-		json_object_set_new(x, "latency_us_mean",
-		                    json_integer((json_int_t)(as->requests[svc] ? as->latency_us_sum[svc] / as->requests[svc]
-		                                                                : 0)));
+		json_object_set_new(
+		        x, "latency_us_mean",
+		        json_integer(
+		                (json_int_t)(as->requests[svc] ? as->latency_us_sum[svc] / as->requests[svc] : 0)));
 		json_object_set_new(o, txp_aws_service_name(svc), x);
 	}
 	json_object_set_new(o, "credentials_expire_ms", json_integer((json_int_t)as->credentials_expire_ms));
@@ -245,7 +249,7 @@ json_t *txp_stats_json(const struct txp_stats_snapshot *s)
 char *txp_stats_text(const struct txp_stats_snapshot *s)
 {
 	const struct txp_pipeline_stats *ps = &s->pipeline;
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 
 	txp_sbuf_printf(&b, "txpiped %s rules %s", s->version != NULL ? s->version : "",
 	                s->rules_version[0] ? s->rules_version : "-");
@@ -275,13 +279,15 @@ char *txp_stats_text(const struct txp_stats_snapshot *s)
 	                ps->ring_depth_max[2], ps->ring_depth_max[3]);
 	if (s->has_aws) {
 		for (int svc = 0; svc < TXP_AWS_SERVICE_COUNT; svc++)
-			txp_sbuf_printf(&b, "\naws %-8s requests=%llu ok=%llu retryable=%llu throttled=%llu fatal=%llu mean=%llu us",
-			                txp_aws_service_name(svc), (unsigned long long)s->aws.requests[svc],
-			                (unsigned long long)s->aws.ok[svc], (unsigned long long)s->aws.retryable[svc],
-			                (unsigned long long)s->aws.throttled[svc], (unsigned long long)s->aws.fatal[svc],
-			                (unsigned long long)(s->aws.requests[svc] ? s->aws.latency_us_sum[svc] /
-			                                                                s->aws.requests[svc]
-			                                                          : 0));
+			txp_sbuf_printf(
+			        &b,
+			        "\naws %-8s requests=%llu ok=%llu retryable=%llu throttled=%llu fatal=%llu mean=%llu us",
+			        txp_aws_service_name(svc), (unsigned long long)s->aws.requests[svc],
+			        (unsigned long long)s->aws.ok[svc], (unsigned long long)s->aws.retryable[svc],
+			        (unsigned long long)s->aws.throttled[svc], (unsigned long long)s->aws.fatal[svc],
+			        (unsigned long long)(s->aws.requests[svc]
+			                                     ? s->aws.latency_us_sum[svc] / s->aws.requests[svc]
+			                                     : 0));
 		txp_sbuf_printf(&b, "\naws credentials: %s, expire_ms=%lld",
 		                s->aws.credentials_source != NULL ? s->aws.credentials_source : "none",
 		                (long long)s->aws.credentials_expire_ms);
@@ -341,12 +347,14 @@ static void aws_prometheus(struct txp_sbuf *b, const struct txp_aws_stats *as)
 		const char *name, *help;
 		size_t off;
 	} per[] = {
-		{"txpipe_aws_requests_total", "AWS requests sent, by service.", offsetof(struct txp_aws_stats, requests)},
-		{"txpipe_aws_ok_total", "AWS requests that succeeded.", offsetof(struct txp_aws_stats, ok)},
-		{"txpipe_aws_retryable_total", "AWS requests that failed with a retryable error.",
-		 offsetof(struct txp_aws_stats, retryable)},
-		{"txpipe_aws_throttled_total", "AWS requests throttled.", offsetof(struct txp_aws_stats, throttled)},
-		{"txpipe_aws_fatal_total", "AWS requests that failed for good.", offsetof(struct txp_aws_stats, fatal)},
+		{ "txpipe_aws_requests_total", "AWS requests sent, by service.",
+		  offsetof(struct txp_aws_stats, requests) },
+		{ "txpipe_aws_ok_total", "AWS requests that succeeded.", offsetof(struct txp_aws_stats, ok) },
+		{ "txpipe_aws_retryable_total", "AWS requests that failed with a retryable error.",
+		  offsetof(struct txp_aws_stats, retryable) },
+		{ "txpipe_aws_throttled_total", "AWS requests throttled.", offsetof(struct txp_aws_stats, throttled) },
+		{ "txpipe_aws_fatal_total", "AWS requests that failed for good.",
+		  offsetof(struct txp_aws_stats, fatal) },
 	};
 
 	for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
@@ -371,7 +379,7 @@ static void aws_prometheus(struct txp_sbuf *b, const struct txp_aws_stats *as)
 char *txp_stats_prometheus(const struct txp_stats_snapshot *s)
 {
 	const struct txp_pipeline_stats *ps = &s->pipeline;
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
 		if (section_present(s, defs[i].sec))

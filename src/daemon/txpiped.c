@@ -30,18 +30,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: txpiped [--config FILE] [--check-config]\n"
-	        "       txpiped --version | --help\n"
-	        "\n"
-	        "Screens payment transactions sent as JSON lines to a Unix socket.\n"
-	        "\n"
-	        "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
-	        "  -t, --check-config  validate the configuration and exit (0, or 78 with the problem)\n"
-	        "  -V, --version       print the version and exit\n"
-	        "  -h, --help          print this help and exit\n"
-	        "\n"
-	        "See txpiped(8) and txpiped.ini(5).\n");
+	fprintf(f, "Usage: txpiped [--config FILE] [--check-config]\n"
+	           "       txpiped --version | --help\n"
+	           "\n"
+	           "Screens payment transactions sent as JSON lines to a Unix socket.\n"
+	           "\n"
+	           "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+	           "  -t, --check-config  validate the configuration and exit (0, or 78 with the problem)\n"
+	           "  -V, --version       print the version and exit\n"
+	           "  -h, --help          print this help and exit\n"
+	           "\n"
+	           "See txpiped(8) and txpiped.ini(5).\n");
 }
 
 /* ---- the post-decision path: what ack.c reaches through its ops ------- */
@@ -168,8 +167,9 @@ static bool on_refusing(void *arg)
 		struct txp_journal_stats js;
 		txp_journal_stats(d->journal, &js);
 		if (full)
-			txp_log_warn("journal_full", "disk_bytes=%llu queued_bytes=%llu max_bytes=%llu undelivered=%llu "
-			                             "error=%d action=refusing_new_transactions",
+			txp_log_warn("journal_full",
+			             "disk_bytes=%llu queued_bytes=%llu max_bytes=%llu undelivered=%llu "
+			             "error=%d action=refusing_new_transactions",
 			             (unsigned long long)js.disk_bytes, (unsigned long long)js.queued_bytes,
 			             (unsigned long long)d->cfg.journal.max_bytes, (unsigned long long)js.undelivered,
 			             js.error);
@@ -197,8 +197,7 @@ static void audit_line(const struct txp_txn *t)
 
 	reasons[0] = '\0';
 	for (unsigned i = 0; i < t->n_reasons && len < sizeof(reasons); i++)
-		len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, "%s%s", i ? "," : "",
-		                        t->reasons[i].code);
+		len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, "%s%s", i ? "," : "", t->reasons[i].code);
 	txp_log_info("audit", "txn=%s status=%s score=%d reasons=%s customer=%s error=%s latency_us=%llu rules=%s",
 	             t->has_id ? t->transaction_id : "-", txp_status_name(t->status), t->scored ? t->risk_score : -1,
 	             reasons[0] ? reasons : "-", t->customer_pseud[0] ? t->customer_pseud : "-",
@@ -265,7 +264,7 @@ static void close_outputs(void *arg)
 }
 
 /* The signals a daemon handles: stop (TERM, INT) and reload (HUP). */
-static const int signums[DAEMON_SIGNALS] = {SIGTERM, SIGINT, SIGHUP};
+static const int signums[DAEMON_SIGNALS] = { SIGTERM, SIGINT, SIGHUP };
 
 /* Closes the signal handles that were initialised. */
 static void close_signals(struct daemon *d)
@@ -368,8 +367,18 @@ static int config_exit_code(int rc)
 /* The steps of start-up, in order.  A failure is logged once, by
  * start_failed(), and exits with its step's code (txpiped(8), EXIT
  * STATUS). */
-enum step { STEP_LOOP, STEP_ACK, STEP_STAGES, STEP_AWS, STEP_SERVER, STEP_SHARDS, STEP_JOURNAL,
-	    STEP_PIPELINE, STEP_METRICS, STEP_SIGNALS };
+enum step {
+	STEP_LOOP,
+	STEP_ACK,
+	STEP_STAGES,
+	STEP_AWS,
+	STEP_SERVER,
+	STEP_SHARDS,
+	STEP_JOURNAL,
+	STEP_PIPELINE,
+	STEP_METRICS,
+	STEP_SIGNALS
+};
 
 static int step_exit_code(enum step step, int rc)
 {
@@ -452,8 +461,8 @@ static int inherited_fd(void)
  * window, and the velocity windows when they are rebuilt. */
 static uint64_t history_ms(const struct txp_config *cfg)
 {
-	uint64_t w[] = {TXP_DEDUP_WINDOW_MS, cfg->fraud.window_long_ms, cfg->fraud.repeat_window_ms,
-	                cfg->fraud.card_test_window_ms, cfg->compliance.structuring_window_ms};
+	uint64_t w[] = { TXP_DEDUP_WINDOW_MS, cfg->fraud.window_long_ms, cfg->fraud.repeat_window_ms,
+		         cfg->fraud.card_test_window_ms, cfg->compliance.structuring_window_ms };
 	uint64_t ms = 0;
 
 	for (size_t i = 0; i < (cfg->journal.velocity_rebuild ? sizeof(w) / sizeof(w[0]) : 1); i++)
@@ -553,12 +562,12 @@ static int start_signals(struct daemon *d, char *err, size_t errlen)
 
 static int create_server(struct daemon *d, char *err, size_t errlen)
 {
-	struct txp_server_hooks hooks = {.decided = on_decided,
-	                                 .command = daemon_command,
-	                                 .completed = on_completed,
-	                                 .refusing = on_refusing,
-	                                 .congested = on_congested,
-	                                 .arg = d};
+	struct txp_server_hooks hooks = { .decided = on_decided,
+		                          .command = daemon_command,
+		                          .completed = on_completed,
+		                          .refusing = on_refusing,
+		                          .congested = on_congested,
+		                          .arg = d };
 	struct txp_server_options so = {
 		.socket_path = d->cfg.daemon.socket,
 		.socket_mode = (unsigned)d->cfg.daemon.socket_mode,
@@ -708,9 +717,11 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 't'},
-		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d;
 	const char *path = DEFAULT_CONFIG;

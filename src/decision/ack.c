@@ -37,8 +37,7 @@ static void *ack_realloc(const struct txp_ack *a, void *p, size_t size)
 
 static bool is_decision(const struct txp_txn *t)
 {
-	return t->status == TXP_STATUS_APPROVED || t->status == TXP_STATUS_REVIEW ||
-	       t->status == TXP_STATUS_DECLINED;
+	return t->status == TXP_STATUS_APPROVED || t->status == TXP_STATUS_REVIEW || t->status == TXP_STATUS_DECLINED;
 }
 
 /* ---- hold queues ------------------------------------------------------- */
@@ -85,7 +84,7 @@ static void holdq_clear(struct holdq *q)
  * holdq_reserve() made room. */
 static void hold(struct txp_ack *a, struct holdq *q, uint64_t seq, struct txp_txn *t)
 {
-	q->v[q->head + q->len++] = (struct hold){.seq = seq, .t = t};
+	q->v[q->head + q->len++] = (struct hold){ .seq = seq, .t = t };
 	t->held = true;
 	a->st.held_now++;
 }
@@ -328,8 +327,7 @@ static void replay_free(struct txp_txn *t)
 	txp_txn_free(t);
 }
 
-void txp_ack_replay_recent(struct txp_ack *a, uint64_t seq, const struct txp_journal_accepted *rec,
-                           int64_t now_ms)
+void txp_ack_replay_recent(struct txp_ack *a, uint64_t seq, const struct txp_journal_accepted *rec, int64_t now_ms)
 {
 	char version[TXP_RECORD_VERSION_MAX + 1];
 	struct txp_txn *t;

@@ -174,9 +174,8 @@ static bool fill_hit(const struct entry *e, const uint8_t fp[TXP_FINGERPRINT_BYT
 	return true;
 }
 
-int txp_dedup_put(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FINGERPRINT_BYTES],
-                  enum txp_status status, uint64_t journal_seq, const char *reply, size_t reply_len,
-                  int64_t now_ms, struct txp_dedup_hit *hit)
+int txp_dedup_put(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FINGERPRINT_BYTES], enum txp_status status,
+                  uint64_t journal_seq, const char *reply, size_t reply_len, int64_t now_ms, struct txp_dedup_hit *hit)
 {
 	static const char mark[] = "\"duplicate\":true,";
 	uint64_t h = id_hash(d, id);

@@ -28,10 +28,10 @@ size_t txp_iso8601_ms(int64_t unix_ms, char out[TXP_ISO8601_MS_SIZE])
 	}
 	/* By hand: strftime's locale handling is costly on this path, and
 	 * the format is fixed (YYYY-MM-DDTHH:MM:SS, the year checked above). */
-	unsigned year = (unsigned)tm.tm_year + 1900u, f[5] = {(unsigned)tm.tm_mon + 1u, (unsigned)tm.tm_mday,
-	                                                       (unsigned)tm.tm_hour, (unsigned)tm.tm_min,
-	                                                       (unsigned)tm.tm_sec};
-	static const char seps[5] = {'-', 'T', ':', ':', '\0'};
+	unsigned year = (unsigned)tm.tm_year + 1900u,
+	         f[5] = { (unsigned)tm.tm_mon + 1u, (unsigned)tm.tm_mday, (unsigned)tm.tm_hour, (unsigned)tm.tm_min,
+		          (unsigned)tm.tm_sec };
+	static const char seps[5] = { '-', 'T', ':', ':', '\0' };
 	out[0] = (char)('0' + year / 1000);
 	out[1] = (char)('0' + year / 100 % 10);
 	out[2] = (char)('0' + year / 10 % 10);
@@ -79,9 +79,9 @@ static const struct {
 	uint32_t bit;
 	const char *name;
 } compliance_flag_names[] = {
-	{TXP_COMPLIANCE_AML_REPORT, "aml_report"},     {TXP_COMPLIANCE_STRUCTURING, "structuring"},
-	{TXP_COMPLIANCE_SANCTIONS, "sanctions"},       {TXP_COMPLIANCE_KYC, "kyc"},
-	{TXP_COMPLIANCE_PAN_MASKED, "pan_masked"},     {TXP_COMPLIANCE_RATE_UNKNOWN, "rate_unknown"},
+	{ TXP_COMPLIANCE_AML_REPORT, "aml_report" }, { TXP_COMPLIANCE_STRUCTURING, "structuring" },
+	{ TXP_COMPLIANCE_SANCTIONS, "sanctions" },   { TXP_COMPLIANCE_KYC, "kyc" },
+	{ TXP_COMPLIANCE_PAN_MASKED, "pan_masked" }, { TXP_COMPLIANCE_RATE_UNKNOWN, "rate_unknown" },
 };
 
 /*
@@ -248,8 +248,8 @@ static void av_flags(struct txp_sbuf *b, uint32_t flags)
  * the stage's time (the last one is the decision's). */
 static void av_stages(struct txp_sbuf *b, const struct txp_txn *t)
 {
-	const char *names[3] = {"validation", "fraud", "compliance"};
-	uint64_t done[3] = {t->t_validated, t->t_fraud, t->t_compliance};
+	const char *names[3] = { "validation", "fraud", "compliance" };
+	uint64_t done[3] = { t->t_validated, t->t_fraud, t->t_compliance };
 	bool first = true;
 
 	for (int i = 0; i < 3; i++) {
@@ -266,13 +266,12 @@ static void av_stages(struct txp_sbuf *b, const struct txp_txn *t)
 
 static bool is_decision(const struct txp_txn *t)
 {
-	return t->status == TXP_STATUS_APPROVED || t->status == TXP_STATUS_REVIEW ||
-	       t->status == TXP_STATUS_DECLINED;
+	return t->status == TXP_STATUS_APPROVED || t->status == TXP_STATUS_REVIEW || t->status == TXP_STATUS_DECLINED;
 }
 
 static char *build_item(const struct txp_txn *t, const char *version, size_t *len)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char when[TXP_ISO8601_MS_SIZE];
 
 	txp_sbuf_str(&b, "{\"transaction_id\":{\"S\":");
@@ -341,7 +340,7 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 
 static char *build_alert(const struct txp_txn *t, unsigned kind, size_t *len)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char when[TXP_ISO8601_MS_SIZE];
 	uint8_t sev = kind == TXP_ALERT_KIND_FRAUD ? t->fraud_severity : t->compliance_severity;
 
@@ -415,8 +414,8 @@ const char *txp_alert_kind_name(unsigned kind)
 
 int txp_item_build(struct txp_txn *t, const char *daemon_version)
 {
-	char *item = NULL, *alert[TXP_ALERT_KINDS] = {NULL, NULL};
-	size_t len = 0, alen[TXP_ALERT_KINDS] = {0, 0};
+	char *item = NULL, *alert[TXP_ALERT_KINDS] = { NULL, NULL };
+	size_t len = 0, alen[TXP_ALERT_KINDS] = { 0, 0 };
 	int rc = -ENOMEM;
 
 	/* Without a valid id there is no key to store under and nothing a

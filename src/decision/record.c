@@ -53,10 +53,10 @@ static void record_strings(struct txp_txn *t, char *s[REC_STRINGS], size_t cap[R
 {
 	size_t i = 0;
 
-#define FIELD(f)                                                                                              \
-	do {                                                                                                  \
-		s[i] = (f);                                                                                   \
-		cap[i++] = sizeof(f);                                                                         \
+#define FIELD(f)                      \
+	do {                          \
+		s[i] = (f);           \
+		cap[i++] = sizeof(f); \
 	} while (0)
 	FIELD(t->transaction_id);
 	FIELD(t->merchant_country);
@@ -229,19 +229,17 @@ static bool copy_field(char *dst, size_t cap, const char *s, size_t n)
 	return true;
 }
 
-int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t,
-                      char version[TXP_RECORD_VERSION_MAX + 1])
+int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t, char version[TXP_RECORD_VERSION_MAX + 1])
 {
 	const uint8_t *p = a->record;
 	size_t len = a->record_len, off = REC_FIXED;
 	char *s[REC_STRINGS];
 	size_t scap[REC_STRINGS];
 
-	if (p == NULL || len < REC_FIXED || (p[0] != REC_VERSION && p[0] != REC_VERSION_FINGERPRINT &&
-	                                 p[0] != REC_VERSION_NO_FINGERPRINT) ||
-	    p[1] >= TXP_STATUS_COUNT ||
-	    (p[2] & ~REC_FLAGS) != 0 || p[3] > 100 || p[4] >= TXP_SEVERITY_COUNT || p[5] >= TXP_SEVERITY_COUNT ||
-	    p[7] >= TXP_CHANNEL_COUNT || p[8] >= TXP_KYC_COUNT || p[9] > TXP_MAX_REASONS)
+	if (p == NULL || len < REC_FIXED ||
+	    (p[0] != REC_VERSION && p[0] != REC_VERSION_FINGERPRINT && p[0] != REC_VERSION_NO_FINGERPRINT) ||
+	    p[1] >= TXP_STATUS_COUNT || (p[2] & ~REC_FLAGS) != 0 || p[3] > 100 || p[4] >= TXP_SEVERITY_COUNT ||
+	    p[5] >= TXP_SEVERITY_COUNT || p[7] >= TXP_CHANNEL_COUNT || p[8] >= TXP_KYC_COUNT || p[9] > TXP_MAX_REASONS)
 		return -EINVAL;
 	t->status = (enum txp_status)p[1];
 	t->scored = (p[2] & REC_SCORED) != 0;
@@ -300,8 +298,7 @@ int txp_record_decode(const struct txp_journal_accepted *a, struct txp_txn *t,
 		t->name_hit_field = p[off + 1];
 		t->name_hit_score = (uint16_t)(p[off + 2] | p[off + 3] << 8);
 		off += 4;
-		if (t->name_hit_score > 1000 ||
-		    !copy_str(p, len, &off, t->name_hit_list, sizeof(t->name_hit_list)) ||
+		if (t->name_hit_score > 1000 || !copy_str(p, len, &off, t->name_hit_list, sizeof(t->name_hit_list)) ||
 		    !copy_str(p, len, &off, t->name_hit_entry, sizeof(t->name_hit_entry)))
 			return -EINVAL;
 		for (int k = 0; k < TXP_NAME_FIELDS; k++)

@@ -30,9 +30,9 @@ static void hold(struct txp_delivery *d, struct job *j, const char *code)
 	/* Loud but rate-limited: an SQS outage would otherwise log per item. */
 	if (d->held_logged_ms == 0 || now - d->held_logged_ms >= HELD_LOG_EVERY_MS) {
 		d->held_logged_ms = now;
-		txp_log_err("dlq_unavailable", "held=%zu max_held=%llu queue_url_set=%s last_error=%s",
-		            d->held.n, (unsigned long long)d->cfg->sqs.max_held,
-		            d->cfg->sqs.queue_url[0] != '\0' ? "yes" : "no", code);
+		txp_log_err("dlq_unavailable", "held=%zu max_held=%llu queue_url_set=%s last_error=%s", d->held.n,
+		            (unsigned long long)d->cfg->sqs.max_held, d->cfg->sqs.queue_url[0] != '\0' ? "yes" : "no",
+		            code);
 	}
 }
 
@@ -53,8 +53,8 @@ void delivery__dead_letter(struct txp_delivery *d, struct job *j, const char *co
 	size_t len = 0;
 	char *body = txp_dlq_message(&info, &len);
 
-	txp_log_warn("dead_letter", "transaction_id=\"%s\" what=%s error=%s attempts=%u", j->id, info.failed,
-	             code, j->attempts);
+	txp_log_warn("dead_letter", "transaction_id=\"%s\" what=%s error=%s attempts=%u", j->id, info.failed, code,
+	             j->attempts);
 	if (body == NULL) {
 		/* Keep the raw payload: better an unwrapped message than none. */
 		txp_log_err("dlq_build_failed", "transaction_id=\"%s\" reason=out_of_memory", j->id);
@@ -80,7 +80,7 @@ void delivery__dlq_done(struct txp_delivery *d, struct call *c, const struct txp
 {
 	struct txp_batch_failure f[MAX_BATCH];
 	int nf = 0;
-	bool done[MAX_BATCH] = {false};
+	bool done[MAX_BATCH] = { false };
 
 	if (r->kind == TXP_AWS_OK) {
 		nf = r->body != NULL ? txp_sqs_batch_failures(r->body, r->body_len, f, MAX_BATCH) : 0;

@@ -94,8 +94,7 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
 	return 0;
 }
 
-static struct job *job_new(struct txp_delivery *d, enum job_kind k, const char *id, char *payload,
-                           uint32_t len)
+static struct job *job_new(struct txp_delivery *d, enum job_kind k, const char *id, char *payload, uint32_t len)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -330,8 +329,7 @@ void txp_delivery_flush(struct txp_delivery *d, uint64_t timeout_ms, void (*done
 		flush_finish(d);
 		return;
 	}
-	txp_log_notice("delivery_flushing", "pending=%zu timeout_ms=%llu", d->alive,
-	               (unsigned long long)timeout_ms);
+	txp_log_notice("delivery_flushing", "pending=%zu timeout_ms=%llu", d->alive, (unsigned long long)timeout_ms);
 	uv_timer_start(&d->flush_timer, on_flush_timeout, timeout_ms, 0);
 	delivery__pump(d);
 	delivery__maybe_flushed(d);

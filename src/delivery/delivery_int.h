@@ -48,15 +48,15 @@ struct job {
 	struct job *next;
 	struct origin *origin; /* NULL when not journaled */
 	enum job_kind kind;
-	uint8_t alert_kind;   /* TXP_ALERT_KIND_* for alerts */
+	uint8_t alert_kind; /* TXP_ALERT_KIND_* for alerts */
 	uint8_t severity;
-	bool failed_alert;    /* DLQ jobs: what failed */
+	bool failed_alert; /* DLQ jobs: what failed */
 	unsigned attempts;
-	uint64_t due_ms;      /* retry heap: when to send again */
-	uint64_t order;       /* retry heap: ties on due_ms leave in the order they failed */
-	char *payload;        /* item, alert message, or DLQ body */
+	uint64_t due_ms; /* retry heap: when to send again */
+	uint64_t order;  /* retry heap: ties on due_ms leave in the order they failed */
+	char *payload;   /* item, alert message, or DLQ body */
 	uint32_t len;
-	char error_code[64];  /* DLQ jobs: the final error */
+	char error_code[64]; /* DLQ jobs: the final error */
 	char id[TXP_ID_MAX + 1];
 };
 
@@ -89,15 +89,15 @@ struct txp_delivery {
 	uv_timer_t flush_timer; /* txp_delivery_flush's timeout */
 	int handles_open;
 
-	struct queue q[JOB_KINDS]; /* waiting to be sent */
+	struct queue q[JOB_KINDS];    /* waiting to be sent */
 	uint64_t deadline[JOB_KINDS]; /* when a partial batch of q[k] leaves; 0: none */
-	struct txp_heap retry;     /* waiting for their backoff, earliest due first */
-	size_t retrying[JOB_KINDS]; /* of them, per kind */
+	struct txp_heap retry;        /* waiting for their backoff, earliest due first */
+	size_t retrying[JOB_KINDS];   /* of them, per kind */
 	uint64_t retry_order;
-	struct queue held;         /* DLQ messages SQS did not take */
-	struct txp_queue calls;    /* struct call, in flight */
+	struct queue held;      /* DLQ messages SQS did not take */
+	struct txp_queue calls; /* struct call, in flight */
 	unsigned inflight[JOB_KINDS];
-	size_t alive;              /* jobs anywhere in here */
+	size_t alive;                 /* jobs anywhere in here */
 	struct busy busy[BUSY_SLOTS]; /* ids of the puts in flight */
 
 	struct txp_retry_policy policy;
@@ -142,8 +142,7 @@ void delivery__job_lost(struct txp_delivery *d, struct job *j, const char *why);
 /* Reads the reloadable [retry] section into d's policy and budget. */
 void delivery__policy_refresh(struct txp_delivery *d);
 /* A store or alert attempt failed: puts it on the retry heap, or dead-letters it. */
-void delivery__job_failed(struct txp_delivery *d, struct job *j, bool retryable, const char *code,
-                          const char *message);
+void delivery__job_failed(struct txp_delivery *d, struct job *j, bool retryable, const char *code, const char *message);
 
 /* deadletter.c */
 

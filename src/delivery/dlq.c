@@ -9,7 +9,7 @@
 
 char *txp_dlq_message(const struct txp_dlq_info *info, size_t *len)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char when[TXP_ISO8601_MS_SIZE];
 	bool alert = strcmp(info->failed, "alert") == 0;
 

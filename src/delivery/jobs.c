@@ -49,7 +49,7 @@ void delivery__q_prepend(struct queue *q, struct queue *from)
 	if (q->tail == NULL)
 		q->tail = from->tail;
 	q->n += from->n;
-	*from = (struct queue){0};
+	*from = (struct queue){ 0 };
 }
 
 bool delivery__retry_less(const void *a, const void *b, void *arg)
@@ -93,7 +93,8 @@ const char *delivery__kind_name(enum job_kind k)
  * any other is lost, and said loudly. */
 void delivery__job_lost(struct txp_delivery *d, struct job *j, const char *why)
 {
-	const char *what = j->kind == JOB_DLQ ? (j->failed_alert ? "alert_dlq" : "store_dlq") : delivery__kind_name(j->kind);
+	const char *what =
+	        j->kind == JOB_DLQ ? (j->failed_alert ? "alert_dlq" : "store_dlq") : delivery__kind_name(j->kind);
 
 	if (j->origin != NULL) {
 		txp_log_warn("delivery_kept", "transaction_id=\"%s\" what=%s reason=%s journal_seq=%llu", j->id, what,
@@ -126,8 +127,7 @@ void delivery__policy_refresh(struct txp_delivery *d)
 }
 
 /* A store or alert attempt failed: retry it, or dead-letter it. */
-void delivery__job_failed(struct txp_delivery *d, struct job *j, bool retryable, const char *code,
-                          const char *message)
+void delivery__job_failed(struct txp_delivery *d, struct job *j, bool retryable, const char *code, const char *message)
 {
 	uint64_t now = delivery__now_ms(d), delay;
 
@@ -147,8 +147,8 @@ void delivery__job_failed(struct txp_delivery *d, struct job *j, bool retryable,
 			else
 				d->st.alert_retries++;
 			txp_log_debug("delivery_retry",
-			              "transaction_id=\"%s\" what=%s attempt=%u error=%s delay_ms=%llu t_ms=%llu", j->id,
-			              delivery__kind_name(j->kind), j->attempts, code, (unsigned long long)delay,
+			              "transaction_id=\"%s\" what=%s attempt=%u error=%s delay_ms=%llu t_ms=%llu",
+			              j->id, delivery__kind_name(j->kind), j->attempts, code, (unsigned long long)delay,
 			              (unsigned long long)now);
 			return;
 		}

@@ -44,11 +44,11 @@ static void on_unprocessed(void *arg, const char *id)
 
 static void store_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
 {
-	struct unprocessed u = {.c = c};
+	struct unprocessed u = { .c = c };
 	bool ok = r->kind == TXP_AWS_OK;
 
-	if (ok && r->body != NULL && txp_ddb_unprocessed(r->body, r->body_len, d->cfg->dynamodb.table,
-	                                                 on_unprocessed, &u) < 0)
+	if (ok && r->body != NULL &&
+	    txp_ddb_unprocessed(r->body, r->body_len, d->cfg->dynamodb.table, on_unprocessed, &u) < 0)
 		txp_log_warn("dynamodb_response", "reason=\"BatchWriteItem answer without UnprocessedItems\"");
 	for (size_t i = 0; i < c->n; i++) {
 		struct job *j = c->jobs[i];
@@ -69,7 +69,7 @@ static void alert_done(struct txp_delivery *d, struct call *c, const struct txp_
 {
 	struct txp_batch_failure f[MAX_BATCH];
 	int nf = 0;
-	bool done[MAX_BATCH] = {false};
+	bool done[MAX_BATCH] = { false };
 
 	if (r->kind == TXP_AWS_OK) {
 		nf = r->body != NULL ? txp_sns_batch_failures(r->body, r->body_len, f, MAX_BATCH) : 0;
@@ -96,7 +96,7 @@ static void alert_done(struct txp_delivery *d, struct call *c, const struct txp_
 
 static void release_ids(struct txp_delivery *d, const struct call *c);
 
-const char *const delivery__service_name_of[JOB_KINDS] = {"dynamodb", "sns", "sqs"};
+const char *const delivery__service_name_of[JOB_KINDS] = { "dynamodb", "sns", "sqs" };
 
 /* No HTTP answer at all: the service is down or cut off, not just failing. */
 static bool no_answer(const struct txp_aws_result *r)
@@ -115,7 +115,8 @@ static void note_reachability(struct txp_delivery *d, const struct call *c, cons
 	if (!no_answer(r)) {
 		if (d->unreachable[k]) {
 			d->unreachable[k] = false;
-			txp_log_notice("aws_reachable", "service=%s backlog=%zu", delivery__service_name_of[k], d->q[k].n);
+			txp_log_notice("aws_reachable", "service=%s backlog=%zu", delivery__service_name_of[k],
+			               d->q[k].n);
 		}
 		return;
 	}
@@ -126,8 +127,10 @@ static void note_reachability(struct txp_delivery *d, const struct call *c, cons
 		d->unreachable[k] = true;
 		d->probe_backoff[k] = PROBE_MIN_MS;
 		d->probe_due[k] = delivery__now_ms(d) + PROBE_MIN_MS;
-		txp_log_warn("aws_unreachable", "service=%s error=%s backlog=%zu action=\"one probe batch at a time, "
-		             "the rest waits\"", delivery__service_name_of[k], r->code, d->q[k].n);
+		txp_log_warn("aws_unreachable",
+		             "service=%s error=%s backlog=%zu action=\"one probe batch at a time, "
+		             "the rest waits\"",
+		             delivery__service_name_of[k], r->code, d->q[k].n);
 	} else if (c->probe) {
 		d->probe_backoff[k] = d->probe_backoff[k] * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : d->probe_backoff[k] * 2;
 		d->probe_due[k] = delivery__now_ms(d) + d->probe_backoff[k];
@@ -195,7 +198,7 @@ static void busy_remove(struct txp_delivery *d, size_t i)
 			i = k;
 		}
 	}
-	d->busy[i] = (struct busy){0};
+	d->busy[i] = (struct busy){ 0 };
 }
 
 /* A store call came back (or never left): its ids are free again, and
@@ -220,9 +223,7 @@ static void release_ids(struct txp_delivery *d, const struct call *c)
 
 static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
 {
-	size_t n = k == JOB_STORE   ? d->cfg->dynamodb.batch_size
-	           : k == JOB_ALERT ? d->cfg->sns.batch_size
-	                            : DLQ_BATCH;
+	size_t n = k == JOB_STORE ? d->cfg->dynamodb.batch_size : k == JOB_ALERT ? d->cfg->sns.batch_size : DLQ_BATCH;
 	return n < 1 ? 1 : n > MAX_BATCH ? MAX_BATCH : n;
 }
 
@@ -263,8 +264,8 @@ static char *call_body(const struct txp_delivery *d, const struct call *c, size_
 	return txp_sqs_batch_body(d->cfg->sqs.queue_url, e, c->n, len);
 }
 
-static const enum txp_aws_service service_of[JOB_KINDS] = {TXP_AWS_DYNAMODB, TXP_AWS_SNS, TXP_AWS_SQS};
-static const char *const op_of[JOB_KINDS] = {"BatchWriteItem", "PublishBatch", "SendMessageBatch"};
+static const enum txp_aws_service service_of[JOB_KINDS] = { TXP_AWS_DYNAMODB, TXP_AWS_SNS, TXP_AWS_SQS };
+static const char *const op_of[JOB_KINDS] = { "BatchWriteItem", "PublishBatch", "SendMessageBatch" };
 
 /* Takes up to one batch of q[k] and sends it.  Returns false when nothing
  * could be sent. */
@@ -309,8 +310,9 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 			b->attempts++;
 		}
 		if (txp_log_enabled(TXP_LOG_DEBUG))
-			txp_log_debug("delivery_attempt", "transaction_id=\"%s\" what=%s attempt=%u batch=%zu t_ms=%llu",
-			              b->id, delivery__kind_name(k), b->attempts, c->n, (unsigned long long)now);
+			txp_log_debug("delivery_attempt",
+			              "transaction_id=\"%s\" what=%s attempt=%u batch=%zu t_ms=%llu", b->id,
+			              delivery__kind_name(k), b->attempts, c->n, (unsigned long long)now);
 	}
 	txp_queue_insert_tail(&d->calls, &c->link);
 	d->inflight[k]++;
@@ -321,7 +323,7 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 	if (rc < 0) {
 		/* Report it as the call's own failure, so every path through
 		 * retry and the DLQ stays the same. */
-		struct txp_aws_result r = {.kind = TXP_AWS_RETRYABLE};
+		struct txp_aws_result r = { .kind = TXP_AWS_RETRYABLE };
 		snprintf(r.code, sizeof(r.code), "call_failed");
 		snprintf(r.message, sizeof(r.message), "could not start the request: %s", strerror(-rc));
 		call_unlink(d, c);

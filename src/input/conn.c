@@ -227,7 +227,7 @@ void server__on_flush_check(uv_check_t *h)
 	if (s->any_blocked && s->pipeline != NULL &&
 	    txp_pipeline_inflight(s->pipeline) < txp_pipeline_capacity(s->pipeline)) {
 		s->any_blocked = false;
-		txp_queue_foreach_safe(q, n, &s->conns) {
+		txp_queue_foreach_safe (q, n, &s->conns) {
 			c = server__conn_of(q);
 			if (c->blocked) {
 				c->blocked = false;
@@ -261,7 +261,7 @@ void server__on_flush_check(uv_check_t *h)
 	}
 	if (s->draining && s->drained != NULL) {
 		bool idle = s->pipeline == NULL || txp_pipeline_inflight(s->pipeline) == 0;
-		txp_queue_foreach(q, &s->conns) {
+		txp_queue_foreach (q, &s->conns) {
 			c = server__conn_of(q);
 			if (!c->gone && !c->closing && (!c->eof || !conn_idle(c))) {
 				idle = false;
@@ -295,7 +295,7 @@ static void publish_tail(struct txp_server *s, const struct txp_txn *t)
 {
 	struct txp_queue *q;
 
-	txp_queue_foreach(q, &s->conns) {
+	txp_queue_foreach (q, &s->conns) {
 		struct txp_conn *sub = server__conn_of(q);
 		if (!sub->tail || sub->gone || sub->closing || !tail_matches(sub, t))
 			continue;
@@ -432,8 +432,7 @@ static bool can_admit(struct txp_conn *c, uint32_t pending)
 		return false;
 	if (c->out_len >= OUT_HIGH_WATER)
 		return false;
-	if (s->pipeline != NULL &&
-	    txp_pipeline_inflight(s->pipeline) + pending >= txp_pipeline_capacity(s->pipeline)) {
+	if (s->pipeline != NULL && txp_pipeline_inflight(s->pipeline) + pending >= txp_pipeline_capacity(s->pipeline)) {
 		if (!c->blocked) {
 			c->blocked = true;
 			s->any_blocked = true;
@@ -534,8 +533,8 @@ static void conn_process_input(struct txp_conn *c)
 				conn_reply_now(c, reply, rlen, TXP_STATUS_APPROVED);
 			else
 				conn_reply_error(c, "internal", "the control request failed");
-		} else if (refusing == 1 ||
-		           (refusing < 0 && (refusing = s->hooks.refusing != NULL && s->hooks.refusing(s->hooks.arg)))) {
+		} else if (refusing == 1 || (refusing < 0 && (refusing = s->hooks.refusing != NULL &&
+		                                                         s->hooks.refusing(s->hooks.arg)))) {
 			/* Never a silent drop: the producer hears it now. */
 			s->stats.refused++;
 			conn_reply_error(c, "overloaded", "the journal is full or cannot write; retry later");

@@ -9,8 +9,8 @@ static const struct {
 	const char *name;
 	enum txp_control_command command;
 } commands[] = {
-	{"stats", TXP_CONTROL_STATS},   {"reload", TXP_CONTROL_RELOAD},       {"version", TXP_CONTROL_VERSION},
-	{"tail", TXP_CONTROL_TAIL},     {"redeliver", TXP_CONTROL_REDELIVER},
+	{ "stats", TXP_CONTROL_STATS }, { "reload", TXP_CONTROL_RELOAD },       { "version", TXP_CONTROL_VERSION },
+	{ "tail", TXP_CONTROL_TAIL },   { "redeliver", TXP_CONTROL_REDELIVER },
 };
 
 static void parse_tail(struct txp_control_request *req)
@@ -19,12 +19,12 @@ static void parse_tail(struct txp_control_request *req)
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(statuses, i, v) {
+	json_array_foreach (statuses, i, v) {
 		for (int st = 0; st < TXP_STATUS_COUNT; st++)
 			if (json_is_string(v) && strcmp(json_string_value(v), txp_status_name(st)) == 0)
 				req->tail_statuses |= 1u << st;
 	}
-	json_array_foreach(reasons, i, v) {
+	json_array_foreach (reasons, i, v) {
 		if (json_is_string(v) && req->n_tail_reasons < TXP_CONTROL_TAIL_REASONS)
 			req->tail_reasons[req->n_tail_reasons++] = json_string_value(v);
 	}

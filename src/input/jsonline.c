@@ -21,13 +21,52 @@ enum { C_PLAIN = 0, C_QUOTE, C_BACKSLASH, C_CONTROL, C_HIGH };
 
 #define ROW(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
 static const unsigned char str_class[256] = {
-	ROW(C_CONTROL), ROW(C_CONTROL),                                   /* 0x00-0x1f */
-	0, 0, C_QUOTE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,             /* 0x20-0x2f */
-	ROW(0), ROW(0),                                                   /* 0x30-0x4f */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_BACKSLASH, 0, 0, 0,         /* 0x50-0x5f */
-	ROW(0), ROW(0),                                                   /* 0x60-0x7f */
-	ROW(C_HIGH), ROW(C_HIGH), ROW(C_HIGH), ROW(C_HIGH),               /* 0x80-0xbf */
-	ROW(C_HIGH), ROW(C_HIGH), ROW(C_HIGH), ROW(C_HIGH),               /* 0xc0-0xff */
+	ROW(C_CONTROL),
+	ROW(C_CONTROL), /* 0x00-0x1f */
+	0,
+	0,
+	C_QUOTE,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0, /* 0x20-0x2f */
+	ROW(0),
+	ROW(0), /* 0x30-0x4f */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	C_BACKSLASH,
+	0,
+	0,
+	0, /* 0x50-0x5f */
+	ROW(0),
+	ROW(0), /* 0x60-0x7f */
+	ROW(C_HIGH),
+	ROW(C_HIGH),
+	ROW(C_HIGH),
+	ROW(C_HIGH), /* 0x80-0xbf */
+	ROW(C_HIGH),
+	ROW(C_HIGH),
+	ROW(C_HIGH),
+	ROW(C_HIGH), /* 0xc0-0xff */
 };
 #undef ROW
 
@@ -243,7 +282,8 @@ static int read_string(struct txp_jsonline *r, const char **s, size_t *len, size
 				if (n - i < 6 || (cp = hex4(p, i + 2)) < 0)
 					return fail(r, TXP_JSONLINE_ESYNTAX, i, "invalid \\u escape");
 				if (cp >= 0xdc00 && cp <= 0xdfff)
-					return fail(r, TXP_JSONLINE_ESYNTAX, i, "unpaired UTF-16 surrogate in \\u escape");
+					return fail(r, TXP_JSONLINE_ESYNTAX, i,
+					            "unpaired UTF-16 surrogate in \\u escape");
 				if (cp >= 0xd800 && cp <= 0xdbff) {
 					/* RFC 8259 section 7: a character outside the BMP is
 					 * a high then a low surrogate, both escaped. */

@@ -200,7 +200,7 @@ static void on_tick(uv_timer_t *h)
 			s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		uv_poll_start(&s->listener, UV_READABLE, server__on_listener);
 	}
-	txp_queue_foreach_safe(q, n, &s->conns) {
+	txp_queue_foreach_safe (q, n, &s->conns) {
 		struct txp_conn *c = server__conn_of(q);
 		if (c->grace_until == 0 || c->closing)
 			continue;

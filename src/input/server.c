@@ -116,7 +116,7 @@ void txp_server_attach(struct txp_server *s, struct txp_pipeline *p)
 	 * already listens) are framed at the next loop turn. */
 	struct txp_queue *q;
 
-	txp_queue_foreach(q, &s->conns)
+	txp_queue_foreach (q, &s->conns)
 		server__mark_dirty(server__conn_of(q));
 }
 
@@ -166,7 +166,7 @@ void txp_server_drain(struct txp_server *s, void (*drained)(struct txp_server *s
 	 * client's next write fails with EPIPE) and end the stream after the
 	 * rest, so every line received is read and answered, and no close
 	 * discards unread bytes (the client would see a reset). */
-	txp_queue_foreach(q, &s->conns) {
+	txp_queue_foreach (q, &s->conns) {
 		struct txp_conn *c = server__conn_of(q);
 		uv_os_fd_t fd;
 		if (c->closing || c->eof)
@@ -194,7 +194,7 @@ void txp_server_close(struct txp_server *s)
 	s->spare_fd = -1;
 	uv_close((uv_handle_t *)&s->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&s->kick, on_handle_closed);
-	txp_queue_foreach_safe(q, n, &s->conns)
+	txp_queue_foreach_safe (q, n, &s->conns)
 		server__conn_close(server__conn_of(q));
 	/* Connections still referenced by in-flight transactions (the
 	 * pipeline is stopped first, so there are none) are freed in their

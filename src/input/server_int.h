@@ -41,15 +41,15 @@ struct txp_conn {
 	bool writing;
 
 	bool reading;
-	bool eof;      /* the client finished sending (or the server drains) */
-	bool gone;     /* the client is gone: replies are dropped */
-	bool closing;  /* uv_close called */
-	bool closed;   /* close callback ran */
-	bool dirty;    /* on the server's flush list */
-	bool blocked;  /* paused because the pipeline is full */
+	bool eof;     /* the client finished sending (or the server drains) */
+	bool gone;    /* the client is gone: replies are dropped */
+	bool closing; /* uv_close called */
+	bool closed;  /* close callback ran */
+	bool dirty;   /* on the server's flush list */
+	bool blocked; /* paused because the pipeline is full */
 	/* A tail subscriber receives every decision matching its filters. */
 	bool tail;
-	unsigned tail_statuses;      /* bit per enum txp_status; 0: all */
+	unsigned tail_statuses;                       /* bit per enum txp_status; 0: all */
 	char *tail_reasons[TXP_CONTROL_TAIL_REASONS]; /* any of these codes; none: all */
 	unsigned n_tail_reasons;
 	uint64_t tail_dropped;

@@ -115,8 +115,7 @@ int txp_journal_append(struct txp_journal *j, enum txp_journal_type type, const 
 	return rc;
 }
 
-int txp_journal_append_accepted(struct txp_journal *j, const struct txp_journal_accepted *a,
-                                uint64_t *seq_out)
+int txp_journal_append_accepted(struct txp_journal *j, const struct txp_journal_accepted *a, uint64_t *seq_out)
 {
 	size_t len = txp_journal_accepted_size(a);
 	uint64_t seq;
@@ -129,8 +128,7 @@ int txp_journal_append_accepted(struct txp_journal *j, const struct txp_journal_
 	p = reserve_locked(j, len, &seq, &rc);
 	if (p != NULL) {
 		txp_journal_accepted_encode(a, p + TXP_JOURNAL_HEADER_BYTES, len);
-		txp_journal_record_encode(p, TXP_JOURNAL_ACCEPTED, seq, p + TXP_JOURNAL_HEADER_BYTES,
-		                          (uint32_t)len);
+		txp_journal_record_encode(p, TXP_JOURNAL_ACCEPTED, seq, p + TXP_JOURNAL_HEADER_BYTES, (uint32_t)len);
 		commit_locked(j, len);
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -156,8 +154,7 @@ int txp_journal_deliver(struct txp_journal *j, const uint64_t *seqs, size_t n, u
 		for (size_t i = 0; i < n; i++)
 			for (int b = 0; b < 8; b++)
 				*q++ = (uint8_t)(seqs[i] >> (8 * b));
-		txp_journal_record_encode(p, TXP_JOURNAL_DELIVERED, seq, p + TXP_JOURNAL_HEADER_BYTES,
-		                          (uint32_t)len);
+		txp_journal_record_encode(p, TXP_JOURNAL_DELIVERED, seq, p + TXP_JOURNAL_HEADER_BYTES, (uint32_t)len);
 		commit_locked(j, len);
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -189,8 +186,7 @@ bool txp_journal_full(struct txp_journal *j)
 	bool full;
 
 	pthread_mutex_lock(&j->mu);
-	full = j->error != 0 || j->low_space ||
-	       j->disk_bytes + j->inflight_bytes + j->pending.len > j->opt.max_bytes;
+	full = j->error != 0 || j->low_space || j->disk_bytes + j->inflight_bytes + j->pending.len > j->opt.max_bytes;
 	pthread_mutex_unlock(&j->mu);
 	return full;
 }
@@ -199,19 +195,19 @@ void txp_journal_stats(struct txp_journal *j, struct txp_journal_stats *s)
 {
 	pthread_mutex_lock(&j->mu);
 	*s = (struct txp_journal_stats){
-	    .next_seq = j->next_seq,
-	    .durable_seq = j->durable_seq,
-	    .disk_bytes = j->disk_bytes,
-	    .queued_bytes = j->inflight_bytes + j->pending.len,
-	    .segments = j->pub_segments,
-	    .undelivered = j->pub_undelivered,
-	    .syncs = j->syncs,
-	    .write_errors = j->write_errors,
-	    .dropped_records = j->dropped_records,
-	    .skipped_records = j->skipped_records,
-	    .damaged_segments = j->damaged_segments,
-	    .low_space = j->low_space,
-	    .error = j->error,
+		.next_seq = j->next_seq,
+		.durable_seq = j->durable_seq,
+		.disk_bytes = j->disk_bytes,
+		.queued_bytes = j->inflight_bytes + j->pending.len,
+		.segments = j->pub_segments,
+		.undelivered = j->pub_undelivered,
+		.syncs = j->syncs,
+		.write_errors = j->write_errors,
+		.dropped_records = j->dropped_records,
+		.skipped_records = j->skipped_records,
+		.damaged_segments = j->damaged_segments,
+		.low_space = j->low_space,
+		.error = j->error,
 	};
 	pthread_mutex_unlock(&j->mu);
 }

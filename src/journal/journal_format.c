@@ -57,8 +57,7 @@ static void crc_init(void)
 	 * by k zero bytes, so eight bytes are folded per step. */
 	for (uint32_t i = 0; i < 256; i++)
 		for (int k = 1; k < 8; k++)
-			crc_table[k][i] =
-			    (crc_table[k - 1][i] >> 8) ^ crc_table[0][crc_table[k - 1][i] & 0xff];
+			crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^ crc_table[0][crc_table[k - 1][i] & 0xff];
 #if defined(__x86_64__) && defined(__GNUC__)
 	__builtin_cpu_init();
 	crc_hw = __builtin_cpu_supports("sse4.2");
@@ -72,11 +71,11 @@ uint32_t txp_crc32c_portable(uint32_t crc, const void *buf, size_t len)
 	pthread_once(&crc_once, crc_init);
 	crc = ~crc;
 	while (len >= 8) {
-		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-		                     (uint32_t)p[3] << 24);
-		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^
-		      crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+		uint32_t lo =
+		        crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
+		      crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^
+		      crc_table[0][p[7]];
 		p += 8;
 		len -= 8;
 	}
@@ -144,8 +143,7 @@ const char *txp_journal_damage_name(enum txp_journal_damage d)
 	return "unknown";
 }
 
-enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t avail,
-                                                  struct txp_journal_record *rec)
+enum txp_journal_damage txp_journal_record_decode(const uint8_t *buf, size_t avail, struct txp_journal_record *rec)
 {
 	uint32_t len;
 
@@ -214,8 +212,8 @@ static size_t resync(const uint8_t *buf, size_t len, size_t from, uint64_t expec
 	return 0;
 }
 
-void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq,
-                      txp_journal_scan_fn fn, void *arg, struct txp_journal_scan_result *out)
+void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq, txp_journal_scan_fn fn,
+                      void *arg, struct txp_journal_scan_result *out)
 {
 	uint64_t expect = first_seq;
 	size_t off = 0;
@@ -337,9 +335,9 @@ size_t txp_journal_accepted_encode(const struct txp_journal_accepted *a, uint8_t
 
 int txp_journal_accepted_decode(const uint8_t *payload, size_t len, struct txp_journal_accepted *a)
 {
-	const char **s[ACCEPTED_STRINGS] = {&a->customer_key, &a->merchant_id, &a->card_token};
-	uint32_t *n[ACCEPTED_FIELDS] = {&a->customer_key_len, &a->merchant_id_len, &a->card_token_len,
-	                                &a->record_len};
+	const char **s[ACCEPTED_STRINGS] = { &a->customer_key, &a->merchant_id, &a->card_token };
+	uint32_t *n[ACCEPTED_FIELDS] = { &a->customer_key_len, &a->merchant_id_len, &a->card_token_len,
+		                         &a->record_len };
 	size_t off = ACCEPTED_FIXED;
 
 	memset(a, 0, sizeof(*a));

@@ -21,8 +21,7 @@
 #define DEFAULT_COMMIT_BYTES (UINT64_C(256) << 10)
 #define DEFAULT_RETRY_MS 1000
 
-static int read_segment(struct txp_journal *j, const char *name, uint8_t **data, size_t *len,
-                        int64_t *mtime_ms)
+static int read_segment(struct txp_journal *j, const char *name, uint8_t **data, size_t *len, int64_t *mtime_ms)
 {
 	struct stat st;
 	uint8_t *p = NULL;
@@ -78,18 +77,18 @@ static int scan_account(void *arg, const struct txp_journal_record *rec, size_t 
 }
 
 /* Cuts the torn or corrupt tail of the last segment. */
-static int truncate_tail(struct txp_journal *j, const char *name, size_t valid, size_t len,
-                         enum txp_journal_damage why, char *err, size_t errlen)
+static int truncate_tail(struct txp_journal *j, const char *name, size_t valid, size_t len, enum txp_journal_damage why,
+                         char *err, size_t errlen)
 {
 	int fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC), rc = 0;
 
 	if (fd < 0 || ftruncate(fd, (off_t)valid) != 0 || fdatasync(fd) != 0) {
 		rc = -errno;
-		snprintf(err, errlen, "journal %s/%s: cannot truncate the damaged tail at offset %zu: %s",
-		         j->dir, name, valid, strerror(errno));
+		snprintf(err, errlen, "journal %s/%s: cannot truncate the damaged tail at offset %zu: %s", j->dir, name,
+		         valid, strerror(errno));
 	} else {
-		txp_log_warn("journal_tail_truncated", "dir=%s segment=%s offset=%zu bytes_cut=%zu reason=%s",
-		             j->dir, name, valid, len - valid, txp_journal_damage_name(why));
+		txp_log_warn("journal_tail_truncated", "dir=%s segment=%s offset=%zu bytes_cut=%zu reason=%s", j->dir,
+		             name, valid, len - valid, txp_journal_damage_name(why));
 	}
 	if (fd >= 0)
 		close(fd);
@@ -140,17 +139,16 @@ static int quarantine(struct txp_journal *j, const char *name, const uint8_t *da
 		rc = -errno;
 		goto fail;
 	}
-	txp_log_err("journal_segment_corrupt",
-	            "dir=%s segment=%s offset=%zu bytes_lost=%zu reason=%s kept_as=%s", j->dir, name, valid,
-	            len - valid, txp_journal_damage_name(why), bad);
+	txp_log_err("journal_segment_corrupt", "dir=%s segment=%s offset=%zu bytes_lost=%zu reason=%s kept_as=%s",
+	            j->dir, name, valid, len - valid, txp_journal_damage_name(why), bad);
 	return 0;
 
 fail_unlink:
 	unlinkat(j->dirfd, tmp, 0);
 fail:
 	snprintf(err, errlen,
-	         "journal %s/%s is damaged at offset %zu (%s) and keeping its valid prefix failed (%s): %s",
-	         j->dir, name, valid, txp_journal_damage_name(why), step, strerror(-rc));
+	         "journal %s/%s is damaged at offset %zu (%s) and keeping its valid prefix failed (%s): %s", j->dir,
+	         name, valid, txp_journal_damage_name(why), step, strerror(-rc));
 	return rc;
 }
 
@@ -204,8 +202,7 @@ static void report_holes(struct txp_journal *j, const char *name, const uint8_t 
 	j->skipped_records += res->skipped_seqs;
 	j->damaged_segments++;
 	if (rc < 0)
-		txp_log_err("journal_copy_failed", "dir=%s segment=%s error=\"%s\"", j->dir, name,
-		            strerror(-rc));
+		txp_log_err("journal_copy_failed", "dir=%s segment=%s error=\"%s\"", j->dir, name, strerror(-rc));
 	txp_log(rc == 1 ? TXP_LOG_WARNING : TXP_LOG_ERR, "journal_segment_damaged",
 	        "dir=%s segment=%s offset=%zu holes=%zu bytes_skipped=%zu records_skipped=%" PRIu64
 	        " reason=%s kept_as=%s%s action=resynchronised",
@@ -217,7 +214,7 @@ static void report_holes(struct txp_journal *j, const char *name, const uint8_t 
 static int load_segment(struct txp_journal *j, size_t i, char *err, size_t errlen)
 {
 	struct txp_journal_scan_result res;
-	struct scan_ctx ctx = {j, i};
+	struct scan_ctx ctx = { j, i };
 	struct seg *s = &j->segs[i];
 	uint64_t end = i + 1 < j->nsegs ? j->segs[i + 1].first_seq : UINT64_MAX;
 	char name[SEG_NAME_MAX];
@@ -280,12 +277,11 @@ static int replay_record(void *arg, const struct txp_journal_record *rec, size_t
 static int replay(struct txp_journal *j, char *err, size_t errlen)
 {
 	const struct txp_journal_options *o = &j->opt;
-	struct replay_ctx ctx = {.j = j};
+	struct replay_ctx ctx = { .j = j };
 
 	if (o->on_recent == NULL && o->on_undelivered == NULL)
 		return 0;
-	ctx.recent_from =
-	    o->recent_ms >= (uint64_t)INT64_MAX / 2 ? INT64_MIN : o->now_ms - (int64_t)o->recent_ms;
+	ctx.recent_from = o->recent_ms >= (uint64_t)INT64_MAX / 2 ? INT64_MIN : o->now_ms - (int64_t)o->recent_ms;
 	for (size_t i = 0; i < j->nsegs; i++) {
 		struct seg *s = &j->segs[i];
 		struct txp_journal_scan_result res;
@@ -304,8 +300,8 @@ static int replay(struct txp_journal *j, char *err, size_t errlen)
 			return rc;
 		}
 		ctx.si = i;
-		txp_journal_scan(data, len < s->size ? len : (size_t)s->size, s->first_seq, UINT64_MAX,
-		                 replay_record, &ctx, &res);
+		txp_journal_scan(data, len < s->size ? len : (size_t)s->size, s->first_seq, UINT64_MAX, replay_record,
+		                 &ctx, &res);
 		free(data);
 	}
 	return 0;
@@ -422,8 +418,8 @@ static int sync_init(struct txp_journal *j)
 	return 0;
 }
 
-int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
-                     const struct txp_journal_options *opt, char *err, size_t errlen)
+int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir, const struct txp_journal_options *opt,
+                     char *err, size_t errlen)
 {
 	struct txp_journal *j;
 	int rc;
@@ -504,8 +500,7 @@ int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
 		rc = journal__seg_create(j, j->next_seq);
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "journal %s: cannot open a segment for writing: %s", dir,
-		         strerror(-rc));
+		snprintf(err, errlen, "journal %s: cannot open a segment for writing: %s", dir, strerror(-rc));
 		goto err_free;
 	}
 	journal__publish_locked(j); /* no other thread yet */
@@ -517,9 +512,8 @@ int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
 	}
 	j->async.data = j;
 	/* Logged before the writer starts: from then on it owns these fields. */
-	txp_log_info("journal_open",
-	             "dir=%s segments=%zu next_seq=%" PRIu64 " undelivered=%" PRIu64 " bytes=%" PRIu64, dir,
-	             j->nsegs, j->next_seq, j->pub_undelivered, j->disk_bytes);
+	txp_log_info("journal_open", "dir=%s segments=%zu next_seq=%" PRIu64 " undelivered=%" PRIu64 " bytes=%" PRIu64,
+	             dir, j->nsegs, j->next_seq, j->pub_undelivered, j->disk_bytes);
 	rc = pthread_create(&j->thread, NULL, journal__writer_main, j);
 	if (rc != 0) {
 		snprintf(err, errlen, "journal %s: cannot start the writer thread: %s", dir, strerror(rc));

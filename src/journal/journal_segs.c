@@ -190,8 +190,7 @@ int journal__seg_push(struct txp_journal *j, uint64_t first_seq, int64_t mtime_m
 		j->segs = s;
 		j->segcap = cap;
 	}
-	j->segs[j->nsegs++] =
-	    (struct seg){.first_seq = first_seq, .min_ref = UINT64_MAX, .mtime_ms = mtime_ms};
+	j->segs[j->nsegs++] = (struct seg){ .first_seq = first_seq, .min_ref = UINT64_MAX, .mtime_ms = mtime_ms };
 	return 0;
 }
 
@@ -236,8 +235,8 @@ void journal__housekeeping(struct txp_journal *j)
 				continue;
 			}
 			if (!s->unlink_warned)
-				txp_log_warn("journal_unlink_failed", "dir=%s segment=%s error=\"%s\"",
-				             j->dir, name, strerror(errno));
+				txp_log_warn("journal_unlink_failed", "dir=%s segment=%s error=\"%s\"", j->dir, name,
+				             strerror(errno));
 			s->unlink_warned = true;
 		}
 		i++;
@@ -312,9 +311,8 @@ void journal__seg_failed(struct txp_journal *j)
 		journal__seg_remove(j, j->nsegs - 1);
 	} else {
 		if (ftruncate(j->active_fd, (off_t)s->size) != 0)
-			txp_log_warn("journal_truncate_failed",
-			             "dir=%s segment=%s offset=%" PRIu64 " error=\"%s\"", j->dir, name,
-			             s->size, strerror(errno));
+			txp_log_warn("journal_truncate_failed", "dir=%s segment=%s offset=%" PRIu64 " error=\"%s\"",
+			             j->dir, name, s->size, strerror(errno));
 		close(j->active_fd);
 	}
 	j->active_fd = -1;

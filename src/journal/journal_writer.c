@@ -54,12 +54,11 @@ static void check_space(struct txp_journal *j)
 	j->low = low;
 	if (low)
 		txp_log_warn("journal_space_low",
-		             "dir=%s free_bytes=%" PRIu64 " reserve_bytes=%" PRIu64
-		             " action=refusing_new_transactions",
+		             "dir=%s free_bytes=%" PRIu64 " reserve_bytes=%" PRIu64 " action=refusing_new_transactions",
 		             j->dir, room, r);
 	else
-		txp_log_notice("journal_space_ok", "dir=%s free_bytes=%" PRIu64 " reserve_bytes=%" PRIu64,
-		               j->dir, room, r);
+		txp_log_notice("journal_space_ok", "dir=%s free_bytes=%" PRIu64 " reserve_bytes=%" PRIu64, j->dir, room,
+		               r);
 	pthread_mutex_lock(&j->mu);
 	j->low_space = low;
 	pthread_mutex_unlock(&j->mu);
@@ -117,7 +116,7 @@ static int put_delivered(struct buf *b, uint64_t seq, const uint8_t *targets, si
  */
 static void drop_accepted(struct txp_journal *j, int err)
 {
-	struct buf nb = {0}, targets = {0};
+	struct buf nb = { 0 }, targets = { 0 };
 	uint64_t first = 0, last = 0, dropped = 0, mark_seq = 0;
 	size_t off;
 
@@ -151,8 +150,7 @@ static void drop_accepted(struct txp_journal *j, int err)
 		}
 		off += txp_journal_record_size(rec.len);
 	}
-	if (off < j->batch.len ||
-	    (targets.len > 0 && put_delivered(&nb, mark_seq, targets.p, targets.len / 8) < 0)) {
+	if (off < j->batch.len || (targets.len > 0 && put_delivered(&nb, mark_seq, targets.p, targets.len / 8) < 0)) {
 		/* Out of memory: leave the queue as it is, to be retried whole. */
 		free(nb.p);
 		free(targets.p);
@@ -177,7 +175,7 @@ static void drop_accepted(struct txp_journal *j, int err)
 			}
 		}
 		if (j->ndrops < j->dropcap)
-			j->drops[j->ndrops++] = (struct drop){first, last};
+			j->drops[j->ndrops++] = (struct drop){ first, last };
 		else if (j->ndrops > 0)
 			/* No memory: widen the last range.  A durable record it
 			 * now covers is answered overloaded too: its producer's
@@ -215,8 +213,7 @@ static int write_batch(struct txp_journal *j)
 		if (j->active_fd < 0) {
 			rc = journal__seg_create(j, rec.seq);
 			if (rc < 0) {
-				txp_log(rc == j->logged_error ? TXP_LOG_DEBUG : TXP_LOG_ERR,
-				        "journal_write_failed",
+				txp_log(rc == j->logged_error ? TXP_LOG_DEBUG : TXP_LOG_ERR, "journal_write_failed",
 				        "dir=%s op=create seq=%" PRIu64 " error=\"%s\"", j->dir, rec.seq,
 				        strerror(-rc));
 				j->logged_error = rc;
@@ -264,8 +261,8 @@ static int write_batch(struct txp_journal *j)
 
 			journal__seg_name(name, s->first_seq, "");
 			txp_log(rc == j->logged_error ? TXP_LOG_DEBUG : TXP_LOG_ERR, "journal_write_failed",
-			        "dir=%s segment=%s op=%s offset=%" PRIu64 " bytes=%zu error=\"%s\"", j->dir,
-			        name, op, s->size, chunk, strerror(-rc));
+			        "dir=%s segment=%s op=%s offset=%" PRIu64 " bytes=%zu error=\"%s\"", j->dir, name, op,
+			        s->size, chunk, strerror(-rc));
 			j->logged_error = rc;
 			journal__seg_failed(j);
 			return rc;
@@ -273,8 +270,8 @@ static int write_batch(struct txp_journal *j)
 		for (size_t off = 0; off < chunk; off += txp_journal_record_size(rec.len)) {
 			parse_own(p + off, &rec);
 			if (journal__account(j, j->nsegs - 1, &rec) < 0)
-				txp_log_err("journal_no_memory", "dir=%s seq=%" PRIu64 " action=segment_kept",
-				            j->dir, rec.seq);
+				txp_log_err("journal_no_memory", "dir=%s seq=%" PRIu64 " action=segment_kept", j->dir,
+				            rec.seq);
 		}
 		s->size += chunk;
 		s->mtime_ms = txp_wall_ms();
@@ -296,8 +293,8 @@ static int write_batch(struct txp_journal *j)
 /* Waits on the condition until the monotonic deadline; mu held. */
 static void wait_until(struct txp_journal *j, uint64_t deadline_ns)
 {
-	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
-	                      .tv_nsec = (long)(deadline_ns % 1000000000u)};
+	struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
+		               .tv_nsec = (long)(deadline_ns % 1000000000u) };
 
 	pthread_cond_timedwait(&j->cond, &j->mu, &ts);
 }
@@ -406,8 +403,7 @@ void *journal__writer_main(void *arg)
 			failing = false;
 			j->logged_error = 0;
 			set_error_locked(j, 0);
-			txp_log_notice("journal_recovered", "dir=%s durable_seq=%" PRIu64, j->dir,
-			               j->durable_seq);
+			txp_log_notice("journal_recovered", "dir=%s durable_seq=%" PRIu64, j->dir, j->durable_seq);
 			pthread_mutex_unlock(&j->mu);
 			uv_async_send(&j->async);
 			pthread_mutex_lock(&j->mu);

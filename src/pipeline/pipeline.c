@@ -83,7 +83,7 @@ struct txp_pipeline {
 	struct txp_ring **fc;  /* [N] F_j -> C_j */
 	struct txp_ring **out; /* [N] C_j -> loop */
 	struct worker *v, *f, *c;
-	unsigned started;      /* threads started, for unwinding */
+	unsigned started; /* threads started, for unwinding */
 
 	/* Inline mode (workers == 0) latencies, written on the loop thread. */
 	struct txp_latency inline_latency[TXP_STAGE_COUNT];
@@ -111,7 +111,7 @@ uint32_t txp_shard_hash(const char *key)
 
 const char *txp_stage_name(enum txp_stage_id s)
 {
-	static const char *const names[TXP_STAGE_COUNT] = {"validation", "fraud", "compliance"};
+	static const char *const names[TXP_STAGE_COUNT] = { "validation", "fraud", "compliance" };
 	return (unsigned)s < TXP_STAGE_COUNT ? names[s] : "?";
 }
 
@@ -357,7 +357,7 @@ static void on_async_closed(uv_handle_t *h)
 static void pipeline_free(struct txp_pipeline *p)
 {
 	unsigned n = p->workers;
-	struct worker *groups[3] = {p->v, p->f, p->c};
+	struct worker *groups[3] = { p->v, p->f, p->c };
 
 	for (unsigned g = 0; g < 3; g++) {
 		if (groups[g] == NULL)
@@ -386,7 +386,7 @@ static int init_workers(struct txp_pipeline *p)
 	if (p->v == NULL || p->f == NULL || p->c == NULL)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		struct worker *ws[3] = {&p->v[i], &p->f[i], &p->c[i]};
+		struct worker *ws[3] = { &p->v[i], &p->f[i], &p->c[i] };
 		for (unsigned g = 0; g < 3; g++) {
 			ws[g]->p = p;
 			ws[g]->stage = (enum txp_stage_id)g;
@@ -413,7 +413,7 @@ static int init_workers(struct txp_pipeline *p)
 static void join_started(struct txp_pipeline *p)
 {
 	unsigned n = p->workers;
-	struct worker *all[3] = {p->v, p->f, p->c};
+	struct worker *all[3] = { p->v, p->f, p->c };
 
 	atomic_store_explicit(&p->stopping, 1, memory_order_release);
 	for (unsigned k = 0; k < p->started; k++) {
@@ -602,7 +602,7 @@ void txp_pipeline_stats(struct txp_pipeline *p, struct txp_pipeline_stats *s)
 	/* With several threads per stage the quantiles shown are the worst
 	 * thread's, which is what an operator needs to see. */
 	for (unsigned i = 0; i < n; i++) {
-		struct worker *ws[3] = {&p->v[i], &p->f[i], &p->c[i]};
+		struct worker *ws[3] = { &p->v[i], &p->f[i], &p->c[i] };
 		for (unsigned g = 0; g < 3; g++) {
 			struct txp_pipeline_stats one;
 			memset(&one, 0, sizeof(one));

@@ -43,7 +43,7 @@ struct ruleset {
 	struct txp_compliance_rules *compliance;
 	char rules_version[TXP_RULES_VERSION_SIZE];
 	int64_t loaded_ms;
-	int64_t rates_date; /* the USD rates' date (struct txp_rates), for stats */
+	int64_t rates_date;    /* the USD rates' date (struct txp_rates), for stats */
 	struct ruleset *older; /* retired, waiting for every thread to move on */
 };
 
@@ -91,7 +91,7 @@ struct txp_stages {
  * their paths are in.  The table drives it, so a key added to one of these
  * sections is covered without a change here.
  */
-static const char *const decision_sections[] = {"validation", "fraud", "compliance"};
+static const char *const decision_sections[] = { "validation", "fraud", "compliance" };
 
 static bool is_decision_section(const char *section)
 {
@@ -362,8 +362,8 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 	txp_rates_free(&rates);
 	if (cfg->compliance.sanctions_name_lists[0] != '\0')
 		/* The operator sees what a list costs at start and each reload. */
-		txp_log_info("name_lists_loaded", "entries=%zu bytes=%zu",
-		             txp_compliance_name_entries(rs->compliance), txp_compliance_name_bytes(rs->compliance));
+		txp_log_info("name_lists_loaded", "entries=%zu bytes=%zu", txp_compliance_name_entries(rs->compliance),
+		             txp_compliance_name_bytes(rs->compliance));
 	*out = rs;
 	return 0;
 
@@ -511,8 +511,9 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 		goto err_after_alloc;
 	}
 	if (sodium_memcmp(st->card_key, st->pseud_key, TXP_KEY_BYTES) == 0) {
-		snprintf(err, errlen, "[compliance] pseudonym_key_file: holds the same key as card_token_key_file; "
-		                      "they must differ");
+		snprintf(err, errlen,
+		         "[compliance] pseudonym_key_file: holds the same key as card_token_key_file; "
+		         "they must differ");
 		rc = -EINVAL;
 		goto err_after_alloc;
 	}
@@ -550,8 +551,7 @@ static void view_init(struct view *v, struct txp_stages *st)
 	atomic_init(&v->seen, rs->gen);
 }
 
-int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns, char *err,
-                     size_t errlen)
+int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_fns *fns, char *err, size_t errlen)
 {
 	unsigned n = workers > 0 ? workers : 1;
 	struct ruleset *rs = atomic_load_explicit(&st->current, memory_order_relaxed);
@@ -667,8 +667,8 @@ void txp_stages_rebuild(struct txp_stages *st, const struct txp_journal_accepted
 	struct shard *sh;
 
 	/* Rejected lines were never scored: they carry no customer key. */
-	if (rec->customer_key_len == 0 || rec->customer_key_len > TXP_TOKEN_HEX ||
-	    rec->merchant_id_len > TXP_ID_MAX || rec->card_token_len > TXP_TOKEN_HEX)
+	if (rec->customer_key_len == 0 || rec->customer_key_len > TXP_TOKEN_HEX || rec->merchant_id_len > TXP_ID_MAX ||
+	    rec->card_token_len > TXP_TOKEN_HEX)
 		return;
 	memset(&t, 0, sizeof(t));
 	t.received_ms = rec->received_ms;

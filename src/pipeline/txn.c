@@ -10,7 +10,7 @@
 
 #include "txpipe/sbuf.h"
 
-const char *const txp_name_fields[TXP_NAME_FIELDS] = {"customer_name", "counterparty_name", "beneficiary_name"};
+const char *const txp_name_fields[TXP_NAME_FIELDS] = { "customer_name", "counterparty_name", "beneficiary_name" };
 
 struct txp_txn *txp_txn_new(void)
 {
@@ -46,8 +46,7 @@ void txp_txn_add_reason(struct txp_txn *t, const char *code, int points)
 	}
 }
 
-void txp_txn_fail(struct txp_txn *t, enum txp_status status, const char *code, const char *field,
-                  const char *fmt, ...)
+void txp_txn_fail(struct txp_txn *t, enum txp_status status, const char *code, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,26 +86,25 @@ void txp_txn_alert(struct txp_txn *t, uint32_t alert, enum txp_severity sev)
 
 const char *txp_status_name(enum txp_status s)
 {
-	static const char *const names[TXP_STATUS_COUNT] = {"approved", "review", "declined", "rejected",
-	                                                     "error"};
+	static const char *const names[TXP_STATUS_COUNT] = { "approved", "review", "declined", "rejected", "error" };
 	return (unsigned)s < TXP_STATUS_COUNT ? names[s] : "error";
 }
 
 const char *txp_channel_name(enum txp_channel c)
 {
-	static const char *const names[TXP_CHANNEL_COUNT] = {"", "online", "pos", "atm", "mobile", "moto"};
+	static const char *const names[TXP_CHANNEL_COUNT] = { "", "online", "pos", "atm", "mobile", "moto" };
 	return (unsigned)c < TXP_CHANNEL_COUNT ? names[c] : "";
 }
 
 const char *txp_kyc_name(enum txp_kyc k)
 {
-	static const char *const names[TXP_KYC_COUNT] = {"", "verified", "pending", "unverified", "failed"};
+	static const char *const names[TXP_KYC_COUNT] = { "", "verified", "pending", "unverified", "failed" };
 	return (unsigned)k < TXP_KYC_COUNT ? names[k] : "";
 }
 
 const char *txp_severity_name(enum txp_severity s)
 {
-	static const char *const names[TXP_SEVERITY_COUNT] = {"none", "low", "medium", "high", "critical"};
+	static const char *const names[TXP_SEVERITY_COUNT] = { "none", "low", "medium", "high", "critical" };
 	return (unsigned)s < TXP_SEVERITY_COUNT ? names[s] : "none";
 }
 
@@ -128,9 +126,9 @@ void txp_txn_score_json(struct txp_sbuf *b, unsigned milli)
 
 int txp_txn_build_reply(struct txp_txn *t)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 
-		txp_sbuf_str(&b, "{\"transaction_id\":");
+	txp_sbuf_str(&b, "{\"transaction_id\":");
 	if (t->has_id)
 		txp_sbuf_json_str(&b, t->transaction_id);
 	else
@@ -198,7 +196,7 @@ int txp_txn_build_reply(struct txp_txn *t)
 
 char *txp_reply_error(const char *code, const char *message, size_t *len)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 
 	txp_sbuf_str(&b, "{\"transaction_id\":null,\"status\":\"error\",\"reasons\":[],\"error\":{\"code\":");
 	txp_sbuf_json_str(&b, code);

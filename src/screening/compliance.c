@@ -12,9 +12,8 @@
 #include "txpipe/names.h"
 #include "txpipe/pan.h"
 
-const char *const txp_rule_action_names[TXP_ACTION_COUNT + 1] = {"none", "review", "decline", NULL};
-const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1] = {"none", "low",      "medium",
-                                                                 "high", "critical", NULL};
+const char *const txp_rule_action_names[TXP_ACTION_COUNT + 1] = { "none", "review", "decline", NULL };
+const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1] = { "none", "low", "medium", "high", "critical", NULL };
 
 struct txp_compliance_rules {
 	atomic_uint refs;
@@ -23,7 +22,7 @@ struct txp_compliance_rules {
 	struct txp_country_set sanctioned;
 	struct txp_idset *sanctions_list;
 	struct txp_names *names; /* immutable: shared by every shard's thread */
-	unsigned pseud_fields; /* TXP_PSEUD_* */
+	unsigned pseud_fields;   /* TXP_PSEUD_* */
 	int64_t width, ttl;
 };
 
@@ -81,9 +80,9 @@ int txp_compliance_pseud_parse(const char *spec, unsigned *out, char *err, size_
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} names[] = {{"customer_id", TXP_PSEUD_CUSTOMER_ID},
-	             {"ip_address", TXP_PSEUD_IP_ADDRESS},
-	             {"device_id", TXP_PSEUD_DEVICE_ID}};
+	} names[] = { { "customer_id", TXP_PSEUD_CUSTOMER_ID },
+		      { "ip_address", TXP_PSEUD_IP_ADDRESS },
+		      { "device_id", TXP_PSEUD_DEVICE_ID } };
 	const char *p = spec;
 
 	*out = 0;
@@ -212,8 +211,7 @@ size_t txp_compliance_bytes_per_key(void)
 	return txp_keytab_bytes_per_key(sizeof(struct customer_entry));
 }
 
-int txp_compliance_state_create(struct txp_compliance_rules *rules,
-                                const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES],
+int txp_compliance_state_create(struct txp_compliance_rules *rules, const uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES],
                                 struct txp_compliance_state **out, char *err, size_t errlen)
 {
 	struct txp_compliance_state *st;
@@ -224,7 +222,7 @@ int txp_compliance_state_create(struct txp_compliance_rules *rules,
 		goto err;
 	/* 0 unresolved (see txp_fraud_state_create()): the smallest size. */
 	st->customers = txp_keytab_create(rules->cfg.max_tracked_keys != 0 ? (size_t)rules->cfg.max_tracked_keys
-	                                                                    : TXP_STATE_AUTO_MIN_KEYS,
+	                                                                   : TXP_STATE_AUTO_MIN_KEYS,
 	                                  sizeof(struct customer_entry), hash_key);
 	if (st->customers == NULL)
 		goto err_after_st;
@@ -303,7 +301,7 @@ static void fire(struct txp_txn *t, const char *code, uint32_t flag, enum txp_st
 static void screen_names(struct txp_compliance_state *st, struct txp_txn *t)
 {
 	const struct txp_compliance_config *c = &st->rules->cfg;
-	struct txp_names_hit hit, best = {0};
+	struct txp_names_hit hit, best = { 0 };
 	int best_field = -1;
 	bool failed = false;
 
@@ -370,8 +368,8 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 		screen_names(st, t);
 
 	if (!t->amount_usd_known)
-		t->amount_usd_known =
-			txp_rates_to_usd_cents(&r->rates, t->currency, t->currency_exponent, t->amount, &t->amount_usd) == 0;
+		t->amount_usd_known = txp_rates_to_usd_cents(&r->rates, t->currency, t->currency_exponent, t->amount,
+		                                             &t->amount_usd) == 0;
 	if (!t->amount_usd_known) {
 		/* Neither the reporting threshold nor structuring can be
 		 * evaluated; KYC below treats the amount as above its threshold. */
@@ -383,7 +381,7 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 	} else {
 		bool fresh;
 		struct customer_entry *ce = txp_keytab_get(
-			st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl, &fresh);
+		        st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl, &fresh);
 
 		if (ce == NULL) {
 			/* Never silently untracked: see velocity.h. */

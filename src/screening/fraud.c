@@ -57,26 +57,24 @@ struct txp_fraud_state {
 	int64_t clock; /* latest received_ms seen: windows never move back */
 };
 
-static const char *const list_names[L_COUNT] = {"customers", "merchants", "cards", "devices"};
+static const char *const list_names[L_COUNT] = { "customers", "merchants", "cards", "devices" };
 
-static const char *const deny_codes[L_COUNT] = {"deny_list_customer", "deny_list_merchant",
-                                                "deny_list_card", "deny_list_device"};
+static const char *const deny_codes[L_COUNT] = { "deny_list_customer", "deny_list_merchant", "deny_list_card",
+	                                         "deny_list_device" };
 
 /* [customer/merchant][count/amount][window] */
 static const char *const velocity_codes[2][2][W_COUNT] = {
-	{{"velocity_customer_count_short", "velocity_customer_count_medium", "velocity_customer_count_long"},
-	 {"velocity_customer_amount_short", "velocity_customer_amount_medium",
-	  "velocity_customer_amount_long"}},
-	{{"velocity_merchant_count_short", "velocity_merchant_count_medium", "velocity_merchant_count_long"},
-	 {"velocity_merchant_amount_short", "velocity_merchant_amount_medium",
-	  "velocity_merchant_amount_long"}},
+	{ { "velocity_customer_count_short", "velocity_customer_count_medium", "velocity_customer_count_long" },
+	  { "velocity_customer_amount_short", "velocity_customer_amount_medium", "velocity_customer_amount_long" } },
+	{ { "velocity_merchant_count_short", "velocity_merchant_count_medium", "velocity_merchant_count_long" },
+	  { "velocity_merchant_amount_short", "velocity_merchant_amount_medium", "velocity_merchant_amount_long" } },
 };
 
 void txp_fraud_config_free(struct txp_fraud_config *cfg)
 {
-	char **strs[] = {&cfg->high_risk_countries, &cfg->allow_customers, &cfg->allow_merchants,
-	                 &cfg->allow_cards,         &cfg->allow_devices,   &cfg->deny_customers,
-	                 &cfg->deny_merchants,      &cfg->deny_cards,      &cfg->deny_devices};
+	char **strs[] = { &cfg->high_risk_countries, &cfg->allow_customers, &cfg->allow_merchants,
+		          &cfg->allow_cards,         &cfg->allow_devices,   &cfg->deny_customers,
+		          &cfg->deny_merchants,      &cfg->deny_cards,      &cfg->deny_devices };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -104,9 +102,9 @@ void txp_fraud_config_size(struct txp_fraud_config *cfg, uint64_t keys)
 /* The string fields, for copying and freeing them together. */
 static char **config_string(struct txp_fraud_config *cfg, unsigned i)
 {
-	char **strs[] = {&cfg->high_risk_countries, &cfg->allow_customers, &cfg->allow_merchants,
-	                 &cfg->allow_cards,         &cfg->allow_devices,   &cfg->deny_customers,
-	                 &cfg->deny_merchants,      &cfg->deny_cards,      &cfg->deny_devices};
+	char **strs[] = { &cfg->high_risk_countries, &cfg->allow_customers, &cfg->allow_merchants,
+		          &cfg->allow_cards,         &cfg->allow_devices,   &cfg->deny_customers,
+		          &cfg->deny_merchants,      &cfg->deny_cards,      &cfg->deny_devices };
 
 	return i < sizeof(strs) / sizeof(strs[0]) ? strs[i] : NULL;
 }
@@ -137,10 +135,10 @@ static int64_t max64(int64_t a, int64_t b)
 int txp_fraud_rules_create(const struct txp_fraud_config *cfg, const struct txp_rates *rates,
                            struct txp_fraud_rules **out, char *err, size_t errlen)
 {
-	const char *allow_paths[L_COUNT] = {cfg->allow_customers, cfg->allow_merchants, cfg->allow_cards,
-	                                    cfg->allow_devices};
-	const char *deny_paths[L_COUNT] = {cfg->deny_customers, cfg->deny_merchants, cfg->deny_cards,
-	                                   cfg->deny_devices};
+	const char *allow_paths[L_COUNT] = { cfg->allow_customers, cfg->allow_merchants, cfg->allow_cards,
+		                             cfg->allow_devices };
+	const char *deny_paths[L_COUNT] = { cfg->deny_customers, cfg->deny_merchants, cfg->deny_cards,
+		                            cfg->deny_devices };
 	struct txp_fraud_rules *r;
 	char sub[192];
 	int rc;
@@ -240,8 +238,8 @@ int txp_fraud_state_create(struct txp_fraud_rules *rules, const uint8_t hash_key
 {
 	/* 0 is resolved by txp_fraud_config_size(); a caller that did not
 	 * (a unit test) gets the smallest size that sizing gives. */
-	size_t max_keys = rules->cfg.max_tracked_keys != 0 ? (size_t)rules->cfg.max_tracked_keys
-	                                                   : TXP_STATE_AUTO_MIN_KEYS;
+	size_t max_keys =
+	        rules->cfg.max_tracked_keys != 0 ? (size_t)rules->cfg.max_tracked_keys : TXP_STATE_AUTO_MIN_KEYS;
 	struct txp_fraud_state *st;
 
 	*out = NULL;
@@ -249,10 +247,9 @@ int txp_fraud_state_create(struct txp_fraud_rules *rules, const uint8_t hash_key
 	if (st == NULL)
 		goto err;
 	st->customers = txp_keytab_create(max_keys, sizeof(struct customer_entry), hash_key);
-	st->merchants = txp_keytab_create(rules->cfg.max_tracked_merchants != 0
-	                                          ? (size_t)rules->cfg.max_tracked_merchants
-	                                          : max_keys,
-	                                  sizeof(struct merchant_entry), hash_key);
+	st->merchants = txp_keytab_create(
+	        rules->cfg.max_tracked_merchants != 0 ? (size_t)rules->cfg.max_tracked_merchants : max_keys,
+	        sizeof(struct merchant_entry), hash_key);
 	st->cards = txp_keytab_create(max_keys, sizeof(struct card_entry), hash_key);
 	if (st->customers == NULL || st->merchants == NULL || st->cards == NULL)
 		goto err_after_st;
@@ -288,8 +285,8 @@ int txp_fraud_set_rules(struct txp_fraud_state *st, struct txp_fraud_rules *rule
 	/* The bucket widths give meaning to the stored windows and the table
 	 * size is allocated: both need a restart. */
 	if (o->max_tracked_keys != n->max_tracked_keys || o->max_tracked_merchants != n->max_tracked_merchants ||
-	    o->window_short_ms != n->window_short_ms ||
-	    o->window_medium_ms != n->window_medium_ms || o->window_long_ms != n->window_long_ms) {
+	    o->window_short_ms != n->window_short_ms || o->window_medium_ms != n->window_medium_ms ||
+	    o->window_long_ms != n->window_long_ms) {
 		snprintf(err, errlen, "[fraud] max_tracked_keys and the window lengths cannot change on reload");
 		return -EINVAL;
 	}
@@ -346,8 +343,7 @@ static unsigned card_test_record(struct card_test_ring *ring, int64_t now, uint3
 
 static uint32_t pack_currency(const char *c)
 {
-	return (uint32_t)(unsigned char)c[0] | (uint32_t)(unsigned char)c[1] << 8 |
-	       (uint32_t)(unsigned char)c[2] << 16;
+	return (uint32_t)(unsigned char)c[0] | (uint32_t)(unsigned char)c[1] << 8 | (uint32_t)(unsigned char)c[2] << 16;
 }
 
 /* Counts earlier identical amounts within the window, then records this one. */
@@ -374,8 +370,7 @@ static unsigned repeat_record(struct customer_entry *ce, int64_t now, int64_t am
  * customers: one of them is NULL) and reports the thresholds reached. */
 static void velocity(struct txp_txn *t, const struct txp_fraud_rules *r, struct txp_window *wide,
                      struct txp_window_small *small, int64_t now, int64_t cents, unsigned who,
-                     const uint64_t counts[W_COUNT], const uint64_t amounts[W_COUNT], uint64_t points,
-                     bool score)
+                     const uint64_t counts[W_COUNT], const uint64_t amounts[W_COUNT], uint64_t points, bool score)
 {
 	for (unsigned w = 0; w < W_COUNT; w++) {
 		uint64_t n;
@@ -412,8 +407,7 @@ static bool is_round(const struct txp_txn *t, uint64_t major)
 }
 
 /* Deny and allow lists: reasons, and whether the heuristics are waived. */
-static void lists(const struct txp_fraud_rules *r, struct txp_txn *t, bool card, bool *exempt,
-                  bool *merchant_exempt)
+static void lists(const struct txp_fraud_rules *r, struct txp_txn *t, bool card, bool *exempt, bool *merchant_exempt)
 {
 	const struct txp_fraud_config *c = &r->cfg;
 
@@ -462,8 +456,7 @@ static void static_rules(const struct txp_fraud_rules *r, struct txp_txn *t, boo
  * adds the reasons.  Returns whether a table was full.  Without `score`
  * only history changes: the rebuild at start, from the journal.
  */
-static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, bool exempt,
-                    bool merchant_exempt)
+static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, bool exempt, bool merchant_exempt)
 {
 	const struct txp_fraud_rules *r = st->rules;
 	const struct txp_fraud_config *c = &r->cfg;
@@ -549,8 +542,8 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 	if (t->status > TXP_STATUS_DECLINED)
 		return;
 	if (!t->amount_usd_known)
-		t->amount_usd_known =
-			txp_rates_to_usd_cents(&r->rates, t->currency, t->currency_exponent, t->amount, &t->amount_usd) == 0;
+		t->amount_usd_known = txp_rates_to_usd_cents(&r->rates, t->currency, t->currency_exponent, t->amount,
+		                                             &t->amount_usd) == 0;
 	lists(r, t, card, &exempt, &merchant_exempt);
 	state_full = observe(st, t, true, exempt, merchant_exempt);
 	if (!exempt)

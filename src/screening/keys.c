@@ -84,8 +84,7 @@ int txp_key_generate(const char *path, char *err, size_t errlen)
 	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
 	hex[TXP_KEY_BYTES * 2] = '\n';
 	/* The mode is what open() set, whatever the umask left. */
-	if (fchmod(fd, 0600) != 0 || write(fd, hex, TXP_KEY_BYTES * 2 + 1) != TXP_KEY_BYTES * 2 + 1 ||
-	    fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || write(fd, hex, TXP_KEY_BYTES * 2 + 1) != TXP_KEY_BYTES * 2 + 1 || fsync(fd) != 0) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		unlink(path);

@@ -6,8 +6,7 @@
 
 #include "txpipe/ascii.h"
 
-static const int64_t pow10_tab[TXP_MONEY_MAX_EXPONENT + 1] = {1, 10, 100, 1000, 10000};
-
+static const int64_t pow10_tab[TXP_MONEY_MAX_EXPONENT + 1] = { 1, 10, 100, 1000, 10000 };
 
 /*
  * The decimal whose digits are `ip` (ni of them) then `fp` (nf), with the

@@ -278,8 +278,7 @@ void names__finish(struct txp_names *ix)
 	}
 	ix->bytes = sizeof(*ix) + ix->cap_entries * sizeof(*ix->entries) + ix->cap_names * sizeof(*ix->names) +
 	            ix->cap_tok * sizeof(*ix->ntoks) + ix->cap_utok * sizeof(*ix->utok_off) + ix->cap_utok_len +
-	            ix->cap_utok_mask * sizeof(*ix->utok_mask) +
-	            ix->pool_cap +
+	            ix->cap_utok_mask * sizeof(*ix->utok_mask) + ix->pool_cap +
 	            (ix->table != NULL ? (ix->mask + 1) * sizeof(*ix->table) : 0) +
 	            (ix->post != NULL ? (ix->npost > 0 ? ix->npost : 1) * sizeof(*ix->post) : 0) +
 	            (ix->tn_off != NULL ? (ix->nutok + 1) * sizeof(*ix->tn_off) : 0) +
@@ -430,7 +429,8 @@ static unsigned mmin(const struct txp_names *ix, struct txp_names_scratch *s, in
 					bool reach = false;
 					for (int lf = 2; lf <= MAX_TOKENS && !reach; lf++)
 						for (int li = 0; lf + li <= MAX_TOKENS && !reach; li++)
-							reach = ix->shapes[lf][li] && names__bound(f, i, lf, li, m) >= threshold;
+							reach = ix->shapes[lf][li] &&
+							        names__bound(f, i, lf, li, m) >= threshold;
 					if (reach)
 						break;
 				}
@@ -443,13 +443,13 @@ static unsigned mmin(const struct txp_names *ix, struct txp_names_scratch *s, in
 	return s->mmin[qf][qi];
 }
 
-int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name,
-                     unsigned threshold, struct txp_names_hit *hit)
+int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name, unsigned threshold,
+                     struct txp_names_hit *hit)
 {
 	struct toks q;
 	uint64_t keys[TOKEN_MAX + 1];
 	size_t ncand = 0, len;
-	uint32_t cost[MAX_TOKENS] = {0};
+	uint32_t cost[MAX_TOKENS] = { 0 };
 	size_t qstart[MAX_TOKENS + 1], nqids = 0, skipmask = 0;
 	unsigned skipq = 0; /* query tokens whose names of two or more full tokens are not walked */
 	int nq_full = 0, nskipped;
@@ -551,7 +551,8 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	for (int i = 0; i < q.n; i++) {
 		for (size_t x = qstart[i]; x < qstart[i + 1]; x++) {
 			uint32_t id = s->qids[x];
-			for (uint32_t t = skipq & (1u << i) ? ix->tn_mid[id] : ix->tn_off[id]; t < ix->tn_off[id + 1]; t++) {
+			for (uint32_t t = skipq & (1u << i) ? ix->tn_mid[id] : ix->tn_off[id]; t < ix->tn_off[id + 1];
+			     t++) {
 				uint32_t n = ix->tn[t];
 				struct name_state *st = &s->ns[n];
 				if (st->gen != s->gen) {
@@ -582,8 +583,8 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		if (nr->dup)
 			s->ns[n].cnt = (uint8_t)nq_full;
 		else if (skipq != 0 && nr->nfull >= 2 && s->ns[n].cnt + nskipped >= need &&
-		         names__bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt + nskipped) >=
-		                 floor) {
+		         names__bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull,
+		                      s->ns[n].cnt + nskipped) >= floor) {
 			/* The skipped query tokens it holds a token of, asked
 			 * only of the names that could reach the floor; not
 			 * through the token already counted (one listed token

@@ -11,17 +11,17 @@
 #define MAX_LISTS 8
 #define MAX_TOKENS 16
 #define TOKEN_MAX 32
-#define LIST_NAME_MAX 1024          /* a listed name, bytes (OFAC's longest is ~350) */
-#define LIST_FILE_MAX (256u << 20)  /* 256 MiB: OFAC's sdn.csv is 4 MB */
-#define PAIR_FLOOR 800              /* below this Jaro-Winkler, tokens are not aligned */
-#define EXCUSE_FLOOR 950            /* a middle name is excused only when every other pair is this close */
+#define LIST_NAME_MAX 1024         /* a listed name, bytes (OFAC's longest is ~350) */
+#define LIST_FILE_MAX (256u << 20) /* 256 MiB: OFAC's sdn.csv is 4 MB */
+#define PAIR_FLOOR 800             /* below this Jaro-Winkler, tokens are not aligned */
+#define EXCUSE_FLOOR 950           /* a middle name is excused only when every other pair is this close */
 
 struct name_rec {
 	uint32_t entry; /* index into entries */
 	uint32_t tok;   /* first token's index into ntoks */
 	uint8_t ntok;
-	uint8_t nfull;  /* tokens of two or more characters */
-	uint8_t dup;    /* a token appears twice (GOMEZ GOMEZ, Viviana) */
+	uint8_t nfull; /* tokens of two or more characters */
+	uint8_t dup;   /* a token appears twice (GOMEZ GOMEZ, Viviana) */
 };
 
 struct entry_rec {
@@ -49,7 +49,7 @@ struct txp_names {
 	uint8_t *utok_len;
 	uint32_t *utok_mask; /* letters present (see names__letter_mask) */
 	size_t nutok, cap_utok, cap_utok_len, cap_utok_mask;
-	uint32_t *intern;   /* building only: id + 1 by hash of the text */
+	uint32_t *intern; /* building only: id + 1 by hash of the text */
 	size_t intern_mask;
 	char *pool;
 	size_t pool_len, pool_cap;
@@ -57,8 +57,8 @@ struct txp_names {
 	size_t mask;
 	uint32_t *post;
 	size_t npost;
-	uint32_t *tn_off;   /* distinct token -> run of names in tn (nutok + 1) */
-	uint32_t *tn_mid;   /* where the run's names of one full token start */
+	uint32_t *tn_off; /* distinct token -> run of names in tn (nutok + 1) */
+	uint32_t *tn_mid; /* where the run's names of one full token start */
 	uint32_t *tn;
 	size_t bytes;
 	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
@@ -68,7 +68,7 @@ struct txp_names {
 	struct pair {
 		uint64_t h;
 		uint32_t name; /* the distinct token's id */
-	} *pairs;
+	} * pairs;
 	size_t npairs, cap_pairs;
 };
 
@@ -108,7 +108,7 @@ struct txp_names_scratch {
 	uint32_t *cand;
 	struct tok_state *ts;
 	struct memo_row *memo;
-	uint32_t *qids;   /* the distinct tokens each query token meets, in turn */
+	uint32_t *qids; /* the distinct tokens each query token meets, in turn */
 	size_t qids_cap;
 	/* The distinct tokens the skipped query tokens meet: (id + 1) << 32
 	 * | bits of those query tokens, open addressing. */

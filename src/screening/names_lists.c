@@ -225,10 +225,10 @@ static int parse_inhouse_record(struct txp_names *ix, unsigned list, struct csv 
 }
 
 /* Parses a whole list file already in memory into `ix` under list `list`. */
-static int parse_list(struct txp_names *ix, unsigned list, bool ofac, const char *buf, size_t len,
-                      const char *path, char *err, size_t errlen)
+static int parse_list(struct txp_names *ix, unsigned list, bool ofac, const char *buf, size_t len, const char *path,
+                      char *err, size_t errlen)
 {
-	struct csv c = {.p = buf, .end = buf + len, .line = 1};
+	struct csv c = { .p = buf, .end = buf + len, .line = 1 };
 	const char *what = NULL;
 	bool header = !ofac;
 	int rc = 0;
@@ -382,8 +382,8 @@ static int finalise(struct txp_names *ix, struct txp_names **out, char *err, siz
 	return 0;
 }
 
-int txp_names_load_file(const char *label, const char *format, const char *path, struct txp_names **out,
-                        char *err, size_t errlen)
+int txp_names_load_file(const char *label, const char *format, const char *path, struct txp_names **out, char *err,
+                        size_t errlen)
 {
 	struct txp_names *ix = calloc(1, sizeof(*ix));
 	int rc;

@@ -10,10 +10,10 @@
 /* ASCII for U+00C0..U+00FF; "" marks a non-letter (multiplication and
  * division signs). */
 static const char *const latin1_fold[64] = {
-	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-	"d", "n", "o", "o", "o", "o", "o", "",  "o", "u", "u", "u", "u", "y", "th", "ss",
-	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-	"d", "n", "o", "o", "o", "o", "o", "",  "o", "u", "u", "u", "u", "y", "th", "y",
+	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+	"d", "n", "o", "o", "o", "o", "o",  "",  "o", "u", "u", "u", "u", "y", "th", "ss",
+	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+	"d", "n", "o", "o", "o", "o", "o",  "",  "o", "u", "u", "u", "u", "y", "th", "y",
 };
 
 /* U+0100..U+017F (Latin Extended-A), one base letter each; the two
@@ -99,17 +99,21 @@ static uint32_t next_cp(const unsigned char *s, size_t len, size_t *i, int latin
  * conjunctions, name particles and titles.  "ACME TRADING LTD" and "Acme
  * Trading Limited" are one party; two parties sharing "LLC" are not alike.
  */
-#define S(w) {w, sizeof(w) - 1}
+#define S(w)                     \
+	{                        \
+		w, sizeof(w) - 1 \
+	}
 static const struct {
 	const char *w;
 	size_t n;
 } stopwords[] = {
-	S("ltd"), S("limited"), S("llc"), S("inc"), S("incorporated"), S("co"), S("corp"), S("corporation"),
-	S("company"), S("sa"), S("sas"), S("sarl"), S("gmbh"), S("ag"), S("kg"), S("plc"), S("nv"), S("bv"), S("srl"),
-	S("spa"), S("llp"), S("lp"), S("jsc"), S("ojsc"), S("cjsc"), S("pjsc"), S("ooo"), S("zao"), S("oao"),
-	S("ltda"), S("pte"), S("pty"), S("bhd"), S("fze"), S("fzco"), S("the"), S("of"), S("and"), S("de"), S("del"),
-	S("der"), S("la"), S("le"), S("du"), S("da"), S("al"), S("el"), S("bin"), S("ibn"), S("van"), S("von"),
-	S("mr"), S("mrs"), S("ms"), S("dr"),
+	S("ltd"),     S("limited"), S("llc"),  S("inc"),  S("incorporated"), S("co"),   S("corp"), S("corporation"),
+	S("company"), S("sa"),      S("sas"),  S("sarl"), S("gmbh"),         S("ag"),   S("kg"),   S("plc"),
+	S("nv"),      S("bv"),      S("srl"),  S("spa"),  S("llp"),          S("lp"),   S("jsc"),  S("ojsc"),
+	S("cjsc"),    S("pjsc"),    S("ooo"),  S("zao"),  S("oao"),          S("ltda"), S("pte"),  S("pty"),
+	S("bhd"),     S("fze"),     S("fzco"), S("the"),  S("of"),           S("and"),  S("de"),   S("del"),
+	S("der"),     S("la"),      S("le"),   S("du"),   S("da"),           S("al"),   S("el"),   S("bin"),
+	S("ibn"),     S("van"),     S("von"),  S("mr"),   S("mrs"),          S("ms"),   S("dr"),
 };
 #undef S
 
@@ -413,7 +417,7 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
 {
 	unsigned sim[MAX_TOKENS][MAX_TOKENS];
 	uint8_t llen[MAX_TOKENS];
-	bool qused[MAX_TOKENS] = {0}, lused[MAX_TOKENS] = {0};
+	bool qused[MAX_TOKENS] = { 0 }, lused[MAX_TOKENS] = { 0 };
 	int nl = nr->ntok, nq = q->n, full_pairs = 0;
 	/* Weights in halves: a full token 2, an initial 1. */
 	unsigned num = 0, wq = 0, wl = 0, weakest = 1000, weakest_full = 1000;

@@ -84,7 +84,7 @@ static int rate_cmp(const void *a, const void *b)
 static int rates_item(const char *s, size_t n, void *arg)
 {
 	struct rates_parse *rp = arg;
-	struct txp_rate r = {{0}, 0};
+	struct txp_rate r = { { 0 }, 0 };
 	size_t i;
 
 	if (n < 5 || !is_alpha(s[0]) || !is_alpha(s[1]) || !is_alpha(s[2]) || s[3] != ':') {
@@ -102,8 +102,8 @@ static int rates_item(const char *s, size_t n, void *arg)
 		r.micro_usd = r.micro_usd * 10 + (uint64_t)(s[i] - '0');
 	}
 	if (r.micro_usd == 0 || r.micro_usd > RATE_MAX) {
-		snprintf(rp->err, rp->errlen, "\"%.*s\": the rate must be an integer 1..%llu (micro-USD)", (int)n,
-		         s, (unsigned long long)RATE_MAX);
+		snprintf(rp->err, rp->errlen, "\"%.*s\": the rate must be an integer 1..%llu (micro-USD)", (int)n, s,
+		         (unsigned long long)RATE_MAX);
 		return -EINVAL;
 	}
 	for (i = 0; i < rp->out->n; i++) {
@@ -128,7 +128,7 @@ static int rates_item(const char *s, size_t n, void *arg)
 
 int txp_rates_parse(const char *spec, struct txp_rates *out, char *err, size_t errlen)
 {
-	struct rates_parse rp = {out, 0, err, errlen};
+	struct rates_parse rp = { out, 0, err, errlen };
 	int rc;
 
 	out->n = 0;
@@ -166,9 +166,9 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 /* "YYYY-MM-DD" (exactly) to Unix seconds at 00:00 UTC; -1 when malformed. */
 static int64_t parse_date(const char *s, size_t n)
 {
-	static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	unsigned v[3] = {0, 0, 0}, y, m, d;
-	const unsigned width[3] = {4, 2, 2};
+	static const unsigned mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned v[3] = { 0, 0, 0 }, y, m, d;
+	const unsigned width[3] = { 4, 2, 2 };
 	size_t pos = 0;
 
 	if (n != 10)
@@ -194,7 +194,7 @@ static int64_t parse_date(const char *s, size_t n)
 int txp_rates_parse_file(const char *text, size_t len, const char *name, struct txp_rates *out, char *err,
                          size_t errlen)
 {
-	struct rates_parse rp = {out, 0, err, errlen};
+	struct rates_parse rp = { out, 0, err, errlen };
 	const char *p = text, *end = text + len;
 	unsigned line = 0;
 	bool dated = false;
@@ -396,28 +396,28 @@ uint64_t txp_rates_find(const struct txp_rates *r, const char *currency)
 	return 0;
 }
 
-int txp_rates_to_usd_cents(const struct txp_rates *r, const char *currency, unsigned exponent,
-                           int64_t amount, int64_t *cents)
+int txp_rates_to_usd_cents(const struct txp_rates *r, const char *currency, unsigned exponent, int64_t amount,
+                           int64_t *cents)
 {
-	static const int64_t pow10[19] = {1,
-	                                  10,
-	                                  100,
-	                                  1000,
-	                                  10000,
-	                                  100000,
-	                                  1000000,
-	                                  10000000,
-	                                  100000000,
-	                                  1000000000,
-	                                  10000000000,
-	                                  100000000000,
-	                                  1000000000000,
-	                                  10000000000000,
-	                                  100000000000000,
-	                                  1000000000000000,
-	                                  10000000000000000,
-	                                  100000000000000000,
-	                                  1000000000000000000};
+	static const int64_t pow10[19] = { 1,
+		                           10,
+		                           100,
+		                           1000,
+		                           10000,
+		                           100000,
+		                           1000000,
+		                           10000000,
+		                           100000000,
+		                           1000000000,
+		                           10000000000,
+		                           100000000000,
+		                           1000000000000,
+		                           10000000000000,
+		                           100000000000000,
+		                           1000000000000000,
+		                           10000000000000000,
+		                           100000000000000000,
+		                           1000000000000000000 };
 	uint64_t rate = txp_rates_find(r, currency);
 	int64_t prod;
 	unsigned shift;
@@ -477,8 +477,7 @@ int txp_country_set_parse(const char *spec, struct txp_country_set *out, char *e
 		const char *bad = NULL;
 		for_each_item(spec, country_bad_item, &bad);
 		if (bad != NULL)
-			snprintf(err, errlen, "\"%.*s\": not an ISO 3166-1 alpha-2 code",
-			         (int)strcspn(bad, ","), bad);
+			snprintf(err, errlen, "\"%.*s\": not an ISO 3166-1 alpha-2 code", (int)strcspn(bad, ","), bad);
 		else
 			snprintf(err, errlen, "empty item in the country list");
 		memset(out, 0, sizeof(*out));
@@ -532,8 +531,7 @@ static bool idset_insert(struct txp_idset *set, const char *s, size_t n)
 	return true;
 }
 
-int txp_idset_parse(const char *buf, size_t len, const char *name, struct txp_idset **out, char *err,
-                    size_t errlen)
+int txp_idset_parse(const char *buf, size_t len, const char *name, struct txp_idset **out, char *err, size_t errlen)
 {
 	struct txp_idset *set;
 	size_t lines = 1, cap = 2, lineno = 0;
@@ -571,8 +569,7 @@ int txp_idset_parse(const char *buf, size_t len, const char *name, struct txp_id
 		if (e == s || *s == '#')
 			continue;
 		if ((size_t)(e - s) > TXP_IDSET_ENTRY_MAX) {
-			snprintf(err, errlen, "%s:%zu: entry longer than %d bytes", name, lineno,
-			         TXP_IDSET_ENTRY_MAX);
+			snprintf(err, errlen, "%s:%zu: entry longer than %d bytes", name, lineno, TXP_IDSET_ENTRY_MAX);
 			rc = -EINVAL;
 			goto err_after_set;
 		}

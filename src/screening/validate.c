@@ -130,10 +130,10 @@ enum field {
 };
 
 static const char *const field_name[F_COUNT] = {
-	"transaction_id", "amount",      "currency",          "merchant_id", "customer_id",
-	"merchant_country", "customer_country", "timestamp",  "card_number", "merchant_category",
-	"channel",        "ip_address",  "device_id",         "customer_kyc_status",
-	"customer_name",  "counterparty_name", "beneficiary_name",
+	"transaction_id",    "amount",           "currency",  "merchant_id",         "customer_id",
+	"merchant_country",  "customer_country", "timestamp", "card_number",         "merchant_category",
+	"channel",           "ip_address",       "device_id", "customer_kyc_status", "customer_name",
+	"counterparty_name", "beneficiary_name",
 };
 
 /*
@@ -159,8 +159,8 @@ static int exact_field(const char *k, size_t len)
 	case 8:
 		return IS("currency") ? F_CURRENCY : F_UNKNOWN;
 	case 9:
-		return IS("timestamp")   ? F_TIMESTAMP
-		       : IS("device_id") ? F_DEVICE_ID
+		return IS("timestamp")                      ? F_TIMESTAMP
+		       : IS("device_id")                    ? F_DEVICE_ID
 		       : IS("magstripe") || IS("pin_block") ? F_FORBIDDEN
 		                                            : F_UNKNOWN;
 	case 10:
@@ -211,11 +211,12 @@ static int exact_field(const char *k, size_t len)
 
 static bool forbidden_name(const char *key, size_t len)
 {
-	static const char *const words[] = {"cvv",      "cvc",       "cvn",       "cav2",
-	                                    "cvd2",     "securitycode", "pinblock", "trackdata",
-	                                    "track1",   "track2",    "magstripe", "magneticstripe"};
-	static const char *const whole[] = {"cid", "pin", "csc", "pincode", "pinnumber"};
-	static const char *const prefixes[] = {"cardholder", "card", "cc"};
+	static const char *const words[] = {
+		"cvv",      "cvc",       "cvn",    "cav2",   "cvd2",      "securitycode",
+		"pinblock", "trackdata", "track1", "track2", "magstripe", "magneticstripe"
+	};
+	static const char *const whole[] = { "cid", "pin", "csc", "pincode", "pinnumber" };
+	static const char *const prefixes[] = { "cardholder", "card", "cc" };
 	char f[FOLD_MAX + 1];
 	size_t n = 0, b = 0;
 
@@ -284,7 +285,7 @@ static bool key_is_showable(const char *key, size_t len)
 /* ---- Helpers ----------------------------------------------------------------- */
 
 static int reject(struct txp_txn *t, const char *code, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /* Marks `t` rejected; returns -EINVAL so checks can `return reject(...)`. */
 static int reject(struct txp_txn *t, const char *code, const char *field, const char *fmt, ...)
@@ -307,7 +308,6 @@ static const char *type_name(const jvalue *j)
 	return txp_jsonline_type_name(j->type);
 }
 
-
 static bool is_upper(char c)
 {
 	return c >= 'A' && c <= 'Z';
@@ -323,8 +323,7 @@ static int get_string(struct txp_txn *t, const jvalue *j, enum field f, size_t m
 	*s = j->text;
 	*len = j->len;
 	if (*len > max)
-		return reject(t, "too_long", name, "%s must be at most %zu characters long, not %zu", name, max,
-		              *len);
+		return reject(t, "too_long", name, "%s must be at most %zu characters long, not %zu", name, max, *len);
 	if (*len == 0)
 		return reject(t, "invalid_value", name, "%s must not be empty", name);
 	return 0;
@@ -346,13 +345,12 @@ static bool given(const jvalue *j)
 /* [A-Za-z0-9._:-] as a table: identifiers are most of a line's characters. */
 #define ROW0 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 static const bool id_char[256] = {
-	ROW0, ROW0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, /* - . */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, /* 0-9 : */
-	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* A-O */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, /* P-Z _ */
-	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* a-o */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, /* p-z */
+	ROW0, ROW0, 0,    0,    0,    0,    0,    0,    0, 0, 0, 0, 0, 0, 0, 1, 1, 0, /* - . */
+	1,    1,    1,    1,    1,    1,    1,    1,    1, 1, 1, 0, 0, 0, 0, 0,       /* 0-9 : */
+	0,    1,    1,    1,    1,    1,    1,    1,    1, 1, 1, 1, 1, 1, 1, 1,       /* A-O */
+	1,    1,    1,    1,    1,    1,    1,    1,    1, 1, 1, 0, 0, 0, 0, 1,       /* P-Z _ */
+	0,    1,    1,    1,    1,    1,    1,    1,    1, 1, 1, 1, 1, 1, 1, 1,       /* a-o */
+	1,    1,    1,    1,    1,    1,    1,    1,    1, 1, 1, 0, 0, 0, 0, 0,       /* p-z */
 	ROW0, ROW0, ROW0, ROW0, ROW0, ROW0, ROW0, ROW0,
 };
 #undef ROW0
@@ -513,8 +511,10 @@ static int check_amount(const struct txp_validator *v, struct txp_txn *t, const 
 	case TXP_MONEY_ERANGE:
 	default:
 		txp_money_format(max_minor, e, max_text, sizeof(max_text));
-		return reject(t, "amount_range", "amount", "amount is out of range: it must be above zero and at "
-		              "most %s %s", max_text, cur->code);
+		return reject(t, "amount_range", "amount",
+		              "amount is out of range: it must be above zero and at "
+		              "most %s %s",
+		              max_text, cur->code);
 	}
 	if (minor <= 0)
 		return reject(t, "amount_range", "amount", "amount must be greater than zero");
@@ -730,9 +730,11 @@ static int check_name(struct txp_txn *t, const jvalue *j, enum field f, char *ou
 	s = (const unsigned char *)raw;
 	while (i < len) {
 		unsigned char c = s[i];
-		size_t more = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
-		                                                      : c >= 0xf0 && c <= 0xf4 ? 3
-		                                                                             : 4;
+		size_t more = c < 0x80                 ? 0
+		              : c >= 0xc2 && c <= 0xdf ? 1
+		              : c >= 0xe0 && c <= 0xef ? 2
+		              : c >= 0xf0 && c <= 0xf4 ? 3
+		                                       : 4;
 		if (c < 0x20 || c == 0x7f)
 			return reject(t, "invalid_value", field_name[f],
 			              "%s must not contain control characters (position %zu)", field_name[f], i + 1);
@@ -792,13 +794,13 @@ static int fail_parse(struct txp_txn *t, const struct txp_jsonline *r)
 		             r->column);
 		break;
 	case TXP_JSONLINE_ELIMIT:
-		txp_txn_fail(t, TXP_STATUS_ERROR, "malformed_json", NULL, "the line has more than %d fields (column %zu)",
-		             TXP_JSONLINE_MAX_MEMBERS, r->column);
+		txp_txn_fail(t, TXP_STATUS_ERROR, "malformed_json", NULL,
+		             "the line has more than %d fields (column %zu)", TXP_JSONLINE_MAX_MEMBERS, r->column);
 		break;
 	case TXP_JSONLINE_ESYNTAX:
 	default:
-		txp_txn_fail(t, TXP_STATUS_ERROR, "malformed_json", NULL, "the line is not valid JSON: %s at column %zu",
-		             r->what, r->column);
+		txp_txn_fail(t, TXP_STATUS_ERROR, "malformed_json", NULL,
+		             "the line is not valid JSON: %s at column %zu", r->what, r->column);
 		break;
 	}
 	return -EINVAL;
@@ -895,7 +897,7 @@ static int check_fields(const struct txp_validator *v, struct txp_txn *t, const 
 	if (given(slot[F_MERCHANT_CATEGORY]) && (rc = check_mcc(t, slot[F_MERCHANT_CATEGORY])) != 0)
 		return rc;
 	if (given(slot[F_CHANNEL])) {
-		static const char *const names[] = {"", "online", "pos", "atm", "mobile", "moto"};
+		static const char *const names[] = { "", "online", "pos", "atm", "mobile", "moto" };
 		rc = check_enum(t, slot[F_CHANNEL], F_CHANNEL, names, TXP_CHANNEL_COUNT,
 		                "online, pos, atm, mobile, moto", &val);
 		if (rc != 0)
@@ -907,7 +909,7 @@ static int check_fields(const struct txp_validator *v, struct txp_txn *t, const 
 	if (given(slot[F_DEVICE_ID]) && (rc = check_device(t, slot[F_DEVICE_ID])) != 0)
 		return rc;
 	if (given(slot[F_KYC])) {
-		static const char *const names[] = {"", "verified", "pending", "unverified", "failed"};
+		static const char *const names[] = { "", "verified", "pending", "unverified", "failed" };
 		rc = check_enum(t, slot[F_KYC], F_KYC, names, TXP_KYC_COUNT, "verified, pending, unverified, failed",
 		                &val);
 		if (rc != 0)
@@ -927,7 +929,7 @@ int txp_validate(const struct txp_validator *v, struct txp_txn *t)
 	struct txp_jsonline r;
 	struct txp_jsonline_member m;
 	jvalue val[F_COUNT];
-	const jvalue *slot[F_COUNT] = {0};
+	const jvalue *slot[F_COUNT] = { 0 };
 	const char *forbidden = NULL, *unknown = NULL;
 	int rc;
 

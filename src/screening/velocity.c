@@ -94,8 +94,7 @@ void txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now
 	w->sum[slot] = s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
 }
 
-void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count,
-                             int64_t *sum)
+void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count, int64_t *sum)
 {
 	uint64_t c = 0, s = 0;
 
@@ -114,7 +113,7 @@ struct entry {
 	uint64_t hash;
 	int64_t last_seen;
 	uint32_t prev, next; /* LRU list: prev is more recent */
-	/* payload follows, 8-byte aligned */
+	                     /* payload follows, 8-byte aligned */
 };
 
 struct txp_keytab {

@@ -42,13 +42,13 @@ static void print_plain(const json_t *v)
 		fputs(json_string_value(v), stdout);
 	} else if (json_is_object(v)) {
 		bool first = true;
-		json_object_foreach((json_t *)v, k, x) {
+		json_object_foreach ((json_t *)v, k, x) {
 			printf("%s%s=", first ? "" : ", ", k);
 			print_plain(x);
 			first = false;
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x) {
+		json_array_foreach (v, i, x) {
 			if (i > 0)
 				fputs(", ", stdout);
 			print_plain(x);
@@ -90,12 +90,36 @@ static void print_amount(const json_t *item)
  */
 static void print_record(const json_t *item)
 {
-	static const char *const order[] = {
-		"transaction_id", "status", "risk_score", "reasons", "error_code", "error_field", "error_message",
-		"amount", "amount_usd_cents", "merchant_id", "merchant_country", "customer_pseudonym",
-		"customer_country", "card_bin", "card_last4", "card_token", "channel", "mcc", "kyc", "ip_pseudonym",
-		"device_pseudonym", "compliance_flags", "fraud_severity", "compliance_severity", "event_time",
-		"received_at", "stage_us", "rules_version", "daemon_version", "expires_at"};
+	static const char *const order[] = { "transaction_id",
+		                             "status",
+		                             "risk_score",
+		                             "reasons",
+		                             "error_code",
+		                             "error_field",
+		                             "error_message",
+		                             "amount",
+		                             "amount_usd_cents",
+		                             "merchant_id",
+		                             "merchant_country",
+		                             "customer_pseudonym",
+		                             "customer_country",
+		                             "card_bin",
+		                             "card_last4",
+		                             "card_token",
+		                             "channel",
+		                             "mcc",
+		                             "kyc",
+		                             "ip_pseudonym",
+		                             "device_pseudonym",
+		                             "compliance_flags",
+		                             "fraud_severity",
+		                             "compliance_severity",
+		                             "event_time",
+		                             "received_at",
+		                             "stage_us",
+		                             "rules_version",
+		                             "daemon_version",
+		                             "expires_at" };
 	const char *k;
 	json_t *v;
 
@@ -110,7 +134,7 @@ static void print_record(const json_t *item)
 			print_plain(v);
 		putchar('\n');
 	}
-	json_object_foreach((json_t *)item, k, v) {
+	json_object_foreach ((json_t *)item, k, v) {
 		bool known = strcmp(k, "currency") == 0 || strcmp(k, "currency_exponent") == 0;
 		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && !known; i++)
 			known = strcmp(k, order[i]) == 0;
@@ -211,7 +235,6 @@ static json_t *dlq_receive(const struct txp_config *cfg, int visibility)
 	                          "VisibilityTimeout", visibility, "WaitTimeSeconds", 1));
 }
 
-
 static void dlq_print(const json_t *msg)
 {
 	json_t *b = json_loads(json_string_value(json_object_get(msg, "Body")), 0, NULL);
@@ -220,8 +243,9 @@ static void dlq_print(const json_t *msg)
 
 	printf("%s  %-24s %s%s%s  %s after %lld attempt(s): %s\n",
 	       ctl__str_or(json_string_value(json_object_get(b, "dead_lettered_at")), "-"),
-	       ctl__str_or(json_string_value(json_object_get(b, "transaction_id")), "-"), ctl__str_or(failed, "?"), alert_type ? "/" : "",
-	       ctl__str_or(alert_type, ""), ctl__str_or(json_string_value(json_object_get(b, "error_code")), "-"),
+	       ctl__str_or(json_string_value(json_object_get(b, "transaction_id")), "-"), ctl__str_or(failed, "?"),
+	       alert_type ? "/" : "", ctl__str_or(alert_type, ""),
+	       ctl__str_or(json_string_value(json_object_get(b, "error_code")), "-"),
 	       (long long)json_integer_value(json_object_get(b, "attempts")),
 	       ctl__str_or(json_string_value(json_object_get(b, "error_message")), ""));
 	json_decref(b);
@@ -254,16 +278,17 @@ static int dlq_redrive(struct ctl *ctl, const struct txp_config *cfg, long max)
 			json_decref(resp);
 			break;
 		}
-		json_array_foreach(msgs, i, m) {
+		json_array_foreach (msgs, i, m) {
 			json_t *body = json_loads(json_string_value(json_object_get(m, "Body")), 0, NULL);
 			char *line = json_body(json_pack("{s:s,s:o*}", "command", "redeliver", "message", body));
 			json_t *reply = line != NULL ? ctl__control_on(fd, line) : NULL;
 			const char *st = json_string_value(json_object_get(reply, "status"));
 			free(line);
 			if (st != NULL && strcmp(st, "ok") == 0) {
-				json_t *del = sqs_call(cfg, "DeleteMessage",
-				                       json_pack("{s:s,s:s}", "QueueUrl", cfg->sqs.queue_url, "ReceiptHandle",
-				                                 json_string_value(json_object_get(m, "ReceiptHandle"))));
+				json_t *del =
+				        sqs_call(cfg, "DeleteMessage",
+				                 json_pack("{s:s,s:s}", "QueueUrl", cfg->sqs.queue_url, "ReceiptHandle",
+				                           json_string_value(json_object_get(m, "ReceiptHandle"))));
 				if (del != NULL) {
 					done++;
 					printf("redriven: ");
@@ -273,9 +298,10 @@ static int dlq_redrive(struct ctl *ctl, const struct txp_config *cfg, long max)
 				}
 				json_decref(del);
 			} else {
-				const char *why = json_string_value(
-					json_object_get(json_object_get(reply, "error"), "message"));
-				fprintf(stderr, "txpipectl: redrive refused: %s\n", why != NULL ? why : "no reply from the daemon");
+				const char *why =
+				        json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
+				fprintf(stderr, "txpipectl: redrive refused: %s\n",
+				        why != NULL ? why : "no reply from the daemon");
 				failed++;
 			}
 			json_decref(reply);
@@ -291,7 +317,7 @@ static int dlq_redrive(struct ctl *ctl, const struct txp_config *cfg, long max)
 
 int ctl__dlq(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {{"max", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = { { "max", required_argument, NULL, 'm' }, { NULL, 0, NULL, 0 } };
 	struct txp_config cfg;
 	long max = 100;
 	int c, rc;
@@ -327,7 +353,8 @@ int ctl__dlq(struct ctl *ctl, int argc, char **argv)
 		if (attrs != NULL)
 			printf("%s: about %s message(s)\n", cfg.sqs.queue_url,
 			       ctl__str_or(json_string_value(json_object_get(json_object_get(attrs, "Attributes"),
-			                                         "ApproximateNumberOfMessages")), "?"));
+			                                                     "ApproximateNumberOfMessages")),
+			                   "?"));
 		json_decref(attrs);
 		/* Receiving is the only way to read SQS.  With a visibility
 		 * timeout of 0 nothing is hidden from the daemon or a redrive;
@@ -347,7 +374,7 @@ int ctl__dlq(struct ctl *ctl, int argc, char **argv)
 				json_decref(resp);
 				break;
 			}
-			json_array_foreach(json_object_get(resp, "Messages"), i, m) {
+			json_array_foreach (json_object_get(resp, "Messages"), i, m) {
 				const char *mid = json_string_value(json_object_get(m, "MessageId"));
 				if (mid == NULL || json_object_get(seen, mid) != NULL || shown >= max)
 					continue;
@@ -367,9 +394,10 @@ int ctl__dlq(struct ctl *ctl, int argc, char **argv)
 
 int ctl__deprovision(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"yes", no_argument, NULL, 'y'}, {"delete-data", no_argument, NULL, 'D'}, {NULL, 0, NULL, 0}};
-	struct txp_deprovision_options o = {.interactive = isatty(STDIN_FILENO) == 1};
+	static const struct option opts[] = { { "yes", no_argument, NULL, 'y' },
+		                              { "delete-data", no_argument, NULL, 'D' },
+		                              { NULL, 0, NULL, 0 } };
+	struct txp_deprovision_options o = { .interactive = isatty(STDIN_FILENO) == 1 };
 	int c;
 
 	optind = 1;

@@ -115,7 +115,7 @@ static int buf_feed_lines(struct buf *b, const char *data, size_t n, int (*fn)(v
 }
 
 struct submit {
-	FILE *in;           /* NULL: lines come from argv */
+	FILE *in; /* NULL: lines come from argv */
 	char **args;
 	int nargs, next_arg;
 	bool input_done;
@@ -171,7 +171,7 @@ static bool next_line(struct submit *s)
 	return true;
 }
 
-static const char *const status_names[] = {"approved", "review", "declined", "rejected", "error", "other"};
+static const char *const status_names[] = { "approved", "review", "declined", "rejected", "error", "other" };
 
 static void count_reply(struct submit *s, const char *line, size_t len)
 {
@@ -215,7 +215,7 @@ static void show_progress(struct submit *s, bool final)
 
 int ctl__submit(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {{"file", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = { { "file", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
 	struct submit s;
 	const char *file = NULL;
 	char *path;
@@ -260,7 +260,7 @@ int ctl__submit(struct ctl *ctl, int argc, char **argv)
 	s.t0 = now_s();
 
 	while (!s.input_done || s.answered < s.sent) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		while (!s.input_done && s.sent - s.answered < MAX_AHEAD && s.out.len - s.out.off < 65536)
 			if (!next_line(&s))
 				s.input_done = true;
@@ -289,7 +289,8 @@ int ctl__submit(struct ctl *ctl, int argc, char **argv)
 			if (n <= 0) {
 				if (n < 0 && (errno == EAGAIN || errno == EINTR))
 					continue;
-				fprintf(stderr, "txpipectl: the daemon closed the connection after %llu of %llu replies\n",
+				fprintf(stderr,
+				        "txpipectl: the daemon closed the connection after %llu of %llu replies\n",
 				        (unsigned long long)s.answered, (unsigned long long)s.sent);
 				exit_code = EX_PROTOCOL;
 				break;
@@ -326,7 +327,7 @@ int ctl__submit(struct ctl *ctl, int argc, char **argv)
  * connection ends first or the line is not JSON. */
 static json_t *read_reply(int fd)
 {
-	struct buf in = {0};
+	struct buf in = { 0 };
 	json_t *reply;
 
 	for (;;) {
@@ -399,7 +400,7 @@ const char *ctl__str_or(const char *s, const char *fallback)
 
 int ctl__stats(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {{"format", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = { { "format", required_argument, NULL, 'F' }, { NULL, 0, NULL, 0 } };
 	const char *format = "text";
 	int c, exit_code = EX_OK;
 	json_t *reply;
@@ -480,13 +481,14 @@ static int tail_line(void *arg, char *line, size_t len)
 
 int ctl__tail(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"status", required_argument, NULL, 'S'}, {"reason", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = { { "status", required_argument, NULL, 'S' },
+		                              { "reason", required_argument, NULL, 'R' },
+		                              { NULL, 0, NULL, 0 } };
 	json_t *req = json_pack("{s:s,s:[],s:[]}", "command", "tail", "status", "reason");
 	char *path, *line;
 	int c, fd, exit_code = EX_OK;
 	bool first = true;
-	struct buf in = {0};
+	struct buf in = { 0 };
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+S:R:", opts, NULL)) != -1) {

@@ -36,9 +36,9 @@ static int replay_side(const char *path, struct txp_config *cfg, struct txp_repl
 int ctl__replay(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"baseline", required_argument, NULL, 'b'},
-		{NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "baseline", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *candidate = NULL, *baseline = ctl->config_path;
 	struct txp_config bcfg, ccfg;

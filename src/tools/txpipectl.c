@@ -19,46 +19,45 @@
 
 void ctl__usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: txpipectl [--socket PATH | --config FILE] COMMAND [ARGS]\n"
-	        "\n"
-	        "Commands:\n"
-	        "  submit [JSON ...]          send transactions given as arguments\n"
-	        "  submit --file FILE|-       send NDJSON transactions from a file or stdin\n"
-	        "  stats [--format text|json|prometheus]\n"
-	        "                             print the daemon's counters, ring depths, latencies\n"
-	        "  reload                     make the daemon re-read its configuration\n"
-	        "  tail [--status S]... [--reason R]...\n"
-	        "                             stream decisions live, optionally filtered\n"
-	        "  get [--json] TRANSACTION_ID\n"
-	        "                             print the transaction's stored record (DynamoDB)\n"
-	        "  dlq list [--max N]         show dead-lettered transactions\n"
-	        "  dlq redrive [--max N]      hand them back to the daemon, deleting each once accepted\n"
-	        "  check-config               validate the configuration file and exit\n"
-	        "  genkey FILE                create a new random key file (mode 0600) for\n"
-	        "                             card_token_key_file or pseudonym_key_file\n"
-	        "  provision                  create the DynamoDB table, SNS topic and SQS queue the\n"
-	        "                             configuration names, when missing\n"
-	        "  deprovision [--yes] [--delete-data]\n"
-	        "                             delete what provision created, after listing it and asking\n"
-	        "  doctor                     check the configuration, keys, daemon, credentials, clock,\n"
-	        "                             endpoints, AWS resources, journal and DLQ; name each fix\n"
-	        "  replay --config CANDIDATE [--baseline BASELINE] FILE|-\n"
-	        "                             decide an NDJSON file offline under the candidate and the\n"
-	        "                             baseline configuration (default: the daemon's) and print\n"
-	        "                             per-status counts and every changed decision\n"
-	        "  version                    print the tool's, the daemon's and the rules' versions\n"
-	        "\n"
-	        "Options:\n"
-	        "  -s, --socket PATH   the daemon's socket\n"
-	        "  -c, --config FILE   the daemon's INI file, to find its socket (default " DEFAULT_CONFIG ")\n"
-	        "  -q, --quiet         submit: print only the summary\n"
-	        "  -h, --help          this help\n"
-	        "\n"
-	        "Exit status: 0 success; 1 some transactions were rejected or failed; 64 usage;\n"
-	        "66 input file missing; 69 daemon unreachable; 76 protocol error; 77 deprovision: the\n"
-	        "table holds items (give --delete-data); 78 bad configuration.\n"
-	        "See txpipectl(1).\n");
+	fprintf(f, "Usage: txpipectl [--socket PATH | --config FILE] COMMAND [ARGS]\n"
+	           "\n"
+	           "Commands:\n"
+	           "  submit [JSON ...]          send transactions given as arguments\n"
+	           "  submit --file FILE|-       send NDJSON transactions from a file or stdin\n"
+	           "  stats [--format text|json|prometheus]\n"
+	           "                             print the daemon's counters, ring depths, latencies\n"
+	           "  reload                     make the daemon re-read its configuration\n"
+	           "  tail [--status S]... [--reason R]...\n"
+	           "                             stream decisions live, optionally filtered\n"
+	           "  get [--json] TRANSACTION_ID\n"
+	           "                             print the transaction's stored record (DynamoDB)\n"
+	           "  dlq list [--max N]         show dead-lettered transactions\n"
+	           "  dlq redrive [--max N]      hand them back to the daemon, deleting each once accepted\n"
+	           "  check-config               validate the configuration file and exit\n"
+	           "  genkey FILE                create a new random key file (mode 0600) for\n"
+	           "                             card_token_key_file or pseudonym_key_file\n"
+	           "  provision                  create the DynamoDB table, SNS topic and SQS queue the\n"
+	           "                             configuration names, when missing\n"
+	           "  deprovision [--yes] [--delete-data]\n"
+	           "                             delete what provision created, after listing it and asking\n"
+	           "  doctor                     check the configuration, keys, daemon, credentials, clock,\n"
+	           "                             endpoints, AWS resources, journal and DLQ; name each fix\n"
+	           "  replay --config CANDIDATE [--baseline BASELINE] FILE|-\n"
+	           "                             decide an NDJSON file offline under the candidate and the\n"
+	           "                             baseline configuration (default: the daemon's) and print\n"
+	           "                             per-status counts and every changed decision\n"
+	           "  version                    print the tool's, the daemon's and the rules' versions\n"
+	           "\n"
+	           "Options:\n"
+	           "  -s, --socket PATH   the daemon's socket\n"
+	           "  -c, --config FILE   the daemon's INI file, to find its socket (default " DEFAULT_CONFIG ")\n"
+	           "  -q, --quiet         submit: print only the summary\n"
+	           "  -h, --help          this help\n"
+	           "\n"
+	           "Exit status: 0 success; 1 some transactions were rejected or failed; 64 usage;\n"
+	           "66 input file missing; 69 daemon unreachable; 76 protocol error; 77 deprovision: the\n"
+	           "table holds items (give --delete-data); 78 bad configuration.\n"
+	           "See txpipectl(1).\n");
 }
 
 static int cmd_check_config(struct ctl *ctl)
@@ -79,11 +78,11 @@ static int cmd_check_config(struct ctl *ctl)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
-		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+		{ "socket", required_argument, NULL, 's' }, { "config", required_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },        { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
 	};
-	struct ctl ctl = {.config_path = DEFAULT_CONFIG};
+	struct ctl ctl = { .config_path = DEFAULT_CONFIG };
 	const char *cmd;
 	int c;
 

@@ -71,7 +71,7 @@ pid_t tdaemon_spawn(struct tdaemon *d, const char *config)
 			dup2(fd, STDOUT_FILENO);
 		}
 		if (d->nofile > 0) {
-			struct rlimit rl = {.rlim_cur = (rlim_t)d->nofile, .rlim_max = (rlim_t)d->nofile};
+			struct rlimit rl = { .rlim_cur = (rlim_t)d->nofile, .rlim_max = (rlim_t)d->nofile };
 			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 				_exit(126);
 		}
@@ -109,7 +109,7 @@ void tdaemon_launch(struct tdaemon *d, const char *extra)
 	deadline = now_ms() + 15000;
 	for (;;) {
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		memcpy(sa.sun_path, d->socket, strnlen(d->socket, sizeof(sa.sun_path) - 1));
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 			close(fd);
@@ -332,16 +332,16 @@ void tdaemon_card_token(struct tdaemon *d, const char *digits, char token[33])
 	 * over the digits alone (man/fields.inc, card_number). */
 	snprintf(path, sizeof(path), "%s/card.key", d->dir);
 	ck_assert_msg(txp_key_load(path, key, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(crypto_generichash(tok, sizeof(tok), (const unsigned char *)digits, strlen(digits), key,
-	                                    sizeof(key)),
-	                 0);
+	ck_assert_int_eq(
+	        crypto_generichash(tok, sizeof(tok), (const unsigned char *)digits, strlen(digits), key, sizeof(key)),
+	        0);
 	sodium_bin2hex(token, 33, tok, sizeof(tok));
 	sodium_memzero(key, sizeof(key));
 }
 
 int tconnect(const char *socket_path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	ck_assert_uint_lt(strlen(socket_path), sizeof(sa.sun_path));
@@ -397,7 +397,7 @@ json_t *trecv_reply(int fd, int timeout_ms)
 		long long left = deadline - now_ms();
 		if (left <= 0)
 			return NULL;
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
 		char chunk[65536];
@@ -442,7 +442,7 @@ bool thas_reason(json_t *reply, const char *code)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(json_object_get(reply, "reasons"), i, v) {
+	json_array_foreach (json_object_get(reply, "reasons"), i, v) {
 		if (strcmp(json_string_value(v), code) == 0)
 			return true;
 	}

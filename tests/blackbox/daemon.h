@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 struct tdaemon {
-	char dir[256];       /* temporary directory for socket, config, log */
+	char dir[256]; /* temporary directory for socket, config, log */
 	char socket[300];
 	char config[300];
 	char log[300];

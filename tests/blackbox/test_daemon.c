@@ -1,15 +1,15 @@
 /* test_daemon.c: the real txpiped over its socket: good lines, every kind of bad line, many clients, signals. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -284,7 +284,7 @@ START_TEST(many_concurrent_clients_each_get_their_replies_in_order)
 
 	tdaemon_start(&d, "[pipeline]\nworkers = 2\n");
 	for (int i = 0; i < CLIENTS; i++) {
-		args[i] = (struct client_arg){d.socket, i, LINES, 0};
+		args[i] = (struct client_arg){ d.socket, i, LINES, 0 };
 		ck_assert_int_eq(pthread_create(&th[i], NULL, client_thread, &args[i]), 0);
 	}
 	for (int i = 0; i < CLIENTS; i++) {
@@ -397,7 +397,7 @@ START_TEST(sigterm_mid_stream_answers_every_line_written_before_it_without_a_res
 {
 	enum { LINES = 30000 };
 	struct tdaemon d;
-	struct sender snd = {0};
+	struct sender snd = { 0 };
 	pthread_t th;
 	char line[512], id[32], chunk[65536];
 	char *buf = NULL;
@@ -553,7 +553,7 @@ START_TEST(a_low_descriptor_limit_refuses_extra_clients_with_a_reply_and_stats_s
 {
 	enum { CONNS = 200 };
 	struct tdaemon d;
-	int fds[CONNS], state[CONNS] = {0}; /* 0 open, 1 refused */
+	int fds[CONNS], state[CONNS] = { 0 }; /* 0 open, 1 refused */
 	int refused = 0, open = 0;
 	long effective;
 	char *out = NULL;
@@ -584,9 +584,10 @@ START_TEST(a_low_descriptor_limit_refuses_extra_clients_with_a_reply_and_stats_s
 	 * connection there is refused after its grace period. */
 	sleep(3);
 	for (int i = 0; i < CONNS; i++) {
-		struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+		struct pollfd pfd = { .fd = fds[i], .events = POLLIN };
 		if (poll(&pfd, 1, 0) == 1) {
-			ck_assert_msg(refused_with_reply(fds[i]), "connection %d was closed without too_many_clients", i);
+			ck_assert_msg(refused_with_reply(fds[i]), "connection %d was closed without too_many_clients",
+			              i);
 			state[i] = 1;
 			refused++;
 		} else {
@@ -644,7 +645,7 @@ START_TEST(clients_over_the_descriptor_limit_are_answered_too_many_clients)
 {
 	enum { SCRAPERS = 60, CONNS = 100 };
 	struct tdaemon d;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t salen = sizeof(sa);
 	int scrapers[SCRAPERS], fds[CONNS], refused = 0, open;
 	char extra[128];
@@ -679,9 +680,10 @@ START_TEST(clients_over_the_descriptor_limit_are_answered_too_many_clients)
 		fds[i] = tconnect(d.socket);
 	sleep(2);
 	for (int i = 0; i < CONNS; i++) {
-		struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+		struct pollfd pfd = { .fd = fds[i], .events = POLLIN };
 		if (poll(&pfd, 1, 0) == 1) {
-			ck_assert_msg(refused_with_reply(fds[i]), "connection %d was closed without too_many_clients", i);
+			ck_assert_msg(refused_with_reply(fds[i]), "connection %d was closed without too_many_clients",
+			              i);
 			refused++;
 		}
 	}
@@ -803,7 +805,7 @@ END_TEST
 START_TEST(metrics_listener_serves_prometheus_text_on_loopback)
 {
 	struct tdaemon d;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	char extra[128], line[512], buf[65536];
 	size_t got = 0;
@@ -870,12 +872,12 @@ END_TEST
  * "****************", so the second, a sanctioned $9,500 payment, was
  * answered as a duplicate of the first, approved, and stored nowhere. */
 static const char card_like_small[] =
-	"{\"transaction_id\":\"2024120600000008\",\"amount\":\"3.50\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
-	"\"customer_id\":\"c-small\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}";
+        "{\"transaction_id\":\"2024120600000008\",\"amount\":\"3.50\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
+        "\"customer_id\":\"c-small\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}";
 static const char card_like_sanctioned[] =
-	"{\"transaction_id\":\"%s\",\"amount\":\"9500.00\",\"currency\":\"USD\",\"merchant_id\":\"m-9\","
-	"\"customer_id\":\"c-big\",\"merchant_country\":\"IR\",\"customer_country\":\"KP\","
-	"\"customer_kyc_status\":\"failed\"}";
+        "{\"transaction_id\":\"%s\",\"amount\":\"9500.00\",\"currency\":\"USD\",\"merchant_id\":\"m-9\","
+        "\"customer_id\":\"c-big\",\"merchant_country\":\"IR\",\"customer_country\":\"KP\","
+        "\"customer_kyc_status\":\"failed\"}";
 
 static const char *id_of(json_t *reply)
 {

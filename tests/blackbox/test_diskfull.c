@@ -91,7 +91,8 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 		    strcmp(tstatus(r), "declined") == 0)
 			acked++;
 		else if (strcmp(tstatus(r), "error") == 0 &&
-		         strcmp(json_string_value(json_object_get(json_object_get(r, "error"), "code")), "overloaded") == 0)
+		         strcmp(json_string_value(json_object_get(json_object_get(r, "error"), "code")),
+		                "overloaded") == 0)
 			overloaded++;
 		else
 			other++;
@@ -111,7 +112,7 @@ START_TEST(a_full_disk_refuses_new_transactions_and_loses_none)
 	 * resubmission is screened and journaled, not answered duplicate. */
 	r = tdaemon_send_txn(&d, failed_id, "c-full", "12.50");
 	ck_assert_msg(strcmp(tstatus(r), "approved") == 0 || strcmp(tstatus(r), "review") == 0 ||
-	                  strcmp(tstatus(r), "declined") == 0,
+	                      strcmp(tstatus(r), "declined") == 0,
 	              "resubmission of %s: %s", failed_id, tstatus(r));
 	ck_assert(!json_is_true(json_object_get(r, "duplicate")));
 	json_decref(r);

@@ -11,8 +11,8 @@
 #include "daemon.h"
 
 /* Words of the names this test sends; none may come back anywhere. */
-static const char *const secret_words[] = {"petrovsky", "petrowsky", "zebulon", "quixote", "marchbanks",
-                                           "northwind", "ostrogoth"};
+static const char *const secret_words[] = { "petrovsky",  "petrowsky", "zebulon",  "quixote",
+	                                    "marchbanks", "northwind", "ostrogoth" };
 
 /* Whether text[0, len) holds a secret word in any case; says which. */
 static bool leaks_name(const char *what, const char *text, size_t len)
@@ -24,8 +24,8 @@ static bool leaks_name(const char *what, const char *text, size_t len)
 			while (k < n && tolower((unsigned char)text[i + k]) == secret_words[w][k])
 				k++;
 			if (k == n) {
-				fprintf(stderr, "LEAK: %s holds the name word \"%s\" at offset %zu\n", what, secret_words[w],
-				        i);
+				fprintf(stderr, "LEAK: %s holds the name word \"%s\" at offset %zu\n", what,
+				        secret_words[w], i);
 				return true;
 			}
 		}
@@ -84,8 +84,8 @@ static void expect(int fd, const char *names_json, const char *entry, int *leaks
 		ck_assert_msg(thas_reason(r, "sanctions_name_match") && strcmp(tstatus(r), "declined") == 0,
 		              "expected a name match for %s: %s", names_json, text);
 		ck_assert_msg(m != NULL && strcmp(json_string_value(json_object_get(m, "entry")), entry) == 0 &&
-		                  strcmp(json_string_value(json_object_get(m, "list")), "watch") == 0 &&
-		                  json_is_real(json_object_get(m, "score")),
+		                      strcmp(json_string_value(json_object_get(m, "list")), "watch") == 0 &&
+		                      json_is_real(json_object_get(m, "score")),
 		              "sanctions_match for %s: %s", names_json, text);
 	} else {
 		ck_assert_msg(!thas_reason(r, "sanctions_name_match") && m == NULL, "unexpected match for %s: %s",
@@ -109,9 +109,10 @@ START_TEST(listed_names_decline_and_no_name_is_kept_anywhere)
 	                   "id,name,alias\n# synthetic parties\nIH-7,\"PETROVSKY, Ivan Sergeyevich\",\n"
 	                   "IH-8,Northwind Trading Co. Ltd,Northwind Maritime\n",
 	                   list, sizeof(list));
-	snprintf(extra, sizeof(extra),
-	         "[log]\nlevel = debug\n[pipeline]\nworkers = 2\n[compliance]\nsanctions_name_lists = watch=inhouse:%s\n",
-	         list);
+	snprintf(
+	        extra, sizeof(extra),
+	        "[log]\nlevel = debug\n[pipeline]\nworkers = 2\n[compliance]\nsanctions_name_lists = watch=inhouse:%s\n",
+	        list);
 	tdaemon_launch(&d, extra);
 	fd = tconnect(d.socket);
 

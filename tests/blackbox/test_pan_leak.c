@@ -37,8 +37,7 @@ static bool luhn(const char *d, size_t n)
  * number with commas. */
 static bool is_sep(char c)
 {
-	return c >= ' ' && c <= '~' && c != ',' && !is_digit(c) &&
-	       !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+	return c >= ' ' && c <= '~' && c != ',' && !is_digit(c) && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
 }
 
 /*
@@ -74,8 +73,7 @@ static long find_luhn_run(const char *s, size_t len)
 				ng++;
 			}
 			if (k + 1 < len && is_sep(s[k]) && is_digit(s[k + 1]) &&
-			    (sep == 0 || s[k] == sep ||
-			     ((s[k] == ' ' || s[k] == '-') && (sep == ' ' || sep == '-')))) {
+			    (sep == 0 || s[k] == sep || ((s[k] == ' ' || s[k] == '-') && (sep == ' ' || sep == '-')))) {
 				sep = s[k];
 				j = k + 1;
 			} else {
@@ -222,7 +220,8 @@ static bool journal_clean(struct tdaemon *d)
 		fclose(f);
 		for (size_t i = 0; i < nsent; i++) {
 			if (memmem(buf, n, sent[i], strlen(sent[i])) != NULL) {
-				fprintf(stderr, "LEAK: journal file %s holds a card number this test sent\n", e->d_name);
+				fprintf(stderr, "LEAK: journal file %s holds a card number this test sent\n",
+				        e->d_name);
 				clean = false;
 				break;
 			}
@@ -235,12 +234,12 @@ static bool journal_clean(struct tdaemon *d)
 
 START_TEST(the_scanner_finds_card_numbers_in_every_written_form)
 {
-	static const char *const found[] = {"x4111111111111111y", "pan 4111 1111 1111 1111.",
-	                                    "5555-5555-5555-4444", "378282246310005", "3782 822463 10005",
-	                                    "id=4222222222222&", "4111.1111.1111.1111", "4111_1111_1111_1111",
-	                                    "4111:1111:1111:1111", "41111111.11111111", "04111111111111111"};
-	static const char *const clean[] = {"4111111111111112", "123456789012", "41111111111111110000",
-	                                    "4111  1111 1111 1111", "2024-05-01T12:00:00Z", "count=12 13 14"};
+	static const char *const found[] = { "x4111111111111111y",  "pan 4111 1111 1111 1111.", "5555-5555-5555-4444",
+		                             "378282246310005",     "3782 822463 10005",        "id=4222222222222&",
+		                             "4111.1111.1111.1111", "4111_1111_1111_1111",      "4111:1111:1111:1111",
+		                             "41111111.11111111",   "04111111111111111" };
+	static const char *const clean[] = { "4111111111111112",     "123456789012",         "41111111111111110000",
+		                             "4111  1111 1111 1111", "2024-05-01T12:00:00Z", "count=12 13 14" };
 
 	for (size_t i = 0; i < sizeof(found) / sizeof(found[0]); i++)
 		ck_assert_msg(find_luhn_run(found[i], strlen(found[i])) >= 0, "missed %s", found[i]);
@@ -283,8 +282,8 @@ static void complete(const char *in, char *out)
 	}
 }
 
-static const char *const styles[] = {"plain", "spaces", "dashes", "dots", "underscores", "colons", "halves",
-                                     "leading zero"};
+static const char *const styles[] = { "plain",       "spaces", "dashes", "dots",
+	                              "underscores", "colons", "halves", "leading zero" };
 
 /* Writes the number plain (style 0), in groups of four joined by spaces
  * (1), dashes (2), dots (3), underscores (4) or colons (5), in two halves

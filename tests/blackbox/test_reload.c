@@ -61,9 +61,8 @@ static void expect_velocity(int fd, const char *customer, bool fired, const char
 	char *text = json_dumps(r, JSON_COMPACT);
 	const char *status = tstatus(r);
 
-	ck_assert_msg(thas_reason(r, "velocity_customer_count_short") == fired,
-	              "%s: customer %s: expected %s, got %s", when, customer,
-	              fired ? "velocity" : "no velocity", text);
+	ck_assert_msg(thas_reason(r, "velocity_customer_count_short") == fired, "%s: customer %s: expected %s, got %s",
+	              when, customer, fired ? "velocity" : "no velocity", text);
 	ck_assert_msg(strcmp(status, fired ? "review" : "approved") == 0, "%s: %s", when, text);
 	free(text);
 	json_decref(r);
@@ -182,8 +181,7 @@ static void expect_rate(int fd, const char *currency, const char *amount, bool k
 	json_t *r = pay_in(fd, currency, amount);
 	char *text = json_dumps(r, JSON_COMPACT);
 
-	ck_assert_msg(thas_reason(r, "currency_rate_unknown") != known, "%s: %s %s: %s", when, amount, currency,
-	              text);
+	ck_assert_msg(thas_reason(r, "currency_rate_unknown") != known, "%s: %s %s: %s", when, amount, currency, text);
 	ck_assert_msg(strcmp(tstatus(r), known ? "approved" : "review") == 0, "%s: %s", when, text);
 	free(text);
 	json_decref(r);

@@ -22,80 +22,79 @@
  * hold the same events.  For the same reason "over a day" (structuring) means
  * "several transactions sent now" here.
  */
-static const char scenario_ini[] =
-	"[pipeline]\n"
-	"workers = 1\n"
-	"[validation]\n"
-	"max_amount = 1000000\n"
-	"unknown_fields = ignore\n"
-	"[fraud]\n"
-	"review_threshold = 50\n"
-	"decline_threshold = 80\n"
-	"max_tracked_keys = 4096\n"
-	"window_short_ms = 1m\n"
-	"window_medium_ms = 1h\n"
-	"window_long_ms = 24h\n"
-	"state_full_points = 50\n"
-	"high_amount_usd = 5000\n"
-	"high_amount_points = 30\n"
-	"relative_percent = 500\n"
-	"relative_min_history = 3\n"
-	"relative_points = 20\n"
-	"customer_count_short = 6\n"
-	"customer_count_medium = 0\n"
-	"customer_count_long = 0\n"
-	"customer_amount_usd_short = 12000\n"
-	"customer_amount_usd_medium = 0\n"
-	"customer_amount_usd_long = 0\n"
-	"merchant_count_short = 8\n"
-	"merchant_count_medium = 0\n"
-	"merchant_count_long = 0\n"
-	"merchant_amount_usd_short = 0\n"
-	"merchant_amount_usd_medium = 0\n"
-	"merchant_amount_usd_long = 0\n"
-	"velocity_customer_points = 25\n"
-	"velocity_merchant_points = 15\n"
-	"cross_border_points = 10\n"
-	"high_risk_countries = KP,IR,MM\n"
-	"high_risk_country_points = 25\n"
-	"allow_customers = %s\n"
-	"allow_merchants = %s\n"
-	"allow_cards = %s\n"
-	"allow_devices = %s\n"
-	"deny_customers = %s\n"
-	"deny_merchants = %s\n"
-	"deny_cards = %s\n"
-	"deny_devices = %s\n"
-	"deny_points = 100\n"
-	"round_amount_major = 100\n"
-	"round_amount_points = 10\n"
-	"repeat_window_ms = 10m\n"
-	"repeat_min_count = 2\n"
-	"repeat_points = 15\n"
-	"card_test_max_usd = 5\n"
-	"card_test_window_ms = 10m\n"
-	"card_test_merchants = 4\n"
-	"card_test_points = 40\n"
-	"[compliance]\n"
-	/* Only these three, so JPY and KWD stay unknown as the scenarios
+static const char scenario_ini[] = "[pipeline]\n"
+                                   "workers = 1\n"
+                                   "[validation]\n"
+                                   "max_amount = 1000000\n"
+                                   "unknown_fields = ignore\n"
+                                   "[fraud]\n"
+                                   "review_threshold = 50\n"
+                                   "decline_threshold = 80\n"
+                                   "max_tracked_keys = 4096\n"
+                                   "window_short_ms = 1m\n"
+                                   "window_medium_ms = 1h\n"
+                                   "window_long_ms = 24h\n"
+                                   "state_full_points = 50\n"
+                                   "high_amount_usd = 5000\n"
+                                   "high_amount_points = 30\n"
+                                   "relative_percent = 500\n"
+                                   "relative_min_history = 3\n"
+                                   "relative_points = 20\n"
+                                   "customer_count_short = 6\n"
+                                   "customer_count_medium = 0\n"
+                                   "customer_count_long = 0\n"
+                                   "customer_amount_usd_short = 12000\n"
+                                   "customer_amount_usd_medium = 0\n"
+                                   "customer_amount_usd_long = 0\n"
+                                   "merchant_count_short = 8\n"
+                                   "merchant_count_medium = 0\n"
+                                   "merchant_count_long = 0\n"
+                                   "merchant_amount_usd_short = 0\n"
+                                   "merchant_amount_usd_medium = 0\n"
+                                   "merchant_amount_usd_long = 0\n"
+                                   "velocity_customer_points = 25\n"
+                                   "velocity_merchant_points = 15\n"
+                                   "cross_border_points = 10\n"
+                                   "high_risk_countries = KP,IR,MM\n"
+                                   "high_risk_country_points = 25\n"
+                                   "allow_customers = %s\n"
+                                   "allow_merchants = %s\n"
+                                   "allow_cards = %s\n"
+                                   "allow_devices = %s\n"
+                                   "deny_customers = %s\n"
+                                   "deny_merchants = %s\n"
+                                   "deny_cards = %s\n"
+                                   "deny_devices = %s\n"
+                                   "deny_points = 100\n"
+                                   "round_amount_major = 100\n"
+                                   "round_amount_points = 10\n"
+                                   "repeat_window_ms = 10m\n"
+                                   "repeat_min_count = 2\n"
+                                   "repeat_points = 15\n"
+                                   "card_test_max_usd = 5\n"
+                                   "card_test_window_ms = 10m\n"
+                                   "card_test_merchants = 4\n"
+                                   "card_test_points = 40\n"
+                                   "[compliance]\n"
+                                   /* Only these three, so JPY and KWD stay unknown as the scenarios
 	 * expect (the built-in table would convert them). */
-	"usd_rates_file = %s\n"
-	"usd_rates = USD:1000000,EUR:1100000,GBP:1250000\n"
-	"aml_threshold_usd = 10000\n"
-	"aml_action = none\n"
-	"structuring_window_ms = 24h\n"
-	"structuring_action = review\n"
-	"max_tracked_keys = 4096\n"
-	"state_full_action = review\n"
-	"sanctioned_countries = CU,IR,KP\n"
-	"sanctions_list = %s\n"
-	"kyc_threshold_usd = 1000\n"
-	"kyc_unspecified_is_unverified = false\n"
-	"kyc_action = review\n"
-	"kyc_failed_action = decline\n"
-	"pan_scan = true\n"
-	"pan_action = none\n"
-	"rate_unknown_action = review\n";
+                                   "usd_rates_file = %s\n"
+                                   "usd_rates = USD:1000000,EUR:1100000,GBP:1250000\n"
+                                   "aml_threshold_usd = 10000\n"
+                                   "aml_action = none\n"
+                                   "structuring_window_ms = 24h\n"
+                                   "structuring_action = review\n"
+                                   "max_tracked_keys = 4096\n"
+                                   "state_full_action = review\n"
+                                   "sanctioned_countries = CU,IR,KP\n"
+                                   "sanctions_list = %s\n"
+                                   "kyc_threshold_usd = 1000\n"
+                                   "kyc_unspecified_is_unverified = false\n"
+                                   "kyc_action = review\n"
+                                   "kyc_failed_action = decline\n"
+                                   "pan_scan = true\n"
+                                   "pan_action = none\n"
+                                   "rate_unknown_action = review\n";
 
 /* The card numbers on the card lists; their tokens go in the files. */
 #define DENY_CARD "4000056655665556"
@@ -153,8 +152,7 @@ static bool array_has(const json_t *arr, const char *s)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach (arr, i, v) {
 		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
 			return true;
 	}
@@ -169,8 +167,7 @@ static bool same_set(const json_t *a, const json_t *b)
 
 	if (!json_is_array(a) || !json_is_array(b) || json_array_size(a) != json_array_size(b))
 		return false;
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach (a, i, v) {
 		if (!json_is_string(v) || !array_has(b, json_string_value(v)))
 			return false;
 	}
@@ -199,13 +196,11 @@ static int check_reply(int lineno, const json_t *entry, const json_t *reply)
 	want = json_object_get(expect, "reasons");
 	if (want != NULL && !same_set(want, reasons))
 		mismatch(&failures, lineno, story, "reasons", want, reasons, reply);
-	json_array_foreach(json_object_get(expect, "reasons_include"), i, v)
-	{
+	json_array_foreach (json_object_get(expect, "reasons_include"), i, v) {
 		if (!array_has(reasons, json_string_value(v)))
 			mismatch(&failures, lineno, story, "reason missing", v, reasons, reply);
 	}
-	json_array_foreach(json_object_get(expect, "reasons_exclude"), i, v)
-	{
+	json_array_foreach (json_object_get(expect, "reasons_exclude"), i, v) {
 		if (array_has(reasons, json_string_value(v)))
 			mismatch(&failures, lineno, story, "reason present", v, reasons, reply);
 	}
@@ -225,8 +220,8 @@ static int check_reply(int lineno, const json_t *entry, const json_t *reply)
 		const char *id = json_string_value(got);
 		if (id == NULL || strlen(id) != 30 || strncmp(id, "tok_", 4) != 0 ||
 		    strspn(id + 4, "abcdefghijklmnopqrstuvwxyz234567") != 26)
-			mismatch(&failures, lineno, story, "transaction_id token", json_object_get(expect, "transaction_id_token"),
-			         got, reply);
+			mismatch(&failures, lineno, story, "transaction_id token",
+			         json_object_get(expect, "transaction_id_token"), got, reply);
 		return failures;
 	}
 	want = json_object_get(expect, "transaction_id");

@@ -15,7 +15,7 @@
  * the real values (docs/iam.md).
  */
 
-static const char *const services[] = {"dynamodb", "sns", "sqs"};
+static const char *const services[] = { "dynamodb", "sns", "sqs" };
 
 static int fail(const char *file, const char *what, size_t stmt)
 {
@@ -76,7 +76,7 @@ static bool strings(json_t *v, bool (*ok)(const char *))
 		return ok(json_string_value(v));
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return false;
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		if (!json_is_string(e) || !ok(json_string_value(e)))
 			return false;
 	}
@@ -92,7 +92,7 @@ static void print_actions(json_t *v)
 		printf("%s\n", json_string_value(v));
 		return;
 	}
-	json_array_foreach(v, i, e)
+	json_array_foreach (v, i, e)
 		printf("%s\n", json_string_value(e));
 }
 
@@ -103,7 +103,7 @@ static int check_statement(const char *file, json_t *s, size_t n, json_t *sids)
 
 	if (!json_is_object(s))
 		return fail(file, "not an object", n);
-	json_object_foreach(s, key, v) {
+	json_object_foreach (s, key, v) {
 		if (strcmp(key, "Sid") != 0 && strcmp(key, "Effect") != 0 && strcmp(key, "Action") != 0 &&
 		    strcmp(key, "Resource") != 0 && strcmp(key, "Condition") != 0) {
 			fprintf(stderr, "%s: statement %zu: element %s is not allowed here\n", file, n, key);
@@ -125,7 +125,8 @@ static int check_statement(const char *file, json_t *s, size_t n, json_t *sids)
 		return fail(file, "Action must name dynamodb:, sns: or sqs: actions, without wildcards", n);
 	resource = json_object_get(s, "Resource");
 	if (!strings(resource, valid_resource))
-		return fail(file, "Resource must be arn:aws:<service>:REGION:ACCOUNT:<name> ARNs, without wildcards", n);
+		return fail(file, "Resource must be arn:aws:<service>:REGION:ACCOUNT:<name> ARNs, without wildcards",
+		            n);
 	v = json_object_get(s, "Condition");
 	if (v != NULL && (!json_is_object(v) || json_object_size(v) == 0))
 		return fail(file, "Condition is not a non-empty object", n);
@@ -158,7 +159,7 @@ static int check_file(const char *file)
 		fail(file, "Statement is not a non-empty array", 0);
 		goto out;
 	}
-	json_array_foreach(stmts, i, s) {
+	json_array_foreach (stmts, i, s) {
 		if (check_statement(file, s, i + 1, sids) != 0)
 			goto out;
 	}

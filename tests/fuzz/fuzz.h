@@ -16,12 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A harness whose invariant fails stops here, so libFuzzer saves the
  * input as a crash and `make check` (regress.sh) fails on it. */
-#define FUZZ_ASSERT(cond)                                                                                \
-	do {                                                                                             \
-		if (!(cond)) {                                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);     \
-			abort();                                                                         \
-		}                                                                                        \
+#define FUZZ_ASSERT(cond)                                                                            \
+	do {                                                                                         \
+		if (!(cond)) {                                                                       \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                                     \
+		}                                                                                    \
 	} while (0)
 
 /*

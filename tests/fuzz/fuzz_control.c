@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *text;
 
 		FUZZ_ASSERT(req.failed != NULL && json_is_object(req.payload));
-		FUZZ_ASSERT(req.payload ==
-		            json_object_get(msg, strcmp(req.failed, "alert") == 0 ? "alert" : "item"));
+		FUZZ_ASSERT(req.payload == json_object_get(msg, strcmp(req.failed, "alert") == 0 ? "alert" : "item"));
 		text = json_dumps(req.payload, JSON_COMPACT);
 		FUZZ_ASSERT(text != NULL);
 		free(text);

@@ -19,11 +19,13 @@ static char *no_env(const char *name)
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const profiles[] = {"default", "prod"};
+	static const char *const profiles[] = { "default", "prod" };
 	const char *path = fuzz_memfd_path(data, size);
 
 	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
-		struct txp_creds_options opts = {.getenv_fn = no_env, .profile = profiles[i], .credentials_file = path};
+		struct txp_creds_options opts = { .getenv_fn = no_env,
+			                          .profile = profiles[i],
+			                          .credentials_file = path };
 		struct txp_creds_provider *p = NULL;
 		const struct txp_aws_creds *c;
 		char err[512];

@@ -17,7 +17,7 @@ static void found(void *arg, const char *id)
 /* Property: the count returned is the number of ids handed to found(). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const tables[] = {"txpipe-transactions", ""};
+	static const char *const tables[] = { "txpipe-transactions", "" };
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
 		int n;

@@ -1,8 +1,8 @@
 /* fuzz_journal.c: libFuzzer harness for the journal record decoder: segment scan, ACCEPTED payload and decided record. */
 #include <string.h>
 
-#include "txpipe/item.h"
 #include "txpipe/delivery.h"
+#include "txpipe/item.h"
 #include "txpipe/journal.h"
 #include "txpipe/record.h"
 #include "txpipe/txn.h"

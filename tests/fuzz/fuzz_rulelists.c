@@ -22,7 +22,8 @@ static void check_entries_found(const struct txp_idset *set, const char *text, s
 			a++;
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
 			b--;
-		if (b > a && *a != '#' && (size_t)(b - a) <= TXP_IDSET_ENTRY_MAX && memchr(a, '\0', (size_t)(b - a)) == NULL) {
+		if (b > a && *a != '#' && (size_t)(b - a) <= TXP_IDSET_ENTRY_MAX &&
+		    memchr(a, '\0', (size_t)(b - a)) == NULL) {
 			memcpy(entry, a, (size_t)(b - a));
 			entry[b - a] = '\0';
 			FUZZ_ASSERT(txp_idset_has(set, entry));

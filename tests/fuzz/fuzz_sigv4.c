@@ -46,8 +46,12 @@ static struct txp_sigv4_signed *sign(const struct txp_sigv4_request *req, unsign
                                      struct txp_sigv4_key_cache *cache)
 {
 	struct txp_sigv4_params params = {
-		.creds = &creds, .region = "us-east-1", .service = "service", .now = 1440938160, /* 20150830T123600Z */
-		.flags = flags, .cache = cache,
+		.creds = &creds,
+		.region = "us-east-1",
+		.service = "service",
+		.now = 1440938160, /* 20150830T123600Z */
+		.flags = flags,
+		.cache = cache,
 	};
 	struct txp_sigv4_signed *s = NULL;
 	char err[256];
@@ -72,12 +76,12 @@ static struct txp_sigv4_signed *sign(const struct txp_sigv4_request *req, unsign
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const unsigned flag_sets[] = {TXP_SIGV4_DEFAULT_FLAGS,
-	                                     TXP_SIGV4_SINGLE_ENCODE_PATH | TXP_SIGV4_SIGN_BODY};
+	static const unsigned flag_sets[] = { TXP_SIGV4_DEFAULT_FLAGS,
+		                              TXP_SIGV4_SINGLE_ENCODE_PATH | TXP_SIGV4_SIGN_BODY };
 	static struct txp_sigv4_key_cache cache;
 	static bool ready;
-	struct txp_sigv4_header headers[MAX_HEADERS + 1] = {{"host", "example.amazonaws.com"}};
-	struct txp_sigv4_request req = {.headers = headers, .n_headers = 1, .query = ""};
+	struct txp_sigv4_header headers[MAX_HEADERS + 1] = { { "host", "example.amazonaws.com" } };
+	struct txp_sigv4_request req = { .headers = headers, .n_headers = 1, .query = "" };
 	char *text = fuzz_strndup(data, size);
 	char *p = text, *nl, *sp, *q;
 
@@ -140,7 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!(flags & TXP_SIGV4_SINGLE_ENCODE_PATH))
 			FUZZ_ASSERT(only(uri, "/"));
 		if (flags & TXP_SIGV4_NORMALIZE_PATH) {
-			FUZZ_ASSERT(strstr(uri, "//") == NULL && strstr(uri, "/./") == NULL && strstr(uri, "/../") == NULL);
+			FUZZ_ASSERT(strstr(uri, "//") == NULL && strstr(uri, "/./") == NULL &&
+			            strstr(uri, "/../") == NULL);
 		}
 		FUZZ_ASSERT(only(query, "=&"));
 

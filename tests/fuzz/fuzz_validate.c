@@ -9,7 +9,7 @@
 
 #include "fuzz.h"
 
-static const unsigned char card_key[TXP_CARD_KEY_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8};
+static const unsigned char card_key[TXP_CARD_KEY_BYTES] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
 /* Validates one copy of the line with `v`; whatever the outcome, the reply
  * and the stored item must build, and the reply must be one JSON object

@@ -40,7 +40,7 @@ static void manager_start(struct manager *m)
 /* Reads one datagram into buf, waiting up to timeout_ms; false when none. */
 static bool manager_recv(struct manager *m, char *buf, size_t len, int timeout_ms)
 {
-	struct pollfd p = {.fd = m->fd, .events = POLLIN};
+	struct pollfd p = { .fd = m->fd, .events = POLLIN };
 	ssize_t n;
 
 	if (poll(&p, 1, timeout_ms) != 1)
@@ -94,7 +94,7 @@ static void run_notifier(uint64_t status_ms, struct txp_notify_figures *f, int m
 
 START_TEST(status_text_lists_every_status_inflight_and_connections)
 {
-	struct txp_notify_figures f = {.by_status = {12, 1, 0, 2, 3}, .inflight = 4, .connections = 2};
+	struct txp_notify_figures f = { .by_status = { 12, 1, 0, 2, 3 }, .inflight = 4, .connections = 2 };
 	char buf[256];
 
 	txp_notify_format_status(buf, sizeof(buf), &f);
@@ -121,7 +121,7 @@ END_TEST
 START_TEST(timers_do_not_keep_the_loop_alive_and_close_cleanly)
 {
 	struct manager m;
-	struct txp_notify_figures f = {.inflight = 1};
+	struct txp_notify_figures f = { .inflight = 1 };
 	uv_loop_t loop;
 	struct txp_notify n;
 	char err[256];
@@ -171,7 +171,7 @@ END_TEST
 START_TEST(watchdog_and_changed_status_reach_the_manager_while_the_loop_turns)
 {
 	struct manager m;
-	struct txp_notify_figures f = {.by_status = {5, 0, 1, 0, 0}, .inflight = 3, .connections = 1};
+	struct txp_notify_figures f = { .by_status = { 5, 0, 1, 0, 0 }, .inflight = 3, .connections = 1 };
 	char buf[512];
 	int pings = 0, statuses = 0;
 
@@ -186,8 +186,9 @@ START_TEST(watchdog_and_changed_status_reach_the_manager_while_the_loop_turns)
 		if (strcmp(buf, "WATCHDOG=1") == 0) {
 			pings++;
 		} else {
-			ck_assert_str_eq(buf, "STATUS=Screening: 5 approved, 0 review, 1 declined, 0 rejected, 0 error; "
-			                      "3 in flight; 1 connections");
+			ck_assert_str_eq(buf,
+			                 "STATUS=Screening: 5 approved, 0 review, 1 declined, 0 rejected, 0 error; "
+			                 "3 in flight; 1 connections");
 			statuses++;
 		}
 	}
@@ -206,7 +207,7 @@ END_TEST
 START_TEST(no_watchdog_ping_unless_the_manager_asked_for_one)
 {
 	struct manager m;
-	struct txp_notify_figures f = {.connections = 7};
+	struct txp_notify_figures f = { .connections = 7 };
 	char buf[512];
 	int pings = 0, statuses = 0;
 

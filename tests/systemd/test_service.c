@@ -24,8 +24,9 @@
  * nothing here applies, and main() reports the test as skipped. */
 #ifdef HAVE_SYSTEMD
 
-#define TXN "{\"transaction_id\":\"s1\",\"amount\":\"25.00\",\"currency\":\"EUR\",\"merchant_id\":\"m-1\"," \
-            "\"customer_id\":\"c-1\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}"
+#define TXN                                                                                             \
+	"{\"transaction_id\":\"s1\",\"amount\":\"25.00\",\"currency\":\"EUR\",\"merchant_id\":\"m-1\"," \
+	"\"customer_id\":\"c-1\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}"
 
 static long long now_ms(void)
 {
@@ -46,7 +47,7 @@ struct manager {
 
 static void manager_start(struct manager *m)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->dir, sizeof(m->dir), "/tmp/txp-manager-XXXXXX");
@@ -80,7 +81,7 @@ static bool manager_expect(struct manager *m, const char *want, bool prefix, int
 	char buf[512];
 
 	for (;;) {
-		struct pollfd p = {.fd = m->fd, .events = POLLIN};
+		struct pollfd p = { .fd = m->fd, .events = POLLIN };
 		long long left = deadline - now_ms();
 		ssize_t n;
 
@@ -198,7 +199,7 @@ END_TEST
 /* Binds and listens on `path` as txpiped.socket would. */
 static int listen_unix(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	ck_assert_int_ge(fd, 0);

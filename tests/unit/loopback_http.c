@@ -103,13 +103,20 @@ static void on_written(uv_write_t *req, int status)
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Status";
 	}
 }
 
@@ -122,8 +129,8 @@ static char *format_response(int status, const char *headers, const char *body, 
 
 	if (out == NULL)
 		abort();
-	n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n", status, reason(status),
-		     blen, headers != NULL ? headers : "");
+	n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n", status, reason(status), blen,
+	             headers != NULL ? headers : "");
 	memcpy(out + n, body != NULL ? body : "", blen);
 	*len = (size_t)n + blen;
 	return out;
@@ -299,8 +306,7 @@ static void on_connection(uv_stream_t *l, int status)
 	if (c->next != NULL)
 		c->next->prev = c;
 	s->conns = c;
-	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 ||
-	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
 		conn_close(c);
 }
 

@@ -36,8 +36,7 @@ void lb_server_close(struct lb_server *s);
 /* Answers with `status`, optional extra header lines (each ending "\r\n")
  * and a body (NULL for none). */
 void lb_respond(struct lb_conn *c, int status, const char *headers, const char *body);
-void lb_respond_later(struct lb_conn *c, uint64_t delay_ms, int status, const char *headers,
-		      const char *body);
+void lb_respond_later(struct lb_conn *c, uint64_t delay_ms, int status, const char *headers, const char *body);
 void lb_hangup(struct lb_conn *c);
 struct lb_server *lb_conn_server(struct lb_conn *c);
 

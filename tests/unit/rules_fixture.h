@@ -2,7 +2,6 @@
 #ifndef TXPIPE_TESTS_RULES_FIXTURE_H
 #define TXPIPE_TESTS_RULES_FIXTURE_H
 
-
 #include <check.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,7 +16,7 @@
 /* 2026-11-02T00:00:00Z, a round number of seconds well past the epoch. */
 #define FX_T0 INT64_C(1793577600000)
 
-static const uint8_t fx_hash_key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+static const uint8_t fx_hash_key[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
 /* A validated transaction: USD, domestic, card present, verified KYC. */
 static inline struct txp_txn *fx_txn(const char *customer, const char *merchant, int64_t cents, int64_t received_ms)
@@ -75,8 +74,7 @@ static inline void fx_rates(struct txp_rates *r)
 {
 	char err[128];
 
-	ck_assert_int_eq(txp_rates_parse("USD:1000000, EUR:1080000, JPY:6700, KWD:3250000", r, err, sizeof(err)),
-	                 0);
+	ck_assert_int_eq(txp_rates_parse("USD:1000000, EUR:1080000, JPY:6700, KWD:3250000", r, err, sizeof(err)), 0);
 }
 
 /* Writes `text` to a new temporary file and returns its path (free it and

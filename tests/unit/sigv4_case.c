@@ -116,8 +116,8 @@ static int load_context(const char *dir, const char *name, struct sigv4_case *c,
 	c->region = dup_json_str(root, "region");
 	c->service = dup_json_str(root, "service");
 	ts = json_string_value(json_object_get(root, "timestamp"));
-	if (c->access_key_id == NULL || c->secret == NULL || c->region == NULL || c->service == NULL ||
-	    ts == NULL || parse_timestamp(ts, &c->now) != 0) {
+	if (c->access_key_id == NULL || c->secret == NULL || c->region == NULL || c->service == NULL || ts == NULL ||
+	    parse_timestamp(ts, &c->now) != 0) {
 		snprintf(why, whylen, "context.json lacks credentials, region, service or a valid timestamp");
 		goto out;
 	}
@@ -271,8 +271,7 @@ int sigv4_case_load(const char *dir, const char *name, struct sigv4_case *c, cha
 	c->exp_signed_request = slurp(dir, name, "header-signed-request.txt", NULL);
 	if (c->exp_canonical == NULL || c->exp_sts == NULL || c->exp_signature == NULL ||
 	    c->exp_signed_request == NULL) {
-		snprintf(why, whylen,
-			 "no header-signing expectations (header-*.txt), only other signing modes");
+		snprintf(why, whylen, "no header-signing expectations (header-*.txt), only other signing modes");
 		return 1;
 	}
 	chomp(c->exp_canonical);
@@ -329,7 +328,7 @@ static bool has_header_line(const char *text, const char *name, const char *valu
 
 int sigv4_case_check(const struct sigv4_case *c, char *msg, size_t msglen)
 {
-	struct txp_sigv4_credentials creds = {c->access_key_id, c->secret, c->token};
+	struct txp_sigv4_credentials creds = { c->access_key_id, c->secret, c->token };
 	struct txp_sigv4_request req = {
 		.method = c->method,
 		.path = c->path,
@@ -356,26 +355,24 @@ int sigv4_case_check(const struct sigv4_case *c, char *msg, size_t msglen)
 	}
 	if (strcmp(s->canonical_request, c->exp_canonical) != 0) {
 		snprintf(msg, msglen, "%s: canonical request differs\n--- expected\n%s\n--- got\n%s", c->name,
-			 c->exp_canonical, s->canonical_request);
+		         c->exp_canonical, s->canonical_request);
 		goto out;
 	}
 	if (strcmp(s->string_to_sign, c->exp_sts) != 0) {
-		snprintf(msg, msglen, "%s: string to sign differs\n--- expected\n%s\n--- got\n%s", c->name,
-			 c->exp_sts, s->string_to_sign);
+		snprintf(msg, msglen, "%s: string to sign differs\n--- expected\n%s\n--- got\n%s", c->name, c->exp_sts,
+		         s->string_to_sign);
 		goto out;
 	}
 	if (strcmp(s->signature, c->exp_signature) != 0) {
-		snprintf(msg, msglen, "%s: signature %s, expected %s", c->name, s->signature,
-			 c->exp_signature);
+		snprintf(msg, msglen, "%s: signature %s, expected %s", c->name, s->signature, c->exp_signature);
 		goto out;
 	}
 	/* Every header the signer says to add, Authorization included, must be
 	 * in the expected signed request exactly as the suite writes it. */
 	for (size_t i = 0; i < s->n_add_headers; i++) {
-		if (!has_header_line(c->exp_signed_request, s->add_headers[i].name,
-				     s->add_headers[i].value)) {
+		if (!has_header_line(c->exp_signed_request, s->add_headers[i].name, s->add_headers[i].value)) {
 			snprintf(msg, msglen, "%s: header-signed-request.txt lacks \"%s:%s\"", c->name,
-				 s->add_headers[i].name, s->add_headers[i].value);
+			         s->add_headers[i].name, s->add_headers[i].value);
 			goto out;
 		}
 	}

@@ -25,7 +25,7 @@
  * status is 0 unless the input is malformed.
  */
 
-#define MAX_FIELDS  16
+#define MAX_FIELDS 16
 #define MAX_HEADERS 64
 
 struct field {
@@ -140,23 +140,23 @@ int main(void)
 			headers[nh].value = h[nh][1].s;
 			nh++;
 		} else if (op == 'E' && nr == 12) {
-			struct txp_sigv4_credentials creds = {r[7].s, r[8].s, r[9].s};
+			struct txp_sigv4_credentials creds = { r[7].s, r[8].s, r[9].s };
 			struct txp_sigv4_request req = {
-			    .method = r[0].s,
-			    .path = r[1].s,
-			    .query = r[2].s,
-			    .headers = headers,
-			    .n_headers = (size_t)nh,
-			    .payload = r[10].s,
-			    .payload_len = r[10].len,
-			    .payload_hash = r[11].s,
+				.method = r[0].s,
+				.path = r[1].s,
+				.query = r[2].s,
+				.headers = headers,
+				.n_headers = (size_t)nh,
+				.payload = r[10].s,
+				.payload_len = r[10].len,
+				.payload_hash = r[11].s,
 			};
 			struct txp_sigv4_params params = {
-			    .creds = &creds,
-			    .region = r[3].s,
-			    .service = r[4].s,
-			    .now = (time_t)strtoll(r[5].s != NULL ? r[5].s : "0", NULL, 10),
-			    .flags = (unsigned)strtoul(r[6].s != NULL ? r[6].s : "0", NULL, 10),
+				.creds = &creds,
+				.region = r[3].s,
+				.service = r[4].s,
+				.now = (time_t)strtoll(r[5].s != NULL ? r[5].s : "0", NULL, 10),
+				.flags = (unsigned)strtoul(r[6].s != NULL ? r[6].s : "0", NULL, 10),
 			};
 			struct txp_sigv4_signed *out = NULL;
 			char err[256];

@@ -18,11 +18,11 @@
 #define MAX_TXNS 16
 struct world {
 	uint64_t next_seq;
-	int append_rc;              /* what append returns (0: appends) */
+	int append_rc; /* what append returns (0: appends) */
 	unsigned appended;
-	uint64_t marked[64];        /* sequence numbers marked DELIVERED */
+	uint64_t marked[64]; /* sequence numbers marked DELIVERED */
 	size_t n_marked;
-	unsigned mark_records;      /* DELIVERED records written */
+	unsigned mark_records; /* DELIVERED records written */
 	unsigned flushes_scheduled;
 	unsigned n_delivered;
 	char delivered_id[MAX_TXNS][TXP_ID_MAX + 1];
@@ -104,7 +104,9 @@ struct fixture {
 
 static void setup(struct fixture *f, enum txp_journal_ack mode, bool delivery)
 {
-	struct txp_ack_options o = {.mode = mode, .dedup_window_ms = 600000, .velocity_rebuild = true, .version = "t"};
+	struct txp_ack_options o = {
+		.mode = mode, .dedup_window_ms = 600000, .velocity_rebuild = true, .version = "t"
+	};
 	struct txp_ack_ops ops = {
 		.append = fake_append,
 		.mark_delivered = fake_mark,
@@ -295,7 +297,7 @@ START_TEST(a_resubmission_gets_the_first_decision_never_before_it_is_durable)
 	ck_assert(again->duplicate);
 	ck_assert(has(again->reply, "\"duplicate\":true"));
 	ck_assert_int_eq(again->status, a->status);
-	ck_assert_uint_eq(f.w.appended, 1); /* neither journaled */
+	ck_assert_uint_eq(f.w.appended, 1);    /* neither journaled */
 	ck_assert_uint_eq(f.w.n_delivered, 1); /* nor stored again */
 	ck_assert(again->held);
 	txp_ack_durable(f.ack, 1);

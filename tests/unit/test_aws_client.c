@@ -1,7 +1,7 @@
 /* test_aws_client.c: endpoints, error parsing, query encoding, and signed calls against a loopback server. */
 #include "txpipe/aws/client.h"
-#include "txpipe/aws/settings.h"
 #include "txpipe/aws/provision.h"
+#include "txpipe/aws/settings.h"
 
 #include <check.h>
 #include <errno.h>
@@ -34,7 +34,7 @@ START_TEST(settings_take_what_the_client_needs_from_the_config)
 	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
 	ck_assert_int_eq(txp_config_set(&cfg, txp_config_find("aws", "region"), "eu-west-1", err, sizeof(err)), 0);
 	ck_assert_int_eq(
-	    txp_config_set(&cfg, txp_config_find("sns", "endpoint"), "http://127.0.0.1:4566", err, sizeof(err)), 0);
+	        txp_config_set(&cfg, txp_config_find("sns", "endpoint"), "http://127.0.0.1:4566", err, sizeof(err)), 0);
 	ck_assert_int_eq(txp_config_set(&cfg, txp_config_find("aws", "imds"), "false", err, sizeof(err)), 0);
 	txp_aws_settings_from_config(&cfg, &st);
 	ck_assert_str_eq(st.region, "eu-west-1");
@@ -57,8 +57,7 @@ START_TEST(default_endpoint_is_https_service_region_amazonaws)
 	struct txp_aws_endpoint ep;
 	char err[256];
 
-	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_DYNAMODB, "eu-west-1", "", &ep, err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_DYNAMODB, "eu-west-1", "", &ep, err, sizeof(err)), 0);
 	ck_assert_str_eq(ep.url, "https://dynamodb.eu-west-1.amazonaws.com/");
 	ck_assert_str_eq(ep.host, "dynamodb.eu-west-1.amazonaws.com");
 	ck_assert_str_eq(ep.path, "/");
@@ -76,17 +75,16 @@ START_TEST(override_keeps_signing_region_and_service_and_puts_port_in_host)
 	struct txp_aws_endpoint ep;
 	char err[256];
 
-	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SNS, "eu-west-1", "http://127.0.0.1:4566", &ep, err,
-						  sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	        txp_aws_endpoint_resolve(TXP_AWS_SNS, "eu-west-1", "http://127.0.0.1:4566", &ep, err, sizeof(err)), 0);
 	ck_assert_str_eq(ep.url, "http://127.0.0.1:4566/");
 	ck_assert_str_eq(ep.host, "127.0.0.1:4566");
 	ck_assert_str_eq(ep.path, "/");
 	ck_assert_str_eq(ep.region, "eu-west-1");
 	ck_assert_str_eq(ep.service, "sns");
-	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_DYNAMODB, "us-east-1",
-						  "https://ddb.example.com/proxy/ddb", &ep, err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_DYNAMODB, "us-east-1", "https://ddb.example.com/proxy/ddb",
+	                                          &ep, err, sizeof(err)),
+	                 0);
 	ck_assert_str_eq(ep.host, "ddb.example.com");
 	ck_assert_str_eq(ep.path, "/proxy/ddb");
 	ck_assert_str_eq(ep.service, "dynamodb");
@@ -98,19 +96,17 @@ START_TEST(override_must_pass_the_url_policy_and_have_no_query)
 	struct txp_aws_endpoint ep;
 	char err[256];
 
-	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SQS, "us-east-1", "http://sqs.example.com/", &ep,
-						  err, sizeof(err)),
-			 -EPERM);
-	ck_assert_ptr_nonnull(strstr(err, "not allowed"));
-	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SQS, "us-east-1", "https://sqs.example.com/?x=1",
-						  &ep, err, sizeof(err)),
-			 -EINVAL);
-	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SQS, "US East", NULL, &ep, err, sizeof(err)),
-			 -EINVAL);
-	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SQS, "", NULL, &ep, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(
-		txp_aws_endpoint_resolve(TXP_AWS_SERVICE_COUNT, "us-east-1", NULL, &ep, err, sizeof(err)),
-		-EINVAL);
+	        txp_aws_endpoint_resolve(TXP_AWS_SQS, "us-east-1", "http://sqs.example.com/", &ep, err, sizeof(err)),
+	        -EPERM);
+	ck_assert_ptr_nonnull(strstr(err, "not allowed"));
+	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SQS, "us-east-1", "https://sqs.example.com/?x=1", &ep, err,
+	                                          sizeof(err)),
+	                 -EINVAL);
+	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SQS, "US East", NULL, &ep, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SQS, "", NULL, &ep, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(txp_aws_endpoint_resolve(TXP_AWS_SERVICE_COUNT, "us-east-1", NULL, &ep, err, sizeof(err)),
+	                 -EINVAL);
 }
 END_TEST
 
@@ -119,13 +115,11 @@ END_TEST
 START_TEST(error_type_header_wins_over_the_body)
 {
 	char code[64], msg[256];
-	const char *body =
-		"{\"__type\":\"com.amazonaws.dynamodb.v20120810#ValidationException\",\"message\":\"m\"}";
+	const char *body = "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ValidationException\",\"message\":\"m\"}";
 
-	ck_assert_int_eq(
-		txp_aws_parse_error("ThrottlingException:http://internal.amazon.com/coral/com.amazon/", body,
-				    strlen(body), code, sizeof(code), msg, sizeof(msg)),
-		0);
+	ck_assert_int_eq(txp_aws_parse_error("ThrottlingException:http://internal.amazon.com/coral/com.amazon/", body,
+	                                     strlen(body), code, sizeof(code), msg, sizeof(msg)),
+	                 0);
 	ck_assert_str_eq(code, "ThrottlingException");
 	ck_assert_str_eq(msg, "m");
 }
@@ -135,9 +129,8 @@ START_TEST(json_type_and_message_either_case)
 {
 	char code[64], msg[256];
 	const char *a = "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException\","
-			"\"message\":\"Requested resource not found\"}";
-	const char *b =
-		"{\"__type\":\"com.amazonaws.sqs#QueueDoesNotExist\",\"Message\":\"The queue\\nis gone\"}";
+	                "\"message\":\"Requested resource not found\"}";
+	const char *b = "{\"__type\":\"com.amazonaws.sqs#QueueDoesNotExist\",\"Message\":\"The queue\\nis gone\"}";
 
 	ck_assert_int_eq(txp_aws_parse_error(NULL, a, strlen(a), code, sizeof(code), msg, sizeof(msg)), 0);
 	ck_assert_str_eq(code, "ResourceNotFoundException");
@@ -152,15 +145,14 @@ END_TEST
 START_TEST(xml_error_code_and_message_are_unescaped)
 {
 	char code[64], msg[256];
-	const char *x =
-		"<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type>"
-		"<Code>NotFound</Code><Message>Topic &lt;t&gt; &amp; &#233;&#x41; does not exist</Message>"
-		"</Error><RequestId>r</RequestId></ErrorResponse>";
+	const char *x = "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type>"
+	                "<Code>NotFound</Code><Message>Topic &lt;t&gt; &amp; &#233;&#x41; does not exist</Message>"
+	                "</Error><RequestId>r</RequestId></ErrorResponse>";
 
 	ck_assert_int_eq(txp_aws_parse_error(NULL, x, strlen(x), code, sizeof(code), msg, sizeof(msg)), 0);
 	ck_assert_str_eq(code, "NotFound");
 	ck_assert_str_eq(msg, "Topic <t> & \xc3\xa9"
-			      "A does not exist");
+	                      "A does not exist");
 }
 END_TEST
 
@@ -172,10 +164,8 @@ START_TEST(no_code_anywhere_is_enoent_with_empty_strings)
 	ck_assert_int_eq(txp_aws_parse_error(NULL, NULL, 0, code, sizeof(code), msg, sizeof(msg)), -ENOENT);
 	ck_assert_str_eq(code, "");
 	ck_assert_str_eq(msg, "");
-	ck_assert_int_eq(txp_aws_parse_error(NULL, html, strlen(html), code, sizeof(code), msg, sizeof(msg)),
-			 -ENOENT);
-	ck_assert_int_eq(txp_aws_parse_error(NULL, "{not json", 9, code, sizeof(code), msg, sizeof(msg)),
-			 -ENOENT);
+	ck_assert_int_eq(txp_aws_parse_error(NULL, html, strlen(html), code, sizeof(code), msg, sizeof(msg)), -ENOENT);
+	ck_assert_int_eq(txp_aws_parse_error(NULL, "{not json", 9, code, sizeof(code), msg, sizeof(msg)), -ENOENT);
 }
 END_TEST
 
@@ -185,22 +175,18 @@ START_TEST(provision_names_come_from_the_arn_and_the_url)
 {
 	char name[64];
 
-	ck_assert_int_eq(txp_provision_topic_name("arn:aws:sns:eu-west-1:123456789012:txpipe-alerts", name,
-						  sizeof(name)),
-			 0);
+	ck_assert_int_eq(
+	        txp_provision_topic_name("arn:aws:sns:eu-west-1:123456789012:txpipe-alerts", name, sizeof(name)), 0);
 	ck_assert_str_eq(name, "txpipe-alerts");
 	ck_assert_int_eq(txp_provision_topic_name("txpipe-alerts", name, sizeof(name)), -EINVAL);
 	ck_assert_int_eq(txp_provision_topic_name("arn:aws:sns:eu-west-1:1:", name, sizeof(name)), -EINVAL);
-	ck_assert_int_eq(
-		txp_provision_queue_name("https://sqs.eu-west-1.amazonaws.com/123456789012/txpipe-dlq", name,
-					 sizeof(name)),
-		0);
+	ck_assert_int_eq(txp_provision_queue_name("https://sqs.eu-west-1.amazonaws.com/123456789012/txpipe-dlq", name,
+	                                          sizeof(name)),
+	                 0);
 	ck_assert_str_eq(name, "txpipe-dlq");
-	ck_assert_int_eq(
-		txp_provision_queue_name("http://127.0.0.1:9324/000000000000/q1/", name, sizeof(name)), 0);
+	ck_assert_int_eq(txp_provision_queue_name("http://127.0.0.1:9324/000000000000/q1/", name, sizeof(name)), 0);
 	ck_assert_str_eq(name, "q1");
-	ck_assert_int_eq(txp_provision_queue_name("https://sqs.eu-west-1.amazonaws.com/", name, sizeof(name)),
-			 -EINVAL);
+	ck_assert_int_eq(txp_provision_queue_name("https://sqs.eu-west-1.amazonaws.com/", name, sizeof(name)), -EINVAL);
 	ck_assert_int_eq(txp_provision_queue_name("txpipe-dlq", name, sizeof(name)), -EINVAL);
 }
 END_TEST
@@ -256,9 +242,9 @@ static void handler(struct lb_conn *c, const struct lb_request *req, void *data)
 			lb_respond(c, 200, NULL, "role\n");
 		else
 			lb_respond(c, 200, NULL,
-				   "{\"Code\":\"Success\",\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":"
-				   "\"s\","
-				   "\"Token\":\"imds-session\",\"Expiration\":\"2999-01-01T00:00:00Z\"}");
+			           "{\"Code\":\"Success\",\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":"
+			           "\"s\","
+			           "\"Token\":\"imds-session\",\"Expiration\":\"2999-01-01T00:00:00Z\"}");
 		return;
 	}
 	unsigned i = f->aws_requests++;
@@ -292,33 +278,28 @@ static void setup(struct fixture *f)
 	ck_assert_int_eq(lb_server_start(&f->loop, handler, f, &f->srv), 0);
 	ck_assert_int_eq(txp_config_defaults(&f->cfg), 0);
 	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", lb_server_port(f->srv));
+	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("dynamodb", "endpoint"), ep, err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("sns", "endpoint"), ep, err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("sqs", "endpoint"), ep, err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("aws", "imds_endpoint"), ep, err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("aws", "region"), "eu-west-1", err, sizeof(err)), 0);
 	ck_assert_int_eq(
-		txp_config_set(&f->cfg, txp_config_find("dynamodb", "endpoint"), ep, err, sizeof(err)), 0);
-	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("sns", "endpoint"), ep, err, sizeof(err)),
-			 0);
-	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("sqs", "endpoint"), ep, err, sizeof(err)),
-			 0);
-	ck_assert_int_eq(
-		txp_config_set(&f->cfg, txp_config_find("aws", "imds_endpoint"), ep, err, sizeof(err)), 0);
-	ck_assert_int_eq(
-		txp_config_set(&f->cfg, txp_config_find("aws", "region"), "eu-west-1", err, sizeof(err)), 0);
-	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("aws", "request_timeout_ms"), "300ms", err,
-					sizeof(err)),
-			 0);
+	        txp_config_set(&f->cfg, txp_config_find("aws", "request_timeout_ms"), "300ms", err, sizeof(err)), 0);
 	snprintf(f->creds_path, sizeof(f->creds_path), "/tmp/txp-aws-client-XXXXXX");
 	fd = mkstemp(f->creds_path);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_int_eq(txp_config_set(&f->cfg, txp_config_find("aws", "credentials_file"), f->creds_path,
-					err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	        txp_config_set(&f->cfg, txp_config_find("aws", "credentials_file"), f->creds_path, err, sizeof(err)),
+	        0);
 }
 
 static void create(struct fixture *f)
 {
 	char err[512];
 
-	ck_assert_msg(txp_aws_client_create(&f->client, &f->loop, settings_of(&f->cfg), err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(txp_aws_client_create(&f->client, &f->loop, settings_of(&f->cfg), err, sizeof(err)) == 0, "%s",
+	              err);
 }
 
 static void on_result(void *arg, const struct txp_aws_result *r)
@@ -368,9 +349,8 @@ START_TEST(dynamodb_call_is_signed_json_with_target_and_host)
 	f.headers[0] = "Content-Type: application/x-amz-json-1.0\r\n";
 	f.bodies[0] = "{\"Table\":{}}";
 	create(&f);
-	ck_assert_int_eq(
-		txp_aws_call(f.client, TXP_AWS_DYNAMODB, "DescribeTable", body, strlen(body), on_result, &f),
-		0);
+	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_DYNAMODB, "DescribeTable", body, strlen(body), on_result, &f),
+	                 0);
 	ck_assert_int_eq(f.calls_done, 0); /* never from within the call */
 	run_until_done(&f, 1);
 	ck_assert_int_eq(f.r.kind, TXP_AWS_OK);
@@ -382,11 +362,9 @@ START_TEST(dynamodb_call_is_signed_json_with_target_and_host)
 	ck_assert_str_eq(f.seen[0].body, body);
 	snprintf(want, sizeof(want), "127.0.0.1:%d", lb_server_port(f.srv));
 	ck_assert_str_eq(f.seen[0].host, want);
-	ck_assert_msg(strncmp(f.seen[0].auth, "AWS4-HMAC-SHA256 Credential=AKIDFIRST/", 38) == 0, "%s",
-		      f.seen[0].auth);
-	ck_assert_ptr_nonnull(strstr(f.seen[0].auth,
-				     "/eu-west-1/dynamodb/aws4_request, "
-				     "SignedHeaders=content-type;host;x-amz-date;x-amz-target, "));
+	ck_assert_msg(strncmp(f.seen[0].auth, "AWS4-HMAC-SHA256 Credential=AKIDFIRST/", 38) == 0, "%s", f.seen[0].auth);
+	ck_assert_ptr_nonnull(strstr(f.seen[0].auth, "/eu-west-1/dynamodb/aws4_request, "
+	                                             "SignedHeaders=content-type;host;x-amz-date;x-amz-target, "));
 	txp_aws_client_stats(f.client, &st);
 	ck_assert_uint_eq(st.requests[TXP_AWS_DYNAMODB], 1);
 	ck_assert_uint_eq(st.ok[TXP_AWS_DYNAMODB], 1);
@@ -405,19 +383,17 @@ START_TEST(sns_call_is_a_signed_form_and_its_xml_error_is_parsed)
 	f.status[0] = 404;
 	f.headers[0] = "Content-Type: text/xml\r\n";
 	f.bodies[0] = "<ErrorResponse><Error><Type>Sender</Type><Code>NotFound</Code>"
-		      "<Message>Topic does not exist</Message></Error></ErrorResponse>";
+	              "<Message>Topic does not exist</Message></Error></ErrorResponse>";
 	create(&f);
-	ck_assert_int_eq(
-		txp_aws_call(f.client, TXP_AWS_SNS, "Publish", params, strlen(params), on_result, &f), 0);
+	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_SNS, "Publish", params, strlen(params), on_result, &f), 0);
 	run_until_done(&f, 1);
 	ck_assert_str_eq(f.seen[0].body,
-			 "Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aeu-west-1%3A1%3Ax"
-			 "&Message=hi");
+	                 "Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aeu-west-1%3A1%3Ax"
+	                 "&Message=hi");
 	ck_assert_str_eq(f.seen[0].content_type, "application/x-www-form-urlencoded; charset=utf-8");
 	ck_assert_str_eq(f.seen[0].target, "");
-	ck_assert_ptr_nonnull(strstr(f.seen[0].auth,
-				     "/eu-west-1/sns/aws4_request, SignedHeaders=content-type;host;"
-				     "x-amz-date, "));
+	ck_assert_ptr_nonnull(strstr(f.seen[0].auth, "/eu-west-1/sns/aws4_request, SignedHeaders=content-type;host;"
+	                                             "x-amz-date, "));
 	ck_assert_int_eq(f.r.kind, TXP_AWS_FATAL);
 	ck_assert_int_eq(f.r.http_status, 404);
 	ck_assert_str_eq(f.r.code, "NotFound");
@@ -457,8 +433,7 @@ START_TEST(expired_token_rereads_credentials_and_retries_once)
 	write_creds(f.creds_path, "AKIDFIRST");
 	f.rotate_file = true;
 	f.status[0] = 400;
-	f.bodies[0] =
-		"{\"__type\":\"com.amazon.coral.service#ExpiredTokenException\",\"message\":\"expired\"}";
+	f.bodies[0] = "{\"__type\":\"com.amazon.coral.service#ExpiredTokenException\",\"message\":\"expired\"}";
 	f.status[1] = 200;
 	f.bodies[1] = "{}";
 	create(&f);
@@ -497,9 +472,8 @@ START_TEST(call_waits_for_imds_credentials_then_is_sent_with_the_session_token)
 
 	setup(&f);
 	unlink(f.creds_path); /* no file: the chain goes on to IMDS */
-	ck_assert_int_eq(
-		txp_config_set(&f.cfg, txp_config_find("aws", "request_timeout_ms"), "5s", err, sizeof(err)),
-		0);
+	ck_assert_int_eq(txp_config_set(&f.cfg, txp_config_find("aws", "request_timeout_ms"), "5s", err, sizeof(err)),
+	                 0);
 	f.status[0] = 200;
 	f.bodies[0] = "{}";
 	create(&f);
@@ -563,18 +537,15 @@ START_TEST(bad_arguments_and_refused_endpoints_fail_at_once)
 	setup(&f);
 	write_creds(f.creds_path, "AKIDFIRST");
 	create(&f);
-	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_DYNAMODB, "Put Item", "{}", 2, on_result, &f),
-			 -EINVAL);
-	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_DYNAMODB, "PutItem", NULL, 2, on_result, &f),
-			 -EINVAL);
-	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_SERVICE_COUNT, "PutItem", "{}", 2, on_result, &f),
-			 -EINVAL);
+	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_DYNAMODB, "Put Item", "{}", 2, on_result, &f), -EINVAL);
+	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_DYNAMODB, "PutItem", NULL, 2, on_result, &f), -EINVAL);
+	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_SERVICE_COUNT, "PutItem", "{}", 2, on_result, &f), -EINVAL);
 	teardown(&f);
 
 	setup(&f);
-	ck_assert_int_eq(txp_config_set(&f.cfg, txp_config_find("sqs", "endpoint"), "http://sqs.example.com",
-					err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	        txp_config_set(&f.cfg, txp_config_find("sqs", "endpoint"), "http://sqs.example.com", err, sizeof(err)),
+	        0);
 	ck_assert_int_eq(txp_aws_client_create(&f.client, &f.loop, settings_of(&f.cfg), err, sizeof(err)), -EPERM);
 	ck_assert_ptr_nonnull(strstr(err, "[sqs] endpoint"));
 	f.client = NULL;

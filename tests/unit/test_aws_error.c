@@ -37,30 +37,27 @@ END_TEST
 
 START_TEST(dynamodb_json_type_is_classified_by_its_short_code)
 {
-	ck_assert_int_eq(
-		txp_aws_classify(400,
-				 "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-				 CURLE_OK),
-		TXP_AWS_RETRYABLE);
+	ck_assert_int_eq(txp_aws_classify(400,
+	                                  "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+	                                  CURLE_OK),
+	                 TXP_AWS_RETRYABLE);
 	ck_assert_int_eq(txp_aws_classify(400, "com.amazon.coral.validate#ValidationException", CURLE_OK),
-			 TXP_AWS_FATAL);
+	                 TXP_AWS_FATAL);
 	ck_assert_int_eq(txp_aws_classify(400, "com.amazon.coral.service#ExpiredTokenException", CURLE_OK),
-			 TXP_AWS_CREDENTIALS);
+	                 TXP_AWS_CREDENTIALS);
 }
 END_TEST
 
 START_TEST(x_amzn_errortype_header_is_classified_by_the_part_before_the_colon)
 {
 	ck_assert_int_eq(
-		txp_aws_classify(
-			400,
-			"ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
-			CURLE_OK),
-		TXP_AWS_RETRYABLE);
-	ck_assert_int_eq(txp_aws_classify(400,
-					  "UnrecognizedClientException:http://internal.amazon.com/coral/",
-					  CURLE_OK),
-			 TXP_AWS_CREDENTIALS);
+	        txp_aws_classify(400,
+	                         "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
+	                         CURLE_OK),
+	        TXP_AWS_RETRYABLE);
+	ck_assert_int_eq(
+	        txp_aws_classify(400, "UnrecognizedClientException:http://internal.amazon.com/coral/", CURLE_OK),
+	        TXP_AWS_CREDENTIALS);
 }
 END_TEST
 
@@ -130,14 +127,12 @@ START_TEST(error_code_extracts_the_short_name)
 {
 	char out[64];
 
-	ck_assert_int_eq(
-		txp_aws_error_code("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-				   out, sizeof(out)),
-		(int)strlen("ProvisionedThroughputExceededException"));
+	ck_assert_int_eq(txp_aws_error_code("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+	                                    out, sizeof(out)),
+	                 (int)strlen("ProvisionedThroughputExceededException"));
 	ck_assert_str_eq(out, "ProvisionedThroughputExceededException");
-	ck_assert_int_eq(
-		txp_aws_error_code("ThrottlingException:http://internal.amazon.com/coral/", out, sizeof(out)),
-		19);
+	ck_assert_int_eq(txp_aws_error_code("ThrottlingException:http://internal.amazon.com/coral/", out, sizeof(out)),
+	                 19);
 	ck_assert_str_eq(out, "ThrottlingException");
 	ck_assert_int_eq(txp_aws_error_code("  Throttling \n", out, sizeof(out)), 10);
 	ck_assert_str_eq(out, "Throttling");
@@ -171,13 +166,19 @@ END_TEST
 START_TEST(throttling_is_told_apart_from_other_retryable_outcomes)
 {
 	static const char *const throttled[] = {
-	    "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException", "SlowDown",
-	    "TooManyRequestsException", "RequestLimitExceeded", "KMSThrottlingException",
-	    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-	    "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
+		"ThrottlingException",
+		"Throttling",
+		"ProvisionedThroughputExceededException",
+		"SlowDown",
+		"TooManyRequestsException",
+		"RequestLimitExceeded",
+		"KMSThrottlingException",
+		"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+		"ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
 	};
-	static const char *const other[] = {"InternalError", "ServiceUnavailable", "RequestTimeout", "http_503",
-					    "timeout", ""};
+	static const char *const other[] = { "InternalError",  "ServiceUnavailable",
+		                             "RequestTimeout", "http_503",
+		                             "timeout",        "" };
 
 	for (size_t i = 0; i < sizeof(throttled) / sizeof(throttled[0]); i++) {
 		ck_assert_msg(txp_aws_is_throttling(400, throttled[i]), "%s", throttled[i]);

@@ -9,8 +9,9 @@
 
 static struct txpb_gen_params params(uint64_t seed, uint32_t n)
 {
-	struct txpb_gen_params p = {.seed = seed, .customers = 500, .merchants = 50, .pool_size = n,
-	                            .prefix = "run.7"};
+	struct txpb_gen_params p = {
+		.seed = seed, .customers = 500, .merchants = 50, .pool_size = n, .prefix = "run.7"
+	};
 	char err[128];
 	ck_assert_int_eq(txpb_mix_parse("good=90,risky=8,invalid=2", &p.mix, err, sizeof(err)), 0);
 	return p;
@@ -34,7 +35,7 @@ static char *stamp(const struct txpb_pool *pool, uint32_t i, uint64_t seq)
 
 static int currency_exponent(const char *c)
 {
-	static const char *const two[] = {"USD", "GBP", "EUR", "CAD", "AUD", "CHF", "SEK"};
+	static const char *const two[] = { "USD", "GBP", "EUR", "CAD", "AUD", "CHF", "SEK" };
 	for (size_t i = 0; i < sizeof(two) / sizeof(two[0]); i++)
 		if (strcmp(c, two[i]) == 0)
 			return 2;
@@ -83,8 +84,8 @@ static bool mcc_ok(const char *s)
 
 static bool channel_ok(const char *s)
 {
-	return strcmp(s, "online") == 0 || strcmp(s, "pos") == 0 || strcmp(s, "atm") == 0 ||
-	       strcmp(s, "mobile") == 0 || strcmp(s, "moto") == 0;
+	return strcmp(s, "online") == 0 || strcmp(s, "pos") == 0 || strcmp(s, "atm") == 0 || strcmp(s, "mobile") == 0 ||
+	       strcmp(s, "moto") == 0;
 }
 
 static bool kyc_ok(const char *s)
@@ -137,16 +138,15 @@ static bool line_valid(const char *line)
 		goto out;
 	amount_text(line, num, sizeof(num));
 	const char *dot = strchr(num, '.');
-	if (num[0] == '\0' || strspn(num, "0123456789.") != strlen(num) ||
-	    (dot != NULL && (int)strlen(dot + 1) > exp))
+	if (num[0] == '\0' || strspn(num, "0123456789.") != strlen(num) || (dot != NULL && (int)strlen(dot + 1) > exp))
 		goto out;
-	const char *req_ids[] = {"merchant_id", "customer_id"};
+	const char *req_ids[] = { "merchant_id", "customer_id" };
 	for (int i = 0; i < 2; i++) {
 		json_t *v = json_object_get(o, req_ids[i]);
 		if (!json_is_string(v) || !id_ok(json_string_value(v)))
 			goto out;
 	}
-	const char *req_ctry[] = {"merchant_country", "customer_country"};
+	const char *req_ctry[] = { "merchant_country", "customer_country" };
 	for (int i = 0; i < 2; i++) {
 		json_t *v = json_object_get(o, req_ctry[i]);
 		if (!json_is_string(v) || !country_ok(json_string_value(v)))
@@ -189,7 +189,7 @@ END_TEST
 
 START_TEST(timestamps_and_sequence_numbers_have_fixed_width)
 {
-	char ts[TXPB_TS_LEN + 1] = {0}, seq[TXPB_SEQ_DIGITS + 1] = {0};
+	char ts[TXPB_TS_LEN + 1] = { 0 }, seq[TXPB_SEQ_DIGITS + 1] = { 0 };
 	txpb_put_timestamp(ts, 0);
 	ck_assert_str_eq(ts, "1970-01-01T00:00:00.000Z");
 	txpb_put_timestamp(ts, 1700000000123);

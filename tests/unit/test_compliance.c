@@ -245,7 +245,7 @@ START_TEST(party_name_on_a_list_declines_with_entry_and_score)
 	struct engine e;
 	char *file, *spec = name_list_spec(&file);
 	struct txp_txn *t;
-	static const uint8_t key[32] = {7};
+	static const uint8_t key[32] = { 7 };
 
 	defaults(&cfg);
 	fx_set(&cfg.sanctions_name_lists, spec);
@@ -336,7 +336,7 @@ START_TEST(a_name_list_that_fails_to_parse_names_file_and_line)
 	ck_assert_int_eq(txp_compliance_rules_create(&cfg, &rates, &r, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_null(r);
 	ck_assert_msg(strstr(err, "[compliance] sanctions_name_lists: ") != NULL && strstr(err, file) != NULL &&
-	                  strstr(err, ":3: expected id,name") != NULL,
+	                      strstr(err, ":3: expected id,name") != NULL,
 	              "%s", err);
 	txp_rates_free(&rates);
 	txp_compliance_config_free(&cfg);
@@ -582,7 +582,9 @@ START_TEST(pseudonym_matches_keyed_blake2b_of_label_nul_value)
 	/* Independent recomputation with libsodium's one-shot API over the
 	 * documented input, so the format is pinned. */
 	uint8_t key[16];
-	unsigned char msg[] = "ip_address\0" "192.0.2.1", digest[16];
+	unsigned char msg[] = "ip_address\0"
+	                      "192.0.2.1",
+	              digest[16];
 	char hex[33], got[TXP_TOKEN_HEX + 1];
 
 	for (unsigned i = 0; i < sizeof(key); i++)

@@ -8,13 +8,13 @@
 
 #include <check.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
 #include <ini.h>
-#include <sys/stat.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- Helpers ---- */
@@ -28,8 +28,7 @@ static const struct txp_config_key *row(const char *section, const char *key)
 }
 
 /* Sets [section] key = text on a defaults config; returns the result and leaves the message in err. */
-static int set(struct txp_config *cfg, const char *section, const char *key, const char *text, char *err,
-               size_t errlen)
+static int set(struct txp_config *cfg, const char *section, const char *key, const char *text, char *err, size_t errlen)
 {
 	return txp_config_set(cfg, row(section, key), text, err, errlen);
 }
@@ -103,8 +102,7 @@ static void load_fails_prefix(const char *text, const char *want)
 	txp_config_free(&cfg);
 }
 
-static const char *value_of(const struct txp_config *cfg, const char *section, const char *key, char *buf,
-                            size_t len)
+static const char *value_of(const struct txp_config *cfg, const char *section, const char *key, char *buf, size_t len)
 {
 	ck_assert_int_lt(txp_config_format_value(cfg, row(section, key), buf, len), (int)len);
 	return buf;
@@ -131,8 +129,7 @@ START_TEST(table_rows_are_unique_grouped_and_documented)
 		/* txp_config_write and the docs show a section once: its rows must be together. */
 		if (n > 0 && strcmp(k[-1].section, k->section) != 0)
 			for (const struct txp_config_key *j = txp_config_keys; j < k; j++)
-				ck_assert_msg(strcmp(j->section, k->section) != 0, "[%s] rows are split",
-				              k->section);
+				ck_assert_msg(strcmp(j->section, k->section) != 0, "[%s] rows are split", k->section);
 	}
 	ck_assert_uint_ge(n, 13);
 	ck_assert_ptr_null(txp_config_find("daemon", "nope"));
@@ -179,8 +176,8 @@ START_TEST(every_default_formats_back_to_its_table_text)
 	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
 	for (const struct txp_config_key *k = txp_config_keys; k->section != NULL; k++) {
 		ck_assert_int_lt(txp_config_format_value(&cfg, k, buf, sizeof(buf)), (int)sizeof(buf));
-		ck_assert_msg(strcmp(buf, k->default_value) == 0, "[%s] %s: default %s formats as %s",
-		              k->section, k->key, k->default_value, buf);
+		ck_assert_msg(strcmp(buf, k->default_value) == 0, "[%s] %s: default %s formats as %s", k->section,
+		              k->key, k->default_value, buf);
 	}
 	txp_config_free(&cfg);
 }
@@ -193,8 +190,7 @@ START_TEST(summary_and_range_text_describe_a_row)
 	txp_config_key_summary(row("daemon", "max_line_bytes"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "size; default 64k; range 256 to 16M; reloadable: yes");
 	txp_config_key_summary(row("log", "level"), buf, sizeof(buf));
-	ck_assert_str_eq(buf,
-	                 "enum; default info; one of err, warning, notice, info, debug; reloadable: yes");
+	ck_assert_str_eq(buf, "enum; default info; one of err, warning, notice, info, debug; reloadable: yes");
 	txp_config_key_summary(row("daemon", "socket_group"), buf, sizeof(buf));
 	ck_assert_str_eq(buf, "string; default empty; at most 32 bytes; reloadable: no");
 	txp_config_range_text(row("daemon", "socket"), buf, sizeof(buf));
@@ -229,8 +225,7 @@ START_TEST(uint_accepts_its_bounds_and_refuses_junk_signs_and_overflow)
 	REFUSES(&cfg, "daemon", "max_clients", "18446744073709551616", "too large (expected 1 to 65536)");
 	REFUSES(&cfg, "daemon", "max_clients", "99999999999999999999999", "too large (expected 1 to 65536)");
 	ck_assert_uint_eq(cfg.daemon.max_clients, 7); /* refused values leave the field alone */
-	static const char *const junk[] = {"",     "-1",  "+1", " 1",  "1 ", "1x",
-	                                   "0x10", "1e3", "1k", "1.0", NULL};
+	static const char *const junk[] = { "", "-1", "+1", " 1", "1 ", "1x", "0x10", "1e3", "1k", "1.0", NULL };
 	for (int i = 0; junk[i] != NULL; i++)
 		REFUSES(&cfg, "daemon", "max_clients", junk[i], "not a number (expected decimal digits)");
 	ACCEPTS(&cfg, "pipeline", "workers", "0");
@@ -238,8 +233,7 @@ START_TEST(uint_accepts_its_bounds_and_refuses_junk_signs_and_overflow)
 	REFUSES(&cfg, "pipeline", "workers", "17", "out of range (expected 0 to 16)");
 	ACCEPTS(&cfg, "validation", "max_amount", "1000000000000");
 	ck_assert_uint_eq(cfg.validation.max_amount, UINT64_C(1000000000000));
-	REFUSES(&cfg, "validation", "max_amount", "1000000000001",
-	        "out of range (expected 1 to 1000000000000)");
+	REFUSES(&cfg, "validation", "max_amount", "1000000000001", "out of range (expected 1 to 1000000000000)");
 	REFUSES(&cfg, "validation", "max_amount", "0", "out of range (expected 1 to 1000000000000)");
 	txp_config_free(&cfg);
 }
@@ -266,8 +260,7 @@ START_TEST(size_accepts_suffixes_of_1024_within_bounds)
 	REFUSES(&cfg, "daemon", "max_line_bytes", "1G", "out of range (expected 256 to 16M)");
 	/* 2^34 G is 2^64 bytes: one past what fits. */
 	REFUSES(&cfg, "daemon", "max_line_bytes", "17179869184G", "too large (expected 256 to 16M)");
-	static const char *const junk[] = {"12x", "",   "k",   "1kk", "1 k", "0.5M",
-	                                   "1m",  "1g", "1KB", "-1k", NULL};
+	static const char *const junk[] = { "12x", "", "k", "1kk", "1 k", "0.5M", "1m", "1g", "1KB", "-1k", NULL };
 	for (int i = 0; junk[i] != NULL; i++)
 		REFUSES(&cfg, "daemon", "max_line_bytes", junk[i], not_size);
 	txp_config_free(&cfg);
@@ -294,9 +287,8 @@ START_TEST(duration_reads_ms_s_m_h_and_bare_milliseconds)
 	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 3600000);
 	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "3600001", "out of range (expected 0 to 1h)");
 	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "61m", "out of range (expected 0 to 1h)");
-	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "18446744073709551615h",
-	        "too large (expected 0 to 1h)");
-	static const char *const junk[] = {"", "s", "2d", "1s5", "1 s", "1S", "1.5s", "-1s", "1sec", NULL};
+	REFUSES(&cfg, "daemon", "shutdown_timeout_ms", "18446744073709551615h", "too large (expected 0 to 1h)");
+	static const char *const junk[] = { "", "s", "2d", "1s5", "1 s", "1S", "1.5s", "-1s", "1sec", NULL };
 	for (int i = 0; junk[i] != NULL; i++)
 		REFUSES(&cfg, "daemon", "shutdown_timeout_ms", junk[i], not_duration);
 	txp_config_free(&cfg);
@@ -322,7 +314,7 @@ START_TEST(mode_reads_octal_up_to_0777)
 	REFUSES(&cfg, "daemon", "socket_mode", "04755", too_big);
 	/* Long enough to wrap 64 bits if it were accumulated blindly. */
 	REFUSES(&cfg, "daemon", "socket_mode", "7777777777777777777777777777", too_big);
-	static const char *const junk[] = {"", "0778", "0x1ff", "rw-rw----", "-0660", "0660 ", "u+rw", NULL};
+	static const char *const junk[] = { "", "0778", "0x1ff", "rw-rw----", "-0660", "0660 ", "u+rw", NULL };
 	for (int i = 0; junk[i] != NULL; i++)
 		REFUSES(&cfg, "daemon", "socket_mode", junk[i], not_mode);
 	ck_assert_uint_eq(cfg.daemon.socket_mode, 0660);
@@ -399,10 +391,8 @@ START_TEST(path_must_be_absolute_and_fit_its_length)
 	long_path[107] = 'a';
 	long_path[108] = '\0';
 	REFUSES(&cfg, "daemon", "socket", long_path, "longer than 107 bytes");
-	REFUSES(&cfg, "daemon", "socket", "run/txpiped.sock",
-	        "not an absolute path (expected one starting with /)");
-	REFUSES(&cfg, "daemon", "socket", "~/txpiped.sock",
-	        "not an absolute path (expected one starting with /)");
+	REFUSES(&cfg, "daemon", "socket", "run/txpiped.sock", "not an absolute path (expected one starting with /)");
+	REFUSES(&cfg, "daemon", "socket", "~/txpiped.sock", "not an absolute path (expected one starting with /)");
 	REFUSES(&cfg, "daemon", "socket", "", "empty (a value is required)");
 	ck_assert_uint_eq(strlen(cfg.daemon.socket), 107);
 	txp_config_free(&cfg);
@@ -444,28 +434,45 @@ union test_store {
 	struct extra_fields x;
 };
 
-static const char *const no_names[] = {NULL};
+static const char *const no_names[] = { NULL };
 
 static const struct txp_config_key bool_row = {
-	.section = "t", .key = "flag", .type = TXP_CFG_BOOL, .offset = offsetof(struct extra_fields, flag),
-	.default_value = "false", .help = "A flag.", .enum_names = no_names,
+	.section = "t",
+	.key = "flag",
+	.type = TXP_CFG_BOOL,
+	.offset = offsetof(struct extra_fields, flag),
+	.default_value = "false",
+	.help = "A flag.",
+	.enum_names = no_names,
 };
 static const struct txp_config_key list_row = {
-	.section = "t", .key = "list", .type = TXP_CFG_LIST, .offset = offsetof(struct extra_fields, list),
-	.min = 0, .max = 3, .default_value = "", .help = "A list.",
+	.section = "t",
+	.key = "list",
+	.type = TXP_CFG_LIST,
+	.offset = offsetof(struct extra_fields, list),
+	.min = 0,
+	.max = 3,
+	.default_value = "",
+	.help = "A list.",
 };
 static const struct txp_config_key name_row = {
-	.section = "t", .key = "name", .type = TXP_CFG_STRING, .offset = offsetof(struct extra_fields, name),
-	.min = 2, .max = 0, .default_value = "ab", .help = "A name.",
+	.section = "t",
+	.key = "name",
+	.type = TXP_CFG_STRING,
+	.offset = offsetof(struct extra_fields, name),
+	.min = 2,
+	.max = 0,
+	.default_value = "ab",
+	.help = "A name.",
 };
 
 START_TEST(bool_accepts_the_usual_spellings_in_any_case)
 {
 	union test_store u;
 	char err[256], buf[16];
-	static const char *const yes[] = {"true", "yes", "on", "1", "TRUE", "Yes", "oN", NULL};
-	static const char *const no[] = {"false", "no", "off", "0", "FALSE", "No", "OFF", NULL};
-	static const char *const junk[] = {"", "2", "y", "n", "enabled", "true ", "01", NULL};
+	static const char *const yes[] = { "true", "yes", "on", "1", "TRUE", "Yes", "oN", NULL };
+	static const char *const no[] = { "false", "no", "off", "0", "FALSE", "No", "OFF", NULL };
+	static const char *const junk[] = { "", "2", "y", "n", "enabled", "true ", "01", NULL };
 
 	memset(&u, 0, sizeof(u));
 	for (int i = 0; yes[i] != NULL; i++) {
@@ -503,7 +510,7 @@ START_TEST(list_splits_trims_and_refuses_empty_items)
 	ck_assert_str_eq(buf, "a, b, c");
 	ck_assert_int_eq(txp_config_set(&u.cfg, &list_row, "a,b,c,d", err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "4 items (expected at most 3 items)");
-	static const char *const junk[] = {"a,,b", "a,", ",a", " , ", "a, ,b", NULL};
+	static const char *const junk[] = { "a,,b", "a,", ",a", " , ", "a, ,b", NULL };
 	for (int i = 0; junk[i] != NULL; i++) {
 		ck_assert_int_eq(txp_config_set(&u.cfg, &list_row, junk[i], err, sizeof(err)), -EINVAL);
 		ck_assert_str_eq(err, empty_item);
@@ -596,17 +603,14 @@ START_TEST(load_names_file_line_key_and_what_is_wrong_in_a_value)
 	load_fails("[daemon]\n\n; comment\n\n\n\n\n\n\n\n\nmax_line_bytes = 12x\n",
 	           "F:12: [daemon] max_line_bytes = 12x: not a size (expected a number with optional k/M/G "
 	           "suffix)");
-	load_fails("[pipeline]\nworkers = 99\n",
-	           "F:2: [pipeline] workers = 99: out of range (expected 0 to 16)");
-	load_fails(
-	        "[daemon]\nsocket = relative.sock\n",
-	        "F:2: [daemon] socket = relative.sock: not an absolute path (expected one starting with /)");
+	load_fails("[pipeline]\nworkers = 99\n", "F:2: [pipeline] workers = 99: out of range (expected 0 to 16)");
+	load_fails("[daemon]\nsocket = relative.sock\n",
+	           "F:2: [daemon] socket = relative.sock: not an absolute path (expected one starting with /)");
 	load_fails("[daemon]\nsocket =\n", "F:2: [daemon] socket = : empty (a value is required)");
 	load_fails("[log]\nlevel = verbose\n",
 	           "F:2: [log] level = verbose: not one of err, warning, notice, info, debug");
 	/* A control character in the value is not copied into the message. */
-	load_fails("[log]\nlevel = de\x01g\n",
-	           "F:2: [log] level = de?g: not one of err, warning, notice, info, debug");
+	load_fails("[log]\nlevel = de\x01g\n", "F:2: [log] level = de?g: not one of err, warning, notice, info, debug");
 }
 END_TEST
 
@@ -617,13 +621,11 @@ START_TEST(load_refuses_unknown_sections_and_keys)
 	                  "F:3: [frauds]: unknown section "
 	                  "(expected one of daemon, pipeline, validation, log");
 	/* Even a section that holds no key. */
-	load_fails_prefix("[Daemon]\n",
-	                  "F:1: [Daemon]: unknown section "
-	                  "(expected one of daemon, pipeline, validation, log");
+	load_fails_prefix("[Daemon]\n", "F:1: [Daemon]: unknown section "
+	                                "(expected one of daemon, pipeline, validation, log");
 	load_fails("[daemon]\nsockets = /s\n", "F:2: [daemon] sockets = /s: unknown key in [daemon]");
 	load_fails("[log]\nworkers = 2\n", "F:2: [log] workers = 2: unknown key in [log]");
-	load_fails("; top\nworkers = 2\n",
-	           "F:2: workers = 2: key outside any section (put it under its [section])");
+	load_fails("; top\nworkers = 2\n", "F:2: workers = 2: key outside any section (put it under its [section])");
 	/* A byte order mark is no part of the first line: its header is checked like any other. */
 	load_fails_prefix("\xEF\xBB\xBF[nope]\nx = 1\n",
 	                  "F:1: [nope]: unknown section (expected one of daemon, pipeline, validation, log");
@@ -642,10 +644,9 @@ START_TEST(load_refuses_what_inih_would_silently_mangle)
 	char text[512];
 
 	/* With inih's default INI_ALLOW_MULTILINE an indented line continues the previous value. */
-	load_fails(
-	        "[daemon]\nsocket = /a\n  max_clients = 3\n",
-	        "F:3: max_clients = 3: indented line (start keys and sections in the first column; leading "
-	        "whitespace would continue the previous value)");
+	load_fails("[daemon]\nsocket = /a\n  max_clients = 3\n",
+	           "F:3: max_clients = 3: indented line (start keys and sections in the first column; leading "
+	           "whitespace would continue the previous value)");
 	load_fails("[daemon]\n\t[log]\n", "F:2: [log]: indented line (start keys and sections in the first "
 	                                  "column; leading whitespace would continue the previous value)");
 	load_fails("[daemon] socket = /a\n", "F:1: [daemon] socket = /a: text after the section header");
@@ -668,9 +669,8 @@ START_TEST(load_quotes_a_syntax_error_line)
 {
 	load_fails("[daemon]\nmax_clients 12\n",
 	           "F:2: max_clients 12: syntax error (expected [section], key = value or a comment)");
-	load_fails("[daemon\nsocket = /a\n",
-	           "F:1: [daemon: syntax error (expected [section], key = value or a "
-	           "comment)");
+	load_fails("[daemon\nsocket = /a\n", "F:1: [daemon: syntax error (expected [section], key = value or a "
+	                                     "comment)");
 	/* The first fault is the one reported, whichever part of the loader found it. */
 	load_fails("[daemon]\nmax_clients\nmax_clients = 0\n",
 	           "F:2: max_clients: syntax error (expected [section], key = value or a comment)");
@@ -716,18 +716,16 @@ START_TEST(written_config_loads_back_to_the_same_values)
 	size_t dump_len = 0;
 	FILE *out;
 
-	ck_assert_int_eq(
-	        load_text(&cfg,
-	                  "[daemon]\nsocket_group = wheel\nshutdown_timeout_ms = 1500\nsocket_mode = 0600\n"
-	                  "[log]\nformat = json\n[pipeline]\nworkers = 0\n",
-	                  msg, sizeof(msg)),
-	        0);
+	ck_assert_int_eq(load_text(&cfg,
+	                           "[daemon]\nsocket_group = wheel\nshutdown_timeout_ms = 1500\nsocket_mode = 0600\n"
+	                           "[log]\nformat = json\n[pipeline]\nworkers = 0\n",
+	                           msg, sizeof(msg)),
+	                 0);
 	out = open_memstream(&dump, &dump_len);
 	ck_assert_ptr_nonnull(out);
 	ck_assert_int_eq(txp_config_write(&cfg, out), 0);
 	fclose(out);
-	ck_assert_ptr_nonnull(
-	        strstr(dump, "[daemon]\nsocket = /run/txpiped/txpiped.sock\nsocket_mode = 0600\n"));
+	ck_assert_ptr_nonnull(strstr(dump, "[daemon]\nsocket = /run/txpiped/txpiped.sock\nsocket_mode = 0600\n"));
 	ck_assert_ptr_nonnull(strstr(dump, "shutdown_timeout_ms = 1500ms\n"));
 	ck_assert_ptr_nonnull(strstr(dump, "\n\n[log]\nlevel = info\nformat = json\n"));
 
@@ -791,10 +789,10 @@ static void load_ok(struct txp_config *cfg, const char *text)
 
 START_TEST(usd_rates_with_40_currencies_on_one_line_loads)
 {
-	static const char *const codes[40] = {
-		"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF",
-		"RON", "BGN", "ISK", "TRY", "ILS", "ZAR", "MXN", "BRL", "ARS", "CLP", "COP", "PEN", "INR", "CNY",
-		"HKD", "SGD", "KRW", "TWD", "THB", "MYR", "IDR", "PHP", "AED", "SAR", "QAR", "KWD"};
+	static const char *const codes[40] = { "USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK",
+		                               "DKK", "PLN", "CZK", "HUF", "RON", "BGN", "ISK", "TRY", "ILS", "ZAR",
+		                               "MXN", "BRL", "ARS", "CLP", "COP", "PEN", "INR", "CNY", "HKD", "SGD",
+		                               "KRW", "TWD", "THB", "MYR", "IDR", "PHP", "AED", "SAR", "QAR", "KWD" };
 	struct txp_config cfg;
 	struct txp_rates rates;
 	char text[2048], err[256];
@@ -903,10 +901,10 @@ START_TEST(values_are_cut_as_inih_cuts_them)
 	 * our own code, which must read every short line as inih does.  (A
 	 * value starting with ';', "key =;c", is refused: see
 	 * load_refuses_what_inih_would_silently_mangle.) */
-	static const char *const values[] = {"a", "  a  ", "a ;c", "a;c", " ;c", "a\t;c", "'q' ",
-	                                     "a = b", "a ; b ; c", "\t", "", "x ;"};
+	static const char *const values[] = { "a",    "  a  ", "a ;c",      "a;c", " ;c", "a\t;c",
+		                              "'q' ", "a = b", "a ; b ; c", "\t",  "",    "x ;" };
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-		struct inih_value v = {""};
+		struct inih_value v = { "" };
 		struct txp_config cfg;
 		char text[128];
 

@@ -121,11 +121,9 @@ static void sample_facts(const struct txp_config_key *k, char *buf, size_t len)
 	if (k->type == TXP_CFG_ENUM)
 		snprintf(buf, len, "%s", range);
 	else
-		snprintf(buf, len, "%s%s%s", txp_config_type_name(k->type), range[0] != '\0' ? ", " : "",
-		         range);
+		snprintf(buf, len, "%s%s%s", txp_config_type_name(k->type), range[0] != '\0' ? ", " : "", range);
 	buf[0] = (char)toupper((unsigned char)buf[0]);
-	snprintf(buf + strlen(buf), len - strlen(buf), "; %s.",
-	         k->reloadable ? "reloadable" : "not reloadable");
+	snprintf(buf + strlen(buf), len - strlen(buf), "; %s.", k->reloadable ? "reloadable" : "not reloadable");
 }
 
 /* Strips groff's font and spacing escapes and turns "\-" into "-", so text compares as it reads. */
@@ -175,39 +173,37 @@ START_TEST(sample_shows_every_key_once_with_its_default_help_and_facts)
 			ck_assert_uint_lt(nblock, 32);
 			block[nblock++] = s[1] == ' ' ? s + 2 : s + 1;
 		} else if (s[0] == '[') {
-			ck_assert_msg(header_name(s, section, sizeof(section)), "%s:%zu: bad header %s",
-			              SAMPLE, i + 1, s);
+			ck_assert_msg(header_name(s, section, sizeof(section)), "%s:%zu: bad header %s", SAMPLE, i + 1,
+			              s);
 			nblock = 0;
 		} else {
-			ck_assert_msg(setting(s, name, sizeof(name), &value), "%s:%zu: not key = value: %s",
-			              SAMPLE, i + 1, s);
+			ck_assert_msg(setting(s, name, sizeof(name), &value), "%s:%zu: not key = value: %s", SAMPLE,
+			              i + 1, s);
 			const struct txp_config_key *k = txp_config_find(section, name);
-			ck_assert_msg(k != NULL, "%s:%zu: [%s] %s is not in the table", SAMPLE, i + 1,
-			              section, name);
+			ck_assert_msg(k != NULL, "%s:%zu: [%s] %s is not in the table", SAMPLE, i + 1, section, name);
 			seen[row_index(k)]++;
 			ck_assert_msg(strcmp(value, k->default_value) == 0,
-			              "%s:%zu: [%s] %s shows %s, the default is %s", SAMPLE, i + 1, section,
-			              name, value, k->default_value);
+			              "%s:%zu: [%s] %s shows %s, the default is %s", SAMPLE, i + 1, section, name,
+			              value, k->default_value);
 			/* The comment above: the help sentence, wrapped, then the facts line. */
-			ck_assert_msg(nblock >= 2, "%s:%zu: [%s] %s has no comment above it", SAMPLE, i + 1,
-			              section, name);
+			ck_assert_msg(nblock >= 2, "%s:%zu: [%s] %s has no comment above it", SAMPLE, i + 1, section,
+			              name);
 			sample_facts(k, facts, sizeof(facts));
 			ck_assert_msg(strcmp(block[nblock - 1], facts) == 0,
-			              "%s:%zu: [%s] %s: facts line is \"%s\", want \"%s\"", SAMPLE, i,
-			              section, name, block[nblock - 1], facts);
+			              "%s:%zu: [%s] %s: facts line is \"%s\", want \"%s\"", SAMPLE, i, section, name,
+			              block[nblock - 1], facts);
 			help[0] = '\0';
 			for (size_t j = 0; j + 1 < nblock; j++)
-				snprintf(help + strlen(help), sizeof(help) - strlen(help), "%s%s",
-				         j > 0 ? " " : "", block[j]);
-			ck_assert_msg(strcmp(help, k->help) == 0,
-			              "%s: [%s] %s: comment is \"%s\", help is \"%s\"", SAMPLE, section, name,
-			              help, k->help);
+				snprintf(help + strlen(help), sizeof(help) - strlen(help), "%s%s", j > 0 ? " " : "",
+				         block[j]);
+			ck_assert_msg(strcmp(help, k->help) == 0, "%s: [%s] %s: comment is \"%s\", help is \"%s\"",
+			              SAMPLE, section, name, help, k->help);
 			nblock = 0;
 		}
 	}
 	for (size_t r = 0; r < nrows; r++)
-		ck_assert_msg(seen[r] == 1, "%s: [%s] %s appears %d times", SAMPLE,
-		              txp_config_keys[r].section, txp_config_keys[r].key, seen[r]);
+		ck_assert_msg(seen[r] == 1, "%s: [%s] %s appears %d times", SAMPLE, txp_config_keys[r].section,
+		              txp_config_keys[r].key, seen[r]);
 	lines_free(&l);
 	free(seen);
 }
@@ -228,11 +224,11 @@ START_TEST(sample_comments_name_only_known_sections_and_keys)
 		s += s[1] == ' ' ? 2 : 1;
 		/* A commented-out header or setting, such as "; [fraud]" or "; workers = 4". */
 		if (header_name(s, name, sizeof(name)))
-			ck_assert_msg(txp_config_section_known(name), "%s:%zu: names unknown section [%s]",
-			              SAMPLE, i + 1, name);
+			ck_assert_msg(txp_config_section_known(name), "%s:%zu: names unknown section [%s]", SAMPLE,
+			              i + 1, name);
 		else if (setting(s, name, sizeof(name), &value))
-			ck_assert_msg(txp_config_find(section, name) != NULL,
-			              "%s:%zu: names unknown key [%s] %s", SAMPLE, i + 1, section, name);
+			ck_assert_msg(txp_config_find(section, name) != NULL, "%s:%zu: names unknown key [%s] %s",
+			              SAMPLE, i + 1, section, name);
 	}
 	lines_free(&l);
 }
@@ -280,33 +276,33 @@ START_TEST(man_page_documents_every_key_with_its_summary_and_help)
 		if (!in_keys)
 			continue;
 		if (strncmp(s, ".SS ", 4) == 0) {
-			ck_assert_msg(header_name(s + 4, section, sizeof(section)), "%s:%zu: bad .SS %s",
-			              MANPAGE, i + 1, s);
-			ck_assert_msg(txp_config_section_known(section), "%s:%zu: unknown section [%s]",
-			              MANPAGE, i + 1, section);
+			ck_assert_msg(header_name(s + 4, section, sizeof(section)), "%s:%zu: bad .SS %s", MANPAGE,
+			              i + 1, s);
+			ck_assert_msg(txp_config_section_known(section), "%s:%zu: unknown section [%s]", MANPAGE, i + 1,
+			              section);
 			continue;
 		}
 		if (strcmp(s, ".TP") != 0)
 			continue;
 		/* An entry: ".TP", ".B key", the summary, ".br", the help sentence. */
-		ck_assert_msg(i + 4 < l.n && strncmp(l.v[i + 1], ".B ", 3) == 0, "%s:%zu: .TP without .B key",
-		              MANPAGE, i + 1);
+		ck_assert_msg(i + 4 < l.n && strncmp(l.v[i + 1], ".B ", 3) == 0, "%s:%zu: .TP without .B key", MANPAGE,
+		              i + 1);
 		const struct txp_config_key *k = txp_config_find(section, l.v[i + 1] + 3);
 		ck_assert_msg(k != NULL, "%s:%zu: [%s] %s is not in the table", MANPAGE, i + 2, section,
 		              l.v[i + 1] + 3);
 		seen[row_index(k)]++;
 		txp_config_key_summary(k, summary, sizeof(summary));
 		groff_plain(l.v[i + 2], plain, sizeof(plain));
-		ck_assert_msg(strcmp(plain, summary) == 0, "%s:%zu: [%s] %s: \"%s\", want \"%s\"", MANPAGE,
-		              i + 3, section, k->key, plain, summary);
+		ck_assert_msg(strcmp(plain, summary) == 0, "%s:%zu: [%s] %s: \"%s\", want \"%s\"", MANPAGE, i + 3,
+		              section, k->key, plain, summary);
 		ck_assert_str_eq(l.v[i + 3], ".br");
 		groff_plain(l.v[i + 4], plain, sizeof(plain));
-		ck_assert_msg(strcmp(plain, k->help) == 0, "%s:%zu: [%s] %s: \"%s\", help is \"%s\"", MANPAGE,
-		              i + 5, section, k->key, plain, k->help);
+		ck_assert_msg(strcmp(plain, k->help) == 0, "%s:%zu: [%s] %s: \"%s\", help is \"%s\"", MANPAGE, i + 5,
+		              section, k->key, plain, k->help);
 	}
 	for (size_t r = 0; r < nrows; r++)
-		ck_assert_msg(seen[r] == 1, "%s: [%s] %s is documented %d times", MANPAGE,
-		              txp_config_keys[r].section, txp_config_keys[r].key, seen[r]);
+		ck_assert_msg(seen[r] == 1, "%s: [%s] %s is documented %d times", MANPAGE, txp_config_keys[r].section,
+		              txp_config_keys[r].key, seen[r]);
 	lines_free(&l);
 	free(seen);
 }
@@ -335,8 +331,7 @@ START_TEST(man_page_names_only_known_keys_in_bold)
 			const char *end = strstr(p + 3, "\\f");
 			char name[64];
 			size_t n = end != NULL ? (size_t)(end - p - 3) : 0;
-			if (n == 0 || n >= sizeof(name) || !is_name(p + 3, n) ||
-			    memchr(p + 3, '_', n) == NULL)
+			if (n == 0 || n >= sizeof(name) || !is_name(p + 3, n) || memchr(p + 3, '_', n) == NULL)
 				continue;
 			memcpy(name, p + 3, n);
 			name[n] = '\0';
@@ -380,8 +375,7 @@ START_TEST(man_page_example_loads_cleanly)
 	}
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_uint_gt(nlines, 4);
-	ck_assert_msg(txp_config_load(&cfg, path, err, sizeof(err)) == 0, "the EXAMPLE does not load: %s",
-	              err);
+	ck_assert_msg(txp_config_load(&cfg, path, err, sizeof(err)) == 0, "the EXAMPLE does not load: %s", err);
 	txp_config_free(&cfg);
 	unlink(path);
 	free(path);

@@ -46,9 +46,10 @@ END_TEST
 
 START_TEST(redeliver_takes_the_alert_or_the_item_of_its_message)
 {
-	ck_assert_int_eq(parse("{\"command\":\"redeliver\",\"message\":{\"failed\":\"alert\",\"transaction_id\":\"t-1\","
-	                       "\"alert_type\":\"fraud\",\"item\":{\"a\":1},\"alert\":{\"b\":2}}}"),
-	                 TXP_CONTROL_REDELIVER);
+	ck_assert_int_eq(
+	        parse("{\"command\":\"redeliver\",\"message\":{\"failed\":\"alert\",\"transaction_id\":\"t-1\","
+	              "\"alert_type\":\"fraud\",\"item\":{\"a\":1},\"alert\":{\"b\":2}}}"),
+	        TXP_CONTROL_REDELIVER);
 	ck_assert_str_eq(req.failed, "alert");
 	ck_assert_str_eq(req.transaction_id, "t-1");
 	ck_assert_str_eq(req.alert_type, "fraud");

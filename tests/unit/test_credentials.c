@@ -73,7 +73,7 @@ START_TEST(refresh_is_scheduled_within_the_window_before_expiry)
 
 	ck_assert_uint_eq(txp_creds_refresh_delay_ms(&p, now, now + 6 * hour, 0), 6 * hour - 5 * 60 * 1000);
 	ck_assert_uint_eq(txp_creds_refresh_delay_ms(&p, now, now + 6 * hour, 10 * 60 * 1000),
-			  6 * hour - 15 * 60 * 1000);
+	                  6 * hour - 15 * 60 * 1000);
 	for (uint32_t r = 0; r < 100000; r += 9973) {
 		uint64_t d = txp_creds_refresh_delay_ms(&p, now, now + 6 * hour, r * 7919u);
 		ck_assert_uint_ge(d, 6 * hour - 15 * 60 * 1000);
@@ -186,22 +186,20 @@ START_TEST(environment_provider_without_a_secret_has_no_credentials)
 END_TEST
 
 static const char two_profiles[] = "# shared credentials\n"
-				   "[default]\n"
-				   "aws_access_key_id = AKIADEFAULT0001\n"
-				   "aws_secret_access_key = defaultsecret\n"
-				   "\n"
-				   "[work]\n"
-				   "aws_access_key_id=AKIAWORK00000002\n"
-				   "aws_secret_access_key=worksecret\n"
-				   "aws_session_token=worktoken\n"
-				   "region=eu-west-1\n";
+                                   "[default]\n"
+                                   "aws_access_key_id = AKIADEFAULT0001\n"
+                                   "aws_secret_access_key = defaultsecret\n"
+                                   "\n"
+                                   "[work]\n"
+                                   "aws_access_key_id=AKIAWORK00000002\n"
+                                   "aws_secret_access_key=worksecret\n"
+                                   "aws_session_token=worktoken\n"
+                                   "region=eu-west-1\n";
 
 static const char *file_key(const char *path, const char *profile, const char *aws_profile)
 {
 	static char id[64];
-	struct txp_creds_options o = { .getenv_fn = fake_getenv,
-				       .credentials_file = path,
-				       .profile = profile };
+	struct txp_creds_options o = { .getenv_fn = fake_getenv, .credentials_file = path, .profile = profile };
 	struct txp_creds_provider *p;
 	const struct txp_aws_creds *c;
 	char err[256];
@@ -268,8 +266,7 @@ END_TEST
 
 START_TEST(missing_file_means_no_credentials_and_no_error)
 {
-	struct txp_creds_options o = { .getenv_fn = fake_getenv,
-				       .credentials_file = "/nonexistent/credentials" };
+	struct txp_creds_options o = { .getenv_fn = fake_getenv, .credentials_file = "/nonexistent/credentials" };
 	struct txp_creds_provider *p;
 	char err[256];
 
@@ -419,9 +416,8 @@ static void imds_handler(struct lb_conn *c, const struct lb_request *req, void *
 
 	if (strcmp(req->method, "PUT") == 0 && strcmp(req->path, "/latest/api/token") == 0) {
 		s->puts++;
-		s->ttl_ok =
-		    lb_header(req, "X-aws-ec2-metadata-token-ttl-seconds", tok, sizeof(tok)) != NULL &&
-		    strcmp(tok, "21600") == 0;
+		s->ttl_ok = lb_header(req, "X-aws-ec2-metadata-token-ttl-seconds", tok, sizeof(tok)) != NULL &&
+		            strcmp(tok, "21600") == 0;
 		s->token_sent_on_put = lb_header(req, "X-aws-ec2-metadata-token", tok, sizeof(tok)) != NULL;
 		snprintf(s->token, sizeof(s->token), "token-%u", ++s->token_gen);
 		lb_respond(c, 200, "Content-Type: text/plain\r\n", s->token);
@@ -456,14 +452,14 @@ static void imds_handler(struct lb_conn *c, const struct lb_request *req, void *
 	if (++s->creds_gets > 1) {
 		const struct txp_aws_creds *cur = txp_creds_current(f->p);
 		snprintf(s->served_while_fetching, sizeof(s->served_while_fetching), "%s",
-			 cur != NULL ? cur->access_key_id : "(none)");
+		         cur != NULL ? cur->access_key_id : "(none)");
 	}
 	format_time(s->exp_ms, exp, sizeof(exp));
 	snprintf(body, sizeof(body),
-		 "{\"Code\":\"Success\",\"LastUpdated\":\"2024-01-01T00:00:00Z\",\"Type\":\"AWS-HMAC\","
-		 "\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\",\"Token\":\"session-%s\",\"Expiration\":"
-		 "\"%s\"}",
-		 s->key_id, s->secret, s->key_id, exp);
+	         "{\"Code\":\"Success\",\"LastUpdated\":\"2024-01-01T00:00:00Z\",\"Type\":\"AWS-HMAC\","
+	         "\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\",\"Token\":\"session-%s\",\"Expiration\":"
+	         "\"%s\"}",
+	         s->key_id, s->secret, s->key_id, exp);
 	if (s->creds_delay_ms > 0)
 		lb_respond_later(c, s->creds_delay_ms, 200, "Content-Type: text/plain\r\n", body);
 	else

@@ -64,7 +64,7 @@ START_TEST(a_forgotten_id_is_screened_again)
 {
 	struct txp_dedup *d = txp_dedup_create(100, 1000);
 	struct txp_dedup_hit hit;
-	static const uint8_t fp[TXP_FINGERPRINT_BYTES] = {1};
+	static const uint8_t fp[TXP_FINGERPRINT_BYTES] = { 1 };
 
 	ck_assert_int_eq(txp_dedup_put(d, "a", fp, TXP_STATUS_APPROVED, 7, reply_a, strlen(reply_a), 10, NULL), 0);
 	/* Another record's number: not this entry, kept. */
@@ -112,7 +112,8 @@ START_TEST(the_oldest_entries_go_beyond_the_bound)
 
 	for (unsigned i = 0; i < 10000; i++) {
 		snprintf(id, sizeof(id), "id-%u", i);
-		ck_assert_int_eq(txp_dedup_put(d, id, fp0, TXP_STATUS_APPROVED, i + 1, reply_a, strlen(reply_a), 10, NULL), 0);
+		ck_assert_int_eq(
+		        txp_dedup_put(d, id, fp0, TXP_STATUS_APPROVED, i + 1, reply_a, strlen(reply_a), 10, NULL), 0);
 	}
 	ck_assert_uint_le(txp_dedup_count(d), 128);
 	for (unsigned i = 0; i < 10000; i++) {
@@ -148,7 +149,7 @@ END_TEST
 static struct txp_txn *content(const char *id, int64_t amount, const char *merchant_country)
 {
 	struct txp_txn *t = txp_txn_new();
-	static const uint8_t key[32] = {1, 2, 3};
+	static const uint8_t key[32] = { 1, 2, 3 };
 
 	ck_assert_ptr_nonnull(t);
 	t->has_id = true;
@@ -166,7 +167,7 @@ static struct txp_txn *content(const char *id, int64_t amount, const char *merch
 
 START_TEST(the_fingerprint_covers_amount_currency_parties_and_countries)
 {
-	static const uint8_t key[32] = {1, 2, 3}, other_key[32] = {9};
+	static const uint8_t key[32] = { 1, 2, 3 }, other_key[32] = { 9 };
 	struct txp_txn *a = content("x", 350, "DE"), *b = content("y", 350, "DE");
 	uint8_t first[TXP_FINGERPRINT_BYTES];
 
@@ -174,13 +175,13 @@ START_TEST(the_fingerprint_covers_amount_currency_parties_and_countries)
 	ck_assert_mem_eq(a->fingerprint, b->fingerprint, TXP_FINGERPRINT_BYTES);
 	ck_assert(!sodium_is_zero(a->fingerprint, TXP_FINGERPRINT_BYTES));
 	memcpy(first, a->fingerprint, sizeof(first));
-#define CHANGED(stmt)                                                                                         \
-	do {                                                                                                  \
-		struct txp_txn *c = content("x", 350, "DE");                                                  \
-		stmt;                                                                                         \
-		txp_dedup_fingerprint(key, sizeof(key), c);                                                   \
-		ck_assert_msg(memcmp(c->fingerprint, first, sizeof(first)) != 0, "%s", #stmt);                \
-		txp_txn_free(c);                                                                              \
+#define CHANGED(stmt)                                                                          \
+	do {                                                                                   \
+		struct txp_txn *c = content("x", 350, "DE");                                   \
+		stmt;                                                                          \
+		txp_dedup_fingerprint(key, sizeof(key), c);                                    \
+		ck_assert_msg(memcmp(c->fingerprint, first, sizeof(first)) != 0, "%s", #stmt); \
+		txp_txn_free(c);                                                               \
 	} while (0)
 	CHANGED(c->amount = 950000);
 	CHANGED(strcpy(c->currency, "EUR"));
@@ -313,12 +314,13 @@ START_TEST(readers_on_other_threads_see_whole_entries)
 	char id[16];
 
 	for (int k = 0; k < 3; k++) {
-		r[k] = (struct reader){.d = d};
+		r[k] = (struct reader){ .d = d };
 		ck_assert_int_eq(pthread_create(&th[k], NULL, read_loop, &r[k]), 0);
 	}
 	for (unsigned i = 0; i < 5000; i++) {
 		snprintf(id, sizeof(id), "id-%u", i);
-		ck_assert_int_ge(txp_dedup_put(d, id, fp0, TXP_STATUS_APPROVED, i + 1, reply_a, strlen(reply_a), 10, NULL), 0);
+		ck_assert_int_ge(
+		        txp_dedup_put(d, id, fp0, TXP_STATUS_APPROVED, i + 1, reply_a, strlen(reply_a), 10, NULL), 0);
 	}
 	for (int k = 0; k < 3; k++)
 		ck_assert_int_eq(pthread_join(th[k], NULL), 0);

@@ -42,15 +42,15 @@ struct fixture {
 	bool flushed;
 	uv_prepare_t turns; /* counts loop iterations: work done while waiting */
 	uint64_t n_turns;
-	bool ddb_gone;       /* DynamoDB hangs up without an answer */
-	uv_timer_t back;     /* ends ddb_gone */
+	bool ddb_gone;   /* DynamoDB hangs up without an answer */
+	uv_timer_t back; /* ends ddb_gone */
 };
 
 static const char ddb_ok[] = "{\"UnprocessedItems\":{}}";
 static const char sqs_ok[] = "{\"Successful\":[{\"Id\":\"m0\",\"MessageId\":\"x\"}],\"Failed\":[]}";
 static const char sns_ok[] = "<PublishBatchResponse><PublishBatchResult><Successful><member><Id>e0</Id>"
-			     "<MessageId>1</MessageId></member></Successful><Failed/></PublishBatchResult>"
-			     "</PublishBatchResponse>";
+                             "<MessageId>1</MessageId></member></Successful><Failed/></PublishBatchResult>"
+                             "</PublishBatchResponse>";
 
 static void handler(struct lb_conn *c, const struct lb_request *req, void *data)
 {
@@ -75,8 +75,7 @@ static void handler(struct lb_conn *c, const struct lb_request *req, void *data)
 	if (body == NULL)
 		lb_hangup(c);
 	else if (f->delay_ms > 0)
-		lb_respond_later(c, f->delay_ms, status, "Content-Type: application/x-amz-json-1.0\r\n",
-				 body);
+		lb_respond_later(c, f->delay_ms, status, "Content-Type: application/x-amz-json-1.0\r\n", body);
 	else
 		lb_respond(c, status, "Content-Type: application/x-amz-json-1.0\r\n", body);
 }
@@ -85,8 +84,7 @@ static void set(struct fixture *f, const char *section, const char *key, const c
 {
 	char err[256];
 
-	ck_assert_msg(txp_config_set(&f->cfg, txp_config_find(section, key), value, err, sizeof(err)) == 0,
-		      "%s", err);
+	ck_assert_msg(txp_config_set(&f->cfg, txp_config_find(section, key), value, err, sizeof(err)) == 0, "%s", err);
 }
 
 static void on_guard(uv_timer_t *t)
@@ -131,9 +129,8 @@ static void create(struct fixture *f)
 	char err[512];
 
 	ck_assert_msg(txp_aws_client_create(&f->client, &f->loop, settings_of(&f->cfg), err, sizeof(err)) == 0, "%s",
-		      err);
-	ck_assert_msg(txp_delivery_create(&f->d, &f->loop, f->client, &f->cfg, err, sizeof(err)) == 0, "%s",
-		      err);
+	              err);
+	ck_assert_msg(txp_delivery_create(&f->d, &f->loop, f->client, &f->cfg, err, sizeof(err)) == 0, "%s", err);
 }
 
 static struct txp_delivery_stats stats(struct fixture *f)
@@ -145,11 +142,11 @@ static struct txp_delivery_stats stats(struct fixture *f)
 }
 
 /* Runs the loop until `field` of the stats reaches `want`. */
-#define RUN_UNTIL(f, field, want)                                                                            \
-	do {                                                                                                 \
-		while (stats(f).field < (want) && !(f)->timed_out)                                           \
-			uv_run(&(f)->loop, UV_RUN_ONCE);                                                     \
-		ck_assert_msg(!(f)->timed_out, "timed out waiting for " #field " = %d", (int)(want));        \
+#define RUN_UNTIL(f, field, want)                                                                     \
+	do {                                                                                          \
+		while (stats(f).field < (want) && !(f)->timed_out)                                    \
+			uv_run(&(f)->loop, UV_RUN_ONCE);                                              \
+		ck_assert_msg(!(f)->timed_out, "timed out waiting for " #field " = %d", (int)(want)); \
 	} while (0)
 
 static void teardown(struct fixture *f)
@@ -192,8 +189,7 @@ static json_t *dlq_message(struct fixture *f, unsigned req, unsigned entry)
 	const char *text;
 
 	ck_assert_ptr_nonnull(b);
-	text = json_string_value(
-	    json_object_get(json_array_get(json_object_get(b, "Entries"), entry), "MessageBody"));
+	text = json_string_value(json_object_get(json_array_get(json_object_get(b, "Entries"), entry), "MessageBody"));
 	ck_assert_ptr_nonnull(text);
 	m = json_loads(text, 0, NULL);
 	ck_assert_ptr_nonnull(m);
@@ -454,8 +450,7 @@ START_TEST(alert_refused_by_sns_goes_to_the_dlq_as_alert)
 	ck_assert_str_eq(json_string_value(json_object_get(m, "failed")), "alert");
 	ck_assert_str_eq(json_string_value(json_object_get(m, "alert_type")), "fraud");
 	ck_assert_str_eq(json_string_value(json_object_get(m, "error_code")), "InvalidParameter");
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "alert"), "transaction_id")),
-			 "tx-a");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "alert"), "transaction_id")), "tx-a");
 	json_decref(m);
 	teardown(&f);
 }

@@ -20,14 +20,14 @@ START_TEST(dlq_message_embeds_the_item_and_says_what_failed)
 {
 	static const char item[] = "{\"transaction_id\":{\"S\":\"t1\"}}";
 	struct txp_dlq_info info = {
-	    .failed = "store",
-	    .transaction_id = "t1",
-	    .error_code = "ResourceNotFoundException",
-	    .error_message = "Requested resource not found",
-	    .attempts = 1,
-	    .dead_lettered_ms = 0,
-	    .payload = item,
-	    .payload_len = sizeof(item) - 1,
+		.failed = "store",
+		.transaction_id = "t1",
+		.error_code = "ResourceNotFoundException",
+		.error_message = "Requested resource not found",
+		.attempts = 1,
+		.dead_lettered_ms = 0,
+		.payload = item,
+		.payload_len = sizeof(item) - 1,
 	};
 	size_t len;
 	char *body = txp_dlq_message(&info, &len);
@@ -36,14 +36,12 @@ START_TEST(dlq_message_embeds_the_item_and_says_what_failed)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "failed")), "store");
 	ck_assert_str_eq(json_string_value(json_object_get(j, "transaction_id")), "t1");
 	ck_assert_str_eq(json_string_value(json_object_get(j, "error_code")), "ResourceNotFoundException");
-	ck_assert_str_eq(json_string_value(json_object_get(j, "error_message")),
-			 "Requested resource not found");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "error_message")), "Requested resource not found");
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "attempts")), 1);
-	ck_assert_str_eq(json_string_value(json_object_get(j, "dead_lettered_at")),
-			 "1970-01-01T00:00:00.000Z");
-	ck_assert_str_eq(json_string_value(json_object_get(
-			     json_object_get(json_object_get(j, "item"), "transaction_id"), "S")),
-			 "t1");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "dead_lettered_at")), "1970-01-01T00:00:00.000Z");
+	ck_assert_str_eq(
+	        json_string_value(json_object_get(json_object_get(json_object_get(j, "item"), "transaction_id"), "S")),
+	        "t1");
 	ck_assert_ptr_null(json_object_get(j, "alert_type"));
 	json_decref(j);
 	free(body);
@@ -55,8 +53,7 @@ START_TEST(dlq_message_embeds_the_item_and_says_what_failed)
 	body = txp_dlq_message(&info, &len);
 	j = load(body, len);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "alert_type")), "fraud");
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "alert"), "alert_type")),
-			 "fraud");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "alert"), "alert_type")), "fraud");
 	ck_assert_ptr_null(json_object_get(j, "item"));
 	json_decref(j);
 	free(body);

@@ -18,19 +18,19 @@ static json_t *load(const char *text, size_t len)
 
 START_TEST(batch_write_body_wraps_each_item_in_a_put_request)
 {
-	const char *items[] = {"{\"transaction_id\":{\"S\":\"a\"}}", "{\"transaction_id\":{\"S\":\"b\"}}"};
-	uint32_t lens[] = {(uint32_t)strlen(items[0]), (uint32_t)strlen(items[1])};
+	const char *items[] = { "{\"transaction_id\":{\"S\":\"a\"}}", "{\"transaction_id\":{\"S\":\"b\"}}" };
+	uint32_t lens[] = { (uint32_t)strlen(items[0]), (uint32_t)strlen(items[1]) };
 	size_t len;
 	char *body = txp_ddb_batch_body("txns", items, lens, 2, &len);
 	json_t *j = load(body, len), *l = json_object_get(json_object_get(j, "RequestItems"), "txns");
 
 	ck_assert_uint_eq(json_array_size(l), 2);
 	ck_assert_str_eq(
-	    json_string_value(json_object_get(
-		json_object_get(json_object_get(json_object_get(json_array_get(l, 1), "PutRequest"), "Item"),
-				"transaction_id"),
-		"S")),
-	    "b");
+	        json_string_value(json_object_get(
+	                json_object_get(json_object_get(json_object_get(json_array_get(l, 1), "PutRequest"), "Item"),
+	                                "transaction_id"),
+	                "S")),
+	        "b");
 	json_decref(j);
 	free(body);
 }
@@ -46,9 +46,8 @@ static void collect(void *arg, const char *id)
 
 START_TEST(unprocessed_items_are_reported_by_transaction_id)
 {
-	const char *r =
-	    "{\"UnprocessedItems\":{\"txns\":[{\"PutRequest\":{\"Item\":{\"transaction_id\":{\"S\":\"b\"},"
-	    "\"amount\":{\"N\":\"1\"}}}},{\"PutRequest\":{\"Item\":{\"transaction_id\":{\"S\":\"c\"}}}}]}}";
+	const char *r = "{\"UnprocessedItems\":{\"txns\":[{\"PutRequest\":{\"Item\":{\"transaction_id\":{\"S\":\"b\"},"
+	                "\"amount\":{\"N\":\"1\"}}}},{\"PutRequest\":{\"Item\":{\"transaction_id\":{\"S\":\"c\"}}}}]}}";
 	char ids[64] = "";
 
 	ck_assert_int_eq(txp_ddb_unprocessed(r, strlen(r), "txns", collect, ids), 2);

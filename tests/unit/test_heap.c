@@ -72,7 +72,7 @@ START_TEST(interleaved_pushes_and_pops_keep_the_minimum_on_top)
 
 	txp_heap_init(&h, less_counting, &compares);
 	for (unsigned i = 0; i < 64; i++)
-		it[i] = (struct item){.due = (i * 37) % 64, .order = i};
+		it[i] = (struct item){ .due = (i * 37) % 64, .order = i };
 	for (unsigned i = 0; i < 32; i++)
 		ck_assert_int_eq(txp_heap_push(&h, &it[i]), 0);
 	for (unsigned i = 0; i < 32; i++) {
@@ -108,7 +108,7 @@ START_TEST(cost_per_operation_is_logarithmic_in_the_backlog)
 	txp_heap_init(&h, less_counting, &compares);
 	/* A million retries, all due later than the one added last. */
 	for (size_t i = 0; i < N; i++) {
-		it[i] = (struct item){.due = 1000000 + (i * 7919) % N, .order = i};
+		it[i] = (struct item){ .due = 1000000 + (i * 7919) % N, .order = i };
 		before = compares;
 		ck_assert_int_eq(txp_heap_push(&h, &it[i]), 0);
 		ck_assert_uint_le(compares - before, log2_ceil(i + 1));
@@ -117,7 +117,7 @@ START_TEST(cost_per_operation_is_logarithmic_in_the_backlog)
 	for (int k = 0; k < 1000; k++)
 		ck_assert_uint_ge(((const struct item *)txp_heap_peek(&h))->due, 1000000);
 	ck_assert_uint_eq(compares, before); /* peek: nothing compared */
-	it[N] = (struct item){.due = 5, .order = N};
+	it[N] = (struct item){ .due = 5, .order = N };
 	before = compares;
 	ck_assert_int_eq(txp_heap_push(&h, &it[N]), 0);
 	ck_assert_uint_le(compares - before, lg);

@@ -54,20 +54,21 @@ static void on_request(struct lb_conn *c, const struct lb_request *req, void *da
 	switch (f->behaviour) {
 	case ANSWER_200:
 		lb_respond(c, 200,
-			   "Content-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: REQ123\r\n"
-			   "Date: Sun, 06 Dec 2026 22:41:08 GMT\r\n",
-			   "{\"ok\":true}");
+		           "Content-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: REQ123\r\n"
+		           "Date: Sun, 06 Dec 2026 22:41:08 GMT\r\n",
+		           "{\"ok\":true}");
 		break;
 	case ANSWER_500:
 		lb_respond(c, 500, "x-amzn-ErrorType: InternalServerError:http://internal.amazon.com/\r\n",
-			   "{\"message\":\"boom\"}");
+		           "{\"message\":\"boom\"}");
 		break;
 	case ANSWER_BIG:
 		memset(big, 'x', sizeof(big) - 1);
 		big[sizeof(big) - 1] = '\0';
 		lb_respond(c, 200, NULL, big);
 		break;
-	case NEVER_ANSWER: break;
+	case NEVER_ANSWER:
+		break;
 	case CLOSE_CLIENT:
 		/* The request is now in flight on the client's side. */
 		txp_http_close(f->http, NULL, NULL);

@@ -19,8 +19,8 @@ START_TEST(https_is_allowed_to_any_host)
 	char err[256];
 
 	ck_assert_int_eq(check_url("https://dynamodb.eu-west-1.amazonaws.com/", false, err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    check_url("HTTPS://sns.us-east-1.amazonaws.com:443/?Action=Publish", false, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_url("HTTPS://sns.us-east-1.amazonaws.com:443/?Action=Publish", false, err, sizeof(err)),
+	                 0);
 	ck_assert_int_eq(check_url("https://[2001:db8::1]/", false, err, sizeof(err)), 0);
 	ck_assert_int_eq(check_url("https://169.254.169.254/", false, err, sizeof(err)), 0);
 }
@@ -42,8 +42,7 @@ START_TEST(plain_http_is_refused_to_other_hosts_with_a_reason)
 {
 	char err[256];
 
-	ck_assert_int_eq(check_url("http://dynamodb.eu-west-1.amazonaws.com/", false, err, sizeof(err)),
-			 -EPERM);
+	ck_assert_int_eq(check_url("http://dynamodb.eu-west-1.amazonaws.com/", false, err, sizeof(err)), -EPERM);
 	ck_assert_ptr_nonnull(strstr(err, "not allowed"));
 	ck_assert_ptr_nonnull(strstr(err, "dynamodb.eu-west-1.amazonaws.com"));
 	ck_assert_int_eq(check_url("http://128.0.0.1/", false, err, sizeof(err)), -EPERM);
@@ -60,12 +59,10 @@ START_TEST(imds_addresses_need_the_explicit_flag)
 {
 	char err[256];
 
-	ck_assert_int_eq(check_url("http://169.254.169.254/latest/api/token", false, err, sizeof(err)),
-			 -EPERM);
+	ck_assert_int_eq(check_url("http://169.254.169.254/latest/api/token", false, err, sizeof(err)), -EPERM);
 	ck_assert_ptr_nonnull(strstr(err, "169.254.169.254"));
 	ck_assert_int_eq(check_url("http://169.254.169.254/latest/api/token", true, err, sizeof(err)), 0);
-	ck_assert_int_eq(check_url("http://[fd00:ec2::254]/latest/api/token", false, err, sizeof(err)),
-			 -EPERM);
+	ck_assert_int_eq(check_url("http://[fd00:ec2::254]/latest/api/token", false, err, sizeof(err)), -EPERM);
 	ck_assert_int_eq(check_url("http://[fd00:ec2::254]/latest/api/token", true, err, sizeof(err)), 0);
 	/* The flag opens the metadata address only, not its neighbours. */
 	ck_assert_int_eq(check_url("http://169.254.169.253/", true, err, sizeof(err)), -EPERM);

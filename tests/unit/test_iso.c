@@ -26,10 +26,10 @@ START_TEST(currency_exponents_follow_list_one)
 	static const struct {
 		const char *code;
 		unsigned exp;
-	} cases[] = {{"USD", 2}, {"EUR", 2}, {"JPY", 0}, {"KRW", 0}, {"ISK", 0}, {"CLP", 0}, {"VND", 0},
-	             {"XOF", 0}, {"KWD", 3}, {"BHD", 3}, {"OMR", 3}, {"JOD", 3}, {"TND", 3}, {"IQD", 3},
-	             {"LYD", 3}, {"CLF", 4}, {"UYW", 4}, {"AED", 2}, {"ZWG", 2}, {"XCG", 2}, {"SLE", 2},
-	             {"VED", 2}};
+	} cases[] = { { "USD", 2 }, { "EUR", 2 }, { "JPY", 0 }, { "KRW", 0 }, { "ISK", 0 }, { "CLP", 0 },
+		      { "VND", 0 }, { "XOF", 0 }, { "KWD", 3 }, { "BHD", 3 }, { "OMR", 3 }, { "JOD", 3 },
+		      { "TND", 3 }, { "IQD", 3 }, { "LYD", 3 }, { "CLF", 4 }, { "UYW", 4 }, { "AED", 2 },
+		      { "ZWG", 2 }, { "XCG", 2 }, { "SLE", 2 }, { "VED", 2 } };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct txp_iso_currency *c = txp_iso_currency_find(cases[i].code, 3);
 		ck_assert_msg(c != NULL, "%s not found", cases[i].code);
@@ -40,9 +40,9 @@ END_TEST
 
 START_TEST(funds_metals_and_special_codes_are_listed_but_not_payable)
 {
-	static const char *const nopay[] = {"XAU", "XAG", "XPT", "XPD", "XDR", "XTS", "XXX", "XBA", "XBB",
-	                                    "XBC", "XBD", "XSU", "XUA", "BOV", "CHE", "CHW", "COU", "MXV",
-	                                    "USN", "UYI", "UYW"};
+	static const char *const nopay[] = { "XAU", "XAG", "XPT", "XPD", "XDR", "XTS", "XXX",
+		                             "XBA", "XBB", "XBC", "XBD", "XSU", "XUA", "BOV",
+		                             "CHE", "CHW", "COU", "MXV", "USN", "UYI", "UYW" };
 	size_t payable_false = 0;
 
 	for (size_t i = 0; i < sizeof(nopay) / sizeof(nopay[0]); i++) {

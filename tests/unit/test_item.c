@@ -70,8 +70,9 @@ START_TEST(item_holds_the_decision_in_attribute_value_form)
 	ck_assert_ptr_null(json_object_get(item, "device_pseudonym"));
 	/* A string set. */
 	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(item, "compliance_flags"), "SS")), 2);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(item, "compliance_flags"),
-	                                                                    "SS"), 0)), "aml_report");
+	ck_assert_str_eq(
+	        json_string_value(json_array_get(json_object_get(json_object_get(item, "compliance_flags"), "SS"), 0)),
+	        "aml_report");
 	ck_assert_str_eq(attr(item, "fraud_severity", "S"), "high");
 	ck_assert_ptr_null(json_object_get(item, "compliance_severity"));
 	/* None of the token strings of the earlier layout. */
@@ -194,7 +195,7 @@ START_TEST(one_alert_message_per_raised_kind_with_its_severity)
 	ck_assert_str_eq(json_string_value(json_object_get(a, "currency")), "EUR");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "merchant_id")), "m-42");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "customer_pseudonym")),
-			 "0123456789abcdef0123456789abcdef");
+	                 "0123456789abcdef0123456789abcdef");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "merchant_country")), "FR");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "customer_country")), "DE");
 	ck_assert_str_eq(json_string_value(json_object_get(a, "decided_at")), "2026-01-01T00:00:00.125Z");
@@ -306,7 +307,7 @@ static size_t ddb_value_size(json_t *av)
 	size_t size = 0, i;
 
 	ck_assert_uint_eq(json_object_size(av), 1);
-	json_object_foreach(av, type, v) {
+	json_object_foreach (av, type, v) {
 		if (strcmp(type, "S") == 0)
 			return strlen(json_string_value(v));
 		if (strcmp(type, "N") == 0)
@@ -314,22 +315,22 @@ static size_t ddb_value_size(json_t *av)
 		if (strcmp(type, "BOOL") == 0 || strcmp(type, "NULL") == 0)
 			return 1;
 		if (strcmp(type, "SS") == 0) {
-			json_array_foreach(v, i, x)
+			json_array_foreach (v, i, x)
 				size += strlen(json_string_value(x));
 			return size;
 		}
 		if (strcmp(type, "NS") == 0) {
-			json_array_foreach(v, i, x)
+			json_array_foreach (v, i, x)
 				size += number_size(json_string_value(x));
 			return size;
 		}
 		if (strcmp(type, "L") == 0) {
-			json_array_foreach(v, i, x)
+			json_array_foreach (v, i, x)
 				size += 1 + ddb_value_size(x);
 			return 3 + size;
 		}
 		if (strcmp(type, "M") == 0) {
-			json_object_foreach(v, name, x)
+			json_object_foreach (v, name, x)
 				size += 1 + strlen(name) + ddb_value_size(x);
 			return 3 + size;
 		}
@@ -344,18 +345,29 @@ static size_t ddb_item_size(json_t *item)
 	json_t *v;
 	size_t size = 0;
 
-	json_object_foreach(item, name, v)
+	json_object_foreach (item, name, v)
 		size += strlen(name) + ddb_value_size(v);
 	return size;
 }
 
 /* The longest reason codes the stages give, for the worst case. */
-static const char *const long_codes[] = {
-    "velocity_customer_count_short", "velocity_customer_amount_short", "velocity_customer_count_medium",
-    "velocity_customer_amount_medium", "velocity_customer_amount_long", "velocity_merchant_count_short",
-    "velocity_merchant_amount_short", "velocity_merchant_count_medium", "velocity_merchant_amount_medium",
-    "velocity_merchant_amount_long", "high_amount_relative", "high_risk_country", "card_testing_customer",
-    "aml_reporting_threshold", "sanctions_country", "kyc_not_verified", "structuring_suspected"};
+static const char *const long_codes[] = { "velocity_customer_count_short",
+	                                  "velocity_customer_amount_short",
+	                                  "velocity_customer_count_medium",
+	                                  "velocity_customer_amount_medium",
+	                                  "velocity_customer_amount_long",
+	                                  "velocity_merchant_count_short",
+	                                  "velocity_merchant_amount_short",
+	                                  "velocity_merchant_count_medium",
+	                                  "velocity_merchant_amount_medium",
+	                                  "velocity_merchant_amount_long",
+	                                  "high_amount_relative",
+	                                  "high_risk_country",
+	                                  "card_testing_customer",
+	                                  "aml_reporting_threshold",
+	                                  "sanctions_country",
+	                                  "kyc_not_verified",
+	                                  "structuring_suspected" };
 
 /* Everything at once: every id at its longest, every reason above, every
  * flag, both alerts, a card, all three pseudonyms, the rules version. */
@@ -399,8 +411,7 @@ START_TEST(the_largest_possible_record_stays_within_two_write_units)
 	na = ddb_item_size(a);
 	nb = ddb_item_size(b);
 	/* The figures the documentation quotes (txpiped(8) STORED RECORD). */
-	fprintf(stderr, "item size: typical %zu bytes, worst case %zu bytes (%u reasons)\n", na, nb,
-	        worst->n_reasons);
+	fprintf(stderr, "item size: typical %zu bytes, worst case %zu bytes (%u reasons)\n", na, nb, worst->n_reasons);
 	ck_assert_uint_le(na, 1024);
 	ck_assert_uint_le(nb, 2048);
 	json_decref(a);
@@ -427,10 +438,16 @@ END_TEST
 
 START_TEST(a_heavily_flagged_record_with_a_card_stays_within_one_write_unit)
 {
-	static const char *const codes[] = {
-	    "velocity_customer_count_short", "velocity_customer_amount_short", "velocity_customer_count_medium",
-	    "velocity_customer_amount_medium", "velocity_customer_amount_long", "high_amount_relative",
-	    "high_risk_country", "aml_reporting_threshold", "sanctions_country", "kyc_not_verified"};
+	static const char *const codes[] = { "velocity_customer_count_short",
+		                             "velocity_customer_amount_short",
+		                             "velocity_customer_count_medium",
+		                             "velocity_customer_amount_medium",
+		                             "velocity_customer_amount_long",
+		                             "high_amount_relative",
+		                             "high_risk_country",
+		                             "aml_reporting_threshold",
+		                             "sanctions_country",
+		                             "kyc_not_verified" };
 	struct txp_txn *t = txp_test_decided();
 	json_t *item;
 

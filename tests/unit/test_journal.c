@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- Helpers: a scratch directory, the loop, records, a replay collector. ---- */
@@ -137,11 +137,11 @@ static void replay_clear(struct state *st)
 static struct txp_journal_options small_options(void)
 {
 	return (struct txp_journal_options){
-	    .segment_bytes = 4096,
-	    .max_bytes = UINT64_C(1) << 30,
-	    .commit_bytes = 64 << 10,
-	    .commit_interval_ms = 1,
-	    .retry_interval_ms = 20,
+		.segment_bytes = 4096,
+		.max_bytes = UINT64_C(1) << 30,
+		.commit_bytes = 64 << 10,
+		.commit_interval_ms = 1,
+		.retry_interval_ms = 20,
 	};
 }
 
@@ -194,8 +194,7 @@ static void tick(uv_timer_t *t)
 }
 
 /* Runs the loop until `done` holds or `timeout_ms` pass; returns whether it held. */
-static bool run_until(struct state *st, bool (*done)(struct state *, uint64_t), uint64_t arg,
-                      uint64_t timeout_ms)
+static bool run_until(struct state *st, bool (*done)(struct state *, uint64_t), uint64_t arg, uint64_t timeout_ms)
 {
 	uv_timer_t t;
 	uint64_t end;
@@ -229,20 +228,19 @@ static uint64_t append_one(struct state *st, int id, size_t pad)
 {
 	char item[2048];
 	struct txp_journal_accepted a = {
-	    .received_ms = INT64_C(1764000000000) - 1000 * id,
-	    .amount = 100 + id,
-	    .currency = "USD",
-	    .customer_key = "c0ffee",
-	    .customer_key_len = 6,
-	    .merchant_id = "m-1",
-	    .merchant_id_len = 3,
-	    .card_token = "",
+		.received_ms = INT64_C(1764000000000) - 1000 * id,
+		.amount = 100 + id,
+		.currency = "USD",
+		.customer_key = "c0ffee",
+		.customer_key_len = 6,
+		.merchant_id = "m-1",
+		.merchant_id_len = 3,
+		.card_token = "",
 	};
 	uint64_t seq = 0;
 
 	ck_assert_uint_lt(pad, 1900);
-	snprintf(item, sizeof(item), "{\"transaction_id\":{\"S\":\"t-%d\"},\"pad\":{\"S\":\"%*s\"}}", id,
-	         (int)pad, "");
+	snprintf(item, sizeof(item), "{\"transaction_id\":{\"S\":\"t-%d\"},\"pad\":{\"S\":\"%*s\"}}", id, (int)pad, "");
 	a.record = (const uint8_t *)item;
 	a.record_len = (uint32_t)strlen(item);
 	ck_assert_int_eq(txp_journal_append_accepted(st->j, &a, &seq), 0);
@@ -260,8 +258,7 @@ static int count_files(const char *path, const char *suffix)
 	while ((e = readdir(d)) != NULL) {
 		size_t l = strlen(e->d_name), sl = strlen(suffix);
 
-		if (strncmp(e->d_name, "journal-", 8) == 0 && l > sl &&
-		    strcmp(e->d_name + l - sl, suffix) == 0)
+		if (strncmp(e->d_name, "journal-", 8) == 0 && l > sl && strcmp(e->d_name + l - sl, suffix) == 0)
 			n++;
 	}
 	closedir(d);
@@ -431,7 +428,7 @@ START_TEST(restart_continues_sequence_numbers_even_when_everything_was_deleted)
 	ck_assert_int_eq(open_journal(&st, dir, small_options()), 0);
 	ck_assert_uint_eq(st.nreplayed, 2);
 	ck_assert_uint_eq(append_one(&st, 3, 10), 3);
-	ck_assert_int_eq(txp_journal_deliver(st.j, (uint64_t[]){1, 2, 3}, 3, &d), 0);
+	ck_assert_int_eq(txp_journal_deliver(st.j, (uint64_t[]){ 1, 2, 3 }, 3, &d), 0);
 	ck_assert_uint_eq(d, 4);
 	ck_assert(run_until(&st, durable_at_least, d, 3000));
 	close_journal(&st);
@@ -604,8 +601,7 @@ START_TEST(replay_yields_exactly_the_undelivered_records_after_random_appends_an
 		for (uint64_t s = 1; s <= maxseq; s++) {
 			if (!open_rec[s])
 				continue;
-			ck_assert_msg(want < st.nreplayed, "round %d: seq %" PRIu64 " not replayed", round,
-			              s);
+			ck_assert_msg(want < st.nreplayed, "round %d: seq %" PRIu64 " not replayed", round, s);
 			ck_assert_uint_eq(st.replayed[want], s);
 			ck_assert_ptr_nonnull(strstr(st.items[want], item_of[s]));
 			want++;
@@ -629,7 +625,7 @@ START_TEST(recent_records_are_replayed_for_velocity_delivered_or_not)
 	ck_assert_int_eq(open_journal(&st, dir, o), 0);
 	for (int i = 0; i < 10; i++)
 		append_one(&st, i, 10); /* received 0, 1, ... 9 s before now */
-	ck_assert_int_eq(txp_journal_deliver(st.j, (uint64_t[]){1, 2, 3}, 3, &d), 0);
+	ck_assert_int_eq(txp_journal_deliver(st.j, (uint64_t[]){ 1, 2, 3 }, 3, &d), 0);
 	close_journal(&st);
 	o.recent_ms = 4500; /* ids 0-4 */
 	ck_assert_int_eq(open_journal(&st, dir, o), 0);
@@ -1066,8 +1062,7 @@ START_TEST(a_disk_the_journal_filled_frees_itself_once_delivery_catches_up)
 	ck_assert_int_eq(open_journal(&st, mnt, o), 0);
 	ck_assert_uint_eq(st.nreplayed, 1);
 	ck_assert_uint_eq(st.replayed[0], last);
-	fprintf(stderr, "disk filled by the journal: %d appended, refused from %d, %d delivered\n", n,
-	        refused_at, nd);
+	fprintf(stderr, "disk filled by the journal: %d appended, refused from %d, %d delivered\n", n, refused_at, nd);
 	state_done(&st);
 	ck_assert_int_eq(umount(mnt), 0);
 }

@@ -60,17 +60,17 @@ END_TEST
 static struct txp_journal_accepted sample(int n, char *item, size_t itemlen)
 {
 	struct txp_journal_accepted a = {
-	    .received_ms = 1764000000000 + n,
-	    .amount = 12345 + n,
-	    .amount_usd_known = n % 2 == 0,
-	    .amount_usd = 13000 + n,
-	    .currency = "EUR",
-	    .customer_key = "0123456789abcdef0123456789abcdef",
-	    .customer_key_len = 32,
-	    .merchant_id = "m-42",
-	    .merchant_id_len = 4,
-	    .card_token = "",
-	    .card_token_len = 0,
+		.received_ms = 1764000000000 + n,
+		.amount = 12345 + n,
+		.amount_usd_known = n % 2 == 0,
+		.amount_usd = 13000 + n,
+		.currency = "EUR",
+		.customer_key = "0123456789abcdef0123456789abcdef",
+		.customer_key_len = 32,
+		.merchant_id = "m-42",
+		.merchant_id_len = 4,
+		.card_token = "",
+		.card_token_len = 0,
 	};
 
 	/* The record is opaque bytes to the journal, NULs included. */
@@ -135,7 +135,7 @@ END_TEST
  * times from it (found by tests/fuzz/fuzz_journal). */
 START_TEST(accepted_payload_refuses_a_wall_clock_outside_1970_to_9999)
 {
-	static const int64_t bad[] = {-1, TXP_JOURNAL_MAX_WALL_MS + 1, INT64_MAX, INT64_MIN};
+	static const int64_t bad[] = { -1, TXP_JOURNAL_MAX_WALL_MS + 1, INT64_MAX, INT64_MIN };
 	char item[64];
 	struct txp_journal_accepted a = sample(2, item, sizeof(item)), b;
 	uint8_t buf[512];
@@ -179,18 +179,15 @@ START_TEST(record_codec_round_trips_both_types)
 	dl[0] = 5;
 	dl[8] = 6;
 	txp_journal_record_encode(rec, TXP_JOURNAL_DELIVERED, 100, dl, sizeof(dl));
-	ck_assert_int_eq(txp_journal_record_decode(rec, txp_journal_record_size(sizeof(dl)), &r),
-	                 TXP_JOURNAL_OK);
+	ck_assert_int_eq(txp_journal_record_decode(rec, txp_journal_record_size(sizeof(dl)), &r), TXP_JOURNAL_OK);
 	ck_assert_uint_eq(r.type, TXP_JOURNAL_DELIVERED);
 	ck_assert_uint_eq(r.len, 16);
 
 	/* A DELIVERED payload that is not whole u64s, an unknown type. */
 	txp_journal_record_encode(rec, TXP_JOURNAL_DELIVERED, 100, dl, 12);
-	ck_assert_int_eq(txp_journal_record_decode(rec, txp_journal_record_size(12), &r),
-	                 TXP_JOURNAL_BAD_PAYLOAD);
+	ck_assert_int_eq(txp_journal_record_decode(rec, txp_journal_record_size(12), &r), TXP_JOURNAL_BAD_PAYLOAD);
 	txp_journal_record_encode(rec, (enum txp_journal_type)9, 100, dl, 8);
-	ck_assert_int_eq(txp_journal_record_decode(rec, txp_journal_record_size(8), &r),
-	                 TXP_JOURNAL_BAD_TYPE);
+	ck_assert_int_eq(txp_journal_record_decode(rec, txp_journal_record_size(8), &r), TXP_JOURNAL_BAD_TYPE);
 	txp_journal_record_encode(rec, TXP_JOURNAL_DELIVERED, 100, dl, 8);
 	rec[8] = 0xff; /* length 0xff...: over the maximum */
 	rec[9] = rec[10] = rec[11] = 0xff;
@@ -218,14 +215,13 @@ static void build_segment(struct segment *s)
 			struct txp_journal_accepted a = sample(i, item, sizeof(item));
 
 			n = txp_journal_accepted_encode(&a, payload, sizeof(payload));
-			txp_journal_record_encode(s->buf + s->len, TXP_JOURNAL_ACCEPTED, 10 + (uint64_t)i,
-			                          payload, (uint32_t)n);
+			txp_journal_record_encode(s->buf + s->len, TXP_JOURNAL_ACCEPTED, 10 + (uint64_t)i, payload,
+			                          (uint32_t)n);
 		} else {
 			memset(payload, 0, 8);
 			payload[0] = (uint8_t)(9 + i);
 			n = 8;
-			txp_journal_record_encode(s->buf + s->len, TXP_JOURNAL_DELIVERED, 10 + (uint64_t)i,
-			                          payload, 8);
+			txp_journal_record_encode(s->buf + s->len, TXP_JOURNAL_DELIVERED, 10 + (uint64_t)i, payload, 8);
 		}
 		s->len += txp_journal_record_size(n);
 		s->ends[s->n++] = s->len;
@@ -277,8 +273,7 @@ START_TEST(scanner_stops_at_a_truncated_record_at_every_byte_offset)
 				whole = i + 1;
 			}
 		txp_journal_scan(s.buf, cut, 10, UINT64_MAX, NULL, NULL, &res);
-		ck_assert_msg(res.valid_bytes == want, "cut %zu: valid %zu, want %zu", cut, res.valid_bytes,
-		              want);
+		ck_assert_msg(res.valid_bytes == want, "cut %zu: valid %zu, want %zu", cut, res.valid_bytes, want);
 		ck_assert_uint_eq(res.records, (size_t)whole);
 		ck_assert_int_eq(res.stop, cut == want ? TXP_JOURNAL_OK : TXP_JOURNAL_TRUNCATED);
 	}
@@ -303,8 +298,8 @@ START_TEST(scanner_detects_every_flipped_header_bit_and_payload_bits)
 		copy[start + bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		txp_journal_scan(copy, s.len, 10, UINT64_MAX, NULL, NULL, &res);
 		/* Skipped, and the two records after it kept. */
-		ck_assert_msg(res.holes == 1 && res.first_hole == start, "bit %zu: holes %zu at %zu", bit,
-		              res.holes, res.first_hole);
+		ck_assert_msg(res.holes == 1 && res.first_hole == start, "bit %zu: holes %zu at %zu", bit, res.holes,
+		              res.first_hole);
 		ck_assert_msg(res.skipped_bytes == end - start && res.skipped_seqs == 1 && res.valid_bytes == s.len,
 		              "bit %zu: skipped %zu bytes, %" PRIu64 " records; valid %zu", bit, res.skipped_bytes,
 		              res.skipped_seqs, res.valid_bytes);

@@ -40,7 +40,8 @@ static int read_str(const char *line)
 
 START_TEST(strings_are_decoded_in_place_with_every_escape)
 {
-	ck_assert_int_eq(read_str("{\"k\\u0041\\n\":\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20AC\\ud83d\\ude00\xc3\xa9\"}"), 0);
+	ck_assert_int_eq(
+	        read_str("{\"k\\u0041\\n\":\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20AC\\ud83d\\ude00\xc3\xa9\"}"), 0);
 	ck_assert_uint_eq(n_members, 1);
 	ck_assert_uint_eq(members[0].key_len, 3);
 	ck_assert_mem_eq(members[0].key, "kA\n\0", 4);
@@ -80,12 +81,27 @@ END_TEST
 
 START_TEST(malformed_utf8_is_refused_per_rfc_3629)
 {
-	static const char *const bad[] = {
-		"\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xc2", "\xc2\x7f", "\xe0\x80\x80", "\xe0\x9f\xbf",
-		"\xed\xa0\x80", "\xed\xbf\xbf", "\xef\xbf", "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf",
-		"\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80", "\xff", "\xfe"};
-	static const char *const good[] = {"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80",
-	                                   "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "\x7f"};
+	static const char *const bad[] = { "\x80",
+		                           "\xbf",
+		                           "\xc0\x80",
+		                           "\xc1\xbf",
+		                           "\xc2",
+		                           "\xc2\x7f",
+		                           "\xe0\x80\x80",
+		                           "\xe0\x9f\xbf",
+		                           "\xed\xa0\x80",
+		                           "\xed\xbf\xbf",
+		                           "\xef\xbf",
+		                           "\xf0\x80\x80\x80",
+		                           "\xf0\x8f\xbf\xbf",
+		                           "\xf4\x90\x80\x80",
+		                           "\xf5\x80\x80\x80",
+		                           "\xf8\x88\x80\x80\x80",
+		                           "\xff",
+		                           "\xfe" };
+	static const char *const good[] = { "\xc2\x80",         "\xdf\xbf",         "\xe0\xa0\x80",
+		                            "\xed\x9f\xbf",     "\xee\x80\x80",     "\xef\xbf\xbf",
+		                            "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "\x7f" };
 	char line[64];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -102,10 +118,21 @@ END_TEST
 
 START_TEST(escapes_must_be_complete_and_surrogates_paired)
 {
-	static const char *const bad[] = {"\\x",         "\\u12",       "\\u12g4",       "\\ud800",
-	                                  "\\ud800x",    "\\udc00",     "\\ud800\\u0041", "\\ud800\\udbff",
-	                                  "\\ud800\\u", "\\U0041",     "\\",            "\t",
-	                                  "\n",          "\x01",        "\x1f"};
+	static const char *const bad[] = { "\\x",
+		                           "\\u12",
+		                           "\\u12g4",
+		                           "\\ud800",
+		                           "\\ud800x",
+		                           "\\udc00",
+		                           "\\ud800\\u0041",
+		                           "\\ud800\\udbff",
+		                           "\\ud800\\u",
+		                           "\\U0041",
+		                           "\\",
+		                           "\t",
+		                           "\n",
+		                           "\x01",
+		                           "\x1f" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char line[64];
@@ -131,14 +158,29 @@ END_TEST
 
 START_TEST(numbers_follow_rfc_8259_and_jansson_representability)
 {
-	static const char *const bad[] = {"01", "-01", "00", "-", "+1", ".5", "1.", "1.e2", "1e", "1e+", "-a",
-	                                  "0x1", "1 2", "1.5.2", "Infinity", "NaN", "--1"};
-	static const char *const big[] = {"9223372036854775808", "-9223372036854775809", "99999999999999999999",
-	                                  "1e309", "-1e309", "1.7976931348623159e308", "179769313486231590e291",
-	                                  "0.00000000001797693134862315808e319", "10e308"};
-	static const char *const ok[] = {"9223372036854775807", "-9223372036854775808", "0", "-0", "-0.0e-0",
-	                                 "1.7976931348623157e308", "1.7976931348623158e308", "1e308", "1e-400",
-	                                 "0e99999999999999999999", "0.0000e400", "12.5E+2"};
+	static const char *const bad[] = { "01",  "-01", "00",  "-",   "+1",    ".5",       "1.",  "1.e2", "1e",
+		                           "1e+", "-a",  "0x1", "1 2", "1.5.2", "Infinity", "NaN", "--1" };
+	static const char *const big[] = { "9223372036854775808",
+		                           "-9223372036854775809",
+		                           "99999999999999999999",
+		                           "1e309",
+		                           "-1e309",
+		                           "1.7976931348623159e308",
+		                           "179769313486231590e291",
+		                           "0.00000000001797693134862315808e319",
+		                           "10e308" };
+	static const char *const ok[] = { "9223372036854775807",
+		                          "-9223372036854775808",
+		                          "0",
+		                          "-0",
+		                          "-0.0e-0",
+		                          "1.7976931348623157e308",
+		                          "1.7976931348623158e308",
+		                          "1e308",
+		                          "1e-400",
+		                          "0e99999999999999999999",
+		                          "0.0000e400",
+		                          "12.5E+2" };
 	char line[128];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -216,15 +258,29 @@ END_TEST
 
 START_TEST(the_line_must_be_one_object_and_nothing_else)
 {
-	static const char *const syntax[] = {"",       "  ",          "{",          "{\"a\"",  "{\"a\":",
-	                                     "{\"a\":1", "{\"a\":1,",   "{\"a\":1} x", "{}{}",     "{,}",
-	                                     "{\"a\"1}", "{'a':1}",     "{a:1}",       "not json", "tru",
-	                                     "\xef\xbb\xbf{}", "{\"a\":1}\x0b", "{\"a\":1}\0"};
+	static const char *const syntax[] = { "",
+		                              "  ",
+		                              "{",
+		                              "{\"a\"",
+		                              "{\"a\":",
+		                              "{\"a\":1",
+		                              "{\"a\":1,",
+		                              "{\"a\":1} x",
+		                              "{}{}",
+		                              "{,}",
+		                              "{\"a\"1}",
+		                              "{'a':1}",
+		                              "{a:1}",
+		                              "not json",
+		                              "tru",
+		                              "\xef\xbb\xbf{}",
+		                              "{\"a\":1}\x0b",
+		                              "{\"a\":1}\0" };
 	static const struct {
 		const char *line;
 		const char *what;
-	} notobj[] = {{"[1,2]", "an array"}, {"\"s\"", "a string"}, {"-3", "a number"},
-	              {"true", "a boolean"}, {"null", "null"},      {" [", "an array"}};
+	} notobj[] = { { "[1,2]", "an array" }, { "\"s\"", "a string" }, { "-3", "a number" },
+		       { "true", "a boolean" }, { "null", "null" },      { " [", "an array" } };
 
 	for (size_t i = 0; i < sizeof(syntax) / sizeof(syntax[0]); i++) {
 		/* The last one carries a NUL byte after the object. */
@@ -268,7 +324,7 @@ END_TEST
 
 /* What a line amounts to, in the classes validation distinguishes. */
 enum verdict { V_ACCEPT, V_MALFORMED, V_NUL, V_RANGE, V_DUP, V_LIMIT, V_COUNT };
-static const char *const verdict_name[V_COUNT] = {"accept", "malformed", "nul", "range", "duplicate", "limit"};
+static const char *const verdict_name[V_COUNT] = { "accept", "malformed", "nul", "range", "duplicate", "limit" };
 
 static enum verdict mine_verdict(int rc)
 {
@@ -372,21 +428,61 @@ static void put(struct gen *g, const char *s)
 
 static void put_ws(struct gen *g)
 {
-	static const char *const ws[] = {"", "", "", " ", "  ", "\t", "\n", "\r\n", " \t "};
+	static const char *const ws[] = { "", "", "", " ", "  ", "\t", "\n", "\r\n", " \t " };
 	put(g, ws[pick(sizeof(ws) / sizeof(ws[0]))]);
 }
 
-static const char *const field_names[] = {
-	"transaction_id", "amount", "currency", "merchant_id", "customer_id", "merchant_country",
-	"customer_country", "timestamp", "card_number", "merchant_category", "channel", "ip_address",
-	"device_id", "customer_kyc_status", "note", "cvv", "x", "", "caf\xc3\xa9", "\\u0041mount"};
+static const char *const field_names[] = { "transaction_id",
+	                                   "amount",
+	                                   "currency",
+	                                   "merchant_id",
+	                                   "customer_id",
+	                                   "merchant_country",
+	                                   "customer_country",
+	                                   "timestamp",
+	                                   "card_number",
+	                                   "merchant_category",
+	                                   "channel",
+	                                   "ip_address",
+	                                   "device_id",
+	                                   "customer_kyc_status",
+	                                   "note",
+	                                   "cvv",
+	                                   "x",
+	                                   "",
+	                                   "caf\xc3\xa9",
+	                                   "\\u0041mount" };
 
 static void put_string(struct gen *g)
 {
-	static const char *const pieces[] = {
-		"a", "tx-1", "4111111111111111", "USD", "2024-05-01T12:30:00Z", " ", "\\n", "\\\"", "\\\\", "\\/",
-		"\\b", "\\f", "\\r", "\\t", "\\u0041", "\\u00e9", "\\u20ac", "\\uFFFF", "\\ud83d\\ude00", "\\uD800\\uDC00",
-		"\\udbff\\udfff", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf", "\x7f", "0", "Z"};
+	static const char *const pieces[] = { "a",
+		                              "tx-1",
+		                              "4111111111111111",
+		                              "USD",
+		                              "2024-05-01T12:30:00Z",
+		                              " ",
+		                              "\\n",
+		                              "\\\"",
+		                              "\\\\",
+		                              "\\/",
+		                              "\\b",
+		                              "\\f",
+		                              "\\r",
+		                              "\\t",
+		                              "\\u0041",
+		                              "\\u00e9",
+		                              "\\u20ac",
+		                              "\\uFFFF",
+		                              "\\ud83d\\ude00",
+		                              "\\uD800\\uDC00",
+		                              "\\udbff\\udfff",
+		                              "\xc3\xa9",
+		                              "\xe2\x82\xac",
+		                              "\xf0\x9f\x98\x80",
+		                              "\xef\xbf\xbf",
+		                              "\x7f",
+		                              "0",
+		                              "Z" };
 	unsigned k = pick(6);
 
 	put(g, "\"");
@@ -397,10 +493,26 @@ static void put_string(struct gen *g)
 
 static void put_number(struct gen *g)
 {
-	static const char *const fixed[] = {
-		"0", "-0", "12.34", "1e2", "1.2E+2", "1e-2", "-5.5", "9223372036854775807", "-9223372036854775808",
-		"9223372036854775808", "-9223372036854775809", "1.7976931348623157e308", "1.7976931348623159e308",
-		"1e308", "1e309", "1e-400", "0e400", "123456789012345678901234567890", "0.1e310", "10e307"};
+	static const char *const fixed[] = { "0",
+		                             "-0",
+		                             "12.34",
+		                             "1e2",
+		                             "1.2E+2",
+		                             "1e-2",
+		                             "-5.5",
+		                             "9223372036854775807",
+		                             "-9223372036854775808",
+		                             "9223372036854775808",
+		                             "-9223372036854775809",
+		                             "1.7976931348623157e308",
+		                             "1.7976931348623159e308",
+		                             "1e308",
+		                             "1e309",
+		                             "1e-400",
+		                             "0e400",
+		                             "123456789012345678901234567890",
+		                             "0.1e310",
+		                             "10e307" };
 	char t[64];
 	/* One draw per statement: the order of evaluation of function
 	 * arguments is unspecified, and the lines must not depend on it. */
@@ -474,7 +586,7 @@ static void put_value(struct gen *g, int depth)
 static void gen_object(struct gen *g)
 {
 	unsigned k = pick(18), written = 0;
-	bool used[sizeof(field_names) / sizeof(field_names[0])] = {0};
+	bool used[sizeof(field_names) / sizeof(field_names[0])] = { 0 };
 
 	g->n = 0;
 	put_ws(g);
@@ -503,9 +615,11 @@ static void gen_object(struct gen *g)
 /* Damages a valid line the ways producers and networks do. */
 static void mutate(struct gen *g)
 {
-	static const char specials[] = {'\0', '"', '\\', '{', '}', '[', ']', ',', ':', ' ', 'e', '-', '0', 'u',
-	                                (char)0x80, (char)0xc0, (char)0xc3, (char)0xe0, (char)0xed, (char)0xf0,
-	                                (char)0xf4, (char)0xf5, (char)0xff, '\n', '\x01', 'x'};
+	static const char specials[] = { '\0',       '"',        '\\',       '{',        '}',        '[',
+		                         ']',        ',',        ':',        ' ',        'e',        '-',
+		                         '0',        'u',        (char)0x80, (char)0xc0, (char)0xc3, (char)0xe0,
+		                         (char)0xed, (char)0xf0, (char)0xf4, (char)0xf5, (char)0xff, '\n',
+		                         '\x01',     'x' };
 	unsigned times = 1 + pick(3);
 
 	for (unsigned t = 0; t < times && g->n > 0; t++) {
@@ -533,8 +647,9 @@ static void mutate(struct gen *g)
 			break;
 		case 5: /* insert an escape (NUL, surrogates, bad hex) */
 			if (g->n + 12 < sizeof(g->buf)) {
-				static const char *const esc[] = {"\\u0000", "\\ud800", "\\udc00", "\\ud800\\u0041", "\\u12",
-				                                  "\\x", "\\uD834\\uDD1E"};
+				static const char *const esc[] = { "\\u0000",        "\\ud800", "\\udc00",
+					                           "\\ud800\\u0041", "\\u12",   "\\x",
+					                           "\\uD834\\uDD1E" };
 				const char *e = esc[pick(sizeof(esc) / sizeof(esc[0]))];
 				size_t k = strlen(e);
 				memmove(g->buf + at + k, g->buf + at, g->n - at);
@@ -564,7 +679,7 @@ static void gen_deep(struct gen *g)
 	}
 	put_value(g, 99);
 	for (unsigned i = levels; i-- > 0;) {
-		char c[2] = {close[i], '\0'};
+		char c[2] = { close[i], '\0' };
 		put(g, c);
 	}
 	put(g, "}");
@@ -572,8 +687,8 @@ static void gen_deep(struct gen *g)
 
 static void gen_random(struct gen *g)
 {
-	static const char *const tokens[] = {"{", "}", "[", "]", ",", ":", "\"a\"", "\"b\"", "1", "-", "true",
-	                                     "nul", " ", "\"", "\\", "e5", ".5", "\"\\u0000\"", "1e999"};
+	static const char *const tokens[] = { "{",    "}",   "[", "]",  ",",  ":",  "\"a\"", "\"b\"",       "1",    "-",
+		                              "true", "nul", " ", "\"", "\\", "e5", ".5",    "\"\\u0000\"", "1e999" };
 	unsigned k = 1 + pick(24);
 
 	g->n = 0;
@@ -616,7 +731,7 @@ static void check_values(const json_t *root, const char *line, size_t len)
 			} else {
 				double d = strtod(num, NULL);
 				ck_assert(json_is_real(j));
-				ck_assert(memcmp(&d, &(double){json_real_value(j)}, sizeof(d)) == 0);
+				ck_assert(memcmp(&d, &(double){ json_real_value(j) }, sizeof(d)) == 0);
 			}
 			break;
 		case TXP_JSONLINE_TRUE:
@@ -655,7 +770,7 @@ static void check_values(const json_t *root, const char *line, size_t len)
 START_TEST(reader_agrees_with_jansson_on_generated_lines)
 {
 	static struct gen g;
-	unsigned long seen[V_COUNT][V_COUNT] = {{0}};
+	unsigned long seen[V_COUNT][V_COUNT] = { { 0 } };
 	unsigned long not_object = 0, nested_dup = 0, nul_byte = 0, compared = 0;
 
 	for (int i = 0; i < 200000; i++) {

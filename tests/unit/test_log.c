@@ -3,8 +3,8 @@
 
 #include <check.h>
 #include <ctype.h>
-#include <jansson.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +123,7 @@ static const char *str(json_t *j, const char *key)
 /* The timestamp is RFC 3339 in UTC with milliseconds, and now. */
 static void check_timestamp(const char *ts)
 {
-	struct tm tm = {0};
+	struct tm tm = { 0 };
 	const char *end;
 	time_t t;
 

@@ -100,9 +100,11 @@ START_TEST(prometheus_types_counters_as_counters_and_histograms_as_cumulative)
 	ck_assert_ptr_nonnull(strstr(text, "txpipe_reply_latency_seconds_count{} 10\n"));
 	ck_assert_ptr_nonnull(strstr(text, "txpipe_ring_depth{ring=\"fraud_in\"} 1\n"));
 	/* Monotonic figures of a section are counters, levels are gauges. */
-	ck_assert_ptr_nonnull(strstr(text, "# TYPE txpipe_delivery_stored_total counter\ntxpipe_delivery_stored_total 6\n"));
+	ck_assert_ptr_nonnull(
+	        strstr(text, "# TYPE txpipe_delivery_stored_total counter\ntxpipe_delivery_stored_total 6\n"));
 	ck_assert_ptr_nonnull(strstr(text, "# TYPE txpipe_delivery_pending gauge\ntxpipe_delivery_pending 8\n"));
-	ck_assert_ptr_nonnull(strstr(text, "# TYPE txpipe_ack_duplicates_total counter\ntxpipe_ack_duplicates_total 2\n"));
+	ck_assert_ptr_nonnull(
+	        strstr(text, "# TYPE txpipe_ack_duplicates_total counter\ntxpipe_ack_duplicates_total 2\n"));
 	ck_assert_ptr_nonnull(strstr(text, "# TYPE txpipe_journal_full gauge\ntxpipe_journal_full 1\n"));
 	ck_assert_ptr_nonnull(strstr(text, "txpipe_aws_requests_total{service=\"dynamodb\"} 3\n"));
 	ck_assert_ptr_nonnull(strstr(text, "txpipe_aws_credentials_info{source=\"environment\"} 1\n"));
@@ -174,7 +176,7 @@ START_TEST(the_rules_version_shows_in_every_form)
 	json_decref(j);
 	text = txp_stats_prometheus(&s);
 	ck_assert_ptr_nonnull(
-	    strstr(text, "\n# TYPE txpipe_rules_info gauge\ntxpipe_rules_info{version=\"0123456789ab\"} 1\n"));
+	        strstr(text, "\n# TYPE txpipe_rules_info gauge\ntxpipe_rules_info{version=\"0123456789ab\"} 1\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\ntxpipe_rules_loaded_ms 1796550000123\n"));
 	free(text);
 	text = txp_stats_text(&s);

@@ -60,9 +60,9 @@ END_TEST
 
 START_TEST(strict_grammar_refuses_signs_exponents_spaces_empty_parts_and_leading_zeros)
 {
-	static const char *const bad[] = {"",    ".",    "1.",   ".5",   "007",  "00.5", "01",  "+1",
-	                                   "-1",  "1e3",  "1E3",  " 1",   "1 ",   "1,00", "1..2", "1.2.3",
-	                                   "0x10", "1_000", "Inf", "NaN",  "\xef\xbc\x91", "--1", "1.-2", "1.+2"};
+	static const char *const bad[] = { "",     ".",     "1.",  ".5",  "007",          "00.5", "01",   "+1",
+		                           "-1",   "1e3",   "1E3", " 1",  "1 ",           "1,00", "1..2", "1.2.3",
+		                           "0x10", "1_000", "Inf", "NaN", "\xef\xbc\x91", "--1",  "1.-2", "1.+2" };
 	int64_t v;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -105,7 +105,7 @@ START_TEST(json_numbers_give_the_exact_decimal_they_spell)
 {
 	ck_assert_int_eq(num_ok("5", 2), 500);
 	ck_assert_int_eq(num_ok("0.3", 2), 30);
-	ck_assert_int_eq(num_ok("19.99", 2), 1999);  /* as a double, 19.99 * 100 = 1998.9999999999998 */
+	ck_assert_int_eq(num_ok("19.99", 2), 1999); /* as a double, 19.99 * 100 = 1998.9999999999998 */
 	ck_assert_int_eq(num_ok("4.35", 2), 435);
 	ck_assert_int_eq(num_ok("1.005", 3), 1005);
 	ck_assert_int_eq(num_ok("0.07", 2), 7);
@@ -173,9 +173,9 @@ END_TEST
 
 START_TEST(json_number_grammar_is_rfc_8259_exactly)
 {
-	static const char *const bad[] = {"",    "-",    "+1",  "01",  "-01", "00",   "1.",   ".5",  "-.5",
-	                                   "1e",  "1e+",  "1E-", "1.e5", "e5", "0x1",  "1 ",   " 1",  "Inf",
-	                                   "NaN", "1E5.5", "--1", "1.2.3", "1e5e5", "1_000", "\xef\xbc\x91"};
+	static const char *const bad[] = { "",    "-",     "+1",  "01",    "-01",   "00",    "1.",          ".5", "-.5",
+		                           "1e",  "1e+",   "1E-", "1.e5",  "e5",    "0x1",   "1 ",          " 1", "Inf",
+		                           "NaN", "1E5.5", "--1", "1.2.3", "1e5e5", "1_000", "\xef\xbc\x91" };
 	int64_t v;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -198,7 +198,7 @@ static uint64_t rng(void)
 
 START_TEST(json_numbers_agree_with_the_decimal_parser_in_every_spelling)
 {
-	static const int64_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+	static const int64_t p10[] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000 };
 	char dec[48], sci[64];
 
 	/* k / 10^s written plainly and as m e x for several exponents x: the
@@ -208,8 +208,7 @@ START_TEST(json_numbers_agree_with_the_decimal_parser_in_every_spelling)
 		int s = (int)(rng() % 9), x = (int)(rng() % 7) - 3, rrc, rc;
 		unsigned exp = (unsigned)(rng() % (TXP_MONEY_MAX_EXPONENT + 1));
 
-		snprintf(dec, sizeof(dec), "%lld.%0*lld", (long long)(k / p10[s]), s ? s : 1,
-		         (long long)(k % p10[s]));
+		snprintf(dec, sizeof(dec), "%lld.%0*lld", (long long)(k / p10[s]), s ? s : 1, (long long)(k % p10[s]));
 		rrc = txp_money_parse(dec, strlen(dec), exp, &ref);
 		ck_assert_int_eq(num(dec, exp, &got), rrc);
 		if (rrc == 0)

@@ -75,12 +75,18 @@ START_TEST(normalise_folds_case_accents_and_punctuation)
 	ck_assert_str_eq(norm("Straße Æsir Œuvre Łódź", 0), "strasse aesir oeuvre lodz");
 	/* '.' and apostrophes are deleted inside words, not split on. */
 	ck_assert_str_eq(norm("O'Brien", 0), "obrien");
-	ck_assert_str_eq(norm("O\xe2\x80\x99" "Brien", 0), "obrien");
+	ck_assert_str_eq(norm("O\xe2\x80\x99"
+	                      "Brien",
+	                      0),
+	                 "obrien");
 	ck_assert_str_eq(norm("J.P. Morgan", 0), "jp morgan");
 	/* Latin-1 bytes, as OFAC files are read. */
 	ck_assert_str_eq(norm("Z\xc9LANDO", 1), "zelando");
 	/* Invalid UTF-8 separates words and never reads past the end. */
-	ck_assert_str_eq(norm("ab\xff" "cd\xc3", 0), "ab cd");
+	ck_assert_str_eq(norm("ab\xff"
+	                      "cd\xc3",
+	                      0),
+	                 "ab cd");
 }
 END_TEST
 
@@ -128,8 +134,8 @@ START_TEST(case_accents_and_punctuation_do_not_matter)
 	ck_assert_str_eq(screen("Iván Sergéyevich Petróvsky"), "101");
 	ck_assert_str_eq(screen("Seamus Patrick O'Brien"), "103");
 	ck_assert_str_eq(screen("Seamus Patrick OBrien"), "103");
-	ck_assert_str_eq(screen("Seamus-Patrick O Brien"), "");  /* a split word is a different token */
-	ck_assert_str_eq(screen("Zelando Holdings"), "104");     /* Latin-1 É in the file */
+	ck_assert_str_eq(screen("Seamus-Patrick O Brien"), ""); /* a split word is a different token */
+	ck_assert_str_eq(screen("Zelando Holdings"), "104");    /* Latin-1 É in the file */
 }
 END_TEST
 
@@ -146,10 +152,10 @@ END_TEST
 
 START_TEST(aliases_hit_their_entry)
 {
-	ck_assert_str_eq(screen("Ivan Petrovski"), "101");         /* a.k.a. 'PETROVSKI, Ivan' */
-	ck_assert_str_eq(screen("Boris Ivanov-Ali"), "101");       /* apostrophe inside the alias */
+	ck_assert_str_eq(screen("Ivan Petrovski"), "101");             /* a.k.a. 'PETROVSKI, Ivan' */
+	ck_assert_str_eq(screen("Boris Ivanov-Ali"), "101");           /* apostrophe inside the alias */
 	ck_assert_str_eq(screen("Blue Harbour Shipping Inc."), "102"); /* f.k.a. */
-	ck_assert_str_eq(screen("Dima Zarkov"), "IH-001");         /* in-house alias column */
+	ck_assert_str_eq(screen("Dima Zarkov"), "IH-001");             /* in-house alias column */
 }
 END_TEST
 
@@ -298,7 +304,7 @@ START_TEST(spec_errors_name_the_item)
 	ck_assert_ptr_null(x);
 	ck_assert_int_eq(txp_names_load("", &x, err, sizeof(err)), 0);
 	ck_assert_uint_eq(txp_names_entries(x), 0);
-	ck_assert_int_eq(txp_names_screen(x, scr, "Ivan Petrovsky", THRESHOLD, &(struct txp_names_hit){0}), 0);
+	ck_assert_int_eq(txp_names_screen(x, scr, "Ivan Petrovsky", THRESHOLD, &(struct txp_names_hit){ 0 }), 0);
 	txp_names_free(x);
 }
 END_TEST

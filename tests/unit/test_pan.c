@@ -69,13 +69,13 @@ START_TEST(ignores_wrong_lengths_bad_checksums_and_double_separators)
 
 	ck_assert(!found("", &a, &b));
 	ck_assert(!found("no digits here", &a, &b));
-	ck_assert(!found("4111111111111112", &a, &b));          /* Luhn fails */
-	ck_assert(!found("411111111111", &a, &b));              /* 12 digits */
-	ck_assert(!found("41111111111111111111", &a, &b));      /* 20 digits, one run */
-	ck_assert(!found("4111  1111  1111  1111", &a, &b));    /* two spaces split it */
+	ck_assert(!found("4111111111111112", &a, &b));       /* Luhn fails */
+	ck_assert(!found("411111111111", &a, &b));           /* 12 digits */
+	ck_assert(!found("41111111111111111111", &a, &b));   /* 20 digits, one run */
+	ck_assert(!found("4111  1111  1111  1111", &a, &b)); /* two spaces split it */
 	ck_assert(!found("4111--1111--1111--1111", &a, &b));
 	ck_assert(!found("4111..1111..1111..1111", &a, &b));
-	ck_assert(!found("4111.1111-1111_1111", &a, &b));       /* separators must agree */
+	ck_assert(!found("4111.1111-1111_1111", &a, &b)); /* separators must agree */
 	ck_assert(!found("device-12345678", &a, &b));
 	/* Unix milliseconds in an identifier: "1-1793577601500" joins into a
 	 * Luhn-valid 14-digit candidate (found by the compliance tests), and
@@ -123,7 +123,7 @@ START_TEST(finds_numbers_joined_by_any_separator_or_padded_with_zeros)
 	ck_assert(found("12:34:4111.1111.1111.1111", &a, &b));
 	ck_assert_uint_eq(a, 6);
 	/* Too many zeros, or too few digits once they are gone. */
-	ck_assert(!found("00004111111111111111", &a, &b));     /* 20 digits */
+	ck_assert(!found("00004111111111111111", &a, &b)); /* 20 digits */
 	ck_assert(!found("000000000000000000", &a, &b));
 	ck_assert(!found("0001793577601502", &a, &b));
 }
@@ -141,9 +141,17 @@ static uint64_t rnd(void)
 }
 
 static const char *corpus_kind[] = {
-	"uuid", "ORD-2024-000123", "YYYY-MM-DDThh:mm:ss.sssZ", "YYYYMMDD-NNNNNNNN", "unix-ms", "ip:port",
-	"numeric 8-12 digits", "numeric 13-19 digits, first 2-9", "numeric 20-24 digits",
-	"numeric 14-19 digits, first 0", "YYYYMMDDhhmmss[fff]",
+	"uuid",
+	"ORD-2024-000123",
+	"YYYY-MM-DDThh:mm:ss.sssZ",
+	"YYYYMMDD-NNNNNNNN",
+	"unix-ms",
+	"ip:port",
+	"numeric 8-12 digits",
+	"numeric 13-19 digits, first 2-9",
+	"numeric 20-24 digits",
+	"numeric 14-19 digits, first 0",
+	"YYYYMMDDhhmmss[fff]",
 };
 
 /* One ordinary identifier of kind `k`. */
@@ -219,7 +227,8 @@ START_TEST(false_positives_on_ordinary_identifiers_stay_low)
 			hits += found(s, &a, &b);
 		}
 		rate = (double)hits / N;
-		fprintf(stderr, "pan false positives: %-34s %6u / %u = %.4f%%\n", corpus_kind[k], hits, (unsigned)N, 100 * rate);
+		fprintf(stderr, "pan false positives: %-34s %6u / %u = %.4f%%\n", corpus_kind[k], hits, (unsigned)N,
+		        100 * rate);
 		if (k == 7)
 			ck_assert_msg(rate > 0.08 && rate < 0.12, "%s: %f", corpus_kind[k], rate);
 		else if (k == 9 || k == 10)

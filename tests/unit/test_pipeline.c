@@ -133,11 +133,10 @@ static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
 		h.shard_ctx_ids[i] = (int)i;
 		h.shard_ctx[i] = &h.shard_ctx_ids[i];
 	}
-	void *vctx[MAX_SHARDS] = {NULL};
-	fns = (struct txp_stage_fns){stage_validate, stage_fraud, stage_comply, vctx, h.shard_ctx, h.shard_ctx};
+	void *vctx[MAX_SHARDS] = { NULL };
+	fns = (struct txp_stage_fns){ stage_validate, stage_fraud, stage_comply, vctx, h.shard_ctx, h.shard_ctx };
 	ck_assert_int_eq(uv_loop_init(&h.loop), 0);
-	ck_assert_int_eq(txp_pipeline_create(&h.p, &h.loop, workers, capacity, &fns, on_done, &h, err, sizeof(err)),
-	                 0);
+	ck_assert_int_eq(txp_pipeline_create(&h.p, &h.loop, workers, capacity, &fns, on_done, &h, err, sizeof(err)), 0);
 	uv_idle_init(&h.loop, &h.feeder);
 	h.feeder.data = &h;
 	uv_idle_start(&h.feeder, feed);
@@ -183,7 +182,7 @@ START_TEST(latency_quantiles_come_from_the_histogram)
 	ck_assert_uint_eq(txp_latency_quantile_us(&l, 500), 0);
 	for (int i = 0; i < 98; i++)
 		txp_latency_record(&l, 3000); /* 3 us: bucket [2, 4) */
-	txp_latency_record(&l, 1000000);     /* 1 ms */
+	txp_latency_record(&l, 1000000);      /* 1 ms */
 	txp_latency_record(&l, 1000000);
 	ck_assert_uint_eq(txp_latency_quantile_us(&l, 500), 4);
 	ck_assert_uint_eq(txp_latency_quantile_us(&l, 980), 4);

@@ -16,7 +16,7 @@ static const char *values(struct txp_queue *h)
 	struct txp_queue *q;
 	size_t n = 0;
 
-	txp_queue_foreach(q, h)
+	txp_queue_foreach (q, h)
 		buf[n++] = (char)('0' + txp_queue_data(q, struct item, link)->v);
 	buf[n] = '\0';
 	return buf;
@@ -25,7 +25,7 @@ static const char *values(struct txp_queue *h)
 START_TEST(inserts_keep_order_and_data_finds_the_holder)
 {
 	struct txp_queue h;
-	struct item it[4] = {{1, {0}}, {2, {0}}, {3, {0}}, {4, {0}}};
+	struct item it[4] = { { 1, { 0 } }, { 2, { 0 } }, { 3, { 0 } }, { 4, { 0 } } };
 
 	txp_queue_init(&h);
 	ck_assert(txp_queue_empty(&h));
@@ -42,7 +42,7 @@ END_TEST
 START_TEST(removal_anywhere_and_twice_is_safe)
 {
 	struct txp_queue h;
-	struct item it[3] = {{1, {0}}, {2, {0}}, {3, {0}}};
+	struct item it[3] = { { 1, { 0 } }, { 2, { 0 } }, { 3, { 0 } } };
 
 	txp_queue_init(&h);
 	for (int i = 0; i < 3; i++)
@@ -67,7 +67,7 @@ START_TEST(the_safe_walk_allows_removing_the_current_link)
 		it[i].v = i;
 		txp_queue_insert_tail(&h, &it[i].link);
 	}
-	txp_queue_foreach_safe(q, n, &h)
+	txp_queue_foreach_safe (q, n, &h)
 		if (txp_queue_data(q, struct item, link)->v % 2 == 0)
 			txp_queue_remove(q);
 	ck_assert_str_eq(values(&h), "13");
@@ -77,7 +77,7 @@ END_TEST
 START_TEST(move_appends_a_whole_list_and_empties_it)
 {
 	struct txp_queue a, b;
-	struct item it[4] = {{1, {0}}, {2, {0}}, {3, {0}}, {4, {0}}};
+	struct item it[4] = { { 1, { 0 } }, { 2, { 0 } }, { 3, { 0 } }, { 4, { 0 } } };
 
 	txp_queue_init(&a);
 	txp_queue_init(&b);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "txpipe/item.h"
 #include "txn_fixture.h"
+#include "txpipe/item.h"
 
 /* The shared fixture, plus the fields it leaves out that the item, the
  * alerts and the reply can still show. */
@@ -167,7 +167,8 @@ START_TEST(the_names_section_round_trips_and_records_without_it_decode)
 	ck_assert_ptr_nonnull(strstr(u->item, "\"sanctions_match\":{\"M\":{\"field\":{\"S\":\"beneficiary_name\"},"
 	                                      "\"list\":{\"S\":\"ofac\"},\"entry\":{\"S\":\"12345\"},"
 	                                      "\"score\":{\"N\":\"953\"}}}"));
-	ck_assert_ptr_nonnull(strstr(u->item, "\"beneficiary_name_pseudonym\":{\"S\":\"33333333333333333333333333333333\"}"));
+	ck_assert_ptr_nonnull(
+	        strstr(u->item, "\"beneficiary_name_pseudonym\":{\"S\":\"33333333333333333333333333333333\"}"));
 	u->n_reasons = 0;
 	txp_txn_free(u);
 
@@ -213,8 +214,8 @@ START_TEST(damaged_records_are_refused)
 	a.record_len--;
 	/* An unknown version, and values out of their ranges. */
 	for (size_t i = 0; i < 4; i++) {
-		static const size_t at[] = {0, 1, 3, 7};
-		static const uint8_t bad[] = {4, TXP_STATUS_COUNT, 101, TXP_CHANNEL_COUNT};
+		static const size_t at[] = { 0, 1, 3, 7 };
+		static const uint8_t bad[] = { 4, TXP_STATUS_COUNT, 101, TXP_CHANNEL_COUNT };
 		uint8_t keep = record[at[i]];
 
 		record[at[i]] = bad[i];
@@ -294,8 +295,8 @@ START_TEST(the_rules_version_survives_a_restart)
 	ck_assert_str_eq(u->rules_version, "0123456789ab");
 	ck_assert_int_eq(u->rules_loaded_ms, 1796550000123);
 	assert_same_output(t, u, version);
-	ck_assert_msg(strstr(u->item, "\"rules_version\":{\"S\":\"0123456789ab\"}") != NULL, "%.*s",
-	              (int)u->item_len, u->item);
+	ck_assert_msg(strstr(u->item, "\"rules_version\":{\"S\":\"0123456789ab\"}") != NULL, "%.*s", (int)u->item_len,
+	              u->item);
 
 	u->n_reasons = 0;
 	txp_txn_free(u);

@@ -56,15 +56,13 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-#define TXN(id, amount, customer)                                                                             \
-	"{\"transaction_id\":\"" id "\",\"amount\":\"" amount "\",\"currency\":\"USD\",\"merchant_id\":\"m-" id   \
-	"\",\"customer_id\":\"" customer "\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\","           \
+#define TXN(id, amount, customer)                                                                               \
+	"{\"transaction_id\":\"" id "\",\"amount\":\"" amount "\",\"currency\":\"USD\",\"merchant_id\":\"m-" id \
+	"\",\"customer_id\":\"" customer "\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\","          \
 	"\"timestamp\":\"2026-12-06T10:00:00Z\"}\n"
 
-static const char scenario[] = TXN("t1", "500.55", "c-1") TXN("t2", "1500.55", "c-2") "\n"
-	TXN("t3", "1700.55", "c-3") TXN("t4", "4500.55", "c-4")
-	"{\"transaction_id\":\"t5\",\"currency\":\"USD\"}\n"
-	TXN("t2", "1500.55", "c-2");
+static const char scenario[] = TXN("t1", "500.55", "c-1") TXN("t2", "1500.55", "c-2") "\n" TXN("t3", "1700.55", "c-3")
+        TXN("t4", "4500.55", "c-4") "{\"transaction_id\":\"t5\",\"currency\":\"USD\"}\n" TXN("t2", "1500.55", "c-2");
 
 /* Replays `scenario` under baseline / candidate thresholds; returns what
  * was printed (malloc'd). */

@@ -7,12 +7,13 @@
 #include <stdlib.h>
 
 static const struct txp_retry_policy policy = {
-    .max_attempts = 3, .base_delay_ms = 100, .max_delay_ms = 1000, .jitter = true};
+	.max_attempts = 3, .base_delay_ms = 100, .max_delay_ms = 1000, .jitter = true
+};
 
 START_TEST(delay_is_drawn_from_zero_to_the_exponential_cap)
 {
 	/* retry 0: [0, 100]; 1: [0, 200]; 2: [0, 400]; 3: [0, 800]; 4+: [0, 1000]. */
-	static const uint64_t caps[] = {100, 200, 400, 800, 1000, 1000, 1000};
+	static const uint64_t caps[] = { 100, 200, 400, 800, 1000, 1000, 1000 };
 
 	for (unsigned r = 0; r < sizeof(caps) / sizeof(caps[0]); r++) {
 		ck_assert_uint_eq(txp_retry_delay_ms(&policy, r, 0), 0);
@@ -41,7 +42,8 @@ END_TEST
 START_TEST(huge_retry_numbers_do_not_overflow)
 {
 	struct txp_retry_policy p = {
-	    .max_attempts = 100, .base_delay_ms = UINT64_MAX / 3, .max_delay_ms = UINT64_MAX, .jitter = true};
+		.max_attempts = 100, .base_delay_ms = UINT64_MAX / 3, .max_delay_ms = UINT64_MAX, .jitter = true
+	};
 
 	ck_assert_uint_eq(txp_retry_delay_ms(&policy, 1000000, 999), 999);
 	ck_assert_uint_eq(txp_retry_delay_ms(&p, 70, UINT64_MAX - 1), UINT64_MAX - 1);
@@ -50,7 +52,7 @@ END_TEST
 
 START_TEST(max_attempts_counts_the_first_attempt)
 {
-	struct txp_retry_policy once = {.max_attempts = 1, .base_delay_ms = 1, .max_delay_ms = 1};
+	struct txp_retry_policy once = { .max_attempts = 1, .base_delay_ms = 1, .max_delay_ms = 1 };
 
 	ck_assert(txp_retry_attempts_left(&policy, 1));
 	ck_assert(txp_retry_attempts_left(&policy, 2));
@@ -69,10 +71,10 @@ START_TEST(defaults_retry_like_the_reference)
 	struct txp_retry_budget b;
 
 	ck_assert_int_eq(txp_config_defaults(&cfg), 0);
-	p = (struct txp_retry_policy){.max_attempts = (uint32_t)cfg.retry.max_attempts,
-	                              .base_delay_ms = cfg.retry.base_delay_ms,
-	                              .max_delay_ms = cfg.retry.max_delay_ms,
-	                              .jitter = cfg.retry.jitter};
+	p = (struct txp_retry_policy){ .max_attempts = (uint32_t)cfg.retry.max_attempts,
+		                       .base_delay_ms = cfg.retry.base_delay_ms,
+		                       .max_delay_ms = cfg.retry.max_delay_ms,
+		                       .jitter = cfg.retry.jitter };
 	for (unsigned attempts = 1; attempts <= 3; attempts++)
 		ck_assert(txp_retry_attempts_left(&p, attempts));
 	ck_assert(!txp_retry_attempts_left(&p, 4));

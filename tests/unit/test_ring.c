@@ -146,7 +146,7 @@ static void *observer(void *arg)
 
 START_TEST(a_third_thread_never_sees_more_than_the_capacity)
 {
-	struct observed o = {.r = txp_ring_create(8)};
+	struct observed o = { .r = txp_ring_create(8) };
 	pthread_t prod, obs;
 	uintptr_t expect = 1;
 	void *out[3];

@@ -29,9 +29,10 @@ END_TEST
 
 START_TEST(rates_parse_rejects_bad_items_naming_them)
 {
-	static const char *const bad[] = {"USD",        "USD:",        "US:100",      "USD:0",
-	                                  "USD:1.5",    "USD:-1",      "USD:1,USD:2", "USD:1,,EUR:2",
-	                                  "USD:1,",     "U1D:100",     "USD:10000000000000"};
+	static const char *const bad[] = {
+		"USD",         "USD:",         "US:100", "USD:0",   "USD:1.5",           "USD:-1",
+		"USD:1,USD:2", "USD:1,,EUR:2", "USD:1,", "U1D:100", "USD:10000000000000"
+	};
 	struct txp_rates r;
 	char err[128];
 
@@ -173,9 +174,9 @@ START_TEST(rates_merge_adds_and_replaces_keeping_the_date)
 	struct txp_rates base, over;
 	char err[160];
 
-	ck_assert_int_eq(txp_rates_parse_file("date 2026-12-04\nUSD 1000000\nEUR 1160000\n", 40, "b", &base, err,
-	                                      sizeof(err)),
-	                 0);
+	ck_assert_int_eq(
+	        txp_rates_parse_file("date 2026-12-04\nUSD 1000000\nEUR 1160000\n", 40, "b", &base, err, sizeof(err)),
+	        0);
 	ck_assert_int_eq(txp_rates_parse("EUR:1200000,CHF:1245000", &over, err, sizeof(err)), 0);
 	ck_assert_int_eq(txp_rates_merge(&base, &over), 0);
 	ck_assert_uint_eq(base.n, 3);
@@ -194,7 +195,8 @@ START_TEST(builtin_rates_are_the_sample_file_and_cover_the_most_traded)
 {
 	static const char *const most_traded[] = {
 		"USD", "EUR", "JPY", "GBP", "CNY", "AUD", "CAD", "CHF", "HKD", "SGD", "SEK", "KRW", "NOK", "NZD", "INR",
-		"MXN", "TWD", "ZAR", "BRL", "DKK", "PLN", "THB", "ILS", "IDR", "CZK", "AED", "TRY", "HUF", "CLP", "SAR"};
+		"MXN", "TWD", "ZAR", "BRL", "DKK", "PLN", "THB", "ILS", "IDR", "CZK", "AED", "TRY", "HUF", "CLP", "SAR"
+	};
 	const char *top = getenv("top_srcdir");
 	char path[1024], err[200];
 	struct txp_rates builtin, file;
@@ -240,7 +242,8 @@ END_TEST
 
 START_TEST(idset_skips_comments_blanks_and_trims)
 {
-	static const char text[] = "# deny list\n\n  cust-1  \r\ncust-2\n\t# indented comment\ncust-2\nmerchant #7\nlast";
+	static const char text[] =
+	        "# deny list\n\n  cust-1  \r\ncust-2\n\t# indented comment\ncust-2\nmerchant #7\nlast";
 	struct txp_idset *s;
 	char err[128];
 

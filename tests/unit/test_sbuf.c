@@ -18,7 +18,7 @@ static char *finish(struct txp_sbuf *b)
 
 START_TEST(numbers_are_exact_at_their_limits)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char *s;
 
 	txp_sbuf_int(&b, LLONG_MIN);
@@ -36,7 +36,7 @@ END_TEST
 
 START_TEST(json_strings_escape_quotes_backslashes_and_controls)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char *s;
 
 	txp_sbuf_json_strn(&b, "a\"b\\c\n\x01\x7f\xc3\xa9", 10);
@@ -49,7 +49,7 @@ END_TEST
 
 START_TEST(form_encoding_keeps_only_the_unreserved_characters)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char *s;
 
 	txp_sbuf_urlenc(&b, "Az09-_.~ /+=&\xc3\xa9");
@@ -61,7 +61,7 @@ END_TEST
 
 START_TEST(a_buffer_grows_past_its_first_allocation)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char *s;
 
 	for (int i = 0; i < 5000; i++)
@@ -77,7 +77,7 @@ END_TEST
 
 START_TEST(an_empty_buffer_finishes_as_an_empty_string)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char *s = finish(&b);
 
 	ck_assert_str_eq(s, "");
@@ -87,7 +87,7 @@ END_TEST
 
 START_TEST(wipe_and_free_leave_a_reusable_zeroed_buffer)
 {
-	struct txp_sbuf b = {0};
+	struct txp_sbuf b = { 0 };
 	char *s;
 
 	txp_sbuf_str(&b, "x-amz-security-token:secret");

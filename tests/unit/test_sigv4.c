@@ -4,16 +4,16 @@
 
 #include <check.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define EXAMPLE_AKID      "AKIDEXAMPLE"
-#define EXAMPLE_SECRET    "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+#define EXAMPLE_AKID "AKIDEXAMPLE"
+#define EXAMPLE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define T_20150830_123600 ((time_t)1440938160)
-#define EMPTY_SHA256      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 static char data_dir[4096];
 
@@ -80,8 +80,8 @@ START_TEST(documented_signing_keys_derive_as_published)
 		else if (strcmp(line, "k_signing") == 0) {
 			ck_assert_int_eq(txp_sigv4_derive_key(secret, date, region, service, key), 0);
 			sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
-			ck_assert_msg(strcmp(hex, eq + 1) == 0, "%s/%s/%s: got %s, documented %s", date,
-				      region, service, hex, eq + 1);
+			ck_assert_msg(strcmp(hex, eq + 1) == 0, "%s/%s/%s: got %s, documented %s", date, region,
+			              service, hex, eq + 1);
 			checked++;
 		}
 	}
@@ -92,11 +92,10 @@ END_TEST
 
 /* ---- Per-step tests through small requests. ---- */
 
-static struct txp_sigv4_credentials example_creds = {EXAMPLE_AKID, EXAMPLE_SECRET, NULL};
+static struct txp_sigv4_credentials example_creds = { EXAMPLE_AKID, EXAMPLE_SECRET, NULL };
 
 static int sign_req(const char *method, const char *path, const char *query, const struct txp_sigv4_header *h,
-		    size_t nh, unsigned flags, const struct txp_sigv4_credentials *creds,
-		    struct txp_sigv4_signed **out)
+                    size_t nh, unsigned flags, const struct txp_sigv4_credentials *creds, struct txp_sigv4_signed **out)
 {
 	struct txp_sigv4_request req = {
 		.method = method,
@@ -133,7 +132,7 @@ static const char *canon_line(const struct txp_sigv4_signed *s, int n)
 	return buf;
 }
 
-static const struct txp_sigv4_header host_only[] = {{"Host", "example.amazonaws.com"}};
+static const struct txp_sigv4_header host_only[] = { { "Host", "example.amazonaws.com" } };
 
 static const char *canonical_uri_of(const char *path, unsigned flags)
 {
@@ -162,9 +161,8 @@ START_TEST(uri_encode_escapes_everything_but_unreserved)
 	const char in[] = "AZaz09-._~ !\"#$%&'()*+,/:;<=>?@[\\]^`{|}";
 	char *out = txp_sigv4_uri_encode(in, strlen(in), false);
 
-	ck_assert_str_eq(
-		out, "AZaz09-._~%20%21%22%23%24%25%26%27%28%29%2A%2B%2C%2F%3A%3B%3C%3D%3E%3F%40%5B%5C%5D%5E"
-		     "%60%7B%7C%7D");
+	ck_assert_str_eq(out, "AZaz09-._~%20%21%22%23%24%25%26%27%28%29%2A%2B%2C%2F%3A%3B%3C%3D%3E%3F%40%5B%5C%5D%5E"
+	                      "%60%7B%7C%7D");
 	free(out);
 	out = txp_sigv4_uri_encode("/a b/c", 6, true);
 	ck_assert_str_eq(out, "/a%20b/c");
@@ -239,12 +237,12 @@ END_TEST
 START_TEST(header_values_are_trimmed_and_inner_blanks_collapsed)
 {
 	const struct txp_sigv4_header h[] = {
-		{"Host", "example.amazonaws.com"},
-		{"X-A", "   lead and trail   "},
-		{"X-B", "a   b\t\t c"},
-		{"X-C", ""},
-		{"X-D", " \t "},
-		{"X-E", "\"a   b\""},
+		{ "Host", "example.amazonaws.com" },
+		{ "X-A", "   lead and trail   " },
+		{ "X-B", "a   b\t\t c" },
+		{ "X-C", "" },
+		{ "X-D", " \t " },
+		{ "X-E", "\"a   b\"" },
 	};
 	struct txp_sigv4_signed *s = NULL;
 
@@ -264,9 +262,9 @@ END_TEST
 START_TEST(header_names_lowercase_sort_and_repeated_values_join_in_order)
 {
 	const struct txp_sigv4_header h[] = {
-		{"Zeta", "z"},        {"HOST", "example.amazonaws.com"},
-		{"My-Header", "3"},   {"alpha", "a"},
-		{"my-header", " 1 "}, {"MY-HEADER", "2"},
+		{ "Zeta", "z" },        { "HOST", "example.amazonaws.com" },
+		{ "My-Header", "3" },   { "alpha", "a" },
+		{ "my-header", " 1 " }, { "MY-HEADER", "2" },
 	};
 	struct txp_sigv4_signed *s = NULL;
 
@@ -285,15 +283,15 @@ END_TEST
 
 START_TEST(signer_refuses_headers_it_adds_and_malformed_input)
 {
-	const struct txp_sigv4_header auth[] = {{"Host", "h"}, {"Authorization", "x"}};
-	const struct txp_sigv4_header date[] = {{"Host", "h"}, {"X-Amz-Date", "20150830T123600Z"}};
-	const struct txp_sigv4_header token[] = {{"Host", "h"}, {"X-Amz-Security-Token", "t"}};
-	const struct txp_sigv4_header sha[] = {{"Host", "h"}, {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"}};
-	const struct txp_sigv4_header nohost[] = {{"X-A", "1"}};
-	const struct txp_sigv4_header crlf[] = {{"Host", "h"}, {"X-A", "1\r\nX-Injected: 2"}};
-	const struct txp_sigv4_header badname[] = {{"Host", "h"}, {"X A", "1"}};
-	const struct txp_sigv4_header emptyname[] = {{"Host", "h"}, {"", "1"}};
-	struct txp_sigv4_credentials with_token = {EXAMPLE_AKID, EXAMPLE_SECRET, "tok"};
+	const struct txp_sigv4_header auth[] = { { "Host", "h" }, { "Authorization", "x" } };
+	const struct txp_sigv4_header date[] = { { "Host", "h" }, { "X-Amz-Date", "20150830T123600Z" } };
+	const struct txp_sigv4_header token[] = { { "Host", "h" }, { "X-Amz-Security-Token", "t" } };
+	const struct txp_sigv4_header sha[] = { { "Host", "h" }, { "x-amz-content-sha256", "UNSIGNED-PAYLOAD" } };
+	const struct txp_sigv4_header nohost[] = { { "X-A", "1" } };
+	const struct txp_sigv4_header crlf[] = { { "Host", "h" }, { "X-A", "1\r\nX-Injected: 2" } };
+	const struct txp_sigv4_header badname[] = { { "Host", "h" }, { "X A", "1" } };
+	const struct txp_sigv4_header emptyname[] = { { "Host", "h" }, { "", "1" } };
+	struct txp_sigv4_credentials with_token = { EXAMPLE_AKID, EXAMPLE_SECRET, "tok" };
 	struct txp_sigv4_signed *s = NULL;
 
 	ck_assert_int_eq(sign_req("GET", "/", NULL, auth, 2, 0, NULL, &s), -EINVAL);
@@ -321,7 +319,7 @@ END_TEST
 
 START_TEST(signer_refuses_bad_parameters_and_says_why)
 {
-	struct txp_sigv4_request req = {.method = "GET", .path = "/", .headers = host_only, .n_headers = 1};
+	struct txp_sigv4_request req = { .method = "GET", .path = "/", .headers = host_only, .n_headers = 1 };
 	struct txp_sigv4_params params = {
 		.creds = &example_creds,
 		.region = "us-east-1",
@@ -352,11 +350,10 @@ END_TEST
 
 START_TEST(session_token_is_sent_and_signed_unless_omitted)
 {
-	struct txp_sigv4_credentials with_token = {EXAMPLE_AKID, EXAMPLE_SECRET, "TOKEN123"};
+	struct txp_sigv4_credentials with_token = { EXAMPLE_AKID, EXAMPLE_SECRET, "TOKEN123" };
 	struct txp_sigv4_signed *s = NULL;
 
-	ck_assert_int_eq(sign_req("GET", "/", NULL, host_only, 1, TXP_SIGV4_DEFAULT_FLAGS, &with_token, &s),
-			 0);
+	ck_assert_int_eq(sign_req("GET", "/", NULL, host_only, 1, TXP_SIGV4_DEFAULT_FLAGS, &with_token, &s), 0);
 	ck_assert_str_eq(s->signed_headers, "host;x-amz-date;x-amz-security-token");
 	ck_assert_uint_eq(s->n_add_headers, 3);
 	ck_assert_str_eq(s->add_headers[0].name, "X-Amz-Date");
@@ -369,8 +366,8 @@ START_TEST(session_token_is_sent_and_signed_unless_omitted)
 
 	s = NULL;
 	ck_assert_int_eq(sign_req("GET", "/", NULL, host_only, 1,
-				  TXP_SIGV4_DEFAULT_FLAGS | TXP_SIGV4_OMIT_SESSION_TOKEN, &with_token, &s),
-			 0);
+	                          TXP_SIGV4_DEFAULT_FLAGS | TXP_SIGV4_OMIT_SESSION_TOKEN, &with_token, &s),
+	                 0);
 	ck_assert_str_eq(s->signed_headers, "host;x-amz-date");
 	ck_assert_uint_eq(s->n_add_headers, 3);
 	ck_assert_str_eq(s->add_headers[1].name, "X-Amz-Security-Token");
@@ -380,8 +377,7 @@ START_TEST(session_token_is_sent_and_signed_unless_omitted)
 	/* An empty token is no token. */
 	with_token.session_token = "";
 	s = NULL;
-	ck_assert_int_eq(sign_req("GET", "/", NULL, host_only, 1, TXP_SIGV4_DEFAULT_FLAGS, &with_token, &s),
-			 0);
+	ck_assert_int_eq(sign_req("GET", "/", NULL, host_only, 1, TXP_SIGV4_DEFAULT_FLAGS, &with_token, &s), 0);
 	ck_assert_uint_eq(s->n_add_headers, 2);
 	txp_sigv4_signed_free(s);
 }
@@ -463,16 +459,14 @@ static bool contains(const void *hay, size_t hlen, const void *needle, size_t nl
 START_TEST(key_cache_derives_once_per_day_and_misses_on_any_change)
 {
 	struct txp_sigv4_key_cache cache;
-	struct txp_sigv4_credentials rotated = {EXAMPLE_AKID, "another-secret", NULL};
-	struct txp_sigv4_credentials other_id = {"AKIDOTHER", EXAMPLE_SECRET, NULL};
+	struct txp_sigv4_credentials rotated = { EXAMPLE_AKID, "another-secret", NULL };
+	struct txp_sigv4_credentials other_id = { "AKIDOTHER", EXAMPLE_SECRET, NULL };
 	unsigned char key[TXP_SIGV4_KEY_BYTES], again[TXP_SIGV4_KEY_BYTES], direct[TXP_SIGV4_KEY_BYTES];
 	static const unsigned char zero[sizeof(cache)];
 
 	txp_sigv4_key_cache_init(&cache);
-	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150830", "us-east-1", "iam", key),
-			 0);
-	ck_assert_int_eq(
-		txp_sigv4_key_cache_get(&cache, &example_creds, "20150830", "us-east-1", "iam", again), 1);
+	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150830", "us-east-1", "iam", key), 0);
+	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150830", "us-east-1", "iam", again), 1);
 	ck_assert_mem_eq(key, again, sizeof(key));
 	ck_assert_int_eq(txp_sigv4_derive_key(EXAMPLE_SECRET, "20150830", "us-east-1", "iam", direct), 0);
 	ck_assert_mem_eq(key, direct, sizeof(key));
@@ -480,22 +474,17 @@ START_TEST(key_cache_derives_once_per_day_and_misses_on_any_change)
 	ck_assert(!contains(&cache, sizeof(cache), EXAMPLE_SECRET, strlen(EXAMPLE_SECRET)));
 
 	/* The date changes at midnight UTC: one miss, then hits again. */
-	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150831", "us-east-1", "iam", key),
-			 0);
+	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150831", "us-east-1", "iam", key), 0);
 	ck_assert_mem_ne(key, direct, sizeof(key));
-	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150831", "us-east-1", "iam", key),
-			 1);
+	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150831", "us-east-1", "iam", key), 1);
 
-	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150831", "eu-west-1", "iam", key),
-			 0);
-	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150831", "eu-west-1", "sns", key),
-			 0);
+	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150831", "eu-west-1", "iam", key), 0);
+	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150831", "eu-west-1", "sns", key), 0);
 	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &rotated, "20150831", "eu-west-1", "sns", key), 0);
 	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &other_id, "20150831", "eu-west-1", "sns", key), 0);
 	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &other_id, "20150831", "eu-west-1", "sns", key), 1);
 
-	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "2015083", "eu-west-1", "sns", key),
-			 -EINVAL);
+	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "2015083", "eu-west-1", "sns", key), -EINVAL);
 	txp_sigv4_key_cache_clear(&cache);
 	ck_assert_mem_eq(&cache, zero, sizeof(cache));
 	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &other_id, "20150831", "eu-west-1", "sns", key), 0);
@@ -506,7 +495,7 @@ END_TEST
 START_TEST(signing_through_the_cache_gives_the_same_signature)
 {
 	struct txp_sigv4_key_cache cache;
-	struct txp_sigv4_request req = {.method = "GET", .path = "/", .headers = host_only, .n_headers = 1};
+	struct txp_sigv4_request req = { .method = "GET", .path = "/", .headers = host_only, .n_headers = 1 };
 	struct txp_sigv4_params params = {
 		.creds = &example_creds,
 		.region = "us-east-1",
@@ -520,12 +509,10 @@ START_TEST(signing_through_the_cache_gives_the_same_signature)
 	txp_sigv4_key_cache_init(&cache);
 	ck_assert_int_eq(txp_sigv4_sign(&req, &params, &plain, NULL, 0), 0);
 	/* The suite's get-vanilla signature. */
-	ck_assert_str_eq(plain->signature,
-			 "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+	ck_assert_str_eq(plain->signature, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
 	params.cache = &cache;
 	ck_assert_int_eq(txp_sigv4_sign(&req, &params, &first, NULL, 0), 0);
-	ck_assert_int_eq(
-		txp_sigv4_key_cache_get(&cache, &example_creds, "20150830", "us-east-1", "service", key), 1);
+	ck_assert_int_eq(txp_sigv4_key_cache_get(&cache, &example_creds, "20150830", "us-east-1", "service", key), 1);
 	ck_assert_int_eq(txp_sigv4_sign(&req, &params, &second, NULL, 0), 0);
 	ck_assert_str_eq(first->signature, plain->signature);
 	ck_assert_str_eq(second->signature, plain->signature);
@@ -548,13 +535,12 @@ START_TEST(authorization_value_has_the_documented_shape)
 
 	ck_assert_int_eq(sign_req("GET", "/", NULL, host_only, 1, TXP_SIGV4_DEFAULT_FLAGS, NULL, &s), 0);
 	ck_assert_str_eq(s->authorization,
-			 "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
-			 "SignedHeaders=host;x-amz-date, "
-			 "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
-	ck_assert_str_eq(s->string_to_sign,
-			 "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/"
-			 "aws4_request\n"
-			 "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
+	                 "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+	                 "SignedHeaders=host;x-amz-date, "
+	                 "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+	ck_assert_str_eq(s->string_to_sign, "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/"
+	                                    "aws4_request\n"
+	                                    "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
 	txp_sigv4_signed_free(s);
 }
 END_TEST

@@ -76,8 +76,7 @@ int main(void)
 		/* Malformed cases stay in the list so their test fails with the reason. */
 		case_names[n_cases++] = all[i];
 	}
-	printf("sigv4 suite %s: %d cases, %d for header signing, %d skipped\n", suite_dir, n_all, n_cases,
-	       skipped);
+	printf("sigv4 suite %s: %d cases, %d for header signing, %d skipped\n", suite_dir, n_all, n_cases, skipped);
 
 	s = suite_create("sigv4_suite");
 	tc = tcase_create("header_signing");

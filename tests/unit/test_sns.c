@@ -1,6 +1,6 @@
 /* test_sns.c: PublishBatch bodies and failures, and the query encoder and XML reader SNS needs. */
-#include "txpipe/aws/sns.h"
 #include "txpipe/aws/query.h"
+#include "txpipe/aws/sns.h"
 #include "txpipe/aws/xml.h"
 
 #include <check.h>
@@ -38,8 +38,8 @@ static void check_form(const char *body, const char *key, const char *want)
 START_TEST(publish_batch_body_uses_the_query_protocol_member_and_entry_names)
 {
 	struct txp_sns_entry e[2] = {
-	    {.message = "{\"a\":1}", .len = 7, .alert_type = "fraud", .severity = "high"},
-	    {.message = "x y&z", .len = 5, .alert_type = "compliance", .severity = "critical"},
+		{ .message = "{\"a\":1}", .len = 7, .alert_type = "fraud", .severity = "high" },
+		{ .message = "x y&z", .len = 5, .alert_type = "compliance", .severity = "critical" },
 	};
 	size_t len;
 	char *body = txp_sns_batch_body("arn:aws:sns:us-east-1:000000000000:t", e, 2, &len);
@@ -49,17 +49,13 @@ START_TEST(publish_batch_body_uses_the_query_protocol_member_and_entry_names)
 	check_form(body, "PublishBatchRequestEntries.member.1.Id", "e0");
 	check_form(body, "PublishBatchRequestEntries.member.1.Message", "%7B%22a%22%3A1%7D");
 	check_form(body, "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name", "alert_type");
-	check_form(body, "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.DataType",
-		   "String");
-	check_form(body, "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.StringValue",
-		   "fraud");
+	check_form(body, "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.DataType", "String");
+	check_form(body, "PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.StringValue", "fraud");
 	check_form(body, "PublishBatchRequestEntries.member.1.MessageAttributes.entry.2.Name", "severity");
-	check_form(body, "PublishBatchRequestEntries.member.1.MessageAttributes.entry.2.Value.StringValue",
-		   "high");
+	check_form(body, "PublishBatchRequestEntries.member.1.MessageAttributes.entry.2.Value.StringValue", "high");
 	check_form(body, "PublishBatchRequestEntries.member.2.Id", "e1");
 	check_form(body, "PublishBatchRequestEntries.member.2.Message", "x%20y%26z");
-	check_form(body, "PublishBatchRequestEntries.member.2.MessageAttributes.entry.2.Value.StringValue",
-		   "critical");
+	check_form(body, "PublishBatchRequestEntries.member.2.MessageAttributes.entry.2.Value.StringValue", "critical");
 	ck_assert_ptr_null(strstr(body, "Action="));
 	free(body);
 }
@@ -67,17 +63,15 @@ END_TEST
 
 START_TEST(publish_batch_failures_are_read_from_the_xml_answer)
 {
-	static const char ok[] =
-	    "<PublishBatchResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">"
-	    "<PublishBatchResult><Successful><member><Id>e0</Id><MessageId>1</MessageId></member>"
-	    "</Successful><Failed></Failed></PublishBatchResult></PublishBatchResponse>";
-	static const char bad[] =
-	    "<PublishBatchResponse><PublishBatchResult><Successful/><Failed>"
-	    "<member><Id>e1</Id><Code>InvalidParameter</Code><Message>Message too long</Message>"
-	    "<SenderFault>true</SenderFault></member>"
-	    "<member><Code>InternalError</Code><Id>e3</Id><SenderFault>false</SenderFault>"
-	    "</member><member><Id>zz</Id></member></Failed></PublishBatchResult>"
-	    "</PublishBatchResponse>";
+	static const char ok[] = "<PublishBatchResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">"
+	                         "<PublishBatchResult><Successful><member><Id>e0</Id><MessageId>1</MessageId></member>"
+	                         "</Successful><Failed></Failed></PublishBatchResult></PublishBatchResponse>";
+	static const char bad[] = "<PublishBatchResponse><PublishBatchResult><Successful/><Failed>"
+	                          "<member><Id>e1</Id><Code>InvalidParameter</Code><Message>Message too long</Message>"
+	                          "<SenderFault>true</SenderFault></member>"
+	                          "<member><Code>InternalError</Code><Id>e3</Id><SenderFault>false</SenderFault>"
+	                          "</member><member><Id>zz</Id></member></Failed></PublishBatchResult>"
+	                          "</PublishBatchResponse>";
 	struct txp_batch_failure f[4];
 
 	ck_assert_int_eq(txp_sns_batch_failures(ok, sizeof(ok) - 1, f, 4), 0);
@@ -95,14 +89,14 @@ END_TEST
 
 START_TEST(form_encodes_names_and_values_with_sigv4_rules)
 {
-	struct txp_sbuf f = {0};
+	struct txp_sbuf f = { 0 };
 
 	ck_assert_int_eq(txp_aws_query_add(&f, "TopicArn", "arn:aws:sns:us-east-1:1:t"), 0);
 	ck_assert_int_eq(txp_aws_query_add(&f, "Message", "a b+c/d~e_f.g-h&=\xc3\xa9"), 0);
 	ck_assert_int_eq(txp_aws_query_addf(&f, "x", "PublishBatchRequestEntries.member.%u.Id", 3u), 0);
 	ck_assert_str_eq(f.p, "TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At"
-				"&Message=a%20b%2Bc%2Fd~e_f.g-h%26%3D%C3%A9"
-				"&PublishBatchRequestEntries.member.3.Id=x");
+	                      "&Message=a%20b%2Bc%2Fd~e_f.g-h%26%3D%C3%A9"
+	                      "&PublishBatchRequestEntries.member.3.Id=x");
 	ck_assert_uint_eq(f.len, strlen(f.p));
 	ck_assert_int_eq(txp_aws_query_add(&f, "", "v"), -EINVAL);
 	ck_assert_int_eq(txp_aws_query_add(&f, "Name", NULL), -EINVAL);
@@ -130,7 +124,7 @@ END_TEST
 START_TEST(xml_find_matches_whole_tag_names_and_iterates)
 {
 	const char *x = "<R><CodeX>no</CodeX><member a=\"1\"><Id>e1</Id></member><member><Id>e2</Id></member>"
-			"<Empty/></R>";
+	                "<Empty/></R>";
 	const char *in, *p;
 	size_t n;
 	char id[16];
@@ -153,14 +147,13 @@ END_TEST
 
 START_TEST(publish_batch_failure_text_is_unescaped_and_ids_out_of_form_ignored)
 {
-	static const char xml[] =
-	    "<PublishBatchResponse><PublishBatchResult><Failed>"
-	    "<member><Id>e2</Id><Code>InvalidParameter</Code>"
-	    "<Message>Invalid parameter: &quot;Message&quot; &amp; &lt;attributes&gt;</Message>"
-	    "<SenderFault>true</SenderFault></member>"
-	    "<member><Id>e1000</Id><Code>X</Code></member><member><Id>m1</Id></member>"
-	    "<member><Id>e0</Id><Code>InternalError</Code></member>"
-	    "</Failed></PublishBatchResult></PublishBatchResponse>";
+	static const char xml[] = "<PublishBatchResponse><PublishBatchResult><Failed>"
+	                          "<member><Id>e2</Id><Code>InvalidParameter</Code>"
+	                          "<Message>Invalid parameter: &quot;Message&quot; &amp; &lt;attributes&gt;</Message>"
+	                          "<SenderFault>true</SenderFault></member>"
+	                          "<member><Id>e1000</Id><Code>X</Code></member><member><Id>m1</Id></member>"
+	                          "<member><Id>e0</Id><Code>InternalError</Code></member>"
+	                          "</Failed></PublishBatchResult></PublishBatchResponse>";
 	struct txp_batch_failure f[4];
 
 	ck_assert_int_eq(txp_sns_batch_failures(xml, sizeof(xml) - 1, f, 4), 2);

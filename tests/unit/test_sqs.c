@@ -19,11 +19,8 @@ static json_t *load(const char *text, size_t len)
 START_TEST(send_message_batch_body_carries_bodies_and_attributes)
 {
 	struct txp_sqs_entry e[2] = {
-	    {.body = "{\"failed\":\"store\"}",
-	     .len = 18,
-	     .failed = "store",
-	     .error_code = "ValidationException"},
-	    {.body = "line\nbreak", .len = 10, .failed = "alert", .error_code = ""},
+		{ .body = "{\"failed\":\"store\"}", .len = 18, .failed = "store", .error_code = "ValidationException" },
+		{ .body = "line\nbreak", .len = 10, .failed = "alert", .error_code = "" },
 	};
 	size_t len;
 	char *body = txp_sqs_batch_body("http://q/000000000000/dlq", e, 2, &len);
@@ -35,20 +32,19 @@ START_TEST(send_message_batch_body_carries_bodies_and_attributes)
 	ck_assert_str_eq(json_string_value(json_object_get(m, "Id")), "m0");
 	ck_assert_str_eq(json_string_value(json_object_get(m, "MessageBody")), "{\"failed\":\"store\"}");
 	ck_assert_str_eq(
-	    json_string_value(json_object_get(
-		json_object_get(json_object_get(m, "MessageAttributes"), "error_code"), "StringValue")),
-	    "ValidationException");
+	        json_string_value(json_object_get(
+	                json_object_get(json_object_get(m, "MessageAttributes"), "error_code"), "StringValue")),
+	        "ValidationException");
 	m = json_array_get(ents, 1);
 	ck_assert_str_eq(json_string_value(json_object_get(m, "Id")), "m1");
 	ck_assert_str_eq(json_string_value(json_object_get(m, "MessageBody")), "line\nbreak");
+	ck_assert_str_eq(json_string_value(json_object_get(
+	                         json_object_get(json_object_get(m, "MessageAttributes"), "failed"), "StringValue")),
+	                 "alert");
 	ck_assert_str_eq(
-	    json_string_value(json_object_get(
-		json_object_get(json_object_get(m, "MessageAttributes"), "failed"), "StringValue")),
-	    "alert");
-	ck_assert_str_eq(
-	    json_string_value(json_object_get(
-		json_object_get(json_object_get(m, "MessageAttributes"), "error_code"), "StringValue")),
-	    "unknown");
+	        json_string_value(json_object_get(
+	                json_object_get(json_object_get(m, "MessageAttributes"), "error_code"), "StringValue")),
+	        "unknown");
 	json_decref(j);
 	free(body);
 }
@@ -56,10 +52,9 @@ END_TEST
 
 START_TEST(send_message_batch_failures_are_read_from_the_json_answer)
 {
-	static const char r[] =
-	    "{\"Successful\":[{\"Id\":\"m0\"}],\"Failed\":[{\"Id\":\"m1\",\"SenderFault\":true,"
-	    "\"Code\":\"InvalidMessageContents\",\"Message\":\"Invalid characters\"},"
-	    "{\"Id\":\"x\",\"SenderFault\":false}]}";
+	static const char r[] = "{\"Successful\":[{\"Id\":\"m0\"}],\"Failed\":[{\"Id\":\"m1\",\"SenderFault\":true,"
+	                        "\"Code\":\"InvalidMessageContents\",\"Message\":\"Invalid characters\"},"
+	                        "{\"Id\":\"x\",\"SenderFault\":false}]}";
 	struct txp_batch_failure f[4];
 
 	ck_assert_int_eq(txp_sqs_batch_failures(r, sizeof(r) - 1, f, 4), 1);

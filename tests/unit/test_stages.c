@@ -91,12 +91,12 @@ static bool has_reason(const struct txp_txn *t, const char *code)
 }
 
 static const char small[] =
-	"{\"transaction_id\":\"2024120600000008\",\"amount\":\"3.50\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
-	"\"customer_id\":\"c-small\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}";
+        "{\"transaction_id\":\"2024120600000008\",\"amount\":\"3.50\",\"currency\":\"USD\",\"merchant_id\":\"m-1\","
+        "\"customer_id\":\"c-small\",\"merchant_country\":\"DE\",\"customer_country\":\"DE\"}";
 static const char sanctioned_fmt[] =
-	"{\"transaction_id\":\"%s\",\"amount\":\"9500.00\",\"currency\":\"USD\",\"merchant_id\":\"m-9\","
-	"\"customer_id\":\"c-big\",\"merchant_country\":\"IR\",\"customer_country\":\"KP\","
-	"\"customer_kyc_status\":\"failed\"}";
+        "{\"transaction_id\":\"%s\",\"amount\":\"9500.00\",\"currency\":\"USD\",\"merchant_id\":\"m-9\","
+        "\"customer_id\":\"c-big\",\"merchant_country\":\"IR\",\"customer_country\":\"KP\","
+        "\"customer_kyc_status\":\"failed\"}";
 
 START_TEST(two_card_like_ids_are_two_transactions)
 {
@@ -204,8 +204,8 @@ START_TEST(the_rules_version_follows_the_deciding_keys_and_list_files_only)
 	{
 		char rates[8192] = "";
 		for (int i = 0; i < 500; i++)
-			snprintf(rates + strlen(rates), sizeof(rates) - strlen(rates), "%sX%03d:%d", i ? "," : "",
-			         i, 1000 + i);
+			snprintf(rates + strlen(rates), sizeof(rates) - strlen(rates), "%sX%03d:%d", i ? "," : "", i,
+			         1000 + i);
 		set(&r.cfg, "compliance", "usd_rates", rates);
 		version_of(&r.cfg, v0);
 		rates[strlen(rates) - 1] = '1';

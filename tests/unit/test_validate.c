@@ -2,8 +2,8 @@
 /* memmem and strdup are GNU/POSIX extensions; the build config defines _GNU_SOURCE. */
 #include "txp_build_config.h"
 
-#include "txpipe/validate.h"
 #include "txpipe/clock.h"
+#include "txpipe/validate.h"
 
 #include <check.h>
 #include <errno.h>
@@ -35,9 +35,11 @@ static struct txp_validator *make_validator(uint64_t max_amount, int unknown)
 }
 
 /* The required fields of a valid line, as raw JSON values. */
-static const char *const base_names[] = {"transaction_id", "amount",           "currency",        "merchant_id",
-                                         "customer_id",    "merchant_country", "customer_country"};
-static const char *const base_values[] = {"\"tx-1\"", "\"12.34\"", "\"USD\"", "\"m-1\"", "\"c-1\"", "\"US\"", "\"DE\""};
+static const char *const base_names[] = { "transaction_id", "amount",           "currency",        "merchant_id",
+	                                  "customer_id",    "merchant_country", "customer_country" };
+static const char *const base_values[] = {
+	"\"tx-1\"", "\"12.34\"", "\"USD\"", "\"m-1\"", "\"c-1\"", "\"US\"", "\"DE\""
+};
 
 /*
  * Builds a line from the base fields with overrides: pairs of (name, raw JSON
@@ -193,10 +195,10 @@ END_TEST
 START_TEST(full_valid_line_fills_every_optional_field)
 {
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_REJECT);
-	struct txp_txn *t = run_with(v, "timestamp", "\"2024-05-01T12:30:00.250Z\"", "card_number", "\"" PAN "\"",
-	                             "merchant_category", "\"5411\"", "channel", "\"online\"", "ip_address",
-	                             "\"192.0.2.7\"", "device_id", "\"dev 42/abc\"", "customer_kyc_status",
-	                             "\"verified\"", NULL);
+	struct txp_txn *t =
+	        run_with(v, "timestamp", "\"2024-05-01T12:30:00.250Z\"", "card_number", "\"" PAN "\"",
+	                 "merchant_category", "\"5411\"", "channel", "\"online\"", "ip_address", "\"192.0.2.7\"",
+	                 "device_id", "\"dev 42/abc\"", "customer_kyc_status", "\"verified\"", NULL);
 
 	expect_ok(t);
 	ck_assert(t->has_timestamp);
@@ -234,8 +236,8 @@ END_TEST
 START_TEST(party_names_are_kept_for_screening_and_bad_ones_refused_unquoted)
 {
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_REJECT);
-	struct txp_txn *t = run_with(v, "customer_name", "\"Jos\u00e9 O'Brien\"", "counterparty_name",
-	                             "\"ACME S.A.\"", "beneficiary_name", "\"\u5f20\u4f1f\"", NULL);
+	struct txp_txn *t = run_with(v, "customer_name", "\"Jos\u00e9 O'Brien\"", "counterparty_name", "\"ACME S.A.\"",
+	                             "beneficiary_name", "\"\u5f20\u4f1f\"", NULL);
 	char long_name[260];
 
 	expect_ok(t);
@@ -277,11 +279,12 @@ END_TEST
 
 START_TEST(wrong_json_types_are_invalid_type_for_every_field)
 {
-	static const char *const all[] = {"transaction_id", "amount",           "currency",          "merchant_id",
-	                                  "customer_id",    "merchant_country", "customer_country",  "timestamp",
-	                                  "card_number",    "merchant_category", "channel",          "ip_address",
-	                                  "device_id",      "customer_kyc_status"};
-	static const char *const wrong[] = {"true", "false", "{}", "[]", "[\"x\"]", "{\"a\":1}"};
+	static const char *const all[] = {
+		"transaction_id",   "amount",           "currency",  "merchant_id",        "customer_id",
+		"merchant_country", "customer_country", "timestamp", "card_number",        "merchant_category",
+		"channel",          "ip_address",       "device_id", "customer_kyc_status"
+	};
+	static const char *const wrong[] = { "true", "false", "{}", "[]", "[\"x\"]", "{\"a\":1}" };
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -303,7 +306,7 @@ END_TEST
 
 START_TEST(identifiers_accept_64_characters_and_refuse_65)
 {
-	static const char *const ids[] = {"transaction_id", "merchant_id", "customer_id"};
+	static const char *const ids[] = { "transaction_id", "merchant_id", "customer_id" };
 	char v64[80], v65[80];
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 
@@ -533,8 +536,8 @@ END_TEST
 
 START_TEST(amount_strings_follow_the_strict_grammar_and_length_bound)
 {
-	static const char *const bad[] = {"\"\"",    "\".\"",   "\"1.\"",  "\".5\"", "\"007\"", "\"+1\"",
-	                                  "\"1e3\"", "\" 1\"",  "\"1 \"",  "\"1,5\"", "\"0x1\"", "\"12.3.4\""};
+	static const char *const bad[] = { "\"\"",    "\".\"",  "\"1.\"", "\".5\"",  "\"007\"", "\"+1\"",
+		                           "\"1e3\"", "\" 1\"", "\"1 \"", "\"1,5\"", "\"0x1\"", "\"12.3.4\"" };
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 	char s40[48], s41[48];
 
@@ -579,7 +582,7 @@ END_TEST
 
 START_TEST(countries_must_be_assigned_iso_3166_alpha_2_codes)
 {
-	static const char *const fields[] = {"merchant_country", "customer_country"};
+	static const char *const fields[] = { "merchant_country", "customer_country" };
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 
 	for (size_t i = 0; i < 2; i++) {
@@ -644,8 +647,8 @@ START_TEST(impossible_or_malformed_timestamps_are_refused)
 	ts_bad("2024-01-01T24:00:00Z");
 	ts_bad("2024-01-01T23:60:00Z");
 	ts_bad("2024-01-01T23:59:61Z");
-	ts_bad("2024-01-01T00:00:00");       /* no zone */
-	ts_bad("2024-01-01 00:00:00Z");      /* space separator */
+	ts_bad("2024-01-01T00:00:00");  /* no zone */
+	ts_bad("2024-01-01 00:00:00Z"); /* space separator */
 	ts_bad("2024-01-01T00:00:00.Z");
 	ts_bad("2024-01-01T00:00:00.1234567890Z");
 	ts_bad("2024-01-01T00:00:00+24:00");
@@ -719,7 +722,7 @@ START_TEST(card_number_yields_bin_last4_and_keyed_token)
 	/* A different key gives a different token. */
 	{
 		struct txp_config cfg;
-		unsigned char k2[TXP_CARD_KEY_BYTES] = {0};
+		unsigned char k2[TXP_CARD_KEY_BYTES] = { 0 };
 		struct txp_validator *v2;
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.validation.max_amount = 1000000;
@@ -872,14 +875,14 @@ END_TEST
 
 START_TEST(pci_sensitive_fields_are_forbidden_in_any_case_and_still_carry_the_id)
 {
-	static const char *const names[] = {"cvv",    "cvv2",   "cvc",        "cvc2",     "cid",       "pin",
-	                                    "pin_block", "track1", "track2", "track_data", "magstripe", "CVV",
-	                                    "Cvc2",   "PIN-BLOCK", "Track_Data",
-	                                    /* Other separators and spellings (issue 14). */
-	                                    "CVV-2", "cvv_code", "Cvv2", "card_cvc", "security_code",
-	                                    "cardSecurityCode", "CVC.2", "card_pin", "PIN2", "cc_cid",
-	                                    "CSC", "pin-code", "track-1", "Mag_Stripe", "magnetic_stripe",
-	                                    "cvn", "CAV2", "PINBlock"};
+	static const char *const names[] = { "cvv", "cvv2", "cvc", "cvc2", "cid", "pin", "pin_block", "track1",
+		                             "track2", "track_data", "magstripe", "CVV", "Cvc2", "PIN-BLOCK",
+		                             "Track_Data",
+		                             /* Other separators and spellings (issue 14). */
+		                             "CVV-2", "cvv_code", "Cvv2", "card_cvc", "security_code",
+		                             "cardSecurityCode", "CVC.2", "card_pin", "PIN2", "cc_cid", "CSC",
+		                             "pin-code", "track-1", "Mag_Stripe", "magnetic_stripe", "cvn", "CAV2",
+		                             "PINBlock" };
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -891,8 +894,8 @@ START_TEST(pci_sensitive_fields_are_forbidden_in_any_case_and_still_carry_the_id
 	}
 	/* Names that only contain those letters are not taken for them. */
 	{
-		static const char *const fine[] = {"shipping", "incident", "pinned", "spin", "opinion",
-		                                   "tracking_data", "cid_campaign", "card_pinyin", "csv"};
+		static const char *const fine[] = { "shipping",      "incident",     "pinned",      "spin", "opinion",
+			                            "tracking_data", "cid_campaign", "card_pinyin", "csv" };
 		for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
 			struct txp_txn *t = run_with(v, fine[i], "\"123\"", NULL);
 			ck_assert_msg(t->status == TXP_STATUS_APPROVED, "%s: %s", fine[i], t->error.code);
@@ -943,9 +946,10 @@ END_TEST
 
 START_TEST(non_json_and_non_object_lines_are_malformed_json_errors)
 {
-	static const char *const lines[] = {"", "not json", "{", "{\"a\":1", "{\"a\":1} x", "{\"a\":tru}",
-	                                    "[1,2]", "\"str\"", "42", "null", "{'a':1}", "{\"a\":\"\xff\"}",
-	                                    "{\"a\":\"\xc3\"}", "{\"a\":01}"};
+	static const char *const lines[] = {
+		"",        "not json", "{",    "{\"a\":1", "{\"a\":1} x",      "{\"a\":tru}",      "[1,2]",
+		"\"str\"", "42",       "null", "{'a':1}",  "{\"a\":\"\xff\"}", "{\"a\":\"\xc3\"}", "{\"a\":01}"
+	};
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
@@ -1061,8 +1065,8 @@ END_TEST
 
 START_TEST(channel_and_kyc_accept_exactly_their_documented_values)
 {
-	static const char *const channels[] = {"online", "pos", "atm", "mobile", "moto"};
-	static const char *const kycs[] = {"verified", "pending", "unverified", "failed"};
+	static const char *const channels[] = { "online", "pos", "atm", "mobile", "moto" };
+	static const char *const kycs[] = { "verified", "pending", "unverified", "failed" };
 	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
 	char raw[32];
 
@@ -1115,8 +1119,7 @@ START_TEST(ip_address_accepts_ipv4_and_ipv6_in_canonical_form)
 	check_field(v, "ip_address", "\"fe80::1%eth0\"", "invalid_value", "ip_address");
 	check_field(v, "ip_address", "\"example.com\"", "invalid_value", "ip_address");
 	check_field(v, "ip_address", "\"\"", "invalid_value", "ip_address");
-	check_field(v, "ip_address", "\"0000:0000:0000:0000:0000:ffff:255.255.255.2550\"", "too_long",
-	            "ip_address");
+	check_field(v, "ip_address", "\"0000:0000:0000:0000:0000:ffff:255.255.255.2550\"", "too_long", "ip_address");
 	txp_validator_free(v);
 }
 END_TEST

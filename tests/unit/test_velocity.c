@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const uint8_t key[TXP_KEYTAB_HASH_KEY_BYTES] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
+static const uint8_t key[TXP_KEYTAB_HASH_KEY_BYTES] = { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6 };
 
 /* A 12 s window: 1 s buckets. */
 #define L 12000
@@ -152,7 +152,7 @@ START_TEST(keytab_full_of_live_keys_refuses_and_counts_overflow)
 	bool fresh;
 
 	for (int i = 0; i < 3; i++) {
-		char k[8] = {'k', (char)('0' + i), 0};
+		char k[8] = { 'k', (char)('0' + i), 0 };
 		p = txp_keytab_get(kt, txp_keytab_hash(kt, k), T0 + i, 1000, &fresh);
 		ck_assert_ptr_nonnull(p);
 		p->value = (uint64_t)i + 1;
@@ -296,8 +296,7 @@ START_TEST(auto_keys_take_half_the_memory_within_bounds)
 	/* 16 GiB, one shard, 1000 B per key: 8 GiB / 1000. */
 	ck_assert_uint_eq(txp_state_auto_keys(UINT64_C(16) << 30, 1, 1000), (UINT64_C(16) << 30) / 100 * 50 / 1000);
 	/* Shared by shards. */
-	ck_assert_uint_eq(txp_state_auto_keys(UINT64_C(16) << 30, 4, 1000),
-	                  (UINT64_C(16) << 30) / 100 * 50 / 4 / 1000);
+	ck_assert_uint_eq(txp_state_auto_keys(UINT64_C(16) << 30, 4, 1000), (UINT64_C(16) << 30) / 100 * 50 / 4 / 1000);
 	/* Unknown or tiny memory: the old fixed default; huge: the table's limit. */
 	ck_assert_uint_eq(txp_state_auto_keys(0, 1, 1000), TXP_STATE_AUTO_MIN_KEYS);
 	ck_assert_uint_eq(txp_state_auto_keys(UINT64_C(1) << 50, 1, 100), UINT64_C(1) << 30);

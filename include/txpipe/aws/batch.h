@@ -7,8 +7,8 @@
 
 /* An entry a batch call (PublishBatch, SendMessageBatch) reported as failed. */
 struct txp_batch_failure {
-	unsigned index;     /* position in the request */
-	bool sender_fault;  /* true: the entry itself is bad, retrying cannot help */
+	unsigned index;    /* position in the request */
+	bool sender_fault; /* true: the entry itself is bad, retrying cannot help */
 	char code[64];
 	char message[256];
 };

@@ -54,8 +54,8 @@ struct txp_aws_settings {
  * (environment, shared file, IMDSv2), the HTTP client with its limits.
  * Returns 0 or a negative errno with the reason in err.
  */
-int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop,
-			  const struct txp_aws_settings *settings, char *err, size_t errlen);
+int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_aws_settings *settings,
+                          char *err, size_t errlen);
 
 /*
  * Calls made while the credential chain has nothing yet (IMDS still
@@ -76,8 +76,8 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop,
  * refresh before it is reported.  Returns 0, or a negative errno when the
  * call could not be started (the callback then does not run).
  */
-int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body,
-		 size_t body_len, txp_aws_cb cb, void *arg);
+int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body, size_t body_len,
+                 txp_aws_cb cb, void *arg);
 
 /* Per-service counters for stats: requests by outcome, latency. */
 struct txp_aws_stats {
@@ -119,7 +119,7 @@ struct txp_aws_endpoint {
  * in err.
  */
 int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const char *override,
-			     struct txp_aws_endpoint *out, char *err, size_t errlen);
+                             struct txp_aws_endpoint *out, char *err, size_t errlen);
 
 /*
  * Finds the error code and message of a failed response, whichever protocol
@@ -132,6 +132,6 @@ int txp_aws_endpoint_resolve(enum txp_aws_service svc, const char *region, const
  * found, -ENOENT otherwise.
  */
 int txp_aws_parse_error(const char *error_type, const char *body, size_t body_len, char *code, size_t codelen,
-			char *message, size_t msglen);
+                        char *message, size_t msglen);
 
 #endif

@@ -23,7 +23,7 @@ struct txp_aws_creds {
  * NULL when id or secret is NULL or empty, or out of memory.  Free with
  * txp_aws_creds_free(). */
 struct txp_aws_creds *txp_aws_creds_create(const char *id, const char *secret, const char *token,
-					   int64_t expiration_ms);
+                                           int64_t expiration_ms);
 /* Wipes and frees; NULL is fine. */
 void txp_aws_creds_free(struct txp_aws_creds *c);
 
@@ -43,8 +43,8 @@ struct txp_creds_options {
 	const char *profile;          /* NULL or "": $AWS_PROFILE, else "default" */
 	const char *credentials_file; /* NULL: $AWS_SHARED_CREDENTIALS_FILE, else $HOME/.aws/credentials */
 	bool disable_imds;            /* also disabled by AWS_EC2_METADATA_DISABLED=true */
-	const char *imds_endpoint; /* NULL: $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254 */
-	long imds_timeout_ms;      /* per metadata request, connect and total; 0: 1000 */
+	const char *imds_endpoint;    /* NULL: $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254 */
+	long imds_timeout_ms;         /* per metadata request, connect and total; 0: 1000 */
 	struct txp_creds_refresh_policy refresh;
 };
 
@@ -65,8 +65,7 @@ typedef void (*txp_creds_close_cb)(struct txp_creds_provider *p, void *data);
 
 /* Reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN once,
  * now.  Returns 0 (whether or not they were set) or -ENOMEM. */
-int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **out, char *errbuf,
-			 size_t errlen);
+int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **out, char *errbuf, size_t errlen);
 
 /* Reads the profile from the shared credentials file now (and again on
  * txp_creds_invalidate).  A missing file or profile means no credentials and
@@ -75,13 +74,13 @@ int txp_creds_env_create(txp_getenv_fn getenv_fn, struct txp_creds_provider **ou
  * a profile with a key id but no secret, returns -EINVAL (-ENOMEM) with
  * errbuf naming the file and line. */
 int txp_creds_file_create(const struct txp_creds_options *opts, struct txp_creds_provider **out, char *errbuf,
-			  size_t errlen);
+                          size_t errlen);
 
 /* Starts fetching from the EC2 instance metadata service (IMDSv2) through
  * `http`, which must outlive the provider.  Returns 0 or a negative errno
  * (-EPERM: the endpoint fails the URL policy). */
 int txp_creds_imds_create(uv_loop_t *loop, struct txp_http *http, const struct txp_creds_options *opts,
-			  struct txp_creds_provider **out, char *errbuf, size_t errlen);
+                          struct txp_creds_provider **out, char *errbuf, size_t errlen);
 
 /*
  * The SDKs' default chain: environment, then the shared credentials file,
@@ -91,7 +90,7 @@ int txp_creds_imds_create(uv_loop_t *loop, struct txp_http *http, const struct t
  * or another negative errno from a provider; errbuf says why.
  */
 int txp_creds_chain_create(uv_loop_t *loop, struct txp_http *http, const struct txp_creds_options *opts,
-			   struct txp_creds_provider **out, char *errbuf, size_t errlen);
+                           struct txp_creds_provider **out, char *errbuf, size_t errlen);
 
 /*
  * The credentials to sign with now, or NULL when there are none (yet).  The
@@ -126,8 +125,7 @@ void txp_creds_close(struct txp_creds_provider *p, txp_creds_close_cb close_cb, 
  * SecretAccessKey, Token, Expiration) into new credentials in *out (free
  * with txp_aws_creds_free()).  Returns 0, -EPROTO with the reason in `why`
  * (never a secret) when the document is not usable, or -ENOMEM. */
-int txp_creds_imds_parse_creds(const char *body, size_t body_len, struct txp_aws_creds **out, char *why,
-			       size_t whylen);
+int txp_creds_imds_parse_creds(const char *body, size_t body_len, struct txp_aws_creds **out, char *why, size_t whylen);
 
 /* Copies the first line of an IMDS role list into role[cap] when it is a
  * valid IAM role name.  Returns 0, -ENOENT for an empty list, or -EPROTO
@@ -138,8 +136,8 @@ int txp_creds_imds_parse_role(const char *body, size_t body_len, char *role, siz
  * be refreshed: before_min..before_max ahead of expiry (picked by rnd), or
  * half the remaining life when that moment has passed, but never sooner than
  * retry_min.  Zero fields in `p` take their defaults. */
-uint64_t txp_creds_refresh_delay_ms(const struct txp_creds_refresh_policy *p, int64_t now_ms,
-				    int64_t expiration_ms, uint32_t rnd);
+uint64_t txp_creds_refresh_delay_ms(const struct txp_creds_refresh_policy *p, int64_t now_ms, int64_t expiration_ms,
+                                    uint32_t rnd);
 
 /* Backoff after `failures` (>= 1) consecutive failures: retry_min doubled per
  * failure up to retry_max, with "equal jitter" (half fixed, half random). */

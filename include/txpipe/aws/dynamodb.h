@@ -12,8 +12,7 @@
 
 /* DynamoDB BatchWriteItem (JSON 1.0): one PutRequest per item; `items`
  * are AttributeValue maps as built by txp_item_build(). */
-char *txp_ddb_batch_body(const char *table, const char *const *items, const uint32_t *lens, size_t n,
-                         size_t *len);
+char *txp_ddb_batch_body(const char *table, const char *const *items, const uint32_t *lens, size_t n, size_t *len);
 
 /*
  * Reads a BatchWriteItem response and calls `found(arg, id)` with the
@@ -21,8 +20,8 @@ char *txp_ddb_batch_body(const char *table, const char *const *items, const uint
  * Returns how many there were, or -EINVAL when the body is not such a
  * response.
  */
-int txp_ddb_unprocessed(const char *body, size_t body_len, const char *table,
-                        void (*found)(void *arg, const char *id), void *arg);
+int txp_ddb_unprocessed(const char *body, size_t body_len, const char *table, void (*found)(void *arg, const char *id),
+                        void *arg);
 
 /*
  * Converts a DynamoDB item in AttributeValue form ({"a":{"S":"x"},

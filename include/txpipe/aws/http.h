@@ -84,7 +84,7 @@ int txp_http_url_allowed(const char *url, bool allow_imds, char *errbuf, size_t 
  * closed with txp_http_close() before the loop is closed.
  */
 int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct txp_http **out, char *errbuf,
-		    size_t errlen);
+                    size_t errlen);
 
 /*
  * Starts a request; the callback runs exactly once, later, from the loop
@@ -94,8 +94,8 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
  * for a URL refused by the policy, -ECANCELED when the client is closing,
  * -ENOMEM, -EIO for a curl setup failure.
  */
-int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_http_cb cb, void *data,
-		     uint64_t *id, char *errbuf, size_t errlen);
+int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_http_cb cb, void *data, uint64_t *id,
+                     char *errbuf, size_t errlen);
 
 /*
  * Cancels an in-flight request: its callback runs before this returns, with

@@ -16,7 +16,7 @@
  * in err.
  */
 int txp_aws_call_sync(const struct txp_aws_settings *settings, enum txp_aws_service svc, const char *op,
-		      const char *body, json_t **response, char *err, size_t errlen);
+                      const char *body, json_t **response, char *err, size_t errlen);
 
 /*
  * A client on a private loop for a sequence of synchronous calls, so the
@@ -32,20 +32,20 @@ struct txp_aws_reply {
 	long http_status;       /* 0: no HTTP response (transport failure) */
 	char code[64];          /* AWS or transport error code, "" on success */
 	char message[256];
-	char date[40];          /* the response's Date header, "" when none */
-	char *body;             /* the response body, NUL-terminated, or NULL; owned by the caller (free()) */
+	char date[40]; /* the response's Date header, "" when none */
+	char *body;    /* the response body, NUL-terminated, or NULL; owned by the caller (free()) */
 	size_t body_len;
 };
 
 /* Returns 0 and *out, or a negative errno with the reason in err. */
 int txp_aws_session_open(struct txp_aws_session **out, const struct txp_aws_settings *settings, char *err,
-			 size_t errlen);
+                         size_t errlen);
 
 /* Runs one call (txp_aws_call()'s op and body conventions) and fills *reply,
  * whose body the caller frees.  Returns 0 when the call ran (whatever its
  * outcome: see reply->kind), or a negative errno when it could not start. */
 int txp_aws_session_call(struct txp_aws_session *s, enum txp_aws_service svc, const char *op, const char *body,
-			 struct txp_aws_reply *reply);
+                         struct txp_aws_reply *reply);
 
 /* The client's counters: credential source and expiry after the first call. */
 void txp_aws_session_stats(const struct txp_aws_session *s, struct txp_aws_stats *stats);

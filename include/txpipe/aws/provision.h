@@ -2,8 +2,8 @@
 #ifndef TXPIPE_AWS_PROVISION_H
 #define TXPIPE_AWS_PROVISION_H
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /*
@@ -44,7 +44,7 @@ struct txp_deprovision_options {
  * should be stopped first.
  */
 int txp_deprovision_run(const char *config_path, const struct txp_deprovision_options *o, FILE *in, FILE *out,
-			FILE *err);
+                        FILE *err);
 
 /* The topic name of an SNS topic ARN (the part after the last ':').
  * Returns 0, or -EINVAL when arn is not "arn:...:name" or the name does not fit. */

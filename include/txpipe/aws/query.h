@@ -22,6 +22,6 @@ int txp_aws_query_addn(struct txp_sbuf *b, const char *name, const char *value, 
  * ("PublishBatchRequestEntries.member.%zu.Id"); -EINVAL when the name
  * exceeds 255 bytes. */
 int txp_aws_query_addf(struct txp_sbuf *b, const char *value, const char *name_fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -16,9 +16,9 @@
  * URLs (query signing) are not.
  */
 
-#define TXP_SIGV4_ALGORITHM      "AWS4-HMAC-SHA256"
-#define TXP_SIGV4_KEY_BYTES      32 /* a derived signing key (HMAC-SHA-256 output) */
-#define TXP_SIGV4_HEX_BYTES      65 /* 64 lowercase hex digits and the NUL */
+#define TXP_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
+#define TXP_SIGV4_KEY_BYTES 32      /* a derived signing key (HMAC-SHA-256 output) */
+#define TXP_SIGV4_HEX_BYTES 65      /* 64 lowercase hex digits and the NUL */
 #define TXP_SIGV4_AMZ_DATE_BYTES 17 /* "20150830T123600Z" and the NUL */
 
 /* The payload hash value S3 accepts for an unsigned body. */
@@ -156,7 +156,7 @@ struct txp_sigv4_signed {
  * been initialized (sodium_init) once before the first call.
  */
 int txp_sigv4_sign(const struct txp_sigv4_request *req, const struct txp_sigv4_params *params,
-		   struct txp_sigv4_signed **out, char *errbuf, size_t errlen);
+                   struct txp_sigv4_signed **out, char *errbuf, size_t errlen);
 
 /* Wipes and frees a result of txp_sigv4_sign.  NULL is allowed. */
 void txp_sigv4_signed_free(struct txp_sigv4_signed *s);
@@ -166,8 +166,8 @@ void txp_sigv4_signed_free(struct txp_sigv4_signed *s);
  * service), "aws4_request") into key.  date is "YYYYMMDD".  Returns 0, or
  * -EINVAL when an argument is NULL or the secret is too long (over 256 bytes).
  */
-int txp_sigv4_derive_key(const char *secret_access_key, const char *date, const char *region,
-			 const char *service, unsigned char key[TXP_SIGV4_KEY_BYTES]);
+int txp_sigv4_derive_key(const char *secret_access_key, const char *date, const char *region, const char *service,
+                         unsigned char key[TXP_SIGV4_KEY_BYTES]);
 
 /* Makes the cache empty. */
 void txp_sigv4_key_cache_init(struct txp_sigv4_key_cache *cache);
@@ -183,8 +183,8 @@ void txp_sigv4_key_cache_clear(struct txp_sigv4_key_cache *cache);
  * derived every time and not cached.
  */
 int txp_sigv4_key_cache_get(struct txp_sigv4_key_cache *cache, const struct txp_sigv4_credentials *creds,
-			    const char *date, const char *region, const char *service,
-			    unsigned char key[TXP_SIGV4_KEY_BYTES]);
+                            const char *date, const char *region, const char *service,
+                            unsigned char key[TXP_SIGV4_KEY_BYTES]);
 
 /*
  * URI-encodes len bytes of `in` the SigV4 way: every byte except the

@@ -11,8 +11,7 @@
  * search from, or NULL when there is none.  Enough for the flat responses of
  * SNS; not a general XML parser (no CDATA, no nesting of the same tag).
  */
-const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const char **inner,
-			     size_t *inner_len);
+const char *txp_aws_xml_find(const char *xml, size_t len, const char *tag, const char **inner, size_t *inner_len);
 
 /* Copies `len` bytes of XML text into out, replacing the five predefined
  * entities and numeric character references; truncates to fit, always
