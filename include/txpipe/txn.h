@@ -258,6 +258,11 @@ void txp_txn_score_json(struct txp_sbuf *b, unsigned milli);
  */
 int txp_txn_build_reply(struct txp_txn *t);
 
+/* Appends ,"risk_score":N (when scored) and ,"reasons":["code",...] to b:
+ * what the reply and an alert message say about why, in one spelling. */
+struct txp_sbuf;
+void txp_txn_json_reasons(struct txp_sbuf *b, const struct txp_txn *t);
+
 /*
  * Writes an error reply for a line that never became a transaction (line
  * too long, overloaded, shutting down) into a new malloc'd buffer.

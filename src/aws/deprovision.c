@@ -307,7 +307,6 @@ int txp_deprovision_run(const char *config_path, const struct txp_deprovision_op
 {
 	struct deprov d = { .out = out };
 	struct txp_config cfg;
-	struct txp_aws_endpoint ep;
 	struct txp_aws_settings settings;
 	char msg[2048];
 	int status = EX_CONFIG;
@@ -318,13 +317,9 @@ int txp_deprovision_run(const char *config_path, const struct txp_deprovision_op
 	}
 	d.cfg = &cfg;
 	txp_aws_settings_from_config(&cfg, &settings);
-	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
-		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, settings.region, settings.endpoint[s], &ep, msg,
-		                             sizeof(msg)) != 0) {
-			fprintf(err, "txpipectl: %s: [%s] endpoint: %s\n", config_path,
-			        txp_aws_service_name((enum txp_aws_service)s), msg);
-			goto out_config;
-		}
+	if (txp_aws_settings_check(&settings, msg, sizeof(msg)) != 0) {
+		fprintf(err, "txpipectl: %s: %s\n", config_path, msg);
+		goto out_config;
 	}
 	txp_log_setup(TXP_LOG_WARNING, (enum txp_log_format)cfg.log.format);
 	if (txp_aws_session_open(&d.s, &settings, msg, sizeof(msg)) != 0) {

@@ -757,7 +757,6 @@ static void table_start(struct prov *p)
 int txp_provision_run(const char *config_path, FILE *out, FILE *err)
 {
 	struct prov *p;
-	struct txp_aws_endpoint ep;
 	struct txp_aws_settings settings;
 	char msg[2048];
 	int rc, status = EX_CONFIG;
@@ -778,13 +777,9 @@ int txp_provision_run(const char *config_path, FILE *out, FILE *err)
 	}
 	/* Endpoint mistakes are configuration errors, not AWS failures. */
 	txp_aws_settings_from_config(&p->cfg, &settings);
-	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++) {
-		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, settings.region, settings.endpoint[s], &ep, msg,
-		                             sizeof(msg)) != 0) {
-			fprintf(err, "txpipectl: %s: [%s] endpoint: %s\n", config_path,
-			        txp_aws_service_name((enum txp_aws_service)s), msg);
-			goto out_config;
-		}
+	if (txp_aws_settings_check(&settings, msg, sizeof(msg)) != 0) {
+		fprintf(err, "txpipectl: %s: %s\n", config_path, msg);
+		goto out_config;
 	}
 	/* The client's own log lines (credential source, refreshes) only matter when something is wrong. */
 	txp_log_setup(TXP_LOG_WARNING, (enum txp_log_format)p->cfg.log.format);

@@ -1,6 +1,8 @@
 /* settings.c: the AWS client's settings taken from txpiped.ini, the one place that knows both. */
 #include "txpipe/aws/settings.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* An empty key means "not set": the default applies. */
@@ -24,4 +26,18 @@ void txp_aws_settings_from_config(const struct txp_config *cfg, struct txp_aws_s
 	out->creds.credentials_file = or_null(cfg->aws.credentials_file);
 	out->creds.disable_imds = !cfg->aws.imds;
 	out->creds.imds_endpoint = or_null(cfg->aws.imds_endpoint);
+}
+
+int txp_aws_settings_check(const struct txp_aws_settings *st, char *err, size_t errlen)
+{
+	struct txp_aws_endpoint ep;
+	char why[512];
+
+	for (int s = 0; s < TXP_AWS_SERVICE_COUNT; s++)
+		if (txp_aws_endpoint_resolve((enum txp_aws_service)s, st->region, st->endpoint[s], &ep, why,
+		                             sizeof(why)) != 0) {
+			snprintf(err, errlen, "[%s] endpoint: %s", txp_aws_service_name((enum txp_aws_service)s), why);
+			return -EINVAL;
+		}
+	return 0;
 }

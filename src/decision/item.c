@@ -352,17 +352,7 @@ static char *build_alert(const struct txp_txn *t, unsigned kind, size_t *len)
 	txp_sbuf_json_str(&b, t->transaction_id);
 	txp_sbuf_str(&b, ",\"status\":");
 	txp_sbuf_json_str(&b, txp_status_name(t->status));
-	if (t->scored) {
-		txp_sbuf_str(&b, ",\"risk_score\":");
-		txp_sbuf_int(&b, t->risk_score);
-	}
-	txp_sbuf_str(&b, ",\"reasons\":[");
-	for (unsigned i = 0; i < t->n_reasons; i++) {
-		if (i > 0)
-			txp_sbuf_raw(&b, ",", 1);
-		txp_sbuf_json_str(&b, t->reasons[i].code);
-	}
-	txp_sbuf_str(&b, "]");
+	txp_txn_json_reasons(&b, t);
 	if (is_decision(t)) {
 		/* JSON numbers here: amounts are minor units far below 2^53 in
 		 * practice, but a reader that needs exactness can use the

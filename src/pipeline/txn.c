@@ -124,6 +124,21 @@ void txp_txn_score_json(struct txp_sbuf *b, unsigned milli)
 	txp_sbuf_raw(b, s, 5);
 }
 
+void txp_txn_json_reasons(struct txp_sbuf *b, const struct txp_txn *t)
+{
+	if (t->scored) {
+		txp_sbuf_str(b, ",\"risk_score\":");
+		txp_sbuf_int(b, t->risk_score);
+	}
+	txp_sbuf_str(b, ",\"reasons\":[");
+	for (unsigned i = 0; i < t->n_reasons; i++) {
+		if (i > 0)
+			txp_sbuf_raw(b, ",", 1);
+		txp_sbuf_json_str(b, t->reasons[i].code);
+	}
+	txp_sbuf_str(b, "]");
+}
+
 int txp_txn_build_reply(struct txp_txn *t)
 {
 	struct txp_sbuf b = { 0 };
@@ -136,17 +151,7 @@ int txp_txn_build_reply(struct txp_txn *t)
 	txp_sbuf_str(&b, ",\"status\":\"");
 	txp_sbuf_str(&b, txp_status_name(t->status));
 	txp_sbuf_str(&b, "\"");
-	if (t->scored) {
-		txp_sbuf_str(&b, ",\"risk_score\":");
-		txp_sbuf_int(&b, t->risk_score);
-	}
-	txp_sbuf_str(&b, ",\"reasons\":[");
-	for (unsigned i = 0; i < t->n_reasons; i++) {
-		if (i > 0)
-			txp_sbuf_raw(&b, ",", 1);
-		txp_sbuf_json_str(&b, t->reasons[i].code);
-	}
-	txp_sbuf_str(&b, "]");
+	txp_txn_json_reasons(&b, t);
 	if (t->n_reasons > 0 && t->scored) {
 		/* How much each reason contributed, in the order of `reasons`. */
 		txp_sbuf_str(&b, ",\"contributions\":{");

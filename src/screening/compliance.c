@@ -2,7 +2,6 @@
 #include "txpipe/compliance.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +10,13 @@
 
 #include "txpipe/names.h"
 #include "txpipe/pan.h"
+#include "txpipe/ref.h"
 
 const char *const txp_rule_action_names[TXP_ACTION_COUNT + 1] = { "none", "review", "decline", NULL };
 const char *const txp_severity_names[TXP_SEVERITY_COUNT + 1] = { "none", "low", "medium", "high", "critical", NULL };
 
 struct txp_compliance_rules {
-	atomic_uint refs;
+	struct txp_ref refs;
 	struct txp_compliance_config cfg; /* deep copy */
 	struct txp_rates rates;
 	struct txp_country_set sanctioned;
@@ -120,7 +120,7 @@ int txp_compliance_rules_create(const struct txp_compliance_config *cfg, const s
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		goto err_nomem;
-	atomic_init(&r->refs, 1);
+	txp_ref_init(&r->refs);
 	if (config_copy(&r->cfg, cfg) != 0)
 		goto err_after_r;
 	if (txp_rates_copy(&r->rates, rates) != 0)
@@ -172,8 +172,7 @@ err_nomem:
 
 struct txp_compliance_rules *txp_compliance_rules_ref(struct txp_compliance_rules *r)
 {
-	/* The caller holds a reference, so relaxed suffices. */
-	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	txp_ref_get(&r->refs);
 	return r;
 }
 
@@ -181,8 +180,7 @@ void txp_compliance_rules_unref(struct txp_compliance_rules *r)
 {
 	if (r == NULL)
 		return;
-	/* acq_rel: every thread's uses happen-before the final free. */
-	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+	if (!txp_ref_put(&r->refs))
 		return;
 	txp_idset_free(r->sanctions_list);
 	txp_names_free(r->names);

@@ -2,16 +2,17 @@
 #include "txpipe/fraud.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "txpipe/ref.h"
 
 enum { W_SHORT = 0, W_MEDIUM, W_LONG, W_COUNT };
 enum { L_CUSTOMER = 0, L_MERCHANT, L_CARD, L_DEVICE, L_COUNT };
 
 struct txp_fraud_rules {
-	atomic_uint refs;
+	struct txp_ref refs;
 	struct txp_fraud_config cfg; /* deep copy */
 	struct txp_rates rates;
 	struct txp_country_set high_risk;
@@ -148,7 +149,7 @@ int txp_fraud_rules_create(const struct txp_fraud_config *cfg, const struct txp_
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		goto err_nomem;
-	atomic_init(&r->refs, 1);
+	txp_ref_init(&r->refs);
 	if (config_copy(&r->cfg, cfg) != 0)
 		goto err_after_r;
 	if (txp_rates_copy(&r->rates, rates) != 0)
@@ -205,9 +206,7 @@ err_nomem:
 
 struct txp_fraud_rules *txp_fraud_rules_ref(struct txp_fraud_rules *r)
 {
-	/* Relaxed is enough to take a reference: the caller already holds one,
-	 * so the object cannot go away meanwhile. */
-	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	txp_ref_get(&r->refs);
 	return r;
 }
 
@@ -215,9 +214,7 @@ void txp_fraud_rules_unref(struct txp_fraud_rules *r)
 {
 	if (r == NULL)
 		return;
-	/* acq_rel: our uses of the rules happen-before the free by whichever
-	 * thread drops the last reference. */
-	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+	if (!txp_ref_put(&r->refs))
 		return;
 	for (unsigned l = 0; l < L_COUNT; l++) {
 		txp_idset_free(r->allow[l]);

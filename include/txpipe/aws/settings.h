@@ -12,4 +12,8 @@
  */
 void txp_aws_settings_from_config(const struct txp_config *cfg, struct txp_aws_settings *out);
 
+/* Resolves every service's endpoint from `st` (region, endpoint URLs):
+ * 0, or -EINVAL with "[service] endpoint: why" in err.  Pure. */
+int txp_aws_settings_check(const struct txp_aws_settings *st, char *err, size_t errlen);
+
 #endif
