@@ -263,6 +263,10 @@ int txp_txn_build_reply(struct txp_txn *t);
 struct txp_sbuf;
 void txp_txn_json_reasons(struct txp_sbuf *b, const struct txp_txn *t);
 
+/* Appends ,"sanctions_match":{"field","list","entry","score"} when a party
+ * name matched a sanctions list (the entry, never the name). */
+void txp_txn_json_sanctions_match(struct txp_sbuf *b, const struct txp_txn *t);
+
 /*
  * Writes an error reply for a line that never became a transaction (line
  * too long, overloaded, shutting down) into a new malloc'd buffer.

@@ -377,17 +377,7 @@ static char *build_alert(const struct txp_txn *t, unsigned kind, size_t *len)
 		txp_sbuf_json_str(&b, t->merchant_country);
 		txp_sbuf_str(&b, ",\"customer_country\":");
 		txp_sbuf_json_str(&b, t->customer_country);
-		if (t->name_hit_field > 0 && t->name_hit_field <= TXP_NAME_FIELDS) {
-			txp_sbuf_str(&b, ",\"sanctions_match\":{\"field\":");
-			txp_sbuf_json_str(&b, txp_name_fields[t->name_hit_field - 1]);
-			txp_sbuf_str(&b, ",\"list\":");
-			txp_sbuf_json_str(&b, t->name_hit_list);
-			txp_sbuf_str(&b, ",\"entry\":");
-			txp_sbuf_json_str(&b, t->name_hit_entry);
-			txp_sbuf_str(&b, ",\"score\":");
-			txp_txn_score_json(&b, t->name_hit_score);
-			txp_sbuf_str(&b, "}");
-		}
+		txp_txn_json_sanctions_match(&b, t);
 	}
 	if (txp_iso8601_ms(txp_item_decided_ms(t), when) > 0) {
 		txp_sbuf_str(&b, ",\"decided_at\":");

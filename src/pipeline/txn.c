@@ -139,6 +139,22 @@ void txp_txn_json_reasons(struct txp_sbuf *b, const struct txp_txn *t)
 	txp_sbuf_str(b, "]");
 }
 
+void txp_txn_json_sanctions_match(struct txp_sbuf *b, const struct txp_txn *t)
+{
+	if (t->name_hit_field == 0 || t->name_hit_field > TXP_NAME_FIELDS)
+		return;
+	/* The list entry a party name matched: never the name itself. */
+	txp_sbuf_str(b, ",\"sanctions_match\":{\"field\":");
+	txp_sbuf_json_str(b, txp_name_fields[t->name_hit_field - 1]);
+	txp_sbuf_str(b, ",\"list\":");
+	txp_sbuf_json_str(b, t->name_hit_list);
+	txp_sbuf_str(b, ",\"entry\":");
+	txp_sbuf_json_str(b, t->name_hit_entry);
+	txp_sbuf_str(b, ",\"score\":");
+	txp_txn_score_json(b, t->name_hit_score);
+	txp_sbuf_str(b, "}");
+}
+
 int txp_txn_build_reply(struct txp_txn *t)
 {
 	struct txp_sbuf b = { 0 };
@@ -164,18 +180,7 @@ int txp_txn_build_reply(struct txp_txn *t)
 		}
 		txp_sbuf_str(&b, "}");
 	}
-	if (t->name_hit_field > 0 && t->name_hit_field <= TXP_NAME_FIELDS) {
-		/* The list entry a party name matched: never the name itself. */
-		txp_sbuf_str(&b, ",\"sanctions_match\":{\"field\":");
-		txp_sbuf_json_str(&b, txp_name_fields[t->name_hit_field - 1]);
-		txp_sbuf_str(&b, ",\"list\":");
-		txp_sbuf_json_str(&b, t->name_hit_list);
-		txp_sbuf_str(&b, ",\"entry\":");
-		txp_sbuf_json_str(&b, t->name_hit_entry);
-		txp_sbuf_str(&b, ",\"score\":");
-		txp_txn_score_json(&b, t->name_hit_score);
-		txp_sbuf_str(&b, "}");
-	}
+	txp_txn_json_sanctions_match(&b, t);
 	if (t->status == TXP_STATUS_REJECTED || t->status == TXP_STATUS_ERROR) {
 		txp_sbuf_str(&b, ",\"error\":{\"code\":");
 		txp_sbuf_json_str(&b, t->error.code);
