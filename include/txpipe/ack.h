@@ -66,7 +66,6 @@ struct txp_ack_options {
 	struct txp_dedup *dedup;   /* the duplicate window; not owned */
 	uint64_t dedup_window_ms;  /* how far back a replayed decision enters it */
 	bool velocity_rebuild;     /* [journal] velocity_rebuild */
-	const char *version;       /* the daemon version, for items built now */
 };
 
 struct txp_ack_stats {

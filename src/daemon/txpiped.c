@@ -477,7 +477,6 @@ static int create_ack(struct daemon *d, char *err, size_t errlen)
 		.mode = (enum txp_journal_ack)d->cfg.journal.ack,
 		.dedup_window_ms = TXP_DEDUP_WINDOW_MS,
 		.velocity_rebuild = d->cfg.journal.velocity_rebuild,
-		.version = PACKAGE_VERSION,
 	};
 	struct txp_ack_ops ops = {
 		.append = ack_append,

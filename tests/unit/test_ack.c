@@ -104,9 +104,7 @@ struct fixture {
 
 static void setup(struct fixture *f, enum txp_journal_ack mode, bool delivery)
 {
-	struct txp_ack_options o = {
-		.mode = mode, .dedup_window_ms = 600000, .velocity_rebuild = true, .version = "t"
-	};
+	struct txp_ack_options o = { .mode = mode, .dedup_window_ms = 600000, .velocity_rebuild = true };
 	struct txp_ack_ops ops = {
 		.append = fake_append,
 		.mark_delivered = fake_mark,
