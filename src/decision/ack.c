@@ -2,6 +2,7 @@
 #include "txpipe/ack.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,22 @@ static void refuse(struct txp_txn *t, const char *message)
 		txp_log_err("reply_build_failed", "reason=out_of_memory");
 }
 
+/* Makes room in q for t's reply, or answers t overloaded (it is then
+ * neither kept nor held) and returns false.  `until` says what the reply
+ * would have waited for. */
+static bool hold_reserved(struct txp_ack *a, struct holdq *q, struct txp_txn *t, const char *until)
+{
+	char message[128];
+
+	if (holdq_reserve(a, q) == 0)
+		return true;
+	a->st.hold_failures++;
+	txp_log_err("reply_hold_failed", "reason=out_of_memory transaction_id=\"%s\"", t->transaction_id);
+	snprintf(message, sizeof(message), "no memory to hold the reply until %s; retry later", until);
+	refuse(t, message);
+	return false;
+}
+
 /* ---- DELIVERED marks ----------------------------------------------------- */
 
 /* Queues `seq` for a DELIVERED record; one record per loop turn names every
@@ -183,12 +200,8 @@ static void completed_duplicate(struct txp_ack *a, struct txp_txn *t)
 	if (a->o.mode == TXP_JOURNAL_ACK_DECIDED || t->journal_seq <= a->st.durable_seq)
 		return;
 	/* Everything appended so far includes the first submission's record. */
-	if (holdq_reserve(a, &a->wait_durable) < 0) {
-		a->st.hold_failures++;
-		txp_log_err("reply_hold_failed", "reason=out_of_memory transaction_id=\"%s\"", t->transaction_id);
-		refuse(t, "no memory to hold the reply until the first submission is durable; retry later");
+	if (!hold_reserved(a, &a->wait_durable, t, "the first submission is durable"))
 		return;
-	}
 	hold(a, &a->wait_durable, a->st.last_seq, t);
 }
 
@@ -219,12 +232,8 @@ void txp_ack_completed(struct txp_ack *a, struct txp_txn *t)
 	/* Room to hold the reply first: once the record is appended the reply
 	 * must wait for it, and an acknowledgement ahead of the record is the
 	 * one thing this module must never send. */
-	if (q != NULL && holdq_reserve(a, q) < 0) {
-		a->st.hold_failures++;
-		txp_log_err("reply_hold_failed", "reason=out_of_memory transaction_id=\"%s\"", t->transaction_id);
-		refuse(t, "no memory to hold the reply until the record is kept; retry later");
+	if (q != NULL && !hold_reserved(a, q, t, "the record is kept"))
 		return;
-	}
 	rc = a->ops.append(a->ops.arg, t);
 	if (rc < 0) {
 		/* Not kept, so not acknowledged: the producer retries. */
