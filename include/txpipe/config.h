@@ -135,6 +135,26 @@ struct txp_config {
 	struct {
 		char *listen; /* "127.0.0.1:9464"; empty: no listener */
 	} metrics;
+
+	/* ---- [fleet] ---- */
+	struct {
+		bool enabled;              /* false: one host, exactly as without the section */
+		char *instance_id;         /* empty: IMDSv2 instance id, else the hostname (txp_fleet_instance_id) */
+		char *table;               /* the shared-state table */
+		uint64_t sync_interval_ms; /* how often shared state is published and refreshed */
+		int mode;                  /* enum txp_fleet_mode */
+		int stale_action;          /* enum txp_fleet_stale_action */
+	} fleet;
+};
+
+enum txp_fleet_mode {
+	TXP_FLEET_FAST,  /* decide at once on local counts plus the fleet's as of the last refresh */
+	TXP_FLEET_FRESH, /* wait for one batched read of keys not refreshed within the sync interval */
+};
+
+enum txp_fleet_stale_action {
+	TXP_FLEET_STALE_NONE,   /* reason fleet_state_stale recorded, no points, status unchanged */
+	TXP_FLEET_STALE_REVIEW, /* an approved decision becomes review */
 };
 
 enum txp_cfg_type {

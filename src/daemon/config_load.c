@@ -16,6 +16,7 @@
 #include "txpipe/aws/client.h"
 #include "txpipe/aws/http.h"
 #include "txpipe/file.h"
+#include "txpipe/fleet.h"
 #include "txpipe/metrics.h"
 
 #include "config_int.h"
@@ -562,5 +563,12 @@ int txp_config_validate(const struct txp_config *cfg, char *err, size_t errlen)
 	if (cfg->metrics.listen != NULL && cfg->metrics.listen[0] != '\0' &&
 	    txp_metrics_parse_listen(cfg->metrics.listen, &ss, why, sizeof(why)) != 0)
 		return invalid(cfg, "metrics", "listen", err, errlen, "%s", why);
+	if (cfg->fleet.instance_id != NULL && cfg->fleet.instance_id[0] != '\0' &&
+	    !txp_fleet_instance_id_valid(cfg->fleet.instance_id))
+		return invalid(cfg, "fleet", "instance_id", err, errlen, "not 1 to %d letters, digits, '-', '_', '.'",
+		               TXP_FLEET_INSTANCE_ID_MAX);
+	if (cfg->fleet.enabled && !cfg->aws.enabled)
+		return invalid(cfg, "fleet", "enabled", err, errlen,
+		               "a fleet shares its state through DynamoDB, so [aws] enabled must be true");
 	return 0;
 }

@@ -42,6 +42,12 @@ static const int log_format_values[] = { TXP_LOG_FORMAT_KV, TXP_LOG_FORMAT_JSON 
 
 static const char *const journal_ack_names[] = { "journaled", "stored", "decided", NULL };
 
+static const char *const fleet_mode_names[] = { "fast", "fresh", NULL };
+static const int fleet_mode_values[] = { TXP_FLEET_FAST, TXP_FLEET_FRESH };
+
+static const char *const fleet_stale_names[] = { "none", "review", NULL };
+static const int fleet_stale_values[] = { TXP_FLEET_STALE_NONE, TXP_FLEET_STALE_REVIEW };
+
 const struct txp_config_key txp_config_keys[] = {
 	/* ---- [daemon] begin ---- */
 	{ .section = "daemon",
@@ -1342,6 +1348,69 @@ const struct txp_config_key txp_config_keys[] = {
 	  .help = "Loopback address and port (127.0.0.1:9464) where GET /metrics answers in the Prometheus text "
 	          "format; empty serves no metrics over TCP (txpipectl stats --format prometheus still works)." },
 	/* ---- [metrics] end ---- */
+
+	/* ---- [fleet] begin ---- */
+	{ .section = "fleet",
+	  .key = "enabled",
+	  .type = TXP_CFG_BOOL,
+	  .offset = OFF(fleet, enabled),
+	  .default_value = "false",
+	  .reloadable = false,
+	  .help = "Whether this host screens as one of a fleet: counting rules see every host's traffic through "
+	          "the shared-state table, and a transaction_id is stored once across the fleet, first decision "
+	          "wins; false keeps a single host exactly as without the section." },
+	{ .section = "fleet",
+	  .key = "instance_id",
+	  .type = TXP_CFG_STRING,
+	  .offset = OFF(fleet, instance_id),
+	  .min = 0,
+	  .max = 64,
+	  .default_value = "",
+	  .reloadable = false,
+	  .help = "This host's name in the fleet (letters, digits, '-', '_', '.'); empty: the EC2 instance id "
+	          "from IMDSv2 when [aws] imds is on and answers, else the hostname." },
+	{ .section = "fleet",
+	  .key = "table",
+	  .type = TXP_CFG_STRING,
+	  .offset = OFF(fleet, table),
+	  .min = 3,
+	  .max = 255,
+	  .default_value = "txpipe-fleet",
+	  .reloadable = false,
+	  .help = "DynamoDB table holding the fleet's shared screening state and journal leases, at the "
+	          "[dynamodb] endpoint; txpipectl provision creates it (on demand, TTL on, encrypted)." },
+	{ .section = "fleet",
+	  .key = "sync_interval_ms",
+	  .type = TXP_CFG_DURATION,
+	  .offset = OFF(fleet, sync_interval_ms),
+	  .min = 10,
+	  .max = 60000,
+	  .default_value = "100ms",
+	  .reloadable = false,
+	  .help = "How often this host publishes its new counts to the shared state and refreshes the fleet's "
+	          "counts of the keys it is screening." },
+	{ .section = "fleet",
+	  .key = "mode",
+	  .type = TXP_CFG_ENUM,
+	  .offset = OFF(fleet, mode),
+	  .enum_names = fleet_mode_names,
+	  .enum_values = fleet_mode_values,
+	  .default_value = "fast",
+	  .reloadable = false,
+	  .help = "fast: no network round trip on the decision path, the fleet's counts as of the last refresh; "
+	          "fresh: a transaction whose keys were not refreshed within sync_interval_ms waits for one "
+	          "batched read of the shared state before it is scored." },
+	{ .section = "fleet",
+	  .key = "stale_action",
+	  .type = TXP_CFG_ENUM,
+	  .offset = OFF(fleet, stale_action),
+	  .enum_names = fleet_stale_names,
+	  .enum_values = fleet_stale_values,
+	  .default_value = "none",
+	  .reloadable = true,
+	  .help = "What a decision made while the shared state is stale or unreachable gets besides the reason "
+	          "fleet_state_stale: none leaves its status, review sends an approved one to review." },
+	/* ---- [fleet] end ---- */
 
 	/* ---- end of table ---- */
 	{ .section = NULL },
