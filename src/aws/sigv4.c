@@ -2,6 +2,7 @@
 #include "txpipe/aws/sigv4.h"
 #include "txpipe/aws/error.h"
 #include "txpipe/sbuf.h"
+#include "txpipe/sha256.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -413,7 +414,7 @@ static int hashed_payload(const struct txp_sigv4_request *req, char **out)
 	if (req->payload_hash != NULL) {
 		*out = str_dup(req->payload_hash);
 	} else {
-		crypto_hash_sha256(digest, req->payload_len > 0 ? req->payload : (const void *)"", req->payload_len);
+		txp_sha256(digest, req->payload, req->payload_len);
 		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
 		*out = str_dup(hex);
 	}
@@ -427,7 +428,7 @@ static void string_to_sign(struct txp_sbuf *out, const char *amz_date, const cha
 	unsigned char digest[crypto_hash_sha256_BYTES];
 	char hex[TXP_SIGV4_HEX_BYTES];
 
-	crypto_hash_sha256(digest, (const unsigned char *)canonical, strlen(canonical));
+	txp_sha256(digest, canonical, strlen(canonical));
 	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
 	txp_sbuf_str(out, TXP_SIGV4_ALGORITHM "\n");
 	txp_sbuf_str(out, amz_date);

@@ -132,17 +132,27 @@ void txp_sbuf_json_str(struct txp_sbuf *b, const char *s)
 void txp_sbuf_urlencn(struct txp_sbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	char *o;
 
+	/* At most three bytes out per byte in: reserve once and write in
+	 * place (alert messages are encoded whole into SNS request bodies). */
+	sb_reserve(b, 3 * n);
+	if (b->oom)
+		return;
+	o = b->p + b->len;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
 		    c == '_' || c == '.' || c == '~') {
-			txp_sbuf_raw(b, (const char *)&c, 1);
+			*o++ = (char)c;
 		} else {
-			char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
-			txp_sbuf_raw(b, esc, 3);
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
 		}
 	}
+	b->len = (size_t)(o - b->p);
+	b->p[b->len] = '\0';
 }
 
 void txp_sbuf_urlenc(struct txp_sbuf *b, const char *s)
