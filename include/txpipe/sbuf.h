@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Zero-initialise (`struct txp_sbuf b = {0};`).  An allocation failure
@@ -18,8 +19,28 @@ struct txp_sbuf {
 	bool oom;
 };
 
-void txp_sbuf_raw(struct txp_sbuf *b, const char *s, size_t n);
-void txp_sbuf_str(struct txp_sbuf *b, const char *s);
+/* Grows the buffer for `more` bytes and its NUL; sets oom on failure. */
+void txp_sbuf_reserve(struct txp_sbuf *b, size_t more);
+
+/* Appends n bytes.  Inline: records and request bodies are built from
+ * many short pieces, and the common case is a copy into room there is. */
+static inline void txp_sbuf_raw(struct txp_sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		txp_sbuf_reserve(b, n);
+		if (b->oom)
+			return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static inline void txp_sbuf_str(struct txp_sbuf *b, const char *s)
+{
+	txp_sbuf_raw(b, s, strlen(s));
+}
+
 void txp_sbuf_int(struct txp_sbuf *b, long long v);
 void txp_sbuf_uint(struct txp_sbuf *b, unsigned long long v);
 /* printf(3) formatting, for text that is not on a per-transaction path. */

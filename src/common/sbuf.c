@@ -2,13 +2,14 @@
 #include "txpipe/sbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
-static void sb_reserve(struct txp_sbuf *b, size_t more)
+void txp_sbuf_reserve(struct txp_sbuf *b, size_t more)
 {
 	char *np;
 	size_t ncap;
@@ -29,21 +30,6 @@ static void sb_reserve(struct txp_sbuf *b, size_t more)
 	b->cap = ncap;
 }
 
-void txp_sbuf_raw(struct txp_sbuf *b, const char *s, size_t n)
-{
-	sb_reserve(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void txp_sbuf_str(struct txp_sbuf *b, const char *s)
-{
-	txp_sbuf_raw(b, s, strlen(s));
-}
-
 void txp_sbuf_printf(struct txp_sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -56,7 +42,7 @@ void txp_sbuf_printf(struct txp_sbuf *b, const char *fmt, ...)
 		b->oom = true;
 		return;
 	}
-	sb_reserve(b, (size_t)n);
+	txp_sbuf_reserve(b, (size_t)n);
 	if (b->oom)
 		return;
 	va_start(ap, fmt);
@@ -102,26 +88,34 @@ void txp_sbuf_uint(struct txp_sbuf *b, unsigned long long v)
 void txp_sbuf_json_strn(struct txp_sbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
+	char *o;
 
-	txp_sbuf_raw(b, "\"", 1);
+	/* At most six bytes out per byte in, plus the quotes: reserve once
+	 * and write in place. */
+	if (n > SIZE_MAX / 8)
+		b->oom = true;
+	txp_sbuf_reserve(b, 6 * n + 2);
+	if (b->oom)
+		return;
+	o = b->p + b->len;
+	*o++ = '"';
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c != '"' && c != '\\' && c >= 0x20)
-			continue;
-		/* Copy the plain run before this character in one go. */
-		txp_sbuf_raw(b, s + run, i - run);
-		run = i + 1;
-		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
-			txp_sbuf_raw(b, esc, 2);
+		if (c != '"' && c != '\\' && c >= 0x20) {
+			*o++ = (char)c;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
 		} else {
-			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-			txp_sbuf_raw(b, esc, 6);
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
 		}
 	}
-	txp_sbuf_raw(b, s + run, n - run);
-	txp_sbuf_raw(b, "\"", 1);
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
+	b->p[b->len] = '\0';
 }
 
 void txp_sbuf_json_str(struct txp_sbuf *b, const char *s)
@@ -136,7 +130,9 @@ void txp_sbuf_urlencn(struct txp_sbuf *b, const char *s, size_t n)
 
 	/* At most three bytes out per byte in: reserve once and write in
 	 * place (alert messages are encoded whole into SNS request bodies). */
-	sb_reserve(b, 3 * n);
+	if (n > SIZE_MAX / 4)
+		b->oom = true;
+	txp_sbuf_reserve(b, 3 * n);
 	if (b->oom)
 		return;
 	o = b->p + b->len;

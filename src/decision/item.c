@@ -99,11 +99,19 @@ static const struct {
 
 /* ---- AttributeValue helpers: each appends ,"name":{...} --------------- */
 
+/* ,"name": for an attribute name of this file: constants of letters,
+ * digits and '_', which JSON needs no escape for. */
+static void av_name(struct txp_sbuf *b, const char *name)
+{
+	txp_sbuf_raw(b, ",\"", 2);
+	txp_sbuf_str(b, name);
+	txp_sbuf_raw(b, "\":", 2);
+}
+
 static void av_sn(struct txp_sbuf *b, const char *name, const char *value, size_t n)
 {
-	txp_sbuf_raw(b, ",", 1);
-	txp_sbuf_json_str(b, name);
-	txp_sbuf_str(b, ":{\"S\":");
+	av_name(b, name);
+	txp_sbuf_raw(b, "{\"S\":", 5);
 	txp_sbuf_json_strn(b, value, n);
 	txp_sbuf_raw(b, "}", 1);
 }
@@ -125,9 +133,8 @@ static void av_s_opt(struct txp_sbuf *b, const char *name, const char *value)
 /* Numbers travel as strings in DynamoDB JSON, so 64-bit values stay exact. */
 static void av_n(struct txp_sbuf *b, const char *name, long long v)
 {
-	txp_sbuf_raw(b, ",", 1);
-	txp_sbuf_json_str(b, name);
-	txp_sbuf_str(b, ":{\"N\":\"");
+	av_name(b, name);
+	txp_sbuf_raw(b, "{\"N\":\"", 6);
 	txp_sbuf_int(b, v);
 	txp_sbuf_str(b, "\"}");
 }
@@ -137,9 +144,8 @@ static void av_n(struct txp_sbuf *b, const char *name, long long v)
 /* Opens ,"name":{"M":{ ; members follow with av_member_n(). */
 static void av_map_open(struct txp_sbuf *b, const char *name)
 {
-	txp_sbuf_raw(b, ",", 1);
-	txp_sbuf_json_str(b, name);
-	txp_sbuf_str(b, ":{\"M\":{");
+	av_name(b, name);
+	txp_sbuf_raw(b, "{\"M\":{", 6);
 }
 
 static void av_map_close(struct txp_sbuf *b)
@@ -178,8 +184,12 @@ static void av_names(struct txp_sbuf *b, const struct txp_txn *t)
 	char attr[64];
 
 	for (int n = 0; n < TXP_NAME_FIELDS; n++) {
+		const char *v = t->name_pseud[n];
+
+		if (v == NULL || v[0] == '\0')
+			continue; /* the usual case: no name given, no formatting */
 		snprintf(attr, sizeof(attr), "%s_pseudonym", txp_name_fields[n]);
-		av_s_opt(b, attr, t->name_pseud[n]);
+		av_s(b, attr, v);
 	}
 	if (t->name_hit_field == 0 || t->name_hit_field > TXP_NAME_FIELDS)
 		return;
