@@ -1,20 +1,32 @@
 #!/bin/sh
-# run-bench.sh: start a txpiped on a temporary socket; run txpbench at full speed, then at half the peak;
-# then the same two runs against txpecho, the do-nothing baseline, and the ratios.
+# run-bench.sh: txpiped as a payments team runs it (default config, delivery on over HTTPS) against
+# the same daemon with delivery off and against txpecho, the do-nothing baseline, in one invocation.
 #
 # Usage: run-bench.sh TXPIPED TXPBENCH
-# `make bench` runs it with the binaries of the build tree.  Knobs, from the
-# environment:
+# `make bench` runs it with the binaries of the build tree.  The runs, in order:
+#   1. txpiped, delivery on: every decision stored through BatchWriteItem and every alert published
+#      through PublishBatch, over HTTPS with certificate verification, to bench/sink.sh (nginx
+#      answering as DynamoDB, SNS and SQS do when a batch succeeds, with a test CA in [aws] ca_file).
+#      Full speed: decided/s (replies), stored/s (until the daemon has stored every record) and the
+#      daemon's CPU per transaction; then paced at half the decided peak: latency.
+#   2. the same daemon with [aws] enabled = false: full speed (CPU per transaction), then paced at
+#      half its own peak.
+#   3. txpecho at full speed and at run 1's paced rate: what this machine gives any daemon.
+# Everything else is txpiped's default configuration: only the socket, the journal directory, the
+# keys, the endpoints and resource names are set.
+#
+# Knobs, from the environment:
 #   BENCH_CONNECTIONS  client connections (default 4)
 #   BENCH_PIPELINE     lines in flight per connection (default 128)
-#   BENCH_COUNT        measured transactions of the full-speed run (default 200000)
-#   BENCH_DURATION     seconds of the paced run (default 10)
+#   BENCH_COUNT        measured transactions of each full-speed run (default 300000)
+#   BENCH_DURATION     seconds of each paced run (default 10)
 #   BENCH_WARMUP       warm-up seconds before each run (default 1)
-#   BENCH_WORKERS      txpiped [pipeline] workers (default 1)
-#   BENCH_MIX          transaction mix (default good=90,risky=8,invalid=2)
+#   BENCH_WORKERS      set [pipeline] workers (default: not set, the daemon's default)
+#   BENCH_PROFILE      txpbench --profile (default: txpbench's default)
+#   BENCH_MIX          txpbench --mix (default: the profile's)
 #   BENCH_SEED         generation seed (default 1)
-#   BENCH_ACK          txpiped [journal] ack: journaled, stored or decided (default journaled)
-#   BENCH_AWS          txpiped [aws] enabled (default false: no delivery, the journal on a temp dir)
+#   BENCH_ACK          [journal] ack (default: not set, the daemon's default, journaled)
+#   BENCH_AWS          false skips run 1 (no nginx/openssl needed) (default true)
 #   TXP_CFLAGS         the build's compiler flags, printed with the figures
 set -eu
 
@@ -24,18 +36,17 @@ if [ $# -ne 2 ]; then
 fi
 txpiped=$1
 txpbench=$2
+bindir=$(dirname "$txpiped")
+here=$(cd "$(dirname "$0")" && pwd)
 connections=${BENCH_CONNECTIONS:-4}
 pipeline=${BENCH_PIPELINE:-128}
-count=${BENCH_COUNT:-200000}
+count=${BENCH_COUNT:-300000}
 duration=${BENCH_DURATION:-10}
 warmup=${BENCH_WARMUP:-1}
-workers=${BENCH_WORKERS:-1}
-mix=${BENCH_MIX:-good=90,risky=8,invalid=2}
 seed=${BENCH_SEED:-1}
-ack=${BENCH_ACK:-journaled}
-aws=${BENCH_AWS:-false}
+aws=${BENCH_AWS:-true}
 
-for f in "$txpiped" "$txpbench"; do
+for f in "$txpiped" "$txpbench" "$bindir/txpipectl"; do
 	if [ ! -x "$f" ]; then
 		echo "run-bench.sh: $f is not an executable; run 'make bench' from the build tree" >&2
 		exit 66
@@ -44,9 +55,10 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/txpbench.XXXXXX")
 daemon_pid=
+sink_started=
 
 # stop_daemon: SIGTERM makes txpiped drain and exit; its status is kept.
-daemon_status=
+daemon_status=0
 stop_daemon() {
 	if [ -n "$daemon_pid" ]; then
 		kill -TERM "$daemon_pid" 2>/dev/null || true
@@ -57,120 +69,97 @@ stop_daemon() {
 }
 cleanup() {
 	stop_daemon
+	[ -n "$sink_started" ] && sh "$here/sink.sh" stop "$tmp/sink"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-sock=$tmp/txpiped.sock
-"$(dirname "$txpiped")/txpipectl" genkey "$tmp/card-token.key" >/dev/null
-"$(dirname "$txpiped")/txpipectl" genkey "$tmp/pseudonym.key" >/dev/null
-# The screening pipeline is measured here, so delivery to AWS is off
-# (bench/README says how the AWS path is measured); rates cover the
-# generator's currencies so amounts are scored, not sent to review for a
-# missing rate.
-cat >"$tmp/txpiped.ini" <<EOF
-; Written by run-bench.sh for one benchmark run.
+"$bindir/txpipectl" genkey "$tmp/card-token.key" >/dev/null
+"$bindir/txpipectl" genkey "$tmp/pseudonym.key" >/dev/null
+
+if [ "$aws" = true ]; then
+	sh "$here/sink.sh" start "$tmp/sink"
+	sink_started=1
+	# shellcheck disable=SC1091
+	. "$tmp/sink/endpoints"
+fi
+
+# write_config NAME AWS: the daemon's configuration for one run.
+write_config() {
+	cat >"$tmp/$1.ini" <<EOF
+; Written by run-bench.sh: the defaults, plus where things are.
 [daemon]
-socket = $sock
-
-[pipeline]
-workers = $workers
-
-[aws]
-enabled = $aws
-
-[journal]
-dir = $tmp/journal
-ack = $ack
-
+socket = $tmp/$1.sock
 [log]
 level = warning
-
+[journal]
+dir = $tmp/$1-journal
+${BENCH_ACK:+ack = $BENCH_ACK}
+[pipeline]
+${BENCH_WORKERS:+workers = $BENCH_WORKERS}
 [compliance]
 card_token_key_file = $tmp/card-token.key
 pseudonym_key_file = $tmp/pseudonym.key
-usd_rates = USD:1000000,EUR:1080000,GBP:1270000,JPY:6700,CHF:1130000,CAD:730000,AUD:660000
+[aws]
+enabled = $2
+region = us-east-1
+imds = false
 EOF
-
-"$txpiped" --config "$tmp/txpiped.ini" 2>"$tmp/txpiped.log" &
-daemon_pid=$!
-
-# The socket appears once txpiped listens; give it ten seconds.
-tries=0
-while [ ! -S "$sock" ]; do
-	if ! kill -0 "$daemon_pid" 2>/dev/null; then
-		daemon_status=0
-		wait "$daemon_pid" || daemon_status=$?
-		daemon_pid=
-		echo "run-bench.sh: txpiped exited with status $daemon_status before listening:" >&2
-		cat "$tmp/txpiped.log" >&2
-		exit 1
+	if [ "$2" = true ]; then
+		cat >>"$tmp/$1.ini" <<EOF
+ca_file = $tmp/sink/ca.pem
+[dynamodb]
+endpoint = $DYNAMODB_URL
+table = txpipe-bench
+[sns]
+endpoint = $SNS_URL
+topic_arn = arn:aws:sns:us-east-1:000000000000:txpipe-bench-alerts
+[sqs]
+endpoint = $SQS_URL
+queue_url = $SQS_URL/000000000000/txpipe-bench-dlq
+EOF
 	fi
-	tries=$((tries + 1))
-	if [ "$tries" -gt 100 ]; then
-		echo "run-bench.sh: txpiped did not create $sock within 10 s" >&2
-		cat "$tmp/txpiped.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-
-model=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
-echo "== machine"
-echo "cpus:    $(nproc 2>/dev/null || echo '?')"
-echo "cpu:     ${model:-unknown}"
-echo "kernel:  $(uname -sr)"
-echo "load:    $(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo '?') (1, 5, 15 min, before the runs)"
-echo "cflags:  ${TXP_CFLAGS:-unknown}"
-case "${TXP_CFLAGS:-}" in
-*-fsanitize*) echo "note:    sanitizer build: the figures are far below a release build's" ;;
-esac
-echo "daemon:  txpiped, $workers worker(s), [aws] enabled = $aws, [journal] ack = $ack in $tmp/journal; client: txpbench, $connections connections, pipeline $pipeline"
-echo
-
-status=0
-# full_speed SOCKET JSON and paced SOCKET RATE JSON: one txpbench run each,
-# with the settings above; a failed run fails the benchmark.
-full_speed() {
-	"$txpbench" --socket "$1" --connections "$connections" --pipeline "$pipeline" --count "$count" \
-		--warmup "$warmup" --mix "$mix" --seed "$seed" --json-file "$2" || status=$?
-	echo
-}
-paced() {
-	"$txpbench" --socket "$1" --connections "$connections" --pipeline "$pipeline" --rate "$2" \
-		--duration "$duration" --warmup "$warmup" --mix "$mix" --seed "$seed" --json-file "$3" || status=$?
-	echo
 }
 
-echo "== full speed: $count transactions after ${warmup}s warm-up (closed loop)"
-full_speed "$sock" "$tmp/peak.json"
+# start_daemon NAME: starts txpiped with NAME.ini and waits for its socket.
+start_daemon() {
+	AWS_ACCESS_KEY_ID=AKIDBENCHEXAMPLE AWS_SECRET_ACCESS_KEY=bench/secret/not/a/real/key \
+		"$txpiped" --config "$tmp/$1.ini" 2>"$tmp/$1.log" &
+	daemon_pid=$!
+	tries=0
+	while [ ! -S "$tmp/$1.sock" ]; do
+		if ! kill -0 "$daemon_pid" 2>/dev/null; then
+			wait "$daemon_pid" || daemon_status=$?
+			daemon_pid=
+			echo "run-bench.sh: txpiped exited with status $daemon_status before listening:" >&2
+			cat "$tmp/$1.log" >&2
+			exit 1
+		fi
+		tries=$((tries + 1))
+		if [ "$tries" -gt 100 ]; then
+			echo "run-bench.sh: txpiped did not create $tmp/$1.sock within 10 s" >&2
+			cat "$tmp/$1.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
 
-peak=$(sed -n 's/.*"throughput_rps":\([0-9.]*\).*/\1/p' "$tmp/peak.json" 2>/dev/null || true)
-rate=$(awk -v p="${peak:-0}" 'BEGIN { print int(p / 2) }')
-if [ "$rate" -gt 0 ]; then
-	echo "== paced at $rate/s (half the peak) for ${duration}s after ${warmup}s warm-up (open loop)"
-	paced "$sock" "$rate" "$tmp/paced.json"
-else
-	echo "run-bench.sh: no peak throughput measured; skipping the paced run" >&2
-	status=1
-fi
-
-stop_daemon
-if [ "$daemon_status" -ne 0 ]; then
-	echo "run-bench.sh: txpiped exited with status $daemon_status" >&2
-	status=1
-fi
-if [ -s "$tmp/txpiped.log" ]; then
-	echo "== txpiped log (warnings and errors, last 20 lines)"
-	tail -n 20 "$tmp/txpiped.log"
-	echo
-fi
-
-# The baseline, same invocation, same client settings: txpecho answers
-# every line from one libuv loop and does nothing else, so its figures are
-# what this machine gives any daemon (scheduling, wake-ups, the socket).
+# cpu_ticks PID: user + system clock ticks of a process (proc(5), stat fields 14 and 15).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+now_ns() { date +%s%N; }
+# unsettled SOCK: records the daemon has not finished with (journal undelivered, queued, in flight).
+unsettled() {
+	"$bindir/txpipectl" --socket "$1" stats --format json 2>/dev/null | tr -d ' \n' |
+		sed -n 's/.*"undelivered":\([0-9]*\).*"pending":\([0-9]*\).*"inflight_calls":\([0-9]*\).*/\1 \2 \3/p' |
+		awk '{ print $1 + $2 + $3 }'
+}
+stat_num() { # stat_num SOCK KEY: the first number named KEY in the daemon's JSON stats
+	"$bindir/txpipectl" --socket "$1" stats --format json 2>/dev/null | tr -d ' \n' |
+		sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" | head -n 1
+}
 json_num() { # json_num FILE OBJECT KEY: a number from txpbench's JSON summary
 	[ -s "$1" ] || return 0
 	if [ -n "$2" ]; then
@@ -180,9 +169,98 @@ json_num() { # json_num FILE OBJECT KEY: a number from txpbench's JSON summary
 	fi
 }
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+status=0
+client_opts="--connections $connections --pipeline $pipeline --warmup $warmup --seed $seed"
+client_opts="$client_opts${BENCH_PROFILE:+ --profile $BENCH_PROFILE}${BENCH_MIX:+ --mix $BENCH_MIX}"
+# shellcheck disable=SC2086
+full_speed() { "$txpbench" --socket "$1" $client_opts --count "$count" --json-file "$2" || status=$?; }
+# shellcheck disable=SC2086
+paced() { "$txpbench" --socket "$1" $client_opts --rate "$2" --duration "$duration" --json-file "$3" || status=$?; }
+
+# measure NAME AWS: full speed, settle, CPU, paced at half the peak.  Sets peak_NAME, rate_NAME,
+# stored_rate_NAME and cpu_us_NAME.
+hz=$(getconf CLK_TCK)
+measure() {
+	write_config "$1" "$2"
+	start_daemon "$1"
+	sock=$tmp/$1.sock
+	echo "== $1: full speed, $count transactions after ${warmup}s warm-up (closed loop)"
+	c0=$(cpu_ticks "$daemon_pid")
+	t0=$(now_ns)
+	full_speed "$sock" "$tmp/$1-peak.json"
+	t_replied=$(now_ns)
+	if [ "$2" = true ]; then
+		# Stored means every record's BatchWriteItem was answered.
+		tries=0
+		while [ "$(unsettled "$sock")" != 0 ] && [ "$tries" -lt 3000 ]; do
+			tries=$((tries + 1))
+			sleep 0.01
+		done
+	fi
+	t1=$(now_ns)
+	c1=$(cpu_ticks "$daemon_pid")
+	peak=$(json_num "$tmp/$1-peak.json" "" throughput_rps)
+	# The full-speed run's lines include the warm-up's.
+	lines=$(stat_num "$sock" lines)
+	cpu_us=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v n="${lines:-1}" 'BEGIN { printf "%.1f", c * 1e6 / hz / n }')
+	echo "daemon CPU: $cpu_us us per transaction ($((c1 - c0)) ticks at $hz/s over $lines lines, until settled)"
+	if [ "$2" = true ]; then
+		stored=$(stat_num "$sock" stored)
+		stored_rate=$(awk -v n="${lines:-0}" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", n * 1e9 / t }')
+		echo "stored: $stored records; every line decided and settled (stored, or not stored as rejected) at $stored_rate/s, counted from the first line sent to the last BatchWriteItem answered (replies ended $(((t1 - t_replied) / 1000000)) ms before)"
+		eval "stored_rate_$1=\$stored_rate"
+	fi
+	rate=$(awk -v p="${peak:-0}" 'BEGIN { print int(p / 2) }')
+	if [ "$rate" -gt 0 ]; then
+		echo
+		echo "== $1: paced at $rate/s (half its peak) for ${duration}s after ${warmup}s warm-up (open loop)"
+		paced "$sock" "$rate" "$tmp/$1-paced.json"
+	else
+		echo "run-bench.sh: no peak throughput measured for $1" >&2
+		status=1
+	fi
+	stop_daemon
+	if [ "$daemon_status" -ne 0 ]; then
+		echo "run-bench.sh: txpiped ($1) exited with status $daemon_status" >&2
+		status=1
+	fi
+	if grep -v 'delivery_disabled' "$tmp/$1.log" | grep -q .; then
+		echo "== $1: txpiped log (warnings and errors, last 10 lines)"
+		grep -v 'delivery_disabled' "$tmp/$1.log" | tail -n 10
+	fi
+	echo
+	eval "peak_$1=\$peak rate_$1=\$rate cpu_us_$1=\$cpu_us"
+}
+
+model=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+echo "== machine"
+echo "cpus:    $(nproc 2>/dev/null || echo '?')"
+echo "cpu:     ${model:-unknown}"
+echo "memory:  $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+echo "kernel:  $(uname -sr)"
+echo "load:    $(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo '?') (1, 5, 15 min, before the runs)"
+echo "cflags:  ${TXP_CFLAGS:-unknown}"
+case "${TXP_CFLAGS:-}" in
+*-fsanitize*) echo "note:    sanitizer build: the figures are far below a release build's" ;;
+esac
+echo "daemon:  txpiped, default configuration${BENCH_WORKERS:+ but workers = $BENCH_WORKERS}${BENCH_ACK:+ but ack = $BENCH_ACK}; client: txpbench, $connections connections, pipeline $pipeline, on the same machine"
+echo "mix:     $("$txpbench" --socket /dev/null $client_opts --describe 2>/dev/null || echo "txpbench's default")"
+[ "$aws" = true ] && echo "aws:     bench/sink.sh: nginx $(nginx -v 2>&1 | sed 's|.*/||') on $DYNAMODB_URL (DynamoDB), $SNS_URL (SNS), $SQS_URL (SQS); TLS verified against a test CA"
+echo
+
+[ "$aws" = true ] && measure delivery_on true
+measure delivery_off false
+
+# The baseline, same invocation, same client settings: txpecho answers
+# every line from one libuv loop and does nothing else, so its figures are
+# what this machine gives any daemon (scheduling, wake-ups, the socket).
+main=delivery_off
+[ "$aws" = true ] && main=delivery_on
+eval "rate=\${rate_$main:-0}"
 txpecho=$(dirname "$txpbench")/txpecho
 esock=$tmp/txpecho.sock
-if [ -x "$txpecho" ] && [ "${rate:-0}" -gt 0 ]; then
+if [ -x "$txpecho" ] && [ "$rate" -gt 0 ]; then
 	"$txpecho" "$esock" &
 	daemon_pid=$!
 	tries=0
@@ -192,17 +270,37 @@ if [ -x "$txpecho" ] && [ "${rate:-0}" -gt 0 ]; then
 	done
 	echo "== baseline: txpecho (one libuv loop, a fixed reply per line, no work), full speed"
 	full_speed "$esock" "$tmp/echo-peak.json"
-	echo "== baseline: txpecho paced at $rate/s, as txpiped was"
+	echo "== baseline: txpecho paced at $rate/s, as txpiped ($main) was"
 	paced "$esock" "$rate" "$tmp/echo-paced.json"
 	stop_daemon
-	t_peak=$(json_num "$tmp/peak.json" "" throughput_rps)
-	e_peak=$(json_num "$tmp/echo-peak.json" "" throughput_rps)
-	echo "== summary (txpiped against the txpecho baseline of this run)"
-	printf 'peak        txpiped %s/s, baseline %s/s: ratio %s\n' "$t_peak" "$e_peak" "$(ratio "$t_peak" "$e_peak")"
+	echo
+fi
+
+echo "== summary (one invocation, one machine; read the ratios, the absolute figures move with the load)"
+e_peak=$(json_num "$tmp/echo-peak.json" "" throughput_rps)
+if [ "$aws" = true ]; then
+	printf 'delivery on   decided %s/s, stored %s/s, CPU %s us per transaction\n' "$peak_delivery_on" \
+		"$stored_rate_delivery_on" "$cpu_us_delivery_on"
+fi
+printf 'delivery off  decided %s/s, CPU %s us per transaction\n' "$peak_delivery_off" "$cpu_us_delivery_off"
+if [ "$aws" = true ]; then
+	printf 'CPU per transaction, delivery on over TLS / off: %s\n' "$(ratio "$cpu_us_delivery_on" "$cpu_us_delivery_off")"
+fi
+printf 'baseline      txpecho %s/s\n' "$e_peak"
+for run in delivery_on delivery_off; do
+	[ -s "$tmp/$run-paced.json" ] || continue
+	eval "r=\$rate_$run"
+	printf '%-13s at %s/s (half its peak):' "$run" "$r"
 	for p in p50 p99 p99.9; do
-		t=$(json_num "$tmp/paced.json" latency_us "$p")
-		e=$(json_num "$tmp/echo-paced.json" latency_us "$p")
-		printf '%-11s txpiped %s us, baseline %s us at %s/s: ratio %s\n' "$p" "$t" "$e" "$rate" "$(ratio "$t" "$e")"
+		printf ' %s %s us' "$p" "$(json_num "$tmp/$run-paced.json" latency_us "$p")"
 	done
+	echo
+done
+if [ -s "$tmp/echo-paced.json" ]; then
+	printf '%-13s at %s/s:' "txpecho" "$rate"
+	for p in p50 p99 p99.9; do
+		printf ' %s %s us' "$p" "$(json_num "$tmp/echo-paced.json" latency_us "$p")"
+	done
+	echo
 fi
 exit "$status"

@@ -45,7 +45,7 @@ struct txp_config {
 	} daemon;
 
 	struct {
-		uint64_t workers;       /* 0: stages inline on the loop thread */
+		uint64_t workers;       /* 0: stages inline on the loop thread; TXP_CFG_AUTO: from the CPUs */
 		uint64_t ring_capacity; /* slots per ring, a power of two */
 		uint64_t max_inflight_per_client;
 	} pipeline;
@@ -188,7 +188,13 @@ struct txp_config_key {
 	const int *enum_values;
 	/* The value never appears in messages or in txp_config_write(). */
 	bool secret;
+	/* TXP_CFG_UINT: the word "auto" is accepted too, stored as
+	 * TXP_CFG_AUTO; the code using the key works out the value. */
+	bool auto_ok;
 };
+
+/* What an "auto" TXP_CFG_UINT holds. */
+#define TXP_CFG_AUTO UINT64_MAX
 
 /* The table, terminated by a row whose section is NULL. */
 extern const struct txp_config_key txp_config_keys[];

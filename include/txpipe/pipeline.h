@@ -63,6 +63,20 @@ int txp_pipeline_create(struct txp_pipeline **out, uv_loop_t *loop, unsigned wor
                         const struct txp_stage_fns *fns, void (*done)(void *done_arg, struct txp_txn *t),
                         void *done_arg, char *err, size_t errlen);
 
+/*
+ * The workers for [pipeline] workers = `configured`: itself, or for
+ * TXP_CFG_AUTO, from the CPUs this process may use (its affinity mask,
+ * and the cgroup's cpu.max quota when lower): 0 (the stages inline on
+ * the loop) for at most 2 CPUs, where every hand-off between threads
+ * costs a wake-up on a CPU the loop and the journal writer also need;
+ * else (cpus - 1) / 3, at least 1 and at most 16, since each worker is
+ * three threads (validation, fraud, compliance) and the loop keeps one.
+ */
+unsigned txp_pipeline_workers(uint64_t configured);
+
+/* The CPUs this process may use, as txp_pipeline_workers() counts them. */
+unsigned txp_pipeline_usable_cpus(void);
+
 /* Transactions that may be in flight at once. */
 uint32_t txp_pipeline_capacity(const struct txp_pipeline *p);
 uint32_t txp_pipeline_inflight(const struct txp_pipeline *p);

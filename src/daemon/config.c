@@ -154,6 +154,9 @@ int txp_config_format_value(const struct txp_config *cfg, const struct txp_confi
 		return snprintf(buf, len, "%s", s != NULL ? s : "");
 	}
 	case TXP_CFG_UINT:
+		if (k->auto_ok && *(const uint64_t *)slot == TXP_CFG_AUTO)
+			return snprintf(buf, len, "auto");
+		return format_number(buf, len, k->type, *(const uint64_t *)slot);
 	case TXP_CFG_SIZE:
 	case TXP_CFG_DURATION:
 	case TXP_CFG_MODE:
@@ -206,7 +209,7 @@ int txp_config_range_text(const struct txp_config_key *k, char *buf, size_t len)
 	case TXP_CFG_POW2:
 		format_number(lo, sizeof(lo), k->type, k->min);
 		format_number(hi, sizeof(hi), k->type, k->max);
-		snprintf(buf, len, "%s to %s", lo, hi);
+		snprintf(buf, len, "%s%s to %s", k->auto_ok ? "auto, or " : "", lo, hi);
 		break;
 	case TXP_CFG_ENUM:
 		config__append(buf, len, &used, "one of");
@@ -359,10 +362,15 @@ static int parse_number(const struct txp_config_key *k, const char *text, uint64
 		break;
 	default: {
 		const char *p = text;
+		if (k->auto_ok && strcmp(text, "auto") == 0) {
+			*out = TXP_CFG_AUTO;
+			return 0;
+		}
 		rc = parse_digits(&p, &v);
 		if (rc == 0 && *p != '\0')
 			rc = -EINVAL;
-		what = "not a number (expected decimal digits)";
+		what = k->auto_ok ? "not a number (expected decimal digits or auto)"
+		                  : "not a number (expected decimal digits)";
 		break;
 	}
 	}

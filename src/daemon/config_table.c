@@ -121,10 +121,13 @@ const struct txp_config_key txp_config_keys[] = {
 	  .offset = OFF(pipeline, workers),
 	  .min = 0,
 	  .max = 16,
-	  .default_value = "1",
+	  .default_value = "auto",
+	  .auto_ok = true,
 	  .reloadable = false,
-	  .help = "Worker threads per screening stage; 0 runs the stages inline on the I/O loop thread, which "
-	          "answers fastest on a 2-vCPU host (no hand-offs between threads)." },
+	  .help = "Worker threads per screening stage; 0 runs the stages inline on the I/O loop thread (no "
+	          "hand-offs between threads: the lowest latency on a host of 1 or 2 CPUs); auto: 0 with at "
+	          "most 2 CPUs usable, else one per 3 CPUs beyond the loop's, at least 1 (CPU affinity and "
+	          "the cgroup's CPU quota count)." },
 	{ .section = "pipeline",
 	  .key = "ring_capacity",
 	  .type = TXP_CFG_POW2,

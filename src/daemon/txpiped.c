@@ -591,6 +591,7 @@ static int run(struct daemon *d)
 	struct txp_stage_fns fns;
 	char err[1024], rules[TXP_RULES_VERSION_SIZE];
 	int64_t rules_ms;
+	unsigned workers;
 	int rc;
 
 	rc = uv_loop_init(&d->loop);
@@ -638,7 +639,8 @@ static int run(struct daemon *d)
 	 * shards are made and the journal replayed into them, before the
 	 * worker threads start and before any line is read. */
 	txp_stages_set_dedup(d->stages, d->dedup);
-	rc = txp_stages_setup(d->stages, (unsigned)d->cfg.pipeline.workers, &fns, err, sizeof(err));
+	workers = txp_pipeline_workers(d->cfg.pipeline.workers);
+	rc = txp_stages_setup(d->stages, workers, &fns, err, sizeof(err));
 	if (rc < 0) {
 		start_failed(d, STEP_SHARDS, rc, err);
 		goto err_after_server;
@@ -648,7 +650,7 @@ static int run(struct daemon *d)
 		start_failed(d, STEP_JOURNAL, rc, err);
 		goto err_after_server;
 	}
-	rc = txp_pipeline_create(&d->pipeline, &d->loop, (unsigned)d->cfg.pipeline.workers,
+	rc = txp_pipeline_create(&d->pipeline, &d->loop, workers,
 	                         (uint32_t)d->cfg.pipeline.ring_capacity, &fns, txp_server_txn_done, d->server, err,
 	                         sizeof(err));
 	if (rc < 0) {
@@ -672,8 +674,8 @@ static int run(struct daemon *d)
 
 	d->started_ns = txp_now_ns();
 	txp_stages_rules(d->stages, rules, &rules_ms);
-	txp_log_notice("listening", "socket=%s workers=%llu ring_capacity=%u version=%s rules_version=%s",
-	               d->cfg.daemon.socket, (unsigned long long)d->cfg.pipeline.workers,
+	txp_log_notice("listening", "socket=%s workers=%u%s ring_capacity=%u version=%s rules_version=%s",
+	               d->cfg.daemon.socket, workers, d->cfg.pipeline.workers == TXP_CFG_AUTO ? " (auto)" : "",
 	               txp_pipeline_capacity(d->pipeline), PACKAGE_VERSION, rules);
 	rc = txp_notify_start(&d->notify, &d->loop, STATUS_INTERVAL_MS, status_figures, d, err, sizeof(err));
 	if (rc < 0)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "txpipe/config.h"
 #include "txpipe/ring.h"
 
 /*
@@ -641,4 +642,66 @@ void txp_pipeline_stop(struct txp_pipeline *p)
 	/* Anything the threads finished after the last async callback. */
 	on_async(&p->async);
 	uv_close((uv_handle_t *)&p->async, on_async_closed);
+}
+
+/* cgroup v2's cpu.max of our own cgroup ("QUOTA PERIOD", or "max PERIOD"
+ * for none): the CPUs the quota is worth, rounded up; 0 when unlimited or
+ * unknown.  systemd's CPUQuota= and a container's CPU limit land there. */
+static unsigned cgroup_cpu_quota(void)
+{
+	char line[512], path[640];
+	unsigned cpus = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (f == NULL)
+		return 0;
+	while (cpus == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *nl = strchr(line, '\n');
+		unsigned long long quota, period;
+		FILE *q;
+
+		if (nl != NULL)
+			*nl = '\0';
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max", line + 3);
+		q = fopen(path, "re");
+		if (q == NULL)
+			continue;
+		if (fscanf(q, "%llu %llu", &quota, &period) == 2 && period > 0)
+			cpus = (unsigned)((quota + period - 1) / period);
+		fclose(q);
+	}
+	fclose(f);
+	return cpus;
+}
+
+unsigned txp_pipeline_usable_cpus(void)
+{
+	cpu_set_t set;
+	unsigned cpus = 0, quota;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		cpus = (unsigned)CPU_COUNT(&set);
+	if (cpus == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cpus = n > 0 ? (unsigned)n : 1;
+	}
+	quota = cgroup_cpu_quota();
+	if (quota > 0 && quota < cpus)
+		cpus = quota;
+	return cpus;
+}
+
+unsigned txp_pipeline_workers(uint64_t configured)
+{
+	unsigned cpus, w;
+
+	if (configured != TXP_CFG_AUTO)
+		return (unsigned)configured;
+	cpus = txp_pipeline_usable_cpus();
+	if (cpus <= 2)
+		return 0;
+	w = (cpus - 1) / 3;
+	return w < 1 ? 1 : w > 16 ? 16 : w;
 }

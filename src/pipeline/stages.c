@@ -1,5 +1,6 @@
 /* stages.c: the daemon's stage functions: validation, then fraud and compliance per shard, with live rule swaps. */
 #include "txpipe/stages.h"
+#include "txpipe/pipeline.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -519,7 +520,9 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 	}
 	/* Workers (the shards) cannot change on reload, nor can this. */
 	st->auto_keys = txp_state_auto_keys(txp_stages_host_memory(),
-	                                    cfg->pipeline.workers > 0 ? (unsigned)cfg->pipeline.workers : 1,
+	                                    txp_pipeline_workers(cfg->pipeline.workers) > 0
+	                                            ? txp_pipeline_workers(cfg->pipeline.workers)
+	                                            : 1,
 	                                    txp_fraud_bytes_per_key() + txp_compliance_bytes_per_key());
 	rc = ruleset_build(st, cfg, &rs, err, errlen);
 	if (rc < 0)

@@ -152,7 +152,7 @@ START_TEST(defaults_fill_every_field_as_documented)
 	ck_assert_uint_eq(cfg.daemon.max_line_bytes, 65536);
 	ck_assert_uint_eq(cfg.daemon.max_clients, 1024);
 	ck_assert_uint_eq(cfg.daemon.shutdown_timeout_ms, 30000);
-	ck_assert_uint_eq(cfg.pipeline.workers, 1);
+	ck_assert_uint_eq(cfg.pipeline.workers, TXP_CFG_AUTO);
 	ck_assert_uint_eq(cfg.pipeline.ring_capacity, 4096);
 	ck_assert_uint_eq(cfg.pipeline.max_inflight_per_client, 1024);
 	ck_assert_uint_eq(cfg.validation.max_amount, 1000000);
@@ -230,7 +230,10 @@ START_TEST(uint_accepts_its_bounds_and_refuses_junk_signs_and_overflow)
 		REFUSES(&cfg, "daemon", "max_clients", junk[i], "not a number (expected decimal digits)");
 	ACCEPTS(&cfg, "pipeline", "workers", "0");
 	ACCEPTS(&cfg, "pipeline", "workers", "16");
-	REFUSES(&cfg, "pipeline", "workers", "17", "out of range (expected 0 to 16)");
+	REFUSES(&cfg, "pipeline", "workers", "17", "out of range (expected auto, or 0 to 16)");
+	REFUSES(&cfg, "pipeline", "workers", "Auto", "not a number (expected decimal digits or auto)");
+	ACCEPTS(&cfg, "pipeline", "workers", "auto");
+	ck_assert_uint_eq(cfg.pipeline.workers, TXP_CFG_AUTO);
 	ACCEPTS(&cfg, "validation", "max_amount", "1000000000000");
 	ck_assert_uint_eq(cfg.validation.max_amount, UINT64_C(1000000000000));
 	REFUSES(&cfg, "validation", "max_amount", "1000000000001", "out of range (expected 1 to 1000000000000)");
@@ -603,7 +606,7 @@ START_TEST(load_names_file_line_key_and_what_is_wrong_in_a_value)
 	load_fails("[daemon]\n\n; comment\n\n\n\n\n\n\n\n\nmax_line_bytes = 12x\n",
 	           "F:12: [daemon] max_line_bytes = 12x: not a size (expected a number with optional k/M/G "
 	           "suffix)");
-	load_fails("[pipeline]\nworkers = 99\n", "F:2: [pipeline] workers = 99: out of range (expected 0 to 16)");
+	load_fails("[pipeline]\nworkers = 99\n", "F:2: [pipeline] workers = 99: out of range (expected auto, or 0 to 16)");
 	load_fails("[daemon]\nsocket = relative.sock\n",
 	           "F:2: [daemon] socket = relative.sock: not an absolute path (expected one starting with /)");
 	load_fails("[daemon]\nsocket =\n", "F:2: [daemon] socket = : empty (a value is required)");
@@ -770,7 +773,7 @@ START_TEST(diff_lists_changed_keys_that_need_a_restart)
 	ck_assert_int_eq(old.log.level, TXP_LOG_DEBUG);
 	ck_assert_uint_eq(old.validation.max_amount, 5);
 	ck_assert_str_eq(old.daemon.socket, "/run/txpiped/txpiped.sock");
-	ck_assert_uint_eq(old.pipeline.workers, 1);
+	ck_assert_uint_eq(old.pipeline.workers, TXP_CFG_AUTO);
 	ck_assert_int_eq(txp_config_diff_nonreloadable(&old, &next, buf, sizeof(buf)), 2);
 	txp_config_free(&next);
 	txp_config_free(&old);
