@@ -48,6 +48,7 @@ if [ ! -x "$nginx" ] || ! command -v openssl >/dev/null; then
 	exit 69
 fi
 mkdir -p "$dir"
+dir=$(cd "$dir" && pwd) # nginx takes paths relative to its prefix
 # A test CA and a server certificate for 127.0.0.1 (P-256, one day).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=txpipe bench CA" \
 	-keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
