@@ -249,6 +249,7 @@ int txpb_mix_parse(const char *s, struct txpb_mix *mix, char *err, size_t errlen
 /* One JSON member as it will be written; invalid variants edit these. */
 struct field {
 	const char *key;
+	uint8_t klen; /* strlen(key) */
 	char val[72];
 	bool raw;         /* written without quotes (number) */
 	bool placeholder; /* the id or timestamp, filled at send time */
@@ -277,12 +278,55 @@ static struct field *line_add(struct line *l, const char *key, bool raw, const c
 	struct field *f = &l->f[l->n++];
 	va_list ap;
 	f->key = key;
+	f->klen = (uint8_t)strlen(key);
 	f->raw = raw;
 	f->placeholder = false;
 	va_start(ap, fmt);
 	vsnprintf(f->val, sizeof(f->val), fmt, ap);
 	va_end(ap);
 	return f;
+}
+
+/* The same for a plain string or a zero-padded number, without printf's
+ * cost (these make most of a line, generated at send time in retail). */
+static struct field *line_add_str(struct line *l, const char *key, bool raw, const char *s)
+{
+	struct field *f = &l->f[l->n++];
+	size_t n = strlen(s);
+	if (n > sizeof(f->val) - 1) /* as vsnprintf would cut it */
+		n = sizeof(f->val) - 1;
+	f->key = key;
+	f->klen = (uint8_t)strlen(key);
+	f->raw = raw;
+	f->placeholder = false;
+	memcpy(f->val, s, n);
+	f->val[n] = '\0';
+	return f;
+}
+
+/* Writes v in decimal, at least `width` digits (as "%0*u"), then a NUL;
+ * returns the digits written. */
+static size_t put_u64(char *out, uint64_t v, int width)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (n < (size_t)width)
+		tmp[n++] = '0';
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+	return n;
+}
+
+/* "<prefix><v as %0*u>" */
+static void line_add_num(struct line *l, const char *key, const char *prefix, uint32_t v, int width)
+{
+	struct field *f = line_add_str(l, key, false, prefix);
+	put_u64(f->val + strlen(f->val), v, width);
 }
 
 static struct field *line_find(struct line *l, const char *key)
@@ -303,18 +347,15 @@ static void line_drop(struct line *l, const char *key)
 	l->n--;
 }
 
-/* Output text: a pool's, growing, or one line's, in a fixed buffer. */
+/* Growing output text of a pool. */
 struct text {
 	char *p;
 	size_t len, cap;
-	bool fixed; /* p is the caller's buffer of cap bytes: never grown */
 };
 
 static int text_put(struct text *t, const char *s, size_t n)
 {
 	if (t->len + n > t->cap) {
-		if (t->fixed)
-			return -ENOSPC;
 		size_t cap = t->cap ? t->cap : 65536;
 		while (cap < t->len + n)
 			cap *= 2;
@@ -329,21 +370,27 @@ static int text_put(struct text *t, const char *s, size_t n)
 	return 0;
 }
 
-static int text_puts(struct text *t, const char *s)
-{
-	return text_put(t, s, strlen(s));
-}
-
 /* Formats minor units as a decimal with `exp` fraction digits. */
 static void fmt_amount(char *out, size_t outlen, int64_t minor, int exp)
 {
 	int64_t scale = 1;
 	for (int i = 0; i < exp; i++)
 		scale *= 10;
-	if (exp == 0)
-		snprintf(out, outlen, "%lld", (long long)minor);
-	else
-		snprintf(out, outlen, "%lld.%0*lld", (long long)(minor / scale), exp, (long long)(minor % scale));
+	/* 19 digits, the point, 4 fraction digits at most: printf below that
+	 * size, or for a negative amount (neither happens here). */
+	if (minor < 0 || outlen < 32) {
+		if (exp == 0)
+			snprintf(out, outlen, "%lld", (long long)minor);
+		else
+			snprintf(out, outlen, "%lld.%0*lld", (long long)(minor / scale), exp,
+			         (long long)(minor % scale));
+	} else if (exp == 0) {
+		put_u64(out, (uint64_t)minor, 1);
+	} else {
+		size_t n = put_u64(out, (uint64_t)(minor / scale), 1);
+		out[n] = '.';
+		put_u64(out + n + 1, (uint64_t)(minor % scale), exp);
+	}
 }
 
 /* Picks a key in [0, n) congruent to cls modulo N_COUNTRIES when there is
@@ -613,17 +660,18 @@ static void build_base(struct gen_state *g, struct line *l, uint32_t c, bool dom
 	else
 		pick_small(g, c, domestic, pu);
 	fmt_amount(amount, sizeof(amount), pu->minor, pu->mc->exponent);
-	f = line_add(l, "transaction_id", false, "%s-", p->prefix);
+	f = line_add_str(l, "transaction_id", false, p->prefix);
+	strcat(f->val, "-"); /* the prefix has at most TXPB_PREFIX_MAX characters */
 	f->placeholder = true;
 	/* Both encodings the protocol allows: a JSON number and a decimal string. */
-	line_add(l, "amount", rng_pct(r, 50), "%s", amount);
-	line_add(l, "currency", false, "%s", pu->mc->currency);
-	line_add(l, "merchant_id", false, "merch-%05u", pu->m);
-	line_add(l, "customer_id", false, "cust-%07u", c);
-	line_add(l, "merchant_country", false, "%s", pu->mc->code);
-	line_add(l, "customer_country", false, "%s", pu->cc->code);
+	line_add_str(l, "amount", rng_pct(r, 50), amount);
+	line_add_str(l, "currency", false, pu->mc->currency);
+	line_add_num(l, "merchant_id", "merch-", pu->m, 5);
+	line_add_num(l, "customer_id", "cust-", c, 7);
+	line_add_str(l, "merchant_country", false, pu->mc->code);
+	line_add_str(l, "customer_country", false, pu->cc->code);
 	if (rng_pct(r, 70)) {
-		f = line_add(l, "timestamp", false, "%s", "");
+		f = line_add_str(l, "timestamp", false, "");
 		f->placeholder = true;
 	}
 	static const char *const channels[] = { "online", "online", "online", "pos", "pos",
@@ -635,12 +683,12 @@ static void build_base(struct gen_state *g, struct line *l, uint32_t c, bool dom
 			retail_pan(pan, p->seed, c, retail_cards_of(p->seed, c) == 2 && rng_pct(r, 30) ? 1 : 0);
 		else
 			make_pan(pan, key_hash(p->seed, KH_CARD, c));
-		line_add(l, "card_number", false, "%s", pan);
+		line_add_str(l, "card_number", false, pan);
 	}
 	if (rng_pct(r, 80))
-		line_add(l, "merchant_category", false, "%s", strcmp(channel, "atm") == 0 ? "6011" : pu->mcc);
+		line_add_str(l, "merchant_category", false, strcmp(channel, "atm") == 0 ? "6011" : pu->mcc);
 	if (rng_pct(r, 90))
-		line_add(l, "channel", false, "%s", channel);
+		line_add_str(l, "channel", false, channel);
 	if (strcmp(channel, "online") == 0 || strcmp(channel, "mobile") == 0) {
 		uint64_t ih = key_hash(p->seed, KH_IP, c);
 		if (ih % 4 == 0)
@@ -649,13 +697,17 @@ static void build_base(struct gen_state *g, struct line *l, uint32_t c, bool dom
 		else /* TEST-NET-2 and -3 (RFC 5737) */
 			line_add(l, "ip_address", false, "%s.%u", ih % 2 ? "198.51.100" : "203.0.113",
 			         (unsigned)(ih >> 8) % 254 + 1);
-		if (rng_pct(r, 60))
-			line_add(l, "device_id", false, "dev-%016llx",
-			         (unsigned long long)key_hash(p->seed, KH_DEVICE, c));
+		if (rng_pct(r, 60)) {
+			static const char hex[] = "0123456789abcdef";
+			uint64_t d = key_hash(p->seed, KH_DEVICE, c);
+			f = line_add_str(l, "device_id", false, "dev-0123456789abcdef");
+			for (int i = 19; i >= 4; i--, d >>= 4) /* "%016llx" */
+				f->val[i] = hex[d & 15];
+		}
 	}
 	if (rng_pct(r, 80))
-		line_add(l, "customer_kyc_status", false, "%s",
-		         key_hash(p->seed, KH_KYC, c) % 10 == 0 ? "pending" : "verified");
+		line_add_str(l, "customer_kyc_status", false,
+		             key_hash(p->seed, KH_KYC, c) % 10 == 0 ? "pending" : "verified");
 }
 
 static void set_amount(struct line *l, int64_t minor, int exp)
@@ -668,7 +720,7 @@ static void set_or_add(struct line *l, const char *key, const char *val)
 {
 	struct field *f = line_find(l, key);
 	if (f == NULL)
-		f = line_add(l, key, false, "%s", "");
+		f = line_add_str(l, key, false, "");
 	snprintf(f->val, sizeof(f->val), "%s", val);
 	f->raw = false;
 }
@@ -803,58 +855,74 @@ static enum txpb_id_check build_invalid(struct gen_state *g, struct line *l)
 		return TXPB_ID_MATCH;
 	}
 }
-/* Serialises one line into t and records its placeholders. */
-static int emit_line(struct text *t, const struct line *l, struct txpb_template *tp)
-{
-	size_t start = t->len;
-	int rc = 0;
+/* One line's output: the caller's buffer of cap bytes. */
+struct out {
+	char *p;
+	size_t len, cap;
+	bool over; /* something did not fit */
+};
 
-	tp->off = (uint32_t)start;
+static inline void out_put(struct out *o, const char *s, size_t n)
+{
+	if (o->len + n > o->cap) {
+		o->over = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static inline void out_puts(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+/* Serialises one line into o and records its placeholders.  Returns 0, or
+ * -ENOSPC when it did not fit. */
+static int emit_line(struct out *o, const struct line *l, struct txpb_template *tp)
+{
+	tp->off = 0;
 	tp->id_off = -1;
 	tp->ts_off = -1;
 	if (l->mal == MAL_GARBAGE) {
-		rc = text_puts(t, "this is not json {\n");
+		out_puts(o, "this is not json {\n");
 		goto out;
 	}
-	rc = text_puts(t, "{");
-	for (int i = 0; i < l->n && rc == 0; i++) {
+	out_put(o, "{", 1);
+	for (int i = 0; i < l->n; i++) {
 		const struct field *f = &l->f[i];
 		if (i > 0)
-			rc = text_puts(t, ",");
-		if (rc == 0 && l->mal == MAL_UNQUOTED_KEY && strcmp(f->key, "amount") == 0)
-			rc = text_puts(t, "amount:");
-		else if (rc == 0) {
-			rc = text_puts(t, "\"");
-			if (rc == 0)
-				rc = text_puts(t, f->key);
-			if (rc == 0)
-				rc = text_puts(t, "\":");
+			out_put(o, ",", 1);
+		if (l->mal == MAL_UNQUOTED_KEY && strcmp(f->key, "amount") == 0) {
+			out_puts(o, "amount:");
+		} else {
+			out_put(o, "\"", 1);
+			out_put(o, f->key, f->klen);
+			out_put(o, "\":", 2);
 		}
-		if (rc == 0 && !f->raw)
-			rc = text_puts(t, "\"");
-		if (rc == 0 && f->placeholder && strcmp(f->key, "timestamp") == 0) {
-			tp->ts_off = (int32_t)(t->len - start);
-			rc = text_put(t, "0000-00-00T00:00:00.000Z", TXPB_TS_LEN);
-		} else if (rc == 0 && f->placeholder) {
-			tp->id_off = (int32_t)(t->len - start);
-			rc = text_puts(t, f->val);
-			if (rc == 0)
-				rc = text_put(t, "000000000000", TXPB_SEQ_DIGITS);
-		} else if (rc == 0) {
-			rc = text_puts(t, f->val);
+		if (!f->raw)
+			out_put(o, "\"", 1);
+		if (f->placeholder && strcmp(f->key, "timestamp") == 0) {
+			tp->ts_off = (int32_t)o->len;
+			out_put(o, "0000-00-00T00:00:00.000Z", TXPB_TS_LEN);
+		} else if (f->placeholder) {
+			tp->id_off = (int32_t)o->len;
+			out_puts(o, f->val);
+			out_put(o, "000000000000", TXPB_SEQ_DIGITS);
+		} else {
+			out_puts(o, f->val);
 		}
-		if (rc == 0 && !f->raw)
-			rc = text_puts(t, "\"");
+		if (!f->raw)
+			out_put(o, "\"", 1);
 	}
-	if (rc == 0 && l->mal == MAL_TRAILING_COMMA)
-		rc = text_puts(t, ",");
-	if (rc == 0 && l->mal != MAL_NO_CLOSE)
-		rc = text_puts(t, "}");
-	if (rc == 0)
-		rc = text_puts(t, "\n");
+	if (l->mal == MAL_TRAILING_COMMA)
+		out_put(o, ",", 1);
+	if (l->mal != MAL_NO_CLOSE)
+		out_put(o, "}", 1);
+	out_put(o, "\n", 1);
 out:
-	tp->len = (uint32_t)(t->len - start);
-	return rc;
+	tp->len = (uint32_t)o->len;
+	return o->over ? -ENOSPC : 0;
 }
 
 int txpb_profile_parse(const char *s, enum txpb_profile *out)
@@ -947,12 +1015,14 @@ nomem:
 uint32_t txpb_gen_next(struct txpb_gen *gen, char *out, struct txpb_template *meta)
 {
 	struct gen_state *g = &gen->g;
-	struct line l = { .n = 0, .mal = MAL_NONE };
-	struct text t = { .p = out, .cap = TXPB_LINE_MAX, .fixed = true };
+	struct line l; /* only n and mal need a value: fields are written as added */
+	struct out o = { .p = out, .cap = TXPB_LINE_MAX };
 	uint32_t pick = rng_below(&g->rng, gen->total);
 	enum txpb_kind kind = TXPB_GOOD;
 	enum txpb_id_check idc = TXPB_ID_MATCH;
 
+	l.n = 0;
+	l.mal = MAL_NONE;
 	while (pick >= gen->p.mix.weight[kind]) {
 		pick -= gen->p.mix.weight[kind];
 		kind++;
@@ -969,7 +1039,7 @@ uint32_t txpb_gen_next(struct txpb_gen *gen, char *out, struct txpb_template *me
 	}
 	/* At most 16 members of a key and 71 value bytes each: a line always
 	 * fits in TXPB_LINE_MAX, so the fixed buffer cannot run out. */
-	if (emit_line(&t, &l, meta) < 0)
+	if (emit_line(&o, &l, meta) < 0)
 		abort();
 	meta->kind = (uint8_t)kind;
 	meta->id_check = (uint8_t)idc;
