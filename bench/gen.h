@@ -31,7 +31,7 @@ struct txpb_mix {
  *    countries, a pool of pre-built lines cycled (kept byte for byte: the
  *    same seed and options give the same lines as before profiles existed).
  *  - retail: millions of customers with their own cards, tens of thousands
- *    of merchants with Zipf-like popularity, 22 countries and 21 currencies
+ *    of merchants with Zipf-like popularity, 26 countries and 22 currencies
  *    in realistic shares, amounts sized in each currency, a few percent
  *    cross-border, alerts in the low single-digit percent; generated on the
  *    fly, since a cycled pool cannot hold millions of customers.
