@@ -32,7 +32,7 @@ trap cleanup EXIT INT TERM
 txp_svc_start_dynalite "$tmp" >/dev/null || { echo "aws-bench: dynalite did not start" >&2; exit 1; }
 txp_svc_aws_env
 
-"$build/bench/txpbench" --dump "$count" --mix good=100,risky=0,invalid=0 --customers 5000 --seed 7 \
+"$build/bench/txpbench" --profile small --dump "$count" --mix good=100,risky=0,invalid=0 --customers 5000 --seed 7 \
 	>"$tmp/txns.ndjson"
 lines=$(wc -l <"$tmp/txns.ndjson")
 

@@ -38,10 +38,11 @@ struct opts {
 	double duration;   /* seconds of measurement when count is 0 */
 	double rate;       /* transactions/s over all connections; 0 = as fast as replies allow */
 	uint32_t pipeline; /* in-flight lines per connection */
+	enum txpb_profile profile;
 	struct txpb_mix mix;
 	uint32_t customers;
 	uint32_t merchants;
-	uint32_t pool;
+	uint32_t pool; /* 0: lines generated as they are sent */
 	uint64_t seed;
 	double warmup;
 	double drain_timeout;
@@ -55,8 +56,9 @@ struct opts {
 struct inflight {
 	uint64_t t_ns; /* intended send time (paced) or queueing time (full speed) */
 	uint64_t seq;
-	uint32_t tmpl;
-	bool measured; /* sent after the warm-up */
+	uint8_t id_check; /* enum txpb_id_check of the line */
+	bool has_id;      /* the line carries its transaction_id */
+	bool measured;    /* sent after the warm-up */
 };
 
 struct bench;
@@ -90,7 +92,11 @@ struct conn {
 struct bench {
 	uv_loop_t loop;
 	struct opts o;
-	struct txpb_pool pool;
+	struct txpb_gen *gen;  /* the lines' stream */
+	struct txpb_pool pool; /* its first o.pool lines, cycled, when o.pool > 0 */
+	struct txpb_population pop;
+	uint32_t max_len; /* longest line that can be sent */
+	uint32_t id_len;  /* of every transaction_id: prefix, '-', digits */
 	char prefix[TXPB_PREFIX_MAX + 1];
 	struct conn *conns;
 	uint32_t n_connected;
@@ -303,27 +309,39 @@ static const char *cached_timestamp(struct bench *b)
 	return b->ts;
 }
 
-/* Copies the next transaction into the connection's fill buffer, stamps its
- * id and timestamp, and records it as in flight. */
+/* Writes line number seq (they are asked for in order) into dst, its id
+ * and timestamp stamped: the pool's line seq modulo its size, or the
+ * stream's next. */
+static void write_line(struct bench *b, uint64_t seq, char *dst, struct txpb_template *t)
+{
+	if (b->o.pool > 0) {
+		*t = b->pool.t[seq % b->pool.n];
+		memcpy(dst, b->pool.text + t->off, t->len);
+	} else {
+		txpb_gen_next(b->gen, dst, t);
+	}
+	if (t->id_off >= 0)
+		txpb_put_seq(dst + t->id_off + b->id_len - TXPB_SEQ_DIGITS, seq);
+	if (t->ts_off >= 0)
+		memcpy(dst + t->ts_off, cached_timestamp(b), TXPB_TS_LEN);
+}
+
+/* Writes the next transaction into the connection's fill buffer and
+ * records it as in flight. */
 static void queue_one(struct conn *c, uint64_t t_ns, uint64_t now)
 {
 	struct bench *b = c->b;
 	uint64_t seq = b->next_seq++;
-	uint32_t ti = (uint32_t)(seq % b->pool.n);
-	const struct txpb_template *t = &b->pool.t[ti];
-	char *dst = c->wbuf[c->wfill] + c->wlen[c->wfill];
+	struct txpb_template t;
 
-	memcpy(dst, b->pool.text + t->off, t->len);
-	if (t->id_off >= 0)
-		txpb_put_seq(dst + t->id_off + b->pool.id_len - TXPB_SEQ_DIGITS, seq);
-	if (t->ts_off >= 0)
-		memcpy(dst + t->ts_off, cached_timestamp(b), TXPB_TS_LEN);
-	c->wlen[c->wfill] += t->len;
+	write_line(b, seq, c->wbuf[c->wfill] + c->wlen[c->wfill], &t);
+	c->wlen[c->wfill] += t.len;
 
 	struct inflight *e = &c->q[c->qtail++ & c->qmask];
 	e->t_ns = t_ns;
 	e->seq = seq;
-	e->tmpl = ti;
+	e->id_check = t.id_check;
+	e->has_id = t.id_off >= 0;
 	e->measured = b->measuring;
 	b->inflight++;
 	if (b->measuring) {
@@ -457,13 +475,12 @@ static int status_slot(const struct reply *r)
 /* Writes the id the reply should carry ("" when the line had none). */
 static void expected_id(const struct bench *b, const struct inflight *e, char *out, size_t outlen)
 {
-	const struct txpb_template *t = &b->pool.t[e->tmpl];
 	out[0] = '\0';
-	if (t->id_off < 0 || outlen <= b->pool.id_len)
+	if (!e->has_id || outlen <= b->id_len)
 		return;
-	memcpy(out, b->pool.text + t->off + t->id_off, b->pool.id_len);
-	txpb_put_seq(out + b->pool.id_len - TXPB_SEQ_DIGITS, e->seq);
-	out[b->pool.id_len] = '\0';
+	snprintf(out, outlen, "%s-", b->prefix);
+	txpb_put_seq(out + b->id_len - TXPB_SEQ_DIGITS, e->seq);
+	out[b->id_len] = '\0';
 }
 
 /* Prints the first few protocol errors in full; the summary counts them all. */
@@ -489,7 +506,7 @@ static bool id_matches(const struct bench *b, const struct reply *r, const struc
 {
 	char want[TXPB_PREFIX_MAX + 2 + TXPB_SEQ_DIGITS];
 	expected_id(b, e, want, sizeof(want));
-	return !r->id_null && want[0] != '\0' && r->id_len == b->pool.id_len && memcmp(want, r->id, r->id_len) == 0;
+	return !r->id_null && want[0] != '\0' && r->id_len == b->id_len && memcmp(want, r->id, r->id_len) == 0;
 }
 
 static void handle_reply(struct conn *c, const char *line, size_t len, uint64_t now)
@@ -511,7 +528,7 @@ static void handle_reply(struct conn *c, const char *line, size_t len, uint64_t 
 		report_mismatch(b, c, &e, "malformed reply", line, len);
 	} else {
 		bool ok;
-		switch ((enum txpb_id_check)b->pool.t[e.tmpl].id_check) {
+		switch ((enum txpb_id_check)e.id_check) {
 		case TXPB_ID_MATCH:
 			/* A line refused before parsing (overload, shutdown) is
 			 * answered with an error whose id is null. */
@@ -834,7 +851,11 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 	uint64_t send_window = b->t_send_end > b->t_measure ? b->t_send_end - b->t_measure : 0;
 	double tput = window > 0 ? (double)b->replies_measured / secs(window) : 0;
 	double srate = send_window > 0 ? (double)b->measured_sent / secs(send_window) : 0;
+	const struct txpb_population *p = &b->pop;
 	bool paced = o->rate > 0;
+	double alert_pct = b->replies_measured > 0 ? 100.0 * (double)(b->status[ST_REVIEW] + b->status[ST_DECLINED]) /
+	                                                     (double)b->replies_measured
+	                                           : 0;
 
 	if (json) {
 		fprintf(f, "{\"run_id\":\"%s\",\"socket\":", b->prefix);
@@ -845,7 +866,15 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 		        "\"mix\":{\"good\":%u,\"risky\":%u,\"invalid\":%u},\"customers\":%u,\"merchants\":%u,\"pool\":%u,",
 		        o->connections, o->pipeline, o->rate, o->count, o->duration, o->warmup, o->seed,
 		        o->mix.weight[TXPB_GOOD], o->mix.weight[TXPB_RISKY], o->mix.weight[TXPB_INVALID], o->customers,
-		        o->merchants, b->pool.n);
+		        o->merchants, o->pool);
+		fprintf(f,
+		        "\"profile\":\"%s\",\"generation\":\"%s\",\"population\":{\"customers\":%" PRIu64
+		        ",\"cards\":%" PRIu64 ",\"merchants\":%" PRIu64 ",\"merchant_popularity\":\"%s\","
+		        "\"countries\":%u,\"currencies\":%u,\"currency_list\":\"%s\",\"cross_border_pct\":%u,"
+		        "\"two_card_pct\":%u},",
+		        p->profile, o->pool > 0 ? "pool" : "on_the_fly", p->customers, p->cards, p->merchants,
+		        p->merchants_zipf ? "zipf" : "uniform", p->countries, p->currencies, p->currency_list,
+		        p->cross_border_pct, p->two_card_pct);
 		fprintf(f,
 		        "\"warmup_sent\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"replies\":%" PRIu64 ",\"elapsed_s\":%.6f,"
 		        "\"throughput_rps\":%.1f,\"send_rate\":%.1f,\"interrupted\":%s,\"status\":{",
@@ -853,7 +882,8 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 		        b->interrupted ? "true" : "false");
 		for (int i = 0; i < ST_COUNT; i++)
 			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", status_names[i], b->status[i]);
-		fprintf(f, "},\"latency_basis\":\"%s\",", paced ? "intended_send_time" : "send_time");
+		fprintf(f, "},\"review_declined_pct\":%.3f,\"latency_basis\":\"%s\",", alert_pct,
+		        paced ? "intended_send_time" : "send_time");
 		print_hist_json(f, "latency_us", &b->lat);
 		if (paced) {
 			fprintf(f, ",");
@@ -875,6 +905,16 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 		fprintf(f, "full speed (closed loop)");
 	fprintf(f, ", mix good=%u risky=%u invalid=%u, seed %" PRIu64 "\n", o->mix.weight[TXPB_GOOD],
 	        o->mix.weight[TXPB_RISKY], o->mix.weight[TXPB_INVALID], o->seed);
+	fprintf(f,
+	        "load        profile %s: %" PRIu64 " customers with %" PRIu64 " cards, %" PRIu64
+	        " merchants (%s popularity),\n            %u countries, %u currencies (%s),\n"
+	        "            %u%% of good lines cross-border; ",
+	        p->profile, p->customers, p->cards, p->merchants, p->merchants_zipf ? "Zipf" : "uniform", p->countries,
+	        p->currencies, p->currency_list, p->cross_border_pct);
+	if (o->pool > 0)
+		fprintf(f, "a pool of %u lines, cycled\n", o->pool);
+	else
+		fprintf(f, "every line generated as it is sent\n");
 	if (b->interrupted)
 		fprintf(f, "interrupted: figures cover the part that ran\n");
 	fprintf(f, "sent        %" PRIu64 " measured (+%" PRIu64 " warm-up), replies %" PRIu64 " in %.3f s\n",
@@ -883,7 +923,7 @@ static void print_summary(FILE *f, const struct bench *b, bool json)
 	fprintf(f, "status     ");
 	for (int i = 0; i < ST_COUNT; i++)
 		fprintf(f, " %s %" PRIu64, status_names[i], b->status[i]);
-	fprintf(f, "\n");
+	fprintf(f, " (review+declined %.2f%%)\n", alert_pct);
 	if (paced && srate < 0.95 * o->rate)
 		fprintf(f,
 		        "warning     the client fell behind the schedule (%.0f/s of %.0f/s): the latency below\n"
@@ -922,11 +962,14 @@ static void usage(FILE *f)
 	           "  -r, --rate R             transactions/s over all connections, scheduled by the\n"
 	           "                           clock (open loop); 0 = full speed (default 0)\n"
 	           "  -p, --pipeline DEPTH     most lines in flight per connection (default 128)\n"
-	           "  -m, --mix SPEC           kinds of transaction, relative weights\n"
-	           "                           (default good=90,risky=8,invalid=2)\n"
-	           "      --customers N        customer key space (default 10000)\n"
-	           "      --merchants N        merchant key space (default 1000)\n"
-	           "      --pool N             distinct templates pre-generated (default min(count, 65536))\n"
+	           "  -P, --profile NAME       the load: retail (default) or small; the options\n"
+	           "                           below override its values\n"
+	           "  -m, --mix SPEC           kinds of transaction, relative weights (retail:\n"
+	           "                           good=965,risky=30,invalid=5; small: good=90,risky=8,invalid=2)\n"
+	           "      --customers N        customer key space (retail 5000000, small 10000)\n"
+	           "      --merchants N        merchant key space (retail 50000, small 1000)\n"
+	           "      --pool N             lines generated before timing and cycled; 0 generates\n"
+	           "                           each line as it is sent (retail 0, small min(count, 65536))\n"
 	           "      --seed S             generation seed (default 1)\n"
 	           "  -w, --warmup SECONDS     send for this long before measuring (default 0)\n"
 	           "      --drain-timeout SEC  wait this long for the last replies (default 10)\n"
@@ -990,6 +1033,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "pipeline", required_argument, NULL, 'p' },
 		{ "mix", required_argument, NULL, 'm' },
+		{ "profile", required_argument, NULL, 'P' },
 		{ "customers", required_argument, NULL, OPT_CUSTOMERS },
 		{ "merchants", required_argument, NULL, OPT_MERCHANTS },
 		{ "pool", required_argument, NULL, OPT_POOL },
@@ -1005,17 +1049,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	};
 	char err[160];
 	bool have_count = false, have_duration = false;
+	bool have_mix = false, have_customers = false, have_merchants = false, have_pool = false;
+	struct txpb_profile_defaults d;
 	int ch, rc = 0;
 
 	*o = (struct opts){ .connections = 4,
 		            .count = 100000,
 		            .pipeline = 128,
-		            .customers = 10000,
-		            .merchants = 1000,
+		            .profile = TXPB_PROFILE_RETAIL,
 		            .seed = 1,
 		            .drain_timeout = 10 };
-	txpb_mix_parse("good=90,risky=8,invalid=2", &o->mix, err, sizeof(err));
-	while (rc == 0 && (ch = getopt_long(argc, argv, "s:c:n:d:r:p:m:w:jh", longopts, NULL)) != -1) {
+	while (rc == 0 && (ch = getopt_long(argc, argv, "s:c:n:d:r:p:P:m:w:jh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			o->socket = optarg;
@@ -1037,19 +1081,28 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'p':
 			rc = parse_u32(optarg, "--pipeline", 1, 65536, &o->pipeline);
 			break;
+		case 'P':
+			rc = txpb_profile_parse(optarg, &o->profile);
+			if (rc < 0)
+				fprintf(stderr, "txpbench: --profile must be retail or small\n");
+			break;
 		case 'm':
 			rc = txpb_mix_parse(optarg, &o->mix, err, sizeof(err));
 			if (rc < 0)
 				fprintf(stderr, "txpbench: %s\n", err);
+			have_mix = true;
 			break;
 		case OPT_CUSTOMERS:
 			rc = parse_u32(optarg, "--customers", 1, 100000000, &o->customers);
+			have_customers = true;
 			break;
 		case OPT_MERCHANTS:
 			rc = parse_u32(optarg, "--merchants", 1, 100000000, &o->merchants);
+			have_merchants = true;
 			break;
 		case OPT_POOL:
-			rc = parse_u32(optarg, "--pool", 1, 10000000, &o->pool);
+			rc = parse_u32(optarg, "--pool", 0, 10000000, &o->pool);
+			have_pool = true;
 			break;
 		case OPT_SEED:
 			rc = parse_u64(optarg, "--seed", 0, UINT64_MAX, &o->seed);
@@ -1101,7 +1154,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (have_duration)
 		o->count = 0;
-	if (o->pool == 0)
+	/* The profile gives what the options did not, in whatever order they came. */
+	txpb_profile_defaults(o->profile, &d);
+	if (!have_mix)
+		txpb_mix_parse(d.mix, &o->mix, err, sizeof(err));
+	if (!have_customers)
+		o->customers = d.customers;
+	if (!have_merchants)
+		o->merchants = d.merchants;
+	if (!have_pool && !d.on_the_fly)
 		o->pool = o->count > 0 && o->count < 65536 ? (uint32_t)o->count : 65536;
 	return 0;
 }
@@ -1111,7 +1172,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 static int conns_create(struct bench *b)
 {
 	uint32_t cap = 1;
-	size_t wcap = (size_t)b->o.pipeline * b->pool.max_len;
+	size_t wcap = (size_t)b->o.pipeline * b->max_len;
 	while (cap < b->o.pipeline)
 		cap <<= 1;
 	b->conns = calloc(b->o.connections, sizeof(*b->conns));
@@ -1194,18 +1255,13 @@ static int start_handles(struct bench *b)
 /* --dump: the lines exactly as a run would send them, to inspect the mix. */
 static int dump_lines(struct bench *b)
 {
-	size_t cap = b->pool.max_len;
-	char *line = malloc(cap);
+	char *line = malloc(b->max_len);
 	if (line == NULL)
 		return 1;
 	for (uint64_t seq = 0; seq < b->o.dump; seq++) {
-		const struct txpb_template *t = &b->pool.t[seq % b->pool.n];
-		memcpy(line, b->pool.text + t->off, t->len);
-		if (t->id_off >= 0)
-			txpb_put_seq(line + t->id_off + b->pool.id_len - TXPB_SEQ_DIGITS, seq);
-		if (t->ts_off >= 0)
-			memcpy(line + t->ts_off, cached_timestamp(b), TXPB_TS_LEN);
-		fwrite(line, 1, t->len, stdout);
+		struct txpb_template t;
+		write_line(b, seq, line, &t);
+		fwrite(line, 1, t.len, stdout);
 	}
 	free(line);
 	return ferror(stdout) ? 1 : 0;
@@ -1237,11 +1293,19 @@ int main(int argc, char **argv)
 		                      .merchants = b.o.merchants,
 		                      .pool_size = b.o.pool,
 		                      .mix = b.o.mix,
-		                      .prefix = b.prefix };
-	if (txpb_pool_generate(&b.pool, &gp, err, sizeof(err)) < 0) {
+		                      .prefix = b.prefix,
+		                      .profile = b.o.profile };
+	rc = txpb_gen_create(&b.gen, &gp, err, sizeof(err));
+	if (rc == 0 && b.o.pool > 0)
+		rc = txpb_pool_fill(&b.pool, b.gen, b.o.pool, err, sizeof(err));
+	if (rc < 0) {
 		fprintf(stderr, "txpbench: %s\n", err);
-		return EX_USAGE;
+		exit_code = rc == -EINVAL ? EX_USAGE : 1;
+		goto out_free;
 	}
+	txpb_gen_population(b.gen, &b.pop);
+	b.max_len = b.o.pool > 0 ? b.pool.max_len : TXPB_LINE_MAX;
+	b.id_len = (uint32_t)(strlen(b.prefix) + 1 + TXPB_SEQ_DIGITS);
 	if (b.o.dump > 0) {
 		exit_code = dump_lines(&b);
 		goto out_free;
@@ -1283,5 +1347,6 @@ out_free:
 	txpb_hist_free(&b.lag);
 	txpb_hist_free(&b.lat);
 	txpb_pool_free(&b.pool);
+	txpb_gen_free(b.gen);
 	return exit_code;
 }
