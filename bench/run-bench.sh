@@ -244,7 +244,7 @@ echo "cflags:  ${TXP_CFLAGS:-unknown}"
 case "${TXP_CFLAGS:-}" in
 *-fsanitize*) echo "note:    sanitizer build: the figures are far below a release build's" ;;
 esac
-echo "load:    txpbench${BENCH_PROFILE:+ --profile $BENCH_PROFILE}${BENCH_MIX:+ --mix $BENCH_MIX} (each run prints its profile and population on its load line)"
+echo "client:  txpbench${BENCH_PROFILE:+ --profile $BENCH_PROFILE}${BENCH_MIX:+ --mix $BENCH_MIX} (each run prints its profile and population on its load line)"
 echo "daemon:  txpiped, default configuration${BENCH_WORKERS:+ but workers = $BENCH_WORKERS}${BENCH_ACK:+ but ack = $BENCH_ACK}; client: txpbench, $connections connections, pipeline $pipeline, on the same machine"
 [ "$aws" = true ] && echo "aws:     bench/sink.sh: nginx $(nginx -v 2>&1 | sed 's|.*/||') on $DYNAMODB_URL (DynamoDB), $SNS_URL (SNS), $SQS_URL (SQS); TLS verified against a test CA"
 echo
