@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon.h"
 
@@ -38,6 +39,26 @@ static bool luhn(const char *d, size_t n)
 static bool is_sep(char c)
 {
 	return c >= ' ' && c <= '~' && c != ',' && !is_digit(c) && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+}
+
+/*
+ * Whether 13 bare digits are a reading of the wall clock in milliseconds
+ * since 1970, within a day of now: the stats' rules_loaded_ms is one, and
+ * about one reading in ten passes Luhn.  No card scheme issues 13-digit
+ * numbers starting with 1, and the numbers this test sent are still
+ * looked for literally wherever they appear.
+ */
+static bool is_clock_ms(const char *digits, size_t n)
+{
+	struct timespec ts;
+	long long v = 0, now;
+
+	if (n != 13 || clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (digits[i] - '0');
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return v > now - 86400000LL && v < now + 86400000LL;
 }
 
 /*
@@ -91,7 +112,7 @@ static long find_luhn_run(const char *s, size_t len)
 				n += glen[b];
 				while (z < n && digits[z] == '0')
 					z++;
-				if (n - z >= 13 && luhn(digits, n))
+				if (n - z >= 13 && luhn(digits, n) && !(ng == 1 && is_clock_ms(digits, n)))
 					return (long)gstart[a];
 			}
 		}
