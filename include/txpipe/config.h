@@ -144,6 +144,8 @@ struct txp_config {
 		uint64_t sync_interval_ms; /* how often shared state is published and refreshed */
 		int mode;                  /* enum txp_fleet_mode */
 		int stale_action;          /* enum txp_fleet_stale_action */
+		uint64_t stale_after_ms;   /* no complete read for this long: decisions are stale */
+		uint64_t max_queued_events; /* unpublished events kept, then dropped (counted) */
 	} fleet;
 };
 

@@ -1410,6 +1410,28 @@ const struct txp_config_key txp_config_keys[] = {
 	  .reloadable = true,
 	  .help = "What a decision made while the shared state is stale or unreachable gets besides the reason "
 	          "fleet_state_stale: none leaves its status, review sends an approved one to review." },
+	{ .section = "fleet",
+	  .key = "stale_after_ms",
+	  .type = TXP_CFG_DURATION,
+	  .offset = OFF(fleet, stale_after_ms),
+	  .min = 20,
+	  .max = UINT64_C(3600000),
+	  .default_value = "1s",
+	  .reloadable = true,
+	  .help = "The shared state is stale, and decisions get fleet_state_stale, once the last complete read "
+	          "of the other hosts' events started longer ago than this (DynamoDB unreachable or "
+	          "throttling); at least twice sync_interval_ms." },
+	{ .section = "fleet",
+	  .key = "max_queued_events",
+	  .type = TXP_CFG_UINT,
+	  .offset = OFF(fleet, max_queued_events),
+	  .min = 3400,
+	  .max = UINT64_C(100000000),
+	  .default_value = "262144",
+	  .reloadable = true,
+	  .help = "This host's events (76 bytes each) kept while they cannot be published; past it new ones are "
+	          "dropped and counted (their records are journaled and stored as always, only the other "
+	          "hosts do not count them)." },
 	/* ---- [fleet] end ---- */
 
 	/* ---- end of table ---- */
