@@ -133,6 +133,13 @@ struct txp_fleet_ops {
 	uint32_t (*apply)(void *arg, struct txp_txn **ts, uint32_t n);
 	/* The shared state became stale (`stale` true) or fresh again. */
 	void (*stale)(void *arg, bool stale);
+	/* fresh mode: transactions held by txp_fleet_hold() may now be
+	 * screened (txp_pipeline_release). */
+	void (*release)(void *arg, struct txp_txn **ts, uint32_t n);
+	/* fresh mode: a reply held by txp_fleet_note() may leave
+	 * (txp_server_release). */
+	void (*reply_release)(void *arg, struct txp_txn *t);
+	uint32_t hold_max; /* transactions held at most; more are not held */
 	void *arg;
 };
 
@@ -165,9 +172,28 @@ struct txp_fleet;
 int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_client *aws,
                      const struct txp_config *cfg, const struct txp_fleet_ops *ops, char *err, size_t errlen);
 
-/* A decided transaction (loop thread): its event joins the next publish
- * when the stages counted it.  `t` is not kept. */
-void txp_fleet_note(struct txp_fleet *f, const struct txp_txn *t);
+/* A decided transaction (loop thread), after the journal's ack: its event
+ * joins the next publish when the stages counted it.  In fresh mode its
+ * reply is held (t->held) until the event is published: the fleet keeps
+ * `t` until then, and releases it with ops.reply_release (or leaves that
+ * to txp_fleet_ack_release when the journal holds it too). */
+void txp_fleet_note(struct txp_fleet *f, struct txp_txn *t);
+
+/*
+ * fresh mode, the pipeline's gate (txp_pipeline_set_hold): keeps `t` until
+ * a read of the feed that starts after now has been applied (ops.release),
+ * and returns true; false in fast mode, for another host's events, when
+ * hold_max are held, or while the shared state is stale.
+ */
+bool txp_fleet_hold(struct txp_fleet *f, struct txp_txn *t);
+
+/*
+ * fresh mode: the journal's hold on the reply of `t` ends (ack.h).  Returns
+ * true when the fleet still holds it until its event is published (the
+ * fleet then lets it go through ops.reply_release), false when the caller
+ * should release it now.
+ */
+bool txp_fleet_ack_release(struct txp_fleet *f, struct txp_txn *t);
 
 /* An apply-only transaction came back from the pipeline: freed here. */
 void txp_fleet_applied(struct txp_fleet *f, struct txp_txn *t);

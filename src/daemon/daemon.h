@@ -62,6 +62,10 @@ struct daemon {
  * pipeline); 0 or a negative errno with the reason in err. */
 int daemon_fleet_start(struct daemon *d, char *err, size_t errlen);
 
+/* The journal lets the reply of `t` go: true when the fleet still holds
+ * it (fresh mode, its event not yet published), which then releases it. */
+bool daemon_fleet_ack_release(struct daemon *d, struct txp_txn *t);
+
 /* The pipeline's completion callback: another host's events end in the
  * fleet, transactions in the server. */
 void daemon_pipeline_done(void *arg, struct txp_txn *t);

@@ -92,7 +92,8 @@ static void ack_release(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
 
-	txp_server_release(d->server, t);
+	if (!daemon_fleet_ack_release(d, t))
+		txp_server_release(d->server, t);
 }
 
 static void ack_rebuild(void *arg, const struct txp_journal_accepted *rec)
@@ -127,9 +128,9 @@ static void on_completed(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
 
+	txp_ack_completed(d->ack, t);
 	if (d->fleet != NULL)
 		txp_fleet_note(d->fleet, t);
-	txp_ack_completed(d->ack, t);
 }
 
 static void on_replay_recent(void *arg, uint64_t seq, const struct txp_journal_accepted *rec)

@@ -98,6 +98,29 @@ struct txp_fleet {
 	uint32_t nbatch;
 	bool flushing;
 
+	/* fresh mode.  `held`: transactions waiting before the stages, each
+	 * for the read numbered `need` (a read that starts after it came), in
+	 * arrival order so `need` never decreases.  A read's events must also
+	 * have come back from the stages (applied_total reached ready_mark)
+	 * before the transactions it serves go on.  `replies`: decided ones
+	 * whose reply waits for the item holding their event (`seq`) to be
+	 * visible in the members item, in seq order. */
+	bool fresh;
+	struct held {
+		struct txp_txn *t;
+		uint64_t need;
+	} *held;
+	size_t held_head, held_len, held_cap;
+	uint64_t reads_started, read_gen, ready_gen, ready_mark;
+	uint64_t enq_total, applied_total;
+	struct reply {
+		struct txp_txn *t;
+		uint64_t seq;
+		bool ack_held;
+	} *replies;
+	size_t nreplies, replies_cap;
+	uint64_t sending_l, visible;
+
 	struct txp_fleet_stats st;
 };
 
@@ -136,9 +159,15 @@ static void set_stale(struct txp_fleet *f, bool stale)
 		f->ops.stale(f->ops.arg, stale);
 }
 
+static void release_held(struct txp_fleet *f, bool all);
+
 static void check_stale(struct txp_fleet *f)
 {
 	set_stale(f, uv_now(f->loop) - f->last_ok_read > stale_after(f));
+	/* Nothing waits for a read that cannot be had: decided now, marked
+	 * fleet_state_stale. */
+	if (f->stale && f->held_len > 0)
+		release_held(f, true);
 }
 
 /* Counts a failed call and returns the loop time before which the next
@@ -166,6 +195,93 @@ static void succeeded(unsigned *failures, const char *what)
 	if (*failures > 0)
 		txp_log_notice("fleet_call_recovered", "call=%s failures=%u", what, *failures);
 	*failures = 0;
+}
+
+/* Runs the tick now rather than at the end of the interval: fresh mode,
+ * something waits. */
+static void kick(struct txp_fleet *f)
+{
+	if (!f->closing)
+		uv_timer_start(&f->tick, f->tick.timer_cb, 0, f->cfg->fleet.sync_interval_ms);
+}
+
+/* Lets held transactions go on: those served by the last complete read
+ * (all of them with `all`), once its events are through the stages. */
+static void release_held(struct txp_fleet *f, bool all)
+{
+	struct txp_txn *go[APPLY_BATCH];
+	uint32_t n = 0;
+
+	if (!all && f->applied_total < f->ready_mark)
+		return;
+	while (f->held_len > 0) {
+		struct held *h = &f->held[f->held_head];
+
+		if (!all && h->need > f->ready_gen)
+			break;
+		go[n++] = h->t;
+		f->held_head = (f->held_head + 1) % f->held_cap;
+		f->held_len--;
+		if (n == APPLY_BATCH) {
+			f->ops.release(f->ops.arg, go, n);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		f->ops.release(f->ops.arg, go, n);
+	f->st.held = f->held_len;
+}
+
+/* Lets the replies whose events are visible to the other hosts leave
+ * (all of them with `all`). */
+static void release_replies(struct txp_fleet *f, bool all)
+{
+	size_t k = 0;
+
+	while (k < f->nreplies && (all || f->replies[k].seq <= f->visible)) {
+		/* Held by the journal too: its release lets it go. */
+		if (!f->replies[k].ack_held)
+			f->ops.reply_release(f->ops.arg, f->replies[k].t);
+		k++;
+	}
+	memmove(f->replies, f->replies + k, (f->nreplies - k) * sizeof(f->replies[0]));
+	f->nreplies -= k;
+}
+
+bool txp_fleet_hold(struct txp_fleet *f, struct txp_txn *t)
+{
+	if (!f->fresh || t->fleet_apply || f->closing || f->stale || f->held_len >= f->ops.hold_max)
+		return false;
+	if (f->held_len == f->held_cap) {
+		size_t cap = f->held_cap ? f->held_cap * 2 : 256;
+		struct held *q = malloc(cap * sizeof(*q));
+
+		if (q == NULL)
+			return false;
+		for (size_t i = 0; i < f->held_len; i++)
+			q[i] = f->held[(f->held_head + i) % f->held_cap];
+		free(f->held);
+		f->held = q;
+		f->held_cap = cap;
+		f->held_head = 0;
+	}
+	f->held[(f->held_head + f->held_len) % f->held_cap] = (struct held){ t, f->reads_started + 1 };
+	f->held_len++;
+	f->st.held = f->held_len;
+	f->st.held_total++;
+	if (!f->reading)
+		kick(f);
+	return true;
+}
+
+bool txp_fleet_ack_release(struct txp_fleet *f, struct txp_txn *t)
+{
+	for (size_t k = 0; k < f->nreplies; k++)
+		if (f->replies[k].t == t) {
+			f->replies[k].ack_held = false;
+			return true;
+		}
+	return false;
 }
 
 /* ---- Applying the others' events ----------------------------------------- */
@@ -221,14 +337,18 @@ static void enqueue_event(void *arg, const struct txp_fleet_event *ev)
 	}
 	f->applyq[(f->applyq_head + f->applyq_len) % f->applyq_cap] = *ev;
 	f->applyq_len++;
+	f->enq_total++;
 }
 
 void txp_fleet_applied(struct txp_fleet *f, struct txp_txn *t)
 {
 	f->st.events_applied++;
+	f->applied_total++;
 	txp_txn_free(t);
 	if (f->applyq_len > 0 || f->nbatch > 0)
 		apply_flush(f);
+	if (f->held_len > 0 && f->applied_total == f->ready_mark)
+		release_held(f, false);
 }
 
 /* ---- Reading ------------------------------------------------------------- */
@@ -242,7 +362,13 @@ static void read_done(struct txp_fleet *f, bool complete)
 	if (complete) {
 		f->last_ok_read = f->read_started;
 		check_stale(f);
+		f->ready_gen = f->read_gen;
+		f->ready_mark = f->enq_total;
+		release_held(f, false);
 	}
+	/* Some came during this read: they need the next one, now. */
+	if (f->held_len > 0 && f->held[(f->held_head + f->held_len - 1) % f->held_cap].need > f->read_gen)
+		kick(f);
 }
 
 static struct peer *peer_find(struct txp_fleet *f, const char *id)
@@ -326,6 +452,7 @@ static void read_members(struct txp_fleet *f)
 		return;
 	f->reading = true;
 	f->read_started = uv_now(f->loop);
+	f->read_gen = ++f->reads_started;
 	if (txp_aws_call(f->aws, TXP_AWS_DYNAMODB, "GetItem", body, len, on_members_read, f) < 0)
 		f->reading = false;
 	free(body);
@@ -655,6 +782,12 @@ static void on_members_written(void *arg, const struct txp_aws_result *r)
 		return;
 	}
 	succeeded(&f->write_failures, "members_write");
+	f->visible = f->sending_l;
+	if (f->nreplies > 0) {
+		release_replies(f, false);
+		if (f->nreplies > 0 || f->npending > 0)
+			kick(f);
+	}
 }
 
 /* Sets this host's attribute of the members item, and removes those of
@@ -703,6 +836,7 @@ static void write_members(struct txp_fleet *f)
 		return;
 	f->members_writing = true;
 	f->members_dirty = false;
+	f->sending_l = f->published;
 	f->last_members_ms = uv_now(f->loop);
 	if (txp_aws_call(f->aws, TXP_AWS_DYNAMODB, "UpdateItem", body, len, on_members_written, f) < 0) {
 		f->members_writing = false;
@@ -716,8 +850,9 @@ static void write_members(struct txp_fleet *f)
 static void on_tick(uv_timer_t *h)
 {
 	struct txp_fleet *f = h->data;
-	uint64_t now = uv_now(f->loop);
+	uint64_t now;
 
+	now = uv_now(f->loop);
 	check_stale(f);
 	if (f->npending > 0)
 		cut_items(f);
@@ -735,7 +870,7 @@ static void on_tick(uv_timer_t *h)
 	apply_flush(f);
 }
 
-void txp_fleet_note(struct txp_fleet *f, const struct txp_txn *t)
+void txp_fleet_note(struct txp_fleet *f, struct txp_txn *t)
 {
 	struct txp_fleet_event ev;
 
@@ -756,6 +891,22 @@ void txp_fleet_note(struct txp_fleet *f, const struct txp_txn *t)
 	if (f->npending == TXP_FLEET_ITEM_EVENTS) {
 		f->st.events_dropped++;
 		return;
+	}
+	if (f->fresh && f->replies_cap == f->nreplies) {
+		size_t cap = f->replies_cap ? f->replies_cap * 2 : 256;
+		struct reply *r = realloc(f->replies, cap * sizeof(*r));
+		if (r != NULL) {
+			f->replies = r;
+			f->replies_cap = cap;
+		}
+	}
+	if (f->fresh && f->nreplies < f->replies_cap) {
+		/* The item this event goes in: items are cut from the front
+		 * of `pending`, TXP_FLEET_ITEM_EVENTS at a time. */
+		f->replies[f->nreplies++] =
+		        (struct reply){ t, f->next_seq + f->npending / TXP_FLEET_ITEM_EVENTS, t->held };
+		t->held = true;
+		kick(f);
 	}
 	txp_fleet_event_encode(&ev, f->pending + (size_t)f->npending * TXP_FLEET_EVENT_BYTES);
 	f->npending++;
@@ -792,6 +943,7 @@ int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_cli
 	f->aws = aws;
 	f->cfg = cfg;
 	f->ops = *ops;
+	f->fresh = cfg->fleet.mode == TXP_FLEET_FRESH;
 	f->backoff.max_attempts = UINT32_MAX;
 	f->backoff.base_delay_ms = cfg->fleet.sync_interval_ms;
 	f->backoff.max_delay_ms = BACKOFF_MAX_MS;
@@ -838,6 +990,9 @@ void txp_fleet_close(struct txp_fleet *f)
 {
 	if (f == NULL || f->closing)
 		return;
+	/* Whatever waits goes on now, decided on what this host knows. */
+	release_held(f, true);
+	release_replies(f, true);
 	f->closing = true;
 	uv_timer_stop(&f->tick);
 	uv_close((uv_handle_t *)&f->tick, on_tick_closed);
@@ -855,6 +1010,8 @@ void txp_fleet_destroy(struct txp_fleet *f)
 		free(f->items[k].buf);
 	free(f->items);
 	free(f->applyq);
+	free(f->held);
+	free(f->replies);
 	free(f->pending);
 	free(f->table_json);
 	free(f);

@@ -82,9 +82,9 @@ table = $records
 flush_delay_ms = 20ms
 
 [retry]
-max_attempts = 30
+max_attempts = 20
 base_delay_ms = 50ms
-max_delay_ms = 500ms
+max_delay_ms = 1s
 budget_percent = 0
 
 [fleet]
