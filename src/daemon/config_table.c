@@ -1387,8 +1387,8 @@ const struct txp_config_key txp_config_keys[] = {
 	  .max = 60000,
 	  .default_value = "100ms",
 	  .reloadable = false,
-	  .help = "How often this host publishes its new counts to the shared state and refreshes the fleet's "
-	          "counts of the keys it is screening." },
+	  .help = "How often this host publishes the events of the transactions it decided to the shared state "
+	          "and reads the other hosts' events (txpiped(8), FLEET)." },
 	{ .section = "fleet",
 	  .key = "mode",
 	  .type = TXP_CFG_ENUM,
@@ -1397,9 +1397,10 @@ const struct txp_config_key txp_config_keys[] = {
 	  .enum_values = fleet_mode_values,
 	  .default_value = "fast",
 	  .reloadable = false,
-	  .help = "fast: no network round trip on the decision path, the fleet's counts as of the last refresh; "
-	          "fresh: a transaction whose keys were not refreshed within sync_interval_ms waits for one "
-	          "batched read of the shared state before it is scored." },
+	  .help = "fast: no network round trip on the decision path, the other hosts' events as of the last read "
+	          "(counted within 2 x sync_interval_ms plus four round trips); fresh: a transaction waits for a "
+	          "read of the shared state that started after it came (one read for all waiting) and its reply "
+	          "for its own event to be published." },
 	{ .section = "fleet",
 	  .key = "stale_action",
 	  .type = TXP_CFG_ENUM,

@@ -433,6 +433,18 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 		p->live = wall - m[i].heartbeat_ms <= HOST_TIMEOUT_MS;
 		live += p->live;
 	}
+	/* Hosts whose attribute was removed (silent longer than any window)
+	 * are forgotten. */
+	for (size_t p = 0; p < f->npeers;) {
+		bool present = false;
+		for (int i = 0; i < n && !present; i++)
+			present = strcmp(m[i].id, f->peers[p].id) == 0;
+		if (present) {
+			p++;
+			continue;
+		}
+		f->peers[p] = f->peers[--f->npeers];
+	}
 	f->st.hosts_seen = live;
 	f->read_once = true;
 	read_feed(f);
@@ -483,6 +495,14 @@ static void on_feed_read(void *arg, const struct txp_aws_result *r)
 		return;
 	}
 	root = json_loadb(r->body != NULL ? r->body : "", r->body_len, 0, NULL);
+	if (!json_is_object(root)) {
+		struct txp_aws_result bad = *r;
+		snprintf(bad.code, sizeof(bad.code), "bad_response");
+		json_decref(root);
+		f->read_not_before = failed(f, &bad, &f->read_failures, "feed_read");
+		read_done(f, false);
+		return;
+	}
 	list = json_object_get(json_object_get(root, "Responses"), f->cfg->fleet.table);
 	json_array_foreach (list, i, item) {
 		const char *pk = json_string_value(json_object_get(json_object_get(item, "pk"), "S"));
@@ -660,6 +680,7 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 	struct txp_fleet *f = arg;
 	json_t *root = NULL, *un;
 	size_t popped = 0, i;
+	bool unprocessed = false;
 
 	f->writing = false;
 	if (f->closing)
@@ -696,7 +717,15 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 			it->written = true;
 			f->st.feed_write_items++;
 			f->st.events_published += it->events;
+		} else {
+			unprocessed = true;
 		}
+	}
+	/* DynamoDB returns items unprocessed when throttled: wait an
+	 * interval before writing them again. */
+	if (unprocessed) {
+		f->st.throttles++;
+		f->write_not_before = uv_now(f->loop) + f->cfg->fleet.sync_interval_ms;
 	}
 	json_decref(root);
 	/* Only a prefix of written items is published: a reader takes every
