@@ -146,8 +146,12 @@ static int64_t item_ttl_s(const struct txp_config *cfg)
 
 static void set_stale(struct txp_fleet *f, bool stale)
 {
-	if (stale == f->stale)
+	if (stale == f->stale) {
+		/* Again while stale: a reload may have changed stale_action. */
+		if (stale && f->ops.stale != NULL)
+			f->ops.stale(f->ops.arg, true);
 		return;
+	}
 	f->stale = stale;
 	if (stale)
 		txp_log_warn("fleet_state_stale", "last_read_ms_ago=%llu stale_after_ms=%llu",

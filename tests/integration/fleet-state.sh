@@ -64,6 +64,9 @@ config() {
 socket = $workdir/$1.sock
 shutdown_timeout_ms = 5s
 
+[pipeline]
+workers = ${TXP_FLEET_WORKERS:-1}
+
 [journal]
 dir = $workdir/$1.journal
 
