@@ -116,6 +116,7 @@ struct txp_fleet {
 	struct reply {
 		struct txp_txn *t;
 		uint64_t seq;
+		uint64_t since; /* loop time it was held */
 		bool ack_held;
 	} *replies;
 	size_t nreplies, replies_cap;
@@ -240,9 +241,13 @@ static void release_held(struct txp_fleet *f, bool all)
  * (all of them with `all`). */
 static void release_replies(struct txp_fleet *f, bool all)
 {
+	uint64_t now = uv_now(f->loop);
 	size_t k = 0;
 
-	while (k < f->nreplies && (all || f->replies[k].seq <= f->visible)) {
+	/* A reply never waits longer than stale_after_ms for a publish that
+	 * does not come (DynamoDB down): answering goes on. */
+	while (k < f->nreplies && (all || f->replies[k].seq <= f->visible ||
+	                              f->replies[k].since + stale_after(f) <= now)) {
 		/* Held by the journal too: its release lets it go. */
 		if (!f->replies[k].ack_held)
 			f->ops.reply_release(f->ops.arg, f->replies[k].t);
@@ -887,6 +892,8 @@ static void on_tick(uv_timer_t *h)
 
 	now = uv_now(f->loop);
 	check_stale(f);
+	if (f->nreplies > 0)
+		release_replies(f, f->stale);
 	if (f->npending > 0)
 		cut_items(f);
 	if (!f->writing && now >= f->write_not_before) {
@@ -933,11 +940,11 @@ void txp_fleet_note(struct txp_fleet *f, struct txp_txn *t)
 			f->replies_cap = cap;
 		}
 	}
-	if (f->fresh && f->nreplies < f->replies_cap) {
+	if (f->fresh && !f->stale && f->nreplies < f->replies_cap) {
 		/* The item this event goes in: items are cut from the front
 		 * of `pending`, TXP_FLEET_ITEM_EVENTS at a time. */
-		f->replies[f->nreplies++] =
-		        (struct reply){ t, f->next_seq + f->npending / TXP_FLEET_ITEM_EVENTS, t->held };
+		f->replies[f->nreplies++] = (struct reply){ t, f->next_seq + f->npending / TXP_FLEET_ITEM_EVENTS,
+			                                    uv_now(f->loop), t->held };
 		t->held = true;
 		kick(f);
 	}

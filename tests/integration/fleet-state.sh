@@ -255,6 +255,17 @@ if [[ ${TXP_FLEET_SKIP_FRESH:-0} != 1 ]]; then
 	if ((held > 0)); then ok "fresh mode held transactions for a read ($held on a)"; else
 		not_ok "fresh mode held transactions for a read" "held_total=$held"
 	fi
+	# DynamoDB down: fresh mode neither holds a transaction nor its reply for good.
+	txp_svc_stop dynalite
+	: >"$workdir/fresh-down.out"
+	for i in 1 2 3; do
+		timeout 10 "$TXPIPECTL" --socket "$workdir/a.sock" submit \
+			"{\"transaction_id\":\"fd-$i\",\"amount\":\"7.00\",\"currency\":\"USD\",\"merchant_id\":\"m-fd\",\"customer_id\":\"fd-c$i\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"customer_kyc_status\":\"verified\"}" \
+			>>"$workdir/fresh-down.out" 2>&1
+	done
+	check "fresh mode answers while DynamoDB is down" 3 "$(grep -c '"status":"approved"' "$workdir/fresh-down.out")"
+	check "and those answers carry fleet_state_stale" 3 "$(grep -c fleet_state_stale "$workdir/fresh-down.out")"
+	txp_svc_restart_dynalite "$workdir/logs" || exit 1
 	stop_all
 fi
 
