@@ -102,9 +102,9 @@ int txp_fleet_item_decode(const uint8_t *buf, size_t len, void (*each)(void *arg
 /* One host's attribute h_<instance> of the members item. */
 struct txp_fleet_member {
 	char id[TXP_FLEET_INSTANCE_ID_MAX + 1];
-	uint64_t first;        /* first seq of its current feed epoch */
-	uint64_t last;         /* newest seq published, every one before it too */
-	int64_t heartbeat_ms;  /* its wall clock when it last wrote the attribute */
+	uint64_t first;       /* first seq of its current feed epoch */
+	uint64_t last;        /* newest seq published, every one before it too */
+	int64_t heartbeat_ms; /* its wall clock when it last wrote the attribute */
 };
 
 /*
@@ -114,8 +114,7 @@ struct txp_fleet_member {
  * last < first - 1).  Returns the number of members, or -EINVAL when the
  * body is not such a response.
  */
-int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_member *out, size_t max,
-                            size_t *skipped);
+int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_member *out, size_t max, size_t *skipped);
 
 /*
  * Reads a feed item's key "feed|<instance>|<seq>" (`key`, `len` bytes).
@@ -144,16 +143,16 @@ struct txp_fleet_ops {
 };
 
 struct txp_fleet_stats {
-	uint64_t sync_lag_ms;  /* since the start of the last read that was applied */
-	uint64_t hosts_seen;   /* other hosts with a live heartbeat */
+	uint64_t sync_lag_ms; /* since the start of the last read that was applied */
+	uint64_t hosts_seen;  /* other hosts with a live heartbeat */
 	uint64_t events_published, events_applied, events_queued, events_dropped;
-	uint64_t events_late;  /* applied but older than a window (set by the caller) */
+	uint64_t events_late; /* applied but older than a window (set by the caller) */
 	uint64_t feed_write_requests, feed_write_items;
 	uint64_t feed_read_requests, feed_read_items;
 	uint64_t members_reads, members_writes;
 	uint64_t throttles, errors;
 	uint64_t stale_decisions;
-	uint64_t held;         /* fresh mode: transactions waiting now */
+	uint64_t held; /* fresh mode: transactions waiting now */
 	uint64_t held_total;
 	bool stale;
 };
@@ -169,8 +168,8 @@ struct txp_fleet;
  * with the reason in err.  Free with txp_fleet_destroy() once the loop has
  * run after txp_fleet_close().
  */
-int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_client *aws,
-                     const struct txp_config *cfg, const struct txp_fleet_ops *ops, char *err, size_t errlen);
+int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_client *aws, const struct txp_config *cfg,
+                     const struct txp_fleet_ops *ops, char *err, size_t errlen);
 
 /* A decided transaction (loop thread), after the journal's ack: its event
  * joins the next publish when the stages counted it.  In fresh mode its

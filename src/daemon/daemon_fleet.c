@@ -18,9 +18,10 @@ static void fleet_stale(void *arg, bool stale)
 {
 	struct daemon *d = arg;
 
-	txp_stages_fleet_stale(d->stages, !stale                                        ? TXP_STAGES_FLEET_FRESH
-	                                  : d->cfg.fleet.stale_action == TXP_FLEET_STALE_REVIEW ? TXP_STAGES_FLEET_STALE_REVIEW
-	                                                                                     : TXP_STAGES_FLEET_STALE_NONE);
+	txp_stages_fleet_stale(d->stages, !stale ? TXP_STAGES_FLEET_FRESH
+	                                  : d->cfg.fleet.stale_action == TXP_FLEET_STALE_REVIEW
+	                                          ? TXP_STAGES_FLEET_STALE_REVIEW
+	                                          : TXP_STAGES_FLEET_STALE_NONE);
 }
 
 static void fleet_release(void *arg, struct txp_txn **ts, uint32_t n)

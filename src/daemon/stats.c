@@ -128,7 +128,8 @@ static const struct def defs[] = {
 	S(SEC_FLEET, fleet.events_queued, "events_queued", NULL, GAUGE, "This host's events not yet published."),
 	S(SEC_FLEET, fleet.events_dropped, "events_dropped", NULL, COUNTER,
 	  "Events not published (max_queued_events) or not applied (no memory); records are unaffected."),
-	S(SEC_FLEET, fleet.feed_write_requests, "feed_write_requests", NULL, COUNTER, "BatchWriteItem calls to the feed."),
+	S(SEC_FLEET, fleet.feed_write_requests, "feed_write_requests", NULL, COUNTER,
+	  "BatchWriteItem calls to the feed."),
 	S(SEC_FLEET, fleet.feed_write_items, "feed_write_items", NULL, COUNTER, "Feed items written."),
 	S(SEC_FLEET, fleet.feed_read_requests, "feed_read_requests", NULL, COUNTER, "BatchGetItem calls to the feed."),
 	S(SEC_FLEET, fleet.feed_read_items, "feed_read_items", NULL, COUNTER, "Feed items read."),
@@ -156,7 +157,10 @@ static uint64_t value(const struct txp_stats_snapshot *s, const struct def *d)
 
 static bool section_present(const struct txp_stats_snapshot *s, enum section sec)
 {
-	return sec == SEC_JOURNAL ? s->has_journal : sec == SEC_DELIVERY ? s->has_delivery : sec == SEC_FLEET ? s->has_fleet : true;
+	return sec == SEC_JOURNAL    ? s->has_journal
+	       : sec == SEC_DELIVERY ? s->has_delivery
+	       : sec == SEC_FLEET    ? s->has_fleet
+	                             : true;
 }
 
 void txp_stats_latency_copy(struct txp_stats_latency *out, const struct txp_latency *l)

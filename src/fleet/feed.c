@@ -171,8 +171,7 @@ static int number_attr(const json_t *av, uint64_t *out)
 	return 0;
 }
 
-int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_member *out, size_t max,
-                            size_t *skipped)
+int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_member *out, size_t max, size_t *skipped)
 {
 	json_t *root = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
 	json_t *item, *av;
@@ -196,9 +195,9 @@ int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_membe
 		if (strncmp(name, "h_", 2) != 0)
 			continue; /* pk, expires */
 		if (!json_is_object(m) || !txp_fleet_instance_id_valid(name + 2) ||
-		    number_attr(json_object_get(m, "f"), &first) < 0 || number_attr(json_object_get(m, "l"), &last) < 0 ||
-		    number_attr(json_object_get(m, "t"), &hb) < 0 || first == 0 || last + 1 < first ||
-		    hb > (uint64_t)INT64_MAX || n == max) {
+		    number_attr(json_object_get(m, "f"), &first) < 0 ||
+		    number_attr(json_object_get(m, "l"), &last) < 0 || number_attr(json_object_get(m, "t"), &hb) < 0 ||
+		    first == 0 || last + 1 < first || hb > (uint64_t)INT64_MAX || n == max) {
 			(*skipped)++;
 			continue;
 		}

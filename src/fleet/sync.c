@@ -109,7 +109,7 @@ struct txp_fleet {
 	struct held {
 		struct txp_txn *t;
 		uint64_t need;
-	} *held;
+	} * held;
 	size_t held_head, held_len, held_cap;
 	uint64_t reads_started, read_gen, ready_gen, ready_mark;
 	uint64_t enq_total, applied_total;
@@ -118,7 +118,7 @@ struct txp_fleet {
 		uint64_t seq;
 		uint64_t since; /* loop time it was held */
 		bool ack_held;
-	} *replies;
+	} * replies;
 	size_t nreplies, replies_cap;
 	uint64_t sending_l, visible;
 
@@ -246,8 +246,8 @@ static void release_replies(struct txp_fleet *f, bool all)
 
 	/* A reply never waits longer than stale_after_ms for a publish that
 	 * does not come (DynamoDB down): answering goes on. */
-	while (k < f->nreplies && (all || f->replies[k].seq <= f->visible ||
-	                              f->replies[k].since + stale_after(f) <= now)) {
+	while (k < f->nreplies &&
+	       (all || f->replies[k].seq <= f->visible || f->replies[k].since + stale_after(f) <= now)) {
 		/* Held by the journal too: its release lets it go. */
 		if (!f->replies[k].ack_held)
 			f->ops.reply_release(f->ops.arg, f->replies[k].t);
@@ -718,7 +718,8 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 		it->sending = false;
 		json_array_foreach (un, i, req) {
 			const char *pk = json_string_value(json_object_get(
-			        json_object_get(json_object_get(json_object_get(req, "PutRequest"), "Item"), "pk"), "S"));
+			        json_object_get(json_object_get(json_object_get(req, "PutRequest"), "Item"), "pk"),
+			        "S"));
 			if (pk != NULL && pk_is(pk, f->id, it->seq))
 				left = true;
 		}
@@ -955,8 +956,8 @@ void txp_fleet_note(struct txp_fleet *f, struct txp_txn *t)
 
 /* ---- Life ---------------------------------------------------------------- */
 
-int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_client *aws,
-                     const struct txp_config *cfg, const struct txp_fleet_ops *ops, char *err, size_t errlen)
+int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_client *aws, const struct txp_config *cfg,
+                     const struct txp_fleet_ops *ops, char *err, size_t errlen)
 {
 	struct txp_fleet *f;
 	struct txp_sbuf b = { 0 };

@@ -175,8 +175,10 @@ START_TEST(feed_keys_parse_and_bad_ones_are_refused)
 {
 	char id[TXP_FLEET_INSTANCE_ID_MAX + 1];
 	uint64_t seq;
-	const char *bad[] = { "feed|a|", "feed||5", "feed|a b|5", "feed|a|5x", "feed|a|-5", "fee|a|5",
-		              "feed|a|123456789012345678901", "feed|a" };
+	const char *bad[] = {
+		"feed|a|", "feed||5", "feed|a b|5", "feed|a|5x", "feed|a|-5", "fee|a|5", "feed|a|123456789012345678901",
+		"feed|a"
+	};
 
 	ck_assert_int_eq(txp_fleet_feed_key_parse("feed|i-0abc.x_1|1793577600123", 29, id, &seq), 0);
 	ck_assert_str_eq(id, "i-0abc.x_1");
