@@ -153,6 +153,10 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t);
  */
 void txp_compliance_record(struct txp_compliance_state *st, const struct txp_txn *t);
 
+/* Records another fleet host's transaction as txp_compliance_record()
+ * does, at its own received_ms (see txp_fraud_apply()). */
+void txp_compliance_apply(struct txp_compliance_state *st, const struct txp_txn *t);
+
 void txp_compliance_stats(const struct txp_compliance_state *st, struct txp_keytab_stats *out);
 
 /* Key sizes accepted for pseudonyms (libsodium crypto_generichash). */

@@ -138,12 +138,14 @@ struct txp_config {
 
 	/* ---- [fleet] ---- */
 	struct {
-		bool enabled;              /* false: one host, exactly as without the section */
-		char *instance_id;         /* empty: IMDSv2 instance id, else the hostname (txp_fleet_instance_id) */
-		char *table;               /* the shared-state table */
-		uint64_t sync_interval_ms; /* how often shared state is published and refreshed */
-		int mode;                  /* enum txp_fleet_mode */
-		int stale_action;          /* enum txp_fleet_stale_action */
+		bool enabled;               /* false: one host, exactly as without the section */
+		char *instance_id;          /* empty: IMDSv2 instance id, else the hostname (txp_fleet_instance_id) */
+		char *table;                /* the shared-state table */
+		uint64_t sync_interval_ms;  /* how often shared state is published and refreshed */
+		int mode;                   /* enum txp_fleet_mode */
+		int stale_action;           /* enum txp_fleet_stale_action */
+		uint64_t stale_after_ms;    /* no complete read for this long: decisions are stale */
+		uint64_t max_queued_events; /* unpublished events kept, then dropped (counted) */
 	} fleet;
 };
 

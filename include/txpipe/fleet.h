@@ -2,9 +2,15 @@
 #ifndef TXPIPE_FLEET_H
 #define TXPIPE_FLEET_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
 
 struct txp_config;
+struct txp_txn;
+struct txp_aws_client;
 
 /* Longest instance id, without its NUL ([fleet] instance_id's bound). */
 #define TXP_FLEET_INSTANCE_ID_MAX 64
@@ -27,5 +33,179 @@ int txp_fleet_instance_id_valid(const char *id);
  * checked by txp_config_validate()).
  */
 int txp_fleet_instance_id(const struct txp_config *cfg, char *out, size_t outlen, char *err, size_t errlen);
+
+/* ---- The event feed: encoding (feed.c, pure) ---------------------------- */
+
+/*
+ * What another host needs of one decided transaction to update its rule
+ * stages' state exactly as the deciding host did (txp_fraud_apply,
+ * txp_compliance_apply): when, how much, and under which keys.  The keys
+ * are the keyed 16-byte pseudonyms the state is kept under (customer_key,
+ * merchant_key, card_token: txn.h), never a raw identifier, name or card
+ * number.
+ */
+struct txp_fleet_event {
+	int64_t ms;         /* received_ms on the deciding host */
+	int64_t amount;     /* minor units of currency */
+	int64_t amount_usd; /* USD cents, when usd_known */
+	bool usd_known;
+	bool has_card;
+	char currency[4];
+	uint8_t customer[16], merchant[16], card[16];
+};
+
+/* One encoded event: flags, ms, amount, amount_usd (little-endian 64-bit),
+ * currency (3 bytes), the three keys (16 bytes each; card zero without). */
+#define TXP_FLEET_EVENT_BYTES 76
+/* A feed item's payload: version byte, 32-bit little-endian count, then
+ * the events.  At most TXP_FLEET_ITEM_EVENTS events (about 350 KB, under
+ * DynamoDB's 400 KB item limit once base64 and the key are added). */
+#define TXP_FLEET_FEED_VERSION 1
+#define TXP_FLEET_ITEM_HEADER 5
+#define TXP_FLEET_ITEM_EVENTS 3400
+
+/*
+ * The event of decided transaction `t`, when it is one the stages count
+ * (screened: not rejected, error or duplicate, with a customer key).
+ * Returns 0, or -EINVAL when `t` is not such a transaction or a key is not
+ * 32 hex digits (merchant_key must be set: [fleet] on).
+ */
+int txp_fleet_event_from_txn(const struct txp_txn *t, struct txp_fleet_event *ev);
+
+/* Fills a zeroed `t` from `ev` as an apply-only transaction
+ * (t->fleet_apply): the fields txp_fraud_apply() and txp_compliance_apply()
+ * read. */
+void txp_fleet_event_to_txn(const struct txp_fleet_event *ev, struct txp_txn *t);
+
+/* Writes TXP_FLEET_EVENT_BYTES bytes. */
+void txp_fleet_event_encode(const struct txp_fleet_event *ev, uint8_t *out);
+
+/* Reads one event; -EINVAL when the bytes cannot be one (unknown flags, a
+ * currency that is not three capital letters, a negative time or amount,
+ * key bytes for a card that is absent). */
+int txp_fleet_event_decode(const uint8_t *in, struct txp_fleet_event *ev);
+
+/* Writes a payload header for `count` events into `out`. */
+void txp_fleet_item_header(uint8_t out[TXP_FLEET_ITEM_HEADER], uint32_t count);
+
+/*
+ * Checks a whole payload and calls `each(arg, ev)` for each event in order.
+ * Returns the number of events, or -EINVAL when the payload is truncated,
+ * too long, of another version or holds an event that does not decode:
+ * then `each` is not called at all (checked first).
+ */
+int txp_fleet_item_decode(const uint8_t *buf, size_t len, void (*each)(void *arg, const struct txp_fleet_event *ev),
+                          void *arg);
+
+/* ---- Membership: the "members" item (feed.c, pure) ----------------------- */
+
+/* One host's attribute h_<instance> of the members item. */
+struct txp_fleet_member {
+	char id[TXP_FLEET_INSTANCE_ID_MAX + 1];
+	uint64_t first;       /* first seq of its current feed epoch */
+	uint64_t last;        /* newest seq published, every one before it too */
+	int64_t heartbeat_ms; /* its wall clock when it last wrote the attribute */
+};
+
+/*
+ * Reads a GetItem response for the members item ({"Item":{...}} or {} when
+ * there is none yet) into `out` (at most `max`; more are ignored and
+ * counted in *skipped with malformed ones: a wrong type, an invalid id,
+ * last < first - 1).  Returns the number of members, or -EINVAL when the
+ * body is not such a response.
+ */
+int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_member *out, size_t max, size_t *skipped);
+
+/*
+ * Reads a feed item's key "feed|<instance>|<seq>" (`key`, `len` bytes).
+ * Returns 0 and fills `id` (TXP_FLEET_INSTANCE_ID_MAX + 1 bytes) and *seq,
+ * or -EINVAL.
+ */
+int txp_fleet_feed_key_parse(const char *key, size_t len, char *id, uint64_t *seq);
+
+/* ---- The shared screening state at run time (sync.c) --------------------- */
+
+/* What the fleet needs of the daemon, on the loop thread. */
+struct txp_fleet_ops {
+	/* Hands apply-only transactions to the pipeline; returns how many it
+	 * took (fewer when full: the rest are offered again later). */
+	uint32_t (*apply)(void *arg, struct txp_txn **ts, uint32_t n);
+	/* The shared state became stale (`stale` true) or fresh again. */
+	void (*stale)(void *arg, bool stale);
+	/* fresh mode: transactions held by txp_fleet_hold() may now be
+	 * screened (txp_pipeline_release). */
+	void (*release)(void *arg, struct txp_txn **ts, uint32_t n);
+	/* fresh mode: a reply held by txp_fleet_note() may leave
+	 * (txp_server_release). */
+	void (*reply_release)(void *arg, struct txp_txn *t);
+	uint32_t hold_max; /* transactions held at most; more are not held */
+	void *arg;
+};
+
+struct txp_fleet_stats {
+	uint64_t sync_lag_ms; /* since the start of the last read that was applied */
+	uint64_t hosts_seen;  /* other hosts with a live heartbeat */
+	uint64_t events_published, events_applied, events_queued, events_dropped;
+	uint64_t events_late; /* applied but older than a window (set by the caller) */
+	uint64_t feed_write_requests, feed_write_items;
+	uint64_t feed_read_requests, feed_read_items;
+	uint64_t members_reads, members_writes;
+	uint64_t throttles, errors;
+	uint64_t stale_decisions;
+	uint64_t held; /* fresh mode: transactions waiting now */
+	uint64_t held_total;
+	bool stale;
+};
+
+struct txp_fleet;
+
+/*
+ * Starts sharing screening state through [fleet] table: every
+ * sync_interval_ms this host publishes the events of the transactions it
+ * decided (txp_fleet_note) and reads and applies the other hosts'.  `cfg`
+ * is borrowed for the fleet's life (the daemon's, which a reload updates
+ * in place); `aws` is the daemon's client.  Returns 0 or a negative errno
+ * with the reason in err.  Free with txp_fleet_destroy() once the loop has
+ * run after txp_fleet_close().
+ */
+int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_client *aws, const struct txp_config *cfg,
+                     const struct txp_fleet_ops *ops, char *err, size_t errlen);
+
+/* A decided transaction (loop thread), after the journal's ack: its event
+ * joins the next publish when the stages counted it.  In fresh mode its
+ * reply is held (t->held) until the event is published: the fleet keeps
+ * `t` until then, and releases it with ops.reply_release (or leaves that
+ * to txp_fleet_ack_release when the journal holds it too). */
+void txp_fleet_note(struct txp_fleet *f, struct txp_txn *t);
+
+/*
+ * fresh mode, the pipeline's gate (txp_pipeline_set_hold): keeps `t` until
+ * a read of the feed that starts after now has been applied (ops.release),
+ * and returns true; false in fast mode, for another host's events, when
+ * hold_max are held, or while the shared state is stale.
+ */
+bool txp_fleet_hold(struct txp_fleet *f, struct txp_txn *t);
+
+/*
+ * fresh mode: the journal's hold on the reply of `t` ends (ack.h).  Returns
+ * true when the fleet still holds it until its event is published (the
+ * fleet then lets it go through ops.reply_release), false when the caller
+ * should release it now.
+ */
+bool txp_fleet_ack_release(struct txp_fleet *f, struct txp_txn *t);
+
+/* An apply-only transaction came back from the pipeline: freed here. */
+void txp_fleet_applied(struct txp_fleet *f, struct txp_txn *t);
+
+/* This host's instance id. */
+const char *txp_fleet_id(const struct txp_fleet *f);
+
+void txp_fleet_stats(const struct txp_fleet *f, struct txp_fleet_stats *out);
+
+/* Stops the timers; calls in flight end when the AWS client closes. */
+void txp_fleet_close(struct txp_fleet *f);
+
+/* Frees everything, queued apply transactions included.  NULL is safe. */
+void txp_fleet_destroy(struct txp_fleet *f);
 
 #endif

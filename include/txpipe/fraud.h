@@ -195,6 +195,18 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t);
  */
 void txp_fraud_record(struct txp_fraud_state *st, struct txp_txn *t);
 
+/*
+ * Records another fleet host's decided transaction (fleet.h), as
+ * txp_fraud_record() does but at its own received_ms rather than this
+ * host's clock: the windows put it in its bucket when it arrives late, and
+ * leave it out of a window whose ring no longer holds that time (counted:
+ * txp_fraud_late()).  Reads the same fields, and merchant_key.
+ */
+void txp_fraud_apply(struct txp_fraud_state *st, struct txp_txn *t);
+
+/* Fleet events left out of a window as older than it.  Any thread. */
+uint64_t txp_fraud_late(const struct txp_fraud_state *st);
+
 struct txp_fraud_stats {
 	struct txp_keytab_stats customers, merchants, cards;
 };

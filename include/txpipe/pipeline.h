@@ -89,6 +89,16 @@ unsigned txp_pipeline_shards(const struct txp_pipeline *p);
  */
 uint32_t txp_pipeline_submit(struct txp_pipeline *p, struct txp_txn **ts, uint32_t n);
 
+/*
+ * Loop thread only.  A gate before the stages: txp_pipeline_submit() offers
+ * each transaction to `hold`, which returns true when it keeps it (the
+ * fleet's fresh mode: it waits for a read of the shared state); a kept one
+ * stays counted in flight and enters the stages with txp_pipeline_release().
+ * `hold` may call neither function.  NULL removes the gate.
+ */
+void txp_pipeline_set_hold(struct txp_pipeline *p, bool (*hold)(void *arg, struct txp_txn *t), void *arg);
+void txp_pipeline_release(struct txp_pipeline *p, struct txp_txn **ts, uint32_t n);
+
 /* Statistics, readable from the loop thread at any time. */
 struct txp_pipeline_stats {
 	uint64_t processed[TXP_STAGE_COUNT];

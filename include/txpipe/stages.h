@@ -68,6 +68,23 @@ void txp_stages_set_dedup(struct txp_stages *st, struct txp_dedup *dedup);
  */
 void txp_stages_rebuild(struct txp_stages *st, const struct txp_journal_accepted *rec);
 
+/*
+ * [fleet]: whether decisions are made on a stale shared state (fleet.h)
+ * and what that does: each screened decision then gets the reason
+ * fleet_state_stale (0 points) and, with STALE_REVIEW, an approved one
+ * becomes review.  Loop thread; the stages see it within a transaction.
+ */
+enum txp_stages_fleet_stale {
+	TXP_STAGES_FLEET_FRESH = 0,
+	TXP_STAGES_FLEET_STALE_NONE,
+	TXP_STAGES_FLEET_STALE_REVIEW,
+};
+void txp_stages_fleet_stale(struct txp_stages *st, enum txp_stages_fleet_stale state);
+
+/* Fleet events left out of a window as older than it (txp_fraud_late),
+ * over every shard.  Loop thread. */
+uint64_t txp_stages_fleet_late(const struct txp_stages *st);
+
 /* A decided transaction whose reply is queued: ownership passes here.
  * NULL only does the housekeeping (when delivery took the transaction). */
 void txp_stages_decided(struct txp_stages *st, struct txp_txn *t);

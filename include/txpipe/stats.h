@@ -10,6 +10,7 @@
 #include "txpipe/ack.h"
 #include "txpipe/aws/client.h"
 #include "txpipe/delivery.h"
+#include "txpipe/fleet.h"
 #include "txpipe/journal.h"
 #include "txpipe/metrics.h"
 #include "txpipe/pipeline.h"
@@ -54,6 +55,9 @@ struct txp_stats_snapshot {
 	struct txp_delivery_stats delivery;
 	uint64_t delivery_congested;
 	struct txp_aws_stats aws;
+	bool has_fleet;
+	struct txp_fleet_stats fleet;
+	uint64_t fleet_stale;
 };
 
 /* Copies a live histogram. */

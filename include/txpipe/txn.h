@@ -120,6 +120,14 @@ struct txp_txn {
 	 * restart can rebuild the windows without the raw id.  Empty when the
 	 * line was rejected. */
 	char customer_key[TXP_TOKEN_HEX + 1];
+	/* [fleet] on: the key merchants' history is kept under, a keyed
+	 * pseudonym of merchant_id, so every host of the fleet keys a
+	 * merchant alike without the raw id in the shared state; empty
+	 * otherwise (merchant_id keys it, as on a single host). */
+	char merchant_key[TXP_TOKEN_HEX + 1];
+	/* Not a transaction: another fleet host's decided one, carried
+	 * through the stages only to update their state (fleet.h). */
+	bool fleet_apply;
 	char ip_pseud[TXP_TOKEN_HEX + 1];
 	char device_pseud[TXP_TOKEN_HEX + 1];
 	int64_t expires_at; /* retention TTL, Unix seconds (0: unset) */

@@ -39,9 +39,15 @@ static inline int64_t txp_window_width(int64_t length_ms)
 	return (length_ms + TXP_WINDOW_BUCKETS - 1) / TXP_WINDOW_BUCKETS;
 }
 
-/* Records one event of `amount` (negative counts as 0) at `now` (>= 0, and
- * never earlier than a previous call on the same window). */
-void txp_window_add(struct txp_window *w, int64_t width, int64_t now, int64_t amount);
+/*
+ * Records one event of `amount` (negative counts as 0) at `now` (>= 0).  An
+ * event older than the newest bucket (a fleet peer's, applied late: see
+ * fleet.h) is counted in its own bucket while the ring still holds it, so it
+ * leaves the window exactly when it would have in order; one older than the
+ * ring is outside the window already and is not counted: returns false
+ * then, true when counted.
+ */
+bool txp_window_add(struct txp_window *w, int64_t width, int64_t now, int64_t amount);
 
 /* The number and summed amount of events in the window at `now`. */
 void txp_window_totals(struct txp_window *w, int64_t width, int64_t now, uint64_t *count, int64_t *sum);
@@ -69,7 +75,7 @@ struct txp_window_small {
 };
 
 /* As txp_window_add(): `amount` in USD cents, negative counts as 0. */
-void txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now, int64_t amount);
+bool txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now, int64_t amount);
 
 /* As txp_window_totals(). */
 void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count, int64_t *sum);

@@ -570,5 +570,10 @@ int txp_config_validate(const struct txp_config *cfg, char *err, size_t errlen)
 	if (cfg->fleet.enabled && !cfg->aws.enabled)
 		return invalid(cfg, "fleet", "enabled", err, errlen,
 		               "a fleet shares its state through DynamoDB, so [aws] enabled must be true");
+	if (cfg->fleet.stale_after_ms < 2 * cfg->fleet.sync_interval_ms)
+		return invalid(cfg, "fleet", "stale_after_ms", err, errlen,
+		               "%llu ms is less than twice sync_interval_ms (%llu ms): every read would be stale",
+		               (unsigned long long)cfg->fleet.stale_after_ms,
+		               (unsigned long long)cfg->fleet.sync_interval_ms);
 	return 0;
 }

@@ -1390,8 +1390,8 @@ const struct txp_config_key txp_config_keys[] = {
 	  .max = 60000,
 	  .default_value = "100ms",
 	  .reloadable = false,
-	  .help = "How often this host publishes its new counts to the shared state and refreshes the fleet's "
-	          "counts of the keys it is screening." },
+	  .help = "How often this host publishes the events of the transactions it decided to the shared state "
+	          "and reads the other hosts' events (txpiped(8), FLEET)." },
 	{ .section = "fleet",
 	  .key = "mode",
 	  .type = TXP_CFG_ENUM,
@@ -1400,9 +1400,10 @@ const struct txp_config_key txp_config_keys[] = {
 	  .enum_values = fleet_mode_values,
 	  .default_value = "fast",
 	  .reloadable = false,
-	  .help = "fast: no network round trip on the decision path, the fleet's counts as of the last refresh; "
-	          "fresh: a transaction whose keys were not refreshed within sync_interval_ms waits for one "
-	          "batched read of the shared state before it is scored." },
+	  .help = "fast: no network round trip on the decision path, the other hosts' events as of the last read "
+	          "(counted within 2 x sync_interval_ms plus four round trips); fresh: a transaction waits for a "
+	          "read of the shared state that started after it came (one read for all waiting) and its reply "
+	          "for its own event to be published." },
 	{ .section = "fleet",
 	  .key = "stale_action",
 	  .type = TXP_CFG_ENUM,
@@ -1413,6 +1414,28 @@ const struct txp_config_key txp_config_keys[] = {
 	  .reloadable = true,
 	  .help = "What a decision made while the shared state is stale or unreachable gets besides the reason "
 	          "fleet_state_stale: none leaves its status, review sends an approved one to review." },
+	{ .section = "fleet",
+	  .key = "stale_after_ms",
+	  .type = TXP_CFG_DURATION,
+	  .offset = OFF(fleet, stale_after_ms),
+	  .min = 20,
+	  .max = UINT64_C(3600000),
+	  .default_value = "1s",
+	  .reloadable = true,
+	  .help = "The shared state is stale, and decisions get fleet_state_stale, once the last complete read "
+	          "of the other hosts' events started longer ago than this (DynamoDB unreachable or "
+	          "throttling); at least twice sync_interval_ms." },
+	{ .section = "fleet",
+	  .key = "max_queued_events",
+	  .type = TXP_CFG_UINT,
+	  .offset = OFF(fleet, max_queued_events),
+	  .min = 3400,
+	  .max = UINT64_C(100000000),
+	  .default_value = "262144",
+	  .reloadable = true,
+	  .help = "This host's events (76 bytes each) kept while they cannot be published; past it new ones are "
+	          "dropped and counted (their records are journaled and stored as always, only the other "
+	          "hosts do not count them)." },
 	/* ---- [fleet] end ---- */
 
 	/* ---- end of table ---- */

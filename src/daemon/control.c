@@ -96,6 +96,12 @@ void daemon_stats(struct daemon *d, struct txp_stats_snapshot *s)
 		s->has_aws = true;
 		txp_aws_client_stats(d->aws, &s->aws);
 	}
+	if (d->fleet != NULL) {
+		s->has_fleet = true;
+		txp_fleet_stats(d->fleet, &s->fleet);
+		s->fleet.events_late = txp_stages_fleet_late(d->stages);
+		s->fleet_stale = s->fleet.stale;
+	}
 }
 
 char *daemon_render_metrics(void *arg)

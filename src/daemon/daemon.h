@@ -12,6 +12,7 @@
 #include "txpipe/aws/client.h"
 #include "txpipe/config.h"
 #include "txpipe/delivery.h"
+#include "txpipe/fleet.h"
 #include "txpipe/journal.h"
 #include "txpipe/metrics.h"
 #include "txpipe/notify.h"
@@ -52,7 +53,22 @@ struct daemon {
 	uint64_t reloads, reload_failures;
 	struct txp_reason_counts reasons;
 	struct txp_metrics_server *metrics;
+	struct txp_fleet *fleet; /* NULL unless [fleet] enabled */
 };
+
+/* daemon_fleet.c */
+
+/* Starts the shared screening state when [fleet] is on (after the
+ * pipeline); 0 or a negative errno with the reason in err. */
+int daemon_fleet_start(struct daemon *d, char *err, size_t errlen);
+
+/* The journal lets the reply of `t` go: true when the fleet still holds
+ * it (fresh mode, its event not yet published), which then releases it. */
+bool daemon_fleet_ack_release(struct daemon *d, struct txp_txn *t);
+
+/* The pipeline's completion callback: another host's events end in the
+ * fleet, transactions in the server. */
+void daemon_pipeline_done(void *arg, struct txp_txn *t);
 
 /* control.c */
 

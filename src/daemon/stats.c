@@ -6,11 +6,11 @@
 
 #include "txpipe/sbuf.h"
 
-enum section { SEC_DAEMON, SEC_ACK, SEC_JOURNAL, SEC_DELIVERY, SEC_COUNT };
+enum section { SEC_DAEMON, SEC_ACK, SEC_JOURNAL, SEC_DELIVERY, SEC_FLEET, SEC_COUNT };
 
 /* JSON: the daemon's figures sit at the top level, the others in an object
  * named after their section.  Prometheus: txpipe_[<section>_]<name>. */
-static const char *const section_name[SEC_COUNT] = { "", "ack", "journal", "delivery" };
+static const char *const section_name[SEC_COUNT] = { "", "ack", "journal", "delivery", "fleet" };
 
 /* The rings into each stage, then the results ring back to the loop. */
 static const char *const ring_names[TXP_STAGE_COUNT + 1] = { "validation_in", "fraud_in", "compliance_in", "results" };
@@ -113,6 +113,36 @@ static const struct def defs[] = {
 	  "Retries the budget still allows this minute."),
 	S(SEC_DELIVERY, delivery_congested, "congested", NULL, FLAG,
 	  "1 while the delivery backlog is over max_pending and no new line is admitted."),
+
+	S(SEC_FLEET, fleet.sync_lag_ms, "sync_lag_ms", NULL, GAUGE,
+	  "Milliseconds since the start of the last complete read of the other hosts' events."),
+	S(SEC_FLEET, fleet_stale, "stale", NULL, FLAG,
+	  "1 while decisions are made on stale shared state (they get fleet_state_stale)."),
+	S(SEC_FLEET, fleet.hosts_seen, "hosts_seen", NULL, GAUGE, "Other hosts with a live heartbeat."),
+	S(SEC_FLEET, fleet.events_published, "events_published", NULL, COUNTER,
+	  "This host's decided transactions written to the feed."),
+	S(SEC_FLEET, fleet.events_applied, "events_applied", NULL, COUNTER,
+	  "Other hosts' transactions applied to this host's rule state."),
+	S(SEC_FLEET, fleet.events_late, "events_late", NULL, COUNTER,
+	  "Applied events older than a window's ring, left out of that window."),
+	S(SEC_FLEET, fleet.events_queued, "events_queued", NULL, GAUGE, "This host's events not yet published."),
+	S(SEC_FLEET, fleet.events_dropped, "events_dropped", NULL, COUNTER,
+	  "Events not published (max_queued_events) or not applied (no memory); records are unaffected."),
+	S(SEC_FLEET, fleet.feed_write_requests, "feed_write_requests", NULL, COUNTER,
+	  "BatchWriteItem calls to the feed."),
+	S(SEC_FLEET, fleet.feed_write_items, "feed_write_items", NULL, COUNTER, "Feed items written."),
+	S(SEC_FLEET, fleet.feed_read_requests, "feed_read_requests", NULL, COUNTER, "BatchGetItem calls to the feed."),
+	S(SEC_FLEET, fleet.feed_read_items, "feed_read_items", NULL, COUNTER, "Feed items read."),
+	S(SEC_FLEET, fleet.members_reads, "members_reads", NULL, COUNTER, "GetItem calls for the members item."),
+	S(SEC_FLEET, fleet.members_writes, "members_writes", NULL, COUNTER, "UpdateItem calls on the members item."),
+	S(SEC_FLEET, fleet.throttles, "throttles", NULL, COUNTER, "Fleet calls DynamoDB throttled."),
+	S(SEC_FLEET, fleet.errors, "errors", NULL, COUNTER,
+	  "Fleet calls that failed otherwise, and feed items found invalid or missing."),
+	S(SEC_FLEET, fleet.stale_decisions, "stale_decisions", NULL, COUNTER,
+	  "Decisions made on stale shared state (reason fleet_state_stale)."),
+	S(SEC_FLEET, fleet.held, "held", NULL, GAUGE, "fresh mode: transactions waiting for a read of the feed."),
+	S(SEC_FLEET, fleet.held_total, "held_total", NULL, COUNTER,
+	  "fresh mode: transactions that waited for a read of the feed."),
 };
 
 #undef S
@@ -127,7 +157,10 @@ static uint64_t value(const struct txp_stats_snapshot *s, const struct def *d)
 
 static bool section_present(const struct txp_stats_snapshot *s, enum section sec)
 {
-	return sec == SEC_JOURNAL ? s->has_journal : sec == SEC_DELIVERY ? s->has_delivery : true;
+	return sec == SEC_JOURNAL    ? s->has_journal
+	       : sec == SEC_DELIVERY ? s->has_delivery
+	       : sec == SEC_FLEET    ? s->has_fleet
+	                             : true;
 }
 
 void txp_stats_latency_copy(struct txp_stats_latency *out, const struct txp_latency *l)

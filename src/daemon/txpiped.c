@@ -92,7 +92,8 @@ static void ack_release(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
 
-	txp_server_release(d->server, t);
+	if (!daemon_fleet_ack_release(d, t))
+		txp_server_release(d->server, t);
 }
 
 static void ack_rebuild(void *arg, const struct txp_journal_accepted *rec)
@@ -128,6 +129,8 @@ static void on_completed(void *arg, struct txp_txn *t)
 	struct daemon *d = arg;
 
 	txp_ack_completed(d->ack, t);
+	if (d->fleet != NULL)
+		txp_fleet_note(d->fleet, t);
 }
 
 static void on_replay_recent(void *arg, uint64_t seq, const struct txp_journal_accepted *rec)
@@ -282,6 +285,7 @@ static void finish(struct daemon *d)
 	close_signals(d);
 	txp_metrics_server_close(d->metrics);
 	d->metrics = NULL;
+	txp_fleet_close(d->fleet);
 	txp_pipeline_stop(d->pipeline);
 	d->pipeline = NULL;
 	/* Replies still held (drain timeout) go with their connections: the
@@ -376,6 +380,7 @@ enum step {
 	STEP_SHARDS,
 	STEP_JOURNAL,
 	STEP_PIPELINE,
+	STEP_FLEET,
 	STEP_METRICS,
 	STEP_SIGNALS
 };
@@ -392,6 +397,7 @@ static int step_exit_code(enum step step, int rc)
 	case STEP_JOURNAL:
 		return rc == -EBUSY ? EX_TEMPFAIL : rc == -ENOMEM ? EX_OSERR : EX_CANTCREAT;
 	case STEP_METRICS:
+	case STEP_FLEET:
 		return EX_CONFIG;
 	default:
 		return EX_OSERR;
@@ -650,14 +656,19 @@ static int run(struct daemon *d)
 		start_failed(d, STEP_JOURNAL, rc, err);
 		goto err_after_server;
 	}
-	rc = txp_pipeline_create(&d->pipeline, &d->loop, workers,
-	                         (uint32_t)d->cfg.pipeline.ring_capacity, &fns, txp_server_txn_done, d->server, err,
+	rc = txp_pipeline_create(&d->pipeline, &d->loop, workers, (uint32_t)d->cfg.pipeline.ring_capacity, &fns,
+	                         daemon_pipeline_done, d, err,
 	                         sizeof(err));
 	if (rc < 0) {
 		start_failed(d, STEP_PIPELINE, rc, err);
 		goto err_after_journal;
 	}
 	txp_server_attach(d->server, d->pipeline);
+	rc = daemon_fleet_start(d, err, sizeof(err));
+	if (rc < 0) {
+		start_failed(d, STEP_FLEET, rc, err);
+		goto err_after_pipeline;
+	}
 	if (d->cfg.metrics.listen[0] != '\0') {
 		rc = txp_metrics_server_create(&d->metrics, &d->loop, d->cfg.metrics.listen, daemon_render_metrics, d,
 		                               err, sizeof(err));
@@ -689,6 +700,7 @@ err_after_metrics:
 	d->metrics = NULL;
 	close_signals(d);
 err_after_pipeline:
+	txp_fleet_close(d->fleet);
 	txp_pipeline_stop(d->pipeline);
 	d->pipeline = NULL;
 err_after_journal:
@@ -705,6 +717,7 @@ err_after_loop:
 	uv_close((uv_handle_t *)&d->stop_timer, on_closed_ignore);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 out:
+	txp_fleet_destroy(d->fleet);
 	txp_ack_destroy(d->ack);
 	txp_stages_destroy(d->stages);
 	txp_dedup_destroy(d->dedup);

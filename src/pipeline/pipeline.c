@@ -78,6 +78,10 @@ struct txp_pipeline {
 	int spin;
 	uint32_t inflight; /* loop thread only */
 	unsigned next_v;   /* round-robin cursor, loop thread only */
+	/* Optional gate before the stages (txp_pipeline_set_hold), loop
+	 * thread only. */
+	bool (*hold)(void *arg, struct txp_txn *t);
+	void *hold_arg;
 
 	struct txp_ring **in;  /* [N] loop -> V_i */
 	struct txp_ring **vf;  /* [N*N] V_i -> F_j at i*N+j */
@@ -544,15 +548,11 @@ static void run_inline(struct txp_pipeline *p, struct txp_txn *t)
 	p->inline_processed++;
 }
 
-uint32_t txp_pipeline_submit(struct txp_pipeline *p, struct txp_txn **ts, uint32_t n)
+/* Hands n transactions, already counted in flight, to the stages. */
+static void enter(struct txp_pipeline *p, struct txp_txn **ts, uint32_t n)
 {
-	uint32_t room = p->capacity - p->inflight;
-	uint32_t taken;
-
-	if (n > room)
-		n = room;
 	if (n == 0)
-		return 0;
+		return;
 	if (p->workers == 0) {
 		/* Inline: the stages run right here, and results are handed
 		 * back on the next loop iteration rather than re-entering the
@@ -561,15 +561,61 @@ uint32_t txp_pipeline_submit(struct txp_pipeline *p, struct txp_txn **ts, uint32
 			run_inline(p, ts[k]);
 			p->done(p->done_arg, ts[k]);
 		}
-		return n;
+		return;
 	}
 	/* Whole bursts go to one validation thread, so one connection's
-	 * lines usually stay together; the next burst goes to the next. */
-	taken = txp_ring_enqueue_burst(p->in[p->next_v], (void *const *)ts, n);
-	p->inflight += taken;
+	 * lines usually stay together; the next burst goes to the next.  The
+	 * admission bound leaves room for all of them. */
+	push_all(p->in[p->next_v], ts, n);
 	worker_wake(&p->v[p->next_v]);
 	p->next_v = (p->next_v + 1) % p->workers;
-	return taken;
+}
+
+uint32_t txp_pipeline_submit(struct txp_pipeline *p, struct txp_txn **ts, uint32_t n)
+{
+	uint32_t room = p->capacity - p->inflight;
+	struct txp_txn *go[BURST];
+	uint32_t ngo = 0;
+
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return 0;
+	if (p->workers > 0)
+		p->inflight += n;
+	if (p->hold == NULL) {
+		enter(p, ts, n);
+		return n;
+	}
+	/* A held transaction stays counted in flight, so the admission bound
+	 * still holds when it is released. */
+	for (uint32_t k = 0; k < n; k++) {
+		if (p->hold(p->hold_arg, ts[k]))
+			continue;
+		go[ngo++] = ts[k];
+		if (ngo == BURST) {
+			enter(p, go, ngo);
+			ngo = 0;
+		}
+	}
+	enter(p, go, ngo);
+	return n;
+}
+
+void txp_pipeline_set_hold(struct txp_pipeline *p, bool (*hold)(void *arg, struct txp_txn *t), void *arg)
+{
+	p->hold = hold;
+	p->hold_arg = arg;
+}
+
+void txp_pipeline_release(struct txp_pipeline *p, struct txp_txn **ts, uint32_t n)
+{
+	while (n > 0) {
+		uint32_t k = n < BURST ? n : BURST;
+		enter(p, ts, k);
+		ts += k;
+		n -= k;
+	}
 }
 
 static void latency_summary(const struct txp_latency *l, struct txp_pipeline_stats *s, unsigned stage)

@@ -79,6 +79,13 @@ struct txp_stages {
 	void **validate_ctx, **fraud_ctx, **comply_ctx;
 	char *version;
 	struct txp_dedup *dedup; /* recently decided ids, or NULL */
+	/* [fleet] enabled: merchants are keyed by their pseudonym (txn.h
+	 * merchant_key) and other hosts' events come through (fleet_apply). */
+	bool fleet;
+	/* enum txp_stages_fleet_stale, set by the loop, read by the
+	 * compliance threads: relaxed, a decision may see the change one
+	 * transaction late. */
+	_Atomic int fleet_stale;
 };
 
 /*
@@ -406,6 +413,11 @@ static void stage_validate(void *ctx, struct txp_txn *t)
 
 	if (view_refresh(v) != NULL)
 		view_publish(v);
+	if (t->fleet_apply) {
+		/* Another host's event: only its shard is needed here. */
+		t->shard = txp_shard_hash(t->customer_key);
+		return;
+	}
 	(void)txp_validate(v->rs->validator, t);
 	if (!screened(t))
 		return;
@@ -415,6 +427,9 @@ static void stage_validate(void *ctx, struct txp_txn *t)
 	(void)txp_compliance_pseudonym(st->pseud_key, sizeof(st->pseud_key), "customer_id", t->customer_id,
 	                               t->customer_key);
 	t->shard = txp_shard_hash(t->customer_key);
+	if (st->fleet)
+		(void)txp_compliance_pseudonym(st->pseud_key, sizeof(st->pseud_key), "merchant_id", t->merchant_id,
+		                               t->merchant_key);
 	/* A transaction_id decided recently gets that decision again,
 	 * unscored, or a conflict error when the content differs: see
 	 * dedup.h. */
@@ -436,7 +451,9 @@ static void stage_fraud(void *ctx, struct txp_txn *t)
 			txp_log_err("fraud_rules_swap_failed", "reason=\"%s\"", err);
 		view_publish(v);
 	}
-	if (screened(t))
+	if (t->fleet_apply)
+		txp_fraud_apply(sh->fraud, t);
+	else if (screened(t))
 		txp_fraud_score(sh->fraud, t);
 }
 
@@ -455,14 +472,26 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 		sh->comply_rules = txp_compliance_rules_ref(rs->compliance);
 		view_publish(v);
 	}
+	if (t->fleet_apply) {
+		txp_compliance_apply(sh->comply, t);
+		return;
+	}
 	/* The compliance stage decides last, so its rules name the decision
 	 * (during a swap the fraud stage may still have scored with the
 	 * previous ones: one transaction per shard at most). */
 	memcpy(t->rules_version, v->rs->rules_version, sizeof(t->rules_version));
 	t->rules_loaded_ms = v->rs->loaded_ms;
 	if (screened(t)) {
+		int stale = atomic_load_explicit(&st->fleet_stale, memory_order_relaxed);
+
 		txp_compliance_check(sh->comply, t);
 		(void)txp_compliance_pseudonymise_txn(sh->comply_rules, st->pseud_key, sizeof(st->pseud_key), t);
+		/* Decided without the fleet's recent traffic (fleet.h). */
+		if (stale != TXP_STAGES_FLEET_FRESH) {
+			txp_txn_add_reason(t, "fleet_state_stale", 0);
+			if (stale == TXP_STAGES_FLEET_STALE_REVIEW)
+				txp_txn_escalate(t, TXP_STATUS_REVIEW);
+		}
 	}
 	/* PCI DSS, whatever the outcome or the pan_scan setting (which only
 	 * decides whether a masked number is flagged): no card number leaves
@@ -519,6 +548,8 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 		goto err_after_alloc;
 	}
 	/* Workers (the shards) cannot change on reload, nor can this. */
+	st->fleet = cfg->fleet.enabled;
+	atomic_init(&st->fleet_stale, TXP_STAGES_FLEET_FRESH);
 	st->auto_keys = txp_state_auto_keys(txp_stages_host_memory(),
 	                                    txp_pipeline_workers(cfg->pipeline.workers) > 0
 	                                            ? txp_pipeline_workers(cfg->pipeline.workers)
@@ -683,9 +714,26 @@ void txp_stages_rebuild(struct txp_stages *st, const struct txp_journal_accepted
 	memcpy(t.merchant_id, rec->merchant_id, rec->merchant_id_len + 1);
 	memcpy(t.card_token, rec->card_token, rec->card_token_len + 1);
 	t.has_card = rec->card_token_len > 0;
+	if (st->fleet)
+		(void)txp_compliance_pseudonym(st->pseud_key, sizeof(st->pseud_key), "merchant_id", t.merchant_id,
+		                               t.merchant_key);
 	sh = &st->shards[txp_shard_hash(t.customer_key) % st->nshards];
 	txp_fraud_record(sh->fraud, &t);
 	txp_compliance_record(sh->comply, &t);
+}
+
+void txp_stages_fleet_stale(struct txp_stages *st, enum txp_stages_fleet_stale state)
+{
+	atomic_store_explicit(&st->fleet_stale, (int)state, memory_order_relaxed);
+}
+
+uint64_t txp_stages_fleet_late(const struct txp_stages *st)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; st->shards != NULL && i < st->nshards; i++)
+		n += txp_fraud_late(st->shards[i].fraud);
+	return n;
 }
 
 void txp_stages_decided(struct txp_stages *st, struct txp_txn *t)

@@ -388,7 +388,7 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 			uint64_t n;
 			int64_t sum;
 
-			txp_window_small_add(&ce->below, r->width, now, t->amount_usd);
+			(void)txp_window_small_add(&ce->below, r->width, now, t->amount_usd);
 			txp_window_small_totals(&ce->below, r->width, now, &n, &sum);
 			if (sum >= threshold)
 				fire(t, "aml_structuring", TXP_COMPLIANCE_STRUCTURING,
@@ -406,23 +406,36 @@ void txp_compliance_check(struct txp_compliance_state *st, struct txp_txn *t)
 	}
 }
 
-void txp_compliance_record(struct txp_compliance_state *st, const struct txp_txn *t)
+/* Adds a below-threshold amount to the structuring window at `now`. */
+static void record_below(struct txp_compliance_state *st, const struct txp_txn *t, int64_t now)
 {
 	const struct txp_compliance_rules *r = st->rules;
-	int64_t now = t->received_ms > st->clock ? t->received_ms : st->clock;
 	struct customer_entry *ce;
 	bool fresh;
 
-	if (now < 0)
-		now = 0;
-	st->clock = now;
 	/* Only amounts below the reporting threshold count towards
 	 * structuring, as in txp_compliance_check(). */
 	if (!t->amount_usd_known || t->amount_usd >= (int64_t)r->cfg.aml_threshold_usd * 100)
 		return;
 	ce = txp_keytab_get(st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl, &fresh);
 	if (ce != NULL)
-		txp_window_small_add(&ce->below, r->width, now, t->amount_usd);
+		(void)txp_window_small_add(&ce->below, r->width, now, t->amount_usd);
+}
+
+void txp_compliance_record(struct txp_compliance_state *st, const struct txp_txn *t)
+{
+	int64_t now = t->received_ms > st->clock ? t->received_ms : st->clock;
+
+	if (now < 0)
+		now = 0;
+	st->clock = now;
+	record_below(st, t, now);
+}
+
+void txp_compliance_apply(struct txp_compliance_state *st, const struct txp_txn *t)
+{
+	/* A fleet event at its own time: see txp_fraud_apply(). */
+	record_below(st, t, t->received_ms > 0 ? t->received_ms : 0);
 }
 
 int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *label, const char *value,

@@ -8,6 +8,8 @@
 
 #include "txpipe/ref.h"
 
+#include <stdatomic.h>
+
 enum { W_SHORT = 0, W_MEDIUM, W_LONG, W_COUNT };
 enum { L_CUSTOMER = 0, L_MERCHANT, L_CARD, L_DEVICE, L_COUNT };
 
@@ -56,6 +58,9 @@ struct txp_fraud_state {
 	struct txp_fraud_rules *rules;
 	struct txp_keytab *customers, *merchants, *cards;
 	int64_t clock; /* latest received_ms seen: windows never move back */
+	/* Fleet events (txp_fraud_apply) older than a window's ring, left
+	 * out of that window; read by the loop for stats. */
+	_Atomic uint64_t late;
 };
 
 static const char *const list_names[L_COUNT] = { "customers", "merchants", "cards", "devices" };
@@ -365,18 +370,20 @@ static unsigned repeat_record(struct customer_entry *ce, int64_t now, int64_t am
 
 /* Adds the event to the three windows (`wide` for merchants, `small` for
  * customers: one of them is NULL) and reports the thresholds reached. */
-static void velocity(struct txp_txn *t, const struct txp_fraud_rules *r, struct txp_window *wide,
+static bool velocity(struct txp_txn *t, const struct txp_fraud_rules *r, struct txp_window *wide,
                      struct txp_window_small *small, int64_t now, int64_t cents, unsigned who,
                      const uint64_t counts[W_COUNT], const uint64_t amounts[W_COUNT], uint64_t points, bool score)
 {
+	bool counted = true;
+
 	for (unsigned w = 0; w < W_COUNT; w++) {
 		uint64_t n;
 		int64_t sum;
 
 		if (wide != NULL)
-			txp_window_add(&wide[w], r->width[w], now, cents);
+			counted &= txp_window_add(&wide[w], r->width[w], now, cents);
 		else
-			txp_window_small_add(&small[w], r->width[w], now, cents);
+			counted &= txp_window_small_add(&small[w], r->width[w], now, cents);
 		if (!score)
 			continue;
 		if (wide != NULL)
@@ -388,6 +395,7 @@ static void velocity(struct txp_txn *t, const struct txp_fraud_rules *r, struct 
 		if (amounts[w] != 0 && sum >= usd_to_cents(amounts[w]))
 			txp_txn_add_reason(t, velocity_codes[who][1][w], (int)points);
 	}
+	return counted;
 }
 
 static bool is_round(const struct txp_txn *t, uint64_t major)
@@ -447,27 +455,40 @@ static void static_rules(const struct txp_fraud_rules *r, struct txp_txn *t, boo
 		txp_txn_add_reason(t, "velocity_state_full", (int)c->state_full_points);
 }
 
+/* The clock of a local transaction: its arrival, never before the latest
+ * one seen, so this host's own windows never move back. */
+static int64_t local_now(struct txp_fraud_state *st, const struct txp_txn *t)
+{
+	int64_t now = t->received_ms > st->clock ? t->received_ms : st->clock;
+
+	if (now < 0)
+		now = 0;
+	st->clock = now;
+	return now;
+}
+
 /*
- * Records `t` in the velocity state (customers under t->customer_key, the
- * pseudonym, so a rebuilt state matches a live one) and, with `score`,
- * adds the reasons.  Returns whether a table was full.  Without `score`
- * only history changes: the rebuild at start, from the journal.
+ * Records `t` at time `now` in the velocity state (customers under
+ * t->customer_key, the pseudonym, so a rebuilt state matches a live one;
+ * merchants under t->merchant_key when the fleet set it, so every host keys
+ * them alike) and, with `score`, adds the reasons.  Returns whether a table
+ * was full; *late is set when a window refused the event as older than its
+ * ring.  Without `score` only history changes: the rebuild at start, from
+ * the journal, and the fleet's events.
  */
-static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, bool exempt, bool merchant_exempt)
+static bool observe(struct txp_fraud_state *st, struct txp_txn *t, int64_t now, bool score, bool exempt,
+                    bool merchant_exempt, bool *late)
 {
 	const struct txp_fraud_rules *r = st->rules;
 	const struct txp_fraud_config *c = &r->cfg;
 	bool state_full = false, card = t->has_card && t->card_token[0] != '\0', small, fresh;
 	uint64_t merchant_hash;
-	int64_t now, cents;
+	int64_t cents;
 	struct customer_entry *ce;
 	struct merchant_entry *me;
 	struct card_entry *ke;
 
-	now = t->received_ms > st->clock ? t->received_ms : st->clock;
-	if (now < 0)
-		now = 0;
-	st->clock = now;
+	*late = false;
 	/* Unknown currencies count in the windows with no amount; compliance
 	 * sends them to review since no threshold can be checked. */
 	cents = t->amount_usd_known && t->amount_usd > 0 ? t->amount_usd : 0;
@@ -479,7 +500,7 @@ static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, b
 
 	/* The state is updated whatever the exemptions, so history stays
 	 * complete if an entry later leaves an allow list. */
-	merchant_hash = txp_keytab_hash(st->merchants, t->merchant_id);
+	merchant_hash = txp_keytab_hash(st->merchants, t->merchant_key[0] != '\0' ? t->merchant_key : t->merchant_id);
 	ce = txp_keytab_get(st->customers, txp_keytab_hash(st->customers, t->customer_key), now, r->ttl_customer,
 	                    &fresh);
 	if (ce != NULL) {
@@ -493,8 +514,9 @@ static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, b
 			    mul_sat(cents, 100) > mul_sat(sum / (int64_t)n, (int64_t)c->relative_percent))
 				txp_txn_add_reason(t, "high_amount_relative", (int)c->relative_points);
 		}
-		velocity(t, r, NULL, ce->win, now, cents, 0, c->customer_count, c->customer_amount_usd,
-		         c->velocity_customer_points, score && !exempt);
+		if (!velocity(t, r, NULL, ce->win, now, cents, 0, c->customer_count, c->customer_amount_usd,
+		              c->velocity_customer_points, score && !exempt))
+			*late = true;
 		if (repeat_record(ce, now, t->amount, pack_currency(t->currency), (int64_t)c->repeat_window_ms) >=
 		            c->repeat_min_count &&
 		    score && !exempt)
@@ -509,10 +531,11 @@ static bool observe(struct txp_fraud_state *st, struct txp_txn *t, bool score, b
 	}
 
 	me = txp_keytab_get(st->merchants, merchant_hash, now, r->ttl_merchant, &fresh);
-	if (me != NULL)
-		velocity(t, r, me->win, NULL, now, cents, 1, c->merchant_count, c->merchant_amount_usd,
-		         c->velocity_merchant_points, score && !merchant_exempt);
-	else
+	if (me != NULL) {
+		if (!velocity(t, r, me->win, NULL, now, cents, 1, c->merchant_count, c->merchant_amount_usd,
+		              c->velocity_merchant_points, score && !merchant_exempt))
+			*late = true;
+	} else
 		state_full = true;
 
 	if (card && small) {
@@ -531,7 +554,7 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 {
 	const struct txp_fraud_rules *r = st->rules;
 	const struct txp_fraud_config *c = &r->cfg;
-	bool exempt, merchant_exempt, state_full, card = t->has_card && t->card_token[0] != '\0';
+	bool exempt, merchant_exempt, state_full, late, card = t->has_card && t->card_token[0] != '\0';
 	uint64_t total = 0;
 	enum txp_status s;
 	unsigned first_reason = t->n_reasons;
@@ -542,7 +565,7 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 		t->amount_usd_known = txp_rates_to_usd_cents(&r->rates, t->currency, t->currency_exponent, t->amount,
 		                                             &t->amount_usd) == 0;
 	lists(r, t, card, &exempt, &merchant_exempt);
-	state_full = observe(st, t, true, exempt, merchant_exempt);
+	state_full = observe(st, t, local_now(st, t), true, exempt, merchant_exempt, &late);
 	if (!exempt)
 		static_rules(r, t, state_full);
 
@@ -566,5 +589,23 @@ void txp_fraud_score(struct txp_fraud_state *st, struct txp_txn *t)
 
 void txp_fraud_record(struct txp_fraud_state *st, struct txp_txn *t)
 {
-	(void)observe(st, t, false, false, false);
+	bool late;
+
+	(void)observe(st, t, local_now(st, t), false, false, false, &late);
+}
+
+void txp_fraud_apply(struct txp_fraud_state *st, struct txp_txn *t)
+{
+	bool late;
+
+	/* At its own time, not this host's clock: windows take a late event
+	 * into its bucket, rings keep its time (velocity.h). */
+	(void)observe(st, t, t->received_ms > 0 ? t->received_ms : 0, false, false, false, &late);
+	if (late)
+		atomic_fetch_add_explicit(&st->late, 1, memory_order_relaxed);
+}
+
+uint64_t txp_fraud_late(const struct txp_fraud_state *st)
+{
+	return atomic_load_explicit(&((struct txp_fraud_state *)st)->late, memory_order_relaxed);
 }

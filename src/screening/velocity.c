@@ -33,18 +33,23 @@ static void window_advance(struct txp_window *w, int64_t b)
 	w->head = b;
 }
 
-void txp_window_add(struct txp_window *w, int64_t width, int64_t now, int64_t amount)
+bool txp_window_add(struct txp_window *w, int64_t width, int64_t now, int64_t amount)
 {
 	int64_t b = now / width;
 	unsigned slot;
 
 	window_advance(w, b);
-	/* A caller that went back in time lands in the newest bucket, so the
-	 * event is counted rather than lost. */
-	slot = (unsigned)(w->head % TXP_WINDOW_SLOTS);
+	/* An event older than the head (another host's, applied a few sync
+	 * intervals late) goes to its own bucket while the ring still holds
+	 * it, so it leaves the window when it would have; older than the
+	 * ring, it is already outside the window. */
+	if (w->head - b >= TXP_WINDOW_SLOTS)
+		return false;
+	slot = (unsigned)(b % TXP_WINDOW_SLOTS);
 	if (w->count[slot] != UINT32_MAX)
 		w->count[slot]++;
 	w->sum[slot] = sat_add(w->sum[slot], amount > 0 ? amount : 0);
+	return true;
 }
 
 void txp_window_totals(struct txp_window *w, int64_t width, int64_t now, uint64_t *count, int64_t *sum)
@@ -77,13 +82,16 @@ static void window_small_advance(struct txp_window_small *w, int64_t b)
 	w->head = b;
 }
 
-void txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now, int64_t amount)
+bool txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now, int64_t amount)
 {
+	int64_t b = now / width;
 	unsigned slot;
 	uint64_t s;
 
-	window_small_advance(w, now / width);
-	slot = (unsigned)(w->head % TXP_WINDOW_SLOTS);
+	window_small_advance(w, b);
+	if (w->head - b >= TXP_WINDOW_SLOTS)
+		return false; /* as txp_window_add() */
+	slot = (unsigned)(b % TXP_WINDOW_SLOTS);
 	if (w->count[slot] != UINT16_MAX)
 		w->count[slot]++;
 	/* Saturate rather than wrap: a full bucket still reaches every
@@ -92,6 +100,7 @@ void txp_window_small_add(struct txp_window_small *w, int64_t width, int64_t now
 	if (amount > 0 && (uint64_t)amount > UINT32_MAX)
 		s = UINT32_MAX;
 	w->sum[slot] = s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+	return true;
 }
 
 void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t now, uint64_t *count, int64_t *sum)

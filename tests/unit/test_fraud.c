@@ -158,6 +158,39 @@ static void short_window_config(struct txp_fraud_config *cfg, uint64_t count)
 	cfg->repeat_points = 0;
 }
 
+START_TEST(fleet_event_counts_in_its_own_bucket_and_is_dropped_past_the_window)
+{
+	struct txp_fraud_config cfg;
+	struct engine e;
+	struct txp_txn *r;
+
+	short_window_config(&cfg, 3);
+	engine_start(&e, &cfg);
+	ck_assert(!scores_with(&e, fx_txn("c1", "m1", 100, FX_T0 + 20000), "velocity_customer_count_short"));
+	/* Another host's event, older than the 12 s window's ring: left out,
+	 * counted as late. */
+	r = fx_txn("c1", "m2", 100, FX_T0 + 2000);
+	r->fleet_apply = true;
+	r->amount_usd_known = true;
+	r->amount_usd = 100;
+	txp_fraud_apply(e.st, r);
+	txp_txn_free(r);
+	ck_assert_uint_eq(txp_fraud_late(e.st), 1);
+	ck_assert(!scores_with(&e, fx_txn("c1", "m1", 100, FX_T0 + 20100), "velocity_customer_count_short"));
+	/* One five seconds late but still in the window counts. */
+	r = fx_txn("c1", "m2", 100, FX_T0 + 15000);
+	r->fleet_apply = true;
+	r->amount_usd_known = true;
+	r->amount_usd = 100;
+	txp_fraud_apply(e.st, r);
+	txp_txn_free(r);
+	ck_assert_uint_eq(txp_fraud_late(e.st), 1);
+	ck_assert(scores_with(&e, fx_txn("c1", "m1", 100, FX_T0 + 20200), "velocity_customer_count_short"));
+	engine_stop(&e);
+	txp_fraud_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(customer_count_fires_when_reached_not_before)
 {
 	struct txp_fraud_config cfg;
@@ -758,6 +791,7 @@ static Suite *fraud_suite(void)
 	tcase_add_test(tc, windows_follow_the_daemon_clock_not_the_producer_timestamp);
 	tcase_add_test(tc, rejected_transactions_are_left_alone);
 	tcase_add_test(tc, rules_create_rejects_bad_settings_naming_the_key);
+	tcase_add_test(tc, fleet_event_counts_in_its_own_bucket_and_is_dropped_past_the_window);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -97,16 +97,47 @@ START_TEST(window_clears_after_a_long_gap_and_saturates_sums)
 }
 END_TEST
 
-START_TEST(window_keeps_an_event_recorded_with_an_older_clock)
+START_TEST(window_puts_an_older_event_in_its_own_bucket)
 {
 	struct txp_window w;
 
 	memset(&w, 0, sizeof(w));
-	txp_window_add(&w, G, T0 + 5 * G, 1);
-	/* A caller going back lands in the newest bucket rather than losing
-	 * the event. */
-	txp_window_add(&w, G, T0, 1);
+	ck_assert(txp_window_add(&w, G, T0 + 5 * G, 1));
+	/* A late event (a fleet peer's) goes where it belongs, not into the
+	 * newest bucket, so it leaves the window when it would have. */
+	ck_assert(txp_window_add(&w, G, T0, 1));
 	ck_assert_uint_eq(count_at(&w, T0 + 5 * G), 2);
+	ck_assert_uint_eq(count_at(&w, T0 + L + G - 1), 2);
+	ck_assert_uint_eq(count_at(&w, T0 + L + G), 1);
+	ck_assert_uint_eq(count_at(&w, T0 + 5 * G + L + G), 0);
+}
+END_TEST
+
+START_TEST(window_drops_an_event_older_than_the_ring)
+{
+	struct txp_window w;
+	struct txp_window_small sw;
+	uint64_t n;
+	int64_t s;
+
+	memset(&w, 0, sizeof(w));
+	memset(&sw, 0, sizeof(sw));
+	ck_assert(txp_window_add(&w, G, T0 + 20 * G, 1));
+	ck_assert(txp_window_small_add(&sw, G, T0 + 20 * G, 1));
+	/* The oldest bucket the ring holds is head - 12. */
+	ck_assert(txp_window_add(&w, G, T0 + 8 * G, 5));
+	ck_assert(txp_window_small_add(&sw, G, T0 + 8 * G, 5));
+	ck_assert(!txp_window_add(&w, G, T0 + 8 * G - 1, 7));
+	ck_assert(!txp_window_small_add(&sw, G, T0 + 8 * G - 1, 7));
+	txp_window_totals(&w, G, T0 + 20 * G, &n, &s);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(s, 6);
+	txp_window_small_totals(&sw, G, T0 + 20 * G, &n, &s);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(s, 6);
+	/* The old event leaves first; the newest stays. */
+	txp_window_small_totals(&sw, G, T0 + 21 * G, &n, &s);
+	ck_assert_uint_eq(n, 1);
 }
 END_TEST
 
@@ -318,7 +349,8 @@ static Suite *velocity_suite(void)
 	tcase_add_test(tc, window_over_counts_by_less_than_one_bucket_never_under);
 	tcase_add_test(tc, window_sums_amounts_and_ignores_negative_ones);
 	tcase_add_test(tc, window_clears_after_a_long_gap_and_saturates_sums);
-	tcase_add_test(tc, window_keeps_an_event_recorded_with_an_older_clock);
+	tcase_add_test(tc, window_puts_an_older_event_in_its_own_bucket);
+	tcase_add_test(tc, window_drops_an_event_older_than_the_ring);
 	tcase_add_test(tc, keytab_finds_what_it_inserted_and_zeroes_new_payloads);
 	tcase_add_test(tc, keytab_full_of_live_keys_refuses_and_counts_overflow);
 	tcase_add_test(tc, keytab_evicts_only_the_least_recently_seen_expired_key);
