@@ -6,6 +6,16 @@
 
 struct txp_config;
 
+/*
+ * The fleet table ([fleet] table), shared by every fleet module: one string
+ * hash key and no sort key; items are told apart by the key's prefix
+ * ("feed|...", "members": shared screening state; "lease|<journal id>":
+ * journal leases).  Every item carries the TTL attribute, epoch seconds, so
+ * what dead hosts leave behind disappears by itself.
+ */
+#define TXP_FLEET_KEY_ATTRIBUTE "pk"
+#define TXP_FLEET_TTL_ATTRIBUTE "expires"
+
 /* Longest instance id, without its NUL ([fleet] instance_id's bound). */
 #define TXP_FLEET_INSTANCE_ID_MAX 64
 
