@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 struct txp_config;
+struct txp_fleet_lease;
 
 /*
  * The fleet table ([fleet] table), shared by every fleet module: one string
@@ -37,5 +38,57 @@ int txp_fleet_instance_id_valid(const char *id);
  * checked by txp_config_validate()).
  */
 int txp_fleet_instance_id(const struct txp_config *cfg, char *out, size_t outlen, char *err, size_t errlen);
+
+/* ---- first decision wins (records.c, pure) ---- */
+
+/* The records table's key ([dynamodb] table, provision.c) and the two
+ * attributes a fleet host adds to each record it stores. */
+#define TXP_FLEET_RECORD_KEY "transaction_id"
+#define TXP_FLEET_DECIDED_BY "decided_by"
+#define TXP_FLEET_FINGERPRINT "fingerprint"
+/* BLAKE2b-128 of the item, in hex. */
+#define TXP_FLEET_FINGERPRINT_HEX 32
+
+/*
+ * The fingerprint of a record: BLAKE2b-128 of its item's bytes, in
+ * lowercase hex, NUL-terminated.  The item is built from the decided
+ * transaction the same way live and on journal replay (item.h), so a
+ * record delivered twice has one fingerprint, and two decisions of one
+ * transaction_id (received at different times, by different hosts) have
+ * two.
+ */
+void txp_fleet_fingerprint(const char *item, size_t len, char out[TXP_FLEET_FINGERPRINT_HEX + 1]);
+
+/*
+ * A PutItem request body storing `item` (AttributeValue JSON, "{...}") in
+ * `table` only if no record of its transaction_id exists
+ * (ConditionExpression attribute_not_exists), with decided_by and the
+ * fingerprint added.  Returns a malloc'd body (caller frees) with *len,
+ * or NULL (out of memory, or an item that is not a JSON object).
+ */
+char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, const char *decided_by,
+                         const char *fingerprint, size_t *len);
+
+/* A GetItem request body reading the record of `id` with a strongly
+ * consistent read.  Malloc'd (caller frees), or NULL. */
+char *txp_fleet_get_body(const char *table, const char *id, size_t *len);
+
+enum txp_fleet_verdict {
+	TXP_FLEET_MISSING,  /* no record: the put may be retried */
+	TXP_FLEET_OURS,     /* the stored record has our fingerprint: stored already (a retry, a replay) */
+	TXP_FLEET_CONFLICT, /* another decision was stored first: it wins */
+};
+
+/*
+ * Reads a GetItem response after a conditional put failed: whether the
+ * stored record is ours (same fingerprint).  For a conflict, `winner`
+ * gets the stored decided_by ("" when the record has none: stored by a
+ * host outside the fleet) and *reply a malloc'd reply line (caller
+ * frees) saying the stored decision: transaction_id, status, risk_score,
+ * reasons, the error of a rejected record, and decided_by.  Returns the
+ * verdict, or -EINVAL for a body that is not a GetItem response, -ENOMEM.
+ */
+int txp_fleet_stored_verdict(const char *body, size_t len, const char *fingerprint, char *winner, size_t winner_len,
+                             char **reply, size_t *reply_len);
 
 #endif

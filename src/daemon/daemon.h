@@ -12,6 +12,7 @@
 #include "txpipe/aws/client.h"
 #include "txpipe/config.h"
 #include "txpipe/delivery.h"
+#include "txpipe/fleet.h"
 #include "txpipe/journal.h"
 #include "txpipe/metrics.h"
 #include "txpipe/notify.h"
@@ -52,7 +53,16 @@ struct daemon {
 	uint64_t reloads, reload_failures;
 	struct txp_reason_counts reasons;
 	struct txp_metrics_server *metrics;
+	/* [fleet] enabled (fleet.c) */
+	char instance_id[TXP_FLEET_INSTANCE_ID_MAX + 1];
+	struct txp_fleet_lease *lease; /* this journal's lease, held while running */
 };
+
+/* fleet.c */
+
+/* Resolves this host's instance id and turns on first-decision-wins
+ * records in delivery.  Returns 0, or a negative errno with err. */
+int daemon_fleet_records(struct daemon *d, char *err, size_t errlen);
 
 /* control.c */
 

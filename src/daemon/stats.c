@@ -6,11 +6,11 @@
 
 #include "txpipe/sbuf.h"
 
-enum section { SEC_DAEMON, SEC_ACK, SEC_JOURNAL, SEC_DELIVERY, SEC_COUNT };
+enum section { SEC_DAEMON, SEC_ACK, SEC_JOURNAL, SEC_DELIVERY, SEC_FLEET, SEC_COUNT };
 
 /* JSON: the daemon's figures sit at the top level, the others in an object
  * named after their section.  Prometheus: txpipe_[<section>_]<name>. */
-static const char *const section_name[SEC_COUNT] = { "", "ack", "journal", "delivery" };
+static const char *const section_name[SEC_COUNT] = { "", "ack", "journal", "delivery", "fleet" };
 
 /* The rings into each stage, then the results ring back to the loop. */
 static const char *const ring_names[TXP_STAGE_COUNT + 1] = { "validation_in", "fraud_in", "compliance_in", "results" };
@@ -113,6 +113,11 @@ static const struct def defs[] = {
 	  "Retries the budget still allows this minute."),
 	S(SEC_DELIVERY, delivery_congested, "congested", NULL, FLAG,
 	  "1 while the delivery backlog is over max_pending and no new line is admitted."),
+
+	S(SEC_FLEET, delivery.conditional_conflicts, "conditional_conflicts", NULL, COUNTER,
+	  "Records another host's decision had stored first (the stored one stays)."),
+	S(SEC_FLEET, delivery.already_stored, "already_stored", NULL, COUNTER,
+	  "Conditional puts that found the record stored already by an earlier attempt or a replay."),
 };
 
 #undef S
@@ -127,7 +132,10 @@ static uint64_t value(const struct txp_stats_snapshot *s, const struct def *d)
 
 static bool section_present(const struct txp_stats_snapshot *s, enum section sec)
 {
-	return sec == SEC_JOURNAL ? s->has_journal : sec == SEC_DELIVERY ? s->has_delivery : true;
+	return sec == SEC_JOURNAL ? s->has_journal
+	       : sec == SEC_DELIVERY ? s->has_delivery
+	       : sec == SEC_FLEET    ? s->has_fleet
+	                             : true;
 }
 
 void txp_stats_latency_copy(struct txp_stats_latency *out, const struct txp_latency *l)

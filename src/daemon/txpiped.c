@@ -123,6 +123,13 @@ static void on_delivered(void *arg, uint64_t seq)
 	txp_ack_delivered(d->ack, seq);
 }
 
+static void on_stored_elsewhere(void *arg, uint64_t seq, char *reply, size_t len)
+{
+	struct daemon *d = arg;
+
+	txp_ack_stored_elsewhere(d->ack, seq, reply, len);
+}
+
 static void on_completed(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
@@ -615,6 +622,8 @@ static int run(struct daemon *d)
 		rc = txp_aws_client_create(&d->aws, &d->loop, &aws_settings, err, sizeof(err));
 		if (rc == 0)
 			rc = txp_delivery_create(&d->delivery, &d->loop, d->aws, &d->cfg, err, sizeof(err));
+		if (rc == 0 && d->cfg.fleet.enabled)
+			rc = daemon_fleet_records(d, err, sizeof(err));
 		if (rc < 0) {
 			start_failed(d, STEP_AWS, rc, err);
 			goto err_after_aws;
@@ -627,8 +636,10 @@ static int run(struct daemon *d)
 		start_failed(d, STEP_ACK, rc, err);
 		goto err_after_aws;
 	}
-	if (d->delivery != NULL)
+	if (d->delivery != NULL) {
 		txp_delivery_on_delivered(d->delivery, on_delivered, d);
+		txp_delivery_on_conflict(d->delivery, on_stored_elsewhere, d);
+	}
 	rc = create_server(d, err, sizeof(err));
 	if (rc < 0) {
 		start_failed(d, STEP_SERVER, rc, err);
