@@ -144,6 +144,7 @@ struct txp_config {
 		uint64_t sync_interval_ms; /* how often shared state is published and refreshed */
 		int mode;                  /* enum txp_fleet_mode */
 		int stale_action;          /* enum txp_fleet_stale_action */
+		uint64_t lease_ms;         /* the journal lease's length without renewal */
 	} fleet;
 };
 

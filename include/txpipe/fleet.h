@@ -2,7 +2,9 @@
 #ifndef TXPIPE_FLEET_H
 #define TXPIPE_FLEET_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct txp_config;
 struct txp_fleet_lease;
@@ -90,5 +92,77 @@ enum txp_fleet_verdict {
  */
 int txp_fleet_stored_verdict(const char *body, size_t len, const char *fingerprint, char *winner, size_t winner_len,
                              char **reply, size_t *reply_len);
+
+/* ---- journal leases (lease.c) ---- */
+
+/*
+ * A lease item "lease|<journal id>" in the fleet table says who delivers a
+ * journal's records: owner (a daemon's instance id, or "adopt@<instance
+ * id>" for txpipectl journal adopt) and expires (epoch seconds, also the
+ * table's TTL).  A running daemon renews its own every third of [fleet]
+ * lease_ms; a lease whose expires has passed is free.  Taking one is a
+ * conditional PutItem (absent, expired, or already the taker's), renewing a
+ * conditional UpdateItem and releasing a conditional DeleteItem (both only
+ * while the owner is still the taker), so two hosts never both hold it.
+ */
+#define TXP_FLEET_LEASE_PREFIX "lease|"
+#define TXP_FLEET_LEASE_OWNER_MAX 96
+#define TXP_FLEET_ADOPT_PREFIX "adopt@"
+
+struct txp_fleet_lease_state {
+	bool found;
+	char owner[TXP_FLEET_LEASE_OWNER_MAX + 1];
+	int64_t expires_s;
+};
+
+/* Request bodies (malloc'd, caller frees; NULL when out of memory). */
+char *txp_fleet_lease_take_body(const char *table, const char *journal_id, const char *owner, int64_t now_s,
+                                int64_t expires_s, size_t *len);
+char *txp_fleet_lease_renew_body(const char *table, const char *journal_id, const char *owner, int64_t expires_s,
+                                 size_t *len);
+char *txp_fleet_lease_release_body(const char *table, const char *journal_id, const char *owner, size_t *len);
+char *txp_fleet_lease_get_body(const char *table, const char *journal_id, size_t *len);
+
+/* Reads a GetItem response into *st (found false when there is no item).
+ * Returns 0, or -EINVAL when the body is not a GetItem response. */
+int txp_fleet_lease_parse(const char *body, size_t len, struct txp_fleet_lease_state *st);
+
+/* Whether the lease as read stops `owner` from taking it at now_s: held by
+ * someone else and not expired (the take condition, as a pure function). */
+bool txp_fleet_lease_blocks(const struct txp_fleet_lease_state *st, const char *owner, int64_t now_s);
+
+struct txp_fleet_lease;
+
+/*
+ * Takes the lease of `journal_id` for `owner` for cfg's [fleet] lease_ms,
+ * through synchronous calls at cfg's [dynamodb] endpoint on the [fleet]
+ * table (called at start, before the loop runs).  `before` (may be NULL)
+ * gets the lease as it was.  Returns 0 and *out, -EBUSY with err naming
+ * the holder and how long its lease still runs, or another negative errno
+ * with err.  Ownership: *out is the caller's, freed by
+ * txp_fleet_lease_release().
+ */
+int txp_fleet_lease_take(struct txp_fleet_lease **out, const struct txp_config *cfg, const char *journal_id,
+                         const char *owner, struct txp_fleet_lease_state *before, char *err, size_t errlen);
+
+/* Renews the lease every third of lease_ms on `loop` through `client`
+ * (shared, not owned), until txp_fleet_lease_stop().  A renewal refused
+ * because the lease has another owner is logged at crit (someone adopted
+ * this journal) and counted.  Returns 0 or a negative errno. */
+struct uv_loop_s;
+struct txp_aws_client;
+int txp_fleet_lease_keep(struct txp_fleet_lease *l, struct uv_loop_s *loop, struct txp_aws_client *client);
+
+/* Stops renewing (closes the timer; a renewal in flight ends with the
+ * client's close).  Loop thread. */
+void txp_fleet_lease_stop(struct txp_fleet_lease *l);
+
+/* Renewals refused because another owner holds the lease. */
+uint64_t txp_fleet_lease_lost(const struct txp_fleet_lease *l);
+
+/* Deletes the lease item if it is still ours (synchronously), then frees
+ * l.  Call once the loop no longer runs its timer or a renewal.  NULL is
+ * safe.  Returns 0, or a negative errno (the lease then expires by itself). */
+int txp_fleet_lease_release(struct txp_fleet_lease *l);
 
 #endif

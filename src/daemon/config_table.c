@@ -1410,6 +1410,17 @@ const struct txp_config_key txp_config_keys[] = {
 	  .reloadable = true,
 	  .help = "What a decision made while the shared state is stale or unreachable gets besides the reason "
 	          "fleet_state_stale: none leaves its status, review sends an approved one to review." },
+	{ .section = "fleet",
+	  .key = "lease_ms",
+	  .type = TXP_CFG_DURATION,
+	  .offset = OFF(fleet, lease_ms),
+	  .min = 3000,
+	  .max = 3600000,
+	  .default_value = "30s",
+	  .reloadable = false,
+	  .help = "How long this host's lease on its journal (an item of the fleet table) lasts without renewal; "
+	          "it is renewed every third of it. A host lost with its journal can be adopted this long after "
+	          "(txpipectl journal adopt); keep it well above the clock skew between hosts." },
 	/* ---- [fleet] end ---- */
 
 	/* ---- end of table ---- */

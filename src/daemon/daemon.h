@@ -64,6 +64,12 @@ struct daemon {
  * records in delivery.  Returns 0, or a negative errno with err. */
 int daemon_fleet_records(struct daemon *d, char *err, size_t errlen);
 
+/* Takes this host's lease on its journal (the journal is open: its flock
+ * says no other process of this host uses it) and keeps renewing it.
+ * Returns 0 (also when [fleet] or AWS is off), -EBUSY when a live owner
+ * holds it, or another negative errno, with err. */
+int daemon_fleet_lease(struct daemon *d, char *err, size_t errlen);
+
 /* control.c */
 
 /* The server's command hook: answers one control request line. */

@@ -22,3 +22,29 @@ int daemon_fleet_records(struct daemon *d, char *err, size_t errlen)
 	               d->instance_id, d->cfg.dynamodb.table);
 	return 0;
 }
+
+int daemon_fleet_lease(struct daemon *d, char *err, size_t errlen)
+{
+	struct txp_fleet_lease_state before;
+	char id[TXP_JOURNAL_ID_HEX + 1], msg[1024];
+	int rc;
+
+	if (!d->cfg.fleet.enabled || d->aws == NULL)
+		return 0;
+	rc = txp_journal_id(d->cfg.journal.dir, id, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = txp_fleet_lease_take(&d->lease, &d->cfg, id, d->instance_id, &before, msg, sizeof(msg));
+	if (rc < 0) {
+		snprintf(err, errlen, "journal %s: %s", d->cfg.journal.dir, msg);
+		return rc;
+	}
+	rc = txp_fleet_lease_keep(d->lease, &d->loop, d->aws);
+	if (rc < 0) {
+		snprintf(err, errlen, "journal lease renewal timer: %s", uv_strerror(rc));
+		return rc;
+	}
+	txp_log_notice("fleet_lease", "journal_id=%s owner=%s lease_ms=%llu before=\"%s\"", id, d->instance_id,
+	               (unsigned long long)d->cfg.fleet.lease_ms, before.found ? before.owner : "-");
+	return 0;
+}

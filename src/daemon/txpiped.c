@@ -253,6 +253,7 @@ static void close_outputs(void *arg)
 	 * cancelled by the client's close and their callbacks free it. */
 	txp_delivery_close(d->delivery);
 	d->delivery = NULL;
+	txp_fleet_lease_stop(d->lease);
 	txp_aws_client_close(d->aws, NULL, NULL);
 	d->aws = NULL;
 	txp_ack_flush(d->ack);
@@ -382,6 +383,7 @@ enum step {
 	STEP_SERVER,
 	STEP_SHARDS,
 	STEP_JOURNAL,
+	STEP_FLEET,
 	STEP_PIPELINE,
 	STEP_METRICS,
 	STEP_SIGNALS
@@ -398,6 +400,8 @@ static int step_exit_code(enum step step, int rc)
 		return rc == -EADDRINUSE ? EX_TEMPFAIL : EX_UNAVAILABLE;
 	case STEP_JOURNAL:
 		return rc == -EBUSY ? EX_TEMPFAIL : rc == -ENOMEM ? EX_OSERR : EX_CANTCREAT;
+	case STEP_FLEET:
+		return rc == -EBUSY || rc == -EIO ? EX_TEMPFAIL : EX_UNAVAILABLE;
 	case STEP_METRICS:
 		return EX_CONFIG;
 	default:
@@ -659,6 +663,11 @@ static int run(struct daemon *d)
 		start_failed(d, STEP_JOURNAL, rc, err);
 		goto err_after_server;
 	}
+	rc = daemon_fleet_lease(d, err, sizeof(err));
+	if (rc < 0) {
+		start_failed(d, STEP_FLEET, rc, err);
+		goto err_after_journal;
+	}
 	rc = txp_pipeline_create(&d->pipeline, &d->loop, (unsigned)d->cfg.pipeline.workers,
 	                         (uint32_t)d->cfg.pipeline.ring_capacity, &fns, txp_server_txn_done, d->server, err,
 	                         sizeof(err));
@@ -714,6 +723,9 @@ err_after_loop:
 	uv_close((uv_handle_t *)&d->stop_timer, on_closed_ignore);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 out:
+	/* Last: the journal is closed with its DELIVERED marks, the loop has run its last renewal. */
+	txp_fleet_lease_release(d->lease);
+	d->lease = NULL;
 	txp_ack_destroy(d->ack);
 	txp_stages_destroy(d->stages);
 	txp_dedup_destroy(d->dedup);
