@@ -137,18 +137,22 @@ struct txp_fleet_lease;
  * Takes the lease of `journal_id` for `owner` for cfg's [fleet] lease_ms,
  * through synchronous calls at cfg's [dynamodb] endpoint on the [fleet]
  * table (called at start, before the loop runs).  `before` (may be NULL)
- * gets the lease as it was.  Returns 0 and *out, -EBUSY with err naming
- * the holder and how long its lease still runs, or another negative errno
- * with err.  Ownership: *out is the caller's, freed by
- * txp_fleet_lease_release().
+ * gets the lease as it was.  Returns 0 and *out (held); -EBUSY with err
+ * naming the holder and how long its lease still runs (*out NULL); or
+ * another negative errno with err when DynamoDB did not answer or failed:
+ * *out is then set but not held, and txp_fleet_lease_keep() keeps trying to
+ * take it (so an outage does not stop a daemon from starting; conditional
+ * writes keep a journal delivered twice harmless).  Ownership: *out is the
+ * caller's, freed by txp_fleet_lease_release().
  */
 int txp_fleet_lease_take(struct txp_fleet_lease **out, const struct txp_config *cfg, const char *journal_id,
                          const char *owner, struct txp_fleet_lease_state *before, char *err, size_t errlen);
 
-/* Renews the lease every third of lease_ms on `loop` through `client`
- * (shared, not owned), until txp_fleet_lease_stop().  A renewal refused
- * because the lease has another owner is logged at crit (someone adopted
- * this journal) and counted.  Returns 0 or a negative errno. */
+/* Renews the lease (takes it, when not held yet) every third of lease_ms
+ * on `loop` through `client` (shared, not owned), until
+ * txp_fleet_lease_stop().  A renewal refused because the lease has another
+ * owner is logged at err (someone adopted this journal) and counted.
+ * Returns 0 or a negative errno. */
 struct uv_loop_s;
 struct txp_aws_client;
 int txp_fleet_lease_keep(struct txp_fleet_lease *l, struct uv_loop_s *loop, struct txp_aws_client *client);
@@ -160,8 +164,8 @@ void txp_fleet_lease_stop(struct txp_fleet_lease *l);
 /* Renewals refused because another owner holds the lease. */
 uint64_t txp_fleet_lease_lost(const struct txp_fleet_lease *l);
 
-/* Deletes the lease item if it is still ours (synchronously), then frees
- * l.  Call once the loop no longer runs its timer or a renewal.  NULL is
+/* Deletes the lease item if it was taken and is still ours
+ * (synchronously), then frees l.  Call once the loop no longer runs its timer or a renewal.  NULL is
  * safe.  Returns 0, or a negative errno (the lease then expires by itself). */
 int txp_fleet_lease_release(struct txp_fleet_lease *l);
 

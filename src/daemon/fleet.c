@@ -35,16 +35,26 @@ int daemon_fleet_lease(struct daemon *d, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	rc = txp_fleet_lease_take(&d->lease, &d->cfg, id, d->instance_id, &before, msg, sizeof(msg));
-	if (rc < 0) {
+	if (rc == -EBUSY || d->lease == NULL) {
 		snprintf(err, errlen, "journal %s: %s", d->cfg.journal.dir, msg);
 		return rc;
 	}
+	if (rc < 0) {
+		/* DynamoDB did not answer: screening goes on, the lease is
+		 * taken when it does (a journal delivered twice stays harmless:
+		 * the writes are conditional). */
+		txp_log_warn("fleet_lease_unavailable", "journal_id=%s reason=\"%s\" action=\"starting; taking it later\"",
+		             id, msg);
+		before.found = false;
+	}
 	rc = txp_fleet_lease_keep(d->lease, &d->loop, d->aws);
 	if (rc < 0) {
+		/* d->lease is released at exit (nothing to delete when not held). */
 		snprintf(err, errlen, "journal lease renewal timer: %s", uv_strerror(rc));
 		return rc;
 	}
-	txp_log_notice("fleet_lease", "journal_id=%s owner=%s lease_ms=%llu before=\"%s\"", id, d->instance_id,
-	               (unsigned long long)d->cfg.fleet.lease_ms, before.found ? before.owner : "-");
+	if (rc == 0)
+		txp_log_notice("fleet_lease", "journal_id=%s owner=%s lease_ms=%llu before=\"%s\"", id, d->instance_id,
+		               (unsigned long long)d->cfg.fleet.lease_ms, before.found ? before.owner : "-");
 	return 0;
 }

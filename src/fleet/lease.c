@@ -141,7 +141,10 @@ struct txp_fleet_lease {
 	/* renewal on the daemon's loop */
 	uv_timer_t timer;
 	struct txp_aws_client *client;
-	bool keeping, renewing;
+	bool held;     /* taken, and not known to be lost */
+	bool keeping;  /* the timer runs */
+	bool renewing; /* a take or renewal is in flight */
+	bool refused_logged;
 	uint64_t lost;
 };
 
@@ -211,7 +214,7 @@ int txp_fleet_lease_take(struct txp_fleet_lease **out, const struct txp_config *
 	 * adopter knows whose journal it delivers. */
 	rc = read_state(s, l, &st, err, errlen);
 	if (rc < 0)
-		goto err_session;
+		goto err_unheld;
 	if (before != NULL)
 		*before = st;
 	rc = call(s, "PutItem",
@@ -220,7 +223,7 @@ int txp_fleet_lease_take(struct txp_fleet_lease **out, const struct txp_config *
 	          &r);
 	if (rc < 0) {
 		snprintf(err, errlen, "taking the lease of journal %s: %s", journal_id, strerror(-rc));
-		goto err_session;
+		goto err_unheld;
 	}
 	if (r.kind != TXP_AWS_OK && strcmp(r.code, "ConditionalCheckFailedException") == 0) {
 		/* Taken meanwhile, or held: read again to name the holder. */
@@ -237,12 +240,20 @@ int txp_fleet_lease_take(struct txp_fleet_lease **out, const struct txp_config *
 		snprintf(err, errlen, "taking the lease of journal %s in table %s: %s: %s", journal_id, l->table, r.code,
 		         r.message);
 		rc = -EIO;
-		goto err_session;
+		goto err_unheld;
 	}
 	free(r.body);
 	txp_aws_session_close(s);
+	l->held = true;
 	*out = l;
 	return 0;
+err_unheld:
+	/* Not refused, just not answered: the caller may go on without it and
+	 * let txp_fleet_lease_keep() take it once DynamoDB answers. */
+	free(r.body);
+	txp_aws_session_close(s);
+	*out = l;
+	return rc;
 err_session:
 	free(r.body);
 	txp_aws_session_close(s);
@@ -263,6 +274,10 @@ int txp_fleet_lease_release(struct txp_fleet_lease *l)
 
 	if (l == NULL)
 		return 0;
+	if (!l->held) {
+		rc = 0;
+		goto out;
+	}
 	rc = txp_aws_session_open(&s, &l->settings, err, sizeof(err));
 	if (rc == 0) {
 		rc = call(s, "DeleteItem", txp_fleet_lease_release_body(l->table, l->journal_id, l->owner, &len), &r);
@@ -279,6 +294,7 @@ int txp_fleet_lease_release(struct txp_fleet_lease *l)
 	if (rc < 0)
 		txp_log_warn("fleet_lease_release_failed", "journal_id=%s owner=\"%s\" error=\"%s\" action=\"it expires by itself\"",
 		             l->journal_id, l->owner, err);
+out:
 	free(l->table);
 	free(l);
 	return rc;
@@ -298,10 +314,11 @@ static void on_renewed(void *arg, const struct txp_aws_result *r)
 		 * host took this journal: it delivers the records too, which
 		 * conditional writes make harmless, but an operator must know. */
 		l->lost++;
+		l->held = false;
 		txp_log_err("fleet_lease_lost",
-		             "journal_id=%s owner=\"%s\" action=\"another host took this journal's lease; stop "
-		             "this daemon\"",
-		             l->journal_id, l->owner);
+		            "journal_id=%s owner=\"%s\" action=\"another host took this journal's lease; stop "
+		            "this daemon\"",
+		            l->journal_id, l->owner);
 		return;
 	}
 	if (strcmp(r->code, "cancelled") != 0)
@@ -309,17 +326,39 @@ static void on_renewed(void *arg, const struct txp_aws_result *r)
 		             r->message);
 }
 
+/* A take sent from the timer (DynamoDB did not answer the one at start). */
+static void on_taken(void *arg, const struct txp_aws_result *r)
+{
+	struct txp_fleet_lease *l = arg;
+
+	l->renewing = false;
+	if (r->kind == TXP_AWS_OK) {
+		l->held = true;
+		l->refused_logged = false;
+		txp_log_notice("fleet_lease", "journal_id=%s owner=%s lease_ms=%llu late=true", l->journal_id, l->owner,
+		               (unsigned long long)l->lease_ms);
+	} else if (strcmp(r->code, "ConditionalCheckFailedException") == 0 && !l->refused_logged) {
+		l->refused_logged = true;
+		txp_log_err("fleet_lease_held_elsewhere",
+		            "journal_id=%s owner=\"%s\" action=\"another host holds this journal's lease; stop this "
+		            "daemon\"",
+		            l->journal_id, l->owner);
+	}
+}
+
 static void on_renew_timer(uv_timer_t *t)
 {
 	struct txp_fleet_lease *l = t->data;
+	int64_t now = now_s(), until = now + (int64_t)((l->lease_ms + 999) / 1000);
 	size_t len;
 	char *body;
 
 	if (l->renewing)
 		return; /* the last one has not come back: wait for it */
-	body = txp_fleet_lease_renew_body(l->table, l->journal_id, l->owner,
-	                                  now_s() + (int64_t)((l->lease_ms + 999) / 1000), &len);
-	if (body != NULL && txp_aws_call(l->client, TXP_AWS_DYNAMODB, "UpdateItem", body, len, on_renewed, l) == 0)
+	body = l->held ? txp_fleet_lease_renew_body(l->table, l->journal_id, l->owner, until, &len)
+	               : txp_fleet_lease_take_body(l->table, l->journal_id, l->owner, now, until, &len);
+	if (body != NULL && txp_aws_call(l->client, TXP_AWS_DYNAMODB, l->held ? "UpdateItem" : "PutItem", body, len,
+	                                 l->held ? on_renewed : on_taken, l) == 0)
 		l->renewing = true;
 	free(body);
 }

@@ -181,7 +181,9 @@ static int run(struct adopt *a, const char *dir, uint64_t timeout_ms)
 		return EX_TEMPFAIL;
 	}
 	if (rc < 0) {
+		/* Adopting needs the lease: never deliver without it. */
 		fprintf(stderr, "txpipectl: journal adopt: %s\n", err);
+		txp_fleet_lease_release(a->lease);
 		return EX_UNAVAILABLE;
 	}
 	printf("journal %s (id %s): lease taken as %s (last held by %s)\n", dir, id, owner,

@@ -134,8 +134,9 @@ for ((i = 0; i < 3000; i++)); do
 	(($(grep -c transaction_id "$workdir/replies" 2>/dev/null || echo 0) >= 300)) && break
 	sleep 0.01
 done
-txp_svc_stop dynalite
-sleep 0.3
+# DynamoDB stops answering (frozen: its requests time out), then the host dies.
+kill -STOP -- "-${TXP_SVC_PGID[dynalite]}"
+sleep 0.2
 kill -KILL "${pid[dead]}"
 wait "${pid[dead]}" 2>/dev/null
 unset 'pid[dead]'
@@ -146,7 +147,7 @@ acked=$(wc -l <"$workdir/acked.txt")
 echo "     $acked acknowledged before kill -9"
 check "the dead host acknowledged transactions" 1 "$((acked >= 300))"
 check "it was killed in the middle of its load" 1 "$((acked < 30000))"
-txp_svc_restart_dynalite "$workdir/logs" || exit 1
+kill -CONT -- "-${TXP_SVC_PGID[dynalite]}"
 check "some acknowledged transactions were not stored when it died" 1 \
 	"$(($(txp_js ddb-scan.mjs "$table" | txp_node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).length))') < acked))"
 
@@ -200,3 +201,24 @@ kill -TERM "${pid[dead]}"
 wait "${pid[dead]}"
 check "and stops cleanly" 0 "$?"
 unset 'pid[dead]'
+
+# --- DynamoDB away at start: the daemon starts all the same and takes its lease once it answers -------
+txp_svc_stop dynalite
+start other || exit 1
+check "with DynamoDB away the daemon starts, without its lease" 1 \
+	"$(grep -c 'event=fleet_lease_unavailable ' "$workdir/other.log")"
+txp_svc_restart_dynalite "$workdir/logs" || exit 1
+for ((i = 0; i < 100; i++)); do
+	grep -q 'event=fleet_lease journal_id=[0-9a-f]* owner=other lease_ms=3000 late=true' "$workdir/other.log" && break
+	sleep 0.1
+done
+check "it takes the lease once DynamoDB answers" 1 \
+	"$(grep -c 'event=fleet_lease journal_id=[0-9a-f]* owner=other lease_ms=3000 late=true' "$workdir/other.log")"
+adopt_other=$("$TXPIPECTL" --config "$workdir/survivor.ini" journal adopt "$workdir/other.journal" 2>&1)
+check "and an adopt of its journal is then refused: it is alive" 1 "$(grep -c 'refused: .*held by other' <<<"$adopt_other")"
+kill -TERM "${pid[other]}"
+wait "${pid[other]}"
+check "it stops cleanly" 0 "$?"
+unset 'pid[other]'
+check "and releases its lease" "" \
+	"$(txp_js ddb-get.mjs "$fleet" "lease|$(cat "$workdir/other.journal/journal.id")" --key pk 2>/dev/null | grep -o '"owner"')"
