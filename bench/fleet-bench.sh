@@ -77,13 +77,15 @@ EOC
 	"$build/txpiped" --config "$tmp/$1.ini" 2>"$tmp/$1.log" &
 	daemon_pid=$!
 	for _ in $(seq 100); do "$build/txpipectl" --socket "$tmp/txpiped.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
-	local req0 cpu0 t0 t1 cpu1 req1 done_n
+	local req0 cpu0 t0 t1 cpu1 req1 done_n s1 s2
 	req0=$(stat_of aws.dynamodb.requests)
 	cpu0=$(cpu_ticks "$daemon_pid")
 	t0=$(now_ms)
 	"$build/txpipectl" --quiet --socket "$tmp/txpiped.sock" submit --file "$tmp/txns.ndjson" >/dev/null 2>&1
 	while :; do
-		done_n=$(($(stat_of delivery.stored) + $(stat_of fleet.already_stored || echo 0)))
+		s1=$(stat_of delivery.stored)
+		s2=$(stat_of fleet.already_stored) # absent with [fleet] off
+		done_n=$((${s1:-0} + ${s2:-0}))
 		[ "$done_n" -ge "$lines" ] && break
 		[ $(($(now_ms) - t0)) -lt 600000 ] || { echo "fleet-bench: $done_n of $lines in 10 min" >&2; exit 1; }
 		sleep 0.05
