@@ -782,8 +782,8 @@ static void fleet_ttl_updated(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind == TXP_AWS_OK) {
 		p->fleet_ttl_on = true;
 	} else if (unsupported(r)) {
-		note(p, "fleet table %s: TTL on %s is not available at this endpoint (%s); expired items stay", fleet_table(p),
-		     TXP_FLEET_TTL_ATTRIBUTE, r->code);
+		note(p, "fleet table %s: TTL on %s is not available at this endpoint (%s); expired items stay",
+		     fleet_table(p), TXP_FLEET_TTL_ATTRIBUTE, r->code);
 	} else {
 		report_failure(p, "fleet table", "UpdateTimeToLive", r);
 		topic_start(p);
@@ -868,8 +868,8 @@ static void fleet_described(struct prov *p, const struct txp_aws_result *r)
 		/* No point-in-time recovery: its items are leases and counts that expire within hours. */
 		call_json(p, TXP_AWS_DYNAMODB, "CreateTable",
 		          json_pack("{s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s, s:{s:b}}", "TableName", fleet_table(p),
-		                    "AttributeDefinitions", "AttributeName", TXP_FLEET_KEY_ATTRIBUTE, "AttributeType", "S",
-		                    "KeySchema", "AttributeName", TXP_FLEET_KEY_ATTRIBUTE, "KeyType", "HASH",
+		                    "AttributeDefinitions", "AttributeName", TXP_FLEET_KEY_ATTRIBUTE, "AttributeType",
+		                    "S", "KeySchema", "AttributeName", TXP_FLEET_KEY_ATTRIBUTE, "KeyType", "HASH",
 		                    "BillingMode", "PAY_PER_REQUEST", "SSESpecification", "Enabled", 1),
 		          fleet_created);
 		return;

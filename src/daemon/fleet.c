@@ -43,8 +43,8 @@ int daemon_fleet_lease(struct daemon *d, char *err, size_t errlen)
 		/* DynamoDB did not answer: screening goes on, the lease is
 		 * taken when it does (a journal delivered twice stays harmless:
 		 * the writes are conditional). */
-		txp_log_warn("fleet_lease_unavailable", "journal_id=%s reason=\"%s\" action=\"starting; taking it later\"",
-		             id, msg);
+		txp_log_warn("fleet_lease_unavailable",
+		             "journal_id=%s reason=\"%s\" action=\"starting; taking it later\"", id, msg);
 		before.found = false;
 	}
 	rc = txp_fleet_lease_keep(d->lease, &d->loop, d->aws);

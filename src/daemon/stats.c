@@ -132,7 +132,7 @@ static uint64_t value(const struct txp_stats_snapshot *s, const struct def *d)
 
 static bool section_present(const struct txp_stats_snapshot *s, enum section sec)
 {
-	return sec == SEC_JOURNAL ? s->has_journal
+	return sec == SEC_JOURNAL    ? s->has_journal
 	       : sec == SEC_DELIVERY ? s->has_delivery
 	       : sec == SEC_FLEET    ? s->has_fleet
 	                             : true;

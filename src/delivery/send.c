@@ -320,9 +320,9 @@ static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
 
 static unsigned inflight_max(const struct txp_delivery *d, enum job_kind k)
 {
-	unsigned m = k == JOB_STORE ? (d->fleet ? MAX_FLEET_STORE_INFLIGHT : MAX_STORE_INFLIGHT)
-	           : k == JOB_ALERT ? MAX_ALERT_INFLIGHT
-	                            : MAX_DLQ_INFLIGHT;
+	unsigned m = k == JOB_STORE   ? (d->fleet ? MAX_FLEET_STORE_INFLIGHT : MAX_STORE_INFLIGHT)
+	             : k == JOB_ALERT ? MAX_ALERT_INFLIGHT
+	                              : MAX_DLQ_INFLIGHT;
 	return d->cfg->aws.max_connections < m ? (unsigned)d->cfg->aws.max_connections : m;
 }
 

@@ -174,8 +174,8 @@ static int read_state(struct txp_aws_session *s, const struct txp_fleet_lease *l
 	int rc = call(s, "GetItem", txp_fleet_lease_get_body(l->table, l->journal_id, &len), &r);
 
 	if (rc == 0 && r.kind != TXP_AWS_OK) {
-		snprintf(err, errlen, "reading the lease of journal %s from table %s: %s: %s", l->journal_id,
-		         l->table, r.code, r.message);
+		snprintf(err, errlen, "reading the lease of journal %s from table %s: %s: %s", l->journal_id, l->table,
+		         r.code, r.message);
 		rc = -EIO;
 	} else if (rc == 0 && txp_fleet_lease_parse(r.body, r.body_len, st) < 0) {
 		snprintf(err, errlen, "reading the lease of journal %s: not a GetItem answer", l->journal_id);
@@ -237,8 +237,8 @@ int txp_fleet_lease_take(struct txp_fleet_lease **out, const struct txp_config *
 		goto err_session;
 	}
 	if (r.kind != TXP_AWS_OK) {
-		snprintf(err, errlen, "taking the lease of journal %s in table %s: %s: %s", journal_id, l->table, r.code,
-		         r.message);
+		snprintf(err, errlen, "taking the lease of journal %s in table %s: %s: %s", journal_id, l->table,
+		         r.code, r.message);
 		rc = -EIO;
 		goto err_unheld;
 	}
@@ -292,8 +292,9 @@ int txp_fleet_lease_release(struct txp_fleet_lease *l)
 		txp_aws_session_close(s);
 	}
 	if (rc < 0)
-		txp_log_warn("fleet_lease_release_failed", "journal_id=%s owner=\"%s\" error=\"%s\" action=\"it expires by itself\"",
-		             l->journal_id, l->owner, err);
+		txp_log_warn("fleet_lease_release_failed",
+		             "journal_id=%s owner=\"%s\" error=\"%s\" action=\"it expires by itself\"", l->journal_id,
+		             l->owner, err);
 out:
 	free(l->table);
 	free(l);
@@ -322,8 +323,8 @@ static void on_renewed(void *arg, const struct txp_aws_result *r)
 		return;
 	}
 	if (strcmp(r->code, "cancelled") != 0)
-		txp_log_warn("fleet_lease_renew_failed", "journal_id=%s error=%s message=\"%s\"", l->journal_id, r->code,
-		             r->message);
+		txp_log_warn("fleet_lease_renew_failed", "journal_id=%s error=%s message=\"%s\"", l->journal_id,
+		             r->code, r->message);
 }
 
 /* A take sent from the timer (DynamoDB did not answer the one at start). */

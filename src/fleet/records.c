@@ -31,7 +31,8 @@ char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, c
 	txp_sbuf_json_str(&b, table);
 	txp_sbuf_str(&b, ",\"Item\":");
 	txp_sbuf_raw(&b, item, item_len - 1);
-	txp_sbuf_str(&b, item_len > 2 ? ",\"" TXP_FLEET_DECIDED_BY "\":{\"S\":" : "\"" TXP_FLEET_DECIDED_BY "\":{\"S\":");
+	txp_sbuf_str(&b,
+	             item_len > 2 ? ",\"" TXP_FLEET_DECIDED_BY "\":{\"S\":" : "\"" TXP_FLEET_DECIDED_BY "\":{\"S\":");
 	txp_sbuf_json_str(&b, decided_by);
 	txp_sbuf_str(&b, "},\"" TXP_FLEET_FINGERPRINT "\":{\"S\":");
 	txp_sbuf_json_str(&b, fingerprint);

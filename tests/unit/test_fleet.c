@@ -146,9 +146,9 @@ START_TEST(the_read_back_is_consistent)
 
 	ck_assert_ptr_nonnull(j);
 	ck_assert(json_is_true(json_object_get(j, "ConsistentRead")));
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(j, "Key"), "transaction_id"),
-	                                                   "S")),
-	                 "t-\"1");
+	ck_assert_str_eq(
+	        json_string_value(json_object_get(json_object_get(json_object_get(j, "Key"), "transaction_id"), "S")),
+	        "t-\"1");
 	json_decref(j);
 	free(body);
 }
