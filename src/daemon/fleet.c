@@ -1,4 +1,4 @@
-/* fleet.c: txpiped's part in a fleet ([fleet] enabled): its instance id, first-decision-wins records, its journal's lease. */
+/* fleet.c: txpiped in a fleet ([fleet] enabled): instance id, first-decision-wins records, journal lease. */
 #include "daemon.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* lease.c: journal leases in the fleet table: who may deliver a journal's records, taken, renewed and released by conditional writes. */
+/* lease.c: journal leases in the fleet table, taken, renewed and released by conditional writes. */
 #include "txpipe/fleet.h"
 
 #include <errno.h>

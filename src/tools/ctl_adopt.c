@@ -1,4 +1,4 @@
-/* ctl_adopt.c: txpipectl journal adopt: deliver a lost host's journal under its lease, with the daemon's own delivery code. */
+/* ctl_adopt.c: txpipectl journal adopt: deliver a lost host's journal under its lease, as the daemon does. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* test_fleet.c: the fleet's pure parts: instance ids, first-decision-wins bodies and verdicts, journal leases, journal ids. */
+/* test_fleet.c: instance ids, first-decision-wins bodies and verdicts, journal leases, journal ids. */
 #include "txpipe/config.h"
 #include "txpipe/fleet.h"
 #include "txpipe/journal.h"
