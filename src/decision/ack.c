@@ -306,6 +306,23 @@ static struct hold *stored_hold(struct txp_ack *a, uint64_t seq)
 	return lo < q->len && q->v[q->head + lo].seq == seq ? &q->v[q->head + lo] : NULL;
 }
 
+/* The status a reply line names ("status":"..."), error when none. */
+static enum txp_status reply_status(const char *reply)
+{
+	const char *p = strstr(reply, "\"status\":\"");
+
+	if (p != NULL) {
+		p += strlen("\"status\":\"");
+		for (int i = 0; i < TXP_STATUS_COUNT; i++) {
+			const char *n = txp_status_name((enum txp_status)i);
+			size_t k = strlen(n);
+			if (strncmp(p, n, k) == 0 && p[k] == '"')
+				return (enum txp_status)i;
+		}
+	}
+	return TXP_STATUS_ERROR;
+}
+
 void txp_ack_stored_elsewhere(struct txp_ack *a, uint64_t seq, char *reply, size_t len)
 {
 	struct hold *h = stored_hold(a, seq);
@@ -318,6 +335,15 @@ void txp_ack_stored_elsewhere(struct txp_ack *a, uint64_t seq, char *reply, size
 	free(h->t->reply);
 	h->t->reply = reply;
 	h->t->reply_len = (uint32_t)len;
+	/* And so is a resubmission within the duplicate window: the entry
+	 * this host's decision made gives way to the stored decision. */
+	if (h->t->has_id && !h->t->duplicate) {
+		txp_dedup_forget(a->o.dedup, h->t->transaction_id, seq);
+		if (txp_dedup_put(a->o.dedup, h->t->transaction_id, h->t->fingerprint, reply_status(reply), seq, reply,
+		                  len, h->t->received_ms, NULL) < 0)
+			txp_log_warn("duplicate_window_full", "transaction_id=\"%s\" reason=out_of_memory",
+			             h->t->transaction_id);
+	}
 }
 
 void txp_ack_delivered(struct txp_ack *a, uint64_t seq)
