@@ -338,7 +338,12 @@ static void on_taken(void *arg, const struct txp_aws_result *r)
 		l->refused_logged = false;
 		txp_log_notice("fleet_lease", "journal_id=%s owner=%s lease_ms=%llu late=true", l->journal_id, l->owner,
 		               (unsigned long long)l->lease_ms);
-	} else if (strcmp(r->code, "ConditionalCheckFailedException") == 0 && !l->refused_logged) {
+	} else if (strcmp(r->code, "ConditionalCheckFailedException") != 0) {
+		/* One line per attempt, every third of lease_ms at most. */
+		if (strcmp(r->code, "cancelled") != 0)
+			txp_log_warn("fleet_lease_take_failed", "journal_id=%s error=%s message=\"%s\"", l->journal_id,
+			             r->code, r->message);
+	} else if (!l->refused_logged) {
 		l->refused_logged = true;
 		txp_log_err("fleet_lease_held_elsewhere",
 		            "journal_id=%s owner=\"%s\" action=\"another host holds this journal's lease; stop this "
