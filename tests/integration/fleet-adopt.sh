@@ -216,6 +216,12 @@ check "it takes the lease once DynamoDB answers" 1 \
 	"$(grep -c 'event=fleet_lease journal_id=[0-9a-f]* owner=other lease_ms=3000 late=true' "$workdir/other.log")"
 adopt_other=$("$TXPIPECTL" --config "$workdir/survivor.ini" journal adopt "$workdir/other.journal" 2>&1)
 check "and an adopt of its journal is then refused: it is alive" 1 "$(grep -c 'refused: .*held by other' <<<"$adopt_other")"
+# Killed and started again at once: its own lease is still live, and it is its own.
+kill -KILL "${pid[other]}"
+wait "${pid[other]}" 2>/dev/null
+start other || exit 1
+check "restarted after kill -9 within its lease, the daemon takes its own lease back" 1 \
+	"$(grep -cE 'event=fleet_lease journal_id=[0-9a-f]{32} owner=other lease_ms=3000 before="other"' "$workdir/other.log")"
 kill -TERM "${pid[other]}"
 wait "${pid[other]}"
 check "it stops cleanly" 0 "$?"
