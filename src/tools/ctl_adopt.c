@@ -309,7 +309,9 @@ int ctl__journal(struct ctl *ctl, int argc, char **argv)
 	if (a == NULL)
 		return EX_OSERR;
 	if (txp_config_load(&a->cfg, config_path, err, sizeof(err)) != 0) {
+		/* A failed load leaves the defaults it started from to free. */
 		fprintf(stderr, "txpipectl: %s\n", err);
+		txp_config_free(&a->cfg);
 		free(a);
 		return EX_CONFIG;
 	}
