@@ -114,6 +114,12 @@ void txp_ack_dropped(struct txp_ack *a, uint64_t first_seq, uint64_t last_seq);
  * or dead-lettered. */
 void txp_ack_delivered(struct txp_ack *a, uint64_t seq);
 
+/* Delivery's conflict callback (fleet mode): another host's decision of
+ * the transaction of record `seq` was stored first.  With ack = stored its
+ * held reply becomes `reply` (the stored decision; taken, freed here when
+ * nothing holds it), released by txp_ack_delivered() as usual. */
+void txp_ack_stored_elsewhere(struct txp_ack *a, uint64_t seq, char *reply, size_t len);
+
 /* Writes the DELIVERED marks gathered since the last flush as one record. */
 void txp_ack_flush(struct txp_ack *a);
 

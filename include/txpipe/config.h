@@ -146,6 +146,7 @@ struct txp_config {
 		int stale_action;           /* enum txp_fleet_stale_action */
 		uint64_t stale_after_ms;    /* no complete read for this long: decisions are stale */
 		uint64_t max_queued_events; /* unpublished events kept, then dropped (counted) */
+		uint64_t lease_ms;          /* the journal lease's length without renewal */
 	} fleet;
 };
 

@@ -25,7 +25,8 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
  * leaving them NULL; the transaction stays the caller's): stores the item,
  * publishes the alerts, dead-letters what fails for good.  The same
  * transaction_id submitted again overwrites the record (last writer wins;
- * puts of one id are sent one after the other, in order).  When
+ * puts of one id are sent one after the other, in order), except in fleet
+ * mode (txp_delivery_set_fleet), where the first record stored stays.  When
  * t->journal_seq is set, the on_delivered callback gets it once the store
  * and every alert were stored, published or taken by the DLQ; never when a
  * part was dropped or left at shutdown (the journal keeps the record).
@@ -39,6 +40,28 @@ void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t);
  * delivery finished (see txp_delivery_take).  Replaces any earlier one. */
 typedef void (*txp_delivery_done_fn)(void *arg, uint64_t journal_seq);
 void txp_delivery_on_delivered(struct txp_delivery *d, txp_delivery_done_fn cb, void *arg);
+
+/*
+ * Fleet mode ([fleet] enabled; call before the first take): a record is
+ * stored by a conditional PutItem, one per request with many in flight,
+ * only if its transaction_id has none, with `decided_by` (this host's
+ * instance id, or the lost host's when adopting its journal; copied) and
+ * the record's fingerprint added (txp_fleet_put_body).  When the
+ * condition fails, the stored record is read back (consistent GetItem):
+ * with our fingerprint it was stored already (counted in already_stored);
+ * otherwise another decision won (conditional_conflicts, logged with both
+ * instance ids), the on_conflict callback gets the stored decision's reply
+ * for a journaled one, and the record counts as delivered all the same.
+ * Returns 0, or -EINVAL for an invalid instance id.
+ */
+int txp_delivery_set_fleet(struct txp_delivery *d, const char *decided_by);
+
+/* Called on the loop thread, before on_delivered for the same record,
+ * when another host's decision of a journaled transaction was stored
+ * first: `reply` (malloc'd, one JSON line with its '\n'; the callee owns
+ * it) says the stored decision.  Replaces any earlier one. */
+typedef void (*txp_delivery_conflict_fn)(void *arg, uint64_t journal_seq, char *reply, size_t len);
+void txp_delivery_on_conflict(struct txp_delivery *d, txp_delivery_conflict_fn cb, void *arg);
 
 /*
  * Queues a dead-lettered payload again (txpipectl dlq redrive): `failed` is
@@ -55,6 +78,8 @@ int txp_delivery_resubmit(struct txp_delivery *d, const char *failed, const char
 bool txp_delivery_congested(const struct txp_delivery *d);
 
 struct txp_delivery_stats {
+	uint64_t already_stored;        /* fleet: records found stored with our fingerprint (a retry, a replay) */
+	uint64_t conditional_conflicts; /* fleet: records another host's decision had stored first */
 	uint64_t stored, store_retries, alerts_published, alert_retries, dead_lettered, dlq_failures;
 	uint64_t pending, retrying, held_for_dlq, retry_budget_exhausted;
 	uint64_t dlq_dropped; /* over [sqs] max_held: logged at err, per transaction */

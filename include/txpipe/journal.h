@@ -346,4 +346,16 @@ void txp_journal_stats(struct txp_journal *j, struct txp_journal_stats *s);
  */
 void txp_journal_close(struct txp_journal *j);
 
+/*
+ * The journal directory's id: 32 lowercase hex digits (128 random bits)
+ * in the file "journal.id", written on first use (the directory is created
+ * too, 0700) and never changed, so the journal keeps its name when its
+ * disk moves to another host (the fleet's lease on it is keyed by it).
+ * Fills out (NUL-terminated) and returns 0, or a negative errno with the
+ * reason in err (a "journal.id" that is not an id is -EINVAL).  Safe
+ * against a concurrent first use: both get the id that was linked first.
+ */
+#define TXP_JOURNAL_ID_HEX 32
+int txp_journal_id(const char *dir, char out[TXP_JOURNAL_ID_HEX + 1], char *err, size_t errlen);
+
 #endif

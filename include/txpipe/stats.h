@@ -50,12 +50,12 @@ struct txp_stats_snapshot {
 	uint64_t duplicate_window;
 	/* Sections present when their module runs. */
 	bool has_journal, has_delivery, has_aws;
+	bool has_fleet; /* [fleet] enabled: the fleet section is shown */
 	struct txp_journal_stats journal;
 	uint64_t journal_full, journal_low_space;
 	struct txp_delivery_stats delivery;
 	uint64_t delivery_congested;
 	struct txp_aws_stats aws;
-	bool has_fleet;
 	struct txp_fleet_stats fleet;
 	uint64_t fleet_stale;
 };

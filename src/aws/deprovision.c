@@ -32,6 +32,8 @@ struct deprov {
 	int failures;
 	bool table_found, table_has_items;
 	char table_arn[512];
+	bool fleet_found;
+	char fleet_arn[512];
 	bool topic_found;
 	char topic_name[257];
 	char *subs[MAX_SUBS];
@@ -129,6 +131,33 @@ static void survey_table(struct deprov *d)
 }
 
 /* Collects the topic's subscriptions, every page of them. */
+/* The fleet table ([fleet] enabled) holds leases and shared counts that
+ * expire within hours, no decision: it goes without --delete-data. */
+static void survey_fleet_table(struct deprov *d)
+{
+	const char *t = d->cfg->fleet.table;
+	struct txp_aws_reply r;
+	json_t *j;
+
+	if (!d->cfg->fleet.enabled)
+		return;
+	dp_call_json(d, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", t), &r);
+	if (r.kind != TXP_AWS_OK) {
+		if (strcmp(r.code, "ResourceNotFoundException") == 0)
+			fprintf(d->out, "fleet table %s: not found, skipped\n", t);
+		else
+			dp_failed(d, "fleet table", "DescribeTable", &r);
+		free(r.body);
+		return;
+	}
+	j = reply_json(&r);
+	snprintf(d->fleet_arn, sizeof(d->fleet_arn), "%s",
+	         str_or_empty(json_string_value(json_object_get(json_object_get(j, "Table"), "TableArn"))));
+	json_decref(j);
+	free(r.body);
+	d->fleet_found = true;
+}
+
 static void survey_subscriptions(struct deprov *d)
 {
 	char token[1024] = "";
@@ -239,6 +268,38 @@ static bool confirmed(FILE *in, FILE *out)
 	return strcmp(line, "yes") == 0;
 }
 
+/* Deletes one table and waits until it is gone. */
+static void delete_table(struct deprov *d, const char *what, const char *t)
+{
+	struct txp_aws_reply r;
+	time_t until = time(NULL) + GONE_WAIT_S;
+	bool gone = false;
+
+	dp_call_json(d, TXP_AWS_DYNAMODB, "DeleteTable", json_pack("{s:s}", "TableName", t), &r);
+	if (r.kind != TXP_AWS_OK && strcmp(r.code, "ResourceNotFoundException") != 0) {
+		dp_failed(d, what, "DeleteTable", &r);
+		free(r.body);
+		return;
+	}
+	free(r.body);
+	/* DeleteTable returns while the table is DELETING: wait, so that a
+	 * provision run right after does not find it still there. */
+	while (!gone && time(NULL) < until) {
+		struct timespec ts = { 0, GONE_POLL_NS };
+		dp_call_json(d, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", t), &r);
+		gone = strcmp(r.code, "ResourceNotFoundException") == 0;
+		free(r.body);
+		if (!gone)
+			nanosleep(&ts, NULL);
+	}
+	if (gone) {
+		fprintf(d->out, "%s %s: deleted\n", what, t);
+	} else {
+		d->failures++;
+		fprintf(d->out, "%s %s: failed: still there %d s after DeleteTable\n", what, t, GONE_WAIT_S);
+	}
+}
+
 static void delete_all(struct deprov *d)
 {
 	struct txp_aws_reply r;
@@ -271,35 +332,10 @@ static void delete_all(struct deprov *d)
 			dp_failed(d, "queue", "DeleteQueue", &r);
 		free(r.body);
 	}
-	if (d->table_found) {
-		const char *t = d->cfg->dynamodb.table;
-		time_t until = time(NULL) + GONE_WAIT_S;
-		bool gone = false;
-
-		dp_call_json(d, TXP_AWS_DYNAMODB, "DeleteTable", json_pack("{s:s}", "TableName", t), &r);
-		if (r.kind != TXP_AWS_OK && strcmp(r.code, "ResourceNotFoundException") != 0) {
-			dp_failed(d, "table", "DeleteTable", &r);
-			free(r.body);
-			return;
-		}
-		free(r.body);
-		/* DeleteTable returns while the table is DELETING: wait, so that a
-		 * provision run right after does not find it still there. */
-		while (!gone && time(NULL) < until) {
-			struct timespec ts = { 0, GONE_POLL_NS };
-			dp_call_json(d, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", t), &r);
-			gone = strcmp(r.code, "ResourceNotFoundException") == 0;
-			free(r.body);
-			if (!gone)
-				nanosleep(&ts, NULL);
-		}
-		if (gone) {
-			fprintf(d->out, "table %s: deleted\n", t);
-		} else {
-			d->failures++;
-			fprintf(d->out, "table %s: failed: still there %d s after DeleteTable\n", t, GONE_WAIT_S);
-		}
-	}
+	if (d->table_found)
+		delete_table(d, "table", d->cfg->dynamodb.table);
+	if (d->fleet_found)
+		delete_table(d, "fleet table", d->cfg->fleet.table);
 }
 
 int txp_deprovision_run(const char *config_path, const struct txp_deprovision_options *o, FILE *in, FILE *out,
@@ -328,6 +364,7 @@ int txp_deprovision_run(const char *config_path, const struct txp_deprovision_op
 		goto out_config;
 	}
 	survey_table(&d);
+	survey_fleet_table(&d);
 	survey_topic(&d);
 	survey_queue(&d);
 	if (d.failures > 0) {
@@ -335,7 +372,7 @@ int txp_deprovision_run(const char *config_path, const struct txp_deprovision_op
 		status = EX_UNAVAILABLE;
 		goto out_session;
 	}
-	if (!d.table_found && !d.topic_found && !d.queue_found) {
+	if (!d.table_found && !d.fleet_found && !d.topic_found && !d.queue_found) {
 		fprintf(out, "nothing to delete\n");
 		status = EX_OK;
 		goto out_session;
@@ -344,6 +381,8 @@ int txp_deprovision_run(const char *config_path, const struct txp_deprovision_op
 	if (d.table_found)
 		fprintf(out, "  table %s (%s)%s\n", cfg.dynamodb.table, d.table_arn,
 		        d.table_has_items ? ", holding items" : ", empty");
+	if (d.fleet_found)
+		fprintf(out, "  fleet table %s (%s)\n", cfg.fleet.table, d.fleet_arn);
 	for (size_t i = 0; i < d.n_subs; i++)
 		fprintf(out, "  subscription %s\n", d.subs[i]);
 	if (d.n_pending > 0)

@@ -1,4 +1,4 @@
-/* provision.c: `txpipectl provision`: create the table, topic and DLQ with the reference's settings, idempotently. */
+/* provision.c: `txpipectl provision`: create the table, the fleet table, topic and DLQ with the reference's settings, idempotently. */
 #include "txpipe/aws/provision.h"
 
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "txpipe/aws/settings.h"
 #include "txpipe/aws/xml.h"
 #include "txpipe/config.h"
+#include "txpipe/fleet.h"
 #include "txpipe/log.h"
 #include "txpipe/sbuf.h"
 
@@ -55,6 +56,9 @@ struct prov {
 	bool table_created, pitr_on, ttl_on;
 	unsigned indexes_added; /* by UpdateTable on an existing table */
 	uint64_t wait_started_ms;
+	/* fleet table */
+	bool fleet_created, fleet_ttl_on;
+	uint64_t fleet_wait_started_ms;
 	/* topic */
 	char topic_name[257];
 	char topic_arn[512];
@@ -453,6 +457,8 @@ static void topic_start(struct prov *p)
 	call_form(p, "GetTopicAttributes", &f, topic_described);
 }
 
+static void fleet_start(struct prov *p);
+
 /* ---- the table ------------------------------------------------------------------------------------ */
 
 static const char *table(const struct prov *p)
@@ -474,7 +480,7 @@ static void table_report(struct prov *p)
 		                                             : "");
 	else
 		report(p, "table %s: exists", table(p));
-	topic_start(p);
+	fleet_start(p);
 }
 
 /* dynalite lacks point-in-time recovery and TTL (tests/integration/EMULATORS.md). */
@@ -492,7 +498,7 @@ static void table_ttl_updated(struct prov *p, const struct txp_aws_result *r)
 		     TTL_ATTRIBUTE, r->code);
 	} else {
 		report_failure(p, "table", "UpdateTimeToLive", r);
-		topic_start(p);
+		fleet_start(p);
 		return;
 	}
 	table_report(p);
@@ -535,7 +541,7 @@ static void table_pitr_updated(struct prov *p, const struct txp_aws_result *r)
 		note(p, "table %s: point-in-time recovery is not available at this endpoint (%s)", table(p), r->code);
 	} else {
 		report_failure(p, "table", "UpdateContinuousBackups", r);
-		topic_start(p);
+		fleet_start(p);
 		return;
 	}
 	if (p->cfg.compliance.retention_days == 0) {
@@ -649,7 +655,7 @@ static void table_index_added(struct prov *p, const struct txp_aws_result *r)
 	index_name(name, sizeof(name), p->indexes_added);
 	if (r->kind != TXP_AWS_OK) {
 		report_failure(p, "index", "UpdateTable", r);
-		topic_start(p);
+		fleet_start(p);
 		return;
 	}
 	note(p, "table %s: index %s: creating (DynamoDB fills it in the background)", table(p), name);
@@ -701,7 +707,7 @@ static void table_wait(struct prov *p)
 	if (uv_now(&p->loop) - p->wait_started_ms > ACTIVE_WAIT_MS) {
 		p->failures++;
 		report(p, "table %s: failed: not ACTIVE after %d s", table(p), ACTIVE_WAIT_MS / 1000);
-		topic_start(p);
+		fleet_start(p);
 		return;
 	}
 	uv_timer_start(&p->timer, on_poll_timer, ACTIVE_POLL_MS, 0);
@@ -714,7 +720,7 @@ static void table_created(struct prov *p, const struct txp_aws_result *r)
 	} else if (strcmp(r->code, "ResourceInUseException") != 0) {
 		/* ResourceInUse: created meanwhile by someone else; wait for it like ours. */
 		report_failure(p, "table", "CreateTable", r);
-		topic_start(p);
+		fleet_start(p);
 		return;
 	}
 	table_wait(p);
@@ -728,7 +734,7 @@ static void table_described(struct prov *p, const struct txp_aws_result *r)
 	if (r->kind != TXP_AWS_OK) {
 		if (strcmp(r->code, "ResourceNotFoundException") != 0 || p->wait_started_ms != 0) {
 			report_failure(p, "table", "DescribeTable", r);
-			topic_start(p);
+			fleet_start(p);
 			return;
 		}
 		call_json(p, TXP_AWS_DYNAMODB, "CreateTable", create_table_request(p), table_created);
@@ -750,6 +756,144 @@ static void table_described(struct prov *p, const struct txp_aws_result *r)
 static void table_start(struct prov *p)
 {
 	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", table(p)), table_described);
+}
+
+/* ---- the fleet table ([fleet] enabled) ------------------------------------------------------------- */
+
+/* The fleet table's layout is shared by every fleet module (include/txpipe/fleet.h): one string hash
+ * key, and a TTL attribute so that leases and shared state of dead hosts disappear by themselves. */
+static const char *fleet_table(const struct prov *p)
+{
+	return p->cfg.fleet.table;
+}
+
+static void fleet_report(struct prov *p)
+{
+	if (p->fleet_created)
+		report(p, "fleet table %s: created (PAY_PER_REQUEST, SSE on%s)", fleet_table(p),
+		       p->fleet_ttl_on ? ", TTL on " TXP_FLEET_TTL_ATTRIBUTE : "");
+	else
+		report(p, "fleet table %s: exists", fleet_table(p));
+	topic_start(p);
+}
+
+static void fleet_ttl_updated(struct prov *p, const struct txp_aws_result *r)
+{
+	if (r->kind == TXP_AWS_OK) {
+		p->fleet_ttl_on = true;
+	} else if (unsupported(r)) {
+		note(p, "fleet table %s: TTL on %s is not available at this endpoint (%s); expired items stay",
+		     fleet_table(p), TXP_FLEET_TTL_ATTRIBUTE, r->code);
+	} else {
+		report_failure(p, "fleet table", "UpdateTimeToLive", r);
+		topic_start(p);
+		return;
+	}
+	fleet_report(p);
+}
+
+static void fleet_ttl_described(struct prov *p, const struct txp_aws_result *r)
+{
+	json_t *j = r->kind == TXP_AWS_OK ? body_json(r) : NULL;
+	json_t *d = json_object_get(j, "TimeToLiveDescription");
+	const char *status = json_string_value(json_object_get(d, "TimeToLiveStatus"));
+	const char *attr = json_string_value(json_object_get(d, "AttributeName"));
+	bool on = status != NULL && (strcmp(status, "ENABLED") == 0 || strcmp(status, "ENABLING") == 0);
+
+	if (on) {
+		/* Enabling it again is a ValidationException on AWS. */
+		if (attr == NULL || strcmp(attr, TXP_FLEET_TTL_ATTRIBUTE) != 0)
+			note(p, "fleet table %s: TTL is on attribute %s, not %s; expired items stay", fleet_table(p),
+			     attr != NULL ? attr : "?", TXP_FLEET_TTL_ATTRIBUTE);
+		else
+			p->fleet_ttl_on = true;
+		json_decref(j);
+		fleet_report(p);
+		return;
+	}
+	json_decref(j);
+	call_json(p, TXP_AWS_DYNAMODB, "UpdateTimeToLive",
+	          json_pack("{s:s, s:{s:b, s:s}}", "TableName", fleet_table(p), "TimeToLiveSpecification", "Enabled", 1,
+	                    "AttributeName", TXP_FLEET_TTL_ATTRIBUTE),
+	          fleet_ttl_updated);
+}
+
+static void fleet_described(struct prov *p, const struct txp_aws_result *r);
+
+static void on_fleet_poll_timer(uv_timer_t *t)
+{
+	struct prov *p = t->data;
+
+	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", fleet_table(p)),
+	          fleet_described);
+}
+
+static void fleet_wait(struct prov *p)
+{
+	if (p->fleet_wait_started_ms == 0)
+		p->fleet_wait_started_ms = uv_now(&p->loop);
+	if (uv_now(&p->loop) - p->fleet_wait_started_ms > ACTIVE_WAIT_MS) {
+		p->failures++;
+		report(p, "fleet table %s: failed: not ACTIVE after %d s", fleet_table(p), ACTIVE_WAIT_MS / 1000);
+		topic_start(p);
+		return;
+	}
+	uv_timer_start(&p->timer, on_fleet_poll_timer, ACTIVE_POLL_MS, 0);
+}
+
+static void fleet_created(struct prov *p, const struct txp_aws_result *r)
+{
+	if (r->kind == TXP_AWS_OK) {
+		p->fleet_created = true;
+	} else if (strcmp(r->code, "ResourceInUseException") != 0) {
+		/* ResourceInUse: another host's provision created it meanwhile; wait for it like ours. */
+		report_failure(p, "fleet table", "CreateTable", r);
+		topic_start(p);
+		return;
+	}
+	fleet_wait(p);
+}
+
+static void fleet_described(struct prov *p, const struct txp_aws_result *r)
+{
+	json_t *j;
+	const char *status;
+
+	if (r->kind != TXP_AWS_OK) {
+		if (strcmp(r->code, "ResourceNotFoundException") != 0 || p->fleet_wait_started_ms != 0) {
+			report_failure(p, "fleet table", "DescribeTable", r);
+			topic_start(p);
+			return;
+		}
+		/* No point-in-time recovery: its items are leases and counts that expire within hours. */
+		call_json(p, TXP_AWS_DYNAMODB, "CreateTable",
+		          json_pack("{s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s, s:{s:b}}", "TableName", fleet_table(p),
+		                    "AttributeDefinitions", "AttributeName", TXP_FLEET_KEY_ATTRIBUTE, "AttributeType",
+		                    "S", "KeySchema", "AttributeName", TXP_FLEET_KEY_ATTRIBUTE, "KeyType", "HASH",
+		                    "BillingMode", "PAY_PER_REQUEST", "SSESpecification", "Enabled", 1),
+		          fleet_created);
+		return;
+	}
+	j = body_json(r);
+	status = json_string_value(json_object_get(json_object_get(j, "Table"), "TableStatus"));
+	if (status == NULL || strcmp(status, "ACTIVE") != 0) {
+		json_decref(j);
+		fleet_wait(p);
+		return;
+	}
+	json_decref(j);
+	call_json(p, TXP_AWS_DYNAMODB, "DescribeTimeToLive", json_pack("{s:s}", "TableName", fleet_table(p)),
+	          fleet_ttl_described);
+}
+
+static void fleet_start(struct prov *p)
+{
+	if (!p->cfg.fleet.enabled) {
+		topic_start(p);
+		return;
+	}
+	call_json(p, TXP_AWS_DYNAMODB, "DescribeTable", json_pack("{s:s}", "TableName", fleet_table(p)),
+	          fleet_described);
 }
 
 /* ---- entry ------------------------------------------------------------------------------------------ */

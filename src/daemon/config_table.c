@@ -1436,6 +1436,17 @@ const struct txp_config_key txp_config_keys[] = {
 	  .help = "This host's events (76 bytes each) kept while they cannot be published; past it new ones are "
 	          "dropped and counted (their records are journaled and stored as always, only the other "
 	          "hosts do not count them)." },
+	{ .section = "fleet",
+	  .key = "lease_ms",
+	  .type = TXP_CFG_DURATION,
+	  .offset = OFF(fleet, lease_ms),
+	  .min = 3000,
+	  .max = 3600000,
+	  .default_value = "30s",
+	  .reloadable = false,
+	  .help = "How long this host's lease on its journal (an item of the fleet table) lasts without renewal; "
+	          "it is renewed every third of it. A host lost with its journal can be adopted this long after "
+	          "(txpipectl journal adopt); keep it well above the clock skew between hosts." },
 	/* ---- [fleet] end ---- */
 
 	/* ---- end of table ---- */

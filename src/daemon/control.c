@@ -92,6 +92,7 @@ void daemon_stats(struct daemon *d, struct txp_stats_snapshot *s)
 		txp_delivery_stats(d->delivery, &s->delivery);
 		s->delivery_congested = txp_delivery_congested(d->delivery);
 	}
+	s->has_fleet = d->cfg.fleet.enabled;
 	if (d->aws != NULL) {
 		s->has_aws = true;
 		txp_aws_client_stats(d->aws, &s->aws);

@@ -54,6 +54,8 @@ struct daemon {
 	struct txp_reason_counts reasons;
 	struct txp_metrics_server *metrics;
 	struct txp_fleet *fleet; /* NULL unless [fleet] enabled */
+	char instance_id[TXP_FLEET_INSTANCE_ID_MAX + 1];
+	struct txp_fleet_lease *lease; /* this journal's lease, held while running */
 };
 
 /* daemon_fleet.c */
@@ -69,6 +71,16 @@ bool daemon_fleet_ack_release(struct daemon *d, struct txp_txn *t);
 /* The pipeline's completion callback: another host's events end in the
  * fleet, transactions in the server. */
 void daemon_pipeline_done(void *arg, struct txp_txn *t);
+
+/* Resolves this host's instance id and turns on first-decision-wins
+ * records in delivery.  Returns 0, or a negative errno with err. */
+int daemon_fleet_records(struct daemon *d, char *err, size_t errlen);
+
+/* Takes this host's lease on its journal (the journal is open: its flock
+ * says no other process of this host uses it) and keeps renewing it.
+ * Returns 0 (also when [fleet] or AWS is off), -EBUSY when a live owner
+ * holds it, or another negative errno, with err. */
+int daemon_fleet_lease(struct daemon *d, char *err, size_t errlen);
 
 /* control.c */
 

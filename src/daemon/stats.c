@@ -143,6 +143,10 @@ static const struct def defs[] = {
 	S(SEC_FLEET, fleet.held, "held", NULL, GAUGE, "fresh mode: transactions waiting for a read of the feed."),
 	S(SEC_FLEET, fleet.held_total, "held_total", NULL, COUNTER,
 	  "fresh mode: transactions that waited for a read of the feed."),
+	S(SEC_FLEET, delivery.conditional_conflicts, "conditional_conflicts", NULL, COUNTER,
+	  "Records another host's decision had stored first (the stored one stays)."),
+	S(SEC_FLEET, delivery.already_stored, "already_stored", NULL, COUNTER,
+	  "Conditional puts that found the record stored already by an earlier attempt or a replay."),
 };
 
 #undef S

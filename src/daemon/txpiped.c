@@ -124,6 +124,13 @@ static void on_delivered(void *arg, uint64_t seq)
 	txp_ack_delivered(d->ack, seq);
 }
 
+static void on_stored_elsewhere(void *arg, uint64_t seq, char *reply, size_t len)
+{
+	struct daemon *d = arg;
+
+	txp_ack_stored_elsewhere(d->ack, seq, reply, len);
+}
+
 static void on_completed(void *arg, struct txp_txn *t)
 {
 	struct daemon *d = arg;
@@ -249,6 +256,7 @@ static void close_outputs(void *arg)
 	 * cancelled by the client's close and their callbacks free it. */
 	txp_delivery_close(d->delivery);
 	d->delivery = NULL;
+	txp_fleet_lease_stop(d->lease);
 	txp_aws_client_close(d->aws, NULL, NULL);
 	d->aws = NULL;
 	txp_ack_flush(d->ack);
@@ -379,6 +387,7 @@ enum step {
 	STEP_SERVER,
 	STEP_SHARDS,
 	STEP_JOURNAL,
+	STEP_LEASE,
 	STEP_PIPELINE,
 	STEP_FLEET,
 	STEP_METRICS,
@@ -396,6 +405,8 @@ static int step_exit_code(enum step step, int rc)
 		return rc == -EADDRINUSE ? EX_TEMPFAIL : EX_UNAVAILABLE;
 	case STEP_JOURNAL:
 		return rc == -EBUSY ? EX_TEMPFAIL : rc == -ENOMEM ? EX_OSERR : EX_CANTCREAT;
+	case STEP_LEASE:
+		return rc == -EBUSY || rc == -EIO ? EX_TEMPFAIL : EX_UNAVAILABLE;
 	case STEP_METRICS:
 	case STEP_FLEET:
 		return EX_CONFIG;
@@ -622,6 +633,8 @@ static int run(struct daemon *d)
 		rc = txp_aws_client_create(&d->aws, &d->loop, &aws_settings, err, sizeof(err));
 		if (rc == 0)
 			rc = txp_delivery_create(&d->delivery, &d->loop, d->aws, &d->cfg, err, sizeof(err));
+		if (rc == 0 && d->cfg.fleet.enabled)
+			rc = daemon_fleet_records(d, err, sizeof(err));
 		if (rc < 0) {
 			start_failed(d, STEP_AWS, rc, err);
 			goto err_after_aws;
@@ -634,8 +647,10 @@ static int run(struct daemon *d)
 		start_failed(d, STEP_ACK, rc, err);
 		goto err_after_aws;
 	}
-	if (d->delivery != NULL)
+	if (d->delivery != NULL) {
 		txp_delivery_on_delivered(d->delivery, on_delivered, d);
+		txp_delivery_on_conflict(d->delivery, on_stored_elsewhere, d);
+	}
 	rc = create_server(d, err, sizeof(err));
 	if (rc < 0) {
 		start_failed(d, STEP_SERVER, rc, err);
@@ -655,6 +670,11 @@ static int run(struct daemon *d)
 	if (rc < 0) {
 		start_failed(d, STEP_JOURNAL, rc, err);
 		goto err_after_server;
+	}
+	rc = daemon_fleet_lease(d, err, sizeof(err));
+	if (rc < 0) {
+		start_failed(d, STEP_LEASE, rc, err);
+		goto err_after_journal;
 	}
 	rc = txp_pipeline_create(&d->pipeline, &d->loop, workers, (uint32_t)d->cfg.pipeline.ring_capacity, &fns,
 	                         daemon_pipeline_done, d, err,
@@ -718,6 +738,9 @@ err_after_loop:
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 out:
 	txp_fleet_destroy(d->fleet);
+	/* Last: the journal is closed with its DELIVERED marks, the loop has run its last renewal. */
+	txp_fleet_lease_release(d->lease);
+	d->lease = NULL;
 	txp_ack_destroy(d->ack);
 	txp_stages_destroy(d->stages);
 	txp_dedup_destroy(d->dedup);

@@ -289,13 +289,13 @@ void txp_ack_dropped(struct txp_ack *a, uint64_t first_seq, uint64_t last_seq)
 	holdq_trim(q);
 }
 
-void txp_ack_delivered(struct txp_ack *a, uint64_t seq)
+/* The hold of record `seq` in wait_stored, or NULL.  wait_stored is
+ * sorted by sequence number: binary search. */
+static struct hold *stored_hold(struct txp_ack *a, uint64_t seq)
 {
 	struct holdq *q = &a->wait_stored;
 	size_t lo = 0, hi = q->len;
 
-	mark_delivered(a, seq);
-	/* wait_stored is sorted by sequence number: binary search. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (q->v[q->head + mid].seq < seq)
@@ -303,8 +303,58 @@ void txp_ack_delivered(struct txp_ack *a, uint64_t seq)
 		else
 			hi = mid;
 	}
-	if (lo < q->len && q->v[q->head + lo].seq == seq) {
-		release(a, &q->v[q->head + lo]);
+	return lo < q->len && q->v[q->head + lo].seq == seq ? &q->v[q->head + lo] : NULL;
+}
+
+/* The status a reply line names ("status":"..."), error when none. */
+static enum txp_status reply_status(const char *reply)
+{
+	const char *p = strstr(reply, "\"status\":\"");
+
+	if (p != NULL) {
+		p += strlen("\"status\":\"");
+		for (int i = 0; i < TXP_STATUS_COUNT; i++) {
+			const char *n = txp_status_name((enum txp_status)i);
+			size_t k = strlen(n);
+			if (strncmp(p, n, k) == 0 && p[k] == '"')
+				return (enum txp_status)i;
+		}
+	}
+	return TXP_STATUS_ERROR;
+}
+
+void txp_ack_stored_elsewhere(struct txp_ack *a, uint64_t seq, char *reply, size_t len)
+{
+	struct hold *h = stored_hold(a, seq);
+
+	if (h == NULL || h->t == NULL || reply == NULL || len > UINT32_MAX) {
+		free(reply);
+		return;
+	}
+	/* The producer is told what is stored, not what this host decided. */
+	free(h->t->reply);
+	h->t->reply = reply;
+	h->t->reply_len = (uint32_t)len;
+	/* And so is a resubmission within the duplicate window: the entry
+	 * this host's decision made gives way to the stored decision. */
+	if (h->t->has_id && !h->t->duplicate) {
+		txp_dedup_forget(a->o.dedup, h->t->transaction_id, seq);
+		if (txp_dedup_put(a->o.dedup, h->t->transaction_id, h->t->fingerprint, reply_status(reply), seq, reply,
+		                  len, h->t->received_ms, NULL) < 0)
+			txp_log_warn("duplicate_window_full", "transaction_id=\"%s\" reason=out_of_memory",
+			             h->t->transaction_id);
+	}
+}
+
+void txp_ack_delivered(struct txp_ack *a, uint64_t seq)
+{
+	struct holdq *q = &a->wait_stored;
+	struct hold *h;
+
+	mark_delivered(a, seq);
+	h = stored_hold(a, seq);
+	if (h != NULL) {
+		release(a, h);
 		holdq_trim(q);
 	}
 }

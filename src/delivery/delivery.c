@@ -243,6 +243,21 @@ void txp_delivery_submit(struct txp_delivery *d, struct txp_txn *t)
 	txp_txn_free(t);
 }
 
+int txp_delivery_set_fleet(struct txp_delivery *d, const char *decided_by)
+{
+	if (decided_by == NULL || !txp_fleet_instance_id_valid(decided_by))
+		return -EINVAL;
+	snprintf(d->decided_by, sizeof(d->decided_by), "%s", decided_by);
+	d->fleet = true;
+	return 0;
+}
+
+void txp_delivery_on_conflict(struct txp_delivery *d, txp_delivery_conflict_fn cb, void *arg)
+{
+	d->on_conflict = cb;
+	d->conflict_arg = arg;
+}
+
 void txp_delivery_on_delivered(struct txp_delivery *d, txp_delivery_done_fn cb, void *arg)
 {
 	d->on_delivered = cb;

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "txpipe/aws/client.h"
+#include "txpipe/fleet.h"
 #include "txpipe/heap.h"
 #include "txpipe/pipeline.h"
 #include "txpipe/queue.h"
@@ -19,6 +20,9 @@
 #define MAX_STORE_INFLIGHT 8
 #define MAX_ALERT_INFLIGHT 4
 #define MAX_DLQ_INFLIGHT 2
+/* Fleet mode: one conditional PutItem per record, so many more requests
+ * fly at once (still bounded by [aws] max_connections). */
+#define MAX_FLEET_STORE_INFLIGHT 128
 #define DLQ_BATCH 10 /* SendMessageBatch allows 10 entries */
 #define MAX_BATCH 25 /* the largest batch of any kind */
 /* Retries allowed per minute whatever the traffic, so a quiet daemon can
@@ -32,7 +36,7 @@
 /* Open addressing for the ids of puts in flight: a power of two at least
  * twice the most puts that can fly at once, so probes stay short. */
 #define BUSY_SLOTS 512
-_Static_assert(BUSY_SLOTS >= 2 * MAX_STORE_INFLIGHT * MAX_BATCH && (BUSY_SLOTS & (BUSY_SLOTS - 1)) == 0,
+_Static_assert(BUSY_SLOTS >= 2 * MAX_STORE_INFLIGHT * MAX_BATCH && BUSY_SLOTS >= 2 * MAX_FLEET_STORE_INFLIGHT && (BUSY_SLOTS & (BUSY_SLOTS - 1)) == 0,
                "BUSY_SLOTS: a power of two over twice the puts in flight");
 
 enum job_kind { JOB_STORE, JOB_ALERT, JOB_DLQ, JOB_KINDS };
@@ -76,7 +80,8 @@ struct call {
 	struct txp_delivery *d;
 	struct txp_queue link; /* in d->calls */
 	enum job_kind kind;
-	bool probe; /* sent while its service was unreachable */
+	bool probe;    /* sent while its service was unreachable */
+	bool checking; /* fleet: the GetItem after a failed conditional put is in flight */
 	size_t n;
 	struct job *jobs[MAX_BATCH];
 };
@@ -115,6 +120,11 @@ struct txp_delivery {
 	void *flush_arg;
 	txp_delivery_done_fn on_delivered;
 	void *delivered_arg;
+	/* Fleet mode (txp_delivery_set_fleet): conditional puts, first decision wins. */
+	bool fleet;
+	char decided_by[TXP_FLEET_INSTANCE_ID_MAX + 1];
+	txp_delivery_conflict_fn on_conflict;
+	void *conflict_arg;
 
 	struct txp_delivery_stats st;
 };

@@ -9,6 +9,7 @@
 #include "txpipe/aws/dynamodb.h"
 #include "txpipe/aws/sns.h"
 #include "txpipe/aws/sqs.h"
+#include "txpipe/fleet.h"
 #include "txpipe/item.h"
 #include "txpipe/log.h"
 #include "txpipe/pipeline.h"
@@ -63,6 +64,77 @@ static void store_done(struct txp_delivery *d, struct call *c, const struct txp_
 			delivery__job_failed(d, j, r->kind != TXP_AWS_FATAL, r->code, r->message);
 		}
 	}
+}
+
+/* ---- fleet mode: first decision wins -------------------------------- */
+
+/* The conditional put of c's one record failed its condition: a record of
+ * that transaction_id exists.  Whether it is ours is read back. */
+static bool condition_failed(const struct txp_delivery *d, const struct call *c, const struct txp_aws_result *r)
+{
+	return d->fleet && c->kind == JOB_STORE && !c->checking && c->n == 1 &&
+	       strcmp(r->code, "ConditionalCheckFailedException") == 0;
+}
+
+static void on_call_done(void *arg, const struct txp_aws_result *r);
+
+/* Starts the consistent GetItem of c's record, keeping c in flight (and
+ * its id busy, so a later put of the same id waits).  Returns 0 or a
+ * negative errno. */
+static int check_start(struct txp_delivery *d, struct call *c)
+{
+	size_t len = 0;
+	char *body = txp_fleet_get_body(d->cfg->dynamodb.table, c->jobs[0]->id, &len);
+	int rc = -ENOMEM;
+
+	c->checking = true;
+	if (body != NULL)
+		rc = txp_aws_call(d->client, TXP_AWS_DYNAMODB, "GetItem", body, len, on_call_done, c);
+	free(body);
+	return rc;
+}
+
+/* The read-back after a failed condition came back. */
+static void check_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
+{
+	struct job *j = c->jobs[0];
+	char fp[TXP_FLEET_FINGERPRINT_HEX + 1], winner[TXP_FLEET_INSTANCE_ID_MAX + 1];
+	char *reply = NULL;
+	size_t reply_len = 0;
+	int v;
+
+	if (r->kind != TXP_AWS_OK) {
+		delivery__job_failed(d, j, r->kind != TXP_AWS_FATAL, r->code, r->message);
+		return;
+	}
+	txp_fleet_fingerprint(j->payload, j->len, fp);
+	v = txp_fleet_stored_verdict(r->body, r->body_len, fp, winner, sizeof(winner), &reply, &reply_len);
+	if (v == TXP_FLEET_OURS) {
+		/* Our own earlier attempt (an answer lost to a timeout) or a
+		 * replayed record: stored, and only once. */
+		d->st.already_stored++;
+		delivery__job_done(d, j, true);
+		return;
+	}
+	if (v != TXP_FLEET_CONFLICT) {
+		/* Gone again (TTL) or unreadable: put it again, with the
+		 * retry policy's backoff. */
+		delivery__job_failed(d, j, v != -EINVAL, "ConditionalCheckFailedException",
+		                     v == TXP_FLEET_MISSING ? "the stored record vanished before it was read back"
+		                                            : "the stored record could not be read back");
+		return;
+	}
+	/* Another decision was stored first and stays: ours is not a failure
+	 * to retry or dead-letter, it lost. */
+	d->st.conditional_conflicts++;
+	txp_log_warn("fleet_conflict",
+	             "transaction_id=\"%s\" instance=\"%s\" winner=\"%s\" action=\"the stored decision stays\"", j->id,
+	             d->decided_by, winner[0] != '\0' ? winner : "-");
+	if (j->origin != NULL && d->on_conflict != NULL)
+		d->on_conflict(d->conflict_arg, j->origin->seq, reply, reply_len);
+	else
+		free(reply);
+	delivery__job_done(d, j, true);
 }
 
 static void alert_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
@@ -141,7 +213,21 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 {
 	struct call *c = arg;
 	struct txp_delivery *d = c->d;
+	struct txp_aws_result failed;
+	int rc;
 
+	if (!cancelled(d, r) && condition_failed(d, c, r)) {
+		/* Still in flight, as the read-back. */
+		note_reachability(d, c, r);
+		rc = check_start(d, c);
+		if (rc == 0)
+			return;
+		/* Report it as the read-back's own failure: the put is retried. */
+		failed = (struct txp_aws_result){ .kind = TXP_AWS_RETRYABLE };
+		snprintf(failed.code, sizeof(failed.code), "call_failed");
+		snprintf(failed.message, sizeof(failed.message), "could not start the read-back: %s", strerror(-rc));
+		r = &failed;
+	}
 	call_unlink(d, c);
 	release_ids(d, c);
 	if (!cancelled(d, r))
@@ -149,6 +235,8 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 	if (cancelled(d, r)) {
 		for (size_t i = 0; i < c->n; i++)
 			delivery__job_lost(d, c->jobs[i], "cancelled");
+	} else if (c->checking) {
+		check_done(d, c, r);
 	} else if (c->kind == JOB_STORE) {
 		store_done(d, c, r);
 	} else if (c->kind == JOB_ALERT) {
@@ -223,18 +311,29 @@ static void release_ids(struct txp_delivery *d, const struct call *c)
 
 static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
 {
+	/* A conditional write carries one item (BatchWriteItem takes no conditions). */
+	if (k == JOB_STORE && d->fleet)
+		return 1;
 	size_t n = k == JOB_STORE ? d->cfg->dynamodb.batch_size : k == JOB_ALERT ? d->cfg->sns.batch_size : DLQ_BATCH;
 	return n < 1 ? 1 : n > MAX_BATCH ? MAX_BATCH : n;
 }
 
 static unsigned inflight_max(const struct txp_delivery *d, enum job_kind k)
 {
-	unsigned m = k == JOB_STORE ? MAX_STORE_INFLIGHT : k == JOB_ALERT ? MAX_ALERT_INFLIGHT : MAX_DLQ_INFLIGHT;
+	unsigned m = k == JOB_STORE   ? (d->fleet ? MAX_FLEET_STORE_INFLIGHT : MAX_STORE_INFLIGHT)
+	             : k == JOB_ALERT ? MAX_ALERT_INFLIGHT
+	                              : MAX_DLQ_INFLIGHT;
 	return d->cfg->aws.max_connections < m ? (unsigned)d->cfg->aws.max_connections : m;
 }
 
 static char *call_body(const struct txp_delivery *d, const struct call *c, size_t *len)
 {
+	if (c->kind == JOB_STORE && d->fleet) {
+		char fp[TXP_FLEET_FINGERPRINT_HEX + 1];
+		txp_fleet_fingerprint(c->jobs[0]->payload, c->jobs[0]->len, fp);
+		return txp_fleet_put_body(d->cfg->dynamodb.table, c->jobs[0]->payload, c->jobs[0]->len, d->decided_by,
+		                          fp, len);
+	}
 	if (c->kind == JOB_STORE) {
 		const char *items[MAX_BATCH];
 		uint32_t lens[MAX_BATCH];
@@ -318,7 +417,8 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 	d->inflight[k]++;
 	rc = -ENOMEM;
 	if (body != NULL)
-		rc = txp_aws_call(d->client, service_of[k], op_of[k], body, len, on_call_done, c);
+		rc = txp_aws_call(d->client, service_of[k], k == JOB_STORE && d->fleet ? "PutItem" : op_of[k], body,
+		                  len, on_call_done, c);
 	free(body);
 	if (rc < 0) {
 		/* Report it as the call's own failure, so every path through

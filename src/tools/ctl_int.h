@@ -1,4 +1,4 @@
-/* ctl_int.h: what txpipectl.c, ctl_daemon.c, ctl_aws.c and ctl_replay.c share; not for other modules. */
+/* ctl_int.h: what txpipectl.c, ctl_daemon.c, ctl_aws.c, ctl_replay.c and ctl_adopt.c share; not for other modules. */
 #ifndef TXPIPE_CTL_INT_H
 #define TXPIPE_CTL_INT_H
 
@@ -43,6 +43,8 @@ int ctl__get(struct ctl *ctl, int argc, char **argv);
 int ctl__dlq(struct ctl *ctl, int argc, char **argv);
 /* txpipectl deprovision: parses its options and runs txp_deprovision_run() (ctl_aws.c). */
 int ctl__deprovision(struct ctl *ctl, int argc, char **argv);
+/* txpipectl journal adopt: delivers a lost host's journal under its lease (ctl_adopt.c). */
+int ctl__journal(struct ctl *ctl, int argc, char **argv);
 /* txpipectl replay: decides a file offline under a candidate and a baseline configuration (ctl_replay.c). */
 int ctl__replay(struct ctl *ctl, int argc, char **argv);
 

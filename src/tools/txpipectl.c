@@ -46,6 +46,10 @@ void ctl__usage(FILE *f)
 	           "                             decide an NDJSON file offline under the candidate and the\n"
 	           "                             baseline configuration (default: the daemon's) and print\n"
 	           "                             per-status counts and every changed decision\n"
+	           "  journal adopt [--timeout-ms N] DIR\n"
+	           "                             deliver a lost host's journal ([fleet] on): take its\n"
+	           "                             lease (refused while its owner's is live), deliver every\n"
+	           "                             undelivered record, mark them delivered, release the lease\n"
 	           "  version                    print the tool's, the daemon's and the rules' versions\n"
 	           "\n"
 	           "Options:\n"
@@ -56,7 +60,8 @@ void ctl__usage(FILE *f)
 	           "\n"
 	           "Exit status: 0 success; 1 some transactions were rejected or failed; 64 usage;\n"
 	           "66 input file missing; 69 daemon unreachable; 76 protocol error; 77 deprovision: the\n"
-	           "table holds items (give --delete-data); 78 bad configuration.\n"
+	           "table holds items (give --delete-data); 75 journal adopt: the journal's lease is held;\n"
+	           "78 bad configuration.\n"
 	           "See txpipectl(1).\n");
 }
 
@@ -139,6 +144,8 @@ int main(int argc, char **argv)
 		return ctl__get(&ctl, argc, argv);
 	if (strcmp(cmd, "replay") == 0)
 		return ctl__replay(&ctl, argc, argv);
+	if (strcmp(cmd, "journal") == 0)
+		return ctl__journal(&ctl, argc, argv);
 	if (strcmp(cmd, "dlq") == 0)
 		return ctl__dlq(&ctl, argc, argv);
 	if (strcmp(cmd, "genkey") == 0) {

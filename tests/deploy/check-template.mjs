@@ -229,14 +229,22 @@ check(unused.length === 0, 'every parameter is used', `parameters never used: ${
 
 // ---- IAM: the daemon's policy is conf/iam-policy.json, nothing has a wildcard but Session Manager --------
 const filePolicy = JSON.parse(readFileSync(policyPath, 'utf8'));
-const tables = ofType('AWS::DynamoDB::Table');
+const allTables = ofType('AWS::DynamoDB::Table');
+// The decisions' table is keyed by transaction_id, the fleet's (txpipectl provision with [fleet]
+// enabled) by pk alone.
+const keyOf = (n) => JSON.stringify(R[n].Properties?.KeySchema);
+const tables = allTables.filter((n) => keyOf(n) === JSON.stringify([{ AttributeName: 'transaction_id', KeyType: 'HASH' }]));
+const fleetTables = allTables.filter((n) => keyOf(n) === JSON.stringify([{ AttributeName: 'pk', KeyType: 'HASH' }]));
 const topics = ofType('AWS::SNS::Topic');
 const queues = ofType('AWS::SQS::Queue');
-check(tables.length === 1 && topics.length === 1 && queues.length === 1, 'one table, one topic, one queue',
-      `expected one table, topic and queue, found ${tables.length}, ${topics.length}, ${queues.length}`);
+check(tables.length === 1 && fleetTables.length <= 1 && allTables.length === tables.length + fleetTables.length &&
+      topics.length === 1 && queues.length === 1, 'one table (and at most one fleet table), one topic, one queue',
+      `expected one table, at most one fleet table, one topic and one queue, found ${allTables.length} tables ` +
+      `(${fleetTables.length} keyed by pk), ${topics.length} topics, ${queues.length} queues`);
 // The placeholders of docs/iam.md, "Filling in the placeholders", and what stands for them in a template.
 const PLACEHOLDER = {
 	'arn:aws:dynamodb:REGION:ACCOUNT:table/txpipe-transactions': { 'Fn::GetAtt': [tables[0], 'Arn'] },
+	'arn:aws:dynamodb:REGION:ACCOUNT:table/txpipe-fleet': { 'Fn::GetAtt': [fleetTables[0], 'Arn'] },
 	'arn:aws:sns:REGION:ACCOUNT:txpipe-alerts': { Ref: topics[0] },
 	'arn:aws:sqs:REGION:ACCOUNT:txpipe-dlq': { 'Fn::GetAtt': [queues[0], 'Arn'] },
 };
@@ -371,6 +379,10 @@ check(tp.BillingMode === 'PAY_PER_REQUEST' && tp.PointInTimeRecoverySpecificatio
       tp.SSESpecification?.SSEEnabled === true && tp.TimeToLiveSpecification?.AttributeName === 'expires_at' &&
       tp.TimeToLiveSpecification?.Enabled === true && isDeepStrictEqual(tp.KeySchema, [{ AttributeName: 'transaction_id', KeyType: 'HASH' }]),
       'table: on demand, PITR, SSE, TTL on expires_at, keyed by transaction_id');
+const fp = R[fleetTables[0]]?.Properties ?? {};
+check(fleetTables.length === 1 && fp.BillingMode === 'PAY_PER_REQUEST' && fp.SSESpecification?.SSEEnabled === true &&
+      fp.TimeToLiveSpecification?.AttributeName === 'expires' && fp.TimeToLiveSpecification?.Enabled === true,
+      'fleet table: on demand, SSE, TTL on expires, keyed by pk');
 check(R[topics[0]]?.Properties?.KmsMasterKeyId === 'alias/aws/sns', 'topic encrypted with alias/aws/sns');
 check(ofType('AWS::SNS::Subscription').some((n) => R[n].Properties.Protocol === 'email' &&
 	R[n].Properties.TopicArn?.Ref === topics[0] && R[n].Properties.Endpoint?.Ref in P), 'email subscription to the topic from a parameter');
@@ -426,9 +438,10 @@ if (typeof ud !== 'string') {
 		const want = {
 			'aws.region': '${AWS::Region}', 'dynamodb.table': `\${${tables[0]}}`, 'sns.topic_arn': `\${${topics[0]}}`,
 			'sqs.queue_url': `\${${queues[0]}}`, 'journal.ack': 'journaled', 'journal.dir': '/var/lib/txpipe/journal',
+			'fleet.enabled': 'true', 'fleet.table': `\${${fleetTables[0]}}`,
 		};
 		const wrong = Object.entries(want).filter(([k, v]) => got[k] !== v).map(([k, v]) => `${k} = ${got[k]} (want ${v})`);
-		check(wrong.length === 0, 'the configuration names the stack\'s region, table, topic and queue, ack = journaled',
+		check(wrong.length === 0, 'the configuration names the stack\'s region, table, topic and queue, ack = journaled, and its fleet table',
 		      wrong.join('; '));
 	}
 	const agent = ud.match(/<<'EOA'\n([\s\S]*?)\nEOA\n/);

@@ -40,6 +40,7 @@ else
 		-e 's/^            //' \
 		-e 's/\${AWS::Region}/eu-west-1/g' -e 's/\${AWS::StackName}/txpipe/g' \
 		-e 's/\${TransactionsTable}/txpipe-TransactionsTable-1A2B3C4D5E6F/g' \
+		-e 's/\${FleetTable}/txpipe-FleetTable-6F5E4D3C2B1A/g' \
 		-e 's/\${AlertTopic}/arn:aws:sns:eu-west-1:111122223333:txpipe-AlertTopic-1A2B3C4D5E6F/g' \
 		-e 's|\${DeadLetterQueue}|https://sqs.eu-west-1.amazonaws.com/111122223333/txpipe-DeadLetterQueue-1A2B3C4D5E6F|g' \
 		>"$tmp/txpiped.ini"

@@ -1,4 +1,4 @@
-/* iam_check.c: validates an IAM policy file of conf/ and prints the actions it allows (for check-iam.sh). */
+/* iam_check.c: validates an IAM policy file of conf/ and prints the actions it allows on each resource (for check-iam.sh). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,17 +83,20 @@ static bool strings(json_t *v, bool (*ok)(const char *))
 	return true;
 }
 
-static void print_actions(json_t *v)
+/* Prints "action resource" for each action of a statement and each of its
+ * resources: the same action on two tables is two grants, not a repeat. */
+static void print_actions(json_t *action, json_t *resource)
 {
-	size_t i;
-	json_t *e;
+	json_t *as = json_is_string(action) ? json_pack("[O]", action) : json_incref(action);
+	json_t *rs = json_is_string(resource) ? json_pack("[O]", resource) : json_incref(resource);
+	size_t i, k;
+	json_t *a, *r;
 
-	if (json_is_string(v)) {
-		printf("%s\n", json_string_value(v));
-		return;
-	}
-	json_array_foreach (v, i, e)
-		printf("%s\n", json_string_value(e));
+	json_array_foreach (as, i, a)
+		json_array_foreach (rs, k, r)
+			printf("%s %s\n", json_string_value(a), json_string_value(r));
+	json_decref(as);
+	json_decref(rs);
 }
 
 static int check_statement(const char *file, json_t *s, size_t n, json_t *sids)
@@ -130,7 +133,7 @@ static int check_statement(const char *file, json_t *s, size_t n, json_t *sids)
 	v = json_object_get(s, "Condition");
 	if (v != NULL && (!json_is_object(v) || json_object_size(v) == 0))
 		return fail(file, "Condition is not a non-empty object", n);
-	print_actions(action);
+	print_actions(action, resource);
 	return 0;
 }
 

@@ -126,6 +126,25 @@ check "a lookup failure exits 69 (EX_UNAVAILABLE)" 69 "$?"
 check "and deletes nothing: the table is still there" 0 \
 	"$(txp_js ddb-describe-table.mjs "$table" >/dev/null 2>&1; echo $?)"
 
+# --- [fleet] enabled: the fleet table is listed and deleted too, without --delete-data ----------------
+printf '\n[fleet]\nenabled = true\ntable = txpipe-it-fleet\ninstance_id = it-1\n' | cat "$workdir/txpiped.ini" - \
+	>"$workdir/fleet.ini"
+fctl() { "$TXPIPECTL" --config "$workdir/fleet.ini" "$@"; }
+fctl provision >/dev/null 2>&1
+check "the fleet table is provisioned" 0 "$(txp_js ddb-describe-table.mjs txpipe-it-fleet >/dev/null 2>&1; echo $?)"
+# A lease left in it: the fleet table holds no decision, so no --delete-data is asked for.
+txp_js ddb-put-item.mjs txpipe-it-fleet '{"pk":"lease|j-deprov","owner":"it-1","expires":1}' >/dev/null
+fctl deprovision --yes >"$workdir/run7.out" 2>"$workdir/run7.err"
+check "with [fleet] enabled, --yes deletes everything: exit 0" 0 "$?"
+sed 's/^/     | /' "$workdir/run7.out"
+check_line "the fleet table is listed with its ARN" "$workdir/run7.out" \
+	"  fleet table txpipe-it-fleet (arn:aws:dynamodb:us-east-1:000000000000:table/txpipe-it-fleet)"
+check_line "the fleet table is deleted" "$workdir/run7.out" "fleet table txpipe-it-fleet: deleted"
+check "the SDK finds no fleet table" 2 "$(txp_js ddb-describe-table.mjs txpipe-it-fleet >/dev/null 2>&1; echo $?)"
+fctl deprovision --yes >"$workdir/run8.out" 2>&1
+check_line "a missing fleet table is reported" "$workdir/run8.out" "fleet table txpipe-it-fleet: not found, skipped"
+ctl provision >/dev/null 2>&1
+
 # --- on a terminal: it asks, and only "yes" deletes ------------------------------------------------------
 # script(1) gives the command a pseudo-terminal and feeds it our standard input.
 if command -v script >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # provision.sh: `txpipectl provision` against dynalite and fauxqs: creates the table, topic, subscription
-# and dead-letter queue, reports them as existing on a second run, and the SDK sees their settings.
+# and dead-letter queue (and the fleet table with [fleet] enabled), reports them as existing on a second run, and the SDK sees their settings.
 #
 # Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
 # Needs no write access to the source tree: node and node_modules come from TXP_TESTS_DIR (default
@@ -98,6 +98,28 @@ check "topic is KMS-encrypted" alias/aws/sns "$(echo "$t" | jget Attributes.KmsM
 check "one email subscription" '[{"Protocol":"email","Endpoint":"alerts@example.com"}]' \
 	"$(echo "$t" | txp_node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
 		const j=JSON.parse(s);console.log(JSON.stringify(j.Subscriptions.map(({Protocol,Endpoint})=>({Protocol,Endpoint}))));})')"
+
+# --- [fleet] enabled: the fleet table too (key pk, TTL on expires) ---------------------------------
+printf '\n[fleet]\nenabled = true\ntable = txpipe-it-fleet\ninstance_id = it-1\n' | cat "$workdir/txpiped.ini" - \
+	>"$workdir/fleet.ini"
+"$TXPIPECTL" --config "$workdir/fleet.ini" provision >"$workdir/run-fleet1.out" 2>"$workdir/run-fleet1.err"
+check "provision with [fleet] enabled exits 0" 0 "$?"
+sed 's/^/     | /' "$workdir/run-fleet1.out"
+check_line "the fleet table is created" "$workdir/run-fleet1.out" \
+	"fleet table txpipe-it-fleet: created (PAY_PER_REQUEST, SSE on)"
+check_line "dynalite's missing TTL is a warning for the fleet table too" "$workdir/run-fleet1.out" \
+	"warning: fleet table txpipe-it-fleet: TTL on expires is not available at this endpoint (UnknownOperationException); expired items stay"
+check_line "the records table is still there" "$workdir/run-fleet1.out" "table $table: exists"
+check "the fleet run writes nothing to stderr" "" "$(cat "$workdir/run-fleet1.err")"
+desc=$(txp_js ddb-describe-table.mjs txpipe-it-fleet)
+check "the fleet table's key is pk alone" '[{"AttributeName":"pk","KeyType":"HASH"}]' "$(echo "$desc" | jget KeySchema)"
+check "pk is a string" '[{"AttributeName":"pk","AttributeType":"S"}]' "$(echo "$desc" | jget AttributeDefinitions)"
+check "the fleet table is on demand" PAY_PER_REQUEST "$(echo "$desc" | jget BillingModeSummary.BillingMode)"
+"$TXPIPECTL" --config "$workdir/fleet.ini" provision >"$workdir/run-fleet2.out" 2>&1
+check "a second fleet run exits 0" 0 "$?"
+check_line "the fleet table exists" "$workdir/run-fleet2.out" "fleet table txpipe-it-fleet: exists"
+check "the second fleet run creates nothing" 0 "$(grep -c ': created' "$workdir/run-fleet2.out")"
+check "without [fleet] enabled there is no fleet table line" 0 "$(grep -c '^fleet table' "$workdir/run2.out")"
 
 # --- investigation indexes: a new table gets both, an existing one gets them by UpdateTable -------
 sed -e "s|^table = .*|table = txpipe-it-indexed\ninvestigation_indexes = true|" "$workdir/txpiped.ini" \

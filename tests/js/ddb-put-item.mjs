@@ -1,7 +1,7 @@
-// ddb-put-item.mjs: puts one item, given as plain JSON of string attributes, into a DynamoDB table.
+// ddb-put-item.mjs: puts one item, given as plain JSON of string (S) and integer (N) attributes, into a DynamoDB table.
 //
 // usage: ddb-put-item.mjs TABLE JSON
-//   JSON is an object of string values, e.g. '{"transaction_id":"t-1","note":"x"}'.
+//   JSON is an object of string and integer values, e.g. '{"transaction_id":"t-1","note":"x","n":3}'.
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { args, dynamodb, fail, run } from './lib/common.mjs';
 
@@ -17,8 +17,9 @@ run(async () => {
 	}
 	const Item = {};
 	for (const [k, v] of Object.entries(plain)) {
-		if (typeof v !== 'string') fail(`${k}: only string values`);
-		Item[k] = { S: v };
+		if (typeof v === 'number' && Number.isInteger(v)) Item[k] = { N: String(v) };
+		else if (typeof v === 'string') Item[k] = { S: v };
+		else fail(`${k}: only string and integer values`);
 	}
 	await dynamodb().send(new PutItemCommand({ TableName: positionals[0], Item }));
 });

@@ -44,11 +44,14 @@ expect() {
 }
 source "$1"
 cd "$2"
-expect "check-config deprovision dlq doctor genkey get help provision reload stats submit tail version" txpipectl ""
+expect "check-config deprovision dlq doctor genkey get help journal provision reload stats submit tail version" txpipectl ""
 expect "--delete-data --yes" txpipectl deprovision ""
 expect "--yes" txpipectl deprovision --y
 expect "deprovision dlq doctor" txpipectl d
 expect "list redrive" txpipectl dlq ""
+expect "adopt" txpipectl journal ""
+expect "--config --timeout-ms" txpipectl journal adopt -
+expect "" txpipectl journal adopt --timeout-ms ""
 expect "--reason --status" txpipectl tail ""
 expect "stats submit" txpipectl s
 expect "check-config" txpipectl --socket /x c
@@ -95,6 +98,7 @@ for c in $(sed -n 's/.*local commands="\([^"]*\)".*/\1/p' "$top_srcdir/completio
 	case $c in
 	get) set -- get some-id ;;
 	dlq) set -- dlq list ;;
+	journal) set -- journal adopt "$tmp/none-journal" ;;
 	*) set -- "$c" ;;
 	esac
 	"$tx" --socket "$tmp/none.sock" --config "$tmp/none.ini" "$@" </dev/null >/dev/null 2>&1
@@ -114,4 +118,6 @@ accepts 69 --socket "$tmp/none.sock" stats --format json
 accepts 69 --socket "$tmp/none.sock" stats --format text
 accepts 69 --socket "$tmp/none.sock" stats --format prometheus
 accepts 0 genkey "$tmp/new.key"
+# journal adopt's options get past its parser (78: it went on to read the missing configuration).
+accepts 78 journal adopt --config "$tmp/none.ini" --timeout-ms 5 "$tmp/none-journal"
 exit $status

@@ -309,6 +309,38 @@ START_TEST(a_resubmission_gets_the_first_decision_never_before_it_is_durable)
 }
 END_TEST
 
+START_TEST(a_decision_stored_first_elsewhere_is_the_reply_and_the_duplicate_answer)
+{
+	struct fixture f;
+	struct txp_txn *a, *again;
+	const char *won = "{\"transaction_id\":\"a\",\"status\":\"declined\",\"risk_score\":90,"
+	                  "\"reasons\":[\"amount_high\"],\"decided_by\":\"host-b\"}\n";
+
+	setup(&f, TXP_JOURNAL_ACK_STORED, true);
+	a = decided(&f, "a", 100);
+	txp_ack_completed(f.ack, a);
+	ck_assert(has(a->reply, "\"status\":\"review\""));
+	/* Delivery found another host's decision stored first (fleet mode). */
+	txp_ack_stored_elsewhere(f.ack, a->journal_seq, strdup(won), strlen(won));
+	ck_assert(a->held);
+	txp_ack_delivered(f.ack, a->journal_seq);
+	ck_assert_uint_eq(f.w.n_released, 1);
+	ck_assert_str_eq(a->reply, won);
+	ck_assert_uint_eq(a->reply_len, strlen(won));
+	/* A resubmission within the window gets the stored decision too. */
+	again = decided(&f, "a", 100);
+	txp_ack_completed(f.ack, again);
+	ck_assert(again->duplicate);
+	ck_assert(has(again->reply, "\"status\":\"declined\""));
+	ck_assert(has(again->reply, "\"decided_by\":\"host-b\""));
+	ck_assert(has(again->reply, "\"duplicate\":true"));
+	ck_assert_int_eq(again->status, TXP_STATUS_DECLINED);
+	/* Nothing holds a record that is not waiting: the reply is freed (ASan sees a leak otherwise). */
+	txp_ack_stored_elsewhere(f.ack, 99, strdup(won), strlen(won));
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(a_reply_that_cannot_be_held_is_refused_not_sent_early)
 {
 	struct fixture f;
@@ -552,6 +584,7 @@ int main(void)
 	tcase_add_test(tc, journaled_replies_wait_for_their_record_to_be_durable);
 	tcase_add_test(tc, stored_replies_wait_for_delivery_in_any_order);
 	tcase_add_test(tc, stored_without_delivery_waits_for_durability);
+	tcase_add_test(tc, a_decision_stored_first_elsewhere_is_the_reply_and_the_duplicate_answer);
 	tcase_add_test(tc, decided_replies_leave_at_once);
 	tcase_add_test(tc, delivered_marks_are_batched_into_one_record_per_flush);
 	tcase_add_test(tc, without_delivery_records_are_marked_delivered_at_once);

@@ -1,0 +1,142 @@
+/* records.c: first decision wins across the fleet: the conditional put, the read-back and its verdict (pure). */
+#include "txpipe/fleet.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "txpipe/aws/dynamodb.h"
+#include "txpipe/sbuf.h"
+
+void txp_fleet_fingerprint(const char *item, size_t len, char out[TXP_FLEET_FINGERPRINT_HEX + 1])
+{
+	unsigned char h[TXP_FLEET_FINGERPRINT_HEX / 2];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)item, len, NULL, 0);
+	sodium_bin2hex(out, TXP_FLEET_FINGERPRINT_HEX + 1, h, sizeof(h));
+}
+
+char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, const char *decided_by,
+                         const char *fingerprint, size_t *len)
+{
+	struct txp_sbuf b = { 0 };
+
+	/* The item is one JSON object: the two attributes go before its final '}'. */
+	if (item_len < 2 || item[0] != '{' || item[item_len - 1] != '}')
+		return NULL;
+	txp_sbuf_str(&b, "{\"TableName\":");
+	txp_sbuf_json_str(&b, table);
+	txp_sbuf_str(&b, ",\"Item\":");
+	txp_sbuf_raw(&b, item, item_len - 1);
+	txp_sbuf_str(&b,
+	             item_len > 2 ? ",\"" TXP_FLEET_DECIDED_BY "\":{\"S\":" : "\"" TXP_FLEET_DECIDED_BY "\":{\"S\":");
+	txp_sbuf_json_str(&b, decided_by);
+	txp_sbuf_str(&b, "},\"" TXP_FLEET_FINGERPRINT "\":{\"S\":");
+	txp_sbuf_json_str(&b, fingerprint);
+	/* A record is written once: a second decision of its transaction_id
+	 * fails with ConditionalCheckFailedException instead of replacing it
+	 * (DynamoDB Developer Guide, "Condition expressions"). */
+	txp_sbuf_str(&b, "}},\"ConditionExpression\":\"attribute_not_exists(" TXP_FLEET_RECORD_KEY ")\"}");
+	return txp_sbuf_finish(&b, len);
+}
+
+char *txp_fleet_get_body(const char *table, const char *id, size_t *len)
+{
+	struct txp_sbuf b = { 0 };
+
+	txp_sbuf_str(&b, "{\"TableName\":");
+	txp_sbuf_json_str(&b, table);
+	txp_sbuf_str(&b, ",\"Key\":{\"" TXP_FLEET_RECORD_KEY "\":{\"S\":");
+	txp_sbuf_json_str(&b, id);
+	/* Eventually consistent reads may miss a write that just won. */
+	txp_sbuf_str(&b, "}},\"ConsistentRead\":true}");
+	return txp_sbuf_finish(&b, len);
+}
+
+static const char *str_of(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s != NULL ? s : "";
+}
+
+/* The reply line of a stored record (its unmarshalled item `it`), in the
+ * protocol's field order (txp_txn_build_reply). */
+static char *stored_reply(const json_t *it, size_t *len)
+{
+	struct txp_sbuf b = { 0 };
+	json_t *score = json_object_get(it, "risk_score"), *reasons = json_object_get(it, "reasons");
+	const char *status = str_of(it, "status"), *code;
+	json_t *v;
+	bool first = true;
+
+	txp_sbuf_str(&b, "{\"transaction_id\":");
+	txp_sbuf_json_str(&b, str_of(it, TXP_FLEET_RECORD_KEY));
+	txp_sbuf_str(&b, ",\"status\":");
+	txp_sbuf_json_str(&b, status);
+	if (json_is_integer(score))
+		txp_sbuf_printf(&b, ",\"risk_score\":%lld", (long long)json_integer_value(score));
+	txp_sbuf_str(&b, ",\"reasons\":[");
+	json_object_foreach (reasons, code, v) {
+		if (!first)
+			txp_sbuf_raw(&b, ",", 1);
+		txp_sbuf_json_str(&b, code);
+		first = false;
+	}
+	txp_sbuf_str(&b, "]");
+	if (strcmp(status, "rejected") == 0 || strcmp(status, "error") == 0) {
+		txp_sbuf_str(&b, ",\"error\":{\"code\":");
+		txp_sbuf_json_str(&b, str_of(it, "error_code"));
+		txp_sbuf_str(&b, ",\"message\":");
+		txp_sbuf_json_str(&b, str_of(it, "error_message"));
+		txp_sbuf_str(&b, ",\"field\":");
+		if (str_of(it, "error_field")[0] != '\0')
+			txp_sbuf_json_str(&b, str_of(it, "error_field"));
+		else
+			txp_sbuf_str(&b, "null");
+		txp_sbuf_str(&b, "}");
+	}
+	/* Which host's decision this is: the producer asked another one. */
+	txp_sbuf_str(&b, ",\"" TXP_FLEET_DECIDED_BY "\":");
+	txp_sbuf_json_str(&b, str_of(it, TXP_FLEET_DECIDED_BY));
+	txp_sbuf_str(&b, "}\n");
+	return txp_sbuf_finish(&b, len);
+}
+
+int txp_fleet_stored_verdict(const char *body, size_t len, const char *fingerprint, char *winner, size_t winner_len,
+                             char **reply, size_t *reply_len)
+{
+	json_t *root = body != NULL ? json_loadb(body, len, 0, NULL) : NULL, *item, *it = NULL;
+	int rc = -EINVAL;
+
+	*reply = NULL;
+	*reply_len = 0;
+	if (winner_len > 0)
+		winner[0] = '\0';
+	if (!json_is_object(root))
+		goto out;
+	item = json_object_get(root, "Item");
+	if (item == NULL) {
+		rc = TXP_FLEET_MISSING;
+		goto out;
+	}
+	it = json_is_object(item) ? txp_ddb_unmarshal(item) : NULL;
+	if (it == NULL)
+		goto out;
+	if (strcmp(str_of(it, TXP_FLEET_FINGERPRINT), fingerprint) == 0) {
+		rc = TXP_FLEET_OURS;
+		goto out;
+	}
+	if (winner_len > 0) {
+		strncpy(winner, str_of(it, TXP_FLEET_DECIDED_BY), winner_len - 1);
+		winner[winner_len - 1] = '\0';
+	}
+	*reply = stored_reply(it, reply_len);
+	rc = *reply != NULL ? TXP_FLEET_CONFLICT : -ENOMEM;
+out:
+	json_decref(it);
+	json_decref(root);
+	return rc;
+}

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# fleet-records.sh: two txpiped hosts with [fleet] on and ack = stored get the same transaction_ids at
+# the same time, each with its own amount: one record per id, the first decision stored stays (its
+# decided_by is the host that answered with its own decision), and the other host's producer is told
+# the stored decision.  The control run with [fleet] off shows the same race overwriting records.
+#
+# Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
+# Knob: FLEET_IDS (default 200).
+set -uo pipefail
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+TXP_TESTS_DIR=${TXP_TESTS_DIR:-$top_srcdir/tests}
+export TXP_TESTS_DIR
+# shellcheck source=SCRIPTDIR/../lib/services.sh
+. "$top_srcdir/tests/lib/services.sh"
+# shellcheck source=SCRIPTDIR/../lib/itest.sh
+. "$top_srcdir/tests/lib/itest.sh"
+
+TXPIPED=$top_builddir/txpiped
+TXPIPECTL=$top_builddir/txpipectl
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/txp-fleet-records.XXXXXX")
+n=${FLEET_IDS:-200}
+pids=()
+
+txp_cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+}
+
+if ! txp_svc_node; then
+	rm -rf "$workdir"
+	echo "SKIP: Node >= 22.13 with tests/node_modules cannot be set up (see tests/setup-node.sh)"
+	exit 77
+fi
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "work directory: $workdir"
+txp_svc_start_all "$workdir/logs" || exit 1
+ok "emulators started"
+"$TXPIPECTL" genkey "$workdir/card.key" >/dev/null && "$TXPIPECTL" genkey "$workdir/pseud.key" >/dev/null
+check "key files created" 0 "$?"
+
+# config HOST TABLE FLEET: $workdir/HOST.ini, its own socket and journal, the shared tables.
+config() {
+	cat >"$workdir/$1.ini" <<EOC
+[daemon]
+socket = $workdir/$1.sock
+shutdown_timeout_ms = 5s
+
+[pipeline]
+workers = 1
+
+[compliance]
+card_token_key_file = $workdir/card.key
+pseudonym_key_file = $workdir/pseud.key
+usd_rates = USD:1000000,EUR:1080000
+
+[aws]
+region = us-east-1
+imds = false
+max_connections = 32
+
+[dynamodb]
+endpoint = $DYNAMODB_ENDPOINT
+table = $2
+flush_delay_ms = 5ms
+
+[sns]
+topic_arn =
+
+[sqs]
+queue_url =
+
+[journal]
+dir = $workdir/$1-$2.journal
+ack = stored
+
+[fleet]
+enabled = $3
+instance_id = $1
+table = txpipe-it-fleet
+EOC
+}
+
+start() { # HOST TABLE
+	"$TXPIPED" --config "$workdir/$1.ini" 2>>"$workdir/$1-$2.log" &
+	pids+=($!)
+	local i
+	for ((i = 0; i < 300; i++)); do
+		"$TXPIPECTL" --socket "$workdir/$1.sock" version >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	not_ok "txpiped $1 starts" "$(tail -n 20 "$workdir/$1-$2.log")"
+	return 1
+}
+
+stop_all() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	pids=()
+}
+
+# lines PREFIX AMOUNT [rev]: n transactions with ids PREFIX-1..n (n..1 with rev), one customer each,
+# all of AMOUNT.
+lines() {
+	awk -v p="$1" -v a="$2" -v n="$n" -v rev="${3:-}" 'BEGIN {
+		for (k = 1; k <= n; k++) {
+			i = rev ? n + 1 - k : k
+			printf "{\"transaction_id\":\"%s-%d\",\"amount\":\"%s\",\"currency\":\"USD\",\"merchant_id\":\"m-1\",\"customer_id\":\"cust-%d\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"card_number\":\"4111111111111111\"}\n", p, i, a, i
+		}
+	}'
+}
+
+# race TABLE FLEET PREFIX: both hosts up, the same ids sent to both at once (a: 12.00, b: 9000.00),
+# replies in $workdir/PREFIX-a.replies and -b.replies, the table read back into PREFIX.items.
+race() {
+	config a "$1" "$2"
+	config b "$1" "$2"
+	start a "$1" || return 1
+	start b "$1" || return 1
+	lines "$3" 12.00 >"$workdir/$3-a.lines"
+	# b in the opposite order: each host is first on its end of the list, and they meet in the middle.
+	lines "$3" 9000.00 rev >"$workdir/$3-b.lines"
+	"$TXPIPECTL" --socket "$workdir/a.sock" submit --file "$workdir/$3-a.lines" >"$workdir/$3-a.replies" &
+	local sa=$!
+	"$TXPIPECTL" --socket "$workdir/b.sock" submit --file "$workdir/$3-b.lines" >"$workdir/$3-b.replies" &
+	local sb=$!
+	wait "$sa" "$sb"
+	"$TXPIPECTL" --socket "$workdir/a.sock" stats --format json >"$workdir/$3-a.stats"
+	"$TXPIPECTL" --socket "$workdir/b.sock" stats --format json >"$workdir/$3-b.stats"
+	stop_all
+	txp_js ddb-scan.mjs "$1" >"$workdir/$3.items"
+}
+
+# verdict PREFIX: one line of counts over the n ids, from the replies and the stored items:
+#   items: stored items of PREFIX; answered: ids both hosts answered with a decision;
+#   own_both: ids both hosts answered with their own decision (two winners: one was overwritten);
+#   differ: ids where a reply's status or risk_score is not the stored record's;
+#   winner_mismatch: ids whose decided_by is not the host that answered with its own decision;
+#   amount_mismatch: ids whose stored amount is not the winner's.
+verdict() {
+	txp_node -e '
+		const fs = require("node:fs");
+		const [dir, p] = process.argv.slice(1);
+		const replies = (h) => {
+			const m = new Map();
+			for (const l of fs.readFileSync(`${dir}/${p}-${h}.replies`, "utf8").split("\n")) {
+				if (!l.trim()) continue;
+				const r = JSON.parse(l);
+				m.set(r.transaction_id, r);
+			}
+			return m;
+		};
+		const ra = replies("a"), rb = replies("b");
+		const items = JSON.parse(fs.readFileSync(`${dir}/${p}.items`, "utf8")).filter((it) => it.transaction_id.startsWith(p + "-"));
+		const stored = new Map(items.map((it) => [it.transaction_id, it]));
+		const amount = { a: 1200, b: 900000 };
+		const c = { items: items.length, answered: 0, own_both: 0, differ: 0, winner_mismatch: 0, amount_mismatch: 0 };
+		const decided = (r) => r && ["approved", "review", "declined"].includes(r.status);
+		for (const [id, a] of ra) {
+			const b = rb.get(id), it = stored.get(id);
+			if (!decided(a) || !decided(b) || !it) continue;
+			c.answered++;
+			const ownA = a.decided_by === undefined, ownB = b.decided_by === undefined;
+			if (ownA && ownB) c.own_both++;
+			for (const r of [a, b])
+				if (r.status !== it.status || (r.risk_score ?? -1) !== (it.risk_score ?? -1) ||
+				    JSON.stringify([...(r.reasons || [])].sort()) !== JSON.stringify(Object.keys(it.reasons || {}).sort()))
+					c.differ++;
+			const winner = ownA && !ownB ? "a" : ownB && !ownA ? "b" : "?";
+			if (it.decided_by !== undefined && it.decided_by !== winner) c.winner_mismatch++;
+			if (winner !== "?" && Number(it.amount) !== amount[winner]) c.amount_mismatch++;
+		}
+		console.log(Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" "));
+	' "$workdir" "$1"
+}
+field() { sed -nE "s/.*\b$1=([0-9]+).*/\1/p" <<<"$2"; }
+
+config x txpipe-it-records true
+"$TXPIPECTL" --config "$workdir/x.ini" provision >"$workdir/provision.out" 2>&1
+check "txpipectl provision exits 0" 0 "$?"
+config x txpipe-it-control false
+"$TXPIPECTL" --config "$workdir/x.ini" provision >>"$workdir/provision.out" 2>&1
+check "txpipectl provision of the control table exits 0" 0 "$?"
+
+# --- [fleet] on: first decision wins -----------------------------------------------------------------
+race txpipe-it-records true fr || exit 1
+v=$(verdict fr)
+echo "     fleet on: $v"
+check "one stored record per id" "$n" "$(field items "$v")"
+check "both hosts answered every id with a decision" "$n" "$(field answered "$v")"
+check "no id has two winners (no record overwritten)" 0 "$(field own_both "$v")"
+check "every reply, the loser's too, equals the stored decision" 0 "$(field differ "$v")"
+check "every stored decided_by is the host that answered with its own decision" 0 "$(field winner_mismatch "$v")"
+check "every stored amount is the winner's" 0 "$(field amount_mismatch "$v")"
+conflicts=$(($(jget fleet.conditional_conflicts <"$workdir/fr-a.stats") + $(jget fleet.conditional_conflicts <"$workdir/fr-b.stats")))
+check "the hosts counted one conflict per id between them" "$n" "$conflicts"
+check "each host won some of the races" 2 \
+	"$(txp_node -e 'const items = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+		console.log(new Set(items.map((i) => i.decided_by)).size)' "$workdir/fr.items")"
+check "a conflict is logged with both instances" 1 \
+	"$(cat "$workdir"/a-txpipe-it-records.log "$workdir"/b-txpipe-it-records.log |
+		grep -m1 -cE 'event=fleet_conflict transaction_id="fr-[0-9]+" instance="[ab]" winner="[ab]"')"
+check "nothing dead-lettered or left in the journals" "0 0 0 0" \
+	"$(for h in a b; do jget delivery.dead_lettered <"$workdir/fr-$h.stats"; done | tr '\n' ' ')$(
+		for h in a b; do jget journal.undelivered <"$workdir/fr-$h.stats"; done | tr '\n' ' ' | sed 's/ $//')"
+
+# --- control: [fleet] off, the same race overwrites records ----------------------------------------
+race txpipe-it-control false ct || exit 1
+v=$(verdict ct)
+echo "     fleet off: $v"
+check "control: one item per id (the key allows no more)" "$n" "$(field items "$v")"
+check "control: both hosts answered every id with their own decision (two winners)" "$n" "$(field own_both "$v")"
+check "control: one reply per id differs from the stored record (it was overwritten)" "$n" "$(field differ "$v")"
