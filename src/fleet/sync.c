@@ -253,6 +253,8 @@ static void release_replies(struct txp_fleet *f, bool all)
 			f->ops.reply_release(f->ops.arg, f->replies[k].t);
 		k++;
 	}
+	if (k == 0)
+		return; /* also when none was ever held: replies is NULL then */
 	memmove(f->replies, f->replies + k, (f->nreplies - k) * sizeof(f->replies[0]));
 	f->nreplies -= k;
 }
@@ -671,6 +673,8 @@ static void cut_items(struct txp_fleet *f)
 		f->nitems++;
 		done += n;
 	}
+	if (done == 0)
+		return;
 	memmove(f->pending, f->pending + (size_t)done * TXP_FLEET_EVENT_BYTES,
 	        (size_t)(f->npending - done) * TXP_FLEET_EVENT_BYTES);
 	f->npending -= done;
@@ -746,7 +750,8 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 		free(f->items[popped].buf);
 		popped++;
 	}
-	memmove(f->items, f->items + popped, (f->nitems - popped) * sizeof(f->items[0]));
+	if (popped > 0)
+		memmove(f->items, f->items + popped, (f->nitems - popped) * sizeof(f->items[0]));
 	f->nitems -= popped;
 	if (popped > 0) {
 		f->members_dirty = true;
