@@ -207,20 +207,25 @@ int names__build_table(struct txp_names *ix)
 		free(fill);
 		return -ENOMEM;
 	}
+	ix->tn_init = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_init));
 	ix->tn_mid = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_mid));
-	if (ix->tn_mid == NULL) {
+	if (ix->tn_init == NULL || ix->tn_mid == NULL) {
 		free(fill);
 		return -ENOMEM;
 	}
-	/* Each run holds the names of two or more full tokens first, then
-	 * those of one (see txp_names_screen). */
-	for (int pass = 0; pass < 3; pass++) {
+	/* Each run holds its names by class (see names__class): those of two
+	 * or more full tokens and no initial, then those with initials, then
+	 * those of one full token (see txp_names_screen). */
+	for (int pass = 0; pass < 1 + NAME_CLASSES; pass++) {
 		if (pass == 2)
+			for (uint32_t id = 0; id < ix->nutok; id++)
+				ix->tn_init[id] = ix->tn_off[id] + fill[id];
+		if (pass == 3)
 			for (uint32_t id = 0; id < ix->nutok; id++)
 				ix->tn_mid[id] = ix->tn_off[id] + fill[id];
 		for (uint32_t n = 0; n < ix->nnames; n++) {
 			const struct name_rec *nr = &ix->names[n];
-			if (pass > 0 && (nr->nfull >= 2) != (pass == 1))
+			if (pass > 0 && names__class(nr) != pass - 1)
 				continue;
 			for (uint32_t j = 0; j < nr->ntok; j++) {
 				uint32_t id = ix->ntoks[nr->tok + j], k;
@@ -282,6 +287,7 @@ void names__finish(struct txp_names *ix)
 	            (ix->table != NULL ? (ix->mask + 1) * sizeof(*ix->table) : 0) +
 	            (ix->post != NULL ? (ix->npost > 0 ? ix->npost : 1) * sizeof(*ix->post) : 0) +
 	            (ix->tn_off != NULL ? (ix->nutok + 1) * sizeof(*ix->tn_off) : 0) +
+	            (ix->tn_init != NULL ? ix->nutok * sizeof(*ix->tn_init) : 0) +
 	            (ix->tn_mid != NULL ? ix->nutok * sizeof(*ix->tn_mid) : 0) +
 	            (ix->tn != NULL ? (ix->ntok > 0 ? ix->ntok : 1) * sizeof(*ix->tn) : 0);
 }
@@ -301,6 +307,7 @@ void txp_names_free(struct txp_names *ix)
 	free(ix->table);
 	free(ix->post);
 	free(ix->tn_off);
+	free(ix->tn_init);
 	free(ix->tn_mid);
 	free(ix->tn);
 	free(ix->pairs);
@@ -414,33 +421,44 @@ static unsigned skipset_bits(const struct txp_names_scratch *s, size_t mask, uin
 
 /*
  * The fewest query tokens (of qf full ones and qi initials) a listed name
- * of two or more full tokens must share keys with for names__bound() to reach
- * `threshold`, over the shapes of the names listed: at least 2, and
- * qf + 1 when none can.  Computed once per thread, index and threshold
+ * of class `cls` (NAME_PLAIN or NAME_INITIALS) must share keys with for
+ * names__bound() to reach `threshold`, over the shapes of the names of
+ * that class listed: at least 2, and qf + 1 when none can.  By class,
+ * because a listed initial may align with a query token by its first
+ * letter alone, so the few names with initials (K. A. VALIEVA) reach the
+ * threshold sharing keys with fewer of a long query's tokens than the
+ * many without: apart, the query's commonest tokens are walked for those
+ * few only.  Computed once per thread, index and threshold
  * (names__bound() is cheap, but this tries every shape).
  */
-static unsigned mmin(const struct txp_names *ix, struct txp_names_scratch *s, int qf, int qi, unsigned threshold)
+static unsigned mmin(const struct txp_names *ix, struct txp_names_scratch *s, int cls, int qf, int qi,
+                     unsigned threshold)
 {
 	if (s->mmin_threshold != threshold || s->mmin_serial != ix->serial) {
-		for (int f = 0; f <= MAX_TOKENS; f++) {
-			for (int i = 0; f + i <= MAX_TOKENS; i++) {
-				int m;
-				for (m = 2; m <= f; m++) {
-					bool reach = false;
-					for (int lf = 2; lf <= MAX_TOKENS && !reach; lf++)
-						for (int li = 0; lf + li <= MAX_TOKENS && !reach; li++)
-							reach = ix->shapes[lf][li] &&
-							        names__bound(f, i, lf, li, m) >= threshold;
-					if (reach)
-						break;
+		for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++) {
+			for (int f = 0; f <= MAX_TOKENS; f++) {
+				for (int i = 0; f + i <= MAX_TOKENS; i++) {
+					int m;
+					for (m = 2; m <= f; m++) {
+						bool reach = false;
+						for (int lf = 2; lf <= MAX_TOKENS && !reach; lf++)
+							for (int li = c == NAME_PLAIN ? 0 : 1;
+							     lf + li <= MAX_TOKENS && (c != NAME_PLAIN || li == 0) &&
+							     !reach;
+							     li++)
+								reach = ix->shapes[lf][li] &&
+								        names__bound(f, i, lf, li, m) >= threshold;
+						if (reach)
+							break;
+					}
+					s->mmin[c][f][i] = (uint8_t)m;
 				}
-				s->mmin[f][i] = (uint8_t)m;
 			}
 		}
 		s->mmin_threshold = threshold;
 		s->mmin_serial = ix->serial;
 	}
-	return s->mmin[qf][qi];
+	return s->mmin[cls][qf][qi];
 }
 
 int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name, unsigned threshold,
@@ -451,8 +469,9 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	size_t ncand = 0, len;
 	uint32_t cost[MAX_TOKENS] = { 0 };
 	size_t qstart[MAX_TOKENS + 1], nqids = 0, skipmask = 0;
-	unsigned skipq = 0; /* query tokens whose names of two or more full tokens are not walked */
-	int nq_full = 0, nskipped;
+	unsigned skipq = 0;           /* query tokens whose names of two or more full tokens are not all walked */
+	unsigned skipc[2] = { 0, 0 }; /* of those, the ones whose names of class NAME_PLAIN, NAME_INITIALS are not */
+	int nq_full = 0, nskipped[2];
 	unsigned best = 0;
 	uint32_t best_name = 0;
 
@@ -517,18 +536,25 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	qstart[q.n] = nqids;
 	/* A name of two or more full tokens sharing keys with m query tokens
 	 * shares them with at least one of any nq_full - m + 1 of them: the
-	 * m - 1 commonest are not walked. */
+	 * m - 1 commonest are not walked for the names of its class. */
 	if (nq_full >= 2) {
-		unsigned m = mmin(ix, s, nq_full, q.n - nq_full, threshold);
-		int nskip = (int)m > nq_full ? nq_full : (int)m - 1;
+		int nskip[2], most;
 		size_t size = 16;
 
-		for (int k = 0; k < nskip; k++) {
+		for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++) {
+			unsigned m = mmin(ix, s, c, nq_full, q.n - nq_full, threshold);
+			nskip[c] = (int)m > nq_full ? nq_full : (int)m - 1;
+		}
+		most = nskip[NAME_PLAIN] > nskip[NAME_INITIALS] ? nskip[NAME_PLAIN] : nskip[NAME_INITIALS];
+		for (int k = 0; k < most; k++) {
 			int worst = -1;
 			for (int i = 0; i < q.n; i++)
 				if (q.len[i] >= 2 && !(skipq & (1u << i)) && (worst < 0 || cost[i] > cost[worst]))
 					worst = i;
 			skipq |= 1u << worst;
+			for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++)
+				if (k < nskip[c])
+					skipc[c] |= 1u << worst;
 		}
 		while (size < 2 * nqids)
 			size *= 2;
@@ -547,44 +573,71 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			skipmask = size - 1;
 		}
 	}
-	nskipped = __builtin_popcount(skipq);
+	nskipped[NAME_PLAIN] = __builtin_popcount(skipc[NAME_PLAIN]);
+	nskipped[NAME_INITIALS] = __builtin_popcount(skipc[NAME_INITIALS]);
 	for (int i = 0; i < q.n; i++) {
 		for (size_t x = qstart[i]; x < qstart[i + 1]; x++) {
 			uint32_t id = s->qids[x];
-			for (uint32_t t = skipq & (1u << i) ? ix->tn_mid[id] : ix->tn_off[id]; t < ix->tn_off[id + 1];
-			     t++) {
-				uint32_t n = ix->tn[t];
-				struct name_state *st = &s->ns[n];
-				if (st->gen != s->gen) {
-					st->gen = s->gen;
-					st->cnt = 0;
-					st->last = 0xff;
-					s->cand[ncand++] = n;
+			/* The run's classes in turn, the skipped ones left out:
+			 * [tn_off, tn_init) plain, [tn_init, tn_mid) with
+			 * initials, [tn_mid, next tn_off) of one full token. */
+			uint32_t range[2][2], lo = skipc[NAME_PLAIN] & (1u << i) ? ix->tn_init[id] : ix->tn_off[id];
+			int nrange = 0;
+
+			if (skipc[NAME_INITIALS] & (1u << i)) {
+				if (lo < ix->tn_init[id]) {
+					range[nrange][0] = lo;
+					range[nrange++][1] = ix->tn_init[id];
 				}
-				/* One listed token sharing keys with two query
-				 * tokens (George Green: both have the key of
-				 * GRG) is one piece of evidence, not two. */
-				if (st->last != (uint8_t)i && !(st->cnt > 0 && st->last_id == id)) {
-					st->last = (uint8_t)i;
-					st->last_id = id;
-					st->cnt++;
+				lo = ix->tn_mid[id];
+			}
+			range[nrange][0] = lo;
+			range[nrange++][1] = ix->tn_off[id + 1];
+			for (int r = 0; r < nrange; r++) {
+				for (uint32_t t = range[r][0]; t < range[r][1]; t++) {
+					uint32_t n = ix->tn[t];
+					struct name_state *st = &s->ns[n];
+					if (st->gen != s->gen) {
+						st->gen = s->gen;
+						st->cnt = 0;
+						st->last = 0xff;
+						s->cand[ncand++] = n;
+					}
+					/* One listed token sharing keys with two
+					 * query tokens (George Green: both have the
+					 * key of GRG) is one piece of evidence. */
+					if (st->last != (uint8_t)i && !(st->cnt > 0 && st->last_id == id)) {
+						st->last = (uint8_t)i;
+						st->last_id = id;
+						st->cnt++;
+					}
 				}
 			}
 		}
 	}
 	for (size_t c = 0; c < ncand; c++) {
 		uint32_t n = s->cand[c];
-		const struct name_rec *nr = &ix->names[n];
-		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2;
-		unsigned sc, floor = best > threshold ? best : threshold;
+		const struct name_rec *nr;
+		int need, cls;
+		unsigned sc, floor = best > threshold ? best : threshold, skipped;
+
+		/* Nothing scores above 1000: once a name does, only a name
+		 * earlier in the index can still take the hit (an equal score
+		 * goes to the earliest name, whatever order they are met in). */
+		if (best >= 1000 && n > best_name)
+			continue;
+		nr = &ix->names[n];
+		need = nq_full < 2 || nr->nfull < 2 ? 1 : 2;
+		cls = names__class(nr);
+		skipped = cls != NAME_SINGLE ? skipc[cls] : 0;
 
 		/* A repeated token is counted once however many query tokens
 		 * it matches: the count bounds nothing for such a name. */
 		if (nr->dup)
 			s->ns[n].cnt = (uint8_t)nq_full;
-		else if (skipq != 0 && nr->nfull >= 2 && s->ns[n].cnt + nskipped >= need &&
+		else if (skipped != 0 && s->ns[n].cnt + nskipped[cls] >= need &&
 		         names__bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull,
-		                      s->ns[n].cnt + nskipped) >= floor) {
+		                      s->ns[n].cnt + nskipped[cls]) >= floor) {
 			/* The skipped query tokens it holds a token of, asked
 			 * only of the names that could reach the floor; not
 			 * through the token already counted (one listed token
@@ -595,6 +648,9 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				if (id != s->ns[n].last_id)
 					bits |= skipset_bits(s, skipmask, id);
 			}
+			/* Only the tokens skipped for its class: the others were
+			 * walked for it, and counted. */
+			bits &= skipped;
 			s->ns[n].cnt = (uint8_t)(s->ns[n].cnt + __builtin_popcount(bits));
 		}
 
@@ -606,8 +662,6 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			best = sc;
 			best_name = n;
 		}
-		if (best == 1000)
-			break; /* nothing scores higher */
 	}
 	if (best == 0 || best < threshold)
 		return 0;

@@ -57,8 +57,9 @@ struct txp_names {
 	size_t mask;
 	uint32_t *post;
 	size_t npost;
-	uint32_t *tn_off; /* distinct token -> run of names in tn (nutok + 1) */
-	uint32_t *tn_mid; /* where the run's names of one full token start */
+	uint32_t *tn_off;  /* distinct token -> run of names in tn (nutok + 1) */
+	uint32_t *tn_init; /* where the run's names of class NAME_INITIALS start */
+	uint32_t *tn_mid;  /* where the run's names of one full token (NAME_SINGLE) start */
 	uint32_t *tn;
 	size_t bytes;
 	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
@@ -118,8 +119,19 @@ struct txp_names_scratch {
 	 * threshold, by full tokens and initials of the query (see mmin()). */
 	unsigned mmin_threshold;
 	uint64_t mmin_serial;
-	uint8_t mmin[MAX_TOKENS + 1][MAX_TOKENS + 1];
+	uint8_t mmin[2][MAX_TOKENS + 1][MAX_TOKENS + 1]; /* [NAME_PLAIN or NAME_INITIALS] */
 };
+
+/* A listed name's class, which decides where its names stand in each
+ * token's run and which query tokens it must be met through. */
+enum { NAME_PLAIN, NAME_INITIALS, NAME_SINGLE, NAME_CLASSES };
+
+/* Two or more full tokens and no initial; two or more full tokens and an
+ * initial or more; one full token. */
+static inline int names__class(const struct name_rec *nr)
+{
+	return nr->nfull < 2 ? NAME_SINGLE : nr->ntok > nr->nfull ? NAME_INITIALS : NAME_PLAIN;
+}
 
 /* A name cut into tokens: token i is the string at buf + i * (TOKEN_MAX + 1). */
 struct toks {
