@@ -200,16 +200,10 @@ int names__build_table(struct txp_names *ix)
 		cur->n++;
 	}
 	/* Token -> names, by counting: names in index order, each once. */
-	ix->tn_off = calloc(ix->nutok + 1, sizeof(*ix->tn_off));
+	ix->runs = calloc(ix->nutok + 1, sizeof(*ix->runs));
 	ix->tn = malloc((ix->ntok > 0 ? ix->ntok : 1) * sizeof(*ix->tn));
 	fill = calloc(ix->nutok + 1, sizeof(*fill));
-	if (ix->tn_off == NULL || ix->tn == NULL || fill == NULL) {
-		free(fill);
-		return -ENOMEM;
-	}
-	ix->tn_init = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_init));
-	ix->tn_mid = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_mid));
-	if (ix->tn_init == NULL || ix->tn_mid == NULL) {
+	if (ix->runs == NULL || ix->tn == NULL || fill == NULL) {
 		free(fill);
 		return -ENOMEM;
 	}
@@ -219,10 +213,10 @@ int names__build_table(struct txp_names *ix)
 	for (int pass = 0; pass < 1 + NAME_CLASSES; pass++) {
 		if (pass == 2)
 			for (uint32_t id = 0; id < ix->nutok; id++)
-				ix->tn_init[id] = ix->tn_off[id] + fill[id];
+				ix->runs[id].init = ix->runs[id].off + fill[id];
 		if (pass == 3)
 			for (uint32_t id = 0; id < ix->nutok; id++)
-				ix->tn_mid[id] = ix->tn_off[id] + fill[id];
+				ix->runs[id].mid = ix->runs[id].off + fill[id];
 		for (uint32_t n = 0; n < ix->nnames; n++) {
 			const struct name_rec *nr = &ix->names[n];
 			if (pass > 0 && names__class(nr) != pass - 1)
@@ -234,14 +228,14 @@ int names__build_table(struct txp_names *ix)
 				if (k < j)
 					continue; /* the token twice in one name */
 				if (pass == 0)
-					ix->tn_off[id + 1]++;
+					ix->runs[id + 1].off++;
 				else
-					ix->tn[ix->tn_off[id] + fill[id]++] = n;
+					ix->tn[ix->runs[id].off + fill[id]++] = n;
 			}
 		}
 		if (pass == 0)
 			for (size_t i = 0; i < ix->nutok; i++)
-				ix->tn_off[i + 1] += ix->tn_off[i];
+				ix->runs[i + 1].off += ix->runs[i].off;
 	}
 	free(fill);
 	free(ix->pairs);
@@ -286,9 +280,7 @@ void names__finish(struct txp_names *ix)
 	            ix->cap_utok_mask * sizeof(*ix->utok_mask) + ix->pool_cap +
 	            (ix->table != NULL ? (ix->mask + 1) * sizeof(*ix->table) : 0) +
 	            (ix->post != NULL ? (ix->npost > 0 ? ix->npost : 1) * sizeof(*ix->post) : 0) +
-	            (ix->tn_off != NULL ? (ix->nutok + 1) * sizeof(*ix->tn_off) : 0) +
-	            (ix->tn_init != NULL ? ix->nutok * sizeof(*ix->tn_init) : 0) +
-	            (ix->tn_mid != NULL ? ix->nutok * sizeof(*ix->tn_mid) : 0) +
+	            (ix->runs != NULL ? (ix->nutok + 1) * sizeof(*ix->runs) : 0) +
 	            (ix->tn != NULL ? (ix->ntok > 0 ? ix->ntok : 1) * sizeof(*ix->tn) : 0);
 }
 
@@ -306,9 +298,7 @@ void txp_names_free(struct txp_names *ix)
 	free(ix->pool);
 	free(ix->table);
 	free(ix->post);
-	free(ix->tn_off);
-	free(ix->tn_init);
-	free(ix->tn_mid);
+	free(ix->runs);
 	free(ix->tn);
 	free(ix->pairs);
 	free(ix);
@@ -330,6 +320,10 @@ size_t txp_names_memory(const struct txp_names *ix)
 }
 
 /* ---- Screening ------------------------------------------------------------- */
+
+/* The names a run must hold for a one-full-token query to compare its
+ * token before walking them (a comparison costs a few names' walk). */
+#define SIM_BEFORE_WALK 4
 
 struct txp_names_scratch *txp_names_scratch_new(void)
 {
@@ -473,7 +467,9 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	unsigned skipc[2] = { 0, 0 }; /* of those, the ones whose names of class NAME_PLAIN, NAME_INITIALS are not */
 	int nq_full = 0, nskipped[2];
 	unsigned best = 0;
-	uint32_t best_name = 0;
+	uint32_t best_name = 0, gen, *cand;
+	const uint32_t *tn;
+	struct name_state *ns;
 
 	if (ix == NULL || ix->nnames == 0 || name == NULL)
 		return 0;
@@ -494,6 +490,11 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		memset(s->memo, 0, s->mcap * sizeof(*s->memo));
 		s->gen = 1;
 	}
+	/* In locals: the stores into the state arrays could alias them. */
+	gen = s->gen;
+	ns = s->ns;
+	cand = s->cand;
+	tn = ix->tn;
 	/*
 	 * Candidates: the names holding a distinct token that shares a key
 	 * with a query token count that query token once.  Sharing a key is
@@ -521,15 +522,23 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			for (uint32_t p = 0; p < sl->n; p++) {
 				uint32_t id = ix->post[sl->off + p];
 				struct tok_state *ts = &s->ts[id];
-				if (ts->gen != s->gen) {
-					ts->gen = s->gen;
+				if (ts->gen != gen) {
+					ts->gen = gen;
 					ts->bits = 0;
 				}
 				if (ts->bits & (1u << i))
 					continue;
 				ts->bits |= (uint16_t)(1u << i);
+				/* With one full token, a name scores only when a
+				 * token of it aligns with that one: the others'
+				 * names are not walked (they would all be scored,
+				 * the query's initials loosening every bound).
+				 * Comparing costs a few names' walk. */
+				if (nq_full == 1 && ix->runs[id + 1].off - ix->runs[id].off >= SIM_BEFORE_WALK &&
+				    names__sim(&q, i, ix, s, id) == 0)
+					continue;
 				s->qids[nqids++] = id;
-				cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
+				cost[i] += ix->runs[id + 1].off - ix->runs[id].off;
 			}
 		}
 	}
@@ -578,30 +587,29 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	for (int i = 0; i < q.n; i++) {
 		for (size_t x = qstart[i]; x < qstart[i + 1]; x++) {
 			uint32_t id = s->qids[x];
-			/* The run's classes in turn, the skipped ones left out:
-			 * [tn_off, tn_init) plain, [tn_init, tn_mid) with
-			 * initials, [tn_mid, next tn_off) of one full token. */
-			uint32_t range[2][2], lo = skipc[NAME_PLAIN] & (1u << i) ? ix->tn_init[id] : ix->tn_off[id];
+			/* The run's classes in turn, the skipped ones left out. */
+			const struct run *run = &ix->runs[id];
+			uint32_t range[2][2], lo = skipc[NAME_PLAIN] & (1u << i) ? run->init : run->off;
 			int nrange = 0;
 
 			if (skipc[NAME_INITIALS] & (1u << i)) {
-				if (lo < ix->tn_init[id]) {
+				if (lo < run->init) {
 					range[nrange][0] = lo;
-					range[nrange++][1] = ix->tn_init[id];
+					range[nrange++][1] = run->init;
 				}
-				lo = ix->tn_mid[id];
+				lo = run->mid;
 			}
 			range[nrange][0] = lo;
-			range[nrange++][1] = ix->tn_off[id + 1];
+			range[nrange++][1] = run[1].off;
 			for (int r = 0; r < nrange; r++) {
 				for (uint32_t t = range[r][0]; t < range[r][1]; t++) {
-					uint32_t n = ix->tn[t];
-					struct name_state *st = &s->ns[n];
-					if (st->gen != s->gen) {
-						st->gen = s->gen;
+					uint32_t n = tn[t];
+					struct name_state *st = &ns[n];
+					if (st->gen != gen) {
+						st->gen = gen;
 						st->cnt = 0;
 						st->last = 0xff;
-						s->cand[ncand++] = n;
+						cand[ncand++] = n;
 					}
 					/* One listed token sharing keys with two
 					 * query tokens (George Green: both have the

@@ -57,9 +57,13 @@ struct txp_names {
 	size_t mask;
 	uint32_t *post;
 	size_t npost;
-	uint32_t *tn_off;  /* distinct token -> run of names in tn (nutok + 1) */
-	uint32_t *tn_init; /* where the run's names of class NAME_INITIALS start */
-	uint32_t *tn_mid;  /* where the run's names of one full token (NAME_SINGLE) start */
+	/* Distinct token -> its run of names in tn, by class: [off, init)
+	 * NAME_PLAIN, [init, mid) NAME_INITIALS, [mid, next off) NAME_SINGLE
+	 * (nutok + 1, the last only an end); one place, as each is read with
+	 * the others. */
+	struct run {
+		uint32_t off, init, mid;
+	} * runs;
 	uint32_t *tn;
 	size_t bytes;
 	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
@@ -155,6 +159,9 @@ void names__tokenize(const char *name, size_t len, int latin1, struct toks *t);
 uint64_t names__key_hash(const char *s, size_t n);
 /* Fills keys with the hashed keys of token w[0, n); returns how many. */
 int names__token_keys(const char *w, size_t n, uint64_t keys[TOKEN_MAX + 1]);
+/* The similarity that aligns query token i of q with distinct token id:
+ * 0, or PAIR_FLOOR to 1000; computed once per screening (s's memo). */
+unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s, uint32_t id);
 /* Scores query q against listed name nr of ix, in thousandths, using s's memo. */
 unsigned names__score(const struct toks *q, const struct txp_names *ix, const struct name_rec *nr,
                       struct txp_names_scratch *s);

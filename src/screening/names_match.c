@@ -393,10 +393,7 @@ static unsigned pair_sim(const struct toks *q, int i, const struct txp_names *ix
 	return qt[0] == lt[0] ? 1000 : 0;
 }
 
-/* The similarity of query token i and distinct token `id`, computed once
- * per screening. */
-static unsigned memo_sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s,
-                         uint32_t id)
+unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s, uint32_t id)
 {
 	struct memo_row *m = &s->memo[id];
 
@@ -435,7 +432,8 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
 
 		llen[j] = ix->utok_len[id];
 		for (int i = 0; i < nq; i++)
-			sim[i][j] = (keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2 ? memo_sim(q, i, ix, s, id) : 0;
+			sim[i][j] =
+			        (keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2 ? names__sim(q, i, ix, s, id) : 0;
 	}
 	/* Best pairs first; with at most MAX_TOKENS a side, greedy is enough
 	 * and keeps the cost predictable. */
