@@ -625,19 +625,10 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	}
 	for (size_t c = 0; c < ncand; c++) {
 		uint32_t n = s->cand[c];
-		const struct name_rec *nr;
-		int need, cls;
-		unsigned sc, floor = best > threshold ? best : threshold, skipped;
-
-		/* Nothing scores above 1000: once a name does, only a name
-		 * earlier in the index can still take the hit (an equal score
-		 * goes to the earliest name, whatever order they are met in). */
-		if (best >= 1000 && n > best_name)
-			continue;
-		nr = &ix->names[n];
-		need = nq_full < 2 || nr->nfull < 2 ? 1 : 2;
-		cls = names__class(nr);
-		skipped = cls != NAME_SINGLE ? skipc[cls] : 0;
+		const struct name_rec *nr = &ix->names[n];
+		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2, cls = names__class(nr);
+		unsigned sc, floor = best > threshold ? best : threshold;
+		unsigned skipped = cls != NAME_SINGLE ? skipc[cls] : 0; /* query tokens not walked for it */
 
 		/* A repeated token is counted once however many query tokens
 		 * it matches: the count bounds nothing for such a name. */
@@ -670,6 +661,8 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			best = sc;
 			best_name = n;
 		}
+		if (best == 1000)
+			break; /* nothing scores higher */
 	}
 	if (best == 0 || best < threshold)
 		return 0;
