@@ -138,6 +138,7 @@ int names__add_name(struct txp_names *ix, const char *name, size_t len, int lati
 	nr->ntok = (uint8_t)t.n;
 	nr->nfull = 0;
 	nr->dup = 0;
+	nr->first = nr->init = 0;
 	for (int i = 0; i < t.n; i++) {
 		uint32_t id;
 		if (intern(ix, names__tok(&t, i), t.len[i], &id) < 0)
@@ -146,8 +147,11 @@ int names__add_name(struct txp_names *ix, const char *name, size_t len, int lati
 			if (ix->ntoks[nr->tok + (uint32_t)j] == id)
 				nr->dup = 1;
 		ix->ntoks[ix->ntok++] = id;
+		nr->first |= names__letter_mask(names__tok(&t, i), 1);
 		if (t.len[i] >= 2)
 			nr->nfull++;
+		else
+			nr->init |= names__letter_mask(names__tok(&t, i), 1);
 	}
 	ix->shapes[nr->nfull][nr->ntok - nr->nfull] = true;
 	ix->nnames++;
@@ -470,6 +474,8 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	uint32_t best_name = 0, gen, *cand;
 	const uint32_t *tn;
 	struct name_state *ns;
+	uint32_t qfirst = 0, qinit[MAX_TOKENS]; /* letters the query's tokens, its initials start with */
+	int nq_init = 0;
 
 	if (ix == NULL || ix->nnames == 0 || name == NULL)
 		return 0;
@@ -477,8 +483,11 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	names__tokenize(name, len, 0, &q);
 	for (int i = 0; i < q.n; i++) {
 		q.mask[i] = names__letter_mask(names__tok(&q, i), q.len[i]);
+		qfirst |= names__letter_mask(names__tok(&q, i), 1);
 		if (q.len[i] >= 2)
 			nq_full++;
+		else
+			qinit[nq_init++] = q.mask[i];
 	}
 	if (nq_full == 0)
 		return 0;
@@ -629,14 +638,26 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2, cls = names__class(nr);
 		unsigned sc, floor = best > threshold ? best : threshold;
 		unsigned skipped = cls != NAME_SINGLE ? skipc[cls] : 0; /* query tokens not walked for it */
+		int li = nr->ntok - nr->nfull, qa = nq_init, la = li;
+
+		/* The initials on either side that can align at all: an
+		 * initial aligns only with a token starting with its letter
+		 * (the one full token of "M AND S TRADING" otherwise lets every
+		 * TRADING name through the bound to be scored).  Two initials
+		 * of one letter are one bit: then each is counted. */
+		if (nq_init > 0)
+			for (int k = qa = 0; k < nq_init; k++)
+				qa += (qinit[k] & nr->first) != 0;
+		if (li > 0 && __builtin_popcount(nr->init) == li)
+			la = __builtin_popcount(nr->init & qfirst);
 
 		/* A repeated token is counted once however many query tokens
 		 * it matches: the count bounds nothing for such a name. */
 		if (nr->dup)
 			s->ns[n].cnt = (uint8_t)nq_full;
 		else if (skipped != 0 && s->ns[n].cnt + nskipped[cls] >= need &&
-		         names__bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull,
-		                      s->ns[n].cnt + nskipped[cls]) >= floor) {
+		         names__bound_aligned(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt + nskipped[cls], qa, la) >=
+		                 floor) {
 			/* The skipped query tokens it holds a token of, asked
 			 * only of the names that could reach the floor; not
 			 * through the token already counted (one listed token
@@ -654,7 +675,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		}
 
 		if (s->ns[n].cnt < need ||
-		    names__bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt) < floor)
+		    names__bound_aligned(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt, qa, la) < floor)
 			continue;
 		sc = names__score(&q, ix, nr, s);
 		if (sc > best || (sc == best && sc > 0 && n < best_name)) {

@@ -22,6 +22,10 @@ struct name_rec {
 	uint8_t ntok;
 	uint8_t nfull; /* tokens of two or more characters */
 	uint8_t dup;   /* a token appears twice (GOMEZ GOMEZ, Viviana) */
+	/* The letters (names__letter_mask) its tokens start with, and its
+	 * initials: which initials of a query can align with it, and which
+	 * of its own can (see names__bound). */
+	uint32_t first, init;
 };
 
 struct entry_rec {
@@ -167,6 +171,9 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
                       struct txp_names_scratch *s);
 /* An upper bound of names__score() from token counts alone (see names_match.c). */
 unsigned names__bound(int qf, int qi, int lf, int li, int shared);
+/* The same with, of the qi and li initials, only qa and la able to align
+ * (a token on the other side starts with their letter). */
+unsigned names__bound_aligned(int qf, int qi, int lf, int li, int shared, int qa, int la);
 
 /* ---- names.c: building the index ---------------------------------------- */
 
