@@ -130,6 +130,7 @@ int names__add_name(struct txp_names *ix, const char *name, size_t len, int lati
 	if (t.n == 0)
 		return 0;
 	if (grow((void **)&ix->names, &ix->cap_names, ix->nnames + 1, sizeof(*ix->names)) < 0 ||
+	    grow((void **)&ix->letters, &ix->cap_letters, ix->nnames + 1, sizeof(*ix->letters)) < 0 ||
 	    grow((void **)&ix->ntoks, &ix->cap_tok, ix->ntok + (size_t)t.n, sizeof(*ix->ntoks)) < 0)
 		return -ENOMEM;
 	nr = &ix->names[ix->nnames];
@@ -138,7 +139,7 @@ int names__add_name(struct txp_names *ix, const char *name, size_t len, int lati
 	nr->ntok = (uint8_t)t.n;
 	nr->nfull = 0;
 	nr->dup = 0;
-	nr->first = nr->init = 0;
+	ix->letters[ix->nnames].first = ix->letters[ix->nnames].init = 0;
 	for (int i = 0; i < t.n; i++) {
 		uint32_t id;
 		if (intern(ix, names__tok(&t, i), t.len[i], &id) < 0)
@@ -147,11 +148,11 @@ int names__add_name(struct txp_names *ix, const char *name, size_t len, int lati
 			if (ix->ntoks[nr->tok + (uint32_t)j] == id)
 				nr->dup = 1;
 		ix->ntoks[ix->ntok++] = id;
-		nr->first |= names__letter_mask(names__tok(&t, i), 1);
+		ix->letters[ix->nnames].first |= names__letter_mask(names__tok(&t, i), 1);
 		if (t.len[i] >= 2)
 			nr->nfull++;
 		else
-			nr->init |= names__letter_mask(names__tok(&t, i), 1);
+			ix->letters[ix->nnames].init |= names__letter_mask(names__tok(&t, i), 1);
 	}
 	ix->shapes[nr->nfull][nr->ntok - nr->nfull] = true;
 	ix->nnames++;
@@ -275,12 +276,17 @@ void names__finish(struct txp_names *ix)
 		ix->names = p;
 		ix->cap_names = ix->nnames;
 	}
+	if (ix->nnames > 0 && (p = realloc(ix->letters, ix->nnames * sizeof(*ix->letters))) != NULL) {
+		ix->letters = p;
+		ix->cap_letters = ix->nnames;
+	}
 	if (ix->pool_len > 0 && (p = realloc(ix->pool, ix->pool_len)) != NULL) {
 		ix->pool = p;
 		ix->pool_cap = ix->pool_len;
 	}
 	ix->bytes = sizeof(*ix) + ix->cap_entries * sizeof(*ix->entries) + ix->cap_names * sizeof(*ix->names) +
-	            ix->cap_tok * sizeof(*ix->ntoks) + ix->cap_utok * sizeof(*ix->utok_off) + ix->cap_utok_len +
+	            ix->cap_letters * sizeof(*ix->letters) + ix->cap_tok * sizeof(*ix->ntoks) +
+	            ix->cap_utok * sizeof(*ix->utok_off) + ix->cap_utok_len +
 	            ix->cap_utok_mask * sizeof(*ix->utok_mask) + ix->pool_cap +
 	            (ix->table != NULL ? (ix->mask + 1) * sizeof(*ix->table) : 0) +
 	            (ix->post != NULL ? (ix->npost > 0 ? ix->npost : 1) * sizeof(*ix->post) : 0) +
@@ -294,6 +300,7 @@ void txp_names_free(struct txp_names *ix)
 		return;
 	free(ix->entries);
 	free(ix->names);
+	free(ix->letters);
 	free(ix->ntoks);
 	free(ix->utok_off);
 	free(ix->utok_len);
@@ -471,7 +478,8 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	unsigned skipc[2] = { 0, 0 }; /* of those, the ones whose names of class NAME_PLAIN, NAME_INITIALS are not */
 	int nq_full = 0, nskipped[2];
 	unsigned best = 0;
-	uint32_t best_name = 0, gen, *cand;
+	uint32_t best_name = 0, *cand;
+	uint16_t gen;
 	const uint32_t *tn;
 	struct name_state *ns;
 	uint32_t qfirst = 0, qinit[MAX_TOKENS]; /* letters the query's tokens, its initials start with */
@@ -647,9 +655,9 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		 * of one letter are one bit: then each is counted. */
 		if (nq_init > 0)
 			for (int k = qa = 0; k < nq_init; k++)
-				qa += (qinit[k] & nr->first) != 0;
-		if (li > 0 && __builtin_popcount(nr->init) == li)
-			la = __builtin_popcount(nr->init & qfirst);
+				qa += (qinit[k] & ix->letters[n].first) != 0;
+		if (li > 0 && __builtin_popcount(ix->letters[n].init) == li)
+			la = __builtin_popcount(ix->letters[n].init & qfirst);
 
 		/* A repeated token is counted once however many query tokens
 		 * it matches: the count bounds nothing for such a name. */

@@ -22,9 +22,13 @@ struct name_rec {
 	uint8_t ntok;
 	uint8_t nfull; /* tokens of two or more characters */
 	uint8_t dup;   /* a token appears twice (GOMEZ GOMEZ, Viviana) */
-	/* The letters (names__letter_mask) its tokens start with, and its
-	 * initials: which initials of a query can align with it, and which
-	 * of its own can (see names__bound). */
+};
+
+/* The letters (names__letter_mask) a listed name's tokens start with, and
+ * its initials': which initials of a query can align with it, and which
+ * of its own can (see names__bound_aligned).  Apart from name_rec, as only
+ * a query or a name with initials reads them. */
+struct name_letters {
 	uint32_t first, init;
 };
 
@@ -45,6 +49,8 @@ struct txp_names {
 	size_t nentries, cap_entries;
 	struct name_rec *names;
 	size_t nnames, cap_names;
+	struct name_letters *letters; /* by name */
+	size_t cap_letters;
 	/* Each name's tokens as ids of distinct tokens, so a query compares
 	 * a token spelled alike in many names (Mohammed) once. */
 	uint32_t *ntoks;
@@ -85,34 +91,35 @@ struct txp_names {
  * computed once per screening (every query token at once). */
 #define MEMO_Q MAX_TOKENS
 
-/* Per-name and per-token state of one screening, each in one 8-byte cell
- * so that meeting a name or a token costs one cache line, not three:
- * the lists are walked in random order and these arrays outgrow L1. */
+/* Per-name and per-token state of one screening, each in one small cell
+ * (8 and 4 bytes) so that meeting a name or a token costs one cache line,
+ * not three: the lists are walked in random order and these arrays
+ * outgrow L1 and L2, so the smaller the cells the fewer misses.  The
+ * screening stamps are 16 bits: every 65,535 screenings the arrays are
+ * cleared (txp_names_screen). */
 struct name_state {
-	uint32_t gen;     /* the screening that last met the name */
-	uint32_t last_id; /* the listed token the last count came through */
+	uint16_t gen;     /* the screening that last met the name */
 	uint8_t cnt;      /* query tokens it shares a key with */
 	uint8_t last;     /* the last query token counted */
-	uint16_t pad;
+	uint32_t last_id; /* the listed token the last count came through */
 };
 
 struct tok_state {
-	uint32_t gen;  /* the screening that last met the token */
+	uint16_t gen;  /* the screening that last met the token */
 	uint16_t bits; /* query tokens it shares a key with */
-	uint16_t pad;
 };
 
 /* One distinct token's similarities with the query's tokens, touched only
  * when a candidate is scored. */
 struct memo_row {
-	uint32_t gen;   /* the screening that last cleared `valid` */
+	uint16_t gen;   /* the screening that last cleared `valid` */
 	uint16_t valid; /* query tokens whose cell is filled */
 	uint16_t sim[MEMO_Q];
 };
 
 struct txp_names_scratch {
 	size_t cap, mcap;
-	uint32_t gen;
+	uint16_t gen;
 	struct name_state *ns;
 	uint32_t *cand;
 	struct tok_state *ts;
