@@ -205,10 +205,12 @@ int names__build_table(struct txp_names *ix)
 		cur->n++;
 	}
 	/* Token -> names, by counting: names in index order, each once. */
-	ix->runs = calloc(ix->nutok + 1, sizeof(*ix->runs));
+	ix->tn_off = calloc(ix->nutok + 1, sizeof(*ix->tn_off));
+	ix->tn_init = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_init));
+	ix->tn_mid = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_mid));
 	ix->tn = malloc((ix->ntok > 0 ? ix->ntok : 1) * sizeof(*ix->tn));
 	fill = calloc(ix->nutok + 1, sizeof(*fill));
-	if (ix->runs == NULL || ix->tn == NULL || fill == NULL) {
+	if (ix->tn_off == NULL || ix->tn_init == NULL || ix->tn_mid == NULL || ix->tn == NULL || fill == NULL) {
 		free(fill);
 		return -ENOMEM;
 	}
@@ -218,10 +220,10 @@ int names__build_table(struct txp_names *ix)
 	for (int pass = 0; pass < 1 + NAME_CLASSES; pass++) {
 		if (pass == 2)
 			for (uint32_t id = 0; id < ix->nutok; id++)
-				ix->runs[id].init = ix->runs[id].off + fill[id];
+				ix->tn_init[id] = ix->tn_off[id] + fill[id];
 		if (pass == 3)
 			for (uint32_t id = 0; id < ix->nutok; id++)
-				ix->runs[id].mid = ix->runs[id].off + fill[id];
+				ix->tn_mid[id] = ix->tn_off[id] + fill[id];
 		for (uint32_t n = 0; n < ix->nnames; n++) {
 			const struct name_rec *nr = &ix->names[n];
 			if (pass > 0 && names__class(nr) != pass - 1)
@@ -233,14 +235,14 @@ int names__build_table(struct txp_names *ix)
 				if (k < j)
 					continue; /* the token twice in one name */
 				if (pass == 0)
-					ix->runs[id + 1].off++;
+					ix->tn_off[id + 1]++;
 				else
-					ix->tn[ix->runs[id].off + fill[id]++] = n;
+					ix->tn[ix->tn_off[id] + fill[id]++] = n;
 			}
 		}
 		if (pass == 0)
 			for (size_t i = 0; i < ix->nutok; i++)
-				ix->runs[i + 1].off += ix->runs[i].off;
+				ix->tn_off[i + 1] += ix->tn_off[i];
 	}
 	free(fill);
 	free(ix->pairs);
@@ -290,7 +292,9 @@ void names__finish(struct txp_names *ix)
 	            ix->cap_utok_mask * sizeof(*ix->utok_mask) + ix->pool_cap +
 	            (ix->table != NULL ? (ix->mask + 1) * sizeof(*ix->table) : 0) +
 	            (ix->post != NULL ? (ix->npost > 0 ? ix->npost : 1) * sizeof(*ix->post) : 0) +
-	            (ix->runs != NULL ? (ix->nutok + 1) * sizeof(*ix->runs) : 0) +
+	            (ix->tn_off != NULL ? (ix->nutok + 1) * sizeof(*ix->tn_off) : 0) +
+	            (ix->tn_init != NULL ? ix->nutok * sizeof(*ix->tn_init) : 0) +
+	            (ix->tn_mid != NULL ? ix->nutok * sizeof(*ix->tn_mid) : 0) +
 	            (ix->tn != NULL ? (ix->ntok > 0 ? ix->ntok : 1) * sizeof(*ix->tn) : 0);
 }
 
@@ -309,7 +313,9 @@ void txp_names_free(struct txp_names *ix)
 	free(ix->pool);
 	free(ix->table);
 	free(ix->post);
-	free(ix->runs);
+	free(ix->tn_off);
+	free(ix->tn_init);
+	free(ix->tn_mid);
 	free(ix->tn);
 	free(ix->pairs);
 	free(ix);
@@ -551,11 +557,11 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				 * names are not walked (they would all be scored,
 				 * the query's initials loosening every bound).
 				 * Comparing costs a few names' walk. */
-				if (nq_full == 1 && ix->runs[id + 1].off - ix->runs[id].off >= SIM_BEFORE_WALK &&
+				if (nq_full == 1 && ix->tn_off[id + 1] - ix->tn_off[id] >= SIM_BEFORE_WALK &&
 				    names__sim(&q, i, ix, s, id) == 0)
 					continue;
 				s->qids[nqids++] = id;
-				cost[i] += ix->runs[id + 1].off - ix->runs[id].off;
+				cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
 			}
 		}
 	}
@@ -604,20 +610,27 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	for (int i = 0; i < q.n; i++) {
 		for (size_t x = qstart[i]; x < qstart[i + 1]; x++) {
 			uint32_t id = s->qids[x];
-			/* The run's classes in turn, the skipped ones left out. */
-			const struct run *run = &ix->runs[id];
-			uint32_t range[2][2], lo = skipc[NAME_PLAIN] & (1u << i) ? run->init : run->off;
-			int nrange = 0;
+			/* The run's classes in turn, the skipped ones left out;
+			 * the class bounds read only when needed (most tokens
+			 * are walked whole or for NAME_SINGLE only). */
+			bool sp = skipc[NAME_PLAIN] & (1u << i), si = skipc[NAME_INITIALS] & (1u << i);
+			uint32_t range[2][2], end = ix->tn_off[id + 1];
+			int nrange = 1;
 
-			if (skipc[NAME_INITIALS] & (1u << i)) {
-				if (lo < run->init) {
-					range[nrange][0] = lo;
-					range[nrange++][1] = run->init;
-				}
-				lo = run->mid;
+			range[0][1] = end;
+			if (!sp && !si) {
+				range[0][0] = ix->tn_off[id];
+			} else if (sp && si) {
+				range[0][0] = ix->tn_mid[id];
+			} else if (sp) {
+				range[0][0] = ix->tn_init[id];
+			} else {
+				range[0][0] = ix->tn_off[id];
+				range[0][1] = ix->tn_init[id];
+				range[1][0] = ix->tn_mid[id];
+				range[1][1] = end;
+				nrange = 2;
 			}
-			range[nrange][0] = lo;
-			range[nrange++][1] = run[1].off;
 			for (int r = 0; r < nrange; r++) {
 				for (uint32_t t = range[r][0]; t < range[r][1]; t++) {
 					uint32_t n = tn[t];

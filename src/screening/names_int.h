@@ -67,13 +67,11 @@ struct txp_names {
 	size_t mask;
 	uint32_t *post;
 	size_t npost;
-	/* Distinct token -> its run of names in tn, by class: [off, init)
-	 * NAME_PLAIN, [init, mid) NAME_INITIALS, [mid, next off) NAME_SINGLE
-	 * (nutok + 1, the last only an end); one place, as each is read with
-	 * the others. */
-	struct run {
-		uint32_t off, init, mid;
-	} * runs;
+	/* Distinct token -> its run of names in tn, by class: [tn_off,
+	 * tn_init) NAME_PLAIN, [tn_init, tn_mid) NAME_INITIALS, [tn_mid, next
+	 * tn_off) NAME_SINGLE.  Apart, so that the first pass and a walk of
+	 * a whole run read one small dense array (tn_off, nutok + 1). */
+	uint32_t *tn_off, *tn_init, *tn_mid;
 	uint32_t *tn;
 	size_t bytes;
 	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
