@@ -38,6 +38,15 @@ size_t txp_iso8601_ms(int64_t unix_ms, char out[TXP_ISO8601_MS_SIZE]);
  * monotonic time to its last stage. */
 int64_t txp_item_decided_ms(const struct txp_txn *t);
 
+/*
+ * A stored record (plain JSON, as txp_ddb_unmarshal gives it) under the
+ * names txpiped(8) STORED RECORD documents: each short attribute name
+ * replaced by its long one, stage_us as a map of stage to microseconds,
+ * event_time as ISO 8601, sanctions_match's members named.  A record of
+ * the earlier layout (long names) comes back as it was.  Returns a new
+ * reference, or NULL when out of memory.
+ */
+struct json_t *txp_item_readable(const struct json_t *plain);
 /* "fraud" or "compliance" for TXP_ALERT_KIND_*. */
 const char *txp_alert_kind_name(unsigned kind);
 

@@ -32,9 +32,14 @@
  * key to the distinct tokens holding it.  A query scores only the names
  * whose tokens share keys with at least two of its tokens (one when the
  * query or the listed name has only one full token) and whose token
- * counts can still reach the threshold, never the whole list; the names
- * of the query's commonest token are not walked (a name of two or more
- * full tokens is met through the others).  Typos in short words (three
+ * counts can still reach the threshold, never the whole list (an
+ * initial counting in those only when a token on the other side starts
+ * with its letter); the names of the query's commonest tokens are not
+ * walked (a name of two or more full tokens is met through the others:
+ * as many of them are left out as the names' shapes allow, apart for the
+ * few names with initials, which reach the threshold sharing keys with
+ * fewer tokens); a query of one full token walks only the names of the
+ * listed tokens close enough to align with it.  Typos in short words (three
  * consonants or fewer, not in the first letter) share no key and are
  * the recall this gives up; tests/names_bench measures it.
  *

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "txpipe/sbuf.h"
 
 size_t txp_iso8601_ms(int64_t unix_ms, char out[TXP_ISO8601_MS_SIZE])
@@ -75,27 +77,104 @@ int64_t txp_item_decided_ms(const struct txp_txn *t)
 	return t->received_ms + (int64_t)((last_stage_ns(t) - t->t_received) / 1000000u);
 }
 
-static const struct {
-	uint32_t bit;
-	const char *name;
-} compliance_flag_names[] = {
-	{ TXP_COMPLIANCE_AML_REPORT, "aml_report" }, { TXP_COMPLIANCE_STRUCTURING, "structuring" },
-	{ TXP_COMPLIANCE_SANCTIONS, "sanctions" },   { TXP_COMPLIANCE_KYC, "kyc" },
-	{ TXP_COMPLIANCE_PAN_MASKED, "pan_masked" }, { TXP_COMPLIANCE_RATE_UNKNOWN, "rate_unknown" },
-};
-
 /*
  * The record's layout, in DynamoDB's own types, so a query, a filter
  * expression, a GSI or an export reader finds each value where it
- * expects it: reasons a map of code to points (M of N), compliance flags
- * a string set (SS), stage offsets a map of stage to microseconds, and
- * every other value its own top-level attribute: the card token
- * (card_token) and the customer pseudonym top-level so a global secondary
- * index can find every payment of a card or a customer, with received_at
- * as the sort key.  Every item stays under 1 KB, one write unit
- * (txpiped(8) STORED RECORD gives the sizes; test_item pins the worst
- * case).
+ * expects it: reasons a map of code to points (M of N), stage offsets a
+ * list of microseconds, times and amounts numbers, and every other value
+ * its own top-level attribute: the card token (card_token) and the
+ * customer pseudonym top-level so a global secondary index can find
+ * every payment of a card or a customer, with received_at as the sort
+ * key.
+ *
+ * Every item stays under 1 KB, one write unit, even with every reason
+ * the stages have and 64-byte ids (test_item pins it; txpiped(8) STORED
+ * RECORD gives the sizes).  DynamoDB bills attribute names as data, so
+ * the attributes are stored under the short names of attr_names[]; the
+ * key, the indexes' keys (card_token, customer_pseudonym, received_at)
+ * and the TTL attribute (expires_at) keep their names, which a table or
+ * an index is created with.  The compliance flags are not stored: each is
+ * raised with a compliance reason (compliance.c, fire()), which the
+ * reasons map holds.  txp_item_readable() gives the long names back.
  */
+enum {
+	A_STATUS,
+	A_RISK_SCORE,
+	A_REASONS,
+	A_ERROR_CODE,
+	A_ERROR_FIELD,
+	A_ERROR_MESSAGE,
+	A_AMOUNT,
+	A_CURRENCY,
+	A_CURRENCY_EXPONENT,
+	A_AMOUNT_USD_CENTS,
+	A_MERCHANT_ID,
+	A_MERCHANT_COUNTRY,
+	A_CUSTOMER_COUNTRY,
+	A_CARD_BIN,
+	A_CARD_LAST4,
+	A_CHANNEL,
+	A_KYC,
+	A_IP_PSEUDONYM,
+	A_DEVICE_PSEUDONYM,
+	A_NAME_PSEUDONYM, /* TXP_NAME_FIELDS of them, in txp_name_fields order */
+	A_SANCTIONS_MATCH = A_NAME_PSEUDONYM + TXP_NAME_FIELDS,
+	A_FRAUD_SEVERITY,
+	A_COMPLIANCE_SEVERITY,
+	A_EVENT_TIME,
+	A_STAGE_US,
+	A_DAEMON_VERSION,
+	A_RULES_VERSION,
+	A_COUNT
+};
+
+/* Stored name, and the name txpipectl get, the replies and the
+ * documentation use. */
+static const struct {
+	const char *stored, *shown;
+} attr_names[A_COUNT] = {
+	[A_STATUS] = { "st", "status" },
+	[A_RISK_SCORE] = { "rs", "risk_score" },
+	[A_REASONS] = { "rn", "reasons" },
+	[A_ERROR_CODE] = { "ec", "error_code" },
+	[A_ERROR_FIELD] = { "ef", "error_field" },
+	[A_ERROR_MESSAGE] = { "em", "error_message" },
+	[A_AMOUNT] = { "am", "amount" },
+	[A_CURRENCY] = { "cu", "currency" },
+	[A_CURRENCY_EXPONENT] = { "ce", "currency_exponent" },
+	[A_AMOUNT_USD_CENTS] = { "au", "amount_usd_cents" },
+	[A_MERCHANT_ID] = { "mi", "merchant_id" },
+	[A_MERCHANT_COUNTRY] = { "mc", "merchant_country" },
+	[A_CUSTOMER_COUNTRY] = { "cc", "customer_country" },
+	[A_CARD_BIN] = { "cb", "card_bin" },
+	[A_CARD_LAST4] = { "c4", "card_last4" },
+	[A_CHANNEL] = { "ch", "channel" },
+	[A_KYC] = { "ky", "kyc" },
+	[A_IP_PSEUDONYM] = { "ip", "ip_pseudonym" },
+	[A_DEVICE_PSEUDONYM] = { "dp", "device_pseudonym" },
+	[A_NAME_PSEUDONYM] = { "cn", "customer_name_pseudonym" },
+	[A_NAME_PSEUDONYM + 1] = { "pn", "counterparty_name_pseudonym" },
+	[A_NAME_PSEUDONYM + 2] = { "bn", "beneficiary_name_pseudonym" },
+	[A_SANCTIONS_MATCH] = { "sm", "sanctions_match" },
+	[A_FRAUD_SEVERITY] = { "fs", "fraud_severity" },
+	[A_COMPLIANCE_SEVERITY] = { "cs", "compliance_severity" },
+	[A_EVENT_TIME] = { "et", "event_time" },
+	[A_STAGE_US] = { "su", "stage_us" },
+	[A_DAEMON_VERSION] = { "dv", "daemon_version" },
+	[A_RULES_VERSION] = { "rv", "rules_version" },
+};
+
+/* sanctions_match's members: stored, shown. */
+static const char *const match_members[4][2] = {
+	{ "f", "field" }, { "l", "list" }, { "e", "entry" }, { "s", "score" }
+};
+
+/* The stage offsets' order in stage_us. */
+static const char *const stage_names[3] = { "validation", "fraud", "compliance" };
+
+_Static_assert(TXP_NAME_FIELDS == 3, "one short name per party name field in attr_names");
+
+#define SN(a) attr_names[a].stored
 
 /* ---- AttributeValue helpers: each appends ,"name":{...} --------------- */
 
@@ -177,27 +256,19 @@ static void av_member_s(struct txp_sbuf *b, bool first, const char *member, cons
 
 /* The keyed pseudonym of each party name given (<field>_pseudonym), and
  * on a sanctions hit the list entry it matched as sanctions_match:
- * {"M":{field, list, entry, score}} (score in thousandths).  Never the
- * name itself. */
+ * {"M":{field, list, entry, score}} (score in thousandths; members under
+ * match_members' short names).  Never the name itself. */
 static void av_names(struct txp_sbuf *b, const struct txp_txn *t)
 {
-	char attr[64];
-
-	for (int n = 0; n < TXP_NAME_FIELDS; n++) {
-		const char *v = t->name_pseud[n];
-
-		if (v == NULL || v[0] == '\0')
-			continue; /* the usual case: no name given, no formatting */
-		snprintf(attr, sizeof(attr), "%s_pseudonym", txp_name_fields[n]);
-		av_s(b, attr, v);
-	}
+	for (int n = 0; n < TXP_NAME_FIELDS; n++)
+		av_s_opt(b, SN(A_NAME_PSEUDONYM + n), t->name_pseud[n]);
 	if (t->name_hit_field == 0 || t->name_hit_field > TXP_NAME_FIELDS)
 		return;
-	av_map_open(b, "sanctions_match");
-	av_member_s(b, true, "field", txp_name_fields[t->name_hit_field - 1]);
-	av_member_s(b, false, "list", t->name_hit_list);
-	av_member_s(b, false, "entry", t->name_hit_entry);
-	av_member_n(b, false, "score", t->name_hit_score);
+	av_map_open(b, SN(A_SANCTIONS_MATCH));
+	av_member_s(b, true, match_members[0][0], txp_name_fields[t->name_hit_field - 1]);
+	av_member_s(b, false, match_members[1][0], t->name_hit_list);
+	av_member_s(b, false, match_members[2][0], t->name_hit_entry);
+	av_member_n(b, false, match_members[3][0], t->name_hit_score);
 	av_map_close(b);
 }
 
@@ -218,7 +289,7 @@ static void av_reasons(struct txp_sbuf *b, const struct txp_txn *t)
 
 	if (t->n_reasons == 0)
 		return;
-	av_map_open(b, "reasons");
+	av_map_open(b, SN(A_REASONS));
 	for (unsigned i = 0; i < t->n_reasons; i++) {
 		long long points = 0;
 
@@ -233,45 +304,31 @@ static void av_reasons(struct txp_sbuf *b, const struct txp_txn *t)
 	av_map_close(b);
 }
 
-/* compliance_flags: a string set, absent when empty (DynamoDB refuses an
- * empty set). */
-static void av_flags(struct txp_sbuf *b, uint32_t flags)
-{
-	bool first = true;
-
-	for (size_t i = 0; i < sizeof(compliance_flag_names) / sizeof(compliance_flag_names[0]); i++) {
-		if (!(flags & compliance_flag_names[i].bit))
-			continue;
-		if (first)
-			txp_sbuf_str(b, ",\"compliance_flags\":{\"SS\":[");
-		else
-			txp_sbuf_raw(b, ",", 1);
-		txp_sbuf_json_str(b, compliance_flag_names[i].name);
-		first = false;
-	}
-	if (!first)
-		txp_sbuf_str(b, "]}");
-}
-
-/* stage_us: {"M":{stage:{"N":us}}} for each stage reached: microseconds
- * after receipt at which it finished, so received_at plus the offset is
- * the stage's time (the last one is the decision's). */
+/* stage_us: {"L":[{"N":us}...]}, the stages reached in stage_names'
+ * order (each stage follows the one before; a list does without the
+ * names a map would store): microseconds after receipt at which each
+ * finished, so received_at plus the offset is the stage's time (the last
+ * one is the decision's). */
 static void av_stages(struct txp_sbuf *b, const struct txp_txn *t)
 {
-	const char *names[3] = { "validation", "fraud", "compliance" };
 	uint64_t done[3] = { t->t_validated, t->t_fraud, t->t_compliance };
-	bool first = true;
 
 	for (int i = 0; i < 3; i++) {
 		if (t->t_received == 0 || done[i] == 0 || done[i] < t->t_received)
-			continue;
-		if (first)
-			av_map_open(b, "stage_us");
-		av_member_n(b, first, names[i], (long long)((done[i] - t->t_received) / 1000u));
-		first = false;
+			break;
+		if (i == 0) {
+			txp_sbuf_raw(b, ",", 1);
+			txp_sbuf_json_str(b, SN(A_STAGE_US));
+			txp_sbuf_str(b, ":{\"L\":[");
+		} else {
+			txp_sbuf_raw(b, ",", 1);
+		}
+		txp_sbuf_str(b, "{\"N\":\"");
+		txp_sbuf_int(b, (long long)((done[i] - t->t_received) / 1000u));
+		txp_sbuf_str(b, "\"}");
+		if (i == 2 || done[i + 1] == 0 || done[i + 1] < t->t_received)
+			txp_sbuf_str(b, "]}");
 	}
-	if (!first)
-		av_map_close(b);
 }
 
 static bool is_decision(const struct txp_txn *t)
@@ -287,47 +344,47 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 	txp_sbuf_str(&b, "{\"transaction_id\":{\"S\":");
 	txp_sbuf_json_str(&b, t->transaction_id);
 	txp_sbuf_raw(&b, "}", 1);
-	av_s(&b, "status", txp_status_name(t->status));
+	av_s(&b, SN(A_STATUS), txp_status_name(t->status));
 	if (t->scored)
-		av_n(&b, "risk_score", t->risk_score);
+		av_n(&b, SN(A_RISK_SCORE), t->risk_score);
 	av_reasons(&b, t);
 	if (!is_decision(t)) {
 		/* Rejected (or failed) lines keep only what is known to be
 		 * valid: the id and why; the other fields were not validated
 		 * and may be half-parsed. */
-		av_s(&b, "error_code", t->error.code);
-		av_s_opt(&b, "error_field", t->error.field);
-		av_s_opt(&b, "error_message", t->error.message);
+		av_s(&b, SN(A_ERROR_CODE), t->error.code);
+		av_s_opt(&b, SN(A_ERROR_FIELD), t->error.field);
+		av_s_opt(&b, SN(A_ERROR_MESSAGE), t->error.message);
 	} else {
-		av_n(&b, "amount", t->amount);
-		av_s(&b, "currency", t->currency);
-		av_n(&b, "currency_exponent", t->currency_exponent);
+		av_n(&b, SN(A_AMOUNT), t->amount);
+		av_s(&b, SN(A_CURRENCY), t->currency);
+		av_n(&b, SN(A_CURRENCY_EXPONENT), t->currency_exponent);
 		if (t->amount_usd_known)
-			av_n(&b, "amount_usd_cents", t->amount_usd);
-		av_s_opt(&b, "merchant_id", t->merchant_id);
+			av_n(&b, SN(A_AMOUNT_USD_CENTS), t->amount_usd);
+		av_s_opt(&b, SN(A_MERCHANT_ID), t->merchant_id);
 		/* Only the pseudonym: the raw customer_id is personal data. */
 		av_s_opt(&b, "customer_pseudonym", t->customer_pseud);
-		av_s_opt(&b, "merchant_country", t->merchant_country);
-		av_s_opt(&b, "customer_country", t->customer_country);
+		av_s_opt(&b, SN(A_MERCHANT_COUNTRY), t->merchant_country);
+		av_s_opt(&b, SN(A_CUSTOMER_COUNTRY), t->customer_country);
 		if (t->has_card) {
 			/* BIN, last four and the keyed token: never the PAN. */
-			av_s_opt(&b, "card_bin", t->card_bin);
-			av_s_opt(&b, "card_last4", t->card_last4);
+			av_s_opt(&b, SN(A_CARD_BIN), t->card_bin);
+			av_s_opt(&b, SN(A_CARD_LAST4), t->card_last4);
 			av_s_opt(&b, "card_token", t->card_token);
 		}
-		av_s_opt(&b, "channel", txp_channel_name(t->channel));
+		av_s_opt(&b, SN(A_CHANNEL), txp_channel_name(t->channel));
 		av_s_opt(&b, "mcc", t->merchant_category);
-		av_s_opt(&b, "kyc", txp_kyc_name(t->kyc));
-		av_s_opt(&b, "ip_pseudonym", t->ip_pseud);
-		av_s_opt(&b, "device_pseudonym", t->device_pseud);
+		av_s_opt(&b, SN(A_KYC), txp_kyc_name(t->kyc));
+		av_s_opt(&b, SN(A_IP_PSEUDONYM), t->ip_pseud);
+		av_s_opt(&b, SN(A_DEVICE_PSEUDONYM), t->device_pseud);
 		av_names(&b, t);
-		av_flags(&b, t->compliance_flags);
 		if (t->alerts & TXP_ALERT_FRAUD)
-			av_s(&b, "fraud_severity", txp_severity_name(t->fraud_severity));
+			av_s(&b, SN(A_FRAUD_SEVERITY), txp_severity_name(t->fraud_severity));
 		if (t->alerts & TXP_ALERT_COMPLIANCE)
-			av_s(&b, "compliance_severity", txp_severity_name(t->compliance_severity));
-		if (t->has_timestamp && txp_iso8601_ms(t->timestamp_ms, when) > 0)
-			av_s(&b, "event_time", when);
+			av_s(&b, SN(A_COMPLIANCE_SEVERITY), txp_severity_name(t->compliance_severity));
+		/* Unix milliseconds: 8 bytes as a number, 24 as ISO 8601. */
+		if (t->has_timestamp)
+			av_n(&b, SN(A_EVENT_TIME), t->timestamp_ms);
 	}
 	/* Also the sort key of the investigation indexes (provision.c): the
 	 * decision's own time is received_at plus stage_us's last offset, not
@@ -335,13 +392,13 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 	if (txp_iso8601_ms(t->received_ms, when) > 0)
 		av_s(&b, "received_at", when);
 	av_stages(&b, t);
-	av_s(&b, "daemon_version", version != NULL ? version : "");
+	av_s(&b, SN(A_DAEMON_VERSION), version != NULL ? version : "");
 	/* The rules that decided it (stages.h), absent for records from
 	 * before rules versions.  Not their load time, which the journal
 	 * record keeps: the version names the rules, the listening and
 	 * reloaded log lines say when each was loaded, and its 23 bytes
 	 * would take a heavily flagged item over one write unit. */
-	av_s_opt(&b, "rules_version", t->rules_version);
+	av_s_opt(&b, SN(A_RULES_VERSION), t->rules_version);
 	if (t->expires_at > 0)
 		av_n(&b, "expires_at", t->expires_at);
 	txp_sbuf_raw(&b, "}", 1);
@@ -395,6 +452,85 @@ static char *build_alert(const struct txp_txn *t, unsigned kind, size_t *len)
 	}
 	txp_sbuf_raw(&b, "}", 1);
 	return txp_sbuf_finish(&b, len);
+}
+
+/* The shown name of stored attribute `name` (either layout), or NULL. */
+static const char *shown_name(const char *name)
+{
+	for (int a = 0; a < A_COUNT; a++)
+		if (strcmp(name, attr_names[a].stored) == 0)
+			return attr_names[a].shown;
+	return NULL;
+}
+
+/* stage_us's list as the map of stage to microseconds it stands for. */
+static json_t *readable_stages(const json_t *list)
+{
+	json_t *m = json_object(), *v;
+	size_t i;
+
+	json_array_foreach (list, i, v)
+		if (m != NULL && i < 3 && json_object_set(m, stage_names[i], v) < 0) {
+			json_decref(m);
+			return NULL;
+		}
+	return m;
+}
+
+/* sanctions_match with its members' shown names. */
+static json_t *readable_match(const json_t *match)
+{
+	json_t *m = json_object(), *v;
+	const char *k;
+
+	json_object_foreach ((json_t *)match, k, v) {
+		const char *name = k;
+		for (int i = 0; i < 4; i++)
+			if (strcmp(k, match_members[i][0]) == 0)
+				name = match_members[i][1];
+		if (m != NULL && json_object_set(m, name, v) < 0) {
+			json_decref(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+json_t *txp_item_readable(const json_t *plain)
+{
+	json_t *out = json_object(), *v;
+	const char *k;
+
+	if (out == NULL || !json_is_object(plain))
+		goto err;
+	json_object_foreach ((json_t *)plain, k, v) {
+		const char *shown = shown_name(k);
+		json_t *r;
+		char when[TXP_ISO8601_MS_SIZE];
+
+		if (shown == NULL) {
+			/* The key, the indexes' keys, expires_at, and every
+			 * attribute of a record from before short names. */
+			shown = k;
+			r = json_incref(v);
+		} else if (strcmp(k, SN(A_STAGE_US)) == 0 && json_is_array(v)) {
+			r = readable_stages(v);
+		} else if (strcmp(k, SN(A_SANCTIONS_MATCH)) == 0 && json_is_object(v)) {
+			r = readable_match(v);
+		} else if (strcmp(k, SN(A_EVENT_TIME)) == 0 && json_is_integer(v) &&
+		           txp_iso8601_ms(json_integer_value(v), when) > 0) {
+			r = json_string(when);
+		} else {
+			r = json_incref(v);
+		}
+		if (r == NULL || json_object_set_new(out, shown, r) < 0)
+			goto err;
+	}
+	return out;
+
+err:
+	json_decref(out);
+	return NULL;
 }
 
 const char *txp_alert_kind_name(unsigned kind)

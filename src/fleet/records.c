@@ -1,5 +1,6 @@
 /* records.c: first decision wins across the fleet: the conditional put, the read-back and its verdict (pure). */
 #include "txpipe/fleet.h"
+#include "txpipe/item.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -133,7 +134,14 @@ int txp_fleet_stored_verdict(const char *body, size_t len, const char *fingerpri
 		strncpy(winner, str_of(it, TXP_FLEET_DECIDED_BY), winner_len - 1);
 		winner[winner_len - 1] = '\0';
 	}
-	*reply = stored_reply(it, reply_len);
+	{
+		/* The stored record under its documented names (the item
+		 * keeps short ones), either layout. */
+		json_t *readable = txp_item_readable(it);
+
+		*reply = readable != NULL ? stored_reply(readable, reply_len) : NULL;
+		json_decref(readable);
+	}
 	rc = *reply != NULL ? TXP_FLEET_CONFLICT : -ENOMEM;
 out:
 	json_decref(it);

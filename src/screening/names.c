@@ -130,6 +130,7 @@ int names__add_name(struct txp_names *ix, const char *name, size_t len, int lati
 	if (t.n == 0)
 		return 0;
 	if (grow((void **)&ix->names, &ix->cap_names, ix->nnames + 1, sizeof(*ix->names)) < 0 ||
+	    grow((void **)&ix->letters, &ix->cap_letters, ix->nnames + 1, sizeof(*ix->letters)) < 0 ||
 	    grow((void **)&ix->ntoks, &ix->cap_tok, ix->ntok + (size_t)t.n, sizeof(*ix->ntoks)) < 0)
 		return -ENOMEM;
 	nr = &ix->names[ix->nnames];
@@ -138,6 +139,7 @@ int names__add_name(struct txp_names *ix, const char *name, size_t len, int lati
 	nr->ntok = (uint8_t)t.n;
 	nr->nfull = 0;
 	nr->dup = 0;
+	ix->letters[ix->nnames].first = ix->letters[ix->nnames].init = 0;
 	for (int i = 0; i < t.n; i++) {
 		uint32_t id;
 		if (intern(ix, names__tok(&t, i), t.len[i], &id) < 0)
@@ -146,8 +148,11 @@ int names__add_name(struct txp_names *ix, const char *name, size_t len, int lati
 			if (ix->ntoks[nr->tok + (uint32_t)j] == id)
 				nr->dup = 1;
 		ix->ntoks[ix->ntok++] = id;
+		ix->letters[ix->nnames].first |= names__letter_mask(names__tok(&t, i), 1);
 		if (t.len[i] >= 2)
 			nr->nfull++;
+		else
+			ix->letters[ix->nnames].init |= names__letter_mask(names__tok(&t, i), 1);
 	}
 	ix->shapes[nr->nfull][nr->ntok - nr->nfull] = true;
 	ix->nnames++;
@@ -201,26 +206,27 @@ int names__build_table(struct txp_names *ix)
 	}
 	/* Token -> names, by counting: names in index order, each once. */
 	ix->tn_off = calloc(ix->nutok + 1, sizeof(*ix->tn_off));
+	ix->tn_init = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_init));
+	ix->tn_mid = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_mid));
 	ix->tn = malloc((ix->ntok > 0 ? ix->ntok : 1) * sizeof(*ix->tn));
 	fill = calloc(ix->nutok + 1, sizeof(*fill));
-	if (ix->tn_off == NULL || ix->tn == NULL || fill == NULL) {
+	if (ix->tn_off == NULL || ix->tn_init == NULL || ix->tn_mid == NULL || ix->tn == NULL || fill == NULL) {
 		free(fill);
 		return -ENOMEM;
 	}
-	ix->tn_mid = malloc((ix->nutok > 0 ? ix->nutok : 1) * sizeof(*ix->tn_mid));
-	if (ix->tn_mid == NULL) {
-		free(fill);
-		return -ENOMEM;
-	}
-	/* Each run holds the names of two or more full tokens first, then
-	 * those of one (see txp_names_screen). */
-	for (int pass = 0; pass < 3; pass++) {
+	/* Each run holds its names by class (see names__class): those of two
+	 * or more full tokens and no initial, then those with initials, then
+	 * those of one full token (see txp_names_screen). */
+	for (int pass = 0; pass < 1 + NAME_CLASSES; pass++) {
 		if (pass == 2)
+			for (uint32_t id = 0; id < ix->nutok; id++)
+				ix->tn_init[id] = ix->tn_off[id] + fill[id];
+		if (pass == 3)
 			for (uint32_t id = 0; id < ix->nutok; id++)
 				ix->tn_mid[id] = ix->tn_off[id] + fill[id];
 		for (uint32_t n = 0; n < ix->nnames; n++) {
 			const struct name_rec *nr = &ix->names[n];
-			if (pass > 0 && (nr->nfull >= 2) != (pass == 1))
+			if (pass > 0 && names__class(nr) != pass - 1)
 				continue;
 			for (uint32_t j = 0; j < nr->ntok; j++) {
 				uint32_t id = ix->ntoks[nr->tok + j], k;
@@ -272,16 +278,22 @@ void names__finish(struct txp_names *ix)
 		ix->names = p;
 		ix->cap_names = ix->nnames;
 	}
+	if (ix->nnames > 0 && (p = realloc(ix->letters, ix->nnames * sizeof(*ix->letters))) != NULL) {
+		ix->letters = p;
+		ix->cap_letters = ix->nnames;
+	}
 	if (ix->pool_len > 0 && (p = realloc(ix->pool, ix->pool_len)) != NULL) {
 		ix->pool = p;
 		ix->pool_cap = ix->pool_len;
 	}
 	ix->bytes = sizeof(*ix) + ix->cap_entries * sizeof(*ix->entries) + ix->cap_names * sizeof(*ix->names) +
-	            ix->cap_tok * sizeof(*ix->ntoks) + ix->cap_utok * sizeof(*ix->utok_off) + ix->cap_utok_len +
+	            ix->cap_letters * sizeof(*ix->letters) + ix->cap_tok * sizeof(*ix->ntoks) +
+	            ix->cap_utok * sizeof(*ix->utok_off) + ix->cap_utok_len +
 	            ix->cap_utok_mask * sizeof(*ix->utok_mask) + ix->pool_cap +
 	            (ix->table != NULL ? (ix->mask + 1) * sizeof(*ix->table) : 0) +
 	            (ix->post != NULL ? (ix->npost > 0 ? ix->npost : 1) * sizeof(*ix->post) : 0) +
 	            (ix->tn_off != NULL ? (ix->nutok + 1) * sizeof(*ix->tn_off) : 0) +
+	            (ix->tn_init != NULL ? ix->nutok * sizeof(*ix->tn_init) : 0) +
 	            (ix->tn_mid != NULL ? ix->nutok * sizeof(*ix->tn_mid) : 0) +
 	            (ix->tn != NULL ? (ix->ntok > 0 ? ix->ntok : 1) * sizeof(*ix->tn) : 0);
 }
@@ -292,6 +304,7 @@ void txp_names_free(struct txp_names *ix)
 		return;
 	free(ix->entries);
 	free(ix->names);
+	free(ix->letters);
 	free(ix->ntoks);
 	free(ix->utok_off);
 	free(ix->utok_len);
@@ -301,6 +314,7 @@ void txp_names_free(struct txp_names *ix)
 	free(ix->table);
 	free(ix->post);
 	free(ix->tn_off);
+	free(ix->tn_init);
 	free(ix->tn_mid);
 	free(ix->tn);
 	free(ix->pairs);
@@ -323,6 +337,10 @@ size_t txp_names_memory(const struct txp_names *ix)
 }
 
 /* ---- Screening ------------------------------------------------------------- */
+
+/* The names a run must hold for a one-full-token query to compare its
+ * token before walking them (a comparison costs a few names' walk). */
+#define SIM_BEFORE_WALK 4
 
 struct txp_names_scratch *txp_names_scratch_new(void)
 {
@@ -414,33 +432,44 @@ static unsigned skipset_bits(const struct txp_names_scratch *s, size_t mask, uin
 
 /*
  * The fewest query tokens (of qf full ones and qi initials) a listed name
- * of two or more full tokens must share keys with for names__bound() to reach
- * `threshold`, over the shapes of the names listed: at least 2, and
- * qf + 1 when none can.  Computed once per thread, index and threshold
+ * of class `cls` (NAME_PLAIN or NAME_INITIALS) must share keys with for
+ * names__bound() to reach `threshold`, over the shapes of the names of
+ * that class listed: at least 2, and qf + 1 when none can.  By class,
+ * because a listed initial may align with a query token by its first
+ * letter alone, so the few names with initials (K. A. VALIEVA) reach the
+ * threshold sharing keys with fewer of a long query's tokens than the
+ * many without: apart, the query's commonest tokens are walked for those
+ * few only.  Computed once per thread, index and threshold
  * (names__bound() is cheap, but this tries every shape).
  */
-static unsigned mmin(const struct txp_names *ix, struct txp_names_scratch *s, int qf, int qi, unsigned threshold)
+static unsigned mmin(const struct txp_names *ix, struct txp_names_scratch *s, int cls, int qf, int qi,
+                     unsigned threshold)
 {
 	if (s->mmin_threshold != threshold || s->mmin_serial != ix->serial) {
-		for (int f = 0; f <= MAX_TOKENS; f++) {
-			for (int i = 0; f + i <= MAX_TOKENS; i++) {
-				int m;
-				for (m = 2; m <= f; m++) {
-					bool reach = false;
-					for (int lf = 2; lf <= MAX_TOKENS && !reach; lf++)
-						for (int li = 0; lf + li <= MAX_TOKENS && !reach; li++)
-							reach = ix->shapes[lf][li] &&
-							        names__bound(f, i, lf, li, m) >= threshold;
-					if (reach)
-						break;
+		for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++) {
+			for (int f = 0; f <= MAX_TOKENS; f++) {
+				for (int i = 0; f + i <= MAX_TOKENS; i++) {
+					int m;
+					for (m = 2; m <= f; m++) {
+						bool reach = false;
+						for (int lf = 2; lf <= MAX_TOKENS && !reach; lf++)
+							for (int li = c == NAME_PLAIN ? 0 : 1;
+							     lf + li <= MAX_TOKENS && (c != NAME_PLAIN || li == 0) &&
+							     !reach;
+							     li++)
+								reach = ix->shapes[lf][li] &&
+								        names__bound(f, i, lf, li, m) >= threshold;
+						if (reach)
+							break;
+					}
+					s->mmin[c][f][i] = (uint8_t)m;
 				}
-				s->mmin[f][i] = (uint8_t)m;
 			}
 		}
 		s->mmin_threshold = threshold;
 		s->mmin_serial = ix->serial;
 	}
-	return s->mmin[qf][qi];
+	return s->mmin[cls][qf][qi];
 }
 
 int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name, unsigned threshold,
@@ -451,10 +480,16 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	size_t ncand = 0, len;
 	uint32_t cost[MAX_TOKENS] = { 0 };
 	size_t qstart[MAX_TOKENS + 1], nqids = 0, skipmask = 0;
-	unsigned skipq = 0; /* query tokens whose names of two or more full tokens are not walked */
-	int nq_full = 0, nskipped;
+	unsigned skipq = 0;           /* query tokens whose names of two or more full tokens are not all walked */
+	unsigned skipc[2] = { 0, 0 }; /* of those, the ones whose names of class NAME_PLAIN, NAME_INITIALS are not */
+	int nq_full = 0, nskipped[2];
 	unsigned best = 0;
-	uint32_t best_name = 0;
+	uint32_t best_name = 0, *cand;
+	uint16_t gen;
+	const uint32_t *tn;
+	struct name_state *ns;
+	uint32_t qfirst = 0, qinit[MAX_TOKENS]; /* letters the query's tokens, its initials start with */
+	int nq_init = 0;
 
 	if (ix == NULL || ix->nnames == 0 || name == NULL)
 		return 0;
@@ -462,8 +497,11 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	names__tokenize(name, len, 0, &q);
 	for (int i = 0; i < q.n; i++) {
 		q.mask[i] = names__letter_mask(names__tok(&q, i), q.len[i]);
+		qfirst |= names__letter_mask(names__tok(&q, i), 1);
 		if (q.len[i] >= 2)
 			nq_full++;
+		else
+			qinit[nq_init++] = q.mask[i];
 	}
 	if (nq_full == 0)
 		return 0;
@@ -475,6 +513,11 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		memset(s->memo, 0, s->mcap * sizeof(*s->memo));
 		s->gen = 1;
 	}
+	/* In locals: the stores into the state arrays could alias them. */
+	gen = s->gen;
+	ns = s->ns;
+	cand = s->cand;
+	tn = ix->tn;
 	/*
 	 * Candidates: the names holding a distinct token that shares a key
 	 * with a query token count that query token once.  Sharing a key is
@@ -502,13 +545,21 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			for (uint32_t p = 0; p < sl->n; p++) {
 				uint32_t id = ix->post[sl->off + p];
 				struct tok_state *ts = &s->ts[id];
-				if (ts->gen != s->gen) {
-					ts->gen = s->gen;
+				if (ts->gen != gen) {
+					ts->gen = gen;
 					ts->bits = 0;
 				}
 				if (ts->bits & (1u << i))
 					continue;
 				ts->bits |= (uint16_t)(1u << i);
+				/* With one full token, a name scores only when a
+				 * token of it aligns with that one: the others'
+				 * names are not walked (they would all be scored,
+				 * the query's initials loosening every bound).
+				 * Comparing costs a few names' walk. */
+				if (nq_full == 1 && ix->tn_off[id + 1] - ix->tn_off[id] >= SIM_BEFORE_WALK &&
+				    names__sim(&q, i, ix, s, id) == 0)
+					continue;
 				s->qids[nqids++] = id;
 				cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
 			}
@@ -517,18 +568,25 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	qstart[q.n] = nqids;
 	/* A name of two or more full tokens sharing keys with m query tokens
 	 * shares them with at least one of any nq_full - m + 1 of them: the
-	 * m - 1 commonest are not walked. */
+	 * m - 1 commonest are not walked for the names of its class. */
 	if (nq_full >= 2) {
-		unsigned m = mmin(ix, s, nq_full, q.n - nq_full, threshold);
-		int nskip = (int)m > nq_full ? nq_full : (int)m - 1;
+		int nskip[2], most;
 		size_t size = 16;
 
-		for (int k = 0; k < nskip; k++) {
+		for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++) {
+			unsigned m = mmin(ix, s, c, nq_full, q.n - nq_full, threshold);
+			nskip[c] = (int)m > nq_full ? nq_full : (int)m - 1;
+		}
+		most = nskip[NAME_PLAIN] > nskip[NAME_INITIALS] ? nskip[NAME_PLAIN] : nskip[NAME_INITIALS];
+		for (int k = 0; k < most; k++) {
 			int worst = -1;
 			for (int i = 0; i < q.n; i++)
 				if (q.len[i] >= 2 && !(skipq & (1u << i)) && (worst < 0 || cost[i] > cost[worst]))
 					worst = i;
 			skipq |= 1u << worst;
+			for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++)
+				if (k < nskip[c])
+					skipc[c] |= 1u << worst;
 		}
 		while (size < 2 * nqids)
 			size *= 2;
@@ -547,27 +605,50 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			skipmask = size - 1;
 		}
 	}
-	nskipped = __builtin_popcount(skipq);
+	nskipped[NAME_PLAIN] = __builtin_popcount(skipc[NAME_PLAIN]);
+	nskipped[NAME_INITIALS] = __builtin_popcount(skipc[NAME_INITIALS]);
 	for (int i = 0; i < q.n; i++) {
 		for (size_t x = qstart[i]; x < qstart[i + 1]; x++) {
 			uint32_t id = s->qids[x];
-			for (uint32_t t = skipq & (1u << i) ? ix->tn_mid[id] : ix->tn_off[id]; t < ix->tn_off[id + 1];
-			     t++) {
-				uint32_t n = ix->tn[t];
-				struct name_state *st = &s->ns[n];
-				if (st->gen != s->gen) {
-					st->gen = s->gen;
-					st->cnt = 0;
-					st->last = 0xff;
-					s->cand[ncand++] = n;
-				}
-				/* One listed token sharing keys with two query
-				 * tokens (George Green: both have the key of
-				 * GRG) is one piece of evidence, not two. */
-				if (st->last != (uint8_t)i && !(st->cnt > 0 && st->last_id == id)) {
-					st->last = (uint8_t)i;
-					st->last_id = id;
-					st->cnt++;
+			/* The run's classes in turn, the skipped ones left out;
+			 * the class bounds read only when needed (most tokens
+			 * are walked whole or for NAME_SINGLE only). */
+			bool sp = skipc[NAME_PLAIN] & (1u << i), si = skipc[NAME_INITIALS] & (1u << i);
+			uint32_t range[2][2], end = ix->tn_off[id + 1];
+			int nrange = 1;
+
+			range[0][1] = end;
+			if (!sp && !si) {
+				range[0][0] = ix->tn_off[id];
+			} else if (sp && si) {
+				range[0][0] = ix->tn_mid[id];
+			} else if (sp) {
+				range[0][0] = ix->tn_init[id];
+			} else {
+				range[0][0] = ix->tn_off[id];
+				range[0][1] = ix->tn_init[id];
+				range[1][0] = ix->tn_mid[id];
+				range[1][1] = end;
+				nrange = 2;
+			}
+			for (int r = 0; r < nrange; r++) {
+				for (uint32_t t = range[r][0]; t < range[r][1]; t++) {
+					uint32_t n = tn[t];
+					struct name_state *st = &ns[n];
+					if (st->gen != gen) {
+						st->gen = gen;
+						st->cnt = 0;
+						st->last = 0xff;
+						cand[ncand++] = n;
+					}
+					/* One listed token sharing keys with two
+					 * query tokens (George Green: both have the
+					 * key of GRG) is one piece of evidence. */
+					if (st->last != (uint8_t)i && !(st->cnt > 0 && st->last_id == id)) {
+						st->last = (uint8_t)i;
+						st->last_id = id;
+						st->cnt++;
+					}
 				}
 			}
 		}
@@ -575,16 +656,29 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	for (size_t c = 0; c < ncand; c++) {
 		uint32_t n = s->cand[c];
 		const struct name_rec *nr = &ix->names[n];
-		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2;
+		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2, cls = names__class(nr);
 		unsigned sc, floor = best > threshold ? best : threshold;
+		unsigned skipped = cls != NAME_SINGLE ? skipc[cls] : 0; /* query tokens not walked for it */
+		int li = nr->ntok - nr->nfull, qa = nq_init, la = li;
+
+		/* The initials on either side that can align at all: an
+		 * initial aligns only with a token starting with its letter
+		 * (the one full token of "M AND S TRADING" otherwise lets every
+		 * TRADING name through the bound to be scored).  Two initials
+		 * of one letter are one bit: then each is counted. */
+		if (nq_init > 0)
+			for (int k = qa = 0; k < nq_init; k++)
+				qa += (qinit[k] & ix->letters[n].first) != 0;
+		if (li > 0 && __builtin_popcount(ix->letters[n].init) == li)
+			la = __builtin_popcount(ix->letters[n].init & qfirst);
 
 		/* A repeated token is counted once however many query tokens
 		 * it matches: the count bounds nothing for such a name. */
 		if (nr->dup)
 			s->ns[n].cnt = (uint8_t)nq_full;
-		else if (skipq != 0 && nr->nfull >= 2 && s->ns[n].cnt + nskipped >= need &&
-		         names__bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull,
-		                      s->ns[n].cnt + nskipped) >= floor) {
+		else if (skipped != 0 && s->ns[n].cnt + nskipped[cls] >= need &&
+		         names__bound_aligned(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt + nskipped[cls], qa, la) >=
+		                 floor) {
 			/* The skipped query tokens it holds a token of, asked
 			 * only of the names that could reach the floor; not
 			 * through the token already counted (one listed token
@@ -595,11 +689,14 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				if (id != s->ns[n].last_id)
 					bits |= skipset_bits(s, skipmask, id);
 			}
+			/* Only the tokens skipped for its class: the others were
+			 * walked for it, and counted. */
+			bits &= skipped;
 			s->ns[n].cnt = (uint8_t)(s->ns[n].cnt + __builtin_popcount(bits));
 		}
 
 		if (s->ns[n].cnt < need ||
-		    names__bound(nq_full, q.n - nq_full, nr->nfull, nr->ntok - nr->nfull, s->ns[n].cnt) < floor)
+		    names__bound_aligned(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt, qa, la) < floor)
 			continue;
 		sc = names__score(&q, ix, nr, s);
 		if (sc > best || (sc == best && sc > 0 && n < best_name)) {

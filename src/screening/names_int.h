@@ -24,6 +24,14 @@ struct name_rec {
 	uint8_t dup;   /* a token appears twice (GOMEZ GOMEZ, Viviana) */
 };
 
+/* The letters (names__letter_mask) a listed name's tokens start with, and
+ * its initials': which initials of a query can align with it, and which
+ * of its own can (see names__bound_aligned).  Apart from name_rec, as only
+ * a query or a name with initials reads them. */
+struct name_letters {
+	uint32_t first, init;
+};
+
 struct entry_rec {
 	uint32_t id_off; /* into pool */
 	uint32_t list;
@@ -41,6 +49,8 @@ struct txp_names {
 	size_t nentries, cap_entries;
 	struct name_rec *names;
 	size_t nnames, cap_names;
+	struct name_letters *letters; /* by name */
+	size_t cap_letters;
 	/* Each name's tokens as ids of distinct tokens, so a query compares
 	 * a token spelled alike in many names (Mohammed) once. */
 	uint32_t *ntoks;
@@ -57,8 +67,11 @@ struct txp_names {
 	size_t mask;
 	uint32_t *post;
 	size_t npost;
-	uint32_t *tn_off; /* distinct token -> run of names in tn (nutok + 1) */
-	uint32_t *tn_mid; /* where the run's names of one full token start */
+	/* Distinct token -> its run of names in tn, by class: [tn_off,
+	 * tn_init) NAME_PLAIN, [tn_init, tn_mid) NAME_INITIALS, [tn_mid, next
+	 * tn_off) NAME_SINGLE.  Apart, so that the first pass and a walk of
+	 * a whole run read one small dense array (tn_off, nutok + 1). */
+	uint32_t *tn_off, *tn_init, *tn_mid;
 	uint32_t *tn;
 	size_t bytes;
 	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
@@ -76,34 +89,35 @@ struct txp_names {
  * computed once per screening (every query token at once). */
 #define MEMO_Q MAX_TOKENS
 
-/* Per-name and per-token state of one screening, each in one 8-byte cell
- * so that meeting a name or a token costs one cache line, not three:
- * the lists are walked in random order and these arrays outgrow L1. */
+/* Per-name and per-token state of one screening, each in one small cell
+ * (8 and 4 bytes) so that meeting a name or a token costs one cache line,
+ * not three: the lists are walked in random order and these arrays
+ * outgrow L1 and L2, so the smaller the cells the fewer misses.  The
+ * screening stamps are 16 bits: every 65,535 screenings the arrays are
+ * cleared (txp_names_screen). */
 struct name_state {
-	uint32_t gen;     /* the screening that last met the name */
-	uint32_t last_id; /* the listed token the last count came through */
+	uint16_t gen;     /* the screening that last met the name */
 	uint8_t cnt;      /* query tokens it shares a key with */
 	uint8_t last;     /* the last query token counted */
-	uint16_t pad;
+	uint32_t last_id; /* the listed token the last count came through */
 };
 
 struct tok_state {
-	uint32_t gen;  /* the screening that last met the token */
+	uint16_t gen;  /* the screening that last met the token */
 	uint16_t bits; /* query tokens it shares a key with */
-	uint16_t pad;
 };
 
 /* One distinct token's similarities with the query's tokens, touched only
  * when a candidate is scored. */
 struct memo_row {
-	uint32_t gen;   /* the screening that last cleared `valid` */
+	uint16_t gen;   /* the screening that last cleared `valid` */
 	uint16_t valid; /* query tokens whose cell is filled */
 	uint16_t sim[MEMO_Q];
 };
 
 struct txp_names_scratch {
 	size_t cap, mcap;
-	uint32_t gen;
+	uint16_t gen;
 	struct name_state *ns;
 	uint32_t *cand;
 	struct tok_state *ts;
@@ -118,8 +132,19 @@ struct txp_names_scratch {
 	 * threshold, by full tokens and initials of the query (see mmin()). */
 	unsigned mmin_threshold;
 	uint64_t mmin_serial;
-	uint8_t mmin[MAX_TOKENS + 1][MAX_TOKENS + 1];
+	uint8_t mmin[2][MAX_TOKENS + 1][MAX_TOKENS + 1]; /* [NAME_PLAIN or NAME_INITIALS] */
 };
+
+/* A listed name's class, which decides where its names stand in each
+ * token's run and which query tokens it must be met through. */
+enum { NAME_PLAIN, NAME_INITIALS, NAME_SINGLE, NAME_CLASSES };
+
+/* Two or more full tokens and no initial; two or more full tokens and an
+ * initial or more; one full token. */
+static inline int names__class(const struct name_rec *nr)
+{
+	return nr->nfull < 2 ? NAME_SINGLE : nr->ntok > nr->nfull ? NAME_INITIALS : NAME_PLAIN;
+}
 
 /* A name cut into tokens: token i is the string at buf + i * (TOKEN_MAX + 1). */
 struct toks {
@@ -143,11 +168,17 @@ void names__tokenize(const char *name, size_t len, int latin1, struct toks *t);
 uint64_t names__key_hash(const char *s, size_t n);
 /* Fills keys with the hashed keys of token w[0, n); returns how many. */
 int names__token_keys(const char *w, size_t n, uint64_t keys[TOKEN_MAX + 1]);
+/* The similarity that aligns query token i of q with distinct token id:
+ * 0, or PAIR_FLOOR to 1000; computed once per screening (s's memo). */
+unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s, uint32_t id);
 /* Scores query q against listed name nr of ix, in thousandths, using s's memo. */
 unsigned names__score(const struct toks *q, const struct txp_names *ix, const struct name_rec *nr,
                       struct txp_names_scratch *s);
 /* An upper bound of names__score() from token counts alone (see names_match.c). */
 unsigned names__bound(int qf, int qi, int lf, int li, int shared);
+/* The same with, of the qi and li initials, only qa and la able to align
+ * (a token on the other side starts with their letter). */
+unsigned names__bound_aligned(int qf, int qi, int lf, int li, int shared, int qa, int la);
 
 /* ---- names.c: building the index ---------------------------------------- */
 

@@ -393,10 +393,7 @@ static unsigned pair_sim(const struct toks *q, int i, const struct txp_names *ix
 	return qt[0] == lt[0] ? 1000 : 0;
 }
 
-/* The similarity of query token i and distinct token `id`, computed once
- * per screening. */
-static unsigned memo_sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s,
-                         uint32_t id)
+unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s, uint32_t id)
 {
 	struct memo_row *m = &s->memo[id];
 
@@ -435,7 +432,8 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
 
 		llen[j] = ix->utok_len[id];
 		for (int i = 0; i < nq; i++)
-			sim[i][j] = (keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2 ? memo_sim(q, i, ix, s, id) : 0;
+			sim[i][j] =
+			        (keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2 ? names__sim(q, i, ix, s, id) : 0;
 	}
 	/* Best pairs first; with at most MAX_TOKENS a side, greedy is enough
 	 * and keeps the cost predictable. */
@@ -519,13 +517,24 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
  */
 unsigned names__bound(int qf, int qi, int lf, int li, int shared)
 {
+	return names__bound_aligned(qf, qi, lf, li, shared, qi, li);
+}
+
+/*
+ * Aligned pairs weigh at most 2 * shared (two full tokens) + qa (a query
+ * initial's) + la (a listed initial's, the query's token full); a side
+ * loses a unit of weight per initial of the other side aligned with one
+ * of its full tokens, so at most la (query side) and qa (listed side).
+ */
+unsigned names__bound_aligned(int qf, int qi, int lf, int li, int shared, int qa, int la)
+{
 	int wq = 2 * qf + qi, wl = 2 * lf + li;
-	int m = 2 * shared + qi + li, dq, dl, total;
+	int m = 2 * shared + qa + la, dq, dl, total;
 
 	m = m < wq ? m : wq;
 	m = m < wl ? m : wl;
-	dq = wq - li > m ? wq - li : m;
-	dl = wl - qi > m ? wl - qi : m;
+	dq = wq - la > m ? wq - la : m;
+	dl = wl - qa > m ? wl - qa : m;
 	total = dq + dl - (qf + qi >= 3 || lf + li >= 3 ? 2 : 0);
 	total = total > 2 * m ? total : 2 * m;
 	return total > 0 ? (unsigned)(2000 * m / total) : 0;

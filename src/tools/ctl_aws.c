@@ -15,6 +15,7 @@
 #include "txpipe/aws/provision.h"
 #include "txpipe/aws/settings.h"
 #include "txpipe/config.h"
+#include "txpipe/item.h"
 
 #include "ctl_int.h"
 
@@ -111,6 +112,10 @@ static void print_record(const json_t *item)
 		                             "kyc",
 		                             "ip_pseudonym",
 		                             "device_pseudonym",
+		                             "customer_name_pseudonym",
+		                             "counterparty_name_pseudonym",
+		                             "beneficiary_name_pseudonym",
+		                             "sanctions_match",
 		                             "compliance_flags",
 		                             "fraud_severity",
 		                             "compliance_severity",
@@ -187,7 +192,13 @@ int ctl__get(struct ctl *ctl, int argc, char **argv)
 		json_decref(resp);
 		return 1;
 	}
+	/* Under the documented names, whichever layout stored it. */
 	plain = txp_ddb_unmarshal(item);
+	if (plain != NULL) {
+		json_t *readable = txp_item_readable(plain);
+		json_decref(plain);
+		plain = readable;
+	}
 	if (as_json || plain == NULL) {
 		json_dumpf(plain != NULL ? plain : item, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');

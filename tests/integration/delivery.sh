@@ -146,43 +146,49 @@ check "the line without an id is not stored" 1 "$(stat delivery.not_stored)"
 
 txp_js ddb-scan.mjs "$table" --raw >"$workdir/scan.json"
 check "the table holds 32 items" 32 "$(jget length <"$workdir/scan.json")"
+# The item's short attribute names (txpiped(8) STORED RECORD): st status,
+# am amount, cu/ce currency and exponent, cb/c4 card BIN and last four, rv
+# rules version, dv daemon version, su stage offsets, rn reasons, mc/cc
+# countries; the key, card_token, customer_pseudonym, received_at and
+# expires_at keep their names.
 txp_js ddb-get.mjs "$table" it-07 --key transaction_id >"$workdir/it-07.json"
-check "amount is stored in minor units" 1234 "$(jget amount <"$workdir/it-07.json")"
-check "currency and exponent" "USD 2" "$(jget currency <"$workdir/it-07.json") $(jget currency_exponent <"$workdir/it-07.json")"
-check "status" approved "$(jget status <"$workdir/it-07.json")"
+check "amount is stored in minor units" 1234 "$(jget am <"$workdir/it-07.json")"
+check "currency and exponent" "USD 2" "$(jget cu <"$workdir/it-07.json") $(jget ce <"$workdir/it-07.json")"
+check "status" approved "$(jget st <"$workdir/it-07.json")"
 check "card: BIN, last four and a top-level token of 32 hex digits" 1 \
-	"$(echo "$(jget card_bin <"$workdir/it-07.json") $(jget card_last4 <"$workdir/it-07.json") $(jget card_token <"$workdir/it-07.json")" |
+	"$(echo "$(jget cb <"$workdir/it-07.json") $(jget c4 <"$workdir/it-07.json") $(jget card_token <"$workdir/it-07.json")" |
 		grep -cxE '411111 1111 [0-9a-f]{32}')"
-check "the rules version: 12 hex digits" 1 "$(jget rules_version <"$workdir/it-07.json" | grep -cxE '[0-9a-f]{12}')"
+check "the rules version: 12 hex digits" 1 "$(jget rv <"$workdir/it-07.json" | grep -cxE '[0-9a-f]{12}')"
 check "txpipectl version shows the same rules version" 1 \
-	"$("$TXPIPECTL" --socket "$workdir/txpiped.sock" version | grep -c "rules $(jget rules_version <"$workdir/it-07.json") ")"
+	"$("$TXPIPECTL" --socket "$workdir/txpiped.sock" version | grep -c "rules $(jget rv <"$workdir/it-07.json") ")"
 check "customer pseudonym is 32 hex digits" 1 \
 	"$(jget customer_pseudonym <"$workdir/it-07.json" | grep -cxE '[0-9a-f]{32}')"
 check "received_at is ISO 8601 with ms" 1 \
 	"$(jget received_at <"$workdir/it-07.json" | grep -cxE '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z')"
-check "daemon version is recorded" "$("$TXPIPED" --version | cut -d' ' -f2)" "$(jget daemon_version <"$workdir/it-07.json")"
+check "daemon version is recorded" "$("$TXPIPED" --version | cut -d' ' -f2)" "$(jget dv <"$workdir/it-07.json")"
 check "expires_at is set (retention TTL)" 1 "$(jget expires_at <"$workdir/it-07.json" | grep -cxE '[0-9]{10}')"
-check "stage times are recorded" 1 \
-	"$(echo "$(jget stage_us.validation <"$workdir/it-07.json") $(jget stage_us.compliance <"$workdir/it-07.json")" |
-		grep -cxE '[0-9]+ [0-9]+')"
+check "stage times are recorded (validation, fraud, compliance)" 1 \
+	"$(echo "$(jget su.0 <"$workdir/it-07.json") $(jget su.2 <"$workdir/it-07.json")" | grep -cxE '[0-9]+ [0-9]+')"
 check_absent "no card number in the table" "$PAN" "$workdir/scan.json"
 check_absent "no raw customer id in the table" "cust-secret-" "$workdir/scan.json"
 check_absent "no raw device id in the table" "device-secret-" "$workdir/scan.json"
 check_absent "no raw IP address in the table" "198.51.100.23" "$workdir/scan.json"
 txp_js ddb-get.mjs "$table" it-rejected --key transaction_id >"$workdir/rejected.json"
 check "a rejected transaction is stored with its error" "rejected amount_range amount" \
-	"$(jget status <"$workdir/rejected.json") $(jget error_code <"$workdir/rejected.json") $(jget error_field <"$workdir/rejected.json")"
+	"$(jget st <"$workdir/rejected.json") $(jget ec <"$workdir/rejected.json") $(jget ef <"$workdir/rejected.json")"
 txp_js ddb-get.mjs "$table" it-sanctioned --key transaction_id >"$workdir/sanctioned.json"
-check "the sanctioned transaction is declined" declined "$(jget status <"$workdir/sanctioned.json")"
-check "its reasons name the rule with its points" 0 "$(jget reasons.sanctions_country <"$workdir/sanctioned.json")"
+check "the sanctioned transaction is declined" declined "$(jget st <"$workdir/sanctioned.json")"
+check "its reasons name the rule with its points" 0 "$(jget rn.sanctions_country <"$workdir/sanctioned.json")"
 check "its countries" "US IR" \
-	"$(jget merchant_country <"$workdir/sanctioned.json") $(jget customer_country <"$workdir/sanctioned.json")"
+	"$(jget mc <"$workdir/sanctioned.json") $(jget cc <"$workdir/sanctioned.json")"
 # DynamoDB's own types, as a query or an export reader sees them.
 txp_js ddb-get.mjs "$table" it-sanctioned --key transaction_id --raw >"$workdir/sanctioned-raw.json"
 check "reasons are a map of code to a number" '{"N":"0"}' \
-	"$(jget reasons.M.sanctions_country <"$workdir/sanctioned-raw.json")"
-check "compliance flags are a string set" 1 \
-	"$(jget compliance_flags.SS <"$workdir/sanctioned-raw.json" | grep -c '"sanctions"')"
+	"$(jget rn.M.sanctions_country <"$workdir/sanctioned-raw.json")"
+check "stage offsets are a list of numbers" 1 \
+	"$(jget su.L.0 <"$workdir/sanctioned-raw.json" | grep -cxE '\{"N":"[0-9]+"\}')"
+check "the compliance flags are not stored twice (the reasons hold them)" "" \
+	"$(grep -o '"compliance_flags"' "$workdir/sanctioned-raw.json")"
 
 # --- alerts ------------------------------------------------------------------------------------------
 check "the compliance alert is published" 1 "$(wait_stat delivery.alerts_published 1)"
@@ -217,7 +223,7 @@ check "the same id with other content is a duplicate_id_conflict" "rejected dupl
 check "the conflict is counted with the duplicates" 2 "$(wait_stat ack.duplicates 2)"
 check "the duplicate is not stored again" 32 "$(stat delivery.stored)"
 check "the record keeps the first amount" 1234 \
-	"$(txp_js ddb-get.mjs "$table" it-07 --key transaction_id | jget amount)"
+	"$(txp_js ddb-get.mjs "$table" it-07 --key transaction_id | jget am)"
 check "still 32 items" 32 "$(txp_js ddb-scan.mjs "$table" | jget length)"
 
 # --- card-like ids: two Luhn-valid numeric ids are two transactions, each stored under its token ------
@@ -234,7 +240,7 @@ sed -n 2p "$workdir/replies.out" >"$workdir/tok-2.json"
 check "the second is declined, not a duplicate of the first" "declined " \
 	"$(jget status <"$workdir/tok-2.json") $(jget duplicate <"$workdir/tok-2.json" 2>/dev/null)"
 check "its stored item is declined too" declined \
-	"$(txp_js ddb-get.mjs "$table" "$(jget transaction_id <"$workdir/tok-2.json")" --key transaction_id | jget status)"
+	"$(txp_js ddb-get.mjs "$table" "$(jget transaction_id <"$workdir/tok-2.json")" --key transaction_id | jget st)"
 check_absent "no card-like id in the table" "2024120600000016" "$workdir/scan-tok.json"
 check_absent "nor the other" "2024120600000008" "$workdir/scan-tok.json"
 stop_daemon
@@ -325,6 +331,13 @@ check "txpipectl get prints one readable line per attribute" 1 \
 	"$(grep -cxE 'transaction_id +redrive-1' "$workdir/get.out")"
 check "txpipectl get shows the amount in major units and the rules version" 2 \
 	"$(grep -cE '^(amount +[0-9]+\.[0-9]{2} USD|rules_version +[0-9a-f]{12})$' "$workdir/get.out")"
+check "txpipectl get --json shows the documented names" "approved validation" \
+	"$("$TXPIPECTL" --config "$workdir/back.ini" get --json redrive-1 | jget status) $("$TXPIPECTL" --config "$workdir/back.ini" get --json redrive-1 | jget stage_us | grep -o validation | head -n 1)"
+# A record of the layout before short names reads as it was.
+txp_js ddb-put-item.mjs "$table" '{"transaction_id":"old-layout-1","status":"approved","merchant_country":"DE"}'
+"$TXPIPECTL" --config "$workdir/back.ini" get old-layout-1 >"$workdir/get-old.out" 2>&1
+check "txpipectl get reads a record of the earlier layout" 2 \
+	"$(grep -cxE '(status +approved|merchant_country +DE)' "$workdir/get-old.out")"
 check "txpipectl get exits 1 for an unknown id" 1 \
 	"$("$TXPIPECTL" --config "$workdir/back.ini" get no-such-id >/dev/null 2>&1; echo $?)"
 txp_js sqs-receive.mjs "$queue_url" --max 10 --wait 1 >"$workdir/dlq-after.json"

@@ -161,7 +161,10 @@ verdict() {
 			return m;
 		};
 		const ra = replies("a"), rb = replies("b");
-		const items = JSON.parse(fs.readFileSync(`${dir}/${p}.items`, "utf8")).filter((it) => it.transaction_id.startsWith(p + "-"));
+		// Short stored names (txpiped(8), STORED RECORD) under the names of the replies.
+		const long = { st: "status", rs: "risk_score", rn: "reasons", am: "amount" };
+		const readable = (it) => Object.fromEntries(Object.entries(it).map(([k, v]) => [long[k] ?? k, v]));
+		const items = JSON.parse(fs.readFileSync(`${dir}/${p}.items`, "utf8")).map(readable).filter((it) => it.transaction_id.startsWith(p + "-"));
 		const stored = new Map(items.map((it) => [it.transaction_id, it]));
 		const amount = { a: 1200, b: 900000 };
 		const c = { items: items.length, answered: 0, own_both: 0, differ: 0, winner_mismatch: 0, amount_mismatch: 0 };
