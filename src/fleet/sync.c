@@ -420,6 +420,7 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 	succeeded(&f->read_failures, "members_read");
 	for (int i = 0; i < n; i++) {
 		struct peer *p;
+		size_t idlen;
 
 		if (strcmp(m[i].id, f->id) == 0)
 			continue;
@@ -429,7 +430,9 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 				continue;
 			p = &f->peers[f->npeers++];
 			memset(p, 0, sizeof(*p));
-			snprintf(p->id, sizeof(p->id), "%s", m[i].id);
+			idlen = strnlen(m[i].id, sizeof(p->id) - 1);
+			memcpy(p->id, m[i].id, idlen);
+			p->id[idlen] = '\0';
 			/* Hosts already there when this one started: their
 			 * feed from now on (this host's own history comes
 			 * from its journal).  Hosts that start later: their
