@@ -19,6 +19,8 @@
 #define HTTP_DEFAULT_HOST_CONNECTIONS 8
 /* Endpoints whose connections the cache keeps: DynamoDB, SNS, SQS, IMDS. */
 #define HTTP_ENDPOINTS_KEPT 4
+/* Reset easy handles kept for reuse. */
+#define HTTP_SPARE_EASY 64
 #define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 3000
 #define HTTP_DEFAULT_TIMEOUT_MS 30000
 #define HTTP_DEFAULT_MAX_BODY (16u * 1024 * 1024)
@@ -70,6 +72,12 @@ struct txp_http {
 	unsigned pending_closes; /* uv handles whose close callback has not run yet */
 	txp_http_close_cb close_cb;
 	void *close_data;
+	/* Easy handles of finished transfers, reset, for the next ones:
+	 * curl_easy_init allocates and initialises a handle and its first
+	 * transfer its buffers (tens of KB), which with one request per
+	 * record ([fleet] conditional puts) was a large part of the CPU. */
+	CURL *spare[HTTP_SPARE_EASY];
+	unsigned nspare;
 };
 
 /* --- URL policy ----------------------------------------------------------- */
@@ -287,10 +295,29 @@ static void xfer_unlink(struct http_xfer *x)
 	http->n_xfers--;
 }
 
+/* An easy handle for a new transfer: a spare one, or a new one. */
+static CURL *easy_get(struct txp_http *http)
+{
+	return http->nspare > 0 ? http->spare[--http->nspare] : curl_easy_init();
+}
+
+/* Keeps the handle of a finished transfer (out of the multi) for the next
+ * one: curl_easy_reset() returns every option to its default and keeps
+ * only the handle's buffers and caches (connections are the multi's). */
+static void easy_put(struct txp_http *http, CURL *e)
+{
+	if (!http->closing && http->nspare < HTTP_SPARE_EASY) {
+		curl_easy_reset(e);
+		http->spare[http->nspare++] = e;
+	} else {
+		curl_easy_cleanup(e);
+	}
+}
+
 static void xfer_free(struct http_xfer *x)
 {
 	if (x->easy != NULL)
-		curl_easy_cleanup(x->easy);
+		easy_put(x->http, x->easy);
 	if (x->url != NULL)
 		curl_url_cleanup(x->url);
 	slist_free_wiped(x->headers);
@@ -719,7 +746,7 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 		memcpy(x->req_body, req->body, req->body_len);
 		x->req_body_len = req->body_len;
 	}
-	x->easy = curl_easy_init();
+	x->easy = easy_get(http);
 	if (x->easy == NULL) {
 		txp_aws_set_err(errbuf, errlen, "curl_easy_init failed");
 		rc = -ENOMEM;
@@ -803,6 +830,8 @@ void txp_http_close(struct txp_http *http, txp_http_close_cb close_cb, void *dat
 	 * is safe here even from inside check_multi_info, which stops reading
 	 * messages once `closing` is set and never touches the multi again. */
 	curl_multi_cleanup(http->multi);
+	while (http->nspare > 0)
+		curl_easy_cleanup(http->spare[--http->nspare]);
 	http->multi = NULL;
 	while (!txp_queue_empty(&http->socks))
 		sock_close(txp_queue_data(http->socks.next, struct http_sock, link));
