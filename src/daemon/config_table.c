@@ -1313,11 +1313,13 @@ const struct txp_config_key txp_config_keys[] = {
 	  .offset = OFF(journal, commit_interval_ms),
 	  .min = 0,
 	  .max = 1000,
-	  .default_value = "2ms",
+	  .default_value = "1ms",
 	  .reloadable = false,
 	  .help = "Group commit: at most one sync per interval, counted from the previous one, so a record "
 	          "after a quiet spell is synced at once and under load no record waits longer than this for "
-	          "the sync it shares; 0 syncs whenever the writer is free." },
+	          "the sync it shares (the reply waits for it with ack = journaled); at most 1000 syncs a "
+	          "second at 1ms, well within an EBS gp3 volume's 3000 IOPS; 0 syncs whenever the writer is "
+	          "free." },
 	{ .section = "journal",
 	  .key = "reserve_bytes",
 	  .type = TXP_CFG_SIZE,
