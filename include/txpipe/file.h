@@ -25,4 +25,13 @@
 int txp_file_open_regular(const char *path, bool follow_links, size_t max_bytes, struct stat *st, char *err,
                           size_t errlen);
 
+/*
+ * The path of `name` (a control file such as "memory.max" or "cpu.max") in
+ * this process's own cgroup v2 directory, from the "0::" line of
+ * /proc/self/cgroup, written to `out`.  Returns 0, or -ENOENT when the
+ * process is not in a cgroup v2 hierarchy (or the path does not fit).
+ * The limits systemd (MemoryMax=, CPUQuota=) and containers set are there.
+ */
+int txp_cgroup_v2_path(const char *name, char *out, size_t outlen);
+
 #endif

@@ -63,3 +63,29 @@ err_after_open:
 	close(fd);
 	return rc;
 }
+
+int txp_cgroup_v2_path(const char *name, char *out, size_t outlen)
+{
+	char line[512];
+	int rc = -ENOENT;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (f == NULL)
+		return -ENOENT;
+	while (rc != 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *nl = strchr(line, '\n');
+		int n;
+
+		if (nl != NULL)
+			*nl = '\0';
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		n = snprintf(out, outlen, "/sys/fs/cgroup%s/%s", line + 3, name);
+		if (n > 0 && (size_t)n < outlen)
+			rc = 0;
+		else
+			break;
+	}
+	fclose(f);
+	return rc;
+}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "txpipe/config.h"
+#include "txpipe/file.h"
 #include "txpipe/ring.h"
 
 /*
@@ -695,30 +696,16 @@ void txp_pipeline_stop(struct txp_pipeline *p)
  * unknown.  systemd's CPUQuota= and a container's CPU limit land there. */
 static unsigned cgroup_cpu_quota(void)
 {
-	char line[512], path[640];
+	char path[640];
+	unsigned long long quota, period;
 	unsigned cpus = 0;
-	FILE *f = fopen("/proc/self/cgroup", "re");
+	FILE *q;
 
-	if (f == NULL)
+	if (txp_cgroup_v2_path("cpu.max", path, sizeof(path)) != 0 || (q = fopen(path, "re")) == NULL)
 		return 0;
-	while (cpus == 0 && fgets(line, sizeof(line), f) != NULL) {
-		char *nl = strchr(line, '\n');
-		unsigned long long quota, period;
-		FILE *q;
-
-		if (nl != NULL)
-			*nl = '\0';
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max", line + 3);
-		q = fopen(path, "re");
-		if (q == NULL)
-			continue;
-		if (fscanf(q, "%llu %llu", &quota, &period) == 2 && period > 0)
-			cpus = (unsigned)((quota + period - 1) / period);
-		fclose(q);
-	}
-	fclose(f);
+	if (fscanf(q, "%llu %llu", &quota, &period) == 2 && period > 0)
+		cpus = (unsigned)((quota + period - 1) / period);
+	fclose(q);
 	return cpus;
 }
 

@@ -291,8 +291,13 @@ static uint64_t cgroup_memory_limit(void)
 {
 	char line[512], path[640];
 	uint64_t limit = 0;
-	FILE *f = fopen("/proc/self/cgroup", "re");
+	FILE *f;
 
+	/* v2 first; a hybrid host's unified hierarchy may have no memory
+	 * controller, so "no limit there" falls through to v1's. */
+	if (txp_cgroup_v2_path("memory.max", path, sizeof(path)) == 0 && (limit = read_limit(path)) != 0)
+		return limit;
+	f = fopen("/proc/self/cgroup", "re");
 	if (f == NULL)
 		return 0;
 	while (limit == 0 && fgets(line, sizeof(line), f) != NULL) {
@@ -300,10 +305,7 @@ static uint64_t cgroup_memory_limit(void)
 
 		if (nl != NULL)
 			*nl = '\0';
-		if (strncmp(line, "0::", 3) == 0) {
-			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", line + 3);
-			limit = read_limit(path);
-		} else if ((rest = strstr(line, ":memory:")) != NULL) {
+		if ((rest = strstr(line, ":memory:")) != NULL) {
 			snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", rest + 8);
 			limit = read_limit(path);
 		}

@@ -1,8 +1,11 @@
 /* test_pipeline.c: the stage threads deliver every transaction once, shard by customer, and shut down clean. */
 #include "txpipe/pipeline.h"
 
+#include "txpipe/config.h"
+
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +194,33 @@ START_TEST(latency_quantiles_come_from_the_histogram)
 }
 END_TEST
 
+/* workers = auto: inline with one or two usable CPUs, one worker per three
+ * CPUs beyond the loop's on larger hosts; a number stays itself. */
+START_TEST(auto_workers_follow_the_usable_cpus)
+{
+	cpu_set_t saved, one;
+	unsigned cpus = txp_pipeline_usable_cpus(), want;
+
+	ck_assert_uint_eq(txp_pipeline_workers(0), 0);
+	ck_assert_uint_eq(txp_pipeline_workers(3), 3);
+	ck_assert_uint_ge(cpus, 1);
+	want = cpus <= 2 ? 0 : (cpus - 1) / 3 < 1 ? 1 : (cpus - 1) / 3 > 16 ? 16 : (cpus - 1) / 3;
+	ck_assert_uint_eq(txp_pipeline_workers(TXP_CFG_AUTO), want);
+	/* Confined to one CPU (as taskset or systemd's CPUAffinity= do): inline. */
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &saved)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	ck_assert_uint_eq(txp_pipeline_usable_cpus(), 1);
+	ck_assert_uint_eq(txp_pipeline_workers(TXP_CFG_AUTO), 0);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(saved), &saved), 0);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
 	Suite *s = suite_create("pipeline");
@@ -202,6 +232,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, tiny_rings_apply_admission_control);
 	tcase_add_test(tc, inline_mode_runs_stages_on_the_loop_thread);
 	tcase_add_test(tc, latency_quantiles_come_from_the_histogram);
+	tcase_add_test(tc, auto_workers_follow_the_usable_cpus);
 	suite_add_tcase(s, tc);
 	return s;
 }
