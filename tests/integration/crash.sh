@@ -4,7 +4,7 @@
 # undelivered is delivered from the journal at the next start.
 #
 # Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
-# Knobs: CRASH_ROUNDS (default 5), CRASH_CLIENTS (4), CRASH_LINES per client per round (2500).
+# Knobs: CRASH_ROUNDS (default 5), CRASH_CLIENTS (4), CRASH_LINES per client per round (25000).
 set -uo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -21,7 +21,9 @@ workdir=$(mktemp -d "${TMPDIR:-/tmp}/txp-crash.XXXXXX")
 
 rounds=${CRASH_ROUNDS:-5}
 clients=${CRASH_CLIENTS:-4}
-lines=${CRASH_LINES:-2500}
+# Enough that no build, however fast, ends a round within the 60 ms the kill may wait: the
+# kill must land in the middle of the load (checked below).
+lines=${CRASH_LINES:-25000}
 
 if ! txp_svc_node; then
 	rm -rf "$workdir"
