@@ -26,7 +26,7 @@ void txp_sbuf_reserve(struct txp_sbuf *b, size_t more);
  * many short pieces, and the common case is a copy into room there is. */
 static inline void txp_sbuf_raw(struct txp_sbuf *b, const char *s, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
+	if (b->oom || b->len + n + 1 > b->cap) {
 		txp_sbuf_reserve(b, n);
 		if (b->oom)
 			return;
