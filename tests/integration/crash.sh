@@ -41,6 +41,13 @@ provision
 
 for ((r = 1; r <= rounds; r++)); do
 	start_daemon || exit 1
+	# In the last round DynamoDB stands still (dynalite stopped with SIGSTOP) until after the
+	# kill, so that crash surely leaves acknowledged records undelivered in the journal, however
+	# fast the build and the emulator are; the earlier rounds crash with delivery running.  (Not
+	# more rounds: a journal full of undelivered records makes the next start answer overloaded
+	# until delivery has caught up.)
+	frozen=$((r == rounds))
+	((frozen)) && kill -STOP -- "-${TXP_SVC_PGID[dynalite]}"
 	pids=()
 	for ((c = 1; c <= clients; c++)); do
 		producer "r$r-c$c" "$lines" &
@@ -55,6 +62,7 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 	sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.3f", rand() * 0.06 }')"
 	crash_daemon
+	((frozen)) && kill -CONT -- "-${TXP_SVC_PGID[dynalite]}"
 	wait "${pids[@]}" 2>/dev/null
 	echo "     round $r: $(acked_ids | grep -c "^r$r-") acknowledged before kill -9"
 done
