@@ -175,12 +175,13 @@ struct txp_fleet;
  * sync_interval_ms this host publishes the events of the transactions it
  * decided (txp_fleet_note) and reads and applies the other hosts'.  `cfg`
  * is borrowed for the fleet's life (the daemon's, which a reload updates
- * in place); `aws` is the daemon's client.  Returns 0 or a negative errno
+ * in place); `aws` is the daemon's client; `instance_id` is this host's
+ * (txp_fleet_instance_id, resolved once at start).  Returns 0 or a negative errno
  * with the reason in err.  Free with txp_fleet_destroy() once the loop has
  * run after txp_fleet_close().
  */
 int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_client *aws, const struct txp_config *cfg,
-                     const struct txp_fleet_ops *ops, char *err, size_t errlen);
+                     const char *instance_id, const struct txp_fleet_ops *ops, char *err, size_t errlen);
 
 /* A decided transaction (loop thread), after the journal's ack: its event
  * joins the next publish when the stages counted it.  In fresh mode its

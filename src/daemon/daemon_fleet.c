@@ -61,7 +61,7 @@ int daemon_fleet_start(struct daemon *d, char *err, size_t errlen)
 
 	if (!d->cfg.fleet.enabled)
 		return 0;
-	rc = txp_fleet_create(&d->fleet, &d->loop, d->aws, &d->cfg, &ops, err, errlen);
+	rc = txp_fleet_create(&d->fleet, &d->loop, d->aws, &d->cfg, d->instance_id, &ops, err, errlen);
 	if (rc == 0 && d->cfg.fleet.mode == TXP_FLEET_FRESH)
 		txp_pipeline_set_hold(d->pipeline, fleet_hold, d->fleet);
 	return rc;

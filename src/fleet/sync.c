@@ -965,7 +965,7 @@ void txp_fleet_note(struct txp_fleet *f, struct txp_txn *t)
 /* ---- Life ---------------------------------------------------------------- */
 
 int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_client *aws, const struct txp_config *cfg,
-                     const struct txp_fleet_ops *ops, char *err, size_t errlen)
+                     const char *instance_id, const struct txp_fleet_ops *ops, char *err, size_t errlen)
 {
 	struct txp_fleet *f;
 	struct txp_sbuf b = { 0 };
@@ -977,9 +977,12 @@ int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_cli
 		snprintf(err, errlen, "[fleet] out of memory");
 		return -ENOMEM;
 	}
-	rc = txp_fleet_instance_id(cfg, f->id, sizeof(f->id), err, errlen);
-	if (rc < 0)
+	if (!txp_fleet_instance_id_valid(instance_id)) {
+		snprintf(err, errlen, "[fleet] instance id %s is not valid", instance_id);
+		rc = -EINVAL;
 		goto err_after_alloc;
+	}
+	memcpy(f->id, instance_id, strlen(instance_id) + 1); /* valid: it fits */
 	f->pending = malloc((size_t)TXP_FLEET_ITEM_EVENTS * TXP_FLEET_EVENT_BYTES);
 	txp_sbuf_json_str(&b, cfg->fleet.table);
 	f->table_json = txp_sbuf_finish(&b, &len);

@@ -521,6 +521,7 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 	struct txp_stages *st;
 	struct ruleset *rs;
 	char sub[512];
+	unsigned shards;
 	int rc;
 
 	if (txp_validate_global_init() < 0) {
@@ -552,10 +553,8 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 	/* Workers (the shards) cannot change on reload, nor can this. */
 	st->fleet = cfg->fleet.enabled;
 	atomic_init(&st->fleet_stale, TXP_STAGES_FLEET_FRESH);
-	st->auto_keys = txp_state_auto_keys(txp_stages_host_memory(),
-	                                    txp_pipeline_workers(cfg->pipeline.workers) > 0
-	                                            ? txp_pipeline_workers(cfg->pipeline.workers)
-	                                            : 1,
+	shards = txp_pipeline_workers(cfg->pipeline.workers);
+	st->auto_keys = txp_state_auto_keys(txp_stages_host_memory(), shards > 0 ? shards : 1,
 	                                    txp_fraud_bytes_per_key() + txp_compliance_bytes_per_key());
 	rc = ruleset_build(st, cfg, &rs, err, errlen);
 	if (rc < 0)
