@@ -96,7 +96,7 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
 
 static struct job *job_new(struct txp_delivery *d, enum job_kind k, const char *id, char *payload, uint32_t len)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct job *j = delivery__job_alloc(d);
 
 	if (j == NULL)
 		return NULL;
@@ -104,6 +104,8 @@ static struct job *job_new(struct txp_delivery *d, enum job_kind k, const char *
 	j->payload = payload;
 	j->len = len;
 	snprintf(j->id, sizeof(j->id), "%s", id);
+	if (k == JOB_STORE)
+		j->id_hash = txp_shard_hash(j->id);
 	d->alive++;
 	return j;
 }
@@ -193,7 +195,7 @@ void txp_delivery_take(struct txp_delivery *d, struct txp_txn *t)
 		return;
 	}
 	if (t->journal_seq != 0) {
-		o = calloc(1, sizeof(*o));
+		o = delivery__origin_alloc(d);
 		if (o == NULL) {
 			/* Not lost: the journal redelivers it at the next start. */
 			txp_log_err("delivery_deferred", "transaction_id=\"%s\" reason=out_of_memory journal_seq=%llu",
@@ -354,6 +356,7 @@ void delivery__maybe_free(struct txp_delivery *d)
 {
 	if (d->handles_open == 0 && txp_queue_empty(&d->calls)) {
 		txp_heap_free(&d->retry);
+		delivery__spares_free(d);
 		free(d);
 	}
 }

@@ -43,6 +43,7 @@ enum job_kind { JOB_STORE, JOB_ALERT, JOB_DLQ, JOB_KINDS };
 
 /* A journaled transaction's jobs share one: delivered when all are done. */
 struct origin {
+	struct origin *next_spare; /* in d->spare_origins while unused */
 	uint64_t seq;
 	unsigned pending;
 	bool failed; /* a job of it was dropped or left undelivered */
@@ -60,6 +61,7 @@ struct job {
 	uint64_t order;  /* retry heap: ties on due_ms leave in the order they failed */
 	char *payload;   /* item, alert message, or DLQ body */
 	uint32_t len;
+	uint32_t id_hash; /* txp_shard_hash(id): the busy table's home slot */
 	char error_code[64]; /* DLQ jobs: the final error */
 	char id[TXP_ID_MAX + 1];
 };
@@ -104,6 +106,12 @@ struct txp_delivery {
 	unsigned inflight[JOB_KINDS];
 	size_t alive;                 /* jobs anywhere in here */
 	struct busy busy[BUSY_SLOTS]; /* ids of the puts in flight */
+	/* Finished jobs and origins kept for the next transactions (a few per
+	 * transaction, born and freed in bursts of a batch: glibc's per-thread
+	 * cache holds only 7 of a size, so most would take malloc's slow path). */
+	struct job *spare_jobs;
+	struct origin *spare_origins;
+	size_t nspare_jobs, nspare_origins;
 
 	struct txp_retry_policy policy;
 	struct txp_retry_budget budget;
@@ -130,6 +138,13 @@ struct txp_delivery {
 };
 
 /* jobs.c */
+
+/* A zeroed job or origin, from the spares when there are some; NULL when out
+ * of memory.  delivery__job_done and delivery__origin_release give them
+ * back; delivery__spares_free frees the spares (at close). */
+struct job *delivery__job_alloc(struct txp_delivery *d);
+struct origin *delivery__origin_alloc(struct txp_delivery *d);
+void delivery__spares_free(struct txp_delivery *d);
 
 /* The loop's cached time, in ms. */
 uint64_t delivery__now_ms(const struct txp_delivery *d);

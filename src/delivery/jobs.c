@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -52,6 +53,70 @@ void delivery__q_prepend(struct queue *q, struct queue *from)
 	*from = (struct queue){ 0 };
 }
 
+/* Spares kept at most: a few batches in flight of each kind, and more. */
+#define SPARES_MAX 4096
+
+struct job *delivery__job_alloc(struct txp_delivery *d)
+{
+	struct job *j = d->spare_jobs;
+
+	if (j == NULL)
+		return calloc(1, sizeof(*j));
+	d->spare_jobs = j->next;
+	d->nspare_jobs--;
+	memset(j, 0, sizeof(*j));
+	return j;
+}
+
+struct origin *delivery__origin_alloc(struct txp_delivery *d)
+{
+	struct origin *o = d->spare_origins;
+
+	if (o == NULL)
+		return calloc(1, sizeof(*o));
+	d->spare_origins = o->next_spare;
+	d->nspare_origins--;
+	memset(o, 0, sizeof(*o));
+	return o;
+}
+
+static void origin_free(struct txp_delivery *d, struct origin *o)
+{
+	if (d->nspare_origins >= SPARES_MAX) {
+		free(o);
+		return;
+	}
+	o->next_spare = d->spare_origins;
+	d->spare_origins = o;
+	d->nspare_origins++;
+}
+
+static void job_free(struct txp_delivery *d, struct job *j)
+{
+	if (d->nspare_jobs >= SPARES_MAX) {
+		free(j);
+		return;
+	}
+	j->next = d->spare_jobs;
+	d->spare_jobs = j;
+	d->nspare_jobs++;
+}
+
+void delivery__spares_free(struct txp_delivery *d)
+{
+	while (d->spare_jobs != NULL) {
+		struct job *j = d->spare_jobs;
+		d->spare_jobs = j->next;
+		free(j);
+	}
+	while (d->spare_origins != NULL) {
+		struct origin *o = d->spare_origins;
+		d->spare_origins = o->next_spare;
+		free(o);
+	}
+	d->nspare_jobs = d->nspare_origins = 0;
+}
+
 bool delivery__retry_less(const void *a, const void *b, void *arg)
 {
 	const struct job *x = a, *y = b;
@@ -70,7 +135,7 @@ void delivery__origin_release(struct txp_delivery *d, struct origin *o, bool del
 		return;
 	if (!o->failed && d->on_delivered != NULL)
 		d->on_delivered(d->delivered_arg, o->seq);
-	free(o);
+	origin_free(d, o);
 }
 
 /* Frees a job that is done with: `delivered` when AWS took it (stored,
@@ -79,7 +144,7 @@ void delivery__job_done(struct txp_delivery *d, struct job *j, bool delivered)
 {
 	delivery__origin_release(d, j->origin, delivered);
 	free(j->payload);
-	free(j);
+	job_free(d, j);
 	d->alive--;
 }
 

@@ -257,18 +257,18 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 
 /* ---- ids of the puts in flight ---------------------------------------- */
 
-static size_t busy_home(const char *id)
+static size_t busy_home(const struct job *j)
 {
-	return txp_shard_hash(id) & (BUSY_SLOTS - 1);
+	return j->id_hash & (BUSY_SLOTS - 1);
 }
 
-/* The slot holding `id`, or the free slot where it would go (linear
+/* The slot holding j's id, or the free slot where it would go (linear
  * probing; the table is never more than half full). */
-static size_t busy_slot(const struct txp_delivery *d, const char *id)
+static size_t busy_slot(const struct txp_delivery *d, const struct job *j)
 {
-	size_t i = busy_home(id);
+	size_t i = busy_home(j);
 
-	while (d->busy[i].j != NULL && strcmp(d->busy[i].j->id, id) != 0)
+	while (d->busy[i].j != NULL && (d->busy[i].j->id_hash != j->id_hash || strcmp(d->busy[i].j->id, j->id) != 0))
 		i = (i + 1) & (BUSY_SLOTS - 1);
 	return i;
 }
@@ -279,7 +279,7 @@ static size_t busy_slot(const struct txp_delivery *d, const char *id)
 static void busy_remove(struct txp_delivery *d, size_t i)
 {
 	for (size_t k = (i + 1) & (BUSY_SLOTS - 1); d->busy[k].j != NULL; k = (k + 1) & (BUSY_SLOTS - 1)) {
-		size_t h = busy_home(d->busy[k].j->id);
+		size_t h = busy_home(d->busy[k].j);
 		bool stays = i <= k ? (i < h && h <= k) : (i < h || h <= k);
 		if (!stays) {
 			d->busy[i] = d->busy[k];
@@ -297,7 +297,7 @@ static void release_ids(struct txp_delivery *d, const struct call *c)
 	if (c->kind != JOB_STORE)
 		return;
 	for (size_t n = 0; n < c->n; n++) {
-		size_t i = busy_slot(d, c->jobs[n]->id);
+		size_t i = busy_slot(d, c->jobs[n]);
 		if (d->busy[i].j != c->jobs[n])
 			continue;
 		struct queue parked = d->busy[i].parked;
@@ -387,7 +387,7 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 		if (k == JOB_STORE) {
 			/* A put of this id is in flight or in this batch:
 			 * park it behind that one (see release_ids). */
-			size_t i = busy_slot(d, j->id);
+			size_t i = busy_slot(d, j);
 			if (d->busy[i].j != NULL) {
 				delivery__q_push(&d->busy[i].parked, j);
 				continue;
