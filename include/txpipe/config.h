@@ -129,6 +129,7 @@ struct txp_config {
 		uint64_t commit_interval_ms;
 		uint64_t reserve_bytes;
 		bool velocity_rebuild;
+		bool preallocate;
 	} journal;
 
 	/* ---- [metrics] ---- */

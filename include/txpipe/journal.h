@@ -123,8 +123,9 @@ typedef int (*txp_journal_scan_fn)(void *arg, const struct txp_journal_record *r
  * enum txp_journal_damage) or out of sequence is damage: when a trustworthy
  * record follows it (valid checksum, a sequence number that fits the bytes
  * skipped), the scan resumes there and counts a hole; when none does, the
- * scan stops: a torn tail, everything from valid_bytes on.  `fn` may be
- * NULL.  Pure.
+ * scan stops: a torn tail, everything from valid_bytes on.  A tail of
+ * zero bytes alone is no damage (stop stays TXP_JOURNAL_OK): it is the
+ * unused part of a preallocated segment.  `fn` may be NULL.  Pure.
  */
 void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq, txp_journal_scan_fn fn,
                       void *arg, struct txp_journal_scan_result *out);
@@ -209,6 +210,14 @@ struct txp_journal_options {
 	 * so a restart can rebuild velocity windows; ignored while the journal
 	 * holds more than max_bytes / 2.  0: delete at once. */
 	uint64_t retain_ms;
+	/* A background thread writes the next segment file full of zeros
+	 * (segment_bytes) and syncs it before it is needed; the writer renames
+	 * it into place, so commits overwrite allocated blocks and fdatasync
+	 * has no file size to commit (ext4: no journal transaction per sync).
+	 * Until one is ready, and while space is low, segments grow as without
+	 * it.  A preallocated segment is cut to its records when it is full or
+	 * closed; after a crash its zero tail is cut at open. */
+	bool preallocate;
 
 	/* Replay at open.  on_recent gets every ACCEPTED record still on disk
 	 * with received_ms >= now_ms - recent_ms, delivered or not (to rebuild

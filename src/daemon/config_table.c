@@ -1339,6 +1339,16 @@ const struct txp_config_key txp_config_keys[] = {
 	  .reloadable = false,
 	  .help = "Whether a restart rebuilds the fraud velocity windows from the journal; delivered segments "
 	          "are then kept as long as the longest window while the journal is under half of max_bytes." },
+	{ .section = "journal",
+	  .key = "preallocate",
+	  .type = TXP_CFG_BOOL,
+	  .offset = OFF(journal, preallocate),
+	  .default_value = "true",
+	  .reloadable = false,
+	  .help = "Whether the next segment file is written full of zeros (segment_bytes) by a background "
+	          "thread before it is needed, so each commit overwrites blocks in place and its fdatasync "
+	          "flushes data alone, not the file's growing size; up to two segments of disk beyond the "
+	          "records. false appends to a growing file." },
 	/* ---- [journal] end ---- */
 
 	/* ---- [metrics] begin ---- */

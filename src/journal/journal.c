@@ -219,9 +219,14 @@ void txp_journal_close(struct txp_journal *j)
 	pthread_mutex_lock(&j->mu);
 	j->stopping = true;
 	pthread_cond_signal(&j->cond);
+	pthread_cond_signal(&j->prep_cond);
 	pthread_mutex_unlock(&j->mu);
 	pthread_join(j->thread, NULL);
 	j->thread_started = false;
+	if (j->prep_started) {
+		pthread_join(j->prep_thread, NULL);
+		j->prep_started = false;
+	}
 	report(j);
 	uv_close((uv_handle_t *)&j->async, journal__on_closed);
 }
@@ -234,4 +239,5 @@ void txp_journal_options_from_config(struct txp_journal_options *o, const struct
 	o->commit_bytes = cfg->journal.commit_bytes;
 	o->commit_interval_ms = cfg->journal.commit_interval_ms;
 	o->reserve_bytes = cfg->journal.reserve_bytes;
+	o->preallocate = cfg->journal.preallocate;
 }

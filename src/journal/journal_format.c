@@ -212,6 +212,12 @@ static size_t resync(const uint8_t *buf, size_t len, size_t from, uint64_t expec
 	return 0;
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	/* A record starts with a nonzero magic: one nonzero byte shows first. */
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
 void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64_t end_seq, txp_journal_scan_fn fn,
                       void *arg, struct txp_journal_scan_result *out)
 {
@@ -226,7 +232,11 @@ void txp_journal_scan(const uint8_t *buf, size_t len, uint64_t first_seq, uint64
 		if (d == TXP_JOURNAL_OK && (rec.seq != expect || rec.seq >= end_seq))
 			d = TXP_JOURNAL_BAD_SEQ;
 		if (d != TXP_JOURNAL_OK) {
-			size_t next = resync(buf, len, off, expect, end_seq);
+			size_t next;
+
+			if (all_zero(buf + off, len - off))
+				break; /* the unused end of a preallocated segment */
+			next = resync(buf, len, off, expect, end_seq);
 
 			if (next == 0) {
 				out->stop = d; /* nothing valid after it: a torn tail */

@@ -25,6 +25,9 @@
 #define SEG_PREFIX "journal-"
 #define SEG_SUFFIX ".seg"
 #define SEG_NAME_MAX 48
+/* The next segment, zeroed ahead ([journal] preallocate); not a segment
+ * name, so a scan at open never takes it for one. */
+#define SPARE_NAME SEG_PREFIX "spare.prealloc"
 struct buf {
 	uint8_t *p;
 	size_t len, cap;
@@ -56,11 +59,14 @@ struct txp_journal {
 	struct txp_journal_options opt;
 	uv_async_t async;
 	pthread_t thread;
-	bool sync_init, thread_started;
+	pthread_t prep_thread; /* zeroes the spare segment ([journal] preallocate) */
+	bool sync_init, thread_started, prep_started;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cond; /* the writer sleeps on it */
+	pthread_cond_t cond;      /* the writer sleeps on it */
+	pthread_cond_t prep_cond; /* the preparer sleeps on it */
 	/* Under mu. */
+	bool spare_ready; /* SPARE_NAME is zeroed to segment_bytes and synced */
 	struct buf pending; /* encoded records not yet taken by the writer */
 	uint64_t next_seq;
 	bool stopping;
@@ -81,6 +87,7 @@ struct txp_journal {
 	struct seg *segs; /* ordered by first_seq */
 	size_t nsegs, segcap;
 	int active_fd;    /* open on the last segment for appending, or -1 */
+	bool active_prealloc; /* it was the spare: segment_bytes long, zeros after `size` */
 	struct buf batch; /* being written; after an error, what still must be */
 	size_t batch_off;
 	int64_t retain_due_ms; /* wall clock when a retained segment may go, 0: none */
@@ -124,6 +131,13 @@ void journal__publish_locked(struct txp_journal *j);
 int journal__seg_create(struct txp_journal *j, uint64_t first_seq);
 /* Cuts back and closes the active segment after a failed write or fdatasync. */
 void journal__seg_failed(struct txp_journal *j);
+/* Closes the active segment (if open), first cutting a preallocated one to
+ * its records. */
+void journal__seg_close_active(struct txp_journal *j);
+/* Whether the spare is ready to become the next segment; takes mu. */
+bool journal__spare_ready(struct txp_journal *j);
+/* The preparer thread's body (arg is the journal). */
+void *journal__prep_main(void *arg);
 
 /* journal_writer.c */
 

@@ -95,6 +95,25 @@ static int truncate_tail(struct txp_journal *j, const char *name, size_t valid, 
 	return rc;
 }
 
+/* Cuts the unused zeros of a preallocated segment (a crash before it was
+ * full or closed): not damage. */
+static int trim_zeros(struct txp_journal *j, const char *name, size_t valid, size_t len, char *err, size_t errlen)
+{
+	int fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0 || ftruncate(fd, (off_t)valid) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "journal %s/%s: cannot cut the unused preallocated end at offset %zu: %s",
+		         j->dir, name, valid, strerror(errno));
+	} else {
+		txp_log_debug("journal_preallocation_trimmed", "dir=%s segment=%s offset=%zu bytes=%zu", j->dir, name,
+		              valid, len - valid);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 /*
  * A damaged segment that is not the last one: what follows the damage
  * cannot be trusted, but the valid prefix must not be lost.  The prefix is
@@ -237,7 +256,9 @@ static int load_segment(struct txp_journal *j, size_t i, char *err, size_t errle
 	s->size = res.valid_bytes;
 	if (res.holes > 0)
 		report_holes(j, name, data, len, &res);
-	if (res.valid_bytes < len) {
+	if (res.valid_bytes < len && res.stop == TXP_JOURNAL_OK)
+		rc = trim_zeros(j, name, res.valid_bytes, len, err, errlen);
+	else if (res.valid_bytes < len) {
 		if (i + 1 == j->nsegs)
 			rc = truncate_tail(j, name, res.valid_bytes, len, res.stop, err, errlen);
 		else
@@ -371,19 +392,19 @@ static int list_segments(struct txp_journal *j, char *err, size_t errlen)
 
 static void journal_free(struct txp_journal *j)
 {
+	journal__seg_close_active(j);
 	for (size_t i = 0; i < j->nsegs; i++)
 		journal__seg_free(&j->segs[i]);
 	free(j->segs);
 	free(j->pending.p);
 	free(j->batch.p);
 	free(j->drops);
-	if (j->active_fd >= 0)
-		close(j->active_fd);
 	if (j->lockfd >= 0)
 		close(j->lockfd); /* releases the flock */
 	if (j->dirfd >= 0)
 		close(j->dirfd);
 	if (j->sync_init) {
+		pthread_cond_destroy(&j->prep_cond);
 		pthread_cond_destroy(&j->cond);
 		pthread_mutex_destroy(&j->mu);
 	}
@@ -409,6 +430,11 @@ static int sync_init(struct txp_journal *j)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	rc = pthread_cond_init(&j->cond, &ca);
+	if (rc == 0) {
+		rc = pthread_cond_init(&j->prep_cond, &ca);
+		if (rc != 0)
+			pthread_cond_destroy(&j->cond);
+	}
 	pthread_condattr_destroy(&ca);
 	if (rc != 0) {
 		pthread_mutex_destroy(&j->mu);
@@ -469,6 +495,9 @@ int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
 		snprintf(err, errlen, "journal %s is in use by another process (%s)", dir, strerror(errno));
 		goto err_free;
 	}
+	/* A spare of an earlier run may be half written: made again. */
+	if (unlinkat(j->dirfd, SPARE_NAME, 0) != 0 && errno != ENOENT)
+		txp_log_warn("journal_spare_failed", "dir=%s op=unlink error=\"%s\"", dir, strerror(errno));
 	rc = list_segments(j, err, errlen);
 	if (rc < 0)
 		goto err_free;
@@ -521,6 +550,13 @@ int txp_journal_open(struct txp_journal **out, uv_loop_t *loop, const char *dir,
 		return -rc;
 	}
 	j->thread_started = true;
+	if (j->opt.preallocate) {
+		rc = pthread_create(&j->prep_thread, NULL, journal__prep_main, j);
+		if (rc == 0)
+			j->prep_started = true;
+		else /* segments grow as without preallocation */
+			txp_log_warn("journal_spare_failed", "dir=%s op=thread error=\"%s\"", dir, strerror(rc));
+	}
 	*out = j;
 	return 0;
 

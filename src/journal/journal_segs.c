@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 void journal__seg_name(char *out, uint64_t first_seq, const char *extra)
@@ -264,17 +266,51 @@ void journal__publish_locked(struct txp_journal *j)
 
 /* Creates the next segment, named after the first record it will hold, and
  * makes its directory entry durable before anything in it is reported. */
+bool journal__spare_ready(struct txp_journal *j)
+{
+	bool ready;
+
+	pthread_mutex_lock(&j->mu);
+	ready = j->spare_ready && !j->low_space;
+	pthread_mutex_unlock(&j->mu);
+	return ready;
+}
+
+/* Renames the spare to `name` when one is ready; true when it did.  The
+ * preparer is told to make the next one either way. */
+static bool take_spare(struct txp_journal *j, const char *name)
+{
+	bool taken = false;
+
+	if (!j->opt.preallocate || !journal__spare_ready(j))
+		return false;
+	/* Over a file of this name: an earlier failed attempt, as below. */
+	if (renameat(j->dirfd, SPARE_NAME, j->dirfd, name) == 0)
+		taken = true;
+	else
+		txp_log_warn("journal_spare_failed", "dir=%s op=rename error=\"%s\"", j->dir, strerror(errno));
+	pthread_mutex_lock(&j->mu);
+	j->spare_ready = false;
+	pthread_cond_signal(&j->prep_cond);
+	pthread_mutex_unlock(&j->mu);
+	return taken;
+}
+
 int journal__seg_create(struct txp_journal *j, uint64_t first_seq)
 {
 	char name[SEG_NAME_MAX];
+	bool prealloc;
 	int fd, rc;
 
 	journal__seg_name(name, first_seq, "");
+	prealloc = take_spare(j, name);
 	/* O_TRUNC: a file of this name can only be an earlier failed attempt
 	 * at the same records, none of them durable. */
-	fd = openat(j->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = prealloc ? openat(j->dirfd, name, O_WRONLY | O_CLOEXEC)
+	              : openat(j->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	/* Makes the name durable: the file's zeros are synced already. */
 	if (fsync(j->dirfd) != 0) {
 		rc = -errno;
 		goto err_after_open;
@@ -283,6 +319,7 @@ int journal__seg_create(struct txp_journal *j, uint64_t first_seq)
 	if (rc < 0)
 		goto err_after_open;
 	j->active_fd = fd;
+	j->active_prealloc = prealloc;
 	return 0;
 
 err_after_open:
@@ -316,4 +353,116 @@ void journal__seg_failed(struct txp_journal *j)
 		close(j->active_fd);
 	}
 	j->active_fd = -1;
+	j->active_prealloc = false;
+}
+
+void journal__seg_close_active(struct txp_journal *j)
+{
+	if (j->active_fd < 0)
+		return;
+	/* No sync: after a crash the zeros left are cut at open all the same. */
+	if (j->active_prealloc && j->nsegs > 0 && ftruncate(j->active_fd, (off_t)j->segs[j->nsegs - 1].size) != 0)
+		txp_log_warn("journal_truncate_failed", "dir=%s offset=%" PRIu64 " error=\"%s\"", j->dir,
+		             j->segs[j->nsegs - 1].size, strerror(errno));
+	close(j->active_fd);
+	j->active_fd = -1;
+	j->active_prealloc = false;
+}
+
+/* ---- the spare segment ([journal] preallocate) ---------------------------- */
+
+#define SPARE_CHUNK (UINT64_C(1) << 20)
+#define SPARE_PAUSE_MS 2         /* between chunks: commits keep the disk's attention */
+#define SPARE_RETRY_MS 10000     /* after a failure, or while space is short */
+
+static const uint8_t zeros[SPARE_CHUNK];
+
+/* Waits on prep_cond for ms, or until stopping; mu held. */
+static void prep_wait(struct txp_journal *j, uint64_t ms)
+{
+	struct timespec ts;
+	uint64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ms * 1000000u;
+	ts.tv_sec = (time_t)(ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	if (!j->stopping)
+		pthread_cond_timedwait(&j->prep_cond, &j->mu, &ts);
+}
+
+/* Writes SPARE_NAME full of zeros, a chunk at a time, each synced, so the
+ * disk never has a large flush of ours in front of a commit; mu held on
+ * entry and return.  0, -ECANCELED when stopping, or a negative errno. */
+static int make_spare(struct txp_journal *j)
+{
+	uint64_t size = j->opt.segment_bytes, need;
+	struct statvfs sv;
+	int fd, rc = 0;
+
+	pthread_mutex_unlock(&j->mu);
+	fd = openat(j->dirfd, SPARE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* Not into the headroom the journal keeps for its records. */
+	need = size + 2 * j->opt.reserve_bytes;
+	if (fstatvfs(fd, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < need) {
+		rc = -ENOSPC;
+		goto out_close;
+	}
+	for (uint64_t off = 0; off < size && rc == 0; off += SPARE_CHUNK) {
+		size_t n = size - off < SPARE_CHUNK ? (size_t)(size - off) : (size_t)SPARE_CHUNK;
+
+		rc = journal__write_all(fd, zeros, n, off);
+		if (rc == 0 && fdatasync(fd) != 0)
+			rc = -errno;
+		pthread_mutex_lock(&j->mu);
+		if (j->stopping)
+			rc = rc < 0 ? rc : -ECANCELED;
+		else if (rc == 0)
+			prep_wait(j, SPARE_PAUSE_MS);
+		pthread_mutex_unlock(&j->mu);
+	}
+out_close:
+	close(fd);
+	if (rc < 0)
+		unlinkat(j->dirfd, SPARE_NAME, 0);
+out:
+	pthread_mutex_lock(&j->mu);
+	return rc;
+}
+
+void *journal__prep_main(void *arg)
+{
+	struct txp_journal *j = arg;
+	int logged = 0;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->stopping) {
+		int rc;
+
+		if (j->spare_ready) {
+			pthread_cond_wait(&j->prep_cond, &j->mu);
+			continue;
+		}
+		rc = j->low_space ? -ENOSPC : make_spare(j);
+		if (rc == 0) {
+			j->spare_ready = true;
+			logged = 0;
+			continue;
+		}
+		if (rc == -ECANCELED)
+			break;
+		if (rc != logged) {
+			/* Not an error: segments grow as without preallocation. */
+			txp_log_warn("journal_spare_failed", "dir=%s op=prepare bytes=%" PRIu64 " error=\"%s\" retry_ms=%d",
+			             j->dir, j->opt.segment_bytes, strerror(-rc), SPARE_RETRY_MS);
+			logged = rc;
+		}
+		prep_wait(j, SPARE_RETRY_MS);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
 }

@@ -82,8 +82,7 @@ static void tidy(struct txp_journal *j)
 	s = &j->segs[j->nsegs - 1];
 	if (s->size == 0 || s->undelivered > 0)
 		return;
-	close(j->active_fd);
-	j->active_fd = -1;
+	journal__seg_close_active(j);
 	if (journal__seg_create(j, s->last_seq + 1) < 0)
 		return; /* the next write creates it */
 	journal__housekeeping(j);
@@ -210,6 +209,11 @@ static int write_batch(struct txp_journal *j)
 		int rc;
 
 		parse_own(p, &rec);
+		/* A segment begun before the spare was ready gives way to it as
+		 * soon as it is (everything in it is synced already). */
+		if (j->active_fd >= 0 && !j->active_prealloc && j->opt.preallocate && j->nsegs > 0 &&
+		    j->segs[j->nsegs - 1].size > 0 && journal__spare_ready(j))
+			journal__seg_close_active(j);
 		if (j->active_fd < 0) {
 			rc = journal__seg_create(j, rec.seq);
 			if (rc < 0) {
@@ -238,8 +242,7 @@ static int write_batch(struct txp_journal *j)
 			/* The active segment is full and already synced, or the
 			 * next record does not follow on; an empty one gives way
 			 * to a segment named after that record. */
-			close(j->active_fd);
-			j->active_fd = -1;
+			journal__seg_close_active(j);
 			if (s->size == 0) {
 				char name[SEG_NAME_MAX];
 

@@ -908,6 +908,103 @@ START_TEST(records_reported_durable_survive_kill_9)
 }
 END_TEST
 
+/* The newest segment file's size, or -1 when there is none. */
+static off_t newest_segment_size(const char *path)
+{
+	int n = count_files(path, ".seg");
+	char seg[256];
+
+	if (n == 0)
+		return -1;
+	nth_segment(path, n - 1, seg, sizeof(seg));
+	return file_size(seg);
+}
+
+START_TEST(preallocated_segments_are_used_cut_when_full_and_their_zeros_survive_kill_9)
+{
+	struct txp_journal_options o = small_options();
+	int fds[2], status;
+	pid_t pid;
+	uint64_t acked = 0;
+	struct state st;
+
+	o.segment_bytes = 64 << 10;
+	o.preallocate = true;
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct state c;
+		int i = 0;
+
+		state_init(&c);
+		if (open_journal(&c, dir, o) != 0)
+			_exit(1);
+		/* The first segment was made at open, before any spare: once
+		 * the spare is ready the writer moves to it, and from then on
+		 * the newest file is segment_bytes long from the start. */
+		while (newest_segment_size(dir) != (off_t)o.segment_bytes) {
+			if (i == 2000)
+				_exit(2);
+			append_one(&c, i, 100);
+			run_until(&c, durable_at_least, (uint64_t)++i, 2000);
+		}
+		/* Past two rotations of preallocated segments. */
+		for (int k = 0; k < 400; k++, i++) {
+			append_one(&c, i, 200);
+			if (k % 20 == 19) {
+				run_until(&c, durable_at_least, (uint64_t)i, 2000);
+				ck_assert_int_eq(write(fds[1], &c.durable, sizeof(c.durable)),
+				                 (ssize_t)sizeof(c.durable));
+			}
+		}
+		/* Dies with zeros after the records of the active segment. */
+		if (newest_segment_size(dir) != (off_t)o.segment_bytes)
+			_exit(3);
+		raise(SIGKILL);
+	}
+	close(fds[1]);
+	for (;;) {
+		uint64_t v;
+
+		if (read(fds[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
+			break;
+		acked = v;
+	}
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	ck_assert_msg(WIFSIGNALED(status), "child exited with %d", WEXITSTATUS(status));
+	ck_assert_uint_ge(acked, 380);
+	/* Full segments were cut to their records when the writer left them. */
+	for (int k = 0; k + 1 < count_files(dir, ".seg"); k++) {
+		char seg[256];
+
+		nth_segment(dir, k, seg, sizeof(seg));
+		ck_assert_int_lt(file_size(seg), (off_t)o.segment_bytes);
+	}
+	ck_assert_int_ge(count_files(dir, ".seg"), 3);
+	capture_logs(true);
+	state_init(&st);
+	ck_assert_int_eq(open_journal(&st, dir, o), 0);
+	capture_logs(false);
+	/* The zeros are no damage: nothing logged, nothing lost. */
+	ck_assert(!log_has("journal_tail_truncated"));
+	ck_assert(!log_has("journal_segment"));
+	ck_assert_uint_ge(st.nreplayed, acked);
+	for (uint64_t i = 0; i < acked; i++)
+		ck_assert_uint_eq(st.replayed[i], i + 1);
+	unlink(logpath);
+	state_done(&st);
+	/* ...and cut at open: every segment now ends with its last record. */
+	for (int k = 0; k < count_files(dir, ".seg"); k++) {
+		char seg[256];
+
+		nth_segment(dir, k, seg, sizeof(seg));
+		ck_assert_int_lt(file_size(seg), (off_t)o.segment_bytes);
+	}
+}
+END_TEST
+
 /* Disk full: needs a file system that fills up, a tmpfs of `kib` KiB at
  * <dir>/mnt; false (and says why) when it cannot be mounted. */
 static bool mount_small(char *mnt, size_t len, int kib)
@@ -1092,6 +1189,7 @@ int main(void)
 	tcase_add_test(tc, an_older_segment_damaged_to_its_end_keeps_its_valid_part_and_is_quarantined);
 	tcase_add_test(tc, a_second_open_of_the_same_directory_is_refused);
 	tcase_add_test(tc, records_reported_durable_survive_kill_9);
+	tcase_add_test(tc, preallocated_segments_are_used_cut_when_full_and_their_zeros_survive_kill_9);
 	tcase_add_test(tc, disk_full_drops_what_it_could_not_write_reports_it_and_recovers);
 	tcase_add_test(tc, a_disk_the_journal_filled_frees_itself_once_delivery_catches_up);
 	suite_add_tcase(s, tc);

@@ -257,6 +257,30 @@ START_TEST(scanner_reads_a_clean_segment)
 }
 END_TEST
 
+START_TEST(scanner_takes_a_zero_tail_for_the_unused_end_of_a_preallocated_segment)
+{
+	struct segment s;
+	struct txp_journal_scan_result res;
+
+	build_segment(&s); /* buf is zeroed past s.len */
+	txp_journal_scan(s.buf, sizeof(s.buf), 10, UINT64_MAX, NULL, NULL, &res);
+	ck_assert_int_eq(res.stop, TXP_JOURNAL_OK);
+	ck_assert_uint_eq(res.valid_bytes, s.len);
+	ck_assert_uint_eq(res.records, 5);
+	ck_assert_uint_eq(res.holes, 0);
+	/* One byte of anything in the zeros is a torn write, not free space. */
+	s.buf[sizeof(s.buf) - 1] = 1;
+	txp_journal_scan(s.buf, sizeof(s.buf), 10, UINT64_MAX, NULL, NULL, &res);
+	ck_assert_int_ne(res.stop, TXP_JOURNAL_OK);
+	ck_assert_uint_eq(res.valid_bytes, s.len);
+	s.buf[sizeof(s.buf) - 1] = 0;
+	s.buf[s.len] = 1;
+	txp_journal_scan(s.buf, sizeof(s.buf), 10, UINT64_MAX, NULL, NULL, &res);
+	ck_assert_int_ne(res.stop, TXP_JOURNAL_OK);
+	ck_assert_uint_eq(res.records, 5);
+}
+END_TEST
+
 START_TEST(scanner_stops_at_a_truncated_record_at_every_byte_offset)
 {
 	struct segment s;
@@ -459,6 +483,7 @@ int main(void)
 	tcase_add_test(tc, accepted_payload_refuses_a_wall_clock_outside_1970_to_9999);
 	tcase_add_test(tc, record_codec_round_trips_both_types);
 	tcase_add_test(tc, scanner_reads_a_clean_segment);
+	tcase_add_test(tc, scanner_takes_a_zero_tail_for_the_unused_end_of_a_preallocated_segment);
 	tcase_add_test(tc, scanner_stops_at_a_truncated_record_at_every_byte_offset);
 	tcase_add_test(tc, scanner_detects_every_flipped_header_bit_and_payload_bits);
 	tcase_add_test(tc, scanner_does_not_resynchronise_on_a_record_inside_a_payload);
