@@ -391,46 +391,27 @@ static size_t ddb_item_size(json_t *item)
  * compliance_state_full and aml_structuring; kyc_not_verified or kyc_failed.
  * Every one of them would fire with at least these points.
  */
-static const char *const firing_codes[] = { "deny_list_customer",
-	                                    "deny_list_merchant",
-	                                    "deny_list_card",
-	                                    "deny_list_device",
-	                                    "high_amount",
-	                                    "high_amount_relative",
-	                                    "velocity_customer_count_short",
-	                                    "velocity_customer_amount_short",
-	                                    "velocity_customer_count_medium",
-	                                    "velocity_customer_amount_medium",
-	                                    "velocity_customer_count_long",
-	                                    "velocity_customer_amount_long",
-	                                    "repeat_amount",
-	                                    "card_testing_customer",
-	                                    "velocity_merchant_count_short",
-	                                    "velocity_merchant_amount_short",
-	                                    "velocity_merchant_count_medium",
-	                                    "velocity_merchant_amount_medium",
-	                                    "velocity_merchant_count_long",
-	                                    "velocity_merchant_amount_long",
-	                                    "cross_border",
-	                                    "high_risk_country",
-	                                    "round_amount",
-	                                    "velocity_state_full",
-	                                    /* compliance: 0 points */
-	                                    "pan_in_field",
-	                                    "sanctions_country",
-	                                    "sanctions_list_match",
-	                                    "sanctions_name_unscreened",
-	                                    "aml_reporting_threshold",
-	                                    "kyc_not_verified",
-	                                    "fleet_state_stale" };
+static const char *const firing_codes[] = {
+	"deny_list_customer", "deny_list_merchant", "deny_list_card", "deny_list_device", "high_amount",
+	"high_amount_relative", "velocity_customer_count_short", "velocity_customer_amount_short",
+	"velocity_customer_count_medium", "velocity_customer_amount_medium", "velocity_customer_count_long",
+	"velocity_customer_amount_long", "repeat_amount", "card_testing_customer", "velocity_merchant_count_short",
+	"velocity_merchant_amount_short", "velocity_merchant_count_medium", "velocity_merchant_amount_medium",
+	"velocity_merchant_count_long", "velocity_merchant_amount_long", "cross_border", "high_risk_country",
+	"round_amount", "velocity_state_full",
+	/* compliance: 0 points */
+	"pan_in_field", "sanctions_country", "sanctions_list_match", "sanctions_name_unscreened",
+	"aml_reporting_threshold", "kyc_not_verified", "fleet_state_stale"
+};
 #define N_FIRING (sizeof(firing_codes) / sizeof(firing_codes[0]))
 #define N_FRAUD_CODES 24
 
 /* The codes the stages have that firing_codes leaves out, for the
  * read-back test. */
-static const char *const other_codes[] = { "allow_listed",      "allow_listed_merchant", "card_testing_card",
-	                                   "sanctions_name_match", "currency_rate_unknown", "compliance_state_full",
-	                                   "aml_structuring",   "kyc_failed" };
+static const char *const other_codes[] = { "allow_listed",          "allow_listed_merchant",
+	                                   "card_testing_card",     "sanctions_name_match",
+	                                   "currency_rate_unknown", "compliance_state_full",
+	                                   "aml_structuring",       "kyc_failed" };
 
 /* Fills `n` bytes of `dst` with `c` and ends it. */
 static void fill(char *dst, char c, size_t n)
@@ -535,8 +516,9 @@ START_TEST(the_largest_possible_record_stays_within_one_write_unit)
 	ck_assert_ptr_nonnull(json_object_get(b, "au"));
 	ck_assert_ptr_nonnull(json_object_get(b, "cs"));
 	ck_assert_ptr_nonnull(json_object_get(f, "decided_by"));
-	fprintf(stderr, "item size: typical %zu bytes, worst case %zu bytes (%zu with [fleet]'s attributes; %u reasons)\n",
-	        na, nb, nf, worst->n_reasons);
+	fprintf(stderr,
+	        "item size: typical %zu bytes, worst case %zu bytes (%zu with [fleet]'s attributes; %u reasons)\n", na,
+	        nb, nf, worst->n_reasons);
 	ck_assert_uint_lt(na, 1024);
 	ck_assert_uint_lt(nb, 1024);
 	ck_assert_uint_lt(nf, 1024);
