@@ -184,7 +184,8 @@ static const char *const match_members[4][2] = {
  * for velocity, d<list> for the deny lists, t<who> for card testing, the
  * initials of the words otherwise.  A code missing here is stored whole
  * (and read back as it is), correct but longer: add each new code here,
- * and to the worst case of test_item.
+ * to txpiped(8)'s table and to the worst case of test_item
+ * (tests/unit/reason_codes.sh checks the first two against the sources).
  */
 static const struct {
 	const char *code, *stored;
