@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "txpipe/sbuf.h"
 
@@ -87,14 +88,20 @@ int64_t txp_item_decided_ms(const struct txp_txn *t)
  * every payment of a card or a customer, with received_at as the sort
  * key.
  *
- * Every item stays under 1 KB, one write unit, even with every reason
- * the stages have and 64-byte ids (test_item pins it; txpiped(8) STORED
- * RECORD gives the sizes).  DynamoDB bills attribute names as data, so
- * the attributes are stored under the short names of attr_names[]; the
- * key, the indexes' keys (card_token, customer_pseudonym, received_at)
- * and the TTL attribute (expires_at) keep their names, which a table or
- * an index is created with.  The compliance flags are not stored: each is
- * raised with a compliance reason (compliance.c, fire()), which the
+ * Every item stays under 1 KB, one write unit, whatever it holds: every
+ * field at its longest, every reason that can fire together, all three
+ * party names and a sanctions hit, and [fleet]'s decided_by and
+ * fingerprint (test_item pins it; txpiped(8) STORED RECORD gives the
+ * sizes).  DynamoDB bills attribute names as data, so the attributes are
+ * stored under the short names of attr_names[]; the key, the indexes'
+ * keys (card_token, customer_pseudonym, received_at) and the TTL
+ * attribute (expires_at) keep their names, which a table or an index is
+ * created with.  For the same reason the reasons map's members are the
+ * short codes of reason_codes[] (the codes alone of every reason at once
+ * are ~650 bytes), the pseudonyms no index or list looks up are 22
+ * base64url characters instead of 32 hex digits, and a sanctions hit
+ * names its field by number.  The compliance flags are not stored: each
+ * is raised with a compliance reason (compliance.c, fire()), which the
  * reasons map holds.  txp_item_readable() gives the long names back.
  */
 enum {
@@ -169,6 +176,81 @@ static const char *const match_members[4][2] = {
 	{ "f", "field" }, { "l", "list" }, { "e", "entry" }, { "s", "score" }
 };
 
+/*
+ * Each reason code the stages give (fraud.c, compliance.c, stages.c) and
+ * the member name the reasons map stores it under: the one table both the
+ * builder and txp_item_readable() use, and txpiped(8) STORED RECORD
+ * lists.  Mnemonic: v<customer|merchant><couNt|Amount><short|medium|long>
+ * for velocity, d<list> for the deny lists, t<who> for card testing, the
+ * initials of the words otherwise.  A code missing here is stored whole
+ * (and read back as it is), correct but longer: add each new code here,
+ * to txpiped(8)'s table and to the worst case of test_item
+ * (tests/unit/reason_codes.sh checks the first two against the sources).
+ */
+static const struct {
+	const char *code, *stored;
+} reason_codes[] = {
+	{ "deny_list_customer", "dcu" },
+	{ "deny_list_merchant", "dme" },
+	{ "deny_list_card", "dca" },
+	{ "deny_list_device", "dde" },
+	{ "allow_listed", "al" },
+	{ "allow_listed_merchant", "alm" },
+	{ "velocity_customer_count_short", "vcns" },
+	{ "velocity_customer_count_medium", "vcnm" },
+	{ "velocity_customer_count_long", "vcnl" },
+	{ "velocity_customer_amount_short", "vcas" },
+	{ "velocity_customer_amount_medium", "vcam" },
+	{ "velocity_customer_amount_long", "vcal" },
+	{ "velocity_merchant_count_short", "vmns" },
+	{ "velocity_merchant_count_medium", "vmnm" },
+	{ "velocity_merchant_count_long", "vmnl" },
+	{ "velocity_merchant_amount_short", "vmas" },
+	{ "velocity_merchant_amount_medium", "vmam" },
+	{ "velocity_merchant_amount_long", "vmal" },
+	{ "velocity_state_full", "vsf" },
+	{ "cross_border", "xb" },
+	{ "high_risk_country", "hrc" },
+	{ "round_amount", "ra" },
+	{ "high_amount", "ha" },
+	{ "high_amount_relative", "har" },
+	{ "repeat_amount", "rpa" },
+	{ "card_testing_customer", "tcu" },
+	{ "card_testing_card", "tca" },
+	{ "pan_in_field", "pif" },
+	{ "sanctions_country", "sc" },
+	{ "sanctions_list_match", "slm" },
+	{ "sanctions_name_match", "snm" },
+	{ "sanctions_name_unscreened", "snu" },
+	{ "currency_rate_unknown", "cru" },
+	{ "aml_reporting_threshold", "art" },
+	{ "aml_structuring", "ast" },
+	{ "compliance_state_full", "csf" },
+	{ "kyc_failed", "kf" },
+	{ "kyc_not_verified", "knv" },
+	{ "fleet_state_stale", "fss" },
+};
+
+#define N_REASON_CODES (sizeof(reason_codes) / sizeof(reason_codes[0]))
+
+/* The member name reason `code` is stored under. */
+static const char *reason_stored(const char *code)
+{
+	for (size_t i = 0; i < N_REASON_CODES; i++)
+		if (strcmp(code, reason_codes[i].code) == 0)
+			return reason_codes[i].stored;
+	return code;
+}
+
+/* The code a stored member name stands for (itself when not a short code). */
+static const char *reason_shown(const char *stored)
+{
+	for (size_t i = 0; i < N_REASON_CODES; i++)
+		if (strcmp(stored, reason_codes[i].stored) == 0)
+			return reason_codes[i].code;
+	return stored;
+}
+
 /* The stage offsets' order in stage_us. */
 static const char *const stage_names[3] = { "validation", "fraud", "compliance" };
 
@@ -207,6 +289,29 @@ static void av_s_opt(struct txp_sbuf *b, const char *name, const char *value)
 {
 	if (value != NULL && value[0] != '\0')
 		av_s(b, name, value);
+}
+
+/* TXP_TOKEN_HEX hex digits (a 128-bit keyed hash) as 22 base64url
+ * characters without padding (RFC 4648, section 5): the same 128 bits,
+ * 10 bytes shorter, and safe in a key condition or a URL.  A value that
+ * is not such a hex token is stored as it is. */
+#define TOKEN_B64_SIZE (sodium_base64_ENCODED_LEN(TXP_TOKEN_HEX / 2, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+
+static void av_token_opt(struct txp_sbuf *b, const char *name, const char *hex)
+{
+	unsigned char bin[TXP_TOKEN_HEX / 2];
+	char b64[TOKEN_B64_SIZE];
+	size_t n = 0;
+
+	if (hex == NULL || hex[0] == '\0')
+		return;
+	if (strlen(hex) != TXP_TOKEN_HEX || sodium_hex2bin(bin, sizeof(bin), hex, TXP_TOKEN_HEX, NULL, &n, NULL) != 0 ||
+	    n != sizeof(bin)) {
+		av_s(b, name, hex);
+		return;
+	}
+	sodium_bin2base64(b64, sizeof(b64), bin, sizeof(bin), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	av_s(b, name, b64);
 }
 
 /* Numbers travel as strings in DynamoDB JSON, so 64-bit values stay exact. */
@@ -256,16 +361,18 @@ static void av_member_s(struct txp_sbuf *b, bool first, const char *member, cons
 
 /* The keyed pseudonym of each party name given (<field>_pseudonym), and
  * on a sanctions hit the list entry it matched as sanctions_match:
- * {"M":{field, list, entry, score}} (score in thousandths; members under
- * match_members' short names).  Never the name itself. */
+ * {"M":{field, list, entry, score}} (field the number of the party name
+ * field, 1 to TXP_NAME_FIELDS in txp_name_fields' order; score in
+ * thousandths; members under match_members' short names).  Never the
+ * name itself. */
 static void av_names(struct txp_sbuf *b, const struct txp_txn *t)
 {
 	for (int n = 0; n < TXP_NAME_FIELDS; n++)
-		av_s_opt(b, SN(A_NAME_PSEUDONYM + n), t->name_pseud[n]);
+		av_token_opt(b, SN(A_NAME_PSEUDONYM + n), t->name_pseud[n]);
 	if (t->name_hit_field == 0 || t->name_hit_field > TXP_NAME_FIELDS)
 		return;
 	av_map_open(b, SN(A_SANCTIONS_MATCH));
-	av_member_s(b, true, match_members[0][0], txp_name_fields[t->name_hit_field - 1]);
+	av_member_n(b, true, match_members[0][0], t->name_hit_field);
 	av_member_s(b, false, match_members[1][0], t->name_hit_list);
 	av_member_s(b, false, match_members[2][0], t->name_hit_entry);
 	av_member_n(b, false, match_members[3][0], t->name_hit_score);
@@ -281,8 +388,9 @@ static unsigned first_with_code(const struct txp_txn *t, unsigned i)
 	return i;
 }
 
-/* reasons: {"M":{code:{"N":points}}}, a code given twice summed (a map
- * has each name once); an unscored decision's codes carry 0 points. */
+/* reasons: {"M":{code:{"N":points}}}, each code under its short name
+ * (reason_codes[]), a code given twice summed (a map has each name once);
+ * an unscored decision's codes carry 0 points. */
 static void av_reasons(struct txp_sbuf *b, const struct txp_txn *t)
 {
 	bool first = true;
@@ -298,7 +406,7 @@ static void av_reasons(struct txp_sbuf *b, const struct txp_txn *t)
 		for (unsigned j = i; j < t->n_reasons && t->scored; j++)
 			if (strcmp(t->reasons[j].code, t->reasons[i].code) == 0)
 				points += t->reasons[j].points;
-		av_member_n(b, first, t->reasons[i].code, points);
+		av_member_n(b, first, reason_stored(t->reasons[i].code), points);
 		first = false;
 	}
 	av_map_close(b);
@@ -375,8 +483,8 @@ static char *build_item(const struct txp_txn *t, const char *version, size_t *le
 		av_s_opt(&b, SN(A_CHANNEL), txp_channel_name(t->channel));
 		av_s_opt(&b, "mcc", t->merchant_category);
 		av_s_opt(&b, SN(A_KYC), txp_kyc_name(t->kyc));
-		av_s_opt(&b, SN(A_IP_PSEUDONYM), t->ip_pseud);
-		av_s_opt(&b, SN(A_DEVICE_PSEUDONYM), t->device_pseud);
+		av_token_opt(&b, SN(A_IP_PSEUDONYM), t->ip_pseud);
+		av_token_opt(&b, SN(A_DEVICE_PSEUDONYM), t->device_pseud);
 		av_names(&b, t);
 		if (t->alerts & TXP_ALERT_FRAUD)
 			av_s(&b, SN(A_FRAUD_SEVERITY), txp_severity_name(t->fraud_severity));
@@ -477,7 +585,7 @@ static json_t *readable_stages(const json_t *list)
 	return m;
 }
 
-/* sanctions_match with its members' shown names. */
+/* sanctions_match with its members' shown names, the field by name. */
 static json_t *readable_match(const json_t *match)
 {
 	json_t *m = json_object(), *v;
@@ -485,14 +593,37 @@ static json_t *readable_match(const json_t *match)
 
 	json_object_foreach ((json_t *)match, k, v) {
 		const char *name = k;
+		json_t *r = json_incref(v);
 		for (int i = 0; i < 4; i++)
 			if (strcmp(k, match_members[i][0]) == 0)
 				name = match_members[i][1];
-		if (m != NULL && json_object_set(m, name, v) < 0) {
+		if (strcmp(k, match_members[0][0]) == 0 && json_is_integer(v) && json_integer_value(v) >= 1 &&
+		    json_integer_value(v) <= TXP_NAME_FIELDS) {
+			json_decref(r);
+			r = json_string(txp_name_fields[json_integer_value(v) - 1]);
+		}
+		/* json_object_set_new() takes r, also when it fails. */
+		if (m == NULL || r == NULL || json_object_set_new(m, name, r) < 0) {
+			if (m == NULL)
+				json_decref(r);
 			json_decref(m);
 			return NULL;
 		}
 	}
+	return m;
+}
+
+/* reasons with each short code replaced by the code it stands for. */
+static json_t *readable_reasons(const json_t *reasons)
+{
+	json_t *m = json_object(), *v;
+	const char *k;
+
+	json_object_foreach ((json_t *)reasons, k, v)
+		if (m == NULL || json_object_set(m, reason_shown(k), v) < 0) {
+			json_decref(m);
+			return NULL;
+		}
 	return m;
 }
 
@@ -517,6 +648,8 @@ json_t *txp_item_readable(const json_t *plain)
 			r = readable_stages(v);
 		} else if (strcmp(k, SN(A_SANCTIONS_MATCH)) == 0 && json_is_object(v)) {
 			r = readable_match(v);
+		} else if (strcmp(k, SN(A_REASONS)) == 0 && json_is_object(v)) {
+			r = readable_reasons(v);
 		} else if (strcmp(k, SN(A_EVENT_TIME)) == 0 && json_is_integer(v) &&
 		           txp_iso8601_ms(json_integer_value(v), when) > 0) {
 			r = json_string(when);

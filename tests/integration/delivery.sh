@@ -178,13 +178,16 @@ check "a rejected transaction is stored with its error" "rejected amount_range a
 	"$(jget st <"$workdir/rejected.json") $(jget ec <"$workdir/rejected.json") $(jget ef <"$workdir/rejected.json")"
 txp_js ddb-get.mjs "$table" it-sanctioned --key transaction_id >"$workdir/sanctioned.json"
 check "the sanctioned transaction is declined" declined "$(jget st <"$workdir/sanctioned.json")"
-check "its reasons name the rule with its points" 0 "$(jget rn.sanctions_country <"$workdir/sanctioned.json")"
+# Reason codes are stored under their short names (txpiped(8) STORED RECORD), read back whole.
+check "its reasons name the rule with its points (sanctions_country as sc)" 0 "$(jget rn.sc <"$workdir/sanctioned.json")"
+check "txpipectl get --json gives the reason its code" 0 \
+	"$("$TXPIPECTL" --config "$workdir/main.ini" get --json it-sanctioned | jget reasons.sanctions_country)"
 check "its countries" "US IR" \
 	"$(jget mc <"$workdir/sanctioned.json") $(jget cc <"$workdir/sanctioned.json")"
 # DynamoDB's own types, as a query or an export reader sees them.
 txp_js ddb-get.mjs "$table" it-sanctioned --key transaction_id --raw >"$workdir/sanctioned-raw.json"
 check "reasons are a map of code to a number" '{"N":"0"}' \
-	"$(jget rn.M.sanctions_country <"$workdir/sanctioned-raw.json")"
+	"$(jget rn.M.sc <"$workdir/sanctioned-raw.json")"
 check "stage offsets are a list of numbers" 1 \
 	"$(jget su.L.0 <"$workdir/sanctioned-raw.json" | grep -cxE '\{"N":"[0-9]+"\}')"
 check "the compliance flags are not stored twice (the reasons hold them)" "" \

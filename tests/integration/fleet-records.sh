@@ -163,7 +163,20 @@ verdict() {
 		const ra = replies("a"), rb = replies("b");
 		// Short stored names (txpiped(8), STORED RECORD) under the names of the replies.
 		const long = { st: "status", rs: "risk_score", rn: "reasons", am: "amount" };
-		const readable = (it) => Object.fromEntries(Object.entries(it).map(([k, v]) => [long[k] ?? k, v]));
+		// The reason codes under their short names (the same page): a code not here stays as it is.
+		const codes = { dcu: "deny_list_customer", dme: "deny_list_merchant", dca: "deny_list_card", dde: "deny_list_device",
+			al: "allow_listed", alm: "allow_listed_merchant", vcns: "velocity_customer_count_short",
+			vcnm: "velocity_customer_count_medium", vcnl: "velocity_customer_count_long", vcas: "velocity_customer_amount_short",
+			vcam: "velocity_customer_amount_medium", vcal: "velocity_customer_amount_long", vmns: "velocity_merchant_count_short",
+			vmnm: "velocity_merchant_count_medium", vmnl: "velocity_merchant_count_long", vmas: "velocity_merchant_amount_short",
+			vmam: "velocity_merchant_amount_medium", vmal: "velocity_merchant_amount_long", vsf: "velocity_state_full",
+			xb: "cross_border", hrc: "high_risk_country", ra: "round_amount", ha: "high_amount", har: "high_amount_relative",
+			rpa: "repeat_amount", tcu: "card_testing_customer", tca: "card_testing_card", pif: "pan_in_field",
+			sc: "sanctions_country", slm: "sanctions_list_match", snm: "sanctions_name_match", snu: "sanctions_name_unscreened",
+			cru: "currency_rate_unknown", art: "aml_reporting_threshold", ast: "aml_structuring", csf: "compliance_state_full",
+			kf: "kyc_failed", knv: "kyc_not_verified", fss: "fleet_state_stale" };
+		const readable = (it) => Object.fromEntries(Object.entries(it).map(([k, v]) =>
+			[long[k] ?? k, k === "rn" ? Object.fromEntries(Object.entries(v).map(([c, p]) => [codes[c] ?? c, p])) : v]));
 		const items = JSON.parse(fs.readFileSync(`${dir}/${p}.items`, "utf8")).map(readable).filter((it) => it.transaction_id.startsWith(p + "-"));
 		const stored = new Map(items.map((it) => [it.transaction_id, it]));
 		const amount = { a: 1200, b: 900000 };

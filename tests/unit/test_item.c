@@ -1,6 +1,7 @@
 /* test_item.c: the DynamoDB record and SNS alerts of a decided transaction, read back with jansson. */
 #include "txpipe/aws/dynamodb.h"
 #include "txpipe/delivery.h"
+#include "txpipe/fleet.h"
 #include "txpipe/item.h"
 
 #include <check.h>
@@ -56,8 +57,11 @@ START_TEST(item_holds_the_decision_in_attribute_value_form)
 	ck_assert_str_eq(attr(item, "rs", "N"), "65");
 	/* Each code with its points, a map of numbers. */
 	ck_assert_uint_eq(json_object_size(json_object_get(json_object_get(item, "rn"), "M")), 2);
+	/* A code of the stages under its short name; one the table does not
+	 * know (the fixture's) whole. */
 	ck_assert_str_eq(member_n(item, "rn", "velocity_customer_1h"), "40");
-	ck_assert_str_eq(member_n(item, "rn", "high_amount"), "25");
+	ck_assert_str_eq(member_n(item, "rn", "ha"), "25");
+	ck_assert_ptr_null(member_n(item, "rn", "high_amount"));
 	ck_assert_ptr_null(json_object_get(item, "contributions"));
 	ck_assert_str_eq(attr(item, "am", "N"), "9007199254740993");
 	ck_assert_str_eq(attr(item, "cu", "S"), "EUR");
@@ -74,8 +78,9 @@ START_TEST(item_holds_the_decision_in_attribute_value_form)
 	ck_assert_str_eq(attr(item, "ch", "S"), "online");
 	ck_assert_str_eq(attr(item, "mcc", "S"), "5999");
 	ck_assert_str_eq(attr(item, "ky", "S"), "verified");
-	/* No device pseudonym was derived, so no device attribute. */
-	ck_assert_str_eq(attr(item, "ip", "S"), "ffffffffffffffffffffffffffffffff");
+	/* No device pseudonym was derived, so no device attribute.  The IP
+	 * pseudonym's 128 bits in base64url (ff..ff). */
+	ck_assert_str_eq(attr(item, "ip", "S"), "_____________________w");
 	ck_assert_ptr_null(json_object_get(item, "dp"));
 	/* The compliance flags are the compliance reasons' (in rn): not stored twice. */
 	ck_assert_ptr_null(json_object_get(item, "compliance_flags"));
@@ -293,7 +298,7 @@ START_TEST(an_unscored_decision_lists_its_reason_codes_at_zero_points)
 	ck_assert_int_eq(txp_item_build(t, "v"), 0);
 	item = load(t->item, t->item_len);
 	ck_assert_str_eq(member_n(item, "rn", "velocity_customer_1h"), "0");
-	ck_assert_str_eq(member_n(item, "rn", "high_amount"), "0");
+	ck_assert_str_eq(member_n(item, "rn", "ha"), "0");
 	ck_assert_ptr_null(json_object_get(item, "rs"));
 	json_decref(item);
 	txp_txn_free(t);
@@ -310,12 +315,19 @@ END_TEST
  */
 static size_t number_size(const char *n)
 {
-	size_t digits = 0;
+	size_t digits = 0, zeros = 0;
 
-	while (*n == '-' || *n == '0')
+	/* Leading and trailing zeroes are trimmed: significant digits only
+	 * (the builder writes integers, without exponents). */
+	while (*n == '-' || *n == '0' || *n == '.')
 		n++;
-	for (; *n != '\0'; n++)
-		digits += *n >= '0' && *n <= '9';
+	for (; *n != '\0'; n++) {
+		if (*n < '0' || *n > '9')
+			continue;
+		digits++;
+		zeros = *n == '0' ? zeros + 1 : 0;
+	}
+	digits -= zeros;
 	return (digits + 1) / 2 + 1;
 }
 
@@ -369,75 +381,189 @@ static size_t ddb_item_size(json_t *item)
 	return size;
 }
 
-/* The longest reason codes the stages give, for the worst case. */
-static const char *const long_codes[] = { "velocity_customer_count_short",
-	                                  "velocity_customer_amount_short",
-	                                  "velocity_customer_count_medium",
-	                                  "velocity_customer_amount_medium",
-	                                  "velocity_customer_amount_long",
-	                                  "velocity_merchant_count_short",
-	                                  "velocity_merchant_amount_short",
-	                                  "velocity_merchant_count_medium",
-	                                  "velocity_merchant_amount_medium",
-	                                  "velocity_merchant_amount_long",
-	                                  "high_amount_relative",
-	                                  "high_risk_country",
-	                                  "card_testing_customer",
-	                                  "aml_reporting_threshold",
-	                                  "sanctions_country",
-	                                  "kyc_not_verified",
-	                                  "structuring_suspected" };
+/*
+ * Every reason code that can fire together (fraud.c, compliance.c,
+ * stages.c): each one the stages have but one of each set that exclude one
+ * another, the longest: allow_listed or allow_listed_merchant waive
+ * heuristics, so neither; velocity_state_full means a table was full, so
+ * not card_testing_card too (its table); sanctions_name_match or _unscreened;
+ * aml_reporting_threshold, currency_rate_unknown or one of
+ * compliance_state_full and aml_structuring; kyc_not_verified or kyc_failed.
+ * Every one of them would fire with at least these points.
+ */
+static const char *const firing_codes[] = {
+	"deny_list_customer", "deny_list_merchant", "deny_list_card", "deny_list_device", "high_amount",
+	"high_amount_relative", "velocity_customer_count_short", "velocity_customer_amount_short",
+	"velocity_customer_count_medium", "velocity_customer_amount_medium", "velocity_customer_count_long",
+	"velocity_customer_amount_long", "repeat_amount", "card_testing_customer", "velocity_merchant_count_short",
+	"velocity_merchant_amount_short", "velocity_merchant_count_medium", "velocity_merchant_amount_medium",
+	"velocity_merchant_count_long", "velocity_merchant_amount_long", "cross_border", "high_risk_country",
+	"round_amount", "velocity_state_full",
+	/* compliance: 0 points */
+	"pan_in_field", "sanctions_country", "sanctions_list_match", "sanctions_name_unscreened",
+	"aml_reporting_threshold", "kyc_not_verified", "fleet_state_stale"
+};
+#define N_FIRING (sizeof(firing_codes) / sizeof(firing_codes[0]))
+#define N_FRAUD_CODES 24
 
-/* Everything at once: every id at its longest, every reason above, every
- * flag, both alerts, a card, all three pseudonyms, the rules version. */
+/* The codes the stages have that firing_codes leaves out, for the
+ * read-back test. */
+static const char *const other_codes[] = { "allow_listed",          "allow_listed_merchant",
+	                                   "card_testing_card",     "sanctions_name_match",
+	                                   "currency_rate_unknown", "compliance_state_full",
+	                                   "aml_structuring",       "kyc_failed" };
+
+/* Fills `n` bytes of `dst` with `c` and ends it. */
+static void fill(char *dst, char c, size_t n)
+{
+	memset(dst, c, n);
+	dst[n] = '\0';
+}
+
+/*
+ * The largest record validation and the stages let through: every id at
+ * its longest, every number with the most significant digits it can have
+ * (amounts near INT64_MAX, an event time in year 9999, stage offsets of
+ * 10 digits), the longest names (declined, mobile, unverified, critical),
+ * every reason of firing_codes with 99 points (fraud) or 0 (compliance),
+ * both alerts, a card, every pseudonym, the three party names and a
+ * sanctions hit on the second with the longest list label and entry.
+ */
 static struct txp_txn *worst_case(void)
 {
 	struct txp_txn *t = txp_test_decided();
 
-	memset(t->transaction_id, 'x', TXP_ID_MAX);
-	t->transaction_id[TXP_ID_MAX] = '\0';
-	memset(t->merchant_id, 'm', TXP_ID_MAX);
-	t->merchant_id[TXP_ID_MAX] = '\0';
-	strcpy(t->device_pseud, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	fill(t->transaction_id, 'x', TXP_ID_MAX);
+	fill(t->merchant_id, 'm', TXP_ID_MAX);
+	t->status = TXP_STATUS_DECLINED;
+	t->risk_score = 99;
 	t->n_reasons = 0;
-	for (unsigned i = 0; i < sizeof(long_codes) / sizeof(long_codes[0]); i++)
-		txp_txn_add_reason(t, long_codes[i], 100);
+	for (unsigned i = 0; i < N_FIRING; i++)
+		txp_txn_add_reason(t, firing_codes[i], i < N_FRAUD_CODES ? 99 : 0);
+	t->amount = INT64_MAX;
+	t->currency_exponent = 4;
+	t->amount_usd = INT64_MAX;
+	fill(t->customer_pseud, 'c', TXP_TOKEN_HEX);
+	fill(t->card_token, 'a', TXP_TOKEN_HEX);
+	strcpy(t->device_pseud, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	t->channel = TXP_CHANNEL_MOBILE;
+	t->kyc = TXP_KYC_UNVERIFIED;
+	for (int k = 0; k < TXP_NAME_FIELDS; k++)
+		fill(t->name_pseud[k], (char)('1' + k), TXP_TOKEN_HEX);
+	t->name_hit_field = 2;
+	fill(t->name_hit_list, 'l', TXP_NAME_LIST_MAX);
+	fill(t->name_hit_entry, '7', TXP_NAME_ENTRY_MAX);
+	t->name_hit_score = 999;
 	t->compliance_flags = TXP_COMPLIANCE_AML_REPORT | TXP_COMPLIANCE_STRUCTURING | TXP_COMPLIANCE_SANCTIONS |
 	                      TXP_COMPLIANCE_KYC | TXP_COMPLIANCE_PAN_MASKED | TXP_COMPLIANCE_RATE_UNKNOWN;
 	t->has_timestamp = true;
-	t->timestamp_ms = t->received_ms - 1000;
+	t->timestamp_ms = INT64_C(253402300799999); /* 9999-12-31T23:59:59.999Z */
+	t->t_validated = t->t_received + UINT64_C(9999999999) * 1000;
+	t->t_fraud = t->t_validated + UINT64_C(1111111111) * 1000;
+	t->t_compliance = t->t_fraud + UINT64_C(1111111111) * 1000;
+	t->expires_at = INT64_C(253402300799);
 	txp_txn_alert(t, TXP_ALERT_COMPLIANCE, TXP_SEVERITY_CRITICAL);
+	txp_txn_alert(t, TXP_ALERT_FRAUD, TXP_SEVERITY_CRITICAL);
 	strcpy(t->rules_version, "0123456789ab");
 	t->rules_loaded_ms = t->received_ms - 3600000;
 	return t;
 }
 
-/* Every reason the stages have at once, with 64-byte ids (the codes alone
- * are ~500 bytes): under 1 KB, one write unit, with short attribute names
- * (1323 bytes in the layout of long names, two units).  The figures are
- * the documentation's. */
+/* The item as [fleet] stores it: decided_by (the longest instance id) and
+ * fingerprint added by the real put body (records.c).  A new reference. */
+static json_t *fleet_item(const struct txp_txn *t)
+{
+	char id[TXP_FLEET_INSTANCE_ID_MAX + 1], fp[TXP_FLEET_FINGERPRINT_HEX + 1];
+	size_t len = 0;
+	char *body;
+	json_t *root, *item;
+
+	fill(id, 'i', TXP_FLEET_INSTANCE_ID_MAX);
+	ck_assert(txp_fleet_instance_id_valid(id));
+	txp_fleet_fingerprint(t->item, t->item_len, fp);
+	body = txp_fleet_put_body("txpipe", t->item, t->item_len, id, fp, &len);
+	ck_assert_ptr_nonnull(body);
+	root = load(body, len);
+	item = json_incref(json_object_get(root, "Item"));
+	ck_assert_ptr_nonnull(item);
+	json_decref(root);
+	free(body);
+	return item;
+}
+
+/* The largest record there can be stays under 1 KB, one write unit.
+ * The figures are the documentation's (txpiped(8) STORED RECORD). */
 START_TEST(the_largest_possible_record_stays_within_one_write_unit)
 {
 	struct txp_txn *typical = txp_test_decided(), *worst = worst_case();
-	json_t *a, *b;
-	size_t na, nb;
+	json_t *a, *b, *f;
+	size_t na, nb, nf;
 
 	strcpy(typical->rules_version, "0123456789ab");
 	typical->rules_loaded_ms = typical->received_ms - 3600000;
-	ck_assert_int_eq(txp_item_build(typical, "0.1.0"), 0);
-	ck_assert_int_eq(txp_item_build(worst, "0.1.0"), 0);
+	ck_assert_int_eq(txp_item_build(typical, PACKAGE_VERSION), 0);
+	ck_assert_int_eq(txp_item_build(worst, PACKAGE_VERSION), 0);
 	a = load(typical->item, typical->item_len);
 	b = load(worst->item, worst->item_len);
+	f = fleet_item(worst);
 	na = ddb_item_size(a);
 	nb = ddb_item_size(b);
-	/* The figures the documentation quotes (txpiped(8) STORED RECORD). */
-	fprintf(stderr, "item size: typical %zu bytes, worst case %zu bytes (%u reasons)\n", na, nb, worst->n_reasons);
+	nf = ddb_item_size(f);
+	/* Every reason and every optional attribute is there. */
+	ck_assert_uint_eq(json_object_size(json_object_get(json_object_get(b, "rn"), "M")), N_FIRING);
+	ck_assert_ptr_nonnull(json_object_get(b, "sm"));
+	ck_assert_ptr_nonnull(json_object_get(b, "bn"));
+	ck_assert_ptr_nonnull(json_object_get(b, "au"));
+	ck_assert_ptr_nonnull(json_object_get(b, "cs"));
+	ck_assert_ptr_nonnull(json_object_get(f, "decided_by"));
+	fprintf(stderr,
+	        "item size: typical %zu bytes, worst case %zu bytes (%zu with [fleet]'s attributes; %u reasons)\n", na,
+	        nb, nf, worst->n_reasons);
 	ck_assert_uint_lt(na, 1024);
 	ck_assert_uint_lt(nb, 1024);
+	ck_assert_uint_lt(nf, 1024);
 	json_decref(a);
 	json_decref(b);
+	json_decref(f);
+	/* A rejected line's record with the longest error it can carry. */
+	worst->status = TXP_STATUS_REJECTED;
+	fill(worst->error.code, 'c', sizeof(worst->error.code) - 1);
+	fill(worst->error.field, 'f', sizeof(worst->error.field) - 1);
+	fill(worst->error.message, 'e', sizeof(worst->error.message) - 1);
+	ck_assert_int_eq(txp_item_build(worst, PACKAGE_VERSION), 0);
+	f = fleet_item(worst);
+	ck_assert_ptr_nonnull(json_object_get(f, "em"));
+	nf = ddb_item_size(f);
+	fprintf(stderr, "item size: rejected with the longest error %zu bytes with [fleet]'s attributes\n", nf);
+	ck_assert_uint_lt(nf, 1024);
+	json_decref(f);
 	txp_txn_free(typical);
 	txp_txn_free(worst);
+}
+END_TEST
+
+/* Each code the stages have is stored under a short name of at most 4
+ * bytes, so the reasons map stays small whichever fire. */
+START_TEST(every_reason_code_is_stored_under_a_short_name)
+{
+	struct txp_txn *t = txp_test_decided();
+	json_t *item, *m, *v;
+	const char *k;
+
+	t->n_reasons = 0;
+	for (unsigned i = 0; i < N_FIRING; i++)
+		txp_txn_add_reason(t, firing_codes[i], 1);
+	for (unsigned i = 0; i < sizeof(other_codes) / sizeof(other_codes[0]); i++)
+		txp_txn_add_reason(t, other_codes[i], 1);
+	ck_assert_int_eq(txp_item_build(t, "v"), 0);
+	item = load(t->item, t->item_len);
+	m = json_object_get(json_object_get(item, "rn"), "M");
+	/* No two codes share a short name: each is a member of its own. */
+	ck_assert_uint_eq(json_object_size(m), t->n_reasons);
+	json_object_foreach (m, k, v)
+		ck_assert_msg(strlen(k) <= 4, "reason stored as %s", k);
+	json_decref(item);
+	txp_txn_free(t);
 }
 END_TEST
 
@@ -450,7 +576,7 @@ START_TEST(a_reason_given_twice_is_one_map_member_with_the_points_summed)
 	ck_assert_int_eq(txp_item_build(t, "v"), 0);
 	/* JSON_REJECT_DUPLICATES: a map member twice would not load. */
 	item = load(t->item, t->item_len);
-	ck_assert_str_eq(member_n(item, "rn", "high_amount"), "30");
+	ck_assert_str_eq(member_n(item, "rn", "ha"), "30");
 	json_decref(item);
 	txp_txn_free(t);
 }
@@ -504,35 +630,103 @@ START_TEST(a_stored_record_reads_back_under_its_long_names_in_either_layout)
 	        "\"reasons\":{\"M\":{\"high_amount\":{\"N\":\"25\"}}},"
 	        "\"compliance_flags\":{\"SS\":[\"kyc\"]},\"event_time\":{\"S\":\"2026-01-01T00:00:00.123Z\"},"
 	        "\"stage_us\":{\"M\":{\"validation\":{\"N\":\"15\"}}}}";
+	/* Every attribute a record can have, under its documented name
+	 * (txpiped(8) STORED RECORD; the error attributes below). */
+	static const char *const documented[] = { "transaction_id",
+		                                  "status",
+		                                  "risk_score",
+		                                  "reasons",
+		                                  "amount",
+		                                  "currency",
+		                                  "currency_exponent",
+		                                  "amount_usd_cents",
+		                                  "merchant_id",
+		                                  "customer_pseudonym",
+		                                  "merchant_country",
+		                                  "customer_country",
+		                                  "card_bin",
+		                                  "card_last4",
+		                                  "card_token",
+		                                  "channel",
+		                                  "mcc",
+		                                  "kyc",
+		                                  "ip_pseudonym",
+		                                  "device_pseudonym",
+		                                  "customer_name_pseudonym",
+		                                  "counterparty_name_pseudonym",
+		                                  "beneficiary_name_pseudonym",
+		                                  "sanctions_match",
+		                                  "fraud_severity",
+		                                  "compliance_severity",
+		                                  "event_time",
+		                                  "received_at",
+		                                  "stage_us",
+		                                  "daemon_version",
+		                                  "rules_version",
+		                                  "expires_at",
+		                                  "decided_by",
+		                                  "fingerprint" };
 	struct txp_txn *t = worst_case();
-	json_t *item, *plain, *r;
+	json_t *item, *plain, *r, *reasons;
 
-	t->name_hit_field = 1;
-	strcpy(t->name_hit_list, "ofac");
+	strcpy(t->merchant_category, "5999");
+	t->t_validated = t->t_received + 15000;
+	t->t_fraud = t->t_validated + 40000;
+	t->t_compliance = t->t_fraud + 2500000;
+	t->timestamp_ms = t->received_ms - 1000;
 	strcpy(t->name_hit_entry, "12345");
 	t->name_hit_score = 987;
+	/* Every code the stages have, the exclusive ones too. */
+	for (unsigned i = 0; i < sizeof(other_codes) / sizeof(other_codes[0]); i++)
+		txp_txn_add_reason(t, other_codes[i], 7);
 	ck_assert_int_eq(txp_item_build(t, "0.1.0"), 0);
-	item = load(t->item, t->item_len);
+	item = fleet_item(t);
 	plain = txp_ddb_unmarshal(item);
 	r = txp_item_readable(plain);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_str_eq(json_string_value(json_object_get(r, "status")), "review");
-	ck_assert_int_eq(json_integer_value(json_object_get(r, "risk_score")), 65);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "reasons"), "kyc_not_verified")), 100);
+	/* Every attribute there, each under its documented name. */
+	ck_assert_uint_eq(json_object_size(r), sizeof(documented) / sizeof(documented[0]));
+	for (size_t i = 0; i < sizeof(documented) / sizeof(documented[0]); i++)
+		ck_assert_msg(json_object_get(r, documented[i]) != NULL, "%s not read back", documented[i]);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "status")), "declined");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "risk_score")), 99);
+	/* The reasons under the stages' codes, each with its points. */
+	reasons = json_object_get(r, "reasons");
+	ck_assert_uint_eq(json_object_size(reasons), t->n_reasons);
+	for (unsigned i = 0; i < t->n_reasons; i++)
+		ck_assert_msg(json_integer_value(json_object_get(reasons, t->reasons[i].code)) == t->reasons[i].points,
+		              "reason %s not read back", t->reasons[i].code);
+	ck_assert_int_eq(json_integer_value(json_object_get(reasons, "kyc_not_verified")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(reasons, "deny_list_card")), 99);
+	ck_assert_int_eq(json_integer_value(json_object_get(reasons, "allow_listed")), 7);
+	ck_assert(json_integer_value(json_object_get(r, "amount")) == INT64_MAX);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transaction_id")), t->transaction_id);
 	ck_assert_str_eq(json_string_value(json_object_get(r, "merchant_country")), "FR");
 	ck_assert_str_eq(json_string_value(json_object_get(r, "card_bin")), "411111");
-	ck_assert_str_eq(json_string_value(json_object_get(r, "card_token")), "abcdefabcdefabcdefabcdefabcdefab");
-	ck_assert_str_eq(json_string_value(json_object_get(r, "device_pseudonym")), "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	/* The indexes' keys as they were: 32 hex digits. */
+	ck_assert_str_eq(json_string_value(json_object_get(r, "card_token")), t->card_token);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "customer_pseudonym")), t->customer_pseud);
+	/* The other pseudonyms: the same 128 bits in base64url (ee..ee, 11..11). */
+	ck_assert_str_eq(json_string_value(json_object_get(r, "device_pseudonym")), "7u7u7u7u7u7u7u7u7u7u7g");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "customer_name_pseudonym")), "EREREREREREREREREREREQ");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "channel")), "mobile");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "kyc")), "unverified");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "fraud_severity")), "critical");
 	ck_assert_str_eq(json_string_value(json_object_get(r, "compliance_severity")), "critical");
 	ck_assert_str_eq(json_string_value(json_object_get(r, "event_time")), "2025-12-31T23:59:59.123Z");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "stage_us"), "validation")), 15);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "stage_us"), "compliance")), 2555);
+	/* The hit's field by name again. */
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "sanctions_match"), "field")),
-	                 "customer_name");
+	                 "counterparty_name");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "sanctions_match"), "list")),
+	                 t->name_hit_list);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "sanctions_match"), "entry")), "12345");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "sanctions_match"), "score")), 987);
 	ck_assert_str_eq(json_string_value(json_object_get(r, "rules_version")), "0123456789ab");
 	ck_assert_str_eq(json_string_value(json_object_get(r, "daemon_version")), "0.1.0");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "decided_by")),
+	                 "iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii");
 	ck_assert_ptr_null(json_object_get(r, "st"));
 	ck_assert_uint_eq(json_object_size(r), json_object_size(plain));
 	json_decref(r);
@@ -608,6 +802,7 @@ int main(void)
 	tcase_add_test(tc, without_a_valid_id_nothing_is_built);
 	tcase_add_test(tc, one_alert_message_per_raised_kind_with_its_severity);
 	tcase_add_test(tc, the_largest_possible_record_stays_within_one_write_unit);
+	tcase_add_test(tc, every_reason_code_is_stored_under_a_short_name);
 	tcase_add_test(tc, a_stored_record_reads_back_under_its_long_names_in_either_layout);
 	tcase_add_test(tc, a_reason_given_twice_is_one_map_member_with_the_points_summed);
 	tcase_add_test(tc, no_alert_message_when_no_alert_was_raised);
