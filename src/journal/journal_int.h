@@ -136,6 +136,9 @@ void journal__seg_failed(struct txp_journal *j);
 void journal__seg_close_active(struct txp_journal *j);
 /* Whether the spare is ready to become the next segment; takes mu. */
 bool journal__spare_ready(struct txp_journal *j);
+/* Deletes a ready spare (space is low); takes mu.  The preparer makes no
+ * other while space stays low. */
+void journal__spare_drop(struct txp_journal *j);
 /* The preparer thread's body (arg is the journal). */
 void *journal__prep_main(void *arg);
 

@@ -276,6 +276,18 @@ bool journal__spare_ready(struct txp_journal *j)
 	return ready;
 }
 
+void journal__spare_drop(struct txp_journal *j)
+{
+	pthread_mutex_lock(&j->mu);
+	if (j->spare_ready) {
+		if (unlinkat(j->dirfd, SPARE_NAME, 0) != 0)
+			txp_log_warn("journal_spare_failed", "dir=%s op=unlink error=\"%s\"", j->dir, strerror(errno));
+		j->spare_ready = false;
+		pthread_cond_signal(&j->prep_cond);
+	}
+	pthread_mutex_unlock(&j->mu);
+}
+
 /* Renames the spare to `name` when one is ready; true when it did.  The
  * preparer is told to make the next one either way. */
 static bool take_spare(struct txp_journal *j, const char *name)

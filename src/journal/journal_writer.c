@@ -77,6 +77,8 @@ static void tidy(struct txp_journal *j)
 
 	journal__housekeeping(j);
 	check_space(j);
+	if (j->low)
+		journal__spare_drop(j); /* its segment_bytes are worth more as records */
 	if (!j->low || j->nsegs == 0 || j->active_fd < 0)
 		return;
 	s = &j->segs[j->nsegs - 1];
