@@ -1042,6 +1042,7 @@ START_TEST(disk_full_drops_what_it_could_not_write_reports_it_and_recovers)
 	close(fd);
 
 	o.segment_bytes = 16 << 10;
+	o.preallocate = _i == 1; /* the loop: without, then with a spare segment taking room */
 	state_init(&st);
 	ck_assert_int_eq(open_journal(&st, mnt, o), 0);
 	/* Append until the writer fails. */
@@ -1112,6 +1113,7 @@ START_TEST(a_disk_the_journal_filled_frees_itself_once_delivery_catches_up)
 		return;
 	o.segment_bytes = 32 << 10;
 	o.reserve_bytes = 24 << 10;
+	o.preallocate = _i == 1; /* the loop: without, then with a spare segment */
 	state_init(&st);
 	ck_assert_int_eq(open_journal(&st, mnt, o), 0);
 	/* Fill until the headroom check refuses... */
@@ -1190,8 +1192,8 @@ int main(void)
 	tcase_add_test(tc, a_second_open_of_the_same_directory_is_refused);
 	tcase_add_test(tc, records_reported_durable_survive_kill_9);
 	tcase_add_test(tc, preallocated_segments_are_used_cut_when_full_and_their_zeros_survive_kill_9);
-	tcase_add_test(tc, disk_full_drops_what_it_could_not_write_reports_it_and_recovers);
-	tcase_add_test(tc, a_disk_the_journal_filled_frees_itself_once_delivery_catches_up);
+	tcase_add_loop_test(tc, disk_full_drops_what_it_could_not_write_reports_it_and_recovers, 0, 2);
+	tcase_add_loop_test(tc, a_disk_the_journal_filled_frees_itself_once_delivery_catches_up, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
