@@ -145,23 +145,12 @@ static void *payload_of(struct entry *e)
 	return (unsigned char *)e + sizeof(struct entry);
 }
 
-/* `len` bytes of zeroed, lazily backed memory, or NULL.  Huge pages where
- * the kernel offers them (transparent_hugepage = madvise, Debian's
- * default): keys land at random places in the index, so with 4 KB pages
- * nearly every new key costs a page fault (two, read then write, the second
- * with a TLB shootdown across the stage threads) and lookups miss the TLB.
- * With 2 MB pages a table is still backed only as far as it is used, in
- * 2 MB steps.  Advice only: without THP it is ignored. */
+/* `len` bytes of zeroed, lazily backed memory, or NULL. */
 static void *map_zeroed(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	if (p == MAP_FAILED)
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	(void)madvise(p, len, MADV_HUGEPAGE);
-#endif
-	return p;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
