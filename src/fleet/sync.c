@@ -32,6 +32,12 @@
  * it has not read, in seq order per host.  Seqs start at the wall clock in ms
  * at start, one per item: a restarted host never reuses one (that would take
  * more than one item per millisecond, 3,400 events each).
+ *
+ * The tick runs every quarter of sync_interval_ms, so that the fast-mode
+ * bound (an event counted elsewhere within two ticks and four round trips
+ * of its decision, txpiped(8)) is at most the interval whenever a round
+ * trip takes at most an eighth of it: sync_interval_ms is the promise,
+ * the tick the means.
  */
 #define MEMBERS_PK "members"
 #define BATCH_WRITE_MAX 25 /* BatchWriteItem's limit */
@@ -77,6 +83,7 @@ struct txp_fleet {
 	size_t nitems, items_cap;
 	uint64_t first_seq, next_seq, published;
 	bool writing, members_writing, members_dirty;
+	bool write_due; /* a tick found a write in flight: write when it ends */
 	uint64_t last_members_ms; /* loop time */
 	uint64_t write_not_before;
 	unsigned write_failures;
@@ -86,6 +93,7 @@ struct txp_fleet {
 	size_t npeers;
 	bool read_once; /* a members read succeeded */
 	bool reading;
+	bool read_due; /* a tick found a read in flight: read again when it ends */
 	uint64_t read_started, last_ok_read; /* loop time of the start of the last complete read */
 	uint64_t read_not_before;
 	unsigned read_failures;
@@ -128,6 +136,12 @@ struct txp_fleet {
 static uint64_t stale_after(const struct txp_fleet *f)
 {
 	return f->cfg->fleet.stale_after_ms;
+}
+
+/* The period of the tick: a quarter of the interval (see the top). */
+static uint64_t tick_ms(const struct txp_config *cfg)
+{
+	return cfg->fleet.sync_interval_ms >= 4 ? cfg->fleet.sync_interval_ms / 4 : 1;
 }
 
 /* Seconds the feed items live: a little over the longest window that
@@ -177,7 +191,7 @@ static void check_stale(struct txp_fleet *f)
 
 /* Counts a failed call and returns the loop time before which the next
  * one should not start (capped exponential backoff with full jitter,
- * starting at one sync interval). */
+ * starting at one tick). */
 static uint64_t failed(struct txp_fleet *f, const struct txp_aws_result *r, unsigned *failures, const char *what)
 {
 	uint64_t delay;
@@ -207,7 +221,7 @@ static void succeeded(unsigned *failures, const char *what)
 static void kick(struct txp_fleet *f)
 {
 	if (!f->closing)
-		uv_timer_start(&f->tick, f->tick.timer_cb, 0, f->cfg->fleet.sync_interval_ms);
+		uv_timer_start(&f->tick, f->tick.timer_cb, 0, tick_ms(f->cfg));
 }
 
 /* Lets held transactions go on: those served by the last complete read
@@ -380,6 +394,14 @@ static void read_done(struct txp_fleet *f, bool complete)
 	/* Some came during this read: they need the next one, now. */
 	if (f->held_len > 0 && f->held[(f->held_head + f->held_len - 1) % f->held_cap].need > f->read_gen)
 		kick(f);
+	/* A tick came during this read (round trips longer than half a
+	 * tick): the read it would have started starts now, so the bound
+	 * loses the round trips only, not a tick.  At most one read a tick. */
+	else if (f->read_due && !f->closing && uv_now(f->loop) >= f->read_not_before &&
+	         f->applyq_len < APPLY_QUEUE_HIGH) {
+		f->read_due = false;
+		read_members(f);
+	}
 }
 
 static struct peer *peer_find(struct txp_fleet *f, const char *id)
@@ -642,6 +664,7 @@ static void read_feed(struct txp_fleet *f)
 /* ---- Publishing ---------------------------------------------------------- */
 
 static void write_members(struct txp_fleet *f);
+static void write_items(struct txp_fleet *f);
 
 /* Moves the pending events into items of at most TXP_FLEET_ITEM_EVENTS. */
 static void cut_items(struct txp_fleet *f)
@@ -738,11 +761,11 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 			unprocessed = true;
 		}
 	}
-	/* DynamoDB returns items unprocessed when throttled: wait an
-	 * interval before writing them again. */
+	/* DynamoDB returns items unprocessed when throttled: wait a
+	 * tick before writing them again. */
 	if (unprocessed) {
 		f->st.throttles++;
-		f->write_not_before = uv_now(f->loop) + f->cfg->fleet.sync_interval_ms;
+		f->write_not_before = uv_now(f->loop) + tick_ms(f->cfg);
 	}
 	json_decref(root);
 	/* Only a prefix of written items is published: a reader takes every
@@ -759,6 +782,12 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 	if (popped > 0) {
 		f->members_dirty = true;
 		write_members(f);
+	}
+	/* A tick came during this write: the items it cut go now rather
+	 * than a tick later (at most one write a tick). */
+	if (f->write_due && uv_now(f->loop) >= f->write_not_before) {
+		f->write_due = false;
+		write_items(f);
 	}
 }
 
@@ -830,6 +859,9 @@ static void on_members_written(void *arg, const struct txp_aws_result *r)
 	}
 	succeeded(&f->write_failures, "members_write");
 	f->visible = f->sending_l;
+	/* Items written while this was in flight: publish them now. */
+	if (f->members_dirty)
+		write_members(f);
 	if (f->nreplies > 0) {
 		release_replies(f, false);
 		if (f->nreplies > 0 || f->npending > 0)
@@ -905,6 +937,7 @@ static void on_tick(uv_timer_t *h)
 		release_replies(f, f->stale);
 	if (f->npending > 0)
 		cut_items(f);
+	f->write_due = f->writing;
 	if (!f->writing && now >= f->write_not_before) {
 		bool unwritten = false;
 		for (size_t k = 0; k < f->nitems && !unwritten; k++)
@@ -914,6 +947,7 @@ static void on_tick(uv_timer_t *h)
 		else if (f->members_dirty || now - f->last_members_ms >= HEARTBEAT_MS)
 			write_members(f);
 	}
+	f->read_due = f->reading;
 	if (!f->reading && now >= f->read_not_before && f->applyq_len < APPLY_QUEUE_HIGH)
 		read_members(f);
 	apply_flush(f);
@@ -997,7 +1031,7 @@ int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_cli
 	f->ops = *ops;
 	f->fresh = cfg->fleet.mode == TXP_FLEET_FRESH;
 	f->backoff.max_attempts = UINT32_MAX;
-	f->backoff.base_delay_ms = cfg->fleet.sync_interval_ms;
+	f->backoff.base_delay_ms = tick_ms(cfg);
 	f->backoff.max_delay_ms = BACKOFF_MAX_MS;
 	f->backoff.jitter = true;
 	f->first_seq = f->next_seq = (uint64_t)txp_wall_ms();
@@ -1006,9 +1040,11 @@ int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_cli
 	f->last_ok_read = uv_now(loop);
 	uv_timer_init(loop, &f->tick);
 	f->tick.data = f;
-	uv_timer_start(&f->tick, on_tick, 0, cfg->fleet.sync_interval_ms);
-	txp_log_notice("fleet_started", "instance=%s table=%s sync_interval_ms=%llu mode=%s first_seq=%" PRIu64, f->id,
+	uv_timer_start(&f->tick, on_tick, 0, tick_ms(cfg));
+	txp_log_notice("fleet_started",
+	               "instance=%s table=%s sync_interval_ms=%llu tick_ms=%llu mode=%s first_seq=%" PRIu64, f->id,
 	               cfg->fleet.table, (unsigned long long)cfg->fleet.sync_interval_ms,
+	               (unsigned long long)tick_ms(cfg),
 	               cfg->fleet.mode == TXP_FLEET_FRESH ? "fresh" : "fast", f->first_seq);
 	*out = f;
 	return 0;
