@@ -26,7 +26,8 @@
  * The layout (txpiped(8), FLEET):
  *   pk = "feed|<instance>|<seq>"  d (B): a payload of events (feed.c), expires (N)
  *   pk = "members"                h_<instance> (M): f (first seq of this run), l (newest seq
- *                                 published with every one before it), t (heartbeat, wall ms)
+ *                                 published with every one before it), t (heartbeat, wall ms),
+ *                                 pf, pl (the run before, when it published: readers finish it)
  * A host writes its items with BatchWriteItem, then sets its own h_ attribute
  * with UpdateItem; a reader GetItem's "members" and BatchGetItem's the items
  * it has not read, in seq order per host.  Seqs start at the wall clock in ms
@@ -52,6 +53,9 @@
 struct peer {
 	char id[TXP_FLEET_INSTANCE_ID_MAX + 1];
 	uint64_t first, last, next; /* next: the first seq not yet applied */
+	/* Its run before, being finished while next < first (then
+	 * prev_first <= next <= prev_last). */
+	uint64_t prev_first, prev_last;
 	int64_t heartbeat_ms;
 	bool live;
 };
@@ -82,6 +86,9 @@ struct txp_fleet {
 	struct out_item *items; /* FIFO, written ones leave from the front */
 	size_t nitems, items_cap;
 	uint64_t first_seq, next_seq, published;
+	/* This host's run before (from its attribute at start; 0: none),
+	 * written with its own so that readers finish it. */
+	uint64_t prev_first, prev_last;
 	bool writing, members_writing, members_dirty;
 	bool write_due; /* a tick found a write in flight: write when it ends */
 	uint64_t last_members_ms; /* loop time */
@@ -380,6 +387,7 @@ void txp_fleet_applied(struct txp_fleet *f, struct txp_txn *t)
 
 static void read_members(struct txp_fleet *f);
 static void read_feed(struct txp_fleet *f);
+static void write_members(struct txp_fleet *f);
 
 static void read_done(struct txp_fleet *f, bool complete)
 {
@@ -410,6 +418,40 @@ static struct peer *peer_find(struct txp_fleet *f, const char *id)
 		if (strcmp(f->peers[i].id, id) == 0)
 			return &f->peers[i];
 	return NULL;
+}
+
+/* The newest seq readable from pe->next on without a jump: the end of the
+ * run before while that is being finished. */
+static uint64_t peer_end(const struct peer *pe)
+{
+	return pe->next < pe->first ? pe->prev_last : pe->last;
+}
+
+/* Past one seq; from the end of the run before to this run's first. */
+static void peer_advance(struct peer *pe)
+{
+	pe->next++;
+	if (pe->next < pe->first && pe->next > pe->prev_last)
+		pe->next = pe->first;
+}
+
+/* This host's own attribute, read at start: the run it last published
+ * (or the one that run kept, when it published nothing) is kept as the
+ * run before, for the others to finish. */
+static void adopt_own(struct txp_fleet *f, const struct txp_fleet_member *m)
+{
+	if (m->first == f->first_seq)
+		return;
+	if (m->last >= m->first) {
+		f->prev_first = m->first;
+		f->prev_last = m->last;
+	} else if (m->prev_first != 0) {
+		f->prev_first = m->prev_first;
+		f->prev_last = m->prev_last;
+	}
+	if (f->prev_first != 0)
+		txp_log_notice("fleet_previous_run", "first_seq=%" PRIu64 " last_seq=%" PRIu64, f->prev_first,
+		               f->prev_last);
 }
 
 static void on_members_read(void *arg, const struct txp_aws_result *r)
@@ -444,8 +486,11 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 		struct peer *p;
 		size_t idlen;
 
-		if (strcmp(m[i].id, f->id) == 0)
+		if (strcmp(m[i].id, f->id) == 0) {
+			if (!f->read_once)
+				adopt_own(f, &m[i]);
 			continue;
+		}
 		p = peer_find(f, m[i].id);
 		if (p == NULL) {
 			if (f->npeers == MAX_PEERS)
@@ -461,10 +506,14 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 			 * whole run. */
 			p->next = f->read_once ? m[i].first : m[i].last + 1;
 		}
+		/* It restarted: a new run of seqs, after the rest of the run
+		 * before. */
 		if (m[i].first > p->next)
-			p->next = m[i].first; /* it restarted: a new run of seqs */
+			p->next = txp_fleet_member_resume(&m[i], p->next);
 		p->first = m[i].first;
 		p->last = m[i].last;
+		p->prev_first = m[i].prev_first;
+		p->prev_last = m[i].prev_last;
 		p->heartbeat_ms = m[i].heartbeat_ms;
 		p->live = wall - m[i].heartbeat_ms <= HOST_TIMEOUT_MS;
 		live += p->live;
@@ -482,7 +531,11 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 		f->peers[p] = f->peers[--f->npeers];
 	}
 	f->st.hosts_seen = live;
-	f->read_once = true;
+	/* Its attribute waited for this read (adopt_own). */
+	if (!f->read_once) {
+		f->read_once = true;
+		write_members(f);
+	}
 	read_feed(f);
 }
 
@@ -563,7 +616,7 @@ static void on_feed_read(void *arg, const struct txp_aws_result *r)
 		struct peer *pe = &f->peers[p];
 		bool found = true;
 
-		while (found && pe->next <= pe->last) {
+		while (found && pe->next <= peer_end(pe)) {
 			found = false;
 			for (size_t g = 0; g < ngot; g++) {
 				uint8_t *bin;
@@ -585,12 +638,12 @@ static void on_feed_read(void *arg, const struct txp_aws_result *r)
 					txp_log_warn("fleet_item_invalid", "host=%s seq=%" PRIu64, pe->id, pe->next);
 				}
 				free(bin);
-				pe->next++;
+				peer_advance(pe);
 				progress = true;
 				break;
 			}
 		}
-		if (pe->live && pe->next <= pe->last)
+		if (pe->live && pe->next <= peer_end(pe))
 			behind = true;
 	}
 	/* An item neither returned nor unprocessed does not exist (its TTL
@@ -599,10 +652,10 @@ static void on_feed_read(void *arg, const struct txp_aws_result *r)
 	if (json_array_size(json_object_get(unproc, "Keys")) == 0) {
 		for (size_t p = 0; p < f->npeers; p++) {
 			struct peer *pe = &f->peers[p];
-			if (pe->live && pe->next <= pe->last && !progress && f->read_failures == 0) {
+			if (pe->live && pe->next <= peer_end(pe) && !progress && f->read_failures == 0) {
 				txp_log_warn("fleet_item_missing", "host=%s seq=%" PRIu64, pe->id, pe->next);
 				f->st.errors++;
-				pe->next++;
+				peer_advance(pe);
 				progress = true;
 			}
 		}
@@ -637,7 +690,7 @@ static void read_feed(struct txp_fleet *f)
 		for (size_t p = 0; p < f->npeers && nkeys < BATCH_GET_MAX; p++) {
 			struct peer *pe = &f->peers[p];
 
-			if (!pe->live || pe->next + k > pe->last)
+			if (!pe->live || pe->next + k > peer_end(pe))
 				continue;
 			more = true;
 			txp_sbuf_str(&b, nkeys > 0 ? ",{\"pk\":{\"S\":\"feed|" : "{\"pk\":{\"S\":\"feed|");
@@ -663,7 +716,6 @@ static void read_feed(struct txp_fleet *f)
 
 /* ---- Publishing ---------------------------------------------------------- */
 
-static void write_members(struct txp_fleet *f);
 static void write_items(struct txp_fleet *f);
 
 /* Moves the pending events into items of at most TXP_FLEET_ITEM_EVENTS. */
@@ -879,7 +931,8 @@ static void write_members(struct txp_fleet *f)
 	char *body;
 	size_t len;
 
-	if (f->members_writing)
+	/* Not before the first read: it brings the run before (adopt_own). */
+	if (f->members_writing || !f->read_once)
 		return;
 	txp_sbuf_str(&b, "{\"TableName\":");
 	txp_sbuf_str(&b, f->table_json);
@@ -909,6 +962,12 @@ static void write_members(struct txp_fleet *f)
 	txp_sbuf_uint(&b, f->published);
 	txp_sbuf_str(&b, "\"},\"t\":{\"N\":\"");
 	txp_sbuf_uint(&b, (unsigned long long)wall);
+	if (f->prev_first != 0) {
+		txp_sbuf_str(&b, "\"},\"pf\":{\"N\":\"");
+		txp_sbuf_uint(&b, f->prev_first);
+		txp_sbuf_str(&b, "\"},\"pl\":{\"N\":\"");
+		txp_sbuf_uint(&b, f->prev_last);
+	}
 	txp_sbuf_str(&b, "\"}}}}}");
 	body = txp_sbuf_finish(&b, &len);
 	if (body == NULL)

@@ -31,6 +31,7 @@ declare -A pids=()
 stop_all() {
 	local n
 	for n in "${!pids[@]}"; do
+		kill -CONT "${pids[$n]}" 2>/dev/null # the restart check stops one
 		kill -TERM "${pids[$n]}" 2>/dev/null
 		wait "${pids[$n]}" 2>/dev/null
 		unset "pids[$n]"
@@ -266,6 +267,37 @@ for n in a b c; do
 	fi
 done
 check "no decision was stale" 0 "$(grep -c fleet_state_stale "$workdir/spread-f1.out")"
+
+# --- a host restarts before the others read its last events: they read them after the restart -------
+# b is stopped (SIGSTOP: it reads nothing), a decides four of a burst and publishes them, restarts
+# (a new run of seqs), and only then b goes on: the fifth, on b, is the fifth it counts only if b read
+# a's run before the restart.
+submit_burst() { # HOST I
+	"$TXPIPECTL" --socket "$workdir/$1.sock" submit \
+		"{\"transaction_id\":\"rs-$2\",\"amount\":\"2$2.00\",\"currency\":\"USD\",\"merchant_id\":\"m-rs\",\"customer_id\":\"rs-burst\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"customer_kyc_status\":\"verified\"}"
+}
+: >"$workdir/restart.out"
+before=$(fstat a fleet.events_published)
+kill -STOP "${pids[b]}"
+for i in 1 2 3 4; do submit_burst a "$i" >>"$workdir/restart.out" 2>&1; done
+for ((i = 0; i < 100; i++)); do
+	(($(fstat a fleet.events_published) >= before + 4)) && break
+	sleep 0.1
+done
+check "a published the four before its restart" $((before + 4)) "$(fstat a fleet.events_published)"
+stop a
+start a || exit 1
+for ((i = 0; i < 100; i++)); do
+	[[ $(fstat a fleet.hosts_seen) == 2 ]] && break # its first read (b's heartbeat is recent enough)
+	sleep 0.1
+done
+sleep 0.5 # a's first members write (after its first read) names its new run
+kill -CONT "${pids[b]}"
+sleep 1
+submit_burst b 5 >>"$workdir/restart.out" 2>&1
+check "the fifth, on b after a restarted, has velocity_customer_count_short" 1 \
+	"$(grep '"transaction_id":"rs-5"' "$workdir/restart.out" | grep -c velocity_customer_count_short)"
+check "a wrote its run before the restart into its members attribute" 1 "$(grep -c fleet_previous_run "$workdir/a.log")"
 stop_all
 
 # --- fresh mode: no pauses at all ---------------------------------------------------------------

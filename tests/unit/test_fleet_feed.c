@@ -222,6 +222,49 @@ START_TEST(members_item_parses_hosts_and_skips_malformed_ones)
 }
 END_TEST
 
+START_TEST(a_restarted_host_keeps_its_run_before_and_readers_finish_it_first)
+{
+	struct txp_fleet_member m[3];
+	size_t skipped;
+	const char *body =
+	        "{\"Item\":{"
+	        "\"h_a\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	        "\"pf\":{\"N\":\"100\"},\"pl\":{\"N\":\"110\"}}},"
+	        /* A range that is not before this run, or empty, is none. */
+	        "\"h_b\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	        "\"pf\":{\"N\":\"400\"},\"pl\":{\"N\":\"500\"}}},"
+	        "\"h_c\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	        "\"pf\":{\"N\":\"110\"},\"pl\":{\"N\":\"100\"}}}}}";
+	int n = txp_fleet_members_parse(body, strlen(body), m, 3, &skipped);
+	const struct txp_fleet_member *a = NULL;
+
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(skipped, 0);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(m[i].id, "a") == 0) {
+			a = &m[i];
+		} else {
+			ck_assert_uint_eq(m[i].prev_first, 0);
+			ck_assert_uint_eq(m[i].prev_last, 0);
+			/* No run before kept: on to this run. */
+			ck_assert_uint_eq(txp_fleet_member_resume(&m[i], 105), 500);
+		}
+	}
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->prev_first, 100);
+	ck_assert_uint_eq(a->prev_last, 110);
+	/* A reader in the middle of the run before finishes it... */
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 105), 105);
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 110), 110);
+	/* ...one that had read all of it goes on to this run... */
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 111), 500);
+	/* ...one still in an older run starts the run before... */
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 50), 100);
+	/* ...and one already in this run stays. */
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 501), 501);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fleet_feed");
@@ -236,6 +279,7 @@ int main(void)
 	tcase_add_test(tc, item_payload_round_trips_and_truncation_or_garbage_is_rejected_whole);
 	tcase_add_test(tc, feed_keys_parse_and_bad_ones_are_refused);
 	tcase_add_test(tc, members_item_parses_hosts_and_skips_malformed_ones);
+	tcase_add_test(tc, a_restarted_host_keeps_its_run_before_and_readers_finish_it_first);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
