@@ -49,6 +49,7 @@
 #define APPLY_BATCH 64
 #define APPLY_QUEUE_HIGH 65536 /* events waiting for the pipeline before reads pause */
 #define BACKOFF_MAX_MS 5000
+#define APPLY_SPARE 512 /* applied transactions kept for the next events (1.3 MB) */
 
 struct peer {
 	char id[TXP_FLEET_INSTANCE_ID_MAX + 1];
@@ -111,6 +112,10 @@ struct txp_fleet {
 	size_t applyq_head, applyq_len, applyq_cap;
 	struct txp_txn *batch[APPLY_BATCH];
 	uint32_t nbatch;
+	/* Transactions back from applying an event, cleared, for the next
+	 * ones: saves an allocation and txp_txn_free()'s wipe per event. */
+	struct txp_txn *spare[APPLY_SPARE];
+	size_t nspare;
 	bool flushing;
 
 	/* fresh mode.  `held`: transactions waiting before the stages, each
@@ -327,7 +332,7 @@ static void apply_flush(struct txp_fleet *f)
 		uint32_t taken;
 
 		while (f->nbatch < APPLY_BATCH && f->applyq_len > 0) {
-			struct txp_txn *t = txp_txn_new();
+			struct txp_txn *t = f->nspare > 0 ? f->spare[--f->nspare] : txp_txn_new();
 
 			if (t == NULL)
 				break;
@@ -376,7 +381,12 @@ void txp_fleet_applied(struct txp_fleet *f, struct txp_txn *t)
 {
 	f->st.events_applied++;
 	f->applied_total++;
-	txp_txn_free(t);
+	if (f->nspare < APPLY_SPARE) {
+		txp_txn_clear(t);
+		f->spare[f->nspare++] = t;
+	} else {
+		txp_txn_free(t);
+	}
 	if (f->applyq_len > 0 || f->nbatch > 0)
 		apply_flush(f);
 	if (f->held_len > 0 && f->applied_total == f->ready_mark)
@@ -1153,6 +1163,8 @@ void txp_fleet_destroy(struct txp_fleet *f)
 		return;
 	for (uint32_t i = 0; i < f->nbatch; i++)
 		txp_txn_free(f->batch[i]);
+	for (size_t i = 0; i < f->nspare; i++)
+		txp_txn_free(f->spare[i]);
 	for (size_t k = 0; k < f->nitems; k++)
 		free(f->items[k].buf);
 	free(f->items);

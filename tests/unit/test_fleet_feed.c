@@ -55,6 +55,30 @@ START_TEST(event_round_trips_through_the_wire_and_back_to_a_txn)
 }
 END_TEST
 
+/* The reader reuses the transactions that applied events (sync.c): a
+ * cleared one owns nothing and takes the next event as a new one does. */
+START_TEST(a_cleared_txn_takes_an_event_like_a_new_one)
+{
+	struct txp_txn *t = decided(), *fresh = txp_txn_new();
+	struct txp_fleet_event ev;
+
+	ck_assert_int_eq(txp_fleet_event_from_txn(t, &ev), 0);
+	t->line = strdup("{\"card_number\":\"4000056655665556\"}");
+	t->line_len = strlen(t->line);
+	t->reply = strdup("{}");
+	strcpy(t->names[0], "Jane Doe");
+	txp_txn_clear(t);
+	ck_assert_ptr_null(t->line);
+	ck_assert_ptr_null(t->reply);
+	ck_assert_str_eq(t->names[0], "");
+	txp_fleet_event_to_txn(&ev, t);
+	txp_fleet_event_to_txn(&ev, fresh);
+	ck_assert_mem_eq(t, fresh, sizeof(*t));
+	txp_txn_free(t);
+	txp_txn_free(fresh);
+}
+END_TEST
+
 START_TEST(event_without_card_or_rate_round_trips)
 {
 	struct txp_txn *t = decided(), *back = txp_txn_new();
@@ -274,6 +298,7 @@ int main(void)
 
 	tcase_add_test(tc, event_round_trips_through_the_wire_and_back_to_a_txn);
 	tcase_add_test(tc, event_without_card_or_rate_round_trips);
+	tcase_add_test(tc, a_cleared_txn_takes_an_event_like_a_new_one);
 	tcase_add_test(tc, only_screened_transactions_make_events);
 	tcase_add_test(tc, event_decode_rejects_what_no_encoder_writes);
 	tcase_add_test(tc, item_payload_round_trips_and_truncation_or_garbage_is_rejected_whole);
