@@ -91,7 +91,7 @@ struct txp_fleet {
 	 * written with its own so that readers finish it. */
 	uint64_t prev_first, prev_last;
 	bool writing, members_writing, members_dirty;
-	bool write_due; /* a tick found a write in flight: write when it ends */
+	bool write_due;           /* a tick found a write in flight: write when it ends */
 	uint64_t last_members_ms; /* loop time */
 	uint64_t write_not_before;
 	unsigned write_failures;
@@ -101,7 +101,7 @@ struct txp_fleet {
 	size_t npeers;
 	bool read_once; /* a members read succeeded */
 	bool reading;
-	bool read_due; /* a tick found a read in flight: read again when it ends */
+	bool read_due;                       /* a tick found a read in flight: read again when it ends */
 	uint64_t read_started, last_ok_read; /* loop time of the start of the last complete read */
 	uint64_t read_not_before;
 	unsigned read_failures;
@@ -1110,11 +1110,10 @@ int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_cli
 	uv_timer_init(loop, &f->tick);
 	f->tick.data = f;
 	uv_timer_start(&f->tick, on_tick, 0, tick_ms(cfg));
-	txp_log_notice("fleet_started",
-	               "instance=%s table=%s sync_interval_ms=%llu tick_ms=%llu mode=%s first_seq=%" PRIu64, f->id,
-	               cfg->fleet.table, (unsigned long long)cfg->fleet.sync_interval_ms,
-	               (unsigned long long)tick_ms(cfg),
-	               cfg->fleet.mode == TXP_FLEET_FRESH ? "fresh" : "fast", f->first_seq);
+	txp_log_notice(
+	        "fleet_started", "instance=%s table=%s sync_interval_ms=%llu tick_ms=%llu mode=%s first_seq=%" PRIu64,
+	        f->id, cfg->fleet.table, (unsigned long long)cfg->fleet.sync_interval_ms,
+	        (unsigned long long)tick_ms(cfg), cfg->fleet.mode == TXP_FLEET_FRESH ? "fresh" : "fast", f->first_seq);
 	*out = f;
 	return 0;
 

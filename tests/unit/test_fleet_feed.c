@@ -250,15 +250,14 @@ START_TEST(a_restarted_host_keeps_its_run_before_and_readers_finish_it_first)
 {
 	struct txp_fleet_member m[3];
 	size_t skipped;
-	const char *body =
-	        "{\"Item\":{"
-	        "\"h_a\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
-	        "\"pf\":{\"N\":\"100\"},\"pl\":{\"N\":\"110\"}}},"
-	        /* A range that is not before this run, or empty, is none. */
-	        "\"h_b\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
-	        "\"pf\":{\"N\":\"400\"},\"pl\":{\"N\":\"500\"}}},"
-	        "\"h_c\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
-	        "\"pf\":{\"N\":\"110\"},\"pl\":{\"N\":\"100\"}}}}}";
+	const char *body = "{\"Item\":{"
+	                   "\"h_a\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	                   "\"pf\":{\"N\":\"100\"},\"pl\":{\"N\":\"110\"}}},"
+	                   /* A range that is not before this run, or empty, is none. */
+	                   "\"h_b\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	                   "\"pf\":{\"N\":\"400\"},\"pl\":{\"N\":\"500\"}}},"
+	                   "\"h_c\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	                   "\"pf\":{\"N\":\"110\"},\"pl\":{\"N\":\"100\"}}}}}";
 	int n = txp_fleet_members_parse(body, strlen(body), m, 3, &skipped);
 	const struct txp_fleet_member *a = NULL;
 
