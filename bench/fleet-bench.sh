@@ -111,7 +111,7 @@ echo "fast p99 / off p99 (paced): $(awk -v a="$(p99 "$tmp/fast-paced.json")" -v 
 echo "fast peak / off peak: $(awk -v a="$(num "$tmp/fast-peak.json" throughput_rps)" -v b="$(num "$tmp/off-peak.json" throughput_rps)" 'BEGIN { printf "%.2f", a / b }')"
 
 # The requests, at a modest rate over many customers (mostly one payment each), with a second host
-# reading the feed: per interval one item written and read per host, whatever the rate below ~34,000/s.
+# reading the feed: per tick one item written and read per host, whatever the rate below ~34,000/s.
 mrate=${BENCH_MIX_RATE:-2000}
 start fast true
 start reader true
