@@ -116,6 +116,9 @@ struct txp_fleet_member {
 	uint64_t first;       /* first seq of its current feed epoch */
 	uint64_t last;        /* newest seq published, every one before it too */
 	int64_t heartbeat_ms; /* its wall clock when it last wrote the attribute */
+	/* Its run before this one (pf, pl), which readers finish before
+	 * going on to `first`; prev_first 0: none kept. */
+	uint64_t prev_first, prev_last;
 };
 
 /*
@@ -126,6 +129,15 @@ struct txp_fleet_member {
  * body is not such a response.
  */
 int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_member *out, size_t max, size_t *skipped);
+
+/*
+ * Where a reader goes on in the feed of host `m` when `next`, the first seq
+ * it has not read, is before m->first (the host restarted): `next` while it
+ * is in the run before (prev_first..prev_last), which it finishes first;
+ * prev_first when it is older still (the rest of that older run is lost to
+ * it); else m->first.
+ */
+uint64_t txp_fleet_member_resume(const struct txp_fleet_member *m, uint64_t next);
 
 /*
  * Reads a feed item's key "feed|<instance>|<seq>" (`key`, `len` bytes).

@@ -230,6 +230,10 @@ struct txp_txn *txp_txn_new(void);
  * NULL is safe. */
 void txp_txn_free(struct txp_txn *t);
 
+/* Wipes and frees what t holds, as txp_txn_free() does, and leaves t
+ * zeroed as txp_txn_new() returns it, for reuse by its owner. */
+void txp_txn_clear(struct txp_txn *t);
+
 /* Records a reason, ignoring it when the array is full.  `code` must be a
  * string with static storage duration. */
 void txp_txn_add_reason(struct txp_txn *t, const char *code, int points);

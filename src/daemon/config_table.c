@@ -1400,10 +1400,11 @@ const struct txp_config_key txp_config_keys[] = {
 	  .offset = OFF(fleet, sync_interval_ms),
 	  .min = 10,
 	  .max = 60000,
-	  .default_value = "100ms",
+	  .default_value = "400ms",
 	  .reloadable = false,
-	  .help = "How often this host publishes the events of the transactions it decided to the shared state "
-	          "and reads the other hosts' events (txpiped(8), FLEET)." },
+	  .help = "The fast-mode bound: a transaction decided on another host is counted here within this, "
+	          "while a DynamoDB round trip takes at most an eighth of it; this host publishes its events "
+	          "and reads the other hosts' every quarter of it (txpiped(8), FLEET)." },
 	{ .section = "fleet",
 	  .key = "mode",
 	  .type = TXP_CFG_ENUM,
@@ -1413,7 +1414,7 @@ const struct txp_config_key txp_config_keys[] = {
 	  .default_value = "fast",
 	  .reloadable = false,
 	  .help = "fast: no network round trip on the decision path, the other hosts' events as of the last read "
-	          "(counted within 2 x sync_interval_ms plus four round trips); fresh: a transaction waits for a "
+	          "(counted within sync_interval_ms / 2 plus four round trips); fresh: a transaction waits for a "
 	          "read of the shared state that started after it came (one read for all waiting) and its reply "
 	          "for its own event to be published." },
 	{ .section = "fleet",
@@ -1436,7 +1437,7 @@ const struct txp_config_key txp_config_keys[] = {
 	  .reloadable = true,
 	  .help = "The shared state is stale, and decisions get fleet_state_stale, once the last complete read "
 	          "of the other hosts' events started longer ago than this (DynamoDB unreachable or "
-	          "throttling); at least twice sync_interval_ms." },
+	          "throttling); at least sync_interval_ms." },
 	{ .section = "fleet",
 	  .key = "max_queued_events",
 	  .type = TXP_CFG_UINT,

@@ -190,7 +190,7 @@ int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_membe
 	}
 	json_object_foreach (item, name, av) {
 		json_t *m = json_object_get(av, "M");
-		uint64_t first, last, hb;
+		uint64_t first, last, hb, pf = 0, pl = 0;
 
 		if (strncmp(name, "h_", 2) != 0)
 			continue; /* pk, expires */
@@ -205,10 +205,26 @@ int txp_fleet_members_parse(const char *body, size_t len, struct txp_fleet_membe
 		out[n].first = first;
 		out[n].last = last;
 		out[n].heartbeat_ms = (int64_t)hb;
+		/* The run before: optional (written by hosts that restarted),
+		 * ignored unless a non-empty range before this run. */
+		if (number_attr(json_object_get(m, "pf"), &pf) < 0 || number_attr(json_object_get(m, "pl"), &pl) < 0 ||
+		    pf == 0 || pl < pf || pl >= first)
+			pf = pl = 0;
+		out[n].prev_first = pf;
+		out[n].prev_last = pl;
 		n++;
 	}
 	json_decref(root);
 	return (int)n;
+}
+
+uint64_t txp_fleet_member_resume(const struct txp_fleet_member *m, uint64_t next)
+{
+	if (next >= m->first)
+		return next;
+	if (m->prev_first == 0 || next > m->prev_last)
+		return m->first;
+	return next >= m->prev_first ? next : m->prev_first;
 }
 
 int txp_fleet_feed_key_parse(const char *key, size_t len, char *id, uint64_t *seq)

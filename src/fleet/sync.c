@@ -26,12 +26,19 @@
  * The layout (txpiped(8), FLEET):
  *   pk = "feed|<instance>|<seq>"  d (B): a payload of events (feed.c), expires (N)
  *   pk = "members"                h_<instance> (M): f (first seq of this run), l (newest seq
- *                                 published with every one before it), t (heartbeat, wall ms)
+ *                                 published with every one before it), t (heartbeat, wall ms),
+ *                                 pf, pl (the run before, when it published: readers finish it)
  * A host writes its items with BatchWriteItem, then sets its own h_ attribute
  * with UpdateItem; a reader GetItem's "members" and BatchGetItem's the items
  * it has not read, in seq order per host.  Seqs start at the wall clock in ms
  * at start, one per item: a restarted host never reuses one (that would take
  * more than one item per millisecond, 3,400 events each).
+ *
+ * The tick runs every quarter of sync_interval_ms, so that the fast-mode
+ * bound (an event counted elsewhere within two ticks and four round trips
+ * of its decision, txpiped(8)) is at most the interval whenever a round
+ * trip takes at most an eighth of it: sync_interval_ms is the promise,
+ * the tick the means.
  */
 #define MEMBERS_PK "members"
 #define BATCH_WRITE_MAX 25 /* BatchWriteItem's limit */
@@ -42,10 +49,14 @@
 #define APPLY_BATCH 64
 #define APPLY_QUEUE_HIGH 65536 /* events waiting for the pipeline before reads pause */
 #define BACKOFF_MAX_MS 5000
+#define APPLY_SPARE 512 /* applied transactions kept for the next events (1.3 MB) */
 
 struct peer {
 	char id[TXP_FLEET_INSTANCE_ID_MAX + 1];
 	uint64_t first, last, next; /* next: the first seq not yet applied */
+	/* Its run before, being finished while next < first (then
+	 * prev_first <= next <= prev_last). */
+	uint64_t prev_first, prev_last;
 	int64_t heartbeat_ms;
 	bool live;
 };
@@ -76,7 +87,11 @@ struct txp_fleet {
 	struct out_item *items; /* FIFO, written ones leave from the front */
 	size_t nitems, items_cap;
 	uint64_t first_seq, next_seq, published;
+	/* This host's run before (from its attribute at start; 0: none),
+	 * written with its own so that readers finish it. */
+	uint64_t prev_first, prev_last;
 	bool writing, members_writing, members_dirty;
+	bool write_due;           /* a tick found a write in flight: write when it ends */
 	uint64_t last_members_ms; /* loop time */
 	uint64_t write_not_before;
 	unsigned write_failures;
@@ -86,6 +101,7 @@ struct txp_fleet {
 	size_t npeers;
 	bool read_once; /* a members read succeeded */
 	bool reading;
+	bool read_due;                       /* a tick found a read in flight: read again when it ends */
 	uint64_t read_started, last_ok_read; /* loop time of the start of the last complete read */
 	uint64_t read_not_before;
 	unsigned read_failures;
@@ -96,6 +112,10 @@ struct txp_fleet {
 	size_t applyq_head, applyq_len, applyq_cap;
 	struct txp_txn *batch[APPLY_BATCH];
 	uint32_t nbatch;
+	/* Transactions back from applying an event, cleared, for the next
+	 * ones: saves an allocation and txp_txn_free()'s wipe per event. */
+	struct txp_txn *spare[APPLY_SPARE];
+	size_t nspare;
 	bool flushing;
 
 	/* fresh mode.  `held`: transactions waiting before the stages, each
@@ -128,6 +148,12 @@ struct txp_fleet {
 static uint64_t stale_after(const struct txp_fleet *f)
 {
 	return f->cfg->fleet.stale_after_ms;
+}
+
+/* The period of the tick: a quarter of the interval (see the top). */
+static uint64_t tick_ms(const struct txp_config *cfg)
+{
+	return cfg->fleet.sync_interval_ms >= 4 ? cfg->fleet.sync_interval_ms / 4 : 1;
 }
 
 /* Seconds the feed items live: a little over the longest window that
@@ -177,7 +203,7 @@ static void check_stale(struct txp_fleet *f)
 
 /* Counts a failed call and returns the loop time before which the next
  * one should not start (capped exponential backoff with full jitter,
- * starting at one sync interval). */
+ * starting at one tick). */
 static uint64_t failed(struct txp_fleet *f, const struct txp_aws_result *r, unsigned *failures, const char *what)
 {
 	uint64_t delay;
@@ -207,7 +233,7 @@ static void succeeded(unsigned *failures, const char *what)
 static void kick(struct txp_fleet *f)
 {
 	if (!f->closing)
-		uv_timer_start(&f->tick, f->tick.timer_cb, 0, f->cfg->fleet.sync_interval_ms);
+		uv_timer_start(&f->tick, f->tick.timer_cb, 0, tick_ms(f->cfg));
 }
 
 /* Lets held transactions go on: those served by the last complete read
@@ -306,7 +332,7 @@ static void apply_flush(struct txp_fleet *f)
 		uint32_t taken;
 
 		while (f->nbatch < APPLY_BATCH && f->applyq_len > 0) {
-			struct txp_txn *t = txp_txn_new();
+			struct txp_txn *t = f->nspare > 0 ? f->spare[--f->nspare] : txp_txn_new();
 
 			if (t == NULL)
 				break;
@@ -355,7 +381,12 @@ void txp_fleet_applied(struct txp_fleet *f, struct txp_txn *t)
 {
 	f->st.events_applied++;
 	f->applied_total++;
-	txp_txn_free(t);
+	if (f->nspare < APPLY_SPARE) {
+		txp_txn_clear(t);
+		f->spare[f->nspare++] = t;
+	} else {
+		txp_txn_free(t);
+	}
 	if (f->applyq_len > 0 || f->nbatch > 0)
 		apply_flush(f);
 	if (f->held_len > 0 && f->applied_total == f->ready_mark)
@@ -366,6 +397,7 @@ void txp_fleet_applied(struct txp_fleet *f, struct txp_txn *t)
 
 static void read_members(struct txp_fleet *f);
 static void read_feed(struct txp_fleet *f);
+static void write_members(struct txp_fleet *f);
 
 static void read_done(struct txp_fleet *f, bool complete)
 {
@@ -380,6 +412,14 @@ static void read_done(struct txp_fleet *f, bool complete)
 	/* Some came during this read: they need the next one, now. */
 	if (f->held_len > 0 && f->held[(f->held_head + f->held_len - 1) % f->held_cap].need > f->read_gen)
 		kick(f);
+	/* A tick came during this read (round trips longer than half a
+	 * tick): the read it would have started starts now, so the bound
+	 * loses the round trips only, not a tick.  At most one read a tick. */
+	else if (f->read_due && !f->closing && uv_now(f->loop) >= f->read_not_before &&
+	         f->applyq_len < APPLY_QUEUE_HIGH) {
+		f->read_due = false;
+		read_members(f);
+	}
 }
 
 static struct peer *peer_find(struct txp_fleet *f, const char *id)
@@ -388,6 +428,40 @@ static struct peer *peer_find(struct txp_fleet *f, const char *id)
 		if (strcmp(f->peers[i].id, id) == 0)
 			return &f->peers[i];
 	return NULL;
+}
+
+/* The newest seq readable from pe->next on without a jump: the end of the
+ * run before while that is being finished. */
+static uint64_t peer_end(const struct peer *pe)
+{
+	return pe->next < pe->first ? pe->prev_last : pe->last;
+}
+
+/* Past one seq; from the end of the run before to this run's first. */
+static void peer_advance(struct peer *pe)
+{
+	pe->next++;
+	if (pe->next < pe->first && pe->next > pe->prev_last)
+		pe->next = pe->first;
+}
+
+/* This host's own attribute, read at start: the run it last published
+ * (or the one that run kept, when it published nothing) is kept as the
+ * run before, for the others to finish. */
+static void adopt_own(struct txp_fleet *f, const struct txp_fleet_member *m)
+{
+	if (m->first == f->first_seq)
+		return;
+	if (m->last >= m->first) {
+		f->prev_first = m->first;
+		f->prev_last = m->last;
+	} else if (m->prev_first != 0) {
+		f->prev_first = m->prev_first;
+		f->prev_last = m->prev_last;
+	}
+	if (f->prev_first != 0)
+		txp_log_notice("fleet_previous_run", "first_seq=%" PRIu64 " last_seq=%" PRIu64, f->prev_first,
+		               f->prev_last);
 }
 
 static void on_members_read(void *arg, const struct txp_aws_result *r)
@@ -422,8 +496,11 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 		struct peer *p;
 		size_t idlen;
 
-		if (strcmp(m[i].id, f->id) == 0)
+		if (strcmp(m[i].id, f->id) == 0) {
+			if (!f->read_once)
+				adopt_own(f, &m[i]);
 			continue;
+		}
 		p = peer_find(f, m[i].id);
 		if (p == NULL) {
 			if (f->npeers == MAX_PEERS)
@@ -439,10 +516,14 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 			 * whole run. */
 			p->next = f->read_once ? m[i].first : m[i].last + 1;
 		}
+		/* It restarted: a new run of seqs, after the rest of the run
+		 * before. */
 		if (m[i].first > p->next)
-			p->next = m[i].first; /* it restarted: a new run of seqs */
+			p->next = txp_fleet_member_resume(&m[i], p->next);
 		p->first = m[i].first;
 		p->last = m[i].last;
+		p->prev_first = m[i].prev_first;
+		p->prev_last = m[i].prev_last;
 		p->heartbeat_ms = m[i].heartbeat_ms;
 		p->live = wall - m[i].heartbeat_ms <= HOST_TIMEOUT_MS;
 		live += p->live;
@@ -460,7 +541,11 @@ static void on_members_read(void *arg, const struct txp_aws_result *r)
 		f->peers[p] = f->peers[--f->npeers];
 	}
 	f->st.hosts_seen = live;
-	f->read_once = true;
+	/* Its attribute waited for this read (adopt_own). */
+	if (!f->read_once) {
+		f->read_once = true;
+		write_members(f);
+	}
 	read_feed(f);
 }
 
@@ -541,7 +626,7 @@ static void on_feed_read(void *arg, const struct txp_aws_result *r)
 		struct peer *pe = &f->peers[p];
 		bool found = true;
 
-		while (found && pe->next <= pe->last) {
+		while (found && pe->next <= peer_end(pe)) {
 			found = false;
 			for (size_t g = 0; g < ngot; g++) {
 				uint8_t *bin;
@@ -563,12 +648,12 @@ static void on_feed_read(void *arg, const struct txp_aws_result *r)
 					txp_log_warn("fleet_item_invalid", "host=%s seq=%" PRIu64, pe->id, pe->next);
 				}
 				free(bin);
-				pe->next++;
+				peer_advance(pe);
 				progress = true;
 				break;
 			}
 		}
-		if (pe->live && pe->next <= pe->last)
+		if (pe->live && pe->next <= peer_end(pe))
 			behind = true;
 	}
 	/* An item neither returned nor unprocessed does not exist (its TTL
@@ -577,10 +662,10 @@ static void on_feed_read(void *arg, const struct txp_aws_result *r)
 	if (json_array_size(json_object_get(unproc, "Keys")) == 0) {
 		for (size_t p = 0; p < f->npeers; p++) {
 			struct peer *pe = &f->peers[p];
-			if (pe->live && pe->next <= pe->last && !progress && f->read_failures == 0) {
+			if (pe->live && pe->next <= peer_end(pe) && !progress && f->read_failures == 0) {
 				txp_log_warn("fleet_item_missing", "host=%s seq=%" PRIu64, pe->id, pe->next);
 				f->st.errors++;
-				pe->next++;
+				peer_advance(pe);
 				progress = true;
 			}
 		}
@@ -615,7 +700,7 @@ static void read_feed(struct txp_fleet *f)
 		for (size_t p = 0; p < f->npeers && nkeys < BATCH_GET_MAX; p++) {
 			struct peer *pe = &f->peers[p];
 
-			if (!pe->live || pe->next + k > pe->last)
+			if (!pe->live || pe->next + k > peer_end(pe))
 				continue;
 			more = true;
 			txp_sbuf_str(&b, nkeys > 0 ? ",{\"pk\":{\"S\":\"feed|" : "{\"pk\":{\"S\":\"feed|");
@@ -641,7 +726,7 @@ static void read_feed(struct txp_fleet *f)
 
 /* ---- Publishing ---------------------------------------------------------- */
 
-static void write_members(struct txp_fleet *f);
+static void write_items(struct txp_fleet *f);
 
 /* Moves the pending events into items of at most TXP_FLEET_ITEM_EVENTS. */
 static void cut_items(struct txp_fleet *f)
@@ -738,11 +823,11 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 			unprocessed = true;
 		}
 	}
-	/* DynamoDB returns items unprocessed when throttled: wait an
-	 * interval before writing them again. */
+	/* DynamoDB returns items unprocessed when throttled: wait a
+	 * tick before writing them again. */
 	if (unprocessed) {
 		f->st.throttles++;
-		f->write_not_before = uv_now(f->loop) + f->cfg->fleet.sync_interval_ms;
+		f->write_not_before = uv_now(f->loop) + tick_ms(f->cfg);
 	}
 	json_decref(root);
 	/* Only a prefix of written items is published: a reader takes every
@@ -759,6 +844,12 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 	if (popped > 0) {
 		f->members_dirty = true;
 		write_members(f);
+	}
+	/* A tick came during this write: the items it cut go now rather
+	 * than a tick later (at most one write a tick). */
+	if (f->write_due && uv_now(f->loop) >= f->write_not_before) {
+		f->write_due = false;
+		write_items(f);
 	}
 }
 
@@ -830,6 +921,9 @@ static void on_members_written(void *arg, const struct txp_aws_result *r)
 	}
 	succeeded(&f->write_failures, "members_write");
 	f->visible = f->sending_l;
+	/* Items written while this was in flight: publish them now. */
+	if (f->members_dirty)
+		write_members(f);
 	if (f->nreplies > 0) {
 		release_replies(f, false);
 		if (f->nreplies > 0 || f->npending > 0)
@@ -847,7 +941,8 @@ static void write_members(struct txp_fleet *f)
 	char *body;
 	size_t len;
 
-	if (f->members_writing)
+	/* Not before the first read: it brings the run before (adopt_own). */
+	if (f->members_writing || !f->read_once)
 		return;
 	txp_sbuf_str(&b, "{\"TableName\":");
 	txp_sbuf_str(&b, f->table_json);
@@ -877,6 +972,12 @@ static void write_members(struct txp_fleet *f)
 	txp_sbuf_uint(&b, f->published);
 	txp_sbuf_str(&b, "\"},\"t\":{\"N\":\"");
 	txp_sbuf_uint(&b, (unsigned long long)wall);
+	if (f->prev_first != 0) {
+		txp_sbuf_str(&b, "\"},\"pf\":{\"N\":\"");
+		txp_sbuf_uint(&b, f->prev_first);
+		txp_sbuf_str(&b, "\"},\"pl\":{\"N\":\"");
+		txp_sbuf_uint(&b, f->prev_last);
+	}
 	txp_sbuf_str(&b, "\"}}}}}");
 	body = txp_sbuf_finish(&b, &len);
 	if (body == NULL)
@@ -905,6 +1006,7 @@ static void on_tick(uv_timer_t *h)
 		release_replies(f, f->stale);
 	if (f->npending > 0)
 		cut_items(f);
+	f->write_due = f->writing;
 	if (!f->writing && now >= f->write_not_before) {
 		bool unwritten = false;
 		for (size_t k = 0; k < f->nitems && !unwritten; k++)
@@ -914,6 +1016,7 @@ static void on_tick(uv_timer_t *h)
 		else if (f->members_dirty || now - f->last_members_ms >= HEARTBEAT_MS)
 			write_members(f);
 	}
+	f->read_due = f->reading;
 	if (!f->reading && now >= f->read_not_before && f->applyq_len < APPLY_QUEUE_HIGH)
 		read_members(f);
 	apply_flush(f);
@@ -997,7 +1100,7 @@ int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_cli
 	f->ops = *ops;
 	f->fresh = cfg->fleet.mode == TXP_FLEET_FRESH;
 	f->backoff.max_attempts = UINT32_MAX;
-	f->backoff.base_delay_ms = cfg->fleet.sync_interval_ms;
+	f->backoff.base_delay_ms = tick_ms(cfg);
 	f->backoff.max_delay_ms = BACKOFF_MAX_MS;
 	f->backoff.jitter = true;
 	f->first_seq = f->next_seq = (uint64_t)txp_wall_ms();
@@ -1006,10 +1109,11 @@ int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_cli
 	f->last_ok_read = uv_now(loop);
 	uv_timer_init(loop, &f->tick);
 	f->tick.data = f;
-	uv_timer_start(&f->tick, on_tick, 0, cfg->fleet.sync_interval_ms);
-	txp_log_notice("fleet_started", "instance=%s table=%s sync_interval_ms=%llu mode=%s first_seq=%" PRIu64, f->id,
-	               cfg->fleet.table, (unsigned long long)cfg->fleet.sync_interval_ms,
-	               cfg->fleet.mode == TXP_FLEET_FRESH ? "fresh" : "fast", f->first_seq);
+	uv_timer_start(&f->tick, on_tick, 0, tick_ms(cfg));
+	txp_log_notice(
+	        "fleet_started", "instance=%s table=%s sync_interval_ms=%llu tick_ms=%llu mode=%s first_seq=%" PRIu64,
+	        f->id, cfg->fleet.table, (unsigned long long)cfg->fleet.sync_interval_ms,
+	        (unsigned long long)tick_ms(cfg), cfg->fleet.mode == TXP_FLEET_FRESH ? "fresh" : "fast", f->first_seq);
 	*out = f;
 	return 0;
 
@@ -1058,6 +1162,8 @@ void txp_fleet_destroy(struct txp_fleet *f)
 		return;
 	for (uint32_t i = 0; i < f->nbatch; i++)
 		txp_txn_free(f->batch[i]);
+	for (size_t i = 0; i < f->nspare; i++)
+		txp_txn_free(f->spare[i]);
 	for (size_t k = 0; k < f->nitems; k++)
 		free(f->items[k].buf);
 	free(f->items);

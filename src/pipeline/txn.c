@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -35,6 +36,21 @@ void txp_txn_free(struct txp_txn *t)
 	free(t->alert[0]);
 	free(t->alert[1]);
 	free(t);
+}
+
+void txp_txn_clear(struct txp_txn *t)
+{
+	if (t->line != NULL) {
+		sodium_memzero(t->line, t->line_len);
+		free(t->line);
+	}
+	free(t->reply);
+	free(t->item);
+	free(t->alert[0]);
+	free(t->alert[1]);
+	/* Zeroes the names too: t lives on, so this store is not dropped
+	 * as one before a free can be. */
+	memset(t, 0, sizeof(*t));
 }
 
 void txp_txn_add_reason(struct txp_txn *t, const char *code, int points)

@@ -55,6 +55,30 @@ START_TEST(event_round_trips_through_the_wire_and_back_to_a_txn)
 }
 END_TEST
 
+/* The reader reuses the transactions that applied events (sync.c): a
+ * cleared one owns nothing and takes the next event as a new one does. */
+START_TEST(a_cleared_txn_takes_an_event_like_a_new_one)
+{
+	struct txp_txn *t = decided(), *fresh = txp_txn_new();
+	struct txp_fleet_event ev;
+
+	ck_assert_int_eq(txp_fleet_event_from_txn(t, &ev), 0);
+	t->line = strdup("{\"card_number\":\"4000056655665556\"}");
+	t->line_len = strlen(t->line);
+	t->reply = strdup("{}");
+	strcpy(t->names[0], "Jane Doe");
+	txp_txn_clear(t);
+	ck_assert_ptr_null(t->line);
+	ck_assert_ptr_null(t->reply);
+	ck_assert_str_eq(t->names[0], "");
+	txp_fleet_event_to_txn(&ev, t);
+	txp_fleet_event_to_txn(&ev, fresh);
+	ck_assert_mem_eq(t, fresh, sizeof(*t));
+	txp_txn_free(t);
+	txp_txn_free(fresh);
+}
+END_TEST
+
 START_TEST(event_without_card_or_rate_round_trips)
 {
 	struct txp_txn *t = decided(), *back = txp_txn_new();
@@ -222,6 +246,48 @@ START_TEST(members_item_parses_hosts_and_skips_malformed_ones)
 }
 END_TEST
 
+START_TEST(a_restarted_host_keeps_its_run_before_and_readers_finish_it_first)
+{
+	struct txp_fleet_member m[3];
+	size_t skipped;
+	const char *body = "{\"Item\":{"
+	                   "\"h_a\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	                   "\"pf\":{\"N\":\"100\"},\"pl\":{\"N\":\"110\"}}},"
+	                   /* A range that is not before this run, or empty, is none. */
+	                   "\"h_b\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	                   "\"pf\":{\"N\":\"400\"},\"pl\":{\"N\":\"500\"}}},"
+	                   "\"h_c\":{\"M\":{\"f\":{\"N\":\"500\"},\"l\":{\"N\":\"502\"},\"t\":{\"N\":\"1\"},"
+	                   "\"pf\":{\"N\":\"110\"},\"pl\":{\"N\":\"100\"}}}}}";
+	int n = txp_fleet_members_parse(body, strlen(body), m, 3, &skipped);
+	const struct txp_fleet_member *a = NULL;
+
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(skipped, 0);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(m[i].id, "a") == 0) {
+			a = &m[i];
+		} else {
+			ck_assert_uint_eq(m[i].prev_first, 0);
+			ck_assert_uint_eq(m[i].prev_last, 0);
+			/* No run before kept: on to this run. */
+			ck_assert_uint_eq(txp_fleet_member_resume(&m[i], 105), 500);
+		}
+	}
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->prev_first, 100);
+	ck_assert_uint_eq(a->prev_last, 110);
+	/* A reader in the middle of the run before finishes it... */
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 105), 105);
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 110), 110);
+	/* ...one that had read all of it goes on to this run... */
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 111), 500);
+	/* ...one still in an older run starts the run before... */
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 50), 100);
+	/* ...and one already in this run stays. */
+	ck_assert_uint_eq(txp_fleet_member_resume(a, 501), 501);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fleet_feed");
@@ -231,11 +297,13 @@ int main(void)
 
 	tcase_add_test(tc, event_round_trips_through_the_wire_and_back_to_a_txn);
 	tcase_add_test(tc, event_without_card_or_rate_round_trips);
+	tcase_add_test(tc, a_cleared_txn_takes_an_event_like_a_new_one);
 	tcase_add_test(tc, only_screened_transactions_make_events);
 	tcase_add_test(tc, event_decode_rejects_what_no_encoder_writes);
 	tcase_add_test(tc, item_payload_round_trips_and_truncation_or_garbage_is_rejected_whole);
 	tcase_add_test(tc, feed_keys_parse_and_bad_ones_are_refused);
 	tcase_add_test(tc, members_item_parses_hosts_and_skips_malformed_ones);
+	tcase_add_test(tc, a_restarted_host_keeps_its_run_before_and_readers_finish_it_first);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
