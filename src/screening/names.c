@@ -63,6 +63,17 @@ uint32_t names__letter_mask(const char *w, size_t n)
 	return m;
 }
 
+void names__letter_levels(const char *w, size_t n, uint32_t lv[3])
+{
+	lv[0] = lv[1] = lv[2] = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t b = names__letter_mask(w + i, 1);
+		/* The first level it is not yet on. */
+		uint32_t *at = !(lv[0] & b) ? &lv[0] : !(lv[1] & b) ? &lv[1] : &lv[2];
+		*at |= b;
+	}
+}
+
 static int intern_rehash(struct txp_names *ix)
 {
 	size_t size = ix->intern != NULL ? (ix->intern_mask + 1) * 2 : 1024;
@@ -201,7 +212,19 @@ int names__build_table(struct txp_names *ix)
 			cur->h = p->h;
 			cur->off = (uint32_t)ix->npost;
 		}
-		ix->post[ix->npost++] = p->name;
+		{
+			struct post_rec *pr = &ix->post[ix->npost++];
+			uint32_t lv[3];
+			size_t len = ix->utok_len[p->name];
+
+			memset(pr, 0, sizeof(*pr));
+			pr->id = p->name;
+			names__letter_levels(ix->pool + ix->utok_off[p->name], len, lv);
+			pr->lv[0] = lv[0];
+			pr->lv[1] = lv[1];
+			pr->len = (uint8_t)len;
+			memcpy(pr->pre, ix->pool + ix->utok_off[p->name], len < 3 ? len : 3);
+		}
 		cur->n++;
 	}
 	/* Token -> names, by counting: names in index order, each once. */
@@ -245,6 +268,7 @@ int names__build_table(struct txp_names *ix)
 				ix->tn_off[i + 1] += ix->tn_off[i];
 	}
 	free(fill);
+	names__fill_align_need(ix);
 	free(ix->pairs);
 	ix->pairs = NULL;
 	ix->npairs = ix->cap_pairs = 0;
@@ -497,6 +521,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	names__tokenize(name, len, 0, &q);
 	for (int i = 0; i < q.n; i++) {
 		q.mask[i] = names__letter_mask(names__tok(&q, i), q.len[i]);
+		names__letter_levels(names__tok(&q, i), q.len[i], q.lv[i]);
 		qfirst |= names__letter_mask(names__tok(&q, i), 1);
 		if (q.len[i] >= 2)
 			nq_full++;
@@ -543,8 +568,21 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			if (scratch_room(&s->qids, &s->qids_cap, nqids + sl->n) < 0)
 				return -ENOMEM;
 			for (uint32_t p = 0; p < sl->n; p++) {
-				uint32_t id = ix->post[sl->off + p];
-				struct tok_state *ts = &s->ts[id];
+				const struct post_rec *pr = &ix->post[sl->off + p];
+				uint32_t id = pr->id;
+				struct tok_state *ts;
+
+				/* Only the tokens that can align with this one
+				 * count, judged on the posting itself: most met
+				 * through a shared key are far apart (SCOTT meets
+				 * every S-K-consonant token), and their state and
+				 * names, walked, counted and dismissed one by one,
+				 * each cost a cache miss or more.  A token left
+				 * out has no key bit, so names__score() does not
+				 * compare it either (it could not align). */
+				if (!names__may_align(ix, &q, i, pr))
+					continue;
+				ts = &s->ts[id];
 				if (ts->gen != gen) {
 					ts->gen = gen;
 					ts->bits = 0;

@@ -42,6 +42,18 @@ struct slot {
 	uint32_t off, n;
 };
 
+/* A distinct token as a key's posting holds it: its id and enough of it to
+ * dismiss most tokens met through a shared key that cannot align with the
+ * query's token (their letters, length or prefix keep Jaro-Winkler under
+ * PAIR_FLOOR) while reading the posting in order, without touching the
+ * token's text, state or names (each a cache miss away). */
+struct post_rec {
+	uint32_t id;
+	uint32_t lv[2]; /* symbols occurring at least once, twice (names__letter_levels) */
+	uint8_t len;
+	char pre[3]; /* its first three characters, NUL-padded */
+};
+
 struct txp_names {
 	char labels[MAX_LISTS][TXP_NAMES_LABEL_MAX + 1];
 	unsigned nlists;
@@ -63,9 +75,9 @@ struct txp_names {
 	size_t intern_mask;
 	char *pool;
 	size_t pool_len, pool_cap;
-	struct slot *table; /* key -> run of distinct token ids in post */
+	struct slot *table; /* key -> run of distinct tokens in post */
 	size_t mask;
-	uint32_t *post;
+	struct post_rec *post;
 	size_t npost;
 	/* Distinct token -> its run of names in tn, by class: [tn_off,
 	 * tn_init) NAME_PLAIN, [tn_init, tn_mid) NAME_INITIALS, [tn_mid, next
@@ -75,6 +87,10 @@ struct txp_names {
 	uint32_t *tn;
 	size_t bytes;
 	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
+	/* The fewest matching characters two full tokens of lengths ql and ll
+	 * with a common prefix of p (at most 4) need for Jaro-Winkler to
+	 * reach PAIR_FLOOR: [ql][ll][p], TOKEN_MAX + 1 when none is enough. */
+	uint8_t align_need[TOKEN_MAX + 1][TOKEN_MAX + 1][5];
 	/* The shapes of the listed names: [full tokens][initials] present. */
 	bool shapes[MAX_TOKENS + 1][MAX_TOKENS + 1];
 	/* Building only: (key hash, distinct token) pairs, sorted into the table. */
@@ -150,7 +166,8 @@ static inline int names__class(const struct name_rec *nr)
 struct toks {
 	char buf[MAX_TOKENS * (TOKEN_MAX + 1)];
 	uint8_t len[MAX_TOKENS];
-	uint32_t mask[MAX_TOKENS]; /* filled by txp_names_screen */
+	uint32_t mask[MAX_TOKENS];   /* filled by txp_names_screen */
+	uint32_t lv[MAX_TOKENS][3];  /* likewise (names__letter_levels) */
 	int n;
 };
 
@@ -171,6 +188,12 @@ int names__token_keys(const char *w, size_t n, uint64_t keys[TOKEN_MAX + 1]);
 /* The similarity that aligns query token i of q with distinct token id:
  * 0, or PAIR_FLOOR to 1000; computed once per screening (s's memo). */
 unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s, uint32_t id);
+/* Fills ix->align_need. */
+void names__fill_align_need(struct txp_names *ix);
+/* Whether query token i of q (a full one) may align with the distinct
+ * token of posting `pr`: false when an upper bound of their Jaro-
+ * Winkler similarity is under PAIR_FLOOR. */
+bool names__may_align(const struct txp_names *ix, const struct toks *q, int i, const struct post_rec *pr);
 /* Scores query q against listed name nr of ix, in thousandths, using s's memo. */
 unsigned names__score(const struct toks *q, const struct txp_names *ix, const struct name_rec *nr,
                       struct txp_names_scratch *s);
@@ -186,6 +209,11 @@ unsigned names__bound_aligned(int qf, int qi, int lf, int li, int shared, int qa
 int names__add_entry(struct txp_names *ix, unsigned list, const char *id, size_t idlen);
 /* Bit c - 'a' for each letter of w[0, n), bit 26 + d % 6 for digit d. */
 uint32_t names__letter_mask(const char *w, size_t n);
+/* The symbols of names__letter_mask occurring in w[0, n) at least once,
+ * twice and three times, in lv[0], lv[1], lv[2]: the characters two
+ * tokens can match are at most popcount(a.lv[k] & b.lv[k]) summed (one of
+ * a kind matches one of its kind), exactly so below three of a kind. */
+void names__letter_levels(const char *w, size_t n, uint32_t lv[3]);
 /* Adds a name to the last entry (skipped when it normalises to nothing); 0 or -errno. */
 int names__add_name(struct txp_names *ix, const char *name, size_t len, int latin1);
 /* Sorts the key pairs into postings and the key table, freeing the pairs; 0 or -errno. */

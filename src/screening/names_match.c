@@ -358,6 +358,63 @@ static size_t absent(const char *w, size_t n, uint32_t mask)
 	return x;
 }
 
+/* Whether two full tokens of lengths ql and ll, of which at most m
+ * characters can match and whose common prefix is p (at most 4) long, can
+ * reach PAIR_FLOOR: the integer form of jaro <= (m/ql + m/ll + 1) / 3 and
+ * the boost, jw <= jaro + p/10 (1 - jaro), in thousandths. */
+static bool jw_may_reach(size_t ql, size_t ll, size_t m, size_t p)
+{
+	unsigned jaro;
+
+	if (m == 0)
+		return false;
+	jaro = (unsigned)((1000 * m * ll + 1000 * m * ql + 1000 * ql * ll) / (3 * ql * ll));
+	return jaro + (unsigned)p * (1000 - jaro) / 10 + 1 >= PAIR_FLOOR;
+}
+
+void names__fill_align_need(struct txp_names *ix)
+{
+	for (size_t ql = 0; ql <= TOKEN_MAX; ql++)
+		for (size_t ll = 0; ll <= TOKEN_MAX; ll++)
+			for (size_t p = 0; p <= 4; p++) {
+				size_t m = 1, lim = ql < ll ? ql : ll;
+				if (ql >= 2 && ll >= 2)
+					while (m <= lim && !jw_may_reach(ql, ll, m, p))
+						m++;
+				ix->align_need[ql][ll][p] = (uint8_t)(ql >= 2 && ll >= 2 && m <= lim ? m : TOKEN_MAX + 1);
+			}
+}
+
+/* Bits set in x (no popcnt instruction assumed: the build targets any x86-64). */
+static unsigned bits32(uint32_t x)
+{
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (x * 0x01010101u) >> 24;
+}
+
+bool names__may_align(const struct txp_names *ix, const struct toks *q, int i, const struct post_rec *pr)
+{
+	const char *qt = names__tok(q, i);
+	size_t ql = q->len[i], ll = pr->len, p = 0;
+	const uint32_t *a = q->lv[i];
+	/* A character matches one of its kind: at most the fewer of each
+	 * symbol's occurrences match.  The posting knows its token's up to
+	 * two; beyond that the query's count bounds it, so a symbol three
+	 * times in the query and twice or more in the token bounds nothing
+	 * (rare: MOHAMMED). */
+	size_t m = bits32(a[0] & pr->lv[0]) + bits32(a[1] & pr->lv[1]) + ((a[2] & pr->lv[1]) != 0 ? TOKEN_MAX : 0);
+
+	/* The prefix as far as the posting holds it; a fourth character is
+	 * assumed to agree. */
+	while (p < 3 && p < ql && p < ll && qt[p] == pr->pre[p])
+		p++;
+	if (p == 3 && ql > 3 && ll > 3)
+		p = 4;
+	return m >= ix->align_need[ql][ll][p];
+}
+
 /*
  * Similarity of query token i and distinct token `id` for alignment: Jaro-
  * Winkler for two full tokens (0 under PAIR_FLOOR), 1000 or 0 for an
@@ -376,17 +433,10 @@ static unsigned pair_sim(const struct toks *q, int i, const struct txp_names *ix
 		size_t m = ma < mb ? ma : mb, p = 0;
 		unsigned v;
 
-		if (m == 0)
-			return 0;
 		while (p < 4 && p < ql && p < ll && qt[p] == lt[p])
 			p++;
-		/* Integer form of jaro <= (m/ql + m/ll + 1) / 3 and the boost:
-		 * jw <= jaro + p/10 (1 - jaro), in thousandths. */
-		{
-			unsigned jaro = (unsigned)((1000 * m * ll + 1000 * m * ql + 1000 * ql * ll) / (3 * ql * ll));
-			if (jaro + (unsigned)p * (1000 - jaro) / 10 + 1 < PAIR_FLOOR)
-				return 0;
-		}
+		if (!jw_may_reach(ql, ll, m, p))
+			return 0;
 		v = txp_names_jaro_winkler(qt, ql, lt, ll);
 		return v >= PAIR_FLOOR ? v : 0;
 	}
