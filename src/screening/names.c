@@ -366,6 +366,10 @@ size_t txp_names_memory(const struct txp_names *ix)
  * token before walking them (a comparison costs a few names' walk). */
 #define SIM_BEFORE_WALK 4
 
+/* How far ahead of its use a name's state or record is prefetched: about
+ * a cache miss's worth of the work on the names between. */
+#define WALK_AHEAD 8
+
 struct txp_names_scratch *txp_names_scratch_new(void)
 {
 	return calloc(1, sizeof(struct txp_names_scratch));
@@ -500,7 +504,9 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
                      struct txp_names_hit *hit)
 {
 	struct toks q;
-	uint64_t keys[TOKEN_MAX + 1];
+	uint64_t qkeys[MAX_TOKENS][TOKEN_MAX + 1]; /* each query token's keys */
+	const struct slot *qslot[MAX_TOKENS][TOKEN_MAX + 1];
+	int qnk[MAX_TOKENS];
 	size_t ncand = 0, len;
 	uint32_t cost[MAX_TOKENS] = { 0 };
 	size_t qstart[MAX_TOKENS + 1], nqids = 0, skipmask = 0;
@@ -545,24 +551,36 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	tn = ix->tn;
 	/*
 	 * Candidates: the names holding a distinct token that shares a key
-	 * with a query token count that query token once.  Sharing a key is
-	 * the evidence here; the letters are compared only for the names that
-	 * pass the counts (comparing every such token costs more than it
-	 * saves).  A name of two or more full tokens must share keys with two
+	 * with a query token, and whose letters, length and prefix as the
+	 * posting holds them can reach PAIR_FLOOR with it, count that query
+	 * token once.  Jaro-Winkler itself is computed only for the names
+	 * that pass the counts (computing it for every such token costs more
+	 * than walking their few names).  A name of two or more full tokens must share keys with two
 	 * query tokens, so it is always met through the query's other tokens:
 	 * the names of the commonest query token (Mohammed: thousands) are
 	 * not walked, only its names of one full token; whether a candidate
 	 * holds it is checked on the candidate's own tokens.  The first pass
 	 * marks the tokens each query token meets and counts their names.
 	 */
+	/* The slots of every key first, then their postings, prefetched: a
+	 * screening meets the table (megabytes) and the postings at random,
+	 * each a cache miss that costs as much as the work on it, and apart
+	 * they are waited for together instead of one after another. */
 	for (int i = 0; i < q.n; i++) {
-		int nk;
+		qnk[i] = q.len[i] >= 2 ? names__token_keys(names__tok(&q, i), q.len[i], qkeys[i]) : 0;
+		for (int k = 0; k < qnk[i]; k++)
+			__builtin_prefetch(&ix->table[qkeys[i][k] & ix->mask]);
+	}
+	for (int i = 0; i < q.n; i++)
+		for (int k = 0; k < qnk[i]; k++) {
+			qslot[i][k] = lookup(ix, qkeys[i][k]);
+			if (qslot[i][k] != NULL)
+				__builtin_prefetch(&ix->post[qslot[i][k]->off]);
+		}
+	for (int i = 0; i < q.n; i++) {
 		qstart[i] = nqids;
-		if (q.len[i] < 2)
-			continue;
-		nk = names__token_keys(names__tok(&q, i), q.len[i], keys);
-		for (int k = 0; k < nk; k++) {
-			const struct slot *sl = lookup(ix, keys[k]);
+		for (int k = 0; k < qnk[i]; k++) {
+			const struct slot *sl = qslot[i][k];
 			if (sl == NULL)
 				continue;
 			if (scratch_room(&s->qids, &s->qids_cap, nqids + sl->n) < 0)
@@ -673,6 +691,10 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				for (uint32_t t = range[r][0]; t < range[r][1]; t++) {
 					uint32_t n = tn[t];
 					struct name_state *st = &ns[n];
+					/* The names' states are met at random:
+					 * a few ahead are asked for now. */
+					if (t + WALK_AHEAD < range[r][1])
+						__builtin_prefetch(&ns[tn[t + WALK_AHEAD]]);
 					if (st->gen != gen) {
 						st->gen = gen;
 						st->cnt = 0;
@@ -694,6 +716,13 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	for (size_t c = 0; c < ncand; c++) {
 		uint32_t n = s->cand[c];
 		const struct name_rec *nr = &ix->names[n];
+
+		/* Likewise the candidates' records, and the tokens of those
+		 * whose record has come by then. */
+		if (c + WALK_AHEAD < ncand)
+			__builtin_prefetch(&ix->names[cand[c + WALK_AHEAD]]);
+		if (c + WALK_AHEAD / 2 < ncand)
+			__builtin_prefetch(&ix->ntoks[ix->names[cand[c + WALK_AHEAD / 2]].tok]);
 		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2, cls = names__class(nr);
 		unsigned sc, floor = best > threshold ? best : threshold;
 		unsigned skipped = cls != NAME_SINGLE ? skipc[cls] : 0; /* query tokens not walked for it */

@@ -385,36 +385,6 @@ void names__fill_align_need(struct txp_names *ix)
 			}
 }
 
-/* Bits set in x (no popcnt instruction assumed: the build targets any x86-64). */
-static unsigned bits32(uint32_t x)
-{
-	x = x - ((x >> 1) & 0x55555555u);
-	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-	x = (x + (x >> 4)) & 0x0f0f0f0fu;
-	return (x * 0x01010101u) >> 24;
-}
-
-bool names__may_align(const struct txp_names *ix, const struct toks *q, int i, const struct post_rec *pr)
-{
-	const char *qt = names__tok(q, i);
-	size_t ql = q->len[i], ll = pr->len, p = 0;
-	const uint32_t *a = q->lv[i];
-	/* A character matches one of its kind: at most the fewer of each
-	 * symbol's occurrences match.  The posting knows its token's up to
-	 * two; beyond that the query's count bounds it, so a symbol three
-	 * times in the query and twice or more in the token bounds nothing
-	 * (rare: MOHAMMED). */
-	size_t m = bits32(a[0] & pr->lv[0]) + bits32(a[1] & pr->lv[1]) + ((a[2] & pr->lv[1]) != 0 ? TOKEN_MAX : 0);
-
-	/* The prefix as far as the posting holds it; a fourth character is
-	 * assumed to agree. */
-	while (p < 3 && p < ql && p < ll && qt[p] == pr->pre[p])
-		p++;
-	if (p == 3 && ql > 3 && ll > 3)
-		p = 4;
-	return m >= ix->align_need[ql][ll][p];
-}
-
 /*
  * Similarity of query token i and distinct token `id` for alignment: Jaro-
  * Winkler for two full tokens (0 under PAIR_FLOOR), 1000 or 0 for an
