@@ -383,7 +383,6 @@ void txp_names_scratch_free(struct txp_names_scratch *s)
 	free(s->cand);
 	free(s->ts);
 	free(s->qids);
-	free(s->skipset);
 	free(s->memo);
 	free(s);
 }
@@ -434,27 +433,6 @@ static int scratch_room(uint32_t **p, size_t *cap, size_t n)
 		return -ENOMEM;
 	*p = q;
 	*cap = c;
-	return 0;
-}
-
-/* Adds the distinct tokens ids[0, n) met by skipped query token i. */
-static int skipset_add(struct txp_names_scratch *s, size_t size, const uint32_t *ids, size_t n, int i)
-{
-	for (size_t x = 0; x < n; x++) {
-		size_t h = (ids[x] * 2654435761u) & (size - 1);
-		while (s->skipset[h] != 0 && (s->skipset[h] >> 32) != (uint64_t)ids[x] + 1)
-			h = (h + 1) & (size - 1);
-		s->skipset[h] |= ((uint64_t)ids[x] + 1) << 32 | 1u << i;
-	}
-	return 0;
-}
-
-/* The skipped query tokens that met distinct token `id`, as bits. */
-static unsigned skipset_bits(const struct txp_names_scratch *s, size_t mask, uint32_t id)
-{
-	for (size_t h = (id * 2654435761u) & mask; s->skipset[h] != 0; h = (h + 1) & mask)
-		if ((s->skipset[h] >> 32) == (uint64_t)id + 1)
-			return (unsigned)(s->skipset[h] & 0xffff);
 	return 0;
 }
 
@@ -509,7 +487,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	int qnk[MAX_TOKENS];
 	size_t ncand = 0, len;
 	uint32_t cost[MAX_TOKENS] = { 0 };
-	size_t qstart[MAX_TOKENS + 1], nqids = 0, skipmask = 0;
+	size_t qstart[MAX_TOKENS + 1], nqids = 0;
 	unsigned skipq = 0;           /* query tokens whose names of two or more full tokens are not all walked */
 	unsigned skipc[2] = { 0, 0 }; /* of those, the ones whose names of class NAME_PLAIN, NAME_INITIALS are not */
 	int nq_full = 0, nskipped[2];
@@ -627,7 +605,6 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	 * m - 1 commonest are not walked for the names of its class. */
 	if (nq_full >= 2) {
 		int nskip[2], most;
-		size_t size = 16;
 
 		for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++) {
 			unsigned m = mmin(ix, s, c, nq_full, q.n - nq_full, threshold);
@@ -643,22 +620,6 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++)
 				if (k < nskip[c])
 					skipc[c] |= 1u << worst;
-		}
-		while (size < 2 * nqids)
-			size *= 2;
-		if (skipq != 0) {
-			if (size > s->skipset_cap) {
-				uint64_t *p = realloc(s->skipset, size * sizeof(*p));
-				if (p == NULL)
-					return -ENOMEM;
-				s->skipset = p;
-				s->skipset_cap = size;
-			}
-			memset(s->skipset, 0, size * sizeof(*s->skipset));
-			for (int i = 0; i < q.n; i++)
-				if (skipq & (1u << i))
-					skipset_add(s, size, s->qids + qstart[i], qstart[i + 1] - qstart[i], i);
-			skipmask = size - 1;
 		}
 	}
 	nskipped[NAME_PLAIN] = __builtin_popcount(skipc[NAME_PLAIN]);
@@ -753,8 +714,10 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			unsigned bits = 0;
 			for (uint32_t j = 0; j < nr->ntok; j++) {
 				uint32_t id = ix->ntoks[nr->tok + j];
-				if (id != s->ns[n].last_id)
-					bits |= skipset_bits(s, skipmask, id);
+				/* The first pass marked, on each token a query
+				 * token kept, that query token's bit. */
+				if (id != s->ns[n].last_id && s->ts[id].gen == gen)
+					bits |= s->ts[id].bits;
 			}
 			/* Only the tokens skipped for its class: the others were
 			 * walked for it, and counted. */

@@ -140,10 +140,6 @@ struct txp_names_scratch {
 	struct memo_row *memo;
 	uint32_t *qids; /* the distinct tokens each query token meets, in turn */
 	size_t qids_cap;
-	/* The distinct tokens the skipped query tokens meet: (id + 1) << 32
-	 * | bits of those query tokens, open addressing. */
-	uint64_t *skipset;
-	size_t skipset_cap;
 	/* The fewest query tokens a name must share keys with to reach the
 	 * threshold, by full tokens and initials of the query (see mmin()). */
 	unsigned mmin_threshold;
