@@ -187,41 +187,45 @@ unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, str
 /* Fills ix->align_need. */
 void names__fill_align_need(struct txp_names *ix);
 /* Bits set in x (no popcnt instruction assumed: the build targets any
- * x86-64, where __builtin_popcount is a library call). */
-static inline unsigned names__bits32(uint32_t x)
+ * x86-64, where __builtin_popcountll is a library call). */
+static inline unsigned names__bits64(uint64_t x)
 {
-	x = x - ((x >> 1) & 0x55555555u);
-	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-	x = (x + (x >> 4)) & 0x0f0f0f0fu;
-	return (x * 0x01010101u) >> 24;
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
 
 /* Whether query token i of q (a full one) may align with the distinct
  * token of posting `pr`: false when an upper bound of their Jaro-
- * Winkler similarity is under PAIR_FLOOR.  Inline: it runs on every
- * posting a screening reads. */
+ * Winkler similarity is under PAIR_FLOOR.  Inline and without branches
+ * but one: it runs on every posting a screening reads. */
 static inline bool names__may_align(const struct txp_names *ix, const struct toks *q, int i,
                                     const struct post_rec *pr)
 {
-	const char *qt = names__tok(q, i);
-	size_t ql = q->len[i], ll = pr->len, p = 0;
+	const unsigned char *qt = (const unsigned char *)names__tok(q, i);
+	const unsigned char *lt = (const unsigned char *)pr->pre;
+	size_t ql = q->len[i], ll = pr->len, p, lim = ql < ll ? ql : ll;
 	const uint32_t *a = q->lv[i];
 	/* A character matches one of its kind: at most the fewer of each
 	 * symbol's occurrences match.  The posting knows its token's up to
 	 * two; beyond that the query's count bounds it, so a symbol three
 	 * times in the query and twice or more in the token bounds nothing
 	 * (rare: MOHAMMED). */
-	size_t m = names__bits32(a[0] & pr->lv[0]) + names__bits32(a[1] & pr->lv[1]) +
+	size_t m = names__bits64((uint64_t)(a[0] & pr->lv[0]) << 32 | (a[1] & pr->lv[1])) +
 	           ((a[2] & pr->lv[1]) != 0 ? TOKEN_MAX : 0);
+	/* The common prefix as far as the posting holds it (three
+	 * characters, the fourth assumed to agree), from the first
+	 * differing byte. */
+	uint32_t diff = ((uint32_t)qt[0] | (uint32_t)qt[1] << 8 | (uint32_t)qt[2] << 16) ^
+	                ((uint32_t)lt[0] | (uint32_t)lt[1] << 8 | (uint32_t)lt[2] << 16);
 
-	/* The prefix as far as the posting holds it; a fourth character is
-	 * assumed to agree. */
-	while (p < 3 && p < ql && p < ll && qt[p] == pr->pre[p])
-		p++;
-	if (p == 3 && ql > 3 && ll > 3)
-		p = 4;
+	p = diff != 0 ? (size_t)__builtin_ctz(diff) / 8 : 3;
+	p = p < lim ? p : lim;
+	p += p == 3 && lim > 3;
 	return m >= ix->align_need[ql][ll][p];
 }
+
 /* Scores query q against listed name nr of ix, in thousandths, using s's memo. */
 unsigned names__score(const struct toks *q, const struct txp_names *ix, const struct name_rec *nr,
                       struct txp_names_scratch *s);
