@@ -432,7 +432,11 @@ unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, str
 unsigned names__score(const struct toks *q, const struct txp_names *ix, const struct name_rec *nr,
                       struct txp_names_scratch *s)
 {
-	unsigned sim[MAX_TOKENS][MAX_TOKENS];
+	/* The aligning pairs, each sim << 16 | (255 - i) << 8 | (255 - j):
+	 * in decreasing order, best similarity first, then the lowest i and
+	 * j, the order the greedy alignment takes them in. */
+	uint32_t pairs[MAX_TOKENS * MAX_TOKENS];
+	int npairs = 0;
 	uint8_t llen[MAX_TOKENS];
 	bool qused[MAX_TOKENS] = { 0 }, lused[MAX_TOKENS] = { 0 };
 	int nl = nr->ntok, nq = q->n, full_pairs = 0;
@@ -451,28 +455,29 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
 		unsigned keyed = ts->gen == s->gen ? ts->bits : 0;
 
 		llen[j] = ix->utok_len[id];
-		for (int i = 0; i < nq; i++)
-			sim[i][j] =
-			        (keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2 ? names__sim(q, i, ix, s, id) : 0;
-	}
-	/* Best pairs first; with at most MAX_TOKENS a side, greedy is enough
-	 * and keeps the cost predictable. */
-	for (;;) {
-		unsigned best = 0;
-		int bi = -1, bj = -1;
 		for (int i = 0; i < nq; i++) {
-			if (qused[i])
+			unsigned v;
+			if (!((keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2))
 				continue;
-			for (int j = 0; j < nl; j++) {
-				if (lused[j] || sim[i][j] <= best)
-					continue;
-				best = sim[i][j];
-				bi = i;
-				bj = j;
+			v = names__sim(q, i, ix, s, id);
+			if (v > 0) {
+				uint32_t key = (uint32_t)v << 16 | (uint32_t)(255 - i) << 8 | (uint32_t)(255 - j);
+				int at = npairs++;
+				for (; at > 0 && pairs[at - 1] < key; at--)
+					pairs[at] = pairs[at - 1];
+				pairs[at] = key;
 			}
 		}
-		if (bi < 0)
-			break;
+	}
+	/* Best pairs first; with at most MAX_TOKENS a side, greedy is enough
+	 * and keeps the cost predictable.  Only the pairs that align at all
+	 * are walked: a long name has few among its hundreds. */
+	for (int x = 0; x < npairs; x++) {
+		unsigned best = pairs[x] >> 16;
+		int bi = 255 - (int)(pairs[x] >> 8 & 0xff), bj = 255 - (int)(pairs[x] & 0xff);
+
+		if (qused[bi] || lused[bj])
+			continue;
 		qused[bi] = lused[bj] = true;
 		{
 			unsigned w = q->len[bi] >= 2 && llen[bj] >= 2 ? 2 : 1;
