@@ -29,10 +29,16 @@
  * Muhammad) share a key; and each single deletion of the skeleton (three
  * letters: only after the first, salted apart), so one changed consonant
  * still shares a key with the listed spelling.  A hash table maps each
- * key to the distinct tokens holding it.  A query scores only the names
- * whose tokens share keys with at least two of its tokens (one when the
- * query or the listed name has only one full token) and whose token
- * counts can still reach the threshold, never the whole list (an
+ * key to the distinct tokens holding it, each posting with the token's
+ * letters (each letter's count up to two), length and first three
+ * letters: an upper bound of its Jaro-Winkler similarity with a query
+ * token, so the tokens that share a key but cannot align (below 0.80)
+ * are dismissed on the posting, their names never read; the bound never
+ * dismisses a token that would align.  A query scores only the names
+ * whose tokens share keys with, and can align with, at least two of its
+ * tokens (one when the query or the listed name has only one full
+ * token) and whose token counts can still reach the threshold, never
+ * the whole list (an
  * initial counting in those only when a token on the other side starts
  * with its letter); the names of the query's commonest tokens are not
  * walked (a name of two or more full tokens is met through the others:

@@ -63,6 +63,17 @@ uint32_t names__letter_mask(const char *w, size_t n)
 	return m;
 }
 
+void names__letter_levels(const char *w, size_t n, uint32_t lv[3])
+{
+	lv[0] = lv[1] = lv[2] = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t b = names__letter_mask(w + i, 1);
+		/* The first level it is not yet on. */
+		uint32_t *at = !(lv[0] & b) ? &lv[0] : !(lv[1] & b) ? &lv[1] : &lv[2];
+		*at |= b;
+	}
+}
+
 static int intern_rehash(struct txp_names *ix)
 {
 	size_t size = ix->intern != NULL ? (ix->intern_mask + 1) * 2 : 1024;
@@ -201,7 +212,19 @@ int names__build_table(struct txp_names *ix)
 			cur->h = p->h;
 			cur->off = (uint32_t)ix->npost;
 		}
-		ix->post[ix->npost++] = p->name;
+		{
+			struct post_rec *pr = &ix->post[ix->npost++];
+			uint32_t lv[3];
+			size_t len = ix->utok_len[p->name];
+
+			memset(pr, 0, sizeof(*pr));
+			pr->id = p->name;
+			names__letter_levels(ix->pool + ix->utok_off[p->name], len, lv);
+			pr->lv[0] = lv[0];
+			pr->lv[1] = lv[1];
+			pr->len = (uint8_t)len;
+			memcpy(pr->pre, ix->pool + ix->utok_off[p->name], len < 3 ? len : 3);
+		}
 		cur->n++;
 	}
 	/* Token -> names, by counting: names in index order, each once. */
@@ -245,6 +268,7 @@ int names__build_table(struct txp_names *ix)
 				ix->tn_off[i + 1] += ix->tn_off[i];
 	}
 	free(fill);
+	names__fill_align_need(ix);
 	free(ix->pairs);
 	ix->pairs = NULL;
 	ix->npairs = ix->cap_pairs = 0;
@@ -342,6 +366,10 @@ size_t txp_names_memory(const struct txp_names *ix)
  * token before walking them (a comparison costs a few names' walk). */
 #define SIM_BEFORE_WALK 4
 
+/* How far ahead of its use a name's state or record is prefetched: about
+ * a cache miss's worth of the work on the names between. */
+#define WALK_AHEAD 8
+
 struct txp_names_scratch *txp_names_scratch_new(void)
 {
 	return calloc(1, sizeof(struct txp_names_scratch));
@@ -355,7 +383,6 @@ void txp_names_scratch_free(struct txp_names_scratch *s)
 	free(s->cand);
 	free(s->ts);
 	free(s->qids);
-	free(s->skipset);
 	free(s->memo);
 	free(s);
 }
@@ -409,27 +436,6 @@ static int scratch_room(uint32_t **p, size_t *cap, size_t n)
 	return 0;
 }
 
-/* Adds the distinct tokens ids[0, n) met by skipped query token i. */
-static int skipset_add(struct txp_names_scratch *s, size_t size, const uint32_t *ids, size_t n, int i)
-{
-	for (size_t x = 0; x < n; x++) {
-		size_t h = (ids[x] * 2654435761u) & (size - 1);
-		while (s->skipset[h] != 0 && (s->skipset[h] >> 32) != (uint64_t)ids[x] + 1)
-			h = (h + 1) & (size - 1);
-		s->skipset[h] |= ((uint64_t)ids[x] + 1) << 32 | 1u << i;
-	}
-	return 0;
-}
-
-/* The skipped query tokens that met distinct token `id`, as bits. */
-static unsigned skipset_bits(const struct txp_names_scratch *s, size_t mask, uint32_t id)
-{
-	for (size_t h = (id * 2654435761u) & mask; s->skipset[h] != 0; h = (h + 1) & mask)
-		if ((s->skipset[h] >> 32) == (uint64_t)id + 1)
-			return (unsigned)(s->skipset[h] & 0xffff);
-	return 0;
-}
-
 /*
  * The fewest query tokens (of qf full ones and qi initials) a listed name
  * of class `cls` (NAME_PLAIN or NAME_INITIALS) must share keys with for
@@ -476,10 +482,12 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
                      struct txp_names_hit *hit)
 {
 	struct toks q;
-	uint64_t keys[TOKEN_MAX + 1];
+	uint64_t qkeys[MAX_TOKENS][TOKEN_MAX + 1]; /* each query token's keys */
+	const struct slot *qslot[MAX_TOKENS][TOKEN_MAX + 1];
+	int qnk[MAX_TOKENS];
 	size_t ncand = 0, len;
 	uint32_t cost[MAX_TOKENS] = { 0 };
-	size_t qstart[MAX_TOKENS + 1], nqids = 0, skipmask = 0;
+	size_t qstart[MAX_TOKENS + 1], nqids = 0;
 	unsigned skipq = 0;           /* query tokens whose names of two or more full tokens are not all walked */
 	unsigned skipc[2] = { 0, 0 }; /* of those, the ones whose names of class NAME_PLAIN, NAME_INITIALS are not */
 	int nq_full = 0, nskipped[2];
@@ -497,6 +505,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	names__tokenize(name, len, 0, &q);
 	for (int i = 0; i < q.n; i++) {
 		q.mask[i] = names__letter_mask(names__tok(&q, i), q.len[i]);
+		names__letter_levels(names__tok(&q, i), q.len[i], q.lv[i]);
 		qfirst |= names__letter_mask(names__tok(&q, i), 1);
 		if (q.len[i] >= 2)
 			nq_full++;
@@ -520,31 +529,56 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	tn = ix->tn;
 	/*
 	 * Candidates: the names holding a distinct token that shares a key
-	 * with a query token count that query token once.  Sharing a key is
-	 * the evidence here; the letters are compared only for the names that
-	 * pass the counts (comparing every such token costs more than it
-	 * saves).  A name of two or more full tokens must share keys with two
+	 * with a query token, and whose letters, length and prefix as the
+	 * posting holds them can reach PAIR_FLOOR with it, count that query
+	 * token once.  Jaro-Winkler itself is computed only for the names
+	 * that pass the counts (computing it for every such token costs more
+	 * than walking their few names).  A name of two or more full tokens must share keys with two
 	 * query tokens, so it is always met through the query's other tokens:
 	 * the names of the commonest query token (Mohammed: thousands) are
 	 * not walked, only its names of one full token; whether a candidate
 	 * holds it is checked on the candidate's own tokens.  The first pass
 	 * marks the tokens each query token meets and counts their names.
 	 */
+	/* The slots of every key first, then their postings, prefetched: a
+	 * screening meets the table (megabytes) and the postings at random,
+	 * each a cache miss that costs as much as the work on it, and apart
+	 * they are waited for together instead of one after another. */
 	for (int i = 0; i < q.n; i++) {
-		int nk;
+		qnk[i] = q.len[i] >= 2 ? names__token_keys(names__tok(&q, i), q.len[i], qkeys[i]) : 0;
+		for (int k = 0; k < qnk[i]; k++)
+			__builtin_prefetch(&ix->table[qkeys[i][k] & ix->mask]);
+	}
+	for (int i = 0; i < q.n; i++)
+		for (int k = 0; k < qnk[i]; k++) {
+			qslot[i][k] = lookup(ix, qkeys[i][k]);
+			if (qslot[i][k] != NULL)
+				__builtin_prefetch(&ix->post[qslot[i][k]->off]);
+		}
+	for (int i = 0; i < q.n; i++) {
 		qstart[i] = nqids;
-		if (q.len[i] < 2)
-			continue;
-		nk = names__token_keys(names__tok(&q, i), q.len[i], keys);
-		for (int k = 0; k < nk; k++) {
-			const struct slot *sl = lookup(ix, keys[k]);
+		for (int k = 0; k < qnk[i]; k++) {
+			const struct slot *sl = qslot[i][k];
 			if (sl == NULL)
 				continue;
 			if (scratch_room(&s->qids, &s->qids_cap, nqids + sl->n) < 0)
 				return -ENOMEM;
 			for (uint32_t p = 0; p < sl->n; p++) {
-				uint32_t id = ix->post[sl->off + p];
-				struct tok_state *ts = &s->ts[id];
+				const struct post_rec *pr = &ix->post[sl->off + p];
+				uint32_t id = pr->id;
+				struct tok_state *ts;
+
+				/* Only the tokens that can align with this one
+				 * count, judged on the posting itself: most met
+				 * through a shared key are far apart (SCOTT meets
+				 * every S-K-consonant token), and their state and
+				 * names, walked, counted and dismissed one by one,
+				 * each cost a cache miss or more.  A token left
+				 * out has no key bit, so names__score() does not
+				 * compare it either (it could not align). */
+				if (!names__may_align(ix, &q, i, pr))
+					continue;
+				ts = &s->ts[id];
 				if (ts->gen != gen) {
 					ts->gen = gen;
 					ts->bits = 0;
@@ -571,7 +605,6 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	 * m - 1 commonest are not walked for the names of its class. */
 	if (nq_full >= 2) {
 		int nskip[2], most;
-		size_t size = 16;
 
 		for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++) {
 			unsigned m = mmin(ix, s, c, nq_full, q.n - nq_full, threshold);
@@ -587,22 +620,6 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			for (int c = NAME_PLAIN; c <= NAME_INITIALS; c++)
 				if (k < nskip[c])
 					skipc[c] |= 1u << worst;
-		}
-		while (size < 2 * nqids)
-			size *= 2;
-		if (skipq != 0) {
-			if (size > s->skipset_cap) {
-				uint64_t *p = realloc(s->skipset, size * sizeof(*p));
-				if (p == NULL)
-					return -ENOMEM;
-				s->skipset = p;
-				s->skipset_cap = size;
-			}
-			memset(s->skipset, 0, size * sizeof(*s->skipset));
-			for (int i = 0; i < q.n; i++)
-				if (skipq & (1u << i))
-					skipset_add(s, size, s->qids + qstart[i], qstart[i + 1] - qstart[i], i);
-			skipmask = size - 1;
 		}
 	}
 	nskipped[NAME_PLAIN] = __builtin_popcount(skipc[NAME_PLAIN]);
@@ -635,6 +652,10 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				for (uint32_t t = range[r][0]; t < range[r][1]; t++) {
 					uint32_t n = tn[t];
 					struct name_state *st = &ns[n];
+					/* The names' states are met at random:
+					 * a few ahead are asked for now. */
+					if (t + WALK_AHEAD < range[r][1])
+						__builtin_prefetch(&ns[tn[t + WALK_AHEAD]]);
 					if (st->gen != gen) {
 						st->gen = gen;
 						st->cnt = 0;
@@ -656,6 +677,13 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	for (size_t c = 0; c < ncand; c++) {
 		uint32_t n = s->cand[c];
 		const struct name_rec *nr = &ix->names[n];
+
+		/* Likewise the candidates' records, and the tokens of those
+		 * whose record has come by then. */
+		if (c + WALK_AHEAD < ncand)
+			__builtin_prefetch(&ix->names[cand[c + WALK_AHEAD]]);
+		if (c + WALK_AHEAD / 2 < ncand)
+			__builtin_prefetch(&ix->ntoks[ix->names[cand[c + WALK_AHEAD / 2]].tok]);
 		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2, cls = names__class(nr);
 		unsigned sc, floor = best > threshold ? best : threshold;
 		unsigned skipped = cls != NAME_SINGLE ? skipc[cls] : 0; /* query tokens not walked for it */
@@ -686,8 +714,10 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			unsigned bits = 0;
 			for (uint32_t j = 0; j < nr->ntok; j++) {
 				uint32_t id = ix->ntoks[nr->tok + j];
-				if (id != s->ns[n].last_id)
-					bits |= skipset_bits(s, skipmask, id);
+				/* The first pass marked, on each token a query
+				 * token kept, that query token's bit. */
+				if (id != s->ns[n].last_id && s->ts[id].gen == gen)
+					bits |= s->ts[id].bits;
 			}
 			/* Only the tokens skipped for its class: the others were
 			 * walked for it, and counted. */

@@ -42,6 +42,18 @@ struct slot {
 	uint32_t off, n;
 };
 
+/* A distinct token as a key's posting holds it: its id and enough of it to
+ * dismiss most tokens met through a shared key that cannot align with the
+ * query's token (their letters, length or prefix keep Jaro-Winkler under
+ * PAIR_FLOOR) while reading the posting in order, without touching the
+ * token's text, state or names (each a cache miss away). */
+struct post_rec {
+	uint32_t id;
+	uint32_t lv[2]; /* symbols occurring at least once, twice (names__letter_levels) */
+	uint8_t len;
+	char pre[3]; /* its first three characters, NUL-padded */
+};
+
 struct txp_names {
 	char labels[MAX_LISTS][TXP_NAMES_LABEL_MAX + 1];
 	unsigned nlists;
@@ -63,9 +75,9 @@ struct txp_names {
 	size_t intern_mask;
 	char *pool;
 	size_t pool_len, pool_cap;
-	struct slot *table; /* key -> run of distinct token ids in post */
+	struct slot *table; /* key -> run of distinct tokens in post */
 	size_t mask;
-	uint32_t *post;
+	struct post_rec *post;
 	size_t npost;
 	/* Distinct token -> its run of names in tn, by class: [tn_off,
 	 * tn_init) NAME_PLAIN, [tn_init, tn_mid) NAME_INITIALS, [tn_mid, next
@@ -75,6 +87,10 @@ struct txp_names {
 	uint32_t *tn;
 	size_t bytes;
 	uint64_t serial; /* unique per index built: keys the scratch's mmin table */
+	/* The fewest matching characters two full tokens of lengths ql and ll
+	 * with a common prefix of p (at most 4) need for Jaro-Winkler to
+	 * reach PAIR_FLOOR: [ql][ll][p], TOKEN_MAX + 1 when none is enough. */
+	uint8_t align_need[TOKEN_MAX + 1][TOKEN_MAX + 1][5];
 	/* The shapes of the listed names: [full tokens][initials] present. */
 	bool shapes[MAX_TOKENS + 1][MAX_TOKENS + 1];
 	/* Building only: (key hash, distinct token) pairs, sorted into the table. */
@@ -124,10 +140,6 @@ struct txp_names_scratch {
 	struct memo_row *memo;
 	uint32_t *qids; /* the distinct tokens each query token meets, in turn */
 	size_t qids_cap;
-	/* The distinct tokens the skipped query tokens meet: (id + 1) << 32
-	 * | bits of those query tokens, open addressing. */
-	uint64_t *skipset;
-	size_t skipset_cap;
 	/* The fewest query tokens a name must share keys with to reach the
 	 * threshold, by full tokens and initials of the query (see mmin()). */
 	unsigned mmin_threshold;
@@ -150,7 +162,8 @@ static inline int names__class(const struct name_rec *nr)
 struct toks {
 	char buf[MAX_TOKENS * (TOKEN_MAX + 1)];
 	uint8_t len[MAX_TOKENS];
-	uint32_t mask[MAX_TOKENS]; /* filled by txp_names_screen */
+	uint32_t mask[MAX_TOKENS];   /* filled by txp_names_screen */
+	uint32_t lv[MAX_TOKENS][3];  /* likewise (names__letter_levels) */
 	int n;
 };
 
@@ -171,6 +184,48 @@ int names__token_keys(const char *w, size_t n, uint64_t keys[TOKEN_MAX + 1]);
 /* The similarity that aligns query token i of q with distinct token id:
  * 0, or PAIR_FLOOR to 1000; computed once per screening (s's memo). */
 unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, struct txp_names_scratch *s, uint32_t id);
+/* Fills ix->align_need. */
+void names__fill_align_need(struct txp_names *ix);
+/* Bits set in x (no popcnt instruction assumed: the build targets any
+ * x86-64, where __builtin_popcountll is a library call). */
+static inline unsigned names__bits64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* Whether query token i of q (a full one) may align with the distinct
+ * token of posting `pr`: false when an upper bound of their Jaro-
+ * Winkler similarity is under PAIR_FLOOR.  Inline and without branches
+ * but one: it runs on every posting a screening reads. */
+static inline bool names__may_align(const struct txp_names *ix, const struct toks *q, int i,
+                                    const struct post_rec *pr)
+{
+	const unsigned char *qt = (const unsigned char *)names__tok(q, i);
+	const unsigned char *lt = (const unsigned char *)pr->pre;
+	size_t ql = q->len[i], ll = pr->len, p, lim = ql < ll ? ql : ll;
+	const uint32_t *a = q->lv[i];
+	/* A character matches one of its kind: at most the fewer of each
+	 * symbol's occurrences match.  The posting knows its token's up to
+	 * two; beyond that the query's count bounds it, so a symbol three
+	 * times in the query and twice or more in the token bounds nothing
+	 * (rare: MOHAMMED). */
+	size_t m = names__bits64((uint64_t)(a[0] & pr->lv[0]) << 32 | (a[1] & pr->lv[1])) +
+	           ((a[2] & pr->lv[1]) != 0 ? TOKEN_MAX : 0);
+	/* The common prefix as far as the posting holds it (three
+	 * characters, the fourth assumed to agree), from the first
+	 * differing byte. */
+	uint32_t diff = ((uint32_t)qt[0] | (uint32_t)qt[1] << 8 | (uint32_t)qt[2] << 16) ^
+	                ((uint32_t)lt[0] | (uint32_t)lt[1] << 8 | (uint32_t)lt[2] << 16);
+
+	p = diff != 0 ? (size_t)__builtin_ctz(diff) / 8 : 3;
+	p = p < lim ? p : lim;
+	p += p == 3 && lim > 3;
+	return m >= ix->align_need[ql][ll][p];
+}
+
 /* Scores query q against listed name nr of ix, in thousandths, using s's memo. */
 unsigned names__score(const struct toks *q, const struct txp_names *ix, const struct name_rec *nr,
                       struct txp_names_scratch *s);
@@ -186,6 +241,11 @@ unsigned names__bound_aligned(int qf, int qi, int lf, int li, int shared, int qa
 int names__add_entry(struct txp_names *ix, unsigned list, const char *id, size_t idlen);
 /* Bit c - 'a' for each letter of w[0, n), bit 26 + d % 6 for digit d. */
 uint32_t names__letter_mask(const char *w, size_t n);
+/* The symbols of names__letter_mask occurring in w[0, n) at least once,
+ * twice and three times, in lv[0], lv[1], lv[2]: the characters two
+ * tokens can match are at most popcount(a.lv[k] & b.lv[k]) summed (one of
+ * a kind matches one of its kind), exactly so below three of a kind. */
+void names__letter_levels(const char *w, size_t n, uint32_t lv[3]);
 /* Adds a name to the last entry (skipped when it normalises to nothing); 0 or -errno. */
 int names__add_name(struct txp_names *ix, const char *name, size_t len, int latin1);
 /* Sorts the key pairs into postings and the key table, freeing the pairs; 0 or -errno. */

@@ -358,6 +358,33 @@ static size_t absent(const char *w, size_t n, uint32_t mask)
 	return x;
 }
 
+/* Whether two full tokens of lengths ql and ll, of which at most m
+ * characters can match and whose common prefix is p (at most 4) long, can
+ * reach PAIR_FLOOR: the integer form of jaro <= (m/ql + m/ll + 1) / 3 and
+ * the boost, jw <= jaro + p/10 (1 - jaro), in thousandths. */
+static bool jw_may_reach(size_t ql, size_t ll, size_t m, size_t p)
+{
+	unsigned jaro;
+
+	if (m == 0)
+		return false;
+	jaro = (unsigned)((1000 * m * ll + 1000 * m * ql + 1000 * ql * ll) / (3 * ql * ll));
+	return jaro + (unsigned)p * (1000 - jaro) / 10 + 1 >= PAIR_FLOOR;
+}
+
+void names__fill_align_need(struct txp_names *ix)
+{
+	for (size_t ql = 0; ql <= TOKEN_MAX; ql++)
+		for (size_t ll = 0; ll <= TOKEN_MAX; ll++)
+			for (size_t p = 0; p <= 4; p++) {
+				size_t m = 1, lim = ql < ll ? ql : ll;
+				if (ql >= 2 && ll >= 2)
+					while (m <= lim && !jw_may_reach(ql, ll, m, p))
+						m++;
+				ix->align_need[ql][ll][p] = (uint8_t)(ql >= 2 && ll >= 2 && m <= lim ? m : TOKEN_MAX + 1);
+			}
+}
+
 /*
  * Similarity of query token i and distinct token `id` for alignment: Jaro-
  * Winkler for two full tokens (0 under PAIR_FLOOR), 1000 or 0 for an
@@ -376,17 +403,10 @@ static unsigned pair_sim(const struct toks *q, int i, const struct txp_names *ix
 		size_t m = ma < mb ? ma : mb, p = 0;
 		unsigned v;
 
-		if (m == 0)
-			return 0;
 		while (p < 4 && p < ql && p < ll && qt[p] == lt[p])
 			p++;
-		/* Integer form of jaro <= (m/ql + m/ll + 1) / 3 and the boost:
-		 * jw <= jaro + p/10 (1 - jaro), in thousandths. */
-		{
-			unsigned jaro = (unsigned)((1000 * m * ll + 1000 * m * ql + 1000 * ql * ll) / (3 * ql * ll));
-			if (jaro + (unsigned)p * (1000 - jaro) / 10 + 1 < PAIR_FLOOR)
-				return 0;
-		}
+		if (!jw_may_reach(ql, ll, m, p))
+			return 0;
 		v = txp_names_jaro_winkler(qt, ql, lt, ll);
 		return v >= PAIR_FLOOR ? v : 0;
 	}
@@ -412,7 +432,11 @@ unsigned names__sim(const struct toks *q, int i, const struct txp_names *ix, str
 unsigned names__score(const struct toks *q, const struct txp_names *ix, const struct name_rec *nr,
                       struct txp_names_scratch *s)
 {
-	unsigned sim[MAX_TOKENS][MAX_TOKENS];
+	/* The aligning pairs, each sim << 16 | (255 - i) << 8 | (255 - j):
+	 * in decreasing order, best similarity first, then the lowest i and
+	 * j, the order the greedy alignment takes them in. */
+	uint32_t pairs[MAX_TOKENS * MAX_TOKENS];
+	int npairs = 0;
 	uint8_t llen[MAX_TOKENS];
 	bool qused[MAX_TOKENS] = { 0 }, lused[MAX_TOKENS] = { 0 };
 	int nl = nr->ntok, nq = q->n, full_pairs = 0;
@@ -431,28 +455,29 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
 		unsigned keyed = ts->gen == s->gen ? ts->bits : 0;
 
 		llen[j] = ix->utok_len[id];
-		for (int i = 0; i < nq; i++)
-			sim[i][j] =
-			        (keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2 ? names__sim(q, i, ix, s, id) : 0;
-	}
-	/* Best pairs first; with at most MAX_TOKENS a side, greedy is enough
-	 * and keeps the cost predictable. */
-	for (;;) {
-		unsigned best = 0;
-		int bi = -1, bj = -1;
 		for (int i = 0; i < nq; i++) {
-			if (qused[i])
+			unsigned v;
+			if (!((keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2))
 				continue;
-			for (int j = 0; j < nl; j++) {
-				if (lused[j] || sim[i][j] <= best)
-					continue;
-				best = sim[i][j];
-				bi = i;
-				bj = j;
+			v = names__sim(q, i, ix, s, id);
+			if (v > 0) {
+				uint32_t key = (uint32_t)v << 16 | (uint32_t)(255 - i) << 8 | (uint32_t)(255 - j);
+				int at = npairs++;
+				for (; at > 0 && pairs[at - 1] < key; at--)
+					pairs[at] = pairs[at - 1];
+				pairs[at] = key;
 			}
 		}
-		if (bi < 0)
-			break;
+	}
+	/* Best pairs first; with at most MAX_TOKENS a side, greedy is enough
+	 * and keeps the cost predictable.  Only the pairs that align at all
+	 * are walked: a long name has few among its hundreds. */
+	for (int x = 0; x < npairs; x++) {
+		unsigned best = pairs[x] >> 16;
+		int bi = 255 - (int)(pairs[x] >> 8 & 0xff), bj = 255 - (int)(pairs[x] & 0xff);
+
+		if (qused[bi] || lused[bj])
+			continue;
 		qused[bi] = lused[bj] = true;
 		{
 			unsigned w = q->len[bi] >= 2 && llen[bj] >= 2 ? 2 : 1;

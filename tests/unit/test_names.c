@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The posting bound is internal (names_int.h); it is tested directly. */
+#include "../../src/screening/names_int.h"
+
 #define THRESHOLD 900
 
 static char fixture_dir[1024];
@@ -309,6 +312,97 @@ START_TEST(spec_errors_name_the_item)
 }
 END_TEST
 
+/* Reads the words of a fixture file, lowercased, into w[][TOKEN_MAX + 1]. */
+static int read_fixture_words(const char *name, char w[][TOKEN_MAX + 1], int max)
+{
+	FILE *f = fopen(fixture(name), "r");
+	char line[128];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (n < max && fgets(line, sizeof(line), f) != NULL) {
+		size_t len = 0;
+		if (line[0] == '#')
+			continue;
+		for (char *c = line; *c != '\0' && len < 12; c++)
+			if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))
+				w[n][len++] = (char)(*c | 0x20);
+		w[n][len] = '\0';
+		if (len >= 2)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * The first pass of a screening dismisses a token met through a shared
+ * key when the letters, length and prefix its posting holds keep Jaro-
+ * Winkler under PAIR_FLOOR.  That must be an upper bound: a token that
+ * aligns is never dismissed, or a listed name is missed.  Every pair of
+ * common names and their variants (a letter changed, doubled, tripled,
+ * dropped) is compared both ways; the bound must also dismiss most pairs
+ * that do not align, or it saves nothing.
+ */
+START_TEST(posting_bound_never_dismisses_an_aligning_token)
+{
+	static char w[1200][TOKEN_MAX + 1];
+	int n = read_fixture_words("first-names.txt", w, 120);
+	long below = 0, dismissed = 0, aligning = 0;
+
+	n += read_fixture_words("last-names.txt", w + n, 120);
+	for (int k = 0, base = n; k < base && n + 4 <= 1200; k++) {
+		size_t len = strlen(w[k]), mid = len / 2;
+		snprintf(w[n++], TOKEN_MAX + 1, "%.*s%c%s", (int)mid, w[k], w[k][mid] == 'z' ? 'a' : w[k][mid] + 1,
+		         w[k] + mid + 1);
+		snprintf(w[n++], TOKEN_MAX + 1, "%.*s%c%s", (int)mid + 1, w[k], w[k][mid], w[k] + mid);
+		snprintf(w[n++], TOKEN_MAX + 1, "%.*s%c%c%s", (int)mid + 1, w[k], w[k][mid], w[k][mid], w[k] + mid);
+		snprintf(w[n++], TOKEN_MAX + 1, "%.*s%s", (int)mid, w[k], w[k] + mid + 1);
+	}
+	for (int a = 0; a < n; a++) {
+		struct toks q;
+		size_t al = strlen(w[a]);
+
+		if (al < 2)
+			continue;
+		memset(&q, 0, sizeof(q));
+		memcpy(q.buf, w[a], al + 1);
+		q.len[0] = (uint8_t)al;
+		q.n = 1;
+		names__letter_levels(w[a], al, q.lv[0]);
+		for (int b = 0; b < n; b++) {
+			struct post_rec pr;
+			uint32_t lv[3];
+			size_t bl = strlen(w[b]);
+			unsigned jw;
+			bool may;
+
+			if (bl < 2)
+				continue;
+			memset(&pr, 0, sizeof(pr));
+			names__letter_levels(w[b], bl, lv);
+			pr.lv[0] = lv[0];
+			pr.lv[1] = lv[1];
+			pr.len = (uint8_t)bl;
+			memcpy(pr.pre, w[b], bl < 3 ? bl : 3);
+			jw = txp_names_jaro_winkler(w[a], al, w[b], bl);
+			may = names__may_align(ix, &q, 0, &pr);
+			if (jw >= PAIR_FLOOR) {
+				aligning++;
+				ck_assert_msg(may, "\"%s\" and \"%s\" align (%u) but the posting bound dismisses them", w[a],
+				              w[b], jw);
+			} else {
+				below++;
+				dismissed += !may;
+			}
+		}
+	}
+	ck_assert_int_gt(aligning, 1000);
+	ck_assert_msg(dismissed * 10 > below * 8, "the bound dismisses only %ld of %ld pairs that do not align",
+	              dismissed, below);
+}
+END_TEST
+
 /* The real OFAC list, when the shared data is beside the clone (CI). */
 START_TEST(real_sdn_list_loads_whole)
 {
@@ -352,6 +446,7 @@ static Suite *names_suite(void)
 	tcase_add_test(tc, in_house_list_hits_under_its_label);
 	tcase_add_test(tc, malformed_lines_are_refused_naming_file_and_line);
 	tcase_add_test(tc, spec_errors_name_the_item);
+	tcase_add_test(tc, posting_bound_never_dismisses_an_aligning_token);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sdn");
 	tcase_set_timeout(tc, 120);
