@@ -556,48 +556,61 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				__builtin_prefetch(&ix->post[qslot[i][k]->off]);
 		}
 	for (int i = 0; i < q.n; i++) {
+		size_t kept;
+
 		qstart[i] = nqids;
+		/* Two passes: the postings that can align, read in order,
+		 * then their tokens' states and runs, which lie at random and
+		 * are asked for a few ahead (one after another they are
+		 * waited for one by one). */
 		for (int k = 0; k < qnk[i]; k++) {
 			const struct slot *sl = qslot[i][k];
 			if (sl == NULL)
 				continue;
 			if (scratch_room(&s->qids, &s->qids_cap, nqids + sl->n) < 0)
 				return -ENOMEM;
+			/* Only the tokens that can align with this one count,
+			 * judged on the posting itself: most met through a
+			 * shared key are far apart (SCOTT meets every
+			 * S-K-consonant token), and their state and names,
+			 * walked, counted and dismissed one by one, each cost
+			 * a cache miss or more.  A token left out has no key
+			 * bit, so names__score() does not compare it either
+			 * (it could not align). */
 			for (uint32_t p = 0; p < sl->n; p++) {
 				const struct post_rec *pr = &ix->post[sl->off + p];
-				uint32_t id = pr->id;
-				struct tok_state *ts;
-
-				/* Only the tokens that can align with this one
-				 * count, judged on the posting itself: most met
-				 * through a shared key are far apart (SCOTT meets
-				 * every S-K-consonant token), and their state and
-				 * names, walked, counted and dismissed one by one,
-				 * each cost a cache miss or more.  A token left
-				 * out has no key bit, so names__score() does not
-				 * compare it either (it could not align). */
-				if (!names__may_align(ix, &q, i, pr))
-					continue;
-				ts = &s->ts[id];
-				if (ts->gen != gen) {
-					ts->gen = gen;
-					ts->bits = 0;
-				}
-				if (ts->bits & (1u << i))
-					continue;
-				ts->bits |= (uint16_t)(1u << i);
-				/* With one full token, a name scores only when a
-				 * token of it aligns with that one: the others'
-				 * names are not walked (they would all be scored,
-				 * the query's initials loosening every bound).
-				 * Comparing costs a few names' walk. */
-				if (nq_full == 1 && ix->tn_off[id + 1] - ix->tn_off[id] >= SIM_BEFORE_WALK &&
-				    names__sim(&q, i, ix, s, id) == 0)
-					continue;
-				s->qids[nqids++] = id;
-				cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
+				s->qids[nqids] = pr->id;
+				nqids += names__may_align(ix, &q, i, pr);
 			}
 		}
+		kept = qstart[i];
+		for (size_t x = qstart[i]; x < nqids; x++) {
+			uint32_t id = s->qids[x];
+			struct tok_state *ts = &s->ts[id];
+
+			if (x + WALK_AHEAD < nqids) {
+				__builtin_prefetch(&s->ts[s->qids[x + WALK_AHEAD]]);
+				__builtin_prefetch(&ix->tn_off[s->qids[x + WALK_AHEAD]]);
+			}
+			if (ts->gen != gen) {
+				ts->gen = gen;
+				ts->bits = 0;
+			}
+			if (ts->bits & (1u << i))
+				continue;
+			ts->bits |= (uint16_t)(1u << i);
+			/* With one full token, a name scores only when a token
+			 * of it aligns with that one: the others' names are not
+			 * walked (they would all be scored, the query's initials
+			 * loosening every bound).  Comparing costs a few names'
+			 * walk. */
+			if (nq_full == 1 && ix->tn_off[id + 1] - ix->tn_off[id] >= SIM_BEFORE_WALK &&
+			    names__sim(&q, i, ix, s, id) == 0)
+				continue;
+			s->qids[kept++] = id;
+			cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
+		}
+		nqids = kept;
 	}
 	qstart[q.n] = nqids;
 	/* A name of two or more full tokens sharing keys with m query tokens
