@@ -369,6 +369,8 @@ size_t txp_names_memory(const struct txp_names *ix)
 /* How far ahead of its use a name's state or record is prefetched: about
  * a cache miss's worth of the work on the names between. */
 #define WALK_AHEAD 8
+/* Bytes of a key's postings asked for ahead of the first pass. */
+#define POST_AHEAD 256
 
 struct txp_names_scratch *txp_names_scratch_new(void)
 {
@@ -552,8 +554,14 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	for (int i = 0; i < q.n; i++)
 		for (int k = 0; k < qnk[i]; k++) {
 			qslot[i][k] = lookup(ix, qkeys[i][k]);
-			if (qslot[i][k] != NULL)
-				__builtin_prefetch(&ix->post[qslot[i][k]->off]);
+			if (qslot[i][k] != NULL) {
+				/* A key's postings are read in order; a run of a
+				 * few lines is asked for whole (POST_AHEAD at most). */
+				const char *p0 = (const char *)&ix->post[qslot[i][k]->off];
+				const char *p1 = (const char *)&ix->post[qslot[i][k]->off + qslot[i][k]->n];
+				for (const char *p = p0; p < p1 && p < p0 + POST_AHEAD; p += 64)
+					__builtin_prefetch(p);
+			}
 		}
 	for (int i = 0; i < q.n; i++) {
 		size_t kept;
@@ -725,6 +733,8 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			 * through the token already counted (one listed token
 			 * near two query tokens is one piece of evidence). */
 			unsigned bits = 0;
+			for (uint32_t j = 0; j < nr->ntok; j++)
+				__builtin_prefetch(&s->ts[ix->ntoks[nr->tok + j]]);
 			for (uint32_t j = 0; j < nr->ntok; j++) {
 				uint32_t id = ix->ntoks[nr->tok + j];
 				/* The first pass marked, on each token a query
