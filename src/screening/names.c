@@ -365,6 +365,9 @@ size_t txp_names_memory(const struct txp_names *ix)
 /* The names a run must hold for a one-full-token query to compare its
  * token before walking them (a comparison costs a few names' walk). */
 #define SIM_BEFORE_WALK 4
+/* Likewise for a query of two or more full tokens, whose names are met
+ * through its other tokens too. */
+#define SIM_BEFORE_LONG_WALK 32
 
 /* How far ahead of its use a name's state or record is prefetched: about
  * a cache miss's worth of the work on the names between. */
@@ -669,6 +672,15 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				range[1][1] = end;
 				nrange = 2;
 			}
+			/* A token met through a shared key whose letters could
+			 * align but which does not (Jaro-Winkler under
+			 * PAIR_FLOOR) is no evidence for its names, and their
+			 * counts bound the score all the same without it: a
+			 * long run is compared before it is walked. */
+			if ((range[0][1] - range[0][0]) + (nrange > 1 ? range[1][1] - range[1][0] : 0) >=
+			            SIM_BEFORE_LONG_WALK &&
+			    names__sim(&q, i, ix, s, id) == 0)
+				continue;
 			for (int r = 0; r < nrange; r++) {
 				for (uint32_t t = range[r][0]; t < range[r][1]; t++) {
 					uint32_t n = tn[t];
