@@ -46,7 +46,7 @@
  * few names with initials, which reach the threshold sharing keys with
  * fewer tokens); a query of one full token walks only the names of the
  * listed tokens close enough to align with it, a longer one compares a
- * token of 32 names or more before walking them.  Typos in short words (three
+ * token of 12 names or more before walking them.  Typos in short words (three
  * consonants or fewer, not in the first letter) share no key and are
  * the recall this gives up; tests/names_bench measures it.
  *

@@ -367,7 +367,7 @@ size_t txp_names_memory(const struct txp_names *ix)
 #define SIM_BEFORE_WALK 4
 /* Likewise for a query of two or more full tokens, whose names are met
  * through its other tokens too. */
-#define SIM_BEFORE_LONG_WALK 32
+#define SIM_BEFORE_LONG_WALK 12
 
 /* How far ahead of its use a name's state or record is prefetched: about
  * a cache miss's worth of the work on the names between. */

@@ -404,7 +404,7 @@ START_TEST(posting_bound_never_dismisses_an_aligning_token)
 END_TEST
 
 /* The real OFAC list, when the shared data is beside the clone (CI). */
-/* A query of two full tokens compares a token held by 32 names or more
+/* A query of two full tokens compares a token held by 12 names or more
  * before walking them: the run of one that aligns is still walked, so a
  * name met through it alone (its other token's run skipped as the
  * commoner) is found, misspelt or not. */
