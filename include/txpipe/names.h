@@ -45,7 +45,8 @@
  * as many of them are left out as the names' shapes allow, apart for the
  * few names with initials, which reach the threshold sharing keys with
  * fewer tokens); a query of one full token walks only the names of the
- * listed tokens close enough to align with it.  Typos in short words (three
+ * listed tokens close enough to align with it, a longer one compares a
+ * token of 12 names or more before walking them.  Typos in short words (three
  * consonants or fewer, not in the first letter) share no key and are
  * the recall this gives up; tests/names_bench measures it.
  *

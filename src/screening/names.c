@@ -365,10 +365,15 @@ size_t txp_names_memory(const struct txp_names *ix)
 /* The names a run must hold for a one-full-token query to compare its
  * token before walking them (a comparison costs a few names' walk). */
 #define SIM_BEFORE_WALK 4
+/* Likewise for a query of two or more full tokens, whose names are met
+ * through its other tokens too. */
+#define SIM_BEFORE_LONG_WALK 12
 
 /* How far ahead of its use a name's state or record is prefetched: about
  * a cache miss's worth of the work on the names between. */
 #define WALK_AHEAD 8
+/* Bytes of a key's postings asked for ahead of the first pass. */
+#define POST_AHEAD 256
 
 struct txp_names_scratch *txp_names_scratch_new(void)
 {
@@ -552,52 +557,71 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	for (int i = 0; i < q.n; i++)
 		for (int k = 0; k < qnk[i]; k++) {
 			qslot[i][k] = lookup(ix, qkeys[i][k]);
-			if (qslot[i][k] != NULL)
-				__builtin_prefetch(&ix->post[qslot[i][k]->off]);
+			if (qslot[i][k] != NULL) {
+				/* A key's postings are read in order; a run of a
+				 * few lines is asked for whole (POST_AHEAD at most). */
+				const char *p0 = (const char *)&ix->post[qslot[i][k]->off];
+				const char *p1 = (const char *)&ix->post[qslot[i][k]->off + qslot[i][k]->n];
+				for (const char *p = p0; p < p1 && p < p0 + POST_AHEAD; p += 64)
+					__builtin_prefetch(p);
+			}
 		}
 	for (int i = 0; i < q.n; i++) {
+		size_t kept;
+
 		qstart[i] = nqids;
+		/* Two passes: the postings that can align, read in order,
+		 * then their tokens' states and runs, which lie at random and
+		 * are asked for a few ahead (one after another they are
+		 * waited for one by one). */
 		for (int k = 0; k < qnk[i]; k++) {
 			const struct slot *sl = qslot[i][k];
 			if (sl == NULL)
 				continue;
 			if (scratch_room(&s->qids, &s->qids_cap, nqids + sl->n) < 0)
 				return -ENOMEM;
+			/* Only the tokens that can align with this one count,
+			 * judged on the posting itself: most met through a
+			 * shared key are far apart (SCOTT meets every
+			 * S-K-consonant token), and their state and names,
+			 * walked, counted and dismissed one by one, each cost
+			 * a cache miss or more.  A token left out has no key
+			 * bit, so names__score() does not compare it either
+			 * (it could not align). */
 			for (uint32_t p = 0; p < sl->n; p++) {
 				const struct post_rec *pr = &ix->post[sl->off + p];
-				uint32_t id = pr->id;
-				struct tok_state *ts;
-
-				/* Only the tokens that can align with this one
-				 * count, judged on the posting itself: most met
-				 * through a shared key are far apart (SCOTT meets
-				 * every S-K-consonant token), and their state and
-				 * names, walked, counted and dismissed one by one,
-				 * each cost a cache miss or more.  A token left
-				 * out has no key bit, so names__score() does not
-				 * compare it either (it could not align). */
-				if (!names__may_align(ix, &q, i, pr))
-					continue;
-				ts = &s->ts[id];
-				if (ts->gen != gen) {
-					ts->gen = gen;
-					ts->bits = 0;
-				}
-				if (ts->bits & (1u << i))
-					continue;
-				ts->bits |= (uint16_t)(1u << i);
-				/* With one full token, a name scores only when a
-				 * token of it aligns with that one: the others'
-				 * names are not walked (they would all be scored,
-				 * the query's initials loosening every bound).
-				 * Comparing costs a few names' walk. */
-				if (nq_full == 1 && ix->tn_off[id + 1] - ix->tn_off[id] >= SIM_BEFORE_WALK &&
-				    names__sim(&q, i, ix, s, id) == 0)
-					continue;
-				s->qids[nqids++] = id;
-				cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
+				s->qids[nqids] = pr->id;
+				nqids += names__may_align(ix, &q, i, pr);
 			}
 		}
+		kept = qstart[i];
+		for (size_t x = qstart[i]; x < nqids; x++) {
+			uint32_t id = s->qids[x];
+			struct tok_state *ts = &s->ts[id];
+
+			if (x + WALK_AHEAD < nqids) {
+				__builtin_prefetch(&s->ts[s->qids[x + WALK_AHEAD]]);
+				__builtin_prefetch(&ix->tn_off[s->qids[x + WALK_AHEAD]]);
+			}
+			if (ts->gen != gen) {
+				ts->gen = gen;
+				ts->bits = 0;
+			}
+			if (ts->bits & (1u << i))
+				continue;
+			ts->bits |= (uint16_t)(1u << i);
+			/* With one full token, a name scores only when a token
+			 * of it aligns with that one: the others' names are not
+			 * walked (they would all be scored, the query's initials
+			 * loosening every bound).  Comparing costs a few names'
+			 * walk. */
+			if (nq_full == 1 && ix->tn_off[id + 1] - ix->tn_off[id] >= SIM_BEFORE_WALK &&
+			    names__sim(&q, i, ix, s, id) == 0)
+				continue;
+			s->qids[kept++] = id;
+			cost[i] += ix->tn_off[id + 1] - ix->tn_off[id];
+		}
+		nqids = kept;
 	}
 	qstart[q.n] = nqids;
 	/* A name of two or more full tokens sharing keys with m query tokens
@@ -648,6 +672,15 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 				range[1][1] = end;
 				nrange = 2;
 			}
+			/* A token met through a shared key whose letters could
+			 * align but which does not (Jaro-Winkler under
+			 * PAIR_FLOOR) is no evidence for its names, and their
+			 * counts bound the score all the same without it: a
+			 * long run is compared before it is walked. */
+			if ((range[0][1] - range[0][0]) + (nrange > 1 ? range[1][1] - range[1][0] : 0) >=
+			            SIM_BEFORE_LONG_WALK &&
+			    names__sim(&q, i, ix, s, id) == 0)
+				continue;
 			for (int r = 0; r < nrange; r++) {
 				for (uint32_t t = range[r][0]; t < range[r][1]; t++) {
 					uint32_t n = tn[t];
@@ -712,6 +745,8 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			 * through the token already counted (one listed token
 			 * near two query tokens is one piece of evidence). */
 			unsigned bits = 0;
+			for (uint32_t j = 0; j < nr->ntok; j++)
+				__builtin_prefetch(&s->ts[ix->ntoks[nr->tok + j]]);
 			for (uint32_t j = 0; j < nr->ntok; j++) {
 				uint32_t id = ix->ntoks[nr->tok + j];
 				/* The first pass marked, on each token a query

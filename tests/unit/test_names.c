@@ -404,6 +404,35 @@ START_TEST(posting_bound_never_dismisses_an_aligning_token)
 END_TEST
 
 /* The real OFAC list, when the shared data is beside the clone (CI). */
+/* A query of two full tokens compares a token held by 12 names or more
+ * before walking them: the run of one that aligns is still walked, so a
+ * name met through it alone (its other token's run skipped as the
+ * commoner) is found, misspelt or not. */
+START_TEST(long_run_that_aligns_is_walked)
+{
+	static char text[8192];
+	size_t o = 0;
+	struct txp_names *x = NULL;
+	struct txp_names_hit hit;
+	char err[512] = "";
+
+	o += (size_t)snprintf(text + o, sizeof(text) - o, "id,name\n");
+	for (int k = 0; k < 40; k++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "M-%d,MOHAMMED XW%cQ%cX\nB-%d,BATROV ZJ%cK%cJ\n", k,
+		                      'a' + k % 20, 'a' + k / 20, k, 'a' + k % 20, 'a' + k / 20);
+	o += (size_t)snprintf(text + o, sizeof(text) - o, "X-1,MOHAMMED BATROV\n");
+	ck_assert_int_eq(txp_names_load_file("t", "inhouse", temp_list(text), &x, err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_names_screen(x, scr, "Mohammed Batrov", THRESHOLD, &hit), 1);
+	ck_assert_str_eq(hit.entry, "X-1");
+	ck_assert_uint_eq(hit.score, 1000);
+	ck_assert_int_eq(txp_names_screen(x, scr, "Muhamad Batrov", THRESHOLD, &hit), 1);
+	ck_assert_str_eq(hit.entry, "X-1");
+	ck_assert_int_eq(txp_names_screen(x, scr, "Mohammed Batrof", THRESHOLD, &hit), 1);
+	ck_assert_str_eq(hit.entry, "X-1");
+	txp_names_free(x);
+}
+END_TEST
+
 START_TEST(real_sdn_list_loads_whole)
 {
 	const char *top = getenv("top_srcdir");
@@ -447,6 +476,7 @@ static Suite *names_suite(void)
 	tcase_add_test(tc, malformed_lines_are_refused_naming_file_and_line);
 	tcase_add_test(tc, spec_errors_name_the_item);
 	tcase_add_test(tc, posting_bound_never_dismisses_an_aligning_token);
+	tcase_add_test(tc, long_run_that_aligns_is_walked);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sdn");
 	tcase_set_timeout(tc, 120);
