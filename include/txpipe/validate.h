@@ -8,6 +8,8 @@
 #include "txpipe/config.h"
 #include "txpipe/txn.h"
 
+struct txp_rates;
+
 /* The card-token key: 32 bytes for keyed BLAKE2b (crypto_generichash). */
 #define TXP_CARD_KEY_BYTES 32
 
@@ -40,6 +42,14 @@ int txp_validate_global_init(void);
  * NULL when memory is short or libsodium fails.
  */
 struct txp_validator *txp_validator_new(const struct txp_config *cfg, const unsigned char key[TXP_CARD_KEY_BYTES]);
+
+/*
+ * From now on max_amount is in US dollars for every currency `rates` has
+ * (a copy is kept), converted at its rate; a currency without one keeps the
+ * limit in its own major units.  Without this call, every currency does.
+ * 0 or -ENOMEM (the validator unchanged).
+ */
+int txp_validator_set_rates(struct txp_validator *v, const struct txp_rates *rates);
 
 /* Wipes the key and frees the validator.  NULL is safe. */
 void txp_validator_free(struct txp_validator *v);

@@ -159,8 +159,9 @@ const struct txp_config_key txp_config_keys[] = {
 	  .max = UINT64_C(1000000000000),
 	  .default_value = "1000000",
 	  .reloadable = true,
-	  .help = "Largest amount accepted, in major units of the transaction's currency; larger amounts "
-	          "are rejected." },
+	  .help = "Largest amount accepted: in US dollars, at the USD rates ([compliance] usd_rates_file or the "
+	          "built-in table), for a currency that has a rate; in major units of the currency for one "
+	          "that has none; larger amounts are rejected." },
 	{ .section = "validation",
 	  .key = "unknown_fields",
 	  .type = TXP_CFG_ENUM,

@@ -358,7 +358,7 @@ static int ruleset_build(struct txp_stages *st, const struct txp_config *cfg, st
 	if (rc < 0)
 		goto err_after_rates;
 	rs->validator = txp_validator_new(cfg, st->card_key);
-	if (rs->validator == NULL) {
+	if (rs->validator == NULL || txp_validator_set_rates(rs->validator, &rates) != 0) {
 		snprintf(err, errlen, "out of memory for the validator");
 		rc = -ENOMEM;
 		goto err_after_rates;

@@ -20,11 +20,13 @@
 #include "txpipe/money.h"
 #include "txpipe/pan.h"
 #include "txpipe/pipeline.h"
+#include "txpipe/rulelists.h"
 
 struct txp_validator {
 	unsigned char *key; /* sodium_malloc'd, read-only after creation */
 	uint64_t max_amount;
 	int unknown_fields;
+	struct txp_rates rates; /* max_amount in US dollars for these currencies */
 };
 
 /* ---- Wiping allocator for jansson ---------------------------------------- */
@@ -101,7 +103,33 @@ void txp_validator_free(struct txp_validator *v)
 	if (v == NULL)
 		return;
 	sodium_free(v->key); /* wipes before unmapping */
+	txp_rates_free(&v->rates);
 	free(v);
+}
+
+int txp_validator_set_rates(struct txp_validator *v, const struct txp_rates *rates)
+{
+	struct txp_rates copy;
+
+	if (txp_rates_copy(&copy, rates) != 0)
+		return -ENOMEM;
+	txp_rates_free(&v->rates);
+	v->rates = copy;
+	return 0;
+}
+
+/* The largest amount in minor units of a currency worth `rate` micro-US-
+ * dollars per major unit that is worth at most `usd` dollars, capped at the
+ * largest amount any currency may have. */
+static int64_t usd_max_minor(uint64_t usd, uint64_t rate, unsigned exponent)
+{
+	unsigned __int128 m = (unsigned __int128)usd * 1000000u;
+	int64_t cap = txp_money_max_minor(UINT64_C(1000000000000), exponent);
+
+	for (unsigned i = 0; i < exponent; i++)
+		m *= 10u;
+	m /= rate;
+	return m > (unsigned __int128)cap ? cap : (int64_t)m;
 }
 
 /* ---- Field table ----------------------------------------------------------- */
@@ -465,6 +493,7 @@ static int check_amount(const struct txp_validator *v, struct txp_txn *t, const 
 {
 	char max_text[TXP_MONEY_FMT_MAX];
 	int64_t minor = 0, max_minor;
+	uint64_t usd_rate;
 	unsigned e = cur->exponent;
 	int rc;
 
@@ -497,7 +526,8 @@ static int check_amount(const struct txp_validator *v, struct txp_txn *t, const 
 	}
 
 	/* The limit is formatted only for a message: most lines pass. */
-	max_minor = txp_money_max_minor(v->max_amount, e);
+	usd_rate = txp_rates_find(&v->rates, cur->code);
+	max_minor = usd_rate != 0 ? usd_max_minor(v->max_amount, usd_rate, e) : txp_money_max_minor(v->max_amount, e);
 	switch (rc) {
 	case 0:
 		break;
@@ -520,6 +550,10 @@ static int check_amount(const struct txp_validator *v, struct txp_txn *t, const 
 		return reject(t, "amount_range", "amount", "amount must be greater than zero");
 	if (minor > max_minor) {
 		txp_money_format(max_minor, e, max_text, sizeof(max_text));
+		if (usd_rate != 0)
+			return reject(t, "amount_range", "amount",
+			              "amount must be at most %s %s (%llu US dollars at the configured rates)",
+			              max_text, cur->code, (unsigned long long)v->max_amount);
 		return reject(t, "amount_range", "amount", "amount must be at most %s %s", max_text, cur->code);
 	}
 	t->amount = minor;

@@ -3,6 +3,7 @@
 #include "txp_build_config.h"
 
 #include "txpipe/clock.h"
+#include "txpipe/rulelists.h"
 #include "txpipe/validate.h"
 
 #include <check.h>
@@ -463,6 +464,38 @@ START_TEST(amount_accepts_the_exact_maximum_and_refuses_one_minor_unit_more)
 	check_amount(v, "CLF", "\"1000.0000\"", NULL, 10000000);
 	check_amount(v, "CLF", "\"1000.0001\"", "amount_range", 0);
 	check_amount(v, "CLF", "\"0.0001\"", NULL, 1);
+	txp_validator_free(v);
+}
+END_TEST
+
+START_TEST(with_rates_the_maximum_is_in_us_dollars_for_every_currency_that_has_one)
+{
+	struct txp_validator *v = make_validator(1000, TXP_UNKNOWN_IGNORE);
+	struct txp_rates rates;
+	struct txp_txn *t;
+	char err[128];
+
+	ck_assert_int_eq(txp_rates_parse("USD:1000000,KRW:680,KWD:3250000", &rates, err, sizeof(err)), 0);
+	ck_assert_int_eq(txp_validator_set_rates(v, &rates), 0);
+	txp_rates_free(&rates); /* the validator keeps its own copy */
+	check_amount(v, "USD", "\"1000.00\"", NULL, 100000);
+	check_amount(v, "USD", "\"1000.01\"", "amount_range", 0);
+	/* USD 1,000 is KRW 1,470,588.23 at 680 micro-dollars a won: a
+	 * payment of a few hundred dollars in won is no longer refused as
+	 * over "1000" of its own units. */
+	check_amount(v, "KRW", "\"1470588\"", NULL, 1470588);
+	check_amount(v, "KRW", "\"1470589\"", "amount_range", 0);
+	/* ...and a stronger currency gets less: 307.692 dinars. */
+	check_amount(v, "KWD", "\"307.692\"", NULL, 307692);
+	check_amount(v, "KWD", "\"307.693\"", "amount_range", 0);
+	/* Without a rate, the limit stays in the currency's major units. */
+	check_amount(v, "JPY", "\"1000\"", NULL, 1000);
+	check_amount(v, "JPY", "\"1001\"", "amount_range", 0);
+	t = run_with(v, "currency", "\"KRW\"", "amount", "\"2000000\"", NULL);
+	ck_assert_int_ne(last_rc, 0);
+	ck_assert_msg(strstr(t->error.message, "1470588 KRW") != NULL && strstr(t->error.message, "1000 US dollars"),
+	              "message: %s", t->error.message);
+	txp_txn_free(t);
 	txp_validator_free(v);
 }
 END_TEST
@@ -1176,6 +1209,7 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, identifiers_accept_64_characters_and_refuse_65);
 	tcase_add_test(tc, transaction_id_is_kept_when_another_field_fails);
 	tcase_add_test(tc, amount_accepts_the_exact_maximum_and_refuses_one_minor_unit_more);
+	tcase_add_test(tc, with_rates_the_maximum_is_in_us_dollars_for_every_currency_that_has_one);
 	tcase_add_test(tc, amount_fraction_digits_follow_the_currency_exponent);
 	tcase_add_test(tc, amount_json_reals_give_exact_minor_units_or_ask_for_a_string);
 	tcase_add_test(tc, amount_must_be_positive_and_representable);
