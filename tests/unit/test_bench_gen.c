@@ -462,7 +462,8 @@ START_TEST(retail_has_millions_of_customers_many_currencies_and_few_alerts)
 			for (unsigned k = 0; k < NCUR; k++)
 				by_cur[k] += strcmp(cur, currencies[k]) == 0;
 			valid++;
-			/* Under txpiped's default max_amount (10^6 major units). */
+			/* Under txpiped's default max_amount in its own units too (10^6, as
+			 * it is for a currency without a USD rate). */
 			ck_assert_int_lt(major, 1000000);
 			if (t.kind == TXPB_GOOD) {
 				good++;
