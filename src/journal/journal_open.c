@@ -76,38 +76,26 @@ static int scan_account(void *arg, const struct txp_journal_record *rec, size_t 
 	return journal__account(c->j, c->si, rec);
 }
 
-/* Cuts the torn or corrupt tail of the last segment. */
+/* Cuts the torn or corrupt tail of the last segment, synced and logged;
+ * why = TXP_JOURNAL_OK: the unused zeros of a preallocated segment (a
+ * crash before it was full or closed), any segment, not damage, so no sync
+ * (zeros found again are cut again) and only a debug line. */
 static int truncate_tail(struct txp_journal *j, const char *name, size_t valid, size_t len, enum txp_journal_damage why,
                          char *err, size_t errlen)
 {
 	int fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC), rc = 0;
+	bool zeros = why == TXP_JOURNAL_OK;
 
-	if (fd < 0 || ftruncate(fd, (off_t)valid) != 0 || fdatasync(fd) != 0) {
+	if (fd < 0 || ftruncate(fd, (off_t)valid) != 0 || (!zeros && fdatasync(fd) != 0)) {
 		rc = -errno;
-		snprintf(err, errlen, "journal %s/%s: cannot truncate the damaged tail at offset %zu: %s", j->dir, name,
-		         valid, strerror(errno));
+		snprintf(err, errlen, "journal %s/%s: cannot truncate the %s at offset %zu: %s", j->dir, name,
+		         zeros ? "unused preallocated end" : "damaged tail", valid, strerror(errno));
+	} else if (zeros) {
+		txp_log_debug("journal_preallocation_trimmed", "dir=%s segment=%s offset=%zu bytes=%zu", j->dir, name,
+		              valid, len - valid);
 	} else {
 		txp_log_warn("journal_tail_truncated", "dir=%s segment=%s offset=%zu bytes_cut=%zu reason=%s", j->dir,
 		             name, valid, len - valid, txp_journal_damage_name(why));
-	}
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* Cuts the unused zeros of a preallocated segment (a crash before it was
- * full or closed): not damage. */
-static int trim_zeros(struct txp_journal *j, const char *name, size_t valid, size_t len, char *err, size_t errlen)
-{
-	int fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0 || ftruncate(fd, (off_t)valid) != 0) {
-		rc = -errno;
-		snprintf(err, errlen, "journal %s/%s: cannot cut the unused preallocated end at offset %zu: %s",
-		         j->dir, name, valid, strerror(errno));
-	} else {
-		txp_log_debug("journal_preallocation_trimmed", "dir=%s segment=%s offset=%zu bytes=%zu", j->dir, name,
-		              valid, len - valid);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -256,10 +244,8 @@ static int load_segment(struct txp_journal *j, size_t i, char *err, size_t errle
 	s->size = res.valid_bytes;
 	if (res.holes > 0)
 		report_holes(j, name, data, len, &res);
-	if (res.valid_bytes < len && res.stop == TXP_JOURNAL_OK)
-		rc = trim_zeros(j, name, res.valid_bytes, len, err, errlen);
-	else if (res.valid_bytes < len) {
-		if (i + 1 == j->nsegs)
+	if (res.valid_bytes < len) {
+		if (i + 1 == j->nsegs || res.stop == TXP_JOURNAL_OK)
 			rc = truncate_tail(j, name, res.valid_bytes, len, res.stop, err, errlen);
 		else
 			rc = quarantine(j, name, data, res.valid_bytes, len, res.stop, err, errlen);
