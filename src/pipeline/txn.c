@@ -18,36 +18,34 @@ struct txp_txn *txp_txn_new(void)
 	return calloc(1, sizeof(struct txp_txn));
 }
 
-void txp_txn_free(struct txp_txn *t)
+/* Frees what t owns; the raw line may hold a card number, so it is never
+ * left in freed memory. */
+static void release(struct txp_txn *t)
 {
-	if (t == NULL)
-		return;
 	if (t->line != NULL) {
-		/* The raw line may hold a card number: never leave it in freed
-		 * memory. */
 		sodium_memzero(t->line, t->line_len);
 		free(t->line);
 	}
-	/* Normally wiped by the compliance stage already; a transaction
-	 * dropped on the way (shutdown) still never leaves them behind. */
-	sodium_memzero(t->names, sizeof(t->names));
 	free(t->reply);
 	free(t->item);
 	free(t->alert[0]);
 	free(t->alert[1]);
+}
+
+void txp_txn_free(struct txp_txn *t)
+{
+	if (t == NULL)
+		return;
+	release(t);
+	/* Normally wiped by the compliance stage already; a transaction
+	 * dropped on the way (shutdown) still never leaves them behind. */
+	sodium_memzero(t->names, sizeof(t->names));
 	free(t);
 }
 
 void txp_txn_clear(struct txp_txn *t)
 {
-	if (t->line != NULL) {
-		sodium_memzero(t->line, t->line_len);
-		free(t->line);
-	}
-	free(t->reply);
-	free(t->item);
-	free(t->alert[0]);
-	free(t->alert[1]);
+	release(t);
 	/* Zeroes the names too: t lives on, so this store is not dropped
 	 * as one before a free can be. */
 	memset(t, 0, sizeof(*t));
