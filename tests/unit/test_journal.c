@@ -860,6 +860,25 @@ START_TEST(a_second_open_of_the_same_directory_is_refused)
 }
 END_TEST
 
+/* A child about to be killed tells its parent, through a pipe, the highest
+ * sequence number reported durable so far. */
+static void tell_durable(int fd, const struct state *c)
+{
+	ck_assert_int_eq(write(fd, &c->durable, sizeof(c->durable)), (ssize_t)sizeof(c->durable));
+}
+
+/* The parent's side: the last figure told before the child died (0 if
+ * none); closes fd. */
+static uint64_t last_told(int fd)
+{
+	uint64_t v, last = 0;
+
+	while (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		last = v;
+	close(fd);
+	return last;
+}
+
 START_TEST(records_reported_durable_survive_kill_9)
 {
 	int fds[2];
@@ -882,21 +901,13 @@ START_TEST(records_reported_durable_survive_kill_9)
 			append_one(&c, i, (size_t)(i % 200));
 			if (i % 30 == 29) {
 				run_until(&c, durable_at_least, (uint64_t)i - 10, 2000);
-				ck_assert_int_eq(write(fds[1], &c.durable, sizeof(c.durable)),
-				                 (ssize_t)sizeof(c.durable));
+				tell_durable(fds[1], &c);
 			}
 		}
 		raise(SIGKILL);
 	}
 	close(fds[1]);
-	for (;;) {
-		uint64_t v;
-
-		if (read(fds[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
-			break;
-		acked = v;
-	}
-	close(fds[0]);
+	acked = last_told(fds[0]);
 	waitpid(pid, NULL, 0);
 	ck_assert_uint_ge(acked, 280);
 	state_init(&st);
@@ -954,8 +965,7 @@ START_TEST(preallocated_segments_are_used_cut_when_full_and_their_zeros_survive_
 			append_one(&c, i, 200);
 			if (k % 20 == 19) {
 				run_until(&c, durable_at_least, (uint64_t)i, 2000);
-				ck_assert_int_eq(write(fds[1], &c.durable, sizeof(c.durable)),
-				                 (ssize_t)sizeof(c.durable));
+				tell_durable(fds[1], &c);
 			}
 		}
 		/* Dies with zeros after the records of the active segment. */
@@ -964,14 +974,7 @@ START_TEST(preallocated_segments_are_used_cut_when_full_and_their_zeros_survive_
 		raise(SIGKILL);
 	}
 	close(fds[1]);
-	for (;;) {
-		uint64_t v;
-
-		if (read(fds[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
-			break;
-		acked = v;
-	}
-	close(fds[0]);
+	acked = last_told(fds[0]);
 	waitpid(pid, &status, 0);
 	ck_assert_msg(WIFSIGNALED(status), "child exited with %d", WEXITSTATUS(status));
 	ck_assert_uint_ge(acked, 380);
