@@ -422,7 +422,7 @@ static int make_spare(struct txp_journal *j)
 	}
 	/* Not into the headroom the journal keeps for its records. */
 	need = size + 2 * j->opt.reserve_bytes;
-	if (fstatvfs(fd, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < need) {
+	if (statvfs(j->dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < need) {
 		rc = -ENOSPC;
 		goto out_close;
 	}
