@@ -3,9 +3,9 @@
 # one fleet table on dynalite.  One scenario (a customer's velocity burst and then a large amount, a
 # card tested at several merchants, repeated amounts, structuring under the AML threshold, ordinary
 # traffic), sent round-robin across the three, gets exactly the decisions one instance gives for the
-# same file alone: in fast mode with consecutive transactions of a key just further apart than
-# sync_interval_ms (0.35 s against 300 ms: txpiped(8) bounds the lag at half the interval plus four
-# round trips), and in fresh mode with no pauses at all.  Negative control: with [fleet]
+# same file alone: in fast mode with consecutive transactions of a key 0.35 s apart (txpiped(8)
+# bounds the lag at half of sync_interval_ms plus four round trips: 100 ms here, which leaves 62 ms a
+# round trip for a loaded CI machine), and in fresh mode with no pauses at all.  Negative control: with [fleet]
 # enabled = false the same spread traffic gets other decisions.  Then DynamoDB stops mid-load:
 # decisions go on, those made while stale carry fleet_state_stale, everything acknowledged is
 # stored, and after the restart the shared state catches up (a burst split across hosts is seen).
@@ -96,8 +96,8 @@ budget_percent = 0
 enabled = $2
 instance_id = $1
 table = $3
-sync_interval_ms = 300ms
-stale_after_ms = 500ms
+sync_interval_ms = 200ms
+stale_after_ms = 1s
 mode = $4
 EOC
 }
@@ -225,11 +225,17 @@ fleet() {
 	fi
 }
 
-# compare NAME PREFIX: spread decisions equal the single-instance ones.
+# compare NAME PREFIX: spread decisions equal the single-instance ones.  On a difference, each
+# host's fleet figures go with it (sync_lag_ms and the counters say whether reads were slow).
 compare() {
-	local d
+	local d n why
 	d=$(diff "$workdir/single-$2.dec" "$workdir/spread-$2.dec")
-	if [[ -z $d && -s $workdir/single-$2.dec ]]; then ok "$1"; else not_ok "$1" "$(tr '\n' '|' <<<"$d")"; fi
+	if [[ -z $d && -s $workdir/single-$2.dec ]]; then ok "$1"; return; fi
+	why=$(tr '\n' '|' <<<"$d")
+	for n in a b c; do
+		why+=" $n: $(fstat "$n" fleet)"
+	done
+	not_ok "$1" "$why"
 }
 
 # --- single instance, the reference -----------------------------------------------------------
@@ -252,7 +258,7 @@ fi
 check "without [fleet] the split burst is missed" "" \
 	"$(grep '^vel5 ' "$workdir/spread-n1.dec" | grep -o velocity_customer_count_short)"
 
-# --- fast mode: consecutive transactions of a key just over sync_interval_ms (300 ms) apart ----------
+# --- fast mode: consecutive transactions of a key 0.35 s apart (the bound: 100 ms + 4 round trips) ---
 fleet true txpipe-it-fleet-fast fast || exit 1
 spread f1 0.35
 compare "fast mode, spread over three hosts, each key's transactions 0.35 s apart: every decision equals the single instance's" f1
@@ -260,11 +266,16 @@ gap=$(cat "$workdir/spread-f1.gap")
 if ((gap >= 350 && gap < 600)); then ok "the closest transactions of a key were ${gap} ms apart (0.35 s to 0.6 s)"; else
 	not_ok "the closest transactions of a key were 0.35 s to 0.6 s apart" "gap=${gap} ms"
 fi
+# Each host applies every transaction the other two decided (28 round-robin: a decided 10, b and c 9);
+# the last ones within the bound after the last reply, so ask for up to 3 s.
+declare -A own=([a]=10 [b]=9 [c]=9)
 for n in a b c; do
-	applied=$(fstat "$n" fleet.events_applied)
-	if ((applied >= 18)); then ok "host $n applied the others' events ($applied)"; else
-		not_ok "host $n applied the others' events" "events_applied=$applied"
-	fi
+	for ((i = 0; i < 30; i++)); do
+		applied=$(fstat "$n" fleet.events_applied)
+		((applied >= 28 - own[$n])) && break
+		sleep 0.1
+	done
+	check "host $n applied the others' events" $((28 - own[$n])) "$applied"
 done
 check "no decision was stale" 0 "$(grep -c fleet_state_stale "$workdir/spread-f1.out")"
 # For the record, not a check: with no pause (each key's transactions tens of ms apart, inside the
@@ -345,7 +356,7 @@ load() { # PREFIX COUNT: ordinary transactions round-robin, recording the acknow
 load o1 9
 txp_svc_stop dynalite
 ok "dynalite stopped during the load"
-sleep 1
+sleep 1.5 # over stale_after_ms (1 s) plus a tick
 load o2 9
 check "every transaction was decided while DynamoDB was down" 18 "${#ids[@]}"
 stale=$(grep '"transaction_id":"o2-' "$workdir/outage.out" | grep -c fleet_state_stale)
