@@ -568,6 +568,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		}
 	for (int i = 0; i < q.n; i++) {
 		size_t kept;
+		struct may_q mq = names__may_q(ix, &q, i);
 
 		qstart[i] = nqids;
 		/* Two passes: the postings that can align, read in order,
@@ -591,7 +592,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			for (uint32_t p = 0; p < sl->n; p++) {
 				const struct post_rec *pr = &ix->post[sl->off + p];
 				s->qids[nqids] = pr->id;
-				nqids += names__may_align(ix, &q, i, pr);
+				nqids += names__may_align_q(mq, pr);
 			}
 		}
 		kept = qstart[i];
@@ -730,16 +731,16 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		if (nq_init > 0)
 			for (int k = qa = 0; k < nq_init; k++)
 				qa += (qinit[k] & ix->letters[n].first) != 0;
-		if (li > 0 && __builtin_popcount(ix->letters[n].init) == li)
-			la = __builtin_popcount(ix->letters[n].init & qfirst);
+		if (li > 0 && (int)names__bits64(ix->letters[n].init) == li)
+			la = (int)names__bits64(ix->letters[n].init & qfirst);
 
 		/* A repeated token is counted once however many query tokens
 		 * it matches: the count bounds nothing for such a name. */
 		if (nr->dup)
 			s->ns[n].cnt = (uint8_t)nq_full;
 		else if (skipped != 0 && s->ns[n].cnt + nskipped[cls] >= need &&
-		         names__bound_aligned(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt + nskipped[cls], qa, la) >=
-		                 floor) {
+		         names__bound_reaches(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt + nskipped[cls], qa, la,
+		                              floor)) {
 			/* The skipped query tokens it holds a token of, asked
 			 * only of the names that could reach the floor; not
 			 * through the token already counted (one listed token
@@ -757,11 +758,11 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			/* Only the tokens skipped for its class: the others were
 			 * walked for it, and counted. */
 			bits &= skipped;
-			s->ns[n].cnt = (uint8_t)(s->ns[n].cnt + __builtin_popcount(bits));
+			s->ns[n].cnt = (uint8_t)(s->ns[n].cnt + names__bits64(bits));
 		}
 
 		if (s->ns[n].cnt < need ||
-		    names__bound_aligned(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt, qa, la) < floor)
+		    !names__bound_reaches(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt, qa, la, floor))
 			continue;
 		sc = names__score(&q, ix, nr, s);
 		if (sc > best || (sc == best && sc > 0 && n < best_name)) {
