@@ -244,8 +244,7 @@ static inline bool names__may_align_q(struct may_q mq, const struct post_rec *pr
 
 /* Whether query token i of q (a full one) may align with the distinct
  * token of posting `pr` (names__may_align_q). */
-static inline bool names__may_align(const struct txp_names *ix, const struct toks *q, int i,
-                                    const struct post_rec *pr)
+static inline bool names__may_align(const struct txp_names *ix, const struct toks *q, int i, const struct post_rec *pr)
 {
 	return names__may_align_q(names__may_q(ix, q, i), pr);
 }

@@ -459,29 +459,32 @@ START_TEST(a_repeated_query_token_is_keyed_at_each_place)
 }
 END_TEST
 
+/* Every count of shared tokens and initials able to align for a query
+ * of qf full tokens and qi initials against a name of lf and li. */
+static void check_bound_reaches(int qf, int qi, int lf, int li)
+{
+	static const unsigned floors[] = { 0, 1, 500, 899, 900, 901, 950, 999, 1000 };
+
+	for (int sh = 0; sh <= qf; sh++)
+		for (int qa = 0; qa <= qi; qa++)
+			for (int la = 0; la <= li; la++) {
+				unsigned b = names__bound_aligned(qf, qi, lf, li, sh, qa, la);
+				for (size_t f = 0; f < sizeof(floors) / sizeof(floors[0]); f++)
+					ck_assert_int_eq(names__bound_reaches(qf, qi, lf, li, sh, qa, la, floors[f]),
+					                 b >= floors[f]);
+			}
+}
+
 /* The candidates' bound is compared without its division: the same
  * answer as the bound itself, for every shape of up to eight tokens a
  * side and the floors around the threshold. */
 START_TEST(bound_reaches_agrees_with_the_bound)
 {
-	static const unsigned floors[] = { 0, 1, 500, 899, 900, 901, 950, 999, 1000 };
-
 	for (int qf = 0; qf <= 8; qf++)
 		for (int qi = 0; qf + qi <= 8; qi++)
 			for (int lf = 0; lf <= 8; lf++)
 				for (int li = 0; lf + li <= 8; li++)
-					for (int sh = 0; sh <= qf; sh++)
-						for (int qa = 0; qa <= qi; qa++)
-							for (int la = 0; la <= li; la++)
-								for (size_t f = 0; f < sizeof(floors) / sizeof(floors[0]);
-								     f++) {
-									unsigned b = names__bound_aligned(qf, qi, lf, li,
-									                                  sh, qa, la);
-									ck_assert_int_eq(names__bound_reaches(qf, qi, lf,
-									                                      li, sh, qa,
-									                                      la, floors[f]),
-									                 b >= floors[f]);
-								}
+					check_bound_reaches(qf, qi, lf, li);
 }
 END_TEST
 
