@@ -490,6 +490,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	uint64_t qkeys[MAX_TOKENS][TOKEN_MAX + 1]; /* each query token's keys */
 	const struct slot *qslot[MAX_TOKENS][TOKEN_MAX + 1];
 	int qnk[MAX_TOKENS];
+	int qsame[MAX_TOKENS]; /* an earlier query token spelled alike, or -1 */
 	size_t ncand = 0, len;
 	uint32_t cost[MAX_TOKENS] = { 0 };
 	size_t qstart[MAX_TOKENS + 1], nqids = 0;
@@ -550,7 +551,14 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	 * each a cache miss that costs as much as the work on it, and apart
 	 * they are waited for together instead of one after another. */
 	for (int i = 0; i < q.n; i++) {
-		qnk[i] = q.len[i] >= 2 ? names__token_keys(names__tok(&q, i), q.len[i], qkeys[i]) : 0;
+		/* A token given twice (Ahmad ... AL-AHMAD, FEDERAL ...
+		 * FEDERAL) meets the same listed tokens: its keys are not
+		 * looked up again (below). */
+		qsame[i] = -1;
+		for (int j = 0; j < i && qsame[i] < 0; j++)
+			if (q.len[j] == q.len[i] && memcmp(names__tok(&q, j), names__tok(&q, i), q.len[i]) == 0)
+				qsame[i] = j;
+		qnk[i] = q.len[i] >= 2 && qsame[i] < 0 ? names__token_keys(names__tok(&q, i), q.len[i], qkeys[i]) : 0;
 		for (int k = 0; k < qnk[i]; k++)
 			__builtin_prefetch(&ix->table[qkeys[i][k] & ix->mask]);
 	}
@@ -568,8 +576,24 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		}
 	for (int i = 0; i < q.n; i++) {
 		size_t kept;
+		struct may_q mq = names__may_q(ix, &q, i);
 
 		qstart[i] = nqids;
+		if (qsame[i] >= 0 && q.len[i] >= 2) {
+			/* The tokens the earlier one kept, in the same order:
+			 * its postings, filtered and deduplicated alike (a query
+			 * of two full tokens or more compares none of them
+			 * first), would give the same list. */
+			int j = qsame[i];
+			if (scratch_room(&s->qids, &s->qids_cap, nqids + (qstart[j + 1] - qstart[j])) < 0)
+				return -ENOMEM;
+			for (size_t x = qstart[j]; x < qstart[j + 1]; x++) {
+				s->ts[s->qids[x]].bits |= (uint16_t)(1u << i);
+				s->qids[nqids++] = s->qids[x];
+			}
+			cost[i] = cost[j];
+			continue;
+		}
 		/* Two passes: the postings that can align, read in order,
 		 * then their tokens' states and runs, which lie at random and
 		 * are asked for a few ahead (one after another they are
@@ -591,7 +615,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			for (uint32_t p = 0; p < sl->n; p++) {
 				const struct post_rec *pr = &ix->post[sl->off + p];
 				s->qids[nqids] = pr->id;
-				nqids += names__may_align(ix, &q, i, pr);
+				nqids += names__may_align_q(mq, pr);
 			}
 		}
 		kept = qstart[i];
@@ -730,16 +754,16 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 		if (nq_init > 0)
 			for (int k = qa = 0; k < nq_init; k++)
 				qa += (qinit[k] & ix->letters[n].first) != 0;
-		if (li > 0 && __builtin_popcount(ix->letters[n].init) == li)
-			la = __builtin_popcount(ix->letters[n].init & qfirst);
+		if (li > 0 && (int)names__bits64(ix->letters[n].init) == li)
+			la = (int)names__bits64(ix->letters[n].init & qfirst);
 
 		/* A repeated token is counted once however many query tokens
 		 * it matches: the count bounds nothing for such a name. */
 		if (nr->dup)
 			s->ns[n].cnt = (uint8_t)nq_full;
 		else if (skipped != 0 && s->ns[n].cnt + nskipped[cls] >= need &&
-		         names__bound_aligned(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt + nskipped[cls], qa, la) >=
-		                 floor) {
+		         names__bound_reaches(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt + nskipped[cls], qa, la,
+		                              floor)) {
 			/* The skipped query tokens it holds a token of, asked
 			 * only of the names that could reach the floor; not
 			 * through the token already counted (one listed token
@@ -757,11 +781,11 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			/* Only the tokens skipped for its class: the others were
 			 * walked for it, and counted. */
 			bits &= skipped;
-			s->ns[n].cnt = (uint8_t)(s->ns[n].cnt + __builtin_popcount(bits));
+			s->ns[n].cnt = (uint8_t)(s->ns[n].cnt + names__bits64(bits));
 		}
 
 		if (s->ns[n].cnt < need ||
-		    names__bound_aligned(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt, qa, la) < floor)
+		    !names__bound_reaches(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt, qa, la, floor))
 			continue;
 		sc = names__score(&q, ix, nr, s);
 		if (sc > best || (sc == best && sc > 0 && n < best_name)) {

@@ -196,34 +196,57 @@ static inline unsigned names__bits64(uint64_t x)
 	return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
 
-/* Whether query token i of q (a full one) may align with the distinct
+/* Query token i as names__may_align() reads it: in locals, held in
+ * registers across a key's postings (stores into the screening's arrays
+ * could otherwise alias the query and reload it on every posting). */
+struct may_q {
+	const uint8_t (*need)[5]; /* ix->align_need[its length] */
+	uint32_t lv[3];           /* its names__letter_levels */
+	uint32_t pre;             /* its first three characters, little-endian */
+	size_t len;
+};
+
+static inline struct may_q names__may_q(const struct txp_names *ix, const struct toks *q, int i)
+{
+	const unsigned char *qt = (const unsigned char *)names__tok(q, i);
+	struct may_q mq = { ix->align_need[q->len[i]],
+		            { q->lv[i][0], q->lv[i][1], q->lv[i][2] },
+		            (uint32_t)qt[0] | (uint32_t)qt[1] << 8 | (uint32_t)qt[2] << 16,
+		            q->len[i] };
+	return mq;
+}
+
+/* Whether the query token mq (a full one) may align with the distinct
  * token of posting `pr`: false when an upper bound of their Jaro-
  * Winkler similarity is under PAIR_FLOOR.  Inline and without branches
  * but one: it runs on every posting a screening reads. */
-static inline bool names__may_align(const struct txp_names *ix, const struct toks *q, int i,
-                                    const struct post_rec *pr)
+static inline bool names__may_align_q(struct may_q mq, const struct post_rec *pr)
 {
-	const unsigned char *qt = (const unsigned char *)names__tok(q, i);
 	const unsigned char *lt = (const unsigned char *)pr->pre;
-	size_t ql = q->len[i], ll = pr->len, p, lim = ql < ll ? ql : ll;
-	const uint32_t *a = q->lv[i];
+	size_t ll = pr->len, p, lim = mq.len < ll ? mq.len : ll;
 	/* A character matches one of its kind: at most the fewer of each
 	 * symbol's occurrences match.  The posting knows its token's up to
 	 * two; beyond that the query's count bounds it, so a symbol three
 	 * times in the query and twice or more in the token bounds nothing
 	 * (rare: MOHAMMED). */
-	size_t m = names__bits64((uint64_t)(a[0] & pr->lv[0]) << 32 | (a[1] & pr->lv[1])) +
-	           ((a[2] & pr->lv[1]) != 0 ? TOKEN_MAX : 0);
+	size_t m = names__bits64((uint64_t)(mq.lv[0] & pr->lv[0]) << 32 | (mq.lv[1] & pr->lv[1])) +
+	           ((mq.lv[2] & pr->lv[1]) != 0 ? TOKEN_MAX : 0);
 	/* The common prefix as far as the posting holds it (three
 	 * characters, the fourth assumed to agree), from the first
 	 * differing byte. */
-	uint32_t diff = ((uint32_t)qt[0] | (uint32_t)qt[1] << 8 | (uint32_t)qt[2] << 16) ^
-	                ((uint32_t)lt[0] | (uint32_t)lt[1] << 8 | (uint32_t)lt[2] << 16);
+	uint32_t diff = mq.pre ^ ((uint32_t)lt[0] | (uint32_t)lt[1] << 8 | (uint32_t)lt[2] << 16);
 
 	p = diff != 0 ? (size_t)__builtin_ctz(diff) / 8 : 3;
 	p = p < lim ? p : lim;
 	p += p == 3 && lim > 3;
-	return m >= ix->align_need[ql][ll][p];
+	return m >= mq.need[ll][p];
+}
+
+/* Whether query token i of q (a full one) may align with the distinct
+ * token of posting `pr` (names__may_align_q). */
+static inline bool names__may_align(const struct txp_names *ix, const struct toks *q, int i, const struct post_rec *pr)
+{
+	return names__may_align_q(names__may_q(ix, q, i), pr);
 }
 
 /* Scores query q against listed name nr of ix, in thousandths, using s's memo. */
@@ -234,6 +257,41 @@ unsigned names__bound(int qf, int qi, int lf, int li, int shared);
 /* The same with, of the qi and li initials, only qa and la able to align
  * (a token on the other side starts with their letter). */
 unsigned names__bound_aligned(int qf, int qi, int lf, int li, int shared, int qa, int la);
+
+/*
+ * names__bound_aligned() as a fraction, 2 * m / total (0 when total is
+ * not positive): aligned pairs weigh at most 2 * shared (two full
+ * tokens) + qa (a query initial's) + la (a listed initial's, the query's
+ * token full); a side loses a unit of weight per initial of the other
+ * side aligned with one of its full tokens, so at most la (query side)
+ * and qa (listed side), and one side at most an excused middle name.
+ */
+static inline void names__bound_parts(int qf, int qi, int lf, int li, int shared, int qa, int la, int *m_out,
+                                      int *total_out)
+{
+	int wq = 2 * qf + qi, wl = 2 * lf + li;
+	int m = 2 * shared + qa + la, dq, dl, total;
+
+	m = m < wq ? m : wq;
+	m = m < wl ? m : wl;
+	dq = wq - la > m ? wq - la : m;
+	dl = wl - qa > m ? wl - qa : m;
+	total = dq + dl - (qf + qi >= 3 || lf + li >= 3 ? 2 : 0);
+	total = total > 2 * m ? total : 2 * m;
+	*m_out = m;
+	*total_out = total;
+}
+
+/* Whether names__bound_aligned() >= floor, without its division: it is
+ * asked of every candidate. */
+static inline bool names__bound_reaches(int qf, int qi, int lf, int li, int shared, int qa, int la, unsigned floor)
+{
+	int m, total;
+
+	names__bound_parts(qf, qi, lf, li, shared, qa, la, &m, &total);
+	/* floor(2000 m / total) >= floor exactly when 2000 m >= floor * total. */
+	return total > 0 ? 2000u * (unsigned)m >= floor * (unsigned)total : floor == 0;
+}
 
 /* ---- names.c: building the index ---------------------------------------- */
 

@@ -553,22 +553,11 @@ unsigned names__bound(int qf, int qi, int lf, int li, int shared)
 	return names__bound_aligned(qf, qi, lf, li, shared, qi, li);
 }
 
-/*
- * Aligned pairs weigh at most 2 * shared (two full tokens) + qa (a query
- * initial's) + la (a listed initial's, the query's token full); a side
- * loses a unit of weight per initial of the other side aligned with one
- * of its full tokens, so at most la (query side) and qa (listed side).
- */
+/* See names__bound_parts() in names_int.h. */
 unsigned names__bound_aligned(int qf, int qi, int lf, int li, int shared, int qa, int la)
 {
-	int wq = 2 * qf + qi, wl = 2 * lf + li;
-	int m = 2 * shared + qa + la, dq, dl, total;
+	int m, total;
 
-	m = m < wq ? m : wq;
-	m = m < wl ? m : wl;
-	dq = wq - la > m ? wq - la : m;
-	dl = wl - qa > m ? wl - qa : m;
-	total = dq + dl - (qf + qi >= 3 || lf + li >= 3 ? 2 : 0);
-	total = total > 2 * m ? total : 2 * m;
+	names__bound_parts(qf, qi, lf, li, shared, qa, la, &m, &total);
 	return total > 0 ? (unsigned)(2000 * m / total) : 0;
 }

@@ -433,6 +433,61 @@ START_TEST(long_run_that_aligns_is_walked)
 }
 END_TEST
 
+/* A query token given twice takes the first one's listed tokens without
+ * looking its keys up again: both places are keyed all the same, so
+ * each aligns with a listed token (one keyed place only would leave the
+ * other unaligned: 666, no hit). */
+START_TEST(a_repeated_query_token_is_keyed_at_each_place)
+{
+	struct txp_names *x = NULL;
+	struct txp_names_hit hit;
+	char err[512] = "";
+
+	ck_assert_int_eq(txp_names_load_file("t", "inhouse",
+	                                     temp_list("id,name\nR-1,AHMAD YUNIS AHMAD\nR-2,FEDERAL STATE "
+	                                               "UNITARY FEDERAL CENTER\nR-3,AHMAD KARIMOV\n"),
+	                                     &x, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(txp_names_screen(x, scr, "Ahmad Yunis AL-AHMAD", THRESHOLD, &hit), 1);
+	ck_assert_str_eq(hit.entry, "R-1");
+	ck_assert_uint_eq(hit.score, 1000);
+	ck_assert_int_eq(txp_names_screen(x, scr, "Ahmed Yunis Ahmed", THRESHOLD, &hit), 1);
+	ck_assert_str_eq(hit.entry, "R-1");
+	ck_assert_int_eq(txp_names_screen(x, scr, "Federal State Unitary Federal Centre", THRESHOLD, &hit), 1);
+	ck_assert_str_eq(hit.entry, "R-2");
+	txp_names_free(x);
+}
+END_TEST
+
+/* Every count of shared tokens and initials able to align for a query
+ * of qf full tokens and qi initials against a name of lf and li. */
+static void check_bound_reaches(int qf, int qi, int lf, int li)
+{
+	static const unsigned floors[] = { 0, 1, 500, 899, 900, 901, 950, 999, 1000 };
+
+	for (int sh = 0; sh <= qf; sh++)
+		for (int qa = 0; qa <= qi; qa++)
+			for (int la = 0; la <= li; la++) {
+				unsigned b = names__bound_aligned(qf, qi, lf, li, sh, qa, la);
+				for (size_t f = 0; f < sizeof(floors) / sizeof(floors[0]); f++)
+					ck_assert_int_eq(names__bound_reaches(qf, qi, lf, li, sh, qa, la, floors[f]),
+					                 b >= floors[f]);
+			}
+}
+
+/* The candidates' bound is compared without its division: the same
+ * answer as the bound itself, for every shape of up to eight tokens a
+ * side and the floors around the threshold. */
+START_TEST(bound_reaches_agrees_with_the_bound)
+{
+	for (int qf = 0; qf <= 8; qf++)
+		for (int qi = 0; qf + qi <= 8; qi++)
+			for (int lf = 0; lf <= 8; lf++)
+				for (int li = 0; lf + li <= 8; li++)
+					check_bound_reaches(qf, qi, lf, li);
+}
+END_TEST
+
 START_TEST(real_sdn_list_loads_whole)
 {
 	const char *top = getenv("top_srcdir");
@@ -477,6 +532,8 @@ static Suite *names_suite(void)
 	tcase_add_test(tc, spec_errors_name_the_item);
 	tcase_add_test(tc, posting_bound_never_dismisses_an_aligning_token);
 	tcase_add_test(tc, long_run_that_aligns_is_walked);
+	tcase_add_test(tc, a_repeated_query_token_is_keyed_at_each_place);
+	tcase_add_test(tc, bound_reaches_agrees_with_the_bound);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sdn");
 	tcase_set_timeout(tc, 120);
