@@ -144,6 +144,7 @@ struct txp_config {
 		char *table;                /* the shared-state table */
 		uint64_t sync_interval_ms;  /* how often shared state is published and refreshed */
 		int mode;                   /* enum txp_fleet_mode */
+		int record_writes;          /* enum txp_fleet_record_writes */
 		int stale_action;           /* enum txp_fleet_stale_action */
 		uint64_t stale_after_ms;    /* no complete read for this long: decisions are stale */
 		uint64_t max_queued_events; /* unpublished events kept, then dropped (counted) */
@@ -154,6 +155,11 @@ struct txp_config {
 enum txp_fleet_mode {
 	TXP_FLEET_FAST,  /* decide at once on local counts plus the fleet's as of the last refresh */
 	TXP_FLEET_FRESH, /* wait for one batched read of keys not refreshed within the sync interval */
+};
+
+enum txp_fleet_record_writes {
+	TXP_FLEET_WRITES_TRANSACTION, /* TransactWriteItems: up to batch_size conditional puts a request */
+	TXP_FLEET_WRITES_PUT,         /* one conditional PutItem a record (servers without transactions) */
 };
 
 enum txp_fleet_stale_action {

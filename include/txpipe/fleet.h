@@ -262,6 +262,32 @@ void txp_fleet_fingerprint(const char *item, size_t len, char out[TXP_FLEET_FING
 char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, const char *decided_by,
                          const char *fingerprint, size_t *len);
 
+/*
+ * A TransactWriteItems request body with one such conditional Put for
+ * each of the n items (n at most 100; no two of one transaction_id), each
+ * asking for the stored record when its condition fails
+ * (ReturnValuesOnConditionCheckFailure ALL_OLD), so a conflict needs no
+ * read-back.  The whole transaction is written or none of it (DynamoDB
+ * API Reference, TransactWriteItems).  Malloc'd (caller frees), or NULL.
+ */
+char *txp_fleet_transact_body(const char *table, const char *const *items, const uint32_t *lens, size_t n,
+                              const char *decided_by, size_t *len);
+
+/* Why each Put of a cancelled transaction was refused, in order. */
+struct txp_fleet_cancel {
+	char code[48]; /* "None" (refused only because another was), "ConditionalCheckFailed", ... */
+	char *old;     /* ConditionalCheckFailed with the stored item: {"Item":{...}}, as a GetItem
+	                * answer for txp_fleet_stored_verdict (malloc'd, caller frees); else NULL */
+	size_t old_len;
+};
+
+/*
+ * Reads the CancellationReasons of a TransactionCanceledException body
+ * into out[0..n-1].  Returns 0, or -EINVAL when the body does not carry
+ * exactly n reasons, -ENOMEM; on failure nothing is left to free.
+ */
+int txp_fleet_cancellations(const char *body, size_t len, struct txp_fleet_cancel *out, size_t n);
+
 /* A GetItem request body reading the record of `id` with a strongly
  * consistent read.  Malloc'd (caller frees), or NULL. */
 char *txp_fleet_get_body(const char *table, const char *id, size_t *len);

@@ -45,6 +45,9 @@ static const char *const journal_ack_names[] = { "journaled", "stored", "decided
 static const char *const fleet_mode_names[] = { "fast", "fresh", NULL };
 static const int fleet_mode_values[] = { TXP_FLEET_FAST, TXP_FLEET_FRESH };
 
+static const char *const fleet_writes_names[] = { "transaction", "put", NULL };
+static const int fleet_writes_values[] = { TXP_FLEET_WRITES_TRANSACTION, TXP_FLEET_WRITES_PUT };
+
 static const char *const fleet_stale_names[] = { "none", "review", NULL };
 static const int fleet_stale_values[] = { TXP_FLEET_STALE_NONE, TXP_FLEET_STALE_REVIEW };
 
@@ -1418,6 +1421,18 @@ const struct txp_config_key txp_config_keys[] = {
 	          "(counted within sync_interval_ms / 2 plus four round trips); fresh: a transaction waits for a "
 	          "read of the shared state that started after it came (one read for all waiting) and its reply "
 	          "for its own event to be published." },
+	{ .section = "fleet",
+	  .key = "record_writes",
+	  .type = TXP_CFG_ENUM,
+	  .offset = OFF(fleet, record_writes),
+	  .enum_names = fleet_writes_names,
+	  .enum_values = fleet_writes_values,
+	  .default_value = "transaction",
+	  .reloadable = false,
+	  .help = "How a record is stored only if its transaction_id has none: transaction, up to [dynamodb] "
+	          "batch_size conditional puts in one TransactWriteItems (two write units a record); put, one "
+	          "conditional PutItem a record (one write unit, a request each), for a DynamoDB-compatible "
+	          "server without transactions." },
 	{ .section = "fleet",
 	  .key = "stale_action",
 	  .type = TXP_CFG_ENUM,

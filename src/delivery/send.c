@@ -68,11 +68,18 @@ static void store_done(struct txp_delivery *d, struct call *c, const struct txp_
 
 /* ---- fleet mode: first decision wins -------------------------------- */
 
+/* Fleet records go as TransactWriteItems of conditional puts, not one
+ * PutItem each ([fleet] record_writes). */
+static bool fleet_transact(const struct txp_delivery *d)
+{
+	return d->fleet && d->cfg->fleet.record_writes == TXP_FLEET_WRITES_TRANSACTION;
+}
+
 /* The conditional put of c's one record failed its condition: a record of
  * that transaction_id exists.  Whether it is ours is read back. */
 static bool condition_failed(const struct txp_delivery *d, const struct call *c, const struct txp_aws_result *r)
 {
-	return d->fleet && c->kind == JOB_STORE && !c->checking && c->n == 1 &&
+	return d->fleet && !fleet_transact(d) && c->kind == JOB_STORE && !c->checking && c->n == 1 &&
 	       strcmp(r->code, "ConditionalCheckFailedException") == 0;
 }
 
@@ -94,21 +101,18 @@ static int check_start(struct txp_delivery *d, struct call *c)
 	return rc;
 }
 
-/* The read-back after a failed condition came back. */
-static void check_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
+/* Settles j from the stored record of its transaction_id (`body`, a
+ * GetItem answer: the read-back, or the item a cancelled transaction
+ * returned): ours already, another host's decision that wins, or gone. */
+static void settle_stored(struct txp_delivery *d, struct job *j, const char *body, size_t body_len)
 {
-	struct job *j = c->jobs[0];
 	char fp[TXP_FLEET_FINGERPRINT_HEX + 1], winner[TXP_FLEET_INSTANCE_ID_MAX + 1];
 	char *reply = NULL;
 	size_t reply_len = 0;
 	int v;
 
-	if (r->kind != TXP_AWS_OK) {
-		delivery__job_failed(d, j, r->kind != TXP_AWS_FATAL, r->code, r->message);
-		return;
-	}
 	txp_fleet_fingerprint(j->payload, j->len, fp);
-	v = txp_fleet_stored_verdict(r->body, r->body_len, fp, winner, sizeof(winner), &reply, &reply_len);
+	v = txp_fleet_stored_verdict(body, body_len, fp, winner, sizeof(winner), &reply, &reply_len);
 	if (v == TXP_FLEET_OURS) {
 		/* Our own earlier attempt (an answer lost to a timeout) or a
 		 * replayed record: stored, and only once. */
@@ -135,6 +139,62 @@ static void check_done(struct txp_delivery *d, struct call *c, const struct txp_
 	else
 		free(reply);
 	delivery__job_done(d, j, true);
+}
+
+/* The read-back after a failed condition came back. */
+static void check_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
+{
+	if (r->kind != TXP_AWS_OK) {
+		delivery__job_failed(d, c->jobs[0], r->kind != TXP_AWS_FATAL, r->code, r->message);
+		return;
+	}
+	settle_stored(d, c->jobs[0], r->body, r->body_len);
+}
+
+/*
+ * A TransactWriteItems of fleet records came back.  Written: all stored.
+ * Cancelled (TransactionCanceledException), nothing was written, and each
+ * put has its reason: a failed condition comes with the stored record,
+ * settled at once; "None" (refused only because another put was) goes
+ * back to the queue as it was, spending no attempt; any other reason
+ * (TransactionConflict, throttling) is retried with backoff.
+ */
+static void transact_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
+{
+	struct txp_fleet_cancel why[MAX_BATCH];
+
+	if (r->kind == TXP_AWS_OK) {
+		for (size_t i = 0; i < c->n; i++) {
+			d->st.stored++;
+			delivery__job_done(d, c->jobs[i], true);
+		}
+		return;
+	}
+	if (strcmp(r->code, "TransactionCanceledException") != 0) {
+		for (size_t i = 0; i < c->n; i++)
+			delivery__job_failed(d, c->jobs[i], r->kind != TXP_AWS_FATAL, r->code, r->message);
+		return;
+	}
+	if (txp_fleet_cancellations(r->body, r->body_len, why, c->n) < 0) {
+		for (size_t i = 0; i < c->n; i++)
+			delivery__job_failed(d, c->jobs[i], true, r->code, "cancelled, without a reason per put");
+		return;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		struct job *j = c->jobs[i];
+
+		if (strcmp(why[i].code, "None") == 0) {
+			j->attempts--;
+			delivery__q_push(&d->q[JOB_STORE], j);
+			d->deadline[JOB_STORE] = delivery__now_ms(d);
+		} else if (strcmp(why[i].code, "ConditionalCheckFailed") == 0 && why[i].old != NULL) {
+			settle_stored(d, j, why[i].old, why[i].old_len);
+		} else {
+			delivery__job_failed(d, j, strcmp(why[i].code, "ValidationError") != 0, why[i].code,
+			                     "refused within TransactWriteItems");
+		}
+		free(why[i].old);
+	}
 }
 
 static void alert_done(struct txp_delivery *d, struct call *c, const struct txp_aws_result *r)
@@ -237,6 +297,8 @@ static void on_call_done(void *arg, const struct txp_aws_result *r)
 			delivery__job_lost(d, c->jobs[i], "cancelled");
 	} else if (c->checking) {
 		check_done(d, c, r);
+	} else if (c->kind == JOB_STORE && fleet_transact(d)) {
+		transact_done(d, c, r);
 	} else if (c->kind == JOB_STORE) {
 		store_done(d, c, r);
 	} else if (c->kind == JOB_ALERT) {
@@ -311,8 +373,9 @@ static void release_ids(struct txp_delivery *d, const struct call *c)
 
 static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
 {
-	/* A conditional write carries one item (BatchWriteItem takes no conditions). */
-	if (k == JOB_STORE && d->fleet)
+	/* A conditional PutItem carries one item (BatchWriteItem takes no
+	 * conditions); a transaction as many as a BatchWriteItem. */
+	if (k == JOB_STORE && d->fleet && !fleet_transact(d))
 		return 1;
 	size_t n = k == JOB_STORE ? d->cfg->dynamodb.batch_size : k == JOB_ALERT ? d->cfg->sns.batch_size : DLQ_BATCH;
 	return n < 1 ? 1 : n > MAX_BATCH ? MAX_BATCH : n;
@@ -320,7 +383,7 @@ static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
 
 static unsigned inflight_max(const struct txp_delivery *d, enum job_kind k)
 {
-	unsigned m = k == JOB_STORE   ? (d->fleet ? MAX_FLEET_STORE_INFLIGHT : MAX_STORE_INFLIGHT)
+	unsigned m = k == JOB_STORE   ? (d->fleet && !fleet_transact(d) ? MAX_FLEET_STORE_INFLIGHT : MAX_STORE_INFLIGHT)
 	             : k == JOB_ALERT ? MAX_ALERT_INFLIGHT
 	                              : MAX_DLQ_INFLIGHT;
 	return d->cfg->aws.max_connections < m ? (unsigned)d->cfg->aws.max_connections : m;
@@ -328,6 +391,15 @@ static unsigned inflight_max(const struct txp_delivery *d, enum job_kind k)
 
 static char *call_body(const struct txp_delivery *d, const struct call *c, size_t *len)
 {
+	if (c->kind == JOB_STORE && fleet_transact(d)) {
+		const char *items[MAX_BATCH];
+		uint32_t lens[MAX_BATCH];
+		for (size_t i = 0; i < c->n; i++) {
+			items[i] = c->jobs[i]->payload;
+			lens[i] = c->jobs[i]->len;
+		}
+		return txp_fleet_transact_body(d->cfg->dynamodb.table, items, lens, c->n, d->decided_by, len);
+	}
 	if (c->kind == JOB_STORE && d->fleet) {
 		char fp[TXP_FLEET_FINGERPRINT_HEX + 1];
 		txp_fleet_fingerprint(c->jobs[0]->payload, c->jobs[0]->len, fp);
@@ -417,8 +489,11 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 	d->inflight[k]++;
 	rc = -ENOMEM;
 	if (body != NULL)
-		rc = txp_aws_call(d->client, service_of[k], k == JOB_STORE && d->fleet ? "PutItem" : op_of[k], body,
-		                  len, on_call_done, c);
+		rc = txp_aws_call(d->client, service_of[k],
+		                  k == JOB_STORE && fleet_transact(d) ? "TransactWriteItems"
+		                  : k == JOB_STORE && d->fleet        ? "PutItem"
+		                                                      : op_of[k],
+		                  body, len, on_call_done, c);
 	free(body);
 	if (rc < 0) {
 		/* Report it as the call's own failure, so every path through

@@ -20,28 +20,111 @@ void txp_fleet_fingerprint(const char *item, size_t len, char out[TXP_FLEET_FING
 	sodium_bin2hex(out, TXP_FLEET_FINGERPRINT_HEX + 1, h, sizeof(h));
 }
 
+/* Appends the fields of a conditional put of `item` (TableName, Item with
+ * decided_by and the fingerprint, ConditionExpression), without braces.
+ * Returns false for an item that is not a JSON object. */
+static bool put_fields(struct txp_sbuf *b, const char *table, const char *item, size_t item_len,
+                       const char *decided_by, const char *fingerprint)
+{
+	/* The item is one JSON object: the two attributes go before its final '}'. */
+	if (item_len < 2 || item[0] != '{' || item[item_len - 1] != '}')
+		return false;
+	txp_sbuf_str(b, "\"TableName\":");
+	txp_sbuf_json_str(b, table);
+	txp_sbuf_str(b, ",\"Item\":");
+	txp_sbuf_raw(b, item, item_len - 1);
+	txp_sbuf_str(b,
+	             item_len > 2 ? ",\"" TXP_FLEET_DECIDED_BY "\":{\"S\":" : "\"" TXP_FLEET_DECIDED_BY "\":{\"S\":");
+	txp_sbuf_json_str(b, decided_by);
+	txp_sbuf_str(b, "},\"" TXP_FLEET_FINGERPRINT "\":{\"S\":");
+	txp_sbuf_json_str(b, fingerprint);
+	/* A record is written once: a second decision of its transaction_id
+	 * fails with ConditionalCheckFailedException instead of replacing it
+	 * (DynamoDB Developer Guide, "Condition expressions"). */
+	txp_sbuf_str(b, "}},\"ConditionExpression\":\"attribute_not_exists(" TXP_FLEET_RECORD_KEY ")\"");
+	return true;
+}
+
 char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, const char *decided_by,
                          const char *fingerprint, size_t *len)
 {
 	struct txp_sbuf b = { 0 };
 
-	/* The item is one JSON object: the two attributes go before its final '}'. */
-	if (item_len < 2 || item[0] != '{' || item[item_len - 1] != '}')
+	txp_sbuf_str(&b, "{");
+	if (!put_fields(&b, table, item, item_len, decided_by, fingerprint)) {
+		txp_sbuf_free(&b);
 		return NULL;
-	txp_sbuf_str(&b, "{\"TableName\":");
-	txp_sbuf_json_str(&b, table);
-	txp_sbuf_str(&b, ",\"Item\":");
-	txp_sbuf_raw(&b, item, item_len - 1);
-	txp_sbuf_str(&b,
-	             item_len > 2 ? ",\"" TXP_FLEET_DECIDED_BY "\":{\"S\":" : "\"" TXP_FLEET_DECIDED_BY "\":{\"S\":");
-	txp_sbuf_json_str(&b, decided_by);
-	txp_sbuf_str(&b, "},\"" TXP_FLEET_FINGERPRINT "\":{\"S\":");
-	txp_sbuf_json_str(&b, fingerprint);
-	/* A record is written once: a second decision of its transaction_id
-	 * fails with ConditionalCheckFailedException instead of replacing it
-	 * (DynamoDB Developer Guide, "Condition expressions"). */
-	txp_sbuf_str(&b, "}},\"ConditionExpression\":\"attribute_not_exists(" TXP_FLEET_RECORD_KEY ")\"}");
+	}
+	txp_sbuf_str(&b, "}");
 	return txp_sbuf_finish(&b, len);
+}
+
+char *txp_fleet_transact_body(const char *table, const char *const *items, const uint32_t *lens, size_t n,
+                              const char *decided_by, size_t *len)
+{
+	struct txp_sbuf b = { 0 };
+	char fp[TXP_FLEET_FINGERPRINT_HEX + 1];
+
+	txp_sbuf_str(&b, "{\"TransactItems\":[");
+	for (size_t i = 0; i < n; i++) {
+		txp_fleet_fingerprint(items[i], lens[i], fp);
+		txp_sbuf_str(&b, i == 0 ? "{\"Put\":{" : ",{\"Put\":{");
+		if (!put_fields(&b, table, items[i], lens[i], decided_by, fp)) {
+			txp_sbuf_free(&b);
+			return NULL;
+		}
+		txp_sbuf_str(&b, ",\"ReturnValuesOnConditionCheckFailure\":\"ALL_OLD\"}}");
+	}
+	txp_sbuf_str(&b, "]}");
+	return txp_sbuf_finish(&b, len);
+}
+
+int txp_fleet_cancellations(const char *body, size_t len, struct txp_fleet_cancel *out, size_t n)
+{
+	json_t *root = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *reasons = json_object_get(root, "CancellationReasons"), *r;
+	size_t i;
+	int rc = -EINVAL;
+
+	memset(out, 0, n * sizeof(out[0]));
+	if (!json_is_array(reasons) || json_array_size(reasons) != n)
+		goto out;
+	json_array_foreach (reasons, i, r) {
+		const char *code = json_string_value(json_object_get(r, "Code"));
+		json_t *item = json_object_get(r, "Item");
+
+		if (!json_is_object(r) || code == NULL || strlen(code) >= sizeof(out[i].code))
+			goto fail;
+		memcpy(out[i].code, code, strlen(code) + 1);
+		if (json_is_object(item)) {
+			/* Into our own malloc'd buffer: json_dumps would
+			 * allocate with jansson's functions, which the daemon
+			 * replaces (they free with theirs, not free()). */
+			json_t *wrap = json_pack("{sO}", "Item", item);
+			size_t need = wrap != NULL ? json_dumpb(wrap, NULL, 0, JSON_COMPACT) : 0;
+
+			out[i].old = need > 0 ? malloc(need + 1) : NULL;
+			if (out[i].old != NULL) {
+				out[i].old_len = json_dumpb(wrap, out[i].old, need, JSON_COMPACT);
+				out[i].old[out[i].old_len] = '\0';
+			}
+			json_decref(wrap);
+			if (out[i].old == NULL) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+		}
+	}
+	rc = 0;
+	goto out;
+fail:
+	for (i = 0; i < n; i++) {
+		free(out[i].old);
+		out[i].old = NULL;
+	}
+out:
+	json_decref(root);
+	return rc;
 }
 
 char *txp_fleet_get_body(const char *table, const char *id, size_t *len)

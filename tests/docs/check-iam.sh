@@ -15,7 +15,8 @@
 # action: SNS PublishBatch by sns:Publish (SNS Developer Guide, "Amazon SNS
 # message batching"), SQS SendMessageBatch, DeleteMessageBatch and
 # ChangeMessageVisibilityBatch by SendMessage, DeleteMessage and
-# ChangeMessageVisibility (SQS Developer Guide, "Amazon SQS batch actions").
+# ChangeMessageVisibility (SQS Developer Guide, "Amazon SQS batch actions");
+# DynamoDB TransactWriteItems by the actions inside it (only Puts here: PutItem).
 # DynamoDB's BatchWriteItem and BatchGetItem are actions of their own.
 
 set -u
@@ -81,6 +82,9 @@ iam_action() {
 	sqs:SendMessageBatch) echo "sqs:SendMessage" ;;
 	sqs:DeleteMessageBatch) echo "sqs:DeleteMessage" ;;
 	sqs:ChangeMessageVisibilityBatch) echo "sqs:ChangeMessageVisibility" ;;
+	# The daemon's transactions hold Puts only, and a Put in a transaction is authorised as
+	# PutItem (DynamoDB Developer Guide, "Using IAM with DynamoDB transactions").
+	dynamodb:TransactWriteItems) echo "dynamodb:PutItem" ;;
 	*) echo "$1:$2" ;;
 	esac
 }

@@ -90,6 +90,8 @@ enabled = true
 instance_id = $1
 table = $fleet
 lease_ms = 3s
+# dynalite has no TransactWriteItems (fleet-records.sh runs transactions at DynamoDB Local).
+record_writes = put
 EOC
 }
 

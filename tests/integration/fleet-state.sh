@@ -99,6 +99,8 @@ table = $3
 sync_interval_ms = 200ms
 stale_after_ms = 1s
 mode = $4
+# dynalite has no TransactWriteItems (fleet-records.sh runs transactions at DynamoDB Local).
+record_writes = put
 EOC
 }
 

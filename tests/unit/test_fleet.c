@@ -138,6 +138,73 @@ START_TEST(the_put_is_conditional_and_carries_decided_by_and_the_fingerprint)
 }
 END_TEST
 
+START_TEST(a_transaction_carries_one_conditional_put_per_record_each_asking_for_the_stored_one)
+{
+	const char *items[2] = { item, "{\"transaction_id\":{\"S\":\"t-2\"}}" };
+	uint32_t lens[2] = { (uint32_t)strlen(items[0]), (uint32_t)strlen(items[1]) };
+	char fp[TXP_FLEET_FINGERPRINT_HEX + 1];
+	size_t len;
+	char *body = txp_fleet_transact_body("records", items, lens, 2, "host-a", &len);
+	json_t *j, *ti;
+
+	ck_assert_ptr_nonnull(body);
+	j = json_loadb(body, len, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ti = json_object_get(j, "TransactItems");
+	ck_assert_uint_eq(json_array_size(ti), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *put = json_object_get(json_array_get(ti, i), "Put");
+		json_t *it = json_object_get(put, "Item");
+
+		ck_assert_str_eq(json_string_value(json_object_get(put, "TableName")), "records");
+		ck_assert_str_eq(json_string_value(json_object_get(put, "ConditionExpression")),
+		                 "attribute_not_exists(transaction_id)");
+		ck_assert_str_eq(json_string_value(json_object_get(put, "ReturnValuesOnConditionCheckFailure")), "ALL_OLD");
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "decided_by"), "S")), "host-a");
+		txp_fleet_fingerprint(items[i], lens[i], fp);
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "fingerprint"), "S")), fp);
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
+	                         json_object_get(json_array_get(ti, 1), "Put"), "Item"), "transaction_id"), "S")),
+	                 "t-2");
+	json_decref(j);
+	free(body);
+	items[1] = "[1]";
+	lens[1] = 3;
+	ck_assert_ptr_null(txp_fleet_transact_body("records", items, lens, 2, "host-a", &len));
+}
+END_TEST
+
+START_TEST(a_cancelled_transaction_gives_each_put_its_reason_and_the_stored_record)
+{
+	/* As DynamoDB (and DynamoDB Local) answer: a reason per put, in order. */
+	const char *body = "{\"__type\":\"com.amazonaws.dynamodb.v20120810#TransactionCanceledException\","
+	                   "\"CancellationReasons\":[{\"Code\":\"None\"},{\"Item\":{\"transaction_id\":{\"S\":\"t-2\"},"
+	                   "\"fingerprint\":{\"S\":\"abcd\"}},\"Code\":\"ConditionalCheckFailed\",\"Message\":\"The "
+	                   "conditional request failed\"},{\"Code\":\"TransactionConflict\"}],\"Message\":\"Transaction "
+	                   "cancelled\"}";
+	struct txp_fleet_cancel why[3];
+	char winner[TXP_FLEET_INSTANCE_ID_MAX + 1], *reply;
+	size_t n;
+
+	ck_assert_int_eq(txp_fleet_cancellations(body, strlen(body), why, 3), 0);
+	ck_assert_str_eq(why[0].code, "None");
+	ck_assert_ptr_null(why[0].old);
+	ck_assert_str_eq(why[1].code, "ConditionalCheckFailed");
+	ck_assert_ptr_nonnull(why[1].old);
+	/* The stored item reads as a GetItem answer would. */
+	ck_assert_int_eq(txp_fleet_stored_verdict(why[1].old, why[1].old_len, "abcd", winner, sizeof(winner), &reply, &n),
+	                 TXP_FLEET_OURS);
+	ck_assert_str_eq(why[2].code, "TransactionConflict");
+	ck_assert_ptr_null(why[2].old);
+	free(why[1].old);
+	/* Not as many reasons as puts, or no reasons: unusable. */
+	ck_assert_int_eq(txp_fleet_cancellations(body, strlen(body), why, 2), -EINVAL);
+	ck_assert_int_eq(txp_fleet_cancellations("{\"Message\":\"x\"}", 15, why, 1), -EINVAL);
+	ck_assert_int_eq(txp_fleet_cancellations("not json", 8, why, 1), -EINVAL);
+}
+END_TEST
+
 START_TEST(the_read_back_is_consistent)
 {
 	size_t len;
@@ -368,6 +435,8 @@ int main(void)
 	tcase_add_test(tc, imds_that_does_not_answer_falls_back_to_the_hostname);
 	tcase_add_test(tc, fingerprints_are_the_same_for_the_same_bytes_only);
 	tcase_add_test(tc, the_put_is_conditional_and_carries_decided_by_and_the_fingerprint);
+	tcase_add_test(tc, a_transaction_carries_one_conditional_put_per_record_each_asking_for_the_stored_one);
+	tcase_add_test(tc, a_cancelled_transaction_gives_each_put_its_reason_and_the_stored_record);
 	tcase_add_test(tc, the_read_back_is_consistent);
 	tcase_add_test(tc, a_stored_record_with_our_fingerprint_is_ours);
 	tcase_add_test(tc, another_decision_is_a_conflict_whose_reply_says_the_stored_one);
