@@ -67,6 +67,8 @@ enabled = $2
 instance_id = $1
 table = bench-fleet
 sync_interval_ms = 400ms
+# dynalite has no TransactWriteItems.
+record_writes = put
 EOF
 	"$build/txpiped" --config "$tmp/$1.ini" 2>"$tmp/$1.log" &
 	pids[$1]=$!

@@ -75,6 +75,8 @@ dir = $tmp/journal-$runs
 enabled = $2
 instance_id = bench
 table = txpipe-bench-fleet
+# dynalite has no TransactWriteItems: this compares one conditional PutItem a record with batches.
+record_writes = put
 EOC
 	"$build/txpipectl" --config "$tmp/$1.ini" provision >/dev/null 2>&1
 	"$build/txpiped" --config "$tmp/$1.ini" 2>"$tmp/$1.log" &

@@ -27,6 +27,9 @@
 #   BENCH_SEED         generation seed (default 1)
 #   BENCH_ACK          [journal] ack (default: not set, the daemon's default, journaled)
 #   BENCH_AWS          false skips run 1 (no nginx/openssl needed) (default true)
+#   BENCH_FLEET        transaction or put: after run 1, the same with [fleet] enabled and that
+#                      record_writes (the fleet's own shared-state calls go to the sink as well), and
+#                      its stored rate and p99 against run 1's (default: not run)
 #   TXP_CFLAGS         the build's compiler flags, printed with the figures
 set -eu
 
@@ -119,6 +122,15 @@ topic_arn = arn:aws:sns:us-east-1:000000000000:txpipe-bench-alerts
 [sqs]
 endpoint = $SQS_URL
 queue_url = $SQS_URL/000000000000/txpipe-bench-dlq
+EOF
+	fi
+	if [ "$1" = fleet ]; then
+		cat >>"$tmp/$1.ini" <<EOF
+[fleet]
+enabled = true
+instance_id = bench-1
+table = txpipe-bench-fleet
+record_writes = $BENCH_FLEET
 EOF
 	fi
 }
@@ -250,6 +262,7 @@ echo "daemon:  txpiped, default configuration${BENCH_WORKERS:+ but workers = $BE
 echo
 
 [ "$aws" = true ] && measure delivery_on true
+[ "$aws" = true ] && [ -n "${BENCH_FLEET:-}" ] && measure fleet true
 measure delivery_off false
 
 # The baseline, same invocation, same client settings: txpecho answers
@@ -286,8 +299,15 @@ printf 'delivery off  decided %s/s, CPU %s us per transaction\n' "$peak_delivery
 if [ "$aws" = true ]; then
 	printf 'CPU per transaction, delivery on over TLS / off: %s\n' "$(ratio "$cpu_us_delivery_on" "$cpu_us_delivery_off")"
 fi
+if [ -n "${peak_fleet:-}" ]; then
+	printf 'fleet         (record_writes = %s) decided %s/s, stored %s/s, CPU %s us per transaction\n' "$BENCH_FLEET" \
+		"$peak_fleet" "$stored_rate_fleet" "$cpu_us_fleet"
+	printf 'fleet / delivery on: stored %s, CPU per transaction %s, p99 at half its peak %s\n' \
+		"$(ratio "$stored_rate_fleet" "$stored_rate_delivery_on")" "$(ratio "$cpu_us_fleet" "$cpu_us_delivery_on")" \
+		"$(ratio "$(json_num "$tmp/fleet-paced.json" latency_us p99)" "$(json_num "$tmp/delivery_on-paced.json" latency_us p99)")"
+fi
 printf 'baseline      txpecho %s/s\n' "$e_peak"
-for run in delivery_on delivery_off; do
+for run in delivery_on fleet delivery_off; do
 	[ -s "$tmp/$run-paced.json" ] || continue
 	eval "r=\$rate_$run"
 	printf '%-13s at %s/s (half its peak):' "$run" "$r"
