@@ -280,6 +280,19 @@ for n in a b c; do
 	check "host $n applied the others' events" $((28 - own[$n])) "$applied"
 done
 check "no decision was stale" 0 "$(grep -c fleet_state_stale "$workdir/spread-f1.out")"
+# A burst larger than one feed item (512 events) and one request's share (64 KB) within a tick: the
+# other hosts apply every event of it.
+b0=$(fstat b fleet.events_applied)
+c0=$(fstat c fleet.events_applied)
+awk 'BEGIN { for (i = 0; i < 1500; i++) printf "{\"transaction_id\":\"big-%d\",\"amount\":\"12.00\",\"currency\":\"USD\",\"merchant_id\":\"m-big\",\"customer_id\":\"big-c%d\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"customer_kyc_status\":\"verified\"}\n", i, i }' \
+	>"$workdir/big.ndjson"
+"$TXPIPECTL" --socket "$workdir/a.sock" submit --file "$workdir/big.ndjson" >"$workdir/big.out" 2>&1
+for ((i = 0; i < 100; i++)); do
+	(($(fstat b fleet.events_applied) >= b0 + 1500 && $(fstat c fleet.events_applied) >= c0 + 1500)) && break
+	sleep 0.1
+done
+check "a burst of 1,500 on a: b and c applied all of it" "1500 1500" \
+	"$(($(fstat b fleet.events_applied) - b0)) $(($(fstat c fleet.events_applied) - c0))"
 # For the record, not a check: with no pause (each key's transactions tens of ms apart, inside the
 # bound) fast mode may decide otherwise, which is what the pause above is for.
 single f0 || exit 1
