@@ -42,14 +42,6 @@
  */
 #define MEMBERS_PK "members"
 #define BATCH_WRITE_MAX 25 /* BatchWriteItem's limit */
-/* A request's share of the feed: items of at most CUT_EVENTS events (38 KB)
- * and requests of about WRITE_BODY_MAX of base64, one after the other.
- * Building, signing and encrypting a request is loop time during which no
- * reply leaves; a tick's whole feed in one request (190 KB at 25,000
- * transactions a second) held the loop for about a millisecond each tick,
- * which is the p99 of a paced load. */
-#define CUT_EVENTS 512
-#define WRITE_BODY_MAX (64 * 1024)
 #define BATCH_GET_MAX 100  /* BatchGetItem's limit */
 #define MAX_PEERS 256
 #define HEARTBEAT_MS 1000     /* members written at least this often when idle */
@@ -736,8 +728,7 @@ static void read_feed(struct txp_fleet *f)
 
 static void write_items(struct txp_fleet *f);
 
-/* Moves the pending events into items of at most CUT_EVENTS (readers take
- * up to TXP_FLEET_ITEM_EVENTS). */
+/* Moves the pending events into items of at most TXP_FLEET_ITEM_EVENTS. */
 static void cut_items(struct txp_fleet *f)
 {
 	uint32_t done = 0;
@@ -746,8 +737,8 @@ static void cut_items(struct txp_fleet *f)
 		uint32_t n = f->npending - done;
 		struct out_item *it;
 
-		if (n > CUT_EVENTS)
-			n = CUT_EVENTS;
+		if (n > TXP_FLEET_ITEM_EVENTS)
+			n = TXP_FLEET_ITEM_EVENTS;
 		if (f->nitems == f->items_cap) {
 			size_t cap = f->items_cap ? f->items_cap * 2 : 16;
 			struct out_item *ni = realloc(f->items, cap * sizeof(*ni));
@@ -854,9 +845,6 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 		f->members_dirty = true;
 		write_members(f);
 	}
-	/* What this request left for the next (WRITE_BODY_MAX) goes now. */
-	for (size_t k = 0; k < f->nitems && !unprocessed && !f->write_due; k++)
-		f->write_due = !f->items[k].written;
 	/* A tick came during this write: the items it cut go now rather
 	 * than a tick later (at most one write a tick). */
 	if (f->write_due && uv_now(f->loop) >= f->write_not_before) {
@@ -869,20 +857,19 @@ static void write_items(struct txp_fleet *f)
 {
 	struct txp_sbuf b = { 0 };
 	char *body, *b64 = NULL;
-	size_t len, n = 0, bytes = 0;
+	size_t len, n = 0;
 	char expires[24];
 
 	snprintf(expires, sizeof(expires), "%" PRId64, txp_wall_ms() / 1000 + item_ttl_s(f->cfg));
 	txp_sbuf_str(&b, "{\"RequestItems\":{");
 	txp_sbuf_str(&b, f->table_json);
 	txp_sbuf_str(&b, ":[");
-	for (size_t k = 0; k < f->nitems && n < BATCH_WRITE_MAX && bytes < WRITE_BODY_MAX; k++) {
+	for (size_t k = 0; k < f->nitems && n < BATCH_WRITE_MAX; k++) {
 		struct out_item *it = &f->items[k];
 		size_t b64len = sodium_base64_ENCODED_LEN(it->len, sodium_base64_VARIANT_ORIGINAL);
 
 		if (it->written)
 			continue;
-		bytes += b64len;
 		b64 = malloc(b64len);
 		if (b64 == NULL)
 			break;
