@@ -64,12 +64,13 @@ txp_svc_free_port() {
 		s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
 
-# txp_svc_wait_http NAME URL PGID LOG TIMEOUT_S: waits until URL answers 200 to a GET, failing early
-# when the emulator process has died.
+# txp_svc_wait_http NAME URL PGID LOG TIMEOUT_S [any]: waits until URL answers 200 to a GET (with
+# "any": answers at all), failing early when the emulator process has died.
 txp_svc_wait_http() {
-	local name=$1 url=$2 pgid=$3 log=$4 timeout=${5:-30} i
+	local name=$1 url=$2 pgid=$3 log=$4 timeout=${5:-30} i flags=-fsS
+	[[ ${6:-} == any ]] && flags=-sS
 	for ((i = 0; i < timeout * 10; i++)); do
-		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+		if curl "$flags" -o /dev/null --max-time 2 "$url" 2>/dev/null; then
 			return 0
 		fi
 		if ! kill -0 "$pgid" 2>/dev/null; then
@@ -195,16 +196,7 @@ txp_svc_start_ddblocal() {
 	[[ -n $pgid ]] || { txp_svc_log "DynamoDB Local: no pid recorded"; return 1; }
 	TXP_SVC_PGID[ddblocal]=$pgid
 	# Any HTTP answer (it says 400 to a bare GET) means it listens.
-	for ((i = 0; i < 300; i++)); do
-		curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null && break
-		if ! kill -0 "$pgid" 2>/dev/null; then
-			txp_svc_log "DynamoDB Local exited during start-up; last lines of $log:"
-			tail -n 20 "$log" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" || { txp_svc_log "DynamoDB Local did not answer"; return 1; }
+	txp_svc_wait_http "DynamoDB Local" "http://127.0.0.1:$port/" "$pgid" "$log" 30 any || return 1
 	export DDBLOCAL_ENDPOINT="http://127.0.0.1:$port"
 }
 
