@@ -308,6 +308,12 @@ submit_burst() { # HOST I
 		"{\"transaction_id\":\"rs-$2\",\"amount\":\"2$2.00\",\"currency\":\"USD\",\"merchant_id\":\"m-rs\",\"customer_id\":\"rs-burst\",\"merchant_country\":\"US\",\"customer_country\":\"US\",\"customer_kyc_status\":\"verified\"}"
 }
 : >"$workdir/restart.out"
+# Everything a decided so far is published first (the last of spread f0 may still be queued), so
+# `before` is exact.
+for ((i = 0; i < 100; i++)); do
+	[[ $(fstat a fleet.events_queued) == 0 ]] && break
+	sleep 0.1
+done
 before=$(fstat a fleet.events_published)
 kill -STOP "${pids[b]}"
 for i in 1 2 3 4; do submit_burst a "$i" >>"$workdir/restart.out" 2>&1; done
