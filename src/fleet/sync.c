@@ -14,6 +14,7 @@
 
 #include "txpipe/aws/client.h"
 #include "txpipe/aws/error.h"
+#include "txpipe/base64.h"
 #include "txpipe/clock.h"
 #include "txpipe/config.h"
 #include "txpipe/log.h"
@@ -630,17 +631,16 @@ static void on_feed_read(void *arg, const struct txp_aws_result *r)
 			found = false;
 			for (size_t g = 0; g < ngot; g++) {
 				uint8_t *bin;
-				size_t blen = 0, cap;
+				size_t blen = 0, cap, b64len;
 				const char *b64 = got[g].b64;
 
 				if (got[g].peer != pe || got[g].seq != pe->next)
 					continue;
 				found = true;
-				cap = strlen(b64) / 4 * 3 + 3;
-				bin = malloc(cap);
-				if (bin != NULL &&
-				    sodium_base642bin(bin, cap, b64, strlen(b64), NULL, &blen, NULL,
-				                      sodium_base64_VARIANT_ORIGINAL) == 0 &&
+				b64len = strlen(b64);
+				cap = b64len / 4 * 3;
+				bin = malloc(cap + 1);
+				if (bin != NULL && txp_base64_decode(b64, b64len, bin, cap, &blen) == 0 &&
 				    txp_fleet_item_decode(bin, blen, enqueue_event, f) >= 0) {
 					/* applied (queued for the stages) */
 				} else {
@@ -856,35 +856,37 @@ static void on_items_written(void *arg, const struct txp_aws_result *r)
 static void write_items(struct txp_fleet *f)
 {
 	struct txp_sbuf b = { 0 };
-	char *body, *b64 = NULL;
-	size_t len, n = 0;
+	char *body;
+	size_t len, n = 0, need = 64 + strlen(f->table_json);
 	char expires[24];
 
 	snprintf(expires, sizeof(expires), "%" PRId64, txp_wall_ms() / 1000 + item_ttl_s(f->cfg));
+	/* Room for the whole body at once: an item is up to 350 KB, and
+	 * growing by doubling from a kilobyte would copy it many times. */
+	for (size_t k = 0, m = 0; k < f->nitems && m < BATCH_WRITE_MAX; k++)
+		if (!f->items[k].written) {
+			need += TXP_BASE64_LEN(f->items[k].len) + 160 + strlen(f->id);
+			m++;
+		}
+	txp_sbuf_reserve(&b, need);
 	txp_sbuf_str(&b, "{\"RequestItems\":{");
 	txp_sbuf_str(&b, f->table_json);
 	txp_sbuf_str(&b, ":[");
 	for (size_t k = 0; k < f->nitems && n < BATCH_WRITE_MAX; k++) {
 		struct out_item *it = &f->items[k];
-		size_t b64len = sodium_base64_ENCODED_LEN(it->len, sodium_base64_VARIANT_ORIGINAL);
 
 		if (it->written)
 			continue;
-		b64 = malloc(b64len);
-		if (b64 == NULL)
-			break;
-		sodium_bin2base64(b64, b64len, it->buf, it->len, sodium_base64_VARIANT_ORIGINAL);
 		txp_sbuf_str(&b, n > 0 ? ",{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"feed|"
 		                       : "{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"feed|");
 		txp_sbuf_str(&b, f->id);
 		txp_sbuf_str(&b, "|");
 		txp_sbuf_uint(&b, it->seq);
 		txp_sbuf_str(&b, "\"},\"d\":{\"B\":\"");
-		txp_sbuf_str(&b, b64);
+		txp_sbuf_base64(&b, it->buf, it->len);
 		txp_sbuf_str(&b, "\"},\"expires\":{\"N\":\"");
 		txp_sbuf_str(&b, expires);
 		txp_sbuf_str(&b, "\"}}}}");
-		free(b64);
 		it->sending = true;
 		n++;
 	}
