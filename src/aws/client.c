@@ -418,6 +418,7 @@ static int call_send(struct call *k, char *err, size_t errlen)
 		.n_headers = n + sig->n_add_headers,
 		.body = k->body,
 		.body_len = k->body_len,
+		.borrow_body = true, /* k outlives the transfer (on_http frees it) */
 	};
 	rc = txp_http_request(c->http, &hr, on_http, k, &k->http_id, err, errlen);
 	txp_sigv4_signed_free(sig);
@@ -616,21 +617,29 @@ static bool op_valid(const char *op)
 	return true;
 }
 
-int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body, size_t body_len,
-                 txp_aws_cb cb, void *arg)
+/* txp_aws_call() and txp_aws_call_take(): `own` is the body to keep
+ * (malloc'd, NUL-terminated, taken), or NULL to copy `body`. */
+static int call_start(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body,
+                      size_t body_len, char *own, txp_aws_cb cb, void *arg)
 {
 	struct call *k;
 	char err[256];
 	int rc;
 
 	if (c == NULL || (unsigned)svc >= TXP_AWS_SERVICE_COUNT || !op_valid(op) || cb == NULL ||
-	    (body == NULL && body_len > 0))
+	    (body == NULL && body_len > 0)) {
+		free(own);
 		return -EINVAL;
-	if (c->closing)
+	}
+	if (c->closing) {
+		free(own);
 		return -ECANCELED;
+	}
 	k = calloc(1, sizeof(*k));
-	if (k == NULL)
+	if (k == NULL) {
+		free(own);
 		return -ENOMEM;
+	}
 	k->c = c;
 	k->svc = svc;
 	snprintf(k->op, sizeof(k->op), "%s", op);
@@ -638,6 +647,10 @@ int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char 
 	k->arg = arg;
 	if (svc == TXP_AWS_SNS) {
 		k->body = txp_sns_query_body(op, body, body_len, &k->body_len);
+		free(own);
+	} else if (own != NULL) {
+		k->body = own;
+		k->body_len = body_len;
 	} else {
 		k->body = malloc(body_len + 1);
 		if (k->body != NULL) {
@@ -668,6 +681,19 @@ int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char 
 	}
 	c->stats.requests[svc]++;
 	return 0;
+}
+
+int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body, size_t body_len,
+                 txp_aws_cb cb, void *arg)
+{
+	return call_start(c, svc, op, body, body_len, NULL, cb, arg);
+}
+
+int txp_aws_call_take(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, char *body, size_t body_len,
+                      txp_aws_cb cb, void *arg)
+{
+	/* A NULL body has nothing to take: it is the empty one, copied. */
+	return call_start(c, svc, op, body, body_len, body, cb, arg);
 }
 
 int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const struct txp_aws_settings *st, char *err,

@@ -42,7 +42,8 @@ struct http_xfer {
 	CURL *easy;
 	CURLU *url;
 	struct curl_slist *headers;
-	unsigned char *req_body;
+	const unsigned char *req_body; /* req_body_copy, or the caller's (borrow_body) */
+	unsigned char *req_body_copy;
 	size_t req_body_len;
 	unsigned char *body;
 	size_t body_len, body_cap;
@@ -321,9 +322,9 @@ static void xfer_free(struct http_xfer *x)
 	if (x->url != NULL)
 		curl_url_cleanup(x->url);
 	slist_free_wiped(x->headers);
-	if (x->req_body != NULL) {
-		sodium_memzero(x->req_body, x->req_body_len);
-		free(x->req_body);
+	if (x->req_body_copy != NULL) {
+		sodium_memzero(x->req_body_copy, x->req_body_len);
+		free(x->req_body_copy);
 	}
 	/* Bodies can hold secrets too (IMDS tokens and credentials). */
 	if (x->body != NULL)
@@ -736,14 +737,18 @@ int txp_http_request(struct txp_http *http, const struct txp_http_req *req, txp_
 	rc = url_check(req->url, req->allow_imds, &x->url, errbuf, errlen);
 	if (rc != 0)
 		goto err_after_alloc;
-	if (req->body_len > 0) {
-		x->req_body = malloc(req->body_len);
-		if (x->req_body == NULL) {
+	if (req->body_len > 0 && req->borrow_body) {
+		x->req_body = req->body;
+		x->req_body_len = req->body_len;
+	} else if (req->body_len > 0) {
+		x->req_body_copy = malloc(req->body_len);
+		if (x->req_body_copy == NULL) {
 			txp_aws_set_err(errbuf, errlen, "out of memory");
 			rc = -ENOMEM;
 			goto err_after_alloc;
 		}
-		memcpy(x->req_body, req->body, req->body_len);
+		memcpy(x->req_body_copy, req->body, req->body_len);
+		x->req_body = x->req_body_copy;
 		x->req_body_len = req->body_len;
 	}
 	x->easy = easy_get(http);

@@ -489,12 +489,11 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 	d->inflight[k]++;
 	rc = -ENOMEM;
 	if (body != NULL)
-		rc = txp_aws_call(d->client, service_of[k],
-		                  k == JOB_STORE && fleet_transact(d) ? "TransactWriteItems"
-		                  : k == JOB_STORE && d->fleet        ? "PutItem"
-		                                                      : op_of[k],
-		                  body, len, on_call_done, c);
-	free(body);
+		rc = txp_aws_call_take(d->client, service_of[k],
+		                       k == JOB_STORE && fleet_transact(d) ? "TransactWriteItems"
+		                       : k == JOB_STORE && d->fleet        ? "PutItem"
+		                                                           : op_of[k],
+		                       body, len, on_call_done, c);
 	if (rc < 0) {
 		/* Report it as the call's own failure, so every path through
 		 * retry and the DLQ stays the same. */

@@ -900,12 +900,11 @@ static void write_items(struct txp_fleet *f)
 	}
 	f->writing = true;
 	f->st.feed_write_requests++;
-	if (txp_aws_call(f->aws, TXP_AWS_DYNAMODB, "BatchWriteItem", body, len, on_items_written, f) < 0) {
+	if (txp_aws_call_take(f->aws, TXP_AWS_DYNAMODB, "BatchWriteItem", body, len, on_items_written, f) < 0) {
 		f->writing = false;
 		for (size_t k = 0; k < f->nitems; k++)
 			f->items[k].sending = false;
 	}
-	free(body);
 }
 
 static void on_members_written(void *arg, const struct txp_aws_result *r)

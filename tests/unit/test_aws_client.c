@@ -446,6 +446,40 @@ START_TEST(expired_token_rereads_credentials_and_retries_once)
 }
 END_TEST
 
+/* A taken body is not copied: it must still be there, unchanged, when
+ * the call is sent again after a credential refresh. */
+START_TEST(a_taken_body_is_sent_again_after_a_refresh_and_freed)
+{
+	struct fixture f;
+	const char *want = "{\"TableName\":\"t\",\"Item\":{}}";
+	char *body;
+
+	setup(&f);
+	write_creds(f.creds_path, "AKIDFIRST");
+	f.rotate_file = true;
+	f.status[0] = 400;
+	f.bodies[0] = "{\"__type\":\"com.amazon.coral.service#ExpiredTokenException\",\"message\":\"expired\"}";
+	f.status[1] = 200;
+	f.bodies[1] = "{}";
+	create(&f);
+	body = strdup(want);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(txp_aws_call_take(f.client, TXP_AWS_DYNAMODB, "PutItem", body, strlen(want), on_result, &f),
+	                 0);
+	run_until_done(&f, 1);
+	ck_assert_int_eq(f.r.kind, TXP_AWS_OK);
+	ck_assert_uint_eq(f.aws_requests, 2);
+	ck_assert_str_eq(f.seen[0].body, want);
+	ck_assert_str_eq(f.seen[1].body, want);
+	/* Refused at once: the body is freed all the same (ASan's leak check). */
+	body = strdup(want);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(txp_aws_call_take(f.client, TXP_AWS_DYNAMODB, "Put Item", body, strlen(want), on_result, &f),
+	                 -EINVAL);
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(credentials_rejected_twice_are_reported)
 {
 	struct fixture f;
@@ -575,6 +609,7 @@ static Suite *client_suite(void)
 	tcase_add_test(calls, sns_call_is_a_signed_form_and_its_xml_error_is_parsed);
 	tcase_add_test(calls, sqs_throttling_from_the_header_is_retryable_and_counted);
 	tcase_add_test(calls, expired_token_rereads_credentials_and_retries_once);
+	tcase_add_test(calls, a_taken_body_is_sent_again_after_a_refresh_and_freed);
 	tcase_add_test(calls, credentials_rejected_twice_are_reported);
 	tcase_add_test(calls, call_waits_for_imds_credentials_then_is_sent_with_the_session_token);
 	tcase_add_test(calls, call_without_credentials_fails_retryable_after_the_timeout);

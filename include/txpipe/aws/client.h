@@ -70,14 +70,25 @@ int txp_aws_client_create(struct txp_aws_client **out, uv_loop_t *loop, const st
  * operation: "BatchWriteItem", "SendMessageBatch"; body is the JSON
  * request); SNS speaks the query protocol (`op` is the Action, body the
  * form-encoded parameters without Action and Version, which are added).
- * The body is copied.  The callback runs exactly once, later, on the loop
- * (also on cancellation at close, with kind FATAL and code "cancelled").
+ * The body is copied (txp_aws_call_take does not).  The callback runs
+ * exactly once, later, on the loop (also on cancellation at close, with
+ * kind FATAL and code "cancelled").
  * A CREDENTIALS error is retried once internally after a credential
  * refresh before it is reported.  Returns 0, or a negative errno when the
  * call could not be started (the callback then does not run).
  */
 int txp_aws_call(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, const char *body, size_t body_len,
                  txp_aws_cb cb, void *arg);
+
+/*
+ * txp_aws_call() without the copy: takes `body`, malloc'd and
+ * NUL-terminated at body_len (txp_sbuf_finish's result), and frees it in
+ * every case, also when the call cannot be started.  For the large bodies
+ * (a batch of records, a fleet feed item) that the caller would only free
+ * after the call.
+ */
+int txp_aws_call_take(struct txp_aws_client *c, enum txp_aws_service svc, const char *op, char *body, size_t body_len,
+                      txp_aws_cb cb, void *arg);
 
 /* Per-service counters for stats: requests by outcome, latency. */
 struct txp_aws_stats {

@@ -31,8 +31,12 @@ struct txp_http_req {
 	const char *url;                       /* see txp_http_url_allowed() */
 	const struct txp_http_header *headers; /* n_headers entries; copied */
 	size_t n_headers;
-	const void *body; /* body_len bytes; copied; NULL for none */
+	const void *body; /* body_len bytes; copied unless borrow_body; NULL for none */
 	size_t body_len;
+	/* The body is not copied: it stays valid and unchanged until the
+	 * callback has run (the AWS client's calls keep theirs that long;
+	 * a batch is tens of kilobytes, a fleet feed item hundreds). */
+	bool borrow_body;
 	long connect_timeout_ms; /* 0: the client's default */
 	long timeout_ms;         /* whole transfer; 0: the client's default */
 	bool allow_imds;         /* plain http:// to the EC2 metadata address */
@@ -88,7 +92,8 @@ int txp_http_create(uv_loop_t *loop, const struct txp_http_options *opts, struct
 
 /*
  * Starts a request; the callback runs exactly once, later, from the loop
- * (never from within this call).  Everything in `req` is copied.  Returns 0
+ * (never from within this call).  Everything in `req` is copied (the body
+ * unless borrow_body).  Returns 0
  * and, when id is not NULL, an id for txp_http_cancel(); or a negative errno
  * with errbuf filled, in which case the callback never runs: -EPERM/-EINVAL
  * for a URL refused by the policy, -ECANCELED when the client is closing,
