@@ -110,10 +110,12 @@ static int intern(struct txp_names *ix, const char *w, size_t n, uint32_t *id)
 	if (grow((void **)&ix->utok_off, &ix->cap_utok, ix->nutok + 1, sizeof(*ix->utok_off)) < 0 ||
 	    grow((void **)&ix->utok_len, &ix->cap_utok_len, ix->nutok + 1, sizeof(*ix->utok_len)) < 0 ||
 	    grow((void **)&ix->utok_mask, &ix->cap_utok_mask, ix->nutok + 1, sizeof(*ix->utok_mask)) < 0 ||
+	    grow((void **)&ix->utok_first, &ix->cap_utok_first, ix->nutok + 1, sizeof(*ix->utok_first)) < 0 ||
 	    pool_add(ix, w, n, &ix->utok_off[ix->nutok]) < 0)
 		return -ENOMEM;
 	ix->utok_len[ix->nutok] = (uint8_t)n;
 	ix->utok_mask[ix->nutok] = names__letter_mask(w, n);
+	ix->utok_first[ix->nutok] = w[0];
 	*id = (uint32_t)ix->nutok++;
 	ix->intern[h] = *id + 1;
 	if (n >= 2) {
@@ -313,7 +315,7 @@ void names__finish(struct txp_names *ix)
 	ix->bytes = sizeof(*ix) + ix->cap_entries * sizeof(*ix->entries) + ix->cap_names * sizeof(*ix->names) +
 	            ix->cap_letters * sizeof(*ix->letters) + ix->cap_tok * sizeof(*ix->ntoks) +
 	            ix->cap_utok * sizeof(*ix->utok_off) + ix->cap_utok_len +
-	            ix->cap_utok_mask * sizeof(*ix->utok_mask) + ix->pool_cap +
+	            ix->cap_utok_mask * sizeof(*ix->utok_mask) + ix->cap_utok_first + ix->pool_cap +
 	            (ix->table != NULL ? (ix->mask + 1) * sizeof(*ix->table) : 0) +
 	            (ix->post != NULL ? (ix->npost > 0 ? ix->npost : 1) * sizeof(*ix->post) : 0) +
 	            (ix->tn_off != NULL ? (ix->nutok + 1) * sizeof(*ix->tn_off) : 0) +
@@ -333,6 +335,7 @@ void txp_names_free(struct txp_names *ix)
 	free(ix->utok_off);
 	free(ix->utok_len);
 	free(ix->utok_mask);
+	free(ix->utok_first);
 	free(ix->intern);
 	free(ix->pool);
 	free(ix->table);

@@ -70,7 +70,10 @@ struct txp_names {
 	uint32_t *utok_off; /* distinct token -> its text in pool */
 	uint8_t *utok_len;
 	uint32_t *utok_mask; /* letters present (see names__letter_mask) */
-	size_t nutok, cap_utok, cap_utok_len, cap_utok_mask;
+	/* Its first character: all an initial's similarity with a token
+	 * reads (names__score), one small array away, not the pool. */
+	char *utok_first;
+	size_t nutok, cap_utok, cap_utok_len, cap_utok_mask, cap_utok_first;
 	uint32_t *intern; /* building only: id + 1 by hash of the text */
 	size_t intern_mask;
 	char *pool;
