@@ -486,6 +486,42 @@ static unsigned mmin(const struct txp_names *ix, struct txp_names_scratch *s, in
 	return s->mmin[cls][qf][qi];
 }
 
+/* Writes into out the ids of the n postings at pr whose token may align
+ * with query token mq (names__may_align_hw); returns how many: the loop
+ * a screening spends most in.  Apart from txp_names_screen, whose many
+ * live values would otherwise leave the query token's in memory,
+ * reloaded on every posting; and twice, the second for the x86-64 CPUs
+ * with a popcnt instruction (nearly all; the build targets any), which
+ * counts the shared letters in one instruction instead of twelve. */
+static inline size_t filter_loop(const struct post_rec *pr, uint32_t n, struct may_q mq, uint32_t *out, bool hw)
+{
+	size_t k = 0;
+
+	for (uint32_t p = 0; p < n; p++) {
+		out[k] = pr[p].id;
+		k += names__may_align_hw(mq, &pr[p], hw);
+	}
+	return k;
+}
+
+__attribute__((noinline)) static size_t filter_run(const struct post_rec *pr, uint32_t n, struct may_q mq,
+                                                   uint32_t *out)
+{
+	return filter_loop(pr, n, mq, out, false);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((noinline, target("popcnt"))) static size_t filter_run_popcnt(const struct post_rec *pr, uint32_t n,
+                                                                            struct may_q mq, uint32_t *out)
+{
+	return filter_loop(pr, n, mq, out, true);
+}
+#define HAVE_POPCNT() __builtin_cpu_supports("popcnt")
+#else
+#define filter_run_popcnt filter_run
+#define HAVE_POPCNT() 0
+#endif
+
 int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name, unsigned threshold,
                      struct txp_names_hit *hit)
 {
@@ -507,6 +543,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 	struct name_state *ns;
 	uint32_t qfirst = 0, qinit[MAX_TOKENS]; /* letters the query's tokens, its initials start with */
 	int nq_init = 0;
+	bool popcnt = HAVE_POPCNT();
 
 	if (ix == NULL || ix->nnames == 0 || name == NULL)
 		return 0;
@@ -615,11 +652,7 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			 * a cache miss or more.  A token left out has no key
 			 * bit, so names__score() does not compare it either
 			 * (it could not align). */
-			for (uint32_t p = 0; p < sl->n; p++) {
-				const struct post_rec *pr = &ix->post[sl->off + p];
-				s->qids[nqids] = pr->id;
-				nqids += names__may_align_q(mq, pr);
-			}
+			nqids += (popcnt ? filter_run_popcnt : filter_run)(&ix->post[sl->off], sl->n, mq, s->qids + nqids);
 		}
 		kept = qstart[i];
 		for (size_t x = qstart[i]; x < nqids; x++) {
