@@ -449,8 +449,9 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
 	 * first pass of txp_names_screen marked those): spellings that share
 	 * none are not the small differences the threshold is for, and long
 	 * names would otherwise cost hundreds of comparisons each. */
-	/* The tokens' states, lengths and memo rows lie at random: all are
-	 * asked for before the first is read, so their misses overlap. */
+	/* The tokens' states, lengths, first characters and memo rows lie
+	 * at random: all are asked for before the first is read, so their
+	 * misses overlap. */
 	for (int j = 0; j < nl; j++) {
 		uint32_t id = ix->ntoks[nr->tok + (uint32_t)j];
 		__builtin_prefetch(&s->ts[id]);
