@@ -522,6 +522,107 @@ __attribute__((noinline, target("popcnt"))) static size_t filter_run_popcnt(cons
 #define HAVE_POPCNT() 0
 #endif
 
+/* What txp_names_screen's candidates are weighed with: the query, its
+ * shape and initials, the query tokens skipped for each class and the
+ * threshold. */
+struct cand_pass {
+	const struct toks *q;
+	unsigned threshold;
+	int nq_full, nq_init;
+	uint32_t qfirst;
+	const uint32_t *qinit;
+	unsigned skipc[2];
+	int nskipped[2];
+};
+
+/*
+ * Scores the candidates that can reach the floor, in the order met;
+ * returns the best score and its name in *best_name (0 and 0 when none
+ * scores).  Apart from txp_names_screen, whose many live values would
+ * otherwise leave this loop's in memory, reloaded on every candidate.
+ */
+__attribute__((noinline)) static unsigned score_cands(const struct txp_names *ix, struct txp_names_scratch *s,
+                                                      const struct cand_pass *cp, size_t ncand,
+                                                      uint32_t *best_name)
+{
+	const struct toks *q = cp->q;
+	const uint32_t *cand = s->cand, *qinit = cp->qinit;
+	struct name_state *ns = s->ns;
+	unsigned best = 0, threshold = cp->threshold, skipc[2] = { cp->skipc[0], cp->skipc[1] };
+	int nq_full = cp->nq_full, nq_init = cp->nq_init, nskipped[2] = { cp->nskipped[0], cp->nskipped[1] };
+	uint32_t qfirst = cp->qfirst;
+	uint16_t gen = s->gen;
+	uint32_t bn = 0;
+
+	for (size_t c = 0; c < ncand; c++) {
+		uint32_t n = cand[c];
+		const struct name_rec *nr = &ix->names[n];
+
+		/* The candidates' records lie at random: a few ahead are
+		 * asked for, and the tokens of those whose record has come by
+		 * then. */
+		if (c + WALK_AHEAD < ncand)
+			__builtin_prefetch(&ix->names[cand[c + WALK_AHEAD]]);
+		if (c + WALK_AHEAD / 2 < ncand)
+			__builtin_prefetch(&ix->ntoks[ix->names[cand[c + WALK_AHEAD / 2]].tok]);
+		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2, cls = names__class(nr);
+		unsigned sc, floor = best > threshold ? best : threshold;
+		unsigned skipped = cls != NAME_SINGLE ? skipc[cls] : 0; /* query tokens not walked for it */
+		int li = nr->ntok - nr->nfull, qa = nq_init, la = li;
+
+		/* The initials on either side that can align at all: an
+		 * initial aligns only with a token starting with its letter
+		 * (the one full token of "M AND S TRADING" otherwise lets every
+		 * TRADING name through the bound to be scored).  Two initials
+		 * of one letter are one bit: then each is counted. */
+		if (nq_init > 0)
+			for (int k = qa = 0; k < nq_init; k++)
+				qa += (qinit[k] & ix->letters[n].first) != 0;
+		if (li > 0 && (int)names__bits64(ix->letters[n].init) == li)
+			la = (int)names__bits64(ix->letters[n].init & qfirst);
+
+		/* A repeated token is counted once however many query tokens
+		 * it matches: the count bounds nothing for such a name. */
+		if (nr->dup)
+			ns[n].cnt = (uint8_t)nq_full;
+		else if (skipped != 0 && ns[n].cnt + nskipped[cls] >= need &&
+		         names__bound_reaches(nq_full, nq_init, nr->nfull, li, ns[n].cnt + nskipped[cls], qa, la,
+		                              floor)) {
+			/* The skipped query tokens it holds a token of, asked
+			 * only of the names that could reach the floor; not
+			 * through the token already counted (one listed token
+			 * near two query tokens is one piece of evidence). */
+			unsigned bits = 0;
+			for (uint32_t j = 0; j < nr->ntok; j++)
+				__builtin_prefetch(&s->ts[ix->ntoks[nr->tok + j]]);
+			for (uint32_t j = 0; j < nr->ntok; j++) {
+				uint32_t id = ix->ntoks[nr->tok + j];
+				/* The first pass marked, on each token a query
+				 * token kept, that query token's bit. */
+				if (id != ns[n].last_id && s->ts[id].gen == gen)
+					bits |= s->ts[id].bits;
+			}
+			/* Only the tokens skipped for its class: the others were
+			 * walked for it, and counted. */
+			bits &= skipped;
+			ns[n].cnt = (uint8_t)(ns[n].cnt + names__bits64(bits));
+		}
+
+		if (ns[n].cnt < need ||
+		    !names__bound_reaches(nq_full, nq_init, nr->nfull, li, ns[n].cnt, qa, la, floor))
+			continue;
+		sc = names__score(q, ix, nr, s);
+		if (sc > best || (sc == best && sc > 0 && n < bn)) {
+			best = sc;
+			bn = n;
+		}
+		if (best == 1000)
+			break; /* nothing scores higher */
+	}
+	*best_name = bn;
+	return best;
+}
+
 int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, const char *name, unsigned threshold,
                      struct txp_names_hit *hit)
 {
@@ -767,69 +868,11 @@ int txp_names_screen(const struct txp_names *ix, struct txp_names_scratch *s, co
 			}
 		}
 	}
-	for (size_t c = 0; c < ncand; c++) {
-		uint32_t n = s->cand[c];
-		const struct name_rec *nr = &ix->names[n];
-
-		/* Likewise the candidates' records, and the tokens of those
-		 * whose record has come by then. */
-		if (c + WALK_AHEAD < ncand)
-			__builtin_prefetch(&ix->names[cand[c + WALK_AHEAD]]);
-		if (c + WALK_AHEAD / 2 < ncand)
-			__builtin_prefetch(&ix->ntoks[ix->names[cand[c + WALK_AHEAD / 2]].tok]);
-		int need = nq_full < 2 || nr->nfull < 2 ? 1 : 2, cls = names__class(nr);
-		unsigned sc, floor = best > threshold ? best : threshold;
-		unsigned skipped = cls != NAME_SINGLE ? skipc[cls] : 0; /* query tokens not walked for it */
-		int li = nr->ntok - nr->nfull, qa = nq_init, la = li;
-
-		/* The initials on either side that can align at all: an
-		 * initial aligns only with a token starting with its letter
-		 * (the one full token of "M AND S TRADING" otherwise lets every
-		 * TRADING name through the bound to be scored).  Two initials
-		 * of one letter are one bit: then each is counted. */
-		if (nq_init > 0)
-			for (int k = qa = 0; k < nq_init; k++)
-				qa += (qinit[k] & ix->letters[n].first) != 0;
-		if (li > 0 && (int)names__bits64(ix->letters[n].init) == li)
-			la = (int)names__bits64(ix->letters[n].init & qfirst);
-
-		/* A repeated token is counted once however many query tokens
-		 * it matches: the count bounds nothing for such a name. */
-		if (nr->dup)
-			s->ns[n].cnt = (uint8_t)nq_full;
-		else if (skipped != 0 && s->ns[n].cnt + nskipped[cls] >= need &&
-		         names__bound_reaches(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt + nskipped[cls], qa, la,
-		                              floor)) {
-			/* The skipped query tokens it holds a token of, asked
-			 * only of the names that could reach the floor; not
-			 * through the token already counted (one listed token
-			 * near two query tokens is one piece of evidence). */
-			unsigned bits = 0;
-			for (uint32_t j = 0; j < nr->ntok; j++)
-				__builtin_prefetch(&s->ts[ix->ntoks[nr->tok + j]]);
-			for (uint32_t j = 0; j < nr->ntok; j++) {
-				uint32_t id = ix->ntoks[nr->tok + j];
-				/* The first pass marked, on each token a query
-				 * token kept, that query token's bit. */
-				if (id != s->ns[n].last_id && s->ts[id].gen == gen)
-					bits |= s->ts[id].bits;
-			}
-			/* Only the tokens skipped for its class: the others were
-			 * walked for it, and counted. */
-			bits &= skipped;
-			s->ns[n].cnt = (uint8_t)(s->ns[n].cnt + names__bits64(bits));
-		}
-
-		if (s->ns[n].cnt < need ||
-		    !names__bound_reaches(nq_full, nq_init, nr->nfull, li, s->ns[n].cnt, qa, la, floor))
-			continue;
-		sc = names__score(&q, ix, nr, s);
-		if (sc > best || (sc == best && sc > 0 && n < best_name)) {
-			best = sc;
-			best_name = n;
-		}
-		if (best == 1000)
-			break; /* nothing scores higher */
+	{
+		struct cand_pass cp = { &q, threshold, nq_full, nq_init, qfirst, qinit,
+		                        { skipc[NAME_PLAIN], skipc[NAME_INITIALS] },
+		                        { nskipped[NAME_PLAIN], nskipped[NAME_INITIALS] } };
+		best = score_cands(ix, s, &cp, ncand, &best_name);
 	}
 	if (best == 0 || best < threshold)
 		return 0;
