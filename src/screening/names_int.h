@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "txpipe/names.h"
 
@@ -51,8 +52,9 @@ struct post_rec {
 	uint32_t id;
 	uint32_t lv[2]; /* symbols occurring at least once, twice (names__letter_levels) */
 	uint8_t len;
-	char pre[3]; /* its first three characters, NUL-padded */
+	char pre[3]; /* its first three characters, NUL-padded; right after len */
 };
+_Static_assert(offsetof(struct post_rec, pre) == offsetof(struct post_rec, len) + 1, "len, pre adjacent");
 
 struct txp_names {
 	char labels[MAX_LISTS][TXP_NAMES_LABEL_MAX + 1];
@@ -70,7 +72,10 @@ struct txp_names {
 	uint32_t *utok_off; /* distinct token -> its text in pool */
 	uint8_t *utok_len;
 	uint32_t *utok_mask; /* letters present (see names__letter_mask) */
-	size_t nutok, cap_utok, cap_utok_len, cap_utok_mask;
+	/* Its first character: all an initial's similarity with a token
+	 * reads (names__score), one small array away, not the pool. */
+	char *utok_first;
+	size_t nutok, cap_utok, cap_utok_len, cap_utok_mask, cap_utok_first;
 	uint32_t *intern; /* building only: id + 1 by hash of the text */
 	size_t intern_mask;
 	char *pool;
@@ -219,27 +224,44 @@ static inline struct may_q names__may_q(const struct txp_names *ix, const struct
 /* Whether the query token mq (a full one) may align with the distinct
  * token of posting `pr`: false when an upper bound of their Jaro-
  * Winkler similarity is under PAIR_FLOOR.  Inline and without branches
- * but one: it runs on every posting a screening reads. */
-static inline bool names__may_align_q(struct may_q mq, const struct post_rec *pr)
+ * but one: it runs on every posting a screening reads.  `hw`: counting
+ * bits with __builtin_popcountll, for a caller compiled for the popcnt
+ * instruction (see filter_run() in names.c). */
+static inline bool names__may_align_hw(struct may_q mq, const struct post_rec *pr, bool hw)
 {
+	/* Its length and first three characters, little-endian: one load
+	 * where the byte order allows (len and pre are adjacent). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint32_t lp;
+	memcpy(&lp, (const unsigned char *)pr + offsetof(struct post_rec, len), sizeof(lp));
+#else
 	const unsigned char *lt = (const unsigned char *)pr->pre;
-	size_t ll = pr->len, p, lim = mq.len < ll ? mq.len : ll;
+	uint32_t lp = pr->len | (uint32_t)lt[0] << 8 | (uint32_t)lt[1] << 16 | (uint32_t)lt[2] << 24;
+#endif
+	size_t ll = lp & 0xff, p, lim = mq.len < ll ? mq.len : ll;
 	/* A character matches one of its kind: at most the fewer of each
 	 * symbol's occurrences match.  The posting knows its token's up to
 	 * two; beyond that the query's count bounds it, so a symbol three
 	 * times in the query and twice or more in the token bounds nothing
 	 * (rare: MOHAMMED). */
-	size_t m = names__bits64((uint64_t)(mq.lv[0] & pr->lv[0]) << 32 | (mq.lv[1] & pr->lv[1])) +
+	uint64_t both = (uint64_t)(mq.lv[0] & pr->lv[0]) << 32 | (mq.lv[1] & pr->lv[1]);
+	size_t m = (hw ? (unsigned)__builtin_popcountll(both) : names__bits64(both)) +
 	           ((mq.lv[2] & pr->lv[1]) != 0 ? TOKEN_MAX : 0);
 	/* The common prefix as far as the posting holds it (three
 	 * characters, the fourth assumed to agree), from the first
 	 * differing byte. */
-	uint32_t diff = mq.pre ^ ((uint32_t)lt[0] | (uint32_t)lt[1] << 8 | (uint32_t)lt[2] << 16);
+	uint32_t diff = mq.pre ^ lp >> 8;
 
 	p = diff != 0 ? (size_t)__builtin_ctz(diff) / 8 : 3;
 	p = p < lim ? p : lim;
 	p += p == 3 && lim > 3;
 	return m >= mq.need[ll][p];
+}
+
+/* names__may_align_hw() for any caller. */
+static inline bool names__may_align_q(struct may_q mq, const struct post_rec *pr)
+{
+	return names__may_align_hw(mq, pr, false);
 }
 
 /* Whether query token i of q (a full one) may align with the distinct

@@ -449,12 +449,14 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
 	 * first pass of txp_names_screen marked those): spellings that share
 	 * none are not the small differences the threshold is for, and long
 	 * names would otherwise cost hundreds of comparisons each. */
-	/* The tokens' states, lengths and memo rows lie at random: all are
-	 * asked for before the first is read, so their misses overlap. */
+	/* The tokens' states, lengths, first characters and memo rows lie
+	 * at random: all are asked for before the first is read, so their
+	 * misses overlap. */
 	for (int j = 0; j < nl; j++) {
 		uint32_t id = ix->ntoks[nr->tok + (uint32_t)j];
 		__builtin_prefetch(&s->ts[id]);
 		__builtin_prefetch(&ix->utok_len[id]);
+		__builtin_prefetch(&ix->utok_first[id]);
 		__builtin_prefetch(&s->memo[id]);
 	}
 	for (int j = 0; j < nl; j++) {
@@ -465,9 +467,16 @@ unsigned names__score(const struct toks *q, const struct txp_names *ix, const st
 		llen[j] = ix->utok_len[id];
 		for (int i = 0; i < nq; i++) {
 			unsigned v;
-			if (!((keyed & (1u << i)) || q->len[i] < 2 || llen[j] < 2))
+			if (q->len[i] < 2 || llen[j] < 2) {
+				/* An initial aligns by its letter alone (as
+				 * names__sim() would say, without its memo
+				 * row and the token's text). */
+				v = names__tok(q, i)[0] == ix->utok_first[id] ? 1000 : 0;
+			} else if (keyed & (1u << i)) {
+				v = names__sim(q, i, ix, s, id);
+			} else {
 				continue;
-			v = names__sim(q, i, ix, s, id);
+			}
 			if (v > 0) {
 				uint32_t key = (uint32_t)v << 16 | (uint32_t)(255 - i) << 8 | (uint32_t)(255 - j);
 				int at = npairs++;

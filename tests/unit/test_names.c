@@ -387,6 +387,9 @@ START_TEST(posting_bound_never_dismisses_an_aligning_token)
 			memcpy(pr.pre, w[b], bl < 3 ? bl : 3);
 			jw = txp_names_jaro_winkler(w[a], al, w[b], bl);
 			may = names__may_align(ix, &q, 0, &pr);
+			/* The popcount form (the popcnt filter's) says the same. */
+			ck_assert_msg(names__may_align_hw(names__may_q(ix, &q, 0), &pr, true) == may,
+			              "\"%s\" and \"%s\": the two bit counts disagree", w[a], w[b]);
 			if (jw >= PAIR_FLOOR) {
 				aligning++;
 				ck_assert_msg(may, "\"%s\" and \"%s\" align (%u) but the posting bound dismisses them", w[a],
