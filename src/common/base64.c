@@ -7,7 +7,9 @@
 static const char alphabet[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* A character's six bits, or 0x80 for one outside the alphabet ('='
- * included: padding is handled apart, at the end only). */
+ * included: padding is handled apart, at the end only).  Sixteen a row,
+ * so a character's row and column are its code's two hex digits. */
+/* clang-format off */
 static const uint8_t value[256] = {
 #define X 0x80
 	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
@@ -28,6 +30,7 @@ static const uint8_t value[256] = {
 	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
 #undef X
 };
+/* clang-format on */
 
 void txp_sbuf_base64(struct txp_sbuf *b, const void *bin, size_t n)
 {
