@@ -68,18 +68,23 @@ static void store_done(struct txp_delivery *d, struct call *c, const struct txp_
 
 /* ---- fleet mode: first decision wins -------------------------------- */
 
-/* Fleet records go as TransactWriteItems of conditional puts, not one
- * PutItem each ([fleet] record_writes). */
+/* Fleet records go as TransactWriteItems of conditional puts, or as one
+ * conditional PutItem each ([fleet] record_writes). */
 static bool fleet_transact(const struct txp_delivery *d)
 {
 	return d->fleet && d->cfg->fleet.record_writes == TXP_FLEET_WRITES_TRANSACTION;
+}
+
+static bool fleet_put(const struct txp_delivery *d)
+{
+	return d->fleet && !fleet_transact(d);
 }
 
 /* The conditional put of c's one record failed its condition: a record of
  * that transaction_id exists.  Whether it is ours is read back. */
 static bool condition_failed(const struct txp_delivery *d, const struct call *c, const struct txp_aws_result *r)
 {
-	return d->fleet && !fleet_transact(d) && c->kind == JOB_STORE && !c->checking && c->n == 1 &&
+	return fleet_put(d) && c->kind == JOB_STORE && !c->checking && c->n == 1 &&
 	       strcmp(r->code, "ConditionalCheckFailedException") == 0;
 }
 
@@ -375,7 +380,7 @@ static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
 {
 	/* A conditional PutItem carries one item (BatchWriteItem takes no
 	 * conditions); a transaction as many as a BatchWriteItem. */
-	if (k == JOB_STORE && d->fleet && !fleet_transact(d))
+	if (k == JOB_STORE && fleet_put(d))
 		return 1;
 	size_t n = k == JOB_STORE ? d->cfg->dynamodb.batch_size : k == JOB_ALERT ? d->cfg->sns.batch_size : DLQ_BATCH;
 	return n < 1 ? 1 : n > MAX_BATCH ? MAX_BATCH : n;
@@ -383,7 +388,7 @@ static size_t batch_max(const struct txp_delivery *d, enum job_kind k)
 
 static unsigned inflight_max(const struct txp_delivery *d, enum job_kind k)
 {
-	unsigned m = k == JOB_STORE   ? (d->fleet && !fleet_transact(d) ? MAX_FLEET_STORE_INFLIGHT : MAX_STORE_INFLIGHT)
+	unsigned m = k == JOB_STORE   ? (fleet_put(d) ? MAX_FLEET_STORE_INFLIGHT : MAX_STORE_INFLIGHT)
 	             : k == JOB_ALERT ? MAX_ALERT_INFLIGHT
 	                              : MAX_DLQ_INFLIGHT;
 	return d->cfg->aws.max_connections < m ? (unsigned)d->cfg->aws.max_connections : m;
@@ -391,16 +396,7 @@ static unsigned inflight_max(const struct txp_delivery *d, enum job_kind k)
 
 static char *call_body(const struct txp_delivery *d, const struct call *c, size_t *len)
 {
-	if (c->kind == JOB_STORE && fleet_transact(d)) {
-		const char *items[MAX_BATCH];
-		uint32_t lens[MAX_BATCH];
-		for (size_t i = 0; i < c->n; i++) {
-			items[i] = c->jobs[i]->payload;
-			lens[i] = c->jobs[i]->len;
-		}
-		return txp_fleet_transact_body(d->cfg->dynamodb.table, items, lens, c->n, d->decided_by, len);
-	}
-	if (c->kind == JOB_STORE && d->fleet) {
+	if (c->kind == JOB_STORE && fleet_put(d)) {
 		char fp[TXP_FLEET_FINGERPRINT_HEX + 1];
 		txp_fleet_fingerprint(c->jobs[0]->payload, c->jobs[0]->len, fp);
 		return txp_fleet_put_body(d->cfg->dynamodb.table, c->jobs[0]->payload, c->jobs[0]->len, d->decided_by,
@@ -413,7 +409,9 @@ static char *call_body(const struct txp_delivery *d, const struct call *c, size_
 			items[i] = c->jobs[i]->payload;
 			lens[i] = c->jobs[i]->len;
 		}
-		return txp_ddb_batch_body(d->cfg->dynamodb.table, items, lens, c->n, len);
+		return fleet_transact(d)
+		               ? txp_fleet_transact_body(d->cfg->dynamodb.table, items, lens, c->n, d->decided_by, len)
+		               : txp_ddb_batch_body(d->cfg->dynamodb.table, items, lens, c->n, len);
 	}
 	if (c->kind == JOB_ALERT) {
 		struct txp_sns_entry e[MAX_BATCH];
@@ -491,7 +489,7 @@ static bool send_batch(struct txp_delivery *d, enum job_kind k, bool probe)
 	if (body != NULL)
 		rc = txp_aws_call_take(d->client, service_of[k],
 		                       k == JOB_STORE && fleet_transact(d) ? "TransactWriteItems"
-		                       : k == JOB_STORE && d->fleet        ? "PutItem"
+		                       : k == JOB_STORE && fleet_put(d)    ? "PutItem"
 		                                                           : op_of[k],
 		                       body, len, on_call_done, c);
 	if (rc < 0) {
