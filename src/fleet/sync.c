@@ -83,11 +83,11 @@ struct txp_fleet {
 	struct txp_retry_policy backoff;
 	bool closing;
 
-	/* Publishing.  `pending` holds encoded events not yet in an item,
-	 * after an item header's room in `pending_buf` (ITEM_BUF bytes): a
-	 * tick hands the whole buffer to the item (cut_items).  `spare_buf`: a
-	 * written item's buffer, kept for the next pending one. */
-	uint8_t *pending_buf, *pending, *spare_buf;
+	/* Publishing.  `pending_buf` (ITEM_BUF bytes) holds the encoded
+	 * events not yet in an item after an item header's room: a tick hands
+	 * the whole buffer to the item (cut_items).  `spare_buf`: a written
+	 * item's buffer, kept for the next pending one. */
+	uint8_t *pending_buf, *spare_buf;
 	uint32_t npending;
 	struct out_item *items; /* FIFO, written ones leave from the front */
 	size_t nitems, items_cap;
@@ -782,7 +782,6 @@ static void cut_items(struct txp_fleet *f)
 	it->events = f->npending;
 	it->seq = f->next_seq++;
 	f->pending_buf = next;
-	f->pending = next + TXP_FLEET_ITEM_HEADER;
 	f->npending = 0;
 }
 
@@ -1073,13 +1072,14 @@ void txp_fleet_note(struct txp_fleet *f, struct txp_txn *t)
 	}
 	if (f->fresh && !f->stale && f->nreplies < f->replies_cap) {
 		/* The item this event goes in: items are cut from the front
-		 * of `pending`, TXP_FLEET_ITEM_EVENTS at a time. */
+		 * of the pending events, TXP_FLEET_ITEM_EVENTS at a time. */
 		f->replies[f->nreplies++] = (struct reply){ t, f->next_seq + f->npending / TXP_FLEET_ITEM_EVENTS,
 			                                    uv_now(f->loop), t->held };
 		t->held = true;
 		kick(f);
 	}
-	txp_fleet_event_encode(&ev, f->pending + (size_t)f->npending * TXP_FLEET_EVENT_BYTES);
+	txp_fleet_event_encode(&ev,
+	                       f->pending_buf + TXP_FLEET_ITEM_HEADER + (size_t)f->npending * TXP_FLEET_EVENT_BYTES);
 	f->npending++;
 	f->st.events_queued++;
 }
@@ -1113,7 +1113,6 @@ int txp_fleet_create(struct txp_fleet **out, uv_loop_t *loop, struct txp_aws_cli
 		rc = -ENOMEM;
 		goto err_after_bufs;
 	}
-	f->pending = f->pending_buf + TXP_FLEET_ITEM_HEADER;
 	f->loop = loop;
 	f->aws = aws;
 	f->cfg = cfg;
