@@ -425,18 +425,25 @@ START_TEST(sqs_throttling_from_the_header_is_retryable_and_counted)
 }
 END_TEST
 
+/* A client whose first answer says the token expired (the credentials
+ * file then names AKIDSECOND) and whose second succeeds. */
+static void setup_expired_then_ok(struct fixture *f)
+{
+	setup(f);
+	write_creds(f->creds_path, "AKIDFIRST");
+	f->rotate_file = true;
+	f->status[0] = 400;
+	f->bodies[0] = "{\"__type\":\"com.amazon.coral.service#ExpiredTokenException\",\"message\":\"expired\"}";
+	f->status[1] = 200;
+	f->bodies[1] = "{}";
+	create(f);
+}
+
 START_TEST(expired_token_rereads_credentials_and_retries_once)
 {
 	struct fixture f;
 
-	setup(&f);
-	write_creds(f.creds_path, "AKIDFIRST");
-	f.rotate_file = true;
-	f.status[0] = 400;
-	f.bodies[0] = "{\"__type\":\"com.amazon.coral.service#ExpiredTokenException\",\"message\":\"expired\"}";
-	f.status[1] = 200;
-	f.bodies[1] = "{}";
-	create(&f);
+	setup_expired_then_ok(&f);
 	ck_assert_int_eq(txp_aws_call(f.client, TXP_AWS_DYNAMODB, "PutItem", "{}", 2, on_result, &f), 0);
 	run_until_done(&f, 1);
 	ck_assert_int_eq(f.r.kind, TXP_AWS_OK);
@@ -454,14 +461,7 @@ START_TEST(a_taken_body_is_sent_again_after_a_refresh_and_freed)
 	const char *want = "{\"TableName\":\"t\",\"Item\":{}}";
 	char *body;
 
-	setup(&f);
-	write_creds(f.creds_path, "AKIDFIRST");
-	f.rotate_file = true;
-	f.status[0] = 400;
-	f.bodies[0] = "{\"__type\":\"com.amazon.coral.service#ExpiredTokenException\",\"message\":\"expired\"}";
-	f.status[1] = 200;
-	f.bodies[1] = "{}";
-	create(&f);
+	setup_expired_then_ok(&f);
 	body = strdup(want);
 	ck_assert_ptr_nonnull(body);
 	ck_assert_int_eq(txp_aws_call_take(f.client, TXP_AWS_DYNAMODB, "PutItem", body, strlen(want), on_result, &f),
