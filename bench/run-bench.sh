@@ -30,6 +30,8 @@
 #   BENCH_FLEET        transaction or put: after run 1, the same with [fleet] enabled and that
 #                      record_writes (the fleet's own shared-state calls go to the sink as well), and
 #                      its stored rate and p99 against run 1's (default: not run)
+#   BENCH_PAIRS        with BENCH_FLEET: how many times runs 1 and fleet are made, alternated
+#                      (default 3); the summary prints each pair's ratios and their median
 #   TXP_CFLAGS         the build's compiler flags, printed with the figures
 set -eu
 
@@ -124,7 +126,8 @@ endpoint = $SQS_URL
 queue_url = $SQS_URL/000000000000/txpipe-bench-dlq
 EOF
 	fi
-	if [ "$1" = fleet ]; then
+	case $1 in
+	fleet*)
 		cat >>"$tmp/$1.ini" <<EOF
 [fleet]
 enabled = true
@@ -132,7 +135,8 @@ instance_id = bench-1
 table = txpipe-bench-fleet
 record_writes = $BENCH_FLEET
 EOF
-	fi
+		;;
+	esac
 }
 
 # start_daemon NAME: starts txpiped with NAME.ini and waits for its socket.
@@ -179,6 +183,11 @@ json_num() { # json_num FILE OBJECT KEY: a number from txpbench's JSON summary
 	else
 		sed -n "s/.*\"$3\":\([0-9.]*\).*/\1/p" "$1"
 	fi
+}
+# median COLUMN FILE: the median of one column of numbers (the mean of the middle two of an even count).
+median() {
+	cut -d ' ' -f "$1" "$2" | grep -v n/a | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -262,7 +271,19 @@ echo "daemon:  txpiped, default configuration${BENCH_WORKERS:+ but workers = $BE
 echo
 
 [ "$aws" = true ] && measure delivery_on true
-[ "$aws" = true ] && [ -n "${BENCH_FLEET:-}" ] && measure fleet true
+# With [fleet], alone and fleet are measured in alternated pairs: one pair's ratio moves with
+# whatever else the machine did in those seconds, the median of several much less.
+pairs=1
+if [ "$aws" = true ] && [ -n "${BENCH_FLEET:-}" ]; then
+	pairs=${BENCH_PAIRS:-3}
+	measure fleet true
+	pair=2
+	while [ "$pair" -le "$pairs" ]; do
+		measure "delivery_on_$pair" true
+		measure "fleet_$pair" true
+		pair=$((pair + 1))
+	done
+fi
 measure delivery_off false
 
 # The baseline, same invocation, same client settings: txpecho answers
@@ -302,12 +323,31 @@ fi
 if [ -n "${peak_fleet:-}" ]; then
 	printf 'fleet         (record_writes = %s) decided %s/s, stored %s/s, CPU %s us per transaction\n' "$BENCH_FLEET" \
 		"$peak_fleet" "$stored_rate_fleet" "$cpu_us_fleet"
-	printf 'fleet / delivery on: stored %s, CPU per transaction %s, p99 at half its peak %s\n' \
-		"$(ratio "$stored_rate_fleet" "$stored_rate_delivery_on")" "$(ratio "$cpu_us_fleet" "$cpu_us_delivery_on")" \
-		"$(ratio "$(json_num "$tmp/fleet-paced.json" latency_us p99)" "$(json_num "$tmp/delivery_on-paced.json" latency_us p99)")"
+	pair=1
+	while [ "$pair" -le "$pairs" ]; do
+		on=delivery_on fl=fleet
+		[ "$pair" -gt 1 ] && on=delivery_on_$pair fl=fleet_$pair
+		eval "s_on=\$stored_rate_$on s_fl=\$stored_rate_$fl c_on=\$cpu_us_$on c_fl=\$cpu_us_$fl"
+		p_on=$(json_num "$tmp/$on-paced.json" latency_us p99)
+		p_fl=$(json_num "$tmp/$fl-paced.json" latency_us p99)
+		printf 'fleet / delivery on, pair %s: stored %s (%s/s, %s/s), CPU per transaction %s, p99 at half its peak %s (%s us, %s us)\n' \
+			"$pair" "$(ratio "$s_fl" "$s_on")" "$s_fl" "$s_on" "$(ratio "$c_fl" "$c_on")" "$(ratio "$p_fl" "$p_on")" "$p_fl" "$p_on"
+		echo "$(ratio "$s_fl" "$s_on") $(ratio "$c_fl" "$c_on") $(ratio "$p_fl" "$p_on")" >>"$tmp/pairs"
+		pair=$((pair + 1))
+	done
+	if [ "$pairs" -gt 1 ]; then
+		printf 'fleet / delivery on, median of %s pairs: stored %s, CPU per transaction %s, p99 at half its peak %s\n' "$pairs" \
+			"$(median 1 "$tmp/pairs")" "$(median 2 "$tmp/pairs")" "$(median 3 "$tmp/pairs")"
+	fi
 fi
 printf 'baseline      txpecho %s/s\n' "$e_peak"
-for run in delivery_on fleet delivery_off; do
+runs="delivery_on fleet"
+pair=2
+while [ "$pair" -le "$pairs" ]; do
+	runs="$runs delivery_on_$pair fleet_$pair"
+	pair=$((pair + 1))
+done
+for run in $runs delivery_off; do
 	[ -s "$tmp/$run-paced.json" ] || continue
 	eval "r=\$rate_$run"
 	printf '%-13s at %s/s (half its peak):' "$run" "$r"
