@@ -234,33 +234,22 @@ void txp_fleet_destroy(struct txp_fleet *f);
 
 /* ---- first decision wins (records.c, pure) ---- */
 
-/* The records table's key ([dynamodb] table, provision.c) and the two
- * attributes a fleet host adds to each record it stores. */
+/* The records table's key ([dynamodb] table, provision.c) and the
+ * attribute a fleet host adds to each record it stores.  Records stored by
+ * earlier builds also carry TXP_FLEET_FINGERPRINT (BLAKE2b-128 of the
+ * item), which the verdict below ignores. */
 #define TXP_FLEET_RECORD_KEY "transaction_id"
 #define TXP_FLEET_DECIDED_BY "decided_by"
 #define TXP_FLEET_FINGERPRINT "fingerprint"
-/* BLAKE2b-128 of the item, in hex. */
-#define TXP_FLEET_FINGERPRINT_HEX 32
-
-/*
- * The fingerprint of a record: BLAKE2b-128 of its item's bytes, in
- * lowercase hex, NUL-terminated.  The item is built from the decided
- * transaction the same way live and on journal replay (item.h), so a
- * record delivered twice has one fingerprint, and two decisions of one
- * transaction_id (received at different times, by different hosts) have
- * two.
- */
-void txp_fleet_fingerprint(const char *item, size_t len, char out[TXP_FLEET_FINGERPRINT_HEX + 1]);
 
 /*
  * A PutItem request body storing `item` (AttributeValue JSON, "{...}") in
  * `table` only if no record of its transaction_id exists
- * (ConditionExpression attribute_not_exists), with decided_by and the
- * fingerprint added.  Returns a malloc'd body (caller frees) with *len,
- * or NULL (out of memory, or an item that is not a JSON object).
+ * (ConditionExpression attribute_not_exists), with decided_by added.
+ * Returns a malloc'd body (caller frees) with *len, or NULL (out of
+ * memory, or an item that is not a JSON object).
  */
-char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, const char *decided_by,
-                         const char *fingerprint, size_t *len);
+char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, const char *decided_by, size_t *len);
 
 /*
  * A TransactWriteItems request body with one such conditional Put for
@@ -294,21 +283,27 @@ char *txp_fleet_get_body(const char *table, const char *id, size_t *len);
 
 enum txp_fleet_verdict {
 	TXP_FLEET_MISSING,  /* no record: the put may be retried */
-	TXP_FLEET_OURS,     /* the stored record has our fingerprint: stored already (a retry, a replay) */
+	TXP_FLEET_OURS,     /* the stored record is ours: stored already (a retry, a replay) */
 	TXP_FLEET_CONFLICT, /* another decision was stored first: it wins */
 };
 
 /*
  * Reads a GetItem response after a conditional put failed: whether the
- * stored record is ours (same fingerprint).  For a conflict, `winner`
+ * stored record is ours, the record `item` (the item we put, AttributeValue
+ * JSON) would store: the same attributes with equal values, decided_by and
+ * TXP_FLEET_FINGERPRINT apart.  The item is built from the decided
+ * transaction the same way live and on journal replay (item.h), so a
+ * record delivered twice is ours, and two decisions of one transaction_id
+ * (received at different times, by one host or two) differ at least in
+ * received_at and the stage times.  For a conflict, `winner`
  * gets the stored decided_by ("" when the record has none: stored by a
  * host outside the fleet) and *reply a malloc'd reply line (caller
  * frees) saying the stored decision: transaction_id, status, risk_score,
  * reasons, the error of a rejected record, and decided_by.  Returns the
  * verdict, or -EINVAL for a body that is not a GetItem response, -ENOMEM.
  */
-int txp_fleet_stored_verdict(const char *body, size_t len, const char *fingerprint, char *winner, size_t winner_len,
-                             char **reply, size_t *reply_len);
+int txp_fleet_stored_verdict(const char *body, size_t len, const char *item, size_t item_len, char *winner,
+                             size_t winner_len, char **reply, size_t *reply_len);
 
 /* ---- journal leases (lease.c) ---- */
 

@@ -1,4 +1,4 @@
-/* base64.c: RFC 4648 base64 (standard alphabet, padded) for the fleet's feed items. */
+/* base64.c: RFC 4648 base64 (standard alphabet, padded) for the fleet's feed items, and base16 (hex) decoding. */
 #include "txpipe/base64.h"
 
 #include <errno.h>
@@ -100,5 +100,30 @@ int txp_base64_decode(const char *in, size_t n, void *out, size_t cap, size_t *o
 			*o++ = (uint8_t)(v >> 8);
 	}
 	*outlen = len;
+	return 0;
+}
+
+/* A hex digit's value, or -1. */
+static int hex_value(unsigned char c)
+{
+	if ((unsigned)(c - '0') < 10u)
+		return c - '0';
+	c |= 0x20; /* 'A'..'F' to 'a'..'f'; nothing else lands there */
+	if ((unsigned)(c - 'a') < 6u)
+		return c - 'a' + 10;
+	return -1;
+}
+
+int txp_hex_decode(const char *in, void *out, size_t n)
+{
+	uint8_t *o = out;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_value((unsigned char)in[2 * i]), lo;
+
+		if (hi < 0 || (lo = hex_value((unsigned char)in[2 * i + 1])) < 0)
+			return -EINVAL;
+		o[i] = (uint8_t)(hi << 4 | lo);
+	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "txpipe/base64.h"
 #include "txpipe/sbuf.h"
 
 size_t txp_iso8601_ms(int64_t unix_ms, char out[TXP_ISO8601_MS_SIZE])
@@ -90,9 +91,8 @@ int64_t txp_item_decided_ms(const struct txp_txn *t)
  *
  * Every item stays under 1 KB, one write unit, whatever it holds: every
  * field at its longest, every reason that can fire together, all three
- * party names and a sanctions hit, and [fleet]'s decided_by and
- * fingerprint (test_item pins it; txpiped(8) STORED RECORD gives the
- * sizes).  DynamoDB bills attribute names as data, so the attributes are
+ * party names and a sanctions hit, and [fleet]'s decided_by (test_item
+ * pins it; txpiped(8) STORED RECORD gives the sizes).  DynamoDB bills attribute names as data, so the attributes are
  * stored under the short names of attr_names[]; the key, the indexes'
  * keys (card_token, customer_pseudonym, received_at) and the TTL
  * attribute (expires_at) keep their names, which a table or an index is
@@ -301,12 +301,10 @@ static void av_token_opt(struct txp_sbuf *b, const char *name, const char *hex)
 {
 	unsigned char bin[TXP_TOKEN_HEX / 2];
 	char b64[TOKEN_B64_SIZE];
-	size_t n = 0;
 
 	if (hex == NULL || hex[0] == '\0')
 		return;
-	if (strlen(hex) != TXP_TOKEN_HEX || sodium_hex2bin(bin, sizeof(bin), hex, TXP_TOKEN_HEX, NULL, &n, NULL) != 0 ||
-	    n != sizeof(bin)) {
+	if (txp_hex_decode(hex, bin, sizeof(bin)) != 0 || hex[TXP_TOKEN_HEX] != '\0') {
 		av_s(b, name, hex);
 		return;
 	}

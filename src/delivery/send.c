@@ -111,13 +111,12 @@ static int check_start(struct txp_delivery *d, struct call *c)
  * returned): ours already, another host's decision that wins, or gone. */
 static void settle_stored(struct txp_delivery *d, struct job *j, const char *body, size_t body_len)
 {
-	char fp[TXP_FLEET_FINGERPRINT_HEX + 1], winner[TXP_FLEET_INSTANCE_ID_MAX + 1];
+	char winner[TXP_FLEET_INSTANCE_ID_MAX + 1];
 	char *reply = NULL;
 	size_t reply_len = 0;
 	int v;
 
-	txp_fleet_fingerprint(j->payload, j->len, fp);
-	v = txp_fleet_stored_verdict(body, body_len, fp, winner, sizeof(winner), &reply, &reply_len);
+	v = txp_fleet_stored_verdict(body, body_len, j->payload, j->len, winner, sizeof(winner), &reply, &reply_len);
 	if (v == TXP_FLEET_OURS) {
 		/* Our own earlier attempt (an answer lost to a timeout) or a
 		 * replayed record: stored, and only once. */
@@ -396,12 +395,9 @@ static unsigned inflight_max(const struct txp_delivery *d, enum job_kind k)
 
 static char *call_body(const struct txp_delivery *d, const struct call *c, size_t *len)
 {
-	if (c->kind == JOB_STORE && fleet_put(d)) {
-		char fp[TXP_FLEET_FINGERPRINT_HEX + 1];
-		txp_fleet_fingerprint(c->jobs[0]->payload, c->jobs[0]->len, fp);
+	if (c->kind == JOB_STORE && fleet_put(d))
 		return txp_fleet_put_body(d->cfg->dynamodb.table, c->jobs[0]->payload, c->jobs[0]->len, d->decided_by,
-		                          fp, len);
-	}
+		                          len);
 	if (c->kind == JOB_STORE) {
 		const char *items[MAX_BATCH];
 		uint32_t lens[MAX_BATCH];

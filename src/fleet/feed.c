@@ -11,19 +11,17 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "txpipe/base64.h"
 #include "txpipe/txn.h"
 
 #define FLAG_USD_KNOWN 1u
 #define FLAG_HAS_CARD 2u
 #define FLAGS_KNOWN (FLAG_USD_KNOWN | FLAG_HAS_CARD)
 
+/* 32 hex digits and the string's end. */
 static int hex16(const char *hex, uint8_t out[16])
 {
-	size_t n = 0;
-
-	if (strlen(hex) != 32 || sodium_hex2bin(out, 16, hex, 32, NULL, &n, NULL) != 0 || n != 16)
-		return -EINVAL;
-	return 0;
+	return txp_hex_decode(hex, out, 16) == 0 && hex[32] == '\0' ? 0 : -EINVAL;
 }
 
 static bool screened(const struct txp_txn *t)

@@ -7,24 +7,14 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sodium.h>
 
 #include "txpipe/aws/dynamodb.h"
 #include "txpipe/sbuf.h"
 
-void txp_fleet_fingerprint(const char *item, size_t len, char out[TXP_FLEET_FINGERPRINT_HEX + 1])
-{
-	unsigned char h[TXP_FLEET_FINGERPRINT_HEX / 2];
-
-	crypto_generichash(h, sizeof(h), (const unsigned char *)item, len, NULL, 0);
-	sodium_bin2hex(out, TXP_FLEET_FINGERPRINT_HEX + 1, h, sizeof(h));
-}
-
 /* Appends the fields of a conditional put of `item` (TableName, Item with
- * decided_by and the fingerprint, ConditionExpression), without braces.
- * Returns false for an item that is not a JSON object. */
-static bool put_fields(struct txp_sbuf *b, const char *table, const char *item, size_t item_len,
-                       const char *decided_by, const char *fingerprint)
+ * decided_by, ConditionExpression), without braces.  Returns false for an
+ * item that is not a JSON object. */
+static bool put_fields(struct txp_sbuf *b, const char *table, const char *item, size_t item_len, const char *decided_by)
 {
 	/* The item is one JSON object: the two attributes go before its final '}'. */
 	if (item_len < 2 || item[0] != '{' || item[item_len - 1] != '}')
@@ -36,8 +26,6 @@ static bool put_fields(struct txp_sbuf *b, const char *table, const char *item, 
 	txp_sbuf_str(b,
 	             item_len > 2 ? ",\"" TXP_FLEET_DECIDED_BY "\":{\"S\":" : "\"" TXP_FLEET_DECIDED_BY "\":{\"S\":");
 	txp_sbuf_json_str(b, decided_by);
-	txp_sbuf_str(b, "},\"" TXP_FLEET_FINGERPRINT "\":{\"S\":");
-	txp_sbuf_json_str(b, fingerprint);
 	/* A record is written once: a second decision of its transaction_id
 	 * fails with ConditionalCheckFailedException instead of replacing it
 	 * (DynamoDB Developer Guide, "Condition expressions"). */
@@ -45,13 +33,12 @@ static bool put_fields(struct txp_sbuf *b, const char *table, const char *item, 
 	return true;
 }
 
-char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, const char *decided_by,
-                         const char *fingerprint, size_t *len)
+char *txp_fleet_put_body(const char *table, const char *item, size_t item_len, const char *decided_by, size_t *len)
 {
 	struct txp_sbuf b = { 0 };
 
 	txp_sbuf_str(&b, "{");
-	if (!put_fields(&b, table, item, item_len, decided_by, fingerprint)) {
+	if (!put_fields(&b, table, item, item_len, decided_by)) {
 		txp_sbuf_free(&b);
 		return NULL;
 	}
@@ -63,13 +50,11 @@ char *txp_fleet_transact_body(const char *table, const char *const *items, const
                               const char *decided_by, size_t *len)
 {
 	struct txp_sbuf b = { 0 };
-	char fp[TXP_FLEET_FINGERPRINT_HEX + 1];
 
 	txp_sbuf_str(&b, "{\"TransactItems\":[");
 	for (size_t i = 0; i < n; i++) {
-		txp_fleet_fingerprint(items[i], lens[i], fp);
 		txp_sbuf_str(&b, i == 0 ? "{\"Put\":{" : ",{\"Put\":{");
-		if (!put_fields(&b, table, items[i], lens[i], decided_by, fp)) {
+		if (!put_fields(&b, table, items[i], lens[i], decided_by)) {
 			txp_sbuf_free(&b);
 			return NULL;
 		}
@@ -189,8 +174,44 @@ static char *stored_reply(const json_t *it, size_t *len)
 	return txp_sbuf_finish(&b, len);
 }
 
-int txp_fleet_stored_verdict(const char *body, size_t len, const char *fingerprint, char *winner, size_t winner_len,
-                             char **reply, size_t *reply_len)
+/* Whether an attribute is one a host adds to the item it was given. */
+static bool added_attribute(const char *name)
+{
+	return strcmp(name, TXP_FLEET_DECIDED_BY) == 0 || strcmp(name, TXP_FLEET_FINGERPRINT) == 0;
+}
+
+/* Whether `stored` (AttributeValue JSON) holds the attributes of `item`,
+ * equal value for equal value (json_equal: a map's members in any order),
+ * and no other but the added ones.  The values compare as DynamoDB returns
+ * them: an item's numbers are integers written without leading zeros or a
+ * sign for zero (item.c), which DynamoDB keeps as they are, and its lists
+ * keep their order. */
+static bool same_record(json_t *stored, const char *item, size_t item_len)
+{
+	json_t *ours = json_loadb(item, item_len, 0, NULL), *v;
+	const char *name;
+	size_t n = 0, m = 0;
+	bool same = json_is_object(ours);
+
+	json_object_foreach (ours, name, v) {
+		if (added_attribute(name))
+			continue;
+		if (!json_equal(v, json_object_get(stored, name))) {
+			same = false;
+			break;
+		}
+		n++;
+	}
+	json_object_foreach (stored, name, v) {
+		if (!added_attribute(name))
+			m++;
+	}
+	json_decref(ours);
+	return same && n == m;
+}
+
+int txp_fleet_stored_verdict(const char *body, size_t len, const char *item_ours, size_t item_len, char *winner,
+                             size_t winner_len, char **reply, size_t *reply_len)
 {
 	json_t *root = body != NULL ? json_loadb(body, len, 0, NULL) : NULL, *item, *it = NULL;
 	int rc = -EINVAL;
@@ -206,13 +227,13 @@ int txp_fleet_stored_verdict(const char *body, size_t len, const char *fingerpri
 		rc = TXP_FLEET_MISSING;
 		goto out;
 	}
-	it = json_is_object(item) ? txp_ddb_unmarshal(item) : NULL;
-	if (it == NULL)
-		goto out;
-	if (strcmp(str_of(it, TXP_FLEET_FINGERPRINT), fingerprint) == 0) {
+	if (json_is_object(item) && same_record(item, item_ours, item_len)) {
 		rc = TXP_FLEET_OURS;
 		goto out;
 	}
+	it = json_is_object(item) ? txp_ddb_unmarshal(item) : NULL;
+	if (it == NULL)
+		goto out;
 	if (winner_len > 0) {
 		strncpy(winner, str_of(it, TXP_FLEET_DECIDED_BY), winner_len - 1);
 		winner[winner_len - 1] = '\0';

@@ -183,6 +183,10 @@ check "the refused one names the adopt holding the lease" 1 \
 check "the adopt delivered everything" 1 "$(grep -c '^left undelivered: 0$' "$workdir/$winner.out")"
 check "the adopt released the lease" 1 "$(grep -c '^lease released$' "$workdir/$winner.out")"
 check "nothing was dead-lettered" 1 "$(grep -c 'dead-lettered 0)$' "$workdir/$winner.out")"
+# The dead host stored some of them before it died: the adopt finds those stored already (its
+# records read back equal, decided_by apart), never as another host's decision.
+check "records the dead host had stored count as stored already, not as conflicts" 1 \
+	"$(grep -cE 'already stored [0-9]+, stored first by another host 0,' "$workdir/$winner.out")"
 
 # --- every acknowledged transaction is stored once, as the dead host decided it -------------------------
 txp_js ddb-scan.mjs "$table" >"$workdir/items.json"

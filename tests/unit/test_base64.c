@@ -1,4 +1,4 @@
-/* test_base64.c: txp_sbuf_base64 and txp_base64_decode against RFC 4648's vectors and libsodium's codec. */
+/* test_base64.c: txp_sbuf_base64, txp_base64_decode and txp_hex_decode against RFC 4648's vectors and libsodium. */
 #include "txp_build_config.h"
 
 #include "txpipe/base64.h"
@@ -153,6 +153,69 @@ START_TEST(an_sbuf_out_of_memory_stays_so)
 }
 END_TEST
 
+/* RFC 4648, section 10: the base16 vectors, upper case as there and lower case as txpipe writes. */
+START_TEST(rfc4648_base16_vectors)
+{
+	static const char *const hex[] = { "", "66", "666F", "666F6F", "666F6F62", "666F6F6261", "666F6F626172" };
+	uint8_t out[6];
+
+	for (size_t i = 0; i < sizeof(hex) / sizeof(hex[0]); i++) {
+		char lower[16];
+
+		memset(out, 0xaa, sizeof(out));
+		ck_assert_int_eq(txp_hex_decode(hex[i], out, i), 0);
+		ck_assert_int_eq(memcmp(out, "foobar", i), 0);
+		for (size_t k = 0; k <= strlen(hex[i]); k++)
+			lower[k] = (char)(hex[i][k] >= 'A' && hex[i][k] <= 'F' ? hex[i][k] + 32 : hex[i][k]);
+		memset(out, 0xaa, sizeof(out));
+		ck_assert_int_eq(txp_hex_decode(lower, out, i), 0);
+		ck_assert_int_eq(memcmp(out, "foobar", i), 0);
+	}
+}
+END_TEST
+
+/* Every byte value in every position of 32 digits: accepted, with the same
+ * bytes, exactly when libsodium's sodium_hex2bin() accepts all 32; and a
+ * string that ends early is refused without reading past its end. */
+START_TEST(hex_accepts_what_libsodium_accepts)
+{
+	char hex[33] = "0123456789abcdefABCDEF0123456789";
+	uint8_t ours[16], theirs[16];
+	unsigned accepted = 0;
+
+	for (unsigned c = 0; c <= 0xff; c++) {
+		for (size_t at = 0; at < 32; at++) {
+			size_t n = 0;
+			int ok_theirs;
+
+			hex[at] = (char)c;
+			ok_theirs = c != 0 && sodium_hex2bin(theirs, sizeof(theirs), hex, 32, NULL, &n, NULL) == 0 &&
+			            n == 16;
+			if (ok_theirs) {
+				ck_assert_int_eq(txp_hex_decode(hex, ours, 16), 0);
+				ck_assert_int_eq(memcmp(ours, theirs, 16), 0);
+				accepted++;
+			} else {
+				ck_assert_msg(txp_hex_decode(hex, ours, 16) == -EINVAL, "0x%02x at %zu accepted", c,
+				              at);
+			}
+			hex[at] = "0123456789abcdefABCDEF0123456789"[at];
+		}
+	}
+	/* 22 digits in 32 places. */
+	ck_assert_uint_eq(accepted, 22 * 32);
+	for (size_t len = 0; len < 32; len++) {
+		char *cut = malloc(len + 1); /* exactly the string: ASan sees a read past it */
+
+		ck_assert_ptr_nonnull(cut);
+		memcpy(cut, hex, len);
+		cut[len] = '\0';
+		ck_assert_int_eq(txp_hex_decode(cut, ours, 16), -EINVAL);
+		free(cut);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("base64");
@@ -168,6 +231,8 @@ int main(void)
 	tcase_add_test(tc, accepts_what_libsodium_accepts);
 	tcase_add_test(tc, non_ascii_is_rejected);
 	tcase_add_test(tc, an_sbuf_out_of_memory_stays_so);
+	tcase_add_test(tc, rfc4648_base16_vectors);
+	tcase_add_test(tc, hex_accepts_what_libsodium_accepts);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -100,23 +100,10 @@ END_TEST
 static const char item[] = "{\"transaction_id\":{\"S\":\"t-1\"},\"status\":{\"S\":\"approved\"},"
                            "\"risk_score\":{\"N\":\"12\"},\"reasons\":{\"M\":{\"velocity\":{\"N\":\"12\"}}}}";
 
-START_TEST(fingerprints_are_the_same_for_the_same_bytes_only)
-{
-	char a[TXP_FLEET_FINGERPRINT_HEX + 1], b[TXP_FLEET_FINGERPRINT_HEX + 1], c[TXP_FLEET_FINGERPRINT_HEX + 1];
-
-	txp_fleet_fingerprint(item, strlen(item), a);
-	txp_fleet_fingerprint(item, strlen(item), b);
-	txp_fleet_fingerprint(item, strlen(item) - 1, c);
-	ck_assert_uint_eq(strlen(a), TXP_FLEET_FINGERPRINT_HEX);
-	ck_assert_str_eq(a, b);
-	ck_assert_str_ne(a, c);
-}
-END_TEST
-
-START_TEST(the_put_is_conditional_and_carries_decided_by_and_the_fingerprint)
+START_TEST(the_put_is_conditional_and_carries_decided_by)
 {
 	size_t len;
-	char *body = txp_fleet_put_body("records", item, strlen(item), "host-a", "00ff", &len);
+	char *body = txp_fleet_put_body("records", item, strlen(item), "host-a", &len);
 	json_t *j, *it;
 
 	ck_assert_ptr_nonnull(body);
@@ -129,12 +116,12 @@ START_TEST(the_put_is_conditional_and_carries_decided_by_and_the_fingerprint)
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "transaction_id"), "S")), "t-1");
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "status"), "S")), "approved");
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "decided_by"), "S")), "host-a");
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "fingerprint"), "S")), "00ff");
+	ck_assert_uint_eq(json_object_size(it), 5);
 	json_decref(j);
 	free(body);
-	/* Not an object: nothing to add the attributes to. */
-	ck_assert_ptr_null(txp_fleet_put_body("records", "[1]", 3, "host-a", "00ff", &len));
-	ck_assert_ptr_null(txp_fleet_put_body("records", "{", 1, "host-a", "00ff", &len));
+	/* Not an object: nothing to add the attribute to. */
+	ck_assert_ptr_null(txp_fleet_put_body("records", "[1]", 3, "host-a", &len));
+	ck_assert_ptr_null(txp_fleet_put_body("records", "{", 1, "host-a", &len));
 }
 END_TEST
 
@@ -142,7 +129,6 @@ START_TEST(a_transaction_carries_one_conditional_put_per_record_each_asking_for_
 {
 	const char *items[2] = { item, "{\"transaction_id\":{\"S\":\"t-2\"}}" };
 	uint32_t lens[2] = { (uint32_t)strlen(items[0]), (uint32_t)strlen(items[1]) };
-	char fp[TXP_FLEET_FINGERPRINT_HEX + 1];
 	size_t len;
 	char *body = txp_fleet_transact_body("records", items, lens, 2, "host-a", &len);
 	json_t *j, *ti;
@@ -161,8 +147,7 @@ START_TEST(a_transaction_carries_one_conditional_put_per_record_each_asking_for_
 		                 "attribute_not_exists(transaction_id)");
 		ck_assert_str_eq(json_string_value(json_object_get(put, "ReturnValuesOnConditionCheckFailure")), "ALL_OLD");
 		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "decided_by"), "S")), "host-a");
-		txp_fleet_fingerprint(items[i], lens[i], fp);
-		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "fingerprint"), "S")), fp);
+		ck_assert_uint_eq(json_object_size(it), i == 0 ? 5 : 2);
 	}
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
 	                         json_object_get(json_array_get(ti, 1), "Put"), "Item"), "transaction_id"), "S")),
@@ -183,6 +168,7 @@ START_TEST(a_cancelled_transaction_gives_each_put_its_reason_and_the_stored_reco
 	                   "\"fingerprint\":{\"S\":\"abcd\"}},\"Code\":\"ConditionalCheckFailed\",\"Message\":\"The "
 	                   "conditional request failed\"},{\"Code\":\"TransactionConflict\"}],\"Message\":\"Transaction "
 	                   "cancelled\"}";
+	const char *t2 = "{\"transaction_id\":{\"S\":\"t-2\"}}";
 	struct txp_fleet_cancel why[3];
 	char winner[TXP_FLEET_INSTANCE_ID_MAX + 1], *reply;
 	size_t n;
@@ -192,8 +178,10 @@ START_TEST(a_cancelled_transaction_gives_each_put_its_reason_and_the_stored_reco
 	ck_assert_ptr_null(why[0].old);
 	ck_assert_str_eq(why[1].code, "ConditionalCheckFailed");
 	ck_assert_ptr_nonnull(why[1].old);
-	/* The stored item reads as a GetItem answer would. */
-	ck_assert_int_eq(txp_fleet_stored_verdict(why[1].old, why[1].old_len, "abcd", winner, sizeof(winner), &reply, &n),
+	/* The stored item reads as a GetItem answer would: ours, stored by a
+	 * version that added a fingerprint. */
+	ck_assert_int_eq(txp_fleet_stored_verdict(why[1].old, why[1].old_len, t2, strlen(t2), winner, sizeof(winner),
+	                                          &reply, &n),
 	                 TXP_FLEET_OURS);
 	ck_assert_str_eq(why[2].code, "TransactionConflict");
 	ck_assert_ptr_null(why[2].old);
@@ -221,21 +209,59 @@ START_TEST(the_read_back_is_consistent)
 }
 END_TEST
 
-static int verdict(const char *answer, const char *fp, char *winner, char **reply)
+/* The verdict on `answer` for a put of `ours`. */
+static int verdict(const char *answer, const char *ours, char *winner, char **reply)
 {
 	size_t n;
-	return txp_fleet_stored_verdict(answer, strlen(answer), fp, winner, TXP_FLEET_INSTANCE_ID_MAX + 1, reply, &n);
+	return txp_fleet_stored_verdict(answer, strlen(answer), ours, strlen(ours), winner, TXP_FLEET_INSTANCE_ID_MAX + 1,
+	                                reply, &n);
 }
 
-START_TEST(a_stored_record_with_our_fingerprint_is_ours)
+START_TEST(a_stored_record_equal_to_ours_is_ours)
 {
 	char winner[TXP_FLEET_INSTANCE_ID_MAX + 1], *reply;
-	const char *answer = "{\"Item\":{\"transaction_id\":{\"S\":\"t-1\"},\"fingerprint\":{\"S\":\"abcd\"},"
-	                     "\"decided_by\":{\"S\":\"host-b\"}}}";
+	/* `item` as DynamoDB returns it: members in another order, decided_by added. */
+	const char *answer = "{\"Item\":{\"reasons\":{\"M\":{\"velocity\":{\"N\":\"12\"}}},\"status\":{\"S\":\"approved\"},"
+	                     "\"decided_by\":{\"S\":\"host-a\"},\"risk_score\":{\"N\":\"12\"},"
+	                     "\"transaction_id\":{\"S\":\"t-1\"}}}";
+	/* Stored by another host (an adopted journal re-delivered under the
+	 * lease's owner), or by a version that added a fingerprint: the same
+	 * record all the same. */
+	const char *adopted = "{\"Item\":{\"transaction_id\":{\"S\":\"t-1\"},\"status\":{\"S\":\"approved\"},"
+	                      "\"risk_score\":{\"N\":\"12\"},\"reasons\":{\"M\":{\"velocity\":{\"N\":\"12\"}}},"
+	                      "\"decided_by\":{\"S\":\"host-b\"},\"fingerprint\":{\"S\":\"abcd\"}}}";
 
-	/* Also when another host stored it (an adopted journal re-delivered): same bytes, same record. */
-	ck_assert_int_eq(verdict(answer, "abcd", winner, &reply), TXP_FLEET_OURS);
+	ck_assert_int_eq(verdict(answer, item, winner, &reply), TXP_FLEET_OURS);
 	ck_assert_ptr_null(reply);
+	ck_assert_int_eq(verdict(adopted, item, winner, &reply), TXP_FLEET_OURS);
+	ck_assert_ptr_null(reply);
+}
+END_TEST
+
+START_TEST(a_stored_record_that_differs_in_any_attribute_is_not_ours)
+{
+	/* One value changed, one attribute more, one fewer, a map member more,
+	 * a type changed: each another decision. */
+	const char *answers[] = {
+		"{\"Item\":{\"transaction_id\":{\"S\":\"t-1\"},\"status\":{\"S\":\"approved\"},\"risk_score\":{\"N\":\"13\"},"
+		"\"reasons\":{\"M\":{\"velocity\":{\"N\":\"12\"}}},\"decided_by\":{\"S\":\"host-a\"}}}",
+		"{\"Item\":{\"transaction_id\":{\"S\":\"t-1\"},\"status\":{\"S\":\"approved\"},\"risk_score\":{\"N\":\"12\"},"
+		"\"reasons\":{\"M\":{\"velocity\":{\"N\":\"12\"}}},\"ra\":{\"S\":\"x\"},\"decided_by\":{\"S\":\"host-a\"}}}",
+		"{\"Item\":{\"transaction_id\":{\"S\":\"t-1\"},\"status\":{\"S\":\"approved\"},"
+		"\"reasons\":{\"M\":{\"velocity\":{\"N\":\"12\"}}},\"decided_by\":{\"S\":\"host-a\"}}}",
+		"{\"Item\":{\"transaction_id\":{\"S\":\"t-1\"},\"status\":{\"S\":\"approved\"},\"risk_score\":{\"N\":\"12\"},"
+		"\"reasons\":{\"M\":{\"velocity\":{\"N\":\"12\"},\"geo\":{\"N\":\"0\"}}},\"decided_by\":{\"S\":\"host-a\"}}}",
+		"{\"Item\":{\"transaction_id\":{\"S\":\"t-1\"},\"status\":{\"S\":\"approved\"},\"risk_score\":{\"S\":\"12\"},"
+		"\"reasons\":{\"M\":{\"velocity\":{\"N\":\"12\"}}},\"decided_by\":{\"S\":\"host-a\"}}}",
+	};
+
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		char winner[TXP_FLEET_INSTANCE_ID_MAX + 1], *reply = NULL;
+
+		ck_assert_msg(verdict(answers[i], item, winner, &reply) == TXP_FLEET_CONFLICT, "answer %zu", i);
+		ck_assert_str_eq(winner, "host-a");
+		free(reply);
+	}
 }
 END_TEST
 
@@ -247,7 +273,7 @@ START_TEST(another_decision_is_a_conflict_whose_reply_says_the_stored_one)
 	                     "\"fingerprint\":{\"S\":\"ffff\"},\"decided_by\":{\"S\":\"host-b\"}}}";
 	json_t *j;
 
-	ck_assert_int_eq(verdict(answer, "abcd", winner, &reply), TXP_FLEET_CONFLICT);
+	ck_assert_int_eq(verdict(answer, item, winner, &reply), TXP_FLEET_CONFLICT);
 	ck_assert_str_eq(winner, "host-b");
 	ck_assert_ptr_nonnull(reply);
 	ck_assert_uint_eq(reply[strlen(reply) - 1], '\n');
@@ -273,7 +299,7 @@ START_TEST(a_stored_rejection_keeps_its_error_in_the_reply)
 	json_t *j, *e;
 
 	/* A record stored without the fleet attributes (a host outside the fleet) is someone else's too. */
-	ck_assert_int_eq(verdict(answer, "abcd", winner, &reply), TXP_FLEET_CONFLICT);
+	ck_assert_int_eq(verdict(answer, item, winner, &reply), TXP_FLEET_CONFLICT);
 	ck_assert_str_eq(winner, "");
 	j = json_loads(reply, 0, NULL);
 	e = json_object_get(j, "error");
@@ -289,10 +315,10 @@ START_TEST(no_item_is_missing_and_garbage_is_invalid)
 {
 	char winner[TXP_FLEET_INSTANCE_ID_MAX + 1], *reply;
 
-	ck_assert_int_eq(verdict("{}", "abcd", winner, &reply), TXP_FLEET_MISSING);
-	ck_assert_int_eq(verdict("not json", "abcd", winner, &reply), -EINVAL);
-	ck_assert_int_eq(verdict("{\"Item\":{\"transaction_id\":{\"Q\":1}}}", "abcd", winner, &reply), -EINVAL);
-	ck_assert_int_eq(verdict("{\"Item\":[]}", "abcd", winner, &reply), -EINVAL);
+	ck_assert_int_eq(verdict("{}", item, winner, &reply), TXP_FLEET_MISSING);
+	ck_assert_int_eq(verdict("not json", item, winner, &reply), -EINVAL);
+	ck_assert_int_eq(verdict("{\"Item\":{\"transaction_id\":{\"Q\":1}}}", item, winner, &reply), -EINVAL);
+	ck_assert_int_eq(verdict("{\"Item\":[]}", item, winner, &reply), -EINVAL);
 	ck_assert_ptr_null(reply);
 }
 END_TEST
@@ -433,12 +459,12 @@ int main(void)
 	tcase_add_test(tc, a_configured_instance_id_wins);
 	tcase_add_test(tc, without_imds_the_hostname_is_the_instance_id);
 	tcase_add_test(tc, imds_that_does_not_answer_falls_back_to_the_hostname);
-	tcase_add_test(tc, fingerprints_are_the_same_for_the_same_bytes_only);
-	tcase_add_test(tc, the_put_is_conditional_and_carries_decided_by_and_the_fingerprint);
+	tcase_add_test(tc, the_put_is_conditional_and_carries_decided_by);
 	tcase_add_test(tc, a_transaction_carries_one_conditional_put_per_record_each_asking_for_the_stored_one);
 	tcase_add_test(tc, a_cancelled_transaction_gives_each_put_its_reason_and_the_stored_record);
 	tcase_add_test(tc, the_read_back_is_consistent);
-	tcase_add_test(tc, a_stored_record_with_our_fingerprint_is_ours);
+	tcase_add_test(tc, a_stored_record_equal_to_ours_is_ours);
+	tcase_add_test(tc, a_stored_record_that_differs_in_any_attribute_is_not_ours);
 	tcase_add_test(tc, another_decision_is_a_conflict_whose_reply_says_the_stored_one);
 	tcase_add_test(tc, a_stored_rejection_keeps_its_error_in_the_reply);
 	tcase_add_test(tc, no_item_is_missing_and_garbage_is_invalid);

@@ -469,19 +469,18 @@ static struct txp_txn *worst_case(void)
 	return t;
 }
 
-/* The item as [fleet] stores it: decided_by (the longest instance id) and
- * fingerprint added by the real put body (records.c).  A new reference. */
+/* The item as [fleet] stores it: decided_by (the longest instance id)
+ * added by the real put body (records.c).  A new reference. */
 static json_t *fleet_item(const struct txp_txn *t)
 {
-	char id[TXP_FLEET_INSTANCE_ID_MAX + 1], fp[TXP_FLEET_FINGERPRINT_HEX + 1];
+	char id[TXP_FLEET_INSTANCE_ID_MAX + 1];
 	size_t len = 0;
 	char *body;
 	json_t *root, *item;
 
 	fill(id, 'i', TXP_FLEET_INSTANCE_ID_MAX);
 	ck_assert(txp_fleet_instance_id_valid(id));
-	txp_fleet_fingerprint(t->item, t->item_len, fp);
-	body = txp_fleet_put_body("txpipe", t->item, t->item_len, id, fp, &len);
+	body = txp_fleet_put_body("txpipe", t->item, t->item_len, id, &len);
 	ck_assert_ptr_nonnull(body);
 	root = load(body, len);
 	item = json_incref(json_object_get(root, "Item"));
@@ -517,7 +516,7 @@ START_TEST(the_largest_possible_record_stays_within_one_write_unit)
 	ck_assert_ptr_nonnull(json_object_get(b, "cs"));
 	ck_assert_ptr_nonnull(json_object_get(f, "decided_by"));
 	fprintf(stderr,
-	        "item size: typical %zu bytes, worst case %zu bytes (%zu with [fleet]'s attributes; %u reasons)\n", na,
+	        "item size: typical %zu bytes, worst case %zu bytes (%zu with [fleet]'s decided_by; %u reasons)\n", na,
 	        nb, nf, worst->n_reasons);
 	ck_assert_uint_lt(na, 1024);
 	ck_assert_uint_lt(nb, 1024);
@@ -534,7 +533,7 @@ START_TEST(the_largest_possible_record_stays_within_one_write_unit)
 	f = fleet_item(worst);
 	ck_assert_ptr_nonnull(json_object_get(f, "em"));
 	nf = ddb_item_size(f);
-	fprintf(stderr, "item size: rejected with the longest error %zu bytes with [fleet]'s attributes\n", nf);
+	fprintf(stderr, "item size: rejected with the longest error %zu bytes with [fleet]'s decided_by\n", nf);
 	ck_assert_uint_lt(nf, 1024);
 	json_decref(f);
 	txp_txn_free(typical);
@@ -664,8 +663,7 @@ START_TEST(a_stored_record_reads_back_under_its_long_names_in_either_layout)
 		                                  "daemon_version",
 		                                  "rules_version",
 		                                  "expires_at",
-		                                  "decided_by",
-		                                  "fingerprint" };
+		                                  "decided_by" };
 	struct txp_txn *t = worst_case();
 	json_t *item, *plain, *r, *reasons;
 
