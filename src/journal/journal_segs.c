@@ -404,10 +404,13 @@ static void prep_wait(struct txp_journal *j, uint64_t ms)
 }
 
 /* Writes SPARE_NAME full of zeros, a chunk at a time, each written back
- * before the next (sync_file_range: no cache flush, which a commit's
- * fdatasync would wait behind), then one fdatasync for the whole: the disk
- * never has a large flush of ours in front of a commit.  mu held on entry
- * and return.  0, -ECANCELED when stopping, or a negative errno. */
+ * and flushed before the next: the disk never has a large flush of ours
+ * in front of a commit.  Written back alone (sync_file_range, which
+ * flushes no cache) the zeros waited in the disk's volatile cache, and the
+ * commit after the last chunk paid for all of them: fdatasync took 20 to
+ * 88 ms, seven times in a row, on a virtio disk with 64 MB segments.
+ * mu held on entry and return.  0, -ECANCELED when stopping, or a
+ * negative errno. */
 static int make_spare(struct txp_journal *j)
 {
 	uint64_t size = j->opt.segment_bytes, need;
@@ -430,9 +433,7 @@ static int make_spare(struct txp_journal *j)
 		size_t n = size - off < SPARE_CHUNK ? (size_t)(size - off) : (size_t)SPARE_CHUNK;
 
 		rc = journal__write_all(fd, zeros, n, off);
-		if (rc == 0 && sync_file_range(fd, (off_t)off, (off_t)n,
-		                               SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-		                                       SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+		if (rc == 0 && fdatasync(fd) != 0)
 			rc = -errno;
 		pthread_mutex_lock(&j->mu);
 		if (j->stopping)
@@ -441,8 +442,6 @@ static int make_spare(struct txp_journal *j)
 			prep_wait(j, SPARE_PAUSE_MS);
 		pthread_mutex_unlock(&j->mu);
 	}
-	if (rc == 0 && fdatasync(fd) != 0)
-		rc = -errno;
 out_close:
 	close(fd);
 	if (rc < 0)
