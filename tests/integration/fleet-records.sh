@@ -5,7 +5,9 @@
 # the stored decision.  The race runs twice: with record_writes = transaction (the default: batches
 # of conditional puts in TransactWriteItems) against Amazon DynamoDB Local, which implements
 # transactions, and with record_writes = put (one conditional PutItem a record) against dynalite,
-# which does not.  The control run with [fleet] off shows the same race overwriting records.
+# which does not.  The control run with [fleet] off shows the same race overwriting records.  At
+# DynamoDB Local, every record of a journal is then put again (the journal copied before it was
+# delivered, adopted after): each comes back from the cancelled transactions as stored already.
 #
 # Exit status 0 when every check passed, 1 otherwise, 77 (skipped) only when Node cannot be set up.
 # Knob: FLEET_IDS (default 200).
@@ -253,6 +255,34 @@ if [[ -n ${DDBLOCAL_ENDPOINT:-} ]]; then
 	DYNAMODB_ENDPOINT=$DDBLOCAL_ENDPOINT "$TXPIPECTL" --config "$workdir/x.ini" provision >"$workdir/provision-local.out" 2>&1
 	check "txpipectl provision at DynamoDB Local exits 0" 0 "$?" || cat "$workdir/provision-local.out"
 	fleet_on ft "$DDBLOCAL_ENDPOINT" transaction || exit 1
+
+	# A record put again is ours: the journal of host r is copied while DynamoDB Local is frozen
+	# (every record journaled, none stored); r then stores them all and stops.  The copy, adopted
+	# by host s, puts every record again: each transaction comes back cancelled with the stored
+	# items (ALL_OLD), stored under r's decided_by, which must read as the same records.
+	config r txpipe-it-records true "$DDBLOCAL_ENDPOINT" transaction
+	sed -i 's/^ack = stored$/ack = journaled/' "$workdir/r.ini"
+	config s txpipe-it-records true "$DDBLOCAL_ENDPOINT" transaction
+	start r txpipe-it-records || exit 1
+	kill -STOP -- "-${TXP_SVC_PGID[ddblocal]}"
+	lines rs 25.00 >"$workdir/rs.lines"
+	"$TXPIPECTL" --socket "$workdir/r.sock" submit --file "$workdir/rs.lines" >"$workdir/rs.replies"
+	check "again: r acknowledged every line, DynamoDB Local frozen" "$n" \
+		"$(grep -cE '"status":"(approved|review|declined)"' "$workdir/rs.replies")"
+	cp -a "$workdir/r-txpipe-it-records.journal" "$workdir/rs-copy.journal"
+	kill -CONT -- "-${TXP_SVC_PGID[ddblocal]}"
+	for ((i = 0; i < 600; i++)); do
+		[[ $("$TXPIPECTL" --socket "$workdir/r.sock" stats --format json | jget journal.undelivered) == 0 ]] && break
+		sleep 0.05
+	done
+	check "again: r stored them all once DynamoDB Local answered" 0 \
+		"$("$TXPIPECTL" --socket "$workdir/r.sock" stats --format json | jget journal.undelivered)"
+	stop_all
+	"$TXPIPECTL" --config "$workdir/s.ini" journal adopt "$workdir/rs-copy.journal" >"$workdir/rs-adopt.out" 2>&1
+	check "again: the adopt of the copy exits 0" 0 "$?" || cat "$workdir/rs-adopt.out"
+	sed 's/^/     adopt | /' "$workdir/rs-adopt.out"
+	check "again: every record put again is stored already, none another host's" 1 \
+		"$(grep -c "(stored 0, already stored $n, stored first by another host 0, dead-lettered 0)" "$workdir/rs-adopt.out")"
 fi
 
 # --- [fleet] on, record_writes = put, against dynalite -----------------------------------------------
