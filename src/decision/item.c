@@ -92,11 +92,11 @@ int64_t txp_item_decided_ms(const struct txp_txn *t)
  * Every item stays under 1 KB, one write unit, whatever it holds: every
  * field at its longest, every reason that can fire together, all three
  * party names and a sanctions hit, and [fleet]'s decided_by (test_item
- * pins it; txpiped(8) STORED RECORD gives the sizes).  DynamoDB bills attribute names as data, so the attributes are
- * stored under the short names of attr_names[]; the key, the indexes'
- * keys (card_token, customer_pseudonym, received_at) and the TTL
- * attribute (expires_at) keep their names, which a table or an index is
- * created with.  For the same reason the reasons map's members are the
+ * pins it; txpiped(8) STORED RECORD gives the sizes).  DynamoDB bills
+ * attribute names as data, so the attributes are stored under the short
+ * names of attr_names[]; the key, the indexes' keys (card_token,
+ * customer_pseudonym, received_at) and the TTL attribute (expires_at)
+ * keep their names, which a table or an index is created with.  For the same reason the reasons map's members are the
  * short codes of reason_codes[] (the codes alone of every reason at once
  * are ~650 bytes), the pseudonyms no index or list looks up are 22
  * base64url characters instead of 32 hex digits, and a sanctions hit

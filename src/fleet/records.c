@@ -16,7 +16,7 @@
  * item that is not a JSON object. */
 static bool put_fields(struct txp_sbuf *b, const char *table, const char *item, size_t item_len, const char *decided_by)
 {
-	/* The item is one JSON object: the two attributes go before its final '}'. */
+	/* The item is one JSON object: decided_by goes before its final '}'. */
 	if (item_len < 2 || item[0] != '{' || item[item_len - 1] != '}')
 		return false;
 	txp_sbuf_str(b, "\"TableName\":");
