@@ -96,11 +96,12 @@ int64_t txp_item_decided_ms(const struct txp_txn *t)
  * attribute names as data, so the attributes are stored under the short
  * names of attr_names[]; the key, the indexes' keys (card_token,
  * customer_pseudonym, received_at) and the TTL attribute (expires_at)
- * keep their names, which a table or an index is created with.  For the same reason the reasons map's members are the
- * short codes of reason_codes[] (the codes alone of every reason at once
- * are ~650 bytes), the pseudonyms no index or list looks up are 22
- * base64url characters instead of 32 hex digits, and a sanctions hit
- * names its field by number.  The compliance flags are not stored: each
+ * keep their names, which a table or an index is created with.  For the
+ * same reason the reasons map's members are the short codes of
+ * reason_codes[] (the codes alone of every reason at once are ~650
+ * bytes), the pseudonyms no index or list looks up are 22 base64url
+ * characters instead of 32 hex digits, and a sanctions hit names its
+ * field by number.  The compliance flags are not stored: each
  * is raised with a compliance reason (compliance.c, fire()), which the
  * reasons map holds.  txp_item_readable() gives the long names back.
  */
