@@ -125,5 +125,5 @@ int txp_hex_decode(const char *in, void *out, size_t n)
 			return -EINVAL;
 		o[i] = (uint8_t)(hi << 4 | lo);
 	}
-	return 0;
+	return in[2 * n] == '\0' ? 0 : -EINVAL;
 }

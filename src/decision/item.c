@@ -305,7 +305,7 @@ static void av_token_opt(struct txp_sbuf *b, const char *name, const char *hex)
 
 	if (hex == NULL || hex[0] == '\0')
 		return;
-	if (txp_hex_decode(hex, bin, sizeof(bin)) != 0 || hex[TXP_TOKEN_HEX] != '\0') {
+	if (txp_hex_decode(hex, bin, sizeof(bin)) != 0) {
 		av_s(b, name, hex);
 		return;
 	}

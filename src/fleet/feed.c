@@ -18,12 +18,6 @@
 #define FLAG_HAS_CARD 2u
 #define FLAGS_KNOWN (FLAG_USD_KNOWN | FLAG_HAS_CARD)
 
-/* 32 hex digits and the string's end. */
-static int hex16(const char *hex, uint8_t out[16])
-{
-	return txp_hex_decode(hex, out, 16) == 0 && hex[32] == '\0' ? 0 : -EINVAL;
-}
-
 static bool screened(const struct txp_txn *t)
 {
 	return t->status <= TXP_STATUS_DECLINED && !t->duplicate && !t->fleet_apply && t->customer_key[0] != '\0';
@@ -40,8 +34,9 @@ int txp_fleet_event_from_txn(const struct txp_txn *t, struct txp_fleet_event *ev
 	ev->amount_usd = ev->usd_known ? t->amount_usd : 0;
 	memcpy(ev->currency, t->currency, 4);
 	ev->has_card = t->has_card && t->card_token[0] != '\0';
-	if (hex16(t->customer_key, ev->customer) < 0 || hex16(t->merchant_key, ev->merchant) < 0 ||
-	    (ev->has_card && hex16(t->card_token, ev->card) < 0))
+	if (txp_hex_decode(t->customer_key, ev->customer, sizeof(ev->customer)) < 0 ||
+	    txp_hex_decode(t->merchant_key, ev->merchant, sizeof(ev->merchant)) < 0 ||
+	    (ev->has_card && txp_hex_decode(t->card_token, ev->card, sizeof(ev->card)) < 0))
 		return -EINVAL;
 	return 0;
 }

@@ -213,6 +213,9 @@ START_TEST(hex_accepts_what_libsodium_accepts)
 		ck_assert_int_eq(txp_hex_decode(cut, ours, 16), -EINVAL);
 		free(cut);
 	}
+	/* Nor one digit too many: the string is the 2 * n digits. */
+	ck_assert_int_eq(txp_hex_decode("0123456789abcdefABCDEF01234567890", ours, 16), -EINVAL);
+	ck_assert_int_eq(txp_hex_decode("0123456789abcdefABCDEF0123456789", ours, 16), 0);
 }
 END_TEST
 
