@@ -27,6 +27,10 @@ struct txp_stage_fns {
 	void **validate_ctx; /* one per validation thread (one when inline) */
 	void **fraud_ctx;    /* one per shard */
 	void **comply_ctx;   /* one per shard */
+	/* Optional: after comply, once the compliance time is recorded, on the
+	 * same thread.  What the decision needs next that need not cost the
+	 * loop thread: the stored item. */
+	void (*finish)(struct txp_txn *t);
 };
 
 /* Latency histogram: bucket i counts latencies in [2^(i-1), 2^i) us,

@@ -186,7 +186,9 @@ void txp_delivery_take(struct txp_delivery *d, struct txp_txn *t)
 		d->st.lost++;
 		return;
 	}
-	/* The item and alerts are built here, from the decided fields. */
+	/* The stages build the item and alerts on the thread that decided
+	 * (stages.c, stage_finish); a replayed record gets them here, from
+	 * its decided fields. */
 	if (t->item == NULL && t->has_id && txp_item_build(t, PACKAGE_VERSION) < 0)
 		txp_log_err("item_build_failed", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
 	if (t->item == NULL) {

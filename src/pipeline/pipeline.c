@@ -270,6 +270,8 @@ static void run_compliance(struct worker *w, struct txp_txn **batch, uint32_t n)
 		p->fns.comply(p->fns.comply_ctx[w->index], t);
 		t->t_compliance = txp_now_ns();
 		txp_latency_record(&w->latency, t->t_compliance - t->t_fraud);
+		if (p->fns.finish != NULL)
+			p->fns.finish(t);
 	}
 	atomic_fetch_add_explicit(&w->processed, n, memory_order_relaxed);
 	push_all(p->out[w->index], batch, n);
@@ -546,6 +548,8 @@ static void run_inline(struct txp_pipeline *p, struct txp_txn *t)
 	p->fns.comply(p->fns.comply_ctx[0], t);
 	t->t_compliance = txp_now_ns();
 	txp_latency_record(&p->inline_latency[TXP_STAGE_COMPLIANCE], t->t_compliance - t->t_fraud);
+	if (p->fns.finish != NULL)
+		p->fns.finish(t);
 	p->inline_processed++;
 }
 

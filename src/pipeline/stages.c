@@ -18,6 +18,7 @@
 #include "txpipe/dedup.h"
 #include "txpipe/file.h"
 #include "txpipe/fraud.h"
+#include "txpipe/item.h"
 #include "txpipe/keys.h"
 #include "txpipe/log.h"
 #include "txpipe/pan.h"
@@ -86,6 +87,7 @@ struct txp_stages {
 	 * compliance threads: relaxed, a decision may see the change one
 	 * transaction late. */
 	_Atomic int fleet_stale;
+	bool build_items; /* [aws] enabled: stage_finish builds the item */
 };
 
 /*
@@ -512,8 +514,20 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	 * copies bytes. */
 	if (txp_txn_build_reply(t) < 0)
 		txp_log_err("reply_build_failed", "reason=out_of_memory");
-	/* Not the stored item: the journal keeps the decided fields (see
-	 * record.h) and delivery builds the item from them when it sends. */
+	/* Not the stored item: stage_finish builds it once this stage's
+	 * time is known. */
+}
+
+/* The stored item and alerts, built on the worker that decided (or inline)
+ * once every stage's time is in them, so the loop thread, which sends them,
+ * only copies bytes, as with the reply.  The journal keeps the decided
+ * fields, not the item (record.h): replay builds it from those. */
+static void stage_finish(struct txp_txn *t)
+{
+	if (t->duplicate)
+		return; /* answered with the first decision, never stored */
+	if (txp_item_build(t, PACKAGE_VERSION) < 0)
+		txp_log_err("item_build_failed", "transaction_id=\"%s\" reason=out_of_memory", t->transaction_id);
 }
 
 int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, char *err, size_t errlen)
@@ -552,6 +566,7 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 	}
 	/* Workers (the shards) cannot change on reload, nor can this. */
 	st->fleet = cfg->fleet.enabled;
+	st->build_items = cfg->aws.enabled;
 	atomic_init(&st->fleet_stale, TXP_STAGES_FLEET_FRESH);
 	shards = txp_pipeline_workers(cfg->pipeline.workers);
 	st->auto_keys = txp_state_auto_keys(txp_stages_host_memory(), shards > 0 ? shards : 1,
@@ -625,6 +640,7 @@ int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_f
 	fns->validate = stage_validate;
 	fns->fraud = stage_fraud;
 	fns->comply = stage_comply;
+	fns->finish = st->build_items ? stage_finish : NULL;
 	fns->validate_ctx = st->validate_ctx;
 	fns->fraud_ctx = st->fraud_ctx;
 	fns->comply_ctx = st->comply_ctx;

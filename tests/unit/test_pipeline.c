@@ -25,6 +25,7 @@ struct harness {
 	int shard_ctx_ids[MAX_SHARDS];
 	void *shard_ctx[MAX_SHARDS];
 	unsigned shards;
+	bool finish; /* the stages have a finish function */
 };
 
 static void stage_validate(void *ctx, struct txp_txn *t)
@@ -75,6 +76,17 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 		t->scored = true;
 }
 
+/* Runs after comply, on its thread, with the compliance time recorded:
+ * leaves a mark that on_done checks. */
+static void stage_finish(struct txp_txn *t)
+{
+	int shard = (int)(t->id % 13 % the_harness->shards);
+
+	check_thread(the_harness, &the_harness->comply_thread[shard], &the_harness->comply_thread_set[shard]);
+	if (t->t_compliance != 0 && t->t_compliance >= t->t_fraud && t->item == NULL)
+		t->item = strdup("finished");
+}
+
 static void on_done(void *arg, struct txp_txn *t)
 {
 	struct harness *h = arg;
@@ -90,6 +102,12 @@ static void on_done(void *arg, struct txp_txn *t)
 		ck_assert_int_eq(t->risk_score, (int)(t->id % 101));
 	}
 	ck_assert_uint_ge(t->t_compliance, t->t_validated);
+	if (h->finish) {
+		ck_assert_ptr_nonnull(t->item);
+		ck_assert_str_eq(t->item, "finished");
+	} else {
+		ck_assert_ptr_null(t->item);
+	}
 	h->done++;
 	txp_txn_free(t);
 	if (h->done == h->total) {
@@ -116,7 +134,7 @@ static void feed(uv_idle_t *idle)
 	ck_assert_uint_le(txp_pipeline_inflight(h->p), txp_pipeline_capacity(h->p));
 }
 
-static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
+static void run_pipeline_with(unsigned workers, uint32_t total, uint32_t capacity, bool finish)
 {
 	struct harness h;
 	struct txp_stage_fns fns;
@@ -125,6 +143,7 @@ static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
 	memset(&h, 0, sizeof(h));
 	the_harness = &h;
 	h.total = total;
+	h.finish = finish;
 	h.shards = workers > 0 ? workers : 1;
 	h.pending = calloc(total, sizeof(*h.pending));
 	h.seen = calloc(total, 1);
@@ -137,7 +156,13 @@ static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
 		h.shard_ctx[i] = &h.shard_ctx_ids[i];
 	}
 	void *vctx[MAX_SHARDS] = { NULL };
-	fns = (struct txp_stage_fns){ stage_validate, stage_fraud, stage_comply, vctx, h.shard_ctx, h.shard_ctx };
+	fns = (struct txp_stage_fns){ .validate = stage_validate,
+		                      .fraud = stage_fraud,
+		                      .comply = stage_comply,
+		                      .validate_ctx = vctx,
+		                      .fraud_ctx = h.shard_ctx,
+		                      .comply_ctx = h.shard_ctx,
+		                      .finish = finish ? stage_finish : NULL };
 	ck_assert_int_eq(uv_loop_init(&h.loop), 0);
 	ck_assert_int_eq(txp_pipeline_create(&h.p, &h.loop, workers, capacity, &fns, on_done, &h, err, sizeof(err)), 0);
 	uv_idle_init(&h.loop, &h.feeder);
@@ -149,6 +174,11 @@ static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
 	ck_assert_int_eq(uv_loop_close(&h.loop), 0);
 	free(h.pending);
 	free(h.seen);
+}
+
+static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
+{
+	run_pipeline_with(workers, total, capacity, false);
 }
 
 START_TEST(one_worker_delivers_every_transaction_once)
@@ -174,6 +204,16 @@ END_TEST
 START_TEST(inline_mode_runs_stages_on_the_loop_thread)
 {
 	run_pipeline(0, 20000, 64);
+}
+END_TEST
+
+/* The finish function runs once per transaction, after comply and its
+ * time, on the compliance thread of the transaction's shard (the loop
+ * thread inline): the daemon builds the stored item there. */
+START_TEST(finish_runs_after_compliance_on_its_thread)
+{
+	run_pipeline_with(2, 50000, 256, true);
+	run_pipeline_with(0, 5000, 64, true);
 }
 END_TEST
 
@@ -231,6 +271,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, two_workers_shard_by_customer_and_deliver_once);
 	tcase_add_test(tc, tiny_rings_apply_admission_control);
 	tcase_add_test(tc, inline_mode_runs_stages_on_the_loop_thread);
+	tcase_add_test(tc, finish_runs_after_compliance_on_its_thread);
 	tcase_add_test(tc, latency_quantiles_come_from_the_histogram);
 	tcase_add_test(tc, auto_workers_follow_the_usable_cpus);
 	suite_add_tcase(s, tc);
