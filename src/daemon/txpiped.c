@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -767,6 +768,15 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	memset(&d, 0, sizeof(d));
+	/* glibc gives the top of the heap back to the kernel once 128 KB of
+	 * it is free, and the next request body grows it again: a brk()
+	 * shrink (and its TLB shootdown to every CPU running a thread of
+	 * ours) and page faults on the loop thread, over and over under
+	 * load.  Keep up to 64 MB of free heap, and serve requests of up to
+	 * 4 MB from the heap, not from mmap(), for the same reason (setting
+	 * one threshold turns off glibc's own adjustment of both). */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
