@@ -22,7 +22,9 @@ int txp_delivery_create(struct txp_delivery **out, uv_loop_t *loop, struct txp_a
 
 /*
  * Takes t->item and t->alert[] of a decided transaction (loop thread,
- * leaving them NULL; the transaction stays the caller's): stores the item,
+ * leaving them NULL; the transaction stays the caller's; the stages built
+ * them, and when they did not, as for a replayed record, they are built
+ * here from the decided fields): stores the item,
  * publishes the alerts, dead-letters what fails for good.  The same
  * transaction_id submitted again overwrites the record (last writer wins;
  * puts of one id are sent one after the other, in order), except in fleet
