@@ -30,8 +30,9 @@
 #   BENCH_FLEET        transaction or put: after run 1, the same with [fleet] enabled and that
 #                      record_writes (the fleet's own shared-state calls go to the sink as well), and
 #                      its stored rate and p99 against run 1's (default: not run)
-#   BENCH_PAIRS        with BENCH_FLEET: how many times runs 1 and fleet are made, alternated
-#                      (default 3); the summary prints each pair's ratios and their median
+#   BENCH_PAIRS        how many times runs 1 and 2 (with BENCH_FLEET: runs 1 and fleet) are made,
+#                      alternated (default 3); the summary prints each pair's figures and ratios and
+#                      their medians: one pair moves with whatever else the machine did in its seconds
 #   TXP_CFLAGS         the build's compiler flags, printed with the figures
 set -eu
 
@@ -270,21 +271,27 @@ echo "daemon:  txpiped, default configuration${BENCH_WORKERS:+ but workers = $BE
 [ "$aws" = true ] && echo "aws:     bench/sink.sh: nginx $(nginx -v 2>&1 | sed 's|.*/||') on $DYNAMODB_URL (DynamoDB), $SNS_URL (SNS), $SQS_URL (SQS); TLS verified against a test CA"
 echo
 
-[ "$aws" = true ] && measure delivery_on true
-# With [fleet], alone and fleet are measured in alternated pairs: one pair's ratio moves with
-# whatever else the machine did in those seconds, the median of several much less.
-pairs=1
-if [ "$aws" = true ] && [ -n "${BENCH_FLEET:-}" ]; then
-	pairs=${BENCH_PAIRS:-3}
-	measure fleet true
-	pair=2
-	while [ "$pair" -le "$pairs" ]; do
-		measure "delivery_on_$pair" true
-		measure "fleet_$pair" true
-		pair=$((pair + 1))
-	done
-fi
-measure delivery_off false
+# Runs are made in alternated pairs (delivery on and off, or with BENCH_FLEET delivery on and
+# fleet): one pair's ratio moves with whatever else the machine did in those seconds, the median
+# of several much less.  Pair 1's runs have the plain names, pair k's end in _k.
+pairs=${BENCH_PAIRS:-3}
+case $pairs in
+'' | *[!0-9]* | 0)
+	echo "run-bench.sh: BENCH_PAIRS must be a positive number" >&2
+	exit 64
+	;;
+esac
+suffix() { if [ "$1" -gt 1 ]; then echo "_$1"; fi; }
+pair=1
+while [ "$pair" -le "$pairs" ]; do
+	if [ "$aws" = true ]; then
+		measure "delivery_on$(suffix $pair)" true
+		[ -n "${BENCH_FLEET:-}" ] && measure "fleet$(suffix $pair)" true
+	fi
+	[ -z "${BENCH_FLEET:-}" ] || [ "$aws" != true ] && measure "delivery_off$(suffix $pair)" false
+	pair=$((pair + 1))
+done
+[ -n "${BENCH_FLEET:-}" ] && [ "$aws" = true ] && measure delivery_off false
 
 # The baseline, same invocation, same client settings: txpecho answers
 # every line from one libuv loop and does nothing else, so its figures are
@@ -312,12 +319,40 @@ fi
 
 echo "== summary (one invocation, one machine; read the ratios, the absolute figures move with the load)"
 e_peak=$(json_num "$tmp/echo-peak.json" "" throughput_rps)
-if [ "$aws" = true ]; then
+if [ -z "${BENCH_FLEET:-}" ]; then
+	pair=1
+	while [ "$pair" -le "$pairs" ]; do
+		on=delivery_on$(suffix $pair) off=delivery_off$(suffix $pair)
+		eval "d_on=\${peak_$on:-} s_on=\${stored_rate_$on:-} c_on=\${cpu_us_$on:-} d_off=\$peak_$off c_off=\$cpu_us_$off"
+		p_on=$(json_num "$tmp/$on-paced.json" latency_us p99)
+		p_off=$(json_num "$tmp/$off-paced.json" latency_us p99)
+		if [ "$pairs" -gt 1 ]; then echo "pair $pair:"; fi
+		if [ "$aws" = true ]; then
+			printf 'delivery on   decided %s/s, stored %s/s, CPU %s us per transaction, p99 at half its peak %s us\n' \
+				"$d_on" "$s_on" "$c_on" "$p_on"
+		fi
+		printf 'delivery off  decided %s/s, CPU %s us per transaction, p99 at half its peak %s us\n' "$d_off" "$c_off" "$p_off"
+		if [ "$aws" = true ]; then
+			printf 'CPU per transaction, delivery on over TLS / off: %s\n' "$(ratio "$c_on" "$c_off")"
+		fi
+		echo "${s_on:-n/a} $(ratio "$c_on" "$c_off") ${p_on:-n/a} ${d_on:-n/a} $d_off ${c_on:-n/a} $c_off $p_off" >>"$tmp/plain"
+		pair=$((pair + 1))
+	done
+	if [ "$pairs" -gt 1 ]; then
+		if [ "$aws" = true ]; then
+			printf 'median of %s pairs: delivery on decided %s/s, stored %s/s, CPU %s us per transaction, p99 at half its peak %s us\n' \
+				"$pairs" "$(median 4 "$tmp/plain")" "$(median 1 "$tmp/plain")" "$(median 6 "$tmp/plain")" "$(median 3 "$tmp/plain")"
+		fi
+		printf 'median of %s pairs: delivery off decided %s/s, CPU %s us per transaction, p99 at half its peak %s us\n' \
+			"$pairs" "$(median 5 "$tmp/plain")" "$(median 7 "$tmp/plain")" "$(median 8 "$tmp/plain")"
+		if [ "$aws" = true ]; then
+			printf 'median of %s pairs: CPU per transaction, delivery on over TLS / off: %s\n' "$pairs" "$(median 2 "$tmp/plain")"
+		fi
+	fi
+else
 	printf 'delivery on   decided %s/s, stored %s/s, CPU %s us per transaction\n' "$peak_delivery_on" \
 		"$stored_rate_delivery_on" "$cpu_us_delivery_on"
-fi
-printf 'delivery off  decided %s/s, CPU %s us per transaction\n' "$peak_delivery_off" "$cpu_us_delivery_off"
-if [ "$aws" = true ]; then
+	printf 'delivery off  decided %s/s, CPU %s us per transaction\n' "$peak_delivery_off" "$cpu_us_delivery_off"
 	printf 'CPU per transaction, delivery on over TLS / off: %s\n' "$(ratio "$cpu_us_delivery_on" "$cpu_us_delivery_off")"
 fi
 if [ -n "${peak_fleet:-}" ]; then
@@ -325,8 +360,7 @@ if [ -n "${peak_fleet:-}" ]; then
 		"$peak_fleet" "$stored_rate_fleet" "$cpu_us_fleet"
 	pair=1
 	while [ "$pair" -le "$pairs" ]; do
-		on=delivery_on fl=fleet
-		[ "$pair" -gt 1 ] && on=delivery_on_$pair fl=fleet_$pair
+		on=delivery_on$(suffix $pair) fl=fleet$(suffix $pair)
 		eval "s_on=\$stored_rate_$on s_fl=\$stored_rate_$fl c_on=\$cpu_us_$on c_fl=\$cpu_us_$fl"
 		p_on=$(json_num "$tmp/$on-paced.json" latency_us p99)
 		p_fl=$(json_num "$tmp/$fl-paced.json" latency_us p99)
@@ -341,13 +375,13 @@ if [ -n "${peak_fleet:-}" ]; then
 	fi
 fi
 printf 'baseline      txpecho %s/s\n' "$e_peak"
-runs="delivery_on fleet"
-pair=2
+runs=
+pair=1
 while [ "$pair" -le "$pairs" ]; do
-	runs="$runs delivery_on_$pair fleet_$pair"
+	runs="$runs delivery_on$(suffix $pair) fleet$(suffix $pair) delivery_off$(suffix $pair)"
 	pair=$((pair + 1))
 done
-for run in $runs delivery_off; do
+for run in $runs; do
 	[ -s "$tmp/$run-paced.json" ] || continue
 	eval "r=\$rate_$run"
 	printf '%-13s at %s/s (half its peak):' "$run" "$r"
