@@ -190,6 +190,7 @@ median() {
 	cut -d ' ' -f "$1" "$2" | grep -v n/a | sort -n |
 		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+p99_of() { json_num "$tmp/$1-paced.json" latency_us p99; } # p99_of RUN: its paced run's p99 (us)
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 status=0
@@ -324,8 +325,7 @@ if [ -z "${BENCH_FLEET:-}" ]; then
 	while [ "$pair" -le "$pairs" ]; do
 		on=delivery_on$(suffix $pair) off=delivery_off$(suffix $pair)
 		eval "d_on=\${peak_$on:-} s_on=\${stored_rate_$on:-} c_on=\${cpu_us_$on:-} d_off=\$peak_$off c_off=\$cpu_us_$off"
-		p_on=$(json_num "$tmp/$on-paced.json" latency_us p99)
-		p_off=$(json_num "$tmp/$off-paced.json" latency_us p99)
+		p_on=$(p99_of "$on") p_off=$(p99_of "$off")
 		if [ "$pairs" -gt 1 ]; then echo "pair $pair:"; fi
 		if [ "$aws" = true ]; then
 			printf 'delivery on   decided %s/s, stored %s/s, CPU %s us per transaction, p99 at half its peak %s us\n' \
@@ -362,8 +362,7 @@ if [ -n "${peak_fleet:-}" ]; then
 	while [ "$pair" -le "$pairs" ]; do
 		on=delivery_on$(suffix $pair) fl=fleet$(suffix $pair)
 		eval "s_on=\$stored_rate_$on s_fl=\$stored_rate_$fl c_on=\$cpu_us_$on c_fl=\$cpu_us_$fl"
-		p_on=$(json_num "$tmp/$on-paced.json" latency_us p99)
-		p_fl=$(json_num "$tmp/$fl-paced.json" latency_us p99)
+		p_on=$(p99_of "$on") p_fl=$(p99_of "$fl")
 		printf 'fleet / delivery on, pair %s: stored %s (%s/s, %s/s), CPU per transaction %s, p99 at half its peak %s (%s us, %s us)\n' \
 			"$pair" "$(ratio "$s_fl" "$s_on")" "$s_fl" "$s_on" "$(ratio "$c_fl" "$c_on")" "$(ratio "$p_fl" "$p_on")" "$p_fl" "$p_on"
 		echo "$(ratio "$s_fl" "$s_on") $(ratio "$c_fl" "$c_on") $(ratio "$p_fl" "$p_on")" >>"$tmp/pairs"
