@@ -295,6 +295,37 @@ START_TEST(many_concurrent_clients_each_get_their_replies_in_order)
 }
 END_TEST
 
+/* With the stages inline, bursts of 1,500 lines from several clients at
+ * once: every line is answered, in order, and nothing counts as a
+ * backpressure pause (inline, the pipeline is never full). */
+START_TEST(inline_mode_answers_bursts_from_several_clients)
+{
+	enum { CLIENTS = 6, LINES = 1500 };
+	struct tdaemon d;
+	pthread_t th[CLIENTS];
+	struct client_arg args[CLIENTS];
+	json_t *r, *stats;
+
+	tdaemon_start(&d, "[pipeline]\nworkers = 0\n");
+	for (int i = 0; i < CLIENTS; i++) {
+		args[i] = (struct client_arg){ d.socket, i, LINES, 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, client_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(args[i].ok, LINES);
+	}
+	r = troundtrip(d.socket, "{\"command\":\"stats\"}");
+	ck_assert_ptr_nonnull(r);
+	stats = json_object_get(r, "stats");
+	ck_assert_int_eq(json_integer_value(json_object_get(stats, "workers")), 0);
+	ck_assert_int_ge(json_integer_value(json_object_get(stats, "lines")), CLIENTS * LINES);
+	ck_assert_int_eq(json_integer_value(json_object_get(stats, "backpressure_pauses")), 0);
+	json_decref(r);
+	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
+}
+END_TEST
+
 START_TEST(inline_mode_serves_the_same_protocol)
 {
 	struct tdaemon d;
@@ -973,6 +1004,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, half_a_line_then_disconnect_leaves_the_daemon_serving);
 	tcase_add_test(tc, a_client_that_never_reads_does_not_stall_others);
 	tcase_add_test(tc, many_concurrent_clients_each_get_their_replies_in_order);
+	tcase_add_test(tc, inline_mode_answers_bursts_from_several_clients);
 	tcase_add_test(tc, inline_mode_serves_the_same_protocol);
 	tcase_add_test(tc, sigterm_answers_every_line_received_then_exits_zero);
 	tcase_add_test(tc, a_second_daemon_on_the_same_socket_refuses_to_start);
