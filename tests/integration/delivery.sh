@@ -128,8 +128,8 @@ txn() {
 
 # --- provision -----------------------------------------------------------------------------------
 # One worker here, so the stored items are built on the compliance thread;
-# the daemons of the DLQ part below run the stages inline (workers = 0).
-# Both must store every stage's time.
+# the `down` daemon below (whose records the DLQ part redrives) runs the
+# stages inline (workers = 0).  Both must store every stage's time.
 write_config main '$a [pipeline]' '$a workers = 1'
 "$TXPIPECTL" --config "$workdir/main.ini" provision >"$workdir/provision.out" 2>&1
 check "txpipectl provision exits 0" 0 "$?"
