@@ -59,7 +59,7 @@ void delivery__dead_letter(struct txp_delivery *d, struct job *j, const char *co
 		/* Keep the raw payload: better an unwrapped message than none. */
 		txp_log_err("dlq_build_failed", "transaction_id=\"%s\" reason=out_of_memory", j->id);
 	} else {
-		free(j->payload);
+		delivery__payload_free(d, j);
 		j->payload = body;
 		j->len = (uint32_t)len;
 	}

@@ -178,6 +178,7 @@ void txp_delivery_take(struct txp_delivery *d, struct txp_txn *t)
 {
 	struct origin *o = NULL;
 	struct job *j;
+	char *payload;
 	bool alerts_on = d->cfg->sns.topic_arn != NULL && d->cfg->sns.topic_arn[0] != '\0';
 
 	if (d->closing) {
@@ -210,14 +211,24 @@ void txp_delivery_take(struct txp_delivery *d, struct txp_txn *t)
 		 * finish it. */
 		o->pending = 1;
 	}
-	j = job_new(d, JOB_STORE, t->transaction_id, t->item, t->item_len);
+	/* Into a pooled block, and the stages' buffer freed at once (see
+	 * spare_items); when there is no block, the buffer itself. */
+	payload = t->item_len < ITEM_BLOCK ? delivery__item_block(d) : NULL;
+	if (payload != NULL)
+		memcpy(payload, t->item, (size_t)t->item_len + 1);
+	j = job_new(d, JOB_STORE, t->transaction_id, payload != NULL ? payload : t->item, t->item_len);
 	if (j == NULL) {
 		txp_log_err("delivery_lost", "transaction_id=\"%s\" what=store reason=out_of_memory",
 		            t->transaction_id);
 		d->st.lost++;
+		if (payload != NULL)
+			delivery__item_block_put(d, payload);
 		delivery__origin_release(d, o, false);
 		return;
 	}
+	j->pooled = payload != NULL;
+	if (j->pooled)
+		free(t->item);
 	t->item = NULL;
 	enqueue_for(d, j, o);
 	for (unsigned k = 0; k < TXP_ALERT_KINDS; k++) {

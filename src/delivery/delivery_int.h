@@ -61,6 +61,7 @@ struct job {
 	uint64_t order;  /* retry heap: ties on due_ms leave in the order they failed */
 	char *payload;   /* item, alert message, or DLQ body */
 	uint32_t len;
+	bool pooled;      /* payload is an ITEM_BLOCK of d->spare_items' */
 	uint32_t id_hash; /* txp_shard_hash(id): the busy table's home slot */
 	char error_code[64]; /* DLQ jobs: the final error */
 	char id[TXP_ID_MAX + 1];
@@ -112,6 +113,13 @@ struct txp_delivery {
 	struct job *spare_jobs;
 	struct origin *spare_origins;
 	size_t nspare_jobs, nspare_origins;
+	/* Likewise the stored items' buffers: the stages build each item in
+	 * a buffer of its own, which txp_delivery_take copies into one of
+	 * these and frees at once (the next item's malloc takes it back from
+	 * the cache), where hundreds of items freed in the order they were
+	 * stored would each take malloc's slow path. */
+	char *spare_items; /* linked through their first bytes */
+	size_t nspare_items;
 
 	struct txp_retry_policy policy;
 	struct txp_retry_budget budget;
@@ -145,6 +153,16 @@ struct txp_delivery {
 struct job *delivery__job_alloc(struct txp_delivery *d);
 struct origin *delivery__origin_alloc(struct txp_delivery *d);
 void delivery__spares_free(struct txp_delivery *d);
+
+/* Items of fewer bytes than this (with their NUL) are copied into a pooled
+ * block (every item at the sizes txpiped(8) gives, 948 bytes at most). */
+#define ITEM_BLOCK 1024u
+/* An ITEM_BLOCK from the spares, or malloc'd; NULL when out of memory. */
+char *delivery__item_block(struct txp_delivery *d);
+/* Gives a block back to the spares (or frees it past their bound). */
+void delivery__item_block_put(struct txp_delivery *d, char *b);
+/* Frees j's payload, to the spares when it is a pooled block. */
+void delivery__payload_free(struct txp_delivery *d, struct job *j);
 
 /* The loop's cached time, in ms. */
 uint64_t delivery__now_ms(const struct txp_delivery *d);

@@ -102,6 +102,38 @@ static void job_free(struct txp_delivery *d, struct job *j)
 	d->nspare_jobs++;
 }
 
+char *delivery__item_block(struct txp_delivery *d)
+{
+	char *b = d->spare_items;
+
+	if (b == NULL)
+		return malloc(ITEM_BLOCK);
+	memcpy(&d->spare_items, b, sizeof(char *));
+	d->nspare_items--;
+	return b;
+}
+
+void delivery__item_block_put(struct txp_delivery *d, char *b)
+{
+	if (d->nspare_items >= SPARES_MAX) {
+		free(b);
+		return;
+	}
+	memcpy(b, &d->spare_items, sizeof(char *));
+	d->spare_items = b;
+	d->nspare_items++;
+}
+
+void delivery__payload_free(struct txp_delivery *d, struct job *j)
+{
+	if (j->pooled)
+		delivery__item_block_put(d, j->payload);
+	else
+		free(j->payload);
+	j->payload = NULL;
+	j->pooled = false;
+}
+
 void delivery__spares_free(struct txp_delivery *d)
 {
 	while (d->spare_jobs != NULL) {
@@ -114,7 +146,12 @@ void delivery__spares_free(struct txp_delivery *d)
 		d->spare_origins = o->next_spare;
 		free(o);
 	}
-	d->nspare_jobs = d->nspare_origins = 0;
+	while (d->spare_items != NULL) {
+		char *b = d->spare_items;
+		memcpy(&d->spare_items, b, sizeof(char *));
+		free(b);
+	}
+	d->nspare_jobs = d->nspare_origins = d->nspare_items = 0;
 }
 
 bool delivery__retry_less(const void *a, const void *b, void *arg)
@@ -143,7 +180,7 @@ void delivery__origin_release(struct txp_delivery *d, struct origin *o, bool del
 void delivery__job_done(struct txp_delivery *d, struct job *j, bool delivered)
 {
 	delivery__origin_release(d, j->origin, delivered);
-	free(j->payload);
+	delivery__payload_free(d, j);
 	job_free(d, j);
 	d->alive--;
 }
