@@ -275,22 +275,32 @@ static void *client_thread(void *arg)
 	return NULL;
 }
 
-START_TEST(many_concurrent_clients_each_get_their_replies_in_order)
+/* `clients` clients at once, each sending `lines` lines in one write:
+ * every one gets every reply, in order. */
+static void run_clients(const char *socket, int clients, int lines)
 {
-	enum { CLIENTS = 40, LINES = 300 };
-	struct tdaemon d;
-	pthread_t th[CLIENTS];
-	struct client_arg args[CLIENTS];
+	pthread_t *th = calloc((size_t)clients, sizeof(*th));
+	struct client_arg *args = calloc((size_t)clients, sizeof(*args));
 
-	tdaemon_start(&d, "[pipeline]\nworkers = 2\n");
-	for (int i = 0; i < CLIENTS; i++) {
-		args[i] = (struct client_arg){ d.socket, i, LINES, 0 };
+	ck_assert(th != NULL && args != NULL);
+	for (int i = 0; i < clients; i++) {
+		args[i] = (struct client_arg){ socket, i, lines, 0 };
 		ck_assert_int_eq(pthread_create(&th[i], NULL, client_thread, &args[i]), 0);
 	}
-	for (int i = 0; i < CLIENTS; i++) {
+	for (int i = 0; i < clients; i++) {
 		pthread_join(th[i], NULL);
-		ck_assert_int_eq(args[i].ok, LINES);
+		ck_assert_int_eq(args[i].ok, lines);
 	}
+	free(th);
+	free(args);
+}
+
+START_TEST(many_concurrent_clients_each_get_their_replies_in_order)
+{
+	struct tdaemon d;
+
+	tdaemon_start(&d, "[pipeline]\nworkers = 2\n");
+	run_clients(d.socket, 40, 300);
 	ck_assert_int_eq(tdaemon_stop(&d, 15000), 0);
 }
 END_TEST
@@ -302,19 +312,10 @@ START_TEST(inline_mode_answers_bursts_from_several_clients)
 {
 	enum { CLIENTS = 6, LINES = 1500 };
 	struct tdaemon d;
-	pthread_t th[CLIENTS];
-	struct client_arg args[CLIENTS];
 	json_t *r, *stats;
 
 	tdaemon_start(&d, "[pipeline]\nworkers = 0\n");
-	for (int i = 0; i < CLIENTS; i++) {
-		args[i] = (struct client_arg){ d.socket, i, LINES, 0 };
-		ck_assert_int_eq(pthread_create(&th[i], NULL, client_thread, &args[i]), 0);
-	}
-	for (int i = 0; i < CLIENTS; i++) {
-		pthread_join(th[i], NULL);
-		ck_assert_int_eq(args[i].ok, LINES);
-	}
+	run_clients(d.socket, CLIENTS, LINES);
 	r = troundtrip(d.socket, "{\"command\":\"stats\"}");
 	ck_assert_ptr_nonnull(r);
 	stats = json_object_get(r, "stats");
