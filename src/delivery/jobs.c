@@ -146,11 +146,8 @@ void delivery__spares_free(struct txp_delivery *d)
 		d->spare_origins = o->next_spare;
 		free(o);
 	}
-	while (d->spare_items != NULL) {
-		char *b = d->spare_items;
-		memcpy(&d->spare_items, b, sizeof(char *));
-		free(b);
-	}
+	while (d->spare_items != NULL)
+		free(delivery__item_block(d));
 	d->nspare_jobs = d->nspare_origins = d->nspare_items = 0;
 }
 
