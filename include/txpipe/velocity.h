@@ -101,7 +101,9 @@ void txp_window_small_totals(struct txp_window_small *w, int64_t width, int64_t 
  *
  * Memory: max_keys * (entry header 24 B + payload, rounded to 8) plus the
  * index, 4 B * the next power of two >= 2 * max_keys, each one anonymous
- * mapping touched only as keys arrive.
+ * mapping touched only as keys arrive (each 4 KiB of the index first by a
+ * write, so the kernel never maps its zero page there: velocity.c), plus
+ * a bit per 4 KiB of index that records it.
  *
  * Not thread-safe: a table belongs to one thread.
  */

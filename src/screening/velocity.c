@@ -125,10 +125,26 @@ struct entry {
 	                     /* payload follows, 8-byte aligned */
 };
 
+/*
+ * The index is read before it is written: a lookup probes, and an insert
+ * then fills the empty slot the probe found.  The first read of a page no
+ * one has touched maps the kernel's shared zero page, and the write that
+ * follows must replace that mapping: a second fault, and a TLB shootdown
+ * (an IPI to every CPU the daemon's threads ran on).  Keys land at random
+ * places in the index, so under a load of new customers nearly every insert
+ * paid both, in turns of the event loop of 4 ms and more.  So each block of
+ * the index is touched first by a write, of the zero it still holds: one
+ * fault, no shootdown, and still no memory for blocks no key has reached.
+ * A block is 4 KiB, the smallest page size; a bit per block says it has
+ * been written.
+ */
+#define INDEX_BLOCK_SLOTS (4096 / sizeof(uint32_t))
+
 struct txp_keytab {
 	uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES];
 	size_t max_keys, used, stride, payload_size;
 	uint32_t *index; /* entry number + 1; 0 is empty */
+	uint64_t *written; /* a bit per index block: touched (see above) */
 	size_t mask;
 	unsigned char *entries;
 	uint32_t lru_head, lru_tail; /* most and least recently seen */
@@ -143,6 +159,14 @@ static struct entry *entry_at(const struct txp_keytab *kt, uint32_t i)
 static void *payload_of(struct entry *e)
 {
 	return (unsigned char *)e + sizeof(struct entry);
+}
+
+/* Words of the index's written-block bitmap. */
+static size_t written_words(const struct txp_keytab *kt)
+{
+	size_t blocks = (kt->mask + 1 + INDEX_BLOCK_SLOTS - 1) / INDEX_BLOCK_SLOTS;
+
+	return (blocks + 63) / 64;
 }
 
 /* `len` bytes of zeroed, lazily backed memory, or NULL. */
@@ -179,9 +203,12 @@ struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
 	 * does not count a reservation that may never be used in full.  (Not
 	 * malloc: a sanitizer's allocator would touch the shadow of all of it
 	 * at start.) */
+	kt->written = calloc(written_words(kt), sizeof(kt->written[0]));
+	if (kt->written == NULL)
+		goto err_after_kt;
 	kt->index = map_zeroed(cap * sizeof(kt->index[0]));
 	if (kt->index == NULL)
-		goto err_after_kt;
+		goto err_after_written;
 	kt->entries = map_zeroed(max_keys * kt->stride);
 	if (kt->entries == NULL)
 		goto err_after_index;
@@ -189,6 +216,8 @@ struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
 
 err_after_index:
 	munmap(kt->index, (kt->mask + 1) * sizeof(kt->index[0]));
+err_after_written:
+	free(kt->written);
 err_after_kt:
 	free(kt);
 err:
@@ -202,6 +231,7 @@ void txp_keytab_destroy(struct txp_keytab *kt)
 	sodium_memzero(kt->hash_key, sizeof(kt->hash_key));
 	munmap(kt->entries, kt->max_keys * kt->stride);
 	munmap(kt->index, (kt->mask + 1) * sizeof(kt->index[0]));
+	free(kt->written);
 	free(kt);
 }
 
@@ -215,12 +245,26 @@ uint64_t txp_keytab_hash(const struct txp_keytab *kt, const char *key)
 	return h;
 }
 
+/* Index slot `i`, its block first touched by a write (see struct txp_keytab). */
+static uint32_t index_slot(struct txp_keytab *kt, size_t i)
+{
+	size_t b = i / INDEX_BLOCK_SLOTS;
+	uint64_t bit = UINT64_C(1) << (b % 64);
+
+	if ((kt->written[b / 64] & bit) == 0) {
+		/* Never written, so all zero: store the zero it holds. */
+		*(volatile uint32_t *)&kt->index[i] = 0;
+		kt->written[b / 64] |= bit;
+	}
+	return kt->index[i];
+}
+
 /* Index position of `hash`, or the empty slot where it would go. */
-static size_t index_find(const struct txp_keytab *kt, uint64_t hash, bool *found)
+static size_t index_find(struct txp_keytab *kt, uint64_t hash, bool *found)
 {
 	size_t i = (size_t)hash & kt->mask;
 
-	while (kt->index[i] != 0) {
+	while (index_slot(kt, i) != 0) {
 		if (entry_at(kt, kt->index[i] - 1)->hash == hash) {
 			*found = true;
 			return i;
@@ -242,7 +286,7 @@ static void index_remove(struct txp_keytab *kt, size_t i)
 		size_t k;
 
 		j = (j + 1) & kt->mask;
-		if (kt->index[j] == 0)
+		if (index_slot(kt, j) == 0)
 			return;
 		k = (size_t)entry_at(kt, kt->index[j] - 1)->hash & kt->mask;
 		/* The entry at j may move to i unless its home k lies
@@ -345,7 +389,8 @@ void txp_keytab_stats(const struct txp_keytab *kt, struct txp_keytab_stats *out)
 	out->max_keys = kt->max_keys;
 	out->overflows = kt->overflows;
 	out->evictions = kt->evictions;
-	out->bytes = sizeof(*kt) + (kt->mask + 1) * sizeof(kt->index[0]) + kt->max_keys * kt->stride;
+	out->bytes = sizeof(*kt) + written_words(kt) * sizeof(kt->written[0]) +
+	             (kt->mask + 1) * sizeof(kt->index[0]) + kt->max_keys * kt->stride;
 }
 
 size_t txp_keytab_bytes_per_key(size_t payload_size)
