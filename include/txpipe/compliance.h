@@ -176,8 +176,10 @@ int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *labe
 
 /*
  * Fills t->customer_pseud, t->ip_pseud and t->device_pseud for the fields
- * named in the rules' `pseudonymise` key (others are cleared).  Returns 0 or
- * -EINVAL (bad key size).
+ * named in the rules' `pseudonymise` key (others are cleared).  A non-empty
+ * t->customer_key must be the customer_id pseudonym under this same key
+ * (txn.h): it is copied, not computed again.  Returns 0 or -EINVAL (bad key
+ * size).
  */
 int txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const uint8_t *key, size_t keylen,
                                     struct txp_txn *t);

@@ -468,8 +468,15 @@ int txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const 
 	t->customer_pseud[0] = t->ip_pseud[0] = t->device_pseud[0] = '\0';
 	if (keylen < TXP_PSEUD_KEY_MIN || keylen > TXP_PSEUD_KEY_MAX)
 		return -EINVAL;
-	if (r->pseud_fields & TXP_PSEUD_CUSTOMER_ID)
-		rc = txp_compliance_pseudonym(key, keylen, "customer_id", t->customer_id, t->customer_pseud);
+	if (r->pseud_fields & TXP_PSEUD_CUSTOMER_ID) {
+		/* customer_key is this very pseudonym, made before the fraud
+		 * stage under the same key (txn.h): a keyed BLAKE2b saved on
+		 * every transaction. */
+		if (t->customer_key[0] != '\0')
+			memcpy(t->customer_pseud, t->customer_key, sizeof(t->customer_pseud));
+		else
+			rc = txp_compliance_pseudonym(key, keylen, "customer_id", t->customer_id, t->customer_pseud);
+	}
 	if (rc == 0 && (r->pseud_fields & TXP_PSEUD_IP_ADDRESS))
 		rc = txp_compliance_pseudonym(key, keylen, "ip_address", t->ip_address, t->ip_pseud);
 	if (rc == 0 && (r->pseud_fields & TXP_PSEUD_DEVICE_ID))

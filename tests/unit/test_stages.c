@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "txpipe/compliance.h"
 #include "txpipe/config.h"
 #include "txpipe/dedup.h"
 #include "txpipe/keys.h"
@@ -119,6 +120,29 @@ START_TEST(two_card_like_ids_are_two_transactions)
 	ck_assert_ptr_nonnull(strstr(b->reply, b->transaction_id));
 	txp_txn_free(a);
 	txp_txn_free(b);
+	rig_down(&r);
+}
+END_TEST
+
+/* The stored customer pseudonym is the keyed BLAKE2b of customer_id under
+ * the pseudonym key, the same value the velocity history is keyed under,
+ * made once at validation and copied by the compliance stage. */
+START_TEST(the_customer_pseudonym_is_made_once_and_is_the_customer_key)
+{
+	struct rig r;
+	struct txp_txn *t;
+	uint8_t key[TXP_KEY_BYTES];
+	char path[128], err[256], want[TXP_TOKEN_HEX + 1];
+
+	rig_up(&r);
+	t = screen(&r, small, 1000);
+	snprintf(path, sizeof(path), "%s/pseud.key", r.dir);
+	ck_assert_msg(txp_key_load(path, key, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(txp_compliance_pseudonym(key, sizeof(key), "customer_id", "c-small", want), 0);
+	ck_assert_uint_eq(strlen(want), TXP_TOKEN_HEX);
+	ck_assert_str_eq(t->customer_key, want);
+	ck_assert_str_eq(t->customer_pseud, want);
+	txp_txn_free(t);
 	rig_down(&r);
 }
 END_TEST
@@ -254,6 +278,7 @@ static Suite *stages_suite(void)
 	TCase *tc = tcase_create("identity");
 
 	tcase_add_test(tc, two_card_like_ids_are_two_transactions);
+	tcase_add_test(tc, the_customer_pseudonym_is_made_once_and_is_the_customer_key);
 	tcase_add_test(tc, a_resubmission_is_found_before_scoring_and_other_content_is_a_conflict);
 	tcase_add_test(tc, the_rules_version_follows_the_deciding_keys_and_list_files_only);
 	suite_add_tcase(s, tc);
