@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "txpipe/blake2b.h"
 #include "txpipe/rulelists.h"
 #include "txpipe/txn.h"
 #include "txpipe/velocity.h"
@@ -159,12 +160,13 @@ void txp_compliance_apply(struct txp_compliance_state *st, const struct txp_txn 
 
 void txp_compliance_stats(const struct txp_compliance_state *st, struct txp_keytab_stats *out);
 
-/* Key sizes accepted for pseudonyms (libsodium crypto_generichash). */
+/* Key sizes accepted for pseudonyms (BLAKE2b allows 1 to 64 bytes). */
 #define TXP_PSEUD_KEY_MIN 16
 #define TXP_PSEUD_KEY_MAX 64
 
 /*
- * GDPR pseudonym: hex of the 16-byte keyed BLAKE2b (crypto_generichash) of
+ * GDPR pseudonym: hex of the 16-byte keyed BLAKE2b (RFC 7693; libsodium's
+ * crypto_generichash gives the same) of
  * `label` NUL `value`.  The label ("customer_id", ...) separates domains so
  * equal values in different fields do not link.  Deterministic for a given
  * key; without the key the value cannot be recovered or confirmed.  The key
@@ -175,14 +177,26 @@ int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *labe
                              char out[TXP_TOKEN_HEX + 1]);
 
 /*
- * Fills t->customer_pseud, t->ip_pseud and t->device_pseud for the fields
- * named in the rules' `pseudonymise` key (others are cleared).  A non-empty
- * t->customer_key must be the customer_id pseudonym under this same key
- * (txn.h): it is copied, not computed again.  Returns 0 or -EINVAL (bad key
- * size).
+ * The pseudonym key made ready once (txpipe/blake2b.h), for the calls
+ * below, which make one pseudonym for each transaction's field: each is
+ * then one BLAKE2b compression instead of two.  Returns 0, or -EINVAL for a
+ * key of the wrong size.  Wipe it with txp_blake2b_key_wipe().
  */
-int txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const uint8_t *key, size_t keylen,
-                                    struct txp_txn *t);
+int txp_compliance_pseudonym_key(struct txp_blake2b_key *k, const uint8_t *key, size_t keylen);
+
+/* txp_compliance_pseudonym() with a key from txp_compliance_pseudonym_key(). */
+void txp_compliance_pseudonym_keyed(const struct txp_blake2b_key *k, const char *label, const char *value,
+                                    char out[TXP_TOKEN_HEX + 1]);
+
+/*
+ * Fills t->customer_pseud, t->ip_pseud and t->device_pseud for the fields
+ * named in the rules' `pseudonymise` key (others are cleared), under `k`
+ * (txp_compliance_pseudonym_key()).  A non-empty t->customer_key must be
+ * the customer_id pseudonym under this same key (txn.h): it is copied, not
+ * computed again.
+ */
+void txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const struct txp_blake2b_key *k,
+                                     struct txp_txn *t);
 
 /*
  * Fills t->name_pseud with the keyed pseudonyms (label: the field's name)
@@ -191,7 +205,7 @@ int txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const 
  * nothing downstream (reply, journal, store, alerts, logs) can see them.
  * Called for every transaction, screened or not.
  */
-void txp_compliance_names_seal(const uint8_t *key, size_t keylen, struct txp_txn *t);
+void txp_compliance_names_seal(const struct txp_blake2b_key *k, struct txp_txn *t);
 
 /* The name index's entries and bytes (0 when no name list is loaded). */
 size_t txp_compliance_name_entries(const struct txp_compliance_rules *r);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "txpipe/blake2b.h"
 #include "txpipe/txn.h"
 
 /*
@@ -77,14 +78,15 @@ bool txp_dedup_get(struct txp_dedup *d, const char *id, const uint8_t fp[TXP_FIN
                    struct txp_dedup_hit *hit);
 
 /*
- * Sets t->fingerprint: a keyed BLAKE2b (crypto_generichash, 16 bytes) under
- * `key` (keylen within crypto_generichash's key sizes) of t's amount,
- * currency, customer_key, merchant_id, card_token and both countries.
- * Keyed because merchant_id is raw (it may even hold a card number until
- * the compliance stage masks it) and the journal keeps the fingerprint.
- * Call once those fields are final (the validation stage).  Pure.
+ * Sets t->fingerprint: a keyed BLAKE2b (16 bytes) under `k` of t's amount,
+ * currency, customer_key, merchant_id, card_token and both countries; `k`
+ * made for 16-byte output (TXP_FINGERPRINT_BYTES), such as the pseudonym
+ * key from txp_compliance_pseudonym_key().  Keyed because merchant_id is
+ * raw (it may even hold a card number until the compliance stage masks it)
+ * and the journal keeps the fingerprint.  Call once those fields are final
+ * (the validation stage).  Pure.
  */
-void txp_dedup_fingerprint(const uint8_t *key, size_t keylen, struct txp_txn *t);
+void txp_dedup_fingerprint(const struct txp_blake2b_key *k, struct txp_txn *t);
 
 /*
  * Looks t->transaction_id up with t->fingerprint (d NULL or no id: not

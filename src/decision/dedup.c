@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "txpipe/blake2b.h"
 #include "txpipe/le.h"
 #include "txpipe/log.h"
 
@@ -274,33 +275,34 @@ size_t txp_dedup_count(struct txp_dedup *d)
 
 /* One length-prefixed string of the fingerprint, so that no two field
  * lists hash alike ("ab","c" and "a","bc"). */
-static void fp_str(crypto_generichash_state *h, const char *s)
+static void fp_str(struct txp_blake2b *h, const char *s)
 {
 	size_t n = strnlen(s, 255);
 	unsigned char len = (unsigned char)n;
 
-	crypto_generichash_update(h, &len, 1);
-	crypto_generichash_update(h, (const unsigned char *)s, n);
+	txp_blake2b_update(h, &len, 1);
+	txp_blake2b_update(h, s, n);
 }
 
-void txp_dedup_fingerprint(const uint8_t *key, size_t keylen, struct txp_txn *t)
+void txp_dedup_fingerprint(const struct txp_blake2b_key *k, struct txp_txn *t)
 {
 	static const char label[] = "fingerprint";
-	crypto_generichash_state h;
-	uint8_t amount[8];
+	struct txp_blake2b h;
+	uint8_t amount[8], digest[TXP_BLAKE2B_OUT_MAX];
 
 	txp_le_put64(amount, (uint64_t)t->amount);
-	crypto_generichash_init(&h, key, keylen, TXP_FINGERPRINT_BYTES);
-	crypto_generichash_update(&h, (const unsigned char *)label, sizeof(label)); /* with its NUL */
-	crypto_generichash_update(&h, amount, sizeof(amount));
+	txp_blake2b_start(&h, k);
+	txp_blake2b_update(&h, label, sizeof(label)); /* with its NUL */
+	txp_blake2b_update(&h, amount, sizeof(amount));
 	fp_str(&h, t->currency);
 	fp_str(&h, t->customer_key);
 	fp_str(&h, t->merchant_id);
 	fp_str(&h, t->card_token);
 	fp_str(&h, t->merchant_country);
 	fp_str(&h, t->customer_country);
-	crypto_generichash_final(&h, t->fingerprint, TXP_FINGERPRINT_BYTES);
-	sodium_memzero(&h, sizeof(h));
+	txp_blake2b_final(&h, digest);
+	memcpy(t->fingerprint, digest, TXP_FINGERPRINT_BYTES);
+	sodium_memzero(digest, sizeof(digest));
 }
 
 bool txp_dedup_check(struct txp_dedup *d, struct txp_txn *t)

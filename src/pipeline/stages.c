@@ -74,6 +74,9 @@ struct txp_stages {
 	uint64_t auto_keys;
 	uint8_t pseud_key[TXP_KEY_BYTES];
 	uint8_t card_key[TXP_KEY_BYTES];
+	/* pseud_key ready for the pseudonyms and fingerprints of every
+	 * transaction (txp_compliance_pseudonym_key()). */
+	struct txp_blake2b_key pseud_b2;
 	unsigned nvalidators, nshards;
 	struct view *validators;
 	struct shard *shards;
@@ -428,16 +431,14 @@ static void stage_validate(void *ctx, struct txp_txn *t)
 	/* The customer's pseudonym keys its velocity history: the journal
 	 * may keep it (the raw id is personal data) and the shard follows it,
 	 * so a restart puts the rebuilt history where the customer goes. */
-	(void)txp_compliance_pseudonym(st->pseud_key, sizeof(st->pseud_key), "customer_id", t->customer_id,
-	                               t->customer_key);
+	txp_compliance_pseudonym_keyed(&st->pseud_b2, "customer_id", t->customer_id, t->customer_key);
 	t->shard = txp_shard_hash(t->customer_key);
 	if (st->fleet)
-		(void)txp_compliance_pseudonym(st->pseud_key, sizeof(st->pseud_key), "merchant_id", t->merchant_id,
-		                               t->merchant_key);
+		txp_compliance_pseudonym_keyed(&st->pseud_b2, "merchant_id", t->merchant_id, t->merchant_key);
 	/* A transaction_id decided recently gets that decision again,
 	 * unscored, or a conflict error when the content differs: see
 	 * dedup.h. */
-	txp_dedup_fingerprint(st->pseud_key, sizeof(st->pseud_key), t);
+	txp_dedup_fingerprint(&st->pseud_b2, t);
 	(void)txp_dedup_check(st->dedup, t);
 }
 
@@ -489,7 +490,7 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 		int stale = atomic_load_explicit(&st->fleet_stale, memory_order_relaxed);
 
 		txp_compliance_check(sh->comply, t);
-		(void)txp_compliance_pseudonymise_txn(sh->comply_rules, st->pseud_key, sizeof(st->pseud_key), t);
+		txp_compliance_pseudonymise_txn(sh->comply_rules, &st->pseud_b2, t);
 		/* Decided without the fleet's recent traffic (fleet.h). */
 		if (stale != TXP_STAGES_FLEET_FRESH) {
 			txp_txn_add_reason(t, "fleet_state_stale", 0);
@@ -507,7 +508,7 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 	txp_pan_mask(t->device_id);
 	/* GDPR: the party names were needed for screening only; from here
 	 * on only their keyed pseudonyms exist, whatever the outcome. */
-	txp_compliance_names_seal(st->pseud_key, sizeof(st->pseud_key), t);
+	txp_compliance_names_seal(&st->pseud_b2, t);
 	if (t->duplicate)
 		return; /* it carries the earlier reply, and nothing is stored */
 	/* The reply is built here, on the worker, so the loop thread only
@@ -564,6 +565,11 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 		rc = -EINVAL;
 		goto err_after_alloc;
 	}
+	rc = txp_compliance_pseudonym_key(&st->pseud_b2, st->pseud_key, sizeof(st->pseud_key));
+	if (rc < 0) {
+		snprintf(err, errlen, "[compliance] pseudonym_key_file: not a usable key");
+		goto err_after_alloc;
+	}
 	/* Workers (the shards) cannot change on reload, nor can this. */
 	st->fleet = cfg->fleet.enabled;
 	st->build_items = cfg->aws.enabled;
@@ -582,6 +588,7 @@ int txp_stages_create(struct txp_stages **out, const struct txp_config *cfg, cha
 err_after_alloc:
 	sodium_memzero(st->card_key, sizeof(st->card_key));
 	sodium_memzero(st->pseud_key, sizeof(st->pseud_key));
+	txp_blake2b_key_wipe(&st->pseud_b2);
 	free(st);
 	(void)txp_config_locate(cfg, err, errlen);
 	/* Whatever the errno (a missing file, a FIFO, EIO from a special
@@ -732,8 +739,7 @@ void txp_stages_rebuild(struct txp_stages *st, const struct txp_journal_accepted
 	memcpy(t.card_token, rec->card_token, rec->card_token_len + 1);
 	t.has_card = rec->card_token_len > 0;
 	if (st->fleet)
-		(void)txp_compliance_pseudonym(st->pseud_key, sizeof(st->pseud_key), "merchant_id", t.merchant_id,
-		                               t.merchant_key);
+		txp_compliance_pseudonym_keyed(&st->pseud_b2, "merchant_id", t.merchant_id, t.merchant_key);
 	sh = &st->shards[txp_shard_hash(t.customer_key) % st->nshards];
 	txp_fraud_record(sh->fraud, &t);
 	txp_compliance_record(sh->comply, &t);
@@ -777,6 +783,7 @@ void txp_stages_destroy(struct txp_stages *st)
 	ruleset_free(atomic_load_explicit(&st->current, memory_order_relaxed));
 	sodium_memzero(st->card_key, sizeof(st->card_key));
 	sodium_memzero(st->pseud_key, sizeof(st->pseud_key));
+	txp_blake2b_key_wipe(&st->pseud_b2);
 	free(st->validators);
 	free(st->shards);
 	free(st->validate_ctx);

@@ -438,36 +438,49 @@ void txp_compliance_apply(struct txp_compliance_state *st, const struct txp_txn 
 	record_below(st, t, t->received_ms > 0 ? t->received_ms : 0);
 }
 
-int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *label, const char *value,
-                             char out[TXP_TOKEN_HEX + 1])
+int txp_compliance_pseudonym_key(struct txp_blake2b_key *k, const uint8_t *key, size_t keylen)
 {
-	crypto_generichash_state h;
+	if (keylen < TXP_PSEUD_KEY_MIN || keylen > TXP_PSEUD_KEY_MAX)
+		return -EINVAL;
+	return txp_blake2b_key_init(k, key, keylen, TXP_TOKEN_HEX / 2);
+}
+
+void txp_compliance_pseudonym_keyed(const struct txp_blake2b_key *k, const char *label, const char *value,
+                                    char out[TXP_TOKEN_HEX + 1])
+{
+	struct txp_blake2b h;
 	unsigned char digest[TXP_TOKEN_HEX / 2];
 	static const unsigned char nul = 0;
 
 	out[0] = '\0';
-	if (keylen < TXP_PSEUD_KEY_MIN || keylen > TXP_PSEUD_KEY_MAX)
-		return -EINVAL;
 	if (value == NULL || value[0] == '\0')
-		return 0;
-	crypto_generichash_init(&h, key, keylen, sizeof(digest));
-	crypto_generichash_update(&h, (const unsigned char *)label, strlen(label));
-	crypto_generichash_update(&h, &nul, 1);
-	crypto_generichash_update(&h, (const unsigned char *)value, strlen(value));
-	crypto_generichash_final(&h, digest, sizeof(digest));
+		return;
+	txp_blake2b_start(&h, k);
+	txp_blake2b_update(&h, label, strlen(label));
+	txp_blake2b_update(&h, &nul, 1);
+	txp_blake2b_update(&h, value, strlen(value));
+	txp_blake2b_final(&h, digest);
 	sodium_bin2hex(out, TXP_TOKEN_HEX + 1, digest, sizeof(digest));
-	sodium_memzero(&h, sizeof(h));
+	sodium_memzero(digest, sizeof(digest));
+}
+
+int txp_compliance_pseudonym(const uint8_t *key, size_t keylen, const char *label, const char *value,
+                             char out[TXP_TOKEN_HEX + 1])
+{
+	struct txp_blake2b_key k;
+
+	out[0] = '\0';
+	if (txp_compliance_pseudonym_key(&k, key, keylen) != 0)
+		return -EINVAL;
+	txp_compliance_pseudonym_keyed(&k, label, value, out);
+	txp_blake2b_key_wipe(&k);
 	return 0;
 }
 
-int txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const uint8_t *key, size_t keylen,
-                                    struct txp_txn *t)
+void txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const struct txp_blake2b_key *k,
+                                     struct txp_txn *t)
 {
-	int rc = 0;
-
 	t->customer_pseud[0] = t->ip_pseud[0] = t->device_pseud[0] = '\0';
-	if (keylen < TXP_PSEUD_KEY_MIN || keylen > TXP_PSEUD_KEY_MAX)
-		return -EINVAL;
 	if (r->pseud_fields & TXP_PSEUD_CUSTOMER_ID) {
 		/* customer_key is this very pseudonym, made before the fraud
 		 * stage under the same key (txn.h): a keyed BLAKE2b saved on
@@ -475,27 +488,26 @@ int txp_compliance_pseudonymise_txn(const struct txp_compliance_rules *r, const 
 		if (t->customer_key[0] != '\0')
 			memcpy(t->customer_pseud, t->customer_key, sizeof(t->customer_pseud));
 		else
-			rc = txp_compliance_pseudonym(key, keylen, "customer_id", t->customer_id, t->customer_pseud);
+			txp_compliance_pseudonym_keyed(k, "customer_id", t->customer_id, t->customer_pseud);
 	}
-	if (rc == 0 && (r->pseud_fields & TXP_PSEUD_IP_ADDRESS))
-		rc = txp_compliance_pseudonym(key, keylen, "ip_address", t->ip_address, t->ip_pseud);
-	if (rc == 0 && (r->pseud_fields & TXP_PSEUD_DEVICE_ID))
-		rc = txp_compliance_pseudonym(key, keylen, "device_id", t->device_id, t->device_pseud);
-	return rc;
+	if (r->pseud_fields & TXP_PSEUD_IP_ADDRESS)
+		txp_compliance_pseudonym_keyed(k, "ip_address", t->ip_address, t->ip_pseud);
+	if (r->pseud_fields & TXP_PSEUD_DEVICE_ID)
+		txp_compliance_pseudonym_keyed(k, "device_id", t->device_id, t->device_pseud);
 }
 
-void txp_compliance_names_seal(const uint8_t *key, size_t keylen, struct txp_txn *t)
+void txp_compliance_names_seal(const struct txp_blake2b_key *k, struct txp_txn *t)
 {
 	char norm[TXP_NAME_MAX * 2 + 2];
 
-	for (int k = 0; k < TXP_NAME_FIELDS; k++) {
-		t->name_pseud[k][0] = '\0';
-		if (t->names[k][0] == '\0')
+	for (int i = 0; i < TXP_NAME_FIELDS; i++) {
+		t->name_pseud[i][0] = '\0';
+		if (t->names[i][0] == '\0')
 			continue;
 		/* The normalised form, so spellings that differ only in case,
 		 * accents, punctuation or word order ("SMITH, John") link. */
-		if (txp_names_normalise(t->names[k], strlen(t->names[k]), 0, norm, sizeof(norm)) > 0)
-			(void)txp_compliance_pseudonym(key, keylen, txp_name_fields[k], norm, t->name_pseud[k]);
+		if (txp_names_normalise(t->names[i], strlen(t->names[i]), 0, norm, sizeof(norm)) > 0)
+			txp_compliance_pseudonym_keyed(k, txp_name_fields[i], norm, t->name_pseud[i]);
 		sodium_memzero(norm, sizeof(norm));
 	}
 	sodium_memzero(t->names, sizeof(t->names));

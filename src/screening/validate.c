@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "txpipe/ascii.h"
+#include "txpipe/blake2b.h"
 #include "txpipe/clock.h"
 #include "txpipe/iso.h"
 #include "txpipe/jsonline.h"
@@ -23,7 +24,9 @@
 #include "txpipe/rulelists.h"
 
 struct txp_validator {
-	unsigned char *key; /* sodium_malloc'd, read-only after creation */
+	/* The card-token key, ready for keyed BLAKE2b; sodium_malloc'd,
+	 * read-only after creation. */
+	struct txp_blake2b_key *key;
 	uint64_t max_amount;
 	int unknown_fields;
 	struct txp_rates rates; /* max_amount in US dollars for these currencies */
@@ -83,15 +86,18 @@ struct txp_validator *txp_validator_new(const struct txp_config *cfg, const unsi
 	if (v == NULL)
 		goto err;
 	/* Guard pages and mlock: the key outlives every transaction. */
-	v->key = sodium_malloc(TXP_CARD_KEY_BYTES);
+	v->key = sodium_malloc(sizeof(*v->key));
 	if (v->key == NULL)
 		goto err_after_v;
-	memcpy(v->key, key, TXP_CARD_KEY_BYTES);
+	if (txp_blake2b_key_init(v->key, key, TXP_CARD_KEY_BYTES, TXP_TOKEN_HEX / 2) != 0)
+		goto err_after_key;
 	sodium_mprotect_readonly(v->key);
 	v->max_amount = cfg->validation.max_amount;
 	v->unknown_fields = cfg->validation.unknown_fields;
 	return v;
 
+err_after_key:
+	sodium_free(v->key);
 err_after_v:
 	free(v);
 err:
@@ -642,7 +648,7 @@ static int check_card(const struct txp_validator *v, struct txp_txn *t, const jv
 		rc = reject(t, "invalid_value", "card_number", "card_number fails the Luhn check digit test");
 		goto out;
 	}
-	crypto_generichash(tok, sizeof(tok), (const unsigned char *)digits, n, v->key, TXP_CARD_KEY_BYTES);
+	txp_blake2b(v->key, tok, digits, n);
 	sodium_bin2hex(t->card_token, sizeof(t->card_token), tok, sizeof(tok));
 	memcpy(t->card_bin, digits, 6);
 	t->card_bin[6] = '\0';
@@ -860,7 +866,7 @@ static void tokenise_id(const struct txp_validator *v, struct txp_txn *t)
 {
 	static const char label[] = "transaction_id";
 	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-	crypto_generichash_state h;
+	struct txp_blake2b h;
 	unsigned char digest[TXP_TOKEN_HEX / 2];
 	size_t len = strlen(t->transaction_id), start, end, o;
 	size_t plen = sizeof(TXP_ID_TOKEN_PREFIX) - 1;
@@ -868,10 +874,10 @@ static void tokenise_id(const struct txp_validator *v, struct txp_txn *t)
 
 	if (!txp_pan_find(t->transaction_id, len, 0, &start, &end))
 		return;
-	crypto_generichash_init(&h, v->key, TXP_CARD_KEY_BYTES, sizeof(digest));
-	crypto_generichash_update(&h, (const unsigned char *)label, sizeof(label)); /* with its NUL */
-	crypto_generichash_update(&h, (const unsigned char *)t->transaction_id, len);
-	crypto_generichash_final(&h, digest, sizeof(digest));
+	txp_blake2b_start(&h, v->key);
+	txp_blake2b_update(&h, label, sizeof(label)); /* with its NUL */
+	txp_blake2b_update(&h, t->transaction_id, len);
+	txp_blake2b_final(&h, digest);
 	sodium_memzero(t->transaction_id, sizeof(t->transaction_id));
 	memcpy(t->transaction_id, TXP_ID_TOKEN_PREFIX, plen);
 	o = plen;

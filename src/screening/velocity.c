@@ -143,7 +143,7 @@ struct entry {
 struct txp_keytab {
 	uint8_t hash_key[TXP_KEYTAB_HASH_KEY_BYTES];
 	size_t max_keys, used, stride, payload_size;
-	uint32_t *index; /* entry number + 1; 0 is empty */
+	uint32_t *index;   /* entry number + 1; 0 is empty */
 	uint64_t *written; /* a bit per index block: touched (see above) */
 	size_t mask;
 	unsigned char *entries;
@@ -389,8 +389,8 @@ void txp_keytab_stats(const struct txp_keytab *kt, struct txp_keytab_stats *out)
 	out->max_keys = kt->max_keys;
 	out->overflows = kt->overflows;
 	out->evictions = kt->evictions;
-	out->bytes = sizeof(*kt) + written_words(kt) * sizeof(kt->written[0]) +
-	             (kt->mask + 1) * sizeof(kt->index[0]) + kt->max_keys * kt->stride;
+	out->bytes = sizeof(*kt) + written_words(kt) * sizeof(kt->written[0]) + (kt->mask + 1) * sizeof(kt->index[0]) +
+	             kt->max_keys * kt->stride;
 }
 
 size_t txp_keytab_bytes_per_key(size_t payload_size)

@@ -146,6 +146,16 @@ START_TEST(put_refuses_what_is_not_a_reply)
 }
 END_TEST
 
+/* txp_dedup_fingerprint() under a raw 32-byte key. */
+static void fingerprint(const uint8_t key[32], struct txp_txn *t)
+{
+	struct txp_blake2b_key k;
+
+	ck_assert_int_eq(txp_blake2b_key_init(&k, key, 32, TXP_FINGERPRINT_BYTES), 0);
+	txp_dedup_fingerprint(&k, t);
+	txp_blake2b_key_wipe(&k);
+}
+
 static struct txp_txn *content(const char *id, int64_t amount, const char *merchant_country)
 {
 	struct txp_txn *t = txp_txn_new();
@@ -161,7 +171,7 @@ static struct txp_txn *content(const char *id, int64_t amount, const char *merch
 	strcpy(t->merchant_country, merchant_country);
 	strcpy(t->customer_country, "DE");
 	t->received_ms = 20;
-	txp_dedup_fingerprint(key, sizeof(key), t);
+	fingerprint(key, t);
 	return t;
 }
 
@@ -179,7 +189,7 @@ START_TEST(the_fingerprint_covers_amount_currency_parties_and_countries)
 	do {                                                                                   \
 		struct txp_txn *c = content("x", 350, "DE");                                   \
 		stmt;                                                                          \
-		txp_dedup_fingerprint(key, sizeof(key), c);                                    \
+		fingerprint(key, c);                                                           \
 		ck_assert_msg(memcmp(c->fingerprint, first, sizeof(first)) != 0, "%s", #stmt); \
 		txp_txn_free(c);                                                               \
 	} while (0)
@@ -194,10 +204,37 @@ START_TEST(the_fingerprint_covers_amount_currency_parties_and_countries)
 	CHANGED((strcpy(c->merchant_id, "m-1D"), strcpy(c->merchant_country, "E")));
 #undef CHANGED
 	/* Keyed: without the key nobody can test guesses against a journal. */
-	txp_dedup_fingerprint(other_key, sizeof(other_key), b);
+	fingerprint(other_key, b);
 	ck_assert(memcmp(b->fingerprint, first, sizeof(first)) != 0);
 	txp_txn_free(a);
 	txp_txn_free(b);
+}
+END_TEST
+
+/* The journal keeps fingerprints across versions, so their bytes must not
+ * change: libsodium's keyed BLAKE2b of the documented layout ("fingerprint"
+ * and its NUL, the amount as 8 little-endian bytes, then each field's
+ * length byte and bytes) gives the same. */
+START_TEST(the_fingerprint_is_the_keyed_blake2b_of_its_layout)
+{
+	static const uint8_t key[32] = { 1, 2, 3 };
+	static const char *const fields[] = { "USD", "00112233445566778899aabbccddeeff", "m-1", "", "DE", "DE" };
+	struct txp_txn *t = content("x", 350, "DE");
+	crypto_generichash_state h;
+	uint8_t want[TXP_FINGERPRINT_BYTES], amount[8] = { 350 % 256, 350 / 256 };
+
+	crypto_generichash_init(&h, key, sizeof(key), sizeof(want));
+	crypto_generichash_update(&h, (const unsigned char *)"fingerprint", 12);
+	crypto_generichash_update(&h, amount, sizeof(amount));
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		unsigned char len = (unsigned char)strlen(fields[i]);
+
+		crypto_generichash_update(&h, &len, 1);
+		crypto_generichash_update(&h, (const unsigned char *)fields[i], len);
+	}
+	crypto_generichash_final(&h, want, sizeof(want));
+	ck_assert_mem_eq(t->fingerprint, want, sizeof(want));
+	txp_txn_free(t);
 }
 END_TEST
 
@@ -343,6 +380,7 @@ static Suite *dedup_suite(void)
 	tcase_add_test(tc, put_refuses_what_is_not_a_reply);
 	tcase_add_test(tc, readers_on_other_threads_see_whole_entries);
 	tcase_add_test(tc, the_fingerprint_covers_amount_currency_parties_and_countries);
+	tcase_add_test(tc, the_fingerprint_is_the_keyed_blake2b_of_its_layout);
 	tcase_add_test(tc, the_same_id_with_other_content_is_a_conflict);
 	tcase_add_test(tc, check_answers_a_duplicate_and_refuses_a_conflict);
 	suite_add_tcase(s, tc);

@@ -318,8 +318,8 @@ START_TEST(keytab_faults_each_index_page_in_once)
 	if (faults < (long)blocks / 4) {
 		/* Transparent huge pages (enabled = always) back the index in
 		 * 2 MiB pages: nothing to count. */
-		fprintf(stderr, "keytab_faults_each_index_page_in_once: %ld faults for %zu blocks, huge pages\n", faults,
-		        blocks);
+		fprintf(stderr, "keytab_faults_each_index_page_in_once: %ld faults for %zu blocks, huge pages\n",
+		        faults, blocks);
 		return;
 	}
 	ck_assert_int_ge(faults, (long)blocks);
