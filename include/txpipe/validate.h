@@ -10,7 +10,7 @@
 
 struct txp_rates;
 
-/* The card-token key: 32 bytes for keyed BLAKE2b (crypto_generichash). */
+/* The card-token key: 32 bytes for keyed BLAKE2b (txpipe/blake2b.h, the same as crypto_generichash). */
 #define TXP_CARD_KEY_BYTES 32
 
 /* Longest accepted texts, in bytes. */
