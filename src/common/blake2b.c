@@ -57,7 +57,8 @@ static uint64_t load64_le(const uint8_t *p)
 
 /* RFC 7693, section 3.2: compresses `block` into h, `t` bytes hashed so far
  * (this block included; messages here stay far below 2^64 bytes, so the
- * counter's high word is 0), `last` for the final block. */
+ * counter's high word is 0), `last` for the final block.  The rounds are
+ * unrolled, so the schedule's indices are constants. */
 static void compress(uint64_t h[8], const uint8_t block[TXP_BLAKE2B_BLOCK], uint64_t t, int last)
 {
 	uint64_t v[16], m[16];
@@ -71,7 +72,6 @@ static void compress(uint64_t h[8], const uint8_t block[TXP_BLAKE2B_BLOCK], uint
 	v[12] ^= t;
 	if (last)
 		v[14] = ~v[14];
-		/* Unrolled, so the schedule's indices are constants. */
 #pragma GCC unroll 12
 	for (int r = 0; r < 12; r++) {
 		const uint8_t *s = sigma[r % 10];
