@@ -181,6 +181,11 @@ struct txp_txn {
 	uint64_t journal_seq;
 	bool held;
 	bool duplicate;
+	/* The validation stage's duplicate check is final: the stages ran
+	 * inline, so no decision was remembered between that check and this
+	 * transaction's completion, and txp_ack_completed() need not look
+	 * again for one made while it was in flight. */
+	bool dedup_final;
 	/* What a resubmission must repeat to be a duplicate (dedup.h): a keyed
 	 * hash of the amount, currency, parties and countries, computed by the
 	 * validation stage; all zero when unknown (records from before it). */

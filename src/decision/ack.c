@@ -212,8 +212,8 @@ void txp_ack_completed(struct txp_ack *a, struct txp_txn *t)
 
 	/* Scored while the first submission was still in flight: it is
 	 * answered as a duplicate (or a conflict) all the same, neither kept
-	 * nor stored. */
-	if (!t->duplicate && is_decision(t))
+	 * nor stored.  (Not with inline stages: nothing is in flight.) */
+	if (!t->duplicate && !t->dedup_final && is_decision(t))
 		(void)txp_dedup_check(a->o.dedup, t);
 	if (t->duplicate) {
 		completed_duplicate(a, t);

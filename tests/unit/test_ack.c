@@ -309,6 +309,33 @@ START_TEST(a_resubmission_gets_the_first_decision_never_before_it_is_durable)
 }
 END_TEST
 
+/* With inline stages the validation stage's check is final (dedup_final):
+ * the completion does not look again.  So a transaction marked final is
+ * journaled as the stages decided it, even with its id in the window
+ * (inline, the stages would have found it there); one not marked is
+ * looked up and answered as a duplicate. */
+START_TEST(a_final_duplicate_check_is_not_repeated)
+{
+	struct fixture f;
+	struct txp_txn *a, *again;
+
+	setup(&f, TXP_JOURNAL_ACK_JOURNALED, true);
+	a = decided(&f, "a", 100);
+	txp_ack_completed(f.ack, a);
+	again = decided(&f, "a", 100);
+	again->dedup_final = true;
+	txp_ack_completed(f.ack, again);
+	ck_assert(!again->duplicate);
+	ck_assert_uint_eq(f.w.appended, 2);
+	again = decided(&f, "a", 100);
+	txp_ack_completed(f.ack, again);
+	ck_assert(again->duplicate);
+	ck_assert_uint_eq(f.w.appended, 2);
+	txp_ack_durable(f.ack, 2);
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(a_decision_stored_first_elsewhere_is_the_reply_and_the_duplicate_answer)
 {
 	struct fixture f;
@@ -589,6 +616,7 @@ int main(void)
 	tcase_add_test(tc, delivered_marks_are_batched_into_one_record_per_flush);
 	tcase_add_test(tc, without_delivery_records_are_marked_delivered_at_once);
 	tcase_add_test(tc, a_resubmission_gets_the_first_decision_never_before_it_is_durable);
+	tcase_add_test(tc, a_final_duplicate_check_is_not_repeated);
 	tcase_add_test(tc, a_reply_that_cannot_be_held_is_refused_not_sent_early);
 	tcase_add_test(tc, a_duplicate_that_cannot_be_held_is_refused);
 	tcase_add_test(tc, a_journal_that_refuses_the_record_gets_overloaded);
