@@ -58,4 +58,12 @@ void txp_blake2b_final(struct txp_blake2b *s, uint8_t *out);
 /* The three above at once. */
 void txp_blake2b(const struct txp_blake2b_key *k, uint8_t *out, const void *in, size_t len);
 
+/*
+ * The hash of `label` with its NUL, then `len` bytes of `value`: the form of
+ * txpipe's id tokens and pseudonyms, where the label ("transaction_id",
+ * "customer_id", ...) keeps equal values of different fields apart.
+ */
+void txp_blake2b_labelled(const struct txp_blake2b_key *k, uint8_t *out, const char *label, const void *value,
+                          size_t len);
+
 #endif

@@ -176,3 +176,14 @@ void txp_blake2b(const struct txp_blake2b_key *k, uint8_t *out, const void *in, 
 	txp_blake2b_update(&s, in, len);
 	txp_blake2b_final(&s, out);
 }
+
+void txp_blake2b_labelled(const struct txp_blake2b_key *k, uint8_t *out, const char *label, const void *value,
+                          size_t len)
+{
+	struct txp_blake2b s;
+
+	txp_blake2b_start(&s, k);
+	txp_blake2b_update(&s, label, strlen(label) + 1);
+	txp_blake2b_update(&s, value, len);
+	txp_blake2b_final(&s, out);
+}

@@ -448,18 +448,12 @@ int txp_compliance_pseudonym_key(struct txp_blake2b_key *k, const uint8_t *key, 
 void txp_compliance_pseudonym_keyed(const struct txp_blake2b_key *k, const char *label, const char *value,
                                     char out[TXP_TOKEN_HEX + 1])
 {
-	struct txp_blake2b h;
 	unsigned char digest[TXP_TOKEN_HEX / 2];
-	static const unsigned char nul = 0;
 
 	out[0] = '\0';
 	if (value == NULL || value[0] == '\0')
 		return;
-	txp_blake2b_start(&h, k);
-	txp_blake2b_update(&h, label, strlen(label));
-	txp_blake2b_update(&h, &nul, 1);
-	txp_blake2b_update(&h, value, strlen(value));
-	txp_blake2b_final(&h, digest);
+	txp_blake2b_labelled(k, digest, label, value, strlen(value));
 	sodium_bin2hex(out, TXP_TOKEN_HEX + 1, digest, sizeof(digest));
 	sodium_memzero(digest, sizeof(digest));
 }

@@ -864,9 +864,7 @@ static int fail_parse(struct txp_txn *t, const struct txp_jsonline *r)
  */
 static void tokenise_id(const struct txp_validator *v, struct txp_txn *t)
 {
-	static const char label[] = "transaction_id";
 	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-	struct txp_blake2b h;
 	unsigned char digest[TXP_TOKEN_HEX / 2];
 	size_t len = strlen(t->transaction_id), start, end, o;
 	size_t plen = sizeof(TXP_ID_TOKEN_PREFIX) - 1;
@@ -874,10 +872,7 @@ static void tokenise_id(const struct txp_validator *v, struct txp_txn *t)
 
 	if (!txp_pan_find(t->transaction_id, len, 0, &start, &end))
 		return;
-	txp_blake2b_start(&h, v->key);
-	txp_blake2b_update(&h, label, sizeof(label)); /* with its NUL */
-	txp_blake2b_update(&h, t->transaction_id, len);
-	txp_blake2b_final(&h, digest);
+	txp_blake2b_labelled(v->key, digest, "transaction_id", t->transaction_id, len);
 	sodium_memzero(t->transaction_id, sizeof(t->transaction_id));
 	memcpy(t->transaction_id, TXP_ID_TOKEN_PREFIX, plen);
 	o = plen;
@@ -894,7 +889,6 @@ static void tokenise_id(const struct txp_validator *v, struct txp_txn *t)
 	t->transaction_id[o] = '\0';
 	t->id_tokenised = true;
 	acc = 0;
-	sodium_memzero(&h, sizeof(h));
 	sodium_memzero(digest, sizeof(digest));
 }
 

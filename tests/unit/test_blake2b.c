@@ -87,6 +87,23 @@ START_TEST(same_as_libsodium_on_every_length)
 }
 END_TEST
 
+/* label, its NUL, then the value: as libsodium hashes the same bytes. */
+START_TEST(labelled_is_the_label_its_nul_and_the_value)
+{
+	uint8_t key[32], want[16], got[16];
+	struct txp_blake2b_key k;
+
+	randombytes_buf(key, sizeof(key));
+	ck_assert_int_eq(txp_blake2b_key_init(&k, key, sizeof(key), sizeof(got)), 0);
+	ck_assert_int_eq(crypto_generichash(want, sizeof(want), (const unsigned char *)"customer_id\0alice", 17, key,
+	                                    sizeof(key)),
+	                 0);
+	txp_blake2b_labelled(&k, got, "customer_id", "alice", 5);
+	ck_assert_mem_eq(got, want, sizeof(want));
+	txp_blake2b_key_wipe(&k);
+}
+END_TEST
+
 START_TEST(lengths_out_of_range_are_refused)
 {
 	struct txp_blake2b_key k;
@@ -110,6 +127,7 @@ int main(void)
 		return EXIT_FAILURE;
 	tcase_add_test(tc, reference_keyed_answers);
 	tcase_add_test(tc, same_as_libsodium_on_every_length);
+	tcase_add_test(tc, labelled_is_the_label_its_nul_and_the_value);
 	tcase_add_test(tc, lengths_out_of_range_are_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
