@@ -264,18 +264,28 @@ static int count_accepted(void *arg, const struct txp_journal_record *rec, size_
 	return 0;
 }
 
-/* ACCEPTED records in the valid prefix of `path` once bytes from
- * `damage_at` on are ignored (SIZE_MAX: the whole file). */
-static int accepted_before(const char *path, size_t damage_at, size_t *file_len, size_t *first_record_end)
+/* Reads segment `path` and scans its first `limit` bytes (all of them when
+ * it is shorter) with `fn`, from the first sequence number its name gives;
+ * returns its bytes (the caller frees them) and their number in *len. */
+static uint8_t *scan_segment(const char *path, size_t limit, txp_journal_scan_fn fn, void *arg, size_t *len)
 {
 	struct txp_journal_scan_result res;
 	const char *base = strrchr(path, '/') + 1;
 	uint64_t first = strtoull(base + strlen("journal-"), NULL, 16);
-	size_t len;
-	uint8_t *buf = slurp(path, &len);
-	int n = 0;
+	uint8_t *buf = slurp(path, len);
 
-	txp_journal_scan(buf, damage_at < len ? damage_at : len, first, UINT64_MAX, count_accepted, &n, &res);
+	txp_journal_scan(buf, limit < *len ? limit : *len, first, UINT64_MAX, fn, arg, &res);
+	return buf;
+}
+
+/* ACCEPTED records in the valid prefix of `path` once bytes from
+ * `damage_at` on are ignored (SIZE_MAX: the whole file). */
+static int accepted_before(const char *path, size_t damage_at, size_t *file_len, size_t *first_record_end)
+{
+	size_t len;
+	int n = 0;
+	uint8_t *buf = scan_segment(path, damage_at, count_accepted, &n, &len);
+
 	if (file_len != NULL)
 		*file_len = len;
 	if (first_record_end != NULL) {
@@ -309,15 +319,10 @@ static int find_spanning(void *arg, const struct txp_journal_record *rec, size_t
  * leave a clean end. */
 static size_t mid_record(const char *path, size_t at)
 {
-	struct txp_journal_scan_result res;
 	struct spanning sp = { at, 0, 0 };
-	const char *base = strrchr(path, '/') + 1;
-	uint64_t first = strtoull(base + strlen("journal-"), NULL, 16);
 	size_t len;
-	uint8_t *buf = slurp(path, &len);
 
-	txp_journal_scan(buf, len, first, UINT64_MAX, find_spanning, &sp, &res);
-	free(buf);
+	free(scan_segment(path, SIZE_MAX, find_spanning, &sp, &len));
 	ck_assert_uint_gt(sp.size, 1);
 	return sp.start + sp.size / 2;
 }
