@@ -48,6 +48,7 @@ struct txp_config {
 		uint64_t workers;       /* 0: stages inline on the loop thread; TXP_CFG_AUTO: from the CPUs */
 		uint64_t ring_capacity; /* slots per ring, a power of two */
 		uint64_t max_inflight_per_client;
+		uint64_t inline_below; /* with workers: smaller bursts that find them idle run on the loop */
 	} pipeline;
 
 	struct {

@@ -71,10 +71,12 @@ int txp_pipeline_create(struct txp_pipeline **out, uv_loop_t *loop, unsigned wor
  * The workers for [pipeline] workers = `configured`: itself, or for
  * TXP_CFG_AUTO, from the CPUs this process may use (its affinity mask,
  * and the cgroup's cpu.max quota when lower): 0 (the stages inline on
- * the loop) for at most 2 CPUs, where every hand-off between threads
- * costs a wake-up on a CPU the loop and the journal writer also need;
- * else (cpus - 1) / 3, at least 1 and at most 16, since each worker is
- * three threads (validation, fraud, compliance) and the loop keeps one.
+ * the loop) with one CPU, where the threads could only take turns with
+ * the loop; else (cpus - 1) / 3, at least 1 and at most 16, since each
+ * worker is three threads (validation, fraud, compliance) and the loop
+ * keeps one.  With few CPUs every hand-off is a wake-up on a CPU the loop
+ * also needs, so the daemon sets txp_pipeline_set_inline_below(): the
+ * threads take only the load the loop cannot screen itself.
  */
 unsigned txp_pipeline_workers(uint64_t configured);
 
@@ -92,6 +94,15 @@ unsigned txp_pipeline_shards(const struct txp_pipeline *p);
  * than n only when in-flight would exceed the capacity.
  */
 uint32_t txp_pipeline_submit(struct txp_pipeline *p, struct txp_txn **ts, uint32_t n);
+
+/*
+ * Loop thread only.  With workers, a burst of fewer than n transactions
+ * submitted (or released) while none is in flight runs inline on the loop
+ * thread, as with no workers, with validation thread 0's context and the
+ * transaction's shard's; 0 (the default) always hands bursts to the
+ * threads.  No effect without workers.
+ */
+void txp_pipeline_set_inline_below(struct txp_pipeline *p, uint32_t n);
 
 /*
  * Loop thread only.  A gate before the stages: txp_pipeline_submit() offers

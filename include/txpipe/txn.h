@@ -182,9 +182,10 @@ struct txp_txn {
 	bool held;
 	bool duplicate;
 	/* The validation stage's duplicate check is final: the stages ran
-	 * inline, so no decision was remembered between that check and this
-	 * transaction's completion, and txp_ack_completed() need not look
-	 * again for one made while it was in flight. */
+	 * inline with nothing else in flight (set by the pipeline), so no
+	 * decision was remembered between that check and this transaction's
+	 * completion, and txp_ack_completed() need not look again for one
+	 * made while it was in flight. */
 	bool dedup_final;
 	/* What a resubmission must repeat to be a duplicate (dedup.h): a keyed
 	 * hash of the amount, currency, parties and countries, computed by the

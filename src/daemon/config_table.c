@@ -128,9 +128,21 @@ const struct txp_config_key txp_config_keys[] = {
 	  .auto_ok = true,
 	  .reloadable = false,
 	  .help = "Worker threads per screening stage; 0 runs the stages inline on the I/O loop thread (no "
-	          "hand-offs between threads: the lowest latency on a host of 1 or 2 CPUs); auto: 0 with at "
-	          "most 2 CPUs usable, else one per 3 CPUs beyond the loop's, at least 1 (CPU affinity and "
-	          "the cgroup's CPU quota count)." },
+	          "hand-offs between threads); auto: 0 with one CPU usable, else one per 3 CPUs beyond the "
+	          "loop's, at least 1 (CPU affinity and the cgroup's CPU quota count). With workers, small "
+	          "bursts still run inline while the workers are idle: see inline_below." },
+	{ .section = "pipeline",
+	  .key = "inline_below",
+	  .type = TXP_CFG_UINT,
+	  .offset = OFF(pipeline, inline_below),
+	  .min = 0,
+	  .max = 4096,
+	  .default_value = "16",
+	  .reloadable = false,
+	  .help = "With workers: a burst of fewer lines than this, read while no transaction is in the "
+	          "worker threads, is screened inline on the loop thread instead, which saves three "
+	          "thread wake-ups per burst at low load; larger bursts, and every burst while the workers "
+	          "are busy, go to the threads. 0: every burst goes to the threads." },
 	{ .section = "pipeline",
 	  .key = "ring_capacity",
 	  .type = TXP_CFG_POW2,

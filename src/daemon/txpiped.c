@@ -684,6 +684,7 @@ static int run(struct daemon *d)
 		start_failed(d, STEP_PIPELINE, rc, err);
 		goto err_after_journal;
 	}
+	txp_pipeline_set_inline_below(d->pipeline, (uint32_t)d->cfg.pipeline.inline_below);
 	txp_server_attach(d->server, d->pipeline);
 	rc = daemon_fleet_start(d, err, sizeof(err));
 	if (rc < 0) {

@@ -78,8 +78,6 @@ struct txp_stages {
 	 * transaction (txp_compliance_pseudonym_key()). */
 	struct txp_blake2b_key pseud_b2;
 	unsigned nvalidators, nshards;
-	/* workers = 0: every stage, and the completion, on the loop thread. */
-	bool one_thread;
 	struct view *validators;
 	struct shard *shards;
 	void **validate_ctx, **fraud_ctx, **comply_ctx;
@@ -442,8 +440,6 @@ static void stage_validate(void *ctx, struct txp_txn *t)
 	 * dedup.h. */
 	txp_dedup_fingerprint(&st->pseud_b2, t);
 	(void)txp_dedup_check(st->dedup, t);
-	/* Inline, the transaction completes before the next is validated. */
-	t->dedup_final = st->one_thread;
 }
 
 static void stage_fraud(void *ctx, struct txp_txn *t)
@@ -620,7 +616,6 @@ int txp_stages_setup(struct txp_stages *st, unsigned workers, struct txp_stage_f
 	int rc = 0;
 
 	st->nvalidators = st->nshards = n;
-	st->one_thread = workers == 0;
 	st->validators = calloc(n, sizeof(*st->validators));
 	st->shards = calloc(n, sizeof(*st->shards));
 	st->validate_ctx = calloc(n, sizeof(void *));

@@ -24,8 +24,17 @@ struct harness {
 	_Atomic int wrong_thread;
 	int shard_ctx_ids[MAX_SHARDS];
 	void *shard_ctx[MAX_SHARDS];
-	unsigned shards;
+	unsigned shards, workers;
 	bool finish; /* the stages have a finish function */
+	/* Hybrid runs (txp_pipeline_set_inline_below): a shard's stages may
+	 * run on its threads or inline on the loop, never at once. */
+	uint32_t inline_below;
+	pthread_t loop_thread;
+	/* [0] fraud, [1] compliance: each context is one thread's at a time. */
+	uint64_t shard_work[2][MAX_SHARDS]; /* plain: TSan sees unordered access */
+	_Atomic int busy[2][MAX_SHARDS];
+	_Atomic uint32_t on_loop, on_threads;
+	unsigned char *ran_inline;
 };
 
 static void stage_validate(void *ctx, struct txp_txn *t)
@@ -55,11 +64,30 @@ static void check_thread(struct harness *h, pthread_t *slot, _Atomic int *set)
 
 static struct harness *the_harness;
 
+/* Hybrid: the shard's work, which must not overlap another thread's, and
+ * where it ran. */
+static void shard_turn(struct harness *h, unsigned stage, int shard, struct txp_txn *t)
+{
+	if (atomic_exchange(&h->busy[stage][shard], 1) != 0)
+		atomic_store(&h->wrong_thread, 1);
+	h->shard_work[stage][shard]++;
+	if (pthread_equal(pthread_self(), h->loop_thread)) {
+		atomic_fetch_add(&h->on_loop, 1);
+		h->ran_inline[t->id] = 1;
+	} else {
+		atomic_fetch_add(&h->on_threads, 1);
+	}
+	atomic_store(&h->busy[stage][shard], 0);
+}
+
 static void stage_fraud(void *ctx, struct txp_txn *t)
 {
 	int shard = *(int *)ctx;
 
-	check_thread(the_harness, &the_harness->fraud_thread[shard], &the_harness->fraud_thread_set[shard]);
+	if (the_harness->inline_below > 0)
+		shard_turn(the_harness, 0, shard, t);
+	else
+		check_thread(the_harness, &the_harness->fraud_thread[shard], &the_harness->fraud_thread_set[shard]);
 	/* Every transaction of one "customer" lands on one shard. */
 	if ((t->id % 13) % the_harness->shards != (uint64_t)shard)
 		atomic_store(&the_harness->wrong_thread, 1);
@@ -71,7 +99,10 @@ static void stage_comply(void *ctx, struct txp_txn *t)
 {
 	int shard = *(int *)ctx;
 
-	check_thread(the_harness, &the_harness->comply_thread[shard], &the_harness->comply_thread_set[shard]);
+	if (the_harness->inline_below > 0)
+		shard_turn(the_harness, 1, shard, t);
+	else
+		check_thread(the_harness, &the_harness->comply_thread[shard], &the_harness->comply_thread_set[shard]);
 	if (t->status != TXP_STATUS_REJECTED)
 		t->scored = true;
 }
@@ -102,6 +133,12 @@ static void on_done(void *arg, struct txp_txn *t)
 		ck_assert_int_eq(t->risk_score, (int)(t->id % 101));
 	}
 	ck_assert_uint_ge(t->t_compliance, t->t_validated);
+	/* Only a run inline, alone in the pipeline, makes validation's
+	 * duplicate check final. */
+	if (h->inline_below > 0)
+		ck_assert_int_eq(t->dedup_final, h->ran_inline[t->id]);
+	else
+		ck_assert_int_eq(t->dedup_final, h->workers == 0);
 	if (h->finish) {
 		ck_assert_ptr_nonnull(t->item);
 		ck_assert_str_eq(t->item, "finished");
@@ -117,13 +154,24 @@ static void on_done(void *arg, struct txp_txn *t)
 	}
 }
 
+static void on_done_free(void *arg, struct txp_txn *t)
+{
+	(void)arg;
+	ck_assert(t->dedup_final);
+	txp_txn_free(t);
+}
+
 static void feed(uv_idle_t *idle)
 {
 	struct harness *h = idle->data;
-	uint32_t n = h->total - h->submitted;
+	uint32_t n = h->total - h->submitted, most = 100;
 
-	if (n > 100)
-		n = 100;
+	/* Hybrid: bursts of 1 to 40, so some find the threads idle and small
+	 * enough to run inline, and some do not. */
+	if (h->inline_below > 0)
+		most = 1 + (uint32_t)((h->submitted * 2654435761u) >> 7) % 40;
+	if (n > most)
+		n = most;
 	if (n == 0)
 		return;
 	for (uint32_t k = 0; k < n; k++) {
@@ -134,8 +182,17 @@ static void feed(uv_idle_t *idle)
 	ck_assert_uint_le(txp_pipeline_inflight(h->p), txp_pipeline_capacity(h->p));
 }
 
+static void run_hybrid(unsigned workers, uint32_t total, uint32_t capacity, uint32_t inline_below);
+
 static void run_pipeline_with(unsigned workers, uint32_t total, uint32_t capacity, bool finish)
 {
+	run_hybrid(workers, total, capacity, finish ? UINT32_MAX : 0);
+}
+
+/* inline_below: 0, none (UINT32_MAX: none, and with a finish function). */
+static void run_hybrid(unsigned workers, uint32_t total, uint32_t capacity, uint32_t inline_below)
+{
+	bool finish = inline_below == UINT32_MAX;
 	struct harness h;
 	struct txp_stage_fns fns;
 	char err[256];
@@ -144,7 +201,12 @@ static void run_pipeline_with(unsigned workers, uint32_t total, uint32_t capacit
 	the_harness = &h;
 	h.total = total;
 	h.finish = finish;
+	h.inline_below = finish ? 0 : inline_below;
+	h.loop_thread = pthread_self();
+	if (h.inline_below > 0)
+		h.ran_inline = calloc(total, 1);
 	h.shards = workers > 0 ? workers : 1;
+	h.workers = workers;
 	h.pending = calloc(total, sizeof(*h.pending));
 	h.seen = calloc(total, 1);
 	for (uint32_t i = 0; i < total; i++) {
@@ -165,15 +227,26 @@ static void run_pipeline_with(unsigned workers, uint32_t total, uint32_t capacit
 		                      .finish = finish ? stage_finish : NULL };
 	ck_assert_int_eq(uv_loop_init(&h.loop), 0);
 	ck_assert_int_eq(txp_pipeline_create(&h.p, &h.loop, workers, capacity, &fns, on_done, &h, err, sizeof(err)), 0);
+	txp_pipeline_set_inline_below(h.p, h.inline_below);
 	uv_idle_init(&h.loop, &h.feeder);
 	h.feeder.data = &h;
 	uv_idle_start(&h.feeder, feed);
 	ck_assert_int_eq(uv_run(&h.loop, UV_RUN_DEFAULT), 0);
 	ck_assert_uint_eq(h.done, total);
 	ck_assert_int_eq(atomic_load(&h.wrong_thread), 0);
+	if (h.inline_below > 0) {
+		/* Both ways were taken; every stage call did its shard's work. */
+		uint64_t work = 0;
+		ck_assert_uint_gt(atomic_load(&h.on_loop), 0);
+		ck_assert_uint_gt(atomic_load(&h.on_threads), 0);
+		for (unsigned i = 0; i < MAX_SHARDS; i++)
+			work += h.shard_work[0][i] + h.shard_work[1][i];
+		ck_assert_uint_eq(work, atomic_load(&h.on_loop) + atomic_load(&h.on_threads));
+	}
 	ck_assert_int_eq(uv_loop_close(&h.loop), 0);
 	free(h.pending);
 	free(h.seen);
+	free(h.ran_inline);
 }
 
 static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
@@ -217,6 +290,65 @@ START_TEST(finish_runs_after_compliance_on_its_thread)
 }
 END_TEST
 
+/* With inline_below, small bursts that find the threads idle run on the
+ * loop thread with the same shard contexts, never while a thread runs
+ * them (ThreadSanitizer checks the plain per-shard counter too); larger
+ * bursts and bursts behind busy threads go to the threads. */
+START_TEST(small_bursts_run_inline_while_the_threads_are_idle)
+{
+	run_hybrid(1, 30000, 1024, 16);
+	run_hybrid(2, 30000, 256, 16);
+}
+END_TEST
+
+/* Stage statistics count the inline runs with the threads'. */
+START_TEST(stats_count_inline_runs_with_the_threads)
+{
+	struct harness h;
+	uv_loop_t loop;
+	struct txp_pipeline *p;
+	struct txp_pipeline_stats st;
+	struct txp_txn *t[3];
+	void *vctx[MAX_SHARDS] = { NULL };
+	struct txp_stage_fns fns;
+	char err[256];
+
+	memset(&h, 0, sizeof(h));
+	the_harness = &h;
+	h.shards = 1;
+	h.inline_below = 4;
+	h.loop_thread = pthread_self();
+	h.ran_inline = calloc(8, 1);
+	h.shard_ctx[0] = &h.shard_ctx_ids[0];
+	fns = (struct txp_stage_fns){ .validate = stage_validate,
+		                      .fraud = stage_fraud,
+		                      .comply = stage_comply,
+		                      .validate_ctx = vctx,
+		                      .fraud_ctx = h.shard_ctx,
+		                      .comply_ctx = h.shard_ctx };
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	ck_assert_int_eq(txp_pipeline_create(&p, &loop, 1, 64, &fns, on_done_free, NULL, err, sizeof(err)), 0);
+	txp_pipeline_set_inline_below(p, 4);
+	for (int i = 0; i < 3; i++) {
+		t[i] = txp_txn_new();
+		t[i]->id = (uint64_t)i + 1;
+	}
+	/* Three lines, below 4 and alone: inline, done before submit returns. */
+	ck_assert_uint_eq(txp_pipeline_submit(p, t, 3), 3);
+	ck_assert_uint_eq(txp_pipeline_inflight(p), 0);
+	ck_assert_uint_eq(atomic_load(&h.on_loop), 2 * 3);
+	txp_pipeline_stats(p, &st);
+	for (unsigned g = 0; g < TXP_STAGE_COUNT; g++) {
+		ck_assert_uint_eq(st.processed[g], 3);
+		ck_assert_uint_eq(st.latency[g].count, 3);
+	}
+	txp_pipeline_stop(p);
+	ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	free(h.ran_inline);
+}
+END_TEST
+
 START_TEST(latency_quantiles_come_from_the_histogram)
 {
 	struct txp_latency l;
@@ -234,7 +366,7 @@ START_TEST(latency_quantiles_come_from_the_histogram)
 }
 END_TEST
 
-/* workers = auto: inline with one or two usable CPUs, one worker per three
+/* workers = auto: inline with one usable CPU, one worker per three
  * CPUs beyond the loop's on larger hosts; a number stays itself. */
 START_TEST(auto_workers_follow_the_usable_cpus)
 {
@@ -244,7 +376,7 @@ START_TEST(auto_workers_follow_the_usable_cpus)
 	ck_assert_uint_eq(txp_pipeline_workers(0), 0);
 	ck_assert_uint_eq(txp_pipeline_workers(3), 3);
 	ck_assert_uint_ge(cpus, 1);
-	want = cpus <= 2 ? 0 : (cpus - 1) / 3 < 1 ? 1 : (cpus - 1) / 3 > 16 ? 16 : (cpus - 1) / 3;
+	want = cpus <= 1 ? 0 : (cpus - 1) / 3 < 1 ? 1 : (cpus - 1) / 3 > 16 ? 16 : (cpus - 1) / 3;
 	ck_assert_uint_eq(txp_pipeline_workers(TXP_CFG_AUTO), want);
 	/* Confined to one CPU (as taskset or systemd's CPUAffinity= do): inline. */
 	ck_assert_int_eq(sched_getaffinity(0, sizeof(saved), &saved), 0);
@@ -271,6 +403,8 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, two_workers_shard_by_customer_and_deliver_once);
 	tcase_add_test(tc, tiny_rings_apply_admission_control);
 	tcase_add_test(tc, inline_mode_runs_stages_on_the_loop_thread);
+	tcase_add_test(tc, small_bursts_run_inline_while_the_threads_are_idle);
+	tcase_add_test(tc, stats_count_inline_runs_with_the_threads);
 	tcase_add_test(tc, finish_runs_after_compliance_on_its_thread);
 	tcase_add_test(tc, latency_quantiles_come_from_the_histogram);
 	tcase_add_test(tc, auto_workers_follow_the_usable_cpus);
