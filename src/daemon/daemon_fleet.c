@@ -14,7 +14,8 @@ static uint32_t fleet_apply(void *arg, struct txp_txn **ts, uint32_t n)
 	struct daemon *d = arg;
 
 	/* Another host's events take the same path as this host's
-	 * transactions, so each shard's state has one writer, its thread. */
+	 * transactions, so each shard's state has one writer at a time: its
+	 * thread, or the loop running a burst inline (pipeline.c). */
 	return d->pipeline != NULL ? txp_pipeline_submit(d->pipeline, ts, n) : 0;
 }
 
