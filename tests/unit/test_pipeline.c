@@ -182,17 +182,11 @@ static void feed(uv_idle_t *idle)
 	ck_assert_uint_le(txp_pipeline_inflight(h->p), txp_pipeline_capacity(h->p));
 }
 
-static void run_hybrid(unsigned workers, uint32_t total, uint32_t capacity, uint32_t inline_below);
-
-static void run_pipeline_with(unsigned workers, uint32_t total, uint32_t capacity, bool finish)
+/* inline_below: txp_pipeline_set_inline_below()'s n (0: none); finish: the
+ * stages have a finish function (only without inline runs, whose thread
+ * check_thread would refuse). */
+static void run(unsigned workers, uint32_t total, uint32_t capacity, bool finish, uint32_t inline_below)
 {
-	run_hybrid(workers, total, capacity, finish ? UINT32_MAX : 0);
-}
-
-/* inline_below: 0, none (UINT32_MAX: none, and with a finish function). */
-static void run_hybrid(unsigned workers, uint32_t total, uint32_t capacity, uint32_t inline_below)
-{
-	bool finish = inline_below == UINT32_MAX;
 	struct harness h;
 	struct txp_stage_fns fns;
 	char err[256];
@@ -201,7 +195,8 @@ static void run_hybrid(unsigned workers, uint32_t total, uint32_t capacity, uint
 	the_harness = &h;
 	h.total = total;
 	h.finish = finish;
-	h.inline_below = finish ? 0 : inline_below;
+	ck_assert(!finish || inline_below == 0);
+	h.inline_below = inline_below;
 	h.loop_thread = pthread_self();
 	if (h.inline_below > 0)
 		h.ran_inline = calloc(total, 1);
@@ -251,7 +246,7 @@ static void run_hybrid(unsigned workers, uint32_t total, uint32_t capacity, uint
 
 static void run_pipeline(unsigned workers, uint32_t total, uint32_t capacity)
 {
-	run_pipeline_with(workers, total, capacity, false);
+	run(workers, total, capacity, false, 0);
 }
 
 START_TEST(one_worker_delivers_every_transaction_once)
@@ -285,8 +280,8 @@ END_TEST
  * thread inline): the daemon builds the stored item there. */
 START_TEST(finish_runs_after_compliance_on_its_thread)
 {
-	run_pipeline_with(2, 50000, 256, true);
-	run_pipeline_with(0, 5000, 64, true);
+	run(2, 50000, 256, true, 0);
+	run(0, 5000, 64, true, 0);
 }
 END_TEST
 
@@ -296,8 +291,8 @@ END_TEST
  * bursts and bursts behind busy threads go to the threads. */
 START_TEST(small_bursts_run_inline_while_the_threads_are_idle)
 {
-	run_hybrid(1, 30000, 1024, 16);
-	run_hybrid(2, 30000, 256, 16);
+	run(1, 30000, 1024, false, 16);
+	run(2, 30000, 256, false, 16);
 }
 END_TEST
 
