@@ -643,17 +643,29 @@ void txp_pipeline_release(struct txp_pipeline *p, struct txp_txn **ts, uint32_t 
 	}
 }
 
-static void latency_summary(const struct txp_latency *l, struct txp_pipeline_stats *s, unsigned stage)
+/* Adds one thread's figures for `stage` to s (the loop's inline runs count
+ * as one more thread): counts add up, and its quantiles and mean replace
+ * those in s when worse, since with several threads per stage the worst
+ * thread's is what an operator needs to see. */
+static void stats_add(struct txp_pipeline_stats *s, unsigned stage, const struct txp_latency *l, uint64_t processed)
 {
 	uint64_t count = atomic_load_explicit(&l->count, memory_order_relaxed);
+	uint64_t q[3] = { txp_latency_quantile_us(l, 500), txp_latency_quantile_us(l, 990),
+		          txp_latency_quantile_us(l, 999) };
+	uint64_t mean = count ? atomic_load_explicit(&l->sum_ns, memory_order_relaxed) / count : 0;
 
+	s->processed[stage] += processed;
 	s->latency[stage].count += count;
 	for (unsigned b = 0; b < TXP_LAT_BUCKETS; b++)
 		s->latency[stage].buckets[b] += atomic_load_explicit(&l->buckets[b], memory_order_relaxed);
-	s->latency[stage].p50_us = txp_latency_quantile_us(l, 500);
-	s->latency[stage].p99_us = txp_latency_quantile_us(l, 990);
-	s->latency[stage].p999_us = txp_latency_quantile_us(l, 999);
-	s->latency[stage].mean_ns = count ? atomic_load_explicit(&l->sum_ns, memory_order_relaxed) / count : 0;
+	if (q[0] > s->latency[stage].p50_us)
+		s->latency[stage].p50_us = q[0];
+	if (q[1] > s->latency[stage].p99_us)
+		s->latency[stage].p99_us = q[1];
+	if (q[2] > s->latency[stage].p999_us)
+		s->latency[stage].p999_us = q[2];
+	if (mean > s->latency[stage].mean_ns)
+		s->latency[stage].mean_ns = mean;
 }
 
 void txp_pipeline_stats(struct txp_pipeline *p, struct txp_pipeline_stats *s)
@@ -664,45 +676,14 @@ void txp_pipeline_stats(struct txp_pipeline *p, struct txp_pipeline_stats *s)
 	s->ring_capacity = p->capacity;
 	s->inflight = p->inflight;
 	s->workers = n;
-	if (n == 0) {
-		for (unsigned g = 0; g < TXP_STAGE_COUNT; g++) {
-			s->processed[g] = p->inline_processed;
-			latency_summary(&p->inline_latency[g], s, g);
-		}
-		return;
-	}
-	/* With several threads per stage the quantiles shown are the worst
-	 * thread's (the loop's inline runs count as one more), which is what
-	 * an operator needs to see. */
-	for (unsigned i = 0; i <= n; i++) {
-		struct worker *ws[3] = { NULL, NULL, NULL };
-		if (i < n) {
-			ws[0] = &p->v[i];
-			ws[1] = &p->f[i];
-			ws[2] = &p->c[i];
-		}
-		for (unsigned g = 0; g < 3; g++) {
-			const struct txp_latency *l = i < n ? &ws[g]->latency : &p->inline_latency[g];
-			struct txp_pipeline_stats one;
-			memset(&one, 0, sizeof(one));
-			s->processed[g] += i < n ? atomic_load_explicit(&ws[g]->processed, memory_order_relaxed)
-			                         : p->inline_processed;
-			latency_summary(l, &one, g);
-			s->latency[g].count += one.latency[g].count;
-			for (unsigned b = 0; b < TXP_LAT_BUCKETS; b++)
-				s->latency[g].buckets[b] += one.latency[g].buckets[b];
-			if (one.latency[g].p50_us > s->latency[g].p50_us)
-				s->latency[g].p50_us = one.latency[g].p50_us;
-			if (one.latency[g].p99_us > s->latency[g].p99_us)
-				s->latency[g].p99_us = one.latency[g].p99_us;
-			if (one.latency[g].p999_us > s->latency[g].p999_us)
-				s->latency[g].p999_us = one.latency[g].p999_us;
-			if (one.latency[g].mean_ns > s->latency[g].mean_ns)
-				s->latency[g].mean_ns = one.latency[g].mean_ns;
-		}
-		if (i == n)
-			break;
+	for (unsigned g = 0; g < TXP_STAGE_COUNT; g++)
+		stats_add(s, g, &p->inline_latency[g], p->inline_processed);
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *ws[3] = { &p->v[i], &p->f[i], &p->c[i] };
 		uint32_t d;
+
+		for (unsigned g = 0; g < 3; g++)
+			stats_add(s, g, &ws[g]->latency, atomic_load_explicit(&ws[g]->processed, memory_order_relaxed));
 		if ((d = txp_ring_count(p->in[i])) > s->ring_depth_max[0])
 			s->ring_depth_max[0] = d;
 		for (unsigned k = 0; k < n; k++)
