@@ -272,6 +272,10 @@ echo "cpu:     ${model:-unknown}"
 echo "memory:  $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 echo "kernel:  $(uname -sr)"
 echo "load:    $(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo '?') (1, 5, 15 min, before the runs)"
+# What the kernel work costs here: on a VM whose page tables or interrupts go through the hypervisor a
+# fault or a wake-up can cost ten times what it does on bare metal, and that moves every figure below.
+txpprobe=$(dirname "$txpbench")/txpprobe
+[ -x "$txpprobe" ] && echo "costs:   $("$txpprobe") (bench/txpprobe, medians of 5 rounds)"
 echo "cflags:  ${TXP_CFLAGS:-unknown}"
 case "${TXP_CFLAGS:-}" in
 *-fsanitize*) echo "note:    sanitizer build: the figures are far below a release build's" ;;
