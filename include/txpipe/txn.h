@@ -87,9 +87,10 @@ struct txp_txn {
 	uint64_t id;       /* daemon-wide sequence number */
 	uint32_t shard;    /* fraud/compliance shard: a hash of customer_key */
 	char *line;        /* the raw line (NUL-terminated, owned); wiped
-	                        * and freed by validation once parsed, since it
-	                        * may hold a card number */
+	                        * and dropped by validation once parsed, since
+	                        * it may hold a card number */
 	uint32_t line_len;
+	bool line_in_txn;    /* line is in this allocation (txp_txn_new_line) */
 	int64_t received_ms; /* wall clock, Unix ms */
 	uint64_t t_received; /* monotonic ns, for stage latencies */
 	uint64_t t_validated;
@@ -230,6 +231,18 @@ extern const char *const txp_name_fields[TXP_NAME_FIELDS];
 
 /* Allocates a zeroed transaction.  Free with txp_txn_free(). */
 struct txp_txn *txp_txn_new(void);
+
+/* Allocates a zeroed transaction holding a copy of `line` (len bytes, then
+ * a NUL) in the same allocation, or NULL.  One allocation instead of two,
+ * and the line's memory goes back with the transaction, by the thread that
+ * frees it (the loop), not by the validation thread that drops the line:
+ * memory freed by another thread than the one that allocated it costs the
+ * allocator's lock, which both threads then contend for. */
+struct txp_txn *txp_txn_new_line(const char *line, size_t len);
+
+/* Wipes the raw line and forgets it (t->line NULL, t->line_len 0); its
+ * memory is freed here only when it was allocated on its own. */
+void txp_txn_drop_line(struct txp_txn *t);
 
 /* Wipes and frees the line, reply and item, wipes the party names, then
  * frees the transaction.

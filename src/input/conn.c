@@ -544,17 +544,10 @@ static void conn_process_input(struct txp_conn *c)
 			conn_reply_error(c, "overloaded",
 			                 "the delivery backlog is over [dynamodb] max_pending; retry later");
 		} else {
-			struct txp_txn *t = txp_txn_new();
-			char *line = malloc(len + 1);
-			if (t == NULL || line == NULL) {
-				free(t);
-				free(line);
+			struct txp_txn *t = txp_txn_new_line(start, len);
+			if (t == NULL) {
 				conn_reply_error(c, "overloaded", "out of memory; retry later");
 			} else {
-				memcpy(line, start, len);
-				line[len] = '\0';
-				t->line = line;
-				t->line_len = (uint32_t)len;
 				t->conn = c;
 				t->conn_seq = c->next_seq++;
 				t->received_ms = txp_wall_ms();

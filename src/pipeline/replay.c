@@ -64,18 +64,10 @@ const char *txp_replayer_rules_version(const struct txp_replayer *r)
 
 struct txp_txn *txp_replayer_decide(struct txp_replayer *r, const char *line, size_t len)
 {
-	struct txp_txn *t = txp_txn_new();
+	struct txp_txn *t = txp_txn_new_line(line, len);
 
 	if (t == NULL)
 		return NULL;
-	t->line = malloc(len + 1);
-	if (t->line == NULL) {
-		txp_txn_free(t);
-		return NULL;
-	}
-	memcpy(t->line, line, len);
-	t->line[len] = '\0';
-	t->line_len = (uint32_t)len;
 	/* Until validation finds the line's own time: one millisecond after
 	 * the last line. */
 	t->received_ms = ++r->clock;

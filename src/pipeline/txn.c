@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,41 @@ struct txp_txn *txp_txn_new(void)
 	return calloc(1, sizeof(struct txp_txn));
 }
 
+struct txp_txn *txp_txn_new_line(const char *line, size_t len)
+{
+	struct txp_txn *t;
+
+	if (len >= UINT32_MAX || len > SIZE_MAX - sizeof(*t) - 1)
+		return NULL;
+	t = malloc(sizeof(*t) + len + 1);
+	if (t == NULL)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	t->line = (char *)(t + 1);
+	memcpy(t->line, line, len);
+	t->line[len] = '\0';
+	t->line_len = (uint32_t)len;
+	t->line_in_txn = true;
+	return t;
+}
+
+void txp_txn_drop_line(struct txp_txn *t)
+{
+	if (t->line == NULL)
+		return;
+	sodium_memzero(t->line, t->line_len);
+	if (!t->line_in_txn)
+		free(t->line);
+	t->line = NULL;
+	t->line_len = 0;
+	t->line_in_txn = false;
+}
+
 /* Frees what t owns; the raw line may hold a card number, so it is never
  * left in freed memory. */
 static void release(struct txp_txn *t)
 {
-	if (t->line != NULL) {
-		sodium_memzero(t->line, t->line_len);
-		free(t->line);
-	}
+	txp_txn_drop_line(t);
 	free(t->reply);
 	free(t->item);
 	free(t->alert[0]);

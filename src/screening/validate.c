@@ -997,9 +997,6 @@ int txp_validate(const struct txp_validator *v, struct txp_txn *t)
 	/* The line holds every decoded value, the card number and any
 	 * forbidden field among them: it goes now, whatever the outcome. */
 	txp_jsonline_wipe(&r);
-	sodium_memzero(t->line, t->line_len);
-	free(t->line);
-	t->line = NULL;
-	t->line_len = 0;
+	txp_txn_drop_line(t);
 	return rc;
 }

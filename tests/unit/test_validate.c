@@ -1194,6 +1194,37 @@ START_TEST(missing_line_is_an_internal_error)
 }
 END_TEST
 
+/* The line framed by the loop lives in the transaction's own allocation
+ * (txp_txn_new_line): validation wipes it and forgets it without freeing
+ * it, and the transaction's free returns it.  Under ASan a free of the
+ * line itself would be reported as a free of memory malloc never gave. */
+START_TEST(a_line_in_the_transaction_is_wiped_then_freed_with_it)
+{
+	struct txp_validator *v = make_validator(1000000, TXP_UNKNOWN_IGNORE);
+	char *l = line_with("card_number", "\"" PAN "\"", NULL);
+	size_t len = strlen(l);
+	struct txp_txn *t = txp_txn_new_line(l, len);
+	const unsigned char *kept;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert(t->line_in_txn);
+	ck_assert_uint_eq(t->line_len, len);
+	ck_assert_str_eq(t->line, l);
+	kept = (const unsigned char *)t->line;
+	ck_assert_int_eq(txp_validate(v, t), 0);
+	ck_assert(t->has_card);
+	ck_assert_ptr_null(t->line);
+	ck_assert_uint_eq(t->line_len, 0);
+	ck_assert(!t->line_in_txn);
+	/* Still t's memory: every byte of the line, the card number's too, is zero. */
+	for (size_t i = 0; i < len; i++)
+		ck_assert_msg(kept[i] == 0, "byte %zu of the line was not wiped", i);
+	txp_txn_free(t);
+	free(l);
+	txp_validator_free(v);
+}
+END_TEST
+
 static Suite *validate_suite(void)
 {
 	Suite *s = suite_create("validate");
@@ -1236,6 +1267,7 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, ip_address_accepts_ipv4_and_ipv6_in_canonical_form);
 	tcase_add_test(tc, device_id_is_1_to_128_printable_ascii);
 	tcase_add_test(tc, missing_line_is_an_internal_error);
+	tcase_add_test(tc, a_line_in_the_transaction_is_wiped_then_freed_with_it);
 	suite_add_tcase(s, tc);
 	return s;
 }
