@@ -175,9 +175,10 @@ static size_t written_words(const struct txp_keytab *kt)
  * transparent_hugepage = madvise; advice only, ignored without THP): keys
  * land at random in the index, so with 4 KB pages nearly every new key of a
  * fresh daemon costs a page fault in it, and each new entry one per page of
- * entries.  Such a fault cost 18 us on the 2-vCPU reference VM (its page
- * tables are shadowed by the hypervisor), which halved a freshly started
- * daemon's throughput at 5 million customers until every page was touched.
+ * entries.  Such a fault cost about 18 us on a 2-vCPU VM whose page tables
+ * go through its hypervisor (bench/txpprobe prints the cost), which halved a
+ * freshly started daemon's throughput at 5 million customers until every
+ * page was touched.
  * The price: an index is resident in full after the first few thousand keys
  * (its 4 bytes a slot, txpiped.ini(5)); entries still grow with the keys, in
  * 2 MB steps.
@@ -188,7 +189,9 @@ static void *map_zeroed(size_t len)
 
 	if (p == MAP_FAILED)
 		return NULL;
+#ifdef MADV_HUGEPAGE
 	(void)madvise(p, len, MADV_HUGEPAGE);
+#endif
 	return p;
 }
 
@@ -213,8 +216,9 @@ struct txp_keytab *txp_keytab_create(size_t max_keys, size_t payload_size,
 	kt->lru_head = kt->lru_tail = NIL;
 	/* Both arrays are anonymous mappings of their own: zero pages that
 	 * cost nothing until a key touches them, so a table sized for the
-	 * host's whole day (max_tracked_keys = 0) is resident only as far as
-	 * keys have arrived.  MAP_NORESERVE: the kernel's heuristic overcommit
+	 * host's whole day (max_tracked_keys = 0) has its entries resident
+	 * only as far as keys have arrived (the index, touched at random, is
+	 * resident after the first keys: map_zeroed).  MAP_NORESERVE: the kernel's heuristic overcommit
 	 * does not count a reservation that may never be used in full.  (Not
 	 * malloc: a sanitizer's allocator would touch the shadow of all of it
 	 * at start.) */
