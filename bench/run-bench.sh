@@ -273,7 +273,7 @@ echo "memory:  $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/mem
 echo "kernel:  $(uname -sr)"
 echo "load:    $(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo '?') (1, 5, 15 min, before the runs)"
 # What the kernel work costs here: on a VM whose page tables or interrupts go through the hypervisor a
-# fault or a wake-up can cost ten times what it does on bare metal, and that moves every figure below.
+# fault or a wake-up costs many times more, and that moves every figure below (bench/README).
 txpprobe=$(dirname "$txpbench")/txpprobe
 [ -x "$txpprobe" ] && echo "costs:   $("$txpprobe") (bench/txpprobe, medians of 5 rounds)"
 echo "cflags:  ${TXP_CFLAGS:-unknown}"

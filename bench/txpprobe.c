@@ -15,9 +15,10 @@
  * run-bench.sh prints these with the machine, because they decide how a
  * machine's figures compare with another's more than the CPU model does: a
  * virtual machine whose page tables or interrupts go through its hypervisor
- * can charge ten times what bare metal or a Nitro instance charges for the
- * same call, and txpiped makes several a transaction (its sockets, its
- * journal's writes, its threads' hand-offs, a new key's first page).
+ * charges many times more for them (one such VM: a fault 10 to 23 us, a
+ * system call 1.0 us, bench/README), and txpiped makes several a
+ * transaction (its sockets, its journal's writes, its threads' hand-offs, a
+ * new key's first page).
  *
  * Each figure is the median of ROUNDS rounds, so one preemption does not
  * decide it:
